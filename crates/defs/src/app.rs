@@ -1,0 +1,46 @@
+//! `app.json`: what an app is called, its roles and its navigation.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::Label;
+
+/// The manifest of an app folder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct App {
+    /// Where editors find the schema of this file.
+    #[serde(rename = "$schema", default, skip_serializing_if = "String::is_empty")]
+    pub schema: String,
+    /// The definition format the file is written in.
+    pub format_version: u32,
+    /// Identifier used in URLs and table names (snake_case).
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub id: String,
+    pub name: Label,
+    /// The app's own version, chosen by its author.
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<Label>,
+    /// Roles users of this app can hold.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<Role>,
+    /// Menu groups, each listing forms in the order shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub navigation: Vec<NavGroup>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Role {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub id: String,
+    pub label: Label,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NavGroup {
+    pub label: Label,
+    pub forms: Vec<String>,
+}

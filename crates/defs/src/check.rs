@@ -1,0 +1,203 @@
+//! Cross-references between definition files: everything a schema alone cannot see.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use crate::{AppDefs, DefKind, Diagnostic, Field, FieldKind, Form, FORMAT_VERSION, Generator, is_identifier};
+
+pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let app_file = defs.dir.join("app.json");
+    let mut at = |file: &PathBuf, pointer: String, message: String| out.push(Diagnostic::new(file, pointer, message));
+
+    schema_reference(&defs.app.schema, DefKind::App, &app_file, &mut at);
+    if defs.app.format_version != FORMAT_VERSION {
+        at(&app_file, "/format_version".into(), format!("this Tessera reads format_version {FORMAT_VERSION}"));
+    }
+    for (g, group) in defs.app.navigation.iter().enumerate() {
+        for (i, form) in group.forms.iter().enumerate() {
+            if !defs.forms.contains_key(form) {
+                at(&app_file, format!("/navigation/{g}/forms/{i}"), format!("no form `{form}`"));
+            }
+        }
+    }
+    let roles: HashSet<&str> = defs.app.roles.iter().map(|r| r.id.as_str()).collect();
+
+    for (id, form) in &defs.forms {
+        let file = defs.dir.join("forms").join(format!("{id}.json"));
+        schema_reference(&form.schema, DefKind::Form, &file, &mut at);
+        check_form(defs, form, &file, &mut at);
+    }
+
+    for (id, seed) in &defs.seeds {
+        let file = defs.dir.join("seed").join(format!("{id}.json"));
+        schema_reference(&seed.schema, DefKind::Seed, &file, &mut at);
+        for (u, user) in seed.users.iter().enumerate() {
+            for (r, role) in user.roles.iter().enumerate() {
+                if !roles.contains(role.as_str()) {
+                    at(&file, format!("/users/{u}/roles/{r}"), format!("no role `{role}` in app.json"));
+                }
+            }
+        }
+        let users: HashSet<&str> = seed.users.iter().map(|u| u.username.as_str()).chain(["admin"]).collect();
+        for (s, part) in seed.forms.iter().enumerate() {
+            let Some(form) = defs.forms.get(&part.form) else {
+                at(&file, format!("/forms/{s}/form"), format!("no form `{}`", part.form));
+                continue;
+            };
+            for (o, owner) in part.owners.iter().enumerate() {
+                if !users.contains(owner.as_str()) {
+                    at(&file, format!("/forms/{s}/owners/{o}"), format!("no seed user `{owner}`"));
+                }
+            }
+            check_generators(defs, seed, &form.fields, &part.fields, &format!("/forms/{s}/fields"), &file, &mut at);
+        }
+    }
+    out
+}
+
+fn schema_reference(schema: &str, kind: DefKind, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
+    if !schema.ends_with(kind.schema_file()) {
+        at(file, "/$schema".into(), format!("must name the schema `{}`", kind.schema_file()));
+    }
+}
+
+fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
+    check_fields(defs, &form.fields, "/fields", file, at);
+    let known = |name: &str| form.field(name).is_some();
+    if let Some(title) = &form.title_field {
+        if !known(title) {
+            at(file, "/title_field".into(), format!("no field `{title}`"));
+        }
+    }
+    let mut placed = HashSet::new();
+    for (s, section) in form.layout.iter().enumerate() {
+        for (i, name) in section.fields.iter().enumerate() {
+            let pointer = format!("/layout/{s}/fields/{i}");
+            if !known(name) {
+                at(file, pointer, format!("no field `{name}`"));
+            } else if !placed.insert(name.as_str()) {
+                at(file, pointer, format!("field `{name}` is placed twice"));
+            }
+        }
+    }
+    for (list, what) in [(&form.indexes, "indexes"), (&form.dedupe, "dedupe")] {
+        for (k, key) in list.iter().enumerate() {
+            if key.is_empty() {
+                at(file, format!("/{what}/{k}"), "needs at least one field".into());
+            }
+            for (i, name) in key.iter().enumerate() {
+                match form.field(name) {
+                    None => at(file, format!("/{what}/{k}/{i}"), format!("no field `{name}`")),
+                    Some(f) if !is_scalar(f.kind) => {
+                        at(file, format!("/{what}/{k}/{i}"), format!("field `{name}` holds a list and cannot be a key"))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+}
+
+fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
+    let mut seen = HashSet::new();
+    for (i, field) in fields.iter().enumerate() {
+        let p = format!("{base}/{i}");
+        if !is_identifier(&field.id) {
+            at(file, format!("{p}/id"), format!("`{}` is not a snake_case identifier", field.id));
+        }
+        if !seen.insert(field.id.as_str()) {
+            at(file, format!("{p}/id"), format!("field `{}` is declared twice", field.id));
+        }
+        match field.kind {
+            FieldKind::Select | FieldKind::Multiselect => {
+                if field.options.is_empty() {
+                    at(file, format!("{p}/options"), "a select field needs options".into());
+                }
+                let mut values = HashSet::new();
+                for (o, choice) in field.options.iter().enumerate() {
+                    if !values.insert(choice.value.as_str()) {
+                        at(file, format!("{p}/options/{o}/value"), format!("option `{}` is listed twice", choice.value));
+                    }
+                }
+            }
+            FieldKind::Link => match &field.form {
+                None => at(file, format!("{p}/form"), "a link field names its target `form`".into()),
+                Some(target) if !defs.forms.contains_key(target) => {
+                    at(file, format!("{p}/form"), format!("link target form `{target}` does not exist"))
+                }
+                Some(_) => {}
+            },
+            FieldKind::Table => {
+                if field.fields.is_empty() {
+                    at(file, format!("{p}/fields"), "a table field needs columns in `fields`".into());
+                }
+                if base != "/fields" {
+                    at(file, format!("{p}/type"), "tables cannot be nested".into());
+                }
+                check_fields(defs, &field.fields, &format!("{p}/fields"), file, at);
+            }
+            FieldKind::AutoNumber => {
+                if !field.pattern.as_deref().is_some_and(|pat| pat.contains('#')) {
+                    at(file, format!("{p}/pattern"), "an auto_number needs a `pattern` with a run of `#`".into());
+                }
+            }
+            _ => {}
+        }
+        let stray = [
+            (!field.options.is_empty() && !matches!(field.kind, FieldKind::Select | FieldKind::Multiselect), "options"),
+            (field.form.is_some() && field.kind != FieldKind::Link, "form"),
+            (!field.fields.is_empty() && field.kind != FieldKind::Table, "fields"),
+            (field.pattern.is_some() && field.kind != FieldKind::AutoNumber, "pattern"),
+        ];
+        for (_, name) in stray.iter().filter(|(bad, _)| *bad) {
+            at(file, format!("{p}/{name}"), format!("`{name}` does not apply to a {:?} field", field.kind).to_lowercase());
+        }
+    }
+}
+
+fn check_generators(
+    defs: &AppDefs,
+    seed: &crate::Seed,
+    fields: &[Field],
+    generators: &indexmap::IndexMap<String, Generator>,
+    base: &str,
+    file: &PathBuf,
+    at: &mut impl FnMut(&PathBuf, String, String),
+) {
+    for (name, generator) in generators {
+        let p = format!("{base}/{}", crate::diagnostic::segment(name));
+        let Some(field) = fields.iter().find(|f| &f.id == name) else {
+            at(file, p, format!("no field `{name}`"));
+            continue;
+        };
+        let mut generator = generator;
+        while let Generator::Sometimes { then, .. } = generator {
+            generator = then;
+        }
+        match generator {
+            Generator::Link(target) if !defs.forms.contains_key(target) => at(file, p, format!("no form `{target}`")),
+            Generator::Rows { fields: columns, .. } => {
+                check_generators(defs, seed, &field.fields, columns, &format!("{p}/rows/fields"), file, at)
+            }
+            Generator::Template(text) => {
+                for word in placeholders(text) {
+                    if word != "#" && !word.starts_with('=') && !seed.lists.contains_key(word) {
+                        at(file, p.clone(), format!("no list `{word}` for placeholder `{{{word}}}`"));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The names inside `{…}` of a template.
+pub(crate) fn placeholders(text: &str) -> impl Iterator<Item = &str> {
+    text.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
+}
+
+/// Kinds whose value is one scalar, usable in keys and indexes.
+fn is_scalar(kind: FieldKind) -> bool {
+    !matches!(kind, FieldKind::Table | FieldKind::Multiselect | FieldKind::Tags | FieldKind::Attachment | FieldKind::Region)
+}

@@ -1,0 +1,122 @@
+//! `forms/<id>.json`: the fields of a form, its layout, indexes and dedupe keys.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::{Label, is_false};
+
+/// A form: the shape of one kind of record. Its id is the file name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Form {
+    #[serde(rename = "$schema", default, skip_serializing_if = "String::is_empty")]
+    pub schema: String,
+    pub label: Label,
+    /// The field that names a record in lists and link pickers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title_field: Option<String>,
+    pub fields: Vec<Field>,
+    /// Sections of the record page; fields not placed in any section follow at the end.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layout: Vec<Section>,
+    /// Database indexes, each a list of field ids (leading field first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub indexes: Vec<Vec<String>>,
+    /// Duplicate keys: a new or changed record whose values of all fields of one key equal
+    /// those of a live record is refused, naming that record.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dedupe: Vec<Vec<String>>,
+}
+
+impl Form {
+    pub fn field(&self, id: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.id == id)
+    }
+}
+
+/// One field of a form, or one column of a child table.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Field {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    pub label: Label,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub required: bool,
+    /// Shown but not editable by users (set by defaults, rules or flows).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub read_only: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<Label>,
+    /// Choices of `select` and `multiselect` fields.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<Choice>,
+    /// Target form of a `link` field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form: Option<String>,
+    /// Columns of a `table` field (child rows).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<Field>,
+    /// Lowest value of a number, or fewest rows of a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    /// Highest value of a number (or rating), or most rows of a table.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    /// Pattern of an `auto_number`: `{YYYY}`, `{MM}`, `{DD}` and a run of `#` for the counter,
+    /// e.g. `QT-{YYYY}-{#####}`. The counter restarts whenever the text around it changes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// Value given to a new record that does not set the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<Value>,
+}
+
+/// Every field type the form engine knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    Text,
+    Textarea,
+    Number,
+    Integer,
+    Decimal,
+    Currency,
+    Boolean,
+    Date,
+    Datetime,
+    Select,
+    Multiselect,
+    Email,
+    Phone,
+    Url,
+    User,
+    Link,
+    Table,
+    Attachment,
+    AutoNumber,
+    Rating,
+    Region,
+    Tags,
+}
+
+/// One choice of a select field: the stored value and what people see.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Choice {
+    pub value: String,
+    pub label: Label,
+}
+
+/// A titled group of fields on the record page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    pub label: Label,
+    pub fields: Vec<String>,
+}

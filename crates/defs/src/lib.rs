@@ -1,0 +1,40 @@
+//! Tessera definition files: the serde types of an app folder, loading it with every problem
+//! reported at once (file + JSON pointer), the canonical serialisation, and the JSON Schemas
+//! generated from these very types.
+//!
+//! Knows nothing of databases, HTTP, or how records are validated at run time.
+
+mod app;
+mod canonical;
+mod check;
+mod diagnostic;
+mod form;
+mod label;
+mod load;
+mod schema;
+mod seed;
+
+pub use app::{App, NavGroup, Role};
+pub use canonical::to_canonical_json;
+pub use diagnostic::Diagnostic;
+pub use form::{Choice, Field, FieldKind, Form, Section};
+pub use label::Label;
+pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
+pub use schema::{SCHEMA_FILES, schema_json};
+pub use seed::{Generator, Seed, SeedForm, SeedUser};
+
+/// The definition format this build reads and writes; `app.json` states the one it was written in.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Identifiers (app, form, field, role ids) are snake_case ASCII; they end up in table names and
+/// JSON paths, so nothing else is accepted.
+pub fn is_identifier(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
+        && s.len() <= 48
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}

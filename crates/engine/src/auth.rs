@@ -1,0 +1,137 @@
+//! Users, passwords and sessions. Passwords are hashed with argon2; a session token is random,
+//! shown once, and only its SHA-256 digest is stored.
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{Duration, Utc};
+use rand_core::{OsRng, RngCore};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{Engine, EngineError, time};
+
+/// How long a login lasts.
+const SESSION_DAYS: i64 = 7;
+
+/// The user on whose behalf a command runs. Every command takes one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Actor {
+    pub username: String,
+    pub display_name: String,
+    pub roles: Vec<String>,
+    pub department: Option<String>,
+}
+
+impl Actor {
+    /// The platform itself, for work no person started (seeding, jobs).
+    pub fn system() -> Actor {
+        Actor { username: "system".into(), display_name: "System".into(), roles: vec!["admin".into()], department: None }
+    }
+
+    fn from_user(u: store::User) -> Actor {
+        Actor { username: u.username, display_name: u.display_name, roles: u.roles, department: u.department }
+    }
+}
+
+/// A successful login.
+#[derive(Debug, Clone, Serialize)]
+pub struct Login {
+    pub token: String,
+    pub expires_at: String,
+    pub user: Actor,
+}
+
+pub(crate) fn hash_password(password: &str) -> Result<String, EngineError> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| EngineError::Internal(format!("password hashing failed: {e}")))
+}
+
+fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+fn digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Engine {
+    /// Checks a username and password and opens a session.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Login, EngineError> {
+        let user = store::get_user(self.store.db(), username).await?;
+        // Verify against a dummy hash for unknown users, so timing does not tell who exists.
+        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
+        let ok = verify_password(password, &hash);
+        let Some(user) = user.filter(|_| ok) else {
+            return Err(EngineError::BadCredentials);
+        };
+        let mut bytes = [0u8; 32];
+        OsRng.fill_bytes(&mut bytes);
+        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let expires_at = time::format(Utc::now() + Duration::days(SESSION_DAYS));
+        let session = store::Session {
+            token_hash: digest(&token),
+            username: user.username.clone(),
+            created_at: time::now(),
+            expires_at: expires_at.clone(),
+        };
+        store::create_session(self.store.db(), &session).await?;
+        Ok(Login { token, expires_at, user: Actor::from_user(user) })
+    }
+
+    /// The user a session token belongs to.
+    pub async fn authenticate(&self, token: &str) -> Result<Actor, EngineError> {
+        store::session_user(self.store.db(), &digest(token), &time::now())
+            .await?
+            .map(Actor::from_user)
+            .ok_or(EngineError::Unauthenticated)
+    }
+
+    /// Ends a session; the token stops working at once.
+    pub async fn logout(&self, token: &str) -> Result<(), EngineError> {
+        Ok(store::delete_session(self.store.db(), &digest(token)).await?)
+    }
+
+    /// Creates `admin` when the database has no users. Returns the password when it was
+    /// generated (none given), so the caller can show it once.
+    pub async fn ensure_admin(&self, password: Option<&str>) -> Result<Option<String>, EngineError> {
+        if !store::users(self.store.db()).await?.is_empty() {
+            return Ok(None);
+        }
+        let generated = password.is_none().then(|| {
+            let mut bytes = [0u8; 12];
+            OsRng.fill_bytes(&mut bytes);
+            URL_SAFE_NO_PAD.encode(bytes)
+        });
+        let password = password.map(str::to_owned).or_else(|| generated.clone()).unwrap_or_default();
+        self.create_user(&self.store.db().clone(), "admin", "Administrator", &password, &["admin".into()], None).await?;
+        Ok(generated)
+    }
+
+    pub(crate) async fn create_user(
+        &self,
+        db: &impl store::Conn,
+        username: &str,
+        display_name: &str,
+        password: &str,
+        roles: &[String],
+        department: Option<&str>,
+    ) -> Result<(), EngineError> {
+        let user = store::User {
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            password_hash: hash_password(password)?,
+            roles: roles.to_vec(),
+            department: department.map(str::to_owned),
+            created_at: time::now(),
+        };
+        Ok(store::insert_user(db, &user).await?)
+    }
+}
+
+/// An argon2 hash of a random password nobody knows, verified against when the user is unknown.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2MUjoMpAF4Hw6Qv5S7ajIlhcW5sdgldKjDsTD3hHnfU";

@@ -1,0 +1,58 @@
+//! What records look like to callers: the envelope of system fields around `data`.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use store::Record;
+
+/// A record as the API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Envelope {
+    pub id: String,
+    pub form: String,
+    pub version: i64,
+    pub state: Option<String>,
+    pub owner: String,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_by: String,
+    pub updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+    pub data: Map<String, Value>,
+}
+
+impl Envelope {
+    pub(crate) fn new(form: &str, r: Record) -> Envelope {
+        Envelope {
+            id: r.id,
+            form: form.to_owned(),
+            version: r.version,
+            state: r.state,
+            owner: r.owner,
+            created_by: r.created_by,
+            created_at: r.created_at,
+            updated_by: r.updated_by,
+            updated_at: r.updated_at,
+            deleted_at: r.deleted_at,
+            data: r.data,
+        }
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Clone, Serialize)]
+pub struct Page {
+    pub items: Vec<Envelope>,
+    pub next_cursor: Option<String>,
+}
+
+/// One version of a record in its history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryItem {
+    pub version: i64,
+    /// `create`, `update`, `delete` or `restore`.
+    pub op: String,
+    pub changed_by: String,
+    pub changed_at: String,
+    pub record: Value,
+}

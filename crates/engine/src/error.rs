@@ -1,0 +1,76 @@
+//! Everything a command can answer instead of a result. User mistakes are data (with JSON
+//! pointers); the server maps each variant to one HTTP status.
+
+use defs::Diagnostic;
+use forms::FieldError;
+use store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The request itself is malformed (bad filter, cursor, body shape).
+    #[error("{message}")]
+    Malformed { message: String, details: Vec<FieldError> },
+    #[error("authentication required")]
+    Unauthenticated,
+    #[error("wrong username or password")]
+    BadCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("the record is at version {current}; reload it and apply your change again")]
+    StaleVersion { current: i64 },
+    #[error("a record with the same {} exists: {existing}", fields.join(", "))]
+    Duplicate { existing: String, fields: Vec<String> },
+    #[error("the record is not valid")]
+    Invalid(Vec<FieldError>),
+    #[error("the app definitions have {} problem(s)", .0.len())]
+    Definitions(Vec<Diagnostic>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl EngineError {
+    /// The stable machine-readable code of the error (the `error` field on the wire).
+    pub fn code(&self) -> &'static str {
+        match self {
+            EngineError::Malformed { .. } => "malformed",
+            EngineError::Unauthenticated => "unauthenticated",
+            EngineError::BadCredentials => "bad_credentials",
+            EngineError::Forbidden(_) => "forbidden",
+            EngineError::NotFound(_) => "not_found",
+            EngineError::StaleVersion { .. } => "stale_version",
+            EngineError::Duplicate { .. } => "duplicate",
+            EngineError::Invalid(_) => "validation_failed",
+            EngineError::Definitions(_) => "invalid_definitions",
+            EngineError::Store(_) | EngineError::Internal(_) => "internal",
+        }
+    }
+
+    /// Located problems, for `details` on the wire.
+    pub fn details(&self) -> Vec<FieldError> {
+        match self {
+            EngineError::Malformed { details, .. } | EngineError::Invalid(details) => details.clone(),
+            EngineError::Duplicate { fields, existing } => fields
+                .iter()
+                .map(|f| FieldError::new(format!("/{f}"), format!("same value as record {existing}")))
+                .collect(),
+            EngineError::Definitions(diags) => diags
+                .iter()
+                .map(|d| FieldError::new(d.pointer.clone(), format!("{}: {}", d.file.display(), d.message)))
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    pub(crate) fn malformed(message: impl Into<String>) -> Self {
+        EngineError::Malformed { message: message.into(), details: Vec::new() }
+    }
+
+    pub(crate) fn malformed_at(path: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        EngineError::Malformed { details: vec![FieldError::new(path, message.clone())], message }
+    }
+}

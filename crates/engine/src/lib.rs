@@ -1,0 +1,75 @@
+//! Tessera engine: the one door. It loads apps, and every command (create, update, list,
+//! login …) passes through it with the calling user, across the engines, in one database
+//! transaction. Only the engine applies effects and decides what a user may see.
+//!
+//! Knows nothing of HTTP: the server turns requests into commands and [`EngineError`]s into
+//! responses.
+
+mod apps;
+mod auth;
+mod envelope;
+mod error;
+mod list;
+mod records;
+mod seed;
+mod time;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use apps::LoadedApp;
+pub use auth::{Actor, Login};
+pub use envelope::{Envelope, HistoryItem, Page};
+pub use error::EngineError;
+pub use forms::FieldError;
+pub use list::ListParams;
+pub use seed::SeedReport;
+pub use store::Backend;
+
+/// The running platform: a store and the apps loaded into it.
+#[derive(Clone)]
+pub struct Engine {
+    store: store::Store,
+    apps: Arc<BTreeMap<String, Arc<LoadedApp>>>,
+}
+
+impl Engine {
+    /// Connects to `database_url`, loads every app folder in `app_dirs` and creates their
+    /// tables. An app with any definition problem is refused with all of them listed.
+    pub async fn open(database_url: &str, app_dirs: &[PathBuf]) -> Result<Engine, EngineError> {
+        let store = store::Store::connect(database_url).await?;
+        let mut apps = BTreeMap::new();
+        for dir in app_dirs {
+            let app = LoadedApp::load(dir)?;
+            app.ensure_tables(&store).await?;
+            tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
+            apps.insert(app.defs.app.id.clone(), Arc::new(app));
+        }
+        Ok(Engine { store, apps: Arc::new(apps) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.store.backend()
+    }
+
+    /// The loaded apps by id.
+    pub fn apps(&self) -> impl Iterator<Item = &LoadedApp> {
+        self.apps.values().map(|a| a.as_ref())
+    }
+
+    pub fn app(&self, id: &str) -> Result<&LoadedApp, EngineError> {
+        self.apps.get(id).map(|a| a.as_ref()).ok_or_else(|| EngineError::NotFound(format!("app `{id}`")))
+    }
+
+    /// Checks the database answers.
+    pub async fn health(&self) -> Result<(), EngineError> {
+        store::get_meta(self.store.db(), "health").await?;
+        Ok(())
+    }
+
+    /// Closes the database pool.
+    pub async fn close(self) -> Result<(), EngineError> {
+        Ok(self.store.close().await?)
+    }
+}

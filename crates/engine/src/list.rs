@@ -1,0 +1,294 @@
+//! Listing records: the filter language of the API (operators, `or`/`and`, dot paths through
+//! link fields), sort, keyset cursors and field selection, translated to the store's query.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use store::{CmpOp, ColumnKind, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
+
+use crate::apps::{FormRuntime, LoadedApp, column_kind};
+use crate::{Actor, Engine, EngineError, Envelope, Page};
+
+/// Query parameters of a list, as they arrive.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ListParams {
+    /// JSON: `{"stage": "proposal", "amount": {"gt": 50000}, "or": [{…}, {…}]}`.
+    pub filter: Option<String>,
+    /// Comma-separated keys, `-` for descending: `-amount,name`.
+    pub sort: Option<String>,
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Comma-separated field ids to return in `data`.
+    pub fields: Option<String>,
+    /// `true` lists deleted records (the trash) instead of live ones.
+    pub deleted: Option<bool>,
+}
+
+pub(crate) const DEFAULT_LIMIT: u64 = 50;
+pub(crate) const MAX_LIMIT: u64 = 500;
+const MAX_SORT_KEYS: usize = 4;
+
+impl Engine {
+    /// One page of `form`'s records matching `params`.
+    pub async fn list(&self, _actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
+        let loaded = self.app(app)?;
+        let rt = loaded.form(form)?;
+        let filter = match params.filter.as_deref() {
+            None | Some("") => None,
+            Some(text) => {
+                let value: Value = serde_json::from_str(text)
+                    .map_err(|e| EngineError::malformed_at("/filter", format!("filter is not valid JSON: {e}")))?;
+                Some(parse_filter(loaded, rt, &value, "/filter")?)
+            }
+        };
+        let sort_text = params.sort.clone().unwrap_or_default();
+        let sort = parse_sort(rt, &sort_text)?;
+        let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(EngineError::malformed_at("/limit", format!("limit must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = params.cursor.as_deref().map(|c| decode_cursor(c, &sort_text, sort.len())).transpose()?;
+        let fields = parse_fields(rt, params.fields.as_deref())?;
+        let deleted = if params.deleted == Some(true) { Deleted::Only } else { Deleted::Exclude };
+        let query = ListQuery { filter, sort: sort.clone(), after, limit: limit + 1, deleted };
+        let mut records = store::list(self.store.db(), &rt.table, &query).await?;
+        let more = records.len() as u64 > limit;
+        records.truncate(limit as usize);
+        let items: Vec<Envelope> = records.into_iter().map(|r| Envelope::new(form, r)).collect();
+        let next_cursor = match items.last() {
+            Some(last) if more => Some(encode_cursor(&sort_text, &sort, last)),
+            _ => None,
+        };
+        let items = match fields {
+            None => items,
+            Some(keep) => items
+                .into_iter()
+                .map(|mut e| {
+                    e.data.retain(|k, _| keep.iter().any(|f| f == k));
+                    e
+                })
+                .collect(),
+        };
+        Ok(Page { items, next_cursor })
+    }
+}
+
+/// The comparable value of `v` in a column of `kind`, if it has that type.
+pub(crate) fn scalar_of(v: &Value, kind: ColumnKind) -> Option<Scalar> {
+    match (kind, v) {
+        (ColumnKind::Text, Value::String(s)) => Some(Scalar::Text(s.clone())),
+        (ColumnKind::Number, Value::Number(n)) => n.as_f64().map(Scalar::Number),
+        (ColumnKind::Bool, Value::Bool(b)) => Some(Scalar::Bool(*b)),
+        _ => None,
+    }
+}
+
+fn system_column(name: &str) -> Option<(SystemColumn, ColumnKind)> {
+    use SystemColumn::*;
+    let col = match name {
+        "id" => Id,
+        "version" => return Some((Version, ColumnKind::Number)),
+        "owner" => Owner,
+        "state" => State,
+        "created_by" => CreatedBy,
+        "created_at" => CreatedAt,
+        "updated_by" => UpdatedBy,
+        "updated_at" => UpdatedAt,
+        _ => return None,
+    };
+    Some((col, ColumnKind::Text))
+}
+
+/// A top-level field or system column as a query target; `None` for unknown names.
+/// `Some((target, None))` is a field holding a list or object (presence tests only).
+fn target(rt: &FormRuntime, name: &str) -> Option<(Target, Option<ColumnKind>)> {
+    if let Some(column) = rt.compiled.column(name) {
+        let kind = column_kind(column);
+        return Some((Target::Field { name: name.to_owned(), kind: kind.unwrap_or(ColumnKind::Text) }, kind));
+    }
+    system_column(name).map(|(col, kind)| (Target::System(col), Some(kind)))
+}
+
+fn parse_filter(app: &LoadedApp, rt: &FormRuntime, value: &Value, path: &str) -> Result<Filter, EngineError> {
+    let Value::Object(map) = value else {
+        return Err(EngineError::malformed_at(path, "a filter is an object of field conditions"));
+    };
+    let mut all = Vec::new();
+    for (key, cond) in map {
+        let here = format!("{path}/{key}");
+        match key.as_str() {
+            "or" | "and" => {
+                let Value::Array(parts) = cond else {
+                    return Err(EngineError::malformed_at(here, format!("`{key}` takes an array of filters")));
+                };
+                let parts = parts
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| parse_filter(app, rt, p, &format!("{here}/{i}")))
+                    .collect::<Result<Vec<_>, _>>()?;
+                all.push(if key == "or" { Filter::Any(parts) } else { Filter::All(parts) });
+            }
+            _ => all.push(parse_condition(app, rt, key, cond, &here)?),
+        }
+    }
+    Ok(Filter::All(all))
+}
+
+/// The condition on one (possibly dotted) field name.
+fn parse_condition(app: &LoadedApp, rt: &FormRuntime, name: &str, cond: &Value, path: &str) -> Result<Filter, EngineError> {
+    if let Some((link, rest)) = name.split_once('.') {
+        let field = rt.compiled.field(link).filter(|f| f.kind == defs::FieldKind::Link).ok_or_else(|| {
+            EngineError::malformed_at(path, format!("`{link}` is not a link field of {}", rt.compiled.id))
+        })?;
+        let target = app.form(field.form.as_deref().unwrap_or_default())?;
+        let inner = parse_condition(app, target, rest, cond, path)?;
+        return Ok(Filter::Link { field: link.to_owned(), table: target.table.name.clone(), filter: Box::new(inner) });
+    }
+    let (target, kind) = target(rt, name)
+        .ok_or_else(|| EngineError::malformed_at(path, format!("unknown field `{name}` in {}", rt.compiled.id)))?;
+    let ops = match cond {
+        Value::Object(ops) => ops.clone(),
+        other => [("eq".to_owned(), other.clone())].into_iter().collect(),
+    };
+    let mut parts = Vec::new();
+    for (op, arg) in &ops {
+        let at = format!("{path}/{op}");
+        let scalar = |v: &Value| -> Result<Scalar, EngineError> {
+            let kind = kind.ok_or_else(|| EngineError::malformed_at(&at, format!("`{name}` holds a list; only is_null applies")))?;
+            scalar_of(v, kind).ok_or_else(|| EngineError::malformed_at(&at, format!("expected {} for `{name}`", describe(kind))))
+        };
+        let list = |v: &Value| -> Result<Vec<Scalar>, EngineError> {
+            match v {
+                Value::Array(items) => items.iter().map(scalar).collect(),
+                _ => Err(EngineError::malformed_at(&at, format!("`{op}` takes an array"))),
+            }
+        };
+        let cmp = |op: CmpOp| -> Result<Filter, EngineError> { Ok(Filter::Cmp(target.clone(), op, scalar(arg)?)) };
+        parts.push(match op.as_str() {
+            "eq" if arg.is_null() => Filter::IsNull(target.clone(), true),
+            "ne" if arg.is_null() => Filter::IsNull(target.clone(), false),
+            "eq" => cmp(CmpOp::Eq)?,
+            "ne" => cmp(CmpOp::Ne)?,
+            "gt" => cmp(CmpOp::Gt)?,
+            "gte" => cmp(CmpOp::Gte)?,
+            "lt" => cmp(CmpOp::Lt)?,
+            "lte" => cmp(CmpOp::Lte)?,
+            "contains" | "starts_with" if kind != Some(ColumnKind::Text) => {
+                return Err(EngineError::malformed_at(&at, format!("`{op}` applies to text fields only")));
+            }
+            "contains" => cmp(CmpOp::Contains)?,
+            "starts_with" => cmp(CmpOp::StartsWith)?,
+            "in" => Filter::In { target: target.clone(), values: list(arg)?, negate: false },
+            "nin" => Filter::In { target: target.clone(), values: list(arg)?, negate: true },
+            "between" => match list(arg)?.as_slice() {
+                [low, high] => Filter::Between(target.clone(), low.clone(), high.clone()),
+                _ => return Err(EngineError::malformed_at(&at, "`between` takes [low, high]")),
+            },
+            "is_null" => match arg {
+                Value::Bool(b) => Filter::IsNull(target.clone(), *b),
+                _ => return Err(EngineError::malformed_at(&at, "`is_null` takes true or false")),
+            },
+            _ => {
+                return Err(EngineError::malformed_at(
+                    &at,
+                    format!("unknown operator `{op}` (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null)"),
+                ));
+            }
+        });
+    }
+    Ok(Filter::All(parts))
+}
+
+fn describe(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Text => "a string",
+        ColumnKind::Number => "a number",
+        ColumnKind::Bool => "true or false",
+    }
+}
+
+fn parse_sort(rt: &FormRuntime, text: &str) -> Result<Vec<SortKey>, EngineError> {
+    let keys: Vec<&str> = text.split(',').map(str::trim).filter(|k| !k.is_empty()).collect();
+    if keys.len() > MAX_SORT_KEYS {
+        return Err(EngineError::malformed_at("/sort", format!("at most {MAX_SORT_KEYS} sort keys")));
+    }
+    keys.into_iter()
+        .map(|key| {
+            let (descending, name) = match key.strip_prefix('-') {
+                Some(name) => (true, name),
+                None => (false, key.strip_prefix('+').unwrap_or(key)),
+            };
+            match target(rt, name) {
+                Some((target, Some(_))) => Ok(SortKey { target, descending }),
+                Some((_, None)) => Err(EngineError::malformed_at("/sort", format!("`{name}` holds a list and cannot be sorted"))),
+                None => Err(EngineError::malformed_at("/sort", format!("unknown field `{name}` in {}", rt.compiled.id))),
+            }
+        })
+        .collect()
+}
+
+fn parse_fields(rt: &FormRuntime, text: Option<&str>) -> Result<Option<Vec<String>>, EngineError> {
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let names: Vec<String> = text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if let Some(bad) = names.iter().find(|n| rt.compiled.field(n).is_none()) {
+        return Err(EngineError::malformed_at("/fields", format!("unknown field `{bad}` in {}", rt.compiled.id)));
+    }
+    Ok(Some(names))
+}
+
+fn sort_value(key: &SortKey, e: &Envelope) -> Option<Scalar> {
+    let text = |s: &str| Some(Scalar::Text(s.to_owned()));
+    match &key.target {
+        Target::System(col) => match col {
+            SystemColumn::Id => text(&e.id),
+            SystemColumn::Version => Some(Scalar::Number(e.version as f64)),
+            SystemColumn::Owner => text(&e.owner),
+            SystemColumn::State => e.state.as_deref().and_then(text),
+            SystemColumn::CreatedBy => text(&e.created_by),
+            SystemColumn::CreatedAt => text(&e.created_at),
+            SystemColumn::UpdatedBy => text(&e.updated_by),
+            SystemColumn::UpdatedAt => text(&e.updated_at),
+        },
+        Target::Field { name, kind } => e.data.get(name).and_then(|v| scalar_of(v, *kind)),
+    }
+}
+
+fn encode_cursor(sort_text: &str, sort: &[SortKey], last: &Envelope) -> String {
+    let values: Vec<Value> = sort
+        .iter()
+        .map(|k| match sort_value(k, last) {
+            None => Value::Null,
+            Some(Scalar::Text(s)) => json!(s),
+            Some(Scalar::Number(n)) => json!(n),
+            Some(Scalar::Bool(b)) => json!(b),
+        })
+        .collect();
+    URL_SAFE_NO_PAD.encode(json!({"sort": sort_text, "values": values, "id": last.id}).to_string())
+}
+
+fn decode_cursor(text: &str, sort_text: &str, keys: usize) -> Result<Cursor, EngineError> {
+    let bad = || EngineError::malformed_at("/cursor", "not a cursor this list returned");
+    let bytes = URL_SAFE_NO_PAD.decode(text).map_err(|_| bad())?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if value["sort"].as_str() != Some(sort_text) {
+        return Err(EngineError::malformed_at("/cursor", "the cursor belongs to a different sort; start again without it"));
+    }
+    let values = value["values"].as_array().filter(|v| v.len() == keys).ok_or_else(bad)?;
+    let values = values
+        .iter()
+        .map(|v| match v {
+            Value::Null => Some(None),
+            Value::String(s) => Some(Some(Scalar::Text(s.clone()))),
+            Value::Number(n) => n.as_f64().map(|n| Some(Scalar::Number(n))),
+            Value::Bool(b) => Some(Some(Scalar::Bool(*b))),
+            _ => None,
+        })
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(bad)?;
+    let id = value["id"].as_str().ok_or_else(bad)?.to_owned();
+    Ok(Cursor { values, id })
+}

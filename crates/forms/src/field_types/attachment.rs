@@ -1,0 +1,27 @@
+//! Files attached to a record: a list of stored-file references.
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::{Column, FieldType};
+
+pub(super) struct Attachment;
+impl FieldType for Attachment {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Attachment
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "array", "maxItems": 20, "items": {
+            "type": "object", "additionalProperties": false, "required": ["id", "name"],
+            "properties": {
+                "id": {"type": "string", "maxLength": 64},
+                "name": {"type": "string", "maxLength": 255},
+                "size": {"type": "integer", "minimum": 0},
+                "content_type": {"type": "string", "maxLength": 127}
+            }
+        }})
+    }
+    fn column(&self) -> Column {
+        Column::Opaque
+    }
+}

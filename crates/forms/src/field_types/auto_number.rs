@@ -1,0 +1,19 @@
+//! A number the engine assigns on create from the field's pattern (`QT-{YYYY}-{#####}`).
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::FieldType;
+
+pub(super) struct AutoNumber;
+impl FieldType for AutoNumber {
+    fn kind(&self) -> FieldKind {
+        FieldKind::AutoNumber
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "string", "maxLength": 64})
+    }
+    fn user_writable(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,16 @@
+//! A reference to a record of another form, by id. The engine checks the target exists.
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::FieldType;
+
+pub(super) struct Link;
+impl FieldType for Link {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Link
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "string", "format": "uuid"})
+    }
+}

@@ -1,0 +1,21 @@
+//! A place in China's administrative divisions: province and, optionally, city.
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::{Column, FieldType};
+
+pub(super) struct Region;
+impl FieldType for Region {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Region
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "object", "additionalProperties": false, "required": ["province"],
+               "properties": {"province": {"type": "string", "minLength": 1, "maxLength": 32},
+                              "city": {"type": "string", "maxLength": 32}}})
+    }
+    fn column(&self) -> Column {
+        Column::Opaque
+    }
+}

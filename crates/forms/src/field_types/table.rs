@@ -1,0 +1,23 @@
+//! Child rows: an array of objects, each validated as a small form of its own.
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::{Column, FieldType};
+use crate::compiled::object_schema;
+
+pub(super) struct Table;
+impl FieldType for Table {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Table
+    }
+    fn schema(&self, field: &Field) -> Value {
+        let mut schema = json!({"type": "array", "items": object_schema(&field.fields)});
+        schema["minItems"] = json!(field.min.unwrap_or(0.0) as u64);
+        schema["maxItems"] = json!(field.max.unwrap_or(1000.0) as u64);
+        schema
+    }
+    fn column(&self) -> Column {
+        Column::Opaque
+    }
+}

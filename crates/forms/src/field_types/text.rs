@@ -1,0 +1,67 @@
+//! Text-like fields: one string, with a length limit and, for some, a format.
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::{FieldType, string_schema};
+
+pub(super) struct Text;
+impl FieldType for Text {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Text
+    }
+    fn schema(&self, field: &Field) -> Value {
+        string_schema(field, 500)
+    }
+}
+
+pub(super) struct Textarea;
+impl FieldType for Textarea {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Textarea
+    }
+    fn schema(&self, field: &Field) -> Value {
+        string_schema(field, 20_000)
+    }
+}
+
+pub(super) struct Email;
+impl FieldType for Email {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Email
+    }
+    fn schema(&self, field: &Field) -> Value {
+        json!({"type": "string", "format": "email", "maxLength": field.max_length.unwrap_or(254)})
+    }
+}
+
+pub(super) struct Phone;
+impl FieldType for Phone {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Phone
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "string", "pattern": "^\\+?[0-9][0-9 ()\\-]{2,31}$"})
+    }
+}
+
+pub(super) struct Url;
+impl FieldType for Url {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Url
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "string", "format": "uri", "maxLength": 2048})
+    }
+}
+
+/// A username; whether the user exists is checked by the engine.
+pub(super) struct User;
+impl FieldType for User {
+    fn kind(&self) -> FieldKind {
+        FieldKind::User
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "string", "minLength": 1, "maxLength": 64})
+    }
+}

@@ -1,0 +1,11 @@
+//! Tessera form engine: a registry of field types (one file each under `field_types/`), the
+//! compilation of a form definition into one JSON Schema plus defaults, and the validation of
+//! record data against it with JSON-pointer errors.
+//!
+//! Knows nothing of storage, flows or HTTP: whether a link target exists is the engine's question.
+
+mod compiled;
+mod field_types;
+
+pub use compiled::{CompiledForm, FieldError, LinkRef};
+pub use field_types::{Column, FieldType, field_type};

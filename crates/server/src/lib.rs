@@ -1,0 +1,50 @@
+//! Tessera's HTTP server: actix-web routes and wire types, authentication of requests, and the
+//! mapping of engine errors to HTTP. [`create_app`] builds the whole application; `main` and
+//! the tests use the same one.
+//!
+//! Knows nothing of engine internals: every route is one engine command.
+
+mod auth;
+mod error;
+mod routes;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, web};
+use engine::Engine;
+use utoipa::OpenApi as _;
+use utoipa_actix_web::AppExt;
+
+pub use error::ApiError;
+
+/// Largest request body accepted (JSON); larger ones get 413.
+pub const MAX_BODY_BYTES: usize = 1 << 20;
+
+/// Shared state of every request.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(info(title = "Tessera API", description = "Records, authentication and apps of a Tessera server."))]
+struct ApiInfo;
+
+/// The application: every route, documented in `/api/openapi.json` as it is registered.
+pub fn create_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<ServiceRequest, Config = (), Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error, InitError = ()>,
+> {
+    let (app, mut api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiInfo::openapi())
+        .app_data(web::Data::new(state))
+        .app_data(error::json_config())
+        .app_data(error::query_config())
+        .app_data(error::path_config())
+        .configure(routes::configure)
+        .split_for_parts();
+    api.paths.paths.retain(|path, _| path.starts_with("/api/"));
+    app.app_data(web::Data::new(routes::OpenApiDoc(api))).default_service(web::to(error::no_route))
+}

@@ -1,0 +1,152 @@
+//! The `tessera` command: serve apps over HTTP, or check app definitions.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use actix_web::HttpServer;
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use engine::{Engine, LoadedApp};
+use server::{AppState, create_app};
+
+#[derive(Parser)]
+#[command(name = "tessera", version, about = "Tessera: a no-code application platform")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the apps and the API.
+    Serve {
+        /// Database: `sqlite://tessera.db` (default) or `postgres://user@host/db`.
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
+        /// Address to listen on.
+        #[arg(long, env = "TESSERA_ADDR", default_value = "127.0.0.1:8080")]
+        addr: String,
+        /// Folder whose sub-folders with an `app.json` are the apps to load.
+        #[arg(long, env = "TESSERA_APPS", default_value = "apps")]
+        apps: PathBuf,
+        /// Seed each app's demo data and users (password `demo`) on first start.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Check app folders: every file against its schema, then every cross-reference.
+    /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
+    Check {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+    /// Rewrite an app's definition files in canonical form (stable key order, defaults
+    /// omitted), as the designer saves them.
+    Fmt {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { dirs } => return check(&dirs),
+        Command::Fmt { dirs } => fmt(&dirs),
+        Command::Serve { db, addr, apps, demo } => serve(&db, &addr, &apps, demo),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check(dirs: &[PathBuf]) -> ExitCode {
+    let mut problems = 0;
+    for dir in dirs {
+        for diagnostic in LoadedApp::check(dir) {
+            eprintln!("{diagnostic}");
+            problems += 1;
+        }
+    }
+    if problems == 0 {
+        eprintln!("ok: {} app(s) checked", dirs.len());
+        ExitCode::SUCCESS
+    } else {
+        eprintln!("{problems} problem(s)");
+        ExitCode::FAILURE
+    }
+}
+
+fn fmt(dirs: &[PathBuf]) -> anyhow::Result<()> {
+    for dir in dirs {
+        let (Some(defs), _) = defs::load_app(dir) else {
+            anyhow::bail!("{}: app.json cannot be read; run `tessera check`", dir.display());
+        };
+        for (kind, path) in defs.files() {
+            let text = std::fs::read_to_string(&path)?;
+            match defs::canonicalize(kind, &text) {
+                Ok(canonical) if canonical != text => {
+                    std::fs::write(&path, canonical)?;
+                    eprintln!("formatted {}", path.display());
+                }
+                Ok(_) => {}
+                Err(errors) => {
+                    for (pointer, message) in errors {
+                        eprintln!("{}", defs::Diagnostic::new(&path, pointer, message));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// App folders under `root`, sorted.
+fn app_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .with_context(|| format!("cannot read apps folder {}", root.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.join("app.json").is_file())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
+#[actix_web::main]
+async fn serve(db: &str, addr: &str, apps: &Path, demo: bool) -> anyhow::Result<()> {
+    let engine = match Engine::open(db, &app_dirs(apps)?).await {
+        Err(engine::EngineError::Definitions(diags)) => {
+            for d in &diags {
+                eprintln!("{d}");
+            }
+            anyhow::bail!("{} problem(s) in the app definitions", diags.len());
+        }
+        other => other?,
+    };
+    if demo {
+        let ids: Vec<String> = engine.apps().filter(|a| a.defs.seeds.contains_key("demo")).map(|a| a.id().to_owned()).collect();
+        for app in ids {
+            let report = engine.seed(&app, "demo").await?;
+            if report.already_seeded {
+                tracing::info!(app = %app, "demo data already present");
+            } else {
+                tracing::info!(app = %app, users = report.users, records = ?report.records, "seeded demo data");
+            }
+        }
+    }
+    let password = std::env::var("TESSERA_ADMIN_PASSWORD").ok();
+    if let Some(generated) = engine.ensure_admin(password.as_deref()).await? {
+        eprintln!("Created user `admin` with password: {generated}\n(shown once; set TESSERA_ADMIN_PASSWORD to choose it)");
+    }
+    let state = AppState { engine };
+    tracing::info!(%addr, "serving; open http://{addr}/");
+    HttpServer::new(move || create_app(state.clone())).bind(addr).with_context(|| format!("cannot listen on {addr}"))?.run().await?;
+    Ok(())
+}

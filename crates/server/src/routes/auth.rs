@@ -1,0 +1,50 @@
+//! Login, logout and the current user.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::Deserialize;
+
+use crate::auth::{Caller, SESSION_COOKIE, token};
+use crate::{ApiError, AppState};
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct LoginBody {
+    username: String,
+    password: String,
+}
+
+/// Logs in: returns a bearer token and sets an HttpOnly session cookie.
+#[utoipa::path(tag = "auth", request_body = LoginBody, responses(
+    (status = 200, description = "Token, expiry and user", body = Object),
+    (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody)))]
+#[post("/api/auth/login")]
+pub(crate) async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    let login = state.engine.login(&body.username, &body.password).await?;
+    let cookie = Cookie::build(SESSION_COOKIE, login.token.clone())
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
+    Ok(HttpResponse::Ok().cookie(cookie).json(login))
+}
+
+/// Ends the session of the token or cookie sent.
+#[utoipa::path(tag = "auth", responses((status = 204, description = "Logged out")))]
+#[post("/api/auth/logout")]
+pub(crate) async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some(token) = token(&req) {
+        state.engine.logout(&token).await?;
+    }
+    let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();
+    gone.make_removal();
+    Ok(HttpResponse::NoContent().cookie(gone).finish())
+}
+
+/// The logged-in user.
+#[utoipa::path(tag = "auth", responses((status = 200, description = "The user", body = Object),
+    (status = 401, description = "Not logged in", body = crate::error::ErrorBody)))]
+#[get("/api/auth/me")]
+pub(crate) async fn me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(caller.0)
+}

@@ -1,0 +1,128 @@
+//! The records API: list, create, get, patch, delete, restore, history.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use engine::ListParams;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{etag, if_match};
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::{ApiError, AppState};
+
+/// Body of create and patch: the form's field values.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DataBody {
+    #[schema(value_type = Object)]
+    data: Value,
+}
+
+/// Query parameters of a list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ListQuery {
+    /// JSON filter: `{"stage": "proposal", "amount": {"gt": 50000}, "account.industry": "retail", "or": [...]}`;
+    /// operators eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null.
+    filter: Option<String>,
+    /// Comma-separated sort keys, `-` for descending: `-amount,name`.
+    sort: Option<String>,
+    /// Page size, 1–500 (default 50).
+    limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// Comma-separated fields to return in `data`.
+    fields: Option<String>,
+    /// `true` lists deleted records instead of live ones.
+    deleted: Option<bool>,
+}
+
+type FormPath = web::Path<(String, String)>;
+type RecordPath = web::Path<(String, String, String)>;
+
+/// Lists records of a form.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ListQuery), responses(
+    (status = 200, description = "`{items: [envelope], next_cursor}`", body = Object),
+    (status = 400, description = "Malformed filter, sort or cursor", body = ErrorBody)))]
+#[get("/api/apps/{app}/forms/{form}/records")]
+pub(crate) async fn list_records(caller: Caller, state: web::Data<AppState>, path: FormPath, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+    let (app, form) = path.into_inner();
+    let q = query.into_inner();
+    let params = ListParams { filter: q.filter, sort: q.sort, limit: q.limit, cursor: q.cursor, fields: q.fields, deleted: q.deleted };
+    let page = state.engine.list(&caller.0, &app, &form, &params).await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Creates a record.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path)), request_body = DataBody, responses(
+    (status = 201, description = "The record envelope", body = Object),
+    (status = 409, description = "Duplicate of an existing record", body = ErrorBody),
+    (status = 422, description = "Validation failed; details carry JSON pointers", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/records")]
+pub(crate) async fn create_record(caller: Caller, state: web::Data<AppState>, path: FormPath, body: web::Json<DataBody>) -> Result<HttpResponse, ApiError> {
+    let (app, form) = path.into_inner();
+    let record = state.engine.create(&caller.0, &app, &form, body.into_inner().data).await?;
+    Ok(HttpResponse::Created().insert_header(etag(record.version)).json(record))
+}
+
+/// Reads a record.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
+    (status = 200, description = "The record envelope; ETag is its version", body = Object),
+    (status = 404, description = "No such record", body = ErrorBody)))]
+#[get("/api/apps/{app}/forms/{form}/records/{id}")]
+pub(crate) async fn get_record(caller: Caller, state: web::Data<AppState>, path: RecordPath) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let record = state.engine.get(&caller.0, &app, &form, &id).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+/// Changes fields of a record (`null` clears a field). Needs `If-Match: <version>`.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
+    ("If-Match" = i64, Header, description = "The version the change is based on")), request_body = DataBody, responses(
+    (status = 200, description = "The new version", body = Object),
+    (status = 409, description = "Stale version or duplicate", body = ErrorBody),
+    (status = 422, description = "Validation failed", body = ErrorBody),
+    (status = 428, description = "If-Match missing", body = ErrorBody)))]
+#[patch("/api/apps/{app}/forms/{form}/records/{id}")]
+pub(crate) async fn patch_record(caller: Caller, state: web::Data<AppState>, path: RecordPath, req: HttpRequest, body: web::Json<DataBody>) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let version = if_match(&req)?;
+    let record = state.engine.update(&caller.0, &app, &form, &id, version, body.into_inner().data).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+/// Soft-deletes a record. Needs `If-Match: <version>`.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
+    ("If-Match" = i64, Header, description = "The version being deleted")), responses(
+    (status = 200, description = "The deleted record", body = Object),
+    (status = 409, description = "Stale version", body = ErrorBody)))]
+#[delete("/api/apps/{app}/forms/{form}/records/{id}")]
+pub(crate) async fn delete_record(caller: Caller, state: web::Data<AppState>, path: RecordPath, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let record = state.engine.delete(&caller.0, &app, &form, &id, if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+/// Restores a soft-deleted record. Needs `If-Match: <version>`.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
+    ("If-Match" = i64, Header, description = "The version of the deleted record")), responses(
+    (status = 200, description = "The restored record", body = Object),
+    (status = 409, description = "Stale version, or a live record now duplicates it", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/records/{id}/restore")]
+pub(crate) async fn restore_record(caller: Caller, state: web::Data<AppState>, path: RecordPath, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let record = state.engine.restore(&caller.0, &app, &form, &id, if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+/// Every version of a record, oldest first.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
+    (status = 200, description = "`{items: [{version, op, changed_by, changed_at, record}]}`", body = Object),
+    (status = 404, description = "No such record", body = ErrorBody)))]
+#[get("/api/apps/{app}/forms/{form}/records/{id}/history")]
+pub(crate) async fn record_history(caller: Caller, state: web::Data<AppState>, path: RecordPath) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let items = state.engine.history(&caller.0, &app, &form, &id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items})))
+}

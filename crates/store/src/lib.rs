@@ -1,0 +1,34 @@
+//! Tessera persistence through sea-orm and sea-query, one code path for SQLite (the embedded
+//! default, a file in WAL mode) and PostgreSQL (scale-out).
+//!
+//! Every statement is built with sea-query and every value is bound; identifiers that reach SQL
+//! text (table and field names) come only from loaded definitions, which allow nothing but
+//! snake_case. Knows nothing of forms, rules or permissions: the engine decides, the store keeps.
+
+mod connect;
+mod counters;
+mod error;
+mod history;
+mod meta;
+mod query;
+mod records;
+mod schema;
+mod users;
+
+pub use connect::{Backend, Store};
+pub use counters::next_counter;
+pub use error::StoreError;
+pub use history::{HistoryEntry, history, insert_history};
+pub use meta::{get_meta, set_meta};
+pub use query::{CmpOp, Cursor, Filter, ListQuery, Scalar, SortKey, Target, Deleted, SystemColumn};
+pub use records::{FormTable, Record, exists, find_duplicate, get, insert, lock_key, list, update};
+pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
+pub use users::{Session, User, create_session, delete_session, get_user, insert_user, session_user, user_exists, users};
+
+/// How a field's value is compared and indexed: the store's view of a field type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Text,
+    Number,
+    Bool,
+}

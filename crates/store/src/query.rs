@@ -1,0 +1,215 @@
+//! The list query model (filters, sort, keyset cursor) and its compilation to sea-query
+//! expressions for each backend. Field values are read from the JSON `data` column with the
+//! same expression text that the indexes are built on, so the planner can use them.
+
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+
+use crate::ColumnKind;
+use crate::connect::Backend;
+
+/// A comparable value bound into a query.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Scalar {
+    Text(String),
+    Number(f64),
+    Bool(bool),
+}
+
+/// Columns every record table has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemColumn {
+    Id,
+    Version,
+    Owner,
+    State,
+    CreatedBy,
+    CreatedAt,
+    UpdatedBy,
+    UpdatedAt,
+}
+
+impl SystemColumn {
+    pub fn name(self) -> &'static str {
+        match self {
+            SystemColumn::Id => "id",
+            SystemColumn::Version => "version",
+            SystemColumn::Owner => "owner",
+            SystemColumn::State => "state",
+            SystemColumn::CreatedBy => "created_by",
+            SystemColumn::CreatedAt => "created_at",
+            SystemColumn::UpdatedBy => "updated_by",
+            SystemColumn::UpdatedAt => "updated_at",
+        }
+    }
+}
+
+/// What a condition or sort key reads: a system column or a field of `data`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    System(SystemColumn),
+    Field { name: String, kind: ColumnKind },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Gt,
+    Gte,
+    Lt,
+    Lte,
+    /// Case-insensitive substring.
+    Contains,
+    /// Case-insensitive prefix.
+    StartsWith,
+}
+
+/// A filter over one record table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Filter {
+    All(Vec<Filter>),
+    Any(Vec<Filter>),
+    Cmp(Target, CmpOp, Scalar),
+    In { target: Target, values: Vec<Scalar>, negate: bool },
+    Between(Target, Scalar, Scalar),
+    IsNull(Target, bool),
+    /// The link field `field` names a live record of `table` that matches `filter`.
+    Link { field: String, table: String, filter: Box<Filter> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SortKey {
+    pub target: Target,
+    pub descending: bool,
+}
+
+/// Where the previous page ended: the sort values and id of its last record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub values: Vec<Option<Scalar>>,
+    pub id: String,
+}
+
+/// Which records a list sees with respect to soft deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Deleted {
+    #[default]
+    Exclude,
+    Only,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ListQuery {
+    pub filter: Option<Filter>,
+    pub sort: Vec<SortKey>,
+    pub after: Option<Cursor>,
+    pub limit: u64,
+    pub deleted: Deleted,
+}
+
+/// SQL text reading field `name` from `data`. Definitions allow only snake_case field ids;
+/// anything else is stripped here as a second line of defence, since this text is not bound.
+pub(crate) fn field_sql(backend: Backend, name: &str, kind: ColumnKind) -> String {
+    let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    match (backend, kind) {
+        (Backend::Sqlite, _) => format!("json_extract(data, '$.{name}')"),
+        (Backend::Postgres, ColumnKind::Text) => format!("(data->>'{name}')"),
+        (Backend::Postgres, ColumnKind::Number) => format!("((data->>'{name}')::float8)"),
+        (Backend::Postgres, ColumnKind::Bool) => format!("((data->>'{name}')::boolean)"),
+    }
+}
+
+pub(crate) fn target_expr(backend: Backend, target: &Target) -> SimpleExpr {
+    match target {
+        Target::System(col) => Expr::col(Alias::new(col.name())),
+        Target::Field { name, kind } => Expr::cust(field_sql(backend, name, *kind)),
+    }
+}
+
+fn value(v: &Scalar) -> SimpleExpr {
+    match v {
+        Scalar::Text(s) => Expr::val(s.clone()),
+        Scalar::Number(n) => Expr::val(*n),
+        Scalar::Bool(b) => Expr::val(*b),
+    }
+}
+
+fn like_pattern(s: &str, prefix_only: bool) -> LikeExpr {
+    let escaped = s.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+    let pattern = if prefix_only { format!("{escaped}%") } else { format!("%{escaped}%") };
+    LikeExpr::new(pattern).escape('\\')
+}
+
+pub(crate) fn filter_cond(backend: Backend, filter: &Filter) -> Condition {
+    match filter {
+        Filter::All(parts) => parts.iter().fold(Cond::all(), |c, f| c.add(filter_cond(backend, f))),
+        Filter::Any(parts) => parts.iter().fold(Cond::any(), |c, f| c.add(filter_cond(backend, f))),
+        Filter::Cmp(target, op, v) => {
+            let e = target_expr(backend, target);
+            let expr = match op {
+                CmpOp::Eq => e.eq(value(v)),
+                // A missing value is "not equal" too, as people mean it.
+                CmpOp::Ne => e.clone().is_null().or(e.ne(value(v))),
+                CmpOp::Gt => e.gt(value(v)),
+                CmpOp::Gte => e.gte(value(v)),
+                CmpOp::Lt => e.lt(value(v)),
+                CmpOp::Lte => e.lte(value(v)),
+                CmpOp::Contains | CmpOp::StartsWith => {
+                    let text = match v {
+                        Scalar::Text(s) => s.clone(),
+                        Scalar::Number(n) => n.to_string(),
+                        Scalar::Bool(b) => b.to_string(),
+                    };
+                    SimpleExpr::from(Func::lower(e)).like(like_pattern(&text, *op == CmpOp::StartsWith))
+                }
+            };
+            Cond::all().add(expr)
+        }
+        Filter::In { target, values, negate } => {
+            let e = target_expr(backend, target);
+            let list: Vec<SimpleExpr> = values.iter().map(value).collect();
+            let expr = if *negate { e.clone().is_null().or(e.is_not_in(list)) } else { e.is_in(list) };
+            Cond::all().add(expr)
+        }
+        Filter::Between(target, low, high) => {
+            Cond::all().add(target_expr(backend, target).between(value(low), value(high)))
+        }
+        Filter::IsNull(target, is_null) => {
+            let e = target_expr(backend, target);
+            Cond::all().add(if *is_null { e.is_null() } else { e.is_not_null() })
+        }
+        Filter::Link { field, table, filter } => {
+            let mut sub = sea_orm::sea_query::Query::select();
+            sub.column("id")
+                .from(Alias::new(table.as_str()))
+                .and_where(Expr::col("deleted_at").is_null())
+                .cond_where(filter_cond(backend, filter));
+            let link = Expr::cust(field_sql(backend, field, ColumnKind::Text));
+            Cond::all().add(link.in_subquery(sub))
+        }
+    }
+}
+
+/// The keyset condition "comes after `cursor`" for `sort` (then id ascending). Ascending keys
+/// sort missing values first and descending keys last, so the order is a strict reverse.
+pub(crate) fn after_cond(backend: Backend, sort: &[SortKey], cursor: &Cursor) -> Condition {
+    let mut any = Cond::any();
+    let mut equal_so_far = Cond::all();
+    for (key, v) in sort.iter().zip(&cursor.values) {
+        let e = target_expr(backend, &key.target);
+        let after = match (key.descending, v) {
+            (false, None) => Some(e.clone().is_not_null()),
+            (false, Some(v)) => Some(e.clone().gt(value(v))),
+            (true, None) => None,
+            (true, Some(v)) => Some(e.clone().lt(value(v)).or(e.clone().is_null())),
+        };
+        if let Some(after) = after {
+            any = any.add(equal_so_far.clone().add(after));
+        }
+        equal_so_far = equal_so_far.add(match v {
+            None => e.is_null(),
+            Some(v) => e.eq(value(v)),
+        });
+    }
+    any.add(equal_so_far.add(Expr::col("id").gt(cursor.id.clone())))
+}

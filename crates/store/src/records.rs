@@ -1,0 +1,203 @@
+//! Record tables: one per form, with system columns and the form's fields as JSON in `data`.
+
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SelectStatement, SimpleExpr};
+use sea_orm::{ConnectionTrait, QueryResult};
+use serde_json::{Map, Value};
+
+use crate::connect::{Backend, backend_of};
+use crate::query::{Deleted, ListQuery, Scalar, Target, after_cond, field_sql, filter_cond, target_expr};
+use crate::{ColumnKind, Store, StoreError};
+
+/// The table holding one form's records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FormTable {
+    pub name: String,
+}
+
+impl FormTable {
+    /// `r_<app>__<form>`: both parts are snake_case identifiers, so the name is unique.
+    pub fn new(app: &str, form: &str) -> FormTable {
+        FormTable { name: format!("r_{app}__{form}") }
+    }
+
+    /// Creates the table and the given indexes (each a list of fields) if missing.
+    pub async fn ensure(&self, store: &Store, indexes: &[Vec<(String, ColumnKind)>]) -> Result<(), StoreError> {
+        let exprs: Vec<Vec<String>> = indexes
+            .iter()
+            .map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), name, *kind)).collect())
+            .collect();
+        crate::schema::ensure_form_table(store, &self.name, &exprs).await
+    }
+}
+
+/// One stored record: system columns plus the form's data.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub id: String,
+    pub version: i64,
+    pub owner: String,
+    pub state: Option<String>,
+    pub data: Map<String, Value>,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_by: String,
+    pub updated_at: String,
+    pub deleted_at: Option<String>,
+}
+
+const COLUMNS: [&str; 9] =
+    ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at"];
+
+fn data_value(backend: Backend, data: &Map<String, Value>) -> SimpleExpr {
+    let text = Value::Object(data.clone()).to_string();
+    match backend {
+        Backend::Postgres => Func::cast_as(Expr::val(text), Alias::new("jsonb")).into(),
+        Backend::Sqlite => Expr::val(text),
+    }
+}
+
+fn select(backend: Backend, table: &FormTable) -> SelectStatement {
+    let mut q = Query::select();
+    q.columns(COLUMNS).from(Alias::new(table.name.as_str()));
+    match backend {
+        Backend::Postgres => q.expr_as(Expr::cust("data::text"), "data"),
+        Backend::Sqlite => q.column("data"),
+    };
+    q
+}
+
+fn decode(table: &FormTable, row: &QueryResult) -> Result<Record, StoreError> {
+    let text: String = row.try_get("", "data")?;
+    let data = match serde_json::from_str(&text) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err(StoreError::corrupt(&table.name, "data is not an object")),
+        Err(e) => return Err(StoreError::corrupt(&table.name, e)),
+    };
+    Ok(Record {
+        id: row.try_get("", "id")?,
+        version: row.try_get("", "version")?,
+        owner: row.try_get("", "owner")?,
+        state: row.try_get("", "state")?,
+        data,
+        created_by: row.try_get("", "created_by")?,
+        created_at: row.try_get("", "created_at")?,
+        updated_by: row.try_get("", "updated_by")?,
+        updated_at: row.try_get("", "updated_at")?,
+        deleted_at: row.try_get("", "deleted_at")?,
+    })
+}
+
+pub async fn insert(db: &impl ConnectionTrait, table: &FormTable, r: &Record) -> Result<(), StoreError> {
+    let backend = backend_of(db);
+    let q = Query::insert()
+        .into_table(Alias::new(table.name.as_str()))
+        .columns(COLUMNS.into_iter().chain(["data"]))
+        .values_panic([
+            Expr::val(r.id.clone()),
+            Expr::val(r.version),
+            Expr::val(r.owner.clone()),
+            Expr::val(r.state.clone()),
+            Expr::val(r.created_by.clone()),
+            Expr::val(r.created_at.clone()),
+            Expr::val(r.updated_by.clone()),
+            Expr::val(r.updated_at.clone()),
+            Expr::val(r.deleted_at.clone()),
+            data_value(backend, &r.data),
+        ])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// The record with `id`, deleted or not.
+pub async fn get(db: &impl ConnectionTrait, table: &FormTable, id: &str) -> Result<Option<Record>, StoreError> {
+    let q = select(backend_of(db), table).and_where(Expr::col("id").eq(id)).to_owned();
+    db.query_one(&q).await?.map(|row| decode(table, &row)).transpose()
+}
+
+/// Writes `r` over the stored record if that is still at `expected_version`. Returns false
+/// when it is not (someone else wrote first), leaving the row untouched.
+pub async fn update(db: &impl ConnectionTrait, table: &FormTable, r: &Record, expected_version: i64) -> Result<bool, StoreError> {
+    let backend = backend_of(db);
+    let q = Query::update()
+        .table(Alias::new(table.name.as_str()))
+        .values([
+            ("version", Expr::val(r.version)),
+            ("owner", Expr::val(r.owner.clone())),
+            ("state", Expr::val(r.state.clone())),
+            ("data", data_value(backend, &r.data)),
+            ("updated_by", Expr::val(r.updated_by.clone())),
+            ("updated_at", Expr::val(r.updated_at.clone())),
+            ("deleted_at", Expr::val(r.deleted_at.clone())),
+        ])
+        .and_where(Expr::col("id").eq(r.id.clone()))
+        .and_where(Expr::col("version").eq(expected_version))
+        .to_owned();
+    Ok(db.execute(&q).await?.rows_affected() == 1)
+}
+
+/// One page of records.
+pub async fn list(db: &impl ConnectionTrait, table: &FormTable, query: &ListQuery) -> Result<Vec<Record>, StoreError> {
+    let backend = backend_of(db);
+    let mut q = select(backend, table);
+    match query.deleted {
+        Deleted::Exclude => q.and_where(Expr::col("deleted_at").is_null()),
+        Deleted::Only => q.and_where(Expr::col("deleted_at").is_not_null()),
+    };
+    if let Some(filter) = &query.filter {
+        q.cond_where(filter_cond(backend, filter));
+    }
+    if let Some(cursor) = &query.after {
+        q.cond_where(after_cond(backend, &query.sort, cursor));
+    }
+    for key in &query.sort {
+        let (order, nulls) = if key.descending { (Order::Desc, NullOrdering::Last) } else { (Order::Asc, NullOrdering::First) };
+        q.order_by_expr_with_nulls(target_expr(backend, &key.target), order, nulls);
+    }
+    q.order_by("id", Order::Asc).limit(query.limit);
+    db.query_all(&q).await?.iter().map(|row| decode(table, row)).collect()
+}
+
+/// Whether a live (not deleted) record with `id` exists.
+pub async fn exists(db: &impl ConnectionTrait, table: &FormTable, id: &str) -> Result<bool, StoreError> {
+    let q = Query::select()
+        .expr(Expr::val(1))
+        .from(Alias::new(table.name.as_str()))
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("deleted_at").is_null())
+        .to_owned();
+    Ok(db.query_one(&q).await?.is_some())
+}
+
+/// The id of a live record (other than `exclude`) whose fields equal all of `key`.
+pub async fn find_duplicate(
+    db: &impl ConnectionTrait,
+    table: &FormTable,
+    key: &[(String, ColumnKind, Scalar)],
+    exclude: Option<&str>,
+) -> Result<Option<String>, StoreError> {
+    let backend = backend_of(db);
+    let mut q = Query::select();
+    q.column("id").from(Alias::new(table.name.as_str())).and_where(Expr::col("deleted_at").is_null());
+    for (name, kind, v) in key {
+        let target = Target::Field { name: name.clone(), kind: *kind };
+        q.cond_where(filter_cond(backend, &crate::Filter::Cmp(target, crate::CmpOp::Eq, v.clone())));
+    }
+    if let Some(id) = exclude {
+        q.and_where(Expr::col("id").ne(id));
+    }
+    q.limit(1);
+    Ok(db.query_one(&q).await?.map(|row| row.try_get("", "id")).transpose()?)
+}
+
+/// Serialises writers that check-then-insert on the same key (dedupe) until the transaction
+/// ends. PostgreSQL takes an advisory lock; SQLite's IMMEDIATE transactions already hold the one
+/// write lock.
+pub async fn lock_key(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreError> {
+    if backend_of(db) == Backend::Postgres {
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        let q = Query::select().expr(Func::cust("pg_advisory_xact_lock").arg(hash as i64)).to_owned();
+        db.query_one(&q).await?;
+    }
+    Ok(())
+}

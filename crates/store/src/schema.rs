@@ -1,0 +1,137 @@
+//! System tables and their versioned migrations, each applied in its own transaction, plus the
+//! per-form record tables and their indexes, created when an app is loaded.
+
+use sea_orm::sea_query::{Alias, ColumnDef, Expr, Index, Query, Table, TableCreateStatement};
+use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait};
+
+use crate::connect::Backend;
+use crate::{Store, StoreError};
+
+/// Migrations in order; the position (1-based) is the version recorded once applied.
+fn migrations() -> Vec<Vec<TableCreateStatement>> {
+    vec![vec![
+        Table::create()
+            .table("users")
+            .if_not_exists()
+            .col(ColumnDef::new("username").string().not_null().primary_key())
+            .col(ColumnDef::new("display_name").string().not_null())
+            .col(ColumnDef::new("password_hash").string().not_null())
+            .col(ColumnDef::new("roles").text().not_null())
+            .col(ColumnDef::new("department").string().null())
+            .col(ColumnDef::new("created_at").string().not_null())
+            .to_owned(),
+        Table::create()
+            .table("sessions")
+            .if_not_exists()
+            .col(ColumnDef::new("token_hash").string().not_null().primary_key())
+            .col(ColumnDef::new("username").string().not_null())
+            .col(ColumnDef::new("created_at").string().not_null())
+            .col(ColumnDef::new("expires_at").string().not_null())
+            .to_owned(),
+        Table::create()
+            .table("counters")
+            .if_not_exists()
+            .col(ColumnDef::new("key").string().not_null().primary_key())
+            .col(ColumnDef::new("value").big_integer().not_null())
+            .to_owned(),
+        Table::create()
+            .table("meta")
+            .if_not_exists()
+            .col(ColumnDef::new("key").string().not_null().primary_key())
+            .col(ColumnDef::new("value").text().not_null())
+            .to_owned(),
+        Table::create()
+            .table("record_history")
+            .if_not_exists()
+            .col(ColumnDef::new("record_id").string().not_null())
+            .col(ColumnDef::new("version").big_integer().not_null())
+            .col(ColumnDef::new("app").string().not_null())
+            .col(ColumnDef::new("form").string().not_null())
+            .col(ColumnDef::new("op").string().not_null())
+            .col(ColumnDef::new("snapshot").text().not_null())
+            .col(ColumnDef::new("changed_by").string().not_null())
+            .col(ColumnDef::new("changed_at").string().not_null())
+            .primary_key(Index::create().col("record_id").col("version"))
+            .to_owned(),
+    ]]
+}
+
+pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
+    let db = store.db();
+    let create = Table::create()
+        .table("schema_migrations")
+        .if_not_exists()
+        .col(ColumnDef::new("version").integer().not_null().primary_key())
+        .to_owned();
+    db.execute(&create).await?;
+    let applied = db
+        .query_all(&Query::select().column("version").from("schema_migrations").to_owned())
+        .await?
+        .iter()
+        .filter_map(|row| row.try_get::<i32>("", "version").ok())
+        .max()
+        .unwrap_or(0);
+    for (i, statements) in migrations().into_iter().enumerate() {
+        let version = i as i32 + 1;
+        if version <= applied {
+            continue;
+        }
+        let tx = db.begin().await?;
+        for statement in statements {
+            tx.execute(&statement).await?;
+        }
+        let record = Query::insert()
+            .into_table("schema_migrations")
+            .columns(["version"])
+            .values_panic([Expr::val(version)])
+            .to_owned();
+        tx.execute(&record).await?;
+        tx.commit().await?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}
+
+/// Creates a form's record table and indexes if they are missing. `indexes` are lists of SQL
+/// expressions made by [`crate::query`] from field ids, so a query and its index match exactly.
+pub(crate) async fn ensure_form_table(store: &Store, table: &str, indexes: &[Vec<String>]) -> Result<(), StoreError> {
+    let db = store.db();
+    let data_type = match store.backend() {
+        Backend::Postgres => "jsonb",
+        Backend::Sqlite => "text",
+    };
+    let create = Table::create()
+        .table(Alias::new(table))
+        .if_not_exists()
+        .col(ColumnDef::new("id").string().not_null().primary_key())
+        .col(ColumnDef::new("version").big_integer().not_null())
+        .col(ColumnDef::new("owner").string().not_null())
+        .col(ColumnDef::new("state").string().null())
+        .col(ColumnDef::new("data").custom(Alias::new(data_type)).not_null())
+        .col(ColumnDef::new("created_by").string().not_null())
+        .col(ColumnDef::new("created_at").string().not_null())
+        .col(ColumnDef::new("updated_by").string().not_null())
+        .col(ColumnDef::new("updated_at").string().not_null())
+        .col(ColumnDef::new("deleted_at").string().null())
+        .to_owned();
+    db.execute(&create).await?;
+    // Index DDL carries no values; names are derived from the expressions, so a changed index
+    // gets a new name and the old one stays until an operator drops it.
+    let quote = |s: &str| match db.get_database_backend() {
+        DatabaseBackend::Postgres | DatabaseBackend::Sqlite => format!("\"{s}\""),
+        _ => s.to_owned(),
+    };
+    let mut all = vec![vec!["owner".to_owned()], vec!["updated_at".to_owned()]];
+    all.extend(indexes.iter().cloned());
+    for exprs in &all {
+        let name = format!("ix_{:016x}", fnv(&format!("{table}:{}", exprs.join(","))));
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({})", quote(&name), quote(table), exprs.join(", "));
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
+/// FNV-1a: a stable short hash for index names (std's hasher is not stable across releases).
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
+}

@@ -1,0 +1,108 @@
+//! Users and login sessions. Passwords arrive already hashed and tokens already digested: the
+//! store never sees a secret.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub roles: Vec<String>,
+    pub department: Option<String>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    pub token_hash: String,
+    pub username: String,
+    pub created_at: String,
+    pub expires_at: String,
+}
+
+const USER_COLUMNS: [&str; 6] = ["username", "display_name", "password_hash", "roles", "department", "created_at"];
+
+pub async fn insert_user(db: &impl ConnectionTrait, u: &User) -> Result<(), StoreError> {
+    let roles = serde_json::to_string(&u.roles).unwrap_or_else(|_| "[]".into());
+    let q = Query::insert()
+        .into_table("users")
+        .columns(USER_COLUMNS)
+        .values_panic([
+            Expr::val(u.username.clone()),
+            Expr::val(u.display_name.clone()),
+            Expr::val(u.password_hash.clone()),
+            Expr::val(roles),
+            Expr::val(u.department.clone()),
+            Expr::val(u.created_at.clone()),
+        ])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+fn decode(row: &sea_orm::QueryResult) -> Result<User, StoreError> {
+    let roles: String = row.try_get("", "roles")?;
+    Ok(User {
+        username: row.try_get("", "username")?,
+        display_name: row.try_get("", "display_name")?,
+        password_hash: row.try_get("", "password_hash")?,
+        roles: serde_json::from_str(&roles).map_err(|e| StoreError::corrupt("users", e))?,
+        department: row.try_get("", "department")?,
+        created_at: row.try_get("", "created_at")?,
+    })
+}
+
+pub async fn get_user(db: &impl ConnectionTrait, username: &str) -> Result<Option<User>, StoreError> {
+    let q = Query::select().columns(USER_COLUMNS).from("users").and_where(Expr::col("username").eq(username)).to_owned();
+    db.query_one(&q).await?.map(|row| decode(&row)).transpose()
+}
+
+pub async fn user_exists(db: &impl ConnectionTrait, username: &str) -> Result<bool, StoreError> {
+    let q = Query::select().expr(Expr::val(1)).from("users").and_where(Expr::col("username").eq(username)).to_owned();
+    Ok(db.query_one(&q).await?.is_some())
+}
+
+pub async fn users(db: &impl ConnectionTrait) -> Result<Vec<User>, StoreError> {
+    let q = Query::select().columns(USER_COLUMNS).from("users").order_by("username", Order::Asc).to_owned();
+    db.query_all(&q).await?.iter().map(decode).collect()
+}
+
+pub async fn create_session(db: &impl ConnectionTrait, s: &Session) -> Result<(), StoreError> {
+    let q = Query::insert()
+        .into_table("sessions")
+        .columns(["token_hash", "username", "created_at", "expires_at"])
+        .values_panic([
+            Expr::val(s.token_hash.clone()),
+            Expr::val(s.username.clone()),
+            Expr::val(s.created_at.clone()),
+            Expr::val(s.expires_at.clone()),
+        ])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// The user a live session belongs to; `now` decides what has expired.
+pub async fn session_user(db: &impl ConnectionTrait, token_hash: &str, now: &str) -> Result<Option<User>, StoreError> {
+    let q = Query::select()
+        .column("username")
+        .from("sessions")
+        .and_where(Expr::col("token_hash").eq(token_hash))
+        .and_where(Expr::col("expires_at").gt(now))
+        .to_owned();
+    let Some(row) = db.query_one(&q).await? else {
+        return Ok(None);
+    };
+    let username: String = row.try_get("", "username")?;
+    get_user(db, &username).await
+}
+
+pub async fn delete_session(db: &impl ConnectionTrait, token_hash: &str) -> Result<(), StoreError> {
+    let q = Query::delete().from_table("sessions").and_where(Expr::col("token_hash").eq(token_hash)).to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}

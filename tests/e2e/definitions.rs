@@ -1,0 +1,123 @@
+//! App definitions: canonical form, `check` diagnostics with file and pointer.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use defs::{DefKind, canonicalize, load_app};
+use e2e::repo;
+use engine::LoadedApp;
+
+fn app_dirs() -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = fs::read_dir(repo().join("apps"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("app.json").is_file())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+#[test]
+fn every_shipped_app_checks_clean() {
+    assert!(!app_dirs().is_empty());
+    for dir in app_dirs() {
+        let problems = LoadedApp::check(&dir);
+        assert!(problems.is_empty(), "{}:\n{}", dir.display(), problems.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"));
+    }
+}
+
+/// Every definition file is in canonical form, so a save from the designer is a minimal diff.
+#[test]
+fn every_definition_file_is_canonical() {
+    for dir in app_dirs() {
+        let (defs, _) = load_app(&dir);
+        for (kind, path) in defs.unwrap().files() {
+            let text = fs::read_to_string(&path).unwrap();
+            let canonical = canonicalize(kind, &text).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
+            assert!(text == canonical, "{} is not canonical: run `tessera fmt {}`", path.display(), dir.display());
+        }
+        let files = defs_in(&dir);
+        let loaded = load_app(&dir).0.unwrap().files().len();
+        assert_eq!(files, loaded, "{}: a .json file was not loaded", dir.display());
+    }
+}
+
+fn defs_in(dir: &Path) -> usize {
+    let mut n = 1;
+    for kind in [DefKind::Form, DefKind::Seed] {
+        if let Ok(entries) = fs::read_dir(dir.join(kind.folder().unwrap())) {
+            n += entries.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+        }
+    }
+    n
+}
+
+/// Copies `apps/crm` to a temporary folder, applies `edit` to one file, and returns the
+/// diagnostics as printed.
+fn check_broken(file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<String> {
+    let src = repo().join("apps/crm");
+    let dst = std::env::temp_dir().join(format!("tessera-check-{}", uuid::Uuid::now_v7().simple()));
+    copy_dir(&src, &dst);
+    let path = dst.join(file);
+    let mut value: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    edit(&mut value);
+    fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let out = LoadedApp::check(&dst).iter().map(|d| d.to_string().replace(&format!("{}/", dst.display()), "")).collect();
+    fs::remove_dir_all(&dst).ok();
+    out
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    fs::create_dir_all(dst).unwrap();
+    for entry in fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let target = dst.join(path.file_name().unwrap());
+        if path.is_dir() { copy_dir(&path, &target) } else { fs::copy(&path, &target).map(|_| ()).unwrap() }
+    }
+}
+
+fn field_index(form: &serde_json::Value, id: &str) -> usize {
+    form["fields"].as_array().unwrap().iter().position(|f| f["id"] == id).unwrap()
+}
+
+#[test]
+fn a_broken_reference_is_named_with_file_and_pointer() {
+    let mut index = 0;
+    let problems = check_broken("forms/contact.json", |form| {
+        index = field_index(form, "account");
+        form["fields"][index]["form"] = "acount".into();
+    });
+    assert_eq!(problems, [format!("forms/contact.json: /fields/{index}/form: link target form `acount` does not exist")]);
+}
+
+#[test]
+fn a_wrong_type_is_named_with_file_and_pointer() {
+    let mut index = 0;
+    let problems = check_broken("forms/opportunity.json", |form| {
+        index = field_index(form, "amount");
+        form["fields"][index]["required"] = "yes".into();
+    });
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with(&format!("forms/opportunity.json: /fields/{index}/required: ")), "{problems:?}");
+}
+
+#[test]
+fn unknown_properties_layout_index_and_dedupe_fields_are_caught() {
+    let problems = check_broken("forms/account.json", |form| {
+        form["colour"] = "red".into();
+    });
+    assert_eq!(problems, ["forms/account.json: /colour: unknown property `colour`"]);
+    let problems = check_broken("forms/account.json", |form| {
+        form["indexes"] = serde_json::json!([["nmae"]]);
+        form["dedupe"] = serde_json::json!([["name", "phnoe"]]);
+        form["layout"][0]["fields"][0] = "nope".into();
+    });
+    assert_eq!(
+        problems,
+        [
+            "forms/account.json: /dedupe/0/1: no field `phnoe`",
+            "forms/account.json: /indexes/0/0: no field `nmae`",
+            "forms/account.json: /layout/0/fields/0: no field `nope`",
+        ]
+    );
+}

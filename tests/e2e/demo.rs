@@ -1,0 +1,55 @@
+//! The demo data set: realistic, deterministic, seeded once.
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use e2e::{call, databases, repo, start};
+use engine::Engine;
+use serde_json::Value;
+
+async fn count(app: &impl actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, Error = actix_web::Error>, token: &str, form: &str) -> usize {
+    let mut n = 0;
+    let mut cursor = String::new();
+    loop {
+        let after = if cursor.is_empty() { String::new() } else { format!("&cursor={cursor}") };
+        let uri = format!("/api/apps/crm/forms/{form}/records?limit=500{after}");
+        let (status, page) = call(app, TestRequest::get().uri(&uri), Some(token)).await;
+        assert_eq!(status, StatusCode::OK, "{form}: {page}");
+        n += page["items"].as_array().unwrap().len();
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = c.to_owned(),
+            None => return n,
+        }
+    }
+}
+
+#[actix_web::test]
+async fn demo_seed_is_realistic_deterministic_and_runs_once() {
+    for url in databases().await {
+        let engine = Engine::open(&url, &[repo().join("apps/crm")]).await.unwrap();
+        let first = engine.seed("crm", "demo").await.unwrap();
+        assert!(!first.already_seeded);
+        let second = engine.seed("crm", "demo").await.unwrap();
+        assert!(second.already_seeded, "{url}: a second start must not seed again");
+        for (form, at_least) in [("account", 50), ("contact", 200), ("lead", 500), ("opportunity", 300), ("ticket", 100)] {
+            assert!(first.records[form] >= at_least, "{url}: {form}: {}", first.records[form]);
+        }
+
+        // Demo users log in with password `demo`.
+        let login = engine.login("rep1", "demo").await.expect("rep1 logs in with demo");
+        let app = start(engine.clone()).await;
+        for (form, created) in &first.records {
+            assert_eq!(count(&app, &login.token, form).await, *created, "{url}: {form}");
+        }
+
+        // Deterministic: a second database seeded from the same file holds the same data.
+        let other = Engine::open("sqlite::memory:", &[repo().join("apps/crm")]).await.unwrap();
+        other.seed("crm", "demo").await.unwrap();
+        let names = |engine: Engine| async move {
+            let actor = engine.login("admin", "demo").await.unwrap().user;
+            let params = engine::ListParams { sort: Some("name".into()), limit: Some(500), fields: Some("name,industry".into()), ..Default::default() };
+            let page = engine.list(&actor, "crm", "account", &params).await.unwrap();
+            page.items.into_iter().map(|e| Value::Object(e.data)).collect::<Vec<_>>()
+        };
+        assert_eq!(names(engine).await, names(other).await, "{url}");
+    }
+}

@@ -1,0 +1,8 @@
+//! The end-to-end suite: the HTTP API in process, on SQLite and (when configured) PostgreSQL,
+//! with the CRM app as users get it.
+
+mod auth;
+mod definitions;
+mod demo;
+mod lists;
+mod records;

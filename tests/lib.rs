@@ -1,0 +1,72 @@
+//! Shared helpers for the end-to-end suites: databases to run against (SQLite always,
+//! PostgreSQL when `TESSERA_TEST_PG` names a server), an in-process server, and requests.
+
+use std::path::PathBuf;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Service, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::test::{self, TestRequest};
+use engine::Engine;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Database URLs to run a suite against: a fresh in-memory SQLite, and a fresh PostgreSQL
+/// database when `TESSERA_TEST_PG` is set (`postgres://user@host:port`). In CI (`CI` set)
+/// PostgreSQL is required: a suite that silently skipped it would prove nothing.
+pub async fn databases() -> Vec<String> {
+    let mut urls = vec!["sqlite::memory:".to_owned()];
+    match std::env::var("TESSERA_TEST_PG") {
+        Ok(base) => urls.push(fresh_postgres(&base).await),
+        Err(_) if std::env::var_os("CI").is_some() => panic!("CI must set TESSERA_TEST_PG to a PostgreSQL server"),
+        Err(_) => eprintln!("note: TESSERA_TEST_PG is not set; skipping PostgreSQL for this test"),
+    }
+    urls
+}
+
+/// Creates an empty database on the server at `base` and returns its URL.
+pub async fn fresh_postgres(base: &str) -> String {
+    let base = base.trim_end_matches('/');
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let admin = Database::connect(format!("{base}/postgres")).await.expect("PostgreSQL reachable at TESSERA_TEST_PG");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
+    admin.close().await.ok();
+    format!("{base}/{name}")
+}
+
+/// An engine with the CRM app loaded on `url`, and a logged-in admin's token.
+pub async fn crm(url: &str) -> (Engine, String) {
+    let engine = Engine::open(url, &[repo().join("apps/crm")]).await.expect("engine opens");
+    engine.ensure_admin(Some("admin-pass")).await.expect("admin");
+    let token = engine.login("admin", "admin-pass").await.expect("login").token;
+    (engine, token)
+}
+
+/// The in-process server over `engine`, exactly as `tessera serve` builds it.
+pub async fn start(
+    engine: Engine,
+) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
+    test::init_service(server::create_app(server::AppState { engine })).await
+}
+
+/// Sends `req` (with the bearer `token`, if any) and returns status and JSON body (Null if empty).
+pub async fn call<S, B>(app: &S, req: TestRequest, token: Option<&str>) -> (StatusCode, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let req = match token {
+        Some(t) => req.insert_header(("Authorization", format!("Bearer {t}"))),
+        None => req,
+    };
+    let resp = test::call_service(app, req.to_request()).await;
+    let status = resp.status();
+    let bytes = test::read_body(resp).await;
+    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+    (status, body)
+}
