@@ -4,5 +4,6 @@
 mod auth;
 mod definitions;
 mod demo;
+mod indexes;
 mod lists;
 mod records;

@@ -1,0 +1,146 @@
+//! The platform functions scripts may call, and the per-call state they report into (field
+//! errors, effects, the deadline, the host), kept in a thread-local for the length of one call.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
+use rhai::{Array, Dynamic, EvalAltResult, Map as RhaiMap};
+use serde_json::Value;
+
+use crate::{Effect, Host, Limits};
+
+/// What one call collected.
+pub(crate) struct CallState {
+    pub(crate) errors: Vec<(String, String)>,
+    pub(crate) effects: Vec<Effect>,
+    /// Set when the host failed: the script's error is then the host's.
+    pub(crate) host_error: Option<String>,
+    pub(crate) deadline_ms: u128,
+}
+
+struct Current {
+    host: Arc<dyn Host>,
+    deadline: Instant,
+    max_find: u64,
+    state: CallState,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+}
+
+/// Runs `call` with a fresh call state and returns what it collected.
+pub(crate) fn with_call<R>(limits: &Limits, host: Arc<dyn Host>, call: impl FnOnce() -> R) -> (R, CallState) {
+    let state = CallState { errors: Vec::new(), effects: Vec::new(), host_error: None, deadline_ms: limits.deadline.as_millis() };
+    let current = Current { host, deadline: Instant::now() + limits.deadline, max_find: limits.max_find, state };
+    let outer = CURRENT.with(|c| c.replace(Some(current)));
+    let result = call();
+    let mine = CURRENT.with(|c| c.replace(outer)).expect("call state set above");
+    (result, mine.state)
+}
+
+fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Result<R, Box<EvalAltResult>> {
+    CURRENT.with(|c| c.borrow_mut().as_mut().map(f)).ok_or_else(|| "platform functions need a running rule".into())
+}
+
+/// Progress callback: stops the script once its wall-clock deadline has passed. Reading the
+/// clock every operation would cost more than the operations, so it looks every 256.
+pub(crate) fn check_deadline(operations: u64) -> Option<Dynamic> {
+    if operations % 256 != 0 {
+        return None;
+    }
+    let late = CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| Instant::now() > cur.deadline));
+    late.then(|| Dynamic::from("deadline"))
+}
+
+type Fallible<T> = Result<T, Box<EvalAltResult>>;
+
+fn host_call<T>(f: impl FnOnce(&dyn Host, u64) -> Result<T, String>) -> Fallible<T> {
+    let (host, max_find) = with_current(|cur| (cur.host.clone(), cur.max_find))?;
+    f(host.as_ref(), max_find).map_err(|message| {
+        let _ = with_current(|cur| cur.state.host_error = Some(message.clone()));
+        message.into()
+    })
+}
+
+fn json(value: &Dynamic) -> Value {
+    rhai::serde::from_dynamic(value).unwrap_or(Value::Null)
+}
+
+fn dynamic(value: &Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+fn date(text: &str) -> Fallible<NaiveDate> {
+    let day = text.get(..10).unwrap_or(text);
+    NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)").into())
+}
+
+/// The numbers under `field` of each row of `rows` (missing or non-numeric values skipped).
+fn column(rows: &Array, field: &str) -> Vec<f64> {
+    rows.iter()
+        .filter_map(|row| row.read_lock::<RhaiMap>().and_then(|m| m.get(field).cloned()))
+        .filter_map(|v| v.as_float().ok().or_else(|| v.as_int().ok().map(|i| i as f64)))
+        .collect()
+}
+
+pub(crate) fn register(engine: &mut rhai::Engine) {
+    // Time: dates are `YYYY-MM-DD` text, instants RFC 3339 in UTC.
+    engine.register_fn("now", || Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
+    engine.register_fn("today", || Utc::now().date_naive().format("%Y-%m-%d").to_string());
+    engine.register_fn("add_days", |d: &str, n: i64| -> Fallible<String> {
+        Ok((date(d)? + chrono::Duration::days(n)).format("%Y-%m-%d").to_string())
+    });
+    engine.register_fn("days_between", |a: &str, b: &str| -> Fallible<i64> { Ok((date(b)? - date(a)?).num_days()) });
+    engine.register_fn("year", |d: &str| -> Fallible<i64> { Ok(i64::from(date(d)?.year())) });
+    engine.register_fn("month", |d: &str| -> Fallible<i64> { Ok(i64::from(date(d)?.month())) });
+
+    // Aggregates over child rows: `sum(record.items, "amount")`.
+    engine.register_fn("sum", |rows: Array, field: &str| column(&rows, field).iter().sum::<f64>());
+    engine.register_fn("avg", |rows: Array, field: &str| {
+        let v = column(&rows, field);
+        if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
+    });
+    engine.register_fn("min_of", |rows: Array, field: &str| column(&rows, field).into_iter().fold(f64::INFINITY, f64::min));
+    engine.register_fn("max_of", |rows: Array, field: &str| column(&rows, field).into_iter().fold(f64::NEG_INFINITY, f64::max));
+    engine.register_fn("round_to", |x: f64, digits: i64| {
+        let scale = 10_f64.powi(digits.clamp(0, 9) as i32);
+        (x * scale).round() / scale
+    });
+    engine.register_fn("round_to", |x: i64, _digits: i64| x as f64);
+
+    // Reports from the script.
+    engine.register_fn("error", |path: &str, message: &str| -> Fallible<()> {
+        let path = if path.starts_with('/') { path.to_owned() } else { format!("/{path}") };
+        with_current(|cur| cur.state.errors.push((path, message.to_owned())))
+    });
+    engine.register_fn("notify", |user: &str, text: &str| -> Fallible<()> {
+        with_current(|cur| cur.state.effects.push(Effect::Notify { user: user.to_owned(), text: text.to_owned() }))
+    });
+    engine.register_fn("create", |form: &str, data: RhaiMap| -> Fallible<()> {
+        let data = json(&Dynamic::from_map(data));
+        with_current(|cur| cur.state.effects.push(Effect::Create { form: form.to_owned(), data }))
+    });
+    engine.register_fn("update", |form: &str, id: &str, data: RhaiMap| -> Fallible<()> {
+        let data = json(&Dynamic::from_map(data));
+        with_current(|cur| cur.state.effects.push(Effect::Update { form: form.to_owned(), id: id.to_owned(), data }))
+    });
+
+    // Reading the platform, through the host.
+    engine.register_fn("lookup", |form: &str, id: &str| -> Fallible<Dynamic> {
+        host_call(|host, _| host.lookup(form, id)).map(|found| found.as_ref().map(dynamic).unwrap_or(Dynamic::UNIT))
+    });
+    engine.register_fn("find", |form: &str, filter: RhaiMap, limit: i64| -> Fallible<Array> {
+        let filter = json(&Dynamic::from_map(filter));
+        host_call(|host, max| host.find(form, filter, (limit.max(0) as u64).min(max))).map(|rows| rows.iter().map(dynamic).collect())
+    });
+    engine.register_fn("round_robin", |pool: &str, members: Array| -> Fallible<String> {
+        let members: Vec<String> = members.into_iter().filter_map(|m| m.into_string().ok()).collect();
+        if members.is_empty() {
+            return Err("round_robin needs at least one member".into());
+        }
+        host_call(|host, _| host.round_robin(pool, &members))
+    });
+}

@@ -1,0 +1,175 @@
+//! Tessera rules engine: business logic that admins and consultants write as rhai scripts,
+//! run in a sandbox. One constructor ([`Rules::new`]) owns every limit; scripts are compiled once
+//! per definition version; hooks return values, field errors and effects — they never write.
+//!
+//! Knows nothing of databases or HTTP: reading other records goes through the [`Host`] the
+//! caller provides, and effects are applied by the caller.
+
+mod functions;
+mod sandbox;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rhai::{AST, Dynamic, Scope};
+use serde_json::{Map, Value};
+
+pub use sandbox::Limits;
+
+/// What a script may ask of the platform while it runs. The engine implements it, applying the
+/// calling user's permissions.
+pub trait Host: Send + Sync {
+    /// The data of record `id` of `form`, if it exists and the user may read it.
+    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String>;
+    /// Up to `limit` records of `form` matching `filter` (the list API's filter language).
+    fn find(&self, form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String>;
+    /// The next member of `members` for the rotation `pool`, fair across calls and restarts.
+    fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String>;
+}
+
+/// What a script sees besides its own code.
+#[derive(Debug, Clone, Default)]
+pub struct Input {
+    pub record: Map<String, Value>,
+    /// The stored record on update; `None` on create.
+    pub old: Option<Map<String, Value>>,
+    /// `{username, display_name, roles, department}` of the calling user.
+    pub user: Value,
+}
+
+/// A change a script asks for, applied by the engine in the same transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Notify { user: String, text: String },
+    Create { form: String, data: Value },
+    Update { form: String, id: String, data: Value },
+}
+
+/// What a hook produced.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Outcome {
+    pub value: Value,
+    /// `(JSON pointer, message)` from `error(path, message)`.
+    pub errors: Vec<(String, String)>,
+    pub effects: Vec<Effect>,
+}
+
+/// A compile error located in its script.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct CompileError {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// Why a rule could not produce an outcome.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RuleError {
+    /// The script hit a sandbox limit (operations, time, depth, size).
+    #[error("rule `{rule}` exceeded a limit: {limit}")]
+    LimitExceeded { rule: String, limit: String },
+    /// The script failed (a runtime error, a missing function, a host failure).
+    #[error("rule `{rule}` failed: {message}")]
+    Failed { rule: String, message: String },
+}
+
+/// Compiled scripts and expressions of one app, and the sandboxed engine that runs them.
+pub struct Rules {
+    engine: rhai::Engine,
+    limits: Limits,
+    scripts: HashMap<String, Arc<AST>>,
+}
+
+/// A compiled expression (formula, default, `visible_if`, `required_if`).
+#[derive(Debug, Clone)]
+pub struct Expression {
+    source: String,
+    ast: Arc<AST>,
+}
+
+impl Rules {
+    pub fn new(limits: Limits) -> Rules {
+        Rules { engine: sandbox::engine(&limits), limits, scripts: HashMap::new() }
+    }
+
+    /// Compiles script `id` (e.g. `lead_score`) and keeps it for [`Rules::call`].
+    pub fn compile(&mut self, id: &str, source: &str) -> Result<(), CompileError> {
+        let ast = self.engine.compile(source).map_err(|e| parse_error(&e))?;
+        self.scripts.insert(id.to_owned(), Arc::new(ast));
+        Ok(())
+    }
+
+    /// Whether script `id` defines `function` taking `arity` parameters.
+    pub fn has_function(&self, id: &str, function: &str, arity: usize) -> bool {
+        self.scripts.get(id).is_some_and(|ast| ast.iter_functions().any(|f| f.name == function && f.params.len() == arity))
+    }
+
+    /// Compiles a one-line expression over `record`, `old` and `user`.
+    pub fn expression(&self, source: &str) -> Result<Expression, CompileError> {
+        let ast = self.engine.compile_expression(source).map_err(|e| parse_error(&e))?;
+        Ok(Expression { source: source.to_owned(), ast: Arc::new(ast) })
+    }
+
+    /// Calls `function(record, old, user)` of script `id`. `rule` names it in errors.
+    pub fn call(&self, id: &str, function: &str, input: &Input, host: Arc<dyn Host>) -> Result<Outcome, RuleError> {
+        let rule = format!("{id}.{function}");
+        let ast = self.scripts.get(id).ok_or_else(|| RuleError::Failed { rule: rule.clone(), message: "no such script".into() })?;
+        let args = (to_dynamic(&Value::Object(input.record.clone())), old_dynamic(input), to_dynamic(&input.user));
+        let (result, state) = functions::with_call(&self.limits, host, || {
+            self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, args)
+        });
+        finish(&rule, result, state)
+    }
+
+    /// Evaluates an expression with `record`, `old` and `user` in scope.
+    pub fn eval(&self, expression: &Expression, input: &Input, host: Arc<dyn Host>) -> Result<Value, RuleError> {
+        let mut scope = Scope::new();
+        scope.push("record", to_dynamic(&Value::Object(input.record.clone())));
+        scope.push("old", old_dynamic(input));
+        scope.push("user", to_dynamic(&input.user));
+        let (result, state) =
+            functions::with_call(&self.limits, host, || self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &expression.ast));
+        finish(&expression.source, result, state).map(|o| o.value)
+    }
+}
+
+fn to_dynamic(value: &Value) -> Dynamic {
+    rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
+}
+
+fn old_dynamic(input: &Input) -> Dynamic {
+    input.old.as_ref().map(|o| to_dynamic(&Value::Object(o.clone()))).unwrap_or(Dynamic::UNIT)
+}
+
+fn finish(rule: &str, result: Result<Dynamic, Box<rhai::EvalAltResult>>, state: functions::CallState) -> Result<Outcome, RuleError> {
+    use rhai::EvalAltResult as E;
+    match result {
+        Ok(value) => {
+            let value = rhai::serde::from_dynamic::<Value>(&value).unwrap_or(Value::Null);
+            Ok(Outcome { value, errors: state.errors, effects: state.effects })
+        }
+        Err(err) => {
+            let limit = match err.unwrap_inner() {
+                E::ErrorTooManyOperations(_) => Some("too many operations".to_owned()),
+                E::ErrorTerminated(..) => Some(format!("ran longer than {} ms", state.deadline_ms)),
+                E::ErrorStackOverflow(_) => Some("calls nested too deep".to_owned()),
+                E::ErrorDataTooLarge(what, _) => Some(format!("{what} too large")),
+                _ => None,
+            };
+            Err(match (limit, state.host_error) {
+                (_, Some(message)) => RuleError::Failed { rule: rule.to_owned(), message },
+                (Some(limit), _) => RuleError::LimitExceeded { rule: rule.to_owned(), limit },
+                (None, _) => RuleError::Failed { rule: rule.to_owned(), message: err.to_string() },
+            })
+        }
+    }
+}
+
+fn parse_error(e: &rhai::ParseError) -> CompileError {
+    let pos = e.position();
+    CompileError { line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0), message: e.err_type().to_string() }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! The sandbox under adversarial scripts, and the platform functions.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::{Effect, Host, Input, Limits, RuleError, Rules};
+
+/// A host over a fixed set of records with an in-memory rotation.
+struct FakeHost {
+    turns: Mutex<u64>,
+}
+
+impl Host for FakeHost {
+    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String> {
+        Ok((form == "account" && id == "a1").then(|| json!({"name": "Acme", "tier": "A"})))
+    }
+    fn find(&self, _form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String> {
+        Ok((0..limit.min(3)).map(|i| json!({"n": i, "filter": filter.clone()})).collect())
+    }
+    fn round_robin(&self, _pool: &str, members: &[String]) -> Result<String, String> {
+        let mut turn = self.turns.lock().unwrap();
+        *turn += 1;
+        Ok(members[(*turn as usize - 1) % members.len()].clone())
+    }
+}
+
+fn host() -> Arc<dyn Host> {
+    Arc::new(FakeHost { turns: Mutex::new(0) })
+}
+
+fn rules(source: &str) -> Rules {
+    let mut rules = Rules::new(Limits::default());
+    rules.compile("test", source).unwrap();
+    rules
+}
+
+fn input(record: Value) -> Input {
+    Input { record: record.as_object().unwrap().clone(), old: None, user: json!({"username": "rep1"}) }
+}
+
+fn limit_of(result: Result<crate::Outcome, RuleError>) -> String {
+    match result {
+        Err(RuleError::LimitExceeded { rule, limit }) => {
+            assert_eq!(rule, "test.run");
+            limit
+        }
+        other => panic!("expected a limit, got {other:?}"),
+    }
+}
+
+#[test]
+fn runaway_scripts_are_stopped_quickly() {
+    for (source, expected) in [
+        ("fn run(record, old, user) { loop { } }", "ran longer than 100 ms"),
+        ("fn run(record, old, user) { let x = 0; while true { x += 1; } }", "ran longer than 100 ms"),
+        ("fn f(n) { f(n + 1) } fn run(record, old, user) { f(0) }", "calls nested too deep"),
+        ("fn run(record, old, user) { let s = \"x\"; loop { s += s; } }", "too large"),
+        ("fn run(record, old, user) { let a = []; loop { a += [1, 2, 3]; } }", "too large"),
+        // rhai does not size-check every map insertion; the deadline stops it then.
+        ("fn run(record, old, user) { let m = #{}; let i = 0; loop { m[`k${i}`] = i; i += 1; } }", ""),
+    ] {
+        let started = Instant::now();
+        let limit = limit_of(rules(source).call("test", "run", &input(json!({})), host()));
+        assert!(limit.contains(expected), "{source}: {limit}");
+        assert!(started.elapsed() < Duration::from_millis(1500), "{source} took {:?}", started.elapsed());
+    }
+}
+
+#[test]
+fn the_deadline_is_configurable() {
+    let mut rules = Rules::new(Limits { deadline: Duration::from_millis(20), max_operations: u64::MAX, ..Limits::default() });
+    rules.compile("test", "fn run(record, old, user) { loop { } }").unwrap();
+    let started = Instant::now();
+    let limit = limit_of(rules.call("test", "run", &input(json!({})), host()));
+    assert_eq!(limit, "ran longer than 20 ms");
+    assert!(started.elapsed() < Duration::from_millis(500));
+}
+
+#[test]
+fn no_eval_no_modules_no_io() {
+    let mut rules = Rules::new(Limits::default());
+    assert!(rules.compile("t", "fn run(r, o, u) { eval(\"1\") }").is_err());
+    assert!(rules.compile("t", "import \"os\" as os; fn run(r, o, u) { 1 }").is_err());
+    rules.compile("t", "fn run(r, o, u) { open_file(\"/etc/passwd\") }").unwrap();
+    assert!(matches!(rules.call("t", "run", &input(json!({})), host()), Err(RuleError::Failed { .. })));
+}
+
+#[test]
+fn compile_errors_have_line_and_column() {
+    let mut rules = Rules::new(Limits::default());
+    let err = rules.compile("t", "fn run(r, o, u) {\n  let x = ;\n}").unwrap_err();
+    assert_eq!((err.line, err.column), (2, 11), "{err}");
+}
+
+#[test]
+fn scripts_read_records_and_report_errors_and_effects() {
+    let rules = rules(
+        r#"
+        fn run(record, old, user) {
+            if record.amount > 100 { error("amount", "too much for " + user.username); }
+            notify("manager1", "new deal " + record.name);
+            create("activity", #{ subject: "call " + record.name });
+            let acct = lookup("account", record.account);
+            let rows = find("contact", #{ account: record.account }, 1000);
+            #{ tier: acct.tier, found: rows.len(), total: sum(record.items, "qty"), next: round_robin("east", ["a", "b"]) }
+        }
+        "#,
+    );
+    let out = rules
+        .call("test", "run", &input(json!({"name": "Big", "amount": 500, "account": "a1", "items": [{"qty": 2}, {"qty": 3.5}]})), host())
+        .unwrap();
+    assert_eq!(out.errors, [("/amount".to_owned(), "too much for rep1".to_owned())]);
+    assert_eq!(out.effects[0], Effect::Notify { user: "manager1".into(), text: "new deal Big".into() });
+    assert_eq!(out.effects[1], Effect::Create { form: "activity".into(), data: json!({"subject": "call Big"}) });
+    assert_eq!(out.value, json!({"tier": "A", "found": 3, "total": 5.5, "next": "a"}));
+}
+
+#[test]
+fn expressions_and_dates() {
+    let rules = Rules::new(Limits::default());
+    let e = rules.expression("record.qty * record.price * (1.0 - record.discount / 100.0)").unwrap();
+    let v = rules.eval(&e, &input(json!({"qty": 3, "price": 10, "discount": 10})), host()).unwrap();
+    assert_eq!(v, json!(27.0));
+    let e = rules.expression(r#"days_between("2026-01-30", add_days("2026-01-30", 35)) + month("2026-03-01")"#).unwrap();
+    assert_eq!(rules.eval(&e, &input(json!({})), host()).unwrap(), json!(38));
+    assert!(rules.expression("record.qty +").is_err());
+}
