@@ -126,9 +126,11 @@ async fn validation_errors_carry_json_pointers_and_write_nothing() {
         )
         .await;
         let product = product["id"].as_str().expect("product created").to_owned();
+        let (_, account) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "报价客户"}})), t).await;
+        let account = account["id"].as_str().expect("account created").to_owned();
         let (status, body) = call(
             &app,
-            TestRequest::post().uri("/api/apps/crm/forms/quote/records").set_json(json!({"data": {"items": [
+            TestRequest::post().uri("/api/apps/crm/forms/quote/records").set_json(json!({"data": {"account": account, "items": [
                 {"product": product, "qty": 1, "unit_price": 10},
                 {"product": product, "qty": 2, "unit_price": 10},
                 {"product": product, "qty": 0, "unit_price": 10},
@@ -141,7 +143,7 @@ async fn validation_errors_carry_json_pointers_and_write_nothing() {
         assert!(paths(&body).contains(&"/items/2/qty".to_owned()), "{url}: {body}");
         let (status, body) = call(
             &app,
-            TestRequest::post().uri("/api/apps/crm/forms/quote/records").set_json(json!({"data": {"items": [
+            TestRequest::post().uri("/api/apps/crm/forms/quote/records").set_json(json!({"data": {"account": account, "items": [
                 {"product": product, "qty": 1, "unit_price": 10}, {"product": missing, "qty": 1, "unit_price": 10}
             ]}})),
             t,
@@ -153,7 +155,7 @@ async fn validation_errors_carry_json_pointers_and_write_nothing() {
         // Auto-numbers are the engine's to assign.
         let (status, body) = call(
             &app,
-            TestRequest::post().uri("/api/apps/crm/forms/quote/records").set_json(json!({"data": {"number": "QT-1"}})),
+            TestRequest::post().uri("/api/apps/crm/forms/quote/records").set_json(json!({"data": {"account": account, "number": "QT-1"}})),
             t,
         )
         .await;
@@ -180,8 +182,8 @@ async fn validation_errors_carry_json_pointers_and_write_nothing() {
         let (status, _) = call(&app, TestRequest::patch().uri(&at("no-such-id")).insert_header(("If-Match", "abc")).set_json(json!({"data": {}})), t).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
 
-        // Nothing above was written.
-        for form in ["account", "opportunity", "quote"] {
+        // Nothing above was written (but the account and product made for the quotes).
+        for form in ["opportunity", "quote"] {
             let (_, list) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/forms/{form}/records")), t).await;
             assert_eq!(list["items"].as_array().unwrap().len(), 0, "{url}: {form}");
         }
@@ -230,7 +232,9 @@ async fn auto_numbers_stay_unique_under_concurrent_creates() {
         let app = start(engine).await;
         let t = Some(token.as_str());
         let quotes = "/api/apps/crm/forms/quote/records";
-        let creates = (0..24).map(|_| call(&app, TestRequest::post().uri(quotes).set_json(json!({"data": {}})), t));
+        let (_, account) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Numbering Co"}})), t).await;
+        let account = account["id"].as_str().unwrap();
+        let creates = (0..24).map(|_| call(&app, TestRequest::post().uri(quotes).set_json(json!({"data": {"account": account}})), t));
         let results = futures::future::join_all(creates).await;
         let mut numbers: Vec<String> = results
             .into_iter()

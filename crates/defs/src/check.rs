@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::{AppDefs, DefKind, Diagnostic, Field, FieldKind, Form, FORMAT_VERSION, Generator, is_identifier};
+use crate::{AppDefs, DefKind, Diagnostic, FORMAT_VERSION, Field, FieldKind, Form, Generator, HookKind, is_identifier};
 
 pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -16,7 +16,7 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     }
     for (g, group) in defs.app.navigation.iter().enumerate() {
         for (i, form) in group.forms.iter().enumerate() {
-            if !defs.forms.contains_key(form) {
+            if !defs.form_exists(form) {
                 at(&app_file, format!("/navigation/{g}/forms/{i}"), format!("no form `{form}`"));
             }
         }
@@ -42,7 +42,9 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         let users: HashSet<&str> = seed.users.iter().map(|u| u.username.as_str()).chain(["admin"]).collect();
         for (s, part) in seed.forms.iter().enumerate() {
             let Some(form) = defs.forms.get(&part.form) else {
-                at(&file, format!("/forms/{s}/form"), format!("no form `{}`", part.form));
+                if !defs.form_exists(&part.form) {
+                    at(&file, format!("/forms/{s}/form"), format!("no form `{}`", part.form));
+                }
                 continue;
             };
             for (o, owner) in part.owners.iter().enumerate() {
@@ -64,6 +66,21 @@ fn schema_reference(schema: &str, kind: DefKind, file: &PathBuf, at: &mut impl F
 
 fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
     check_fields(defs, &form.fields, "/fields", file, at);
+    for (h, hook) in form.hooks.iter().enumerate() {
+        let (script, _) = hook.target();
+        if !defs.scripts.contains_key(script) {
+            at(file, format!("/hooks/{h}/rule"), format!("no script `rules/{script}.rhai`"));
+        }
+        match (hook.on, &hook.field) {
+            (HookKind::Score, None) => at(file, format!("/hooks/{h}/field"), "a score hook names the `field` it sets".into()),
+            (HookKind::Score, Some(name)) if form.field(name).is_none_or(|f| !matches!(f.kind, FieldKind::Number | FieldKind::Integer | FieldKind::Decimal)) => {
+                at(file, format!("/hooks/{h}/field"), format!("`{name}` is not a number field of this form"))
+            }
+            (HookKind::Score, Some(_)) => {}
+            (_, Some(_)) => at(file, format!("/hooks/{h}/field"), "only score hooks take a `field`".into()),
+            (_, None) => {}
+        }
+    }
     let known = |name: &str| form.field(name).is_some();
     if let Some(title) = &form.title_field {
         if !known(title) {
@@ -106,6 +123,9 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
         if !is_identifier(&field.id) {
             at(file, format!("{p}/id"), format!("`{}` is not a snake_case identifier", field.id));
         }
+        if field.id == "id" {
+            at(file, format!("{p}/id"), "`id` is reserved for the record's own id".into());
+        }
         if !seen.insert(field.id.as_str()) {
             at(file, format!("{p}/id"), format!("field `{}` is declared twice", field.id));
         }
@@ -123,7 +143,7 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
             }
             FieldKind::Link => match &field.form {
                 None => at(file, format!("{p}/form"), "a link field names its target `form`".into()),
-                Some(target) if !defs.forms.contains_key(target) => {
+                Some(target) if !defs.form_exists(target) => {
                     at(file, format!("{p}/form"), format!("link target form `{target}` does not exist"))
                 }
                 Some(_) => {}
@@ -176,7 +196,7 @@ fn check_generators(
             generator = then;
         }
         match generator {
-            Generator::Link(target) if !defs.forms.contains_key(target) => at(file, p, format!("no form `{target}`")),
+            Generator::Link(target) if !defs.form_exists(target) => at(file, p, format!("no form `{target}`")),
             Generator::Rows { fields: columns, .. } => {
                 check_generators(defs, seed, &field.fields, columns, &format!("{p}/rows/fields"), file, at)
             }

@@ -21,8 +21,12 @@ impl Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let pointer = if self.pointer.is_empty() { "/" } else { &self.pointer };
-        write!(f, "{}: {}: {}", self.file.display(), pointer, self.message)
+        match self.pointer.as_str() {
+            "" => write!(f, "{}: /: {}", self.file.display(), self.message),
+            // A script position reads `file:line:col`, as compilers print it.
+            p if !p.starts_with('/') => write!(f, "{}:{}: {}", self.file.display(), p, self.message),
+            p => write!(f, "{}: {}: {}", self.file.display(), p, self.message),
+        }
     }
 }
 

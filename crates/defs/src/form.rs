@@ -27,6 +27,9 @@ pub struct Form {
     /// those of a live record is refused, naming that record.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dedupe: Vec<Vec<String>>,
+    /// Rules run when a record of this form is saved, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<Hook>,
 }
 
 impl Form {
@@ -75,6 +78,18 @@ pub struct Field {
     /// Value given to a new record that does not set the field.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default: Option<Value>,
+    /// Expression computing the default of a new record (`today()`, `user.username`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_expr: Option<String>,
+    /// Expression computing the value on every save; the field is then read-only to users.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub formula: Option<String>,
+    /// Expression; when false the field is hidden and its value dropped on save.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visible_if: Option<String>,
+    /// Expression; when true the field must have a value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_if: Option<String>,
 }
 
 /// Every field type the form engine knows.
@@ -103,6 +118,42 @@ pub enum FieldKind {
     Rating,
     Region,
     Tags,
+}
+
+/// A rule bound to a moment of a record's save. `rule` names `script.function` of a script in
+/// the app's `rules/` folder; the function takes `(record, old, user)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Hook {
+    pub on: HookKind,
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*\.[a-zA-Z_][a-zA-Z0-9_]*$"))]
+    pub rule: String,
+    /// For `score`: the field that receives the number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// When a hook runs and what its function returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HookKind {
+    /// Before saving; returns a map of fields to set (or nothing).
+    BeforeSave,
+    /// After computing fields, before writing; reports problems with `error(path, message)`.
+    Validate,
+    /// On create; returns the username that will own the record.
+    Assign,
+    /// On every save; returns a number stored in the hook's `field`.
+    Score,
+    /// After writing, in the same transaction; asks for effects (`notify`, `create`, `update`).
+    AfterSave,
+}
+
+impl Hook {
+    /// `(script, function)` of `rule`.
+    pub fn target(&self) -> (&str, &str) {
+        self.rule.split_once('.').unwrap_or((&self.rule, ""))
+    }
 }
 
 /// One choice of a select field: the stored value and what people see.

@@ -17,7 +17,7 @@ mod seed;
 pub use app::{App, NavGroup, Role};
 pub use canonical::to_canonical_json;
 pub use diagnostic::Diagnostic;
-pub use form::{Choice, Field, FieldKind, Form, Section};
+pub use form::{Choice, Field, FieldKind, Form, Hook, HookKind, Section};
 pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
 pub use schema::{SCHEMA_FILES, schema_json};

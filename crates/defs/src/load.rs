@@ -1,7 +1,7 @@
 //! Loading an app folder: every file parsed, checked against its schema, deserialised and
 //! cross-referenced, with every problem collected as a [`Diagnostic`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,18 @@ pub struct AppDefs {
     pub app: App,
     pub forms: BTreeMap<String, Form>,
     pub seeds: BTreeMap<String, Seed>,
+    /// Sources of `rules/<id>.rhai`, compiled by the rules engine.
+    pub scripts: BTreeMap<String, String>,
+    /// Ids of form files that exist but could not be read: references to them are not reported
+    /// again, so one broken file gives one diagnostic, not one per reference.
+    pub unreadable_forms: BTreeSet<String>,
+}
+
+impl AppDefs {
+    /// Whether a form file of this id exists, readable or not.
+    pub fn form_exists(&self, id: &str) -> bool {
+        self.forms.contains_key(id) || self.unreadable_forms.contains(id)
+    }
 }
 
 impl AppDefs {
@@ -65,22 +77,45 @@ impl AppDefs {
 pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let app: Option<App> = read_file(&dir.join("app.json"), DefKind::App, &mut diags);
-    let forms = read_folder(dir, DefKind::Form, &mut diags);
-    let seeds = read_folder(dir, DefKind::Seed, &mut diags);
+    let (forms, unreadable_forms) = read_folder(dir, DefKind::Form, &mut diags);
+    let (seeds, _) = read_folder(dir, DefKind::Seed, &mut diags);
+    let scripts = read_scripts(&dir.join("rules"), &mut diags);
     let Some(app) = app else {
         return (None, diags);
     };
-    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds };
+    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, scripts, unreadable_forms };
     diags.extend(check::cross_references(&defs));
     diags.sort();
     (Some(defs), diags)
 }
 
-fn read_folder<T: DeserializeOwned>(dir: &Path, kind: DefKind, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, T> {
+fn read_scripts(folder: &Path, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+    let mut scripts = BTreeMap::new();
+    let Ok(entries) = fs::read_dir(folder) else {
+        return scripts;
+    };
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "rhai")) {
+        let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+        match fs::read_to_string(&path) {
+            Ok(_) if !is_identifier(&id) => {
+                diags.push(Diagnostic::new(&path, "", format!("file name `{id}` must be a snake_case identifier")))
+            }
+            Ok(source) => {
+                scripts.insert(id, source);
+            }
+            Err(e) => diags.push(Diagnostic::new(&path, "", format!("cannot read: {e}"))),
+        }
+    }
+    scripts
+}
+
+/// The readable items of a folder by id, and the ids of the unreadable ones.
+fn read_folder<T: DeserializeOwned>(dir: &Path, kind: DefKind, diags: &mut Vec<Diagnostic>) -> (BTreeMap<String, T>, BTreeSet<String>) {
     let mut items = BTreeMap::new();
+    let mut unreadable = BTreeSet::new();
     let folder = dir.join(kind.folder().unwrap_or_default());
     let Ok(entries) = fs::read_dir(&folder) else {
-        return items;
+        return (items, unreadable);
     };
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
@@ -90,11 +125,16 @@ fn read_folder<T: DeserializeOwned>(dir: &Path, kind: DefKind, diags: &mut Vec<D
             diags.push(Diagnostic::new(&path, "", format!("file name `{id}` must be a snake_case identifier")));
             continue;
         }
-        if let Some(item) = read_file(&path, kind, diags) {
-            items.insert(id, item);
+        match read_file(&path, kind, diags) {
+            Some(item) => {
+                items.insert(id, item);
+            }
+            None => {
+                unreadable.insert(id);
+            }
         }
     }
-    items
+    (items, unreadable)
 }
 
 fn read_file<T: DeserializeOwned>(path: &Path, kind: DefKind, diags: &mut Vec<Diagnostic>) -> Option<T> {

@@ -3,23 +3,42 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use defs::{AppDefs, Diagnostic, FieldKind};
+use defs::{AppDefs, Diagnostic, Field, FieldKind, HookKind};
 use forms::{Column, CompiledForm};
+use rules::{Expression, Limits, Rules};
 use store::{ColumnKind, FormTable, Store};
 
 use crate::EngineError;
 
-/// An app ready to serve.
-#[derive(Debug)]
+/// An app ready to serve: definitions, compiled forms and compiled rules.
 pub struct LoadedApp {
     pub defs: AppDefs,
     pub(crate) forms: BTreeMap<String, FormRuntime>,
+    pub(crate) rules: Rules,
 }
 
-#[derive(Debug)]
 pub(crate) struct FormRuntime {
     pub(crate) compiled: CompiledForm,
     pub(crate) table: FormTable,
+    pub(crate) expressions: FieldExpressions,
+}
+
+/// The compiled expressions of a form's fields, in field order.
+#[derive(Default)]
+pub(crate) struct FieldExpressions {
+    pub(crate) defaults: Vec<(String, Expression)>,
+    pub(crate) formulas: Vec<(String, Expression)>,
+    pub(crate) visible_if: Vec<(String, Expression)>,
+    pub(crate) required_if: Vec<(String, Expression)>,
+}
+
+impl FormRuntime {
+    /// Whether saving needs the rules engine at all (most forms of a plain app do not).
+    pub(crate) fn has_rules(&self) -> bool {
+        let e = &self.expressions;
+        !self.compiled.def.hooks.is_empty()
+            || !(e.defaults.is_empty() && e.formulas.is_empty() && e.visible_if.is_empty() && e.required_if.is_empty())
+    }
 }
 
 /// PostgreSQL cuts identifiers at 63 bytes; a longer table name would silently collide.
@@ -27,33 +46,54 @@ const MAX_TABLE_NAME: usize = 63;
 
 impl LoadedApp {
     /// Loads and checks the app in `dir`; any problem refuses the whole app.
-    pub fn load(dir: &Path) -> Result<LoadedApp, EngineError> {
+    pub fn load(dir: &Path, limits: &Limits) -> Result<LoadedApp, EngineError> {
         let (defs, mut diags) = defs::load_app(dir);
         let mut forms = BTreeMap::new();
+        let mut rules = Rules::new(limits.clone());
         if let Some(defs) = &defs {
+            for (id, source) in &defs.scripts {
+                if let Err(e) = rules.compile(id, source) {
+                    let file = dir.join("rules").join(format!("{id}.rhai"));
+                    diags.push(Diagnostic::new(file, format!("{}:{}", e.line, e.column), e.message));
+                }
+            }
             for (id, form) in &defs.forms {
                 let file = dir.join("forms").join(format!("{id}.json"));
                 let table = FormTable::new(&defs.app.id, id);
                 if table.name.len() > MAX_TABLE_NAME {
                     diags.push(Diagnostic::new(&file, "", "app id and form id together are too long (table name over 63 bytes)"));
                 }
+                for (h, hook) in form.hooks.iter().enumerate() {
+                    let (script, function) = hook.target();
+                    if defs.scripts.contains_key(script) && !rules.has_function(script, function, 3) {
+                        let message = format!("rules/{script}.rhai has no function `{function}(record, old, user)`");
+                        diags.push(Diagnostic::new(&file, format!("/hooks/{h}/rule"), message));
+                    }
+                    if hook.on == HookKind::Assign && form.fields.iter().any(|f| f.id == "owner") {
+                        diags.push(Diagnostic::new(&file, format!("/hooks/{h}"), "assign sets the record owner; a field `owner` would shadow it"));
+                    }
+                }
+                let expressions = compile_expressions(&rules, &form.fields, &file, &mut diags);
                 match CompiledForm::compile(id, form) {
                     Ok(compiled) => {
-                        forms.insert(id.clone(), FormRuntime { compiled, table });
+                        forms.insert(id.clone(), FormRuntime { compiled, table, expressions });
                     }
                     Err(errors) => diags.extend(errors.into_iter().map(|e| Diagnostic::new(&file, e.path, e.message))),
                 }
             }
         }
         match defs {
-            Some(defs) if diags.is_empty() => Ok(LoadedApp { defs, forms }),
-            _ => Err(EngineError::Definitions(diags)),
+            Some(defs) if diags.is_empty() => Ok(LoadedApp { defs, forms, rules }),
+            _ => {
+                diags.sort();
+                Err(EngineError::Definitions(diags))
+            }
         }
     }
 
-    /// Every problem `tessera check` reports for the app in `dir`: definitions and compilation.
+    /// Every problem `tessera check` reports for the app in `dir`: definitions, forms, scripts.
     pub fn check(dir: &Path) -> Vec<Diagnostic> {
-        match LoadedApp::load(dir) {
+        match LoadedApp::load(dir, &Limits::default()) {
             Ok(_) => Vec::new(),
             Err(EngineError::Definitions(diags)) => diags,
             Err(other) => vec![Diagnostic::new(dir, "", other.to_string())],
@@ -91,6 +131,26 @@ impl LoadedApp {
         }
         Ok(())
     }
+}
+
+fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut Vec<Diagnostic>) -> FieldExpressions {
+    let mut out = FieldExpressions::default();
+    for (i, field) in fields.iter().enumerate() {
+        let slots = [
+            ("default_expr", &field.default_expr, &mut out.defaults),
+            ("formula", &field.formula, &mut out.formulas),
+            ("visible_if", &field.visible_if, &mut out.visible_if),
+            ("required_if", &field.required_if, &mut out.required_if),
+        ];
+        for (name, source, list) in slots {
+            let Some(source) = source else { continue };
+            match rules.expression(source) {
+                Ok(e) => list.push((field.id.clone(), e)),
+                Err(e) => diags.push(Diagnostic::new(file, format!("/fields/{i}/{name}"), format!("{}:{}: {}", e.line, e.column, e.message))),
+            }
+        }
+    }
+    out
 }
 
 /// The store's view of a field's column; lists and objects have none.

@@ -24,6 +24,9 @@ pub enum EngineError {
     Duplicate { existing: String, fields: Vec<String> },
     #[error("the record is not valid")]
     Invalid(Vec<FieldError>),
+    /// A rule stopped at a sandbox limit or failed; nothing was written.
+    #[error(transparent)]
+    Rule(#[from] rules::RuleError),
     #[error("the app definitions have {} problem(s)", .0.len())]
     Definitions(Vec<Diagnostic>),
     #[error(transparent)]
@@ -44,6 +47,8 @@ impl EngineError {
             EngineError::StaleVersion { .. } => "stale_version",
             EngineError::Duplicate { .. } => "duplicate",
             EngineError::Invalid(_) => "validation_failed",
+            EngineError::Rule(rules::RuleError::LimitExceeded { .. }) => "rule_limit_exceeded",
+            EngineError::Rule(rules::RuleError::Failed { .. }) => "rule_failed",
             EngineError::Definitions(_) => "invalid_definitions",
             EngineError::Store(_) | EngineError::Internal(_) => "internal",
         }

@@ -9,6 +9,7 @@ mod apps;
 mod auth;
 mod envelope;
 mod error;
+mod hooks;
 mod list;
 mod records;
 mod seed;
@@ -25,7 +26,15 @@ pub use error::EngineError;
 pub use forms::FieldError;
 pub use list::ListParams;
 pub use seed::SeedReport;
+pub use rules::{Limits as RuleLimits, RuleError};
 pub use store::Backend;
+
+/// How an engine runs, beyond where its data lives.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    /// Sandbox limits of every rule call (time, operations, sizes).
+    pub rule_limits: RuleLimits,
+}
 
 /// The running platform: a store and the apps loaded into it.
 #[derive(Clone)]
@@ -38,10 +47,15 @@ impl Engine {
     /// Connects to `database_url`, loads every app folder in `app_dirs` and creates their
     /// tables. An app with any definition problem is refused with all of them listed.
     pub async fn open(database_url: &str, app_dirs: &[PathBuf]) -> Result<Engine, EngineError> {
+        Engine::open_with(database_url, app_dirs, &Settings::default()).await
+    }
+
+    /// [`Engine::open`] with explicit settings.
+    pub async fn open_with(database_url: &str, app_dirs: &[PathBuf], settings: &Settings) -> Result<Engine, EngineError> {
         let store = store::Store::connect(database_url).await?;
         let mut apps = BTreeMap::new();
         for dir in app_dirs {
-            let app = LoadedApp::load(dir)?;
+            let app = LoadedApp::load(dir, &settings.rule_limits)?;
             app.ensure_tables(&store).await?;
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
@@ -59,7 +73,20 @@ impl Engine {
     }
 
     pub fn app(&self, id: &str) -> Result<&LoadedApp, EngineError> {
-        self.apps.get(id).map(|a| a.as_ref()).ok_or_else(|| EngineError::NotFound(format!("app `{id}`")))
+        self.app_arc(id).map(|a| a.as_ref())
+    }
+
+    pub(crate) fn app_arc(&self, id: &str) -> Result<&Arc<LoadedApp>, EngineError> {
+        self.apps.get(id).ok_or_else(|| EngineError::NotFound(format!("app `{id}`")))
+    }
+
+    /// The newest notifications (`notify` effects of rules) addressed to the actor.
+    pub async fn notifications(&self, actor: &Actor, limit: u64) -> Result<Vec<serde_json::Value>, EngineError> {
+        let messages = store::outbox_for(self.store.db(), "notify", &actor.username, limit).await?;
+        Ok(messages
+            .into_iter()
+            .map(|m| serde_json::json!({"id": m.id, "app": m.app, "created_at": m.created_at, "message": m.payload}))
+            .collect())
     }
 
     /// Checks the database answers.

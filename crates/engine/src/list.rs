@@ -111,7 +111,7 @@ fn target(rt: &FormRuntime, name: &str) -> Option<(Target, Option<ColumnKind>)> 
     system_column(name).map(|(col, kind)| (Target::System(col), Some(kind)))
 }
 
-fn parse_filter(app: &LoadedApp, rt: &FormRuntime, value: &Value, path: &str) -> Result<Filter, EngineError> {
+pub(crate) fn parse_filter(app: &LoadedApp, rt: &FormRuntime, value: &Value, path: &str) -> Result<Filter, EngineError> {
     let Value::Object(map) = value else {
         return Err(EngineError::malformed_at(path, "a filter is an object of field conditions"));
     };

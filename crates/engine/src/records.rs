@@ -5,24 +5,31 @@
 use chrono::{Datelike, Utc};
 use defs::FieldKind;
 use forms::FieldError;
-use serde_json::{Map, Value};
+use rules::Effect;
+use serde_json::{Map, Value, json};
 use store::{Conn, Record};
 use uuid::Uuid;
 
 use crate::apps::{FormRuntime, column_kind};
+use crate::hooks::SaveContext;
 use crate::list::scalar_of;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
+
+/// How many times rule effects may cause further effects within one command.
+const MAX_EFFECT_DEPTH: u8 = 4;
 
 impl Engine {
     /// Creates a record of `form` from `data` (the form's fields).
     pub async fn create(&self, actor: &Actor, app: &str, form: &str, data: Value) -> Result<Envelope, EngineError> {
         let tx = self.store.begin().await?;
-        let envelope = self.create_in(&tx, actor, app, form, data, None).await?;
+        let envelope = self.create_in(&tx, actor, app, form, data, None, 0).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(envelope)
     }
 
-    /// Creates inside the caller's transaction; `owner` defaults to the actor.
+    /// Creates inside the caller's transaction; `owner` overrides assignment and the actor.
+    /// `depth` counts how many rule effects led here (0 for a person's request).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn create_in(
         &self,
         tx: &impl Conn,
@@ -31,28 +38,45 @@ impl Engine {
         form: &str,
         data: Value,
         owner: Option<&str>,
+        depth: u8,
     ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let Value::Object(mut data) = data else {
             return Err(EngineError::malformed_at("/data", "`data` must be an object of field values"));
         };
-        let mut errors = rt.compiled.read_only_errors(None, &data);
-        rt.compiled.apply_defaults(&mut data);
-        errors.extend(rt.compiled.validate(&Value::Object(data.clone())));
+        // People may not write read-only fields; rules (depth > 0) may.
+        let errors = if depth == 0 { rt.compiled.read_only_errors(None, &data) } else { Vec::new() };
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
+        rt.compiled.apply_defaults(&mut data);
+        let id = Uuid::now_v7().to_string();
+        let prepared = self.prepare(tx, actor, app, form, SaveContext { id: id.clone(), data, old: None }).await?;
+        if !prepared.errors.is_empty() {
+            return Err(EngineError::Invalid(prepared.errors));
+        }
+        let mut data = prepared.data;
         self.check_references(tx, app, rt, None, &data).await?;
         self.check_duplicates(tx, rt, None, &data).await?;
         for (field, pattern) in rt.compiled.auto_numbers() {
             let number = next_number(tx, app, form, field, pattern).await?;
             data.insert(field.to_owned(), Value::String(number));
         }
+        let owner = match (owner, prepared.owner) {
+            (Some(owner), _) => owner.to_owned(),
+            (None, Some(assigned)) => {
+                if !store::user_exists(tx, &assigned).await? {
+                    return Err(EngineError::Invalid(vec![FieldError::new("/owner", format!("assigned owner `{assigned}` does not exist"))]));
+                }
+                assigned
+            }
+            (None, None) => actor.username.clone(),
+        };
         let now = time::now();
         let record = Record {
-            id: Uuid::now_v7().to_string(),
+            id,
             version: 1,
-            owner: owner.unwrap_or(&actor.username).to_owned(),
+            owner,
             state: None,
             data,
             created_by: actor.username.clone(),
@@ -64,6 +88,10 @@ impl Engine {
         store::insert(tx, &rt.table, &record).await?;
         let envelope = Envelope::new(form, record);
         record_history(tx, app, &envelope, "create").await?;
+        let mut effects = prepared.effects;
+        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None };
+        effects.extend(self.after_save(tx, actor, app, form, save).await?);
+        self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
         Ok(envelope)
     }
 
@@ -86,12 +114,32 @@ impl Engine {
         expected_version: i64,
         patch: Value,
     ) -> Result<Envelope, EngineError> {
+        let tx = self.store.begin().await?;
+        let envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(envelope)
+    }
+
+    /// Updates inside the caller's transaction. Rule effects pass no `expected_version`: they
+    /// change the record as it is now, within the same transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn update_in(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        expected_version: Option<i64>,
+        patch: Value,
+        depth: u8,
+    ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let Value::Object(patch) = patch else {
             return Err(EngineError::malformed_at("/data", "`data` must be an object of changed field values"));
         };
-        let tx = self.store.begin().await?;
-        let old = current(&tx, rt, form, id, expected_version, false).await?;
+        let old = current(tx, rt, form, id, expected_version, false).await?;
+        let expected_version = old.version;
         let mut data = old.data.clone();
         for (key, value) in patch {
             match value {
@@ -99,24 +147,66 @@ impl Engine {
                 value => data.insert(key, value),
             };
         }
-        let mut errors = rt.compiled.read_only_errors(Some(&old.data), &data);
-        errors.extend(rt.compiled.validate(&Value::Object(data.clone())));
+        let errors = if depth == 0 { rt.compiled.read_only_errors(Some(&old.data), &data) } else { Vec::new() };
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
-        self.check_references(&tx, app, rt, Some(&old.data), &data).await?;
-        self.check_duplicates(&tx, rt, Some(&old), &data).await?;
+        let save = SaveContext { id: id.to_owned(), data, old: Some(old.data.clone()) };
+        let prepared = self.prepare(tx, actor, app, form, save).await?;
+        if !prepared.errors.is_empty() {
+            return Err(EngineError::Invalid(prepared.errors));
+        }
+        let data = prepared.data;
+        self.check_references(tx, app, rt, Some(&old.data), &data).await?;
+        self.check_duplicates(tx, rt, Some(&old), &data).await?;
+        let old_data = old.data.clone();
         let record = Record { data, ..next_version(old, actor) };
-        let envelope = self.write_version(&tx, app, rt, form, record, expected_version, "update").await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
+        let envelope = self.write_version(tx, app, rt, form, record, expected_version, "update").await?;
+        let mut effects = prepared.effects;
+        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data) };
+        effects.extend(self.after_save(tx, actor, app, form, save).await?);
+        self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
         Ok(envelope)
+    }
+
+    /// Applies what rules asked for, in the same transaction. Effects may cause effects; a
+    /// chain deeper than [`MAX_EFFECT_DEPTH`] is a loop in the rules and fails the command.
+    #[allow(clippy::too_many_arguments)]
+    async fn apply_effects(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, id: &str, effects: Vec<Effect>, depth: u8) -> Result<(), EngineError> {
+        if !effects.is_empty() && depth >= MAX_EFFECT_DEPTH {
+            let message = format!("effects nested deeper than {MAX_EFFECT_DEPTH}; do the rules trigger each other in a loop?");
+            return Err(EngineError::Rule(rules::RuleError::Failed { rule: format!("{form} hooks"), message }));
+        }
+        for effect in effects {
+            match effect {
+                Effect::Notify { user, text } => {
+                    let message = store::OutboxMessage {
+                        id: Uuid::now_v7().to_string(),
+                        app: app.to_owned(),
+                        kind: "notify".into(),
+                        recipient: user,
+                        payload: json!({"text": text, "form": form, "record": id}),
+                        created_at: time::now(),
+                        delivered_at: None,
+                    };
+                    store::insert_outbox(tx, &message).await?;
+                }
+                Effect::Create { form: target, data } => {
+                    Box::pin(self.create_in(tx, actor, app, &target, data, None, depth + 1)).await?;
+                }
+                Effect::Update { form: target, id: target_id, data } => {
+                    Box::pin(self.update_in(tx, actor, app, &target, &target_id, None, data, depth + 1)).await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Soft-deletes the record at `expected_version`; it can be restored.
     pub async fn delete(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let tx = self.store.begin().await?;
-        let old = current(&tx, rt, form, id, expected_version, false).await?;
+        let old = current(&tx, rt, form, id, Some(expected_version), false).await?;
         let record = Record { deleted_at: Some(time::now()), ..next_version(old, actor) };
         let envelope = self.write_version(&tx, app, rt, form, record, expected_version, "delete").await?;
         tx.commit().await.map_err(store::StoreError::from)?;
@@ -127,7 +217,7 @@ impl Engine {
     pub async fn restore(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let tx = self.store.begin().await?;
-        let old = current(&tx, rt, form, id, expected_version, true).await?;
+        let old = current(&tx, rt, form, id, Some(expected_version), true).await?;
         self.check_duplicates(&tx, rt, Some(&old), &old.data).await?;
         let record = Record { deleted_at: None, ..next_version(old, actor) };
         let envelope = self.write_version(&tx, app, rt, form, record, expected_version, "restore").await?;
@@ -230,8 +320,8 @@ impl Engine {
     }
 }
 
-/// The stored record `id`, checked to be at `expected_version` and (not) deleted.
-async fn current(tx: &impl Conn, rt: &FormRuntime, form: &str, id: &str, expected_version: i64, deleted: bool) -> Result<Record, EngineError> {
+/// The stored record `id`, checked to be at `expected_version` (when given) and (not) deleted.
+async fn current(tx: &impl Conn, rt: &FormRuntime, form: &str, id: &str, expected_version: Option<i64>, deleted: bool) -> Result<Record, EngineError> {
     let record = store::get(tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
     if record.deleted_at.is_some() != deleted {
         return Err(if deleted {
@@ -240,7 +330,7 @@ async fn current(tx: &impl Conn, rt: &FormRuntime, form: &str, id: &str, expecte
             not_found(form, id)
         });
     }
-    if record.version != expected_version {
+    if expected_version.is_some_and(|v| v != record.version) {
         return Err(EngineError::StaleVersion { current: record.version });
     }
     Ok(record)

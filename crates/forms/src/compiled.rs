@@ -100,12 +100,13 @@ impl CompiledForm {
         errors
     }
 
-    /// Errors for fields users may not write that `new` sets differently from `old`.
+    /// Errors for fields users may not write (read-only, formulas, auto-numbers) that `new` sets
+    /// differently from `old`.
     pub fn read_only_errors(&self, old: Option<&Map<String, Value>>, new: &Map<String, Value>) -> Vec<FieldError> {
         self.def
             .fields
             .iter()
-            .filter(|f| f.read_only || !field_type(f.kind).user_writable())
+            .filter(|f| f.read_only || f.formula.is_some() || !field_type(f.kind).user_writable())
             .filter(|f| new.get(&f.id) != old.and_then(|o| o.get(&f.id)))
             .map(|f| FieldError::new(format!("/{}", f.id), "is read-only"))
             .collect()

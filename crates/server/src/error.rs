@@ -50,7 +50,7 @@ impl From<EngineError> for ApiError {
             EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
             EngineError::NotFound(_) => StatusCode::NOT_FOUND,
             EngineError::StaleVersion { .. } | EngineError::Duplicate { .. } => StatusCode::CONFLICT,
-            EngineError::Invalid(_) | EngineError::Definitions(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            EngineError::Invalid(_) | EngineError::Definitions(_) | EngineError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Store(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {

@@ -53,6 +53,17 @@ fn migrations() -> Vec<Vec<TableCreateStatement>> {
             .col(ColumnDef::new("changed_at").string().not_null())
             .primary_key(Index::create().col("record_id").col("version"))
             .to_owned(),
+        Table::create()
+            .table("outbox")
+            .if_not_exists()
+            .col(ColumnDef::new("id").string().not_null().primary_key())
+            .col(ColumnDef::new("app").string().not_null())
+            .col(ColumnDef::new("kind").string().not_null())
+            .col(ColumnDef::new("recipient").string().not_null())
+            .col(ColumnDef::new("payload").text().not_null())
+            .col(ColumnDef::new("created_at").string().not_null())
+            .col(ColumnDef::new("delivered_at").string().null())
+            .to_owned(),
     ]]
 }
 

@@ -1,0 +1,69 @@
+//! Messages for people and systems (notifications, webhooks), written in the same transaction
+//! as the change that caused them and delivered afterwards.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use serde_json::Value;
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxMessage {
+    pub id: String,
+    pub app: String,
+    /// `notify` for a person's inbox; `webhook` for an external system.
+    pub kind: String,
+    pub recipient: String,
+    pub payload: Value,
+    pub created_at: String,
+    pub delivered_at: Option<String>,
+}
+
+const COLUMNS: [&str; 7] = ["id", "app", "kind", "recipient", "payload", "created_at", "delivered_at"];
+
+pub async fn insert_outbox(db: &impl ConnectionTrait, m: &OutboxMessage) -> Result<(), StoreError> {
+    let q = Query::insert()
+        .into_table("outbox")
+        .columns(COLUMNS)
+        .values_panic([
+            Expr::val(m.id.clone()),
+            Expr::val(m.app.clone()),
+            Expr::val(m.kind.clone()),
+            Expr::val(m.recipient.clone()),
+            Expr::val(m.payload.to_string()),
+            Expr::val(m.created_at.clone()),
+            Expr::val(m.delivered_at.clone()),
+        ])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// The newest `limit` messages of `kind` for `recipient`.
+pub async fn outbox_for(db: &impl ConnectionTrait, kind: &str, recipient: &str, limit: u64) -> Result<Vec<OutboxMessage>, StoreError> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from("outbox")
+        .and_where(Expr::col("kind").eq(kind))
+        .and_where(Expr::col("recipient").eq(recipient))
+        .order_by("created_at", Order::Desc)
+        .order_by("id", Order::Desc)
+        .limit(limit)
+        .to_owned();
+    db.query_all(&q)
+        .await?
+        .iter()
+        .map(|row| {
+            let payload: String = row.try_get("", "payload")?;
+            Ok(OutboxMessage {
+                id: row.try_get("", "id")?,
+                app: row.try_get("", "app")?,
+                kind: row.try_get("", "kind")?,
+                recipient: row.try_get("", "recipient")?,
+                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt("outbox", e))?,
+                created_at: row.try_get("", "created_at")?,
+                delivered_at: row.try_get("", "delivered_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,87 @@
+// The API client: one function per route of the Tessera API, one place that adds the bearer
+// token, turns error bodies into `ApiError`s and sends the user back to the login page on 401.
+import { session, signOut } from './session'
+
+/** An error answer of the API: `{error, message, details: [{path, message}]}` plus its status. */
+export class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.message ?? `HTTP ${status}`)
+    this.status = status
+    this.code = body?.error ?? 'http_' + status
+    this.details = Array.isArray(body?.details) ? body.details : []
+  }
+}
+
+// Set by main.js: what to do when the server says the session is gone. Kept as a hook so
+// this module does not import the router (which imports the views, which import this).
+let unauthorized = () => {}
+export function onUnauthorized(handler) {
+  unauthorized = handler
+}
+
+async function request(method, path, { query, body, version } = {}) {
+  const url = new URL(path, window.location.origin)
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v)
+  }
+  const headers = { Accept: 'application/json' }
+  if (session.token) headers.Authorization = `Bearer ${session.token}`
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  // The version the change is based on: the server refuses it with 409 if it is stale.
+  if (version !== undefined) headers['If-Match'] = `"${version}"`
+  let response
+  try {
+    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+  } catch (e) {
+    throw Object.assign(new ApiError(0, { error: 'network', message: e.message }), { network: true })
+  }
+  const text = await response.text()
+  let json = null
+  try {
+    json = text ? JSON.parse(text) : null
+  } catch {
+    json = { error: 'http_' + response.status, message: text.slice(0, 200) }
+  }
+  if (response.status === 401 && path !== '/api/auth/login') {
+    signOut()
+    unauthorized()
+  }
+  if (!response.ok) throw new ApiError(response.status, json)
+  return json
+}
+
+const enc = encodeURIComponent
+const formPath = (app, form) => `/api/apps/${enc(app)}/forms/${enc(form)}`
+const recordPath = (app, form, id) => `${formPath(app, form)}/records/${enc(id)}`
+
+export const api = {
+  login: (username, password) => request('POST', '/api/auth/login', { body: { username, password } }),
+  logout: () => request('POST', '/api/auth/logout'),
+  me: () => request('GET', '/api/auth/me'),
+
+  apps: () => request('GET', '/api/apps'),
+  app: (app) => request('GET', `/api/apps/${enc(app)}`),
+
+  /**
+   * One page of records. `params`: `filter` (an object, sent as JSON), `sort` (`-amount,name`),
+   * `limit`, `cursor`, `fields` (an array), `deleted` (true for the trash).
+   */
+  list: (app, form, { filter, sort, limit, cursor, fields, deleted } = {}) =>
+    request('GET', `${formPath(app, form)}/records`, {
+      query: {
+        filter: filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined,
+        sort,
+        limit,
+        cursor,
+        fields: fields?.length ? fields.join(',') : undefined,
+        deleted: deleted ? 'true' : undefined,
+      },
+    }),
+  get: (app, form, id) => request('GET', recordPath(app, form, id)),
+  create: (app, form, data) => request('POST', `${formPath(app, form)}/records`, { body: { data } }),
+  /** Changes only the fields in `data` (`null` clears one), based on `version`. */
+  update: (app, form, id, version, data) => request('PATCH', recordPath(app, form, id), { body: { data }, version }),
+  remove: (app, form, id, version) => request('DELETE', recordPath(app, form, id), { version }),
+  restore: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/restore`, { version }),
+  history: (app, form, id) => request('GET', `${recordPath(app, form, id)}/history`),
+}

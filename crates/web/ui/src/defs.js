@@ -1,0 +1,53 @@
+// App definitions as the server sends them (`GET /api/apps/{app}`): loaded once per app and
+// session, and the few questions every view asks of them.
+import { label } from './i18n'
+import { api } from './api'
+
+const loaded = new Map()
+
+/** `{app, forms}` of an app; one request per app however many views ask at once. */
+export function loadApp(appId) {
+  if (!loaded.has(appId)) {
+    const promise = api.app(appId).catch((e) => {
+      loaded.delete(appId) // a failed load may succeed later (network, expired session)
+      throw e
+    })
+    loaded.set(appId, promise)
+  }
+  return loaded.get(appId)
+}
+
+/** Forgets every definition (on sign-out: another user may see other apps). */
+export function forgetApps() {
+  loaded.clear()
+}
+
+/** The form's label in the current locale. */
+export function formLabel(def, formId) {
+  return label(def?.forms?.[formId]?.label, formId)
+}
+
+/** The field (or child-table column) with this id. */
+export function fieldOf(formDef, id) {
+  return formDef?.fields?.find((f) => f.id === id)
+}
+
+/**
+ * The record page's sections: the layout's sections in order, then one more holding the
+ * fields no section mentions (so a field added to a form without touching the layout still
+ * shows). Without a layout, one untitled section holds every field.
+ */
+export function sections(formDef) {
+  const fields = formDef.fields ?? []
+  const byId = new Map(fields.map((f) => [f.id, f]))
+  const placed = new Set()
+  const out = []
+  for (const section of formDef.layout ?? []) {
+    const inSection = section.fields.map((id) => byId.get(id)).filter(Boolean)
+    inSection.forEach((f) => placed.add(f.id))
+    out.push({ label: section.label, fields: inSection })
+  }
+  const rest = fields.filter((f) => !placed.has(f.id))
+  if (rest.length) out.push({ label: out.length ? 'other' : null, fields: rest, other: out.length > 0 })
+  return out
+}
