@@ -70,3 +70,13 @@ where
     let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
     (status, body)
 }
+
+/// An engine with the rules lab (`tests/fixtures/lab`) loaded and its users seeded, and
+/// tokens of `u1` and `u2`.
+pub async fn lab(url: &str, settings: &engine::Settings) -> (Engine, String, String) {
+    let engine = Engine::open_with(url, &[repo().join("tests/fixtures/lab")], settings).await.expect("lab opens");
+    engine.seed("lab", "users").await.expect("lab users");
+    let u1 = engine.login("u1", "pw").await.expect("u1").token;
+    let u2 = engine.login("u2", "pw").await.expect("u2").token;
+    (engine, u1, u2)
+}

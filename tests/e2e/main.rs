@@ -7,3 +7,4 @@ mod demo;
 mod indexes;
 mod lists;
 mod records;
+mod rules;

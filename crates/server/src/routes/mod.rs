@@ -3,6 +3,7 @@
 mod apps;
 mod auth;
 mod health;
+mod notifications;
 mod records;
 
 use actix_web::http::StatusCode;
@@ -29,7 +30,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(records::patch_record)
         .service(records::delete_record)
         .service(records::restore_record)
-        .service(records::record_history);
+        .service(records::record_history)
+        .service(notifications::notifications);
 }
 
 /// This document: every route of the API.

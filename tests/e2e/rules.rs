@@ -1,0 +1,167 @@
+//! Every rule hook through the API, and scripts that misbehave.
+
+use std::time::Duration;
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use e2e::{call, databases, lab, start};
+use engine::{RuleLimits, Settings};
+use serde_json::{Value, json};
+
+const DEALS: &str = "/api/apps/lab/forms/deal/records";
+
+fn post(form: &str, data: Value) -> TestRequest {
+    TestRequest::post().uri(&format!("/api/apps/lab/forms/{form}/records")).set_json(json!({ "data": data }))
+}
+
+fn get(form: &str, id: &str) -> TestRequest {
+    TestRequest::get().uri(&format!("/api/apps/lab/forms/{form}/records/{id}"))
+}
+
+fn patch(form: &str, id: &str, version: i64, data: Value) -> TestRequest {
+    TestRequest::patch()
+        .uri(&format!("/api/apps/lab/forms/{form}/records/{id}"))
+        .insert_header(("If-Match", version.to_string()))
+        .set_json(json!({ "data": data }))
+}
+
+#[actix_web::test]
+async fn every_hook_kind_runs_on_save() {
+    for url in databases().await {
+        let (engine, u1, u2) = lab(&url, &Settings::default()).await;
+        let app = start(engine).await;
+        let t = Some(u1.as_str());
+
+        let (_, company) = call(&app, post("company", json!({"name": "Acme", "tier": "A"})), t).await;
+        let company_id = company["id"].as_str().unwrap().to_owned();
+        let (status, deal) = call(
+            &app,
+            post("deal", json!({
+                "name": "Big one", "company": company_id, "qty": 3, "price": 500, "discount": 10,
+                "items": [{"qty": 2, "price": 10.5}, {"qty": 1, "price": 4}], "note": "hidden unless price > 100"
+            })),
+            t,
+        )
+        .await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {deal}");
+        let d = &deal["data"];
+        assert_eq!(d["total"], json!(1350), "formula: 3 × 500 − 10 %");
+        assert_eq!(d["company_tier"], "A", "before_save looked the company up");
+        assert_eq!(d["items"][0]["amount"], json!(21), "before_save priced the child rows");
+        assert_eq!(d["items_total"], json!(25));
+        assert_eq!(d["grade"], json!(100), "score: total > 1000 and tier A");
+        assert_eq!(d["opened_by"], "u1", "default_expr saw the user");
+        assert_eq!(d["opened_on"].as_str().unwrap().len(), 10, "default_expr today()");
+        assert_eq!(d["note"], "hidden unless price > 100", "visible: price is 500");
+        assert_eq!(deal["owner"], "u1", "assign: first turn of the rotation");
+
+        // after_save: a notification, a task, and the company's deal count, all committed.
+        let (_, inbox) = call(&app, TestRequest::get().uri("/api/notifications"), t).await;
+        assert_eq!(inbox["items"][0]["message"]["text"], "deal Big one opened", "{url}");
+        let (_, tasks) = call(&app, TestRequest::get().uri("/api/apps/lab/forms/task/records"), t).await;
+        assert_eq!(tasks["items"][0]["data"], json!({"subject": "follow up Big one", "deal": deal["id"]}), "{url}");
+        let (_, company) = call(&app, get("company", &company_id), t).await;
+        assert_eq!(company["data"]["deal_count"], 1, "{url}");
+
+        // Users may not write computed fields.
+        let id = deal["id"].as_str().unwrap();
+        let (status, body) = call(&app, patch("deal", id, 1, json!({"total": 1, "grade": 5})), t).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["details"].as_array().unwrap().len(), 2, "{url}: {body}");
+
+        // Update: formulas recompute, visible_if drops the note, required_if demands a reason,
+        // validate compares with the old record.
+        let (status, body) = call(&app, patch("deal", id, 1, json!({"price": 50, "discount": 25, "qty": 2})), t).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["details"], json!([{"path": "/reason", "message": "is required"}]), "{url}");
+        let (status, body) = call(&app, patch("deal", id, 1, json!({"price": 50, "discount": 25, "reason": "volume"})), t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert_eq!(body["data"]["total"], json!(112.5), "{url}");
+        assert!(body["data"].get("note").is_none(), "{url}: hidden field dropped");
+        assert_eq!(body["data"]["grade"], json!(70), "{url}: score recomputed");
+        let (status, body) = call(&app, patch("deal", id, 2, json!({"qty": 1, "name": "forbidden deal"})), t).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(
+            body["details"],
+            json!([{"path": "/name", "message": "this name is not allowed"}, {"path": "/qty", "message": "qty may not go down (was 3)"}]),
+            "{url}"
+        );
+
+        // Assignment: the rotation continues across users and requests; VIP deals go to u3.
+        let (_, second) = call(&app, post("deal", json!({"name": "Second"})), Some(&u2)).await;
+        assert_eq!(second["owner"], "u2", "{url}");
+        let (_, vip) = call(&app, post("deal", json!({"name": "VIP account"})), t).await;
+        assert_eq!(vip["owner"], "u3", "{url}");
+    }
+}
+
+#[actix_web::test]
+async fn round_robin_spreads_evenly_and_survives_restarts() {
+    let dir = std::env::temp_dir().join(format!("tessera-rr-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = format!("sqlite://{}/rr.db", dir.display());
+    let mut urls = vec![file.clone()];
+    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    for url in urls {
+        let mut owners = Vec::new();
+        // Two server lifetimes on the same database: the rotation is stored, not in memory.
+        for round in 0..2 {
+            let (engine, u1, _) = lab(&url, &Settings::default()).await;
+            let app = start(engine.clone()).await;
+            for i in 0..50 {
+                let (status, deal) = call(&app, post("deal", json!({"name": format!("Lead {round}-{i}")})), Some(&u1)).await;
+                assert_eq!(status, StatusCode::CREATED, "{url}: {deal}");
+                owners.push(deal["owner"].as_str().unwrap().to_owned());
+            }
+            engine.close().await.unwrap();
+        }
+        let u1 = owners.iter().filter(|o| *o == "u1").count();
+        let u2 = owners.iter().filter(|o| *o == "u2").count();
+        assert_eq!(u1 + u2, 100, "{url}");
+        assert!(u1.abs_diff(u2) <= 1, "{url}: u1 {u1}, u2 {u2}");
+        assert!(owners.windows(2).all(|w| w[0] != w[1]), "{url}: strictly alternating");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[actix_web::test]
+async fn runaway_and_failing_rules_get_422_and_write_nothing() {
+    for url in databases().await {
+        let settings = Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(100), ..RuleLimits::default() } };
+        let (engine, u1, _) = lab(&url, &settings).await;
+        let app = start(engine).await;
+        let t = Some(u1.as_str());
+        let (_, deal) = call(&app, post("deal", json!({"name": "Steady", "qty": 1})), t).await;
+        let id = deal["id"].as_str().unwrap().to_owned();
+
+        for (mode, code, needle) in [
+            ("loop", "rule_limit_exceeded", "ran longer than 100 ms"),
+            ("recurse", "rule_limit_exceeded", "nested too deep"),
+            ("big_string", "rule_limit_exceeded", "too large"),
+            ("big_array", "rule_limit_exceeded", ""),
+            ("crash", "rule_failed", "the script gave up"),
+        ] {
+            let (status, body) = call(&app, post("deal", json!({"name": format!("new {mode}"), "mode": mode})), t).await;
+            assert_eq!((status, body["error"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(code)), "{url}: {mode}: {body}");
+            let message = body["message"].as_str().unwrap();
+            assert!(message.contains("deal.before_save") && message.contains(needle), "{url}: {mode}: {message}");
+            let (status, body) = call(&app, patch("deal", &id, 1, json!({"mode": mode, "qty": 5})), t).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {mode}: {body}");
+        }
+
+        // An effect that fails validation fails the whole save.
+        let (status, body) = call(&app, post("deal", json!({"name": "Effect", "mode": "bad_effect"})), t).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["details"][0]["path"], "/subject", "{url}: {body}");
+
+        // Nothing of the above was written: one deal, unchanged, one task, one notification.
+        let (_, deals) = call(&app, TestRequest::get().uri(DEALS), t).await;
+        assert_eq!(deals["items"].as_array().unwrap().len(), 1, "{url}");
+        assert_eq!(deals["items"][0]["version"], 1, "{url}");
+        assert_eq!(deals["items"][0]["data"]["qty"], 1, "{url}");
+        let (_, tasks) = call(&app, TestRequest::get().uri("/api/apps/lab/forms/task/records"), t).await;
+        assert_eq!(tasks["items"].as_array().unwrap().len(), 1, "{url}");
+        let (_, inbox) = call(&app, TestRequest::get().uri("/api/notifications"), t).await;
+        assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{url}");
+    }
+}
