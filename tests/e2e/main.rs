@@ -2,6 +2,7 @@
 //! with the CRM app as users get it.
 
 mod auth;
+mod crm_rules;
 mod definitions;
 mod demo;
 mod indexes;

@@ -25,6 +25,26 @@ pub struct SeedReport {
 const ATTEMPTS: usize = 5;
 
 impl Engine {
+    /// Creates only the users of seed file `name` (those not there yet), without its records.
+    pub async fn seed_users(&self, app: &str, name: &str) -> Result<usize, EngineError> {
+        let seed = self.app(app)?.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
+        let tx = self.store.begin().await?;
+        let created = self.create_seed_users(&tx, seed).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(created)
+    }
+
+    async fn create_seed_users(&self, tx: &impl store::Conn, seed: &Seed) -> Result<usize, EngineError> {
+        let mut created = 0;
+        for user in &seed.users {
+            if store::get_user(tx, &user.username).await?.is_none() {
+                self.create_user(tx, &user.username, &user.display_name, &seed.password, &user.roles, user.department.as_deref()).await?;
+                created += 1;
+            }
+        }
+        Ok(created)
+    }
+
     /// Seeds `app` with its seed file `name` unless this database already has it.
     pub async fn seed(&self, app: &str, name: &str) -> Result<SeedReport, EngineError> {
         let loaded = self.app(app)?;
@@ -34,14 +54,9 @@ impl Engine {
         if store::get_meta(&tx, &marker).await?.is_some() {
             return Ok(SeedReport { already_seeded: true, ..Default::default() });
         }
-        let mut report = SeedReport::default();
+        let mut report = SeedReport { users: self.create_seed_users(&tx, seed).await?, ..Default::default() };
         let mut actors: HashMap<&str, Actor> = HashMap::new();
         for user in &seed.users {
-            if store::get_user(&tx, &user.username).await?.is_none() {
-                self.create_user(&tx, &user.username, &user.display_name, &seed.password, &user.roles, user.department.as_deref())
-                    .await?;
-                report.users += 1;
-            }
             let actor = Actor {
                 username: user.username.clone(),
                 display_name: user.display_name.clone(),

@@ -1,0 +1,237 @@
+// Browser smoke test of Tessera's UI: signs in and works with the CRM the way a user would,
+// in a real headless Chromium.
+//
+//   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/smoke.mjs
+//
+// TESSERA_URL is a server started with `tessera serve --demo` (a fresh database is best; the
+// test only adds records). Optional: TESSERA_SCREENSHOTS=<dir> saves a screenshot after every
+// step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
+// `browser: N passed, M failed`; exits non-zero on any failure, leaving a screenshot of the
+// failing page in the temporary folder.
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { chromium } from 'playwright-core'
+
+const BASE = process.env.TESSERA_URL?.replace(/\/+$/, '')
+if (!BASE) {
+  console.error('browser: set TESSERA_URL to a running `tessera serve --demo`, e.g. http://127.0.0.1:8080')
+  process.exit(2)
+}
+const SHOTS = process.env.TESSERA_SCREENSHOTS
+if (SHOTS) mkdirSync(SHOTS, { recursive: true })
+const TIMEOUT = 15_000
+const APP = 'crm'
+
+const profile = mkdtempSync(join(tmpdir(), 'tessera-browser-'))
+let context
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  })
+} catch (e) {
+  console.error(`browser: cannot start Chromium (apt-get install -y chromium): ${e.message.split('\n')[0]}`)
+  rmSync(profile, { recursive: true, force: true })
+  process.exit(2)
+}
+const page = context.pages()[0] ?? (await context.newPage())
+page.setDefaultTimeout(TIMEOUT)
+
+// Problems the page itself reports fail the step they happen in: an uncaught exception in
+// the UI, or a server error (5xx) answering the UI.
+const problems = []
+page.on('pageerror', (e) => problems.push(`uncaught error in the page: ${e.message}`))
+page.on('response', (r) => {
+  if (r.status() >= 500) problems.push(`${r.request().method()} ${r.url()} answered ${r.status()}`)
+})
+
+// A stray rejected promise of the test itself must not kill it without the summary line.
+process.on('unhandledRejection', (e) => problems.push(`unhandled: ${e?.message ?? e}`))
+
+let passed = 0
+let failed = 0
+let stepNo = 0
+
+async function step(name, body) {
+  stepNo += 1
+  problems.length = 0
+  try {
+    await body()
+    if (problems.length) throw new Error(problems.join('; '))
+    passed += 1
+    console.log(`ok ${stepNo} - ${name}`)
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, `${String(stepNo).padStart(2, '0')}.png`), fullPage: true })
+  } catch (e) {
+    failed += 1
+    const shot = join(tmpdir(), `tessera-browser-failure-${stepNo}.png`)
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
+    console.log(`not ok ${stepNo} - ${name}: ${e.message.split('\n')[0]}`)
+    console.log(`  page: ${page.url()}; screenshot: ${shot}`)
+    await finish()
+  }
+}
+
+async function finish() {
+  console.log(`browser: ${passed} passed, ${failed} failed`)
+  await context.close().catch(() => {})
+  rmSync(profile, { recursive: true, force: true })
+  process.exit(failed ? 1 : 0)
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message)
+}
+
+/** Does `action` and returns the response to the API call it causes (`method`, a URL part). */
+async function answerTo(method, part, action) {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === method && r.url().includes(part)),
+    action(),
+  ])
+  return response
+}
+
+/** Amounts as shown in the list (`1,234.00`), as numbers; empty cells are skipped. */
+async function shownAmounts() {
+  const texts = await page.locator('[data-list] tbody [data-col="amount"]').allInnerTexts()
+  return texts.map((s) => s.replace(/[^0-9.-]/g, '')).filter(Boolean).map(Number)
+}
+
+const sorted = (xs, dir) => xs.every((x, i) => i === 0 || (dir > 0 ? xs[i - 1] <= x : xs[i - 1] >= x))
+
+async function versionShown() {
+  const text = await page.locator('[data-version]').innerText()
+  return Number(text.match(/\d+/)?.[0])
+}
+
+const rows = page.locator('[data-list] tbody tr')
+// Element Plus puts extra attributes of an input on the <input> itself.
+const SEARCH = 'input[data-search]'
+const stamp = Date.now().toString(36)
+
+await step('the login page opens', async () => {
+  await page.goto(`${BASE}/`)
+  await page.locator('[data-login-submit]').waitFor()
+  check((await page.title()) === 'Tessera', `page title is "${await page.title()}"`)
+})
+
+await step('a wrong password is refused with a message', async () => {
+  await page.fill('input[name="username"]', 'rep1')
+  await page.fill('input[name="password"]', 'not-the-password')
+  await page.click('[data-login-submit]')
+  await page.locator('[data-login-error]').waitFor()
+})
+
+await step('rep1 signs in and sees the app navigation', async () => {
+  await page.fill('input[name="password"]', 'demo')
+  await page.click('[data-login-submit]')
+  await page.locator('[data-nav] [data-nav-form="opportunity"]').waitFor()
+  const token = await page.evaluate(() => sessionStorage.getItem('tessera.session'))
+  check(token && JSON.parse(token).token, 'no session token in sessionStorage')
+})
+
+await step('the opportunity list shows rows', async () => {
+  await answerTo('GET', '/forms/opportunity/records', () => page.click('[data-nav] [data-nav-form="opportunity"]'))
+  await rows.first().waitFor()
+  check((await rows.count()) > 1, `only ${await rows.count()} row(s)`)
+  check((await shownAmounts()).length > 0, 'no amounts shown in the list')
+})
+
+await step('sorting by amount orders the rows, both ways', async () => {
+  await answerTo('GET', 'sort=amount', () => page.click('[data-list] thead .col-amount'))
+  await page.waitForTimeout(100)
+  const up = await shownAmounts()
+  check(up.length > 1 && sorted(up, 1), `not ascending: ${up.slice(0, 8).join(', ')}`)
+  await answerTo('GET', 'sort=-amount', () => page.click('[data-list] thead .col-amount'))
+  await page.waitForTimeout(100)
+  const down = await shownAmounts()
+  check(down.length > 1 && sorted(down, -1), `not descending: ${down.slice(0, 8).join(', ')}`)
+  check(down[0] >= up[up.length - 1], 'the largest amount does not come first when descending')
+})
+
+await step('searching by name narrows the list', async () => {
+  const first = (await page.locator('[data-list] tbody tr:first-child [data-col="name"]').innerText()).trim()
+  const word = first.split(/\s+/).sort((a, b) => b.length - a.length)[0]
+  await answerTo('GET', 'contains', () => page.fill(SEARCH, word))
+  await page.waitForTimeout(100)
+  const names = await page.locator('[data-list] tbody [data-col="name"]').allInnerTexts()
+  check(names.length > 0, `no rows for "${word}"`)
+  check(
+    names.every((n) => n.toLowerCase().includes(word.toLowerCase())),
+    `a row does not contain "${word}": ${names.join(' | ')}`,
+  )
+  await answerTo('GET', '/forms/opportunity/records', () => page.fill(SEARCH, ''))
+})
+
+await step('editing a record and saving raises its version', async () => {
+  await rows.first().locator('[data-col="name"]').click()
+  await page.locator('[data-version]').waitFor()
+  const before = await versionShown()
+  const name = page.locator('[data-field="name"] input')
+  const old = await name.inputValue()
+  await name.fill(`${old.replace(/ \(smoke [a-z0-9]+\)$/, '')} (smoke ${stamp})`)
+  const response = await answerTo('PATCH', '/forms/opportunity/records/', () => page.click('[data-save]'))
+  check(response.status() === 200, `PATCH answered ${response.status()}: ${await response.text()}`)
+  const sent = response.request().postDataJSON()
+  check(Object.keys(sent.data).join() === 'name', `PATCH sent more than the changed field: ${JSON.stringify(sent)}`)
+  await page.waitForFunction((v) => /\d+/.test(document.querySelector('[data-version]')?.textContent) && Number(document.querySelector('[data-version]').textContent.match(/\d+/)[0]) === v, before + 1)
+  check((await versionShown()) === before + 1, `version ${await versionShown()} after saving version ${before}`)
+})
+
+await step('the history tab lists the versions and the change', async () => {
+  await page.click('.record-view__tabs .el-tabs__item:nth-child(2)')
+  await page.locator('[data-history-item]').nth(1).waitFor()
+  const latest = await page.locator('[data-history-item]').first().innerText()
+  check(latest.includes(`smoke ${stamp}`), `the newest version does not show the new name: ${latest}`)
+})
+
+await step('a new account is created with a name', async () => {
+  await page.click('[data-nav] [data-nav-form="account"]')
+  await page.locator('[data-new]').click()
+  await page.locator('[data-field="name"] input').fill(`Smoke Test Co ${stamp}`)
+  const response = await answerTo('POST', '/forms/account/records', () => page.click('[data-save]'))
+  check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
+  await page.waitForURL(/#\/crm\/account\/[0-9a-f-]{36}$/)
+  check((await versionShown()) === 1, `new record shows version ${await versionShown()}`)
+  const title = await page.locator('[data-record-title]').innerText()
+  check(title.includes(`Smoke Test Co ${stamp}`), `record title is "${title}"`)
+})
+
+await step('saving an invalid record shows the error at the field', async () => {
+  await page.goto(`${BASE}/#/${APP}/opportunity/new`)
+  await page.locator('[data-save]').waitFor()
+  const response = await answerTo('POST', '/forms/opportunity/records', () => page.click('[data-save]'))
+  check(response.status() === 422, `POST of an empty opportunity answered ${response.status()}`)
+  const paths = (await response.json()).details.map((d) => d.path)
+  check(paths.includes('/name'), `the server did not report /name: ${paths.join(', ')}`)
+  const error = page.locator('[data-field="name"] .el-form-item__error')
+  await error.waitFor()
+  check((await error.innerText()).trim().length > 0, 'the error under the name field is empty')
+  check(page.url().endsWith('/opportunity/new'), `left the new-record page: ${page.url()}`)
+})
+
+await step('signing out returns to the login page and forgets the session', async () => {
+  await page.click('[data-user-menu]')
+  await page.locator('[data-logout]').click()
+  // The new-record page had unsaved input: the UI asks first.
+  const confirm = page.locator('.el-message-box .el-button--primary')
+  if (await confirm.isVisible().catch(() => false)) await confirm.click()
+  await page.locator('[data-login-submit]').waitFor()
+  check(!(await page.evaluate(() => sessionStorage.getItem('tessera.session'))), 'the session is still stored')
+  await page.goto(`${BASE}/#/${APP}/opportunity`)
+  await page.locator('[data-login-submit]').waitFor()
+})
+
+await finish()
