@@ -191,7 +191,7 @@ await step('editing a record and saving raises its version', async () => {
 })
 
 await step('the history tab lists the versions and the change', async () => {
-  await page.click('.record-view__tabs .el-tabs__item:nth-child(2)')
+  await page.click('#tab-history')
   await page.locator('[data-history-item]').nth(1).waitFor()
   const latest = await page.locator('[data-history-item]').first().innerText()
   check(latest.includes(`smoke ${stamp}`), `the newest version does not show the new name: ${latest}`)

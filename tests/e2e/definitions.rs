@@ -55,13 +55,20 @@ fn defs_in(dir: &Path) -> usize {
 /// Copies `apps/crm` to a temporary folder, applies `edit` to one file, and returns the
 /// diagnostics as printed.
 fn check_broken(file: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<String> {
+    check_edited(file, |text| {
+        let mut value: serde_json::Value = serde_json::from_str(text).unwrap();
+        edit(&mut value);
+        serde_json::to_string_pretty(&value).unwrap()
+    })
+}
+
+fn check_edited(file: &str, edit: impl FnOnce(&str) -> String) -> Vec<String> {
     let src = repo().join("apps/crm");
     let dst = std::env::temp_dir().join(format!("tessera-check-{}", uuid::Uuid::now_v7().simple()));
     copy_dir(&src, &dst);
     let path = dst.join(file);
-    let mut value: serde_json::Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
-    edit(&mut value);
-    fs::write(&path, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let edited = edit(&fs::read_to_string(&path).unwrap());
+    fs::write(&path, edited).unwrap();
     let out = LoadedApp::check(&dst).iter().map(|d| d.to_string().replace(&format!("{}/", dst.display()), "")).collect();
     fs::remove_dir_all(&dst).ok();
     out
@@ -120,4 +127,19 @@ fn unknown_properties_layout_index_and_dedupe_fields_are_caught() {
             "forms/account.json: /layout/0/fields/0: no field `nope`",
         ]
     );
+}
+
+#[test]
+fn scripts_are_compiled_and_hooks_must_name_existing_functions() {
+    let problems = check_edited("rules/lead_score.rhai", |text| text.replacen("let points = 0;", "let points = ;", 1));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("rules/lead_score.rhai:5:18: "), "{problems:?}");
+
+    let problems = check_broken("forms/lead.json", |form| form["hooks"][0]["rule"] = "lead_score.scroe".into());
+    assert_eq!(problems, ["forms/lead.json: /hooks/0/rule: rules/lead_score.rhai has no function `scroe(record, old, user)`"]);
+    let problems = check_broken("forms/lead.json", |form| form["hooks"][0]["rule"] = "lead_scoring.score".into());
+    assert_eq!(problems, ["forms/lead.json: /hooks/0/rule: no script `rules/lead_scoring.rhai`"]);
+    let problems = check_broken("forms/lead.json", |form| form["fields"][0]["formula"] = "record.name +".into());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("forms/lead.json: /fields/0/formula: 1:"), "{problems:?}");
 }

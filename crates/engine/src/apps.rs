@@ -65,7 +65,7 @@ impl LoadedApp {
                 }
                 for (h, hook) in form.hooks.iter().enumerate() {
                     let (script, function) = hook.target();
-                    if defs.scripts.contains_key(script) && !rules.has_function(script, function, 3) {
+                    if rules.has_script(script) && !rules.has_function(script, function, 3) {
                         let message = format!("rules/{script}.rhai has no function `{function}(record, old, user)`");
                         diags.push(Diagnostic::new(&file, format!("/hooks/{h}/rule"), message));
                     }

@@ -100,6 +100,11 @@ impl Rules {
         Ok(())
     }
 
+    /// Whether script `id` compiled.
+    pub fn has_script(&self, id: &str) -> bool {
+        self.scripts.contains_key(id)
+    }
+
     /// Whether script `id` defines `function` taking `arity` parameters.
     pub fn has_function(&self, id: &str, function: &str, arity: usize) -> bool {
         self.scripts.get(id).is_some_and(|ast| ast.iter_functions().any(|f| f.name == function && f.params.len() == arity))
