@@ -165,3 +165,41 @@ async fn runaway_and_failing_rules_get_422_and_write_nothing() {
         assert_eq!(inbox["items"].as_array().unwrap().len(), 1, "{url}");
     }
 }
+
+#[actix_web::test]
+async fn scheduled_rules_fire_once_when_due_and_survive_restarts() {
+    let dir = std::env::temp_dir().join(format!("tessera-jobs-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}/jobs.db", dir.display())];
+    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    for url in urls {
+        let now = chrono::Utc::now();
+        let (engine, u1, _) = lab(&url, &Settings::default()).await;
+        let jobs = engine.pending_jobs("lab").await.unwrap();
+        assert_eq!(jobs.len(), 1, "{url}: {jobs:?}");
+        assert_eq!(jobs[0].0, "schedule:lab:tick");
+        assert_eq!(engine.run_due_jobs(now).await.unwrap(), 0, "{url}: not due before the next minute");
+        engine.close().await.unwrap();
+
+        // A restart keeps the one job; two workers at the same moment run it once.
+        let (engine, _, _) = lab(&url, &Settings::default()).await;
+        let other = lab(&url, &Settings::default()).await.0;
+        assert_eq!(engine.pending_jobs("lab").await.unwrap().len(), 1, "{url}");
+        let later = now + chrono::Duration::minutes(2);
+        let (a, b) = tokio::join!(engine.run_due_jobs(later), other.run_due_jobs(later));
+        assert_eq!(a.unwrap() + b.unwrap(), 1, "{url}: the due job ran exactly once");
+        assert_eq!(engine.run_due_jobs(later).await.unwrap(), 0, "{url}: and not again");
+
+        let app = start(engine.clone()).await;
+        let (_, inbox) = call(&app, TestRequest::get().uri("/api/notifications"), Some(&u1)).await;
+        let ticks: Vec<&Value> = inbox["items"].as_array().unwrap().iter().filter(|n| n["message"]["text"] == "tick: 0 deals").collect();
+        assert_eq!(ticks.len(), 1, "{url}: {inbox}");
+        let (key, due) = engine.pending_jobs("lab").await.unwrap().remove(0);
+        assert_eq!(key, "schedule:lab:tick");
+        assert!(due > later.to_rfc3339(), "{url}: rescheduled after the run: {due}");
+        assert_eq!(engine.run_due_jobs(later + chrono::Duration::minutes(2)).await.unwrap(), 1, "{url}: due again next minute");
+        engine.close().await.unwrap();
+        other.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

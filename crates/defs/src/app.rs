@@ -28,6 +28,21 @@ pub struct App {
     /// Menu groups, each listing forms in the order shown.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub navigation: Vec<NavGroup>,
+    /// Rules run on a timetable by the job worker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub schedules: Vec<Schedule>,
+}
+
+/// A rule run on a timetable: `rule` names `script.function`, called with an empty record,
+/// no old record and the system user; it reads what it needs with `find`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub id: String,
+    /// Cron expression in UTC: `minute hour day-of-month month day-of-week` (e.g. `0 1 * * *`).
+    pub cron: String,
+    pub rule: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -22,6 +22,16 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         }
     }
     let roles: HashSet<&str> = defs.app.roles.iter().map(|r| r.id.as_str()).collect();
+    let mut schedule_ids = HashSet::new();
+    for (i, schedule) in defs.app.schedules.iter().enumerate() {
+        if !schedule_ids.insert(schedule.id.as_str()) {
+            at(&app_file, format!("/schedules/{i}/id"), format!("schedule `{}` is declared twice", schedule.id));
+        }
+        let script = schedule.rule.split_once('.').map_or(schedule.rule.as_str(), |(s, _)| s);
+        if !defs.scripts.contains_key(script) {
+            at(&app_file, format!("/schedules/{i}/rule"), format!("no script `rules/{script}.rhai`"));
+        }
+    }
 
     for (id, form) in &defs.forms {
         let file = defs.dir.join("forms").join(format!("{id}.json"));
@@ -123,8 +133,8 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
         if !is_identifier(&field.id) {
             at(file, format!("{p}/id"), format!("`{}` is not a snake_case identifier", field.id));
         }
-        if field.id == "id" {
-            at(file, format!("{p}/id"), "`id` is reserved for the record's own id".into());
+        if matches!(field.id.as_str(), "id" | "owner") {
+            at(file, format!("{p}/id"), format!("`{}` is reserved: rules see the record's own {} under it", field.id, field.id));
         }
         if !seen.insert(field.id.as_str()) {
             at(file, format!("{p}/id"), format!("field `{}` is declared twice", field.id));

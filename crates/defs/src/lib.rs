@@ -14,7 +14,7 @@ mod load;
 mod schema;
 mod seed;
 
-pub use app::{App, NavGroup, Role};
+pub use app::{App, NavGroup, Role, Schedule};
 pub use canonical::to_canonical_json;
 pub use diagnostic::Diagnostic;
 pub use form::{Choice, Field, FieldKind, Form, Hook, HookKind, Section};

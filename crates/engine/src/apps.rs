@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use defs::{AppDefs, Diagnostic, Field, FieldKind, HookKind};
+use defs::{AppDefs, Diagnostic, Field, FieldKind};
 use forms::{Column, CompiledForm};
 use rules::{Expression, Limits, Rules};
 use store::{ColumnKind, FormTable, Store};
@@ -69,9 +69,6 @@ impl LoadedApp {
                         let message = format!("rules/{script}.rhai has no function `{function}(record, old, user)`");
                         diags.push(Diagnostic::new(&file, format!("/hooks/{h}/rule"), message));
                     }
-                    if hook.on == HookKind::Assign && form.fields.iter().any(|f| f.id == "owner") {
-                        diags.push(Diagnostic::new(&file, format!("/hooks/{h}"), "assign sets the record owner; a field `owner` would shadow it"));
-                    }
                 }
                 let expressions = compile_expressions(&rules, &form.fields, &file, &mut diags);
                 match CompiledForm::compile(id, form) {
@@ -79,6 +76,19 @@ impl LoadedApp {
                         forms.insert(id.clone(), FormRuntime { compiled, table, expressions });
                     }
                     Err(errors) => diags.extend(errors.into_iter().map(|e| Diagnostic::new(&file, e.path, e.message))),
+                }
+            }
+        }
+        if let Some(defs) = &defs {
+            let file = dir.join("app.json");
+            for (i, schedule) in defs.app.schedules.iter().enumerate() {
+                if let Err(e) = crate::jobs::parse_cron(&schedule.cron) {
+                    diags.push(Diagnostic::new(&file, format!("/schedules/{i}/cron"), e));
+                }
+                let (script, function) = schedule.rule.split_once('.').unwrap_or((&schedule.rule, ""));
+                if rules.has_script(script) && !rules.has_function(script, function, 3) {
+                    let message = format!("rules/{script}.rhai has no function `{function}(record, old, user)`");
+                    diags.push(Diagnostic::new(&file, format!("/schedules/{i}/rule"), message));
                 }
             }
         }

@@ -123,7 +123,7 @@ impl Engine {
     }
 
     /// Runs `job` on a blocking thread, answering its host calls from `tx` until it finishes.
-    async fn with_host<T: Send + 'static>(
+    pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,
         app: &str,
@@ -149,14 +149,14 @@ impl Engine {
             HostRequest::Lookup { form, id } => {
                 let rt = loaded.form(&form).map_err(|e| e.to_string())?;
                 let found = store::get(tx, &rt.table, &id).await.map_err(|e| e.to_string())?;
-                Ok(found.filter(|r| r.deleted_at.is_none()).map(|r| with_id(r.data, &r.id)).unwrap_or(Value::Null))
+                Ok(found.filter(|r| r.deleted_at.is_none()).map(script_view).unwrap_or(Value::Null))
             }
             HostRequest::Find { form, filter, limit } => {
                 let rt = loaded.form(&form).map_err(|e| e.to_string())?;
                 let filter = crate::list::parse_filter(loaded, rt, &filter, "/filter").map_err(|e| format!("find({form}): {e}"))?;
                 let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit, deleted: Deleted::Exclude };
                 let rows = store::list(tx, &rt.table, &query).await.map_err(|e| e.to_string())?;
-                Ok(Value::Array(rows.into_iter().map(|r| with_id(r.data, &r.id)).collect()))
+                Ok(Value::Array(rows.into_iter().map(script_view).collect()))
             }
             HostRequest::RoundRobin { pool, members } => {
                 let turn = store::next_counter(tx, &format!("round_robin:{app}:{pool}")).await.map_err(|e| e.to_string())?;
@@ -179,8 +179,13 @@ fn object_with_id(mut data: Map<String, Value>, id: &str) -> Map<String, Value> 
     data
 }
 
-fn with_id(data: Map<String, Value>, id: &str) -> Value {
-    Value::Object(object_with_id(data, id))
+/// A stored record as scripts read it: its data plus `id`, `owner` and timestamps.
+fn script_view(r: store::Record) -> Value {
+    let mut data = object_with_id(r.data, &r.id);
+    data.insert("owner".into(), json!(r.owner));
+    data.insert("created_at".into(), json!(r.created_at));
+    data.insert("updated_at".into(), json!(r.updated_at));
+    Value::Object(data)
 }
 
 /// Whole numbers from scripts are floats in rhai; store them as JSON integers.

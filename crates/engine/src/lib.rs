@@ -10,6 +10,7 @@ mod auth;
 mod envelope;
 mod error;
 mod hooks;
+mod jobs;
 mod list;
 mod records;
 mod seed;
@@ -41,6 +42,8 @@ pub struct Settings {
 pub struct Engine {
     store: store::Store,
     apps: Arc<BTreeMap<String, Arc<LoadedApp>>>,
+    /// Names this process when it claims jobs.
+    worker_id: Arc<str>,
 }
 
 impl Engine {
@@ -60,7 +63,9 @@ impl Engine {
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }
-        Ok(Engine { store, apps: Arc::new(apps) })
+        let engine = Engine { store, apps: Arc::new(apps), worker_id: uuid::Uuid::now_v7().to_string().into() };
+        engine.ensure_schedules(chrono::Utc::now()).await?;
+        Ok(engine)
     }
 
     pub fn backend(&self) -> Backend {
@@ -78,6 +83,11 @@ impl Engine {
 
     pub(crate) fn app_arc(&self, id: &str) -> Result<&Arc<LoadedApp>, EngineError> {
         self.apps.get(id).ok_or_else(|| EngineError::NotFound(format!("app `{id}`")))
+    }
+
+    /// Pending jobs of `app` as `(key, due_at)`, soonest first.
+    pub async fn pending_jobs(&self, app: &str) -> Result<Vec<(String, String)>, EngineError> {
+        Ok(store::pending_jobs(self.store.db(), app).await?)
     }
 
     /// The newest notifications (`notify` effects of rules) addressed to the actor.

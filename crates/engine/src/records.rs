@@ -172,7 +172,7 @@ impl Engine {
     /// Applies what rules asked for, in the same transaction. Effects may cause effects; a
     /// chain deeper than [`MAX_EFFECT_DEPTH`] is a loop in the rules and fails the command.
     #[allow(clippy::too_many_arguments)]
-    async fn apply_effects(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, id: &str, effects: Vec<Effect>, depth: u8) -> Result<(), EngineError> {
+    pub(crate) async fn apply_effects(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, id: &str, effects: Vec<Effect>, depth: u8) -> Result<(), EngineError> {
         if !effects.is_empty() && depth >= MAX_EFFECT_DEPTH {
             let message = format!("effects nested deeper than {MAX_EFFECT_DEPTH}; do the rules trigger each other in a loop?");
             return Err(EngineError::Rule(rules::RuleError::Failed { rule: format!("{form} hooks"), message }));
@@ -185,7 +185,7 @@ impl Engine {
                         app: app.to_owned(),
                         kind: "notify".into(),
                         recipient: user,
-                        payload: json!({"text": text, "form": form, "record": id}),
+                        payload: if id.is_empty() { json!({"text": text}) } else { json!({"text": text, "form": form, "record": id}) },
                         created_at: time::now(),
                         delivered_at: None,
                     };

@@ -2,12 +2,16 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use actix_web::HttpServer;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use engine::{Engine, LoadedApp};
+use engine::{Engine, LoadedApp, RuleLimits, Settings};
 use server::{AppState, create_app};
+
+/// How often the job worker looks for due jobs (scheduled rules).
+const JOB_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera: a no-code application platform")]
@@ -32,6 +36,9 @@ enum Command {
         /// Seed each app's demo data and users (password `demo`) on first start.
         #[arg(long)]
         demo: bool,
+        /// Wall-clock limit of one rule call, in milliseconds.
+        #[arg(long, env = "TESSERA_RULE_TIMEOUT_MS", default_value_t = 100)]
+        rule_timeout_ms: u64,
     },
     /// Check app folders: every file against its schema, then every cross-reference.
     /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
@@ -56,7 +63,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { dirs } => return check(&dirs),
         Command::Fmt { dirs } => fmt(&dirs),
-        Command::Serve { db, addr, apps, demo } => serve(&db, &addr, &apps, demo),
+        Command::Serve { db, addr, apps, demo, rule_timeout_ms } => {
+            let settings = Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() } };
+            serve(&db, &addr, &apps, demo, &settings)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -120,8 +130,8 @@ fn app_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 #[actix_web::main]
-async fn serve(db: &str, addr: &str, apps: &Path, demo: bool) -> anyhow::Result<()> {
-    let engine = match Engine::open(db, &app_dirs(apps)?).await {
+async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Settings) -> anyhow::Result<()> {
+    let engine = match Engine::open_with(db, &app_dirs(apps)?, settings).await {
         Err(engine::EngineError::Definitions(diags)) => {
             for d in &diags {
                 eprintln!("{d}");
@@ -145,6 +155,7 @@ async fn serve(db: &str, addr: &str, apps: &Path, demo: bool) -> anyhow::Result<
     if let Some(generated) = engine.ensure_admin(password.as_deref()).await? {
         eprintln!("Created user `admin` with password: {generated}\n(shown once; set TESSERA_ADMIN_PASSWORD to choose it)");
     }
+    engine.spawn_worker(JOB_INTERVAL);
     let state = AppState { engine };
     tracing::info!(%addr, "serving; open http://{addr}/");
     HttpServer::new(move || create_app(state.clone())).bind(addr).with_context(|| format!("cannot listen on {addr}"))?.run().await?;

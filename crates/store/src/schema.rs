@@ -64,6 +64,21 @@ fn migrations() -> Vec<Vec<TableCreateStatement>> {
             .col(ColumnDef::new("created_at").string().not_null())
             .col(ColumnDef::new("delivered_at").string().null())
             .to_owned(),
+        Table::create()
+            .table("jobs")
+            .if_not_exists()
+            .col(ColumnDef::new("id").string().not_null().primary_key())
+            .col(ColumnDef::new("key").string().not_null().unique_key())
+            .col(ColumnDef::new("app").string().not_null())
+            .col(ColumnDef::new("kind").string().not_null())
+            .col(ColumnDef::new("state").string().not_null())
+            .col(ColumnDef::new("due_at").string().not_null())
+            .col(ColumnDef::new("payload").text().not_null())
+            .col(ColumnDef::new("attempts").big_integer().not_null())
+            .col(ColumnDef::new("claimed_by").string().null())
+            .col(ColumnDef::new("claimed_at").string().null())
+            .col(ColumnDef::new("last_error").text().null())
+            .to_owned(),
     ]]
 }
 

@@ -5,10 +5,11 @@ import { ElInputNumber, ElRate } from 'element-plus'
 import { formatNumber } from '../format'
 import { simpleWidget, widgetProps } from './widget'
 
-function range(field) {
-  const { min, max } = field
-  if (min == null && max == null) return undefined
-  return `${min ?? ''} – ${max ?? ''}`
+function range({ min, max }) {
+  if (min != null && max != null) return `${min} – ${max}`
+  if (min != null) return `≥ ${min}`
+  if (max != null) return `≤ ${max}`
+  return undefined
 }
 
 const numberInput = (name, precision) =>

@@ -1,0 +1,116 @@
+//! The job worker: runs durable jobs when they fall due. Today these are scheduled rules
+//! (`schedules` in app.json); each run is one transaction, and a recurring job is due again at
+//! its next cron time. Time comes in as an argument, so tests drive a clock instead of sleeping.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use croner::Cron;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::{Actor, Engine, EngineError, time};
+
+/// A claimed job whose server died is taken over after this long.
+const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// Jobs claimed per round.
+const BATCH: u64 = 20;
+
+pub(crate) fn parse_cron(expr: &str) -> Result<Cron, String> {
+    Cron::from_str(expr).map_err(|e| format!("not a cron expression: {e}"))
+}
+
+fn next_time(expr: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>, EngineError> {
+    parse_cron(expr)
+        .and_then(|c| c.find_next_occurrence(&after, false).map_err(|e| e.to_string()))
+        .map_err(|e| EngineError::Internal(format!("schedule `{expr}`: {e}")))
+}
+
+impl Engine {
+    /// Gives every schedule of every app its pending job (idempotent: one job per schedule).
+    pub async fn ensure_schedules(&self, now: DateTime<Utc>) -> Result<(), EngineError> {
+        for app in self.apps() {
+            for schedule in &app.defs.app.schedules {
+                let job = store::Job {
+                    id: Uuid::now_v7().to_string(),
+                    key: format!("schedule:{}:{}", app.id(), schedule.id),
+                    app: app.id().to_owned(),
+                    kind: "schedule".into(),
+                    due_at: time::format(next_time(&schedule.cron, now)?),
+                    payload: json!({"schedule": schedule.id}),
+                    attempts: 0,
+                };
+                store::add_job(self.store.db(), &job).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs every job due at `now` and returns how many ran. Safe to call from several
+    /// servers at once: each job is claimed by one.
+    pub async fn run_due_jobs(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
+        let mut ran = 0;
+        loop {
+            let tx = self.store.begin().await?;
+            let stale = time::format(now - LEASE);
+            let jobs = store::claim_due_jobs(&tx, &time::format(now), &stale, &self.worker_id, BATCH).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            if jobs.is_empty() {
+                return Ok(ran);
+            }
+            for job in jobs {
+                let outcome = self.run_job(&job, now).await;
+                if let Err(e) = &outcome.0 {
+                    tracing::warn!(job = %job.key, error = %e, "job failed");
+                }
+                let error = outcome.0.err().map(|e| e.to_string());
+                store::finish_job(self.store.db(), &job.id, outcome.1.map(time::format).as_deref(), error.as_deref()).await?;
+                ran += 1;
+            }
+        }
+    }
+
+    /// Runs jobs every `every` until the process ends.
+    pub fn spawn_worker(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.run_due_jobs(Utc::now()).await {
+                    tracing::error!(error = %e, "job worker round failed");
+                }
+            }
+        })
+    }
+
+    /// Runs one job; returns its result and when it is due again (None: done).
+    async fn run_job(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
+        let Some(app) = self.apps.get(&job.app) else {
+            return (Err(EngineError::NotFound(format!("app `{}`", job.app))), None);
+        };
+        let id = job.payload["schedule"].as_str().unwrap_or_default();
+        let Some(schedule) = app.defs.app.schedules.iter().find(|s| s.id == id).cloned() else {
+            return (Err(EngineError::NotFound(format!("schedule `{id}` (removed from app.json)"))), None);
+        };
+        let due: DateTime<Utc> = job.due_at.parse().unwrap_or(now);
+        // The next run counts from the later of the due time and now, so a server that was
+        // down does not replay every missed run.
+        let next = next_time(&schedule.cron, due.max(now)).ok();
+        (self.run_schedule(&job.app, &schedule.rule).await, next)
+    }
+
+    async fn run_schedule(&self, app: &str, rule: &str) -> Result<(), EngineError> {
+        let loaded = self.app_arc(app)?.clone();
+        let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
+        let (script, function) = (script.to_owned(), function.to_owned());
+        let actor = Actor::system();
+        let input = rules::Input { record: Default::default(), old: None, user: serde_json::to_value(&actor).unwrap_or(Value::Null) };
+        let tx = self.store.begin().await?;
+        let outcome = self.with_host(&tx, app, move |host| loaded.rules.call(&script, &function, &input, host)).await??;
+        self.apply_effects(&tx, &actor, app, "", "", outcome.effects, 0).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(())
+    }
+}

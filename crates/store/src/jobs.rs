@@ -1,0 +1,118 @@
+//! The durable jobs table: work due at a time (scheduled rules, flow timers). Jobs survive
+//! restarts; claiming is atomic, so with several servers on one PostgreSQL a job runs once
+//! (`FOR UPDATE SKIP LOCKED`); on SQLite the single write lock does the same.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query};
+use serde_json::Value;
+
+use crate::StoreError;
+use crate::connect::{Backend, backend_of};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    /// Unique name: a second job with the same key is not added (idempotent scheduling).
+    pub key: String,
+    pub app: String,
+    pub kind: String,
+    pub due_at: String,
+    pub payload: Value,
+    pub attempts: i64,
+}
+
+const COLUMNS: [&str; 7] = ["id", "key", "app", "kind", "due_at", "payload", "attempts"];
+
+/// Adds `job` unless a job with its key exists. Returns whether it was added.
+pub async fn add_job(db: &impl ConnectionTrait, job: &Job) -> Result<bool, StoreError> {
+    let q = Query::insert()
+        .into_table("jobs")
+        .columns(COLUMNS.into_iter().chain(["state"]))
+        .values_panic([
+            Expr::val(job.id.clone()),
+            Expr::val(job.key.clone()),
+            Expr::val(job.app.clone()),
+            Expr::val(job.kind.clone()),
+            Expr::val(job.due_at.clone()),
+            Expr::val(job.payload.to_string()),
+            Expr::val(job.attempts),
+            Expr::val("pending"),
+        ])
+        .on_conflict(OnConflict::column("key").do_nothing().to_owned())
+        .to_owned();
+    Ok(db.execute(&q).await?.rows_affected() == 1)
+}
+
+/// Claims up to `limit` jobs due at `now` (and jobs whose claim is older than `stale_before`,
+/// left by a server that died) for `worker`, and returns them.
+pub async fn claim_due_jobs(db: &impl ConnectionTrait, now: &str, stale_before: &str, worker: &str, limit: u64) -> Result<Vec<Job>, StoreError> {
+    let mut due = Query::select();
+    due.column("id")
+        .from("jobs")
+        .cond_where(
+            sea_orm::sea_query::Cond::any()
+                .add(Expr::col("state").eq("pending").and(Expr::col("due_at").lte(now)))
+                .add(Expr::col("state").eq("running").and(Expr::col("claimed_at").lt(stale_before))),
+        )
+        .order_by("due_at", Order::Asc)
+        .limit(limit);
+    if backend_of(db) == Backend::Postgres {
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let q = Query::update()
+        .table("jobs")
+        .values([("state", Expr::val("running")), ("claimed_by", Expr::val(worker)), ("claimed_at", Expr::val(now))])
+        .and_where(Expr::col("id").in_subquery(due))
+        .returning(Query::returning().columns(COLUMNS))
+        .to_owned();
+    let rows = db.query_all(&q).await?;
+    rows.iter()
+        .map(|row| {
+            let payload: String = row.try_get("", "payload")?;
+            Ok(Job {
+                id: row.try_get("", "id")?,
+                key: row.try_get("", "key")?,
+                app: row.try_get("", "app")?,
+                kind: row.try_get("", "kind")?,
+                due_at: row.try_get("", "due_at")?,
+                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt("jobs", e))?,
+                attempts: row.try_get("", "attempts")?,
+            })
+        })
+        .collect()
+}
+
+/// Ends a claimed job: due again at `next` (recurring) or done, with the error of this run.
+pub async fn finish_job(db: &impl ConnectionTrait, id: &str, next: Option<&str>, error: Option<&str>) -> Result<(), StoreError> {
+    let (state, due) = match next {
+        Some(next) => ("pending", Expr::val(next)),
+        None => ("done", Expr::col("due_at")),
+    };
+    let attempts = if error.is_some() { Expr::col("attempts").add(1) } else { Expr::val(0) };
+    let q = Query::update()
+        .table("jobs")
+        .values([
+            ("state", Expr::val(state)),
+            ("due_at", due),
+            ("claimed_by", Expr::val(None::<String>)),
+            ("claimed_at", Expr::val(None::<String>)),
+            ("attempts", attempts),
+            ("last_error", Expr::val(error.map(str::to_owned))),
+        ])
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// The pending jobs of `app`, soonest first (for admins and tests).
+pub async fn pending_jobs(db: &impl ConnectionTrait, app: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let q = Query::select()
+        .columns(["key", "due_at"])
+        .from("jobs")
+        .and_where(Expr::col("app").eq(app))
+        .and_where(Expr::col("state").eq("pending"))
+        .order_by("due_at", Order::Asc)
+        .to_owned();
+    db.query_all(&q).await?.iter().map(|r| Ok((r.try_get("", "key")?, r.try_get("", "due_at")?))).collect()
+}
