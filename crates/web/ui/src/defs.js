@@ -4,6 +4,19 @@ import { label } from './i18n'
 import { api } from './api'
 
 const loaded = new Map()
+let apps = null
+
+/** The apps this user may open, `[{id, name, version}]`; asked once per session. */
+export function loadApps() {
+  apps ??= api.apps().then(
+    (answer) => answer.items,
+    (e) => {
+      apps = null
+      throw e
+    },
+  )
+  return apps
+}
 
 /** `{app, forms}` of an app; one request per app however many views ask at once. */
 export function loadApp(appId) {
@@ -20,6 +33,7 @@ export function loadApp(appId) {
 /** Forgets every definition (on sign-out: another user may see other apps). */
 export function forgetApps() {
   loaded.clear()
+  apps = null
 }
 
 /** The form's label in the current locale. */

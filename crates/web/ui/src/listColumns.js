@@ -1,25 +1,41 @@
-// Which fields a list shows by default: the form's title field, then the next few scalar
-// fields — from the first layout section when there is one (the fields the form's author
-// put first), else in definition order.
+// Which fields a list shows: the user's own choice for this form (kept in localStorage), else
+// a default — the title field, then the required fields (what the form's author says a record
+// cannot do without), then the first layout section's fields (what the author put first), then
+// the rest in order, keeping only short scalar fields.
 import { isListable } from './fields'
 
-const MAX_COLUMNS = 6
+export const DEFAULT_COLUMNS = 6
 
-export function listColumns(formDef) {
-  const fields = formDef.fields ?? []
+export function defaultColumns(formDef) {
+  const fields = (formDef.fields ?? []).filter(isListable)
   const byId = new Map(fields.map((f) => [f.id, f]))
-  const firstSection = formDef.layout?.[0]?.fields.map((id) => byId.get(id)).filter(Boolean)
-  const candidates = firstSection?.length ? firstSection : fields
-  const title = byId.get(formDef.title_field)
-  const columns = title ? [title] : []
-  for (const f of candidates) {
-    if (columns.length >= MAX_COLUMNS) break
-    if (f !== title && isListable(f)) columns.push(f)
+  const ordered = [
+    byId.get(formDef.title_field),
+    ...fields.filter((f) => f.required),
+    ...(formDef.layout?.[0]?.fields ?? []).map((id) => byId.get(id)),
+    ...fields,
+  ].filter(Boolean)
+  return [...new Set(ordered)].slice(0, DEFAULT_COLUMNS)
+}
+
+const key = (app, form) => `tessera.columns.${app}.${form}`
+
+/** The columns to show: the saved choice (fields since removed from the form are dropped). */
+export function listColumns(app, form, formDef) {
+  try {
+    const saved = JSON.parse(localStorage.getItem(key(app, form)) ?? 'null')
+    if (Array.isArray(saved)) {
+      const columns = saved.map((id) => formDef.fields.find((f) => f.id === id)).filter(Boolean)
+      if (columns.length) return columns
+    }
+  } catch {
+    // A damaged entry is the same as none.
   }
-  // A short first section leaves room for later fields.
-  for (const f of fields) {
-    if (columns.length >= Math.min(4, MAX_COLUMNS)) break
-    if (!columns.includes(f) && isListable(f)) columns.push(f)
-  }
-  return columns
+  return defaultColumns(formDef)
+}
+
+/** Saves the user's choice of columns; `null` goes back to the default. */
+export function saveColumns(app, form, ids) {
+  if (ids) localStorage.setItem(key(app, form), JSON.stringify(ids))
+  else localStorage.removeItem(key(app, form))
 }

@@ -1,0 +1,39 @@
+//! `cargo run --release -p bench -- <name>`: Tessera's benchmarks. Each prints medians of
+//! several runs and the ratio to a baseline measured in the same run, so a noisy machine
+//! still gives comparable figures.
+
+#![allow(clippy::print_stdout)]
+
+mod rules_bench;
+
+use std::time::{Duration, Instant};
+
+fn main() {
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    match which.as_str() {
+        "rules" | "all" => rules_bench::run(),
+        other => {
+            eprintln!("unknown benchmark `{other}`; one of: rules, all");
+            std::process::exit(2);
+        }
+    }
+}
+
+/// Runs `f` `iterations` times per run, `runs` times, after a warm-up; returns the median
+/// operations per second.
+pub(crate) fn median_rate(runs: usize, iterations: u64, mut f: impl FnMut()) -> f64 {
+    for _ in 0..iterations / 10 {
+        f();
+    }
+    let mut rates: Vec<f64> = (0..runs)
+        .map(|_| {
+            let started = Instant::now();
+            for _ in 0..iterations {
+                f();
+            }
+            iterations as f64 / started.elapsed().max(Duration::from_nanos(1)).as_secs_f64()
+        })
+        .collect();
+    rates.sort_by(f64::total_cmp);
+    rates[rates.len() / 2]
+}
