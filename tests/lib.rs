@@ -51,7 +51,7 @@ pub async fn crm(url: &str) -> (Engine, String) {
 pub async fn start(
     engine: Engine,
 ) -> impl Service<actix_http::Request, Response = ServiceResponse<impl MessageBody>, Error = actix_web::Error> {
-    test::init_service(server::create_app(server::AppState { engine })).await
+    test::init_service(server::create_app(server::AppState::new(engine))).await
 }
 
 /// Sends `req` (with the bearer `token`, if any) and returns status and JSON body (Null if empty).

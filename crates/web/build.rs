@@ -41,7 +41,11 @@ fn npm(dir: &Path, args: &[&str]) {
     // npm's output goes to stderr: stdout is where cargo reads this script's directives.
     match Command::new(npm).args(args).current_dir(dir).stdout(Stdio::from(std::io::stderr())).status() {
         Ok(status) if status.success() => {}
-        Ok(status) => fail(&format!("`{shown}` in {} failed ({status}); its output is above", dir.display())),
+        Ok(status) => fail(&format!(
+            "`{shown}` in {} failed ({status}); its output is above. A damaged install is mended by deleting {}",
+            dir.display(),
+            dir.join("node_modules").display()
+        )),
         Err(e) => fail(&format!(
             "cannot run `{shown}` in {}: {e}. The web UI is built with Node.js and npm (Node 20 or later); install them",
             dir.display()

@@ -1,6 +1,7 @@
 // Browser smoke test of Tessera's UI: signs in and works with the CRM the way a user would,
 // in a real headless Chromium.
 //
+//   npm ci --prefix tests/browser          # once: installs playwright-core
 //   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/smoke.mjs
 //
 // TESSERA_URL is a server started with `tessera serve --demo` (a fresh database is best; the
@@ -11,7 +12,14 @@
 import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { chromium } from 'playwright-core'
+
+let chromium
+try {
+  ;({ chromium } = await import('playwright-core'))
+} catch {
+  console.error('browser: playwright-core is not installed; run `npm ci --prefix tests/browser` first')
+  process.exit(2)
+}
 
 const BASE = process.env.TESSERA_URL?.replace(/\/+$/, '')
 if (!BASE) {
@@ -94,6 +102,15 @@ function check(condition, message) {
   if (!condition) throw new Error(message)
 }
 
+/** Waits until `probe()` returns true (the page re-renders after an answer arrives). */
+async function eventually(probe, message) {
+  const deadline = Date.now() + TIMEOUT
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(typeof message === 'function' ? await message() : message)
+    await page.waitForTimeout(100)
+  }
+}
+
 /** Does `action` and returns the response to the API call it causes (`method`, a URL part). */
 async function answerTo(method, part, action) {
   const [response] = await Promise.all([
@@ -151,13 +168,17 @@ await step('the opportunity list shows rows', async () => {
 
 await step('sorting by amount orders the rows, both ways', async () => {
   await answerTo('GET', 'sort=amount', () => page.click('[data-list] thead .col-amount'))
-  await page.waitForTimeout(100)
+  await eventually(
+    async () => (await shownAmounts()).length > 1 && sorted(await shownAmounts(), 1),
+    async () => `not ascending: ${(await shownAmounts()).slice(0, 8).join(', ')}`,
+  )
   const up = await shownAmounts()
-  check(up.length > 1 && sorted(up, 1), `not ascending: ${up.slice(0, 8).join(', ')}`)
   await answerTo('GET', 'sort=-amount', () => page.click('[data-list] thead .col-amount'))
-  await page.waitForTimeout(100)
+  await eventually(
+    async () => (await shownAmounts()).length > 1 && sorted(await shownAmounts(), -1),
+    async () => `not descending: ${(await shownAmounts()).slice(0, 8).join(', ')}`,
+  )
   const down = await shownAmounts()
-  check(down.length > 1 && sorted(down, -1), `not descending: ${down.slice(0, 8).join(', ')}`)
   check(down[0] >= up[up.length - 1], 'the largest amount does not come first when descending')
 })
 
@@ -165,12 +186,13 @@ await step('searching by name narrows the list', async () => {
   const first = (await page.locator('[data-list] tbody tr:first-child [data-col="name"]').innerText()).trim()
   const word = first.split(/\s+/).sort((a, b) => b.length - a.length)[0]
   await answerTo('GET', 'contains', () => page.fill(SEARCH, word))
-  await page.waitForTimeout(100)
-  const names = await page.locator('[data-list] tbody [data-col="name"]').allInnerTexts()
-  check(names.length > 0, `no rows for "${word}"`)
-  check(
-    names.every((n) => n.toLowerCase().includes(word.toLowerCase())),
-    `a row does not contain "${word}": ${names.join(' | ')}`,
+  const names = () => page.locator('[data-list] tbody [data-col="name"]').allInnerTexts()
+  await eventually(
+    async () => {
+      const shown = await names()
+      return shown.length > 0 && shown.every((n) => n.toLowerCase().includes(word.toLowerCase()))
+    },
+    async () => `rows not narrowed to "${word}": ${(await names()).join(' | ')}`,
   )
   await answerTo('GET', '/forms/opportunity/records', () => page.fill(SEARCH, ''))
 })
@@ -186,8 +208,10 @@ await step('editing a record and saving raises its version', async () => {
   check(response.status() === 200, `PATCH answered ${response.status()}: ${await response.text()}`)
   const sent = response.request().postDataJSON()
   check(Object.keys(sent.data).join() === 'name', `PATCH sent more than the changed field: ${JSON.stringify(sent)}`)
-  await page.waitForFunction((v) => /\d+/.test(document.querySelector('[data-version]')?.textContent) && Number(document.querySelector('[data-version]').textContent.match(/\d+/)[0]) === v, before + 1)
-  check((await versionShown()) === before + 1, `version ${await versionShown()} after saving version ${before}`)
+  await eventually(
+    async () => (await versionShown()) === before + 1,
+    async () => `version ${await versionShown()} after saving version ${before}`,
+  )
 })
 
 await step('the history tab lists the versions and the change', async () => {
@@ -225,9 +249,6 @@ await step('saving an invalid record shows the error at the field', async () => 
 await step('signing out returns to the login page and forgets the session', async () => {
   await page.click('[data-user-menu]')
   await page.locator('[data-logout]').click()
-  // The new-record page had unsaved input: the UI asks first.
-  const confirm = page.locator('.el-message-box .el-button--primary')
-  if (await confirm.isVisible().catch(() => false)) await confirm.click()
   await page.locator('[data-login-submit]').waitFor()
   check(!(await page.evaluate(() => sessionStorage.getItem('tessera.session'))), 'the session is still stored')
   await page.goto(`${BASE}/#/${APP}/opportunity`)

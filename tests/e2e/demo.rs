@@ -34,12 +34,16 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
             assert!(first.records[form] >= at_least, "{url}: {form}: {}", first.records[form]);
         }
 
-        // Demo users log in with password `demo`.
-        let login = engine.login("rep1", "demo").await.expect("rep1 logs in with demo");
+        // Demo users log in with password `demo`; the admin sees every record the seed made,
+        // a sales rep only their own accounts.
+        let admin = engine.login("admin", "demo").await.expect("admin logs in with demo");
+        let rep = engine.login("rep1", "demo").await.expect("rep1 logs in with demo");
         let app = start(engine.clone()).await;
         for (form, created) in &first.records {
-            assert_eq!(count(&app, &login.token, form).await, *created, "{url}: {form}");
+            assert_eq!(count(&app, &admin.token, form).await, *created, "{url}: {form}");
         }
+        let mine = count(&app, &rep.token, "account").await;
+        assert!(mine > 0 && mine < first.records["account"], "{url}: rep1 sees {mine} accounts");
 
         // Deterministic: a second database seeded from the same file holds the same data.
         let other = Engine::open("sqlite::memory:", &[repo().join("apps/crm")]).await.unwrap();

@@ -22,6 +22,24 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         }
     }
     let roles: HashSet<&str> = defs.app.roles.iter().map(|r| r.id.as_str()).collect();
+    let departments: HashSet<&str> = defs.app.departments.iter().map(|d| d.id.as_str()).collect();
+    for (i, department) in defs.app.departments.iter().enumerate() {
+        if let Some(parent) = &department.parent {
+            if !departments.contains(parent.as_str()) {
+                at(&app_file, format!("/departments/{i}/parent"), format!("no department `{parent}`"));
+            }
+        }
+        // Walking up from each department must end at a root, not go round in a circle.
+        let mut seen = HashSet::new();
+        let mut current = Some(department);
+        while let Some(d) = current {
+            if !seen.insert(d.id.as_str()) {
+                at(&app_file, format!("/departments/{i}/parent"), format!("department `{}` is its own ancestor", department.id));
+                break;
+            }
+            current = d.parent.as_ref().and_then(|p| defs.app.departments.iter().find(|x| &x.id == p));
+        }
+    }
     let mut schedule_ids = HashSet::new();
     for (i, schedule) in defs.app.schedules.iter().enumerate() {
         if !schedule_ids.insert(schedule.id.as_str()) {
@@ -37,6 +55,20 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         let file = defs.dir.join("forms").join(format!("{id}.json"));
         schema_reference(&form.schema, DefKind::Form, &file, &mut at);
         check_form(defs, form, &file, &mut at);
+        for (g, grant) in form.permissions.iter().enumerate() {
+            for (r, role) in grant.roles.iter().enumerate() {
+                if !roles.contains(role.as_str()) {
+                    at(&file, format!("/permissions/{g}/roles/{r}"), format!("no role `{role}` in app.json"));
+                }
+            }
+            for (list, what) in [(&grant.hidden, "hidden"), (&grant.read_only, "read_only")] {
+                for (f, name) in list.iter().enumerate() {
+                    if form.field(name).is_none() {
+                        at(&file, format!("/permissions/{g}/{what}/{f}"), format!("no field `{name}`"));
+                    }
+                }
+            }
+        }
     }
 
     for (id, seed) in &defs.seeds {
@@ -65,6 +97,7 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
             check_generators(defs, seed, &form.fields, &part.fields, &format!("/forms/{s}/fields"), &file, &mut at);
         }
     }
+    out.extend(crate::report::cross_references(defs));
     out
 }
 

@@ -30,6 +30,54 @@ pub struct Form {
     /// Rules run when a record of this form is saved, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<Hook>,
+    /// Who may do what with this form's records. Only `admin` has access to a form that grants
+    /// nothing; a user's rights are the union of the grants of all their roles.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub permissions: Vec<Grant>,
+}
+
+/// Rights of some roles on a form: actions, on which records, and which fields they may not see
+/// or change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub roles: Vec<String>,
+    pub actions: Vec<Action>,
+    /// Which records the actions (other than create) apply to.
+    pub scope: Scope,
+    /// Fields these roles may not see: absent from every output.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
+    /// Fields these roles see but may not change.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub read_only: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Create,
+    Read,
+    Update,
+    Delete,
+    Export,
+    Print,
+    Import,
+}
+
+/// Which records a grant covers, by their owner or by a filter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Records the user owns.
+    Own,
+    /// Records owned by anyone in the user's department.
+    Department,
+    /// Records owned by anyone in the user's department or the departments below it.
+    DepartmentTree,
+    All,
+    /// Records matching a filter in the list API's language.
+    Filter(Value),
 }
 
 impl Form {

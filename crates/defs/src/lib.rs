@@ -7,18 +7,22 @@
 mod app;
 mod canonical;
 mod check;
+mod dashboard;
 mod diagnostic;
 mod form;
 mod label;
 mod load;
+mod report;
 mod schema;
 mod seed;
 
-pub use app::{App, NavGroup, Role, Schedule};
+pub use app::{App, Department, NavGroup, Role, Schedule};
 pub use canonical::to_canonical_json;
 pub use diagnostic::Diagnostic;
-pub use form::{Choice, Field, FieldKind, Form, Hook, HookKind, Section};
+pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Scope, Section};
 pub use label::Label;
+pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
+pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
 pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
 pub use schema::{SCHEMA_FILES, schema_json};
 pub use seed::{Generator, Seed, SeedForm, SeedUser};

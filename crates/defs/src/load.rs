@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::diagnostic::segment;
 use crate::schema::validator;
-use crate::{App, Diagnostic, Form, Seed, check, is_identifier};
+use crate::{App, Dashboard, Diagnostic, Form, Report, Seed, check, is_identifier};
 
 /// The kinds of definition file, each with its folder and schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -19,6 +19,8 @@ pub enum DefKind {
     App,
     Form,
     Seed,
+    Report,
+    Dashboard,
 }
 
 impl DefKind {
@@ -28,6 +30,8 @@ impl DefKind {
             DefKind::App => None,
             DefKind::Form => Some("forms"),
             DefKind::Seed => Some("seed"),
+            DefKind::Report => Some("reports"),
+            DefKind::Dashboard => Some("dashboards"),
         }
     }
 
@@ -44,6 +48,8 @@ pub struct AppDefs {
     pub app: App,
     pub forms: BTreeMap<String, Form>,
     pub seeds: BTreeMap<String, Seed>,
+    pub reports: BTreeMap<String, Report>,
+    pub dashboards: BTreeMap<String, Dashboard>,
     /// Sources of `rules/<id>.rhai`, compiled by the rules engine.
     pub scripts: BTreeMap<String, String>,
     /// Ids of form files that exist but could not be read: references to them are not reported
@@ -68,6 +74,12 @@ impl AppDefs {
         for id in self.seeds.keys() {
             files.push((DefKind::Seed, self.dir.join("seed").join(format!("{id}.json"))));
         }
+        for id in self.reports.keys() {
+            files.push((DefKind::Report, self.dir.join("reports").join(format!("{id}.json"))));
+        }
+        for id in self.dashboards.keys() {
+            files.push((DefKind::Dashboard, self.dir.join("dashboards").join(format!("{id}.json"))));
+        }
         files
     }
 }
@@ -79,11 +91,13 @@ pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
     let app: Option<App> = read_file(&dir.join("app.json"), DefKind::App, &mut diags);
     let (forms, unreadable_forms) = read_folder(dir, DefKind::Form, &mut diags);
     let (seeds, _) = read_folder(dir, DefKind::Seed, &mut diags);
+    let (reports, _) = read_folder(dir, DefKind::Report, &mut diags);
+    let (dashboards, _) = read_folder(dir, DefKind::Dashboard, &mut diags);
     let scripts = read_scripts(&dir.join("rules"), &mut diags);
     let Some(app) = app else {
         return (None, diags);
     };
-    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, scripts, unreadable_forms };
+    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, reports, dashboards, scripts, unreadable_forms };
     diags.extend(check::cross_references(&defs));
     diags.sort();
     (Some(defs), diags)
@@ -190,5 +204,7 @@ pub fn canonicalize(kind: DefKind, text: &str) -> Result<String, Vec<(String, St
         DefKind::App => crate::to_canonical_json(&parse_definition::<App>(&value, kind)?),
         DefKind::Form => crate::to_canonical_json(&parse_definition::<Form>(&value, kind)?),
         DefKind::Seed => crate::to_canonical_json(&parse_definition::<Seed>(&value, kind)?),
+        DefKind::Report => crate::to_canonical_json(&parse_definition::<Report>(&value, kind)?),
+        DefKind::Dashboard => crate::to_canonical_json(&parse_definition::<Dashboard>(&value, kind)?),
     })
 }

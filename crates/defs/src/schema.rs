@@ -6,13 +6,15 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::{App, DefKind, Form, Seed};
+use crate::{App, Dashboard, DefKind, Form, Report, Seed};
 
 /// File name under `schemas/` for each kind.
 pub const SCHEMA_FILES: &[(DefKind, &str)] = &[
     (DefKind::App, "app.schema.json"),
     (DefKind::Form, "form.schema.json"),
     (DefKind::Seed, "seed.schema.json"),
+    (DefKind::Report, "report.schema.json"),
+    (DefKind::Dashboard, "dashboard.schema.json"),
 ];
 
 /// The JSON Schema of one definition kind.
@@ -21,6 +23,8 @@ pub fn schema_json(kind: DefKind) -> Value {
         DefKind::App => schemars::schema_for!(App),
         DefKind::Form => schemars::schema_for!(Form),
         DefKind::Seed => schemars::schema_for!(Seed),
+        DefKind::Report => schemars::schema_for!(Report),
+        DefKind::Dashboard => schemars::schema_for!(Dashboard),
     };
     schema.to_value()
 }

@@ -93,7 +93,11 @@ impl LoadedApp {
             }
         }
         match defs {
-            Some(defs) if diags.is_empty() => Ok(LoadedApp { defs, forms, rules }),
+            Some(defs) if diags.is_empty() => {
+                let app = LoadedApp { defs, forms, rules };
+                let problems = app.check_grant_filters(dir);
+                if problems.is_empty() { Ok(app) } else { Err(EngineError::Definitions(problems)) }
+            }
             _ => {
                 diags.sort();
                 Err(EngineError::Definitions(diags))
@@ -108,6 +112,56 @@ impl LoadedApp {
             Err(EngineError::Definitions(diags)) => diags,
             Err(other) => vec![Diagnostic::new(dir, "", other.to_string())],
         }
+    }
+
+    /// Filter scopes of grants must be filters this app can run.
+    fn check_grant_filters(&self, dir: &Path) -> Vec<Diagnostic> {
+        let mut diags = Vec::new();
+        for (id, rt) in &self.forms {
+            for (g, grant) in rt.compiled.def.permissions.iter().enumerate() {
+                if let defs::Scope::Filter(filter) = &grant.scope {
+                    if let Err(e) = crate::list::parse_filter(self, rt, filter, &format!("/permissions/{g}/scope/filter")) {
+                        let file = dir.join("forms").join(format!("{id}.json"));
+                        let pointer = e.details().first().map(|d| d.path.clone()).unwrap_or_default();
+                        diags.push(Diagnostic::new(file, pointer, e.to_string()));
+                    }
+                }
+            }
+        }
+        diags
+    }
+
+    /// The app as `actor` may see it: forms they may read, without fields hidden from them,
+    /// with what they may do on each; navigation limited to those forms.
+    pub fn view_for(&self, actor: &crate::Actor) -> serde_json::Value {
+        use defs::Action;
+        let mut forms = serde_json::Map::new();
+        for (id, rt) in &self.forms {
+            let access = crate::access::Access::of(actor, rt);
+            if !access.allows(Action::Read) {
+                continue;
+            }
+            let mut def = rt.compiled.def.clone();
+            def.fields.retain(|f| !access.hidden.contains(&f.id));
+            for section in &mut def.layout {
+                section.fields.retain(|f| !access.hidden.contains(f));
+            }
+            def.permissions.clear();
+            let actions: Vec<&str> = [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import]
+                .into_iter()
+                .filter(|a| access.allows(*a))
+                .map(crate::access::action_name)
+                .collect();
+            let mut value = serde_json::to_value(&def).unwrap_or_default();
+            value["access"] = serde_json::json!({"actions": actions, "read_only": access.locked});
+            forms.insert(id.clone(), value);
+        }
+        let mut app = self.defs.app.clone();
+        for group in &mut app.navigation {
+            group.forms.retain(|f| forms.contains_key(f));
+        }
+        app.navigation.retain(|g| !g.forms.is_empty());
+        serde_json::json!({"app": app, "forms": forms})
     }
 
     pub fn id(&self) -> &str {

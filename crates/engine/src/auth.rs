@@ -39,9 +39,23 @@ impl Actor {
 #[derive(Debug, Clone, Serialize)]
 pub struct Login {
     pub token: String,
+    /// Echo this in `X-CSRF-Token` on writes authenticated by the session cookie.
+    pub csrf_token: String,
     pub expires_at: String,
     pub user: Actor,
 }
+
+/// How a request proves it was not forged by another site.
+#[derive(Debug, Clone, Copy)]
+pub enum Csrf<'a> {
+    /// Bearer tokens and safe methods: a browser never sends these on its own.
+    NotNeeded,
+    /// A write authenticated by the cookie: the header the request carried, if any.
+    Required(Option<&'a str>),
+}
+
+/// Shortest password accepted on a change.
+const MIN_PASSWORD: usize = 8;
 
 pub(crate) fn hash_password(password: &str) -> Result<String, EngineError> {
     let salt = SaltString::generate(&mut OsRng);
@@ -53,6 +67,12 @@ pub(crate) fn hash_password(password: &str) -> Result<String, EngineError> {
 
 fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    OsRng.fill_bytes(&mut buf);
+    URL_SAFE_NO_PAD.encode(buf)
 }
 
 fn digest(token: &str) -> String {
@@ -69,26 +89,47 @@ impl Engine {
         let Some(user) = user.filter(|_| ok) else {
             return Err(EngineError::BadCredentials);
         };
-        let mut bytes = [0u8; 32];
-        OsRng.fill_bytes(&mut bytes);
-        let token = URL_SAFE_NO_PAD.encode(bytes);
+        let token = random_token(32);
+        let csrf_token = random_token(24);
         let expires_at = time::format(Utc::now() + Duration::days(SESSION_DAYS));
         let session = store::Session {
             token_hash: digest(&token),
             username: user.username.clone(),
             created_at: time::now(),
             expires_at: expires_at.clone(),
+            csrf_hash: digest(&csrf_token),
         };
         store::create_session(self.store.db(), &session).await?;
-        Ok(Login { token, expires_at, user: Actor::from_user(user) })
+        Ok(Login { token, csrf_token, expires_at, user: Actor::from_user(user) })
     }
 
-    /// The user a session token belongs to.
-    pub async fn authenticate(&self, token: &str) -> Result<Actor, EngineError> {
-        store::session_user(self.store.db(), &digest(token), &time::now())
-            .await?
-            .map(Actor::from_user)
-            .ok_or(EngineError::Unauthenticated)
+    /// The user a session token belongs to; a cookie-authenticated write must also carry the
+    /// session's CSRF token.
+    pub async fn authenticate(&self, token: &str, csrf: Csrf<'_>) -> Result<Actor, EngineError> {
+        let (user, csrf_hash) =
+            store::session(self.store.db(), &digest(token), &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
+        if let Csrf::Required(sent) = csrf {
+            if sent.map(digest).as_deref() != Some(csrf_hash.as_str()) {
+                return Err(EngineError::Csrf);
+            }
+        }
+        Ok(Actor::from_user(user))
+    }
+
+    /// Changes the actor's password and ends their other sessions.
+    pub async fn change_password(&self, actor: &Actor, token: &str, current: &str, new: &str) -> Result<(), EngineError> {
+        let user = store::get_user(self.store.db(), &actor.username).await?.ok_or(EngineError::Unauthenticated)?;
+        if !verify_password(current, &user.password_hash) {
+            return Err(EngineError::Invalid(vec![forms::FieldError::new("/current", "this is not your current password")]));
+        }
+        if new.chars().count() < MIN_PASSWORD {
+            return Err(EngineError::Invalid(vec![forms::FieldError::new("/new", format!("use at least {MIN_PASSWORD} characters"))]));
+        }
+        let tx = self.store.begin().await?;
+        store::set_password(&tx, &actor.username, &hash_password(new)?).await?;
+        store::delete_other_sessions(&tx, &actor.username, &digest(token)).await?;
+        tx.commit().await.map_err(store::StoreError::from)?;
+        Ok(())
     }
 
     /// Ends a session; the token stops working at once.
@@ -102,11 +143,7 @@ impl Engine {
         if !store::users(self.store.db()).await?.is_empty() {
             return Ok(None);
         }
-        let generated = password.is_none().then(|| {
-            let mut bytes = [0u8; 12];
-            OsRng.fill_bytes(&mut bytes);
-            URL_SAFE_NO_PAD.encode(bytes)
-        });
+        let generated = password.is_none().then(|| random_token(12));
         let password = password.map(str::to_owned).or_else(|| generated.clone()).unwrap_or_default();
         self.create_user(&self.store.db().clone(), "admin", "Administrator", &password, &["admin".into()], None).await?;
         Ok(generated)

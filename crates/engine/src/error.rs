@@ -16,8 +16,21 @@ pub enum EngineError {
     BadCredentials,
     #[error("{0}")]
     Forbidden(String),
+    /// Named fields the caller may not read or change.
+    #[error("you may not use these fields")]
+    ForbiddenFields(Vec<FieldError>),
+    /// A cookie-authenticated write without the session's CSRF token.
+    #[error("this request needs the X-CSRF-Token header of your session")]
+    Csrf,
+    /// Too many attempts (e.g. failed logins); try again later.
+    #[error("too many attempts; try again in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error("{0} not found")]
     NotFound(String),
+    /// The record exists but lies outside what the caller may see; answered like a missing one,
+    /// so existence itself does not leak.
+    #[error("{0} not found")]
+    OutOfScope(String),
     #[error("the record is at version {current}; reload it and apply your change again")]
     StaleVersion { current: i64 },
     #[error("a record with the same {} exists: {existing}", fields.join(", "))]
@@ -42,8 +55,10 @@ impl EngineError {
             EngineError::Malformed { .. } => "malformed",
             EngineError::Unauthenticated => "unauthenticated",
             EngineError::BadCredentials => "bad_credentials",
-            EngineError::Forbidden(_) => "forbidden",
-            EngineError::NotFound(_) => "not_found",
+            EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) => "forbidden",
+            EngineError::Csrf => "csrf_failed",
+            EngineError::RateLimited { .. } => "rate_limited",
+            EngineError::NotFound(_) | EngineError::OutOfScope(_) => "not_found",
             EngineError::StaleVersion { .. } => "stale_version",
             EngineError::Duplicate { .. } => "duplicate",
             EngineError::Invalid(_) => "validation_failed",
@@ -57,7 +72,9 @@ impl EngineError {
     /// Located problems, for `details` on the wire.
     pub fn details(&self) -> Vec<FieldError> {
         match self {
-            EngineError::Malformed { details, .. } | EngineError::Invalid(details) => details.clone(),
+            EngineError::Malformed { details, .. } | EngineError::Invalid(details) | EngineError::ForbiddenFields(details) => {
+                details.clone()
+            }
             EngineError::Duplicate { fields, existing } => fields
                 .iter()
                 .map(|f| FieldError::new(format!("/{f}"), format!("same value as record {existing}")))

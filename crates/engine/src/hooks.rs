@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::sync::mpsc as sync_channel;
 
-use defs::HookKind;
+use defs::{Action, HookKind};
 use forms::FieldError;
 use rules::{Effect, Host, Input, RuleError};
 use serde_json::{Map, Value, json};
-use store::{Conn, Deleted, ListQuery};
+use store::{Conn, Deleted, Filter, ListQuery};
 use tokio::sync::mpsc;
 
+use crate::access::Access;
 use crate::apps::LoadedApp;
 use crate::{Actor, Engine, EngineError};
 
@@ -92,7 +93,7 @@ impl Engine {
             return Ok(prepare(&loaded, form, input, Arc::new(NoHost))?);
         }
         let form = form.to_owned();
-        Ok(self.with_host(tx, app, move |host| prepare(&loaded, &form, input, host)).await??)
+        Ok(self.with_host(tx, actor, app, move |host| prepare(&loaded, &form, input, host)).await??)
     }
 
     /// Runs the `after_save` hooks of a written record and returns the effects they ask for.
@@ -104,7 +105,7 @@ impl Engine {
         }
         let input = input(actor, &save);
         let outcome = self
-            .with_host(tx, app, move |host| -> Result<(Vec<Effect>, Vec<FieldError>), RuleError> {
+            .with_host(tx, actor, app, move |host| -> Result<(Vec<Effect>, Vec<FieldError>), RuleError> {
                 let mut effects = Vec::new();
                 let mut errors = Vec::new();
                 for hook in &hooks {
@@ -126,6 +127,7 @@ impl Engine {
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,
+        actor: &Actor,
         app: &str,
         job: impl FnOnce(Arc<dyn Host>) -> T + Send + 'static,
     ) -> Result<T, EngineError> {
@@ -135,7 +137,7 @@ impl Engine {
         loop {
             tokio::select! {
                 Some((request, reply)) = requests.recv() => {
-                    let answer = self.serve(tx, app, request).await;
+                    let answer = self.serve(tx, actor, app, request).await;
                     let _ = reply.send(answer);
                 }
                 done = &mut job => return done.map_err(|e| EngineError::Internal(format!("rule job failed: {e}"))),
@@ -143,20 +145,36 @@ impl Engine {
         }
     }
 
-    async fn serve(&self, tx: &impl Conn, app: &str, request: HostRequest) -> Result<Value, String> {
+    /// Answers a script's read as the user it runs for: only records they may read, without
+    /// the fields hidden from them.
+    async fn serve(&self, tx: &impl Conn, actor: &Actor, app: &str, request: HostRequest) -> Result<Value, String> {
         let loaded = self.app(app).map_err(|e| e.to_string())?;
+        let text = |e: EngineError| e.to_string();
         match request {
             HostRequest::Lookup { form, id } => {
-                let rt = loaded.form(&form).map_err(|e| e.to_string())?;
-                let found = store::get(tx, &rt.table, &id).await.map_err(|e| e.to_string())?;
-                Ok(found.filter(|r| r.deleted_at.is_none()).map(script_view).unwrap_or(Value::Null))
+                let rt = loaded.form(&form).map_err(text)?;
+                let access = Access::of(actor, rt);
+                let found = store::get(tx, &rt.table, &id).await.map_err(|e| e.to_string())?.filter(|r| r.deleted_at.is_none());
+                let Some(record) = found else { return Ok(Value::Null) };
+                if !access.allows(Action::Read) || !self.in_scope(tx, actor, loaded, rt, &access, Action::Read, &record).await.map_err(text)? {
+                    return Ok(Value::Null);
+                }
+                Ok(script_view(record, &access))
             }
             HostRequest::Find { form, filter, limit } => {
-                let rt = loaded.form(&form).map_err(|e| e.to_string())?;
+                let rt = loaded.form(&form).map_err(text)?;
+                let access = Access::of(actor, rt);
+                if !access.allows(Action::Read) {
+                    return Ok(Value::Array(Vec::new())); // nothing the user may read
+                }
                 let filter = crate::list::parse_filter(loaded, rt, &filter, "/filter").map_err(|e| format!("find({form}): {e}"))?;
+                let filter = match self.scope(tx, actor, loaded, rt, &access, Action::Read).await.map_err(text)? {
+                    Some(scope) => Filter::All(vec![filter, scope]),
+                    None => filter,
+                };
                 let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit, deleted: Deleted::Exclude };
                 let rows = store::list(tx, &rt.table, &query).await.map_err(|e| e.to_string())?;
-                Ok(Value::Array(rows.into_iter().map(script_view).collect()))
+                Ok(Value::Array(rows.into_iter().map(|r| script_view(r, &access)).collect()))
             }
             HostRequest::RoundRobin { pool, members } => {
                 let turn = store::next_counter(tx, &format!("round_robin:{app}:{pool}")).await.map_err(|e| e.to_string())?;
@@ -179,8 +197,9 @@ fn object_with_id(mut data: Map<String, Value>, id: &str) -> Map<String, Value> 
     data
 }
 
-/// A stored record as scripts read it: its data plus `id`, `owner` and timestamps.
-fn script_view(r: store::Record) -> Value {
+/// A stored record as scripts read it: its visible data plus `id`, `owner` and timestamps.
+fn script_view(mut r: store::Record, access: &Access) -> Value {
+    access.redact(&mut r.data);
     let mut data = object_with_id(r.data, &r.id);
     data.insert("owner".into(), json!(r.owner));
     data.insert("created_at".into(), json!(r.created_at));

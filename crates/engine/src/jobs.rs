@@ -108,7 +108,7 @@ impl Engine {
         let actor = Actor::system();
         let input = rules::Input { record: Default::default(), old: None, user: serde_json::to_value(&actor).unwrap_or(Value::Null) };
         let tx = self.store.begin().await?;
-        let outcome = self.with_host(&tx, app, move |host| loaded.rules.call(&script, &function, &input, host)).await??;
+        let outcome = self.with_host(&tx, &actor, app, move |host| loaded.rules.call(&script, &function, &input, host)).await??;
         self.apply_effects(&tx, &actor, app, "", "", outcome.effects, 0).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
         Ok(())

@@ -5,7 +5,9 @@
 //! Knows nothing of HTTP: the server turns requests into commands and [`EngineError`]s into
 //! responses.
 
+mod access;
 mod apps;
+mod audit;
 mod auth;
 mod envelope;
 mod error;
@@ -21,7 +23,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use apps::LoadedApp;
-pub use auth::{Actor, Login};
+pub use audit::AuditParams;
+pub use auth::{Actor, Csrf, Login};
 pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::EngineError;
 pub use forms::FieldError;

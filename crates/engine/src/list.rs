@@ -3,11 +3,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use defs::Action;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{CmpOp, ColumnKind, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
 
+use crate::access::Access;
 use crate::apps::{FormRuntime, LoadedApp, column_kind};
+use crate::audit::Subject;
 use crate::{Actor, Engine, EngineError, Envelope, Page};
 
 /// Query parameters of a list, as they arrive.
@@ -31,27 +34,50 @@ pub(crate) const MAX_LIMIT: u64 = 500;
 const MAX_SORT_KEYS: usize = 4;
 
 impl Engine {
-    /// One page of `form`'s records matching `params`.
-    pub async fn list(&self, _actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
+    /// One page of `form`'s records matching `params`, among those the actor may see.
+    pub async fn list(&self, actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
+        let result = self.list_unaudited(actor, app, form, params).await;
+        self.audited(actor, Subject { action: "list", app, form, id: "" }, result).await
+    }
+
+    async fn list_unaudited(&self, actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
         let loaded = self.app(app)?;
         let rt = loaded.form(form)?;
+        let access = Access::of(actor, rt);
+        let trash = params.deleted == Some(true);
+        access.require(if trash { Action::Delete } else { Action::Read }, form)?;
         let filter = match params.filter.as_deref() {
             None | Some("") => None,
             Some(text) => {
                 let value: Value = serde_json::from_str(text)
                     .map_err(|e| EngineError::malformed_at("/filter", format!("filter is not valid JSON: {e}")))?;
-                Some(parse_filter(loaded, rt, &value, "/filter")?)
+                let filter = parse_filter(loaded, rt, &value, "/filter")?;
+                check_filter_visible(actor, loaded, rt, &access, &value, "/filter")?;
+                Some(filter)
             }
+        };
+        let scope = self.scope(self.store.db(), actor, loaded, rt, &access, if trash { Action::Delete } else { Action::Read }).await?;
+        let filter = match (filter, scope) {
+            (Some(f), Some(s)) => Some(Filter::All(vec![f, s])),
+            (f, s) => f.or(s),
         };
         let sort_text = params.sort.clone().unwrap_or_default();
         let sort = parse_sort(rt, &sort_text)?;
+        for key in &sort {
+            if let Target::Field { name, .. } = &key.target {
+                access.check_visible(name, "/sort")?;
+            }
+        }
         let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
             return Err(EngineError::malformed_at("/limit", format!("limit must be between 1 and {MAX_LIMIT}")));
         }
         let after = params.cursor.as_deref().map(|c| decode_cursor(c, &sort_text, sort.len())).transpose()?;
         let fields = parse_fields(rt, params.fields.as_deref())?;
-        let deleted = if params.deleted == Some(true) { Deleted::Only } else { Deleted::Exclude };
+        for name in fields.iter().flatten() {
+            access.check_visible(name, "/fields")?;
+        }
+        let deleted = if trash { Deleted::Only } else { Deleted::Exclude };
         let query = ListQuery { filter, sort: sort.clone(), after, limit: limit + 1, deleted };
         let mut records = store::list(self.store.db(), &rt.table, &query).await?;
         let more = records.len() as u64 > limit;
@@ -61,18 +87,46 @@ impl Engine {
             Some(last) if more => Some(encode_cursor(&sort_text, &sort, last)),
             _ => None,
         };
-        let items = match fields {
-            None => items,
-            Some(keep) => items
-                .into_iter()
-                .map(|mut e| {
+        let items = items
+            .into_iter()
+            .map(|mut e| {
+                access.redact(&mut e.data);
+                if let Some(keep) = &fields {
                     e.data.retain(|k, _| keep.iter().any(|f| f == k));
-                    e
-                })
-                .collect(),
-        };
+                }
+                e
+            })
+            .collect();
         Ok(Page { items, next_cursor })
     }
+}
+
+/// Refuses a filter that names a field the actor may not see, here or through a link (a filter
+/// on a hidden field would reveal its values one question at a time).
+fn check_filter_visible(actor: &Actor, app: &LoadedApp, rt: &FormRuntime, access: &Access, value: &Value, path: &str) -> Result<(), EngineError> {
+    let Value::Object(map) = value else { return Ok(()) };
+    for (key, cond) in map {
+        let here = format!("{path}/{key}");
+        match key.as_str() {
+            "or" | "and" => {
+                for (i, part) in cond.as_array().into_iter().flatten().enumerate() {
+                    check_filter_visible(actor, app, rt, access, part, &format!("{here}/{i}"))?;
+                }
+            }
+            _ => {
+                let (head, rest) = key.split_once('.').map_or((key.as_str(), None), |(h, r)| (h, Some(r)));
+                access.check_visible(head, &here)?;
+                if let Some(rest) = rest {
+                    let target = app.form(rt.compiled.field(head).and_then(|f| f.form.as_deref()).unwrap_or_default())?;
+                    let target_access = Access::of(actor, target);
+                    target_access.require(Action::Read, &target.compiled.id)?;
+                    let nested = Value::Object([(rest.to_owned(), cond.clone())].into_iter().collect());
+                    check_filter_visible(actor, app, target, &target_access, &nested, path)?;
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The comparable value of `v` in a column of `kind`, if it has that type.

@@ -3,14 +3,16 @@
 //! version all commit together or not at all.
 
 use chrono::{Datelike, Utc};
-use defs::FieldKind;
+use defs::{Action, FieldKind};
 use forms::FieldError;
 use rules::Effect;
 use serde_json::{Map, Value, json};
-use store::{Conn, Record};
+use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Record, Scalar, SystemColumn, Target};
 use uuid::Uuid;
 
+use crate::access::Access;
 use crate::apps::{FormRuntime, column_kind};
+use crate::audit::Subject;
 use crate::hooks::SaveContext;
 use crate::list::scalar_of;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
@@ -21,10 +23,20 @@ const MAX_EFFECT_DEPTH: u8 = 4;
 impl Engine {
     /// Creates a record of `form` from `data` (the form's fields).
     pub async fn create(&self, actor: &Actor, app: &str, form: &str, data: Value) -> Result<Envelope, EngineError> {
-        let tx = self.store.begin().await?;
-        let envelope = self.create_in(&tx, actor, app, form, data, None, 0).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
-        Ok(envelope)
+        let result = async {
+            let access = Access::of(actor, self.app(app)?.form(form)?);
+            access.require(Action::Create, form)?;
+            if let Value::Object(fields) = &data {
+                access.check_writable(fields)?;
+            }
+            let tx = self.store.begin().await?;
+            let mut envelope = self.create_in(&tx, actor, app, form, data, None, 0).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            access.redact(&mut envelope.data);
+            Ok(envelope)
+        }
+        .await;
+        self.audited(actor, Subject { action: "create", app, form, id: "" }, result).await
     }
 
     /// Creates inside the caller's transaction; `owner` overrides assignment and the actor.
@@ -87,7 +99,7 @@ impl Engine {
         };
         store::insert(tx, &rt.table, &record).await?;
         let envelope = Envelope::new(form, record);
-        record_history(tx, app, &envelope, "create").await?;
+        self.record_write(tx, actor, app, None, &envelope, "create").await?;
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
@@ -95,13 +107,62 @@ impl Engine {
         Ok(envelope)
     }
 
-    /// The live record `id` of `form`.
-    pub async fn get(&self, _actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
-        let rt = self.app(app)?.form(form)?;
-        match store::get(self.store.db(), &rt.table, id).await? {
-            Some(r) if r.deleted_at.is_none() => Ok(Envelope::new(form, r)),
-            _ => Err(not_found(form, id)),
+    /// The live record `id` of `form`, as the actor may see it.
+    pub async fn get(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
+        let result = async {
+            let (loaded, rt) = (self.app(app)?, self.app(app)?.form(form)?);
+            let access = Access::of(actor, rt);
+            access.require(Action::Read, form)?;
+            let db = self.store.db();
+            let record = match store::get(db, &rt.table, id).await? {
+                Some(r) if r.deleted_at.is_none() => r,
+                _ => return Err(not_found(form, id)),
+            };
+            if !self.in_scope(db, actor, loaded, rt, &access, Action::Read, &record).await? {
+                return Err(EngineError::OutOfScope(format!("{form} record {id}")));
+            }
+            let mut envelope = Envelope::new(form, record);
+            access.redact(&mut envelope.data);
+            Ok(envelope)
         }
+        .await;
+        self.audited(actor, Subject { action: "read", app, form, id }, result).await
+    }
+
+    /// Checks the actor may `action` the stored `record`: 404 when they may not even see it,
+    /// 403 when they see it but may not do this. Returns the actor's access.
+    async fn authorize(&self, db: &impl Conn, actor: &Actor, app: &str, form: &str, record: &Record, action: Action) -> Result<Access, EngineError> {
+        let (loaded, rt) = (self.app(app)?, self.app(app)?.form(form)?);
+        let access = Access::of(actor, rt);
+        if !access.allows(Action::Read) || !self.in_scope(db, actor, loaded, rt, &access, Action::Read, record).await? {
+            return Err(EngineError::OutOfScope(format!("{form} record {}", record.id)));
+        }
+        access.require(action, form)?;
+        if !self.in_scope(db, actor, loaded, rt, &access, action, record).await? {
+            let verb = crate::access::action_name(action);
+            return Err(EngineError::Forbidden(format!("you may not {verb} this {form} record")));
+        }
+        Ok(access)
+    }
+
+    /// Whether `record` lies in the scope of the actor's grants for `action`.
+    pub(crate) async fn in_scope(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        loaded: &crate::LoadedApp,
+        rt: &FormRuntime,
+        access: &Access,
+        action: Action,
+        record: &Record,
+    ) -> Result<bool, EngineError> {
+        let Some(scope) = self.scope(db, actor, loaded, rt, access, action).await? else {
+            return Ok(true);
+        };
+        let by_id = Filter::Cmp(Target::System(SystemColumn::Id), CmpOp::Eq, Scalar::Text(record.id.clone()));
+        let deleted = if record.deleted_at.is_some() { Deleted::Only } else { Deleted::Exclude };
+        let query = ListQuery { filter: Some(Filter::All(vec![by_id, scope])), sort: Vec::new(), after: None, limit: 1, deleted };
+        Ok(!store::list(db, &rt.table, &query).await?.is_empty())
     }
 
     /// Applies `patch` (changed fields; `null` clears one) to the record at `expected_version`.
@@ -114,10 +175,21 @@ impl Engine {
         expected_version: i64,
         patch: Value,
     ) -> Result<Envelope, EngineError> {
-        let tx = self.store.begin().await?;
-        let envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
-        Ok(envelope)
+        let result = async {
+            let rt = self.app(app)?.form(form)?;
+            let tx = self.store.begin().await?;
+            let stored = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+            let access = self.authorize(&tx, actor, app, form, &stored, Action::Update).await?;
+            if let Value::Object(fields) = &patch {
+                access.check_writable(fields)?;
+            }
+            let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0).await?;
+            tx.commit().await.map_err(store::StoreError::from)?;
+            access.redact(&mut envelope.data);
+            Ok(envelope)
+        }
+        .await;
+        self.audited(actor, Subject { action: "update", app, form, id }, result).await
     }
 
     /// Updates inside the caller's transaction. Rule effects pass no `expected_version`: they
@@ -159,9 +231,10 @@ impl Engine {
         let data = prepared.data;
         self.check_references(tx, app, rt, Some(&old.data), &data).await?;
         self.check_duplicates(tx, rt, Some(&old), &data).await?;
+        let before = Envelope::new(form, old.clone());
         let old_data = old.data.clone();
         let record = Record { data, ..next_version(old, actor) };
-        let envelope = self.write_version(tx, app, rt, form, record, expected_version, "update").await?;
+        let envelope = self.write_version(tx, actor, app, rt, &before, record, expected_version, "update").await?;
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data) };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
@@ -204,47 +277,63 @@ impl Engine {
 
     /// Soft-deletes the record at `expected_version`; it can be restored.
     pub async fn delete(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
-        let rt = self.app(app)?.form(form)?;
-        let tx = self.store.begin().await?;
-        let old = current(&tx, rt, form, id, Some(expected_version), false).await?;
-        let record = Record { deleted_at: Some(time::now()), ..next_version(old, actor) };
-        let envelope = self.write_version(&tx, app, rt, form, record, expected_version, "delete").await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
-        Ok(envelope)
+        let result = self.change_deleted(actor, app, form, id, expected_version, true).await;
+        self.audited(actor, Subject { action: "delete", app, form, id }, result).await
     }
 
     /// Brings a soft-deleted record back, unless a live record now duplicates it.
     pub async fn restore(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
+        let result = self.change_deleted(actor, app, form, id, expected_version, false).await;
+        self.audited(actor, Subject { action: "restore", app, form, id }, result).await
+    }
+
+    async fn change_deleted(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64, delete: bool) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let tx = self.store.begin().await?;
-        let old = current(&tx, rt, form, id, Some(expected_version), true).await?;
-        self.check_duplicates(&tx, rt, Some(&old), &old.data).await?;
-        let record = Record { deleted_at: None, ..next_version(old, actor) };
-        let envelope = self.write_version(&tx, app, rt, form, record, expected_version, "restore").await?;
+        let old = current(&tx, rt, form, id, Some(expected_version), !delete).await?;
+        let access = self.authorize(&tx, actor, app, form, &old, Action::Delete).await?;
+        if !delete {
+            self.check_duplicates(&tx, rt, Some(&old), &old.data).await?;
+        }
+        let before = Envelope::new(form, old.clone());
+        let (deleted_at, op) = if delete { (Some(time::now()), "delete") } else { (None, "restore") };
+        let record = Record { deleted_at, ..next_version(old, actor) };
+        let mut envelope = self.write_version(&tx, actor, app, rt, &before, record, expected_version, op).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
+        access.redact(&mut envelope.data);
         Ok(envelope)
     }
 
     /// Every version of the record, oldest first (deleted records keep their history).
-    pub async fn history(&self, _actor: &Actor, app: &str, form: &str, id: &str) -> Result<Vec<HistoryItem>, EngineError> {
-        let rt = self.app(app)?.form(form)?;
-        if store::get(self.store.db(), &rt.table, id).await?.is_none() {
-            return Err(not_found(form, id));
+    pub async fn history(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Vec<HistoryItem>, EngineError> {
+        let result = async {
+            let rt = self.app(app)?.form(form)?;
+            let db = self.store.db();
+            let record = store::get(db, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
+            let access = self.authorize(db, actor, app, form, &record, Action::Read).await?;
+            let entries = store::history(db, id).await?;
+            Ok(entries
+                .into_iter()
+                .map(|mut e| {
+                    if let Some(Value::Object(data)) = e.snapshot.get_mut("data") {
+                        access.redact(data);
+                    }
+                    HistoryItem { version: e.version, op: e.op, changed_by: e.changed_by, changed_at: e.changed_at, record: e.snapshot }
+                })
+                .collect())
         }
-        let entries = store::history(self.store.db(), id).await?;
-        Ok(entries
-            .into_iter()
-            .map(|e| HistoryItem { version: e.version, op: e.op, changed_by: e.changed_by, changed_at: e.changed_at, record: e.snapshot })
-            .collect())
+        .await;
+        self.audited(actor, Subject { action: "history", app, form, id }, result).await
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn write_version(
         &self,
         tx: &impl Conn,
+        actor: &Actor,
         app: &str,
         rt: &FormRuntime,
-        form: &str,
+        before: &Envelope,
         record: Record,
         expected_version: i64,
         op: &str,
@@ -253,9 +342,25 @@ impl Engine {
             let current = store::get(tx, &rt.table, &record.id).await?.map(|r| r.version).unwrap_or(0);
             return Err(EngineError::StaleVersion { current });
         }
-        let envelope = Envelope::new(form, record);
-        record_history(tx, app, &envelope, op).await?;
+        let envelope = Envelope::new(&before.form, record);
+        self.record_write(tx, actor, app, Some(before), &envelope, op).await?;
         Ok(envelope)
+    }
+
+    /// Keeps the new version in the history and the audit log.
+    async fn record_write(&self, tx: &impl Conn, actor: &Actor, app: &str, before: Option<&Envelope>, after: &Envelope, op: &str) -> Result<(), EngineError> {
+        let entry = store::HistoryEntry {
+            record_id: after.id.clone(),
+            version: after.version,
+            app: app.to_owned(),
+            form: after.form.clone(),
+            op: op.to_owned(),
+            snapshot: serde_json::to_value(after).map_err(|e| EngineError::Internal(e.to_string()))?,
+            changed_by: after.updated_by.clone(),
+            changed_at: after.updated_at.clone(),
+        };
+        store::insert_history(tx, &entry).await?;
+        self.audit_write(tx, actor, op, app, before, after).await
     }
 
     /// Links must name live records of their target form, and user fields existing users.
@@ -342,20 +447,6 @@ fn next_version(old: Record, actor: &Actor) -> Record {
 
 fn not_found(form: &str, id: &str) -> EngineError {
     EngineError::NotFound(format!("{form} record {id}"))
-}
-
-async fn record_history(tx: &impl Conn, app: &str, envelope: &Envelope, op: &str) -> Result<(), EngineError> {
-    let entry = store::HistoryEntry {
-        record_id: envelope.id.clone(),
-        version: envelope.version,
-        app: app.to_owned(),
-        form: envelope.form.clone(),
-        op: op.to_owned(),
-        snapshot: serde_json::to_value(envelope).map_err(|e| EngineError::Internal(e.to_string()))?,
-        changed_by: envelope.updated_by.clone(),
-        changed_at: envelope.updated_at.clone(),
-    };
-    Ok(store::insert_history(tx, &entry).await?)
 }
 
 /// Fills an auto-number pattern: date parts from today, the `#` run from a counter keyed by

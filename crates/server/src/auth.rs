@@ -3,26 +3,28 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use actix_web::http::Method;
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use engine::{Actor, EngineError};
+use engine::{Actor, Csrf, EngineError};
 
 use crate::{ApiError, AppState};
 
 /// Name of the session cookie set at login.
 pub(crate) const SESSION_COOKIE: &str = "tessera_session";
 
-/// The authenticated user of a request; extracting it answers 401 when there is none.
+/// The authenticated user of a request; extracting it answers 401 when there is none and 403
+/// for a cookie-authenticated write without the CSRF token.
 pub(crate) struct Caller(pub(crate) Actor);
 
-/// The session token the request carries, if any.
-pub(crate) fn token(req: &HttpRequest) -> Option<String> {
+/// The session token the request carries, if any, and whether it came in the cookie.
+pub(crate) fn token(req: &HttpRequest) -> Option<(String, bool)> {
     let bearer = req
         .headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned());
-    bearer.or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_owned()))
+        .map(|t| (t.trim().to_owned(), false));
+    bearer.or_else(|| req.cookie(SESSION_COOKIE).map(|c| (c.value().to_owned(), true)))
 }
 
 impl FromRequest for Caller {
@@ -32,11 +34,16 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let token = token(req);
+        // A browser attaches cookies to requests other sites make it send; a write authenticated
+        // by the cookie must prove it came from our page by echoing the session's CSRF token.
+        let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+        let csrf_header = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
         Box::pin(async move {
-            let (Some(state), Some(token)) = (state, token) else {
+            let (Some(state), Some((token, from_cookie))) = (state, token) else {
                 return Err(EngineError::Unauthenticated.into());
             };
-            Ok(Caller(state.engine.authenticate(&token).await?))
+            let csrf = if from_cookie && unsafe_method { Csrf::Required(csrf_header.as_deref()) } else { Csrf::NotNeeded };
+            Ok(Caller(state.engine.authenticate(&token, csrf).await?))
         })
     }
 }

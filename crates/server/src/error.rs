@@ -14,6 +14,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<FieldError>,
+    /// Seconds, for 429.
+    retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -28,7 +30,7 @@ pub(crate) struct ErrorBody<'a> {
 
 impl ApiError {
     pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Vec::new() }
+        ApiError { status, code, message: message.into(), details: Vec::new(), retry_after: None }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -47,8 +49,9 @@ impl From<EngineError> for ApiError {
         let status = match &e {
             EngineError::Malformed { .. } => StatusCode::BAD_REQUEST,
             EngineError::Unauthenticated | EngineError::BadCredentials => StatusCode::UNAUTHORIZED,
-            EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
-            EngineError::NotFound(_) => StatusCode::NOT_FOUND,
+            EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::Csrf => StatusCode::FORBIDDEN,
+            EngineError::NotFound(_) | EngineError::OutOfScope(_) => StatusCode::NOT_FOUND,
+            EngineError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             EngineError::StaleVersion { .. } | EngineError::Duplicate { .. } => StatusCode::CONFLICT,
             EngineError::Invalid(_) | EngineError::Definitions(_) | EngineError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Store(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -58,7 +61,11 @@ impl From<EngineError> for ApiError {
             tracing::error!(error = %e, "request failed");
             return ApiError::new(status, e.code(), "internal error; the server log has the cause");
         }
-        ApiError { status, code: e.code(), message: e.to_string(), details: e.details() }
+        let retry_after = match &e {
+            EngineError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        ApiError { status, code: e.code(), message: e.to_string(), details: e.details(), retry_after }
     }
 }
 
@@ -68,7 +75,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody { error: self.code, message: &self.message, details: &self.details })
+        let mut response = HttpResponse::build(self.status);
+        if let Some(seconds) = self.retry_after {
+            response.insert_header(("Retry-After", seconds.to_string()));
+        }
+        response.json(ErrorBody { error: self.code, message: &self.message, details: &self.details })
     }
 }
 

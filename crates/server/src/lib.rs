@@ -6,6 +6,7 @@
 
 mod auth;
 mod error;
+mod ratelimit;
 mod routes;
 
 use actix_web::body::MessageBody;
@@ -24,6 +25,13 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Engine,
+    login_limiter: std::sync::Arc<ratelimit::LoginLimiter>,
+}
+
+impl AppState {
+    pub fn new(engine: Engine) -> AppState {
+        AppState { engine, login_limiter: Default::default() }
+    }
 }
 
 #[derive(utoipa::OpenApi)]

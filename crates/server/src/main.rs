@@ -46,11 +46,25 @@ enum Command {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Rewrite an app's definition files in canonical form (stable key order, defaults
     /// omitted), as the designer saves them.
     Fmt {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain; exits 1 naming the first row that was edited or deleted.
+    Verify {
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
     },
 }
 
@@ -63,6 +77,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check { dirs } => return check(&dirs),
         Command::Fmt { dirs } => fmt(&dirs),
+        Command::Audit { command: AuditCommand::Verify { db } } => return verify_audit(&db),
         Command::Serve { db, addr, apps, demo, rule_timeout_ms } => {
             let settings = Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() } };
             serve(&db, &addr, &apps, demo, &settings)
@@ -91,6 +106,25 @@ fn check(dirs: &[PathBuf]) -> ExitCode {
     } else {
         eprintln!("{problems} problem(s)");
         ExitCode::FAILURE
+    }
+}
+
+#[actix_web::main]
+async fn verify_audit(db: &str) -> ExitCode {
+    let verdict = async { Engine::open(db, &[]).await?.verify_audit().await }.await;
+    match verdict {
+        Ok(Ok(rows)) => {
+            eprintln!("ok: audit chain of {rows} row(s) holds");
+            ExitCode::SUCCESS
+        }
+        Ok(Err(problem)) => {
+            eprintln!("tessera audit verify: {problem}");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("tessera audit verify: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 
@@ -156,7 +190,7 @@ async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Setting
         eprintln!("Created user `admin` with password: {generated}\n(shown once; set TESSERA_ADMIN_PASSWORD to choose it)");
     }
     engine.spawn_worker(JOB_INTERVAL);
-    let state = AppState { engine };
+    let state = AppState::new(engine);
     tracing::info!(%addr, "serving; open http://{addr}/");
     HttpServer::new(move || create_app(state.clone())).bind(addr).with_context(|| format!("cannot listen on {addr}"))?.run().await?;
     Ok(())

@@ -5,6 +5,7 @@
 //! text (table and field names) come only from loaded definitions, which allow nothing but
 //! snake_case. Knows nothing of forms, rules or permissions: the engine decides, the store keeps.
 
+mod audit;
 mod connect;
 mod counters;
 mod error;
@@ -17,6 +18,7 @@ mod records;
 mod schema;
 mod users;
 
+pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, audit_hash, audit_rows, verify_audit};
 pub use connect::{Backend, Store};
 pub use counters::next_counter;
 pub use error::StoreError;
@@ -27,7 +29,7 @@ pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
 pub use query::{CmpOp, Cursor, Filter, ListQuery, Scalar, SortKey, Target, Deleted, SystemColumn};
 pub use records::{FormTable, Record, exists, find_duplicate, get, insert, lock_key, list, update};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
-pub use users::{Session, User, create_session, delete_session, get_user, insert_user, session_user, user_exists, users};
+pub use users::{Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users};
 
 /// How a field's value is compared and indexed: the store's view of a field type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,6 +27,7 @@ fn migrations() -> Vec<Vec<TableCreateStatement>> {
             .col(ColumnDef::new("username").string().not_null())
             .col(ColumnDef::new("created_at").string().not_null())
             .col(ColumnDef::new("expires_at").string().not_null())
+            .col(ColumnDef::new("csrf_hash").string().not_null())
             .to_owned(),
         Table::create()
             .table("counters")
@@ -78,6 +79,22 @@ fn migrations() -> Vec<Vec<TableCreateStatement>> {
             .col(ColumnDef::new("claimed_by").string().null())
             .col(ColumnDef::new("claimed_at").string().null())
             .col(ColumnDef::new("last_error").text().null())
+            .to_owned(),
+        Table::create()
+            .table("audit_log")
+            .if_not_exists()
+            .col(ColumnDef::new("seq").big_integer().not_null().primary_key())
+            .col(ColumnDef::new("at").string().not_null())
+            .col(ColumnDef::new("actor").string().not_null())
+            .col(ColumnDef::new("action").string().not_null())
+            .col(ColumnDef::new("app").string().not_null())
+            .col(ColumnDef::new("form").string().not_null())
+            .col(ColumnDef::new("record_id").string().not_null())
+            .col(ColumnDef::new("outcome").string().not_null())
+            .col(ColumnDef::new("before").text().not_null())
+            .col(ColumnDef::new("after").text().not_null())
+            .col(ColumnDef::new("prev_hash").string().not_null())
+            .col(ColumnDef::new("hash").string().not_null())
             .to_owned(),
     ]]
 }

@@ -22,6 +22,8 @@ pub struct Session {
     pub username: String,
     pub created_at: String,
     pub expires_at: String,
+    /// Digest of the CSRF token a cookie-authenticated write must echo.
+    pub csrf_hash: String,
 }
 
 const USER_COLUMNS: [&str; 6] = ["username", "display_name", "password_hash", "roles", "department", "created_at"];
@@ -74,22 +76,24 @@ pub async fn users(db: &impl ConnectionTrait) -> Result<Vec<User>, StoreError> {
 pub async fn create_session(db: &impl ConnectionTrait, s: &Session) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table("sessions")
-        .columns(["token_hash", "username", "created_at", "expires_at"])
+        .columns(["token_hash", "username", "created_at", "expires_at", "csrf_hash"])
         .values_panic([
             Expr::val(s.token_hash.clone()),
             Expr::val(s.username.clone()),
             Expr::val(s.created_at.clone()),
             Expr::val(s.expires_at.clone()),
+            Expr::val(s.csrf_hash.clone()),
         ])
         .to_owned();
     db.execute(&q).await?;
     Ok(())
 }
 
-/// The user a live session belongs to; `now` decides what has expired.
-pub async fn session_user(db: &impl ConnectionTrait, token_hash: &str, now: &str) -> Result<Option<User>, StoreError> {
+/// The user a live session belongs to and the session's CSRF digest; `now` decides what has
+/// expired.
+pub async fn session(db: &impl ConnectionTrait, token_hash: &str, now: &str) -> Result<Option<(User, String)>, StoreError> {
     let q = Query::select()
-        .column("username")
+        .columns(["username", "csrf_hash"])
         .from("sessions")
         .and_where(Expr::col("token_hash").eq(token_hash))
         .and_where(Expr::col("expires_at").gt(now))
@@ -98,7 +102,29 @@ pub async fn session_user(db: &impl ConnectionTrait, token_hash: &str, now: &str
         return Ok(None);
     };
     let username: String = row.try_get("", "username")?;
-    get_user(db, &username).await
+    let csrf: String = row.try_get("", "csrf_hash")?;
+    Ok(get_user(db, &username).await?.map(|u| (u, csrf)))
+}
+
+pub async fn set_password(db: &impl ConnectionTrait, username: &str, password_hash: &str) -> Result<(), StoreError> {
+    let q = Query::update()
+        .table("users")
+        .values([("password_hash", Expr::val(password_hash))])
+        .and_where(Expr::col("username").eq(username))
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// Ends every session of `username` but the one with `keep` (after a password change).
+pub async fn delete_other_sessions(db: &impl ConnectionTrait, username: &str, keep: &str) -> Result<(), StoreError> {
+    let q = Query::delete()
+        .from_table("sessions")
+        .and_where(Expr::col("username").eq(username))
+        .and_where(Expr::col("token_hash").ne(keep))
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
 }
 
 pub async fn delete_session(db: &impl ConnectionTrait, token_hash: &str) -> Result<(), StoreError> {

@@ -18,15 +18,15 @@ pub(crate) async fn list_apps(_caller: Caller, state: web::Data<AppState>) -> Ht
     HttpResponse::Ok().json(json!({"items": apps}))
 }
 
-/// One app: manifest (roles, navigation) and its forms' definitions.
+/// One app as the caller may see it: manifest (roles, navigation) and the definitions of the
+/// forms they may read, without fields hidden from them, with `access` (their actions and
+/// read-only fields) on each form.
 #[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "App", body = Object),
     (status = 404, description = "No such app", body = crate::error::ErrorBody)))]
 #[get("/api/apps/{app}")]
-pub(crate) async fn get_app(_caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let app = state.engine.app(&path)?;
-    let forms: serde_json::Map<String, Value> =
-        app.forms().map(|(id, f)| (id.to_owned(), serde_json::to_value(&f.def).unwrap_or(Value::Null))).collect();
-    Ok(HttpResponse::Ok().json(json!({"app": app.defs.app, "forms": forms})))
+    Ok(HttpResponse::Ok().json(app.view_for(&caller.0)))
 }
 
 /// The JSON Schema that records of a form must satisfy.

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::auth::{Caller, SESSION_COOKIE, token};
 use crate::{ApiError, AppState};
+use engine::EngineError;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -19,8 +20,22 @@ pub(crate) struct LoginBody {
     (status = 200, description = "Token, expiry and user", body = Object),
     (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody)))]
 #[post("/api/auth/login")]
-pub(crate) async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
-    let login = state.engine.login(&body.username, &body.password).await?;
+pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
+    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let key = format!("{}|{client}", body.username);
+    if let Some(retry_after_secs) = state.login_limiter.wait(&key) {
+        return Err(EngineError::RateLimited { retry_after_secs }.into());
+    }
+    let login = match state.engine.login(&body.username, &body.password).await {
+        Ok(login) => login,
+        Err(e) => {
+            if matches!(e, EngineError::BadCredentials) {
+                state.login_limiter.failed(&key);
+            }
+            return Err(e.into());
+        }
+    };
+    state.login_limiter.succeeded(&key);
     let cookie = Cookie::build(SESSION_COOKIE, login.token.clone())
         .path("/")
         .http_only(true)
@@ -29,11 +44,28 @@ pub(crate) async fn login(state: web::Data<AppState>, body: web::Json<LoginBody>
     Ok(HttpResponse::Ok().cookie(cookie).json(login))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PasswordBody {
+    current: String,
+    new: String,
+}
+
+/// Changes the caller's password; their other sessions end.
+#[utoipa::path(tag = "auth", request_body = PasswordBody, responses((status = 204, description = "Changed"),
+    (status = 422, description = "Wrong current password or too short a new one", body = crate::error::ErrorBody)))]
+#[post("/api/auth/password")]
+pub(crate) async fn change_password(caller: Caller, state: web::Data<AppState>, req: HttpRequest, body: web::Json<PasswordBody>) -> Result<HttpResponse, ApiError> {
+    let (token, _) = token(&req).unwrap_or_default();
+    state.engine.change_password(&caller.0, &token, &body.current, &body.new).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 /// Ends the session of the token or cookie sent.
 #[utoipa::path(tag = "auth", responses((status = 204, description = "Logged out")))]
 #[post("/api/auth/logout")]
 pub(crate) async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if let Some(token) = token(&req) {
+    if let Some((token, _)) = token(&req) {
         state.engine.logout(&token).await?;
     }
     let mut gone = Cookie::build(SESSION_COOKIE, "").path("/").finish();

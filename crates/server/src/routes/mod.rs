@@ -1,6 +1,7 @@
 //! Every route, one file per area. Each handler is one engine command.
 
 mod apps;
+mod audit;
 mod auth;
 mod health;
 mod notifications;
@@ -21,6 +22,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(auth::login)
         .service(auth::logout)
         .service(auth::me)
+        .service(auth::change_password)
+        .service(audit::audit)
         .service(apps::list_apps)
         .service(apps::get_app)
         .service(apps::form_schema)

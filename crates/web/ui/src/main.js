@@ -1,9 +1,9 @@
-// Entry point: Element Plus, the router, and what a 401 from any request does.
+// Entry point: Element Plus components, the router, and what a 401 from any request does.
 import { createApp } from 'vue'
-import ElementPlus from 'element-plus'
 import 'element-plus/dist/index.css'
 import './style.css'
 import App from './App.vue'
+import { installElement } from './element'
 import { router } from './router'
 import { onUnauthorized } from './api'
 import { forgetApps } from './defs'
@@ -18,4 +18,4 @@ onUnauthorized(() => {
   if (here.name !== 'login') router.replace({ name: 'login', query: { redirect: here.fullPath, expired: '1' } })
 })
 
-createApp(App).use(ElementPlus).use(router).mount('#app')
+createApp(App).use(installElement).use(router).mount('#app')

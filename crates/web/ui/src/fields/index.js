@@ -9,6 +9,7 @@
 //   column     how the server compares the value — 'text', 'number', 'bool' or 'opaque',
 //              as the server's `Column`; opaque values cannot be sorted or compared
 //   operators  filter operators offered (default: by column)
+//   sortable   false to offer no sorting though the server could (default: unless opaque)
 //   readonly   true when the server assigns the value (auto-numbers)
 //   wide       true when the widget needs the page's full width
 //   locatesErrors  true when the widget shows errors inside its value where they belong
@@ -57,7 +58,8 @@ export function formatValue(field, value, app) {
 }
 
 export function isSortable(field) {
-  return fieldType(field.type).column !== 'opaque'
+  const type = fieldType(field.type)
+  return type.column !== 'opaque' && type.sortable !== false
 }
 
 /** Whether the field makes a sensible default list column: scalar and short. */

@@ -10,6 +10,9 @@ export default {
     display: LinkValue,
     column: 'text',
     operators: ['eq', 'ne', 'is_null'],
+    // The stored value is an id: sorting by it orders nothing people can see, and the API
+    // cannot sort by the linked record's title.
+    sortable: false,
     // Callers that format links as text make sure the titles were requested (see titles.js).
     format: (v, field, app) => (v ? displayTitle(app, field.form, v) : ''),
   },

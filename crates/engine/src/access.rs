@@ -1,0 +1,157 @@
+//! Who may do what: a user's rights on a form, from the grants of their roles. Every command
+//! asks here; nothing outside the engine decides. `admin` may do everything; a form that grants
+//! a user nothing is closed to them.
+
+use std::collections::BTreeSet;
+
+use defs::{Action, Grant, Scope};
+use forms::FieldError;
+use serde_json::{Map, Value};
+use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
+
+use crate::apps::{FormRuntime, LoadedApp};
+use crate::{Actor, Engine, EngineError};
+
+/// The role that may do everything everywhere.
+pub(crate) const ADMIN: &str = "admin";
+
+/// A user's rights on one form.
+#[derive(Debug, Clone)]
+pub(crate) struct Access {
+    admin: bool,
+    grants: Vec<Grant>,
+    /// Fields the user may not see: hidden by every grant that lets them read.
+    pub(crate) hidden: BTreeSet<String>,
+    /// Fields the user may not change: read-only or hidden in every grant that lets them write.
+    pub(crate) locked: BTreeSet<String>,
+}
+
+impl Access {
+    pub(crate) fn of(actor: &Actor, rt: &FormRuntime) -> Access {
+        let admin = actor.roles.iter().any(|r| r == ADMIN);
+        let grants: Vec<Grant> = if admin {
+            Vec::new()
+        } else {
+            rt.compiled.def.permissions.iter().filter(|g| g.roles.iter().any(|r| actor.roles.contains(r))).cloned().collect()
+        };
+        let common = |actions: &[Action], pick: &dyn Fn(&Grant) -> Vec<String>| -> BTreeSet<String> {
+            let relevant: Vec<&Grant> = grants.iter().filter(|g| g.actions.iter().any(|a| actions.contains(a))).collect();
+            let Some((first, rest)) = relevant.split_first() else { return BTreeSet::new() };
+            pick(first).into_iter().filter(|f| rest.iter().all(|g| pick(g).contains(f))).collect()
+        };
+        let hidden = common(&[Action::Read], &|g| g.hidden.clone());
+        let locked = common(&[Action::Create, Action::Update], &|g| g.hidden.iter().chain(&g.read_only).cloned().collect());
+        Access { admin, grants, hidden, locked }
+    }
+
+    pub(crate) fn allows(&self, action: Action) -> bool {
+        self.admin || self.grants.iter().any(|g| g.actions.contains(&action))
+    }
+
+    /// Refuses with 403 unless the user may `action` on `form`.
+    pub(crate) fn require(&self, action: Action, form: &str) -> Result<(), EngineError> {
+        if self.allows(action) {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(format!("you may not {} {form} records", action_name(action))))
+        }
+    }
+
+    /// Refuses with 403 a write that names fields the user may not change.
+    pub(crate) fn check_writable(&self, data: &Map<String, Value>) -> Result<(), EngineError> {
+        let denied: Vec<FieldError> =
+            data.keys().filter(|k| self.locked.contains(*k)).map(|k| FieldError::new(format!("/{k}"), "you may not change this field")).collect();
+        if denied.is_empty() {
+            Ok(())
+        } else {
+            Err(EngineError::ForbiddenFields(denied))
+        }
+    }
+
+    /// Refuses with 403 a query that names a field the user may not see.
+    pub(crate) fn check_visible(&self, field: &str, path: &str) -> Result<(), EngineError> {
+        if self.hidden.contains(field) {
+            Err(EngineError::ForbiddenFields(vec![FieldError::new(path, format!("you may not read `{field}`"))]))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Removes what the user may not see.
+    pub(crate) fn redact(&self, data: &mut Map<String, Value>) {
+        if !self.hidden.is_empty() {
+            data.retain(|k, _| !self.hidden.contains(k));
+        }
+    }
+}
+
+pub(crate) fn action_name(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Read => "read",
+        Action::Update => "update",
+        Action::Delete => "delete",
+        Action::Export => "export",
+        Action::Print => "print",
+        Action::Import => "import",
+    }
+}
+
+impl Engine {
+    /// The records `action` may touch, as a filter (`None`: all of them). Callers check
+    /// [`Access::require`] first.
+    pub(crate) async fn scope(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        rt: &FormRuntime,
+        access: &Access,
+        action: Action,
+    ) -> Result<Option<Filter>, EngineError> {
+        if access.admin {
+            return Ok(None);
+        }
+        let owner = |users: Vec<String>| Filter::In { target: Target::System(SystemColumn::Owner), values: users.into_iter().map(Scalar::Text).collect(), negate: false };
+        let mut any = Vec::new();
+        for grant in access.grants.iter().filter(|g| g.actions.contains(&action)) {
+            any.push(match &grant.scope {
+                Scope::All => return Ok(None),
+                Scope::Own => Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(actor.username.clone())),
+                Scope::Department => owner(self.colleagues(db, actor, app, false).await?),
+                Scope::DepartmentTree => owner(self.colleagues(db, actor, app, true).await?),
+                Scope::Filter(filter) => crate::list::parse_filter(app, rt, filter, "/permissions")?,
+            });
+        }
+        Ok(Some(Filter::Any(any)))
+    }
+
+    /// Users in the actor's department (and, with `below`, its sub-departments), the actor included.
+    async fn colleagues(&self, db: &impl Conn, actor: &Actor, app: &LoadedApp, below: bool) -> Result<Vec<String>, EngineError> {
+        let Some(home) = &actor.department else {
+            return Ok(vec![actor.username.clone()]);
+        };
+        let mut departments = BTreeSet::from([home.clone()]);
+        if below {
+            // Grow the set until no department's parent is in it without it being in it too.
+            loop {
+                let before = departments.len();
+                for d in &app.defs.app.departments {
+                    if d.parent.as_ref().is_some_and(|p| departments.contains(p)) {
+                        departments.insert(d.id.clone());
+                    }
+                }
+                if departments.len() == before {
+                    break;
+                }
+            }
+        }
+        let users = store::users(db).await?;
+        let mut names: Vec<String> =
+            users.into_iter().filter(|u| u.department.as_ref().is_some_and(|d| departments.contains(d))).map(|u| u.username).collect();
+        if !names.contains(&actor.username) {
+            names.push(actor.username.clone());
+        }
+        Ok(names)
+    }
+}

@@ -1,0 +1,575 @@
+//! Compiling a report: names resolved, dimensions (with joins through links and date buckets),
+//! aggregates, calculated measures, having, sort and limit turned into sea-query statements;
+//! and drill-down, which selects the ids of the records behind one cell.
+
+use std::collections::BTreeMap;
+
+use defs::{Aggregate, DateBucket, FieldKind, Report};
+use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement};
+use serde_json::{Map, Value};
+
+use crate::fields::{Context, Dialect, FieldRef, Resolved, Target, ValueKind, column_sql, field_sql, from_source, resolve, source_select};
+use crate::filter::filter_cond;
+use crate::{MAX_ROWS, Problem};
+
+/// Whether a result column groups or measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Dimension,
+    Measure,
+}
+
+/// One column of a result, in select order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutColumn {
+    pub id: String,
+    pub role: Role,
+    pub kind: ValueKind,
+    /// Counts come back as integers.
+    pub integer: bool,
+}
+
+/// Which totals a statement computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TotalKind {
+    /// Over every record the report counts.
+    Grand,
+    /// Per pivot row (grouped by the row dimensions only).
+    Rows,
+    /// Per pivot column (grouped by the column dimensions only).
+    Columns,
+}
+
+/// A compiled report: the main statement and its columns, the totals statements, and every
+/// field read (for permission checks).
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub statement: SelectStatement,
+    pub columns: Vec<OutColumn>,
+    /// The main statement asks for one row more than this, to tell a cut result.
+    pub limit: u32,
+    pub totals: Vec<(TotalKind, SelectStatement, Vec<OutColumn>)>,
+    pub reads: Vec<FieldRef>,
+}
+
+/// Compiles `report` for `ctx`; every problem is returned with its JSON pointer.
+pub fn compile(report: &Report, ctx: &Context<'_>) -> Result<Compiled, Vec<Problem>> {
+    let plan = Plan::new(report, ctx)?;
+    let limit = report.limit.unwrap_or(MAX_ROWS).min(MAX_ROWS);
+    let all: Vec<usize> = (0..plan.dims.len()).collect();
+    let mut statement = plan.select(ctx, &all, true);
+    for (i, key) in plan.sort.iter().enumerate() {
+        let _ = i;
+        statement.order_by_expr(key.0.clone(), key.1.clone());
+    }
+    statement.limit(u64::from(limit) + 1);
+    let mut columns: Vec<OutColumn> = plan.dims.iter().map(|d| d.column.clone()).collect();
+    columns.extend(plan.measures.iter().map(|m| m.column.clone()));
+    let mut totals = Vec::new();
+    if report.totals {
+        let measures: Vec<OutColumn> = plan.measures.iter().map(|m| m.column.clone()).collect();
+        totals.push((TotalKind::Grand, plan.select(ctx, &[], false), measures));
+        if let Some(pivot) = &report.pivot {
+            for (kind, ids) in [(TotalKind::Rows, &pivot.rows), (TotalKind::Columns, &pivot.columns)] {
+                let dims: Vec<usize> = ids.iter().filter_map(|id| plan.dims.iter().position(|d| &d.column.id == id)).collect();
+                let mut cols: Vec<OutColumn> = dims.iter().map(|&i| plan.dims[i].column.clone()).collect();
+                cols.extend(plan.measures.iter().map(|m| m.column.clone()));
+                totals.push((kind, plan.select(ctx, &dims, false), cols));
+            }
+        }
+    }
+    Ok(Compiled { statement, columns, limit, totals, reads: plan.reads })
+}
+
+/// The ids of the records behind one cell: `cell` gives dimension values by id (dimensions it
+/// leaves out are not constrained); `measure`, when given, adds that measure's own filter.
+/// Ids come in ascending order after `after`, at most `limit + 1` of them.
+pub fn drill(
+    report: &Report,
+    ctx: &Context<'_>,
+    cell: &Map<String, Value>,
+    measure: Option<&str>,
+    after: Option<&str>,
+    limit: u64,
+) -> Result<(SelectStatement, Vec<FieldRef>), Vec<Problem>> {
+    let plan = Plan::new(report, ctx)?;
+    let mut q = plan.base(ctx);
+    q.expr_as(Expr::cust("t.id"), "id");
+    for (id, value) in cell {
+        let at = format!("/cell/{id}");
+        let dim = plan.dims.iter().find(|d| &d.column.id == id).ok_or_else(|| vec![Problem::new(&at, format!("no dimension `{id}` in this report"))])?;
+        let e = dim.expr.clone();
+        let cond = match (dim.column.kind, value) {
+            (_, Value::Null) => e.is_null(),
+            (ValueKind::Text, Value::String(s)) => e.eq(s.clone()),
+            (ValueKind::Number, Value::Number(n)) => e.eq(n.as_f64().unwrap_or_default()),
+            (ValueKind::Bool, Value::Bool(b)) => e.eq(*b),
+            (kind, _) => return Err(vec![Problem::new(at, format!("expected {} or null", crate::fields::kind_name(kind)))]),
+        };
+        q.and_where(cond);
+    }
+    if let Some(id) = measure {
+        let m = plan.measures.iter().find(|m| m.column.id == id).ok_or_else(|| vec![Problem::new("/measure", format!("no measure `{id}` in this report"))])?;
+        if let Some(cond) = &m.only {
+            q.cond_where(cond.clone());
+        }
+        if let Some(field) = &m.counted_field {
+            q.and_where(field.clone().is_not_null());
+        }
+    }
+    if let Some(after) = after {
+        q.and_where(Expr::cust("t.id").gt(after.to_owned()));
+    }
+    q.order_by_expr(Expr::cust("t.id"), Order::Asc).limit(limit + 1);
+    Ok((q, plan.reads))
+}
+
+struct Dim {
+    column: OutColumn,
+    expr: Expr,
+    /// Select options in order, so a funnel sorts by stage rather than alphabetically.
+    options: Vec<String>,
+}
+
+struct Meas {
+    column: OutColumn,
+    expr: Expr,
+    /// The measure's own filter, for drill-down.
+    only: Option<Condition>,
+    /// For counts of a field: only records where it has a value count.
+    counted_field: Option<Expr>,
+}
+
+struct Join {
+    alias: String,
+    form: String,
+    table: String,
+    on: String,
+}
+
+struct Plan {
+    source_table: String,
+    source: String,
+    joins: Vec<Join>,
+    filter: Condition,
+    dims: Vec<Dim>,
+    measures: Vec<Meas>,
+    having: Condition,
+    sort: Vec<(Expr, Order)>,
+    reads: Vec<FieldRef>,
+}
+
+impl Plan {
+    fn new(report: &Report, ctx: &Context<'_>) -> Result<Plan, Vec<Problem>> {
+        let mut problems = Vec::new();
+        let mut reads = Vec::new();
+        let Some((_, table)) = ctx.catalog.form(&report.source) else {
+            return Err(vec![Problem::new("/source", format!("no form `{}`", report.source))]);
+        };
+        let mut plan = Plan {
+            source_table: table.to_owned(),
+            source: report.source.clone(),
+            joins: Vec::new(),
+            filter: Cond::all(),
+            dims: Vec::new(),
+            measures: Vec::new(),
+            having: Cond::all(),
+            sort: Vec::new(),
+            reads: Vec::new(),
+        };
+        match filter_cond(ctx, &report.source, Some("t"), &report.filter, "/filter", &mut reads) {
+            Ok(c) => plan.filter = c,
+            Err(p) => problems.push(p),
+        }
+        let mut ids = BTreeMap::new();
+        for (i, d) in report.dimensions.iter().enumerate() {
+            let at = format!("/dimensions/{i}");
+            if ids.insert(d.id.clone(), at.clone()).is_some() {
+                problems.push(Problem::new(format!("{at}/id"), format!("`{}` is used twice", d.id)));
+            }
+            match plan.dimension(ctx, report, d, &at, &mut reads) {
+                Ok(dim) => plan.dims.push(dim),
+                Err(p) => problems.push(p),
+            }
+        }
+        if report.measures.is_empty() {
+            problems.push(Problem::new("/measures", "a report needs at least one measure"));
+        }
+        for (i, m) in report.measures.iter().enumerate() {
+            let at = format!("/measures/{i}");
+            if ids.insert(m.id.clone(), at.clone()).is_some() {
+                problems.push(Problem::new(format!("{at}/id"), format!("`{}` is used twice", m.id)));
+            }
+            match plan.measure(ctx, report, m, &at, &mut reads) {
+                Ok(meas) => plan.measures.push(meas),
+                Err(p) => problems.push(p),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        for (id, cond) in &report.having {
+            let at = format!("/having/{id}");
+            match plan.having_cond(id, cond, &at) {
+                Ok(c) => plan.having = plan.having.clone().add(c),
+                Err(p) => problems.push(p),
+            }
+        }
+        plan.sort_keys(report, &mut problems);
+        check_layout(report, &plan, &mut problems);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        reads.sort();
+        reads.dedup();
+        plan.reads = reads;
+        Ok(plan)
+    }
+
+    /// The SQL text of `path` on the main query, adding the joins its links need.
+    fn expr_of(&mut self, ctx: &Context<'_>, r: &Resolved) -> String {
+        let mut alias = "t".to_owned();
+        let mut key = String::new();
+        for (link, (form, table)) in r.links.iter().zip(&r.link_tables) {
+            key = if key.is_empty() { link.clone() } else { format!("{key}.{link}") };
+            let link_sql = field_sql(ctx.dialect, Some(&alias), link, ValueKind::Text);
+            let on = format!("{{j}}.id = {link_sql} AND {{j}}.deleted_at IS NULL|{key}");
+            alias = match self.joins.iter().find(|j| j.on == on) {
+                Some(j) => j.alias.clone(),
+                None => {
+                    let j = format!("j{}", self.joins.len() + 1);
+                    self.joins.push(Join { alias: j.clone(), form: form.clone(), table: table.clone(), on });
+                    j
+                }
+            };
+        }
+        column_sql(ctx.dialect, Some(&alias), &r.column, r.kind)
+    }
+
+    fn dimension(&mut self, ctx: &Context<'_>, report: &Report, d: &defs::Dimension, at: &str, reads: &mut Vec<FieldRef>) -> Result<Dim, Problem> {
+        let r = resolve(ctx, &report.source, &d.field, &format!("{at}/field"), reads)?;
+        let x = self.expr_of(ctx, &r);
+        let (sql, kind) = match d.bucket {
+            None => (x, r.kind),
+            Some(_) if !r.is_date => return Err(Problem::new(format!("{at}/bucket"), format!("`{}` is not a date; buckets apply to dates", d.field))),
+            Some(b) => (bucket_sql(ctx.dialect, b, &x), ValueKind::Text),
+        };
+        let options = match (&r.column, d.bucket) {
+            (Target::Field(name), None) => target_form(ctx, &report.source, &d.field)
+                .and_then(|f| f.field(name).cloned())
+                .filter(|f| f.kind == FieldKind::Select)
+                .map(|f| f.options.iter().map(|o| o.value.clone()).collect())
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        };
+        Ok(Dim { column: OutColumn { id: d.id.clone(), role: Role::Dimension, kind, integer: false }, expr: Expr::cust(sql), options })
+    }
+
+    fn measure(&mut self, ctx: &Context<'_>, report: &Report, m: &defs::Measure, at: &str, reads: &mut Vec<FieldRef>) -> Result<Meas, Problem> {
+        let column = |integer| OutColumn { id: m.id.clone(), role: Role::Measure, kind: ValueKind::Number, integer };
+        if let Some(calc) = &m.calc {
+            if m.agg.is_some() || m.field.is_some() || !m.filter.is_empty() {
+                return Err(Problem::new(format!("{at}/calc"), "a calculated measure has no `agg`, `field` or `filter`"));
+            }
+            let known: BTreeMap<&str, Expr> = self.measures.iter().map(|x| (x.column.id.as_str(), x.expr.clone())).collect();
+            let expr = crate::compile::calc::parse(calc, &known).map_err(|e| Problem::new(format!("{at}/calc"), e))?;
+            return Ok(Meas { column: column(false), expr: real(expr), only: None, counted_field: None });
+        }
+        let Some(agg) = m.agg else {
+            return Err(Problem::new(format!("{at}/agg"), "a measure needs `agg` (count, count_distinct, sum, avg, min, max) or `calc`"));
+        };
+        let only = if m.filter.is_empty() {
+            None
+        } else {
+            Some(filter_cond(ctx, &report.source, Some("t"), &m.filter, &format!("{at}/filter"), reads)?)
+        };
+        let field = match &m.field {
+            Some(path) => {
+                let r = resolve(ctx, &report.source, path, &format!("{at}/field"), reads)?;
+                Some((Expr::cust(self.expr_of(ctx, &r)), r.kind))
+            }
+            None => None,
+        };
+        let when = |e: Expr| match &only {
+            Some(c) => Expr::from(Expr::case(c.clone(), e)),
+            None => e,
+        };
+        let need_number = |field: &Option<(Expr, ValueKind)>| match field {
+            Some((e, ValueKind::Number)) => Ok(e.clone()),
+            Some(_) => Err(Problem::new(format!("{at}/field"), format!("`{:?}` needs a number field", agg).to_lowercase())),
+            None => Err(Problem::new(format!("{at}/field"), "this aggregate needs a `field`")),
+        };
+        let (expr, integer, counted) = match agg {
+            Aggregate::Count => match (&field, &only) {
+                (None, None) => (Expr::cust("COUNT(*)"), true, None),
+                (None, Some(_)) => (Func::count(when(Expr::val(1))).into(), true, None),
+                (Some((e, _)), _) => (Func::count(when(e.clone())).into(), true, Some(e.clone())),
+            },
+            Aggregate::CountDistinct => {
+                let (e, _) = field.clone().ok_or_else(|| Problem::new(format!("{at}/field"), "count_distinct needs a `field`"))?;
+                (Func::count_distinct(when(e.clone())).into(), true, Some(e))
+            }
+            Aggregate::Sum => (real(Func::sum(when(need_number(&field)?)).into()), false, None),
+            Aggregate::Avg => (real(Func::avg(when(need_number(&field)?)).into()), false, None),
+            Aggregate::Min | Aggregate::Max => {
+                let (e, kind) = field.clone().ok_or_else(|| Problem::new(format!("{at}/field"), "min and max need a `field`"))?;
+                let f = if agg == Aggregate::Min { Func::min(when(e)) } else { Func::max(when(e)) };
+                match kind {
+                    ValueKind::Number => (real(f.into()), false, None),
+                    _ => {
+                        // Dates and text: the smallest value as text.
+                        return Ok(Meas { column: OutColumn { id: m.id.clone(), role: Role::Measure, kind: ValueKind::Text, integer: false }, expr: f.into(), only, counted_field: None });
+                    }
+                }
+            }
+        };
+        Ok(Meas { column: column(integer), expr, only, counted_field: counted })
+    }
+
+    fn having_cond(&self, id: &str, cond: &Value, at: &str) -> Result<Condition, Problem> {
+        let m = self.measures.iter().find(|m| m.column.id == id).ok_or_else(|| Problem::new(at, format!("no measure `{id}`")))?;
+        let ops = match cond {
+            Value::Object(ops) => ops.clone(),
+            other => [("eq".to_owned(), other.clone())].into_iter().collect(),
+        };
+        let mut out = Cond::all();
+        for (op, arg) in &ops {
+            let n = arg.as_f64().ok_or_else(|| Problem::new(format!("{at}/{op}"), "having compares with a number"))?;
+            let e = m.expr.clone();
+            out = out.add(match op.as_str() {
+                "eq" => e.eq(n),
+                "ne" => e.ne(n),
+                "gt" => e.gt(n),
+                "gte" => e.gte(n),
+                "lt" => e.lt(n),
+                "lte" => e.lte(n),
+                _ => return Err(Problem::new(format!("{at}/{op}"), format!("unknown operator `{op}` (eq, ne, gt, gte, lt, lte)"))),
+            });
+        }
+        Ok(out)
+    }
+
+    fn sort_keys(&mut self, report: &Report, problems: &mut Vec<Problem>) {
+        let keys: Vec<(String, bool)> = if report.sort.is_empty() {
+            self.dims.iter().map(|d| (d.column.id.clone(), false)).collect()
+        } else {
+            report.sort.iter().map(|k| match k.strip_prefix('-') {
+                Some(id) => (id.to_owned(), true),
+                None => (k.clone(), false),
+            }).collect()
+        };
+        for (i, (id, desc)) in keys.into_iter().enumerate() {
+            let order = if desc { Order::Desc } else { Order::Asc };
+            if let Some(pos) = self.dims.iter().position(|d| d.column.id == id) {
+                let d = &self.dims[pos];
+                if !d.options.is_empty() {
+                    // Select values sort in the order the form lists them; unknown values last.
+                    let mut case = sea_query::CaseStatement::new();
+                    for (n, v) in d.options.iter().enumerate() {
+                        case = case.case(d.expr.clone().eq(v.clone()), Expr::val(n as i64));
+                    }
+                    self.sort.push((Expr::from(case.finally(Expr::val(d.options.len() as i64))), order.clone()));
+                }
+                self.sort.push((Expr::cust((pos + 1).to_string()), order));
+            } else if let Some(pos) = self.measures.iter().position(|m| m.column.id == id) {
+                self.sort.push((Expr::cust((self.dims.len() + pos + 1).to_string()), order));
+            } else {
+                problems.push(Problem::new(format!("/sort/{i}"), format!("`{id}` is not a dimension or measure of this report")));
+            }
+        }
+    }
+
+    /// `FROM <source> AS t` with the joins, the deleted filter and the report's filter.
+    fn base(&self, ctx: &Context<'_>) -> SelectStatement {
+        let mut q = Query::select();
+        from_source(ctx, &mut q, &self.source, &self.source_table, "t");
+        for j in &self.joins {
+            let on = j.on.split('|').next().unwrap_or_default().replace("{j}", &j.alias);
+            match source_select(ctx, &j.form) {
+                Some(sub) => q.join_subquery(JoinType::LeftJoin, sub, Alias::new(j.alias.as_str()), Expr::cust(on)),
+                None => q.join_as(JoinType::LeftJoin, Alias::new(j.table.as_str()), Alias::new(j.alias.as_str()), Expr::cust(on)),
+            };
+        }
+        q.and_where(Expr::cust("t.deleted_at").is_null()).cond_where(self.filter.clone());
+        q
+    }
+
+    /// The aggregate over `dims` (indexes into `self.dims`), with `having` when asked.
+    fn select(&self, ctx: &Context<'_>, dims: &[usize], having: bool) -> SelectStatement {
+        let mut q = self.base(ctx);
+        for &i in dims {
+            q.expr_as(self.dims[i].expr.clone(), Alias::new(self.dims[i].column.id.as_str()));
+        }
+        for m in &self.measures {
+            q.expr_as(m.expr.clone(), Alias::new(m.column.id.as_str()));
+        }
+        // By position: PostgreSQL would read a bare name as an input column first.
+        q.add_group_by((1..=dims.len()).map(|n| Expr::cust(n.to_string())));
+        if having {
+            q.cond_having(self.having.clone());
+        }
+        q
+    }
+}
+
+/// Checks that pivot and chart name this report's dimensions and measures.
+fn check_layout(report: &Report, plan: &Plan, problems: &mut Vec<Problem>) {
+    let is_dim = |id: &str| plan.dims.iter().any(|d| d.column.id == id);
+    let is_measure = |id: &str| plan.measures.iter().any(|m| m.column.id == id);
+    if let Some(pivot) = &report.pivot {
+        for (what, ids) in [("rows", &pivot.rows), ("columns", &pivot.columns)] {
+            for (i, id) in ids.iter().enumerate() {
+                if !is_dim(id) {
+                    problems.push(Problem::new(format!("/pivot/{what}/{i}"), format!("`{id}` is not a dimension of this report")));
+                }
+            }
+        }
+        if pivot.rows.len() + pivot.columns.len() != plan.dims.len() {
+            problems.push(Problem::new("/pivot", "rows and columns together must name every dimension once"));
+        }
+    }
+    if let Some(chart) = &report.chart {
+        for (what, id) in [("x", &chart.x), ("series", &chart.series)] {
+            if let Some(id) = id.as_ref().filter(|id| !is_dim(id)) {
+                problems.push(Problem::new(format!("/chart/{what}"), format!("`{id}` is not a dimension of this report")));
+            }
+        }
+        for (i, id) in chart.y.iter().enumerate() {
+            if !is_measure(id) {
+                problems.push(Problem::new(format!("/chart/y/{i}"), format!("`{id}` is not a measure of this report")));
+            }
+        }
+    }
+}
+
+/// The form a dot path ends on.
+fn target_form<'a>(ctx: &Context<'a>, source: &str, path: &str) -> Option<&'a defs::Form> {
+    let mut form = ctx.catalog.form(source)?.0;
+    let parts: Vec<&str> = path.split('.').collect();
+    for link in &parts[..parts.len().saturating_sub(1)] {
+        form = ctx.catalog.form(form.field(link)?.form.as_deref()?)?.0;
+    }
+    Some(form)
+}
+
+/// Floating point on both backends: SQLite sums integers as integers, PostgreSQL counts in bigint.
+fn real(e: Expr) -> Expr {
+    Expr::cust_with_exprs("CAST($1 AS DOUBLE PRECISION)", [e])
+}
+
+/// Date buckets as text, from ISO dates and timestamps (`2026-11-23T…`).
+fn bucket_sql(dialect: Dialect, bucket: DateBucket, x: &str) -> String {
+    match (bucket, dialect) {
+        (DateBucket::Day, _) => format!("substr({x}, 1, 10)"),
+        (DateBucket::Month, _) => format!("substr({x}, 1, 7)"),
+        (DateBucket::Year, _) => format!("substr({x}, 1, 4)"),
+        (DateBucket::Quarter, _) => format!("(substr({x}, 1, 4) || '-Q' || ((CAST(substr({x}, 6, 2) AS INTEGER) + 2) / 3))"),
+        // The Monday of the week: SQLite moves to the next Sunday (or stays) and back six days.
+        (DateBucket::Week, Dialect::Sqlite) => format!("date(substr({x}, 1, 10), 'weekday 0', '-6 days')"),
+        (DateBucket::Week, Dialect::Postgres) => format!("to_char(date_trunc('week', CAST(substr({x}, 1, 10) AS date)), 'YYYY-MM-DD')"),
+    }
+}
+
+mod calc {
+    //! Calculated measures: `+ - * /`, parentheses, numbers and other measures' ids.
+
+    use std::collections::BTreeMap;
+
+    use sea_query::{Expr, ExprTrait};
+
+    pub(super) fn parse(text: &str, known: &BTreeMap<&str, Expr>) -> Result<Expr, String> {
+        let tokens = tokenize(text)?;
+        let mut p = Parser { tokens, pos: 0, known };
+        let e = p.sum()?;
+        match p.tokens.get(p.pos) {
+            None => Ok(e),
+            Some(t) => Err(format!("unexpected `{t}`")),
+        }
+    }
+
+    fn tokenize(text: &str) -> Result<Vec<String>, String> {
+        let mut out = Vec::new();
+        let mut chars = text.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                chars.next();
+            } else if "+-*/()".contains(c) {
+                out.push(c.to_string());
+                chars.next();
+            } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphanumeric() || **c == '_' || **c == '.') {
+                    word.push(c);
+                    chars.next();
+                }
+                out.push(word);
+            } else {
+                return Err(format!("unexpected character `{c}`"));
+            }
+        }
+        if out.len() > 200 {
+            return Err("the expression is too long".into());
+        }
+        Ok(out)
+    }
+
+    struct Parser<'a> {
+        tokens: Vec<String>,
+        pos: usize,
+        known: &'a BTreeMap<&'a str, Expr>,
+    }
+
+    impl Parser<'_> {
+        fn next(&mut self) -> Option<String> {
+            let t = self.tokens.get(self.pos).cloned();
+            self.pos += 1;
+            t
+        }
+
+        fn sum(&mut self) -> Result<Expr, String> {
+            let mut left = self.product()?;
+            while let Some(op) = self.tokens.get(self.pos).filter(|t| *t == "+" || *t == "-").cloned() {
+                self.pos += 1;
+                let right = self.product()?;
+                left = if op == "+" { left.add(right) } else { left.sub(right) };
+            }
+            Ok(left)
+        }
+
+        fn product(&mut self) -> Result<Expr, String> {
+            let mut left = self.atom()?;
+            while let Some(op) = self.tokens.get(self.pos).filter(|t| *t == "*" || *t == "/").cloned() {
+                self.pos += 1;
+                let right = self.atom()?;
+                left = if op == "*" {
+                    left.mul(right)
+                } else {
+                    // No value rather than an error when the denominator is zero.
+                    Expr::cust_with_exprs("(CAST($1 AS DOUBLE PRECISION) / NULLIF($2, 0))", [left, right])
+                };
+            }
+            Ok(left)
+        }
+
+        fn atom(&mut self) -> Result<Expr, String> {
+            match self.next() {
+                Some(t) if t == "(" => {
+                    let e = self.sum()?;
+                    match self.next() {
+                        Some(t) if t == ")" => Ok(Expr::cust_with_exprs("($1)", [e])),
+                        _ => Err("missing `)`".into()),
+                    }
+                }
+                Some(t) if t == "-" => Ok(Expr::val(0.0).sub(self.atom()?)),
+                Some(t) if t.starts_with(|c: char| c.is_ascii_digit()) => {
+                    t.parse::<f64>().map(Expr::val).map_err(|_| format!("`{t}` is not a number"))
+                }
+                Some(t) => match self.known.get(t.as_str()) {
+                    Some(e) => Ok(e.clone()),
+                    None => Err(format!("`{t}` is not a measure defined before this one")),
+                },
+                None => Err("the expression ends too early".into()),
+            }
+        }
+    }
+}

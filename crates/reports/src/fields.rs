@@ -1,0 +1,227 @@
+//! Resolving the names a report uses (fields, dot paths through links, system columns) against
+//! the app's forms, and the SQL text that reads them — the same text the store builds its
+//! expression indexes on, so the planner matches them.
+
+use chrono::NaiveDate;
+use defs::{FieldKind, Form};
+use forms::Column;
+use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
+
+use crate::Problem;
+
+/// The SQL dialect a report is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// The forms of one app and their tables, as the engine knows them.
+pub trait Catalog {
+    /// The definition and table name of form `id`.
+    fn form(&self, id: &str) -> Option<(&Form, &str)>;
+}
+
+/// A past moment to report on: records as they were then, read from `record_history`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AsOf {
+    pub app: String,
+    /// ISO 8601 UTC, compared as text with `changed_at`.
+    pub at: String,
+}
+
+/// Everything a compilation depends on besides the report.
+pub struct Context<'a> {
+    pub dialect: Dialect,
+    pub catalog: &'a dyn Catalog,
+    /// The day relative dates (`this_month`, `last_n_days`) are computed from (UTC).
+    pub today: NaiveDate,
+    /// Now as stored timestamps read (ISO 8601 UTC), for `before_now`.
+    pub now: String,
+    pub as_of: Option<AsOf>,
+}
+
+/// A field of a form that a report reads: what a permission check must allow.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FieldRef {
+    pub form: String,
+    pub field: String,
+}
+
+/// How a value compares and comes back from the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Text,
+    Number,
+    Bool,
+}
+
+/// A resolved name: the form it ends on, the link fields walked to get there, and what it reads.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    /// Link field ids from the source form, in order (empty for a field of the source).
+    pub(crate) links: Vec<String>,
+    /// Target table of each link, in order.
+    pub(crate) link_tables: Vec<(String, String)>,
+    pub(crate) column: Target,
+    pub(crate) kind: ValueKind,
+    /// Whether the field holds a date or timestamp (date buckets and relative dates apply).
+    pub(crate) is_date: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Target {
+    System(&'static str),
+    Field(String),
+}
+
+const SYSTEM: &[(&str, ValueKind, bool)] = &[
+    ("id", ValueKind::Text, false),
+    ("version", ValueKind::Number, false),
+    ("owner", ValueKind::Text, false),
+    ("state", ValueKind::Text, false),
+    ("created_by", ValueKind::Text, false),
+    ("created_at", ValueKind::Text, true),
+    ("updated_by", ValueKind::Text, false),
+    ("updated_at", ValueKind::Text, true),
+];
+
+/// SQL text reading field `name` from the `data` of `qualifier` (a table alias, or none for
+/// the innermost table). Mirrors the store's `field_sql`; a test in the engine holds them equal.
+pub fn field_sql(dialect: Dialect, qualifier: Option<&str>, name: &str, kind: ValueKind) -> String {
+    // Names come from definitions (snake_case); anything else is stripped as a second defence.
+    let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let data = match qualifier {
+        Some(q) => format!("{q}.data"),
+        None => "data".to_owned(),
+    };
+    match (dialect, kind) {
+        (Dialect::Sqlite, _) => format!("json_extract({data}, '$.{name}')"),
+        (Dialect::Postgres, ValueKind::Text) => format!("({data}->>'{name}')"),
+        (Dialect::Postgres, ValueKind::Number) => format!("(({data}->>'{name}')::float8)"),
+        (Dialect::Postgres, ValueKind::Bool) => format!("(({data}->>'{name}')::boolean)"),
+    }
+}
+
+pub(crate) fn value_kind(column: Column) -> Option<ValueKind> {
+    match column {
+        Column::Text => Some(ValueKind::Text),
+        Column::Number => Some(ValueKind::Number),
+        Column::Bool => Some(ValueKind::Bool),
+        Column::Opaque => None,
+    }
+}
+
+/// Resolves `path` (`amount`, `owner`, `account.industry`) from form `source`, recording every
+/// field read in `reads`.
+pub(crate) fn resolve(
+    ctx: &Context<'_>,
+    source: &str,
+    path: &str,
+    pointer: &str,
+    reads: &mut Vec<FieldRef>,
+) -> Result<Resolved, Problem> {
+    let mut form_id = source.to_owned();
+    let mut links = Vec::new();
+    let mut link_tables = Vec::new();
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let (form, _) = ctx
+            .catalog
+            .form(&form_id)
+            .ok_or_else(|| Problem::new(pointer, format!("no form `{form_id}`")))?;
+        if parts.peek().is_some() {
+            let field = form
+                .field(part)
+                .filter(|f| f.kind == FieldKind::Link)
+                .ok_or_else(|| Problem::new(pointer, format!("`{part}` is not a link field of {form_id}")))?;
+            reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
+            let target = field.form.clone().unwrap_or_default();
+            let (_, table) = ctx
+                .catalog
+                .form(&target)
+                .ok_or_else(|| Problem::new(pointer, format!("no form `{target}`")))?;
+            links.push(part.to_owned());
+            link_tables.push((target.clone(), table.to_owned()));
+            form_id = target;
+            continue;
+        }
+        if let Some(field) = form.field(part) {
+            let kind = value_kind(forms::field_type(field.kind).column()).ok_or_else(|| {
+                Problem::new(pointer, format!("`{part}` of {form_id} holds a list or object and cannot be grouped or compared"))
+            })?;
+            reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
+            let is_date = matches!(field.kind, FieldKind::Date | FieldKind::Datetime);
+            return Ok(Resolved { links, link_tables, column: Target::Field(part.to_owned()), kind, is_date });
+        }
+        if let Some((name, kind, is_date)) = SYSTEM.iter().find(|(n, _, _)| *n == part) {
+            return Ok(Resolved { links, link_tables, column: Target::System(name), kind: *kind, is_date: *is_date });
+        }
+        return Err(Problem::new(pointer, format!("unknown field `{part}` in {form_id}")));
+    }
+    Err(Problem::new(pointer, "empty field name"))
+}
+
+/// SQL text reading the resolved column on table alias `qualifier` (or the innermost table).
+pub(crate) fn column_sql(dialect: Dialect, qualifier: Option<&str>, column: &Target, kind: ValueKind) -> String {
+    match column {
+        Target::Field(name) => field_sql(dialect, qualifier, name, kind),
+        Target::System(name) => match qualifier {
+            Some(q) => format!("{q}.{name}"),
+            None => (*name).to_owned(),
+        },
+    }
+}
+
+/// The rows of a form as a table reference: the live table, or — for `as_of` — every record's
+/// last version written at or before that time, rebuilt from its history snapshot with the
+/// same column names (`deleted_at` set when that version was a deletion).
+pub(crate) fn source_select(ctx: &Context<'_>, form: &str) -> Option<SelectStatement> {
+    let as_of = ctx.as_of.as_ref()?;
+    let snap = |key: &str, cast: &str| match ctx.dialect {
+        Dialect::Sqlite => match cast {
+            "" => format!("json_extract(h.snapshot, '$.{key}')"),
+            cast => format!("CAST(json_extract(h.snapshot, '$.{key}') AS {cast})"),
+        },
+        Dialect::Postgres => match cast {
+            "json" => format!("((h.snapshot::jsonb)->'{key}')"),
+            "" => format!("((h.snapshot::jsonb)->>'{key}')"),
+            _ => format!("(((h.snapshot::jsonb)->>'{key}')::bigint)"),
+        },
+    };
+    let mut q = Query::select();
+    q.expr_as(Expr::cust("h.record_id"), "id")
+        .expr_as(Expr::cust(snap("version", "INTEGER")), "version")
+        .expr_as(Expr::cust(snap("data", if ctx.dialect == Dialect::Postgres { "json" } else { "" })), "data");
+    for key in ["owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at"] {
+        q.expr_as(Expr::cust(snap(key, "")), key);
+    }
+    let mut latest = Query::select();
+    latest
+        .expr(Expr::cust("MAX(h2.version)"))
+        .from_as("record_history", "h2")
+        .and_where(Expr::cust("h2.record_id = h.record_id"))
+        .and_where(Expr::cust("h2.changed_at").lte(as_of.at.clone()));
+    q.from_as("record_history", "h")
+        .and_where(Expr::cust("h.app").eq(as_of.app.clone()))
+        .and_where(Expr::cust("h.form").eq(form.to_owned()))
+        .and_where(Expr::cust("h.changed_at").lte(as_of.at.clone()))
+        .and_where(Expr::cust("h.version").in_subquery(latest));
+    Some(q)
+}
+
+/// Adds `FROM <form's rows> AS alias` to `q`.
+pub(crate) fn from_source(ctx: &Context<'_>, q: &mut SelectStatement, form: &str, table: &str, alias: &str) {
+    match source_select(ctx, form) {
+        Some(sub) => q.from_subquery(sub, Alias::new(alias)),
+        None => q.from_as(Alias::new(table), Alias::new(alias)),
+    };
+}
+
+pub(crate) fn kind_name(kind: ValueKind) -> &'static str {
+    match kind {
+        ValueKind::Text => "a string",
+        ValueKind::Number => "a number",
+        ValueKind::Bool => "true or false",
+    }
+}
