@@ -7,5 +7,6 @@ mod definitions;
 mod demo;
 mod indexes;
 mod lists;
+mod permissions;
 mod records;
 mod rules;

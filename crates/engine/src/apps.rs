@@ -146,14 +146,18 @@ impl LoadedApp {
             for section in &mut def.layout {
                 section.fields.retain(|f| !access.hidden.contains(f));
             }
+            // Keys and indexes that involve a hidden field would name it; the user needs neither.
+            def.dedupe.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
+            def.indexes.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
             def.permissions.clear();
+            let read_only: Vec<&String> = access.locked.iter().filter(|f| !access.hidden.contains(*f)).collect();
             let actions: Vec<&str> = [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import]
                 .into_iter()
                 .filter(|a| access.allows(*a))
                 .map(crate::access::action_name)
                 .collect();
             let mut value = serde_json::to_value(&def).unwrap_or_default();
-            value["access"] = serde_json::json!({"actions": actions, "read_only": access.locked});
+            value["access"] = serde_json::json!({"actions": actions, "read_only": read_only});
             forms.insert(id.clone(), value);
         }
         let mut app = self.defs.app.clone();

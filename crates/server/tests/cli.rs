@@ -53,3 +53,37 @@ fn check_reports_malformed_json_with_line_and_column() {
     assert_eq!(code, 1);
     assert!(out.contains("app.json: /: not valid JSON at line 3 column 3"), "{out}");
 }
+
+#[actix_web::test]
+async fn audit_verify_holds_on_an_untouched_database_and_names_an_edited_row() {
+    use sea_orm::{ConnectionTrait, Database};
+
+    let dir = std::env::temp_dir().join(format!("tessera-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let url = format!("sqlite://{}/audit.db", dir.display());
+    let engine = engine::Engine::open(&url, &[repo().join("apps/crm")]).await.unwrap();
+    engine.ensure_admin(Some("admin-pass")).await.unwrap();
+    let admin = engine.login("admin", "admin-pass").await.unwrap().user;
+    for name in ["Audit One", "Audit Two", "Audit Three"] {
+        engine.create(&admin, "crm", "account", serde_json::json!({"name": name})).await.unwrap();
+    }
+    engine.close().await.unwrap();
+
+    let (code, out) = tessera(&["audit", "verify", "--db", &url]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("ok: audit chain of 3 row(s) holds"), "{out}");
+
+    let db = Database::connect(&url).await.unwrap();
+    db.execute_unprepared("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").await.unwrap();
+    let (code, out) = tessera(&["audit", "verify", "--db", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("audit row 2: its content does not match its hash (edited)"), "{out}");
+
+    db.execute_unprepared("UPDATE audit_log SET actor = 'admin' WHERE seq = 2").await.unwrap();
+    db.execute_unprepared("DELETE FROM audit_log WHERE seq = 2").await.unwrap();
+    let (code, out) = tessera(&["audit", "verify", "--db", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("audit row 2 is missing"), "{out}");
+    db.close().await.ok();
+    std::fs::remove_dir_all(&dir).ok();
+}
