@@ -78,6 +78,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/forms/{form}/records/{id}/restore", "post"),
             ("/api/apps/{app}/forms/{form}/records/{id}/history", "get"),
             ("/api/notifications", "get"),
+            ("/api/apps/{app}/forms/{form}/export", "get"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

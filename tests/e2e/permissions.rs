@@ -78,6 +78,26 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
         let (status, _) = call(&app, req, Some(&rep1)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: reps may not write a hidden field");
 
+        // Export: only the rep's own records, never the hidden column; no export right, no file.
+        let resp = actix_web::test::call_service(
+            &app,
+            TestRequest::get().uri("/api/apps/crm/forms/account/export?format=csv").insert_header(("Authorization", format!("Bearer {rep2}"))).to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        let csv = String::from_utf8(actix_web::test::read_body(resp).await.to_vec()).unwrap();
+        assert!(csv.contains("Rep Two Ltd") && !csv.contains("Rep One") && !csv.contains(secret), "{url}: {csv}");
+        assert_eq!(csv.lines().count(), 2, "{url}: header and one row");
+        let resp = actix_web::test::call_service(
+            &app,
+            TestRequest::get().uri("/api/apps/crm/forms/account/export?format=xlsx").insert_header(("Authorization", format!("Bearer {rep1}"))).to_request(),
+        )
+        .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{url}");
+        assert!(actix_web::test::read_body(resp).await.starts_with(b"PK"), "{url}: an XLSX file is a zip");
+        let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/account/export"), Some(&agent)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: agents read accounts but may not export them");
+
         // The sales manager sees the whole sales department; finance sees the field.
         let (_, list) = call(&app, TestRequest::get().uri(ACCOUNTS), Some(&manager)).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 2, "{url}");

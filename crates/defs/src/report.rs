@@ -24,7 +24,7 @@ pub struct Report {
     pub source: String,
     /// Which records count: the list API's filter language (`{"stage": {"in": [...]}, "or": [...]}`,
     /// dot paths through links) plus relative dates (`{"close_date": {"period": "this_quarter"}}`,
-    /// `{"last_n_days": 30}`, `{"next_n_days": 7}`, `{"before_now": true}`).
+    /// `{"last_n_days": 30}`, `{"next_n_days": 7}`, `{"older_than_days": 30}`, `{"before_now": true}`).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub filter: Map<String, Value>,
     /// Group-by columns, in order.
@@ -91,6 +91,10 @@ pub struct Measure {
     /// The field aggregated; `count` counts records when it is absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// A number field each value is multiplied by before aggregating (a weighted sum, e.g.
+    /// `amount` times `probability`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<String>,
     /// Only records matching this filter contribute (a conditional aggregate).
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub filter: Map<String, Value>,

@@ -11,10 +11,12 @@ mod audit;
 mod auth;
 mod envelope;
 mod error;
+mod export;
 mod hooks;
 mod jobs;
 mod list;
 mod records;
+mod reports;
 mod seed;
 mod time;
 
@@ -27,8 +29,10 @@ pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login};
 pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::EngineError;
+pub use export::{Export, csv_chunk};
 pub use forms::FieldError;
 pub use list::ListParams;
+pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
 pub use seed::SeedReport;
 pub use rules::{Limits as RuleLimits, RuleError};
 pub use store::Backend;
@@ -62,6 +66,7 @@ impl Engine {
         let mut apps = BTreeMap::new();
         for dir in app_dirs {
             let app = LoadedApp::load(dir, &settings.rule_limits)?;
+            self::reports::check_saved_reports(&app)?;
             app.ensure_tables(&store).await?;
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));

@@ -55,7 +55,7 @@ pub struct Compiled {
 /// Compiles `report` for `ctx`; every problem is returned with its JSON pointer.
 pub fn compile(report: &Report, ctx: &Context<'_>) -> Result<Compiled, Vec<Problem>> {
     let plan = Plan::new(report, ctx)?;
-    let limit = report.limit.unwrap_or(MAX_ROWS).min(MAX_ROWS);
+    let limit = Ord::min(report.limit.unwrap_or(MAX_ROWS), MAX_ROWS);
     let all: Vec<usize> = (0..plan.dims.len()).collect();
     let mut statement = plan.select(ctx, &all, true);
     for (i, key) in plan.sort.iter().enumerate() {
@@ -268,8 +268,8 @@ impl Plan {
     fn measure(&mut self, ctx: &Context<'_>, report: &Report, m: &defs::Measure, at: &str, reads: &mut Vec<FieldRef>) -> Result<Meas, Problem> {
         let column = |integer| OutColumn { id: m.id.clone(), role: Role::Measure, kind: ValueKind::Number, integer };
         if let Some(calc) = &m.calc {
-            if m.agg.is_some() || m.field.is_some() || !m.filter.is_empty() {
-                return Err(Problem::new(format!("{at}/calc"), "a calculated measure has no `agg`, `field` or `filter`"));
+            if m.agg.is_some() || m.field.is_some() || m.times.is_some() || !m.filter.is_empty() {
+                return Err(Problem::new(format!("{at}/calc"), "a calculated measure has no `agg`, `field`, `times` or `filter`"));
             }
             let known: BTreeMap<&str, Expr> = self.measures.iter().map(|x| (x.column.id.as_str(), x.expr.clone())).collect();
             let expr = crate::compile::calc::parse(calc, &known).map_err(|e| Problem::new(format!("{at}/calc"), e))?;
@@ -290,8 +290,19 @@ impl Plan {
             }
             None => None,
         };
+        let field = match (&m.times, field) {
+            (None, field) => field,
+            (Some(path), Some((e, ValueKind::Number))) if matches!(agg, Aggregate::Sum | Aggregate::Avg) => {
+                let r = resolve(ctx, &report.source, path, &format!("{at}/times"), reads)?;
+                if r.kind != ValueKind::Number {
+                    return Err(Problem::new(format!("{at}/times"), format!("`{path}` is not a number field")));
+                }
+                Some((e.mul(Expr::cust(self.expr_of(ctx, &r))), ValueKind::Number))
+            }
+            (Some(_), _) => return Err(Problem::new(format!("{at}/times"), "`times` weights a sum or avg of a number field")),
+        };
         let when = |e: Expr| match &only {
-            Some(c) => Expr::from(Expr::case(c.clone(), e)),
+            Some(c) => Expr::Case(Box::new(Expr::case(c.clone(), e))),
             None => e,
         };
         let need_number = |field: &Option<(Expr, ValueKind)>| match field {
@@ -368,7 +379,7 @@ impl Plan {
                     for (n, v) in d.options.iter().enumerate() {
                         case = case.case(d.expr.clone().eq(v.clone()), Expr::val(n as i64));
                     }
-                    self.sort.push((Expr::from(case.finally(Expr::val(d.options.len() as i64))), order.clone()));
+                    self.sort.push((Expr::Case(Box::new(case.finally(Expr::val(d.options.len() as i64)))), order.clone()));
                 }
                 self.sort.push((Expr::cust((pos + 1).to_string()), order));
             } else if let Some(pos) = self.measures.iter().position(|m| m.column.id == id) {
@@ -384,10 +395,14 @@ impl Plan {
         let mut q = Query::select();
         from_source(ctx, &mut q, &self.source, &self.source_table, "t");
         for j in &self.joins {
-            let on = j.on.split('|').next().unwrap_or_default().replace("{j}", &j.alias);
+            let mut on = Expr::cust(j.on.split('|').next().unwrap_or_default().replace("{j}", &j.alias));
+            if let Some(scope) = ctx.scopes.get(&j.form) {
+                // A linked record the user may not read shows as no value.
+                on = on.and(Expr::cust(format!("{}.id", j.alias)).in_subquery(scope.clone()));
+            }
             match source_select(ctx, &j.form) {
-                Some(sub) => q.join_subquery(JoinType::LeftJoin, sub, Alias::new(j.alias.as_str()), Expr::cust(on)),
-                None => q.join_as(JoinType::LeftJoin, Alias::new(j.table.as_str()), Alias::new(j.alias.as_str()), Expr::cust(on)),
+                Some(sub) => q.join_subquery(JoinType::LeftJoin, sub, Alias::new(j.alias.as_str()), on.clone()),
+                None => q.join_as(JoinType::LeftJoin, Alias::new(j.table.as_str()), Alias::new(j.alias.as_str()), on.clone()),
             };
         }
         q.and_where(Expr::cust("t.deleted_at").is_null()).cond_where(self.filter.clone());

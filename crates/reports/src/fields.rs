@@ -39,6 +39,9 @@ pub struct Context<'a> {
     /// Now as stored timestamps read (ISO 8601 UTC), for `before_now`.
     pub now: String,
     pub as_of: Option<AsOf>,
+    /// Per form, the ids of the rows the user may read (`SELECT id FROM …`); forms not listed
+    /// are unrestricted.
+    pub scopes: std::collections::BTreeMap<String, SelectStatement>,
 }
 
 /// A field of a form that a report reads: what a permission check must allow.
@@ -216,6 +219,9 @@ pub(crate) fn from_source(ctx: &Context<'_>, q: &mut SelectStatement, form: &str
         Some(sub) => q.from_subquery(sub, Alias::new(alias)),
         None => q.from_as(Alias::new(table), Alias::new(alias)),
     };
+    if let Some(scope) = ctx.scopes.get(form) {
+        q.and_where(Expr::cust(format!("{alias}.id")).in_subquery(scope.clone()));
+    }
 }
 
 pub(crate) fn kind_name(kind: ValueKind) -> &'static str {

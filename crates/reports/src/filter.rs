@@ -3,13 +3,13 @@
 //! relative dates, compiled to a sea-query condition with every value bound.
 
 use chrono::{Datelike, Duration, NaiveDate};
-use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
+use sea_query::{Cond, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
 use serde_json::{Map, Value};
 
 use crate::Problem;
 use crate::fields::{Context, FieldRef, ValueKind, column_sql, field_sql, from_source, kind_name, resolve};
 
-const OPERATORS: &str = "eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null, period, last_n_days, next_n_days, before_now";
+const OPERATORS: &str = "eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null, period, last_n_days, next_n_days, older_than_days, before_now";
 
 /// The condition `map` puts on records of `form`, read through table alias `alias`.
 pub(crate) fn filter_cond(
@@ -144,6 +144,11 @@ fn condition(
                 date_only(op)?;
                 range((ctx.today, ctx.today + Duration::days(days(arg)? + 1)))
             }
+            "older_than_days" => {
+                date_only(op)?;
+                // Not within the last n days: before the first day `last_n_days` would include.
+                e.clone().lt((ctx.today - Duration::days(days(arg)? - 1)).to_string())
+            }
             "before_now" => {
                 date_only(op)?;
                 match arg {
@@ -156,7 +161,6 @@ fn condition(
         };
         out = out.add(expr);
     }
-    let _ = Alias::new("t");
     Ok(out)
 }
 

@@ -5,7 +5,7 @@
 //! Knows nothing of HTTP or connections: the engine runs the statements and decides who may.
 
 mod compile;
-mod export;
+pub mod export;
 mod fields;
 mod filter;
 mod pivot;
@@ -14,6 +14,7 @@ pub use compile::{Compiled, OutColumn, Role, TotalKind, compile, drill};
 pub use export::{to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};
 pub use pivot::pivot;
+pub use sea_query::SelectStatement;
 
 /// A mistake in a report, located by a JSON pointer into it.
 #[derive(Debug, Clone, PartialEq, Eq)]

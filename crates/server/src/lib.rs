@@ -54,5 +54,8 @@ pub fn create_app(
         .configure(routes::configure)
         .split_for_parts();
     api.paths.paths.retain(|path, _| path.starts_with("/api/"));
-    app.app_data(web::Data::new(routes::OpenApiDoc(api))).default_service(web::to(error::no_route))
+    app.app_data(web::Data::new(routes::OpenApiDoc(api)))
+        .service(routes::ui::index)
+        .service(routes::ui::asset)
+        .default_service(web::to(error::no_route))
 }

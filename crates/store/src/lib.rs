@@ -15,6 +15,7 @@ mod meta;
 mod outbox;
 mod query;
 mod records;
+mod report_query;
 mod schema;
 mod users;
 
@@ -28,6 +29,7 @@ pub use meta::{get_meta, set_meta};
 pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
 pub use query::{CmpOp, Cursor, Filter, ListQuery, Scalar, SortKey, Target, Deleted, SystemColumn};
 pub use records::{FormTable, Record, exists, find_duplicate, get, insert, lock_key, list, update};
+pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use users::{Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users};
 

@@ -3,9 +3,12 @@
 mod apps;
 mod audit;
 mod auth;
+mod export;
 mod health;
 mod notifications;
 mod records;
+mod reports;
+pub(crate) mod ui;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -34,6 +37,10 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(records::delete_record)
         .service(records::restore_record)
         .service(records::record_history)
+        .service(export::export)
+        .service(reports::run_query)
+        .service(reports::report)
+        .service(reports::drill)
         .service(notifications::notifications);
 }
 

@@ -1,0 +1,334 @@
+//! Reports: saved and ad-hoc queries, exports and drill-down. Every one of them passes through
+//! [`Engine::prepare_report`], the single place that resolves which forms and fields a report
+//! reads and checks the user may read them (form access, hidden fields, row scopes).
+
+use std::collections::BTreeMap;
+
+use defs::{Action, DefKind, Diagnostic, Report};
+use forms::FieldError;
+use ::reports::{Catalog, Compiled, Context, Dialect, FieldRef, OutColumn, Role, ValueKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use store::{Backend, Deleted, Filter, ListQuery, OutKind, Scalar, SystemColumn, Target};
+
+use crate::access::Access;
+use crate::apps::LoadedApp;
+use crate::{Actor, Engine, EngineError, Envelope, Page};
+
+/// What a report request adds to the definition.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    /// Extra conditions (e.g. a dashboard's filters), in the report filter language.
+    #[serde(default)]
+    pub filter: Map<String, Value>,
+    /// Report over the records as they were at this time (ISO 8601, UTC).
+    pub as_of: Option<String>,
+    /// Also return the SQL and its bound values.
+    #[serde(default)]
+    pub explain: bool,
+}
+
+/// The body of a drill-down: a cell of the report and a page of its records.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillParams {
+    /// Dimension values by dimension id; dimensions left out are not constrained.
+    #[serde(default)]
+    pub cell: Map<String, Value>,
+    /// A measure of the report whose own filter applies too (e.g. `won`).
+    pub measure: Option<String>,
+    #[serde(default)]
+    pub filter: Map<String, Value>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+/// A report's result.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportResult {
+    pub columns: Vec<Value>,
+    /// One object per group, keyed by dimension and measure ids.
+    pub rows: Vec<Map<String, Value>>,
+    /// True when the limit cut the result.
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub totals: Option<Map<String, Value>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pivot: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chart: Option<defs::Chart>,
+    /// With `explain`: each statement's SQL and bound values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Vec<Value>>,
+}
+
+/// Export formats of a report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+}
+
+struct AppCatalog<'a>(&'a LoadedApp);
+
+impl Catalog for AppCatalog<'_> {
+    fn form(&self, id: &str) -> Option<(&defs::Form, &str)> {
+        self.0.forms.get(id).map(|rt| (&rt.compiled.def, rt.table.name.as_str()))
+    }
+}
+
+const DEFAULT_DRILL_LIMIT: u64 = 50;
+const MAX_DRILL_LIMIT: u64 = 500;
+
+impl Engine {
+    /// Runs an ad-hoc report (what the report builder sends).
+    pub async fn query(&self, actor: &Actor, app: &str, body: &Value, params: &ReportParams) -> Result<ReportResult, EngineError> {
+        let report = parse_report(body)?;
+        self.run_report(actor, app, &report, params).await
+    }
+
+    /// Runs the saved report `id`.
+    pub async fn report(&self, actor: &Actor, app: &str, id: &str, params: &ReportParams) -> Result<ReportResult, EngineError> {
+        let report = self.saved_report(app, id)?;
+        self.run_report(actor, app, &report, params).await
+    }
+
+    /// The saved report `id` as a file: its rows (no pivot), labelled columns.
+    pub async fn report_export(
+        &self,
+        actor: &Actor,
+        app: &str,
+        id: &str,
+        params: &ReportParams,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>, EngineError> {
+        let report = self.saved_report(app, id)?;
+        let loaded = self.app(app)?;
+        Access::of(actor, loaded.form(&report.source)?).require(Action::Export, &report.source)?;
+        let result = self.run_report(actor, app, &report, params).await?;
+        let ids: Vec<String> = result.columns.iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect();
+        let headers: Vec<String> = result.columns.iter().map(|c| c["label"].as_str().unwrap_or_default().to_owned()).collect();
+        let rows: Vec<Vec<Value>> = result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
+        match format {
+            ExportFormat::Csv => ::reports::to_csv(&headers, &rows),
+            ExportFormat::Xlsx => ::reports::to_xlsx(id, &headers, &rows),
+        }
+        .map_err(|e| EngineError::Internal(format!("export failed: {e}")))
+    }
+
+    /// The records behind one cell of the saved report `id`, as a list page.
+    pub async fn drill(&self, actor: &Actor, app: &str, id: &str, params: &DrillParams) -> Result<Page, EngineError> {
+        let mut report = self.saved_report(app, id)?;
+        let limit = params.limit.unwrap_or(DEFAULT_DRILL_LIMIT);
+        if !(1..=MAX_DRILL_LIMIT).contains(&limit) {
+            return Err(EngineError::malformed_at("/limit", format!("limit must be between 1 and {MAX_DRILL_LIMIT}")));
+        }
+        report.filter.extend(params.filter.clone());
+        let loaded = self.app(app)?;
+        let rt = loaded.form(&report.source)?;
+        let (ctx_parts, access) = self.prepare_report(actor, loaded, &report, None, |ctx| {
+            ::reports::drill(&report, ctx, &params.cell, params.measure.as_deref(), params.cursor.as_deref(), limit)
+        })
+        .await?;
+        let mut ids = store::report_ids(self.store.db(), &ctx_parts).await?;
+        let more = ids.len() as u64 > limit;
+        ids.truncate(limit as usize);
+        let next_cursor = if more { ids.last().cloned() } else { None };
+        let query = ListQuery {
+            filter: Some(Filter::In { target: Target::System(SystemColumn::Id), values: ids.into_iter().map(Scalar::Text).collect(), negate: false }),
+            sort: Vec::new(),
+            after: None,
+            limit: limit + 1,
+            deleted: Deleted::Exclude,
+        };
+        let records = store::list(self.store.db(), &rt.table, &query).await?;
+        let items: Vec<Envelope> = records
+            .into_iter()
+            .map(|r| {
+                let mut e = Envelope::new(&report.source, r);
+                access.redact(&mut e.data);
+                e
+            })
+            .collect();
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The saved report `id` of `app`.
+    fn saved_report(&self, app: &str, id: &str) -> Result<Report, EngineError> {
+        self.app(app)?.defs.reports.get(id).cloned().ok_or_else(|| EngineError::NotFound(format!("report `{id}` in app `{app}`")))
+    }
+
+    async fn run_report(&self, actor: &Actor, app: &str, report: &Report, params: &ReportParams) -> Result<ReportResult, EngineError> {
+        let mut report = report.clone();
+        report.filter.extend(params.filter.clone());
+        let loaded = self.app(app)?;
+        let as_of = params.as_of.as_deref().map(parse_as_of).transpose()?;
+        let (compiled, _) = self.prepare_report(actor, loaded, &report, as_of, |ctx| ::reports::compile(&report, ctx).map(|c| {
+            let reads = c.reads.clone();
+            (c, reads)
+        }))
+        .await?;
+        let Compiled { statement, columns, limit, totals, .. } = compiled;
+        let db = self.store.db();
+        let mut rows = store::report_rows(db, &statement, &out_kinds(&columns)).await?;
+        let truncated = rows.len() > limit as usize;
+        rows.truncate(limit as usize);
+        let mut sql = params.explain.then(|| vec![explain(self.backend(), &statement)]);
+        let mut total_rows = Vec::new();
+        for (kind, q, cols) in &totals {
+            total_rows.push((*kind, cols.clone(), store::report_rows(db, q, &out_kinds(cols)).await?));
+            if let Some(sql) = &mut sql {
+                sql.push(explain(self.backend(), q));
+            }
+        }
+        let pivot = report.pivot.as_ref().map(|p| ::reports::pivot(&columns, &rows, &p.rows, &p.columns, &total_rows));
+        let totals = total_rows.iter().find(|(k, _, _)| *k == ::reports::TotalKind::Grand).and_then(|(_, cols, rows)| rows.first().map(|r| object(cols, r)));
+        let labels = labels(&report);
+        Ok(ReportResult {
+            columns: columns
+                .iter()
+                .map(|c| json!({"id": c.id, "role": if c.role == Role::Dimension { "dimension" } else { "measure" }, "label": labels.get(&c.id).cloned().unwrap_or_else(|| c.id.clone())}))
+                .collect(),
+            rows: rows.iter().map(|r| object(&columns, r)).collect(),
+            truncated,
+            totals,
+            pivot,
+            chart: report.chart.clone(),
+            sql,
+        })
+    }
+
+    /// The one gate of every report, query, export and drill-down: compiles with `build`, which
+    /// returns what it made and every field it reads, then checks the actor may read each of
+    /// those forms and fields and restricts each form to the rows the actor may read. Returns
+    /// the compilation and the actor's access to the source form (for redaction).
+    async fn prepare_report<T>(
+        &self,
+        actor: &Actor,
+        loaded: &LoadedApp,
+        report: &Report,
+        as_of: Option<String>,
+        build: impl Fn(&Context<'_>) -> Result<(T, Vec<FieldRef>), Vec<::reports::Problem>>,
+    ) -> Result<(T, Access), EngineError> {
+        let catalog = AppCatalog(loaded);
+        let dialect = match self.backend() {
+            Backend::Sqlite => Dialect::Sqlite,
+            Backend::Postgres => Dialect::Postgres,
+        };
+        let now = chrono::Utc::now();
+        let mut ctx = Context {
+            dialect,
+            catalog: &catalog,
+            today: now.date_naive(),
+            now: crate::time::format(now),
+            as_of: as_of.map(|at| ::reports::AsOf { app: loaded.id().to_owned(), at }),
+            scopes: BTreeMap::new(),
+        };
+        // A first compilation finds the forms and fields read; the second adds row scopes.
+        let (_, reads) = build(&ctx).map_err(invalid)?;
+        let mut forms: Vec<&str> = reads.iter().map(|r| r.form.as_str()).chain([report.source.as_str()]).collect();
+        forms.sort();
+        forms.dedup();
+        for form in forms {
+            let rt = loaded.form(form)?;
+            let access = Access::of(actor, rt);
+            access.require(Action::Read, form)?;
+            for r in reads.iter().filter(|r| r.form == form) {
+                access.check_visible(&r.field, &format!("/{}", r.field))?;
+            }
+            if let Some(filter) = self.scope(self.store.db(), actor, loaded, rt, &access, Action::Read).await? {
+                ctx.scopes.insert(form.to_owned(), store::scope_select(self.backend(), &rt.table, &filter));
+            }
+        }
+        let (out, _) = build(&ctx).map_err(invalid)?;
+        let access = Access::of(actor, loaded.form(&report.source)?);
+        Ok((out, access))
+    }
+}
+
+/// Compiles every saved report of `app`, so a broken one stops the app from loading with a
+/// located diagnostic instead of failing when someone opens it.
+pub(crate) fn check_saved_reports(app: &LoadedApp) -> Result<(), EngineError> {
+    let catalog = AppCatalog(app);
+    let mut diags = Vec::new();
+    for dialect in [Dialect::Sqlite, Dialect::Postgres] {
+        let ctx = Context {
+            dialect,
+            catalog: &catalog,
+            today: chrono::Utc::now().date_naive(),
+            now: String::new(),
+            as_of: None,
+            scopes: BTreeMap::new(),
+        };
+        for (id, report) in &app.defs.reports {
+            if let Err(problems) = ::reports::compile(report, &ctx) {
+                let file = app.defs.dir.join("reports").join(format!("{id}.json"));
+                diags.extend(problems.into_iter().map(|p| Diagnostic::new(&file, p.pointer, p.message)));
+            }
+        }
+    }
+    diags.sort();
+    diags.dedup();
+    if diags.is_empty() { Ok(()) } else { Err(EngineError::Definitions(diags)) }
+}
+
+fn parse_report(body: &Value) -> Result<Report, EngineError> {
+    defs::parse_definition::<Report>(body, DefKind::Report)
+        .map_err(|errors| EngineError::Invalid(errors.into_iter().map(|(p, m)| FieldError::new(p, m)).collect()))
+}
+
+fn invalid(problems: Vec<::reports::Problem>) -> EngineError {
+    EngineError::Invalid(problems.into_iter().map(|p| FieldError::new(p.pointer, p.message)).collect())
+}
+
+fn parse_as_of(text: &str) -> Result<String, EngineError> {
+    let at = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|_| EngineError::malformed_at("/as_of", "as_of is an ISO 8601 time such as 2026-11-01T00:00:00Z"))?;
+    Ok(crate::time::format(at.with_timezone(&chrono::Utc)))
+}
+
+fn out_kinds(columns: &[OutColumn]) -> Vec<OutKind> {
+    columns
+        .iter()
+        .map(|c| match (c.kind, c.integer) {
+            (_, true) => OutKind::Int,
+            (ValueKind::Number, false) => OutKind::Float,
+            (ValueKind::Text, false) => OutKind::Text,
+            (ValueKind::Bool, false) => OutKind::Bool,
+        })
+        .collect()
+}
+
+fn object(columns: &[OutColumn], row: &[Value]) -> Map<String, Value> {
+    columns.iter().zip(row).map(|(c, v)| (c.id.clone(), v.clone())).collect()
+}
+
+fn explain(backend: Backend, q: &::reports::SelectStatement) -> Value {
+    let (sql, values) = store::report_sql(backend, q);
+    json!({"sql": sql, "values": values})
+}
+
+/// English labels of the report's columns, for export headers.
+fn labels(report: &Report) -> BTreeMap<String, String> {
+    let dims = report.dimensions.iter().map(|d| (d.id.clone(), d.label.as_ref().map(|l| l.text("en").to_owned())));
+    let measures = report.measures.iter().map(|m| (m.id.clone(), m.label.as_ref().map(|l| l.text("en").to_owned())));
+    dims.chain(measures).filter_map(|(id, l)| l.map(|l| (id, l))).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use store::ColumnKind;
+
+    use super::*;
+
+    /// Reports must read fields with the very text the store indexes, or the indexes go unused.
+    #[test]
+    fn report_field_sql_matches_the_store_index_expressions() {
+        for (backend, dialect) in [(Backend::Sqlite, Dialect::Sqlite), (Backend::Postgres, Dialect::Postgres)] {
+            for (kind, vk) in [(ColumnKind::Text, ValueKind::Text), (ColumnKind::Number, ValueKind::Number), (ColumnKind::Bool, ValueKind::Bool)] {
+                assert_eq!(store::indexed_field_sql(backend, "amount", kind), ::reports::field_sql(dialect, None, "amount", vk));
+            }
+        }
+    }
+}
