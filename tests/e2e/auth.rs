@@ -77,8 +77,13 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/forms/{form}/records/{id}", "delete"),
             ("/api/apps/{app}/forms/{form}/records/{id}/restore", "post"),
             ("/api/apps/{app}/forms/{form}/records/{id}/history", "get"),
+            ("/api/apps/{app}/query", "post"),
+            ("/api/apps/{app}/reports/{report}", "get"),
+            ("/api/apps/{app}/reports/{report}/drill", "post"),
             ("/api/notifications", "get"),
             ("/api/apps/{app}/forms/{form}/export", "get"),
+            ("/api/apps/{app}/forms/{form}/import", "post"),
+            ("/api/imports/{id}", "get"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

@@ -13,6 +13,7 @@ mod envelope;
 mod error;
 mod export;
 mod hooks;
+mod import;
 mod jobs;
 mod list;
 mod records;
@@ -30,6 +31,7 @@ pub use auth::{Actor, Csrf, Login};
 pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::EngineError;
 pub use export::{Export, csv_chunk};
+pub use import::{ImportOptions, ImportReport, OnDuplicate, RowError, Table};
 pub use forms::FieldError;
 pub use list::ListParams;
 pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
@@ -51,6 +53,8 @@ pub struct Engine {
     apps: Arc<BTreeMap<String, Arc<LoadedApp>>>,
     /// Names this process when it claims jobs.
     worker_id: Arc<str>,
+    /// Imports started in the background by this process.
+    imports: import::Imports,
 }
 
 impl Engine {
@@ -71,7 +75,7 @@ impl Engine {
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }
-        let engine = Engine { store, apps: Arc::new(apps), worker_id: uuid::Uuid::now_v7().to_string().into() };
+        let engine = Engine { store, apps: Arc::new(apps), worker_id: uuid::Uuid::now_v7().to_string().into(), imports: Default::default() };
         engine.ensure_schedules(chrono::Utc::now()).await?;
         Ok(engine)
     }

@@ -468,8 +468,9 @@ fn target_form<'a>(ctx: &Context<'a>, source: &str, path: &str) -> Option<&'a de
 }
 
 /// Floating point on both backends: SQLite sums integers as integers, PostgreSQL counts in bigint.
-fn real(e: Expr) -> Expr {
-    Expr::cust_with_exprs("CAST($1 AS DOUBLE PRECISION)", [e])
+pub(crate) fn real(e: Expr) -> Expr {
+    // Not `cust_with_exprs`: its placeholders differ per backend.
+    Func::cast_as(e, Alias::new("DOUBLE PRECISION")).into()
 }
 
 /// Date buckets as text, from ISO dates and timestamps (`2026-11-23T…`).
@@ -490,7 +491,7 @@ mod calc {
 
     use std::collections::BTreeMap;
 
-    use sea_query::{Expr, ExprTrait};
+    use sea_query::{Expr, ExprTrait, Func};
 
     pub(super) fn parse(text: &str, known: &BTreeMap<&str, Expr>) -> Result<Expr, String> {
         let tokens = tokenize(text)?;
@@ -560,7 +561,7 @@ mod calc {
                     left.mul(right)
                 } else {
                     // No value rather than an error when the denominator is zero.
-                    Expr::cust_with_exprs("(CAST($1 AS DOUBLE PRECISION) / NULLIF($2, 0))", [left, right])
+                    super::real(left).div(Expr::from(Func::cust("NULLIF").arg(right).arg(0)))
                 };
             }
             Ok(left)
@@ -571,7 +572,8 @@ mod calc {
                 Some(t) if t == "(" => {
                     let e = self.sum()?;
                     match self.next() {
-                        Some(t) if t == ")" => Ok(Expr::cust_with_exprs("($1)", [e])),
+                        // sea-query parenthesises by precedence itself.
+                        Some(t) if t == ")" => Ok(e),
                         _ => Err("missing `)`".into()),
                     }
                 }

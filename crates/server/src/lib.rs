@@ -7,6 +7,7 @@
 mod auth;
 mod error;
 mod ratelimit;
+mod tabular;
 mod routes;
 
 use actix_web::body::MessageBody;
@@ -51,6 +52,7 @@ pub fn create_app(
         .app_data(error::json_config())
         .app_data(error::query_config())
         .app_data(error::path_config())
+        .app_data(web::PayloadConfig::new(routes::MAX_IMPORT_BYTES))
         .configure(routes::configure)
         .split_for_parts();
     api.paths.paths.retain(|path, _| path.starts_with("/api/"));

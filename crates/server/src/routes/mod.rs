@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod export;
 mod health;
+mod import;
 mod notifications;
 mod records;
 mod reports;
@@ -15,6 +16,8 @@ use actix_web::{HttpRequest, HttpResponse, get, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::ApiError;
+
+pub(crate) use import::MAX_IMPORT_BYTES;
 
 /// The OpenAPI document, built from the registered routes when the app is created.
 pub(crate) struct OpenApiDoc(pub(crate) utoipa::openapi::OpenApi);
@@ -38,6 +41,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(records::restore_record)
         .service(records::record_history)
         .service(export::export)
+        .service(import::import)
+        .service(import::import_status)
         .service(reports::run_query)
         .service(reports::report)
         .service(reports::drill)

@@ -1,0 +1,415 @@
+//! Import of a table (rows of text from CSV or a spreadsheet) into a form, through the same
+//! validation, rules and permissions as the API. Columns are matched to fields by explicit map,
+//! field id or label in any language; values are converted by field type; duplicates (by the
+//! form's dedupe keys) are skipped, updated or reported. A dry run does everything and rolls
+//! back; all-or-nothing commits only a clean file; row by row keeps the good rows.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use defs::{Action, Field, FieldKind};
+use forms::FieldError;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait};
+use uuid::Uuid;
+
+use crate::access::Access;
+use crate::apps::LoadedApp;
+use crate::{Actor, Engine, EngineError};
+
+/// Rows committed together in row-by-row mode (each row still in its own savepoint).
+const BATCH: usize = 500;
+/// Export columns that are not fields; an import of an export ignores them.
+const SYSTEM_COLUMNS: [&str; 4] = ["id", "owner", "created_at", "updated_at"];
+
+/// A table as read from a file: header row and data rows, all text.
+#[derive(Debug, Clone, Default)]
+pub struct Table {
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDuplicate {
+    /// Leave the existing record as it is.
+    #[default]
+    Skip,
+    /// Write the row's values onto the existing record.
+    Update,
+    /// Report the row as an error.
+    Error,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    pub dry_run: bool,
+    /// Commit nothing unless every row is good.
+    pub all_or_nothing: bool,
+    pub on_duplicate: OnDuplicate,
+    /// Header → field id, overriding the automatic match.
+    pub map: BTreeMap<String, String>,
+}
+
+/// A problem with one row: spreadsheet row number (the header is row 1), column header, reason.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RowError {
+    pub row: usize,
+    pub column: Option<String>,
+    pub message: String,
+}
+
+/// The outcome of an import.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ImportReport {
+    pub total: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    pub dry_run: bool,
+    /// Whether the good rows were written (false for dry runs and failed all-or-nothing imports).
+    pub committed: bool,
+    /// How each header was matched (`null`: ignored).
+    pub columns: Vec<(String, Option<String>)>,
+    pub errors: Vec<RowError>,
+}
+
+/// How far an import has come, readable while it runs.
+#[derive(Debug, Default)]
+pub(crate) struct ImportProgress {
+    total: AtomicU64,
+    done: AtomicU64,
+    report: Mutex<Option<Result<ImportReport, String>>>,
+    owner: String,
+}
+
+/// Running and finished imports of this process, by id.
+pub(crate) type Imports = Arc<Mutex<HashMap<String, Arc<ImportProgress>>>>;
+
+impl Engine {
+    /// Imports `table` into `form` and returns the report when done.
+    pub async fn import(&self, actor: &Actor, app: &str, form: &str, table: Table, options: &ImportOptions) -> Result<ImportReport, EngineError> {
+        self.import_with(actor, app, form, table, options, &ImportProgress::default()).await
+    }
+
+    /// Starts an import in the background; its progress and report are read with
+    /// [`Engine::import_status`]. Problems found before any row is read (rights, columns) are
+    /// returned at once.
+    pub fn start_import(&self, actor: &Actor, app: &str, form: &str, table: Table, options: ImportOptions) -> Result<String, EngineError> {
+        let loaded = self.app(app)?;
+        plan(actor, loaded, form, &table.headers, &options)?;
+        let id = Uuid::now_v7().to_string();
+        let progress = Arc::new(ImportProgress { owner: actor.username.clone(), ..Default::default() });
+        self.imports.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), progress.clone());
+        let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
+        tokio::spawn(async move {
+            let result = engine.import_with(&actor, &app, &form, table, &options, &progress).await.map_err(|e| e.to_string());
+            *progress.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+        });
+        Ok(id)
+    }
+
+    /// `{status, done, total, report?}` of an import the actor started.
+    pub fn import_status(&self, actor: &Actor, id: &str) -> Result<Value, EngineError> {
+        let imports = self.imports.lock().unwrap_or_else(|e| e.into_inner());
+        let progress = imports.get(id).filter(|p| p.owner == actor.username).ok_or_else(|| EngineError::NotFound(format!("import {id}")))?;
+        let (done, total) = (progress.done.load(Ordering::Relaxed), progress.total.load(Ordering::Relaxed));
+        Ok(match &*progress.report.lock().unwrap_or_else(|e| e.into_inner()) {
+            None => json!({"status": "running", "done": done, "total": total}),
+            Some(Ok(report)) => json!({"status": "done", "done": done, "total": total, "report": report}),
+            Some(Err(message)) => json!({"status": "failed", "done": done, "total": total, "error": message}),
+        })
+    }
+
+    async fn import_with(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        table: Table,
+        options: &ImportOptions,
+        progress: &ImportProgress,
+    ) -> Result<ImportReport, EngineError> {
+        let loaded = self.app(app)?;
+        let columns = plan(actor, loaded, form, &table.headers, options)?;
+        let mut report = ImportReport {
+            total: table.rows.len(),
+            dry_run: options.dry_run,
+            columns: table.headers.iter().cloned().zip(columns.iter().map(|c| c.as_ref().map(|f| f.id.clone()))).collect(),
+            ..Default::default()
+        };
+        progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
+        let mut links = LinkCache::default();
+        let one_transaction = options.dry_run || options.all_or_nothing;
+        let mut tx = self.store.begin().await?;
+        for (i, cells) in table.rows.iter().enumerate() {
+            let row = i + 2;
+            let outcome = async {
+                let data = self.convert(&tx, actor, loaded, &columns, &table.headers, cells, &mut links).await?;
+                // Each row in a savepoint: a row that fails halfway leaves nothing behind.
+                let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
+                let result = self.import_row(&savepoint, actor, app, form, data, options.on_duplicate).await;
+                match result {
+                    Ok(kind) => {
+                        savepoint.commit().await.map_err(store::StoreError::from)?;
+                        Ok(kind)
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+            .await;
+            match outcome {
+                Ok(Written::Created) => report.created += 1,
+                Ok(Written::Updated) => report.updated += 1,
+                Ok(Written::Skipped) => report.skipped += 1,
+                Err(e) => {
+                    report.failed += 1;
+                    report.errors.extend(row_errors(row, &e, &columns, &table.headers));
+                    if let EngineError::Store(_) | EngineError::Internal(_) = e {
+                        return Err(e);
+                    }
+                }
+            }
+            progress.done.fetch_add(1, Ordering::Relaxed);
+            if !one_transaction && (i + 1) % BATCH == 0 {
+                tx.commit().await.map_err(store::StoreError::from)?;
+                tx = self.store.begin().await?;
+            }
+        }
+        report.committed = !options.dry_run && !(options.all_or_nothing && report.failed > 0);
+        if report.committed {
+            tx.commit().await.map_err(store::StoreError::from)?;
+        } else {
+            tx.rollback().await.map_err(store::StoreError::from)?;
+        }
+        Ok(report)
+    }
+
+    async fn import_row(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, data: Map<String, Value>, on_duplicate: OnDuplicate) -> Result<Written, EngineError> {
+        match self.create_in(tx, actor, app, form, Value::Object(data.clone()), None, 0).await {
+            Ok(_) => Ok(Written::Created),
+            Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
+                OnDuplicate::Skip => Ok(Written::Skipped),
+                OnDuplicate::Error => Err(EngineError::Duplicate { existing, fields }),
+                OnDuplicate::Update => {
+                    let rt = self.app(app)?.form(form)?;
+                    let stored = store::get(tx, &rt.table, &existing).await?.ok_or_else(|| EngineError::NotFound(existing.clone()))?;
+                    // Updating is writing to someone's record: the same rights as PATCH.
+                    let access = Access::of(actor, rt);
+                    access.require(Action::Update, form)?;
+                    if !self.in_scope(tx, actor, self.app(app)?, rt, &access, Action::Update, &stored).await? {
+                        return Err(EngineError::Forbidden(format!("the duplicate {form} record {existing} is not yours to update")));
+                    }
+                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(data), 0).await?;
+                    Ok(Written::Updated)
+                }
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The row's cells as field values.
+    #[allow(clippy::too_many_arguments)]
+    async fn convert(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        columns: &[Option<Field>],
+        headers: &[String],
+        cells: &[String],
+        links: &mut LinkCache,
+    ) -> Result<Map<String, Value>, EngineError> {
+        let mut data = Map::new();
+        let mut errors = Vec::new();
+        for ((field, header), cell) in columns.iter().zip(headers).zip(cells.iter().chain(std::iter::repeat(&String::new()))) {
+            let (Some(field), text) = (field, cell.trim()) else { continue };
+            if text.is_empty() {
+                continue;
+            }
+            let value = match field.kind {
+                FieldKind::Link => self.resolve_link(tx, actor, app, field, text, links).await,
+                _ => convert(field, text),
+            };
+            match value {
+                Ok(v) => {
+                    data.insert(field.id.clone(), v);
+                }
+                Err(message) => errors.push(FieldError::new(format!("/{}", field.id), format!("{header}: {message}"))),
+            }
+        }
+        if errors.is_empty() { Ok(data) } else { Err(EngineError::Invalid(errors)) }
+    }
+
+    /// A link cell holds the target's id, or its title (e.g. the account's name).
+    async fn resolve_link(&self, tx: &impl Conn, actor: &Actor, app: &LoadedApp, field: &Field, text: &str, cache: &mut LinkCache) -> Result<Value, String> {
+        if Uuid::parse_str(text).is_ok() {
+            return Ok(json!(text));
+        }
+        let target_id = field.form.clone().unwrap_or_default();
+        let key = (target_id.clone(), text.to_owned());
+        if let Some(found) = cache.0.get(&key) {
+            return found.clone();
+        }
+        let found = async {
+            let target = app.form(&target_id).map_err(|e| e.to_string())?;
+            let title = target.compiled.def.title_field.clone().ok_or_else(|| format!("{target_id} has no title field; use record ids"))?;
+            let access = Access::of(actor, target);
+            let scope = self.scope(tx, actor, app, target, &access, Action::Read).await.map_err(|e| e.to_string())?;
+            let by_title = Filter::Cmp(Target::Field { name: title, kind: store::ColumnKind::Text }, CmpOp::Eq, Scalar::Text(text.to_owned()));
+            let filter = Filter::All(vec![by_title].into_iter().chain(scope).collect());
+            let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 2, deleted: Deleted::Exclude };
+            let rows = store::list(tx, &target.table, &query).await.map_err(|e| e.to_string())?;
+            match rows.as_slice() {
+                [one] => Ok(json!(one.id)),
+                [] => Err(format!("no {target_id} named `{text}`")),
+                _ => Err(format!("more than one {target_id} is named `{text}`; use its id")),
+            }
+        }
+        .await;
+        cache.0.insert(key, found.clone());
+        found
+    }
+}
+
+enum Written {
+    Created,
+    Updated,
+    Skipped,
+}
+
+#[derive(Default)]
+struct LinkCache(HashMap<(String, String), Result<Value, String>>);
+
+/// The field of each column (`None`: ignored), after checking the actor may import into the form
+/// and write every mapped field.
+fn plan(actor: &Actor, app: &LoadedApp, form: &str, headers: &[String], options: &ImportOptions) -> Result<Vec<Option<Field>>, EngineError> {
+    let rt = app.form(form)?;
+    let access = Access::of(actor, rt);
+    access.require(Action::Import, form)?;
+    access.require(Action::Create, form)?;
+    if options.on_duplicate == OnDuplicate::Update {
+        access.require(Action::Update, form)?;
+    }
+    let fields = &rt.compiled.def.fields;
+    let mut columns = Vec::new();
+    for (i, header) in headers.iter().enumerate() {
+        let name = header.trim();
+        let field = match options.map.get(name) {
+            Some(id) => Some(fields.iter().find(|f| &f.id == id).ok_or_else(|| {
+                EngineError::malformed_at(format!("/map/{name}"), format!("no field `{id}` in {form}"))
+            })?),
+            None if SYSTEM_COLUMNS.contains(&name) => None,
+            None => fields.iter().find(|f| f.id == name || f.label.texts().iter().any(|t| t.trim().eq_ignore_ascii_case(name))),
+        };
+        if let Some(f) = field {
+            let computed = f.formula.is_some() || f.read_only || f.kind == FieldKind::AutoNumber;
+            if computed || access.locked.contains(&f.id) || access.hidden.contains(&f.id) {
+                let message = format!("column `{name}` maps to `{}`, which you may not write", f.id);
+                return Err(EngineError::ForbiddenFields(vec![FieldError::new(format!("/columns/{i}"), message)]));
+            }
+        }
+        columns.push(field.cloned());
+    }
+    if columns.iter().all(Option::is_none) {
+        return Err(EngineError::malformed_at("/columns", format!("no column matches a field of {form}")));
+    }
+    Ok(columns)
+}
+
+/// Converts one non-empty cell to a value of `field`'s type.
+fn convert(field: &Field, text: &str) -> Result<Value, String> {
+    let number = || -> Result<f64, String> {
+        let cleaned: String = text.chars().filter(|c| !matches!(c, ',' | '¥' | '￥' | ' ' | '%')).collect();
+        cleaned.parse::<f64>().map_err(|_| format!("`{text}` is not a number"))
+    };
+    let choice = |t: &str| -> Result<String, String> {
+        field
+            .options
+            .iter()
+            .find(|o| o.value == t || o.label.texts().iter().any(|l| l.eq_ignore_ascii_case(t)))
+            .map(|o| o.value.clone())
+            .ok_or_else(|| format!("`{t}` is not one of {}", field.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ")))
+    };
+    let list = || text.split([';', ',', '；', '，']).map(str::trim).filter(|s| !s.is_empty());
+    Ok(match field.kind {
+        FieldKind::Number | FieldKind::Decimal | FieldKind::Currency => {
+            let n = number()?;
+            if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) }
+        }
+        FieldKind::Integer | FieldKind::Rating => {
+            let n = number()?;
+            if n.fract() != 0.0 {
+                return Err(format!("`{text}` is not a whole number"));
+            }
+            json!(n as i64)
+        }
+        FieldKind::Boolean => match text.to_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "是" | "✓" => json!(true),
+            "false" | "no" | "n" | "0" | "否" => json!(false),
+            _ => return Err(format!("`{text}` is not yes or no")),
+        },
+        FieldKind::Select => json!(choice(text)?),
+        FieldKind::Multiselect => json!(list().map(choice).collect::<Result<Vec<_>, _>>()?),
+        FieldKind::Tags => json!(list().collect::<Vec<_>>()),
+        FieldKind::Date => {
+            let normal = text.get(..10).unwrap_or(text).replace(['/', '.'], "-");
+            chrono::NaiveDate::parse_from_str(&normal, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
+            json!(normal)
+        }
+        FieldKind::Datetime => {
+            let parsed = chrono::DateTime::parse_from_rfc3339(text)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").map(|t| t.and_utc()))
+                .map_err(|_| format!("`{text}` is not a date and time"))?;
+            json!(parsed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        }
+        FieldKind::Table | FieldKind::Attachment | FieldKind::Region => {
+            serde_json::from_str(text).map_err(|_| format!("`{text}` is not the JSON this field holds"))?
+        }
+        _ => json!(text),
+    })
+}
+
+/// The row's errors, each named by the column of its field where there is one.
+fn row_errors(row: usize, error: &EngineError, columns: &[Option<Field>], headers: &[String]) -> Vec<RowError> {
+    let column_of = |path: &str| {
+        let field = path.trim_start_matches('/').split('/').next().unwrap_or_default();
+        columns.iter().zip(headers).find(|(f, _)| f.as_ref().is_some_and(|f| f.id == field)).map(|(_, h)| h.clone())
+    };
+    let details = error.details();
+    if details.is_empty() {
+        return vec![RowError { row, column: None, message: error.to_string() }];
+    }
+    details.into_iter().map(|d| RowError { row, column: column_of(&d.path), message: d.message }).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field(kind: &str, extra: Value) -> Field {
+        let mut v = json!({"id": "f", "type": kind, "label": {"en": "F", "zh-CN": "字段"}});
+        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn cells_convert_by_field_type() {
+        let select = field("select", json!({"options": [{"value": "hot", "label": {"en": "Hot", "zh-CN": "高"}}]}));
+        assert_eq!(convert(&select, "高"), Ok(json!("hot")));
+        assert_eq!(convert(&select, "HOT"), Ok(json!("hot")));
+        assert!(convert(&select, "tepid").unwrap_err().contains("not one of hot"));
+        assert_eq!(convert(&field("currency", json!({})), "¥1,234.50"), Ok(json!(1234.5)));
+        assert_eq!(convert(&field("currency", json!({})), "2,000"), Ok(json!(2000)));
+        assert!(convert(&field("integer", json!({})), "2.5").is_err());
+        assert_eq!(convert(&field("boolean", json!({})), "是"), Ok(json!(true)));
+        assert_eq!(convert(&field("date", json!({})), "2026/3/4").is_err(), true);
+        assert_eq!(convert(&field("date", json!({})), "2026/03/04"), Ok(json!("2026-03-04")));
+        assert_eq!(convert(&field("tags", json!({})), "a; b，c"), Ok(json!(["a", "b", "c"])));
+        assert_eq!(convert(&field("datetime", json!({})), "2026-03-04 05:06:07"), Ok(json!("2026-03-04T05:06:07Z")));
+    }
+}

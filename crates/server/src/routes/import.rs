@@ -1,0 +1,90 @@
+//! Import of CSV or spreadsheet files into a form, with progress.
+
+use std::collections::BTreeMap;
+
+use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::{HttpRequest, HttpResponse, get, post};
+use engine::{ImportOptions, OnDuplicate};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Caller;
+use crate::error::ErrorBody;
+use crate::{ApiError, AppState, tabular};
+
+/// Largest file accepted for import.
+pub(crate) const MAX_IMPORT_BYTES: usize = 64 << 20;
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct ImportQuery {
+    /// `csv` or `xlsx` (also xls/ods); default from the Content-Type, else CSV.
+    format: Option<String>,
+    /// Check everything and report, writing nothing.
+    dry_run: Option<bool>,
+    /// `all_or_nothing` (commit only a clean file) or `row_by_row` (default: keep the good rows).
+    mode: Option<String>,
+    /// `skip` (default), `update` or `error` for rows that duplicate a record by the form's dedupe keys.
+    #[param(value_type = Option<String>)]
+    on_duplicate: Option<OnDuplicate>,
+    /// JSON object header → field id, overriding the match by id or label.
+    map: Option<String>,
+    /// `true` answers with the report when done; otherwise 202 with an id to poll.
+    wait: Option<bool>,
+}
+
+/// Imports the file in the body into the form.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ImportQuery),
+    request_body(content = Vec<u8>, description = "The CSV or spreadsheet file", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "The report (with `wait=true`)", body = Object),
+        (status = 202, description = "`{id, status_url}`: poll for progress", body = Object),
+        (status = 400, description = "Unreadable file or unknown columns", body = ErrorBody),
+        (status = 403, description = "No import right, or a column the caller may not write", body = ErrorBody),
+        (status = 413, description = "File too large", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/import")]
+pub(crate) async fn import(
+    caller: Caller,
+    state: Data<AppState>,
+    path: Path<(String, String)>,
+    query: Query<ImportQuery>,
+    req: HttpRequest,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form) = path.into_inner();
+    let q = query.into_inner();
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let format = q.format.clone().unwrap_or_else(|| if content_type.contains("spreadsheet") || content_type.contains("excel") { "xlsx".into() } else { "csv".into() });
+    let table = match format.as_str() {
+        "csv" => tabular::read_csv(&body),
+        "xlsx" | "xls" | "ods" => tabular::read_workbook(&body),
+        other => Err(format!("unknown format `{other}` (csv or xlsx)")),
+    }
+    .map_err(ApiError::bad_request)?;
+    let map: BTreeMap<String, String> = match q.map.as_deref() {
+        Some(text) => serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("map must be a JSON object of header → field: {e}")))?,
+        None => BTreeMap::new(),
+    };
+    let all_or_nothing = match q.mode.as_deref() {
+        None | Some("row_by_row") => false,
+        Some("all_or_nothing") => true,
+        Some(other) => return Err(ApiError::bad_request(format!("unknown mode `{other}` (all_or_nothing or row_by_row)"))),
+    };
+    let options = ImportOptions { dry_run: q.dry_run.unwrap_or(false), all_or_nothing, on_duplicate: q.on_duplicate.unwrap_or_default(), map };
+    if q.wait.unwrap_or(false) {
+        let report = state.engine.import(&caller.0, &app, &form, table, &options).await?;
+        return Ok(HttpResponse::Ok().json(report));
+    }
+    let id = state.engine.start_import(&caller.0, &app, &form, table, options)?;
+    Ok(HttpResponse::Accepted().json(json!({"id": id, "status_url": format!("/api/imports/{id}")})))
+}
+
+/// Progress of an import the caller started: `{status: running|done|failed, done, total, report?}`.
+#[utoipa::path(tag = "records", params(("id" = String, Path)), responses(
+    (status = 200, description = "Progress and, when done, the report", body = Object),
+    (status = 404, description = "No such import of yours", body = ErrorBody)))]
+#[get("/api/imports/{id}")]
+pub(crate) async fn import_status(caller: Caller, state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.engine.import_status(&caller.0, &id)?))
+}
