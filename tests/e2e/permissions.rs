@@ -98,6 +98,27 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
         let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/account/export"), Some(&agent)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: agents read accounts but may not export them");
 
+        // Reports and drill-down see what the user may see, and refuse hidden fields.
+        let by_name = json!({"source": "account", "dimensions": [{"id": "name", "field": "name"}], "measures": [{"id": "n", "agg": "count"}]});
+        let (status, result) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(by_name), Some(&rep2)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {result}");
+        assert!(mentions(&result, "Rep Two Ltd") && !mentions(&result, "Rep One"), "{url}: {result}");
+        let by_code = json!({"source": "account", "dimensions": [{"id": "c", "field": "credit_code"}], "measures": [{"id": "n", "agg": "count"}]});
+        let (status, result) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(by_code), Some(&rep1)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {result}");
+        assert!(!mentions(&result, secret), "{url}");
+        for (token, account, name) in [(&rep1, &a1, "Deal of rep1"), (&rep2, &a2, "Deal of rep2")] {
+            let deal = json!({"data": {"name": name, "account": account, "amount": 1000, "stage": "proposal"}});
+            let (status, body) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(deal), Some(token)).await;
+            assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+        }
+        let drill = json!({"cell": {"stage": "proposal"}});
+        let (status, cell) = call(&app, TestRequest::post().uri("/api/apps/crm/reports/sales_funnel/drill").set_json(drill), Some(&rep2)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {cell}");
+        assert!(mentions(&cell, "Deal of rep2") && !mentions(&cell, "Deal of rep1"), "{url}: {cell}");
+        let (_, funnel) = call(&app, TestRequest::get().uri("/api/apps/crm/reports/sales_funnel?format=csv"), Some(&rep2)).await;
+        assert!(!mentions(&funnel, "Deal of rep1"), "{url}");
+
         // The sales manager sees the whole sales department; finance sees the field.
         let (_, list) = call(&app, TestRequest::get().uri(ACCOUNTS), Some(&manager)).await;
         assert_eq!(list["items"].as_array().unwrap().len(), 2, "{url}");

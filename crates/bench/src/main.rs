@@ -5,15 +5,22 @@
 #![allow(clippy::print_stdout)]
 
 mod rules_bench;
+mod server_bench;
 
 use std::time::{Duration, Instant};
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    let size: usize = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(20_000);
     match which.as_str() {
-        "rules" | "all" => rules_bench::run(),
+        "rules" => rules_bench::run(),
+        "server" => server_bench::run(size),
+        "all" => {
+            rules_bench::run();
+            server_bench::run(size);
+        }
         other => {
-            eprintln!("unknown benchmark `{other}`; one of: rules, all");
+            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], all");
             std::process::exit(2);
         }
     }

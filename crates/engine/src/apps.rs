@@ -95,7 +95,10 @@ impl LoadedApp {
         match defs {
             Some(defs) if diags.is_empty() => {
                 let app = LoadedApp { defs, forms, rules };
-                let problems = app.check_grant_filters(dir);
+                let mut problems = app.check_grant_filters(dir);
+                if let Err(EngineError::Definitions(diags)) = crate::reports::check_saved_reports(&app) {
+                    problems.extend(diags);
+                }
                 if problems.is_empty() { Ok(app) } else { Err(EngineError::Definitions(problems)) }
             }
             _ => {

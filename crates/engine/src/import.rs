@@ -356,9 +356,9 @@ fn convert(field: &Field, text: &str) -> Result<Value, String> {
         FieldKind::Multiselect => json!(list().map(choice).collect::<Result<Vec<_>, _>>()?),
         FieldKind::Tags => json!(list().collect::<Vec<_>>()),
         FieldKind::Date => {
-            let normal = text.get(..10).unwrap_or(text).replace(['/', '.'], "-");
-            chrono::NaiveDate::parse_from_str(&normal, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
-            json!(normal)
+            let normal = text.split_whitespace().next().unwrap_or(text).replace(['/', '.'], "-");
+            let date = chrono::NaiveDate::parse_from_str(&normal, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
+            json!(date.format("%Y-%m-%d").to_string())
         }
         FieldKind::Datetime => {
             let parsed = chrono::DateTime::parse_from_rfc3339(text)
@@ -407,7 +407,8 @@ mod tests {
         assert_eq!(convert(&field("currency", json!({})), "2,000"), Ok(json!(2000)));
         assert!(convert(&field("integer", json!({})), "2.5").is_err());
         assert_eq!(convert(&field("boolean", json!({})), "是"), Ok(json!(true)));
-        assert_eq!(convert(&field("date", json!({})), "2026/3/4").is_err(), true);
+        assert_eq!(convert(&field("date", json!({})), "2026/3/4"), Ok(json!("2026-03-04")));
+        assert!(convert(&field("date", json!({})), "4 March").is_err());
         assert_eq!(convert(&field("date", json!({})), "2026/03/04"), Ok(json!("2026-03-04")));
         assert_eq!(convert(&field("tags", json!({})), "a; b，c"), Ok(json!(["a", "b", "c"])));
         assert_eq!(convert(&field("datetime", json!({})), "2026-03-04 05:06:07"), Ok(json!("2026-03-04T05:06:07Z")));

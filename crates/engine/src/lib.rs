@@ -70,7 +70,6 @@ impl Engine {
         let mut apps = BTreeMap::new();
         for dir in app_dirs {
             let app = LoadedApp::load(dir, &settings.rule_limits)?;
-            self::reports::check_saved_reports(&app)?;
             app.ensure_tables(&store).await?;
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));

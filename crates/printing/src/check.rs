@@ -80,7 +80,7 @@ impl Walk<'_> {
 
     fn template(&mut self, template: &Template, at: (usize, usize)) {
         for (i, element) in template.elements.iter().enumerate() {
-            let pos = template.mapping.get(i).map_or(at, |&TemplateMapping(l, c)| (l, c));
+            let pos = template.mapping.get(i).map_or(at, |m: &TemplateMapping| (m.0, m.1));
             self.element(element, pos);
         }
     }
@@ -114,6 +114,8 @@ impl Walk<'_> {
                     self.template(t, pos);
                 }
             }
+            // A construct added by a later handlebars: refused until the checks above know it.
+            _ => self.error(pos, "this kind of template expression is not supported".to_owned()),
         }
     }
 
@@ -153,7 +155,7 @@ impl Walk<'_> {
         }
     }
 
-    fn params<'p>(&mut self, params: &[Parameter], hash: impl Iterator<Item = &'p Parameter>, pos: (usize, usize)) {
+    fn params<'p>(&mut self, params: &'p [Parameter], hash: impl Iterator<Item = &'p Parameter>, pos: (usize, usize)) {
         for p in params.iter().chain(hash) {
             if let Parameter::Subexpression(sub) = p {
                 match sub.as_element() {

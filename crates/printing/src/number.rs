@@ -27,15 +27,16 @@ pub(crate) struct Decimal {
 pub(crate) enum NumberError {
     /// Not a number at all: text, `true`, an object, `NaN`…
     NotANumber(String),
-    /// A number too large for the helper.
-    TooLarge(String),
+    /// A number too large for the helper, with the largest it takes if there is one.
+    TooLarge { value: String, limit: Option<&'static str> },
 }
 
 impl fmt::Display for NumberError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             NumberError::NotANumber(v) => write!(f, "{v} is not a number"),
-            NumberError::TooLarge(v) => write!(f, "{v} is too large"),
+            NumberError::TooLarge { value, limit: None } => write!(f, "{value} is too large"),
+            NumberError::TooLarge { value, limit: Some(max) } => write!(f, "{value} is too large (at most {max})"),
         }
     }
 }
@@ -102,7 +103,8 @@ impl Decimal {
         }
     }
 
-    /// Reads a finite `f64` (as its shortest decimal form).
+    /// Reads a finite `f64` (as its shortest decimal form); for tests that start from floats.
+    #[cfg(test)]
     pub(crate) fn from_f64(value: f64) -> Result<Decimal, NumberError> {
         if !value.is_finite() {
             return Err(NumberError::NotANumber(value.to_string()));
@@ -136,14 +138,26 @@ impl Decimal {
 
     /// As a fixed-point integer of [`FIXED_PLACES`] decimals, for the arithmetic helpers.
     pub(crate) fn fixed(&self) -> Result<i128, NumberError> {
-        self.scaled(FIXED_PLACES).ok_or_else(|| NumberError::TooLarge(self.to_string()))
+        self.scaled(FIXED_PLACES).ok_or_else(|| NumberError::TooLarge { value: self.to_string(), limit: None })
     }
 }
 
+/// Plain decimal notation (`-1234.5`, `10000000000000`), or `1e300` for huge exponents.
 impl fmt::Display for Decimal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.negative { "-" } else { "" };
-        write!(f, "{sign}{}e{}", self.mantissa, -self.scale)
+        let digits = self.mantissa.to_string();
+        match self.scale {
+            s if s <= 0 && s >= -20 => write!(f, "{sign}{digits}{}", "0".repeat((-s) as usize)),
+            s if s <= 0 => write!(f, "{sign}{digits}e{}", -s),
+            s => {
+                let s = s as usize;
+                let padded = if digits.len() <= s { format!("{}{digits}", "0".repeat(s - digits.len() + 1)) } else { digits };
+                let (int, frac) = padded.split_at(padded.len() - s);
+                let frac = frac.trim_end_matches('0');
+                if frac.is_empty() { write!(f, "{sign}{int}") } else { write!(f, "{sign}{int}.{frac}") }
+            }
+        }
     }
 }
 
@@ -208,6 +222,16 @@ mod tests {
         assert_eq!(d.and_then(|d| d.scaled(2)), Some(30));
         let d = Decimal::from_json(&json!(1.005)).ok().flatten();
         assert_eq!(d.and_then(|d| d.scaled(2)), Some(101));
+    }
+
+    #[test]
+    fn displays_plainly() {
+        let shown = |t: &str| Decimal::parse(t).map(|d| d.to_string()).unwrap_or_default();
+        assert_eq!(shown("1e13"), "10000000000000");
+        assert_eq!(shown("-1234.50"), "-1234.5");
+        assert_eq!(shown("0.05"), "0.05");
+        assert_eq!(shown("1e300"), "1e300");
+        assert_eq!(shown("12.00"), "12");
     }
 
     #[test]

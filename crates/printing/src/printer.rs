@@ -154,3 +154,6 @@ fn from_handlebars(template: &str, e: handlebars::RenderError) -> RenderError {
         message,
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -58,8 +58,7 @@ pub fn compile(report: &Report, ctx: &Context<'_>) -> Result<Compiled, Vec<Probl
     let limit = Ord::min(report.limit.unwrap_or(MAX_ROWS), MAX_ROWS);
     let all: Vec<usize> = (0..plan.dims.len()).collect();
     let mut statement = plan.select(ctx, &all, true);
-    for (i, key) in plan.sort.iter().enumerate() {
-        let _ = i;
+    for key in &plan.sort {
         statement.order_by_expr(key.0.clone(), key.1.clone());
     }
     statement.limit(u64::from(limit) + 1);

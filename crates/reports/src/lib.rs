@@ -13,7 +13,7 @@ mod pivot;
 pub use compile::{Compiled, OutColumn, Role, TotalKind, compile, drill};
 pub use export::{to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};
-pub use pivot::pivot;
+pub use pivot::{Totals, pivot};
 pub use sea_query::SelectStatement;
 
 /// A mistake in a report, located by a JSON pointer into it.

@@ -5,6 +5,9 @@ use serde_json::{Value, json};
 
 use crate::{OutColumn, Role, TotalKind};
 
+/// The result of one totals statement: which totals, its columns, its rows.
+pub type Totals = (TotalKind, Vec<OutColumn>, Vec<Vec<Value>>);
+
 /// The cross table of `rows` (columns as in `columns`) with `rows_dims` down and `column_dims`
 /// across. `totals` are the database's totals statements' results.
 pub fn pivot(
@@ -12,7 +15,7 @@ pub fn pivot(
     rows: &[Vec<Value>],
     row_dims: &[String],
     column_dims: &[String],
-    totals: &[(TotalKind, Vec<OutColumn>, Vec<Vec<Value>>)],
+    totals: &[Totals],
 ) -> Value {
     let pos = |cols: &[OutColumn], id: &str| cols.iter().position(|c| c.id == id);
     let measures: Vec<&OutColumn> = columns.iter().filter(|c| c.role == Role::Measure).collect();

@@ -53,7 +53,7 @@ impl HelperDef for CnUpper {
 
 /// The amount in Chinese capitals; see the module documentation for the rules.
 pub(crate) fn to_chinese(amount: &Decimal) -> Result<String, NumberError> {
-    let too_large = || NumberError::TooLarge(format!("{amount} (at most 999,999,999,999.99)"));
+    let too_large = || NumberError::TooLarge { value: amount.to_string(), limit: Some("999,999,999,999.99") };
     let fen = amount.scaled(2).ok_or_else(too_large)?;
     if fen.abs() > MAX_FEN {
         return Err(too_large());
@@ -233,7 +233,7 @@ mod tests {
         for too_large in ["1000000000000", "999999999999.995", "-1e12", "1e300"] {
             let amount = Decimal::parse(too_large).unwrap_or_else(|e| panic!("{too_large}: {e}"));
             assert!(
-                matches!(to_chinese(&amount), Err(NumberError::TooLarge(_))),
+                matches!(to_chinese(&amount), Err(NumberError::TooLarge { .. })),
                 "{too_large} accepted"
             );
         }

@@ -41,7 +41,7 @@ impl HelperDef for EnWords {
 
 /// The amount in words; see the module documentation.
 pub(crate) fn to_words(amount: &Decimal) -> Result<String, NumberError> {
-    let too_large = || NumberError::TooLarge(format!("{amount} (at most 999,999,999,999.99)"));
+    let too_large = || NumberError::TooLarge { value: amount.to_string(), limit: Some("999,999,999,999.99") };
     let cents = amount.scaled(2).ok_or_else(too_large)?;
     if cents.abs() > MAX_CENTS {
         return Err(too_large());
@@ -124,6 +124,6 @@ mod tests {
     #[test]
     fn too_large() {
         let amount = Decimal::parse("1e12").unwrap_or_else(|e| panic!("{e}"));
-        assert!(matches!(to_words(&amount), Err(NumberError::TooLarge(_))));
+        assert!(matches!(to_words(&amount), Err(NumberError::TooLarge { .. })));
     }
 }

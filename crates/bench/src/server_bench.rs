@@ -1,0 +1,174 @@
+//! W1–W3 of issue 8: a real Tessera server (the same `create_app` as `tessera serve`) on
+//! loopback with the CRM on a SQLite file, loaded by `wrk` from a second process. The baseline is
+//! `GET /api/health` through the same stack in the same run: the HTTP ceiling of this machine.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use engine::Engine;
+use serde_json::json;
+
+/// One wrk run: requests per second and latency percentiles in milliseconds.
+#[derive(Debug, Clone, Copy)]
+struct Load {
+    rate: f64,
+    p50: f64,
+    p99: f64,
+}
+
+const RUNS: usize = 3;
+const SECONDS: u64 = 8;
+
+pub(crate) fn run(opportunities: usize) {
+    if Command::new("wrk").arg("--version").output().is_err() {
+        eprintln!("server benchmark needs wrk (apt-get install wrk)");
+        std::process::exit(2);
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}/bench.db", dir.display());
+    let apps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../apps/crm");
+
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let (token, ids) = runtime.block_on(prepare(&url, &apps, opportunities));
+    let port = free_port();
+    let server_url = url.clone();
+    let apps_dir = apps.clone();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let engine = Engine::open(&server_url, &[apps_dir]).await.expect("engine");
+            let state = server::AppState::new(engine);
+            actix_web::HttpServer::new(move || server::create_app(state.clone()))
+                .workers(2)
+                .bind(("127.0.0.1", port))
+                .expect("bind")
+                .run()
+                .await
+                .expect("server");
+        })
+    });
+    wait_for(port);
+
+    let base = format!("http://127.0.0.1:{port}");
+    let ids_lua = ids.iter().take(5000).map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",");
+    let auth = format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n");
+    let scripts = [
+        ("baseline: GET /api/health", 16, "/api/health".to_owned(), String::new()),
+        (
+            "W2 get by id (c=32)",
+            32,
+            "/".to_owned(),
+            format!("{auth}ids = {{{ids_lua}}}\nrequest = function()\n  return wrk.format(\"GET\", \"/api/apps/crm/forms/opportunity/records/\" .. ids[math.random(#ids)])\nend\n"),
+        ),
+        (
+            "W3 list stage=proposal, amount>50000, -amount, limit 50 (c=16)",
+            16,
+            "/api/apps/crm/forms/opportunity/records?filter=%7B%22stage%22%3A%22proposal%22%2C%22amount%22%3A%7B%22gt%22%3A50000%7D%7D&sort=-amount&limit=50".to_owned(),
+            auth.clone(),
+        ),
+        (
+            "W1 create opportunity (c=16)",
+            16,
+            "/".to_owned(),
+            format!(
+                "{auth}wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\naccount = \"{}\"\nrequest = function()\n  local body = string.format('{{\"data\": {{\"name\": \"Bench %d-%d\", \"account\": \"%s\", \"amount\": %d, \"stage\": \"proposal\"}}}}', math.random(1, 1000000000), math.random(1, 1000000000), account, math.random(1000, 900000))\n  return wrk.format(\"POST\", \"/api/apps/crm/forms/opportunity/records\", nil, body)\nend\n",
+                ids_lua_first_account(&runtime, &url, &apps)
+            ),
+        ),
+    ];
+    println!("server: CRM on SQLite, {opportunities} opportunities, 2 server workers, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s");
+    println!("  {:<66} {:>10} {:>9} {:>9}", "workload", "req/s", "p50 ms", "p99 ms");
+    let mut baseline = None;
+    for (name, connections, path, script) in scripts {
+        let file = dir.join("script.lua");
+        std::fs::File::create(&file).and_then(|mut f| f.write_all(script.as_bytes())).expect("script");
+        let mut runs: Vec<Load> = (0..RUNS).map(|_| wrk(&base, &path, connections, &file)).collect();
+        runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
+        let median = runs[RUNS / 2];
+        let ratio = baseline.map(|b: f64| format!("  ({:.2} of baseline)", median.rate / b)).unwrap_or_default();
+        baseline.get_or_insert(median.rate);
+        println!("  {name:<66} {:>10.0} {:>9.2} {:>9.2}{ratio}", median.rate, median.p50, median.p99);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Creates the data set and a token; returns the token and the opportunity ids.
+async fn prepare(url: &str, apps: &Path, opportunities: usize) -> (String, Vec<String>) {
+    let engine = Engine::open(url, &[apps.to_path_buf()]).await.expect("engine");
+    engine.ensure_admin(Some("bench-password")).await.expect("admin");
+    let login = engine.login("admin", "bench-password").await.expect("login");
+    let started = Instant::now();
+    let mut accounts = Vec::new();
+    for i in 0..100 {
+        let a = engine.create(&login.user, "crm", "account", json!({"name": format!("Bench account {i}")})).await.expect("account");
+        accounts.push(a.id);
+    }
+    let stages = ["initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost"];
+    let mut ids = Vec::with_capacity(opportunities);
+    for i in 0..opportunities {
+        let data = json!({"name": format!("Deal {i}"), "account": accounts[i % accounts.len()],
+                          "amount": (i * 7919) % 1_000_000 + 1000, "stage": stages[(i * 31) % stages.len()]});
+        ids.push(engine.create(&login.user, "crm", "opportunity", data).await.expect("opportunity").id);
+    }
+    eprintln!("prepared {opportunities} opportunities in {:.1} s", started.elapsed().as_secs_f64());
+    engine.close().await.ok();
+    (login.token, ids)
+}
+
+fn ids_lua_first_account(runtime: &tokio::runtime::Runtime, url: &str, apps: &Path) -> String {
+    runtime.block_on(async {
+        let engine = Engine::open(url, &[apps.to_path_buf()]).await.expect("engine");
+        let admin = engine.login("admin", "bench-password").await.expect("login").user;
+        let page = engine.list(&admin, "crm", "account", &engine::ListParams { limit: Some(1), ..Default::default() }).await.expect("list");
+        page.items[0].id.clone()
+    })
+}
+
+fn wrk(base: &str, path: &str, connections: usize, script: &Path) -> Load {
+    let out = Command::new("wrk")
+        .args(["-t2", &format!("-c{connections}"), &format!("-d{SECONDS}s"), "--latency", "-s"])
+        .arg(script)
+        .arg(format!("{base}{path}"))
+        .output()
+        .expect("wrk runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |prefix: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix).map(|rest| rest.trim().to_owned()))
+            .map(|v| parse_duration_ms(&v))
+            .unwrap_or(f64::NAN)
+    };
+    let rate = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:").and_then(|v| v.trim().parse().ok()))
+        .unwrap_or(0.0);
+    if text.contains("Non-2xx") {
+        eprintln!("warning: non-2xx answers during {path}:\n{text}");
+    }
+    Load { rate, p50: field("50%"), p99: field("99%") }
+}
+
+fn parse_duration_ms(v: &str) -> f64 {
+    let (number, unit): (String, String) = v.chars().partition(|c| c.is_ascii_digit() || *c == '.');
+    let n: f64 = number.parse().unwrap_or(f64::NAN);
+    match unit.as_str() {
+        "us" => n / 1000.0,
+        "ms" => n,
+        "s" => n * 1000.0,
+        _ => n,
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+fn wait_for(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
