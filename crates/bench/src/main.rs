@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod reports_bench;
 mod rules_bench;
 mod server_bench;
 
@@ -15,12 +16,14 @@ fn main() {
     match which.as_str() {
         "rules" => rules_bench::run(),
         "server" => server_bench::run(size),
+        "reports" => reports_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
         "all" => {
             rules_bench::run();
             server_bench::run(size);
+            reports_bench::run(1_000_000);
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], all");
+            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], all");
             std::process::exit(2);
         }
     }

@@ -159,16 +159,18 @@ pub(crate) async fn ensure_form_table(store: &Store, table: &str, indexes: &[Vec
         .to_owned();
     db.execute(&create).await?;
     // Index DDL carries no values; names are derived from the expressions, so a changed index
-    // gets a new name and the old one stays until an operator drops it.
+    // gets a new name and the old one stays until an operator drops it. Field indexes are
+    // partial on live records: every list and report filters `deleted_at IS NULL`, and without
+    // the column in the index SQLite would visit each row just to read it.
     let quote = |s: &str| match db.get_database_backend() {
         DatabaseBackend::Postgres | DatabaseBackend::Sqlite => format!("\"{s}\""),
         _ => s.to_owned(),
     };
-    let mut all = vec![vec!["owner".to_owned()], vec!["updated_at".to_owned()]];
-    all.extend(indexes.iter().cloned());
-    for exprs in &all {
-        let name = format!("ix_{:016x}", fnv(&format!("{table}:{}", exprs.join(","))));
-        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({})", quote(&name), quote(table), exprs.join(", "));
+    let system = [(vec!["owner".to_owned()], ""), (vec!["updated_at".to_owned()], "")];
+    let fields = indexes.iter().map(|exprs| (exprs.clone(), " WHERE deleted_at IS NULL"));
+    for (exprs, condition) in system.into_iter().chain(fields) {
+        let name = format!("ix_{:016x}", fnv(&format!("{table}:{}{condition}", exprs.join(","))));
+        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({}){condition}", quote(&name), quote(table), exprs.join(", "));
         db.execute_unprepared(&sql).await?;
     }
     Ok(())

@@ -1,0 +1,139 @@
+//! W4 of issue 8: group opportunities by stage with count and sum(amount) through the report
+//! engine (JSON records, the CRM's `(stage, amount)` expression index, permissions applied),
+//! against the same aggregate hand-written on a plain typed table holding the same rows, in the
+//! same database, in the same run. SQLite always; PostgreSQL when `TESSERA_BENCH_PG` names a
+//! server (`postgres://user@host:port`, a database `tessera_bench` is created there).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use engine::{Engine, ReportParams};
+use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
+use serde_json::json;
+
+const STAGES: [&str; 6] = ["initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost"];
+const RUNS: usize = 5;
+
+pub(crate) fn run(rows: usize) {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let dir = std::env::temp_dir().join(format!("tessera-w4-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mut targets = vec![("SQLite", format!("sqlite://{}/w4.db", dir.display()))];
+    if let Ok(base) = std::env::var("TESSERA_BENCH_PG") {
+        runtime.block_on(async {
+            let admin = Database::connect(format!("{base}/postgres")).await.expect("PostgreSQL");
+            admin.execute_unprepared("DROP DATABASE IF EXISTS tessera_bench").await.ok();
+            admin.execute_unprepared("CREATE DATABASE tessera_bench").await.expect("create database");
+        });
+        targets.push(("PostgreSQL", format!("{base}/tessera_bench")));
+    }
+    println!("W4: group {rows} opportunities by stage, count and sum(amount); median of {RUNS} runs");
+    for (name, url) in targets {
+        let (report, typed) = runtime.block_on(measure(&url, rows));
+        println!("  {name:<11} report API {report:>9.1} ms   hand-written typed table {typed:>9.1} ms   ratio {:.2}", report / typed);
+    }
+    if std::env::var_os("TESSERA_BENCH_KEEP").is_none() {
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}
+
+async fn measure(url: &str, rows: usize) -> (f64, f64) {
+    let apps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../apps/crm");
+    let engine = Engine::open(url, &[apps]).await.expect("engine");
+    engine.ensure_admin(Some("bench-password")).await.expect("admin");
+    let admin = engine.login("admin", "bench-password").await.expect("login").user;
+    let db = Database::connect(url).await.expect("direct connection");
+    let backend = db.get_database_backend();
+    let started = Instant::now();
+    load(&db, rows).await;
+    eprintln!("loaded {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
+
+    let body = json!({"source": "opportunity", "dimensions": [{"id": "stage", "field": "stage"}],
+                      "measures": [{"id": "n", "agg": "count"}, {"id": "amount", "agg": "sum", "field": "amount"}]});
+    let typed = "SELECT stage, COUNT(*), SUM(amount) FROM bench_typed GROUP BY stage ORDER BY stage";
+    let explained = engine.query(&admin, "crm", &body, &ReportParams { explain: true, ..Default::default() }).await.expect("explain");
+    if std::env::var_os("TESSERA_BENCH_SQL").is_some() {
+        eprintln!("{}", serde_json::to_string_pretty(&explained.sql).unwrap_or_default());
+    }
+    // The report's own SQL run directly: the difference to the API is the engine's share.
+    let own = explained.sql.as_ref().and_then(|s| s.first()).cloned().unwrap_or_default();
+    let own_values: Vec<sea_orm::Value> = own["values"]
+        .as_array()
+        .map(|vs| vs.iter().map(|v| v.as_i64().map(sea_orm::Value::from).unwrap_or_else(|| sea_orm::Value::from(v.as_str().unwrap_or("").to_owned()))).collect())
+        .unwrap_or_default();
+    let own_sql = own["sql"].as_str().unwrap_or_default().to_owned();
+    let mut report_ms = Vec::new();
+    let mut sql_ms = Vec::new();
+    let mut typed_ms = Vec::new();
+    for _ in 0..RUNS {
+        let t = Instant::now();
+        let result = engine.query(&admin, "crm", &body, &ReportParams::default()).await.expect("report");
+        report_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        std::hint::black_box(result);
+        let t = Instant::now();
+        db.query_all_raw(Statement::from_sql_and_values(backend, own_sql.clone(), own_values.clone())).await.expect("report SQL");
+        sql_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        let t = Instant::now();
+        let rows = db.query_all_raw(Statement::from_string(backend, typed)).await.expect("typed query");
+        typed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(rows.len(), STAGES.len());
+    }
+    engine.close().await.ok();
+    db.close().await.ok();
+    eprintln!("  (the report's SQL alone: {:.1} ms)", median(sql_ms));
+    (median(report_ms), median(typed_ms))
+}
+
+/// The same rows into the CRM's opportunity table (as the engine stores them) and into a plain
+/// typed table, in batches of bound multi-row inserts.
+async fn load(db: &sea_orm::DatabaseConnection, rows: usize) {
+    let backend = db.get_database_backend();
+    let (data_type, real) = match backend {
+        DatabaseBackend::Postgres => ("jsonb", "double precision"),
+        _ => ("text", "real"),
+    };
+    db.execute_unprepared(&format!("CREATE TABLE bench_typed (id text PRIMARY KEY, stage text NOT NULL, amount {real} NOT NULL)"))
+        .await
+        .expect("typed table");
+    db.execute_unprepared("CREATE INDEX bench_typed_stage_amount ON bench_typed (stage, amount)").await.expect("typed index");
+    const BATCH: usize = 1000;
+    let now = "2026-11-23T00:00:00.000000Z";
+    for start in (0..rows).step_by(BATCH) {
+        let end = (start + BATCH).min(rows);
+        let mut records = Vec::new();
+        let mut typed = Vec::new();
+        let mut values = Vec::new();
+        let mut typed_values = Vec::new();
+        for i in start..end {
+            let id = format!("00000000-0000-7000-8000-{i:012}");
+            let stage = STAGES[(i * 31) % STAGES.len()];
+            let amount = ((i * 7919) % 1_000_000 + 1000) as f64;
+            let data = json!({"name": format!("Deal {i}"), "stage": stage, "amount": amount, "account": "00000000-0000-7000-8000-000000000000"}).to_string();
+            let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
+            // Only the id and the data vary; the rest are constants of this benchmark.
+            let base = values.len();
+            let data_param = if backend == DatabaseBackend::Postgres { format!("CAST({} AS {data_type})", p(base + 2)) } else { p(base + 2) };
+            records.push(format!("({}, 1, 'admin', NULL, {data_param}, 'admin', '{now}', 'admin', '{now}', NULL)", p(base + 1)));
+            values.push(sea_orm::Value::from(id.clone()));
+            values.push(sea_orm::Value::from(data));
+            let tb = typed_values.len();
+            typed.push(format!("({}, {}, {})", p(tb + 1), p(tb + 2), p(tb + 3)));
+            typed_values.push(sea_orm::Value::from(id));
+            typed_values.push(sea_orm::Value::from(stage.to_owned()));
+            typed_values.push(sea_orm::Value::from(amount));
+        }
+        let sql = format!(
+            "INSERT INTO r_crm__opportunity (id, version, owner, state, data, created_by, created_at, updated_by, updated_at, deleted_at) VALUES {}",
+            records.join(", ")
+        );
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.expect("insert records");
+        let sql = format!("INSERT INTO bench_typed (id, stage, amount) VALUES {}", typed.join(", "));
+        db.execute_raw(Statement::from_sql_and_values(backend, sql, typed_values)).await.expect("insert typed");
+    }
+    db.execute_unprepared("ANALYZE").await.ok();
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
