@@ -84,6 +84,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/forms/{form}/export", "get"),
             ("/api/apps/{app}/forms/{form}/import", "post"),
             ("/api/imports/{id}", "get"),
+            ("/api/apps/{app}/print/{template}/{id}", "get"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

@@ -143,3 +143,11 @@ fn scripts_are_compiled_and_hooks_must_name_existing_functions() {
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].starts_with("forms/lead.json: /fields/0/formula: 1:"), "{problems:?}");
 }
+
+#[test]
+fn templates_are_compiled_and_named_with_line_and_column() {
+    let problems = check_edited("templates/quote.hbs", |text| format!("{{{{monney record.data.total}}}}\n{text}"));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(problems[0].starts_with("templates/quote.hbs:1:"), "{problems:?}");
+    assert!(problems[0].contains("monney"), "{problems:?}");
+}

@@ -9,6 +9,7 @@ mod exchange;
 mod indexes;
 mod lists;
 mod permissions;
+mod print;
 mod records;
 mod reports;
 mod rules;

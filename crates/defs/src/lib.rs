@@ -16,7 +16,7 @@ mod report;
 mod schema;
 mod seed;
 
-pub use app::{App, Department, NavGroup, Role, Schedule};
+pub use app::{App, Company, Department, NavGroup, Role, Schedule};
 pub use canonical::to_canonical_json;
 pub use diagnostic::Diagnostic;
 pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Scope, Section};

@@ -52,6 +52,8 @@ pub struct AppDefs {
     pub dashboards: BTreeMap<String, Dashboard>,
     /// Sources of `rules/<id>.rhai`, compiled by the rules engine.
     pub scripts: BTreeMap<String, String>,
+    /// Sources of `templates/<id>.hbs`, compiled by the printing engine.
+    pub templates: BTreeMap<String, String>,
     /// Ids of form files that exist but could not be read: references to them are not reported
     /// again, so one broken file gives one diagnostic, not one per reference.
     pub unreadable_forms: BTreeSet<String>,
@@ -93,22 +95,24 @@ pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
     let (seeds, _) = read_folder(dir, DefKind::Seed, &mut diags);
     let (reports, _) = read_folder(dir, DefKind::Report, &mut diags);
     let (dashboards, _) = read_folder(dir, DefKind::Dashboard, &mut diags);
-    let scripts = read_scripts(&dir.join("rules"), &mut diags);
+    let scripts = read_sources(&dir.join("rules"), "rhai", &mut diags);
+    let templates = read_sources(&dir.join("templates"), "hbs", &mut diags);
     let Some(app) = app else {
         return (None, diags);
     };
-    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, reports, dashboards, scripts, unreadable_forms };
+    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, reports, dashboards, scripts, templates, unreadable_forms };
     diags.extend(check::cross_references(&defs));
     diags.sort();
     (Some(defs), diags)
 }
 
-fn read_scripts(folder: &Path, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
+/// The text files with `extension` in `folder`, by id.
+fn read_sources(folder: &Path, extension: &str, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
     let mut scripts = BTreeMap::new();
     let Ok(entries) = fs::read_dir(folder) else {
         return scripts;
     };
-    for path in entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "rhai")) {
+    for path in entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == extension)) {
         let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
         match fs::read_to_string(&path) {
             Ok(_) if !is_identifier(&id) => {

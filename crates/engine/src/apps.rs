@@ -15,6 +15,7 @@ pub struct LoadedApp {
     pub defs: AppDefs,
     pub(crate) forms: BTreeMap<String, FormRuntime>,
     pub(crate) rules: Rules,
+    pub(crate) printer: printing::Printer,
 }
 
 pub(crate) struct FormRuntime {
@@ -92,9 +93,21 @@ impl LoadedApp {
                 }
             }
         }
-        match defs {
-            Some(defs) if diags.is_empty() => {
-                let app = LoadedApp { defs, forms, rules };
+        let printer = defs.as_ref().map(|defs| printing::Printer::new(&defs.templates, &print_settings(&defs.app)));
+        let printer = match printer {
+            Some(Ok(printer)) => Some(printer),
+            Some(Err(errors)) => {
+                // Each error names `templates/<id>.hbs` and a position.
+                diags.extend(errors.into_iter().map(|e| {
+                    Diagnostic::new(dir.join("templates").join(format!("{}.hbs", e.template)), format!("{}:{}", e.line, e.column), e.message)
+                }));
+                None
+            }
+            None => None,
+        };
+        match (defs, printer) {
+            (Some(defs), Some(printer)) if diags.is_empty() => {
+                let app = LoadedApp { defs, forms, rules, printer };
                 let mut problems = app.check_grant_filters(dir);
                 if let Err(EngineError::Definitions(diags)) = crate::reports::check_saved_reports(&app) {
                     problems.extend(diags);
@@ -222,6 +235,25 @@ fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut
         }
     }
     out
+}
+
+/// The letterhead of printed documents: the app's company, or at least its name.
+fn print_settings(app: &defs::App) -> printing::PrintSettings {
+    match &app.company {
+        Some(c) => printing::PrintSettings {
+            name: c.name.clone(),
+            name_alt: c.name_alt.clone(),
+            address: c.address.clone(),
+            phone: c.phone.clone(),
+            email: c.email.clone(),
+            website: c.website.clone(),
+            logo_url: c.logo_url.clone(),
+            tax_id: c.tax_id.clone(),
+            bank_name: c.bank_name.clone(),
+            bank_account: c.bank_account.clone(),
+        },
+        None => printing::PrintSettings { name: app.name.text("zh-CN").to_owned(), ..Default::default() },
+    }
 }
 
 /// The store's view of a field's column; lists and objects have none.

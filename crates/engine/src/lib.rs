@@ -16,6 +16,7 @@ mod hooks;
 mod import;
 mod jobs;
 mod list;
+mod print;
 mod records;
 mod reports;
 mod seed;

@@ -126,7 +126,10 @@ impl Walk<'_> {
             if helpers::HELPERS.iter().any(|(n, _)| *n == name) {
                 self.error(
                     pos,
-                    format!("`{{{{{name}}}}}` calls the {name} helper without arguments; to print a field named {name}, write `{{{{this.{name}}}}}`"),
+                    format!(
+                        "`{{{{{name}}}}}` calls the {name} helper without arguments; \
+                         to print a field named {name}, write `{{{{this.{name}}}}}`"
+                    ),
                 );
             }
         } else {
@@ -185,7 +188,8 @@ impl Walk<'_> {
 }
 
 fn known_helpers() -> String {
-    let mut names: Vec<&str> = helpers::HELPERS.iter().map(|(n, _)| *n).chain(helpers::BUILT_IN.iter().copied()).collect();
+    let mut names: Vec<&str> =
+        helpers::HELPERS.iter().map(|(n, _)| *n).chain(helpers::BUILT_IN.iter().copied()).collect();
     names.sort_unstable();
     names.join(", ")
 }

@@ -148,11 +148,12 @@ impl fmt::Display for Decimal {
         let sign = if self.negative { "-" } else { "" };
         let digits = self.mantissa.to_string();
         match self.scale {
-            s if s <= 0 && s >= -20 => write!(f, "{sign}{digits}{}", "0".repeat((-s) as usize)),
+            s if (-20..=0).contains(&s) => write!(f, "{sign}{digits}{}", "0".repeat((-s) as usize)),
             s if s <= 0 => write!(f, "{sign}{digits}e{}", -s),
             s => {
                 let s = s as usize;
-                let padded = if digits.len() <= s { format!("{}{digits}", "0".repeat(s - digits.len() + 1)) } else { digits };
+                let padded =
+                    if digits.len() <= s { format!("{}{digits}", "0".repeat(s - digits.len() + 1)) } else { digits };
                 let (int, frac) = padded.split_at(padded.len() - s);
                 let frac = frac.trim_end_matches('0');
                 if frac.is_empty() { write!(f, "{sign}{int}") } else { write!(f, "{sign}{int}.{frac}") }
@@ -166,10 +167,10 @@ impl fmt::Display for Decimal {
 /// form is the decimal itself for any amount with up to 15 significant digits.
 pub(crate) fn fixed_to_json(fixed: i128) -> Value {
     let unit = 10i128.pow(FIXED_PLACES);
-    if fixed % unit == 0 {
-        if let Ok(whole) = i64::try_from(fixed / unit) {
-            return Value::Number(whole.into());
-        }
+    if fixed % unit == 0
+        && let Ok(whole) = i64::try_from(fixed / unit)
+    {
+        return Value::Number(whole.into());
     }
     let sign = if fixed < 0 { "-" } else { "" };
     let abs = fixed.unsigned_abs();

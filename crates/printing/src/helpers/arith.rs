@@ -127,7 +127,8 @@ impl HelperDef for Percent {
         let (Some(part), Some(whole)) = (amount_param(h, 0)?, amount_param(h, 1)?) else {
             return empty;
         };
-        let (part, whole) = (part.fixed().map_err(|e| helper_error(h, e))?, whole.fixed().map_err(|e| helper_error(h, e))?);
+        let (part, whole) =
+            (part.fixed().map_err(|e| helper_error(h, e))?, whole.fixed().map_err(|e| helper_error(h, e))?);
         if whole == 0 {
             return empty;
         }

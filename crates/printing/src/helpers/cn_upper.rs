@@ -232,10 +232,7 @@ mod tests {
         check("-999999999999.99", "负玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元玖角玖分");
         for too_large in ["1000000000000", "999999999999.995", "-1e12", "1e300"] {
             let amount = Decimal::parse(too_large).unwrap_or_else(|e| panic!("{too_large}: {e}"));
-            assert!(
-                matches!(to_chinese(&amount), Err(NumberError::TooLarge { .. })),
-                "{too_large} accepted"
-            );
+            assert!(matches!(to_chinese(&amount), Err(NumberError::TooLarge { .. })), "{too_large} accepted");
         }
         assert!(Decimal::from_f64(f64::NAN).is_err());
     }
@@ -243,10 +240,7 @@ mod tests {
     #[test]
     fn from_floats() {
         let amount = Decimal::from_f64(1e12 - 1.0).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            to_chinese(&amount).as_deref(),
-            Ok("玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元整")
-        );
+        assert_eq!(to_chinese(&amount).as_deref(), Ok("玖仟玖佰玖拾玖亿玖仟玖佰玖拾玖万玖仟玖佰玖拾玖元整"));
         let amount = Decimal::from_f64(0.1 + 0.2).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(to_chinese(&amount).as_deref(), Ok("叁角"));
     }

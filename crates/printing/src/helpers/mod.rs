@@ -120,9 +120,7 @@ pub(crate) fn locale(h: &Helper<'_>, ctx: &Context) -> Locale {
 
 /// Parameter `index` as an amount; `None` when it is empty (a blank field prints nothing).
 pub(crate) fn amount_param(h: &Helper<'_>, index: usize) -> Result<Option<Decimal>, RenderError> {
-    let param = h
-        .param(index)
-        .ok_or_else(|| helper_error(h, format!("needs an amount as parameter {}", index + 1)))?;
+    let param = h.param(index).ok_or_else(|| helper_error(h, format!("needs an amount as parameter {}", index + 1)))?;
     Decimal::from_json(param.value()).map_err(|e| helper_error(h, e))
 }
 

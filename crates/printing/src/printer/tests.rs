@@ -56,7 +56,8 @@ fn printer_is_shareable() {
 
 #[test]
 fn escapes_record_fields() {
-    let out = body("<p>{{record.data.name}}</p>", json!({"record": {"data": {"name": "<script>alert(1)</script>\"&'"}}}));
+    let out =
+        body("<p>{{record.data.name}}</p>", json!({"record": {"data": {"name": "<script>alert(1)</script>\"&'"}}}));
     assert_eq!(out, "<p>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&amp;&#x27;</p>");
     // Helper output is escaped too.
     let out = body(
@@ -81,7 +82,9 @@ fn the_letterhead_is_escaped_too() {
 fn refuses_unescaped_output() {
     assert_eq!(
         errors(&[("quote", "<p>\n  {{{record.data.notes}}}</p>")]),
-        ["templates/quote.hbs:2:3: `{{{record.data.notes}}}` would print without HTML escaping; write `{{record.data.notes}}`"]
+        [
+            "templates/quote.hbs:2:3: `{{{record.data.notes}}}` would print without HTML escaping; write `{{record.data.notes}}`"
+        ]
     );
     assert_eq!(errors(&[("quote", "{{&record.data.notes}}")]).len(), 1);
 }
@@ -125,7 +128,12 @@ fn syntax_errors_have_positions() {
 
 #[test]
 fn every_problem_at_once() {
-    let errs = errors(&[("a", "{{foo x}}"), ("b", "{{{y}}}"), ("c", "{{> missing}}"), ("d", "{{#*inline \"p\"}}x{{/inline}}")]);
+    let errs = errors(&[
+        ("a", "{{foo x}}"),
+        ("b", "{{{y}}}"),
+        ("c", "{{> missing}}"),
+        ("d", "{{#*inline \"p\"}}x{{/inline}}"),
+    ]);
     let files: Vec<&str> = errs.iter().map(|e| e.split(':').next().unwrap_or_default()).collect();
     assert_eq!(files, ["templates/a.hbs", "templates/b.hbs", "templates/c.hbs", "templates/d.hbs"], "{errs:?}");
 }
@@ -147,7 +155,10 @@ fn partials_are_other_templates_without_loops() {
 #[test]
 fn render_errors_name_template_and_position() {
     let err = render("<p>\n  {{cn_upper record.data.total}}</p>", json!({"record": {"data": {"total": "lots"}}}));
-    assert_eq!(err.map_err(|e| e.to_string()), Err("templates/t.hbs:2:3: cn_upper: \"lots\" is not a number".to_owned()));
+    assert_eq!(
+        err.map_err(|e| e.to_string()),
+        Err("templates/t.hbs:2:3: cn_upper: \"lots\" is not a number".to_owned())
+    );
     let err = render("{{cn_upper x}}", json!({"x": 1e13}));
     assert_eq!(
         err.map_err(|e| e.to_string()),
@@ -171,15 +182,27 @@ fn empty_fields_print_nothing() {
 fn money_and_dates_follow_the_locale() {
     let template = "{{money x}} {{money y}} {{date d}} {{money x locale=\"en\"}} {{money x symbol=false}} {{money x currency=\"USD\"}}";
     let context = |locale: &str| json!({"x": 12345.675, "y": -3, "d": "2026-11-23", "locale": locale});
-    assert_eq!(body(template, context("zh-CN")), "¥12,345.68 -¥3.00 2026年11月23日 CNY 12,345.68 12,345.68 USD 12,345.68");
-    assert_eq!(body(template, context("en")), "CNY 12,345.68 -CNY 3.00 23 Nov 2026 CNY 12,345.68 12,345.68 USD 12,345.68");
+    assert_eq!(
+        body(template, context("zh-CN")),
+        "¥12,345.68 -¥3.00 2026年11月23日 CNY 12,345.68 12,345.68 USD 12,345.68"
+    );
+    assert_eq!(
+        body(template, context("en")),
+        "CNY 12,345.68 -CNY 3.00 23 Nov 2026 CNY 12,345.68 12,345.68 USD 12,345.68"
+    );
 }
 
 #[test]
 fn arithmetic_is_exact() {
     let rows = json!({"rows": [{"a": 0.1}, {"a": 0.2}, {"a": null}, {}, {"a": "0.3"}], "n": [1, 2, 3]});
-    assert_eq!(body("{{sum rows \"a\"}} {{sum n}} {{add 0.1 0.2}} {{sub 1 0.9}} {{mul 3 19.99}} [{{mul 2 x}}]", rows), "0.6 6 0.3 0.1 59.97 []");
-    assert_eq!(body("{{percent 1 3}} {{percent 1 3 decimals=1}} {{percent 1 0}} {{percent -1 4}}", json!({})), "33% 33.3%  -25%");
+    assert_eq!(
+        body("{{sum rows \"a\"}} {{sum n}} {{add 0.1 0.2}} {{sub 1 0.9}} {{mul 3 19.99}} [{{mul 2 x}}]", rows),
+        "0.6 6 0.3 0.1 59.97 []"
+    );
+    assert_eq!(
+        body("{{percent 1 3}} {{percent 1 3 decimals=1}} {{percent 1 0}} {{percent -1 4}}", json!({})),
+        "33% 33.3%  -25%"
+    );
     assert_eq!(body("{{#each rows}}{{inc @index}},{{/each}}", json!({"rows": [1, 2, 3]})), "1,2,3,");
     assert_eq!(body("{{en_words 12345.67}}", json!({})), "twelve thousand three hundred forty-five and 67/100");
 }
@@ -199,7 +222,8 @@ fn links_by_field_and_by_id() {
 
 #[test]
 fn the_document_is_complete() {
-    let html = render("<p>hi</p>", json!({"locale": "zh-CN", "title": "报价单 QT-1"})).unwrap_or_else(|e| panic!("{e}"));
+    let html =
+        render("<p>hi</p>", json!({"locale": "zh-CN", "title": "报价单 QT-1"})).unwrap_or_else(|e| panic!("{e}"));
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"zh-CN\">"), "{html}");
     assert!(html.contains("<title>报价单 QT-1</title>"));
     assert!(html.contains("size: A4"));
@@ -223,16 +247,16 @@ fn crm_printer() -> Printer {
             templates.insert(id, std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}")));
         }
     }
-    Printer::new(&templates, &settings()).unwrap_or_else(|errors| {
-        panic!("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
-    })
+    Printer::new(&templates, &settings())
+        .unwrap_or_else(|errors| panic!("{}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n")))
 }
 
 /// `options.<form>.<field>` for the select fields of `forms`, as the engine passes them.
 fn crm_options(forms: &[&str]) -> Value {
     let mut options = serde_json::Map::new();
     for form in forms {
-        let text = std::fs::read_to_string(crm_dir().join(format!("forms/{form}.json"))).unwrap_or_else(|e| panic!("{e}"));
+        let text =
+            std::fs::read_to_string(crm_dir().join(format!("forms/{form}.json"))).unwrap_or_else(|e| panic!("{e}"));
         let def: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         let mut fields = serde_json::Map::new();
         for field in def["fields"].as_array().into_iter().flatten() {
@@ -349,13 +373,9 @@ fn contract_context() -> Value {
     )
 }
 
-/// Compares with the golden file (rewritten with `UPDATE_GOLDEN=1`) and, with
-/// `TESSERA_PRINT_PREVIEW=<dir>`, writes the HTML there to look at in a browser or as PDF.
+/// Compares with the golden file (rewritten with `UPDATE_GOLDEN=1`), and writes a preview.
 fn golden(name: &str, html: &str) {
-    if let Ok(dir) = std::env::var("TESSERA_PRINT_PREVIEW") {
-        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::write(Path::new(&dir).join(format!("{name}.html")), html).unwrap_or_else(|e| panic!("{e}"));
-    }
+    preview(name, html);
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("golden/{name}.html"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::create_dir_all(path.parent().unwrap_or(Path::new("."))).unwrap_or_else(|e| panic!("{e}"));
@@ -363,7 +383,19 @@ fn golden(name: &str, html: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(expected == html, "{name}.html differs from {}; rerun with UPDATE_GOLDEN=1 and review the diff", path.display());
+    assert!(
+        expected == html,
+        "{name}.html differs from {}; rerun with UPDATE_GOLDEN=1 and review the diff",
+        path.display()
+    );
+}
+
+/// With `TESSERA_PRINT_PREVIEW=<dir>`, writes the HTML there to look at in a browser or as PDF.
+fn preview(name: &str, html: &str) {
+    if let Ok(dir) = std::env::var("TESSERA_PRINT_PREVIEW") {
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(Path::new(&dir).join(format!("{name}.html")), html).unwrap_or_else(|e| panic!("{e}"));
+    }
 }
 
 #[test]
@@ -376,9 +408,9 @@ fn crm_quote() {
         "云杉 CRM 企业版",
         "用户·年",
         "24,691.34",
-        "¥388,291.34",             // subtotal
-        "-¥30,375.31",             // 8 % discount
-        "¥357,916.03",             // total
+        "¥388,291.34",                    // subtotal
+        "-¥30,375.31",                    // 8 % discount
+        "¥357,916.03",                    // total
         "叁拾伍万柒仟玖佰壹拾陆元零叁分", // total in capitals
         "three hundred fifty-seven thousand nine hundred sixteen and 03/100",
         "2026年12月31日",
@@ -416,11 +448,16 @@ fn crm_templates_in_english_and_with_little_data() {
     let p = crm_printer();
     let mut context = quote_context();
     context["locale"] = json!("en");
+    context["record"]["data"]["status"] = json!("draft");
     let html = p.render("quote", &context).unwrap_or_else(|e| panic!("{e}"));
-    assert!(html.contains("CNY 357,916.03") && html.contains("31 Dec 2026"));
+    assert!(html.contains("CNY 357,916.03") && html.contains("31 Dec 2026") && html.contains("Draft"));
+    preview("quote_en_draft", &html);
     // A record with only its required fields, nothing linked readable, no options.
-    let bare = merge(common("zh-CN"), json!({"record": {"created_at": "2026-11-20T02:15:00Z", "data": {
-        "number": "QT-2026-00001", "account": "x", "items": [{"product": "y", "qty": 1, "unit_price": 10}]}}}));
+    let bare = merge(
+        common("zh-CN"),
+        json!({"record": {"created_at": "2026-11-20T02:15:00Z", "data": {
+        "number": "QT-2026-00001", "account": "x", "items": [{"product": "y", "qty": 1, "unit_price": 10}]}}}),
+    );
     let html = p.render("quote", &bare).unwrap_or_else(|e| panic!("{e}"));
     assert!(html.contains("QT-2026-00001"));
     let bare = merge(common("en"), json!({"record": {"data": {"number": "HT-2026-00001", "name": "N", "amount": 10}}}));

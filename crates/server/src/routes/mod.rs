@@ -7,6 +7,7 @@ mod export;
 mod health;
 mod import;
 mod notifications;
+mod print;
 mod records;
 mod reports;
 pub(crate) mod ui;
@@ -43,6 +44,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(export::export)
         .service(import::import)
         .service(import::import_status)
+        .service(print::print)
         .service(reports::run_query)
         .service(reports::report)
         .service(reports::drill)
