@@ -45,6 +45,16 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
         let mine = count(&app, &rep.token, "account").await;
         assert!(mine > 0 && mine < first.records["account"], "{url}: rep1 sees {mine} accounts");
 
+        // Demo quotes print with their computed totals.
+        let admin_actor = engine.login("admin", "demo").await.unwrap().user;
+        let quotes = engine.list(&admin_actor, "crm", "quote", &engine::ListParams { limit: Some(3), ..Default::default() }).await.unwrap();
+        for quote in quotes.items {
+            let total = quote.data["total"].as_f64().expect("a demo quote has a total");
+            assert!(total > 0.0, "{url}: demo quotes have line items");
+            let html = engine.print(&admin_actor, "crm", "quote", &quote.id, "zh-CN").await.unwrap();
+            assert!(html.contains(&thousands(total)), "{url}: {} not in the printed quote", thousands(total));
+        }
+
         // Deterministic: a second database seeded from the same file holds the same data.
         let other = Engine::open("sqlite::memory:", &[repo().join("apps/crm")]).await.unwrap();
         other.seed("crm", "demo").await.unwrap();
@@ -56,4 +66,18 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
         };
         assert_eq!(names(engine).await, names(other).await, "{url}");
     }
+}
+
+/// `1234567.5` → `1,234,567.50`, as documents print money.
+fn thousands(n: f64) -> String {
+    let text = format!("{n:.2}");
+    let (int, frac) = text.split_once('.').unwrap();
+    let mut out = String::new();
+    for (i, c) in int.chars().enumerate() {
+        if i > 0 && (int.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{out}.{frac}")
 }

@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod import_bench;
 mod reports_bench;
 mod rules_bench;
 mod server_bench;
@@ -16,14 +17,16 @@ fn main() {
     match which.as_str() {
         "rules" => rules_bench::run(),
         "server" => server_bench::run(size),
+        "import" => import_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
         "reports" => reports_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
         "all" => {
             rules_bench::run();
             server_bench::run(size);
             reports_bench::run(1_000_000);
+            import_bench::run(100_000);
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], all");
+            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], import [rows], all");
             std::process::exit(2);
         }
     }
