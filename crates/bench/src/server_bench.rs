@@ -73,7 +73,7 @@ pub(crate) fn run(opportunities: usize) {
             16,
             "/".to_owned(),
             format!(
-                "{auth}wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\naccount = \"{}\"\nrequest = function()\n  local body = string.format('{{\"data\": {{\"name\": \"Bench %d-%d\", \"account\": \"%s\", \"amount\": %d, \"stage\": \"proposal\"}}}}', math.random(1, 1000000000), math.random(1, 1000000000), account, math.random(1000, 900000))\n  return wrk.format(\"POST\", \"/api/apps/crm/forms/opportunity/records\", nil, body)\nend\n",
+                "{auth}wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\naccount = \"{}\"\n-- Each wrk thread is its own Lua state: a table's address tells them apart, so names\n-- (a dedupe key with the account) never collide across threads.\nprefix = string.sub(tostring({{}}), 8)\ncounter = 0\nrequest = function()\n  counter = counter + 1\n  local body = string.format('{{\"data\": {{\"name\": \"Bench %s-%d\", \"account\": \"%s\", \"amount\": %d, \"stage\": \"proposal\"}}}}', prefix, counter, account, math.random(1000, 900000))\n  return wrk.format(\"POST\", \"/api/apps/crm/forms/opportunity/records\", nil, body)\nend\n",
                 ids_lua_first_account(&runtime, &url, &apps)
             ),
         ),
