@@ -102,7 +102,12 @@ impl Engine {
         let loaded = self.app(app)?;
         plan(actor, loaded, form, &table.headers, &options)?;
         let id = Uuid::now_v7().to_string();
-        let progress = Arc::new(ImportProgress { owner: actor.username.clone(), ..Default::default() });
+        // The total is known before the first row is read, so a progress bar can show it at once.
+        let progress = Arc::new(ImportProgress {
+            owner: actor.username.clone(),
+            total: AtomicU64::new(table.rows.len() as u64),
+            ..Default::default()
+        });
         self.imports.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), progress.clone());
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {
