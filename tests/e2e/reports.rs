@@ -96,7 +96,7 @@ fn calc(expr: &str, row: &Map<String, Value>) -> Option<f64> {
         }
         tok.parse().ok().or_else(|| row.get(&tok).and_then(Value::as_f64))
     }
-    let spaced = expr.replace('(', " ( ").replace(')', " ) ").replace('/', " / ").replace('*', " * ").replace('+', " + ").replace(" - ", " - ");
+    let spaced = expr.replace('(', " ( ").replace(')', " ) ").replace('/', " / ").replace('*', " * ").replace('+', " + ");
     let tokens: Vec<String> = spaced.split_whitespace().map(str::to_owned).collect();
     sum(&tokens, &mut 0, row)
 }

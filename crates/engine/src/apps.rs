@@ -37,8 +37,8 @@ impl FormRuntime {
     /// Whether saving needs the rules engine at all (most forms of a plain app do not).
     pub(crate) fn has_rules(&self) -> bool {
         let e = &self.expressions;
-        !self.compiled.def.hooks.is_empty()
-            || !(e.defaults.is_empty() && e.formulas.is_empty() && e.visible_if.is_empty() && e.required_if.is_empty())
+        let expressions = [&e.defaults, &e.formulas, &e.visible_if, &e.required_if];
+        !self.compiled.def.hooks.is_empty() || expressions.iter().any(|list| !list.is_empty())
     }
 }
 
@@ -135,13 +135,12 @@ impl LoadedApp {
         let mut diags = Vec::new();
         for (id, rt) in &self.forms {
             for (g, grant) in rt.compiled.def.permissions.iter().enumerate() {
-                if let defs::Scope::Filter(filter) = &grant.scope {
-                    if let Err(e) = crate::list::parse_filter(self, rt, filter, &format!("/permissions/{g}/scope/filter")) {
+                if let defs::Scope::Filter(filter) = &grant.scope
+                    && let Err(e) = crate::list::parse_filter(self, rt, filter, &format!("/permissions/{g}/scope/filter")) {
                         let file = dir.join("forms").join(format!("{id}.json"));
                         let pointer = e.details().first().map(|d| d.path.clone()).unwrap_or_default();
                         diags.push(Diagnostic::new(file, pointer, e.to_string()));
                     }
-                }
             }
         }
         diags

@@ -108,11 +108,10 @@ impl Engine {
     pub async fn authenticate(&self, token: &str, csrf: Csrf<'_>) -> Result<Actor, EngineError> {
         let (user, csrf_hash) =
             store::session(self.store.db(), &digest(token), &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
-        if let Csrf::Required(sent) = csrf {
-            if sent.map(digest).as_deref() != Some(csrf_hash.as_str()) {
+        if let Csrf::Required(sent) = csrf
+            && sent.map(digest).as_deref() != Some(csrf_hash.as_str()) {
                 return Err(EngineError::Csrf);
             }
-        }
         Ok(Actor::from_user(user))
     }
 

@@ -184,7 +184,8 @@ impl Engine {
                 tx = self.store.begin().await?;
             }
         }
-        report.committed = !options.dry_run && !(options.all_or_nothing && report.failed > 0);
+        let rejected = options.all_or_nothing && report.failed > 0;
+        report.committed = !options.dry_run && !rejected;
         if report.committed {
             tx.commit().await.map_err(store::StoreError::from)?;
         } else {

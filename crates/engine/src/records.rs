@@ -146,6 +146,7 @@ impl Engine {
     }
 
     /// Whether `record` lies in the scope of the actor's grants for `action`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn in_scope(
         &self,
         db: &impl Conn,
@@ -409,11 +410,10 @@ impl Engine {
             if values.len() < key.len() {
                 continue; // a key with an empty part cannot collide
             }
-            if let Some(old) = old.filter(|o| o.deleted_at.is_none()) {
-                if key.iter().all(|k| old.data.get(k) == data.get(k)) {
+            if let Some(old) = old.filter(|o| o.deleted_at.is_none())
+                && key.iter().all(|k| old.data.get(k) == data.get(k)) {
                     continue;
                 }
-            }
             let lock = format!("dedupe:{}:{}", rt.table.name, serde_json::to_string(&key.iter().map(|k| data.get(k)).collect::<Vec<_>>()).unwrap_or_default());
             store::lock_key(tx, &lock).await?;
             let exclude = old.map(|o| o.id.as_str());

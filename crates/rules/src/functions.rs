@@ -48,7 +48,7 @@ fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Result<R, Box<EvalAltRe
 /// Progress callback: stops the script once its wall-clock deadline has passed. Reading the
 /// clock every operation would cost more than the operations, so it looks every 256.
 pub(crate) fn check_deadline(operations: u64) -> Option<Dynamic> {
-    if operations % 256 != 0 {
+    if !operations.is_multiple_of(256) {
         return None;
     }
     let late = CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| Instant::now() > cur.deadline));
