@@ -150,6 +150,9 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
         assert!(summary.contains(&expect("rep2", "delete", "denied")), "{url}: {summary:?}");
         let update = rows.iter().find(|r| r["actor"] == "finance1").unwrap();
         assert!(update["before"]["data"].get("credit_code").is_none() && update["after"]["data"]["credit_code"] == secret, "{url}");
+        let (_, denied) = call(&app, TestRequest::get().uri("/api/audit?actor=rep1&outcome=denied"), Some(&admin)).await;
+        let actions: Vec<&str> = denied["items"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+        assert!(actions.contains(&"query") && actions.contains(&"update") && actions.contains(&"list"), "{url}: {actions:?}");
         assert_eq!(engine.verify_audit().await.unwrap(), Ok(log_len(&app, &admin).await), "{url}");
     }
 }

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 use store::{Backend, Deleted, Filter, ListQuery, OutKind, Scalar, SystemColumn, Target};
 
 use crate::access::Access;
+use crate::audit::Subject;
 use crate::apps::LoadedApp;
 use crate::{Actor, Engine, EngineError, Envelope, Page};
 
@@ -84,18 +85,30 @@ const MAX_DRILL_LIMIT: u64 = 500;
 impl Engine {
     /// Runs an ad-hoc report (what the report builder sends).
     pub async fn query(&self, actor: &Actor, app: &str, body: &Value, params: &ReportParams) -> Result<ReportResult, EngineError> {
-        let report = parse_report(body)?;
-        self.run_report(actor, app, &report, params).await
+        let result = async { self.run_report(actor, app, &parse_report(body)?, params).await }.await;
+        self.audited(actor, Subject { action: "query", app, form: "", id: "" }, result).await
     }
 
     /// Runs the saved report `id`.
     pub async fn report(&self, actor: &Actor, app: &str, id: &str, params: &ReportParams) -> Result<ReportResult, EngineError> {
-        let report = self.saved_report(app, id)?;
-        self.run_report(actor, app, &report, params).await
+        let result = async { self.run_report(actor, app, &self.saved_report(app, id)?, params).await }.await;
+        self.audited(actor, Subject { action: "report", app, form: "", id }, result).await
     }
 
     /// The saved report `id` as a file: its rows (no pivot), labelled columns.
     pub async fn report_export(
+        &self,
+        actor: &Actor,
+        app: &str,
+        id: &str,
+        params: &ReportParams,
+        format: ExportFormat,
+    ) -> Result<Vec<u8>, EngineError> {
+        let result = self.report_export_unaudited(actor, app, id, params, format).await;
+        self.audited(actor, Subject { action: "export", app, form: "", id }, result).await
+    }
+
+    async fn report_export_unaudited(
         &self,
         actor: &Actor,
         app: &str,
@@ -119,6 +132,11 @@ impl Engine {
 
     /// The records behind one cell of the saved report `id`, as a list page.
     pub async fn drill(&self, actor: &Actor, app: &str, id: &str, params: &DrillParams) -> Result<Page, EngineError> {
+        let result = self.drill_unaudited(actor, app, id, params).await;
+        self.audited(actor, Subject { action: "drill", app, form: "", id }, result).await
+    }
+
+    async fn drill_unaudited(&self, actor: &Actor, app: &str, id: &str, params: &DrillParams) -> Result<Page, EngineError> {
         let mut report = self.saved_report(app, id)?;
         let limit = params.limit.unwrap_or(DEFAULT_DRILL_LIMIT);
         if !(1..=MAX_DRILL_LIMIT).contains(&limit) {
