@@ -55,6 +55,13 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
             assert!(html.contains(&thousands(total)), "{url}: {} not in the printed quote", thousands(total));
         }
 
+        let contracts = engine.list(&admin_actor, "crm", "contract", &engine::ListParams { limit: Some(2), ..Default::default() }).await.unwrap();
+        for contract in contracts.items {
+            let amount = contract.data["amount"].as_f64().expect("a demo contract has an amount");
+            let html = engine.print(&admin_actor, "crm", "contract", &contract.id, "zh-CN").await.unwrap();
+            assert!(html.contains(&thousands(amount)), "{url}: {} not in the printed contract", thousands(amount));
+        }
+
         // Deterministic: a second database seeded from the same file holds the same data.
         let other = Engine::open("sqlite::memory:", &[repo().join("apps/crm")]).await.unwrap();
         other.seed("crm", "demo").await.unwrap();
