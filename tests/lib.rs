@@ -67,7 +67,11 @@ where
     let resp = test::call_service(app, req.to_request()).await;
     let status = resp.status();
     let bytes = test::read_body(resp).await;
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into())) };
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
     (status, body)
 }
 

@@ -59,7 +59,8 @@ async fn leads_get_a_score_and_an_owner_by_the_rules() {
         // Everyone else rotates through the team: 100 leads, evenly.
         let mut rep1 = 0;
         for i in 0..100 {
-            let (status, lead) = call(&app, post("lead", json!({"name": format!("Lead {i}"), "region": "north", "industry": "retail"})), t).await;
+            let (status, lead) =
+                call(&app, post("lead", json!({"name": format!("Lead {i}"), "region": "north", "industry": "retail"})), t).await;
             assert_eq!(status, StatusCode::CREATED, "{url}: {lead}");
             match lead["owner"].as_str().unwrap() {
                 "rep1" => rep1 += 1,
@@ -90,7 +91,9 @@ async fn quotes_total_their_lines_and_accounts_are_tiered_by_won_amount() {
         let (_, quote) = call(&app, patch("quote", quote["id"].as_str().unwrap(), 1, json!({"discount": null})), t).await;
         assert_eq!(quote["data"]["total"], json!(250.5), "{url}");
 
-        let deal = |name: &str, amount: i64, stage: &str| post("opportunity", json!({"name": name, "account": account, "amount": amount, "stage": stage}));
+        let deal = |name: &str, amount: i64, stage: &str| {
+            post("opportunity", json!({"name": name, "account": account, "amount": amount, "stage": stage}))
+        };
         let tier = |app_account: Value| app_account["data"]["tier"].clone();
         let (_, first) = call(&app, deal("Phase 1", 400_000, "won"), t).await;
         let (_, acc) = call(&app, get("account", &account), t).await;

@@ -8,11 +8,8 @@ use e2e::repo;
 use engine::LoadedApp;
 
 fn app_dirs() -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = fs::read_dir(repo().join("apps"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("app.json").is_file())
-        .collect();
+    let mut dirs: Vec<PathBuf> =
+        fs::read_dir(repo().join("apps")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.join("app.json").is_file()).collect();
     dirs.sort();
     dirs
 }

@@ -6,7 +6,15 @@ use e2e::{call, databases, repo, start};
 use engine::Engine;
 use serde_json::Value;
 
-async fn count(app: &impl actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, Error = actix_web::Error>, token: &str, form: &str) -> usize {
+async fn count(
+    app: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+    token: &str,
+    form: &str,
+) -> usize {
     let mut n = 0;
     let mut cursor = String::new();
     loop {
@@ -55,7 +63,8 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
             assert!(html.contains(&thousands(total)), "{url}: {} not in the printed quote", thousands(total));
         }
 
-        let contracts = engine.list(&admin_actor, "crm", "contract", &engine::ListParams { limit: Some(2), ..Default::default() }).await.unwrap();
+        let contracts =
+            engine.list(&admin_actor, "crm", "contract", &engine::ListParams { limit: Some(2), ..Default::default() }).await.unwrap();
         for contract in contracts.items {
             let amount = contract.data["amount"].as_f64().expect("a demo contract has an amount");
             let html = engine.print(&admin_actor, "crm", "contract", &contract.id, "zh-CN").await.unwrap();
@@ -67,7 +76,12 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
         other.seed("crm", "demo").await.unwrap();
         let names = |engine: Engine| async move {
             let actor = engine.login("admin", "demo").await.unwrap().user;
-            let params = engine::ListParams { sort: Some("name".into()), limit: Some(500), fields: Some("name,industry".into()), ..Default::default() };
+            let params = engine::ListParams {
+                sort: Some("name".into()),
+                limit: Some(500),
+                fields: Some("name,industry".into()),
+                ..Default::default()
+            };
             let page = engine.list(&actor, "crm", "account", &params).await.unwrap();
             page.items.into_iter().map(|e| Value::Object(e.data)).collect::<Vec<_>>()
         };

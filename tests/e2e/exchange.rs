@@ -58,7 +58,11 @@ async fn csv_import_keeps_good_rows_reports_bad_ones_and_never_duplicates() {
         for query in ["wait=true&dry_run=true", "wait=true&mode=all_or_nothing"] {
             let (status, report) = call(&app, import(query, &csv), m).await;
             assert_eq!(status, StatusCode::OK, "{url}: {report}");
-            assert_eq!((report["created"].as_u64(), report["failed"].as_u64(), report["committed"].as_bool()), (Some(good as u64), Some(30), Some(false)), "{url}: {query}");
+            assert_eq!(
+                (report["created"].as_u64(), report["failed"].as_u64(), report["committed"].as_bool()),
+                (Some(good as u64), Some(30), Some(false)),
+                "{url}: {query}"
+            );
             let (_, leads) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/lead/records?limit=1"), m).await;
             assert_eq!(leads["items"], json!([]), "{url}: {query} wrote something");
         }
@@ -68,7 +72,8 @@ async fn csv_import_keeps_good_rows_reports_bad_ones_and_never_duplicates() {
         assert_eq!(report["created"], good, "{url}");
         assert_eq!(report["committed"], true, "{url}");
         let errors = report["errors"].as_array().unwrap();
-        let mut reported: Vec<(usize, String)> = errors.iter().map(|e| (e["row"].as_u64().unwrap() as usize, e["column"].as_str().unwrap_or("").to_owned())).collect();
+        let mut reported: Vec<(usize, String)> =
+            errors.iter().map(|e| (e["row"].as_u64().unwrap() as usize, e["column"].as_str().unwrap_or("").to_owned())).collect();
         reported.sort();
         let expected: Vec<(usize, String)> = bad.iter().map(|(r, c)| (*r, c.to_string())).collect();
         assert_eq!(reported, expected, "{url}: every bad row named with its column");
@@ -123,7 +128,9 @@ async fn spreadsheets_round_trip_and_links_resolve_by_name() {
         let (engine, admin) = crm(&url).await;
         let app = start(engine).await;
         let t = Some(admin.as_str());
-        let (_, account) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/account/records").set_json(json!({"data": {"name": "东方重工"}})), t).await;
+        let (_, account) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/forms/account/records").set_json(json!({"data": {"name": "东方重工"}})), t)
+                .await;
 
         // Contacts name their account by its name; the import finds it.
         let csv = "name,account,email\n王芳,东方重工,wf@dongfang.example\n李雷,不存在的公司,ll@nowhere.example\n";
@@ -138,7 +145,10 @@ async fn spreadsheets_round_trip_and_links_resolve_by_name() {
         // An XLSX export imports back: every row is a duplicate and is skipped.
         let resp = actix_web::test::call_service(
             &app,
-            TestRequest::get().uri("/api/apps/crm/forms/contact/export?format=xlsx&locale=zh-CN").insert_header(("Authorization", format!("Bearer {admin}"))).to_request(),
+            TestRequest::get()
+                .uri("/api/apps/crm/forms/contact/export?format=xlsx&locale=zh-CN")
+                .insert_header(("Authorization", format!("Bearer {admin}")))
+                .to_request(),
         )
         .await;
         let xlsx = actix_web::test::read_body(resp).await;

@@ -35,14 +35,17 @@ async fn filters_sorts_and_pages_with_cursors() {
             let (_, app_def) = call(&app, TestRequest::get().uri("/api/apps/crm"), t).await;
             let fields = app_def["forms"]["account"]["fields"].as_array().unwrap().clone();
             let industry = fields.iter().find(|f| f["id"] == "industry").unwrap().clone();
-            let options: Vec<String> = industry["options"].as_array().unwrap().iter().map(|o| o["value"].as_str().unwrap().to_owned()).collect();
+            let options: Vec<String> =
+                industry["options"].as_array().unwrap().iter().map(|o| o["value"].as_str().unwrap().to_owned()).collect();
             (options[0].clone(), options[1].clone())
         };
         let mut accounts = Vec::new();
         for (name, industry) in [("Alpha Retail", &industries.0), ("Beta Energy", &industries.1)] {
             let (status, a) = call(
                 &app,
-                TestRequest::post().uri("/api/apps/crm/forms/account/records").set_json(json!({"data": {"name": name, "industry": industry}})),
+                TestRequest::post()
+                    .uri("/api/apps/crm/forms/account/records")
+                    .set_json(json!({"data": {"name": name, "industry": industry}})),
                 t,
             )
             .await;
@@ -60,7 +63,8 @@ async fn filters_sorts_and_pages_with_cursors() {
             if i % 5 != 0 {
                 data["close_date"] = json!(format!("2026-{:02}-15", 1 + i % 12));
             }
-            let (status, body) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(json!({ "data": data })), t).await;
+            let (status, body) =
+                call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(json!({ "data": data })), t).await;
             assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
         }
         // What each deal is, computed here independently of the database.
@@ -94,7 +98,11 @@ async fn filters_sorts_and_pages_with_cursors() {
             expect(&|i| (20000.0..=60500.0).contains(&deal(i).1)),
             "{url}"
         );
-        assert_eq!(query(json!({"amount": {"gte": 60500, "lt": 100500}})).await, expect(&|i| deal(i).1 >= 60500.0 && deal(i).1 < 100500.0), "{url}");
+        assert_eq!(
+            query(json!({"amount": {"gte": 60500, "lt": 100500}})).await,
+            expect(&|i| deal(i).1 >= 60500.0 && deal(i).1 < 100500.0),
+            "{url}"
+        );
         assert_eq!(query(json!({"close_date": {"is_null": true}})).await, expect(&|i| !deal(i).4), "{url}");
         assert_eq!(query(json!({"close_date": {"lte": "2026-03-31"}})).await, expect(&|i| deal(i).4 && i % 12 < 3), "{url}");
         assert_eq!(query(json!({"name": {"contains": "al 1"}})).await, expect(&|i| deal(i).0.to_lowercase().contains("al 1")), "{url}");
@@ -139,7 +147,8 @@ async fn filters_sorts_and_pages_with_cursors() {
         assert_eq!(seen, expected, "{url}");
 
         // Sorting on a field some records lack: missing values first ascending, last descending.
-        let (_, page) = call(&app, TestRequest::get().uri(&list_uri("opportunity", &[("sort", "close_date,name"), ("limit", "6")])), t).await;
+        let (_, page) =
+            call(&app, TestRequest::get().uri(&list_uri("opportunity", &[("sort", "close_date,name"), ("limit", "6")])), t).await;
         assert_eq!(names(&page), expect(&|i| !deal(i).4), "{url}");
         let mut walked = Vec::new();
         let mut cursor: Option<String> = None;

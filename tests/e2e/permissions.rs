@@ -26,10 +26,12 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
             let engine = engine.clone();
             async move { engine.login(user, "demo").await.unwrap().token }
         };
-        let (rep1, rep2, manager, finance, agent) = (token("rep1").await, token("rep2").await, token("manager1").await, token("finance1").await, token("agent1").await);
+        let (rep1, rep2, manager, finance, agent) =
+            (token("rep1").await, token("rep2").await, token("manager1").await, token("finance1").await, token("agent1").await);
         let app = start(engine.clone()).await;
 
-        let (status, a1) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep One Ltd"}})), Some(&rep1)).await;
+        let (status, a1) =
+            call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep One Ltd"}})), Some(&rep1)).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {a1}");
         let a1 = a1["id"].as_str().unwrap().to_owned();
         let (_, a2) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep Two Ltd"}})), Some(&rep2)).await;
@@ -81,7 +83,10 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
         // Export: only the rep's own records, never the hidden column; no export right, no file.
         let resp = actix_web::test::call_service(
             &app,
-            TestRequest::get().uri("/api/apps/crm/forms/account/export?format=csv").insert_header(("Authorization", format!("Bearer {rep2}"))).to_request(),
+            TestRequest::get()
+                .uri("/api/apps/crm/forms/account/export?format=csv")
+                .insert_header(("Authorization", format!("Bearer {rep2}")))
+                .to_request(),
         )
         .await;
         assert_eq!(resp.status(), StatusCode::OK, "{url}");
@@ -90,7 +95,10 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
         assert_eq!(csv.lines().count(), 2, "{url}: header and one row");
         let resp = actix_web::test::call_service(
             &app,
-            TestRequest::get().uri("/api/apps/crm/forms/account/export?format=xlsx").insert_header(("Authorization", format!("Bearer {rep1}"))).to_request(),
+            TestRequest::get()
+                .uri("/api/apps/crm/forms/account/export?format=xlsx")
+                .insert_header(("Authorization", format!("Bearer {rep1}")))
+                .to_request(),
         )
         .await;
         assert_eq!(resp.status(), StatusCode::OK, "{url}");
@@ -99,21 +107,25 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: agents read accounts but may not export them");
 
         // Reports and drill-down see what the user may see, and refuse hidden fields.
-        let by_name = json!({"source": "account", "dimensions": [{"id": "name", "field": "name"}], "measures": [{"id": "n", "agg": "count"}]});
+        let by_name =
+            json!({"source": "account", "dimensions": [{"id": "name", "field": "name"}], "measures": [{"id": "n", "agg": "count"}]});
         let (status, result) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(by_name), Some(&rep2)).await;
         assert_eq!(status, StatusCode::OK, "{url}: {result}");
         assert!(mentions(&result, "Rep Two Ltd") && !mentions(&result, "Rep One"), "{url}: {result}");
-        let by_code = json!({"source": "account", "dimensions": [{"id": "c", "field": "credit_code"}], "measures": [{"id": "n", "agg": "count"}]});
+        let by_code =
+            json!({"source": "account", "dimensions": [{"id": "c", "field": "credit_code"}], "measures": [{"id": "n", "agg": "count"}]});
         let (status, result) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(by_code), Some(&rep1)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {result}");
         assert!(!mentions(&result, secret), "{url}");
         for (token, account, name) in [(&rep1, &a1, "Deal of rep1"), (&rep2, &a2, "Deal of rep2")] {
             let deal = json!({"data": {"name": name, "account": account, "amount": 1000, "stage": "proposal"}});
-            let (status, body) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(deal), Some(token)).await;
+            let (status, body) =
+                call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(deal), Some(token)).await;
             assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
         }
         let drill = json!({"cell": {"stage": "proposal"}});
-        let (status, cell) = call(&app, TestRequest::post().uri("/api/apps/crm/reports/sales_funnel/drill").set_json(drill), Some(&rep2)).await;
+        let (status, cell) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/reports/sales_funnel/drill").set_json(drill), Some(&rep2)).await;
         assert_eq!(status, StatusCode::OK, "{url}: {cell}");
         assert!(mentions(&cell, "Deal of rep2") && !mentions(&cell, "Deal of rep1"), "{url}: {cell}");
         let (_, funnel) = call(&app, TestRequest::get().uri("/api/apps/crm/reports/sales_funnel?format=csv"), Some(&rep2)).await;
@@ -158,7 +170,11 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
 }
 
 async fn log_len(
-    app: &impl actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, Error = actix_web::Error>,
+    app: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
     admin: &str,
 ) -> u64 {
     let (_, log) = call(app, TestRequest::get().uri("/api/audit?limit=1"), Some(admin)).await;
@@ -187,7 +203,8 @@ async fn cookie_writes_need_the_csrf_token_and_logins_are_rate_limited() {
         let (status, _) = call(&app, TestRequest::get().uri(ACCOUNTS).cookie(cookie.clone()), None).await;
         assert_eq!(status, StatusCode::OK, "{url}");
 
-        let attempt = |password: &str| TestRequest::post().uri("/api/auth/login").set_json(json!({"username": "admin", "password": password}));
+        let attempt =
+            |password: &str| TestRequest::post().uri("/api/auth/login").set_json(json!({"username": "admin", "password": password}));
         for _ in 0..5 {
             let (status, _) = call(&app, attempt("guess"), None).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{url}");
@@ -204,7 +221,8 @@ async fn password_change_ends_other_sessions() {
         let (engine, first) = crm(&url).await;
         let second = engine.login("admin", "admin-pass").await.unwrap().token;
         let app = start(engine.clone()).await;
-        let change = |current: &str, new: &str| TestRequest::post().uri("/api/auth/password").set_json(json!({"current": current, "new": new}));
+        let change =
+            |current: &str, new: &str| TestRequest::post().uri("/api/auth/password").set_json(json!({"current": current, "new": new}));
         let (status, body) = call(&app, change("wrong", "long enough"), Some(&first)).await;
         assert_eq!((status, body["details"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("/current")), "{url}");
         let (status, body) = call(&app, change("admin-pass", "short"), Some(&first)).await;

@@ -10,7 +10,15 @@ fn post(form: &str, data: Value) -> TestRequest {
     TestRequest::post().uri(&format!("/api/apps/crm/forms/{form}/records")).set_json(json!({ "data": data }))
 }
 
-async fn text(app: &impl actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, Error = actix_web::Error>, uri: &str, token: &str) -> (StatusCode, String, Vec<u8>) {
+async fn text(
+    app: &impl actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+    >,
+    uri: &str,
+    token: &str,
+) -> (StatusCode, String, Vec<u8>) {
     let req = TestRequest::get().uri(uri).insert_header(("Authorization", format!("Bearer {token}"))).to_request();
     let resp = actix_web::test::call_service(app, req).await;
     let status = resp.status();
@@ -29,9 +37,16 @@ async fn quotes_and_contracts_print_with_their_totals_for_those_who_may() {
         let app = start(engine).await;
         let r1 = Some(rep1.as_str());
 
-        let (_, account) = call(&app, post("account", json!({"name": "苏州<script>alert(1)</script>精密", "phone": "0512-6288 7766"})), r1).await;
-        let (_, product) = call(&app, post("product", json!({"code": "YS-ERP-01", "name": "云杉ERP 标准版", "unit_price": 1000, "cost_price": 1})), Some(&admin)).await;
-        let items = json!([{"product": product["id"], "qty": 2, "unit_price": 1000}, {"product": product["id"], "qty": 1, "unit_price": 500.5}]);
+        let (_, account) =
+            call(&app, post("account", json!({"name": "苏州<script>alert(1)</script>精密", "phone": "0512-6288 7766"})), r1).await;
+        let (_, product) = call(
+            &app,
+            post("product", json!({"code": "YS-ERP-01", "name": "云杉ERP 标准版", "unit_price": 1000, "cost_price": 1})),
+            Some(&admin),
+        )
+        .await;
+        let items =
+            json!([{"product": product["id"], "qty": 2, "unit_price": 1000}, {"product": product["id"], "qty": 1, "unit_price": 500.5}]);
         let (status, quote) = call(&app, post("quote", json!({"account": account["id"], "items": items, "discount": 10})), r1).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {quote}");
         assert_eq!(quote["data"]["total"], json!(2250.45));
@@ -49,7 +64,12 @@ async fn quotes_and_contracts_print_with_their_totals_for_those_who_may() {
         assert!(html.contains("@page"), "{url}: A4 print CSS");
 
         let plan = json!([{"due_date": "2026-12-31", "amount": 30000}, {"due_date": "2027-06-30", "amount": 70000}]);
-        let (status, contract) = call(&app, post("contract", json!({"name": "ERP 实施合同", "account": account["id"], "amount": 100000, "payment_plan": plan})), r1).await;
+        let (status, contract) = call(
+            &app,
+            post("contract", json!({"name": "ERP 实施合同", "account": account["id"], "amount": 100000, "payment_plan": plan})),
+            r1,
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {contract}");
         let (status, html, _) = text(&app, &format!("/api/apps/crm/print/contract/{}", contract["id"].as_str().unwrap()), &rep1).await;
         assert_eq!(status, StatusCode::OK, "{url}");

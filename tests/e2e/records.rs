@@ -121,7 +121,9 @@ async fn validation_errors_carry_json_pointers_and_write_nothing() {
         // Child rows are validated one by one.
         let (_, product) = call(
             &app,
-            TestRequest::post().uri("/api/apps/crm/forms/product/records").set_json(json!({"data": {"code": "P-1", "name": "Widget", "unit_price": 10}})),
+            TestRequest::post()
+                .uri("/api/apps/crm/forms/product/records")
+                .set_json(json!({"data": {"code": "P-1", "name": "Widget", "unit_price": 10}})),
             t,
         )
         .await;
@@ -179,7 +181,9 @@ async fn validation_errors_carry_json_pointers_and_write_nothing() {
         assert_eq!((status, resp["error"].as_str()), (StatusCode::PAYLOAD_TOO_LARGE, Some("payload_too_large")), "{url}");
         let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/nope/records"), t).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
-        let (status, _) = call(&app, TestRequest::patch().uri(&at("no-such-id")).insert_header(("If-Match", "abc")).set_json(json!({"data": {}})), t).await;
+        let (status, _) =
+            call(&app, TestRequest::patch().uri(&at("no-such-id")).insert_header(("If-Match", "abc")).set_json(json!({"data": {}})), t)
+                .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
 
         // Nothing above was written (but the account and product made for the quotes).

@@ -19,7 +19,8 @@ where
     let mut cursor = String::new();
     loop {
         let after = if cursor.is_empty() { String::new() } else { format!("&cursor={cursor}") };
-        let (status, page) = call(app, TestRequest::get().uri(&format!("/api/apps/crm/forms/{form}/records?limit=500{after}")), Some(token)).await;
+        let (status, page) =
+            call(app, TestRequest::get().uri(&format!("/api/apps/crm/forms/{form}/records?limit=500{after}")), Some(token)).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         out.extend(page["items"].as_array().unwrap().iter().cloned());
         match page["next_cursor"].as_str() {
@@ -82,7 +83,13 @@ fn calc(expr: &str, row: &Map<String, Value>) -> Option<f64> {
             let op = t[*i].clone();
             *i += 1;
             let r = atom(t, i, row)?;
-            v = if op == "*" { v * r } else if r == 0.0 { return None } else { v / r };
+            v = if op == "*" {
+                v * r
+            } else if r == 0.0 {
+                return None;
+            } else {
+                v / r
+            };
         }
         Some(v)
     }
@@ -102,7 +109,12 @@ fn calc(expr: &str, row: &Map<String, Value>) -> Option<f64> {
 }
 
 /// The report computed here: groups by the dimensions, then each measure.
-fn expected(report: &Value, records: &[Value], linked: &BTreeMap<String, Value>, today: NaiveDate) -> BTreeMap<Vec<String>, Map<String, Value>> {
+fn expected(
+    report: &Value,
+    records: &[Value],
+    linked: &BTreeMap<String, Value>,
+    today: NaiveDate,
+) -> BTreeMap<Vec<String>, Map<String, Value>> {
     let empty = Map::new();
     let filter = report["filter"].as_object().unwrap_or(&empty);
     let dims = report["dimensions"].as_array().cloned().unwrap_or_default();
@@ -134,7 +146,8 @@ fn expected(report: &Value, records: &[Value], linked: &BTreeMap<String, Value>,
                     row.insert(id, calc(expr, &row).map_or(Value::Null, |v| json!(v)));
                     continue;
                 }
-                let only: Vec<&&Value> = rs.iter().filter(|r| matches(r, m["filter"].as_object().unwrap_or(&empty), linked, today)).collect();
+                let only: Vec<&&Value> =
+                    rs.iter().filter(|r| matches(r, m["filter"].as_object().unwrap_or(&empty), linked, today)).collect();
                 let num = |r: &Value| {
                     let v = get(r, m["field"].as_str()?, linked).as_f64()?;
                     match m["times"].as_str() {
@@ -196,7 +209,8 @@ async fn every_crm_report_matches_numbers_computed_from_the_records() {
             let want = expected(&def, &records, &linked, today);
             let (status, got) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/reports/{id}")), Some(t)).await;
             assert_eq!(status, StatusCode::OK, "{url} {id}: {got}");
-            let dims: Vec<String> = def["dimensions"].as_array().map(|d| d.iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()).unwrap_or_default();
+            let dims: Vec<String> =
+                def["dimensions"].as_array().map(|d| d.iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()).unwrap_or_default();
             let rows = got["rows"].as_array().unwrap();
             let having_free = def.get("having").is_none();
             if having_free {
@@ -244,7 +258,8 @@ async fn drill_down_from_a_funnel_cell_returns_exactly_the_records_counted() {
             let mut cursor: Option<String> = None;
             loop {
                 let body = json!({"cell": {"stage": stage}, "limit": 37, "cursor": cursor});
-                let (status, page) = call(&app, TestRequest::post().uri("/api/apps/crm/reports/sales_funnel/drill").set_json(body), t).await;
+                let (status, page) =
+                    call(&app, TestRequest::post().uri("/api/apps/crm/reports/sales_funnel/drill").set_json(body), t).await;
                 assert_eq!(status, StatusCode::OK, "{url}: {page}");
                 for item in page["items"].as_array().unwrap() {
                     assert_eq!(item["data"]["stage"], stage);
@@ -255,7 +270,8 @@ async fn drill_down_from_a_funnel_cell_returns_exactly_the_records_counted() {
                     None => break,
                 }
             }
-            let mut want: Vec<String> = opportunities.iter().filter(|o| o["data"]["stage"] == stage).map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+            let mut want: Vec<String> =
+                opportunities.iter().filter(|o| o["data"]["stage"] == stage).map(|o| o["id"].as_str().unwrap().to_owned()).collect();
             want.sort();
             ids.sort();
             assert_eq!(ids.len() as u64, row["count"].as_u64().unwrap(), "{url} {stage}");
@@ -277,11 +293,23 @@ async fn bad_reports_are_refused_with_pointers_never_sql_errors() {
         let app = start(engine).await;
         let t = Some(token.as_str());
         let cases = [
-            (json!({"source": "opportunity", "dimensions": [{"id": "x", "field": "nope"}], "measures": [{"id": "n", "agg": "count"}]}), "/dimensions/0/field"),
-            (json!({"source": "opportunity", "dimensions": [{"id": "x", "field": "account.nope"}], "measures": [{"id": "n", "agg": "count"}]}), "/dimensions/0/field"),
+            (
+                json!({"source": "opportunity", "dimensions": [{"id": "x", "field": "nope"}], "measures": [{"id": "n", "agg": "count"}]}),
+                "/dimensions/0/field",
+            ),
+            (
+                json!({"source": "opportunity", "dimensions": [{"id": "x", "field": "account.nope"}], "measures": [{"id": "n", "agg": "count"}]}),
+                "/dimensions/0/field",
+            ),
             (json!({"source": "opportunity", "measures": [{"id": "s", "agg": "sum", "field": "stage"}]}), "/measures/0/field"),
-            (json!({"source": "opportunity", "filter": {"amount": {"gt": "lots"}}, "measures": [{"id": "n", "agg": "count"}]}), "/filter/amount/gt"),
-            (json!({"source": "opportunity", "filter": {"close_date": {"period": "someday"}}, "measures": [{"id": "n", "agg": "count"}]}), "/filter/close_date/period"),
+            (
+                json!({"source": "opportunity", "filter": {"amount": {"gt": "lots"}}, "measures": [{"id": "n", "agg": "count"}]}),
+                "/filter/amount/gt",
+            ),
+            (
+                json!({"source": "opportunity", "filter": {"close_date": {"period": "someday"}}, "measures": [{"id": "n", "agg": "count"}]}),
+                "/filter/close_date/period",
+            ),
             (json!({"source": "opportunity", "measures": [{"id": "r", "calc": "won / closed"}]}), "/measures/0/calc"),
             (json!({"source": "opportunity", "measures": [{"id": "n", "agg": "count"}], "sort": ["nope"]}), "/sort/0"),
             (json!({"source": "opportunity", "measures": [{"id": "n", "agg": "count"}], "unknown": 1}), "/unknown"),
@@ -304,10 +332,21 @@ async fn explain_buckets_pivot_export_and_as_of() {
         let (engine, token) = crm(&url).await;
         let app = start(engine).await;
         let t = Some(token.as_str());
-        let (_, account) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/account/records").set_json(json!({"data": {"name": "Acme", "industry": "retail"}})), t).await;
+        let (_, account) = call(
+            &app,
+            TestRequest::post()
+                .uri("/api/apps/crm/forms/account/records")
+                .set_json(json!({"data": {"name": "Acme", "industry": "retail"}})),
+            t,
+        )
+        .await;
         let account = account["id"].as_str().unwrap().to_owned();
         let mut ids = Vec::new();
-        for (i, (stage, amount, close)) in [("proposal", 100, "2026-01-15"), ("proposal", 200, "2026-02-03"), ("won", 50, "2026-02-20"), ("lost", 70, "2026-04-01")].into_iter().enumerate() {
+        for (i, (stage, amount, close)) in
+            [("proposal", 100, "2026-01-15"), ("proposal", 200, "2026-02-03"), ("won", 50, "2026-02-20"), ("lost", 70, "2026-04-01")]
+                .into_iter()
+                .enumerate()
+        {
             let data = json!({"data": {"name": format!("D{i}"), "account": account, "stage": stage, "amount": amount, "close_date": close, "probability": 50}});
             let (status, r) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(data), t).await;
             assert_eq!(status, StatusCode::CREATED, "{r}");
@@ -320,9 +359,14 @@ async fn explain_buckets_pivot_export_and_as_of() {
             "having": {"n": {"gte": 1}}, "pivot": {"rows": ["quarter"], "columns": ["industry"]}, "totals": true});
         let (status, r) = call(&app, TestRequest::post().uri("/api/apps/crm/query?explain=true").set_json(q), t).await;
         assert_eq!(status, StatusCode::OK, "{url}: {r}");
-        assert_eq!(r["rows"], json!([
+        assert_eq!(
+            r["rows"],
+            json!([
             {"quarter": "2026-Q1", "industry": "retail", "n": 3, "amount": 350.0, "won": 1, "rate": 1.0 / 3.0},
-            {"quarter": "2026-Q2", "industry": "retail", "n": 1, "amount": 70.0, "won": 0, "rate": 0.0}]), "{url} {}", r["sql"]);
+            {"quarter": "2026-Q2", "industry": "retail", "n": 1, "amount": 70.0, "won": 0, "rate": 0.0}]),
+            "{url} {}",
+            r["sql"]
+        );
         assert_eq!(r["totals"]["n"], 4);
         assert_eq!(r["pivot"]["rows"][0]["total"], json!([3, 350.0, 1, 1.0 / 3.0]));
         assert_eq!(r["pivot"]["grand_total"], json!([4, 420.0, 1, 0.25]));
@@ -331,13 +375,27 @@ async fn explain_buckets_pivot_export_and_as_of() {
         assert!(r["sql"][0]["values"].as_array().unwrap().contains(&json!("won")), "{url}");
 
         // Export: CSV with labelled header, XLSX as a zip file.
-        let resp = actix_web::test::call_service(&app, TestRequest::get().uri("/api/apps/crm/reports/sales_funnel?format=csv").insert_header(("Authorization", format!("Bearer {token}"))).to_request()).await;
+        let resp = actix_web::test::call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/apps/crm/reports/sales_funnel?format=csv")
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .to_request(),
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::OK);
         let body = actix_web::test::read_body(resp).await;
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(text.trim_start_matches('\u{feff}').starts_with("Stage,Opportunities,Amount"), "{text}");
         assert!(text.contains("proposal,2,300"), "{text}");
-        let resp = actix_web::test::call_service(&app, TestRequest::get().uri("/api/apps/crm/reports/sales_funnel?format=xlsx").insert_header(("Authorization", format!("Bearer {token}"))).to_request()).await;
+        let resp = actix_web::test::call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/apps/crm/reports/sales_funnel?format=xlsx")
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .to_request(),
+        )
+        .await;
         assert_eq!(resp.status(), StatusCode::OK);
         assert!(actix_web::test::read_body(resp).await.starts_with(b"PK"));
 
@@ -345,15 +403,39 @@ async fn explain_buckets_pivot_export_and_as_of() {
         let before = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         let (id, version) = &ids[0];
-        let (status, _) = call(&app, TestRequest::patch().uri(&format!("/api/apps/crm/forms/opportunity/records/{id}")).insert_header(("If-Match", version.to_string())).set_json(json!({"data": {"stage": "won"}})), t).await;
+        let (status, _) = call(
+            &app,
+            TestRequest::patch()
+                .uri(&format!("/api/apps/crm/forms/opportunity/records/{id}"))
+                .insert_header(("If-Match", version.to_string()))
+                .set_json(json!({"data": {"stage": "won"}})),
+            t,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
         let (id, version) = &ids[3];
-        let (status, _) = call(&app, TestRequest::delete().uri(&format!("/api/apps/crm/forms/opportunity/records/{id}")).insert_header(("If-Match", version.to_string())), t).await;
+        let (status, _) = call(
+            &app,
+            TestRequest::delete()
+                .uri(&format!("/api/apps/crm/forms/opportunity/records/{id}"))
+                .insert_header(("If-Match", version.to_string())),
+            t,
+        )
+        .await;
         assert_eq!(status, StatusCode::OK);
-        let counts = |r: &Value| -> BTreeMap<String, i64> { r["rows"].as_array().unwrap().iter().map(|row| (row["stage"].as_str().unwrap().to_owned(), row["count"].as_i64().unwrap())).collect() };
+        let counts = |r: &Value| -> BTreeMap<String, i64> {
+            r["rows"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|row| (row["stage"].as_str().unwrap().to_owned(), row["count"].as_i64().unwrap()))
+                .collect()
+        };
         let (_, now) = call(&app, TestRequest::get().uri("/api/apps/crm/reports/sales_funnel"), t).await;
         assert_eq!(counts(&now), BTreeMap::from([("proposal".into(), 1), ("won".into(), 2)]), "{url}");
-        let (status, then) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/reports/sales_funnel?as_of={}", before.replace('+', "%2B"))), t).await;
+        let (status, then) =
+            call(&app, TestRequest::get().uri(&format!("/api/apps/crm/reports/sales_funnel?as_of={}", before.replace('+', "%2B"))), t)
+                .await;
         assert_eq!(status, StatusCode::OK, "{then}");
         assert_eq!(counts(&then), BTreeMap::from([("proposal".into(), 2), ("won".into(), 1), ("lost".into(), 1)]), "{url}");
     }

@@ -36,10 +36,13 @@ async fn every_hook_kind_runs_on_save() {
         let company_id = company["id"].as_str().unwrap().to_owned();
         let (status, deal) = call(
             &app,
-            post("deal", json!({
-                "name": "Big one", "company": company_id, "qty": 3, "price": 500, "discount": 10,
-                "items": [{"qty": 2, "price": 10.5}, {"qty": 1, "price": 4}], "note": "hidden unless price > 100"
-            })),
+            post(
+                "deal",
+                json!({
+                    "name": "Big one", "company": company_id, "qty": 3, "price": 500, "discount": 10,
+                    "items": [{"qty": 2, "price": 10.5}, {"qty": 1, "price": 4}], "note": "hidden unless price > 100"
+                }),
+            ),
             t,
         )
         .await;

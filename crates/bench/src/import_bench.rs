@@ -89,7 +89,8 @@ async fn raw_insert(url: &str, text: &str) -> f64 {
         let values: Vec<sea_orm::Value> = chunk
             .iter()
             .map(|cells| {
-                let object: serde_json::Map<String, serde_json::Value> = table.headers.iter().cloned().zip(cells.iter().map(|c| json!(c))).collect();
+                let object: serde_json::Map<String, serde_json::Value> =
+                    table.headers.iter().cloned().zip(cells.iter().map(|c| json!(c))).collect();
                 sea_orm::Value::from(serde_json::Value::Object(object).to_string())
             })
             .collect();

@@ -59,7 +59,11 @@ async fn measure(url: &str, rows: usize) -> (f64, f64) {
     let own = explained.sql.as_ref().and_then(|s| s.first()).cloned().unwrap_or_default();
     let own_values: Vec<sea_orm::Value> = own["values"]
         .as_array()
-        .map(|vs| vs.iter().map(|v| v.as_i64().map(sea_orm::Value::from).unwrap_or_else(|| sea_orm::Value::from(v.as_str().unwrap_or("").to_owned()))).collect())
+        .map(|vs| {
+            vs.iter()
+                .map(|v| v.as_i64().map(sea_orm::Value::from).unwrap_or_else(|| sea_orm::Value::from(v.as_str().unwrap_or("").to_owned())))
+                .collect()
+        })
         .unwrap_or_default();
     let own_sql = own["sql"].as_str().unwrap_or_default().to_owned();
     let mut report_ms = Vec::new();
@@ -108,11 +112,14 @@ async fn load(db: &sea_orm::DatabaseConnection, rows: usize) {
             let id = format!("00000000-0000-7000-8000-{i:012}");
             let stage = STAGES[(i * 31) % STAGES.len()];
             let amount = ((i * 7919) % 1_000_000 + 1000) as f64;
-            let data = json!({"name": format!("Deal {i}"), "stage": stage, "amount": amount, "account": "00000000-0000-7000-8000-000000000000"}).to_string();
+            let data =
+                json!({"name": format!("Deal {i}"), "stage": stage, "amount": amount, "account": "00000000-0000-7000-8000-000000000000"})
+                    .to_string();
             let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
             // Only the id and the data vary; the rest are constants of this benchmark.
             let base = values.len();
-            let data_param = if backend == DatabaseBackend::Postgres { format!("CAST({} AS {data_type})", p(base + 2)) } else { p(base + 2) };
+            let data_param =
+                if backend == DatabaseBackend::Postgres { format!("CAST({} AS {data_type})", p(base + 2)) } else { p(base + 2) };
             records.push(format!("({}, 1, 'admin', NULL, {data_param}, 'admin', '{now}', 'admin', '{now}', NULL)", p(base + 1)));
             values.push(sea_orm::Value::from(id.clone()));
             values.push(sea_orm::Value::from(data));

@@ -54,7 +54,15 @@ fn native_score(lead: &serde_json::Map<String, Value>) -> i64 {
         _ => 0,
     };
     if let Some(budget) = lead.get("estimated_budget").and_then(Value::as_f64) {
-        points += if budget >= 1e6 { 25 } else if budget >= 2e5 { 15 } else if budget > 0.0 { 5 } else { 0 };
+        points += if budget >= 1e6 {
+            25
+        } else if budget >= 2e5 {
+            15
+        } else if budget > 0.0 {
+            5
+        } else {
+            0
+        };
     }
     points += 5 * ["email", "phone", "title"].iter().filter(|k| lead.contains_key(**k)).count() as i64;
     points += match s("rating") {

@@ -78,7 +78,9 @@ pub(crate) fn run(opportunities: usize) {
             ),
         ),
     ];
-    println!("server: CRM on SQLite, {opportunities} opportunities, 2 server workers, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s");
+    println!(
+        "server: CRM on SQLite, {opportunities} opportunities, 2 server workers, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
+    );
     println!("  {:<66} {:>10} {:>9} {:>9}", "workload", "req/s", "p50 ms", "p99 ms");
     let mut baseline = None;
     for (name, connections, path, script) in scripts {
@@ -140,10 +142,7 @@ fn wrk(base: &str, path: &str, connections: usize, script: &Path) -> Load {
             .map(|v| parse_duration_ms(&v))
             .unwrap_or(f64::NAN)
     };
-    let rate = text
-        .lines()
-        .find_map(|l| l.strip_prefix("Requests/sec:").and_then(|v| v.trim().parse().ok()))
-        .unwrap_or(0.0);
+    let rate = text.lines().find_map(|l| l.strip_prefix("Requests/sec:").and_then(|v| v.trim().parse().ok())).unwrap_or(0.0);
     if text.contains("Non-2xx") {
         eprintln!("warning: non-2xx answers during {path}:\n{text}");
     }

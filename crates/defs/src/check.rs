@@ -25,9 +25,10 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     let departments: HashSet<&str> = defs.app.departments.iter().map(|d| d.id.as_str()).collect();
     for (i, department) in defs.app.departments.iter().enumerate() {
         if let Some(parent) = &department.parent
-            && !departments.contains(parent.as_str()) {
-                at(&app_file, format!("/departments/{i}/parent"), format!("no department `{parent}`"));
-            }
+            && !departments.contains(parent.as_str())
+        {
+            at(&app_file, format!("/departments/{i}/parent"), format!("no department `{parent}`"));
+        }
         // Walking up from each department must end at a root, not go round in a circle.
         let mut seen = HashSet::new();
         let mut current = Some(department);
@@ -115,7 +116,9 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
         }
         match (hook.on, &hook.field) {
             (HookKind::Score, None) => at(file, format!("/hooks/{h}/field"), "a score hook names the `field` it sets".into()),
-            (HookKind::Score, Some(name)) if form.field(name).is_none_or(|f| !matches!(f.kind, FieldKind::Number | FieldKind::Integer | FieldKind::Decimal)) => {
+            (HookKind::Score, Some(name))
+                if form.field(name).is_none_or(|f| !matches!(f.kind, FieldKind::Number | FieldKind::Integer | FieldKind::Decimal)) =>
+            {
                 at(file, format!("/hooks/{h}/field"), format!("`{name}` is not a number field of this form"))
             }
             (HookKind::Score, Some(_)) => {}
@@ -125,9 +128,10 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
     }
     let known = |name: &str| form.field(name).is_some();
     if let Some(title) = &form.title_field
-        && !known(title) {
-            at(file, "/title_field".into(), format!("no field `{title}`"));
-        }
+        && !known(title)
+    {
+        at(file, "/title_field".into(), format!("no field `{title}`"));
+    }
     let mut placed = HashSet::new();
     for (s, section) in form.layout.iter().enumerate() {
         for (i, name) in section.fields.iter().enumerate() {
@@ -198,10 +202,9 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
                 }
                 check_fields(defs, &field.fields, &format!("{p}/fields"), file, at);
             }
-            FieldKind::AutoNumber
-                if !field.pattern.as_deref().is_some_and(|pat| pat.contains('#')) => {
-                    at(file, format!("{p}/pattern"), "an auto_number needs a `pattern` with a run of `#`".into());
-                }
+            FieldKind::AutoNumber if !field.pattern.as_deref().is_some_and(|pat| pat.contains('#')) => {
+                at(file, format!("{p}/pattern"), "an auto_number needs a `pattern` with a run of `#`".into());
+            }
             _ => {}
         }
         let stray = [

@@ -18,12 +18,9 @@ impl Label {
     pub fn text(&self, locale: &str) -> &str {
         match self {
             Label::Plain(s) => s,
-            Label::Translated(map) => map
-                .get(locale)
-                .or_else(|| map.get("en"))
-                .or_else(|| map.values().next())
-                .map(String::as_str)
-                .unwrap_or(""),
+            Label::Translated(map) => {
+                map.get(locale).or_else(|| map.get("en")).or_else(|| map.values().next()).map(String::as_str).unwrap_or("")
+            }
         }
     }
 

@@ -18,12 +18,12 @@ mod seed;
 
 pub use app::{App, Company, Department, NavGroup, Role, Schedule};
 pub use canonical::to_canonical_json;
+pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
 pub use diagnostic::Diagnostic;
 pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Scope, Section};
 pub use label::Label;
-pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
-pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
 pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
+pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
 pub use schema::{SCHEMA_FILES, schema_json};
 pub use seed::{Generator, Seed, SeedForm, SeedUser};
 
@@ -34,9 +34,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// JSON paths, so nothing else is accepted.
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
-    matches!(chars.next(), Some('a'..='z'))
-        && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_'))
-        && s.len() <= 48
+    matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_')) && s.len() <= 48
 }
 
 fn is_false(b: &bool) -> bool {

@@ -170,9 +170,9 @@ fn read_file<T: DeserializeOwned>(path: &Path, kind: DefKind, diags: &mut Vec<Di
             return None;
         }
     };
-    parse_definition(&value, kind).map_err(|errs| {
-        diags.extend(errs.into_iter().map(|(pointer, message)| Diagnostic::new(path, pointer, message)))
-    }).ok()
+    parse_definition(&value, kind)
+        .map_err(|errs| diags.extend(errs.into_iter().map(|(pointer, message)| Diagnostic::new(path, pointer, message))))
+        .ok()
 }
 
 /// Checks a definition against its schema and deserialises it. Errors are `(pointer, message)`;

@@ -59,13 +59,12 @@ impl Access {
 
     /// Refuses with 403 a write that names fields the user may not change.
     pub(crate) fn check_writable(&self, data: &Map<String, Value>) -> Result<(), EngineError> {
-        let denied: Vec<FieldError> =
-            data.keys().filter(|k| self.locked.contains(*k)).map(|k| FieldError::new(format!("/{k}"), "you may not change this field")).collect();
-        if denied.is_empty() {
-            Ok(())
-        } else {
-            Err(EngineError::ForbiddenFields(denied))
-        }
+        let denied: Vec<FieldError> = data
+            .keys()
+            .filter(|k| self.locked.contains(*k))
+            .map(|k| FieldError::new(format!("/{k}"), "you may not change this field"))
+            .collect();
+        if denied.is_empty() { Ok(()) } else { Err(EngineError::ForbiddenFields(denied)) }
     }
 
     /// Refuses with 403 a query that names a field the user may not see.
@@ -112,7 +111,11 @@ impl Engine {
         if access.admin {
             return Ok(None);
         }
-        let owner = |users: Vec<String>| Filter::In { target: Target::System(SystemColumn::Owner), values: users.into_iter().map(Scalar::Text).collect(), negate: false };
+        let owner = |users: Vec<String>| Filter::In {
+            target: Target::System(SystemColumn::Owner),
+            values: users.into_iter().map(Scalar::Text).collect(),
+            negate: false,
+        };
         let mut any = Vec::new();
         for grant in access.grants.iter().filter(|g| g.actions.contains(&action)) {
             any.push(match &grant.scope {

@@ -99,7 +99,11 @@ impl LoadedApp {
             Some(Err(errors)) => {
                 // Each error names `templates/<id>.hbs` and a position.
                 diags.extend(errors.into_iter().map(|e| {
-                    Diagnostic::new(dir.join("templates").join(format!("{}.hbs", e.template)), format!("{}:{}", e.line, e.column), e.message)
+                    Diagnostic::new(
+                        dir.join("templates").join(format!("{}.hbs", e.template)),
+                        format!("{}:{}", e.line, e.column),
+                        e.message,
+                    )
                 }));
                 None
             }
@@ -136,11 +140,12 @@ impl LoadedApp {
         for (id, rt) in &self.forms {
             for (g, grant) in rt.compiled.def.permissions.iter().enumerate() {
                 if let defs::Scope::Filter(filter) = &grant.scope
-                    && let Err(e) = crate::list::parse_filter(self, rt, filter, &format!("/permissions/{g}/scope/filter")) {
-                        let file = dir.join("forms").join(format!("{id}.json"));
-                        let pointer = e.details().first().map(|d| d.path.clone()).unwrap_or_default();
-                        diags.push(Diagnostic::new(file, pointer, e.to_string()));
-                    }
+                    && let Err(e) = crate::list::parse_filter(self, rt, filter, &format!("/permissions/{g}/scope/filter"))
+                {
+                    let file = dir.join("forms").join(format!("{id}.json"));
+                    let pointer = e.details().first().map(|d| d.path.clone()).unwrap_or_default();
+                    diags.push(Diagnostic::new(file, pointer, e.to_string()));
+                }
             }
         }
         diags
@@ -166,11 +171,12 @@ impl LoadedApp {
             def.indexes.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
             def.permissions.clear();
             let read_only: Vec<&String> = access.locked.iter().filter(|f| !access.hidden.contains(*f)).collect();
-            let actions: Vec<&str> = [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import]
-                .into_iter()
-                .filter(|a| access.allows(*a))
-                .map(crate::access::action_name)
-                .collect();
+            let actions: Vec<&str> =
+                [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import]
+                    .into_iter()
+                    .filter(|a| access.allows(*a))
+                    .map(crate::access::action_name)
+                    .collect();
             let mut value = serde_json::to_value(&def).unwrap_or_default();
             value["access"] = serde_json::json!({"actions": actions, "read_only": read_only});
             forms.insert(id.clone(), value);
@@ -205,9 +211,7 @@ impl LoadedApp {
                 names.iter().filter_map(|n| Some((n.clone(), column_kind(rt.compiled.column(n)?)?))).collect()
             };
             let mut indexes: Vec<Vec<(String, ColumnKind)>> = form.indexes.iter().chain(&form.dedupe).map(key).collect();
-            indexes.extend(
-                form.fields.iter().filter(|f| f.kind == FieldKind::Link).map(|f| vec![(f.id.clone(), ColumnKind::Text)]),
-            );
+            indexes.extend(form.fields.iter().filter(|f| f.kind == FieldKind::Link).map(|f| vec![(f.id.clone(), ColumnKind::Text)]));
             indexes.retain(|ix| !ix.is_empty());
             indexes.dedup();
             rt.table.ensure(store, &indexes).await?;
@@ -229,7 +233,9 @@ fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut
             let Some(source) = source else { continue };
             match rules.expression(source) {
                 Ok(e) => list.push((field.id.clone(), e)),
-                Err(e) => diags.push(Diagnostic::new(file, format!("/fields/{i}/{name}"), format!("{}:{}: {}", e.line, e.column, e.message))),
+                Err(e) => {
+                    diags.push(Diagnostic::new(file, format!("/fields/{i}/{name}"), format!("{}:{}: {}", e.line, e.column, e.message)))
+                }
             }
         }
     }

@@ -1,8 +1,8 @@
 //! Users, passwords and sessions. Passwords are hashed with argon2; a session token is random,
 //! shown once, and only its SHA-256 digest is stored.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
@@ -106,12 +106,12 @@ impl Engine {
     /// The user a session token belongs to; a cookie-authenticated write must also carry the
     /// session's CSRF token.
     pub async fn authenticate(&self, token: &str, csrf: Csrf<'_>) -> Result<Actor, EngineError> {
-        let (user, csrf_hash) =
-            store::session(self.store.db(), &digest(token), &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
+        let (user, csrf_hash) = store::session(self.store.db(), &digest(token), &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
         if let Csrf::Required(sent) = csrf
-            && sent.map(digest).as_deref() != Some(csrf_hash.as_str()) {
-                return Err(EngineError::Csrf);
-            }
+            && sent.map(digest).as_deref() != Some(csrf_hash.as_str())
+        {
+            return Err(EngineError::Csrf);
+        }
         Ok(Actor::from_user(user))
     }
 

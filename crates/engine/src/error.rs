@@ -75,14 +75,12 @@ impl EngineError {
             EngineError::Malformed { details, .. } | EngineError::Invalid(details) | EngineError::ForbiddenFields(details) => {
                 details.clone()
             }
-            EngineError::Duplicate { fields, existing } => fields
-                .iter()
-                .map(|f| FieldError::new(format!("/{f}"), format!("same value as record {existing}")))
-                .collect(),
-            EngineError::Definitions(diags) => diags
-                .iter()
-                .map(|d| FieldError::new(d.pointer.clone(), format!("{}: {}", d.file.display(), d.message)))
-                .collect(),
+            EngineError::Duplicate { fields, existing } => {
+                fields.iter().map(|f| FieldError::new(format!("/{f}"), format!("same value as record {existing}"))).collect()
+            }
+            EngineError::Definitions(diags) => {
+                diags.iter().map(|d| FieldError::new(d.pointer.clone(), format!("{}: {}", d.file.display(), d.message))).collect()
+            }
             _ => Vec::new(),
         }
     }

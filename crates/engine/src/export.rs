@@ -41,7 +41,12 @@ impl Engine {
     }
 
     /// The rows after `cursor` and the cursor of the next page (None: done).
-    pub async fn export_page(&self, actor: &Actor, export: &Export, cursor: Option<String>) -> Result<(Vec<Vec<Value>>, Option<String>), EngineError> {
+    pub async fn export_page(
+        &self,
+        actor: &Actor,
+        export: &Export,
+        cursor: Option<String>,
+    ) -> Result<(Vec<Vec<Value>>, Option<String>), EngineError> {
         let params = ListParams { cursor, ..export.params.clone() };
         let page = self.list(actor, &export.app, &export.form, &params).await?;
         let rows = page
@@ -97,9 +102,7 @@ fn cell(v: &Value) -> String {
     match v {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
-        Value::Array(items) if items.iter().all(|i| i.is_string()) => {
-            items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; ")
-        }
+        Value::Array(items) if items.iter().all(|i| i.is_string()) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
         other => other.to_string(),
     }
 }

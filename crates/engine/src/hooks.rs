@@ -86,7 +86,14 @@ impl Host for NoHost {
 
 impl Engine {
     /// Computes and checks a record about to be saved (see the module doc for the order).
-    pub(crate) async fn prepare(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, save: SaveContext) -> Result<Prepared, EngineError> {
+    pub(crate) async fn prepare(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        save: SaveContext,
+    ) -> Result<Prepared, EngineError> {
         let loaded = self.app_arc(app)?.clone();
         let input = input(actor, &save);
         if !loaded.form(form)?.has_rules() {
@@ -97,7 +104,14 @@ impl Engine {
     }
 
     /// Runs the `after_save` hooks of a written record and returns the effects they ask for.
-    pub(crate) async fn after_save(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, save: SaveContext) -> Result<Vec<Effect>, EngineError> {
+    pub(crate) async fn after_save(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        save: SaveContext,
+    ) -> Result<Vec<Effect>, EngineError> {
         let loaded = self.app_arc(app)?.clone();
         let hooks: Vec<_> = loaded.form(form)?.compiled.def.hooks.iter().filter(|h| h.on == HookKind::AfterSave).cloned().collect();
         if hooks.is_empty() {
@@ -156,7 +170,9 @@ impl Engine {
                 let access = Access::of(actor, rt);
                 let found = store::get(tx, &rt.table, &id).await.map_err(|e| e.to_string())?.filter(|r| r.deleted_at.is_none());
                 let Some(record) = found else { return Ok(Value::Null) };
-                if !access.allows(Action::Read) || !self.in_scope(tx, actor, loaded, rt, &access, Action::Read, &record).await.map_err(text)? {
+                if !access.allows(Action::Read)
+                    || !self.in_scope(tx, actor, loaded, rt, &access, Action::Read, &record).await.map_err(text)?
+                {
                     return Ok(Value::Null);
                 }
                 Ok(script_view(record, &access))
@@ -276,7 +292,9 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
         match app.rules.call(script, function, &input, host.clone())?.value {
             Value::String(user) => owner = Some(user),
             Value::Null => {}
-            other => return Err(RuleError::Failed { rule: hook.rule.clone(), message: format!("assign must return a username, not {other}") }),
+            other => {
+                return Err(RuleError::Failed { rule: hook.rule.clone(), message: format!("assign must return a username, not {other}") });
+            }
         }
     }
     for (field, e) in &exprs.visible_if {

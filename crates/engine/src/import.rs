@@ -91,7 +91,14 @@ pub(crate) type Imports = Arc<Mutex<HashMap<String, Arc<ImportProgress>>>>;
 
 impl Engine {
     /// Imports `table` into `form` and returns the report when done.
-    pub async fn import(&self, actor: &Actor, app: &str, form: &str, table: Table, options: &ImportOptions) -> Result<ImportReport, EngineError> {
+    pub async fn import(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        table: Table,
+        options: &ImportOptions,
+    ) -> Result<ImportReport, EngineError> {
         self.import_with(actor, app, form, table, options, &ImportProgress::default()).await
     }
 
@@ -120,7 +127,8 @@ impl Engine {
     /// `{status, done, total, report?}` of an import the actor started.
     pub fn import_status(&self, actor: &Actor, id: &str) -> Result<Value, EngineError> {
         let imports = self.imports.lock().unwrap_or_else(|e| e.into_inner());
-        let progress = imports.get(id).filter(|p| p.owner == actor.username).ok_or_else(|| EngineError::NotFound(format!("import {id}")))?;
+        let progress =
+            imports.get(id).filter(|p| p.owner == actor.username).ok_or_else(|| EngineError::NotFound(format!("import {id}")))?;
         let (done, total) = (progress.done.load(Ordering::Relaxed), progress.total.load(Ordering::Relaxed));
         Ok(match &*progress.report.lock().unwrap_or_else(|e| e.into_inner()) {
             None => json!({"status": "running", "done": done, "total": total}),
@@ -194,7 +202,15 @@ impl Engine {
         Ok(report)
     }
 
-    async fn import_row(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, data: Map<String, Value>, on_duplicate: OnDuplicate) -> Result<Written, EngineError> {
+    async fn import_row(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        data: Map<String, Value>,
+        on_duplicate: OnDuplicate,
+    ) -> Result<Written, EngineError> {
         match self.create_in(tx, actor, app, form, Value::Object(data.clone()), None, 0).await {
             Ok(_) => Ok(Written::Created),
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
@@ -251,7 +267,15 @@ impl Engine {
     }
 
     /// A link cell holds the target's id, or its title (e.g. the account's name).
-    async fn resolve_link(&self, tx: &impl Conn, actor: &Actor, app: &LoadedApp, field: &Field, text: &str, cache: &mut LinkCache) -> Result<Value, String> {
+    async fn resolve_link(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        field: &Field,
+        text: &str,
+        cache: &mut LinkCache,
+    ) -> Result<Value, String> {
         if Uuid::parse_str(text).is_ok() {
             return Ok(json!(text));
         }
@@ -265,7 +289,8 @@ impl Engine {
             let title = target.compiled.def.title_field.clone().ok_or_else(|| format!("{target_id} has no title field; use record ids"))?;
             let access = Access::of(actor, target);
             let scope = self.scope(tx, actor, app, target, &access, Action::Read).await.map_err(|e| e.to_string())?;
-            let by_title = Filter::Cmp(Target::Field { name: title, kind: store::ColumnKind::Text }, CmpOp::Eq, Scalar::Text(text.to_owned()));
+            let by_title =
+                Filter::Cmp(Target::Field { name: title, kind: store::ColumnKind::Text }, CmpOp::Eq, Scalar::Text(text.to_owned()));
             let filter = Filter::All(vec![by_title].into_iter().chain(scope).collect());
             let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 2, deleted: Deleted::Exclude };
             let rows = store::list(tx, &target.table, &query).await.map_err(|e| e.to_string())?;
@@ -292,7 +317,13 @@ struct LinkCache(HashMap<(String, String), Result<Value, String>>);
 
 /// The field of each column (`None`: ignored), after checking the actor may import into the form
 /// and write every mapped field.
-fn plan(actor: &Actor, app: &LoadedApp, form: &str, headers: &[String], options: &ImportOptions) -> Result<Vec<Option<Field>>, EngineError> {
+fn plan(
+    actor: &Actor,
+    app: &LoadedApp,
+    form: &str,
+    headers: &[String],
+    options: &ImportOptions,
+) -> Result<Vec<Option<Field>>, EngineError> {
     let rt = app.form(form)?;
     let access = Access::of(actor, rt);
     access.require(Action::Import, form)?;
@@ -305,9 +336,12 @@ fn plan(actor: &Actor, app: &LoadedApp, form: &str, headers: &[String], options:
     for (i, header) in headers.iter().enumerate() {
         let name = header.trim();
         let field = match options.map.get(name) {
-            Some(id) => Some(fields.iter().find(|f| &f.id == id).ok_or_else(|| {
-                EngineError::malformed_at(format!("/map/{name}"), format!("no field `{id}` in {form}"))
-            })?),
+            Some(id) => Some(
+                fields
+                    .iter()
+                    .find(|f| &f.id == id)
+                    .ok_or_else(|| EngineError::malformed_at(format!("/map/{name}"), format!("no field `{id}` in {form}")))?,
+            ),
             None if SYSTEM_COLUMNS.contains(&name) => None,
             None => fields.iter().find(|f| f.id == name || f.label.texts().iter().any(|t| t.trim().eq_ignore_ascii_case(name))),
         };
@@ -363,7 +397,8 @@ fn convert(field: &Field, text: &str) -> Result<Value, String> {
         FieldKind::Tags => json!(list().collect::<Vec<_>>()),
         FieldKind::Date => {
             let normal = text.split_whitespace().next().unwrap_or(text).replace(['/', '.'], "-");
-            let date = chrono::NaiveDate::parse_from_str(&normal, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
+            let date =
+                chrono::NaiveDate::parse_from_str(&normal, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
             json!(date.format("%Y-%m-%d").to_string())
         }
         FieldKind::Datetime => {

@@ -26,18 +26,18 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
 pub use apps::LoadedApp;
 pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login};
 pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::EngineError;
 pub use export::{Export, csv_chunk};
-pub use import::{ImportOptions, ImportReport, OnDuplicate, RowError, Table};
 pub use forms::FieldError;
+pub use import::{ImportOptions, ImportReport, OnDuplicate, RowError, Table};
 pub use list::ListParams;
-pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
-pub use seed::SeedReport;
 pub use rules::{Limits as RuleLimits, RuleError};
+pub use seed::SeedReport;
 pub use store::Backend;
 
 /// How an engine runs, beyond where its data lives.
@@ -75,7 +75,8 @@ impl Engine {
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }
-        let engine = Engine { store, apps: Arc::new(apps), worker_id: uuid::Uuid::now_v7().to_string().into(), imports: Default::default() };
+        let engine =
+            Engine { store, apps: Arc::new(apps), worker_id: uuid::Uuid::now_v7().to_string().into(), imports: Default::default() };
         engine.ensure_schedules(chrono::Utc::now()).await?;
         Ok(engine)
     }

@@ -103,7 +103,14 @@ impl Engine {
 
 /// Refuses a filter that names a field the actor may not see, here or through a link (a filter
 /// on a hidden field would reveal its values one question at a time).
-fn check_filter_visible(actor: &Actor, app: &LoadedApp, rt: &FormRuntime, access: &Access, value: &Value, path: &str) -> Result<(), EngineError> {
+fn check_filter_visible(
+    actor: &Actor,
+    app: &LoadedApp,
+    rt: &FormRuntime,
+    access: &Access,
+    value: &Value,
+    path: &str,
+) -> Result<(), EngineError> {
     let Value::Object(map) = value else { return Ok(()) };
     for (key, cond) in map {
         let here = format!("{path}/{key}");
@@ -193,15 +200,17 @@ pub(crate) fn parse_filter(app: &LoadedApp, rt: &FormRuntime, value: &Value, pat
 /// The condition on one (possibly dotted) field name.
 fn parse_condition(app: &LoadedApp, rt: &FormRuntime, name: &str, cond: &Value, path: &str) -> Result<Filter, EngineError> {
     if let Some((link, rest)) = name.split_once('.') {
-        let field = rt.compiled.field(link).filter(|f| f.kind == defs::FieldKind::Link).ok_or_else(|| {
-            EngineError::malformed_at(path, format!("`{link}` is not a link field of {}", rt.compiled.id))
-        })?;
+        let field = rt
+            .compiled
+            .field(link)
+            .filter(|f| f.kind == defs::FieldKind::Link)
+            .ok_or_else(|| EngineError::malformed_at(path, format!("`{link}` is not a link field of {}", rt.compiled.id)))?;
         let target = app.form(field.form.as_deref().unwrap_or_default())?;
         let inner = parse_condition(app, target, rest, cond, path)?;
         return Ok(Filter::Link { field: link.to_owned(), table: target.table.name.clone(), filter: Box::new(inner) });
     }
-    let (target, kind) = target(rt, name)
-        .ok_or_else(|| EngineError::malformed_at(path, format!("unknown field `{name}` in {}", rt.compiled.id)))?;
+    let (target, kind) =
+        target(rt, name).ok_or_else(|| EngineError::malformed_at(path, format!("unknown field `{name}` in {}", rt.compiled.id)))?;
     let ops = match cond {
         Value::Object(ops) => ops.clone(),
         other => [("eq".to_owned(), other.clone())].into_iter().collect(),

@@ -40,7 +40,8 @@ impl Engine {
                 options.entry(link.form.clone()).or_insert_with(|| loaded.form(&link.form).map(field_options).unwrap_or_default());
             }
         }
-        let title = rt.compiled.def.title_field.as_ref().and_then(|f| record.data.get(f)).and_then(Value::as_str).unwrap_or(&record.id).to_owned();
+        let title =
+            rt.compiled.def.title_field.as_ref().and_then(|f| record.data.get(f)).and_then(Value::as_str).unwrap_or(&record.id).to_owned();
         let context = json!({
             "record": record,
             "linked": linked,

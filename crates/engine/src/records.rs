@@ -78,7 +78,10 @@ impl Engine {
             (Some(owner), _) => owner.to_owned(),
             (None, Some(assigned)) => {
                 if !store::user_exists(tx, &assigned).await? {
-                    return Err(EngineError::Invalid(vec![FieldError::new("/owner", format!("assigned owner `{assigned}` does not exist"))]));
+                    return Err(EngineError::Invalid(vec![FieldError::new(
+                        "/owner",
+                        format!("assigned owner `{assigned}` does not exist"),
+                    )]));
                 }
                 assigned
             }
@@ -131,7 +134,15 @@ impl Engine {
 
     /// Checks the actor may `action` the stored `record`: 404 when they may not even see it,
     /// 403 when they see it but may not do this. Returns the actor's access.
-    async fn authorize(&self, db: &impl Conn, actor: &Actor, app: &str, form: &str, record: &Record, action: Action) -> Result<Access, EngineError> {
+    async fn authorize(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        record: &Record,
+        action: Action,
+    ) -> Result<Access, EngineError> {
         let (loaded, rt) = (self.app(app)?, self.app(app)?.form(form)?);
         let access = Access::of(actor, rt);
         if !access.allows(Action::Read) || !self.in_scope(db, actor, loaded, rt, &access, Action::Read, record).await? {
@@ -246,7 +257,16 @@ impl Engine {
     /// Applies what rules asked for, in the same transaction. Effects may cause effects; a
     /// chain deeper than [`MAX_EFFECT_DEPTH`] is a loop in the rules and fails the command.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn apply_effects(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, id: &str, effects: Vec<Effect>, depth: u8) -> Result<(), EngineError> {
+    pub(crate) async fn apply_effects(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        effects: Vec<Effect>,
+        depth: u8,
+    ) -> Result<(), EngineError> {
         if !effects.is_empty() && depth >= MAX_EFFECT_DEPTH {
             let message = format!("effects nested deeper than {MAX_EFFECT_DEPTH}; do the rules trigger each other in a loop?");
             return Err(EngineError::Rule(rules::RuleError::Failed { rule: format!("{form} hooks"), message }));
@@ -288,7 +308,15 @@ impl Engine {
         self.audited(actor, Subject { action: "restore", app, form, id }, result).await
     }
 
-    async fn change_deleted(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64, delete: bool) -> Result<Envelope, EngineError> {
+    async fn change_deleted(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        expected_version: i64,
+        delete: bool,
+    ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let tx = self.store.begin().await?;
         let old = current(&tx, rt, form, id, Some(expected_version), !delete).await?;
@@ -349,7 +377,15 @@ impl Engine {
     }
 
     /// Keeps the new version in the history and the audit log.
-    async fn record_write(&self, tx: &impl Conn, actor: &Actor, app: &str, before: Option<&Envelope>, after: &Envelope, op: &str) -> Result<(), EngineError> {
+    async fn record_write(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        before: Option<&Envelope>,
+        after: &Envelope,
+        op: &str,
+    ) -> Result<(), EngineError> {
         let entry = store::HistoryEntry {
             record_id: after.id.clone(),
             version: after.version,
@@ -396,7 +432,13 @@ impl Engine {
     }
 
     /// Refuses `data` when a live record shares all values of one of the form's dedupe keys.
-    async fn check_duplicates(&self, tx: &impl Conn, rt: &FormRuntime, old: Option<&Record>, data: &Map<String, Value>) -> Result<(), EngineError> {
+    async fn check_duplicates(
+        &self,
+        tx: &impl Conn,
+        rt: &FormRuntime,
+        old: Option<&Record>,
+        data: &Map<String, Value>,
+    ) -> Result<(), EngineError> {
         for key in &rt.compiled.def.dedupe {
             let mut values = Vec::new();
             for name in key {
@@ -411,10 +453,15 @@ impl Engine {
                 continue; // a key with an empty part cannot collide
             }
             if let Some(old) = old.filter(|o| o.deleted_at.is_none())
-                && key.iter().all(|k| old.data.get(k) == data.get(k)) {
-                    continue;
-                }
-            let lock = format!("dedupe:{}:{}", rt.table.name, serde_json::to_string(&key.iter().map(|k| data.get(k)).collect::<Vec<_>>()).unwrap_or_default());
+                && key.iter().all(|k| old.data.get(k) == data.get(k))
+            {
+                continue;
+            }
+            let lock = format!(
+                "dedupe:{}:{}",
+                rt.table.name,
+                serde_json::to_string(&key.iter().map(|k| data.get(k)).collect::<Vec<_>>()).unwrap_or_default()
+            );
             store::lock_key(tx, &lock).await?;
             let exclude = old.map(|o| o.id.as_str());
             if let Some(existing) = store::find_duplicate(tx, &rt.table, &values, exclude).await? {
@@ -426,14 +473,17 @@ impl Engine {
 }
 
 /// The stored record `id`, checked to be at `expected_version` (when given) and (not) deleted.
-async fn current(tx: &impl Conn, rt: &FormRuntime, form: &str, id: &str, expected_version: Option<i64>, deleted: bool) -> Result<Record, EngineError> {
+async fn current(
+    tx: &impl Conn,
+    rt: &FormRuntime,
+    form: &str,
+    id: &str,
+    expected_version: Option<i64>,
+    deleted: bool,
+) -> Result<Record, EngineError> {
     let record = store::get(tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
     if record.deleted_at.is_some() != deleted {
-        return Err(if deleted {
-            EngineError::malformed(format!("{form} record {id} is not deleted"))
-        } else {
-            not_found(form, id)
-        });
+        return Err(if deleted { EngineError::malformed(format!("{form} record {id} is not deleted")) } else { not_found(form, id) });
     }
     if expected_version.is_some_and(|v| v != record.version) {
         return Err(EngineError::StaleVersion { current: record.version });

@@ -4,16 +4,16 @@
 
 use std::collections::BTreeMap;
 
+use ::reports::{Catalog, Compiled, Context, Dialect, FieldRef, OutColumn, Role, ValueKind};
 use defs::{Action, DefKind, Diagnostic, Report};
 use forms::FieldError;
-use ::reports::{Catalog, Compiled, Context, Dialect, FieldRef, OutColumn, Role, ValueKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use store::{Backend, Deleted, Filter, ListQuery, OutKind, Scalar, SystemColumn, Target};
 
 use crate::access::Access;
-use crate::audit::Subject;
 use crate::apps::LoadedApp;
+use crate::audit::Subject;
 use crate::{Actor, Engine, EngineError, Envelope, Page};
 
 /// What a report request adds to the definition.
@@ -122,7 +122,8 @@ impl Engine {
         let result = self.run_report(actor, app, &report, params).await?;
         let ids: Vec<String> = result.columns.iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect();
         let headers: Vec<String> = result.columns.iter().map(|c| c["label"].as_str().unwrap_or_default().to_owned()).collect();
-        let rows: Vec<Vec<Value>> = result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
+        let rows: Vec<Vec<Value>> =
+            result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
         match format {
             ExportFormat::Csv => ::reports::to_csv(&headers, &rows),
             ExportFormat::Xlsx => ::reports::to_xlsx(id, &headers, &rows),
@@ -145,16 +146,21 @@ impl Engine {
         report.filter.extend(params.filter.clone());
         let loaded = self.app(app)?;
         let rt = loaded.form(&report.source)?;
-        let (ctx_parts, access) = self.prepare_report(actor, loaded, &report, None, |ctx| {
-            ::reports::drill(&report, ctx, &params.cell, params.measure.as_deref(), params.cursor.as_deref(), limit)
-        })
-        .await?;
+        let (ctx_parts, access) = self
+            .prepare_report(actor, loaded, &report, None, |ctx| {
+                ::reports::drill(&report, ctx, &params.cell, params.measure.as_deref(), params.cursor.as_deref(), limit)
+            })
+            .await?;
         let mut ids = store::report_ids(self.store.db(), &ctx_parts).await?;
         let more = ids.len() as u64 > limit;
         ids.truncate(limit as usize);
         let next_cursor = if more { ids.last().cloned() } else { None };
         let query = ListQuery {
-            filter: Some(Filter::In { target: Target::System(SystemColumn::Id), values: ids.into_iter().map(Scalar::Text).collect(), negate: false }),
+            filter: Some(Filter::In {
+                target: Target::System(SystemColumn::Id),
+                values: ids.into_iter().map(Scalar::Text).collect(),
+                negate: false,
+            }),
             sort: Vec::new(),
             after: None,
             limit: limit + 1,
@@ -182,11 +188,14 @@ impl Engine {
         report.filter.extend(params.filter.clone());
         let loaded = self.app(app)?;
         let as_of = params.as_of.as_deref().map(parse_as_of).transpose()?;
-        let (compiled, _) = self.prepare_report(actor, loaded, &report, as_of, |ctx| ::reports::compile(&report, ctx).map(|c| {
-            let reads = c.reads.clone();
-            (c, reads)
-        }))
-        .await?;
+        let (compiled, _) = self
+            .prepare_report(actor, loaded, &report, as_of, |ctx| {
+                ::reports::compile(&report, ctx).map(|c| {
+                    let reads = c.reads.clone();
+                    (c, reads)
+                })
+            })
+            .await?;
         let Compiled { statement, columns, limit, totals, .. } = compiled;
         let db = self.store.db();
         let mut rows = store::report_rows(db, &statement, &out_kinds(&columns)).await?;
@@ -201,7 +210,10 @@ impl Engine {
             }
         }
         let pivot = report.pivot.as_ref().map(|p| ::reports::pivot(&columns, &rows, &p.rows, &p.columns, &total_rows));
-        let totals = total_rows.iter().find(|(k, _, _)| *k == ::reports::TotalKind::Grand).and_then(|(_, cols, rows)| rows.first().map(|r| object(cols, r)));
+        let totals = total_rows
+            .iter()
+            .find(|(k, _, _)| *k == ::reports::TotalKind::Grand)
+            .and_then(|(_, cols, rows)| rows.first().map(|r| object(cols, r)));
         let labels = labels(&report);
         Ok(ReportResult {
             columns: columns
@@ -344,7 +356,9 @@ mod tests {
     #[test]
     fn report_field_sql_matches_the_store_index_expressions() {
         for (backend, dialect) in [(Backend::Sqlite, Dialect::Sqlite), (Backend::Postgres, Dialect::Postgres)] {
-            for (kind, vk) in [(ColumnKind::Text, ValueKind::Text), (ColumnKind::Number, ValueKind::Number), (ColumnKind::Bool, ValueKind::Bool)] {
+            for (kind, vk) in
+                [(ColumnKind::Text, ValueKind::Text), (ColumnKind::Number, ValueKind::Number), (ColumnKind::Bool, ValueKind::Bool)]
+            {
                 assert_eq!(store::indexed_field_sql(backend, "amount", kind), ::reports::field_sql(dialect, None, "amount", vk));
             }
         }

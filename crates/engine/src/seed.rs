@@ -82,7 +82,12 @@ impl Engine {
                         }
                         Err(EngineError::Duplicate { .. }) => continue,
                         Err(e) => {
-                            return Err(EngineError::Internal(format!("seed {name}, form {}, row {}: {e} {:?}", part.form, row + 1, e.details())));
+                            return Err(EngineError::Internal(format!(
+                                "seed {name}, form {}, row {}: {e} {:?}",
+                                part.form,
+                                row + 1,
+                                e.details()
+                            )));
                         }
                     }
                 }
@@ -95,7 +100,13 @@ impl Engine {
     }
 }
 
-fn record(rng: &mut fastrand::Rng, seed: &Seed, fields: &IndexMap<String, Generator>, row: u32, ids: &HashMap<String, Vec<String>>) -> Map<String, Value> {
+fn record(
+    rng: &mut fastrand::Rng,
+    seed: &Seed,
+    fields: &IndexMap<String, Generator>,
+    row: u32,
+    ids: &HashMap<String, Vec<String>>,
+) -> Map<String, Value> {
     let mut data = Map::new();
     for (name, generator) in fields {
         if let Some(value) = generate(rng, seed, generator, row, &data, ids) {
@@ -119,7 +130,15 @@ fn generate(
         Generator::Weighted(pairs) => {
             let total: u32 = pairs.iter().map(|(_, w)| w).sum();
             let mut pick = rng.u32(..total.max(1));
-            pairs.iter().find(|(_, w)| pick < *w || { pick -= w; false }).map(|(v, _)| v.clone())
+            pairs
+                .iter()
+                .find(|(_, w)| {
+                    pick < *w || {
+                        pick -= w;
+                        false
+                    }
+                })
+                .map(|(v, _)| v.clone())
         }
         Generator::Int([low, high]) => Some(json!(rng.i64(*low..=*high))),
         Generator::Number { min, max, step } => {

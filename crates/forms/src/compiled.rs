@@ -121,11 +121,7 @@ impl CompiledForm {
 
     /// The fields the engine numbers on create, with their patterns.
     pub fn auto_numbers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.def
-            .fields
-            .iter()
-            .filter(|f| f.kind == FieldKind::AutoNumber)
-            .filter_map(|f| Some((f.id.as_str(), f.pattern.as_deref()?)))
+        self.def.fields.iter().filter(|f| f.kind == FieldKind::AutoNumber).filter_map(|f| Some((f.id.as_str(), f.pattern.as_deref()?)))
     }
 
     /// How the top-level field `id` behaves in the database, if the form has it.
@@ -141,8 +137,7 @@ impl CompiledForm {
 
 /// The schema of an object with these fields: no unknown fields, required ones present.
 pub(crate) fn object_schema(fields: &[Field]) -> Value {
-    let properties: Map<String, Value> =
-        fields.iter().map(|f| (f.id.clone(), field_type(f.kind).schema(f))).collect();
+    let properties: Map<String, Value> = fields.iter().map(|f| (f.id.clone(), field_type(f.kind).schema(f))).collect();
     let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.id.as_str()).collect();
     json!({"type": "object", "additionalProperties": false, "properties": properties, "required": required})
 }
@@ -150,11 +145,9 @@ pub(crate) fn object_schema(fields: &[Field]) -> Value {
 fn collect_links(fields: &[Field], data: &Map<String, Value>, base: &str, out: &mut Vec<LinkRef>) {
     for field in fields {
         match (field.kind, data.get(&field.id)) {
-            (FieldKind::Link, Some(Value::String(id))) => out.push(LinkRef {
-                path: format!("{base}/{}", field.id),
-                form: field.form.clone().unwrap_or_default(),
-                id: id.clone(),
-            }),
+            (FieldKind::Link, Some(Value::String(id))) => {
+                out.push(LinkRef { path: format!("{base}/{}", field.id), form: field.form.clone().unwrap_or_default(), id: id.clone() })
+            }
             (FieldKind::Table, Some(Value::Array(rows))) => {
                 for (i, row) in rows.iter().enumerate() {
                     if let Value::Object(row) = row {
@@ -239,7 +232,8 @@ mod tests {
     #[test]
     fn a_bad_default_is_refused_at_compile_time() {
         let form: Form = serde_json::from_value(json!({"label": "X", "fields": [
-            {"id": "n", "type": "integer", "label": "N", "default": "many"}]})).unwrap();
+            {"id": "n", "type": "integer", "label": "N", "default": "many"}]}))
+        .unwrap();
         let errors = CompiledForm::compile("x", &form).unwrap_err();
         assert_eq!(errors[0].path, "/fields/0/default");
     }

@@ -90,10 +90,7 @@ impl Walk<'_> {
             TemplateElement::RawString(_) | TemplateElement::Comment(_) => {}
             TemplateElement::HtmlExpression(ht) => {
                 let name = ht.name.as_name().unwrap_or("…");
-                self.error(
-                    pos,
-                    format!("`{{{{{{{name}}}}}}}` would print without HTML escaping; write `{{{{{name}}}}}`"),
-                );
+                self.error(pos, format!("`{{{{{{{name}}}}}}}` would print without HTML escaping; write `{{{{{name}}}}}`"));
             }
             TemplateElement::Expression(ht) => self.expression(ht, pos),
             TemplateElement::HelperBlock(ht) => self.block(ht, pos),
@@ -188,8 +185,7 @@ impl Walk<'_> {
 }
 
 fn known_helpers() -> String {
-    let mut names: Vec<&str> =
-        helpers::HELPERS.iter().map(|(n, _)| *n).chain(helpers::BUILT_IN.iter().copied()).collect();
+    let mut names: Vec<&str> = helpers::HELPERS.iter().map(|(n, _)| *n).chain(helpers::BUILT_IN.iter().copied()).collect();
     names.sort_unstable();
     names.join(", ")
 }

@@ -152,8 +152,7 @@ impl fmt::Display for Decimal {
             s if s <= 0 => write!(f, "{sign}{digits}e{}", -s),
             s => {
                 let s = s as usize;
-                let padded =
-                    if digits.len() <= s { format!("{}{digits}", "0".repeat(s - digits.len() + 1)) } else { digits };
+                let padded = if digits.len() <= s { format!("{}{digits}", "0".repeat(s - digits.len() + 1)) } else { digits };
                 let (int, frac) = padded.split_at(padded.len() - s);
                 let frac = frac.trim_end_matches('0');
                 if frac.is_empty() { write!(f, "{sign}{int}") } else { write!(f, "{sign}{int}.{frac}") }

@@ -69,12 +69,7 @@ impl Printer {
         for (name, source) in [(LAYOUT, LAYOUT_SOURCE), (LETTERHEAD, LETTERHEAD_SOURCE)] {
             if let Err(e) = hb.register_template_string(name, source) {
                 let (line, column) = e.pos().unwrap_or((1, 1));
-                return Err(vec![TemplateError {
-                    template: name.to_owned(),
-                    line,
-                    column,
-                    message: e.reason().to_string(),
-                }]);
+                return Err(vec![TemplateError { template: name.to_owned(), line, column, message: e.reason().to_string() }]);
             }
         }
         let company = serde_json::to_value(settings).unwrap_or(Value::Null);
@@ -135,8 +130,7 @@ fn links_by_field(data: &Map<String, Value>) -> Map<String, Value> {
         let is_link = match value {
             Value::String(id) => linked.and_then(|l| l.get(id)).is_some(),
             Value::Array(ids) => {
-                !ids.is_empty()
-                    && ids.iter().all(|id| id.as_str().is_some_and(|id| linked.and_then(|l| l.get(id)).is_some()))
+                !ids.is_empty() && ids.iter().all(|id| id.as_str().is_some_and(|id| linked.and_then(|l| l.get(id)).is_some()))
             }
             _ => false,
         };

@@ -96,7 +96,11 @@ pub fn drill(
     q.expr_as(Expr::cust("t.id"), "id");
     for (id, value) in cell {
         let at = format!("/cell/{id}");
-        let dim = plan.dims.iter().find(|d| &d.column.id == id).ok_or_else(|| vec![Problem::new(&at, format!("no dimension `{id}` in this report"))])?;
+        let dim = plan
+            .dims
+            .iter()
+            .find(|d| &d.column.id == id)
+            .ok_or_else(|| vec![Problem::new(&at, format!("no dimension `{id}` in this report"))])?;
         let e = dim.expr.clone();
         let cond = match (dim.column.kind, value) {
             (_, Value::Null) => e.is_null(),
@@ -108,7 +112,11 @@ pub fn drill(
         q.and_where(cond);
     }
     if let Some(id) = measure {
-        let m = plan.measures.iter().find(|m| m.column.id == id).ok_or_else(|| vec![Problem::new("/measure", format!("no measure `{id}` in this report"))])?;
+        let m = plan
+            .measures
+            .iter()
+            .find(|m| m.column.id == id)
+            .ok_or_else(|| vec![Problem::new("/measure", format!("no measure `{id}` in this report"))])?;
         if let Some(cond) = &m.only {
             q.cond_where(cond.clone());
         }
@@ -245,12 +253,21 @@ impl Plan {
         column_sql(ctx.dialect, Some(&alias), &r.column, r.kind)
     }
 
-    fn dimension(&mut self, ctx: &Context<'_>, report: &Report, d: &defs::Dimension, at: &str, reads: &mut Vec<FieldRef>) -> Result<Dim, Problem> {
+    fn dimension(
+        &mut self,
+        ctx: &Context<'_>,
+        report: &Report,
+        d: &defs::Dimension,
+        at: &str,
+        reads: &mut Vec<FieldRef>,
+    ) -> Result<Dim, Problem> {
         let r = resolve(ctx, &report.source, &d.field, &format!("{at}/field"), reads)?;
         let x = self.expr_of(ctx, &r);
         let (sql, kind) = match d.bucket {
             None => (x, r.kind),
-            Some(_) if !r.is_date => return Err(Problem::new(format!("{at}/bucket"), format!("`{}` is not a date; buckets apply to dates", d.field))),
+            Some(_) if !r.is_date => {
+                return Err(Problem::new(format!("{at}/bucket"), format!("`{}` is not a date; buckets apply to dates", d.field)));
+            }
             Some(b) => (bucket_sql(ctx.dialect, b, &x), ValueKind::Text),
         };
         let options = match (&r.column, d.bucket) {
@@ -264,7 +281,14 @@ impl Plan {
         Ok(Dim { column: OutColumn { id: d.id.clone(), role: Role::Dimension, kind, integer: false }, expr: Expr::cust(sql), options })
     }
 
-    fn measure(&mut self, ctx: &Context<'_>, report: &Report, m: &defs::Measure, at: &str, reads: &mut Vec<FieldRef>) -> Result<Meas, Problem> {
+    fn measure(
+        &mut self,
+        ctx: &Context<'_>,
+        report: &Report,
+        m: &defs::Measure,
+        at: &str,
+        reads: &mut Vec<FieldRef>,
+    ) -> Result<Meas, Problem> {
         let column = |integer| OutColumn { id: m.id.clone(), role: Role::Measure, kind: ValueKind::Number, integer };
         if let Some(calc) = &m.calc {
             if m.agg.is_some() || m.field.is_some() || m.times.is_some() || !m.filter.is_empty() {
@@ -328,7 +352,12 @@ impl Plan {
                     ValueKind::Number => (real(f.into()), false, None),
                     _ => {
                         // Dates and text: the smallest value as text.
-                        return Ok(Meas { column: OutColumn { id: m.id.clone(), role: Role::Measure, kind: ValueKind::Text, integer: false }, expr: f.into(), only, counted_field: None });
+                        return Ok(Meas {
+                            column: OutColumn { id: m.id.clone(), role: Role::Measure, kind: ValueKind::Text, integer: false },
+                            expr: f.into(),
+                            only,
+                            counted_field: None,
+                        });
                     }
                 }
             }
@@ -363,10 +392,14 @@ impl Plan {
         let keys: Vec<(String, bool)> = if report.sort.is_empty() {
             self.dims.iter().map(|d| (d.column.id.clone(), false)).collect()
         } else {
-            report.sort.iter().map(|k| match k.strip_prefix('-') {
-                Some(id) => (id.to_owned(), true),
-                None => (k.clone(), false),
-            }).collect()
+            report
+                .sort
+                .iter()
+                .map(|k| match k.strip_prefix('-') {
+                    Some(id) => (id.to_owned(), true),
+                    None => (k.clone(), false),
+                })
+                .collect()
         };
         for (i, (id, desc)) in keys.into_iter().enumerate() {
             let order = if desc { Order::Desc } else { Order::Asc };

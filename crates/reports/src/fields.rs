@@ -117,22 +117,13 @@ pub(crate) fn value_kind(column: Column) -> Option<ValueKind> {
 
 /// Resolves `path` (`amount`, `owner`, `account.industry`) from form `source`, recording every
 /// field read in `reads`.
-pub(crate) fn resolve(
-    ctx: &Context<'_>,
-    source: &str,
-    path: &str,
-    pointer: &str,
-    reads: &mut Vec<FieldRef>,
-) -> Result<Resolved, Problem> {
+pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str, reads: &mut Vec<FieldRef>) -> Result<Resolved, Problem> {
     let mut form_id = source.to_owned();
     let mut links = Vec::new();
     let mut link_tables = Vec::new();
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
-        let (form, _) = ctx
-            .catalog
-            .form(&form_id)
-            .ok_or_else(|| Problem::new(pointer, format!("no form `{form_id}`")))?;
+        let (form, _) = ctx.catalog.form(&form_id).ok_or_else(|| Problem::new(pointer, format!("no form `{form_id}`")))?;
         if parts.peek().is_some() {
             let field = form
                 .field(part)
@@ -140,10 +131,7 @@ pub(crate) fn resolve(
                 .ok_or_else(|| Problem::new(pointer, format!("`{part}` is not a link field of {form_id}")))?;
             reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
             let target = field.form.clone().unwrap_or_default();
-            let (_, table) = ctx
-                .catalog
-                .form(&target)
-                .ok_or_else(|| Problem::new(pointer, format!("no form `{target}`")))?;
+            let (_, table) = ctx.catalog.form(&target).ok_or_else(|| Problem::new(pointer, format!("no form `{target}`")))?;
             links.push(part.to_owned());
             link_tables.push((target.clone(), table.to_owned()));
             form_id = target;

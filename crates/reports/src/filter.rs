@@ -93,7 +93,10 @@ fn condition(
             if resolved.is_date { Ok(()) } else { Err(Problem::new(&at, format!("`{what}` applies to date fields only"))) }
         };
         let days = |v: &Value| -> Result<i64, Problem> {
-            v.as_u64().filter(|n| (1..=36_600).contains(n)).map(|n| n as i64).ok_or_else(|| Problem::new(&at, format!("`{op}` takes a number of days (1–36600)")))
+            v.as_u64()
+                .filter(|n| (1..=36_600).contains(n))
+                .map(|n| n as i64)
+                .ok_or_else(|| Problem::new(&at, format!("`{op}` takes a number of days (1–36600)")))
         };
         let range = |(from, to): (NaiveDate, NaiveDate)| {
             // Dates and timestamps are ISO text, so a half-open text range on days covers both.

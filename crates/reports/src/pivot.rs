@@ -10,13 +10,7 @@ pub type Totals = (TotalKind, Vec<OutColumn>, Vec<Vec<Value>>);
 
 /// The cross table of `rows` (columns as in `columns`) with `rows_dims` down and `column_dims`
 /// across. `totals` are the database's totals statements' results.
-pub fn pivot(
-    columns: &[OutColumn],
-    rows: &[Vec<Value>],
-    row_dims: &[String],
-    column_dims: &[String],
-    totals: &[Totals],
-) -> Value {
+pub fn pivot(columns: &[OutColumn], rows: &[Vec<Value>], row_dims: &[String], column_dims: &[String], totals: &[Totals]) -> Value {
     let pos = |cols: &[OutColumn], id: &str| cols.iter().position(|c| c.id == id);
     let measures: Vec<&OutColumn> = columns.iter().filter(|c| c.role == Role::Measure).collect();
     let key = |cols: &[OutColumn], row: &[Value], dims: &[String]| -> Vec<Value> {

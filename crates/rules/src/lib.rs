@@ -121,9 +121,8 @@ impl Rules {
         let rule = format!("{id}.{function}");
         let ast = self.scripts.get(id).ok_or_else(|| RuleError::Failed { rule: rule.clone(), message: "no such script".into() })?;
         let args = (to_dynamic(&Value::Object(input.record.clone())), old_dynamic(input), to_dynamic(&input.user));
-        let (result, state) = functions::with_call(&self.limits, host, || {
-            self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, args)
-        });
+        let (result, state) =
+            functions::with_call(&self.limits, host, || self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, args));
         finish(&rule, result, state)
     }
 

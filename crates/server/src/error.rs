@@ -87,16 +87,12 @@ impl ResponseError for ApiError {
 pub(crate) fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(crate::MAX_BODY_BYTES).error_handler(|err, _req| {
         let api = match &err {
-            JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                format!("the request body is larger than {limit} bytes"),
-            ),
-            JsonPayloadError::ContentType => ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "send the body as application/json",
-            ),
+            JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {limit} bytes"))
+            }
+            JsonPayloadError::ContentType => {
+                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json")
+            }
             JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
             other => ApiError::bad_request(format!("invalid JSON body: {other}")),
         };
@@ -105,7 +101,8 @@ pub(crate) fn json_config() -> web::JsonConfig {
 }
 
 pub(crate) fn query_config() -> web::QueryConfig {
-    web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| ApiError::bad_request(format!("invalid query string: {err}")).into())
+    web::QueryConfig::default()
+        .error_handler(|err: QueryPayloadError, _req| ApiError::bad_request(format!("invalid query string: {err}")).into())
 }
 
 pub(crate) fn path_config() -> web::PathConfig {

@@ -7,8 +7,8 @@
 mod auth;
 mod error;
 mod ratelimit;
-mod tabular;
 mod routes;
+mod tabular;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -35,25 +35,12 @@ pub struct AuditRow {
     pub hash: String,
 }
 
-const COLUMNS: [&str; 12] =
-    ["seq", "at", "actor", "action", "app", "form", "record_id", "outcome", "before", "after", "prev_hash", "hash"];
+const COLUMNS: [&str; 12] = ["seq", "at", "actor", "action", "app", "form", "record_id", "outcome", "before", "after", "prev_hash", "hash"];
 
 /// The hash of a row: SHA-256 over the previous hash and every field, unit-separated.
 pub fn audit_hash(seq: i64, e: &AuditEntry, prev_hash: &str) -> String {
-    let text = [
-        prev_hash,
-        &seq.to_string(),
-        &e.at,
-        &e.actor,
-        &e.action,
-        &e.app,
-        &e.form,
-        &e.record_id,
-        &e.outcome,
-        &e.before,
-        &e.after,
-    ]
-    .join("\u{1f}");
+    let text = [prev_hash, &seq.to_string(), &e.at, &e.actor, &e.action, &e.app, &e.form, &e.record_id, &e.outcome, &e.before, &e.after]
+        .join("\u{1f}");
     Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -45,7 +45,13 @@ pub async fn add_job(db: &impl ConnectionTrait, job: &Job) -> Result<bool, Store
 
 /// Claims up to `limit` jobs due at `now` (and jobs whose claim is older than `stale_before`,
 /// left by a server that died) for `worker`, and returns them.
-pub async fn claim_due_jobs(db: &impl ConnectionTrait, now: &str, stale_before: &str, worker: &str, limit: u64) -> Result<Vec<Job>, StoreError> {
+pub async fn claim_due_jobs(
+    db: &impl ConnectionTrait,
+    now: &str,
+    stale_before: &str,
+    worker: &str,
+    limit: u64,
+) -> Result<Vec<Job>, StoreError> {
     let mut due = Query::select();
     due.column("id")
         .from("jobs")

@@ -27,11 +27,13 @@ pub use history::{HistoryEntry, history, insert_history};
 pub use jobs::{Job, add_job, claim_due_jobs, finish_job, pending_jobs};
 pub use meta::{get_meta, set_meta};
 pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
-pub use query::{CmpOp, Cursor, Filter, ListQuery, Scalar, SortKey, Target, Deleted, SystemColumn};
-pub use records::{FormTable, Record, exists, find_duplicate, get, insert, lock_key, list, update};
+pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
+pub use records::{FormTable, Record, exists, find_duplicate, get, insert, list, lock_key, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
-pub use users::{Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users};
+pub use users::{
+    Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users,
+};
 
 /// How a field's value is compared and indexed: the store's view of a field type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -70,11 +70,19 @@ pub enum Filter {
     All(Vec<Filter>),
     Any(Vec<Filter>),
     Cmp(Target, CmpOp, Scalar),
-    In { target: Target, values: Vec<Scalar>, negate: bool },
+    In {
+        target: Target,
+        values: Vec<Scalar>,
+        negate: bool,
+    },
     Between(Target, Scalar, Scalar),
     IsNull(Target, bool),
     /// The link field `field` names a live record of `table` that matches `filter`.
-    Link { field: String, table: String, filter: Box<Filter> },
+    Link {
+        field: String,
+        table: String,
+        filter: Box<Filter>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -171,9 +179,7 @@ pub(crate) fn filter_cond(backend: Backend, filter: &Filter) -> Condition {
             let expr = if *negate { e.clone().is_null().or(e.is_not_in(list)) } else { e.is_in(list) };
             Cond::all().add(expr)
         }
-        Filter::Between(target, low, high) => {
-            Cond::all().add(target_expr(backend, target).between(value(low), value(high)))
-        }
+        Filter::Between(target, low, high) => Cond::all().add(target_expr(backend, target).between(value(low), value(high))),
         Filter::IsNull(target, is_null) => {
             let e = target_expr(backend, target);
             Cond::all().add(if *is_null { e.is_null() } else { e.is_not_null() })

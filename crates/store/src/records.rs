@@ -22,10 +22,8 @@ impl FormTable {
 
     /// Creates the table and the given indexes (each a list of fields) if missing.
     pub async fn ensure(&self, store: &Store, indexes: &[Vec<(String, ColumnKind)>]) -> Result<(), StoreError> {
-        let exprs: Vec<Vec<String>> = indexes
-            .iter()
-            .map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), name, *kind)).collect())
-            .collect();
+        let exprs: Vec<Vec<String>> =
+            indexes.iter().map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), name, *kind)).collect()).collect();
         crate::schema::ensure_form_table(store, &self.name, &exprs).await
     }
 }
@@ -45,8 +43,7 @@ pub struct Record {
     pub deleted_at: Option<String>,
 }
 
-const COLUMNS: [&str; 9] =
-    ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at"];
+const COLUMNS: [&str; 9] = ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at"];
 
 fn data_value(backend: Backend, data: &Map<String, Value>) -> SimpleExpr {
     let text = Value::Object(data.clone()).to_string();

@@ -45,7 +45,6 @@ pub fn indexed_field_sql(backend: Backend, name: &str, kind: ColumnKind) -> Stri
     crate::query::field_sql(backend, name, kind)
 }
 
-
 fn cell(row: &QueryResult, i: usize, kind: OutKind) -> Value {
     let float = || row.try_get_by_index::<Option<f64>>(i).ok().map(|v| v.map_or(Value::Null, |f| serde_json::json!(f)));
     let int = || row.try_get_by_index::<Option<i64>>(i).ok().map(|v| v.map_or(Value::Null, Value::from));
@@ -66,8 +65,6 @@ fn cell(row: &QueryResult, i: usize, kind: OutKind) -> Value {
 /// for the report engine to restrict its queries with.
 pub fn scope_select(backend: Backend, table: &crate::FormTable, filter: &crate::Filter) -> SelectStatement {
     let mut q = sea_orm::sea_query::Query::select();
-    q.column("id")
-        .from(sea_orm::sea_query::Alias::new(table.name.as_str()))
-        .cond_where(crate::query::filter_cond(backend, filter));
+    q.column("id").from(sea_orm::sea_query::Alias::new(table.name.as_str())).cond_where(crate::query::filter_cond(backend, filter));
     q
 }

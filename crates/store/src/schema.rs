@@ -123,11 +123,7 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         for statement in statements {
             tx.execute(&statement).await?;
         }
-        let record = Query::insert()
-            .into_table("schema_migrations")
-            .columns(["version"])
-            .values_panic([Expr::val(version)])
-            .to_owned();
+        let record = Query::insert().into_table("schema_migrations").columns(["version"]).values_panic([Expr::val(version)]).to_owned();
         tx.execute(&record).await?;
         tx.commit().await?;
         tracing::info!(version, "applied migration");

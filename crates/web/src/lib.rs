@@ -70,9 +70,7 @@ mod tests {
 
     /// The `src`/`href` values of `index.html` that point into `/assets/`.
     fn asset_links(html: &str) -> Vec<&str> {
-        html.split(['"', '\''])
-            .filter(|part| part.starts_with("/assets/"))
-            .collect()
+        html.split(['"', '\'']).filter(|part| part.starts_with("/assets/")).collect()
     }
 
     #[test]

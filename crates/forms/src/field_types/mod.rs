@@ -67,11 +67,7 @@ static REGISTRY: &[&dyn FieldType] = &[
 
 /// The registered type of `kind`.
 pub fn field_type(kind: FieldKind) -> &'static dyn FieldType {
-    REGISTRY
-        .iter()
-        .copied()
-        .find(|t| t.kind() == kind)
-        .expect("every FieldKind is registered (checked by a test)")
+    REGISTRY.iter().copied().find(|t| t.kind() == kind).expect("every FieldKind is registered (checked by a test)")
 }
 
 /// `{"type": "string"}` with the field's `max_length`, or `default_max` when it sets none.
@@ -85,10 +81,8 @@ mod tests {
 
     #[test]
     fn every_kind_is_registered_once() {
-        let all: Vec<FieldKind> = serde_json::from_value(
-            defs::schema_json(defs::DefKind::Form)["$defs"]["FieldKind"]["enum"].clone(),
-        )
-        .unwrap();
+        let all: Vec<FieldKind> =
+            serde_json::from_value(defs::schema_json(defs::DefKind::Form)["$defs"]["FieldKind"]["enum"].clone()).unwrap();
         assert!(all.len() >= 20);
         for kind in all {
             assert_eq!(REGISTRY.iter().filter(|t| t.kind() == kind).count(), 1, "{kind:?}");

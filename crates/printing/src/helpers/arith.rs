@@ -79,9 +79,8 @@ impl HelperDef for Sub {
         _: &'rc Context,
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        let difference = fixed_or_zero(h, 0)?
-            .checked_sub(fixed_or_zero(h, 1)?)
-            .ok_or_else(|| helper_error(h, "the difference is too large"))?;
+        let difference =
+            fixed_or_zero(h, 0)?.checked_sub(fixed_or_zero(h, 1)?).ok_or_else(|| helper_error(h, "the difference is too large"))?;
         Ok(ScopedJson::Derived(fixed_to_json(difference)))
     }
 }
@@ -127,8 +126,7 @@ impl HelperDef for Percent {
         let (Some(part), Some(whole)) = (amount_param(h, 0)?, amount_param(h, 1)?) else {
             return empty;
         };
-        let (part, whole) =
-            (part.fixed().map_err(|e| helper_error(h, e))?, whole.fixed().map_err(|e| helper_error(h, e))?);
+        let (part, whole) = (part.fixed().map_err(|e| helper_error(h, e))?, whole.fixed().map_err(|e| helper_error(h, e))?);
         if whole == 0 {
             return empty;
         }
@@ -137,10 +135,8 @@ impl HelperDef for Percent {
             Some(v) => v.as_u64().filter(|d| *d <= 4).ok_or_else(|| helper_error(h, "decimals must be 0 to 4"))? as u32,
         };
         let scale = 10i128.pow(decimals);
-        let scaled = part
-            .checked_mul(100 * scale)
-            .map(|p| div_half_up(p, whole))
-            .ok_or_else(|| helper_error(h, "the share is too large"))?;
+        let scaled =
+            part.checked_mul(100 * scale).map(|p| div_half_up(p, whole)).ok_or_else(|| helper_error(h, "the share is too large"))?;
         let sign = if scaled < 0 { "-" } else { "" };
         let (abs, scale) = (scaled.unsigned_abs(), scale.unsigned_abs());
         let text = if decimals == 0 {
@@ -164,10 +160,7 @@ impl HelperDef for Inc {
         _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
         let value = h.param(0).ok_or_else(|| helper_error(h, "needs a number as parameter 1"))?.value();
-        let n = value
-            .as_i64()
-            .and_then(|n| n.checked_add(1))
-            .ok_or_else(|| helper_error(h, format!("{value} is not a whole number")))?;
+        let n = value.as_i64().and_then(|n| n.checked_add(1)).ok_or_else(|| helper_error(h, format!("{value} is not a whole number")))?;
         Ok(ScopedJson::Derived(Value::Number(n.into())))
     }
 }

@@ -26,8 +26,7 @@ impl HelperDef for Date {
             Value::Null => String::new(),
             Value::String(s) if s.trim().is_empty() => String::new(),
             Value::String(s) => {
-                let (date, time) =
-                    parse(s.trim()).ok_or_else(|| helper_error(h, format!("{s:?} is not an ISO date")))?;
+                let (date, time) = parse(s.trim()).ok_or_else(|| helper_error(h, format!("{s:?} is not an ISO date")))?;
                 let with_time = h.hash_get("time").is_none_or(|v| v.value().as_bool() != Some(false));
                 format(date, time.filter(|_| with_time), locale(h, ctx))
             }

@@ -44,11 +44,9 @@ fn option_text(options: &[Value], value: &Value, locale: Locale) -> String {
     let label = options.iter().find(|o| o.get("value") == Some(value)).and_then(|o| o.get("label"));
     let text = match label {
         Some(Value::String(s)) => Some(s.as_str()),
-        Some(Value::Object(texts)) => texts
-            .get(locale.tag())
-            .or_else(|| texts.get("en"))
-            .or_else(|| texts.values().next())
-            .and_then(Value::as_str),
+        Some(Value::Object(texts)) => {
+            texts.get(locale.tag()).or_else(|| texts.get("en")).or_else(|| texts.values().next()).and_then(Value::as_str)
+        }
         _ => None,
     };
     match (text, value) {

@@ -14,10 +14,7 @@ mod money;
 
 use std::fmt::Display;
 
-use handlebars::{
-    Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError, RenderErrorReason,
-    ScopedJson,
-};
+use handlebars::{Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError, RenderErrorReason, ScopedJson};
 use serde_json::Value;
 
 use crate::number::Decimal;
@@ -110,11 +107,8 @@ impl Locale {
 /// The locale for this call: a `locale="en"` hash argument (for the second language of a
 /// bilingual document), else the context's `locale`.
 pub(crate) fn locale(h: &Helper<'_>, ctx: &Context) -> Locale {
-    let tag = h
-        .hash_get("locale")
-        .and_then(|v| v.value().as_str())
-        .or_else(|| ctx.data().get("locale").and_then(Value::as_str))
-        .unwrap_or("en");
+    let tag =
+        h.hash_get("locale").and_then(|v| v.value().as_str()).or_else(|| ctx.data().get("locale").and_then(Value::as_str)).unwrap_or("en");
     Locale::from_tag(tag)
 }
 

@@ -56,8 +56,7 @@ fn printer_is_shareable() {
 
 #[test]
 fn escapes_record_fields() {
-    let out =
-        body("<p>{{record.data.name}}</p>", json!({"record": {"data": {"name": "<script>alert(1)</script>\"&'"}}}));
+    let out = body("<p>{{record.data.name}}</p>", json!({"record": {"data": {"name": "<script>alert(1)</script>\"&'"}}}));
     assert_eq!(out, "<p>&lt;script&gt;alert(1)&lt;/script&gt;&quot;&amp;&#x27;</p>");
     // Helper output is escaped too.
     let out = body(
@@ -82,9 +81,7 @@ fn the_letterhead_is_escaped_too() {
 fn refuses_unescaped_output() {
     assert_eq!(
         errors(&[("quote", "<p>\n  {{{record.data.notes}}}</p>")]),
-        [
-            "templates/quote.hbs:2:3: `{{{record.data.notes}}}` would print without HTML escaping; write `{{record.data.notes}}`"
-        ]
+        ["templates/quote.hbs:2:3: `{{{record.data.notes}}}` would print without HTML escaping; write `{{record.data.notes}}`"]
     );
     assert_eq!(errors(&[("quote", "{{&record.data.notes}}")]).len(), 1);
 }
@@ -95,10 +92,8 @@ fn a_missing_helper_names_template_and_position() {
     assert_eq!(errs.len(), 1, "{errs:?}");
     assert!(errs[0].starts_with("templates/quote.hbs:2:4: no helper named `monney`; helpers are: "), "{}", errs[0]);
     // In a block, a subexpression, an else-if chain.
-    let errs = errors(&[(
-        "contract",
-        "{{#each rows}}{{money (summ amount)}}{{/each}}\n{{#iff x}}{{/iff}}\n{{#if a}}{{else if (nope b)}}{{/if}}",
-    )]);
+    let errs =
+        errors(&[("contract", "{{#each rows}}{{money (summ amount)}}{{/each}}\n{{#iff x}}{{/iff}}\n{{#if a}}{{else if (nope b)}}{{/if}}")]);
     let errs: Vec<&str> = errs.iter().map(|e| e.split(';').next().unwrap_or_default()).collect();
     assert_eq!(
         errs,
@@ -128,12 +123,7 @@ fn syntax_errors_have_positions() {
 
 #[test]
 fn every_problem_at_once() {
-    let errs = errors(&[
-        ("a", "{{foo x}}"),
-        ("b", "{{{y}}}"),
-        ("c", "{{> missing}}"),
-        ("d", "{{#*inline \"p\"}}x{{/inline}}"),
-    ]);
+    let errs = errors(&[("a", "{{foo x}}"), ("b", "{{{y}}}"), ("c", "{{> missing}}"), ("d", "{{#*inline \"p\"}}x{{/inline}}")]);
     let files: Vec<&str> = errs.iter().map(|e| e.split(':').next().unwrap_or_default()).collect();
     assert_eq!(files, ["templates/a.hbs", "templates/b.hbs", "templates/c.hbs", "templates/d.hbs"], "{errs:?}");
 }
@@ -155,10 +145,7 @@ fn partials_are_other_templates_without_loops() {
 #[test]
 fn render_errors_name_template_and_position() {
     let err = render("<p>\n  {{cn_upper record.data.total}}</p>", json!({"record": {"data": {"total": "lots"}}}));
-    assert_eq!(
-        err.map_err(|e| e.to_string()),
-        Err("templates/t.hbs:2:3: cn_upper: \"lots\" is not a number".to_owned())
-    );
+    assert_eq!(err.map_err(|e| e.to_string()), Err("templates/t.hbs:2:3: cn_upper: \"lots\" is not a number".to_owned()));
     let err = render("{{cn_upper x}}", json!({"x": 1e13}));
     assert_eq!(
         err.map_err(|e| e.to_string()),
@@ -182,14 +169,8 @@ fn empty_fields_print_nothing() {
 fn money_and_dates_follow_the_locale() {
     let template = "{{money x}} {{money y}} {{date d}} {{money x locale=\"en\"}} {{money x symbol=false}} {{money x currency=\"USD\"}}";
     let context = |locale: &str| json!({"x": 12345.675, "y": -3, "d": "2026-11-23", "locale": locale});
-    assert_eq!(
-        body(template, context("zh-CN")),
-        "¥12,345.68 -¥3.00 2026年11月23日 CNY 12,345.68 12,345.68 USD 12,345.68"
-    );
-    assert_eq!(
-        body(template, context("en")),
-        "CNY 12,345.68 -CNY 3.00 23 Nov 2026 CNY 12,345.68 12,345.68 USD 12,345.68"
-    );
+    assert_eq!(body(template, context("zh-CN")), "¥12,345.68 -¥3.00 2026年11月23日 CNY 12,345.68 12,345.68 USD 12,345.68");
+    assert_eq!(body(template, context("en")), "CNY 12,345.68 -CNY 3.00 23 Nov 2026 CNY 12,345.68 12,345.68 USD 12,345.68");
 }
 
 #[test]
@@ -199,10 +180,7 @@ fn arithmetic_is_exact() {
         body("{{sum rows \"a\"}} {{sum n}} {{add 0.1 0.2}} {{sub 1 0.9}} {{mul 3 19.99}} [{{mul 2 x}}]", rows),
         "0.6 6 0.3 0.1 59.97 []"
     );
-    assert_eq!(
-        body("{{percent 1 3}} {{percent 1 3 decimals=1}} {{percent 1 0}} {{percent -1 4}}", json!({})),
-        "33% 33.3%  -25%"
-    );
+    assert_eq!(body("{{percent 1 3}} {{percent 1 3 decimals=1}} {{percent 1 0}} {{percent -1 4}}", json!({})), "33% 33.3%  -25%");
     assert_eq!(body("{{#each rows}}{{inc @index}},{{/each}}", json!({"rows": [1, 2, 3]})), "1,2,3,");
     assert_eq!(body("{{en_words 12345.67}}", json!({})), "twelve thousand three hundred forty-five and 67/100");
 }
@@ -222,8 +200,7 @@ fn links_by_field_and_by_id() {
 
 #[test]
 fn the_document_is_complete() {
-    let html =
-        render("<p>hi</p>", json!({"locale": "zh-CN", "title": "报价单 QT-1"})).unwrap_or_else(|e| panic!("{e}"));
+    let html = render("<p>hi</p>", json!({"locale": "zh-CN", "title": "报价单 QT-1"})).unwrap_or_else(|e| panic!("{e}"));
     assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"zh-CN\">"), "{html}");
     assert!(html.contains("<title>报价单 QT-1</title>"));
     assert!(html.contains("size: A4"));
@@ -255,8 +232,7 @@ fn crm_printer() -> Printer {
 fn crm_options(forms: &[&str]) -> Value {
     let mut options = serde_json::Map::new();
     for form in forms {
-        let text =
-            std::fs::read_to_string(crm_dir().join(format!("forms/{form}.json"))).unwrap_or_else(|e| panic!("{e}"));
+        let text = std::fs::read_to_string(crm_dir().join(format!("forms/{form}.json"))).unwrap_or_else(|e| panic!("{e}"));
         let def: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}"));
         let mut fields = serde_json::Map::new();
         for field in def["fields"].as_array().into_iter().flatten() {
@@ -383,11 +359,7 @@ fn golden(name: &str, html: &str) {
         return;
     }
     let expected = std::fs::read_to_string(&path).unwrap_or_default();
-    assert!(
-        expected == html,
-        "{name}.html differs from {}; rerun with UPDATE_GOLDEN=1 and review the diff",
-        path.display()
-    );
+    assert!(expected == html, "{name}.html differs from {}; rerun with UPDATE_GOLDEN=1 and review the diff", path.display());
 }
 
 /// With `TESSERA_PRINT_PREVIEW=<dir>`, writes the HTML there to look at in a browser or as PDF.

@@ -10,11 +10,8 @@ use crate::{ApiError, AppState};
 #[utoipa::path(tag = "apps", responses((status = 200, description = "Apps", body = Object)))]
 #[get("/api/apps")]
 pub(crate) async fn list_apps(_caller: Caller, state: web::Data<AppState>) -> HttpResponse {
-    let apps: Vec<Value> = state
-        .engine
-        .apps()
-        .map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version}))
-        .collect();
+    let apps: Vec<Value> =
+        state.engine.apps().map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version})).collect();
     HttpResponse::Ok().json(json!({"items": apps}))
 }
 
@@ -34,12 +31,14 @@ pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: we
     responses((status = 200, description = "JSON Schema of the form's data", body = Object),
     (status = 404, description = "No such app or form", body = crate::error::ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/schema")]
-pub(crate) async fn form_schema(_caller: Caller, state: web::Data<AppState>, path: web::Path<(String, String)>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn form_schema(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     let app = state.engine.app(&app)?;
-    let (_, compiled) = app
-        .forms()
-        .find(|(id, _)| *id == form)
-        .ok_or_else(|| ApiError::from(engine::EngineError::NotFound(format!("form `{form}`"))))?;
+    let (_, compiled) =
+        app.forms().find(|(id, _)| *id == form).ok_or_else(|| ApiError::from(engine::EngineError::NotFound(format!("form `{form}`"))))?;
     Ok(HttpResponse::Ok().json(compiled.schema()))
 }

@@ -32,6 +32,7 @@ pub(crate) struct AuditQuery {
 #[get("/api/audit")]
 pub(crate) async fn audit(caller: Caller, state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let params = AuditParams { app: q.app, form: q.form, record: q.record, actor: q.actor, outcome: q.outcome, before: q.before, limit: q.limit };
+    let params =
+        AuditParams { app: q.app, form: q.form, record: q.record, actor: q.actor, outcome: q.outcome, before: q.before, limit: q.limit };
     Ok(HttpResponse::Ok().json(state.engine.audit_log(&caller.0, &params).await?))
 }

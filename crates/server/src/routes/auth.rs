@@ -36,11 +36,7 @@ pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, body: we
         }
     };
     state.login_limiter.succeeded(&key);
-    let cookie = Cookie::build(SESSION_COOKIE, login.token.clone())
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .finish();
+    let cookie = Cookie::build(SESSION_COOKIE, login.token.clone()).path("/").http_only(true).same_site(SameSite::Strict).finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(login))
 }
 
@@ -55,7 +51,12 @@ pub(crate) struct PasswordBody {
 #[utoipa::path(tag = "auth", request_body = PasswordBody, responses((status = 204, description = "Changed"),
     (status = 422, description = "Wrong current password or too short a new one", body = crate::error::ErrorBody)))]
 #[post("/api/auth/password")]
-pub(crate) async fn change_password(caller: Caller, state: web::Data<AppState>, req: HttpRequest, body: web::Json<PasswordBody>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn change_password(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, ApiError> {
     let (token, _) = token(&req).unwrap_or_default();
     state.engine.change_password(&caller.0, &token, &body.current, &body.new).await?;
     Ok(HttpResponse::NoContent().finish())

@@ -29,7 +29,12 @@ pub(crate) struct ExportQuery {
     (status = 200, description = "text/csv (UTF-8 with BOM) or an XLSX workbook"),
     (status = 403, description = "No export right", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/export")]
-pub(crate) async fn export(caller: Caller, state: Data<AppState>, path: Path<(String, String)>, query: Query<ExportQuery>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn export(
+    caller: Caller,
+    state: Data<AppState>,
+    path: Path<(String, String)>,
+    query: Query<ExportQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     let q = query.into_inner();
     let params = ListParams { filter: q.filter, sort: q.sort, ..Default::default() };

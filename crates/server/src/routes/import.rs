@@ -55,7 +55,9 @@ pub(crate) async fn import(
     let (app, form) = path.into_inner();
     let q = query.into_inner();
     let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let format = q.format.clone().unwrap_or_else(|| if content_type.contains("spreadsheet") || content_type.contains("excel") { "xlsx".into() } else { "csv".into() });
+    let format = q.format.clone().unwrap_or_else(|| {
+        if content_type.contains("spreadsheet") || content_type.contains("excel") { "xlsx".into() } else { "csv".into() }
+    });
     let table = match format.as_str() {
         "csv" => tabular::read_csv(&body),
         "xlsx" | "xls" | "ods" => tabular::read_workbook(&body),
@@ -63,7 +65,9 @@ pub(crate) async fn import(
     }
     .map_err(ApiError::bad_request)?;
     let map: BTreeMap<String, String> = match q.map.as_deref() {
-        Some(text) => serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("map must be a JSON object of header → field: {e}")))?,
+        Some(text) => {
+            serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("map must be a JSON object of header → field: {e}")))?
+        }
         None => BTreeMap::new(),
     };
     let all_or_nothing = match q.mode.as_deref() {
@@ -71,7 +75,8 @@ pub(crate) async fn import(
         Some("all_or_nothing") => true,
         Some(other) => return Err(ApiError::bad_request(format!("unknown mode `{other}` (all_or_nothing or row_by_row)"))),
     };
-    let options = ImportOptions { dry_run: q.dry_run.unwrap_or(false), all_or_nothing, on_duplicate: q.on_duplicate.unwrap_or_default(), map };
+    let options =
+        ImportOptions { dry_run: q.dry_run.unwrap_or(false), all_or_nothing, on_duplicate: q.on_duplicate.unwrap_or_default(), map };
     if q.wait.unwrap_or(false) {
         let report = state.engine.import(&caller.0, &app, &form, table, &options).await?;
         return Ok(HttpResponse::Ok().json(report));

@@ -61,11 +61,7 @@ async fn openapi_json(doc: web::Data<OpenApiDoc>) -> HttpResponse {
 /// The version a write is based on, from `If-Match` (`3`, `"3"` or `W/"3"`).
 pub(crate) fn if_match(req: &HttpRequest) -> Result<i64, ApiError> {
     let Some(header) = req.headers().get("if-match") else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "version_required",
-            "send the version you edited in If-Match",
-        ));
+        return Err(ApiError::new(StatusCode::PRECONDITION_REQUIRED, "version_required", "send the version you edited in If-Match"));
     };
     let text = header.to_str().unwrap_or_default().trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');

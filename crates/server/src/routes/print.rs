@@ -35,7 +35,12 @@ pub(crate) struct PrintQuery {
     (status = 404, description = "No such template or record (or not yours to see)", body = ErrorBody),
     (status = 501, description = "PDF asked for but Chromium is not installed", body = ErrorBody)))]
 #[get("/api/apps/{app}/print/{template}/{id}")]
-pub(crate) async fn print(caller: Caller, state: Data<AppState>, path: Path<(String, String, String)>, query: Query<PrintQuery>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn print(
+    caller: Caller,
+    state: Data<AppState>,
+    path: Path<(String, String, String)>,
+    query: Query<PrintQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (app, template, id) = path.into_inner();
     let locale = match query.locale.as_deref() {
         None => "zh-CN",
@@ -44,10 +49,17 @@ pub(crate) async fn print(caller: Caller, state: Data<AppState>, path: Path<(Str
     };
     let html = state.engine.print(&caller.0, &app, &template, &id, locale).await?;
     match query.format.as_deref().unwrap_or("html") {
-        "html" => Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").insert_header(("Content-Security-Policy", DOCUMENT_CSP)).body(html)),
+        "html" => Ok(HttpResponse::Ok()
+            .content_type("text/html; charset=utf-8")
+            .insert_header(("Content-Security-Policy", DOCUMENT_CSP))
+            .body(html)),
         "pdf" => {
             let chromium = chromium().ok_or_else(|| {
-                ApiError::new(StatusCode::NOT_IMPLEMENTED, "pdf_unavailable", "PDF needs Chromium on the server (apt-get install chromium); the HTML version prints from any browser")
+                ApiError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "pdf_unavailable",
+                    "PDF needs Chromium on the server (apt-get install chromium); the HTML version prints from any browser",
+                )
             })?;
             let pdf = actix_web::web::block(move || render_pdf(&chromium, &html))
                 .await
@@ -109,7 +121,8 @@ fn render_pdf(chromium: &std::path::Path, html: &str) -> Result<Vec<u8>, String>
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let result = if status.success() { std::fs::read(&pdf).map_err(|e| e.to_string()) } else { Err(format!("chromium exited with {status}")) };
+    let result =
+        if status.success() { std::fs::read(&pdf).map_err(|e| e.to_string()) } else { Err(format!("chromium exited with {status}")) };
     let _ = std::fs::remove_dir_all(&dir);
     result
 }

@@ -46,7 +46,12 @@ type RecordPath = web::Path<(String, String, String)>;
     (status = 200, description = "`{items: [envelope], next_cursor}`", body = Object),
     (status = 400, description = "Malformed filter, sort or cursor", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records")]
-pub(crate) async fn list_records(caller: Caller, state: web::Data<AppState>, path: FormPath, query: web::Query<ListQuery>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn list_records(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: FormPath,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     let q = query.into_inner();
     let params = ListParams { filter: q.filter, sort: q.sort, limit: q.limit, cursor: q.cursor, fields: q.fields, deleted: q.deleted };
@@ -60,7 +65,12 @@ pub(crate) async fn list_records(caller: Caller, state: web::Data<AppState>, pat
     (status = 409, description = "Duplicate of an existing record", body = ErrorBody),
     (status = 422, description = "Validation failed; details carry JSON pointers", body = ErrorBody)))]
 #[post("/api/apps/{app}/forms/{form}/records")]
-pub(crate) async fn create_record(caller: Caller, state: web::Data<AppState>, path: FormPath, body: web::Json<DataBody>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn create_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: FormPath,
+    body: web::Json<DataBody>,
+) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     let record = state.engine.create(&caller.0, &app, &form, body.into_inner().data).await?;
     Ok(HttpResponse::Created().insert_header(etag(record.version)).json(record))
@@ -85,7 +95,13 @@ pub(crate) async fn get_record(caller: Caller, state: web::Data<AppState>, path:
     (status = 422, description = "Validation failed", body = ErrorBody),
     (status = 428, description = "If-Match missing", body = ErrorBody)))]
 #[patch("/api/apps/{app}/forms/{form}/records/{id}")]
-pub(crate) async fn patch_record(caller: Caller, state: web::Data<AppState>, path: RecordPath, req: HttpRequest, body: web::Json<DataBody>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn patch_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+    body: web::Json<DataBody>,
+) -> Result<HttpResponse, ApiError> {
     let (app, form, id) = path.into_inner();
     let version = if_match(&req)?;
     let record = state.engine.update(&caller.0, &app, &form, &id, version, body.into_inner().data).await?;
@@ -98,7 +114,12 @@ pub(crate) async fn patch_record(caller: Caller, state: web::Data<AppState>, pat
     (status = 200, description = "The deleted record", body = Object),
     (status = 409, description = "Stale version", body = ErrorBody)))]
 #[delete("/api/apps/{app}/forms/{form}/records/{id}")]
-pub(crate) async fn delete_record(caller: Caller, state: web::Data<AppState>, path: RecordPath, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn delete_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let (app, form, id) = path.into_inner();
     let record = state.engine.delete(&caller.0, &app, &form, &id, if_match(&req)?).await?;
     Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
@@ -110,7 +131,12 @@ pub(crate) async fn delete_record(caller: Caller, state: web::Data<AppState>, pa
     (status = 200, description = "The restored record", body = Object),
     (status = 409, description = "Stale version, or a live record now duplicates it", body = ErrorBody)))]
 #[post("/api/apps/{app}/forms/{form}/records/{id}/restore")]
-pub(crate) async fn restore_record(caller: Caller, state: web::Data<AppState>, path: RecordPath, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn restore_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     let (app, form, id) = path.into_inner();
     let record = state.engine.restore(&caller.0, &app, &form, &id, if_match(&req)?).await?;
     Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))

@@ -43,7 +43,13 @@ impl ReportQuery {
     (status = 403, description = "A form or field the user may not read", body = ErrorBody),
     (status = 422, description = "Unknown field or invalid report; details carry JSON pointers", body = ErrorBody)))]
 #[post("/api/apps/{app}/query")]
-pub(crate) async fn run_query(caller: Caller, state: web::Data<AppState>, path: web::Path<String>, query: web::Query<ReportQuery>, body: web::Json<Value>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn run_query(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<ReportQuery>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
     let params = query.params()?;
     let result = state.engine.query(&caller.0, &path.into_inner(), &body.into_inner(), &params).await?;
     Ok(HttpResponse::Ok().json(result))
@@ -55,7 +61,12 @@ pub(crate) async fn run_query(caller: Caller, state: web::Data<AppState>, path: 
     (status = 403, description = "A form or field the user may not read or export", body = ErrorBody),
     (status = 404, description = "No such report", body = ErrorBody)))]
 #[get("/api/apps/{app}/reports/{report}")]
-pub(crate) async fn report(caller: Caller, state: web::Data<AppState>, path: web::Path<(String, String)>, query: web::Query<ReportQuery>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn report(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<ReportQuery>,
+) -> Result<HttpResponse, ApiError> {
     let (app, id) = path.into_inner();
     let params = query.params()?;
     let (format, content_type, ext) = match query.format.as_deref().unwrap_or("json") {
@@ -98,7 +109,12 @@ pub(crate) struct DrillBody {
     (status = 200, description = "`{items: [envelope], next_cursor}`", body = Object),
     (status = 422, description = "Unknown dimension or measure", body = ErrorBody)))]
 #[post("/api/apps/{app}/reports/{report}/drill")]
-pub(crate) async fn drill(caller: Caller, state: web::Data<AppState>, path: web::Path<(String, String)>, body: web::Json<DrillBody>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn drill(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<DrillBody>,
+) -> Result<HttpResponse, ApiError> {
     let (app, id) = path.into_inner();
     let b = body.into_inner();
     let params = DrillParams { cell: b.cell, measure: b.measure, filter: b.filter, limit: b.limit, cursor: b.cursor };
