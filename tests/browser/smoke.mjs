@@ -9,7 +9,7 @@
 // step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure, leaving a screenshot of the
 // failing page in the temporary folder.
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -221,6 +221,44 @@ await step('the history tab lists the versions and the change', async () => {
   check(latest.includes(`smoke ${stamp}`), `the newest version does not show the new name: ${latest}`)
 })
 
+await step('rep1 sees no Delete button on an opportunity (reps may not delete)', async () => {
+  await page.click('#tab-details')
+  await page.locator('[data-save]').waitFor()
+  check((await page.locator('[data-delete]').count()) === 0, 'a Delete button is shown to a sales rep')
+  await page.click('[data-nav] [data-nav-form="opportunity"]')
+  await rows.first().waitFor()
+  check((await page.locator('[data-new]').count()) === 1, 'no New button for a rep who may create')
+  check((await page.locator('[data-trash]').count()) === 0, 'a Trash button is shown to a rep who may not delete')
+  check((await page.locator('[data-import]').count()) === 0, 'an Import button is shown to a rep who may not import')
+})
+
+await step('the quote list exports the rows as CSV', async () => {
+  await answerTo('GET', '/forms/quote/records', () => page.click('[data-nav] [data-nav-form="quote"]'))
+  await rows.first().waitFor()
+  await page.click('[data-export-button]')
+  const [download] = await Promise.all([page.waitForEvent('download'), page.locator('[data-export-csv]').click()])
+  check(download.url().includes('/forms/quote/export?format=csv'), `export URL is ${download.url()}`)
+  const path = await download.path()
+  const text = readFileSync(path, 'utf8')
+  const lines = text.trim().split(/\r?\n/)
+  check(lines.length >= 2, `the CSV has ${lines.length} line(s): ${text.slice(0, 200)}`)
+})
+
+await step('on a quote the Print button opens the printout', async () => {
+  await rows.first().locator('td').first().click()
+  await page.locator('[data-print]').waitFor()
+  const [printout] = await Promise.all([
+    context.waitForEvent('page'),
+    page.locator('[data-print] .el-button-group > .el-button').first().click(),
+  ])
+  await printout.waitForLoadState()
+  check(printout.url().includes('/print/quote/'), `the printout URL is ${printout.url()}`)
+  const body = await printout.locator('body').innerText()
+  if (SHOTS) await printout.screenshot({ path: join(SHOTS, 'printout.png'), fullPage: true })
+  await printout.close()
+  check(body.includes('报价单'), `the printout does not say 报价单: ${body.slice(0, 200)}`)
+})
+
 await step('a new account is created with a name', async () => {
   await page.click('[data-nav] [data-nav-form="account"]')
   await page.locator('[data-new]').click()
@@ -253,6 +291,43 @@ await step('signing out returns to the login page and forgets the session', asyn
   check(!(await page.evaluate(() => sessionStorage.getItem('tessera.session'))), 'the session is still stored')
   await page.goto(`${BASE}/#/${APP}/opportunity`)
   await page.locator('[data-login-submit]').waitFor()
+})
+
+await step('marketing1 imports two leads from a CSV file', async () => {
+  await page.fill('input[name="username"]', 'marketing1')
+  await page.fill('input[name="password"]', 'demo')
+  await page.click('[data-login-submit]')
+  await page.locator('[data-nav] [data-nav-form="lead"]').waitFor()
+  await answerTo('GET', '/forms/lead/records', () => page.click('[data-nav] [data-nav-form="lead"]'))
+  await page.click('[data-import]')
+  const dialog = page.locator('.el-dialog[data-import-dialog]')
+  await dialog.waitFor()
+  // Unique addresses: the lead form dedupes on email, and a rerun must create them again.
+  const csv = `姓名,email\n张三,zs.${stamp}@example.com\n李四,ls.${stamp}@example.com\n`
+  await dialog.locator('[data-import-file]').setInputFiles({ name: 'leads.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+  await dialog.locator('[data-import-name]').waitFor()
+  check(await dialog.locator('[data-import-dry-run] input').isChecked(), 'dry run is not the default')
+  if (SHOTS) {
+    await page.waitForTimeout(400) // the dialog's opening animation
+    await page.screenshot({ path: join(SHOTS, 'import-setup.png') })
+  }
+  await dialog.locator('[data-import-dry-run]').click()
+  const response = await answerTo('POST', '/forms/lead/import', () => dialog.locator('[data-import-start]').click())
+  check(response.status() === 202, `import answered ${response.status()}: ${await response.text()}`)
+  check(response.url().includes('dry_run=false'), `not a real import: ${response.url()}`)
+  await dialog.locator('[data-import-report]').waitFor()
+  const created = (await dialog.locator('[data-count-created] b').innerText()).trim()
+  check(created === '2', `the report says created: ${created}`)
+  check((await dialog.locator('[data-count-failed] b').innerText()).trim() === '0', 'the report has failed rows')
+})
+
+await step('the imported leads are in the list', async () => {
+  await page.locator('.el-dialog[data-import-dialog] [data-import-close]').click()
+  await page.fill(SEARCH, '张三')
+  await eventually(
+    async () => (await page.locator('[data-list] tbody [data-col="name"]').allInnerTexts()).some((n) => n.includes('张三')),
+    'the imported lead 张三 is not listed',
+  )
 })
 
 await finish()

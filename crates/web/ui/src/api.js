@@ -19,19 +19,21 @@ export function onUnauthorized(handler) {
   unauthorized = handler
 }
 
-async function request(method, path, { query, body, version } = {}) {
+async function request(method, path, { query, body, version, raw, contentType } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v)
   }
   const headers = { Accept: 'application/json' }
   if (session.token) headers.Authorization = `Bearer ${session.token}`
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  if (raw !== undefined) headers['Content-Type'] = contentType ?? 'application/octet-stream'
+  else if (body !== undefined) headers['Content-Type'] = 'application/json'
   // The version the change is based on: the server refuses it with 409 if it is stale.
   if (version !== undefined) headers['If-Match'] = `"${version}"`
   let response
   try {
-    response = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    const payload = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body)
+    response = await fetch(url, { method, headers, body: payload })
   } catch (e) {
     throw Object.assign(new ApiError(0, { error: 'network', message: e.message }), { network: true })
   }
@@ -84,4 +86,42 @@ export const api = {
   remove: (app, form, id, version) => request('DELETE', recordPath(app, form, id), { version }),
   restore: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/restore`, { version }),
   history: (app, form, id) => request('GET', `${recordPath(app, form, id)}/history`),
+
+  /**
+   * Starts an import of `file` (a File/Blob, CSV or xlsx) into the form; answers
+   * `{id, status_url}`. `options`: `dry_run`, `on_duplicate`, `mode`.
+   */
+  importFile: (app, form, file, { dry_run, on_duplicate, mode } = {}) => {
+    const xlsx = /\.xlsx?$/i.test(file.name ?? '') || /spreadsheet|excel/.test(file.type ?? '')
+    return request('POST', `${formPath(app, form)}/import`, {
+      query: { dry_run: dry_run ? 'true' : 'false', on_duplicate, mode, format: xlsx ? 'xlsx' : undefined },
+      raw: file,
+      contentType: xlsx ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv',
+    })
+  },
+  importStatus: (id) => request('GET', `/api/imports/${enc(id)}`),
+}
+
+function urlWith(path, query) {
+  const url = new URL(path, window.location.origin)
+  for (const [k, v] of Object.entries(query ?? {})) {
+    if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v)
+  }
+  return url.pathname + url.search
+}
+
+/**
+ * Plain links for downloads and printouts: they open in a tab or download without the bearer
+ * token, carried by the session cookie the login set.
+ */
+export const links = {
+  export: (app, form, { format, filter, sort, locale }) =>
+    urlWith(`${formPath(app, form)}/export`, {
+      format,
+      filter: filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined,
+      sort,
+      locale,
+    }),
+  print: (app, template, id, { locale, format } = {}) =>
+    urlWith(`/api/apps/${enc(app)}/print/${enc(template)}/${enc(id)}`, { locale, format }),
 }

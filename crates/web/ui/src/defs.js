@@ -21,13 +21,35 @@ export function loadApps() {
 /** `{app, forms}` of an app; one request per app however many views ask at once. */
 export function loadApp(appId) {
   if (!loaded.has(appId)) {
-    const promise = api.app(appId).catch((e) => {
+    const promise = api.app(appId).then(applyAccess, (e) => {
       loaded.delete(appId) // a failed load may succeed later (network, expired session)
       throw e
     })
     loaded.set(appId, promise)
   }
   return loaded.get(appId)
+}
+
+/**
+ * Marks the fields the user may not change (`access.read_only` of each form) as read-only, so
+ * the record page shows their values instead of widgets and never sends them.
+ */
+function applyAccess(def) {
+  for (const form of Object.values(def?.forms ?? {})) {
+    const readOnly = new Set(form.access?.read_only ?? [])
+    for (const f of form.fields ?? []) if (readOnly.has(f.id)) f.read_only = true
+  }
+  return def
+}
+
+/**
+ * May the user do `action` (`create`, `update`, `delete`, `export`, `print`, `import`…) on the
+ * form? A definition without `access` (an older server) allows everything: the server decides.
+ */
+export function can(formDef, action) {
+  if (!formDef) return false
+  const actions = formDef.access?.actions
+  return Array.isArray(actions) ? actions.includes(action) : true
 }
 
 /** Forgets every definition (on sign-out: another user may see other apps). */

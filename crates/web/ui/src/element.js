@@ -14,6 +14,7 @@ import {
   ElCol,
   ElConfigProvider,
   ElContainer,
+  ElDialog,
   ElDrawer,
   ElDropdown,
   ElDropdownItem,
@@ -30,6 +31,10 @@ import {
   ElMenuItem,
   ElMenuItemGroup,
   ElOption,
+  ElProgress,
+  ElRadio,
+  ElRadioButton,
+  ElRadioGroup,
   ElPopover,
   ElRow,
   ElSelect,
@@ -45,8 +50,8 @@ import {
 
 const COMPONENTS = [
   ElAlert, ElAside, ElAvatar, ElBadge, ElButton, ElCard, ElCheckbox, ElCheckboxGroup, ElCol, ElConfigProvider,
-  ElContainer, ElDrawer, ElDropdown, ElDropdownItem, ElDropdownMenu, ElEmpty, ElForm, ElFormItem, ElHeader, ElIcon,
-  ElInput, ElMain, ElMenu, ElMenuItem, ElMenuItemGroup, ElOption, ElPopover, ElRow, ElSelect, ElTabPane, ElTable,
+  ElContainer, ElDialog, ElDrawer, ElDropdown, ElDropdownItem, ElDropdownMenu, ElEmpty, ElForm, ElFormItem, ElHeader, ElIcon,
+  ElInput, ElMain, ElMenu, ElMenuItem, ElMenuItemGroup, ElOption, ElProgress, ElRadio, ElRadioButton, ElRadioGroup, ElPopover, ElRow, ElSelect, ElTabPane, ElTable,
   ElTableColumn, ElTabs, ElTag, ElTimeline, ElTimelineItem, ElTooltip,
 ]
 
