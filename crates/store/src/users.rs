@@ -92,18 +92,20 @@ pub async fn create_session(db: &impl ConnectionTrait, s: &Session) -> Result<()
 /// The user a live session belongs to and the session's CSRF digest; `now` decides what has
 /// expired.
 pub async fn session(db: &impl ConnectionTrait, token_hash: &str, now: &str) -> Result<Option<(User, String)>, StoreError> {
+    // One query: every authenticated request pays for it.
     let q = Query::select()
-        .columns(["username", "csrf_hash"])
+        .columns(USER_COLUMNS.map(|c| ("users", c)))
+        .column(("sessions", "csrf_hash"))
         .from("sessions")
-        .and_where(Expr::col("token_hash").eq(token_hash))
-        .and_where(Expr::col("expires_at").gt(now))
+        .inner_join("users", Expr::col(("users", "username")).equals(("sessions", "username")))
+        .and_where(Expr::col(("sessions", "token_hash")).eq(token_hash))
+        .and_where(Expr::col(("sessions", "expires_at")).gt(now))
         .to_owned();
     let Some(row) = db.query_one(&q).await? else {
         return Ok(None);
     };
-    let username: String = row.try_get("", "username")?;
     let csrf: String = row.try_get("", "csrf_hash")?;
-    Ok(get_user(db, &username).await?.map(|u| (u, csrf)))
+    Ok(Some((decode(&row)?, csrf)))
 }
 
 pub async fn set_password(db: &impl ConnectionTrait, username: &str, password_hash: &str) -> Result<(), StoreError> {
