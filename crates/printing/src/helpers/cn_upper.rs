@@ -17,10 +17,6 @@
 //! Rounding is half up at the 分. Amounts of a 万亿 (10^12) or more are refused: no bill form has
 //! room for them and 兆 is ambiguous.
 
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
-use serde_json::Value;
-
-use super::{amount_param, helper_error};
 use crate::number::{Decimal, NumberError};
 
 /// The largest amount in 分: 9999亿9999万9999元9角9分.
@@ -31,25 +27,6 @@ const DIGITS: [&str; 10] = ["零", "壹", "贰", "叁", "肆", "伍", "陆", "�
 const PLACES: [&str; 4] = ["仟", "佰", "拾", ""];
 /// The unit after each group of four digits, from the lowest group up.
 const GROUPS: [&str; 3] = ["", "万", "亿"];
-
-/// The helper; see the module documentation.
-pub(crate) struct CnUpper;
-
-impl HelperDef for CnUpper {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let Some(amount) = amount_param(h, 0)? else {
-            return Ok(ScopedJson::Derived(Value::String(String::new())));
-        };
-        let text = to_chinese(&amount).map_err(|e| helper_error(h, e))?;
-        Ok(ScopedJson::Derived(Value::String(text)))
-    }
-}
 
 /// The amount in Chinese capitals; see the module documentation for the rules.
 pub(crate) fn to_chinese(amount: &Decimal) -> Result<String, NumberError> {

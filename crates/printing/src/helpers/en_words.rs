@@ -3,10 +3,6 @@
 //! forty-five and 67/100". American style (no "and" inside the hundreds), rounding half up at the
 //! cent, the same bounds as `cn_upper` so both lines of a bilingual document always agree.
 
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
-use serde_json::Value;
-
-use super::{amount_param, helper_error};
 use crate::number::{Decimal, NumberError};
 
 /// The largest amount in cents, the same as `cn_upper`'s: 999,999,999,999.99.
@@ -37,25 +33,6 @@ const ONES: [&str; 20] = [
 const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
 /// The scale word after each group of three digits, from the lowest group up.
 const SCALES: [&str; 4] = ["", "thousand", "million", "billion"];
-
-/// The helper; see the module documentation.
-pub(crate) struct EnWords;
-
-impl HelperDef for EnWords {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let Some(amount) = amount_param(h, 0)? else {
-            return Ok(ScopedJson::Derived(Value::String(String::new())));
-        };
-        let text = to_words(&amount).map_err(|e| helper_error(h, e))?;
-        Ok(ScopedJson::Derived(Value::String(text)))
-    }
-}
 
 /// The amount in words; see the module documentation.
 pub(crate) fn to_words(amount: &Decimal) -> Result<String, NumberError> {

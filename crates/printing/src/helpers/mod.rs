@@ -21,12 +21,32 @@ use crate::number::Decimal;
 
 pub(crate) use link::resolve as resolve_link;
 
+/// An amount written out in words (`cn_upper`, `en_words`): the function does the writing;
+/// an empty parameter prints nothing.
+struct InWords(fn(&Decimal) -> Result<String, crate::number::NumberError>);
+
+impl HelperDef for InWords {
+    fn call_inner<'reg: 'rc, 'rc>(
+        &self,
+        h: &Helper<'rc>,
+        _: &'reg Handlebars<'reg>,
+        _: &'rc Context,
+        _: &mut RenderContext<'reg, 'rc>,
+    ) -> Result<ScopedJson<'rc>, RenderError> {
+        let Some(amount) = amount_param(h, 0)? else {
+            return Ok(ScopedJson::Derived(Value::String(String::new())));
+        };
+        let text = (self.0)(&amount).map_err(|e| helper_error(h, e))?;
+        Ok(ScopedJson::Derived(Value::String(text)))
+    }
+}
+
 /// Every helper of ours, by the name templates call it.
 pub(crate) static HELPERS: &[(&str, &(dyn HelperDef + Send + Sync))] = &[
     ("money", &money::Money),
     ("date", &date::Date),
-    ("cn_upper", &cn_upper::CnUpper),
-    ("en_words", &en_words::EnWords),
+    ("cn_upper", &InWords(cn_upper::to_chinese)),
+    ("en_words", &InWords(en_words::to_words)),
     ("sum", &arith::Sum),
     ("add", &arith::Add),
     ("sub", &arith::Sub),
