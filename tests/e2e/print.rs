@@ -52,6 +52,10 @@ async fn quotes_and_contracts_print_with_their_totals_for_those_who_may() {
         assert_eq!(quote["data"]["total"], json!(2250.45));
         let quote_uri = format!("/api/apps/crm/print/quote/{}", quote["id"].as_str().unwrap());
 
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/crm"), r1).await;
+        assert_eq!(view["forms"]["quote"]["templates"], json!(["quote"]), "{url}: the app view offers the quote's template");
+        assert_eq!(view["forms"]["account"]["templates"], json!([]), "{url}");
+
         let (status, html, _) = text(&app, &quote_uri, &rep1).await;
         assert_eq!(status, StatusCode::OK, "{url}: {html}");
         assert!(html.starts_with("<!DOCTYPE html>"), "{url}");

@@ -179,6 +179,9 @@ impl LoadedApp {
                     .collect();
             let mut value = serde_json::to_value(&def).unwrap_or_default();
             value["access"] = serde_json::json!({"actions": actions, "read_only": read_only});
+            // Print templates of this form, so clients offer printing without knowing names.
+            let templates: Vec<&str> = self.printer.templates().filter(|t| crate::print::form_of(self, t) == Some(id.as_str())).collect();
+            value["templates"] = serde_json::json!(templates);
             forms.insert(id.clone(), value);
         }
         let mut app = self.defs.app.clone();

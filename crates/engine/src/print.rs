@@ -69,7 +69,7 @@ impl Engine {
 }
 
 /// The form a template prints: the longest form id the template id starts with.
-fn form_of<'a>(app: &'a LoadedApp, template: &str) -> Option<&'a str> {
+pub(crate) fn form_of<'a>(app: &'a LoadedApp, template: &str) -> Option<&'a str> {
     app.forms().map(|(id, _)| id).filter(|id| template == *id || template.starts_with(&format!("{id}_"))).max_by_key(|id| id.len())
 }
 
