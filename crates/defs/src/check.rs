@@ -98,6 +98,7 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         }
     }
     out.extend(crate::report::cross_references(defs));
+    out.extend(crate::flow::cross_references(defs));
     out
 }
 

@@ -9,6 +9,7 @@ mod canonical;
 mod check;
 mod dashboard;
 mod diagnostic;
+mod flow;
 mod form;
 mod label;
 mod load;
@@ -20,6 +21,10 @@ pub use app::{App, Company, Department, NavGroup, Role, Schedule};
 pub use canonical::to_canonical_json;
 pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
 pub use diagnostic::Diagnostic;
+pub use flow::{
+    APPROVAL_ACTIONS, Approval, ApprovalStep, Approver, CreateEffect, Effect, Fallback, Flow, Guard, Mode, NotifyEffect, PREVIOUS_STEP, State, Timer,
+    TimerAction, Transition, WebhookEffect, Who, parse_duration,
+};
 pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Scope, Section};
 pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};

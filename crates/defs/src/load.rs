@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::diagnostic::segment;
 use crate::schema::validator;
-use crate::{App, Dashboard, Diagnostic, Form, Report, Seed, check, is_identifier};
+use crate::{App, Dashboard, Diagnostic, Flow, Form, Report, Seed, check, is_identifier};
 
 /// The kinds of definition file, each with its folder and schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +21,7 @@ pub enum DefKind {
     Seed,
     Report,
     Dashboard,
+    Flow,
 }
 
 impl DefKind {
@@ -32,6 +33,7 @@ impl DefKind {
             DefKind::Seed => Some("seed"),
             DefKind::Report => Some("reports"),
             DefKind::Dashboard => Some("dashboards"),
+            DefKind::Flow => Some("flows"),
         }
     }
 
@@ -50,6 +52,7 @@ pub struct AppDefs {
     pub seeds: BTreeMap<String, Seed>,
     pub reports: BTreeMap<String, Report>,
     pub dashboards: BTreeMap<String, Dashboard>,
+    pub flows: BTreeMap<String, Flow>,
     /// Sources of `rules/<id>.rhai`, compiled by the rules engine.
     pub scripts: BTreeMap<String, String>,
     /// Sources of `templates/<id>.hbs`, compiled by the printing engine.
@@ -82,6 +85,9 @@ impl AppDefs {
         for id in self.dashboards.keys() {
             files.push((DefKind::Dashboard, self.dir.join("dashboards").join(format!("{id}.json"))));
         }
+        for id in self.flows.keys() {
+            files.push((DefKind::Flow, self.dir.join("flows").join(format!("{id}.json"))));
+        }
         files
     }
 }
@@ -95,12 +101,13 @@ pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
     let (seeds, _) = read_folder(dir, DefKind::Seed, &mut diags);
     let (reports, _) = read_folder(dir, DefKind::Report, &mut diags);
     let (dashboards, _) = read_folder(dir, DefKind::Dashboard, &mut diags);
+    let (flows, _) = read_folder(dir, DefKind::Flow, &mut diags);
     let scripts = read_sources(&dir.join("rules"), "rhai", &mut diags);
     let templates = read_sources(&dir.join("templates"), "hbs", &mut diags);
     let Some(app) = app else {
         return (None, diags);
     };
-    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, reports, dashboards, scripts, templates, unreadable_forms };
+    let defs = AppDefs { dir: dir.to_path_buf(), app, forms, seeds, reports, dashboards, flows, scripts, templates, unreadable_forms };
     diags.extend(check::cross_references(&defs));
     diags.sort();
     (Some(defs), diags)
@@ -210,5 +217,6 @@ pub fn canonicalize(kind: DefKind, text: &str) -> Result<String, Vec<(String, St
         DefKind::Seed => crate::to_canonical_json(&parse_definition::<Seed>(&value, kind)?),
         DefKind::Report => crate::to_canonical_json(&parse_definition::<Report>(&value, kind)?),
         DefKind::Dashboard => crate::to_canonical_json(&parse_definition::<Dashboard>(&value, kind)?),
+        DefKind::Flow => crate::to_canonical_json(&parse_definition::<Flow>(&value, kind)?),
     })
 }

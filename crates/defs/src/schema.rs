@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::Value;
 
-use crate::{App, Dashboard, DefKind, Form, Report, Seed};
+use crate::{App, Dashboard, DefKind, Flow, Form, Report, Seed};
 
 /// File name under `schemas/` for each kind.
 pub const SCHEMA_FILES: &[(DefKind, &str)] = &[
@@ -15,6 +15,7 @@ pub const SCHEMA_FILES: &[(DefKind, &str)] = &[
     (DefKind::Seed, "seed.schema.json"),
     (DefKind::Report, "report.schema.json"),
     (DefKind::Dashboard, "dashboard.schema.json"),
+    (DefKind::Flow, "flow.schema.json"),
 ];
 
 /// The JSON Schema of one definition kind.
@@ -25,6 +26,7 @@ pub fn schema_json(kind: DefKind) -> Value {
         DefKind::Seed => schemars::schema_for!(Seed),
         DefKind::Report => schemars::schema_for!(Report),
         DefKind::Dashboard => schemars::schema_for!(Dashboard),
+        DefKind::Flow => schemars::schema_for!(Flow),
     };
     schema.to_value()
 }
