@@ -95,17 +95,23 @@ async fn quotes_total_their_lines_and_accounts_are_tiered_by_won_amount() {
             post("opportunity", json!({"name": name, "account": account, "amount": amount, "stage": stage}))
         };
         let tier = |app_account: Value| app_account["data"]["tier"].clone();
-        let (_, first) = call(&app, deal("Phase 1", 400_000, "won"), t).await;
+        call(&app, deal("Phase 1", 400_000, "won"), t).await;
         let (_, acc) = call(&app, get("account", &account), t).await;
         assert_eq!(tier(acc), "B", "{url}");
-        call(&app, deal("Phase 2", 700_000, "won"), t).await;
-        call(&app, deal("Phase 3", 5_000_000, "negotiation"), t).await;
+        let (_, second) = call(&app, deal("Phase 2", 700_000, "negotiation"), t).await;
+        call(&app, deal("Phase 3", 5_000_000, "proposal"), t).await;
+        let (_, acc) = call(&app, get("account", &account), t).await;
+        assert_eq!(tier(acc), "B", "{url}: open deals do not count");
+        // The stage follows the flow: a person cannot simply write it …
+        let (status, _) = call(&app, patch("opportunity", second["id"].as_str().unwrap(), 1, json!({"stage": "won"})), t).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        // … but winning through the flow's action saves the deal, and its rule re-tiers the account.
+        let win = TestRequest::post().uri(&format!("/api/apps/crm/forms/opportunity/records/{}/actions/win", second["id"].as_str().unwrap()));
+        let (status, moved) = call(&app, win, t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {moved}");
+        assert_eq!((moved["record"]["data"]["stage"].as_str(), moved["record"]["data"]["probability"].as_i64()), (Some("won"), Some(100)));
         let (_, acc) = call(&app, get("account", &account), t).await;
         assert_eq!(tier(acc), "A", "{url}: 1.1 M won");
-        let (status, _) = call(&app, patch("opportunity", first["id"].as_str().unwrap(), 1, json!({"stage": "lost"})), t).await;
-        assert_eq!(status, StatusCode::OK, "{url}");
-        let (_, acc) = call(&app, get("account", &account), t).await;
-        assert_eq!(tier(acc), "B", "{url}: a deal leaving won re-tiers the account");
     }
 }
 

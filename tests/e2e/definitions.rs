@@ -41,7 +41,7 @@ fn every_definition_file_is_canonical() {
 
 fn defs_in(dir: &Path) -> usize {
     let mut n = 1;
-    for kind in [DefKind::Form, DefKind::Seed, DefKind::Report, DefKind::Dashboard] {
+    for kind in [DefKind::Form, DefKind::Seed, DefKind::Report, DefKind::Dashboard, DefKind::Flow] {
         if let Ok(entries) = fs::read_dir(dir.join(kind.folder().unwrap())) {
             n += entries.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
         }

@@ -405,10 +405,9 @@ async fn explain_buckets_pivot_export_and_as_of() {
         let (id, version) = &ids[0];
         let (status, _) = call(
             &app,
-            TestRequest::patch()
-                .uri(&format!("/api/apps/crm/forms/opportunity/records/{id}"))
-                .insert_header(("If-Match", version.to_string()))
-                .set_json(json!({"data": {"stage": "won"}})),
+            TestRequest::post()
+                .uri(&format!("/api/apps/crm/forms/opportunity/records/{id}/actions/win"))
+                .insert_header(("If-Match", version.to_string())),
             t,
         )
         .await;

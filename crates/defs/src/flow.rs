@@ -40,6 +40,10 @@ pub struct State {
     /// Where new records start; exactly one state is initial.
     #[serde(default, skip_serializing_if = "is_false")]
     pub initial: bool,
+    /// New records may also be created directly in this state (e.g. deals entered mid-way);
+    /// otherwise only trusted writers (seeds, rules) place records anywhere but the initial state.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub start: bool,
     /// A state with no way out (won, lost, closed).
     #[serde(default, skip_serializing_if = "is_false")]
     pub terminal: bool,
@@ -242,6 +246,13 @@ pub struct Timer {
     /// A date or datetime field of the record: the timer fires then (plus `after`, if given).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub at_field: Option<String>,
+    /// Fires again this long after each firing while the record stays in the state (`7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<String>,
+    /// An expression over `record`: when false at the time the timer fires, it does nothing
+    /// (and, with `every`, waits for the next time).
+    #[serde(rename = "if", default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
     #[serde(rename = "do")]
     pub action: TimerAction,
 }
@@ -409,6 +420,11 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                 {
                     at(format!("{tp}/after"), format!("`{after}` is not a duration such as `30m`, `4h`, `2d`"));
                 }
+                if let Some(every) = &timer.every
+                    && parse_duration(every).is_none_or(|s| s < 60)
+                {
+                    at(format!("{tp}/every"), format!("`{every}` is not a duration of at least a minute, such as `1d`"));
+                }
                 if let Some(name) = &timer.at_field
                     && !field_is(name, &[FieldKind::Date, FieldKind::Datetime])
                 {
@@ -447,6 +463,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                         }
                     }
                     Effect::Create(create) => match defs.forms.get(&create.form) {
+                        None if defs.form_exists(&create.form) => {}
                         None => at(format!("{ep}/create/form"), format!("no form `{}`", create.form)),
                         Some(target) => {
                             for name in create.data.keys().filter(|n| target.field(n).is_none()) {

@@ -16,6 +16,9 @@ pub struct LoadedApp {
     pub(crate) forms: BTreeMap<String, FormRuntime>,
     pub(crate) rules: Rules,
     pub(crate) printer: printing::Printer,
+    /// Flows by the form they govern.
+    pub(crate) flows: BTreeMap<String, crate::flows::FlowRuntime>,
+    pub(crate) old_flows: crate::flows::OldFlows,
 }
 
 pub(crate) struct FormRuntime {
@@ -93,6 +96,7 @@ impl LoadedApp {
                 }
             }
         }
+        let flows = defs.as_ref().map(|defs| crate::flows::compile_flows(defs, &rules, dir, &mut diags)).unwrap_or_default();
         let printer = defs.as_ref().map(|defs| printing::Printer::new(&defs.templates, &print_settings(&defs.app)));
         let printer = match printer {
             Some(Ok(printer)) => Some(printer),
@@ -111,7 +115,7 @@ impl LoadedApp {
         };
         match (defs, printer) {
             (Some(defs), Some(printer)) if diags.is_empty() => {
-                let app = LoadedApp { defs, forms, rules, printer };
+                let app = LoadedApp { defs, forms, rules, printer, flows, old_flows: Default::default() };
                 let mut problems = app.check_grant_filters(dir);
                 if let Err(EngineError::Definitions(diags)) = crate::reports::check_saved_reports(&app) {
                     problems.extend(diags);

@@ -33,6 +33,10 @@ pub enum EngineError {
     OutOfScope(String),
     #[error("the record is at version {current}; reload it and apply your change again")]
     StaleVersion { current: i64 },
+    /// The command does not fit the record's current state (an action already taken, a task
+    /// already decided).
+    #[error("{0}")]
+    Conflict(String),
     #[error("a record with the same {} exists: {existing}", fields.join(", "))]
     Duplicate { existing: String, fields: Vec<String> },
     #[error("the record is not valid")]
@@ -60,6 +64,7 @@ impl EngineError {
             EngineError::RateLimited { .. } => "rate_limited",
             EngineError::NotFound(_) | EngineError::OutOfScope(_) => "not_found",
             EngineError::StaleVersion { .. } => "stale_version",
+            EngineError::Conflict(_) => "conflict",
             EngineError::Duplicate { .. } => "duplicate",
             EngineError::Invalid(_) => "validation_failed",
             EngineError::Rule(rules::RuleError::LimitExceeded { .. }) => "rule_limit_exceeded",

@@ -225,7 +225,7 @@ impl Engine {
                     if !self.in_scope(tx, actor, self.app(app)?, rt, &access, Action::Update, &stored).await? {
                         return Err(EngineError::Forbidden(format!("the duplicate {form} record {existing} is not yours to update")));
                     }
-                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(data), 0).await?;
+                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(data), 0, "update").await?;
                     Ok(Written::Updated)
                 }
             },

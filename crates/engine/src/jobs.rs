@@ -1,6 +1,6 @@
-//! The job worker: runs durable jobs when they fall due. Today these are scheduled rules
-//! (`schedules` in app.json); each run is one transaction, and a recurring job is due again at
-//! its next cron time. Time comes in as an argument, so tests drive a clock instead of sleeping.
+//! The job worker: runs durable jobs when they fall due: scheduled rules (`schedules` in
+//! app.json), due again at their next cron time, and flow timers, which run once. Each run is
+//! one transaction. Time comes in as an argument, so tests drive a clock instead of sleeping.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -87,6 +87,12 @@ impl Engine {
 
     /// Runs one job; returns its result and when it is due again (None: done).
     async fn run_job(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
+        if job.kind == "flow_timer" {
+            return match self.run_flow_timer(job, now).await {
+                Ok(again) => (Ok(()), again),
+                Err(e) => (Err(e), None),
+            };
+        }
         let Some(app) = self.apps.get(&job.app) else {
             return (Err(EngineError::NotFound(format!("app `{}`", job.app))), None);
         };

@@ -12,6 +12,7 @@ mod auth;
 mod envelope;
 mod error;
 mod export;
+mod flows;
 mod hooks;
 mod import;
 mod jobs;
@@ -33,6 +34,7 @@ pub use auth::{Actor, Csrf, Login};
 pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::EngineError;
 pub use export::{Export, csv_chunk};
+pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
 pub use forms::FieldError;
 pub use import::{ImportOptions, ImportReport, OnDuplicate, RowError, Table};
 pub use list::ListParams;
@@ -70,8 +72,9 @@ impl Engine {
         let store = store::Store::connect(database_url).await?;
         let mut apps = BTreeMap::new();
         for dir in app_dirs {
-            let app = LoadedApp::load(dir, &settings.rule_limits)?;
+            let mut app = LoadedApp::load(dir, &settings.rule_limits)?;
             app.ensure_tables(&store).await?;
+            app.register_flows(store.db()).await?;
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }

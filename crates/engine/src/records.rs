@@ -40,7 +40,9 @@ impl Engine {
     }
 
     /// Creates inside the caller's transaction; `owner` overrides assignment and the actor.
-    /// `depth` counts how many rule effects led here (0 for a person's request).
+    /// `depth` counts how many rule effects led here: 0 for a person's request; trusted writers
+    /// (rules, flows, seeds) pass more and may set read-only fields and place a record in any
+    /// state of its flow.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn create_in(
         &self,
@@ -62,6 +64,8 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         rt.compiled.apply_defaults(&mut data);
+        let loaded = self.app(app)?;
+        let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0)?;
         let id = Uuid::now_v7().to_string();
         let prepared = self.prepare(tx, actor, app, form, SaveContext { id: id.clone(), data, old: None }).await?;
         if !prepared.errors.is_empty() {
@@ -88,11 +92,13 @@ impl Engine {
             (None, None) => actor.username.clone(),
         };
         let now = time::now();
+        let flow = instance.as_ref().map(serde_json::to_value).transpose().map_err(|e| EngineError::Internal(e.to_string()))?;
         let record = Record {
             id,
             version: 1,
             owner,
-            state: None,
+            state: instance.as_ref().map(|i| i.state.clone()),
+            flow,
             data,
             created_by: actor.username.clone(),
             created_at: now.clone(),
@@ -103,6 +109,9 @@ impl Engine {
         store::insert(tx, &rt.table, &record).await?;
         let envelope = Envelope::new(form, record);
         self.record_write(tx, actor, app, None, &envelope, "create").await?;
+        if let Some(instance) = &instance {
+            self.started_flow(tx, app, form, &envelope, instance).await?;
+        }
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
@@ -195,7 +204,7 @@ impl Engine {
             if let Value::Object(fields) = &patch {
                 access.check_writable(fields)?;
             }
-            let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0).await?;
+            let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0, "update").await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             access.redact(&mut envelope.data);
             Ok(envelope)
@@ -205,7 +214,8 @@ impl Engine {
     }
 
     /// Updates inside the caller's transaction. Rule effects pass no `expected_version`: they
-    /// change the record as it is now, within the same transaction.
+    /// change the record as it is now, within the same transaction. `op` names the change in
+    /// the history (`update`, or `flow:<action>` for a move).
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn update_in(
         &self,
@@ -217,6 +227,7 @@ impl Engine {
         expected_version: Option<i64>,
         patch: Value,
         depth: u8,
+        op: &str,
     ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let Value::Object(patch) = patch else {
@@ -231,7 +242,10 @@ impl Engine {
                 value => data.insert(key, value),
             };
         }
-        let errors = if depth == 0 { rt.compiled.read_only_errors(Some(&old.data), &data) } else { Vec::new() };
+        let mut errors = if depth == 0 { rt.compiled.read_only_errors(Some(&old.data), &data) } else { Vec::new() };
+        if let Some(field) = self.app(app)?.flow_field(form).filter(|f| depth == 0 && data.get(*f) != old.data.get(*f)) {
+            errors.push(FieldError::new(format!("/{field}"), format!("`{field}` follows the flow: change it with the record's actions")));
+        }
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
@@ -246,7 +260,7 @@ impl Engine {
         let before = Envelope::new(form, old.clone());
         let old_data = old.data.clone();
         let record = Record { data, ..next_version(old, actor) };
-        let envelope = self.write_version(tx, actor, app, rt, &before, record, expected_version, "update").await?;
+        let envelope = self.write_version(tx, actor, app, rt, &before, record, expected_version, op).await?;
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data) };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
@@ -289,7 +303,7 @@ impl Engine {
                     Box::pin(self.create_in(tx, actor, app, &target, data, None, depth + 1)).await?;
                 }
                 Effect::Update { form: target, id: target_id, data } => {
-                    Box::pin(self.update_in(tx, actor, app, &target, &target_id, None, data, depth + 1)).await?;
+                    Box::pin(self.update_in(tx, actor, app, &target, &target_id, None, data, depth + 1, "update")).await?;
                 }
             }
         }
@@ -331,6 +345,15 @@ impl Engine {
         tx.commit().await.map_err(store::StoreError::from)?;
         access.redact(&mut envelope.data);
         Ok(envelope)
+    }
+
+    /// Gives the record to `owner` (a flow timer's escalation), as a new version.
+    pub(crate) async fn reassign(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, old: &Record, owner: &str) -> Result<(), EngineError> {
+        let rt = self.app(app)?.form(form)?;
+        let before = Envelope::new(form, old.clone());
+        let record = Record { owner: owner.to_owned(), ..next_version(old.clone(), actor) };
+        self.write_version(tx, actor, app, rt, &before, record, old.version, "escalate").await?;
+        Ok(())
     }
 
     /// Every version of the record, oldest first (deleted records keep their history).

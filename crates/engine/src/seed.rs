@@ -74,7 +74,7 @@ impl Engine {
                 let actor = owner.and_then(|o| actors.get(o)).cloned().unwrap_or_else(Actor::system);
                 for _ in 0..ATTEMPTS {
                     let data = record(&mut rng, seed, &part.fields, row + 1, &ids);
-                    match self.create_in(&tx, &actor, app, &part.form, Value::Object(data), owner, 0).await {
+                    match self.create_in(&tx, &actor, app, &part.form, Value::Object(data), owner, 1).await {
                         Ok(envelope) => {
                             ids.entry(part.form.clone()).or_default().push(envelope.id);
                             created += 1;

@@ -128,7 +128,15 @@ impl Rules {
 
     /// Evaluates an expression with `record`, `old` and `user` in scope.
     pub fn eval(&self, expression: &Expression, input: &Input, host: Arc<dyn Host>) -> Result<Value, RuleError> {
+        self.eval_with(expression, input, &[], host)
+    }
+
+    /// [`Rules::eval`] with more variables in scope (e.g. `created` in a flow's effects).
+    pub fn eval_with(&self, expression: &Expression, input: &Input, vars: &[(&str, &Value)], host: Arc<dyn Host>) -> Result<Value, RuleError> {
         let mut scope = Scope::new();
+        for (name, value) in vars {
+            scope.push(name.to_string(), to_dynamic(value));
+        }
         scope.push("record", to_dynamic(&Value::Object(input.record.clone())));
         scope.push("old", old_dynamic(input));
         scope.push("user", to_dynamic(&input.user));

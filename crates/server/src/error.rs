@@ -52,7 +52,7 @@ impl From<EngineError> for ApiError {
             EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::Csrf => StatusCode::FORBIDDEN,
             EngineError::NotFound(_) | EngineError::OutOfScope(_) => StatusCode::NOT_FOUND,
             EngineError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            EngineError::StaleVersion { .. } | EngineError::Duplicate { .. } => StatusCode::CONFLICT,
+            EngineError::StaleVersion { .. } | EngineError::Duplicate { .. } | EngineError::Conflict(_) => StatusCode::CONFLICT,
             EngineError::Invalid(_) | EngineError::Definitions(_) | EngineError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
             EngineError::Store(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -17,6 +17,7 @@ mod query;
 mod records;
 mod report_query;
 mod schema;
+mod tasks;
 mod users;
 
 pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, audit_hash, audit_rows, verify_audit};
@@ -28,8 +29,11 @@ pub use jobs::{Job, add_job, claim_due_jobs, finish_job, pending_jobs};
 pub use meta::{get_meta, set_meta};
 pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
-pub use records::{FormTable, Record, exists, find_duplicate, get, insert, list, lock_key, update};
+pub use records::{FormTable, Record, exists, find_duplicate, get, insert, list, lock_key, set_flow, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
+pub use tasks::{
+    Task, finish_task, flow_version, get_task, insert_flow_version, insert_task, latest_flow_version, pending_tasks_of, tasks_of,
+};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use users::{
     Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users,

@@ -41,9 +41,15 @@ pub struct Record {
     pub updated_by: String,
     pub updated_at: String,
     pub deleted_at: Option<String>,
+    /// Where the record stands in its form's flow (state, approval, log), kept by the engine.
+    pub flow: Option<Value>,
 }
 
-const COLUMNS: [&str; 9] = ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at"];
+const COLUMNS: [&str; 10] = ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at", "flow"];
+
+fn flow_text(flow: &Option<Value>) -> Option<String> {
+    flow.as_ref().map(Value::to_string)
+}
 
 fn data_value(backend: Backend, data: &Map<String, Value>) -> SimpleExpr {
     let text = Value::Object(data.clone()).to_string();
@@ -81,6 +87,10 @@ fn decode(table: &FormTable, row: &QueryResult) -> Result<Record, StoreError> {
         updated_by: row.try_get("", "updated_by")?,
         updated_at: row.try_get("", "updated_at")?,
         deleted_at: row.try_get("", "deleted_at")?,
+        flow: match row.try_get::<Option<String>>("", "flow")? {
+            Some(text) => Some(serde_json::from_str(&text).map_err(|e| StoreError::corrupt(&table.name, e))?),
+            None => None,
+        },
     })
 }
 
@@ -99,6 +109,7 @@ pub async fn insert(db: &impl ConnectionTrait, table: &FormTable, r: &Record) ->
             Expr::val(r.updated_by.clone()),
             Expr::val(r.updated_at.clone()),
             Expr::val(r.deleted_at.clone()),
+            Expr::val(flow_text(&r.flow)),
             data_value(backend, &r.data),
         ])
         .to_owned();
@@ -126,11 +137,24 @@ pub async fn update(db: &impl ConnectionTrait, table: &FormTable, r: &Record, ex
             ("updated_by", Expr::val(r.updated_by.clone())),
             ("updated_at", Expr::val(r.updated_at.clone())),
             ("deleted_at", Expr::val(r.deleted_at.clone())),
+            ("flow", Expr::val(flow_text(&r.flow))),
         ])
         .and_where(Expr::col("id").eq(r.id.clone()))
         .and_where(Expr::col("version").eq(expected_version))
         .to_owned();
     Ok(db.execute(&q).await?.rows_affected() == 1)
+}
+
+/// Sets the flow state of a record without making a version: the caller writes the version
+/// (with [`update`]) in the same transaction.
+pub async fn set_flow(db: &impl ConnectionTrait, table: &FormTable, id: &str, state: &str, flow: &Value) -> Result<(), StoreError> {
+    let q = Query::update()
+        .table(Alias::new(table.name.as_str()))
+        .values([("state", Expr::val(state)), ("flow", Expr::val(flow.to_string()))])
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
 }
 
 /// One page of records.

@@ -2,14 +2,14 @@
 //! per-form record tables and their indexes, created when an app is loaded.
 
 use sea_orm::sea_query::{Alias, ColumnDef, Expr, Index, Query, Table, TableCreateStatement};
-use sea_orm::{ConnectionTrait, DatabaseBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 
 use crate::connect::Backend;
 use crate::{Store, StoreError};
 
 /// Migrations in order; the position (1-based) is the version recorded once applied.
-fn migrations() -> Vec<Vec<TableCreateStatement>> {
-    vec![vec![
+fn migrations(backend: DatabaseBackend) -> Vec<Vec<Statement>> {
+    let tables: Vec<TableCreateStatement> = vec![
         Table::create()
             .table("users")
             .if_not_exists()
@@ -96,7 +96,39 @@ fn migrations() -> Vec<Vec<TableCreateStatement>> {
             .col(ColumnDef::new("prev_hash").string().not_null())
             .col(ColumnDef::new("hash").string().not_null())
             .to_owned(),
-    ]]
+        Table::create()
+            .table("tasks")
+            .if_not_exists()
+            .col(ColumnDef::new("id").string().not_null().primary_key())
+            .col(ColumnDef::new("app").string().not_null())
+            .col(ColumnDef::new("form").string().not_null())
+            .col(ColumnDef::new("record_id").string().not_null())
+            .col(ColumnDef::new("entry").big_integer().not_null())
+            .col(ColumnDef::new("step").string().not_null())
+            .col(ColumnDef::new("seat").big_integer().not_null())
+            .col(ColumnDef::new("assignee").string().not_null())
+            .col(ColumnDef::new("status").string().not_null())
+            .col(ColumnDef::new("created_at").string().not_null())
+            .col(ColumnDef::new("decided_at").string().null())
+            .to_owned(),
+        Table::create()
+            .table("flow_versions")
+            .if_not_exists()
+            .col(ColumnDef::new("app").string().not_null())
+            .col(ColumnDef::new("flow").string().not_null())
+            .col(ColumnDef::new("version").big_integer().not_null())
+            .col(ColumnDef::new("definition").text().not_null())
+            .col(ColumnDef::new("created_at").string().not_null())
+            .primary_key(Index::create().col("app").col("flow").col("version"))
+            .to_owned(),
+    ];
+    // Tasks are read by assignee (my to-dos) and by record (reconciling an approval).
+    let indexes = [
+        Index::create().if_not_exists().name("ix_tasks_assignee").table("tasks").col("assignee").col("status").to_owned(),
+        Index::create().if_not_exists().name("ix_tasks_record").table("tasks").col("record_id").col("status").to_owned(),
+    ];
+    let statements = tables.iter().map(|t| backend.build(t)).chain(indexes.iter().map(|i| backend.build(i)));
+    vec![statements.collect()]
 }
 
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
@@ -114,14 +146,14 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         .filter_map(|row| row.try_get::<i32>("", "version").ok())
         .max()
         .unwrap_or(0);
-    for (i, statements) in migrations().into_iter().enumerate() {
+    for (i, statements) in migrations(db.get_database_backend()).into_iter().enumerate() {
         let version = i as i32 + 1;
         if version <= applied {
             continue;
         }
         let tx = db.begin().await?;
         for statement in statements {
-            tx.execute(&statement).await?;
+            tx.execute_raw(statement).await?;
         }
         let record = Query::insert().into_table("schema_migrations").columns(["version"]).values_panic([Expr::val(version)]).to_owned();
         tx.execute(&record).await?;
@@ -152,6 +184,7 @@ pub(crate) async fn ensure_form_table(store: &Store, table: &str, indexes: &[Vec
         .col(ColumnDef::new("updated_by").string().not_null())
         .col(ColumnDef::new("updated_at").string().not_null())
         .col(ColumnDef::new("deleted_at").string().null())
+        .col(ColumnDef::new("flow").text().null())
         .to_owned();
     db.execute(&create).await?;
     // Index DDL carries no values; names are derived from the expressions, so a changed index

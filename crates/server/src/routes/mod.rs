@@ -4,6 +4,7 @@ mod apps;
 mod audit;
 mod auth;
 mod export;
+mod flows;
 mod health;
 mod import;
 mod notifications;
@@ -48,6 +49,10 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(reports::run_query)
         .service(reports::report)
         .service(reports::drill)
+        .service(flows::flow_view)
+        .service(flows::act)
+        .service(flows::tasks)
+        .service(flows::decide)
         .service(notifications::notifications);
 }
 

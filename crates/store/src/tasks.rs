@@ -1,0 +1,146 @@
+//! Approval tasks (one row per person and seat awaited) and the stored versions of flow
+//! definitions that records in flight keep following.
+
+use sea_orm::ConnectionTrait;
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+
+use crate::StoreError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub id: String,
+    pub app: String,
+    pub form: String,
+    pub record_id: String,
+    /// The record's state entry the task belongs to.
+    pub entry: i64,
+    pub step: String,
+    pub seat: i64,
+    pub assignee: String,
+    /// `pending`, `approved`, `rejected` or `closed` (decided by someone else, or withdrawn).
+    pub status: String,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+}
+
+const COLUMNS: [&str; 11] = ["id", "app", "form", "record_id", "entry", "step", "seat", "assignee", "status", "created_at", "decided_at"];
+
+fn decode(row: &sea_orm::QueryResult) -> Result<Task, StoreError> {
+    Ok(Task {
+        id: row.try_get("", "id")?,
+        app: row.try_get("", "app")?,
+        form: row.try_get("", "form")?,
+        record_id: row.try_get("", "record_id")?,
+        entry: row.try_get("", "entry")?,
+        step: row.try_get("", "step")?,
+        seat: row.try_get("", "seat")?,
+        assignee: row.try_get("", "assignee")?,
+        status: row.try_get("", "status")?,
+        created_at: row.try_get("", "created_at")?,
+        decided_at: row.try_get("", "decided_at")?,
+    })
+}
+
+pub async fn insert_task(db: &impl ConnectionTrait, t: &Task) -> Result<(), StoreError> {
+    let q = Query::insert()
+        .into_table("tasks")
+        .columns(COLUMNS)
+        .values_panic([
+            Expr::val(t.id.clone()),
+            Expr::val(t.app.clone()),
+            Expr::val(t.form.clone()),
+            Expr::val(t.record_id.clone()),
+            Expr::val(t.entry),
+            Expr::val(t.step.clone()),
+            Expr::val(t.seat),
+            Expr::val(t.assignee.clone()),
+            Expr::val(t.status.clone()),
+            Expr::val(t.created_at.clone()),
+            Expr::val(t.decided_at.clone()),
+        ])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// Ends a pending task with `status`; false when it was no longer pending.
+pub async fn finish_task(db: &impl ConnectionTrait, id: &str, status: &str, at: &str) -> Result<bool, StoreError> {
+    let q = Query::update()
+        .table("tasks")
+        .values([("status", Expr::val(status)), ("decided_at", Expr::val(at))])
+        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col("status").eq("pending"))
+        .to_owned();
+    Ok(db.execute(&q).await?.rows_affected() == 1)
+}
+
+pub async fn get_task(db: &impl ConnectionTrait, id: &str) -> Result<Option<Task>, StoreError> {
+    let q = Query::select().columns(COLUMNS).from("tasks").and_where(Expr::col("id").eq(id)).to_owned();
+    db.query_one(&q).await?.map(|row| decode(&row)).transpose()
+}
+
+/// The pending tasks of a record.
+pub async fn pending_tasks_of(db: &impl ConnectionTrait, record_id: &str) -> Result<Vec<Task>, StoreError> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from("tasks")
+        .and_where(Expr::col("record_id").eq(record_id))
+        .and_where(Expr::col("status").eq("pending"))
+        .to_owned();
+    db.query_all(&q).await?.iter().map(decode).collect()
+}
+
+/// A person's tasks with `status`, newest first.
+pub async fn tasks_of(db: &impl ConnectionTrait, assignee: &str, status: &str, limit: u64) -> Result<Vec<Task>, StoreError> {
+    let q = Query::select()
+        .columns(COLUMNS)
+        .from("tasks")
+        .and_where(Expr::col("assignee").eq(assignee))
+        .and_where(Expr::col("status").eq(status))
+        .order_by("created_at", Order::Desc)
+        .limit(limit)
+        .to_owned();
+    db.query_all(&q).await?.iter().map(decode).collect()
+}
+
+/// The newest stored version of a flow definition: `(version, canonical JSON)`.
+pub async fn latest_flow_version(db: &impl ConnectionTrait, app: &str, flow: &str) -> Result<Option<(i64, String)>, StoreError> {
+    let q = Query::select()
+        .columns(["version", "definition"])
+        .from("flow_versions")
+        .and_where(Expr::col("app").eq(app))
+        .and_where(Expr::col("flow").eq(flow))
+        .order_by("version", Order::Desc)
+        .limit(1)
+        .to_owned();
+    db.query_one(&q).await?.map(|row| Ok((row.try_get("", "version")?, row.try_get("", "definition")?))).transpose()
+}
+
+/// One stored version of a flow definition (canonical JSON).
+pub async fn flow_version(db: &impl ConnectionTrait, app: &str, flow: &str, version: i64) -> Result<Option<String>, StoreError> {
+    let q = Query::select()
+        .column("definition")
+        .from("flow_versions")
+        .and_where(Expr::col("app").eq(app))
+        .and_where(Expr::col("flow").eq(flow))
+        .and_where(Expr::col("version").eq(version))
+        .to_owned();
+    db.query_one(&q).await?.map(|row| Ok(row.try_get("", "definition")?)).transpose()
+}
+
+pub async fn insert_flow_version(
+    db: &impl ConnectionTrait,
+    app: &str,
+    flow: &str,
+    version: i64,
+    definition: &str,
+    at: &str,
+) -> Result<(), StoreError> {
+    let q = Query::insert()
+        .into_table("flow_versions")
+        .columns(["app", "flow", "version", "definition", "created_at"])
+        .values_panic([Expr::val(app), Expr::val(flow), Expr::val(version), Expr::val(definition), Expr::val(at)])
+        .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
