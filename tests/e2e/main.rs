@@ -13,3 +13,4 @@ mod print;
 mod records;
 mod reports;
 mod rules;
+mod workflow;
