@@ -4,6 +4,7 @@
 
 #![allow(clippy::print_stdout)]
 
+mod flows_bench;
 mod import_bench;
 mod reports_bench;
 mod rules_bench;
@@ -18,15 +19,17 @@ fn main() {
         "rules" => rules_bench::run(),
         "server" => server_bench::run(size),
         "import" => import_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
+        "flows" => flows_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(3_000)),
         "reports" => reports_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
         "all" => {
             rules_bench::run();
             server_bench::run(size);
             reports_bench::run(1_000_000);
             import_bench::run(100_000);
+            flows_bench::run(3_000);
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], import [rows], all");
+            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], import [rows], flows [records], all");
             std::process::exit(2);
         }
     }
