@@ -57,7 +57,7 @@ pub(crate) fn run(records: usize) {
 }
 
 async fn act(engine: &Engine, actor: &Actor, form: &str, id: String, action: &str) {
-    engine.act(actor, "crm", form, &id, action, None, ActRequest::default()).await.expect(action);
+    engine.act(actor, "crm", form, &id, action, ActRequest::default()).await.expect(action);
 }
 
 /// Runs `op` over `ids` in [`BATCHES`] batches and returns the median batch's operations per second.

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use defs::{Action, Diagnostic, Effect, Flow, Label, TimerAction};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Value, json};
 use store::{Conn, Record};
 use uuid::Uuid;
@@ -54,16 +54,15 @@ pub struct ApprovalView {
     pub waiting: Vec<String>,
 }
 
-/// The body of an action request.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// What comes with an action besides its name.
+#[derive(Debug, Clone, Default)]
 pub struct ActRequest {
     /// A comment recorded with the decision or move.
-    #[serde(default)]
     pub comment: Option<String>,
     /// The user a `transfer` or `add_approver` names.
-    #[serde(default)]
     pub to: Option<String>,
+    /// When given, the record must be at this version (the one the person saw).
+    pub expected_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -440,21 +439,11 @@ impl Engine {
     }
 
     /// Takes `action` on the record: a transition of its flow, or an approval action
-    /// (`approve`, `reject`, `recall`, `transfer`, `add_approver`). `expected_version`, when
-    /// given, must be the record's version.
-    pub async fn act(
-        &self,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        id: &str,
-        action: &str,
-        expected_version: Option<i64>,
-        request: ActRequest,
-    ) -> Result<ActResult, EngineError> {
+    /// (`approve`, `reject`, `recall`, `transfer`, `add_approver`).
+    pub async fn act(&self, actor: &Actor, app: &str, form: &str, id: &str, action: &str, request: ActRequest) -> Result<ActResult, EngineError> {
         let result = async {
             let tx = self.store.begin().await?;
-            let result = self.act_in(&tx, actor, app, form, id, action, expected_version, request, false).await?;
+            let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             Ok(result)
         }
@@ -471,7 +460,6 @@ impl Engine {
         form: &str,
         id: &str,
         action: &str,
-        expected_version: Option<i64>,
         request: ActRequest,
         system: bool,
     ) -> Result<ActResult, EngineError> {
@@ -487,7 +475,7 @@ impl Engine {
         } else {
             self.flow_record(tx, actor, loaded, form, id).await?
         };
-        if expected_version.is_some_and(|v| v != record.version) {
+        if request.expected_version.is_some_and(|v| v != record.version) {
             return Err(EngineError::StaleVersion { current: record.version });
         }
         let may_update = system || self.may_update(tx, actor, loaded, form, &access, &record).await?;
@@ -574,7 +562,8 @@ impl Engine {
             };
             store::insert_outbox(tx, &message).await?;
         }
-        self.sync_tasks(tx, app, form, &workflow, &envelope, &step.instance, step.decided.map(|seat| (seat, &command))).await?;
+        let decided = step.decided.map(|seat| (seat, actor.username.as_str(), command == Command::Approve));
+        self.sync_tasks(tx, app, form, &workflow, &envelope, &step.instance, decided).await?;
         if step.instance.entry != instance.entry {
             self.schedule_timers(tx, loaded, &workflow, form, &envelope, &step.instance).await?;
         }
@@ -603,7 +592,8 @@ impl Engine {
     }
 
     /// Makes the pending tasks of the record match the seats its approval awaits: the
-    /// decider's task takes their decision, tasks no longer awaited close, new seats get tasks.
+    /// decider's task (`decided`: seat, who, approved) takes their decision, tasks no longer
+    /// awaited close, new seats get tasks.
     #[allow(clippy::too_many_arguments)]
     async fn sync_tasks(
         &self,
@@ -613,7 +603,7 @@ impl Engine {
         workflow: &Workflow,
         record: &Envelope,
         instance: &Instance,
-        decided: Option<(u32, &Command)>,
+        decided: Option<(u32, &str, bool)>,
     ) -> Result<(), EngineError> {
         let now = time::now();
         let step = workflow.current_step(instance).ok().map(|(_, s)| s.id.clone()).unwrap_or_default();
@@ -628,8 +618,8 @@ impl Engine {
                 continue;
             }
             let status = match decided {
-                Some((seat, command)) if i64::from(seat) == task.seat && task.assignee == record.updated_by => {
-                    if *command == Command::Approve { "approved" } else { "rejected" }
+                Some((seat, by, approved)) if i64::from(seat) == task.seat && task.assignee == by => {
+                    if approved { "approved" } else { "rejected" }
                 }
                 _ => "closed",
             };
@@ -734,7 +724,7 @@ impl Engine {
         };
         match &timer.action {
             TimerAction::Fire(action) => {
-                self.act_in(&tx, &system, &job.app, form, id, action, None, ActRequest::default(), true).await?;
+                self.act_in(&tx, &system, &job.app, form, id, action, ActRequest::default(), true).await?;
             }
             TimerAction::Remind { to, text } => {
                 let to = if to.is_empty() {
@@ -811,7 +801,7 @@ impl Engine {
         if task.status != "pending" {
             return Err(EngineError::Conflict(format!("this task is already {}", task.status)));
         }
-        self.act(actor, &task.app, &task.form, &task.record_id, decision, None, request).await
+        self.act(actor, &task.app, &task.form, &task.record_id, decision, ActRequest { expected_version: None, ..request }).await
     }
 }
 

@@ -24,7 +24,7 @@ fn act_request(body: &[u8]) -> Result<ActRequest, ApiError> {
         return Ok(ActRequest::default());
     }
     let body: ActBody = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not a valid action request: {e}")))?;
-    Ok(ActRequest { comment: body.comment, to: body.to })
+    Ok(ActRequest { comment: body.comment, to: body.to, expected_version: None })
 }
 
 /// `If-Match` when given: actions may also be taken on whatever version is current.
@@ -60,7 +60,8 @@ pub(crate) async fn act(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form, id, action) = path.into_inner();
-    let result = state.engine.act(&caller.0, &app, &form, &id, &action, optional_if_match(&req)?, act_request(&body)?).await?;
+    let request = ActRequest { expected_version: optional_if_match(&req)?, ..act_request(&body)? };
+    let result = state.engine.act(&caller.0, &app, &form, &id, &action, request).await?;
     Ok(HttpResponse::Ok().insert_header(etag(result.record.version)).json(result))
 }
 
