@@ -63,7 +63,7 @@ impl LoadedApp {
             }
             for (id, form) in &defs.forms {
                 let file = dir.join("forms").join(format!("{id}.json"));
-                let table = FormTable::new(&defs.app.id, id);
+                let table = FormTable::new(&defs.app.id, id).with_typed(form.indexed_fields());
                 if table.name.len() > MAX_TABLE_NAME {
                     diags.push(Diagnostic::new(&file, "", "app id and form id together are too long (table name over 63 bytes)"));
                 }

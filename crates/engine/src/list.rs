@@ -207,7 +207,7 @@ fn parse_condition(app: &LoadedApp, rt: &FormRuntime, name: &str, cond: &Value, 
             .ok_or_else(|| EngineError::malformed_at(path, format!("`{link}` is not a link field of {}", rt.compiled.id)))?;
         let target = app.form(field.form.as_deref().unwrap_or_default())?;
         let inner = parse_condition(app, target, rest, cond, path)?;
-        return Ok(Filter::Link { field: link.to_owned(), table: target.table.name.clone(), filter: Box::new(inner) });
+        return Ok(Filter::Link { field: link.to_owned(), table: target.table.clone(), filter: Box::new(inner) });
     }
     let (target, kind) =
         target(rt, name).ok_or_else(|| EngineError::malformed_at(path, format!("unknown field `{name}` in {}", rt.compiled.id)))?;

@@ -352,14 +352,20 @@ mod tests {
 
     use super::*;
 
-    /// Reports must read fields with the very text the store indexes, or the indexes go unused.
+    /// Reports must read fields with the very text the store indexes, or the indexes go unused:
+    /// the typed column of an indexed field, the JSON expression of any other.
     #[test]
     fn report_field_sql_matches_the_store_index_expressions() {
+        let plain = store::FormTable::new("crm", "deal");
+        let typed = store::FormTable::new("crm", "deal").with_typed(["amount"]);
         for (backend, dialect) in [(Backend::Sqlite, Dialect::Sqlite), (Backend::Postgres, Dialect::Postgres)] {
             for (kind, vk) in
                 [(ColumnKind::Text, ValueKind::Text), (ColumnKind::Number, ValueKind::Number), (ColumnKind::Bool, ValueKind::Bool)]
             {
-                assert_eq!(store::indexed_field_sql(backend, "amount", kind), ::reports::field_sql(dialect, None, "amount", vk));
+                for (table, is_typed) in [(&plain, false), (&typed, true)] {
+                    let store_sql = store::indexed_field_sql(backend, table, "amount", kind);
+                    assert_eq!(store_sql, ::reports::field_sql(dialect, None, "amount", vk, is_typed));
+                }
             }
         }
     }

@@ -237,9 +237,9 @@ impl Plan {
     fn expr_of(&mut self, ctx: &Context<'_>, r: &Resolved) -> String {
         let mut alias = "t".to_owned();
         let mut key = String::new();
-        for (link, (form, table)) in r.links.iter().zip(&r.link_tables) {
+        for ((link, (form, table)), typed) in r.links.iter().zip(&r.link_tables).zip(&r.links_typed) {
             key = if key.is_empty() { link.clone() } else { format!("{key}.{link}") };
-            let link_sql = field_sql(ctx.dialect, Some(&alias), link, ValueKind::Text);
+            let link_sql = field_sql(ctx.dialect, Some(&alias), link, ValueKind::Text, *typed);
             let on = format!("{{j}}.id = {link_sql} AND {{j}}.deleted_at IS NULL|{key}");
             alias = match self.joins.iter().find(|j| j.on == on) {
                 Some(j) => j.alias.clone(),
@@ -271,7 +271,7 @@ impl Plan {
             Some(b) => (bucket_sql(ctx.dialect, b, &x), ValueKind::Text),
         };
         let options = match (&r.column, d.bucket) {
-            (Target::Field(name), None) => target_form(ctx, &report.source, &d.field)
+            (Target::Field { name, .. }, None) => target_form(ctx, &report.source, &d.field)
                 .and_then(|f| f.field(name).cloned())
                 .filter(|f| f.kind == FieldKind::Select)
                 .map(|f| f.options.iter().map(|o| o.value.clone()).collect())

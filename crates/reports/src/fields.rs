@@ -44,6 +44,14 @@ pub struct Context<'a> {
     pub scopes: std::collections::BTreeMap<String, SelectStatement>,
 }
 
+impl Context<'_> {
+    /// Whether field `field` of `form` is read from its typed column: the live table keeps one
+    /// for every indexed field; rows rebuilt from history (`as_of`) have only `data`.
+    pub(crate) fn typed(&self, form: &str, field: &str) -> bool {
+        self.as_of.is_none() && self.catalog.form(form).is_some_and(|(f, _)| f.indexed_fields().any(|n| n == field))
+    }
+}
+
 /// A field of a form that a report reads: what a permission check must allow.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FieldRef {
@@ -66,6 +74,8 @@ pub(crate) struct Resolved {
     pub(crate) links: Vec<String>,
     /// Target table of each link, in order.
     pub(crate) link_tables: Vec<(String, String)>,
+    /// Whether each link field is read from its typed column.
+    pub(crate) links_typed: Vec<bool>,
     pub(crate) column: Target,
     pub(crate) kind: ValueKind,
     /// Whether the field holds a date or timestamp (date buckets and relative dates apply).
@@ -75,7 +85,8 @@ pub(crate) struct Resolved {
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Target {
     System(&'static str),
-    Field(String),
+    /// A field, read from its typed column or from `data`.
+    Field { name: String, typed: bool },
 }
 
 const SYSTEM: &[(&str, ValueKind, bool)] = &[
@@ -89,11 +100,18 @@ const SYSTEM: &[(&str, ValueKind, bool)] = &[
     ("updated_at", ValueKind::Text, true),
 ];
 
-/// SQL text reading field `name` from the `data` of `qualifier` (a table alias, or none for
-/// the innermost table). Mirrors the store's `field_sql`; a test in the engine holds them equal.
-pub fn field_sql(dialect: Dialect, qualifier: Option<&str>, name: &str, kind: ValueKind) -> String {
+/// SQL text reading field `name` of `qualifier` (a table alias, or none for the innermost
+/// table): its typed column `f_<name>` when `typed`, else its value in `data`. Mirrors the
+/// store's `field_sql`; a test in the engine holds them equal.
+pub fn field_sql(dialect: Dialect, qualifier: Option<&str>, name: &str, kind: ValueKind, typed: bool) -> String {
     // Names come from definitions (snake_case); anything else is stripped as a second defence.
     let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    if typed {
+        return match qualifier {
+            Some(q) => format!("{q}.\"f_{name}\""),
+            None => format!("\"f_{name}\""),
+        };
+    }
     let data = match qualifier {
         Some(q) => format!("{q}.data"),
         None => "data".to_owned(),
@@ -121,6 +139,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
     let mut form_id = source.to_owned();
     let mut links = Vec::new();
     let mut link_tables = Vec::new();
+    let mut links_typed = Vec::new();
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         let (form, _) = ctx.catalog.form(&form_id).ok_or_else(|| Problem::new(pointer, format!("no form `{form_id}`")))?;
@@ -133,6 +152,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
             let target = field.form.clone().unwrap_or_default();
             let (_, table) = ctx.catalog.form(&target).ok_or_else(|| Problem::new(pointer, format!("no form `{target}`")))?;
             links.push(part.to_owned());
+            links_typed.push(ctx.typed(&form_id, part));
             link_tables.push((target.clone(), table.to_owned()));
             form_id = target;
             continue;
@@ -143,10 +163,11 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
             })?;
             reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
             let is_date = matches!(field.kind, FieldKind::Date | FieldKind::Datetime);
-            return Ok(Resolved { links, link_tables, column: Target::Field(part.to_owned()), kind, is_date });
+            let column = Target::Field { name: part.to_owned(), typed: ctx.typed(&form_id, part) };
+            return Ok(Resolved { links, link_tables, links_typed, column, kind, is_date });
         }
         if let Some((name, kind, is_date)) = SYSTEM.iter().find(|(n, _, _)| *n == part) {
-            return Ok(Resolved { links, link_tables, column: Target::System(name), kind: *kind, is_date: *is_date });
+            return Ok(Resolved { links, link_tables, links_typed, column: Target::System(name), kind: *kind, is_date: *is_date });
         }
         return Err(Problem::new(pointer, format!("unknown field `{part}` in {form_id}")));
     }
@@ -156,7 +177,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
 /// SQL text reading the resolved column on table alias `qualifier` (or the innermost table).
 pub(crate) fn column_sql(dialect: Dialect, qualifier: Option<&str>, column: &Target, kind: ValueKind) -> String {
     match column {
-        Target::Field(name) => field_sql(dialect, qualifier, name, kind),
+        Target::Field { name, typed } => field_sql(dialect, qualifier, name, kind, *typed),
         Target::System(name) => match qualifier {
             Some(q) => format!("{q}.{name}"),
             None => (*name).to_owned(),

@@ -62,7 +62,7 @@ fn condition(
         sub.column("id");
         from_source(ctx, &mut sub, &target, &table, "s");
         sub.and_where(Expr::col("deleted_at").is_null()).cond_where(inner);
-        let link_expr = Expr::cust(field_sql(ctx.dialect, alias, link, ValueKind::Text));
+        let link_expr = Expr::cust(field_sql(ctx.dialect, alias, link, ValueKind::Text, ctx.typed(form, link)));
         return Ok(Cond::all().add(link_expr.in_subquery(sub)));
     }
     let resolved = resolve(ctx, form, name, pointer, reads)?;

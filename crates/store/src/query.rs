@@ -4,7 +4,7 @@
 
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 
-use crate::ColumnKind;
+use crate::{ColumnKind, FormTable};
 use crate::connect::Backend;
 
 /// A comparable value bound into a query.
@@ -80,7 +80,7 @@ pub enum Filter {
     /// The link field `field` names a live record of `table` that matches `filter`.
     Link {
         field: String,
-        table: String,
+        table: FormTable,
         filter: Box<Filter>,
     },
 }
@@ -115,9 +115,24 @@ pub struct ListQuery {
     pub deleted: Deleted,
 }
 
-/// SQL text reading field `name` from `data`. Definitions allow only snake_case field ids;
-/// anything else is stripped here as a second line of defence, since this text is not bound.
-pub(crate) fn field_sql(backend: Backend, name: &str, kind: ColumnKind) -> String {
+/// SQL text reading field `name` of `table`: its typed column when the table keeps one, else
+/// the value in `data`. Definitions allow only snake_case field ids; anything else is stripped
+/// here as a second line of defence, since this text is not bound.
+pub(crate) fn field_sql(backend: Backend, table: &FormTable, name: &str, kind: ColumnKind) -> String {
+    if table.is_typed(name) {
+        return typed_column(name);
+    }
+    json_field_sql(backend, name, kind)
+}
+
+/// The name of the typed column of field `name`, quoted.
+pub(crate) fn typed_column(name: &str) -> String {
+    let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    format!("\"f_{name}\"")
+}
+
+/// SQL text reading field `name` from the JSON in `data`.
+pub(crate) fn json_field_sql(backend: Backend, name: &str, kind: ColumnKind) -> String {
     let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     match (backend, kind) {
         (Backend::Sqlite, _) => format!("json_extract(data, '$.{name}')"),
@@ -127,10 +142,10 @@ pub(crate) fn field_sql(backend: Backend, name: &str, kind: ColumnKind) -> Strin
     }
 }
 
-pub(crate) fn target_expr(backend: Backend, target: &Target) -> SimpleExpr {
+pub(crate) fn target_expr(backend: Backend, table: &FormTable, target: &Target) -> SimpleExpr {
     match target {
         Target::System(col) => Expr::col(Alias::new(col.name())),
-        Target::Field { name, kind } => Expr::cust(field_sql(backend, name, *kind)),
+        Target::Field { name, kind } => Expr::cust(field_sql(backend, table, name, *kind)),
     }
 }
 
@@ -148,12 +163,13 @@ fn like_pattern(s: &str, prefix_only: bool) -> LikeExpr {
     LikeExpr::new(pattern).escape('\\')
 }
 
-pub(crate) fn filter_cond(backend: Backend, filter: &Filter) -> Condition {
+/// The condition of `filter` over rows of `table`.
+pub(crate) fn filter_cond(backend: Backend, table: &FormTable, filter: &Filter) -> Condition {
     match filter {
-        Filter::All(parts) => parts.iter().fold(Cond::all(), |c, f| c.add(filter_cond(backend, f))),
-        Filter::Any(parts) => parts.iter().fold(Cond::any(), |c, f| c.add(filter_cond(backend, f))),
+        Filter::All(parts) => parts.iter().fold(Cond::all(), |c, f| c.add(filter_cond(backend, table, f))),
+        Filter::Any(parts) => parts.iter().fold(Cond::any(), |c, f| c.add(filter_cond(backend, table, f))),
         Filter::Cmp(target, op, v) => {
-            let e = target_expr(backend, target);
+            let e = target_expr(backend, table, target);
             let expr = match op {
                 CmpOp::Eq => e.eq(value(v)),
                 // A missing value is "not equal" too, as people mean it.
@@ -174,23 +190,23 @@ pub(crate) fn filter_cond(backend: Backend, filter: &Filter) -> Condition {
             Cond::all().add(expr)
         }
         Filter::In { target, values, negate } => {
-            let e = target_expr(backend, target);
+            let e = target_expr(backend, table, target);
             let list: Vec<SimpleExpr> = values.iter().map(value).collect();
             let expr = if *negate { e.clone().is_null().or(e.is_not_in(list)) } else { e.is_in(list) };
             Cond::all().add(expr)
         }
-        Filter::Between(target, low, high) => Cond::all().add(target_expr(backend, target).between(value(low), value(high))),
+        Filter::Between(target, low, high) => Cond::all().add(target_expr(backend, table, target).between(value(low), value(high))),
         Filter::IsNull(target, is_null) => {
-            let e = target_expr(backend, target);
+            let e = target_expr(backend, table, target);
             Cond::all().add(if *is_null { e.is_null() } else { e.is_not_null() })
         }
-        Filter::Link { field, table, filter } => {
+        Filter::Link { field, table: target, filter } => {
             let mut sub = sea_orm::sea_query::Query::select();
             sub.column("id")
-                .from(Alias::new(table.as_str()))
+                .from(Alias::new(target.name.as_str()))
                 .and_where(Expr::col("deleted_at").is_null())
-                .cond_where(filter_cond(backend, filter));
-            let link = Expr::cust(field_sql(backend, field, ColumnKind::Text));
+                .cond_where(filter_cond(backend, target, filter));
+            let link = Expr::cust(field_sql(backend, table, field, ColumnKind::Text));
             Cond::all().add(link.in_subquery(sub))
         }
     }
@@ -198,11 +214,11 @@ pub(crate) fn filter_cond(backend: Backend, filter: &Filter) -> Condition {
 
 /// The keyset condition "comes after `cursor`" for `sort` (then id ascending). Ascending keys
 /// sort missing values first and descending keys last, so the order is a strict reverse.
-pub(crate) fn after_cond(backend: Backend, sort: &[SortKey], cursor: &Cursor) -> Condition {
+pub(crate) fn after_cond(backend: Backend, table: &FormTable, sort: &[SortKey], cursor: &Cursor) -> Condition {
     let mut any = Cond::any();
     let mut equal_so_far = Cond::all();
     for (key, v) in sort.iter().zip(&cursor.values) {
-        let e = target_expr(backend, &key.target);
+        let e = target_expr(backend, table, &key.target);
         let after = match (key.descending, v) {
             (false, None) => Some(e.clone().is_not_null()),
             (false, Some(v)) => Some(e.clone().gt(value(v))),

@@ -1,5 +1,8 @@
 //! Record tables: one per form, with system columns and the form's fields as JSON in `data`.
 
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{Map, Value};
@@ -12,19 +15,36 @@ use crate::{ColumnKind, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormTable {
     pub name: String,
+    /// Fields kept as typed columns (`f_<field>`, generated from `data`) beside the JSON.
+    typed: Arc<BTreeSet<String>>,
 }
 
 impl FormTable {
     /// `r_<app>__<form>`: both parts are snake_case identifiers, so the name is unique.
     pub fn new(app: &str, form: &str) -> FormTable {
-        FormTable { name: format!("r_{app}__{form}") }
+        FormTable { name: format!("r_{app}__{form}"), typed: Arc::default() }
     }
 
-    /// Creates the table and the given indexes (each a list of fields) if missing.
+    /// The same table with `fields` kept as typed columns: every read of them (filters, sorts,
+    /// reports) uses the column, and their indexes are plain column indexes that cover queries.
+    pub fn with_typed<'a>(self, fields: impl IntoIterator<Item = &'a str>) -> FormTable {
+        FormTable { typed: Arc::new(fields.into_iter().map(str::to_owned).collect()), ..self }
+    }
+
+    /// Whether `field` is kept as a typed column.
+    pub fn is_typed(&self, field: &str) -> bool {
+        self.typed.contains(field)
+    }
+
+    /// Creates the table, the typed columns and the given indexes (each a list of fields) if
+    /// missing. The kind of a typed column comes from the indexes that name it.
     pub async fn ensure(&self, store: &Store, indexes: &[Vec<(String, ColumnKind)>]) -> Result<(), StoreError> {
+        let mut typed: Vec<(String, ColumnKind)> = indexes.iter().flatten().filter(|(name, _)| self.is_typed(name)).cloned().collect();
+        typed.sort_by(|a, b| a.0.cmp(&b.0));
+        typed.dedup_by(|a, b| a.0 == b.0);
         let exprs: Vec<Vec<String>> =
-            indexes.iter().map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), name, *kind)).collect()).collect();
-        crate::schema::ensure_form_table(store, &self.name, &exprs).await
+            indexes.iter().map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), self, name, *kind)).collect()).collect();
+        crate::schema::ensure_form_table(store, &self.name, &typed, &exprs).await
     }
 }
 
@@ -166,14 +186,14 @@ pub async fn list(db: &impl ConnectionTrait, table: &FormTable, query: &ListQuer
         Deleted::Only => q.and_where(Expr::col("deleted_at").is_not_null()),
     };
     if let Some(filter) = &query.filter {
-        q.cond_where(filter_cond(backend, filter));
+        q.cond_where(filter_cond(backend, table, filter));
     }
     if let Some(cursor) = &query.after {
-        q.cond_where(after_cond(backend, &query.sort, cursor));
+        q.cond_where(after_cond(backend, table, &query.sort, cursor));
     }
     for key in &query.sort {
         let (order, nulls) = if key.descending { (Order::Desc, NullOrdering::Last) } else { (Order::Asc, NullOrdering::First) };
-        q.order_by_expr_with_nulls(target_expr(backend, &key.target), order, nulls);
+        q.order_by_expr_with_nulls(target_expr(backend, table, &key.target), order, nulls);
     }
     q.order_by("id", Order::Asc).limit(query.limit);
     db.query_all(&q).await?.iter().map(|row| decode(table, row)).collect()
@@ -202,7 +222,7 @@ pub async fn find_duplicate(
     q.column("id").from(Alias::new(table.name.as_str())).and_where(Expr::col("deleted_at").is_null());
     for (name, kind, v) in key {
         let target = Target::Field { name: name.clone(), kind: *kind };
-        q.cond_where(filter_cond(backend, &crate::Filter::Cmp(target, crate::CmpOp::Eq, v.clone())));
+        q.cond_where(filter_cond(backend, table, &crate::Filter::Cmp(target, crate::CmpOp::Eq, v.clone())));
     }
     if let Some(id) = exclude {
         q.and_where(Expr::col("id").ne(id));

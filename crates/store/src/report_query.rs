@@ -40,9 +40,10 @@ pub fn report_sql(backend: Backend, q: &SelectStatement) -> (String, Vec<Value>)
     (sql, values)
 }
 
-/// The expression the store indexes field `name` on; the report engine must write the same.
-pub fn indexed_field_sql(backend: Backend, name: &str, kind: ColumnKind) -> String {
-    crate::query::field_sql(backend, name, kind)
+/// The text the store reads field `name` of `table` with (and indexes it on); the report
+/// engine must write the same.
+pub fn indexed_field_sql(backend: Backend, table: &crate::FormTable, name: &str, kind: ColumnKind) -> String {
+    crate::query::field_sql(backend, table, name, kind)
 }
 
 fn cell(row: &QueryResult, i: usize, kind: OutKind) -> Value {
@@ -65,6 +66,6 @@ fn cell(row: &QueryResult, i: usize, kind: OutKind) -> Value {
 /// for the report engine to restrict its queries with.
 pub fn scope_select(backend: Backend, table: &crate::FormTable, filter: &crate::Filter) -> SelectStatement {
     let mut q = sea_orm::sea_query::Query::select();
-    q.column("id").from(sea_orm::sea_query::Alias::new(table.name.as_str())).cond_where(crate::query::filter_cond(backend, filter));
+    q.column("id").from(sea_orm::sea_query::Alias::new(table.name.as_str())).cond_where(crate::query::filter_cond(backend, table, filter));
     q
 }

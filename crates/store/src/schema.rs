@@ -5,7 +5,7 @@ use sea_orm::sea_query::{Alias, ColumnDef, Expr, Index, Query, Table, TableCreat
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
 
 use crate::connect::Backend;
-use crate::{Store, StoreError};
+use crate::{ColumnKind, Store, StoreError};
 
 /// Migrations in order; the position (1-based) is the version recorded once applied.
 fn migrations(backend: DatabaseBackend) -> Vec<Vec<Statement>> {
@@ -165,7 +165,12 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
 
 /// Creates a form's record table and indexes if they are missing. `indexes` are lists of SQL
 /// expressions made by [`crate::query`] from field ids, so a query and its index match exactly.
-pub(crate) async fn ensure_form_table(store: &Store, table: &str, indexes: &[Vec<String>]) -> Result<(), StoreError> {
+pub(crate) async fn ensure_form_table(
+    store: &Store,
+    table: &str,
+    typed: &[(String, ColumnKind)],
+    indexes: &[Vec<String>],
+) -> Result<(), StoreError> {
     let db = store.db();
     let data_type = match store.backend() {
         Backend::Postgres => "jsonb",
@@ -187,6 +192,7 @@ pub(crate) async fn ensure_form_table(store: &Store, table: &str, indexes: &[Vec
         .col(ColumnDef::new("flow").text().null())
         .to_owned();
     db.execute(&create).await?;
+    ensure_typed_columns(store, table, typed).await?;
     // Index DDL carries no values; names are derived from the expressions, so a changed index
     // gets a new name and the old one stays until an operator drops it. Field indexes are
     // partial on live records: every list and report filters `deleted_at IS NULL`, and without
@@ -200,6 +206,51 @@ pub(crate) async fn ensure_form_table(store: &Store, table: &str, indexes: &[Vec
     for (exprs, condition) in system.into_iter().chain(fields) {
         let name = format!("ix_{:016x}", fnv(&format!("{table}:{}{condition}", exprs.join(","))));
         let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({}){condition}", quote(&name), quote(table), exprs.join(", "));
+        db.execute_unprepared(&sql).await?;
+    }
+    Ok(())
+}
+
+/// Adds a generated column `f_<field>` for each typed field that lacks one: the field's value
+/// read from `data` with the type of its kind. SQLite computes a virtual column on read (it costs
+/// no space, and an index on it is a plain column index the planner knows covers a query);
+/// PostgreSQL stores it, so index-only scans and narrow reads need no JSON at all.
+async fn ensure_typed_columns(store: &Store, table: &str, typed: &[(String, ColumnKind)]) -> Result<(), StoreError> {
+    if typed.is_empty() {
+        return Ok(());
+    }
+    let db = store.db();
+    let backend = store.backend();
+    let existing: Vec<String> = match backend {
+        Backend::Sqlite => {
+            let q = format!("SELECT name FROM pragma_table_xinfo('{table}')");
+            db.query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, q)).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect()
+        }
+        Backend::Postgres => {
+            let q = Statement::from_sql_and_values(
+                DatabaseBackend::Postgres,
+                "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()",
+                [table.into()],
+            );
+            db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect()
+        }
+    };
+    for (field, kind) in typed {
+        let column = crate::query::typed_column(field);
+        if existing.iter().any(|c| format!("\"{c}\"") == column) {
+            continue;
+        }
+        let value = crate::query::json_field_sql(backend, field, *kind);
+        let sql = match (backend, kind) {
+            (Backend::Sqlite, ColumnKind::Text) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} TEXT GENERATED ALWAYS AS ({value}) VIRTUAL"),
+            (Backend::Sqlite, ColumnKind::Number) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} REAL GENERATED ALWAYS AS ({value}) VIRTUAL"),
+            (Backend::Sqlite, ColumnKind::Bool) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} INTEGER GENERATED ALWAYS AS ({value}) VIRTUAL"),
+            (Backend::Postgres, ColumnKind::Text) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} text GENERATED ALWAYS AS ({value}) STORED"),
+            (Backend::Postgres, ColumnKind::Number) => {
+                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} double precision GENERATED ALWAYS AS ({value}) STORED")
+            }
+            (Backend::Postgres, ColumnKind::Bool) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} boolean GENERATED ALWAYS AS ({value}) STORED"),
+        };
         db.execute_unprepared(&sql).await?;
     }
     Ok(())
