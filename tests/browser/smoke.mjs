@@ -330,4 +330,103 @@ await step('the imported leads are in the list', async () => {
   )
 })
 
+// Flows: a quote with a discount over 10% needs the rep's manager to approve it. The rep
+// creates and submits it on the record page; the manager approves it from My tasks.
+async function signInAs(username) {
+  await page.click('[data-user-menu]')
+  await page.locator('[data-logout]').click()
+  await page.locator('[data-login-submit]').waitFor()
+  await page.fill('input[name="username"]', username)
+  await page.fill('input[name="password"]', 'demo')
+  await page.click('[data-login-submit]')
+  await page.locator('[data-nav] [data-nav-tasks]').waitFor()
+}
+
+/** Opens the select in `scope` (a link picker searches as it opens) and picks its first option. */
+async function pickFirst(scope) {
+  await scope.locator('.el-select').click()
+  const option = page.locator('.el-select-dropdown:visible .el-select-dropdown__item').first()
+  await option.waitFor()
+  await option.click()
+}
+
+const flowState = () => page.locator('[data-flow-state]').getAttribute('data-state')
+let quoteId
+let quoteNumber
+
+await step('rep1 creates a quote with a 15% discount and one line item', async () => {
+  await signInAs('rep1')
+  await page.goto(`${BASE}/#/${APP}/quote/new`)
+  await page.locator('[data-save]').waitFor()
+  await pickFirst(page.locator('[data-field="account"]'))
+  await page.locator('[data-field="items"] .table-widget__add').click()
+  await pickFirst(page.locator('[data-cell="0/product"]'))
+  await page.locator('[data-cell="0/qty"] input').fill('2')
+  await page.locator('[data-cell="0/unit_price"] input').fill('1000')
+  await page.locator('[data-field="discount"] input').fill('15')
+  const response = await answerTo('POST', '/forms/quote/records', () => page.click('[data-save]'))
+  check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
+  const created = await response.json()
+  check(created.data.discount === 15 && created.data.items?.length === 1, `the quote saved is ${JSON.stringify(created.data)}`)
+  quoteId = created.id
+  quoteNumber = created.data.number
+  await page.waitForURL(new RegExp(`#/${APP}/quote/${quoteId}$`))
+  await eventually(async () => (await flowState()) === 'draft', async () => `the flow state shown is ${await flowState()}`)
+  // Only actions move the state: the status shows as a value, not as a select.
+  check((await page.locator('[data-field="status"] .el-select').count()) === 0, 'the status can be edited by hand')
+})
+
+await step('rep1 submits the quote through the actions bar and cannot approve it', async () => {
+  check((await page.locator('[data-flow-action="approve"]').count()) === 0, 'an Approve button on a draft')
+  const response = await answerTo('POST', `/records/${quoteId}/actions/submit`, () => page.click('[data-flow-action="submit"]'))
+  check(response.status() === 200, `submit answered ${response.status()}: ${await response.text()}`)
+  await eventually(async () => (await flowState()) === 'in_review', async () => `the flow state shown is ${await flowState()}`)
+  const waiting = await page.locator('[data-flow-waiting]').innerText()
+  check(waiting.includes('manager1'), `the approval does not wait for manager1: ${waiting}`)
+  await page.locator('[data-flow-action="recall"]').waitFor()
+  check((await page.locator('[data-flow-action="approve"]').count()) === 0, 'a rep is offered to approve their own quote')
+  check((await page.locator('[data-flow-action="reject"]').count()) === 0, 'a rep is offered to reject their own quote')
+})
+
+await step('manager1 finds the quote in My tasks', async () => {
+  await signInAs('manager1')
+  await page.locator('[data-nav-tasks-count]').waitFor()
+  await answerTo('GET', '/api/tasks', () => page.click('[data-nav] [data-nav-tasks]'))
+  const link = page.locator(`[data-tasks] [data-task-record="${quoteId}"]`)
+  await link.waitFor()
+  check((await link.innerText()).includes(quoteNumber), `the task names "${await link.innerText()}", not ${quoteNumber}`)
+})
+
+await step('manager1 approves it there with a comment', async () => {
+  const row = page.locator('[data-tasks] tbody tr', { has: page.locator(`[data-task-record="${quoteId}"]`) })
+  await row.locator('[data-task-approve]').click()
+  const dialog = page.locator('.el-dialog[data-flow-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('textarea[data-flow-comment]').fill(`fine by me (smoke ${stamp})`)
+  const response = await answerTo('POST', '/approve', () => dialog.locator('[data-flow-confirm]').click())
+  check(response.status() === 200, `approve answered ${response.status()}: ${await response.text()}`)
+  check((await response.json()).flow?.state === 'approved', 'the quote is not approved after its manager approved it')
+  await eventually(async () => (await row.count()) === 0, 'the decided task is still listed as pending')
+})
+
+await step('the quote page shows it approved, with the decision in the log', async () => {
+  await answerTo('GET', 'status=approved', () => page.click('[data-tasks-status-option="approved"]'))
+  await page.locator(`[data-tasks] [data-task-record="${quoteId}"]`).click()
+  await page.waitForURL(new RegExp(`#/${APP}/quote/${quoteId}$`))
+  await eventually(async () => (await page.locator('[data-flow-state]').count()) > 0 && (await flowState()) === 'approved', 'the state tag does not say approved')
+  const tag = (await page.locator('[data-flow-state]').innerText()).trim()
+  check(tag === '已批准', `the state tag reads "${tag}"`)
+  const log = await page.locator('[data-flow-log]').innerText()
+  check(log.includes('manager1') && log.includes(`fine by me (smoke ${stamp})`), `the log does not show the decision: ${log}`)
+})
+
+await step('an action refused for an empty required field shows the error at the field', async () => {
+  const response = await answerTo('POST', `/records/${quoteId}/actions/send`, () => page.click('[data-flow-action="send"]'))
+  check(response.status() === 422, `sending without a validity date answered ${response.status()}`)
+  const error = page.locator('[data-field="valid_until"] .el-form-item__error')
+  await error.waitFor()
+  check((await error.innerText()).trim().length > 0, 'the error under the validity date is empty')
+  check((await flowState()) === 'approved', `the state moved to ${await flowState()}`)
+})
+
 await finish()

@@ -87,6 +87,19 @@ export const api = {
   restore: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/restore`, { version }),
   history: (app, form, id) => request('GET', `${recordPath(app, form, id)}/history`),
 
+  /** Where the record stands in its form's flow and what the caller may do; 404 when the form has no flow. */
+  flow: (app, form, id) => request('GET', `${recordPath(app, form, id)}/actions`),
+  /**
+   * Takes a flow action (a transition, or `approve`, `reject`, `recall`, `transfer`,
+   * `add_approver`) on `version`; `body` is `{comment, to}`. Answers `{record, flow}`.
+   */
+  act: (app, form, id, action, version, body = {}) =>
+    request('POST', `${recordPath(app, form, id)}/actions/${enc(action)}`, { body, version }),
+  /** The caller's approval tasks with `status` (`pending`, `approved`, `rejected`, `closed`). */
+  tasks: (status = 'pending') => request('GET', '/api/tasks', { query: { status } }),
+  /** Decides a task: `approve`, `reject`, `transfer` or `add_approver`; answers `{record, flow}`. */
+  decide: (id, decision, body = {}) => request('POST', `/api/tasks/${enc(id)}/${enc(decision)}`, { body }),
+
   /**
    * Starts an import of `file` (a File/Blob, CSV or xlsx) into the form; answers
    * `{id, status_url}`. `options`: `dry_run`, `on_duplicate`, `mode`.

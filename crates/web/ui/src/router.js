@@ -7,6 +7,7 @@ import ShellView from './views/ShellView.vue'
 import HomeView from './views/HomeView.vue'
 import ListView from './views/ListView.vue'
 import RecordView from './views/RecordView.vue'
+import TasksView from './views/TasksView.vue'
 
 export const router = createRouter({
   history: createWebHashHistory(),
@@ -17,6 +18,8 @@ export const router = createRouter({
       component: ShellView,
       children: [
         { path: '', name: 'home', component: HomeView },
+        // Pages of no one app start with `-`, which no app id does: they never hide an app's.
+        { path: '-/tasks', name: 'tasks', component: TasksView },
         { path: ':app', name: 'app', component: HomeView },
         { path: ':app/:form', name: 'list', component: ListView },
         { path: ':app/:form/new', name: 'new', component: RecordView },
