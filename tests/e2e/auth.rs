@@ -89,6 +89,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/forms/{form}/records/{id}/actions/{action}", "post"),
             ("/api/tasks", "get"),
             ("/api/tasks/{id}/{decision}", "post"),
+            ("/api/apps/{app}/dashboards/{dashboard}", "get"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

@@ -439,3 +439,36 @@ async fn explain_buckets_pivot_export_and_as_of() {
         assert_eq!(counts(&then), BTreeMap::from([("proposal".into(), 2), ("won".into(), 1), ("lost".into(), 1)]), "{url}");
     }
 }
+
+#[actix_web::test]
+async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them() {
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let t = Some(token.as_str());
+        let uri = |filter: &str| format!("/api/apps/crm/dashboards/sales?filter={}", filter.replace('"', "%22").replace(' ', "%20"));
+        let (status, board) = call(&app, TestRequest::get().uri(&uri(r#"{"owner": ["rep1"]}"#)), t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {board}");
+        let tiles = board["tiles"].as_array().unwrap();
+        assert_eq!(tiles.len(), 5, "{url}");
+        // Each tile equals its report run alone with the same condition.
+        for tile in tiles {
+            let report = tile["report"].as_str().unwrap();
+            let alone = format!("/api/apps/crm/reports/{report}?filter={}", r#"{"owner":{"in":["rep1"]}}"#.replace('"', "%22"));
+            let (_, expected) = call(&app, TestRequest::get().uri(&alone), t).await;
+            assert_eq!(tile["result"]["rows"], expected["rows"], "{url}: {report}");
+        }
+        let (_, everyone) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/sales"), t).await;
+        let count = |b: &Value| b["tiles"][0]["result"]["rows"].as_array().unwrap().iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>();
+        assert!(count(&everyone) > count(&board), "{url}: the owner filter narrows the funnel");
+        // A rep sees the same dashboard over their own deals only.
+        let (_, mine) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/sales"), Some(&rep)).await;
+        assert_eq!(count(&mine), count(&board), "{url}: rep1's scope is rep1's deals");
+        let (status, _) = call(&app, TestRequest::get().uri(&uri(r#"{"colour": "red"}"#)), t).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+        let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/nope"), t).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+    }
+}

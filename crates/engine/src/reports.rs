@@ -179,6 +179,47 @@ impl Engine {
     }
 
     /// The saved report `id` of `app`.
+    /// Dashboard `id`: every tile's report run with the dashboard filters the viewer set
+    /// (`values`: filter id → a period name such as `this_month`, a list of values, or any
+    /// condition of the report filter language), each applied to the tiles whose form has its field. A tile
+    /// the viewer may not read carries its error instead of a result; the rest still show.
+    pub async fn dashboard(&self, actor: &Actor, app: &str, id: &str, values: &Map<String, Value>) -> Result<Value, EngineError> {
+        let loaded = self.app(app)?;
+        let dashboard = loaded.defs.dashboards.get(id).ok_or_else(|| EngineError::NotFound(format!("dashboard `{id}` in app `{app}`")))?;
+        for name in values.keys() {
+            if !dashboard.filters.iter().any(|f| &f.id == name) {
+                return Err(EngineError::malformed_at(format!("/filter/{name}"), format!("dashboard `{id}` has no filter `{name}`")));
+            }
+        }
+        let mut tiles = Vec::new();
+        for tile in &dashboard.tiles {
+            let report = self.saved_report(app, &tile.report)?;
+            let form = loaded.form(&report.source)?;
+            let mut filter = Map::new();
+            for f in dashboard.filters.iter().filter(|f| form.compiled.def.field(&f.field).is_some() || f.field == "owner") {
+                if let Some(condition) = values.get(&f.id) {
+                    let condition = match (f.input, condition) {
+                        (defs::FilterInput::Period, Value::String(period)) => json!({"period": period}),
+                        (defs::FilterInput::Values, Value::Array(list)) => json!({"in": list}),
+                        (_, other) => other.clone(),
+                    };
+                    filter.insert(f.field.clone(), condition);
+                }
+            }
+            let outcome = self.report(actor, app, &tile.report, &ReportParams { filter, ..Default::default() }).await;
+            let mut entry = serde_json::to_value(tile).map_err(|e| EngineError::Internal(e.to_string()))?;
+            match outcome {
+                Ok(result) => entry["result"] = serde_json::to_value(result).map_err(|e| EngineError::Internal(e.to_string()))?,
+                Err(e @ (EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::Invalid(_) | EngineError::Malformed { .. })) => {
+                    entry["error"] = json!({"error": e.code(), "message": e.to_string()});
+                }
+                Err(other) => return Err(other),
+            }
+            tiles.push(entry);
+        }
+        Ok(json!({"id": id, "label": dashboard.label, "description": dashboard.description, "filters": dashboard.filters, "tiles": tiles}))
+    }
+
     fn saved_report(&self, app: &str, id: &str) -> Result<Report, EngineError> {
         self.app(app)?.defs.reports.get(id).cloned().ok_or_else(|| EngineError::NotFound(format!("report `{id}` in app `{app}`")))
     }

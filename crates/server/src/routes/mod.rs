@@ -49,6 +49,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(reports::run_query)
         .service(reports::report)
         .service(reports::drill)
+        .service(reports::dashboard)
         .service(flows::flow_view)
         .service(flows::act)
         .service(flows::tasks)

@@ -121,3 +121,36 @@ pub(crate) async fn drill(
     let page = state.engine.drill(&caller.0, &app, &id, &params).await?;
     Ok(HttpResponse::Ok().json(page))
 }
+
+/// Query parameters of a dashboard.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct DashboardQuery {
+    /// The dashboard's filters as JSON: filter id → a period (`"this_month"`), a list of
+    /// values, or a condition.
+    filter: Option<String>,
+}
+
+/// A dashboard: every tile's report, with the dashboard filters applied where they fit.
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ("dashboard" = String, Path), DashboardQuery), responses(
+    (status = 200, description = "`{id, label, filters, tiles: [{report, width, height, result | error}]}`", body = Object),
+    (status = 400, description = "A filter the dashboard does not have", body = ErrorBody),
+    (status = 404, description = "No such dashboard", body = ErrorBody)))]
+#[get("/api/apps/{app}/dashboards/{dashboard}")]
+pub(crate) async fn dashboard(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<DashboardQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, id) = path.into_inner();
+    let values = match query.filter.as_deref() {
+        None | Some("") => Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            _ => return Err(ApiError::bad_request("filter must be a JSON object")),
+        },
+    };
+    Ok(HttpResponse::Ok().json(state.engine.dashboard(&caller.0, &app, &id, &values).await?))
+}
