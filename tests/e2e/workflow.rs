@@ -212,6 +212,11 @@ async fn quote_discounts_are_approved_by_the_manager_and_above_25_percent_by_the
         let tasks = my_tasks(&app, &who["manager1"], &id).await;
         assert_eq!(tasks.len(), 1, "{url}: {tasks:?}");
         assert_eq!((tasks[0]["step"].as_str(), tasks[0]["state"].as_str()), (Some("manager"), Some("in_review")));
+        assert_eq!(tasks[0]["step_label"]["zh-CN"], "销售经理审批", "{url}");
+        // The app view tells clients which field the flow keeps and what its states are called.
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/crm"), rep).await;
+        assert_eq!(view["forms"]["quote"]["flow"]["field"], "status", "{url}");
+        assert_eq!(view["forms"]["quote"]["flow"]["states"][2]["id"], "approved", "{url}");
         let approve = TestRequest::post().uri(&format!("/api/tasks/{}/approve", tasks[0]["id"].as_str().unwrap())).set_json(json!({"comment": "同意"}));
         let (status, decided) = call(&app, approve, manager).await;
         assert_eq!((status, decided["record"]["data"]["status"].as_str()), (StatusCode::OK, Some("approved")), "{url}: {decided}");

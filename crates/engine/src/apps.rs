@@ -186,6 +186,12 @@ impl LoadedApp {
             // Print templates of this form, so clients offer printing without knowing names.
             let templates: Vec<&str> = self.printer.templates().filter(|t| crate::print::form_of(self, t) == Some(id.as_str())).collect();
             value["templates"] = serde_json::json!(templates);
+            // The form's flow, so clients lock its state field and name states and actions.
+            if let Some(flow) = self.flows.get(id).map(|f| f.workflow.def()) {
+                let states: Vec<_> = flow.states.iter().map(|s| serde_json::json!({"id": s.id, "label": s.label, "terminal": s.terminal})).collect();
+                let actions: Vec<_> = flow.transitions.iter().map(|t| serde_json::json!({"action": t.action, "label": t.label})).collect();
+                value["flow"] = serde_json::json!({"field": flow.field, "states": states, "actions": actions});
+            }
             forms.insert(id.clone(), value);
         }
         let mut app = self.defs.app.clone();

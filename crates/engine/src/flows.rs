@@ -82,6 +82,8 @@ pub struct TaskView {
     pub title: Option<String>,
     pub state: String,
     pub step: String,
+    /// The step's label, as the flow names it.
+    pub step_label: Option<Label>,
     pub status: String,
     pub created_at: String,
     pub decided_at: Option<String>,
@@ -773,7 +775,13 @@ impl Engine {
                 .and_then(|f| record.as_ref().and_then(|r| r.data.get(f)))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
+            let step_label = loaded
+                .flows
+                .get(&task.form)
+                .and_then(|f| f.workflow.def().states.iter().find_map(|s| s.approval.as_ref()?.steps.iter().find(|st| st.id == task.step)))
+                .map(|st| st.label.clone());
             out.push(TaskView {
+                step_label,
                 id: task.id,
                 app: task.app,
                 form: task.form,
