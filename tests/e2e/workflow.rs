@@ -217,6 +217,7 @@ async fn quote_discounts_are_approved_by_the_manager_and_above_25_percent_by_the
         let (_, view) = call(&app, TestRequest::get().uri("/api/apps/crm"), rep).await;
         assert_eq!(view["forms"]["quote"]["flow"]["field"], "status", "{url}");
         assert_eq!(view["forms"]["quote"]["flow"]["states"][2]["id"], "approved", "{url}");
+        assert_eq!(view["dashboards"].as_array().unwrap().len(), 4, "{url}: and the app's dashboards");
         let approve = TestRequest::post().uri(&format!("/api/tasks/{}/approve", tasks[0]["id"].as_str().unwrap())).set_json(json!({"comment": "同意"}));
         let (status, decided) = call(&app, approve, manager).await;
         assert_eq!((status, decided["record"]["data"]["status"].as_str()), (StatusCode::OK, Some("approved")), "{url}: {decided}");

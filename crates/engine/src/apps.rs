@@ -199,7 +199,10 @@ impl LoadedApp {
             group.forms.retain(|f| forms.contains_key(f));
         }
         app.navigation.retain(|g| !g.forms.is_empty());
-        serde_json::json!({"app": app, "forms": forms})
+        // Dashboards: every viewer may open them; tiles over forms they cannot read say so.
+        let dashboards: Vec<_> =
+            self.defs.dashboards.iter().map(|(id, d)| serde_json::json!({"id": id, "label": d.label, "description": d.description})).collect();
+        serde_json::json!({"app": app, "forms": forms, "dashboards": dashboards})
     }
 
     pub fn id(&self) -> &str {
