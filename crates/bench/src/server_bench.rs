@@ -1,6 +1,8 @@
-//! W1–W3 of issue 8: a real Tessera server (the same `create_app` as `tessera serve`) on
-//! loopback with the CRM on a SQLite file, loaded by `wrk` from a second process. The baseline is
-//! `GET /api/health` through the same stack in the same run: the HTTP ceiling of this machine.
+//! W1–W3 of issue 8: the real `tessera serve` binary (built next to this one by
+//! `cargo build --release`) on loopback with the CRM on a SQLite file, loaded by `wrk` from a
+//! second process. The baseline is `GET /api/health` through the same stack in the same run: the
+//! HTTP ceiling of this machine. Also: cold start to the first 200 with the CRM loaded, and the
+//! server's resident memory idle and after the load.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -33,23 +35,38 @@ pub(crate) fn run(opportunities: usize) {
 
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let (token, ids) = runtime.block_on(prepare(&url, &apps, opportunities));
+    let binary = std::env::current_exe().expect("own path").with_file_name("tessera");
+    if !binary.is_file() {
+        eprintln!("server benchmark runs the real server: build it first with `cargo build --release`");
+        std::process::exit(2);
+    }
+    let apps_root = apps.parent().expect("apps folder").to_path_buf();
     let port = free_port();
-    let server_url = url.clone();
-    let apps_dir = apps.clone();
-    std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let engine = Engine::open(&server_url, &[apps_dir]).await.expect("engine");
-            let state = server::AppState::new(engine);
-            actix_web::HttpServer::new(move || server::create_app(state.clone()))
-                .workers(2)
-                .bind(("127.0.0.1", port))
-                .expect("bind")
-                .run()
-                .await
-                .expect("server");
-        })
-    });
-    wait_for(port);
+    let spawn = || {
+        Command::new(&binary)
+            .args(["serve", "--db", &url, "--addr", &format!("127.0.0.1:{port}"), "--apps"])
+            .arg(&apps_root)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("tessera serve starts")
+    };
+    // Cold start: process start to the first 200 (the server listens once the apps are loaded).
+    let mut starts = Vec::new();
+    for _ in 0..RUNS {
+        let started = Instant::now();
+        let mut child = spawn();
+        wait_for_health(port);
+        starts.push(started.elapsed().as_secs_f64() * 1000.0);
+        child.kill().ok();
+        child.wait().ok();
+    }
+    starts.sort_by(f64::total_cmp);
+    let mut server = spawn();
+    wait_for_health(port);
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_rss = rss_mb(server.id());
 
     let base = format!("http://127.0.0.1:{port}");
     let ids_lua = ids.iter().take(5000).map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",");
@@ -69,6 +86,12 @@ pub(crate) fn run(opportunities: usize) {
             auth.clone(),
         ),
         (
+            "W4 saved report sales_funnel over all opportunities (c=4)",
+            4,
+            "/api/apps/crm/reports/sales_funnel".to_owned(),
+            auth.clone(),
+        ),
+        (
             "W1 create opportunity (c=16)",
             16,
             "/".to_owned(),
@@ -79,7 +102,7 @@ pub(crate) fn run(opportunities: usize) {
         ),
     ];
     println!(
-        "server: CRM on SQLite, {opportunities} opportunities, 2 server workers, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
+        "server: `tessera serve`, CRM on SQLite, {opportunities} opportunities, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
     );
     println!("  {:<66} {:>10} {:>9} {:>9}", "workload", "req/s", "p50 ms", "p99 ms");
     let mut baseline = None;
@@ -93,7 +116,36 @@ pub(crate) fn run(opportunities: usize) {
         baseline.get_or_insert(median.rate);
         println!("  {name:<66} {:>10.0} {:>9.2} {:>9.2}{ratio}", median.rate, median.p50, median.p99);
     }
+    let loaded_rss = rss_mb(server.id());
+    server.kill().ok();
+    server.wait().ok();
+    println!("  cold start to the first 200 with the CRM loaded: median {:.0} ms (runs: {starts:.0?})", starts[RUNS / 2]);
+    println!("  resident memory: idle {idle_rss:.1} MB, after the workloads {loaded_rss:.1} MB");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// Resident set size of process `pid` in MB, from /proc.
+fn rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kb: f64 = status.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(f64::NAN);
+    kb / 1024.0
+}
+
+/// Polls `GET /api/health` until it answers 200.
+fn wait_for_health(port: u16) {
+    use std::io::Read;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            let mut answer = String::new();
+            let asked = stream.write_all(b"GET /api/health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").is_ok();
+            if asked && stream.read_to_string(&mut answer).is_ok() && answer.starts_with("HTTP/1.1 200") {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "server did not start");
+        std::thread::sleep(Duration::from_millis(2));
+    }
 }
 
 /// Creates the data set and a token; returns the token and the opportunity ids.
@@ -164,10 +216,4 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
-fn wait_for(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "server did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
+

@@ -72,7 +72,7 @@ impl Engine {
                 after: json!({"error": e.code(), "message": e.to_string()}).to_string(),
             };
             let written = async {
-                let tx = self.store.begin().await?;
+                let (_turn, tx) = self.store.begin().await?;
                 store::append_audit(&tx, &entry).await?;
                 tx.commit().await.map_err(store::StoreError::from)
             };

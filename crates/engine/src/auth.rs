@@ -124,7 +124,7 @@ impl Engine {
         if new.chars().count() < MIN_PASSWORD {
             return Err(EngineError::Invalid(vec![forms::FieldError::new("/new", format!("use at least {MIN_PASSWORD} characters"))]));
         }
-        let tx = self.store.begin().await?;
+        let (_turn, tx) = self.store.begin().await?;
         store::set_password(&tx, &actor.username, &hash_password(new)?).await?;
         store::delete_other_sessions(&tx, &actor.username, &digest(token)).await?;
         tx.commit().await.map_err(store::StoreError::from)?;

@@ -444,7 +444,7 @@ impl Engine {
     /// (`approve`, `reject`, `recall`, `transfer`, `add_approver`).
     pub async fn act(&self, actor: &Actor, app: &str, form: &str, id: &str, action: &str, request: ActRequest) -> Result<ActResult, EngineError> {
         let result = async {
-            let tx = self.store.begin().await?;
+            let (_turn, tx) = self.store.begin().await?;
             let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             Ok(result)
@@ -691,7 +691,7 @@ impl Engine {
         );
         let entry = job.payload["entry"].as_u64().unwrap_or_default();
         let rt = loaded.form(form)?;
-        let tx = self.store.begin().await?;
+        let (_turn, tx) = self.store.begin().await?;
         store::lock_key(&tx, &format!("flow:{id}")).await?;
         let Some(record) = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()) else { return Ok(None) };
         let mut instance = instance_of(loaded, form, &record)?;

@@ -157,7 +157,7 @@ impl Engine {
         progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
         let mut links = LinkCache::default();
         let one_transaction = options.dry_run || options.all_or_nothing;
-        let mut tx = self.store.begin().await?;
+        let (mut turn, mut tx) = self.store.begin().await?;
         for (i, cells) in table.rows.iter().enumerate() {
             let row = i + 2;
             let outcome = async {
@@ -189,7 +189,8 @@ impl Engine {
             progress.done.fetch_add(1, Ordering::Relaxed);
             if !one_transaction && (i + 1) % BATCH == 0 {
                 tx.commit().await.map_err(store::StoreError::from)?;
-                tx = self.store.begin().await?;
+                drop(turn);
+                (turn, tx) = self.store.begin().await?;
             }
         }
         let rejected = options.all_or_nothing && report.failed > 0;

@@ -29,7 +29,7 @@ impl Engine {
             if let Value::Object(fields) = &data {
                 access.check_writable(fields)?;
             }
-            let tx = self.store.begin().await?;
+            let (_turn, tx) = self.store.begin().await?;
             let mut envelope = self.create_in(&tx, actor, app, form, data, None, 0).await?;
             tx.commit().await.map_err(store::StoreError::from)?;
             access.redact(&mut envelope.data);
@@ -198,7 +198,7 @@ impl Engine {
     ) -> Result<Envelope, EngineError> {
         let result = async {
             let rt = self.app(app)?.form(form)?;
-            let tx = self.store.begin().await?;
+            let (_turn, tx) = self.store.begin().await?;
             let stored = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
             let access = self.authorize(&tx, actor, app, form, &stored, Action::Update).await?;
             if let Value::Object(fields) = &patch {
@@ -332,7 +332,7 @@ impl Engine {
         delete: bool,
     ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
-        let tx = self.store.begin().await?;
+        let (_turn, tx) = self.store.begin().await?;
         let old = current(&tx, rt, form, id, Some(expected_version), !delete).await?;
         let access = self.authorize(&tx, actor, app, form, &old, Action::Delete).await?;
         if !delete {

@@ -1,5 +1,6 @@
 //! Opening a database and running the system migrations.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
@@ -22,7 +23,15 @@ pub enum Backend {
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
+    /// Writers of an SQLite file take turns here, first come first served. SQLite allows one
+    /// writer; the others would sleep in its busy handler with growing back-off and wake in no
+    /// order, so under load some waited half a second while others went straight through.
+    writers: Option<Arc<tokio::sync::Mutex<()>>>,
 }
+
+/// This process's turn to write, held with a write transaction until it ends.
+#[must_use = "the turn must live as long as the transaction"]
+pub struct WriteTurn(#[allow(dead_code)] Option<tokio::sync::OwnedMutexGuard<()>>);
 
 impl Store {
     /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:` or `postgres://…`) and brings
@@ -53,7 +62,9 @@ impl Store {
             }
         }
         let db = Database::connect(options).await?;
-        let store = Store { db, backend };
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let writers = (backend == Backend::Sqlite && !in_memory).then(|| Arc::new(tokio::sync::Mutex::new(())));
+        let store = Store { db, backend, writers };
         crate::schema::migrate(&store).await?;
         Ok(store)
     }
@@ -67,11 +78,17 @@ impl Store {
         &self.db
     }
 
-    /// Starts a write transaction. On SQLite it takes the write lock at once (IMMEDIATE): a
-    /// deferred transaction that later writes fails with SQLITE_BUSY under a concurrent writer.
-    pub async fn begin(&self) -> Result<DatabaseTransaction, StoreError> {
+    /// Starts a write transaction, after waiting for this process's turn to write (SQLite
+    /// files). On SQLite it takes the write lock at once (IMMEDIATE): a deferred transaction
+    /// that later writes fails with SQLITE_BUSY under a concurrent writer. Keep the turn until
+    /// the transaction ends: `let (_turn, tx) = store.begin().await?;`.
+    pub async fn begin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
+        let turn = match &self.writers {
+            Some(writers) => Some(writers.clone().lock_owned().await),
+            None => None,
+        };
         let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-        Ok(self.db.begin_with_options(options).await?)
+        Ok((WriteTurn(turn), self.db.begin_with_options(options).await?))
     }
 
     /// Closes the pool, waiting for connections in use.

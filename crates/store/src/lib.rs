@@ -21,7 +21,7 @@ mod tasks;
 mod users;
 
 pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, audit_hash, audit_rows, verify_audit};
-pub use connect::{Backend, Store};
+pub use connect::{Backend, Store, WriteTurn};
 pub use counters::next_counter;
 pub use error::StoreError;
 pub use history::{HistoryEntry, history, insert_history};
