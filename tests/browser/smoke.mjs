@@ -358,6 +358,8 @@ await step('rep1 creates a quote with a 15% discount and one line item', async (
   await signInAs('rep1')
   await page.goto(`${BASE}/#/${APP}/quote/new`)
   await page.locator('[data-save]').waitFor()
+  // The flow puts a new quote in its first state: the status is not for picking.
+  check((await page.locator('[data-field="status"] .el-select').count()) === 0, 'the status of a new quote can be picked')
   await pickFirst(page.locator('[data-field="account"]'))
   await page.locator('[data-field="items"] .table-widget__add').click()
   await pickFirst(page.locator('[data-cell="0/product"]'))
@@ -366,6 +368,7 @@ await step('rep1 creates a quote with a 15% discount and one line item', async (
   await page.locator('[data-field="discount"] input').fill('15')
   const response = await answerTo('POST', '/forms/quote/records', () => page.click('[data-save]'))
   check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
+  check(!('status' in response.request().postDataJSON().data), 'the new quote was sent with a status')
   const created = await response.json()
   check(created.data.discount === 15 && created.data.items?.length === 1, `the quote saved is ${JSON.stringify(created.data)}`)
   quoteId = created.id
@@ -395,6 +398,8 @@ await step('manager1 finds the quote in My tasks', async () => {
   const link = page.locator(`[data-tasks] [data-task-record="${quoteId}"]`)
   await link.waitFor()
   check((await link.innerText()).includes(quoteNumber), `the task names "${await link.innerText()}", not ${quoteNumber}`)
+  const row = page.locator('[data-tasks] tbody tr', { has: page.locator(`[data-task-record="${quoteId}"]`) })
+  check((await row.innerText()).includes('销售经理审批'), `the task does not name its step by its label: ${await row.innerText()}`)
 })
 
 await step('manager1 approves it there with a comment', async () => {
@@ -418,6 +423,7 @@ await step('the quote page shows it approved, with the decision in the log', asy
   check(tag === '已批准', `the state tag reads "${tag}"`)
   const log = await page.locator('[data-flow-log]').innerText()
   check(log.includes('manager1') && log.includes(`fine by me (smoke ${stamp})`), `the log does not show the decision: ${log}`)
+  check(log.includes('提交审批') && log.includes('草稿 → 审批中'), `the log does not name the submission and its move: ${log}`)
 })
 
 await step('an action refused for an empty required field shows the error at the field', async () => {
@@ -427,6 +433,52 @@ await step('an action refused for an empty required field shows the error at the
   await error.waitFor()
   check((await error.innerText()).trim().length > 0, 'the error under the validity date is empty')
   check((await flowState()) === 'approved', `the state moved to ${await flowState()}`)
+})
+
+// Dashboards: charts drawn in the browser from the report results, and a dashboard filter
+// that asks the server again.
+const tileOwners = () => page.locator('[data-tile="pipeline_by_owner"] tbody [data-col="owner"]').allInnerTexts()
+
+await step('manager1 opens the sales dashboard: charts drawn, the funnel among them', async () => {
+  const response = await answerTo('GET', '/dashboards/sales', () => page.goto(`${BASE}/#/${APP}/dashboards/sales`))
+  check(response.status() === 200, `the dashboard answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-tile]').first().waitFor()
+  const tiles = (await response.json()).tiles.length
+  check((await page.locator('[data-tile]').count()) === tiles, `${await page.locator('[data-tile]').count()} tiles shown of ${tiles}`)
+  await page.locator('[data-tile="sales_funnel"][data-tile-kind="funnel"] [data-tile-chart] canvas').waitFor()
+  // ECharts draws on a canvas: some pixel of some chart is no longer transparent.
+  await eventually(
+    () =>
+      page.evaluate(() =>
+        [...document.querySelectorAll('[data-tile-chart] canvas')].some((canvas) => {
+          if (!canvas.width || !canvas.height) return false
+          const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data
+          for (let i = 3; i < pixels.length; i += 4) if (pixels[i]) return true
+          return false
+        }),
+      ),
+    'no chart drew anything on its canvas',
+  )
+  check((await page.locator('[data-nav] [data-nav-dashboard="sales"]').count()) === 1, 'the navigation has no entry for the sales dashboard')
+  await eventually(async () => new Set(await tileOwners()).size > 1, async () => `the pipeline table shows owners ${(await tileOwners()).join(', ')}`)
+})
+
+await step('setting the owner filter to rep1 reloads the dashboard for rep1 only', async () => {
+  await page.locator('[data-dashboard-filter="owner"] .el-select').click()
+  await page.keyboard.type('rep1')
+  const response = await answerTo('GET', '/dashboards/sales?filter=', () => page.keyboard.press('Enter'))
+  await page.keyboard.press('Escape')
+  check(response.status() === 200, `the filtered dashboard answered ${response.status()}: ${await response.text()}`)
+  const filter = new URL(response.url()).searchParams.get('filter')
+  check(filter === JSON.stringify({ owner: ['rep1'] }), `the dashboard was asked with filter ${filter}`)
+  await eventually(
+    async () => {
+      const owners = await tileOwners()
+      return owners.length > 0 && owners.every((o) => o.trim() === 'rep1')
+    },
+    async () => `the pipeline table still shows owners ${(await tileOwners()).join(', ')}`,
+  )
+  await page.locator('[data-tile="sales_funnel"] [data-tile-chart] canvas').waitFor()
 })
 
 await finish()

@@ -113,6 +113,15 @@ export const api = {
     })
   },
   importStatus: (id) => request('GET', `/api/imports/${enc(id)}`),
+
+  /**
+   * A dashboard with every tile's report result (or error). `filter` maps the dashboard's
+   * filter ids to a period name, a list of values or a value; empty ones are left out.
+   */
+  dashboard: (app, id, filter) =>
+    request('GET', `/api/apps/${enc(app)}/dashboards/${enc(id)}`, {
+      query: { filter: filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined },
+    }),
 }
 
 function urlWith(path, query) {

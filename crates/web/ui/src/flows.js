@@ -10,12 +10,9 @@ const COMMENTED = new Set(['approve', 'reject', 'recall'])
 // These hand the approval to someone: the dialog asks for whom.
 const NAMING_A_USER = new Set(['transfer', 'add_approver'])
 // Actions the log names that the UI has words for: the approval actions every flow has (the
-// server names them only while they are available) and the entries the flow engine writes
+// app view lists only the flow's own transitions) and the entries the flow engine writes
 // itself (the start, an approval passed or turned down, a step without approvers skipped).
 const KNOWN_ACTIONS = ['approve', 'reject', 'recall', 'transfer', 'add_approver', 'start', 'approved', 'rejected', 'auto_pass']
-// Labels of a flow's transitions as seen while they were available (`${flow}/${action}`): the
-// flow definition is not part of the app view, and the log names actions by id.
-const seenLabels = new Map()
 
 /** What the dialog before an action asks for: `'user'`, `'comment'`, or null (none needed). */
 export function askFor(action) {
@@ -24,17 +21,20 @@ export function askFor(action) {
   return null
 }
 
-/** Notes the labels of the actions a flow view offers, for naming them in logs later. */
-export function rememberActions(flow) {
-  for (const a of flow?.actions ?? []) seenLabels.set(`${flow.flow}/${a.action}`, a.label)
-  return flow
+/**
+ * The name of an action in the log, or null when the UI has none (it then shows the move).
+ * `flowDef` is the form's `flow` of the app view (`{field, states, actions}`).
+ */
+export function actionName(action, flowDef) {
+  if (KNOWN_ACTIONS.includes(action)) return t(`flow.action.${action}`)
+  const known = flowDef?.actions?.find((a) => a.action === action)
+  return known ? label(known.label, action) : null
 }
 
-/** The name of an action in the log, or null when the UI has none (it then shows the move). */
-export function actionName(action, flow) {
-  if (KNOWN_ACTIONS.includes(action)) return t(`flow.action.${action}`)
-  const known = seenLabels.get(`${flow?.flow}/${action}`)
-  return known ? label(known, action) : null
+/** The label of a state of the flow (`flowDef` as in `actionName`), or its id when it has none. */
+export function stateName(state, flowDef) {
+  const known = flowDef?.states?.find((s) => s.id === state)
+  return known ? label(known.label, state) : state
 }
 
 /** How the seats of an approval step decide, in words. */

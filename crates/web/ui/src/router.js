@@ -21,6 +21,8 @@ export const router = createRouter({
         // Pages of no one app start with `-`, which no app id does: they never hide an app's.
         { path: '-/tasks', name: 'tasks', component: TasksView },
         { path: ':app', name: 'app', component: HomeView },
+        // Loaded when first opened: the charts are most of its weight, and many users never do.
+        { path: ':app/dashboards/:dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue') },
         { path: ':app/:form', name: 'list', component: ListView },
         { path: ':app/:form/new', name: 'new', component: RecordView },
         { path: ':app/:form/:id', name: 'record', component: RecordView },
