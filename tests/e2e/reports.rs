@@ -460,6 +460,10 @@ async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them(
             let (_, expected) = call(&app, TestRequest::get().uri(&alone), t).await;
             assert_eq!(tile["result"]["rows"], expected["rows"], "{url}: {report}");
         }
+        // Tiles name their report, and select dimensions carry their options' labels.
+        let funnel = &tiles[0]["result"];
+        assert_eq!(funnel["label"]["zh-CN"], "销售漏斗", "{url}: {funnel}");
+        assert_eq!(funnel["columns"][0]["values"]["negotiation"]["zh-CN"], "商务谈判", "{url}");
         let (_, everyone) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/sales"), t).await;
         let count = |b: &Value| b["tiles"][0]["result"]["rows"].as_array().unwrap().iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>();
         assert!(count(&everyone) > count(&board), "{url}: the owner filter narrows the funnel");
@@ -468,6 +472,14 @@ async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them(
         assert_eq!(count(&mine), count(&board), "{url}: rep1's scope is rep1's deals");
         let (status, _) = call(&app, TestRequest::get().uri(&uri(r#"{"colour": "red"}"#)), t).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+        // Export headers in the viewer's language.
+        let resp = actix_web::test::call_service(
+            &app,
+            TestRequest::get().uri("/api/apps/crm/reports/sales_funnel?format=csv&lang=zh-CN").insert_header(("Authorization", format!("Bearer {token}"))).to_request(),
+        )
+        .await;
+        let csv = String::from_utf8(actix_web::test::read_body(resp).await.to_vec()).unwrap();
+        assert!(csv.lines().next().unwrap().contains("阶段"), "{url}: {csv}");
         let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/nope"), t).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
     }

@@ -28,6 +28,8 @@ pub struct ReportParams {
     /// Also return the SQL and its bound values.
     #[serde(default)]
     pub explain: bool,
+    /// The language of export headers (`zh-CN`, `en`; English by default).
+    pub locale: Option<String>,
 }
 
 /// The body of a drill-down: a cell of the report and a page of its records.
@@ -48,6 +50,11 @@ pub struct DrillParams {
 /// A report's result.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReportResult {
+    /// The saved report's label (none for ad-hoc queries).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<defs::Label>,
+    /// `{id, role, label}` per column; a dimension over a select field also has `values`, the
+    /// label of each option, so clients show 商务谈判 rather than `negotiation`.
     pub columns: Vec<Value>,
     /// One object per group, keyed by dimension and measure ids.
     pub rows: Vec<Map<String, Value>>,
@@ -121,7 +128,12 @@ impl Engine {
         Access::of(actor, loaded.form(&report.source)?).require(Action::Export, &report.source)?;
         let result = self.run_report(actor, app, &report, params).await?;
         let ids: Vec<String> = result.columns.iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect();
-        let headers: Vec<String> = result.columns.iter().map(|c| c["label"].as_str().unwrap_or_default().to_owned()).collect();
+        let locale = params.locale.as_deref().unwrap_or("en");
+        let headers: Vec<String> = result
+            .columns
+            .iter()
+            .map(|c| serde_json::from_value::<defs::Label>(c["label"].clone()).map(|l| l.text(locale).to_owned()).unwrap_or_default())
+            .collect();
         let rows: Vec<Vec<Value>> =
             result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
         match format {
@@ -256,11 +268,22 @@ impl Engine {
             .find(|(k, _, _)| *k == ::reports::TotalKind::Grand)
             .and_then(|(_, cols, rows)| rows.first().map(|r| object(cols, r)));
         let labels = labels(&report);
+        let columns_json = columns
+            .iter()
+            .map(|c| {
+                let role = if c.role == Role::Dimension { "dimension" } else { "measure" };
+                let label = labels.get(&c.id).map_or_else(|| json!(c.id), |l| json!(l));
+                let mut column = json!({"id": c.id, "role": role, "label": label});
+                let dimension = report.dimensions.iter().find(|d| d.id == c.id && d.bucket.is_none());
+                if let Some(options) = dimension.and_then(|d| select_options(loaded, &report.source, &d.field)) {
+                    column["values"] = Value::Object(options.iter().map(|o| (o.value.clone(), json!(o.label))).collect());
+                }
+                column
+            })
+            .collect();
         Ok(ReportResult {
-            columns: columns
-                .iter()
-                .map(|c| json!({"id": c.id, "role": if c.role == Role::Dimension { "dimension" } else { "measure" }, "label": labels.get(&c.id).cloned().unwrap_or_else(|| c.id.clone())}))
-                .collect(),
+            label: report.label.clone(),
+            columns: columns_json,
             rows: rows.iter().map(|r| object(&columns, r)).collect(),
             truncated,
             totals,
@@ -380,11 +403,25 @@ fn explain(backend: Backend, q: &::reports::SelectStatement) -> Value {
     json!({"sql": sql, "values": values})
 }
 
-/// English labels of the report's columns, for export headers.
-fn labels(report: &Report) -> BTreeMap<String, String> {
-    let dims = report.dimensions.iter().map(|d| (d.id.clone(), d.label.as_ref().map(|l| l.text("en").to_owned())));
-    let measures = report.measures.iter().map(|m| (m.id.clone(), m.label.as_ref().map(|l| l.text("en").to_owned())));
+/// Labels of the report's columns that have one.
+fn labels(report: &Report) -> BTreeMap<String, defs::Label> {
+    let dims = report.dimensions.iter().map(|d| (d.id.clone(), d.label.clone()));
+    let measures = report.measures.iter().map(|m| (m.id.clone(), m.label.clone()));
     dims.chain(measures).filter_map(|(id, l)| l.map(|l| (id, l))).collect()
+}
+
+/// The options of the select field `path` (through links) reaches from form `source`.
+fn select_options<'a>(loaded: &'a LoadedApp, source: &str, path: &str) -> Option<&'a [defs::Choice]> {
+    let mut form = &loaded.form(source).ok()?.compiled.def;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        let field = form.field(part)?;
+        if parts.peek().is_none() {
+            return (field.kind == defs::FieldKind::Select).then_some(field.options.as_slice());
+        }
+        form = &loaded.form(field.form.as_deref()?).ok()?.compiled.def;
+    }
+    None
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ pub(crate) struct ReportQuery {
     as_of: Option<String>,
     /// `true` adds the SQL and bound values of every statement.
     explain: Option<bool>,
+    /// Language of export headers: `zh-CN` or `en` (default).
+    lang: Option<String>,
 }
 
 impl ReportQuery {
@@ -33,7 +35,7 @@ impl ReportQuery {
                 _ => return Err(ApiError::bad_request("filter must be a JSON object")),
             },
         };
-        Ok(ReportParams { filter, as_of: self.as_of.clone(), explain: self.explain.unwrap_or(false) })
+        Ok(ReportParams { filter, as_of: self.as_of.clone(), explain: self.explain.unwrap_or(false), locale: self.lang.clone() })
     }
 }
 

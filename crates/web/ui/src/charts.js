@@ -26,8 +26,12 @@ export const columnLabel = (column) => label(column?.label, column?.id ?? '')
 /** A measure as shown in tooltips, tables and KPIs. */
 export const measureText = (value) => formatNumber(value, { maxFraction: 2 })
 
-/** A dimension value as a category name; an empty one has a name too. */
-export const dimensionText = (value) => (value == null || value === '' ? t('dashboard.blank') : String(value))
+/**
+ * A dimension value as a category name: the option's label when the column is a select field
+ * (the server sends `values`), else the value; an empty one has a name too.
+ */
+export const dimensionText = (value, column) =>
+  value == null || value === '' ? t('dashboard.blank') : label(column?.values?.[value], String(value))
 
 /**
  * The columns a chart of `result` draws: `x` (the category dimension), `ys` (the measures)
@@ -71,7 +75,7 @@ export function chartOption(kind, result) {
   const tooltip = { valueFormatter: (v) => measureText(v), confine: true }
 
   if (kind === 'pie' || kind === 'funnel') {
-    const data = [...sumBy(rows, (r) => dimensionText(r[x.id]), ys[0])].map(([name, value]) => ({ name, value }))
+    const data = [...sumBy(rows, (r) => dimensionText(r[x.id], x), ys[0])].map(([name, value]) => ({ name, value }))
     // No legend: every slice is labelled with its name.
     return {
       tooltip: { ...tooltip, trigger: 'item' },
@@ -83,12 +87,12 @@ export function chartOption(kind, result) {
     }
   }
 
-  const categories = [...new Set(rows.map((r) => dimensionText(r[x.id])))]
+  const categories = [...new Set(rows.map((r) => dimensionText(r[x.id], x)))]
   const seriesList = []
   if (series) {
-    const names = [...new Set(rows.map((r) => dimensionText(r[series.id])))]
+    const names = [...new Set(rows.map((r) => dimensionText(r[series.id], series)))]
     for (const measure of ys) {
-      const sums = sumBy(rows, (r) => `${dimensionText(r[x.id])}\u0000${dimensionText(r[series.id])}`, measure)
+      const sums = sumBy(rows, (r) => `${dimensionText(r[x.id], x)}\u0000${dimensionText(r[series.id], series)}`, measure)
       for (const name of names) {
         seriesList.push({
           type: kind,
@@ -99,7 +103,7 @@ export function chartOption(kind, result) {
     }
   } else {
     for (const measure of ys) {
-      const sums = sumBy(rows, (r) => dimensionText(r[x.id]), measure)
+      const sums = sumBy(rows, (r) => dimensionText(r[x.id], x), measure)
       seriesList.push({ type: kind, name: columnLabel(measure), data: categories.map((c) => sums.get(c) ?? null) })
     }
   }
