@@ -53,6 +53,14 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
         let mine = count(&app, &rep.token, "account").await;
         assert!(mine > 0 && mine < first.records["account"], "{url}: rep1 sees {mine} accounts");
 
+        // Demo requests seeded in review wait on their approvers: they are someone's tasks.
+        let mut waiting = 0;
+        for approver in ["manager1", "ceo1"] {
+            let actor = engine.login(approver, "demo").await.unwrap().user;
+            waiting += engine.tasks(&actor, None).await.unwrap().len();
+        }
+        assert!(waiting > 0, "{url}: in-review quotes and contracts have approvers");
+
         // Demo quotes print with their computed totals.
         let admin_actor = engine.login("admin", "demo").await.unwrap().user;
         let quotes = engine.list(&admin_actor, "crm", "quote", &engine::ListParams { limit: Some(3), ..Default::default() }).await.unwrap();

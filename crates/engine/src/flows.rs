@@ -367,8 +367,10 @@ impl Engine {
     /// the entered state's `set` values in `data`. A trusted writer (`trusted`: seeds, rules) may
     /// place the record in any state through the flow field; people in the initial state or a
     /// state marked `start`.
-    pub(crate) fn start_flow(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn start_flow(
         &self,
+        tx: &impl Conn,
         app: &LoadedApp,
         form: &str,
         actor: &Actor,
@@ -394,9 +396,9 @@ impl Engine {
                 format!("new records start in `{initial}`; `{f}` then follows the flow's actions"),
             )]));
         }
-        // Approvals need the directory; a record placed in one by a trusted writer gets none
-        // (the users table is not read on this path) and waits for an admin.
-        let users: Vec<store::User> = Vec::new();
+        // Only a record placed straight into an approval needs the directory (its approvers).
+        let state = requested.as_deref().unwrap_or(initial);
+        let users = if workflow.def().state(state).is_some_and(|s| s.approval.is_some()) { store::users(tx).await? } else { Vec::new() };
         let env = FlowEnv { now: time::now(), id: "", owner, record: data, user: actor_json(actor), users: &users, app };
         let step = workflow.start(runtime.version, requested.as_deref(), &actor.username, &env).map_err(step_error)?;
         // A state's `set` gives defaults here: values the creator gave win.
@@ -415,10 +417,14 @@ impl Engine {
         Ok(Some(step.instance))
     }
 
-    /// After a new record with a flow is written: its first state's timers.
+    /// After a new record with a flow is written: its first state's timers, and tasks when it
+    /// starts in an approval.
     pub(crate) async fn started_flow(&self, tx: &impl Conn, app: &str, form: &str, envelope: &Envelope, instance: &Instance) -> Result<(), EngineError> {
         let loaded = self.app(app)?;
         let Some(runtime) = loaded.flows.get(form) else { return Ok(()) };
+        if instance.approval.is_some() {
+            self.sync_tasks(tx, app, form, &runtime.workflow, envelope, instance, None).await?;
+        }
         self.schedule_timers(tx, loaded, &runtime.workflow, form, envelope, instance).await
     }
 

@@ -65,7 +65,7 @@ impl Engine {
         }
         rt.compiled.apply_defaults(&mut data);
         let loaded = self.app(app)?;
-        let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0)?;
+        let instance = self.start_flow(tx, loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0).await?;
         let id = Uuid::now_v7().to_string();
         let prepared = self.prepare(tx, actor, app, form, SaveContext { id: id.clone(), data, old: None }).await?;
         if !prepared.errors.is_empty() {
