@@ -106,7 +106,8 @@ async fn quotes_total_their_lines_and_accounts_are_tiered_by_won_amount() {
         let (status, _) = call(&app, patch("opportunity", second["id"].as_str().unwrap(), 1, json!({"stage": "won"})), t).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}");
         // … but winning through the flow's action saves the deal, and its rule re-tiers the account.
-        let win = TestRequest::post().uri(&format!("/api/apps/crm/forms/opportunity/records/{}/actions/win", second["id"].as_str().unwrap()));
+        let win =
+            TestRequest::post().uri(&format!("/api/apps/crm/forms/opportunity/records/{}/actions/win", second["id"].as_str().unwrap()));
         let (status, moved) = call(&app, win, t).await;
         assert_eq!(status, StatusCode::OK, "{url}: {moved}");
         assert_eq!((moved["record"]["data"]["stage"].as_str(), moved["record"]["data"]["probability"].as_i64()), (Some("won"), Some(100)));

@@ -155,14 +155,20 @@ fn a_flow_with_an_unreachable_state_or_a_dead_end_fails_check() {
         let states = flow["states"].as_array_mut().unwrap();
         states.push(serde_json::json!({"id": "limbo", "label": "Limbo"}));
         states.push(serde_json::json!({"id": "stuck", "label": "Stuck"}));
-        flow["transitions"].as_array_mut().unwrap().push(serde_json::json!({"action": "park", "label": "Park", "from": ["open"], "to": "stuck"}));
+        flow["transitions"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"action": "park", "label": "Park", "from": ["open"], "to": "stuck"}));
     });
-    assert_eq!(problems, [
-        "flows/ticket.json: /states/5: state `limbo` cannot be reached from the initial state `new`",
-        "flows/ticket.json: /states/5/id: field `status` has no option `limbo` for this state",
-        "flows/ticket.json: /states/6: state `stuck` is a dead end: no terminal state can be reached from it",
-        "flows/ticket.json: /states/6/id: field `status` has no option `stuck` for this state",
-    ]);
+    assert_eq!(
+        problems,
+        [
+            "flows/ticket.json: /states/5: state `limbo` cannot be reached from the initial state `new`",
+            "flows/ticket.json: /states/5/id: field `status` has no option `limbo` for this state",
+            "flows/ticket.json: /states/6: state `stuck` is a dead end: no terminal state can be reached from it",
+            "flows/ticket.json: /states/6/id: field `status` has no option `stuck` for this state",
+        ]
+    );
     let problems = check_broken("flows/lead.json", |flow| {
         flow["transitions"][0]["to"] = "called".into();
         flow["transitions"][1]["guard"]["if"] = "record.phone != (".into();
@@ -170,7 +176,14 @@ fn a_flow_with_an_unreachable_state_or_a_dead_end_fails_check() {
     });
     assert_eq!(problems.len(), 4, "{problems:?}");
     assert!(problems.contains(&"flows/lead.json: /transitions/0/to: no state `called`".to_owned()), "{problems:?}");
-    assert!(problems.contains(&"flows/lead.json: /transitions/0/who/roles/0: no role `sales_wizard` in app.json".to_owned()), "{problems:?}");
-    assert!(problems.contains(&"flows/lead.json: /transitions/0/who/fields/0: `company` is not `owner` or a user field of form `lead`".to_owned()), "{problems:?}");
+    assert!(
+        problems.contains(&"flows/lead.json: /transitions/0/who/roles/0: no role `sales_wizard` in app.json".to_owned()),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .contains(&"flows/lead.json: /transitions/0/who/fields/0: `company` is not `owner` or a user field of form `lead`".to_owned()),
+        "{problems:?}"
+    );
     assert!(problems.iter().any(|p| p.starts_with("flows/lead.json: /transitions/1/guard/if: ")), "{problems:?}");
 }

@@ -465,7 +465,8 @@ async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them(
         assert_eq!(funnel["label"]["zh-CN"], "销售漏斗", "{url}: {funnel}");
         assert_eq!(funnel["columns"][0]["values"]["negotiation"]["zh-CN"], "商务谈判", "{url}");
         let (_, everyone) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/sales"), t).await;
-        let count = |b: &Value| b["tiles"][0]["result"]["rows"].as_array().unwrap().iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>();
+        let count =
+            |b: &Value| b["tiles"][0]["result"]["rows"].as_array().unwrap().iter().map(|r| r["count"].as_i64().unwrap()).sum::<i64>();
         assert!(count(&everyone) > count(&board), "{url}: the owner filter narrows the funnel");
         // A rep sees the same dashboard over their own deals only.
         let (_, mine) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/sales"), Some(&rep)).await;
@@ -475,7 +476,10 @@ async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them(
         // Export headers in the viewer's language.
         let resp = actix_web::test::call_service(
             &app,
-            TestRequest::get().uri("/api/apps/crm/reports/sales_funnel?format=csv&lang=zh-CN").insert_header(("Authorization", format!("Bearer {token}"))).to_request(),
+            TestRequest::get()
+                .uri("/api/apps/crm/reports/sales_funnel?format=csv&lang=zh-CN")
+                .insert_header(("Authorization", format!("Bearer {token}")))
+                .to_request(),
         )
         .await;
         let csv = String::from_utf8(actix_web::test::read_body(resp).await.to_vec()).unwrap();

@@ -80,10 +80,21 @@ async fn a_lead_is_contacted_qualified_and_converted_into_account_contact_and_op
         let who = people(&engine).await;
         let app = start(engine).await;
         let rep = Some(who["rep1"].as_str());
-        let (status, lead) = call(&app, create("lead", json!({"name": "张伟", "company": "东方重工", "region": "east",
-            "industry": "manufacturing", "source": "trade_show", "estimated_budget": 300000})), rep).await;
+        let (status, lead) = call(
+            &app,
+            create(
+                "lead",
+                json!({"name": "张伟", "company": "东方重工", "region": "east",
+            "industry": "manufacturing", "source": "trade_show", "estimated_budget": 300000}),
+            ),
+            rep,
+        )
+        .await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {lead}");
-        assert_eq!((lead["owner"].as_str(), lead["state"].as_str(), lead["data"]["status"].as_str()), (Some("rep1"), Some("new"), Some("new")));
+        assert_eq!(
+            (lead["owner"].as_str(), lead["state"].as_str(), lead["data"]["status"].as_str()),
+            (Some("rep1"), Some("new"), Some("new"))
+        );
         let id = id_of(&lead);
 
         let (_, view) = call(&app, actions("lead", &id), rep).await;
@@ -135,7 +146,11 @@ async fn a_lead_is_contacted_qualified_and_converted_into_account_contact_and_op
         let (_, other) = call(&app, create("lead", json!({"name": "李娜", "company": "南方电子", "region": "east"})), rep).await;
         let other = id_of(&other);
         let (status, body) = call(&app, act("lead", &other, "disqualify"), rep).await;
-        assert_eq!((status, body["details"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("/disqualified_reason")), "{url}: {body}");
+        assert_eq!(
+            (status, body["details"][0]["path"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("/disqualified_reason")),
+            "{url}: {body}"
+        );
         let (status, _) = call(&app, act("lead", &other, "contact"), Some(&who["rep2"])).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
         let (status, _) = call(&app, act("lead", &other, "teleport"), rep).await;
@@ -151,7 +166,8 @@ async fn opportunity_stages_set_probability_and_require_their_fields() {
         let app = start(engine).await;
         let rep = Some(who["rep1"].as_str());
         let (_, account) = call(&app, create("account", json!({"name": "华东机械"})), rep).await;
-        let (status, deal) = call(&app, create("opportunity", json!({"name": "产线改造", "account": id_of(&account), "amount": 880000})), rep).await;
+        let (status, deal) =
+            call(&app, create("opportunity", json!({"name": "产线改造", "account": id_of(&account), "amount": 880000})), rep).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {deal}");
         assert_eq!((deal["data"]["stage"].as_str(), deal["data"]["probability"].as_i64()), (Some("initial_contact"), Some(10)));
         let id = id_of(&deal);
@@ -163,7 +179,10 @@ async fn opportunity_stages_set_probability_and_require_their_fields() {
         for (action, stage, probability) in [("negotiate", "negotiation", 75), ("win", "won", 100)] {
             let (status, moved) = call(&app, act("opportunity", &id, action), rep).await;
             assert_eq!(status, StatusCode::OK, "{url}: {action}: {moved}");
-            assert_eq!((moved["record"]["data"]["stage"].as_str(), moved["record"]["data"]["probability"].as_i64()), (Some(stage), Some(probability)));
+            assert_eq!(
+                (moved["record"]["data"]["stage"].as_str(), moved["record"]["data"]["probability"].as_i64()),
+                (Some(stage), Some(probability))
+            );
         }
         // The manager hears of the win.
         assert!(inbox(&app, &who["manager1"]).await.contains(&"商机赢单".to_owned()), "{url}");
@@ -205,7 +224,10 @@ async fn quote_discounts_are_approved_by_the_manager_and_above_25_percent_by_the
         let (_, q15) = call(&app, quote(15), rep).await;
         let id = id_of(&q15);
         let (_, moved) = call(&app, act("quote", &id, "submit"), rep).await;
-        assert_eq!((moved["flow"]["state"].as_str(), moved["flow"]["approval"]["waiting"].clone()), (Some("in_review"), json!(["manager1"])));
+        assert_eq!(
+            (moved["flow"]["state"].as_str(), moved["flow"]["approval"]["waiting"].clone()),
+            (Some("in_review"), json!(["manager1"]))
+        );
         assert_eq!(action_names(&moved["flow"]), ["recall"], "{url}: the submitter may only recall");
         let (status, _) = call(&app, act("quote", &id, "approve"), rep).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: not the rep's decision");
@@ -218,7 +240,9 @@ async fn quote_discounts_are_approved_by_the_manager_and_above_25_percent_by_the
         assert_eq!(view["forms"]["quote"]["flow"]["field"], "status", "{url}");
         assert_eq!(view["forms"]["quote"]["flow"]["states"][2]["id"], "approved", "{url}");
         assert_eq!(view["dashboards"].as_array().unwrap().len(), 4, "{url}: and the app's dashboards");
-        let approve = TestRequest::post().uri(&format!("/api/tasks/{}/approve", tasks[0]["id"].as_str().unwrap())).set_json(json!({"comment": "同意"}));
+        let approve = TestRequest::post()
+            .uri(&format!("/api/tasks/{}/approve", tasks[0]["id"].as_str().unwrap()))
+            .set_json(json!({"comment": "同意"}));
         let (status, decided) = call(&app, approve, manager).await;
         assert_eq!((status, decided["record"]["data"]["status"].as_str()), (StatusCode::OK, Some("approved")), "{url}: {decided}");
         let again = TestRequest::post().uri(&format!("/api/tasks/{}/approve", tasks[0]["id"].as_str().unwrap()));
@@ -237,7 +261,10 @@ async fn quote_discounts_are_approved_by_the_manager_and_above_25_percent_by_the
         assert_eq!((status, rejected["record"]["data"]["status"].as_str()), (StatusCode::OK, Some("draft")), "{url}: {rejected}");
         let log = rejected["flow"]["log"].as_array().unwrap();
         let decision = log.iter().find(|l| l["action"] == "reject").unwrap();
-        assert_eq!((decision["by"].as_str(), decision["comment"].as_str(), decision["step"].as_str()), (Some("ceo1"), Some("折扣过高"), Some("director")));
+        assert_eq!(
+            (decision["by"].as_str(), decision["comment"].as_str(), decision["step"].as_str()),
+            (Some("ceo1"), Some("折扣过高"), Some("director"))
+        );
 
         // Recall before anyone decided: back to draft, the manager's task is withdrawn.
         let (_, q) = call(&app, quote(15), rep).await;
@@ -269,8 +296,11 @@ async fn contracts_need_the_manager_then_legal_and_finance_countersigning_at_onc
         let t = |name: &str| Some(who[name].clone());
         let (_, account) = call(&app, create("account", json!({"name": "西部能源"})), t("rep1").as_deref()).await;
         let contract = |name: &str| {
-            create("contract", json!({"name": name, "account": id_of(&account), "amount": 100000,
-                "payment_plan": [{"due_date": "2026-01-31", "amount": 30000}, {"due_date": "2099-06-30", "amount": 70000}]}))
+            create(
+                "contract",
+                json!({"name": name, "account": id_of(&account), "amount": 100000,
+                "payment_plan": [{"due_date": "2026-01-31", "amount": 30000}, {"due_date": "2099-06-30", "amount": 70000}]}),
+            )
         };
 
         // Rejected by legal: back to draft, finance's task withdrawn.
@@ -280,7 +310,8 @@ async fn contracts_need_the_manager_then_legal_and_finance_countersigning_at_onc
         assert_eq!((status, moved["flow"]["approval"]["waiting"].clone()), (StatusCode::OK, json!(["manager1"])), "{url}: {moved}");
         call(&app, act("contract", &id, "approve"), t("manager1").as_deref()).await;
         assert_eq!(my_tasks(&app, &who["finance1"], &id).await.len(), 1, "{url}");
-        let (_, back) = call(&app, act("contract", &id, "reject").set_json(json!({"comment": "违约条款需修改"})), t("legal1").as_deref()).await;
+        let (_, back) =
+            call(&app, act("contract", &id, "reject").set_json(json!({"comment": "违约条款需修改"})), t("legal1").as_deref()).await;
         assert_eq!(back["record"]["data"]["status"], "draft", "{url}: {back}");
         assert!(my_tasks(&app, &who["finance1"], &id).await.is_empty(), "{url}");
 
@@ -309,7 +340,8 @@ async fn contracts_need_the_manager_then_legal_and_finance_countersigning_at_onc
         let (status, body) = call(&app, act("contract", &id, "activate"), t("rep1").as_deref()).await;
         assert_eq!((status, body["details"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("/start_date")), "{url}");
         let version = signed["record"]["version"].as_i64().unwrap();
-        let (status, body) = call(&app, patch("contract", &id, version, json!({"start_date": "2026-01-01"})), t("manager1").as_deref()).await;
+        let (status, body) =
+            call(&app, patch("contract", &id, version, json!({"start_date": "2026-01-01"})), t("manager1").as_deref()).await;
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
         assert_eq!(body["data"]["overdue_amount"].as_f64(), Some(30000.0), "{url}: {body}");
         let (status, _) = call(&app, act("contract", &id, "activate"), t("rep1").as_deref()).await;
@@ -483,7 +515,8 @@ async fn a_record_in_flight_keeps_its_flow_version_until_it_reaches_a_state_of_t
         };
         let (engine, u1, _, _) = open(url.clone(), app_dir.clone()).await;
         let app = start(engine.clone()).await;
-        let task = |subject: &str| TestRequest::post().uri("/api/apps/lab/forms/task/records").set_json(json!({"data": {"subject": subject}}));
+        let task =
+            |subject: &str| TestRequest::post().uri("/api/apps/lab/forms/task/records").set_json(json!({"data": {"subject": subject}}));
         let flow_act = |id: &str, action: &str| TestRequest::post().uri(&format!("/api/apps/lab/forms/task/records/{id}/actions/{action}"));
         let (_, old) = call(&app, task("started under v1"), Some(&u1)).await;
         let old = id_of(&old);
@@ -503,7 +536,11 @@ async fn a_record_in_flight_keeps_its_flow_version_until_it_reaches_a_state_of_t
         // New records follow version 2.
         let (_, new) = call(&app, task("started under v2"), Some(&u1)).await;
         let (_, moved) = call(&app, flow_act(&id_of(&new), "submit"), Some(&u1)).await;
-        assert_eq!((moved["flow"]["state"].as_str(), moved["flow"]["approval"]["waiting"].clone()), (Some("checking"), json!(["u3"])), "{url}");
+        assert_eq!(
+            (moved["flow"]["state"].as_str(), moved["flow"]["approval"]["waiting"].clone()),
+            (Some("checking"), json!(["u3"])),
+            "{url}"
+        );
         let (status, _) = call(&app, flow_act(&id_of(&new), "approve"), Some(&u3)).await;
         assert_eq!(status, StatusCode::OK, "{url}");
         engine.close().await.unwrap();

@@ -29,7 +29,9 @@ fn main() {
             flows_bench::run(3_000);
         }
         other => {
-            eprintln!("unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], import [rows], flows [records], all");
+            eprintln!(
+                "unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], import [rows], flows [records], all"
+            );
             std::process::exit(2);
         }
     }

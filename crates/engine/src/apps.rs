@@ -188,7 +188,8 @@ impl LoadedApp {
             value["templates"] = serde_json::json!(templates);
             // The form's flow, so clients lock its state field and name states and actions.
             if let Some(flow) = self.flows.get(id).map(|f| f.workflow.def()) {
-                let states: Vec<_> = flow.states.iter().map(|s| serde_json::json!({"id": s.id, "label": s.label, "terminal": s.terminal})).collect();
+                let states: Vec<_> =
+                    flow.states.iter().map(|s| serde_json::json!({"id": s.id, "label": s.label, "terminal": s.terminal})).collect();
                 let actions: Vec<_> = flow.transitions.iter().map(|t| serde_json::json!({"action": t.action, "label": t.label})).collect();
                 value["flow"] = serde_json::json!({"field": flow.field, "states": states, "actions": actions});
             }
@@ -200,8 +201,12 @@ impl LoadedApp {
         }
         app.navigation.retain(|g| !g.forms.is_empty());
         // Dashboards: every viewer may open them; tiles over forms they cannot read say so.
-        let dashboards: Vec<_> =
-            self.defs.dashboards.iter().map(|(id, d)| serde_json::json!({"id": id, "label": d.label, "description": d.description})).collect();
+        let dashboards: Vec<_> = self
+            .defs
+            .dashboards
+            .iter()
+            .map(|(id, d)| serde_json::json!({"id": id, "label": d.label, "description": d.description}))
+            .collect();
         serde_json::json!({"app": app, "forms": forms, "dashboards": dashboards})
     }
 

@@ -228,7 +228,12 @@ fn guard_text(label: &Label) -> String {
 
 /// Problems of the app's flows for `tessera check`: the graph (from the workflow crate) and the
 /// expressions and rules flows name (from the rules engine).
-pub(crate) fn compile_flows(defs: &defs::AppDefs, rules: &rules::Rules, dir: &Path, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, FlowRuntime> {
+pub(crate) fn compile_flows(
+    defs: &defs::AppDefs,
+    rules: &rules::Rules,
+    dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, FlowRuntime> {
     let mut flows = BTreeMap::new();
     for (id, flow) in &defs.flows {
         let file = dir.join("flows").join(format!("{id}.json"));
@@ -339,7 +344,13 @@ impl LoadedApp {
 impl Engine {
     /// The workflow an instance follows: the current definition when it has the instance's
     /// state (the instance moves to it), else the stored version it started with.
-    async fn workflow_for(&self, db: &impl Conn, app: &LoadedApp, form: &str, instance: &mut Instance) -> Result<Arc<Workflow>, EngineError> {
+    async fn workflow_for(
+        &self,
+        db: &impl Conn,
+        app: &LoadedApp,
+        form: &str,
+        instance: &mut Instance,
+    ) -> Result<Arc<Workflow>, EngineError> {
         let runtime = app.flows.get(form).ok_or_else(|| EngineError::NotFound(format!("a flow of form `{form}`")))?;
         if instance.version == runtime.version || runtime.workflow.def().state(&instance.state).is_some() {
             instance.version = runtime.version;
@@ -353,10 +364,10 @@ impl Engine {
             .await?
             .ok_or_else(|| EngineError::Internal(format!("flow `{}` version {} is not stored", instance.flow, instance.version)))?;
         let def: Flow = serde_json::from_str(&text).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let workflow = Arc::new(
-            Workflow::compile(&instance.flow, def)
-                .map_err(|_| EngineError::Internal(format!("stored flow `{}` version {} does not verify", instance.flow, instance.version)))?,
-        );
+        let workflow =
+            Arc::new(Workflow::compile(&instance.flow, def).map_err(|_| {
+                EngineError::Internal(format!("stored flow `{}` version {} does not verify", instance.flow, instance.version))
+            })?);
         if let Ok(mut cache) = app.old_flows.0.lock() {
             cache.insert(key, workflow.clone());
         }
@@ -419,7 +430,14 @@ impl Engine {
 
     /// After a new record with a flow is written: its first state's timers, and tasks when it
     /// starts in an approval.
-    pub(crate) async fn started_flow(&self, tx: &impl Conn, app: &str, form: &str, envelope: &Envelope, instance: &Instance) -> Result<(), EngineError> {
+    pub(crate) async fn started_flow(
+        &self,
+        tx: &impl Conn,
+        app: &str,
+        form: &str,
+        envelope: &Envelope,
+        instance: &Instance,
+    ) -> Result<(), EngineError> {
         let loaded = self.app(app)?;
         let Some(runtime) = loaded.flows.get(form) else { return Ok(()) };
         if instance.approval.is_some() {
@@ -438,7 +456,15 @@ impl Engine {
             let mut instance = instance_of(loaded, form, &record)?;
             let workflow = self.workflow_for(db, loaded, form, &mut instance).await?;
             let users = store::users(db).await?;
-            let env = FlowEnv { now: time::now(), id, owner: &record.owner, record: &record.data, user: actor_json(actor), users: &users, app: loaded };
+            let env = FlowEnv {
+                now: time::now(),
+                id,
+                owner: &record.owner,
+                record: &record.data,
+                user: actor_json(actor),
+                users: &users,
+                app: loaded,
+            };
             let person = Person { username: &actor.username, roles: &actor.roles, may_update, system: false };
             view(&workflow, &instance, record.version, Some((&person, &env as &dyn Env)))
         }
@@ -448,7 +474,15 @@ impl Engine {
 
     /// Takes `action` on the record: a transition of its flow, or an approval action
     /// (`approve`, `reject`, `recall`, `transfer`, `add_approver`).
-    pub async fn act(&self, actor: &Actor, app: &str, form: &str, id: &str, action: &str, request: ActRequest) -> Result<ActResult, EngineError> {
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        action: &str,
+        request: ActRequest,
+    ) -> Result<ActResult, EngineError> {
         let result = async {
             let (_turn, tx) = self.store.begin().await?;
             let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
@@ -503,7 +537,15 @@ impl Engine {
             other => Command::Act(other.to_owned()),
         };
         let users = store::users(tx).await?;
-        let env = FlowEnv { now: time::now(), id, owner: &record.owner, record: &record.data, user: actor_json(actor), users: &users, app: loaded };
+        let env = FlowEnv {
+            now: time::now(),
+            id,
+            owner: &record.owner,
+            record: &record.data,
+            user: actor_json(actor),
+            users: &users,
+            app: loaded,
+        };
         let person = Person { username: &actor.username, roles: &actor.roles, may_update, system };
         let step = workflow.step(&instance, &person, &command, request.comment.clone(), &env).map_err(step_error)?;
 
@@ -582,7 +624,14 @@ impl Engine {
     }
 
     /// The live record, checked readable by the actor (404 otherwise), and the actor's access.
-    async fn flow_record(&self, db: &impl Conn, actor: &Actor, app: &LoadedApp, form: &str, id: &str) -> Result<(Record, Access), EngineError> {
+    async fn flow_record(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        form: &str,
+        id: &str,
+    ) -> Result<(Record, Access), EngineError> {
         let rt = app.form(form)?;
         if !app.flows.contains_key(form) {
             return Err(EngineError::NotFound(format!("a flow of form `{form}`")));
@@ -595,7 +644,15 @@ impl Engine {
         Ok((record, access))
     }
 
-    async fn may_update(&self, db: &impl Conn, actor: &Actor, app: &LoadedApp, form: &str, access: &Access, record: &Record) -> Result<bool, EngineError> {
+    async fn may_update(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        form: &str,
+        access: &Access,
+        record: &Record,
+    ) -> Result<bool, EngineError> {
         Ok(access.allows(Action::Update) && self.in_scope(db, actor, app, app.form(form)?, access, Action::Update, record).await?)
     }
 
@@ -627,17 +684,18 @@ impl Engine {
             }
             let status = match decided {
                 Some((seat, by, approved)) if i64::from(seat) == task.seat && task.assignee == by => {
-                    if approved { "approved" } else { "rejected" }
+                    if approved {
+                        "approved"
+                    } else {
+                        "rejected"
+                    }
                 }
                 _ => "closed",
             };
             store::finish_task(tx, &task.id, status, &now).await?;
         }
-        let open: Vec<(i64, String, i64, String)> = store::pending_tasks_of(tx, &record.id)
-            .await?
-            .into_iter()
-            .map(|t| (t.entry, t.step, t.seat, t.assignee))
-            .collect();
+        let open: Vec<(i64, String, i64, String)> =
+            store::pending_tasks_of(tx, &record.id).await?.into_iter().map(|t| (t.entry, t.step, t.seat, t.assignee)).collect();
         for (entry, step, seat, assignee) in wanted.into_iter().filter(|k| !open.contains(k)) {
             let task = store::Task {
                 id: Uuid::now_v7().to_string(),
@@ -670,7 +728,15 @@ impl Engine {
         let Some(state) = workflow.def().state(&instance.state) else { return Ok(()) };
         let now = Utc::now();
         for timer in &state.timers {
-            let env = FlowEnv { now: time::now(), id: &record.id, owner: &record.owner, record: &record.data, user: Value::Null, users: &[], app };
+            let env = FlowEnv {
+                now: time::now(),
+                id: &record.id,
+                owner: &record.owner,
+                record: &record.data,
+                user: Value::Null,
+                users: &[],
+                app,
+            };
             let Some(due) = timer_due(timer, &env, now)? else { continue };
             let job = store::Job {
                 id: Uuid::now_v7().to_string(),
@@ -711,7 +777,15 @@ impl Engine {
         let again = timer.every.as_deref().and_then(defs::parse_duration).map(|s| now + chrono::Duration::seconds(s));
         let system = Actor::system();
         let users = store::users(&tx).await?;
-        let env = FlowEnv { now: time::now(), id, owner: &record.owner, record: &record.data, user: actor_json(&system), users: &users, app: loaded };
+        let env = FlowEnv {
+            now: time::now(),
+            id,
+            owner: &record.owner,
+            record: &record.data,
+            user: actor_json(&system),
+            users: &users,
+            app: loaded,
+        };
         if let Some(condition) = &timer.condition
             && !truthy(&env.eval(condition, &[])?)
         {
@@ -830,7 +904,13 @@ fn instance_of(app: &LoadedApp, form: &str, record: &Record) -> Result<Instance,
     let named = def.field.as_deref().and_then(|f| record.data.get(f)).and_then(Value::as_str).filter(|s| def.state(s).is_some());
     let state = record.state.as_deref().filter(|s| def.state(s).is_some()).or(named);
     let state = state.or_else(|| def.initial().map(|s| s.id.as_str())).unwrap_or_default();
-    Ok(Instance { flow: runtime.workflow.id().to_owned(), version: runtime.version, state: state.to_owned(), entry: 1, ..Instance::default() })
+    Ok(Instance {
+        flow: runtime.workflow.id().to_owned(),
+        version: runtime.version,
+        state: state.to_owned(),
+        entry: 1,
+        ..Instance::default()
+    })
 }
 
 fn view(workflow: &Workflow, instance: &Instance, version: i64, viewer: Option<(&Person, &dyn Env)>) -> Result<FlowView, EngineError> {

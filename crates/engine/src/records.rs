@@ -348,7 +348,15 @@ impl Engine {
     }
 
     /// Gives the record to `owner` (a flow timer's escalation), as a new version.
-    pub(crate) async fn reassign(&self, tx: &impl Conn, actor: &Actor, app: &str, form: &str, old: &Record, owner: &str) -> Result<(), EngineError> {
+    pub(crate) async fn reassign(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        old: &Record,
+        owner: &str,
+    ) -> Result<(), EngineError> {
         let rt = self.app(app)?.form(form)?;
         let before = Envelope::new(form, old.clone());
         let record = Record { owner: owner.to_owned(), ..next_version(old.clone(), actor) };

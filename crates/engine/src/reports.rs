@@ -222,7 +222,12 @@ impl Engine {
             let mut entry = serde_json::to_value(tile).map_err(|e| EngineError::Internal(e.to_string()))?;
             match outcome {
                 Ok(result) => entry["result"] = serde_json::to_value(result).map_err(|e| EngineError::Internal(e.to_string()))?,
-                Err(e @ (EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::Invalid(_) | EngineError::Malformed { .. })) => {
+                Err(
+                    e @ (EngineError::Forbidden(_)
+                    | EngineError::ForbiddenFields(_)
+                    | EngineError::Invalid(_)
+                    | EngineError::Malformed { .. }),
+                ) => {
                     entry["error"] = json!({"error": e.code(), "message": e.to_string()});
                 }
                 Err(other) => return Err(other),

@@ -86,7 +86,10 @@ pub(crate) struct Resolved {
 pub(crate) enum Target {
     System(&'static str),
     /// A field, read from its typed column or from `data`.
-    Field { name: String, typed: bool },
+    Field {
+        name: String,
+        typed: bool,
+    },
 }
 
 const SYSTEM: &[(&str, ValueKind, bool)] = &[

@@ -31,10 +31,10 @@ pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
 pub use records::{FormTable, Record, exists, find_duplicate, get, insert, list, lock_key, set_flow, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
+pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use tasks::{
     Task, finish_task, flow_version, get_task, insert_flow_version, insert_task, latest_flow_version, pending_tasks_of, tasks_of,
 };
-pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use users::{
     Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users,
 };

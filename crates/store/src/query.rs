@@ -4,8 +4,8 @@
 
 use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
 
-use crate::{ColumnKind, FormTable};
 use crate::connect::Backend;
+use crate::{ColumnKind, FormTable};
 
 /// A comparable value bound into a query.
 #[derive(Debug, Clone, PartialEq)]

@@ -42,8 +42,10 @@ impl FormTable {
         let mut typed: Vec<(String, ColumnKind)> = indexes.iter().flatten().filter(|(name, _)| self.is_typed(name)).cloned().collect();
         typed.sort_by(|a, b| a.0.cmp(&b.0));
         typed.dedup_by(|a, b| a.0 == b.0);
-        let exprs: Vec<Vec<String>> =
-            indexes.iter().map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), self, name, *kind)).collect()).collect();
+        let exprs: Vec<Vec<String>> = indexes
+            .iter()
+            .map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), self, name, *kind)).collect())
+            .collect();
         crate::schema::ensure_form_table(store, &self.name, &typed, &exprs).await
     }
 }
@@ -65,7 +67,8 @@ pub struct Record {
     pub flow: Option<Value>,
 }
 
-const COLUMNS: [&str; 10] = ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at", "flow"];
+const COLUMNS: [&str; 10] =
+    ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at", "flow"];
 
 fn flow_text(flow: &Option<Value>) -> Option<String> {
     flow.as_ref().map(Value::to_string)

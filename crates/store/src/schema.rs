@@ -224,7 +224,11 @@ async fn ensure_typed_columns(store: &Store, table: &str, typed: &[(String, Colu
     let existing: Vec<String> = match backend {
         Backend::Sqlite => {
             let q = format!("SELECT name FROM pragma_table_xinfo('{table}')");
-            db.query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, q)).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect()
+            db.query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, q))
+                .await?
+                .iter()
+                .filter_map(|r| r.try_get("", "name").ok())
+                .collect()
         }
         Backend::Postgres => {
             let q = Statement::from_sql_and_values(
@@ -242,14 +246,24 @@ async fn ensure_typed_columns(store: &Store, table: &str, typed: &[(String, Colu
         }
         let value = crate::query::json_field_sql(backend, field, *kind);
         let sql = match (backend, kind) {
-            (Backend::Sqlite, ColumnKind::Text) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} TEXT GENERATED ALWAYS AS ({value}) VIRTUAL"),
-            (Backend::Sqlite, ColumnKind::Number) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} REAL GENERATED ALWAYS AS ({value}) VIRTUAL"),
-            (Backend::Sqlite, ColumnKind::Bool) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} INTEGER GENERATED ALWAYS AS ({value}) VIRTUAL"),
-            (Backend::Postgres, ColumnKind::Text) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} text GENERATED ALWAYS AS ({value}) STORED"),
+            (Backend::Sqlite, ColumnKind::Text) => {
+                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} TEXT GENERATED ALWAYS AS ({value}) VIRTUAL")
+            }
+            (Backend::Sqlite, ColumnKind::Number) => {
+                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} REAL GENERATED ALWAYS AS ({value}) VIRTUAL")
+            }
+            (Backend::Sqlite, ColumnKind::Bool) => {
+                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} INTEGER GENERATED ALWAYS AS ({value}) VIRTUAL")
+            }
+            (Backend::Postgres, ColumnKind::Text) => {
+                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} text GENERATED ALWAYS AS ({value}) STORED")
+            }
             (Backend::Postgres, ColumnKind::Number) => {
                 format!("ALTER TABLE \"{table}\" ADD COLUMN {column} double precision GENERATED ALWAYS AS ({value}) STORED")
             }
-            (Backend::Postgres, ColumnKind::Bool) => format!("ALTER TABLE \"{table}\" ADD COLUMN {column} boolean GENERATED ALWAYS AS ({value}) STORED"),
+            (Backend::Postgres, ColumnKind::Bool) => {
+                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} boolean GENERATED ALWAYS AS ({value}) STORED")
+            }
         };
         db.execute_unprepared(&sql).await?;
     }

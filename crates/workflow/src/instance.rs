@@ -66,6 +66,22 @@ pub struct LogEntry {
     pub comment: Option<String>,
 }
 
+impl Instance {
+    /// Logs a decision or note within the current state, on approval step `step`.
+    pub(crate) fn note(&mut self, at: String, by: &str, action: &str, step: &str, comment: Option<String>) {
+        let state = self.state.clone();
+        self.log.push(LogEntry {
+            at,
+            by: by.to_owned(),
+            action: action.to_owned(),
+            from: state.clone(),
+            to: state,
+            step: Some(step.to_owned()),
+            comment,
+        });
+    }
+}
+
 impl Progress {
     /// Seats whose decision is awaited now: the first undecided one in a sequential step, every
     /// undecided one otherwise.

@@ -133,7 +133,14 @@ impl Workflow {
     }
 
     /// Applies `command` by `who` to `current`.
-    pub fn step(&self, current: &Instance, who: &Person, command: &Command, comment: Option<String>, env: &dyn Env) -> Result<Step, StepError> {
+    pub fn step(
+        &self,
+        current: &Instance,
+        who: &Person,
+        command: &Command,
+        comment: Option<String>,
+        env: &dyn Env,
+    ) -> Result<Step, StepError> {
         let mut next = Step { instance: current.clone(), entered: Vec::new(), effects: Vec::new(), decided: None };
         match command {
             Command::Act(action) => {
@@ -166,25 +173,13 @@ impl Workflow {
                 if let Some(s) = progress.seats.iter_mut().find(|s| s.id == seat) {
                     s.decision = Some(Decision { by: who.username.to_owned(), approved, at: at.clone(), comment: comment.clone() });
                 }
-                let outcome = outcome(step.mode, &progress.seats);
+                let (outcome, index) = (outcome(step.mode, &progress.seats), progress.step);
                 let action = if approved { "approve" } else { "reject" };
-                let state = current.state.clone();
-                next.instance.log.push(LogEntry {
-                    at,
-                    by: who.username.to_owned(),
-                    action: action.into(),
-                    from: state.clone(),
-                    to: state,
-                    step: Some(step.id.clone()),
-                    comment,
-                });
+                next.instance.note(at, who.username, action, &step.id, comment);
                 next.decided = Some(seat);
                 match outcome {
                     Outcome::Pending => {}
-                    Outcome::Approved => {
-                        let index = progress.step;
-                        self.advance(&mut next, approval, index + 1, who.username, env, 0)?;
-                    }
+                    Outcome::Approved => self.advance(&mut next, approval, index + 1, who.username, env, 0)?,
                     Outcome::Rejected => self.reject(&mut next, approval, who.username, env)?,
                 }
             }
@@ -221,17 +216,8 @@ impl Workflow {
                     progress.seats.insert(position + 1, Seat { id, users: vec![to.clone()], decision: None });
                     "add_approver"
                 };
-                let state = current.state.clone();
                 let comment = Some(comment.map_or_else(|| format!("→ {to}"), |c| format!("→ {to}: {c}")));
-                next.instance.log.push(LogEntry {
-                    at: env.now(),
-                    by: who.username.to_owned(),
-                    action: action.into(),
-                    from: state.clone(),
-                    to: state,
-                    step: Some(step.id.clone()),
-                    comment,
-                });
+                next.instance.note(env.now(), who.username, action, &step.id, comment);
             }
         }
         Ok(next)
@@ -316,13 +302,30 @@ impl Workflow {
 
     /// Moves the record into `to`; an approval state opens its first applicable step.
     #[allow(clippy::too_many_arguments)]
-    fn enter(&self, next: &mut Step, to: &str, by: &str, action: &str, comment: Option<String>, env: &dyn Env, depth: u8) -> Result<(), StepError> {
+    fn enter(
+        &self,
+        next: &mut Step,
+        to: &str,
+        by: &str,
+        action: &str,
+        comment: Option<String>,
+        env: &dyn Env,
+        depth: u8,
+    ) -> Result<(), StepError> {
         if depth >= MAX_CHAINED_MOVES {
             return Err(StepError::Invalid("the flow moves on its own too many times; do approvals lead into each other?".into()));
         }
         let instance = &mut next.instance;
         let from = std::mem::replace(&mut instance.state, to.to_owned());
-        instance.log.push(LogEntry { at: env.now(), by: by.to_owned(), action: action.to_owned(), from: from.clone(), to: to.to_owned(), step: None, comment });
+        instance.log.push(LogEntry {
+            at: env.now(),
+            by: by.to_owned(),
+            action: action.to_owned(),
+            from: from.clone(),
+            to: to.to_owned(),
+            step: None,
+            comment,
+        });
         instance.came_from = Some(from);
         instance.entry += 1;
         instance.approval = None;
@@ -339,7 +342,6 @@ impl Workflow {
     /// left the approval passed.
     fn advance(&self, next: &mut Step, approval: &Approval, from_step: usize, by: &str, env: &dyn Env, depth: u8) -> Result<(), StepError> {
         let decided = next.instance.approval.as_ref().is_some_and(|p| p.decided);
-        let state = next.instance.state.clone();
         for (index, step) in approval.steps.iter().enumerate().skip(from_step) {
             if let Some(condition) = &step.condition
                 && !holds(env, condition)?
@@ -348,15 +350,7 @@ impl Workflow {
             }
             let seats = resolve(step, approval, next.instance.submitter.as_deref(), env)?;
             if seats.is_empty() {
-                next.instance.log.push(LogEntry {
-                    at: env.now(),
-                    by: "system".into(),
-                    action: "auto_pass".into(),
-                    from: state.clone(),
-                    to: state.clone(),
-                    step: Some(step.id.clone()),
-                    comment: Some("no approver could be found".into()),
-                });
+                next.instance.note(env.now(), "system", "auto_pass", &step.id, Some("no approver could be found".into()));
                 continue;
             }
             next.instance.approval = Some(Progress { step: index, seats, decided });

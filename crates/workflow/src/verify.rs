@@ -25,7 +25,9 @@ pub(crate) fn verify(def: &Flow) -> Result<DiGraph<usize, ()>, Vec<Problem>> {
     let initial: Vec<usize> = def.states.iter().enumerate().filter(|(_, s)| s.initial).map(|(i, _)| i).collect();
     match initial.as_slice() {
         [] => at(&mut problems, "/states".into(), "no state is `initial`".into()),
-        [i] if def.states[*i].approval.is_some() => at(&mut problems, format!("/states/{i}/initial"), "an approval state cannot be initial".into()),
+        [i] if def.states[*i].approval.is_some() => {
+            at(&mut problems, format!("/states/{i}/initial"), "an approval state cannot be initial".into())
+        }
         [i] if def.states[*i].terminal => at(&mut problems, format!("/states/{i}/initial"), "the initial state cannot be terminal".into()),
         [_] => {}
         [_, rest @ ..] => {
@@ -100,9 +102,11 @@ pub(crate) fn verify(def: &Flow) -> Result<DiGraph<usize, ()>, Vec<Problem>> {
             if let TimerAction::Fire(action) = &timer.action {
                 match def.transition(action) {
                     None => at(&mut problems, format!("/states/{s}/timers/{t}/do/fire"), format!("no action `{action}`")),
-                    Some(tr) if !tr.from.contains(&state.id) => {
-                        at(&mut problems, format!("/states/{s}/timers/{t}/do/fire"), format!("action `{action}` cannot be taken from state `{}`", state.id))
-                    }
+                    Some(tr) if !tr.from.contains(&state.id) => at(
+                        &mut problems,
+                        format!("/states/{s}/timers/{t}/do/fire"),
+                        format!("action `{action}` cannot be taken from state `{}`", state.id),
+                    ),
                     Some(_) => {}
                 }
             }
@@ -131,9 +135,17 @@ pub(crate) fn verify(def: &Flow) -> Result<DiGraph<usize, ()>, Vec<Problem>> {
     let initial_id = &def.states[initial[0]].id;
     for (i, state) in def.states.iter().enumerate() {
         if !reached.contains(&NodeIndex::new(i)) {
-            at(&mut problems, format!("/states/{i}"), format!("state `{}` cannot be reached from the initial state `{initial_id}`", state.id));
+            at(
+                &mut problems,
+                format!("/states/{i}"),
+                format!("state `{}` cannot be reached from the initial state `{initial_id}`", state.id),
+            );
         } else if !finishing.contains(&NodeIndex::new(i)) {
-            at(&mut problems, format!("/states/{i}"), format!("state `{}` is a dead end: no terminal state can be reached from it", state.id));
+            at(
+                &mut problems,
+                format!("/states/{i}"),
+                format!("state `{}` is a dead end: no terminal state can be reached from it", state.id),
+            );
         }
     }
     if problems.is_empty() { Ok(graph) } else { Err(problems) }

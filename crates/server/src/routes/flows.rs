@@ -23,7 +23,8 @@ fn act_request(body: &[u8]) -> Result<ActRequest, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(ActRequest::default());
     }
-    let body: ActBody = serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not a valid action request: {e}")))?;
+    let body: ActBody =
+        serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("the body is not a valid action request: {e}")))?;
     Ok(ActRequest { comment: body.comment, to: body.to, expected_version: None })
 }
 
@@ -37,7 +38,11 @@ fn optional_if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
     (status = 200, description = "`{flow, state, state_label, terminal, version, actions, approval, log}`", body = Object),
     (status = 404, description = "No such record, or the form has no flow", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}/actions")]
-pub(crate) async fn flow_view(caller: Caller, state: web::Data<AppState>, path: web::Path<(String, String, String)>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn flow_view(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, ApiError> {
     let (app, form, id) = path.into_inner();
     let view = state.engine.flow_view(&caller.0, &app, &form, &id).await?;
     Ok(HttpResponse::Ok().insert_header(etag(view.version)).json(view))

@@ -126,7 +126,9 @@ fn countersign_needs_every_seat_and_a_role_seat_is_taken_by_any_member() {
 
 #[test]
 fn or_sign_and_m_of_n() {
-    let any = flow(json!({"steps": [{"id": "s", "label": "S", "approvers": [{"user": "a"}, {"user": "b"}], "mode": "any"}], "approved": "approved"}));
+    let any = flow(
+        json!({"steps": [{"id": "s", "label": "S", "approvers": [{"user": "a"}, {"user": "b"}], "mode": "any"}], "approved": "approved"}),
+    );
     let e = env(0.0);
     let i = submitted(&any, &e);
     assert_eq!(act(&any, &i, "b", Command::Approve, &e).unwrap().state, "approved");
@@ -134,7 +136,9 @@ fn or_sign_and_m_of_n() {
     assert_eq!(i.state, "approving", "one rejection of two or-sign seats leaves the other");
     assert_eq!(act(&any, &i, "b", Command::Reject, &e).unwrap().state, "draft");
 
-    let two = flow(json!({"steps": [{"id": "s", "label": "S", "approvers": [{"user": "a"}, {"user": "b"}, {"user": "c"}], "mode": {"m_of_n": 2}}], "approved": "approved"}));
+    let two = flow(
+        json!({"steps": [{"id": "s", "label": "S", "approvers": [{"user": "a"}, {"user": "b"}, {"user": "c"}], "mode": {"m_of_n": 2}}], "approved": "approved"}),
+    );
     let i = submitted(&two, &e);
     let i = act(&two, &i, "a", Command::Approve, &e).unwrap();
     let i = act(&two, &i, "b", Command::Reject, &e).unwrap();
@@ -186,11 +190,15 @@ fn self_approval_is_skipped_and_fallbacks_apply() {
     let e = env(0.0);
     let i = submitted(&own, &e);
     assert_eq!(own.waiting(&i)[0].users, ["root"], "the submitter is removed; the admin fallback decides");
-    let auto = flow(json!({"steps": [{"id": "s", "label": "S", "approvers": [{"field": "nobody"}]}], "approved": "approved", "fallback": "auto_pass"}));
+    let auto = flow(
+        json!({"steps": [{"id": "s", "label": "S", "approvers": [{"field": "nobody"}]}], "approved": "approved", "fallback": "auto_pass"}),
+    );
     let i = submitted(&auto, &e);
     assert_eq!(i.state, "approved");
     assert!(i.log.iter().any(|l| l.action == "auto_pass"));
-    let allowed = flow(json!({"steps": [{"id": "s", "label": "S", "approvers": [{"user": "rep"}]}], "approved": "approved", "allow_self_approval": true}));
+    let allowed = flow(
+        json!({"steps": [{"id": "s", "label": "S", "approvers": [{"user": "rep"}]}], "approved": "approved", "allow_self_approval": true}),
+    );
     assert_eq!(allowed.waiting(&submitted(&allowed, &e))[0].users, ["rep"]);
 }
 
@@ -226,10 +234,13 @@ fn verification_names_unreachable_states_dead_ends_and_unknown_states() {
         {"action": "go", "label": "Go", "from": ["a"], "to": "b"},
         {"action": "finish", "label": "F", "from": ["a"], "to": "done"}
     ]}));
-    assert_eq!(found, vec![
-        Problem { pointer: "/states/1".into(), message: "state `b` is a dead end: no terminal state can be reached from it".into() },
-        Problem { pointer: "/states/2".into(), message: "state `island` cannot be reached from the initial state `a`".into() },
-    ]);
+    assert_eq!(
+        found,
+        vec![
+            Problem { pointer: "/states/1".into(), message: "state `b` is a dead end: no terminal state can be reached from it".into() },
+            Problem { pointer: "/states/2".into(), message: "state `island` cannot be reached from the initial state `a`".into() },
+        ]
+    );
     let found = problems(json!({"label": "F", "form": "x", "states": [
         {"id": "a", "label": "A", "initial": true}, {"id": "done", "label": "D", "terminal": true}
     ], "transitions": [
