@@ -1,6 +1,10 @@
 //! Users, passwords and sessions. Passwords are hashed with argon2; a session token is random,
 //! shown once, and only its SHA-256 digest is stored.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine as _;
@@ -14,6 +18,46 @@ use crate::{Engine, EngineError, time};
 
 /// How long a login lasts.
 const SESSION_DAYS: i64 = 7;
+
+/// How long a session read from the database is trusted without reading it again. Logouts and
+/// password changes in this process take effect at once; another server sharing the database
+/// notices them within this time.
+const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+/// Entries kept at most; beyond it the cache starts over (it only saves reads).
+const SESSION_CACHE_MAX: usize = 10_000;
+
+/// Sessions recently read, by token digest: every request authenticates, and this spares most
+/// of them a database round trip.
+#[derive(Clone, Default)]
+pub(crate) struct SessionCache(Arc<Mutex<HashMap<String, CachedSession>>>);
+
+struct CachedSession {
+    user: store::User,
+    csrf_hash: String,
+    read_at: Instant,
+}
+
+impl SessionCache {
+    fn get(&self, key: &str) -> Option<(store::User, String)> {
+        let cache = self.0.lock().ok()?;
+        cache.get(key).filter(|s| s.read_at.elapsed() < SESSION_CACHE_TTL).map(|s| (s.user.clone(), s.csrf_hash.clone()))
+    }
+
+    fn put(&self, key: String, user: store::User, csrf_hash: String) {
+        if let Ok(mut cache) = self.0.lock() {
+            if cache.len() >= SESSION_CACHE_MAX {
+                cache.clear();
+            }
+            cache.insert(key, CachedSession { user, csrf_hash, read_at: Instant::now() });
+        }
+    }
+
+    fn forget(&self, keep: impl Fn(&str, &store::User) -> bool) {
+        if let Ok(mut cache) = self.0.lock() {
+            cache.retain(|key, s| keep(key, &s.user));
+        }
+    }
+}
 
 /// The user on whose behalf a command runs. Every command takes one.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -106,7 +150,15 @@ impl Engine {
     /// The user a session token belongs to; a cookie-authenticated write must also carry the
     /// session's CSRF token.
     pub async fn authenticate(&self, token: &str, csrf: Csrf<'_>) -> Result<Actor, EngineError> {
-        let (user, csrf_hash) = store::session(self.store.db(), &digest(token), &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
+        let key = digest(token);
+        let (user, csrf_hash) = match self.sessions.get(&key) {
+            Some(found) => found,
+            None => {
+                let found = store::session(self.store.db(), &key, &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
+                self.sessions.put(key, found.0.clone(), found.1.clone());
+                found
+            }
+        };
         if let Csrf::Required(sent) = csrf
             && sent.map(digest).as_deref() != Some(csrf_hash.as_str())
         {
@@ -128,12 +180,17 @@ impl Engine {
         store::set_password(&tx, &actor.username, &hash_password(new)?).await?;
         store::delete_other_sessions(&tx, &actor.username, &digest(token)).await?;
         tx.commit().await.map_err(store::StoreError::from)?;
+        let kept = digest(token);
+        self.sessions.forget(|key, user| user.username != actor.username || key == kept);
         Ok(())
     }
 
     /// Ends a session; the token stops working at once.
     pub async fn logout(&self, token: &str) -> Result<(), EngineError> {
-        Ok(store::delete_session(self.store.db(), &digest(token)).await?)
+        let key = digest(token);
+        store::delete_session(self.store.db(), &key).await?;
+        self.sessions.forget(|cached, _| cached != key);
+        Ok(())
     }
 
     /// Creates `admin` when the database has no users. Returns the password when it was

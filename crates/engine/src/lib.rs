@@ -58,6 +58,8 @@ pub struct Engine {
     worker_id: Arc<str>,
     /// Imports started in the background by this process.
     imports: import::Imports,
+    /// Sessions recently authenticated.
+    sessions: auth::SessionCache,
 }
 
 impl Engine {
@@ -78,8 +80,13 @@ impl Engine {
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }
-        let engine =
-            Engine { store, apps: Arc::new(apps), worker_id: uuid::Uuid::now_v7().to_string().into(), imports: Default::default() };
+        let engine = Engine {
+            store,
+            apps: Arc::new(apps),
+            worker_id: uuid::Uuid::now_v7().to_string().into(),
+            imports: Default::default(),
+            sessions: Default::default(),
+        };
         engine.ensure_schedules(chrono::Utc::now()).await?;
         Ok(engine)
     }
