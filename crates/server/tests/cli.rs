@@ -87,3 +87,36 @@ async fn audit_verify_holds_on_an_untouched_database_and_names_an_edited_row() {
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
+    let copy = std::env::temp_dir().join(format!("tessera-cli-flow-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    for dir in ["forms", "flows"] {
+        std::fs::create_dir_all(copy.join(dir)).unwrap();
+    }
+    std::fs::write(
+        copy.join("app.json"),
+        r#"{"$schema": "../../schemas/app.schema.json", "format_version": 1, "id": "desk", "name": "Desk", "version": "1"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        copy.join("forms/request.json"),
+        r#"{"$schema": "../../../schemas/form.schema.json", "label": "Request", "fields": [{"id": "subject", "type": "text", "label": "Subject"}]}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        copy.join("flows/request.json"),
+        r#"{"$schema": "../../../schemas/flow.schema.json", "label": "Request", "form": "request",
+            "states": [{"id": "open", "label": "Open", "initial": true}, {"id": "waiting", "label": "Waiting"},
+                       {"id": "archived", "label": "Archived"}, {"id": "done", "label": "Done", "terminal": true}],
+            "transitions": [{"action": "wait", "label": "Wait", "from": ["open"], "to": "waiting"},
+                            {"action": "close", "label": "Close", "from": ["open"], "to": "done"}]}"#,
+    )
+    .unwrap();
+    let (code, out) = tessera(&["check", copy.to_str().unwrap()]);
+    std::fs::remove_dir_all(&copy).ok();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("flows/request.json: /states/1: state `waiting` is a dead end: no terminal state can be reached from it"), "{out}");
+    assert!(out.contains("flows/request.json: /states/2: state `archived` cannot be reached from the initial state `open`"), "{out}");
+}
