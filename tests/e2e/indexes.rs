@@ -41,7 +41,10 @@ async fn declared_indexes_exist_and_the_list_query_uses_them() {
             .await
             .unwrap();
         let defs: Vec<String> = rows.iter().map(|r| r.try_get::<String>("", "indexdef").unwrap()).collect();
-        assert!(defs.iter().any(|d| d.contains("(f_stage, f_amount)") && d.contains("WHERE (deleted_at IS NULL)")), "{defs:?}");
+        assert!(
+            defs.iter().any(|d| d.contains("(f_stage NULLS FIRST, f_amount NULLS FIRST)") && d.contains("WHERE (deleted_at IS NULL)")),
+            "{defs:?}"
+        );
         let rows = db
             .query_all_raw(Statement::from_string(
                 db.get_database_backend(),

@@ -30,10 +30,23 @@ pub(crate) fn run(opportunities: usize) {
     }
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let url = format!("sqlite://{}/bench.db", dir.display());
     let apps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../apps/crm");
-
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    // SQLite by default; PostgreSQL when `TESSERA_BENCH_PG` names a server (a database
+    // `tessera_server_bench` is created there afresh).
+    let (database, url) = match std::env::var("TESSERA_BENCH_PG") {
+        Ok(base) => {
+            runtime.block_on(async {
+                use sea_orm::ConnectionTrait;
+                let admin = sea_orm::Database::connect(format!("{base}/postgres")).await.expect("PostgreSQL");
+                admin.execute_unprepared("DROP DATABASE IF EXISTS tessera_server_bench").await.ok();
+                admin.execute_unprepared("CREATE DATABASE tessera_server_bench").await.expect("create database");
+            });
+            ("PostgreSQL", format!("{base}/tessera_server_bench"))
+        }
+        Err(_) => ("SQLite", format!("sqlite://{}/bench.db", dir.display())),
+    };
+
     let (token, ids) = runtime.block_on(prepare(&url, &apps, opportunities));
     let binary = std::env::current_exe().expect("own path").with_file_name("tessera");
     if !binary.is_file() {
@@ -102,7 +115,7 @@ pub(crate) fn run(opportunities: usize) {
         ),
     ];
     println!(
-        "server: `tessera serve`, CRM on SQLite, {opportunities} opportunities, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
+        "server: `tessera serve`, CRM on {database}, {opportunities} opportunities, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
     );
     println!("  {:<66} {:>10} {:>9} {:>9}", "workload", "req/s", "p50 ms", "p99 ms");
     let mut baseline = None;

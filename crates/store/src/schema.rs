@@ -203,7 +203,12 @@ pub(crate) async fn ensure_form_table(
     };
     let system = [(vec!["owner".to_owned()], ""), (vec!["updated_at".to_owned()], "")];
     let fields = indexes.iter().map(|exprs| (exprs.clone(), " WHERE deleted_at IS NULL"));
+    // Lists sort missing values first ascending and last descending (SQLite's own order). A
+    // PostgreSQL index sorts them last by default, so neither direction could be read from it:
+    // declare them first, and a backward scan gives descending with missing values last.
+    let nulls = if store.backend() == Backend::Postgres { " NULLS FIRST" } else { "" };
     for (exprs, condition) in system.into_iter().chain(fields) {
+        let exprs: Vec<String> = exprs.iter().map(|e| format!("{e}{nulls}")).collect();
         let name = format!("ix_{:016x}", fnv(&format!("{table}:{}{condition}", exprs.join(","))));
         let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({}){condition}", quote(&name), quote(table), exprs.join(", "));
         db.execute_unprepared(&sql).await?;
