@@ -37,11 +37,12 @@ pub(crate) struct FieldExpressions {
 }
 
 impl FormRuntime {
-    /// Whether saving needs the rules engine at all (most forms of a plain app do not).
-    pub(crate) fn has_rules(&self) -> bool {
+    /// Whether preparing a save needs the rules engine (most forms of a plain app do not):
+    /// expressions, or hooks that run before the write. `after_save` hooks run on their own.
+    pub(crate) fn has_rules_before_write(&self) -> bool {
         let e = &self.expressions;
         let expressions = [&e.defaults, &e.formulas, &e.visible_if, &e.required_if];
-        !self.compiled.def.hooks.is_empty() || expressions.iter().any(|list| !list.is_empty())
+        self.compiled.def.hooks.iter().any(|h| h.on != defs::HookKind::AfterSave) || expressions.iter().any(|list| !list.is_empty())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Rules at save time. Everything a save computes — defaults, `before_save`, formulas, scores,
-//! assignment, visibility, schema validation, `validate` — runs as one job on a blocking
-//! thread (rhai is synchronous), while this task serves the job's reads (`lookup`, `find`,
-//! `round_robin`) from the save's own transaction. Forms without rules skip the thread.
+//! assignment, visibility, schema validation, `validate` — runs as one job. Most jobs read
+//! nothing else and finish at once on the calling task; a job whose script reads (`lookup`,
+//! `find`, `round_robin`) runs again on a blocking thread (rhai is synchronous), while this task
+//! serves its reads from the save's own transaction.
 
 use std::sync::Arc;
 use std::sync::mpsc as sync_channel;
@@ -72,6 +73,29 @@ impl Host for ChannelHost {
 /// For forms without rules: nothing ever asks.
 struct NoHost;
 
+/// Answers no read but remembers being asked (see [`Engine::with_host`]).
+#[derive(Default)]
+struct Probe(std::sync::atomic::AtomicBool);
+
+impl Probe {
+    fn asked<T>(&self) -> Result<T, String> {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        Err("this read is answered on the blocking thread".into())
+    }
+}
+
+impl Host for Probe {
+    fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
+        self.asked()
+    }
+    fn find(&self, _: &str, _: Value, _: u64) -> Result<Vec<Value>, String> {
+        self.asked()
+    }
+    fn round_robin(&self, _: &str, _: &[String]) -> Result<String, String> {
+        self.asked()
+    }
+}
+
 impl Host for NoHost {
     fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
         Err("lookup is not available here".into())
@@ -96,11 +120,11 @@ impl Engine {
     ) -> Result<Prepared, EngineError> {
         let loaded = self.app_arc(app)?.clone();
         let input = input(actor, &save);
-        if !loaded.form(form)?.has_rules() {
+        if !loaded.form(form)?.has_rules_before_write() {
             return Ok(prepare(&loaded, form, input, Arc::new(NoHost))?);
         }
         let form = form.to_owned();
-        Ok(self.with_host(tx, actor, app, move |host| prepare(&loaded, &form, input, host)).await??)
+        Ok(self.with_host(tx, actor, app, move |host| prepare(&loaded, &form, input.clone(), host)).await??)
     }
 
     /// Runs the `after_save` hooks of a written record and returns the effects they ask for.
@@ -137,14 +161,22 @@ impl Engine {
         }
     }
 
-    /// Runs `job` on a blocking thread, answering its host calls from `tx` until it finishes.
+    /// Runs `job`, answering its host calls from `tx`. It runs here first with a host that only
+    /// notes being asked: most hooks read nothing and are done without a thread hand-off. A job
+    /// that asked runs again on a blocking thread, where its reads are answered; scripts return
+    /// effects rather than apply them, so the first run, stopped at its first read, left nothing.
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,
         actor: &Actor,
         app: &str,
-        job: impl FnOnce(Arc<dyn Host>) -> T + Send + 'static,
+        job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static,
     ) -> Result<T, EngineError> {
+        let probe = Arc::new(Probe::default());
+        let first = job(probe.clone());
+        if !probe.0.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(first);
+        }
         let (sender, mut requests) = mpsc::unbounded_channel();
         let host: Arc<dyn Host> = Arc::new(ChannelHost(sender));
         let mut job = tokio::task::spawn_blocking(move || job(host));
