@@ -132,7 +132,13 @@ impl Rules {
     }
 
     /// [`Rules::eval`] with more variables in scope (e.g. `created` in a flow's effects).
-    pub fn eval_with(&self, expression: &Expression, input: &Input, vars: &[(&str, &Value)], host: Arc<dyn Host>) -> Result<Value, RuleError> {
+    pub fn eval_with(
+        &self,
+        expression: &Expression,
+        input: &Input,
+        vars: &[(&str, &Value)],
+        host: Arc<dyn Host>,
+    ) -> Result<Value, RuleError> {
         let mut scope = Scope::new();
         for (name, value) in vars {
             scope.push(name.to_string(), to_dynamic(value));
