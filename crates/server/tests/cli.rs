@@ -117,6 +117,9 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
     let (code, out) = tessera(&["check", copy.to_str().unwrap()]);
     std::fs::remove_dir_all(&copy).ok();
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("flows/request.json: /states/1: state `waiting` is a dead end: no terminal state can be reached from it"), "{out}");
+    assert!(
+        out.contains("flows/request.json: /states/1: state `waiting` is a dead end: no terminal state can be reached from it"),
+        "{out}"
+    );
     assert!(out.contains("flows/request.json: /states/2: state `archived` cannot be reached from the initial state `open`"), "{out}");
 }
