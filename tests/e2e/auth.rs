@@ -65,6 +65,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/auth/login", "post"),
             ("/api/auth/logout", "post"),
             ("/api/auth/me", "get"),
+            ("/api/users", "get"),
             ("/api/auth/password", "post"),
             ("/api/audit", "get"),
             ("/api/apps", "get"),

@@ -275,7 +275,10 @@ async fn quote_discounts_are_approved_by_the_manager_and_above_25_percent_by_the
         assert_eq!((status, recalled["record"]["data"]["status"].as_str()), (StatusCode::OK, Some("draft")), "{url}: {recalled}");
         assert!(my_tasks(&app, &who["manager1"], &id).await.is_empty(), "{url}");
 
-        // Transfer (转交): the manager hands the decision to the director.
+        // Transfer (转交): the manager hands the decision to the director, picked from the directory.
+        let (_, directory) = call(&app, TestRequest::get().uri("/api/users"), manager).await;
+        let ceo_entry = directory["items"].as_array().unwrap().iter().find(|u| u["username"] == "ceo1").cloned().unwrap();
+        assert_eq!(ceo_entry.as_object().unwrap().keys().collect::<Vec<_>>(), ["username", "display_name", "department"], "{url}");
         call(&app, act("quote", &id, "submit"), rep).await;
         let (status, body) = call(&app, act("quote", &id, "transfer").set_json(json!({"to": "rep1"})), manager).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: not to the submitter: {body}");

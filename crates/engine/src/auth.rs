@@ -185,6 +185,16 @@ impl Engine {
         Ok(())
     }
 
+    /// Everyone's username, display name and department, for people picking a user (any
+    /// signed-in user may: it is the company directory, without roles or anything secret).
+    pub async fn directory(&self, _actor: &Actor) -> Result<Vec<serde_json::Value>, EngineError> {
+        let users = store::users(self.store.db()).await?;
+        Ok(users
+            .into_iter()
+            .map(|u| serde_json::json!({"username": u.username, "display_name": u.display_name, "department": u.department}))
+            .collect())
+    }
+
     /// Ends a session; the token stops working at once.
     pub async fn logout(&self, token: &str) -> Result<(), EngineError> {
         let key = digest(token);

@@ -81,3 +81,13 @@ pub(crate) async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Resu
 pub(crate) async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(caller.0)
 }
+
+/// The people who use this installation, for pickers (transfer an approval, user fields):
+/// username, display name and department — no roles, no password hashes.
+#[utoipa::path(tag = "auth", responses((status = 200, description = "`{items: [{username, display_name, department}]}`", body = Object),
+    (status = 401, description = "Not logged in", body = crate::error::ErrorBody)))]
+#[get("/api/users")]
+pub(crate) async fn users(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let items = state.engine.directory(&caller.0).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items})))
+}

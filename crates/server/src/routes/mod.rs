@@ -30,6 +30,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(auth::login)
         .service(auth::logout)
         .service(auth::me)
+        .service(auth::users)
         .service(auth::change_password)
         .service(audit::audit)
         .service(apps::list_apps)

@@ -60,6 +60,8 @@ export const api = {
   login: (username, password) => request('POST', '/api/auth/login', { body: { username, password } }),
   logout: () => request('POST', '/api/auth/logout'),
   me: () => request('GET', '/api/auth/me'),
+  /** The directory for user pickers: `{items: [{username, display_name, department}]}`. */
+  users: () => request('GET', '/api/users'),
 
   apps: () => request('GET', '/api/apps'),
   app: (app) => request('GET', `/api/apps/${enc(app)}`),
