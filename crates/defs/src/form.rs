@@ -88,10 +88,7 @@ impl Form {
     /// Fields named by an index or a dedupe key: the store keeps them as typed columns beside
     /// the JSON data, so lists and reports read them as fast as a hand-made table.
     pub fn indexed_fields(&self) -> impl Iterator<Item = &str> {
-        let mut names: Vec<&str> = self.indexes.iter().chain(&self.dedupe).flatten().map(String::as_str).collect();
-        names.sort_unstable();
-        names.dedup();
-        names.into_iter()
+        self.indexes.iter().chain(&self.dedupe).flatten().map(String::as_str)
     }
 }
 

@@ -840,11 +840,23 @@ impl Engine {
         if !["pending", "approved", "rejected", "closed"].contains(&status) {
             return Err(EngineError::malformed_at("/status", "`status` is pending, approved, rejected or closed"));
         }
+        let tasks = store::tasks_of(db, &actor.username, status, 200).await?;
+        // The tasks' records, one query per form rather than one per task.
+        let mut by_form: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+        for task in &tasks {
+            by_form.entry((task.app.as_str(), task.form.as_str())).or_default().push(task.record_id.clone());
+        }
+        let mut records: HashMap<String, Record> = HashMap::new();
+        for ((app, form), ids) in &by_form {
+            if let Ok(rt) = self.app(app).and_then(|a| a.form(form)) {
+                records.extend(store::get_many(db, &rt.table, ids).await?.into_iter().map(|r| (r.id.clone(), r)));
+            }
+        }
         let mut out = Vec::new();
-        for task in store::tasks_of(db, &actor.username, status, 200).await? {
+        for task in tasks {
             let Ok(loaded) = self.app(&task.app) else { continue };
             let Ok(rt) = loaded.form(&task.form) else { continue };
-            let record = store::get(db, &rt.table, &task.record_id).await?;
+            let record = records.get(&task.record_id);
             let access = Access::of(actor, rt);
             let title = rt
                 .compiled
@@ -852,7 +864,7 @@ impl Engine {
                 .title_field
                 .as_ref()
                 .filter(|f| access.allows(Action::Read) && !access.hidden.contains(*f))
-                .and_then(|f| record.as_ref().and_then(|r| r.data.get(f)))
+                .and_then(|f| record.and_then(|r| r.data.get(f)))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
             let step_label = loaded
@@ -862,12 +874,12 @@ impl Engine {
                 .map(|st| st.label.clone());
             out.push(TaskView {
                 step_label,
+                title,
+                state: record.and_then(|r| r.state.clone()).unwrap_or_default(),
                 id: task.id,
                 app: task.app,
                 form: task.form,
                 record_id: task.record_id,
-                title,
-                state: record.and_then(|r| r.state).unwrap_or_default(),
                 step: task.step,
                 status: task.status,
                 created_at: task.created_at,

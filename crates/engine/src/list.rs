@@ -146,7 +146,7 @@ pub(crate) fn scalar_of(v: &Value, kind: ColumnKind) -> Option<Scalar> {
     }
 }
 
-fn system_column(name: &str) -> Option<(SystemColumn, ColumnKind)> {
+pub(crate) fn system_column(name: &str) -> Option<(SystemColumn, ColumnKind)> {
     use SystemColumn::*;
     let col = match name {
         "id" => Id,

@@ -208,7 +208,8 @@ impl Engine {
             let report = self.saved_report(app, &tile.report)?;
             let form = loaded.form(&report.source)?;
             let mut filter = Map::new();
-            for f in dashboard.filters.iter().filter(|f| form.compiled.def.field(&f.field).is_some() || f.field == "owner") {
+            let applies = |field: &str| form.compiled.def.field(field).is_some() || crate::list::system_column(field).is_some();
+            for f in dashboard.filters.iter().filter(|f| applies(&f.field)) {
                 if let Some(condition) = values.get(&f.id) {
                     let condition = match (f.input, condition) {
                         (defs::FilterInput::Period, Value::String(period)) => json!({"period": period}),

@@ -29,7 +29,7 @@ pub use jobs::{Job, add_job, claim_due_jobs, finish_job, pending_jobs};
 pub use meta::{get_meta, set_meta};
 pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
-pub use records::{FormTable, Record, exists, find_duplicate, get, insert, list, lock_key, set_flow, update};
+pub use records::{FormTable, Record, exists, find_duplicate, get, get_many, insert, list, lock_key, set_flow, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use tasks::{

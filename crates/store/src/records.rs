@@ -146,6 +146,15 @@ pub async fn get(db: &impl ConnectionTrait, table: &FormTable, id: &str) -> Resu
     db.query_one(&q).await?.map(|row| decode(table, &row)).transpose()
 }
 
+/// The records with these ids, deleted or not, in no particular order.
+pub async fn get_many(db: &impl ConnectionTrait, table: &FormTable, ids: &[String]) -> Result<Vec<Record>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let q = select(backend_of(db), table).and_where(Expr::col("id").is_in(ids.iter().cloned())).to_owned();
+    db.query_all(&q).await?.iter().map(|row| decode(table, row)).collect()
+}
+
 /// Writes `r` over the stored record if that is still at `expected_version`. Returns false
 /// when it is not (someone else wrote first), leaving the row untouched.
 pub async fn update(db: &impl ConnectionTrait, table: &FormTable, r: &Record, expected_version: i64) -> Result<bool, StoreError> {
