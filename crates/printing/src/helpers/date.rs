@@ -3,7 +3,7 @@
 //! times in the app's offset), unless `time=false`.
 
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
+use handlebars::{Context, Helper, RenderError};
 use serde_json::Value;
 
 use super::{Locale, helper_error, locale};
@@ -11,29 +11,19 @@ use super::{Locale, helper_error, locale};
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 /// The helper; see the module documentation.
-pub(crate) struct Date;
-
-impl HelperDef for Date {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let value = h.param(0).ok_or_else(|| helper_error(h, "needs a date as parameter 1"))?.value();
-        let text = match value {
-            Value::Null => String::new(),
-            Value::String(s) if s.trim().is_empty() => String::new(),
-            Value::String(s) => {
-                let (date, time) = parse(s.trim()).ok_or_else(|| helper_error(h, format!("{s:?} is not an ISO date")))?;
-                let with_time = h.hash_get("time").is_none_or(|v| v.value().as_bool() != Some(false));
-                format(date, time.filter(|_| with_time), locale(h, ctx))
-            }
-            other => return Err(helper_error(h, format!("{other} is not an ISO date"))),
-        };
-        Ok(ScopedJson::Derived(Value::String(text)))
-    }
+pub(crate) fn date(h: &Helper<'_>, ctx: &Context) -> Result<Value, RenderError> {
+    let value = h.param(0).ok_or_else(|| helper_error(h, "needs a date as parameter 1"))?.value();
+    let text = match value {
+        Value::Null => String::new(),
+        Value::String(s) if s.trim().is_empty() => String::new(),
+        Value::String(s) => {
+            let (date, time) = parse(s.trim()).ok_or_else(|| helper_error(h, format!("{s:?} is not an ISO date")))?;
+            let with_time = h.hash_get("time").is_none_or(|v| v.value().as_bool() != Some(false));
+            format(date, time.filter(|_| with_time), locale(h, ctx))
+        }
+        other => return Err(helper_error(h, format!("{other} is not an ISO date"))),
+    };
+    Ok(Value::String(text))
 }
 
 /// `2026-11-23`, `2026-11-23T14:05:00+08:00` (any RFC 3339 form) or a date-time without offset.

@@ -4,39 +4,29 @@
 //! `locale="en"` picks the other language. An unknown value prints as itself, a list of values
 //! (multi-select) as the labels joined, so a stale option never hides data.
 
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
+use handlebars::{Context, Helper, RenderError};
 use serde_json::Value;
 
 use super::{Locale, helper_error, locale};
 
 /// The helper; see the module documentation.
-pub(crate) struct Label;
-
-impl HelperDef for Label {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let options = h.param(0).ok_or_else(|| helper_error(h, "needs the options as parameter 1"))?.value();
-        let value = h.param(1).ok_or_else(|| helper_error(h, "needs a value as parameter 2"))?.value();
-        let options: &[Value] = match options {
-            Value::Array(list) => list,
-            // No options passed (the field is not a select, or the engine left them out).
-            _ => &[],
-        };
-        let locale = locale(h, ctx);
-        let text = match value {
-            Value::Array(values) => {
-                let separator = if locale == Locale::Zh { "、" } else { ", " };
-                values.iter().map(|v| option_text(options, v, locale)).collect::<Vec<_>>().join(separator)
-            }
-            v => option_text(options, v, locale),
-        };
-        Ok(ScopedJson::Derived(Value::String(text)))
-    }
+pub(crate) fn label(h: &Helper<'_>, ctx: &Context) -> Result<Value, RenderError> {
+    let options = h.param(0).ok_or_else(|| helper_error(h, "needs the options as parameter 1"))?.value();
+    let value = h.param(1).ok_or_else(|| helper_error(h, "needs a value as parameter 2"))?.value();
+    let options: &[Value] = match options {
+        Value::Array(list) => list,
+        // No options passed (the field is not a select, or the engine left them out).
+        _ => &[],
+    };
+    let locale = locale(h, ctx);
+    let text = match value {
+        Value::Array(values) => {
+            let separator = if locale == Locale::Zh { "、" } else { ", " };
+            values.iter().map(|v| option_text(options, v, locale)).collect::<Vec<_>>().join(separator)
+        }
+        v => option_text(options, v, locale),
+    };
+    Ok(Value::String(text))
 }
 
 /// The option's label for `locale`, falling back to English, then any language, then the value.

@@ -3,26 +3,16 @@
 //! `{{#with (link product)}}{{name}}{{/with}}`. A list of ids gives a list; an id the engine did
 //! not pass (deleted, or not readable by the user) gives nothing, so `{{else}}` can say so.
 
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
+use handlebars::{Context, Helper, RenderError};
 use serde_json::Value;
 
 use super::helper_error;
 
 /// The helper; see the module documentation.
-pub(crate) struct Link;
-
-impl HelperDef for Link {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let id = h.param(0).ok_or_else(|| helper_error(h, "needs a record id as parameter 1"))?.value();
-        let linked = ctx.data().get("linked");
-        Ok(ScopedJson::Derived(resolve(linked, id)))
-    }
+pub(crate) fn link(h: &Helper<'_>, ctx: &Context) -> Result<Value, RenderError> {
+    let id = h.param(0).ok_or_else(|| helper_error(h, "needs a record id as parameter 1"))?.value();
+    let linked = ctx.data().get("linked");
+    Ok(resolve(linked, id))
 }
 
 /// The linked data for an id or a list of ids.

@@ -14,47 +14,47 @@ mod money;
 
 use std::fmt::Display;
 
-use handlebars::{Context, Handlebars, Helper, HelperDef, HelperResult, Output, RenderContext, RenderError, RenderErrorReason, ScopedJson};
+use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, RenderErrorReason, ScopedJson};
 use serde_json::Value;
 
 use crate::number::Decimal;
 
 pub(crate) use link::resolve as resolve_link;
 
-/// An amount written out in words (`cn_upper`, `en_words`): the function does the writing;
-/// an empty parameter prints nothing.
-struct InWords(fn(&Decimal) -> Result<String, crate::number::NumberError>);
-
-impl HelperDef for InWords {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        _: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let Some(amount) = amount_param(h, 0)? else {
-            return Ok(ScopedJson::Derived(Value::String(String::new())));
-        };
-        let text = (self.0)(&amount).map_err(|e| helper_error(h, e))?;
-        Ok(ScopedJson::Derived(Value::String(text)))
-    }
+/// `{{cn_upper amount}}`: the amount in Chinese upper-case words (大写金额); empty prints nothing.
+fn amount_in_chinese(h: &Helper<'_>, _: &Context) -> Result<Value, RenderError> {
+    in_words(h, cn_upper::to_chinese)
 }
 
+/// `{{en_words amount}}`: the amount in English words; empty prints nothing.
+fn amount_in_english(h: &Helper<'_>, _: &Context) -> Result<Value, RenderError> {
+    in_words(h, en_words::to_words)
+}
+
+fn in_words(h: &Helper<'_>, write: fn(&Decimal) -> Result<String, crate::number::NumberError>) -> Result<Value, RenderError> {
+    let Some(amount) = amount_param(h, 0)? else {
+        return Ok(Value::String(String::new()));
+    };
+    Ok(Value::String(write(&amount).map_err(|e| helper_error(h, e))?))
+}
+
+/// A helper of ours: a function from its parameters (and the document's context) to a value.
+type Compute = fn(&Helper<'_>, &Context) -> Result<Value, RenderError>;
+
 /// Every helper of ours, by the name templates call it.
-pub(crate) static HELPERS: &[(&str, &(dyn HelperDef + Send + Sync))] = &[
-    ("money", &money::Money),
-    ("date", &date::Date),
-    ("cn_upper", &InWords(cn_upper::to_chinese)),
-    ("en_words", &InWords(en_words::to_words)),
-    ("sum", &arith::Sum),
-    ("add", &arith::Add),
-    ("sub", &arith::Sub),
-    ("mul", &arith::Mul),
-    ("percent", &arith::Percent),
-    ("inc", &arith::Inc),
-    ("label", &label::Label),
-    ("link", &link::Link),
+pub(crate) static HELPERS: &[(&str, Compute)] = &[
+    ("money", money::money),
+    ("date", date::date),
+    ("cn_upper", amount_in_chinese),
+    ("en_words", amount_in_english),
+    ("sum", arith::sum),
+    ("add", arith::add),
+    ("sub", arith::sub),
+    ("mul", arith::mul),
+    ("percent", arith::percent),
+    ("inc", arith::inc),
+    ("label", label::label),
+    ("link", link::link),
 ];
 
 /// The helpers handlebars itself provides that templates may use. `log` is left out (it writes
@@ -70,35 +70,23 @@ pub(crate) fn is_known(name: &str) -> bool {
 /// Registers [`HELPERS`] and removes the built-ins templates may not use.
 pub(crate) fn register(hb: &mut Handlebars<'static>) {
     hb.unregister_helper("log");
-    for (name, helper) in HELPERS {
-        hb.register_helper(name, Box::new(Static(*helper)));
+    for (name, compute) in HELPERS {
+        hb.register_helper(name, Box::new(Computed(*compute)));
     }
 }
 
-/// Handlebars owns its helpers boxed; ours are unit structs in a static table, so the box holds a
-/// reference and forwards.
-struct Static(&'static (dyn HelperDef + Send + Sync));
+/// Handlebars' side of a [`Compute`]: the value it returns is what the template prints or passes on.
+struct Computed(Compute);
 
-impl HelperDef for Static {
+impl HelperDef for Computed {
     fn call_inner<'reg: 'rc, 'rc>(
         &self,
         h: &Helper<'rc>,
-        r: &'reg Handlebars<'reg>,
+        _: &'reg Handlebars<'reg>,
         ctx: &'rc Context,
-        rc: &mut RenderContext<'reg, 'rc>,
+        _: &mut RenderContext<'reg, 'rc>,
     ) -> Result<ScopedJson<'rc>, RenderError> {
-        self.0.call_inner(h, r, ctx, rc)
-    }
-
-    fn call<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        r: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        rc: &mut RenderContext<'reg, 'rc>,
-        out: &mut dyn Output,
-    ) -> HelperResult {
-        self.0.call(h, r, ctx, rc, out)
+        (self.0)(h, ctx).map(ScopedJson::Derived)
     }
 }
 

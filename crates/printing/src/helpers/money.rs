@@ -3,35 +3,25 @@
 //! `currency="USD"` names another currency (written as its code, also in Chinese, since ¥ alone
 //! would say yuan); `symbol=false` prints the bare number for columns whose heading says the unit.
 
-use handlebars::{Context, Handlebars, Helper, HelperDef, RenderContext, RenderError, ScopedJson};
+use handlebars::{Context, Helper, RenderError};
 use serde_json::Value;
 
 use super::{Locale, amount_param, helper_error, locale};
 
 /// The helper; see the module documentation.
-pub(crate) struct Money;
-
-impl HelperDef for Money {
-    fn call_inner<'reg: 'rc, 'rc>(
-        &self,
-        h: &Helper<'rc>,
-        _: &'reg Handlebars<'reg>,
-        ctx: &'rc Context,
-        _: &mut RenderContext<'reg, 'rc>,
-    ) -> Result<ScopedJson<'rc>, RenderError> {
-        let Some(amount) = amount_param(h, 0)? else {
-            return Ok(ScopedJson::Derived(Value::String(String::new())));
-        };
-        let cents = amount.scaled(2).ok_or_else(|| helper_error(h, format!("{amount} is too large")))?;
-        let currency = h.hash_get("currency").and_then(|v| v.value().as_str()).unwrap_or("CNY");
-        let symbol = h.hash_get("symbol").is_none_or(|v| v.value().as_bool() != Some(false));
-        let prefix = match (symbol, locale(h, ctx), currency) {
-            (false, _, _) => String::new(),
-            (true, Locale::Zh, "CNY") => "¥".to_owned(),
-            (true, _, code) => format!("{code} "),
-        };
-        Ok(ScopedJson::Derived(Value::String(format_money(cents, &prefix))))
-    }
+pub(crate) fn money(h: &Helper<'_>, ctx: &Context) -> Result<Value, RenderError> {
+    let Some(amount) = amount_param(h, 0)? else {
+        return Ok(Value::String(String::new()));
+    };
+    let cents = amount.scaled(2).ok_or_else(|| helper_error(h, format!("{amount} is too large")))?;
+    let currency = h.hash_get("currency").and_then(|v| v.value().as_str()).unwrap_or("CNY");
+    let symbol = h.hash_get("symbol").is_none_or(|v| v.value().as_bool() != Some(false));
+    let prefix = match (symbol, locale(h, ctx), currency) {
+        (false, _, _) => String::new(),
+        (true, Locale::Zh, "CNY") => "¥".to_owned(),
+        (true, _, code) => format!("{code} "),
+    };
+    Ok(Value::String(format_money(cents, &prefix)))
 }
 
 /// `-¥12,345.67` from -1234567 cents and the prefix `¥`.
