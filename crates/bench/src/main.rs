@@ -17,20 +17,20 @@ fn main() {
     let size: usize = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(20_000);
     match which.as_str() {
         "rules" => rules_bench::run(),
-        "server" => server_bench::run(size),
+        "server" => server_bench::run(size, std::env::args().nth(3).as_deref()),
         "import" => import_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
         "flows" => flows_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(3_000)),
         "reports" => reports_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
         "all" => {
             rules_bench::run();
-            server_bench::run(size);
+            server_bench::run(size, None);
             reports_bench::run(1_000_000);
             import_bench::run(100_000);
             flows_bench::run(3_000);
         }
         other => {
             eprintln!(
-                "unknown benchmark `{other}`; one of: rules, server [opportunities], reports [rows], import [rows], flows [records], all"
+                "unknown benchmark `{other}`; one of: rules, server [opportunities [workload, e.g. W1]], reports [rows], import [rows], flows [records], all"
             );
             std::process::exit(2);
         }

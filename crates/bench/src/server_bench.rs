@@ -23,7 +23,8 @@ struct Load {
 const RUNS: usize = 3;
 const SECONDS: u64 = 8;
 
-pub(crate) fn run(opportunities: usize) {
+/// `only`: run just the workloads whose name starts with it (e.g. `W1`), besides the baseline.
+pub(crate) fn run(opportunities: usize, only: Option<&str>) {
     if Command::new("wrk").arg("--version").output().is_err() {
         eprintln!("server benchmark needs wrk (apt-get install wrk)");
         std::process::exit(2);
@@ -120,6 +121,9 @@ pub(crate) fn run(opportunities: usize) {
     println!("  {:<66} {:>10} {:>9} {:>9}", "workload", "req/s", "p50 ms", "p99 ms");
     let mut baseline = None;
     for (name, connections, path, script) in scripts {
+        if only.is_some_and(|only| !name.starts_with(only) && !name.starts_with("baseline")) {
+            continue;
+        }
         let file = dir.join("script.lua");
         std::fs::File::create(&file).and_then(|mut f| f.write_all(script.as_bytes())).expect("script");
         let mut runs: Vec<Load> = (0..RUNS).map(|_| wrk(&base, &path, connections, &file)).collect();

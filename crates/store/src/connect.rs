@@ -1,15 +1,19 @@
 //! Opening a database and running the system migrations.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnectionType, DbErr, MockDatabaseConnection, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
     TransactionTrait,
 };
 
 use crate::StoreError;
+use crate::sqlite_writer::{BeginError, SqliteWriter};
+
+/// How long a writer waits for another process to finish writing an SQLite file.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,10 +27,19 @@ pub enum Backend {
 pub struct Store {
     db: DatabaseConnection,
     backend: Backend,
-    /// Writers of an SQLite file take turns here, first come first served. SQLite allows one
-    /// writer; the others would sleep in its busy handler with growing back-off and wake in no
-    /// order, so under load some waited half a second while others went straight through.
-    writers: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// An SQLite file's write transactions: its writer connection and the turns writers take.
+    writer: Option<Writer>,
+}
+
+/// Writers of an SQLite file take turns, first come first served, on the connection of
+/// [`SqliteWriter`]. SQLite allows one writer; the others would sleep in its busy handler with
+/// growing back-off and wake in no order, so under load some waited half a second while others
+/// went straight through.
+#[derive(Debug, Clone)]
+struct Writer {
+    db: DatabaseConnection,
+    connection: SqliteWriter,
+    turns: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// This process's turn to write, held with a write transaction until it ends.
@@ -56,15 +69,23 @@ impl Store {
                         o.create_if_missing(true)
                             .journal_mode(SqliteJournalMode::Wal)
                             .synchronous(SqliteSynchronous::Normal)
-                            .busy_timeout(Duration::from_secs(10))
+                            .busy_timeout(BUSY_TIMEOUT)
                             .foreign_keys(true)
                     });
             }
         }
         let db = Database::connect(options).await?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let writers = (backend == Backend::Sqlite && !in_memory).then(|| Arc::new(tokio::sync::Mutex::new(())));
-        let store = Store { db, backend, writers };
+        let writer = match backend {
+            // The pool has created the file and put it in WAL mode.
+            Backend::Sqlite if !in_memory => {
+                let connection = SqliteWriter::open(sqlite_path(url))?;
+                let db = DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(connection.clone()))).into();
+                Some(Writer { db, connection, turns: Arc::new(tokio::sync::Mutex::new(())) })
+            }
+            _ => None,
+        };
+        let store = Store { db, backend, writer };
         crate::schema::migrate(&store).await?;
         Ok(store)
     }
@@ -83,18 +104,41 @@ impl Store {
     /// that later writes fails with SQLITE_BUSY under a concurrent writer. Keep the turn until
     /// the transaction ends: `let (_turn, tx) = store.begin().await?;`.
     pub async fn begin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
-        let turn = match &self.writers {
-            Some(writers) => Some(writers.clone().lock_owned().await),
-            None => None,
+        let Some(writer) = &self.writer else {
+            let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
+            return Ok((WriteTurn(None), self.db.begin_with_options(options).await?));
         };
-        let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-        Ok((WriteTurn(turn), self.db.begin_with_options(options).await?))
+        let turn = writer.turns.clone().lock_owned().await;
+        // Another process writing to the file: wait for it without blocking this thread, as
+        // long as SQLite's own busy timeout would have.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(1);
+        let tx = loop {
+            let tx = writer.db.begin().await?;
+            match writer.connection.began() {
+                Ok(()) => break tx,
+                Err(BeginError::Busy) if Instant::now() < deadline => {
+                    drop(tx);
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_millis(20));
+                }
+                Err(BeginError::Busy) => return Err(DbErr::Custom("the database file stayed locked by another writer".into()).into()),
+                Err(BeginError::Failed(e)) => return Err(e.into()),
+            }
+        };
+        Ok((WriteTurn(Some(turn)), tx))
     }
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(self) -> Result<(), StoreError> {
         Ok(self.db.close().await?)
     }
+}
+
+/// The file of an SQLite URL (`sqlite://file.db?mode=rwc`, `sqlite:file.db`).
+fn sqlite_path(url: &str) -> &str {
+    let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    path.split('?').next().unwrap_or(path)
 }
 
 pub(crate) fn backend_of(db: &impl sea_orm::ConnectionTrait) -> Backend {

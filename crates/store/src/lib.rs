@@ -17,6 +17,7 @@ mod query;
 mod records;
 mod report_query;
 mod schema;
+mod sqlite_writer;
 mod tasks;
 mod users;
 

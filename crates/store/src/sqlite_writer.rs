@@ -1,0 +1,246 @@
+//! The connection write transactions of an SQLite file run on.
+//!
+//! sqlx runs each SQLite connection on a thread of its own and hands every statement over a
+//! channel and back: two thread switches a statement, some 40 µs each on a small virtual machine.
+//! A write transaction is a dozen statements and SQLite lets only one run at a time, so those
+//! hand-offs, not SQLite, set how many writes a second the whole server could make. Here the
+//! writer's statements run on the calling thread against a connection it owns (they take
+//! microseconds: WAL mode, no sync at commit). Reads outside a write transaction stay on sqlx's
+//! pool.
+//!
+//! The code above sees the same sea-orm `ConnectionTrait` as on PostgreSQL: the writer plugs into
+//! sea-orm as a `MockDatabaseTrait`, sea-orm's hook for a connection it does not drive itself.
+//! (Its `ProxyDatabaseTrait` is meant for this but does not compile beside sqlx-sqlite in sea-orm
+//! 2.0.4.) Rows reach sea-orm through `MockDatabase`, the one public way to make its results.
+//!
+//! The store's writer turn admits one transaction at a time, so the one connection is never
+//! shared between two transactions; nesting (`begin` inside a transaction) becomes savepoints.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::ErrorCode;
+use rusqlite::types::{Value as Sql, ValueRef};
+use sea_orm::{
+    DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, RuntimeErr, Statement, Transaction, Value,
+};
+
+/// Prepared statements kept per connection; a form's statements are few and repeat.
+const STATEMENT_CACHE: usize = 256;
+/// How long a statement inside a transaction may wait for a lock (blocking its thread). Once
+/// `BEGIN IMMEDIATE` holds the write lock, a WAL database has nothing left to wait for but
+/// rare checkpoint work; waiting to begin happens in the store, without blocking.
+const STATEMENT_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// One connection; clones share it.
+#[derive(Debug, Clone)]
+pub(crate) struct SqliteWriter {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    conn: rusqlite::Connection,
+    /// Open transactions: 0 none, 1 the transaction, more its savepoints.
+    depth: u32,
+    /// Why the last `begin` failed, if it did.
+    begin_error: Option<rusqlite::Error>,
+}
+
+/// Why no write transaction could begin.
+pub(crate) enum BeginError {
+    /// Another connection or process is writing: try again shortly.
+    Busy,
+    Failed(DbErr),
+}
+
+impl SqliteWriter {
+    /// Opens `path` with the pool's settings (WAL is already the file's mode).
+    pub(crate) fn open(path: &str) -> Result<SqliteWriter, DbErr> {
+        let conn = rusqlite::Connection::open(path).map_err(error)?;
+        conn.busy_timeout(STATEMENT_BUSY_TIMEOUT).map_err(error)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(error)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None })) })
+    }
+
+    /// Whether the `begin` just made opened a transaction (sea-orm's `begin` cannot report
+    /// failing to).
+    pub(crate) fn began(&self) -> Result<(), BeginError> {
+        let mut state = self.state();
+        match state.begin_error.take() {
+            None if state.depth > 0 => Ok(()),
+            None => Err(BeginError::Failed(DbErr::Custom("no write transaction is open".into()))),
+            Some(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) => {
+                Err(BeginError::Busy)
+            }
+            Some(e) => Err(BeginError::Failed(error(e))),
+        }
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        // A panic while holding the lock leaves nothing half-done that the next user would trip
+        // on: an open transaction is rolled back by the dropped `DatabaseTransaction`.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Ends the innermost open transaction or savepoint.
+    fn end(&self, commit: bool) -> Result<(), DbErr> {
+        let mut state = self.state();
+        // Nothing is open after a `begin` that failed; its transaction is dropped unused.
+        let Some(depth) = state.depth.checked_sub(1) else { return Ok(()) };
+        state.depth = depth;
+        let sql = match (depth, commit) {
+            (0, true) => "COMMIT".to_owned(),
+            (0, false) => "ROLLBACK".to_owned(),
+            (n, true) => format!("RELEASE SAVEPOINT sp{n}"),
+            (n, false) => format!("ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"),
+        };
+        state.conn.execute_batch(&sql).map_err(error)
+    }
+}
+
+impl MockDatabaseTrait for SqliteWriter {
+    fn query(&mut self, _: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
+        let rows = {
+            let state = self.state();
+            let mut prepared = state.conn.prepare_cached(&statement.sql).map_err(error)?;
+            let columns: Vec<(String, Option<String>)> =
+                prepared.columns().iter().map(|c| (c.name().to_owned(), c.decl_type().map(str::to_ascii_uppercase))).collect();
+            let mut rows = prepared.query(rusqlite::params_from_iter(bound(&statement)?)).map_err(error)?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next().map_err(error)? {
+                let mut values = BTreeMap::new();
+                for (i, (name, decl)) in columns.iter().enumerate() {
+                    values.insert(name.clone(), value_of(row.get_ref(i).map_err(error)?, decl.as_deref()));
+                }
+                out.push(values);
+            }
+            out
+        };
+        MockDatabase::new(DbBackend::Sqlite).append_query_results([rows]).query(0, statement)
+    }
+
+    fn execute(&mut self, _: usize, statement: Statement) -> Result<ExecResult, DbErr> {
+        let result = {
+            let state = self.state();
+            let mut prepared = state.conn.prepare_cached(&statement.sql).map_err(error)?;
+            let changed = prepared.execute(rusqlite::params_from_iter(bound(&statement)?)).map_err(error)?;
+            MockExecResult { last_insert_id: u64::try_from(state.conn.last_insert_rowid()).unwrap_or_default(), rows_affected: changed as u64 }
+        };
+        MockDatabase::new(DbBackend::Sqlite).append_exec_results([result]).execute(0, statement)
+    }
+
+    fn begin(&mut self) {
+        let mut state = self.state();
+        let result = match state.depth {
+            // IMMEDIATE takes the write lock now: a deferred transaction that later writes
+            // fails with SQLITE_BUSY when another process wrote in between. It does not wait
+            // for the lock here, where it would block the thread.
+            0 => state.conn.busy_timeout(Duration::ZERO).and_then(|()| {
+                let begun = state.conn.execute_batch("BEGIN IMMEDIATE");
+                state.conn.busy_timeout(STATEMENT_BUSY_TIMEOUT).and(begun)
+            }),
+            n => state.conn.execute_batch(&format!("SAVEPOINT sp{n}")),
+        };
+        // sea-orm's `begin` cannot return an error: the store asks `began` before handing the
+        // transaction out.
+        match result {
+            Ok(()) => state.depth += 1,
+            Err(e) => state.begin_error = Some(e),
+        }
+    }
+
+    fn commit(&mut self) {
+        if let Err(e) = self.end(true) {
+            tracing::error!(error = %e, "could not commit a write transaction");
+            // Whatever failed to commit must not stay open for the next writer.
+            self.rollback_all();
+        }
+    }
+
+    fn rollback(&mut self) {
+        if let Err(e) = self.end(false) {
+            tracing::error!(error = %e, "could not roll back a write transaction");
+            self.rollback_all();
+        }
+    }
+
+    fn drain_transaction_log(&mut self) -> Vec<Transaction> {
+        Vec::new()
+    }
+
+    fn get_database_backend(&self) -> DbBackend {
+        DbBackend::Sqlite
+    }
+
+    fn ping(&self) -> Result<(), DbErr> {
+        self.state().conn.execute_batch("SELECT 1").map_err(error)
+    }
+}
+
+impl SqliteWriter {
+    fn rollback_all(&self) {
+        let mut state = self.state();
+        state.depth = 0;
+        if !state.conn.is_autocommit() {
+            state.conn.execute_batch("ROLLBACK").ok();
+        }
+    }
+}
+
+/// The statement's values as SQLite values.
+fn bound(statement: &Statement) -> Result<Vec<Sql>, DbErr> {
+    let Some(values) = &statement.values else { return Ok(Vec::new()) };
+    values.0.iter().map(sql_of).collect()
+}
+
+fn sql_of(value: &Value) -> Result<Sql, DbErr> {
+    fn int(v: Option<impl Into<i64>>) -> Sql {
+        v.map_or(Sql::Null, |v| Sql::Integer(v.into()))
+    }
+    Ok(match value {
+        Value::Bool(v) => int(*v),
+        Value::TinyInt(v) => int(*v),
+        Value::SmallInt(v) => int(*v),
+        Value::Int(v) => int(*v),
+        Value::BigInt(v) => int(*v),
+        Value::TinyUnsigned(v) => int(*v),
+        Value::SmallUnsigned(v) => int(*v),
+        Value::Unsigned(v) => int(*v),
+        Value::BigUnsigned(v) => match v {
+            None => Sql::Null,
+            Some(v) => Sql::Integer(i64::try_from(*v).map_err(|_| DbErr::Custom(format!("{v} is too large for SQLite")))?),
+        },
+        Value::Float(v) => v.map_or(Sql::Null, |v| Sql::Real(v.into())),
+        Value::Double(v) => v.map_or(Sql::Null, Sql::Real),
+        Value::String(v) => v.clone().map_or(Sql::Null, Sql::Text),
+        Value::Char(v) => v.map_or(Sql::Null, |c| Sql::Text(c.to_string())),
+        Value::Bytes(v) => v.clone().map_or(Sql::Null, Sql::Blob),
+        Value::Json(v) => v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
+        other => return Err(DbErr::Custom(format!("the SQLite writer cannot bind {other:?}"))),
+    })
+}
+
+/// A column value as sea-orm reads it: by the column's declared type where SQLite's value
+/// does not say (NULL, and integers in boolean columns).
+fn value_of(value: ValueRef<'_>, decl: Option<&str>) -> Value {
+    let decl = decl.unwrap_or_default();
+    let boolean = decl.contains("BOOL");
+    match value {
+        ValueRef::Null if boolean => Value::Bool(None),
+        ValueRef::Null if decl.contains("INT") => Value::BigInt(None),
+        ValueRef::Null if ["REAL", "FLOA", "DOUB"].iter().any(|t| decl.contains(t)) => Value::Double(None),
+        ValueRef::Null => Value::String(None),
+        ValueRef::Integer(i) if boolean => Value::Bool(Some(i != 0)),
+        ValueRef::Integer(i) => Value::BigInt(Some(i)),
+        ValueRef::Real(f) => Value::Double(Some(f)),
+        ValueRef::Text(t) => Value::String(Some(String::from_utf8_lossy(t).into_owned())),
+        ValueRef::Blob(b) => Value::Bytes(Some(b.to_vec())),
+    }
+}
+
+fn error(e: rusqlite::Error) -> DbErr {
+    DbErr::Query(RuntimeErr::Internal(e.to_string()))
+}
