@@ -12,6 +12,10 @@ mod server_bench;
 
 use std::time::{Duration, Instant};
 
+/// The server's allocator, so that in-process figures (import, flows, reports) are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
     let size: usize = std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(20_000);

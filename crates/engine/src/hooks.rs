@@ -1,8 +1,8 @@
 //! Rules at save time. Everything a save computes — defaults, `before_save`, formulas, scores,
-//! assignment, visibility, schema validation, `validate` — runs as one job. Most jobs read
-//! nothing else and finish at once on the calling task; a job whose script reads (`lookup`,
-//! `find`, `round_robin`) runs again on a blocking thread (rhai is synchronous), while this task
-//! serves its reads from the save's own transaction.
+//! assignment, visibility, schema validation, `validate` — runs as one job on the calling task.
+//! rhai is synchronous and reads (`lookup`, `find`, `round_robin`) are answered from the save's
+//! own transaction, which is async: a job that reads runs again with the answers it asked for
+//! (see [`Engine::with_host`]).
 
 use std::sync::Arc;
 use std::sync::mpsc as sync_channel;
@@ -34,6 +34,7 @@ pub(crate) struct SaveContext {
     pub(crate) old: Option<Map<String, Value>>,
 }
 
+#[derive(Debug, Clone, PartialEq)]
 enum HostRequest {
     Lookup { form: String, id: String },
     Find { form: String, filter: Value, limit: u64 },
@@ -42,10 +43,75 @@ enum HostRequest {
 
 type Reply = sync_channel::Sender<Result<Value, String>>;
 
-/// The host a rule job talks to: each call is sent to the saving task and answered there.
+/// Reads a rule job may make on the calling task before it moves to a blocking thread; each
+/// read there costs one more run of the job.
+const MAX_REPLAYED_READS: usize = 4;
+
+/// Whoever answers a rule job's reads.
+trait Ask {
+    fn ask(&self, request: HostRequest) -> Result<Value, String>;
+}
+
+/// The [`Host`] of an [`Ask`]er.
+struct Asking<A>(A);
+
+impl<A: Ask + Send + Sync> Host for Asking<A> {
+    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String> {
+        let found = self.0.ask(HostRequest::Lookup { form: form.to_owned(), id: id.to_owned() })?;
+        Ok((!found.is_null()).then_some(found))
+    }
+    fn find(&self, form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String> {
+        match self.0.ask(HostRequest::Find { form: form.to_owned(), filter, limit })? {
+            Value::Array(rows) => Ok(rows),
+            _ => Ok(Vec::new()),
+        }
+    }
+    fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String> {
+        let chosen = self.0.ask(HostRequest::RoundRobin { pool: pool.to_owned(), members: members.to_vec() })?;
+        Ok(chosen.as_str().unwrap_or_default().to_owned())
+    }
+}
+
+/// Answers a job's reads with the answers gathered in its earlier runs, and notes the first read
+/// it has no answer for yet.
+#[derive(Default)]
+struct Replay(std::sync::Mutex<ReplayState>);
+
+#[derive(Default)]
+struct ReplayState {
+    answers: Vec<(HostRequest, Result<Value, String>)>,
+    /// Reads asked in this run.
+    asked: usize,
+    /// The first read of this run without an answer, and its place among the reads.
+    unanswered: Option<(usize, HostRequest)>,
+}
+
+impl Replay {
+    fn state(&self) -> std::sync::MutexGuard<'_, ReplayState> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl Ask for Arc<Replay> {
+    fn ask(&self, request: HostRequest) -> Result<Value, String> {
+        let mut state = self.state();
+        let place = state.asked;
+        state.asked += 1;
+        match state.answers.get(place) {
+            Some((asked, answer)) if *asked == request => answer.clone(),
+            _ => {
+                state.unanswered.get_or_insert((place, request));
+                Err("this read is answered in the next run".into())
+            }
+        }
+    }
+}
+
+/// Answers the reads of a job on a blocking thread: each is sent to the saving task and
+/// answered there.
 struct ChannelHost(mpsc::UnboundedSender<(HostRequest, Reply)>);
 
-impl ChannelHost {
+impl Ask for ChannelHost {
     fn ask(&self, request: HostRequest) -> Result<Value, String> {
         let (reply, answer) = sync_channel::channel();
         self.0.send((request, reply)).map_err(|_| "the save was abandoned".to_owned())?;
@@ -53,48 +119,8 @@ impl ChannelHost {
     }
 }
 
-impl Host for ChannelHost {
-    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String> {
-        let found = self.ask(HostRequest::Lookup { form: form.to_owned(), id: id.to_owned() })?;
-        Ok((!found.is_null()).then_some(found))
-    }
-    fn find(&self, form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String> {
-        match self.ask(HostRequest::Find { form: form.to_owned(), filter, limit })? {
-            Value::Array(rows) => Ok(rows),
-            _ => Ok(Vec::new()),
-        }
-    }
-    fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String> {
-        let chosen = self.ask(HostRequest::RoundRobin { pool: pool.to_owned(), members: members.to_vec() })?;
-        Ok(chosen.as_str().unwrap_or_default().to_owned())
-    }
-}
-
 /// For forms without rules: nothing ever asks.
 struct NoHost;
-
-/// Answers no read but remembers being asked (see [`Engine::with_host`]).
-#[derive(Default)]
-struct Probe(std::sync::atomic::AtomicBool);
-
-impl Probe {
-    fn asked<T>(&self) -> Result<T, String> {
-        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        Err("this read is answered on the blocking thread".into())
-    }
-}
-
-impl Host for Probe {
-    fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
-        self.asked()
-    }
-    fn find(&self, _: &str, _: Value, _: u64) -> Result<Vec<Value>, String> {
-        self.asked()
-    }
-    fn round_robin(&self, _: &str, _: &[String]) -> Result<String, String> {
-        self.asked()
-    }
-}
 
 impl Host for NoHost {
     fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
@@ -161,10 +187,12 @@ impl Engine {
         }
     }
 
-    /// Runs `job`, answering its host calls from `tx`. It runs here first with a host that only
-    /// notes being asked: most hooks read nothing and are done without a thread hand-off. A job
-    /// that asked runs again on a blocking thread, where its reads are answered; scripts return
-    /// effects rather than apply them, so the first run, stopped at its first read, left nothing.
+    /// Runs `job`, answering its reads from `tx`. Scripts return effects rather than apply
+    /// them, so a run stopped at a read it had no answer for left nothing behind: the job runs
+    /// again with that answer, and again, until it asks nothing new. Most jobs read nothing and
+    /// run once; a job that reads once runs twice, each run microseconds. A job that asks
+    /// differently from run to run, or reads more than a few times, runs once more on a blocking
+    /// thread where each read waits for its answer (two thread switches a read).
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,
@@ -172,13 +200,25 @@ impl Engine {
         app: &str,
         job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static,
     ) -> Result<T, EngineError> {
-        let probe = Arc::new(Probe::default());
-        let first = job(probe.clone());
-        if !probe.0.load(std::sync::atomic::Ordering::Relaxed) {
-            return Ok(first);
+        let replay = Arc::new(Replay::default());
+        loop {
+            let out = job(Arc::new(Asking(replay.clone())));
+            let (unanswered, answered) = {
+                let mut state = replay.state();
+                state.asked = 0;
+                (state.unanswered.take(), state.answers.len())
+            };
+            match unanswered {
+                None => return Ok(out),
+                Some((place, request)) if place == answered && answered < MAX_REPLAYED_READS => {
+                    let answer = self.serve(tx, actor, app, request.clone()).await;
+                    replay.state().answers.push((request, answer));
+                }
+                Some(_) => break,
+            }
         }
         let (sender, mut requests) = mpsc::unbounded_channel();
-        let host: Arc<dyn Host> = Arc::new(ChannelHost(sender));
+        let host: Arc<dyn Host> = Arc::new(Asking(ChannelHost(sender)));
         let mut job = tokio::task::spawn_blocking(move || job(host));
         loop {
             tokio::select! {

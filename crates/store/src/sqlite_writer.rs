@@ -60,7 +60,9 @@ impl SqliteWriter {
     pub(crate) fn open(path: &str) -> Result<SqliteWriter, DbErr> {
         let conn = rusqlite::Connection::open(path).map_err(error)?;
         conn.busy_timeout(STATEMENT_BUSY_TIMEOUT).map_err(error)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;").map_err(error)?;
+        // A savepoint (one per imported row) copies each page it first changes to a statement
+        // journal; in memory that is a copy, in a temporary file a write.
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;").map_err(error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None })) })
     }
