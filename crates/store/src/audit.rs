@@ -7,6 +7,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sha2::{Digest, Sha256};
 
+use crate::query::limited;
 use crate::{StoreError, lock_key};
 
 /// One audit row as written.
@@ -47,8 +48,8 @@ pub fn audit_hash(seq: i64, e: &AuditEntry, prev_hash: &str) -> String {
 /// Appends `entry` to the chain inside the caller's transaction.
 pub async fn append_audit(db: &impl ConnectionTrait, entry: &AuditEntry) -> Result<i64, StoreError> {
     lock_key(db, "audit-chain").await?;
-    let last = Query::select().columns(["seq", "hash"]).from("audit_log").order_by("seq", Order::Desc).limit(1).to_owned();
-    let (seq, prev_hash) = match db.query_one(&last).await? {
+    let last = Query::select().columns(["seq", "hash"]).from("audit_log").order_by("seq", Order::Desc).to_owned();
+    let (seq, prev_hash) = match db.query_one_raw(limited(db, &last, 1)).await? {
         Some(row) => (row.try_get::<i64>("", "seq")? + 1, row.try_get::<String>("", "hash")?),
         None => (1, String::new()),
     };
@@ -106,8 +107,8 @@ pub async fn audit_rows(db: &impl ConnectionTrait, q: &AuditQuery) -> Result<Vec
     if let Some(seq) = q.after_seq {
         s.and_where(Expr::col("seq").gt(seq));
     }
-    s.order_by("seq", if q.ascending { Order::Asc } else { Order::Desc }).limit(q.limit);
-    db.query_all(&s)
+    s.order_by("seq", if q.ascending { Order::Asc } else { Order::Desc });
+    db.query_all_raw(limited(db, &s, q.limit))
         .await?
         .iter()
         .map(|row| {

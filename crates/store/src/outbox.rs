@@ -6,6 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use serde_json::Value;
 
 use crate::StoreError;
+use crate::query::limited;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
@@ -48,9 +49,8 @@ pub async fn outbox_for(db: &impl ConnectionTrait, kind: &str, recipient: &str, 
         .and_where(Expr::col("recipient").eq(recipient))
         .order_by("created_at", Order::Desc)
         .order_by("id", Order::Desc)
-        .limit(limit)
         .to_owned();
-    db.query_all(&q)
+    db.query_all_raw(limited(db, &q, limit))
         .await?
         .iter()
         .map(|row| {

@@ -2,10 +2,21 @@
 //! expressions for each backend. Field values are read from the JSON `data` column with the
 //! same expression text that the indexes are built on, so the planner can use them.
 
-use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SelectStatement, SimpleExpr};
+use sea_orm::{ConnectionTrait, Statement};
 
 use crate::connect::Backend;
 use crate::{ColumnKind, FormTable};
+
+/// `select` (without limit, offset or lock) for `db`, with `LIMIT limit` written into the SQL
+/// rather than bound. SQLite plans a statement again whenever a value bound to it could change
+/// the plan, and a bound LIMIT can: a cached statement with one was parsed and planned anew on
+/// every run.
+pub(crate) fn limited(db: &impl ConnectionTrait, select: &SelectStatement, limit: u64) -> Statement {
+    let mut statement = db.get_database_backend().build(select);
+    statement.sql.push_str(&format!(" LIMIT {limit}"));
+    statement
+}
 
 /// A comparable value bound into a query.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{Map, Value};
 
 use crate::connect::{Backend, backend_of};
-use crate::query::{Deleted, ListQuery, Scalar, Target, after_cond, field_sql, filter_cond, target_expr};
+use crate::query::{Deleted, ListQuery, Scalar, Target, after_cond, field_sql, filter_cond, limited, target_expr};
 use crate::{ColumnKind, Store, StoreError};
 
 /// The table holding one form's records.
@@ -207,8 +207,8 @@ pub async fn list(db: &impl ConnectionTrait, table: &FormTable, query: &ListQuer
         let (order, nulls) = if key.descending { (Order::Desc, NullOrdering::Last) } else { (Order::Asc, NullOrdering::First) };
         q.order_by_expr_with_nulls(target_expr(backend, table, &key.target), order, nulls);
     }
-    q.order_by("id", Order::Asc).limit(query.limit);
-    db.query_all(&q).await?.iter().map(|row| decode(table, row)).collect()
+    q.order_by("id", Order::Asc);
+    db.query_all_raw(limited(db, &q, query.limit)).await?.iter().map(|row| decode(table, row)).collect()
 }
 
 /// Whether a live (not deleted) record with `id` exists.
@@ -239,8 +239,7 @@ pub async fn find_duplicate(
     if let Some(id) = exclude {
         q.and_where(Expr::col("id").ne(id));
     }
-    q.limit(1);
-    Ok(db.query_one(&q).await?.map(|row| row.try_get("", "id")).transpose()?)
+    Ok(db.query_one_raw(limited(db, &q, 1)).await?.map(|row| row.try_get("", "id")).transpose()?)
 }
 
 /// Serialises writers that check-then-insert on the same key (dedupe) until the transaction

@@ -5,6 +5,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 
 use crate::StoreError;
+use crate::query::limited;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {
@@ -98,9 +99,8 @@ pub async fn tasks_of(db: &impl ConnectionTrait, assignee: &str, status: &str, l
         .and_where(Expr::col("assignee").eq(assignee))
         .and_where(Expr::col("status").eq(status))
         .order_by("created_at", Order::Desc)
-        .limit(limit)
         .to_owned();
-    db.query_all(&q).await?.iter().map(decode).collect()
+    db.query_all_raw(limited(db, &q, limit)).await?.iter().map(decode).collect()
 }
 
 /// The newest stored version of a flow definition: `(version, canonical JSON)`.
@@ -111,9 +111,8 @@ pub async fn latest_flow_version(db: &impl ConnectionTrait, app: &str, flow: &st
         .and_where(Expr::col("app").eq(app))
         .and_where(Expr::col("flow").eq(flow))
         .order_by("version", Order::Desc)
-        .limit(1)
         .to_owned();
-    db.query_one(&q).await?.map(|row| Ok((row.try_get("", "version")?, row.try_get("", "definition")?))).transpose()
+    db.query_one_raw(limited(db, &q, 1)).await?.map(|row| Ok((row.try_get("", "version")?, row.try_get("", "definition")?))).transpose()
 }
 
 /// One stored version of a flow definition (canonical JSON).
