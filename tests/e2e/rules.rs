@@ -95,6 +95,12 @@ async fn every_hook_kind_runs_on_save() {
         assert_eq!(second["owner"], "u2", "{url}");
         let (_, vip) = call(&app, post("deal", json!({"name": "VIP account"})), t).await;
         assert_eq!(vip["owner"], "u3", "{url}");
+
+        // A rule reading more than a few times is answered on a blocking thread, the same way.
+        let (status, many) =
+            call(&app, post("deal", json!({"name": "VIP many reads", "company": company_id, "mode": "many_reads"})), t).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {many}");
+        assert_eq!(many["data"]["company_tier"], "A", "{url}: {many}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Rules at save time. Everything a save computes — defaults, `before_save`, formulas, scores,
-//! assignment, visibility, schema validation, `validate` — runs as one job on the calling task.
+//! visibility, schema validation, `validate` — runs as one job on the calling task; a new record
+//! that passed is then assigned an owner by its `assign` hooks, a second job.
 //! rhai is synchronous and reads (`lookup`, `find`, `round_robin`) are answered from the save's
 //! own transaction, which is async: a job that reads runs again with the answers it asked for
 //! (see [`Engine::with_host`]).
@@ -150,7 +151,16 @@ impl Engine {
             return Ok(prepare(&loaded, form, input, Arc::new(NoHost))?);
         }
         let form = form.to_owned();
-        Ok(self.with_host(tx, actor, app, move |host| prepare(&loaded, &form, input.clone(), host)).await??)
+        let job = (loaded.clone(), form.clone(), input.clone());
+        let mut prepared = self.with_host(tx, actor, app, move |host| prepare(&job.0, &job.1, job.2.clone(), host)).await??;
+        // Assignment is the step that reads most (round robin), and a read runs its job again:
+        // alone, only the assignment runs twice.
+        let assigns = loaded.form(&form)?.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign);
+        if assigns && save.old.is_none() && prepared.errors.is_empty() {
+            let input = Input { record: object_with_id(prepared.data.clone(), &save.id), ..input };
+            prepared.owner = self.with_host(tx, actor, app, move |host| assign(&loaded, &form, &input, host)).await??;
+        }
+        Ok(prepared)
     }
 
     /// Runs the `after_save` hooks of a written record and returns the effects they ask for.
@@ -322,7 +332,6 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
     let hooks = &rt.compiled.def.hooks;
     let creating = input.old.is_none();
     let id = input.record.get("id").cloned().unwrap_or(Value::Null);
-    let mut owner = None;
     let mut errors = Vec::new();
     let mut effects = Vec::new();
     let run = |kind: HookKind| hooks.iter().filter(move |h| h.on == kind);
@@ -359,16 +368,6 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
         }
         set(&mut input.record, field, out.value);
     }
-    for hook in run(HookKind::Assign).filter(|_| creating) {
-        let (script, function) = hook.target();
-        match app.rules.call(script, function, &input, host.clone())?.value {
-            Value::String(user) => owner = Some(user),
-            Value::Null => {}
-            other => {
-                return Err(RuleError::Failed { rule: hook.rule.clone(), message: format!("assign must return a username, not {other}") });
-            }
-        }
-    }
     for (field, e) in &exprs.visible_if {
         if app.rules.eval(e, &input, host.clone())? == Value::Bool(false) {
             input.record.remove(field);
@@ -394,5 +393,22 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
             effects.extend(out.effects);
         }
     }
-    Ok(Prepared { data: input.record, owner, errors, effects })
+    Ok(Prepared { data: input.record, owner: None, errors, effects })
+}
+
+/// The owner the `assign` hooks of a new record choose; the last that names one wins.
+fn assign(app: &LoadedApp, form: &str, input: &Input, host: Arc<dyn Host>) -> Result<Option<String>, RuleError> {
+    let rt = app.forms.get(form).expect("form resolved by the caller");
+    let mut owner = None;
+    for hook in rt.compiled.def.hooks.iter().filter(|h| h.on == HookKind::Assign) {
+        let (script, function) = hook.target();
+        match app.rules.call(script, function, input, host.clone())?.value {
+            Value::String(user) => owner = Some(user),
+            Value::Null => {}
+            other => {
+                return Err(RuleError::Failed { rule: hook.rule.clone(), message: format!("assign must return a username, not {other}") });
+            }
+        }
+    }
+    Ok(owner)
 }

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnectionType, DbErr, MockDatabaseConnection, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr,
+    MockDatabaseConnection, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
 use crate::StoreError;

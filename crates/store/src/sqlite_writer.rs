@@ -48,6 +48,14 @@ struct State {
     begin_error: Option<rusqlite::Error>,
 }
 
+impl State {
+    /// Runs one statement without values, prepared once: an import opens and ends a savepoint
+    /// for every row.
+    fn run(&self, sql: &str) -> rusqlite::Result<()> {
+        self.conn.prepare_cached(sql)?.execute([]).map(drop)
+    }
+}
+
 /// Why no write transaction could begin.
 pub(crate) enum BeginError {
     /// Another connection or process is writing: try again shortly.
@@ -74,9 +82,7 @@ impl SqliteWriter {
         match state.begin_error.take() {
             None if state.depth > 0 => Ok(()),
             None => Err(BeginError::Failed(DbErr::Custom("no write transaction is open".into()))),
-            Some(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) => {
-                Err(BeginError::Busy)
-            }
+            Some(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) => Err(BeginError::Busy),
             Some(e) => Err(BeginError::Failed(error(e))),
         }
     }
@@ -93,13 +99,13 @@ impl SqliteWriter {
         // Nothing is open after a `begin` that failed; its transaction is dropped unused.
         let Some(depth) = state.depth.checked_sub(1) else { return Ok(()) };
         state.depth = depth;
-        let sql = match (depth, commit) {
-            (0, true) => "COMMIT".to_owned(),
-            (0, false) => "ROLLBACK".to_owned(),
-            (n, true) => format!("RELEASE SAVEPOINT sp{n}"),
-            (n, false) => format!("ROLLBACK TO SAVEPOINT sp{n}; RELEASE SAVEPOINT sp{n}"),
-        };
-        state.conn.execute_batch(&sql).map_err(error)
+        match (depth, commit) {
+            (0, true) => state.run("COMMIT"),
+            (0, false) => state.run("ROLLBACK"),
+            (n, true) => state.run(&format!("RELEASE SAVEPOINT sp{n}")),
+            (n, false) => state.run(&format!("ROLLBACK TO SAVEPOINT sp{n}")).and_then(|()| state.run(&format!("RELEASE SAVEPOINT sp{n}"))),
+        }
+        .map_err(error)
     }
 }
 
@@ -129,7 +135,10 @@ impl MockDatabaseTrait for SqliteWriter {
             let state = self.state();
             let mut prepared = state.conn.prepare_cached(&statement.sql).map_err(error)?;
             let changed = prepared.execute(rusqlite::params_from_iter(bound(&statement)?)).map_err(error)?;
-            MockExecResult { last_insert_id: u64::try_from(state.conn.last_insert_rowid()).unwrap_or_default(), rows_affected: changed as u64 }
+            MockExecResult {
+                last_insert_id: u64::try_from(state.conn.last_insert_rowid()).unwrap_or_default(),
+                rows_affected: changed as u64,
+            }
         };
         MockDatabase::new(DbBackend::Sqlite).append_exec_results([result]).execute(0, statement)
     }
@@ -141,10 +150,10 @@ impl MockDatabaseTrait for SqliteWriter {
             // fails with SQLITE_BUSY when another process wrote in between. It does not wait
             // for the lock here, where it would block the thread.
             0 => state.conn.busy_timeout(Duration::ZERO).and_then(|()| {
-                let begun = state.conn.execute_batch("BEGIN IMMEDIATE");
+                let begun = state.run("BEGIN IMMEDIATE");
                 state.conn.busy_timeout(STATEMENT_BUSY_TIMEOUT).and(begun)
             }),
-            n => state.conn.execute_batch(&format!("SAVEPOINT sp{n}")),
+            n => state.run(&format!("SAVEPOINT sp{n}")),
         };
         // sea-orm's `begin` cannot return an error: the store asks `began` before handing the
         // transaction out.
