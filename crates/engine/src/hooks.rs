@@ -151,8 +151,10 @@ impl Engine {
             return Ok(prepare(&loaded, form, input, Arc::new(NoHost))?);
         }
         let form = form.to_owned();
-        let job = (loaded.clone(), form.clone(), input.clone());
-        let mut prepared = self.with_host(tx, actor, app, move |host| prepare(&job.0, &job.1, job.2.clone(), host)).await??;
+        let mut prepared = {
+            let (loaded, form, input) = (loaded.clone(), form.clone(), input.clone());
+            self.with_host(tx, actor, app, move |host| prepare(&loaded, &form, input.clone(), host)).await??
+        };
         // Assignment is the step that reads most (round robin), and a read runs its job again:
         // alone, only the assignment runs twice.
         let assigns = loaded.form(&form)?.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign);
@@ -202,7 +204,8 @@ impl Engine {
     /// again with that answer, and again, until it asks nothing new. Most jobs read nothing and
     /// run once; a job that reads once runs twice, each run microseconds. A job that asks
     /// differently from run to run, or reads more than a few times, runs once more on a blocking
-    /// thread where each read waits for its answer (two thread switches a read).
+    /// thread where each read waits for its answer (two thread switches a read; a round-robin
+    /// turn it had been given before is given again, skipping one).
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,

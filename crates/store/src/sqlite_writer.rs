@@ -11,7 +11,8 @@
 //! The code above sees the same sea-orm `ConnectionTrait` as on PostgreSQL: the writer plugs into
 //! sea-orm as a `MockDatabaseTrait`, sea-orm's hook for a connection it does not drive itself.
 //! (Its `ProxyDatabaseTrait` is meant for this but does not compile beside sqlx-sqlite in sea-orm
-//! 2.0.4.) Rows reach sea-orm through `MockDatabase`, the one public way to make its results.
+//! 2.0.4.) Rows reach sea-orm through `MockDatabase`, the one public way to make its results;
+//! it keeps a row's columns by name, so they must be read by name (the store does), not position.
 //!
 //! The store's writer turn admits one transaction at a time, so the one connection is never
 //! shared between two transactions; nesting (`begin` inside a transaction) becomes savepoints.
