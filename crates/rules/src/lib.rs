@@ -120,7 +120,7 @@ impl Rules {
     pub fn call(&self, id: &str, function: &str, input: &Input, host: Arc<dyn Host>) -> Result<Outcome, RuleError> {
         let rule = format!("{id}.{function}");
         let ast = self.scripts.get(id).ok_or_else(|| RuleError::Failed { rule: rule.clone(), message: "no such script".into() })?;
-        let args = (to_dynamic(&Value::Object(input.record.clone())), old_dynamic(input), to_dynamic(&input.user));
+        let args = (to_dynamic(&input.record), old_dynamic(input), to_dynamic(&input.user));
         let (result, state) =
             functions::with_call(&self.limits, host, || self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, args));
         finish(&rule, result, state)
@@ -143,7 +143,7 @@ impl Rules {
         for (name, value) in vars {
             scope.push(name.to_string(), to_dynamic(value));
         }
-        scope.push("record", to_dynamic(&Value::Object(input.record.clone())));
+        scope.push("record", to_dynamic(&input.record));
         scope.push("old", old_dynamic(input));
         scope.push("user", to_dynamic(&input.user));
         let (result, state) =
@@ -152,12 +152,12 @@ impl Rules {
     }
 }
 
-fn to_dynamic(value: &Value) -> Dynamic {
+fn to_dynamic(value: &(impl serde::Serialize + ?Sized)) -> Dynamic {
     rhai::serde::to_dynamic(value).unwrap_or(Dynamic::UNIT)
 }
 
 fn old_dynamic(input: &Input) -> Dynamic {
-    input.old.as_ref().map(|o| to_dynamic(&Value::Object(o.clone()))).unwrap_or(Dynamic::UNIT)
+    input.old.as_ref().map(to_dynamic).unwrap_or(Dynamic::UNIT)
 }
 
 fn finish(rule: &str, result: Result<Dynamic, Box<rhai::EvalAltResult>>, state: functions::CallState) -> Result<Outcome, RuleError> {
