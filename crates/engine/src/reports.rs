@@ -263,10 +263,19 @@ impl Engine {
         let mut sql = params.explain.then(|| vec![explain(self.backend(), &statement)]);
         let mut total_rows = Vec::new();
         for (kind, q, cols) in &totals {
-            total_rows.push((*kind, cols.clone(), store::report_rows(db, q, &out_kinds(cols)).await?));
-            if let Some(sql) = &mut sql {
-                sql.push(explain(self.backend(), q));
-            }
+            let folded = (*kind == ::reports::TotalKind::Grand && !truncated)
+                .then(|| ::reports::grand_totals_from_rows(&report, &columns, &rows))
+                .flatten();
+            let result = match folded {
+                Some(row) => vec![row],
+                None => {
+                    if let Some(sql) = &mut sql {
+                        sql.push(explain(self.backend(), q));
+                    }
+                    store::report_rows(db, q, &out_kinds(cols)).await?
+                }
+            };
+            total_rows.push((*kind, cols.clone(), result));
         }
         let pivot = report.pivot.as_ref().map(|p| ::reports::pivot(&columns, &rows, &p.rows, &p.columns, &total_rows));
         let totals = total_rows

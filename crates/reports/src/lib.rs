@@ -10,7 +10,7 @@ mod fields;
 mod filter;
 mod pivot;
 
-pub use compile::{Compiled, OutColumn, Role, TotalKind, compile, drill};
+pub use compile::{Compiled, OutColumn, Role, TotalKind, compile, drill, grand_totals_from_rows};
 pub use export::{to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};
 pub use pivot::{Totals, pivot};
