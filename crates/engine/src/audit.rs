@@ -72,9 +72,9 @@ impl Engine {
                 after: json!({"error": e.code(), "message": e.to_string()}).to_string(),
             };
             let written = async {
-                let (_turn, tx) = self.store.begin().await?;
+                let (turn, tx) = self.store.begin().await?;
                 store::append_audit(&tx, &entry).await?;
-                tx.commit().await.map_err(store::StoreError::from)
+                turn.commit(tx).await
             };
             if let Err(e) = written.await {
                 tracing::error!(error = %e, "could not record a refused attempt in the audit log");

@@ -176,10 +176,10 @@ impl Engine {
         if new.chars().count() < MIN_PASSWORD {
             return Err(EngineError::Invalid(vec![forms::FieldError::new("/new", format!("use at least {MIN_PASSWORD} characters"))]));
         }
-        let (_turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin().await?;
         store::set_password(&tx, &actor.username, &hash_password(new)?).await?;
         store::delete_other_sessions(&tx, &actor.username, &digest(token)).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
+        turn.commit(tx).await?;
         let kept = digest(token);
         self.sessions.forget(|key, user| user.username != actor.username || key == kept);
         Ok(())

@@ -484,9 +484,9 @@ impl Engine {
         request: ActRequest,
     ) -> Result<ActResult, EngineError> {
         let result = async {
-            let (_turn, tx) = self.store.begin().await?;
+            let (turn, tx) = self.store.begin().await?;
             let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
-            tx.commit().await.map_err(store::StoreError::from)?;
+            turn.commit(tx).await?;
             Ok(result)
         }
         .await;
@@ -763,7 +763,7 @@ impl Engine {
         );
         let entry = job.payload["entry"].as_u64().unwrap_or_default();
         let rt = loaded.form(form)?;
-        let (_turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin().await?;
         store::lock_key(&tx, &format!("flow:{id}")).await?;
         let Some(record) = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()) else { return Ok(None) };
         let mut instance = instance_of(loaded, form, &record)?;
@@ -829,7 +829,7 @@ impl Engine {
                 }
             }
         }
-        tx.commit().await.map_err(store::StoreError::from)?;
+        turn.commit(tx).await?;
         Ok(again)
     }
 

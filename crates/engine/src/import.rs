@@ -188,15 +188,14 @@ impl Engine {
             }
             progress.done.fetch_add(1, Ordering::Relaxed);
             if !one_transaction && (i + 1) % BATCH == 0 {
-                tx.commit().await.map_err(store::StoreError::from)?;
-                drop(turn);
+                turn.commit(tx).await?;
                 (turn, tx) = self.store.begin().await?;
             }
         }
         let rejected = options.all_or_nothing && report.failed > 0;
         report.committed = !options.dry_run && !rejected;
         if report.committed {
-            tx.commit().await.map_err(store::StoreError::from)?;
+            turn.commit(tx).await?;
         } else {
             tx.rollback().await.map_err(store::StoreError::from)?;
         }

@@ -55,8 +55,7 @@ impl Engine {
             let (turn, tx) = self.store.begin().await?;
             let stale = time::format(now - LEASE);
             let jobs = store::claim_due_jobs(&tx, &time::format(now), &stale, &self.worker_id, BATCH).await?;
-            tx.commit().await.map_err(store::StoreError::from)?;
-            drop(turn); // each job takes its own turn to write
+            turn.commit(tx).await?; // each job takes its own turn to write
             if jobs.is_empty() {
                 return Ok(ran);
             }
@@ -114,10 +113,10 @@ impl Engine {
         let (script, function) = (script.to_owned(), function.to_owned());
         let actor = Actor::system();
         let input = rules::Input { record: Default::default(), old: None, user: serde_json::to_value(&actor).unwrap_or(Value::Null) };
-        let (_turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin().await?;
         let outcome = self.with_host(&tx, &actor, app, move |host| loaded.rules.call(&script, &function, &input, host)).await??;
         self.apply_effects(&tx, &actor, app, "", "", outcome.effects, 0).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
+        turn.commit(tx).await?;
         Ok(())
     }
 }

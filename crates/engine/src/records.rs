@@ -29,9 +29,9 @@ impl Engine {
             if let Value::Object(fields) = &data {
                 access.check_writable(fields)?;
             }
-            let (_turn, tx) = self.store.begin().await?;
+            let (turn, tx) = self.store.begin().await?;
             let mut envelope = self.create_in(&tx, actor, app, form, data, None, 0).await?;
-            tx.commit().await.map_err(store::StoreError::from)?;
+            turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
         }
@@ -198,14 +198,14 @@ impl Engine {
     ) -> Result<Envelope, EngineError> {
         let result = async {
             let rt = self.app(app)?.form(form)?;
-            let (_turn, tx) = self.store.begin().await?;
+            let (turn, tx) = self.store.begin().await?;
             let stored = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
             let access = self.authorize(&tx, actor, app, form, &stored, Action::Update).await?;
             if let Value::Object(fields) = &patch {
                 access.check_writable(fields)?;
             }
             let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0, "update").await?;
-            tx.commit().await.map_err(store::StoreError::from)?;
+            turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
         }
@@ -332,7 +332,7 @@ impl Engine {
         delete: bool,
     ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
-        let (_turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin().await?;
         let old = current(&tx, rt, form, id, Some(expected_version), !delete).await?;
         let access = self.authorize(&tx, actor, app, form, &old, Action::Delete).await?;
         if !delete {
@@ -342,7 +342,7 @@ impl Engine {
         let (deleted_at, op) = if delete { (Some(time::now()), "delete") } else { (None, "restore") };
         let record = Record { deleted_at, ..next_version(old, actor) };
         let mut envelope = self.write_version(&tx, actor, app, rt, &before, record, expected_version, op).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
+        turn.commit(tx).await?;
         access.redact(&mut envelope.data);
         Ok(envelope)
     }

@@ -28,9 +28,9 @@ impl Engine {
     /// Creates only the users of seed file `name` (those not there yet), without its records.
     pub async fn seed_users(&self, app: &str, name: &str) -> Result<usize, EngineError> {
         let seed = self.app(app)?.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
-        let (_turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin().await?;
         let created = self.create_seed_users(&tx, seed).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
+        turn.commit(tx).await?;
         Ok(created)
     }
 
@@ -50,7 +50,7 @@ impl Engine {
         let loaded = self.app(app)?;
         let seed = loaded.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
         let marker = format!("seeded:{app}:{name}");
-        let (_turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin().await?;
         if store::get_meta(&tx, &marker).await?.is_some() {
             return Ok(SeedReport { already_seeded: true, ..Default::default() });
         }
@@ -95,7 +95,7 @@ impl Engine {
             report.records.insert(part.form.clone(), created);
         }
         store::set_meta(&tx, &marker, &crate::time::now()).await?;
-        tx.commit().await.map_err(store::StoreError::from)?;
+        turn.commit(tx).await?;
         Ok(report)
     }
 }

@@ -42,9 +42,24 @@ struct Writer {
     turns: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// This process's turn to write, held with a write transaction until it ends.
+/// This process's turn to write, held with a write transaction until it ends; commit through it.
 #[must_use = "the turn must live as long as the transaction"]
-pub struct WriteTurn(#[allow(dead_code)] Option<tokio::sync::OwnedMutexGuard<()>>);
+pub struct WriteTurn {
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    writer: Option<SqliteWriter>,
+}
+
+impl WriteTurn {
+    /// Commits `tx` and ends the turn. On an SQLite file a commit that failed (a full disk, an
+    /// I/O error) is rolled back and reported here: sea-orm's own `commit` cannot tell.
+    pub async fn commit(self, tx: DatabaseTransaction) -> Result<(), StoreError> {
+        tx.commit().await?;
+        match &self.writer {
+            Some(writer) => Ok(writer.committed()?),
+            None => Ok(()),
+        }
+    }
+}
 
 impl Store {
     /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:` or `postgres://…`) and brings
@@ -102,11 +117,12 @@ impl Store {
     /// Starts a write transaction, after waiting for this process's turn to write (SQLite
     /// files). On SQLite it takes the write lock at once (IMMEDIATE): a deferred transaction
     /// that later writes fails with SQLITE_BUSY under a concurrent writer. Keep the turn until
-    /// the transaction ends: `let (_turn, tx) = store.begin().await?;`.
+    /// the transaction ends, and commit through it: `let (turn, tx) = store.begin().await?; …
+    /// turn.commit(tx).await?;`.
     pub async fn begin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
         let Some(writer) = &self.writer else {
             let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-            return Ok((WriteTurn(None), self.db.begin_with_options(options).await?));
+            return Ok((WriteTurn { _turn: None, writer: None }, self.db.begin_with_options(options).await?));
         };
         let turn = writer.turns.clone().lock_owned().await;
         // Another process writing to the file: wait for it without blocking this thread, as
@@ -126,7 +142,7 @@ impl Store {
                 Err(BeginError::Failed(e)) => return Err(e.into()),
             }
         };
-        Ok((WriteTurn(Some(turn)), tx))
+        Ok((WriteTurn { _turn: Some(turn), writer: Some(writer.connection.clone()) }, tx))
     }
 
     /// Closes the pool, waiting for connections in use.

@@ -47,6 +47,8 @@ struct State {
     depth: u32,
     /// Why the last `begin` failed, if it did.
     begin_error: Option<rusqlite::Error>,
+    /// Why the last commit failed, if it did (sea-orm's `commit` cannot report it either).
+    commit_error: Option<DbErr>,
 }
 
 impl State {
@@ -73,7 +75,7 @@ impl SqliteWriter {
         // journal; in memory that is a copy, in a temporary file a write.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;").map_err(error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None })) })
+        Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None, commit_error: None })) })
     }
 
     /// Whether the `begin` just made opened a transaction (sea-orm's `begin` cannot report
@@ -86,6 +88,11 @@ impl SqliteWriter {
             Some(e) if matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)) => Err(BeginError::Busy),
             Some(e) => Err(BeginError::Failed(error(e))),
         }
+    }
+
+    /// Whether the transaction just committed is stored; a failed commit was rolled back.
+    pub(crate) fn committed(&self) -> Result<(), DbErr> {
+        self.state().commit_error.take().map_or(Ok(()), Err)
     }
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
@@ -166,9 +173,9 @@ impl MockDatabaseTrait for SqliteWriter {
 
     fn commit(&mut self) {
         if let Err(e) = self.end(true) {
-            tracing::error!(error = %e, "could not commit a write transaction");
             // Whatever failed to commit must not stay open for the next writer.
             self.rollback_all();
+            self.state().commit_error = Some(e);
         }
     }
 
@@ -255,4 +262,42 @@ fn value_of(value: ValueRef<'_>, decl: Option<&str>) -> Value {
 
 fn error(e: rusqlite::Error) -> DbErr {
     DbErr::Query(RuntimeErr::Internal(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    use crate::Store;
+
+    #[tokio::test]
+    async fn a_failed_commit_is_rolled_back_reported_and_leaves_the_writer_usable() {
+        let dir = std::env::temp_dir().join(format!("tessera-writer-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/w.db", dir.display())).await.unwrap();
+        store.db().execute_unprepared("CREATE TABLE parent (id INTEGER PRIMARY KEY)").await.unwrap();
+        let child = "CREATE TABLE child (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)";
+        store.db().execute_unprepared(child).await.unwrap();
+
+        // A deferred foreign key is checked at COMMIT, which then fails.
+        let (turn, tx) = store.begin().await.unwrap();
+        tx.execute_unprepared("INSERT INTO child (id, parent) VALUES (1, 42)").await.unwrap();
+        let error = turn.commit(tx).await.unwrap_err();
+        assert!(error.to_string().contains("FOREIGN KEY"), "{error}");
+        let count = |table: &'static str| {
+            let db = store.db().clone();
+            async move {
+                let q = Statement::from_string(DbBackend::Sqlite, format!("SELECT COUNT(*) AS n FROM {table}"));
+                db.query_one_raw(q).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+            }
+        };
+        assert_eq!(count("child").await, 0, "nothing of the failed transaction is stored");
+
+        let (turn, tx) = store.begin().await.unwrap();
+        tx.execute_unprepared("INSERT INTO parent (id) VALUES (42)").await.unwrap();
+        tx.execute_unprepared("INSERT INTO child (id, parent) VALUES (1, 42)").await.unwrap();
+        turn.commit(tx).await.unwrap();
+        assert_eq!(count("child").await, 1);
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
