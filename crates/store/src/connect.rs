@@ -66,6 +66,8 @@ impl Store {
     /// the system tables up to date.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        // An in-memory database exists once per connection: one connection, and no writer of its own.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = ConnectOptions::new(url.to_owned());
         options.sqlx_logging(false);
         match backend {
@@ -73,8 +75,6 @@ impl Store {
                 options.max_connections(16).min_connections(1);
             }
             Backend::Sqlite => {
-                // An in-memory database exists once per connection.
-                let in_memory = url.contains(":memory:") || url.contains("mode=memory");
                 options
                     .max_connections(if in_memory { 1 } else { 8 })
                     .min_connections(1)
@@ -90,7 +90,6 @@ impl Store {
             }
         }
         let db = Database::connect(options).await?;
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let writer = match backend {
             // The pool has created the file and put it in WAL mode.
             Backend::Sqlite if !in_memory => {
