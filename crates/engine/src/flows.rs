@@ -374,20 +374,20 @@ impl Engine {
         Ok(workflow)
     }
 
-    /// Starts the flow of a new record inside `create_in`: sets its state, the flow field and
-    /// the entered state's `set` values in `data`. A trusted writer (`trusted`: seeds, rules) may
-    /// place the record in any state through the flow field; people in the initial state or a
-    /// state marked `start`.
+    /// Starts the flow of a new record: sets its state, the flow field and the entered state's
+    /// `set` values in `data`. A trusted writer (`trusted`: seeds, rules) may place the record in
+    /// any state through the flow field; people in the initial state or a state marked `start`.
+    /// `users` is the directory when [`starts_in_approval`] says it is needed, else empty.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn start_flow(
+    pub(crate) fn start_flow(
         &self,
-        tx: &impl Conn,
         app: &LoadedApp,
         form: &str,
         actor: &Actor,
         owner: &str,
         data: &mut Map<String, Value>,
         trusted: bool,
+        users: &[store::User],
     ) -> Result<Option<Instance>, EngineError> {
         let Some(runtime) = app.flows.get(form) else { return Ok(None) };
         let workflow = &runtime.workflow;
@@ -407,10 +407,7 @@ impl Engine {
                 format!("new records start in `{initial}`; `{f}` then follows the flow's actions"),
             )]));
         }
-        // Only a record placed straight into an approval needs the directory (its approvers).
-        let state = requested.as_deref().unwrap_or(initial);
-        let users = if workflow.def().state(state).is_some_and(|s| s.approval.is_some()) { store::users(tx).await? } else { Vec::new() };
-        let env = FlowEnv { now: time::now(), id: "", owner, record: data, user: actor_json(actor), users: &users, app };
+        let env = FlowEnv { now: time::now(), id: "", owner, record: data, user: actor_json(actor), users, app };
         let step = workflow.start(runtime.version, requested.as_deref(), &actor.username, &env).map_err(step_error)?;
         // A state's `set` gives defaults here: values the creator gave win.
         let mut patch = Map::new();
@@ -1009,6 +1006,15 @@ fn timer_due(timer: &defs::Timer, env: &FlowEnv, now: DateTime<Utc>) -> Result<O
         None => now,
     };
     Ok(Some(base + chrono::Duration::seconds(duration.unwrap_or(0))))
+}
+
+/// Whether a new record with `data` starts its flow in an approval, whose approvers come from
+/// the user directory; no other start reads the database.
+pub(crate) fn starts_in_approval(app: &LoadedApp, form: &str, data: &Map<String, Value>) -> bool {
+    let Some(runtime) = app.flows.get(form) else { return false };
+    let def = runtime.workflow.def();
+    let requested = def.field.as_deref().and_then(|f| data.get(f)).and_then(Value::as_str);
+    requested.or(def.initial().map(|s| s.id.as_str())).and_then(|s| def.state(s)).is_some_and(|s| s.approval.is_some())
 }
 
 fn actor_json(actor: &Actor) -> Value {

@@ -35,6 +35,44 @@ pub(crate) struct SaveContext {
     pub(crate) old: Option<Map<String, Value>>,
 }
 
+/// The rules of a save after their first run, which needs no database (see
+/// [`Engine::draft_rules`]).
+pub(crate) struct RulesDraft {
+    prepared: Started<Result<Prepared, RuleError>>,
+    /// The `assign` job, started when the record passed its rules without a read.
+    assigned: Option<Started<Result<Option<String>, RuleError>>>,
+    /// Whether the form has `assign` hooks and the record is new.
+    assigns: bool,
+}
+
+type Job<T> = Arc<dyn Fn(Arc<dyn Host>) -> T + Send + Sync>;
+
+/// A rule job after its first run: its outcome, or the read it stopped at. [`Engine::finish`]
+/// answers the reads and runs it again.
+struct Started<T> {
+    /// `None` for an outcome reached without scripts.
+    job: Option<Job<T>>,
+    replay: Arc<Replay>,
+    out: T,
+}
+
+impl<T> Started<T> {
+    fn run(job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Self {
+        let replay = Arc::new(Replay::default());
+        let out = job(Arc::new(Asking(replay.clone())));
+        Started { job: Some(Arc::new(job)), replay, out }
+    }
+
+    fn ready(out: T) -> Self {
+        Started { job: None, replay: Arc::default(), out }
+    }
+
+    /// The outcome, when the run asked for nothing it was not given.
+    fn settled(&self) -> Option<&T> {
+        self.replay.state().unanswered.is_none().then_some(&self.out)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 enum HostRequest {
     Lookup { form: String, id: String },
@@ -145,22 +183,53 @@ impl Engine {
         form: &str,
         save: SaveContext,
     ) -> Result<Prepared, EngineError> {
+        let (id, creating) = (save.id.clone(), save.old.is_none());
+        let draft = self.draft_rules(actor, app, form, save)?;
+        self.finish_rules(tx, actor, app, form, &id, creating, draft).await
+    }
+
+    /// Runs the save's rules as far as they go without the database: most runs end here, and
+    /// can be made before the write transaction begins, or on another thread.
+    pub(crate) fn draft_rules(&self, actor: &Actor, app: &str, form: &str, save: SaveContext) -> Result<RulesDraft, EngineError> {
         let loaded = self.app_arc(app)?.clone();
+        let rt = loaded.form(form)?;
+        let assigns = rt.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign) && save.old.is_none();
         let input = input(actor, &save);
-        if !loaded.form(form)?.has_rules_before_write() {
-            return Ok(prepare(&loaded, form, input, Arc::new(NoHost))?);
-        }
-        let form = form.to_owned();
-        let mut prepared = {
-            let (loaded, form, input) = (loaded.clone(), form.clone(), input.clone());
-            self.with_host(tx, actor, app, move |host| prepare(&loaded, &form, input.clone(), host)).await??
+        let prepared = if rt.has_rules_before_write() {
+            let (loaded, form) = (loaded.clone(), form.to_owned());
+            Started::run(move |host| prepare(&loaded, &form, input.clone(), host))
+        } else {
+            Started::ready(prepare(&loaded, form, input, Arc::new(NoHost)))
         };
+        let assigned = match prepared.settled() {
+            Some(Ok(p)) if assigns && p.errors.is_empty() => Some(assign_job(loaded, form, actor, &save.id, &p.data)),
+            _ => None,
+        };
+        Ok(RulesDraft { prepared, assigned, assigns })
+    }
+
+    /// Completes the rules of a save drafted by [`Engine::draft_rules`], answering their reads
+    /// from `tx`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn finish_rules(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        creating: bool,
+        draft: RulesDraft,
+    ) -> Result<Prepared, EngineError> {
+        let mut prepared = self.finish(tx, actor, app, draft.prepared).await??;
         // Assignment is the step that reads most (round robin), and a read runs its job again:
         // alone, only the assignment runs twice.
-        let assigns = loaded.form(&form)?.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign);
-        if assigns && save.old.is_none() && prepared.errors.is_empty() {
-            let input = Input { record: object_with_id(prepared.data.clone(), &save.id), ..input };
-            prepared.owner = self.with_host(tx, actor, app, move |host| assign(&loaded, &form, &input, host)).await??;
+        if draft.assigns && creating && prepared.errors.is_empty() {
+            let started = match draft.assigned {
+                Some(started) => started,
+                None => assign_job(self.app_arc(app)?.clone(), form, actor, id, &prepared.data),
+            };
+            prepared.owner = self.finish(tx, actor, app, started).await??;
         }
         Ok(prepared)
     }
@@ -199,13 +268,7 @@ impl Engine {
         }
     }
 
-    /// Runs `job`, answering its reads from `tx`. Scripts return effects rather than apply
-    /// them, so a run stopped at a read it had no answer for left nothing behind: the job runs
-    /// again with that answer, and again, until it asks nothing new. Most jobs read nothing and
-    /// run once; a job that reads once runs twice, each run microseconds. A job that asks
-    /// differently from run to run, or reads more than a few times, runs once more on a blocking
-    /// thread where each read waits for its answer (two thread switches a read; a round-robin
-    /// turn it had been given before is given again, skipping one).
+    /// Runs `job`, answering its reads from `tx` (see [`Engine::finish`]).
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,
@@ -213,9 +276,20 @@ impl Engine {
         app: &str,
         job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static,
     ) -> Result<T, EngineError> {
-        let replay = Arc::new(Replay::default());
+        self.finish(tx, actor, app, Started::run(job)).await
+    }
+
+    /// Completes a started job, answering its reads from `tx`. Scripts return effects rather
+    /// than apply them, so a run stopped at a read it had no answer for left nothing behind: the
+    /// job runs again with that answer, and again, until it asks nothing new. Most jobs read
+    /// nothing and are done after their first run; a job that reads once runs twice, each run
+    /// microseconds. A job that asks differently from run to run, or reads more than a few
+    /// times, runs once more on a blocking thread where each read waits for its answer (two
+    /// thread switches a read; a round-robin turn it had been given before is given again,
+    /// skipping one).
+    async fn finish<T: Send + 'static>(&self, tx: &impl Conn, actor: &Actor, app: &str, started: Started<T>) -> Result<T, EngineError> {
+        let Started { job, replay, mut out } = started;
         loop {
-            let out = job(Arc::new(Asking(replay.clone())));
             let (unanswered, answered) = {
                 let mut state = replay.state();
                 state.asked = 0;
@@ -229,7 +303,9 @@ impl Engine {
                 }
                 Some(_) => break,
             }
+            out = job.as_ref().expect("only a job that ran can ask")(Arc::new(Asking(replay.clone())));
         }
+        let job = job.expect("only a job that ran can ask");
         let (sender, mut requests) = mpsc::unbounded_channel();
         let host: Arc<dyn Host> = Arc::new(Asking(ChannelHost(sender)));
         let mut job = tokio::task::spawn_blocking(move || job(host));
@@ -414,4 +490,17 @@ fn assign(app: &LoadedApp, form: &str, input: &Input, host: Arc<dyn Host>) -> Re
         }
     }
     Ok(owner)
+}
+
+/// The job of a new record's `assign` hooks, after its first run.
+fn assign_job(
+    loaded: Arc<LoadedApp>,
+    form: &str,
+    actor: &Actor,
+    id: &str,
+    data: &Map<String, Value>,
+) -> Started<Result<Option<String>, RuleError>> {
+    let input = Input { record: object_with_id(data.clone(), id), old: None, user: serde_json::to_value(actor).unwrap_or(Value::Null) };
+    let form = form.to_owned();
+    Started::run(move |host| assign(&loaded, &form, &input, host))
 }

@@ -13,14 +13,20 @@ use forms::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait};
+use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::access::Access;
 use crate::apps::LoadedApp;
+use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
 
 /// Rows committed together in row-by-row mode (each row still in its own savepoint).
 const BATCH: usize = 500;
+/// Rows the drafting thread hands over at a time: one thread switch a chunk, not a row.
+const CHUNK: usize = 64;
+/// Chunks drafted ahead of the one being written.
+const CHUNKS_AHEAD: usize = 4;
 /// Export columns that are not fields; an import of an export ignores them.
 const SYSTEM_COLUMNS: [&str; 4] = ["id", "owner", "created_at", "updated_at"];
 
@@ -155,43 +161,52 @@ impl Engine {
             ..Default::default()
         };
         progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
+        let headers = table.headers.clone();
+        let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table);
         let mut links = LinkCache::default();
         let one_transaction = options.dry_run || options.all_or_nothing;
         let (mut turn, mut tx) = self.store.begin().await?;
-        for (i, cells) in table.rows.iter().enumerate() {
-            let row = i + 2;
-            let outcome = async {
-                let data = self.convert(&tx, actor, loaded, &columns, &table.headers, cells, &mut links).await?;
-                // Each row in a savepoint: a row that fails halfway leaves nothing behind.
-                let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
-                let result = self.import_row(&savepoint, actor, app, form, data, options.on_duplicate).await;
-                match result {
-                    Ok(kind) => {
-                        savepoint.commit().await.map_err(store::StoreError::from)?;
-                        Ok(kind)
-                    }
-                    Err(e) => Err(e),
+        let mut row = 1; // the header is row 1
+        while let Some(chunk) = drafts.recv().await {
+            for ahead in chunk {
+                row += 1;
+                let outcome = async {
+                    let (data, draft) = match ahead {
+                        Ahead::Drafted(data, draft) => (data, draft?),
+                        Ahead::Failed(e) => return Err(e),
+                        Ahead::Links(cells) => {
+                            let data = self.convert(&tx, actor, loaded, &columns, &headers, &cells, &mut links).await?;
+                            let draft = self.draft(actor, app, form, Value::Object(data.clone()), None, 0)?;
+                            (data, draft)
+                        }
+                    };
+                    // Each row in a savepoint: a row that fails halfway leaves nothing behind.
+                    let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
+                    let kind = self.import_row(&savepoint, actor, app, form, data, draft, options.on_duplicate).await?;
+                    savepoint.commit().await.map_err(store::StoreError::from)?;
+                    Ok(kind)
                 }
-            }
-            .await;
-            match outcome {
-                Ok(Written::Created) => report.created += 1,
-                Ok(Written::Updated) => report.updated += 1,
-                Ok(Written::Skipped) => report.skipped += 1,
-                Err(e) => {
-                    report.failed += 1;
-                    report.errors.extend(row_errors(row, &e, &columns, &table.headers));
-                    if let EngineError::Store(_) | EngineError::Internal(_) = e {
-                        return Err(e);
+                .await;
+                match outcome {
+                    Ok(Written::Created) => report.created += 1,
+                    Ok(Written::Updated) => report.updated += 1,
+                    Ok(Written::Skipped) => report.skipped += 1,
+                    Err(e) => {
+                        report.failed += 1;
+                        report.errors.extend(row_errors(row, &e, &columns, &headers));
+                        if let EngineError::Store(_) | EngineError::Internal(_) = e {
+                            return Err(e);
+                        }
                     }
                 }
-            }
-            progress.done.fetch_add(1, Ordering::Relaxed);
-            if !one_transaction && (i + 1) % BATCH == 0 {
-                turn.commit(tx).await?;
-                (turn, tx) = self.store.begin().await?;
+                progress.done.fetch_add(1, Ordering::Relaxed);
+                if !one_transaction && (row - 1) % BATCH == 0 {
+                    turn.commit(tx).await?;
+                    (turn, tx) = self.store.begin().await?;
+                }
             }
         }
+        drafter.await.map_err(|e| EngineError::Internal(format!("drafting the import's rows failed: {e}")))?;
         let rejected = options.all_or_nothing && report.failed > 0;
         report.committed = !options.dry_run && !rejected;
         if report.committed {
@@ -202,6 +217,38 @@ impl Engine {
         Ok(report)
     }
 
+    /// Converts and drafts the table's rows on a thread of their own, a bounded way ahead of
+    /// the rows being written: the writer's turn is then left with what needs the database.
+    fn draft_ahead(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        columns: &[Option<Field>],
+        table: Table,
+    ) -> (mpsc::Receiver<Vec<Ahead>>, tokio::task::JoinHandle<()>) {
+        let (sender, drafts) = mpsc::channel(CHUNKS_AHEAD);
+        let (engine, actor, app, form, columns) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned(), columns.to_vec());
+        let drafter = tokio::task::spawn_blocking(move || {
+            let mut rows = table.rows.into_iter().peekable();
+            while rows.peek().is_some() {
+                let chunk = rows.by_ref().take(CHUNK).map(|cells| match convert_cells(&columns, &table.headers, &cells) {
+                    Converted { pending_links: true, .. } => Ahead::Links(cells),
+                    Converted { errors, .. } if !errors.is_empty() => Ahead::Failed(EngineError::Invalid(errors)),
+                    Converted { data, .. } => {
+                        let draft = engine.draft(&actor, &app, &form, Value::Object(data.clone()), None, 0);
+                        Ahead::Drafted(data, draft)
+                    }
+                });
+                if sender.blocking_send(chunk.collect()).is_err() {
+                    return; // the import stopped
+                }
+            }
+        });
+        (drafts, drafter)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     async fn import_row(
         &self,
         tx: &impl Conn,
@@ -209,9 +256,10 @@ impl Engine {
         app: &str,
         form: &str,
         data: Map<String, Value>,
+        draft: Draft,
         on_duplicate: OnDuplicate,
     ) -> Result<Written, EngineError> {
-        match self.create_in(tx, actor, app, form, Value::Object(data.clone()), None, 0).await {
+        match self.create_drafted(tx, actor, app, form, draft, None, 0).await {
             Ok(_) => Ok(Written::Created),
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
                 OnDuplicate::Skip => Ok(Written::Skipped),
@@ -233,7 +281,7 @@ impl Engine {
         }
     }
 
-    /// The row's cells as field values.
+    /// The row's cells as field values, linked records looked up by title.
     #[allow(clippy::too_many_arguments)]
     async fn convert(
         &self,
@@ -245,18 +293,9 @@ impl Engine {
         cells: &[String],
         links: &mut LinkCache,
     ) -> Result<Map<String, Value>, EngineError> {
-        let mut data = Map::new();
-        let mut errors = Vec::new();
-        for ((field, header), cell) in columns.iter().zip(headers).zip(cells.iter().chain(std::iter::repeat(&String::new()))) {
-            let (Some(field), text) = (field, cell.trim()) else { continue };
-            if text.is_empty() {
-                continue;
-            }
-            let value = match field.kind {
-                FieldKind::Link => self.resolve_link(tx, actor, app, field, text, links).await,
-                _ => convert(field, text),
-            };
-            match value {
+        let Converted { mut data, mut errors, .. } = convert_cells(columns, headers, cells);
+        for ((field, header), text) in cells_of(columns, headers, cells).filter(|((f, _), _)| f.kind == FieldKind::Link) {
+            match self.resolve_link(tx, actor, app, field, text, links).await {
                 Ok(v) => {
                     data.insert(field.id.clone(), v);
                 }
@@ -304,6 +343,61 @@ impl Engine {
         cache.0.insert(key, found.clone());
         found
     }
+}
+
+/// A row as the drafting thread hands it to the writer.
+enum Ahead {
+    /// The row's values (kept to update a duplicate with) and the new record's draft.
+    Drafted(Map<String, Value>, Result<Draft, EngineError>),
+    /// Cells that could not be converted.
+    Failed(EngineError),
+    /// Cells naming linked records, which are looked up in the import's transaction.
+    Links(Vec<String>),
+}
+
+/// A row's cells converted to values, but for links given by title.
+struct Converted {
+    data: Map<String, Value>,
+    errors: Vec<FieldError>,
+    /// Whether a link cell names its record by title.
+    pending_links: bool,
+}
+
+/// The non-empty cells of mapped columns, trimmed, with their field and header.
+fn cells_of<'a>(
+    columns: &'a [Option<Field>],
+    headers: &'a [String],
+    cells: &'a [String],
+) -> impl Iterator<Item = ((&'a Field, &'a String), &'a str)> {
+    let cells = cells.iter().map(|c| c.trim()).chain(std::iter::repeat(""));
+    columns
+        .iter()
+        .zip(headers)
+        .zip(cells)
+        .filter_map(|((field, header), text)| Some(((field.as_ref()?, header), text)))
+        .filter(|(_, t)| !t.is_empty())
+}
+
+/// Converts a row's cells by field type; link cells holding a record id are taken as they are.
+fn convert_cells(columns: &[Option<Field>], headers: &[String], cells: &[String]) -> Converted {
+    let mut converted = Converted { data: Map::new(), errors: Vec::new(), pending_links: false };
+    for ((field, header), text) in cells_of(columns, headers, cells) {
+        let value = match field.kind {
+            FieldKind::Link if Uuid::parse_str(text).is_ok() => Ok(json!(text)),
+            FieldKind::Link => {
+                converted.pending_links = true;
+                continue;
+            }
+            _ => convert(field, text),
+        };
+        match value {
+            Ok(v) => {
+                converted.data.insert(field.id.clone(), v);
+            }
+            Err(message) => converted.errors.push(FieldError::new(format!("/{}", field.id), format!("{header}: {message}"))),
+        }
+    }
+    converted
 }
 
 enum Written {

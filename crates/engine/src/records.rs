@@ -9,16 +9,31 @@ use rules::Effect;
 use serde_json::{Map, Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Record, Scalar, SystemColumn, Target};
 use uuid::Uuid;
+use workflow::Instance;
 
 use crate::access::Access;
 use crate::apps::{FormRuntime, column_kind};
 use crate::audit::Subject;
-use crate::hooks::SaveContext;
+use crate::flows::starts_in_approval;
+use crate::hooks::{RulesDraft, SaveContext};
 use crate::list::scalar_of;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
 
 /// How many times rule effects may cause further effects within one command.
 const MAX_EFFECT_DEPTH: u8 = 4;
+
+/// A new record worked out before its write (see [`Engine::draft`]).
+pub(crate) struct Draft {
+    id: String,
+    stage: DraftStage,
+}
+
+enum DraftStage {
+    /// Its flow started and its rules drafted.
+    Started(Box<(Option<Instance>, RulesDraft)>),
+    /// Its flow starts in an approval, which needs the user directory: started in the transaction.
+    NeedsDirectory(Map<String, Value>),
+}
 
 impl Engine {
     /// Creates a record of `form` from `data` (the form's fields).
@@ -29,8 +44,10 @@ impl Engine {
             if let Value::Object(fields) = &data {
                 access.check_writable(fields)?;
             }
+            // Drafted before the write turn: other requests write meanwhile.
+            let draft = self.draft(actor, app, form, data, None, 0)?;
             let (turn, tx) = self.store.begin().await?;
-            let mut envelope = self.create_in(&tx, actor, app, form, data, None, 0).await?;
+            let mut envelope = self.create_drafted(&tx, actor, app, form, draft, None, 0).await?;
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
@@ -54,7 +71,24 @@ impl Engine {
         owner: Option<&str>,
         depth: u8,
     ) -> Result<Envelope, EngineError> {
-        let rt = self.app(app)?.form(form)?;
+        let draft = self.draft(actor, app, form, data, owner, depth)?;
+        self.create_drafted(tx, actor, app, form, draft, owner, depth).await
+    }
+
+    /// Works out a new record as far as it goes without the database: read-only fields,
+    /// defaults, the start of its flow, the first run of its rules. `owner` and `depth` as for
+    /// [`Engine::create_in`], which must be given the same.
+    pub(crate) fn draft(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        data: Value,
+        owner: Option<&str>,
+        depth: u8,
+    ) -> Result<Draft, EngineError> {
+        let loaded = self.app(app)?;
+        let rt = loaded.form(form)?;
         let Value::Object(mut data) = data else {
             return Err(EngineError::malformed_at("/data", "`data` must be an object of field values"));
         };
@@ -64,10 +98,41 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         rt.compiled.apply_defaults(&mut data);
-        let loaded = self.app(app)?;
-        let instance = self.start_flow(tx, loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0).await?;
         let id = Uuid::now_v7().to_string();
-        let prepared = self.prepare(tx, actor, app, form, SaveContext { id: id.clone(), data, old: None }).await?;
+        if starts_in_approval(loaded, form, &data) {
+            return Ok(Draft { id, stage: DraftStage::NeedsDirectory(data) });
+        }
+        let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, &[])?;
+        let rules = self.draft_rules(actor, app, form, SaveContext { id: id.clone(), data, old: None })?;
+        Ok(Draft { id, stage: DraftStage::Started(Box::new((instance, rules))) })
+    }
+
+    /// Writes a drafted record: completes its rules with what they read, checks links and
+    /// duplicates, numbers it, and stores it with its history, audit row, flow timers and the
+    /// effects its rules asked for.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn create_drafted(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        draft: Draft,
+        owner: Option<&str>,
+        depth: u8,
+    ) -> Result<Envelope, EngineError> {
+        let loaded = self.app(app)?;
+        let rt = loaded.form(form)?;
+        let Draft { id, stage } = draft;
+        let (instance, rules) = match stage {
+            DraftStage::Started(started) => *started,
+            DraftStage::NeedsDirectory(mut data) => {
+                let users = store::users(tx).await?;
+                let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, &users)?;
+                (instance, self.draft_rules(actor, app, form, SaveContext { id: id.clone(), data, old: None })?)
+            }
+        };
+        let prepared = self.finish_rules(tx, actor, app, form, &id, true, rules).await?;
         if !prepared.errors.is_empty() {
             return Err(EngineError::Invalid(prepared.errors));
         }
