@@ -33,6 +33,11 @@ const STATEMENT_CACHE: usize = 256;
 /// `BEGIN IMMEDIATE` holds the write lock, a WAL database has nothing left to wait for but
 /// rare checkpoint work; waiting to begin happens in the store, without blocking.
 const STATEMENT_BUSY_TIMEOUT: Duration = Duration::from_millis(200);
+/// How often the checkpoint thread copies the log into the database while writes go on.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
+/// Pages in the log (4 KiB each) past which the writer checkpoints itself: only when the
+/// checkpoint thread cannot keep up (SQLite's own default is 1,000).
+const BACKSTOP_CHECKPOINT_PAGES: i64 = 2000;
 
 /// One connection; clones share it.
 #[derive(Debug, Clone)]
@@ -49,6 +54,44 @@ struct State {
     begin_error: Option<rusqlite::Error>,
     /// Why the last commit failed, if it did (sea-orm's `commit` cannot report it either).
     commit_error: Option<DbErr>,
+    checkpointer: Checkpointer,
+}
+
+/// Copies committed pages from the write-ahead log into the database file, on a thread of its
+/// own. SQLite would make the checkpoint inside whichever commit takes the log past its
+/// threshold: a pause of tens of milliseconds (the copy and an fsync) for that one writer and
+/// every writer queued behind it. Woken by commits, it checkpoints at most once a
+/// [`CHECKPOINT_PAUSE`], however many commits came in between.
+#[derive(Debug)]
+struct Checkpointer(std::sync::mpsc::SyncSender<()>);
+
+impl Checkpointer {
+    fn start(path: &str) -> Result<Checkpointer, DbErr> {
+        let conn = rusqlite::Connection::open(path).map_err(error)?;
+        conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(error)?;
+        let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
+        let checkpoints = move || {
+            // Ends when the writer is dropped.
+            while woken.recv().is_ok() {
+                std::thread::sleep(CHECKPOINT_PAUSE);
+                // PASSIVE: copies what no reader still needs and never waits; busy (another
+                // process checkpointing) is fine, the next round catches up.
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "checkpoint skipped");
+                }
+            }
+        };
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(checkpoints)
+            .map_err(|e| DbErr::Custom(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer(wake))
+    }
+
+    fn committed(&self) {
+        // Full: a checkpoint is already due.
+        let _ = self.0.try_send(());
+    }
 }
 
 impl State {
@@ -74,8 +117,12 @@ impl SqliteWriter {
         // A savepoint (one per imported row) copies each page it first changes to a statement
         // journal; in memory that is a copy, in a temporary file a write.
         conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;").map_err(error)?;
+        // Checkpoints run on a thread of their own; the writer makes one only if that thread
+        // falls far behind.
+        conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None, commit_error: None })) })
+        let checkpointer = Checkpointer::start(path)?;
+        Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None, commit_error: None, checkpointer })) })
     }
 
     /// Whether the `begin` just made opened a transaction (sea-orm's `begin` cannot report
@@ -108,7 +155,7 @@ impl SqliteWriter {
         let Some(depth) = state.depth.checked_sub(1) else { return Ok(()) };
         state.depth = depth;
         match (depth, commit) {
-            (0, true) => state.run("COMMIT"),
+            (0, true) => state.run("COMMIT").inspect(|()| state.checkpointer.committed()),
             (0, false) => state.run("ROLLBACK"),
             (n, true) => state.run(&format!("RELEASE SAVEPOINT sp{n}")),
             (n, false) => state.run(&format!("ROLLBACK TO SAVEPOINT sp{n}")).and_then(|()| state.run(&format!("RELEASE SAVEPOINT sp{n}"))),
