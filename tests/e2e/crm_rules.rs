@@ -69,6 +69,14 @@ async fn leads_get_a_score_and_an_owner_by_the_rules() {
             }
         }
         assert!((49..=51).contains(&rep1), "{url}: rep1 got {rep1} of 100");
+
+        // A lead refused as a duplicate takes no turn: the next two still alternate.
+        let rotating = |name: &str, email: &str| json!({"name": name, "region": "north", "industry": "retail", "email": email});
+        let (_, first) = call(&app, post("lead", rotating("A", "a@rotate.example")), t).await;
+        let (status, body) = call(&app, post("lead", rotating("A again", "a@rotate.example")), t).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}: {body}");
+        let (_, second) = call(&app, post("lead", rotating("B", "b@rotate.example")), t).await;
+        assert_ne!(first["owner"], second["owner"], "{url}: {first} then {second}");
     }
 }
 

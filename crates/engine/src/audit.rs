@@ -31,7 +31,8 @@ pub(crate) struct Subject<'a> {
 }
 
 impl Engine {
-    /// Records a write inside its transaction.
+    /// Records a write inside its transaction; `after_text` is `after` as JSON.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn audit_write(
         &self,
         tx: &impl Conn,
@@ -40,8 +41,9 @@ impl Engine {
         app: &str,
         before: Option<&Envelope>,
         after: &Envelope,
+        after_text: String,
     ) -> Result<(), EngineError> {
-        let text = |e: Option<&Envelope>| e.map(|e| serde_json::to_string(e).unwrap_or_default()).unwrap_or_default();
+        let before = before.map(|e| serde_json::to_string(e).unwrap_or_default()).unwrap_or_default();
         let entry = AuditEntry {
             at: time::now(),
             actor: actor.username.clone(),
@@ -50,8 +52,8 @@ impl Engine {
             form: after.form.clone(),
             record_id: after.id.clone(),
             outcome: "ok".into(),
-            before: text(before),
-            after: text(Some(after)),
+            before,
+            after: after_text,
         };
         store::append_audit(tx, &entry).await?;
         Ok(())

@@ -1,9 +1,10 @@
 //! Rules at save time. Everything a save computes — defaults, `before_save`, formulas, scores,
-//! visibility, schema validation, `validate` — runs as one job on the calling task; a new record
-//! that passed is then assigned an owner by its `assign` hooks, a second job.
-//! rhai is synchronous and reads (`lookup`, `find`, `round_robin`) are answered from the save's
-//! own transaction, which is async: a job that reads runs again with the answers it asked for
-//! (see [`Engine::with_host`]).
+//! visibility, schema validation, `validate` — runs as one job; a new record that passed every
+//! check (links, duplicates too) is then assigned an owner by its `assign` hooks, a second job.
+//! A job's first run needs no database and is made before the write transaction (see
+//! [`Engine::draft_rules`]). rhai is synchronous and reads (`lookup`, `find`, `round_robin`) are
+//! answered from the save's own transaction, which is async: a job that reads runs again with
+//! the answers it asked for (see [`Engine::finish`]).
 
 use std::sync::Arc;
 use std::sync::mpsc as sync_channel;
@@ -22,8 +23,6 @@ use crate::{Actor, Engine, EngineError};
 /// A record made ready to write.
 pub(crate) struct Prepared {
     pub(crate) data: Map<String, Value>,
-    /// The owner an `assign` hook chose.
-    pub(crate) owner: Option<String>,
     pub(crate) errors: Vec<FieldError>,
     pub(crate) effects: Vec<Effect>,
 }
@@ -39,10 +38,15 @@ pub(crate) struct SaveContext {
 /// [`Engine::draft_rules`]).
 pub(crate) struct RulesDraft {
     prepared: Started<Result<Prepared, RuleError>>,
-    /// The `assign` job, started when the record passed its rules without a read.
-    assigned: Option<Started<Result<Option<String>, RuleError>>>,
+    assign: AssignDraft,
+}
+
+/// A new record's `assign` hooks, to run last (see [`Engine::assign_owner`]).
+pub(crate) struct AssignDraft {
     /// Whether the form has `assign` hooks and the record is new.
     assigns: bool,
+    /// The job, started when the record passed its other rules without a read.
+    started: Option<Started<Result<Option<String>, RuleError>>>,
 }
 
 type Job<T> = Arc<dyn Fn(Arc<dyn Host>) -> T + Send + Sync>;
@@ -174,7 +178,7 @@ impl Host for NoHost {
 }
 
 impl Engine {
-    /// Computes and checks a record about to be saved (see the module doc for the order).
+    /// Computes and checks a changed record about to be saved (see the module doc for the order).
     pub(crate) async fn prepare(
         &self,
         tx: &impl Conn,
@@ -183,9 +187,8 @@ impl Engine {
         form: &str,
         save: SaveContext,
     ) -> Result<Prepared, EngineError> {
-        let (id, creating) = (save.id.clone(), save.old.is_none());
         let draft = self.draft_rules(actor, app, form, save)?;
-        self.finish_rules(tx, actor, app, form, &id, creating, draft).await
+        Ok(self.finish_rules(tx, actor, app, draft).await?.0)
     }
 
     /// Runs the save's rules as far as they go without the database: most runs end here, and
@@ -201,37 +204,47 @@ impl Engine {
         } else {
             Started::ready(prepare(&loaded, form, input, Arc::new(NoHost)))
         };
-        let assigned = match prepared.settled() {
+        let started = match prepared.settled() {
             Some(Ok(p)) if assigns && p.errors.is_empty() => Some(assign_job(loaded, form, actor, &save.id, &p.data)),
             _ => None,
         };
-        Ok(RulesDraft { prepared, assigned, assigns })
+        Ok(RulesDraft { prepared, assign: AssignDraft { assigns, started } })
     }
 
     /// Completes the rules of a save drafted by [`Engine::draft_rules`], answering their reads
-    /// from `tx`.
-    #[allow(clippy::too_many_arguments)]
+    /// from `tx`; a new record's assignment is left for [`Engine::assign_owner`].
     pub(crate) async fn finish_rules(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        draft: RulesDraft,
+    ) -> Result<(Prepared, AssignDraft), EngineError> {
+        Ok((self.finish(tx, actor, app, draft.prepared).await??, draft.assign))
+    }
+
+    /// The owner a new record's `assign` hooks choose for it, run once the record passed every
+    /// check: a record that is refused takes no round-robin turn. Assignment reads most (round
+    /// robin), and a read runs its job again: alone, only the assignment runs twice.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn assign_owner(
         &self,
         tx: &impl Conn,
         actor: &Actor,
         app: &str,
         form: &str,
         id: &str,
-        creating: bool,
-        draft: RulesDraft,
-    ) -> Result<Prepared, EngineError> {
-        let mut prepared = self.finish(tx, actor, app, draft.prepared).await??;
-        // Assignment is the step that reads most (round robin), and a read runs its job again:
-        // alone, only the assignment runs twice.
-        if draft.assigns && creating && prepared.errors.is_empty() {
-            let started = match draft.assigned {
-                Some(started) => started,
-                None => assign_job(self.app_arc(app)?.clone(), form, actor, id, &prepared.data),
-            };
-            prepared.owner = self.finish(tx, actor, app, started).await??;
+        data: &Map<String, Value>,
+        draft: AssignDraft,
+    ) -> Result<Option<String>, EngineError> {
+        if !draft.assigns {
+            return Ok(None);
         }
-        Ok(prepared)
+        let started = match draft.started {
+            Some(started) => started,
+            None => assign_job(self.app_arc(app)?.clone(), form, actor, id, data),
+        };
+        Ok(self.finish(tx, actor, app, started).await??)
     }
 
     /// Runs the `after_save` hooks of a written record and returns the effects they ask for.
@@ -472,7 +485,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
             effects.extend(out.effects);
         }
     }
-    Ok(Prepared { data: input.record, owner: None, errors, effects })
+    Ok(Prepared { data: input.record, errors, effects })
 }
 
 /// The owner the `assign` hooks of a new record choose; the last that names one wins.

@@ -132,30 +132,28 @@ impl Engine {
                 (instance, self.draft_rules(actor, app, form, SaveContext { id: id.clone(), data, old: None })?)
             }
         };
-        let prepared = self.finish_rules(tx, actor, app, form, &id, true, rules).await?;
+        let (prepared, assign) = self.finish_rules(tx, actor, app, rules).await?;
         if !prepared.errors.is_empty() {
             return Err(EngineError::Invalid(prepared.errors));
         }
         let mut data = prepared.data;
         self.check_references(tx, app, rt, None, &data).await?;
         self.check_duplicates(tx, rt, None, &data).await?;
+        let owner = match owner {
+            Some(owner) => owner.to_owned(),
+            None => match self.assign_owner(tx, actor, app, form, &id, &data, assign).await? {
+                Some(assigned) if !store::user_exists(tx, &assigned).await? => {
+                    let message = format!("assigned owner `{assigned}` does not exist");
+                    return Err(EngineError::Invalid(vec![FieldError::new("/owner", message)]));
+                }
+                Some(assigned) => assigned,
+                None => actor.username.clone(),
+            },
+        };
         for (field, pattern) in rt.compiled.auto_numbers() {
             let number = next_number(tx, app, form, field, pattern).await?;
             data.insert(field.to_owned(), Value::String(number));
         }
-        let owner = match (owner, prepared.owner) {
-            (Some(owner), _) => owner.to_owned(),
-            (None, Some(assigned)) => {
-                if !store::user_exists(tx, &assigned).await? {
-                    return Err(EngineError::Invalid(vec![FieldError::new(
-                        "/owner",
-                        format!("assigned owner `{assigned}` does not exist"),
-                    )]));
-                }
-                assigned
-            }
-            (None, None) => actor.username.clone(),
-        };
         let now = time::now();
         let flow = instance.as_ref().map(serde_json::to_value).transpose().map_err(|e| EngineError::Internal(e.to_string()))?;
         let record = Record {
@@ -437,15 +435,18 @@ impl Engine {
             let record = store::get(db, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
             let access = self.authorize(db, actor, app, form, &record, Action::Read).await?;
             let entries = store::history(db, id).await?;
-            Ok(entries
+            entries
                 .into_iter()
-                .map(|mut e| {
-                    if let Some(Value::Object(data)) = e.snapshot.get_mut("data") {
+                .map(|e| {
+                    let mut record: Value = serde_json::from_str(&e.snapshot).map_err(|error| {
+                        EngineError::Internal(format!("version {} of {form} record {id} is not JSON: {error}", e.version))
+                    })?;
+                    if let Some(Value::Object(data)) = record.get_mut("data") {
                         access.redact(data);
                     }
-                    HistoryItem { version: e.version, op: e.op, changed_by: e.changed_by, changed_at: e.changed_at, record: e.snapshot }
+                    Ok(HistoryItem { version: e.version, op: e.op, changed_by: e.changed_by, changed_at: e.changed_at, record })
                 })
-                .collect())
+                .collect()
         }
         .await;
         self.audited(actor, Subject { action: "history", app, form, id }, result).await
@@ -482,18 +483,20 @@ impl Engine {
         after: &Envelope,
         op: &str,
     ) -> Result<(), EngineError> {
+        // One text for the history's snapshot and the audit row's `after`.
+        let snapshot = serde_json::to_string(after).map_err(|e| EngineError::Internal(e.to_string()))?;
         let entry = store::HistoryEntry {
             record_id: after.id.clone(),
             version: after.version,
             app: app.to_owned(),
             form: after.form.clone(),
             op: op.to_owned(),
-            snapshot: serde_json::to_value(after).map_err(|e| EngineError::Internal(e.to_string()))?,
+            snapshot,
             changed_by: after.updated_by.clone(),
             changed_at: after.updated_at.clone(),
         };
         store::insert_history(tx, &entry).await?;
-        self.audit_write(tx, actor, op, app, before, after).await
+        self.audit_write(tx, actor, op, app, before, after, entry.snapshot).await
     }
 
     /// Links must name live records of their target form, and user fields existing users.

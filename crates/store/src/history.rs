@@ -2,7 +2,6 @@
 
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
-use serde_json::Value;
 
 use crate::StoreError;
 
@@ -15,8 +14,8 @@ pub struct HistoryEntry {
     pub form: String,
     /// `create`, `update`, `delete` or `restore`.
     pub op: String,
-    /// The whole record (system fields and data) at this version.
-    pub snapshot: Value,
+    /// The whole record (system fields and data) at this version, as JSON text.
+    pub snapshot: String,
     pub changed_by: String,
     pub changed_at: String,
 }
@@ -31,7 +30,7 @@ pub async fn insert_history(db: &impl ConnectionTrait, e: &HistoryEntry) -> Resu
             Expr::val(e.app.clone()),
             Expr::val(e.form.clone()),
             Expr::val(e.op.clone()),
-            Expr::val(e.snapshot.to_string()),
+            Expr::val(e.snapshot.clone()),
             Expr::val(e.changed_by.clone()),
             Expr::val(e.changed_at.clone()),
         ])
@@ -51,14 +50,13 @@ pub async fn history(db: &impl ConnectionTrait, record_id: &str) -> Result<Vec<H
     let rows = db.query_all(&q).await?;
     rows.iter()
         .map(|row| {
-            let snapshot: String = row.try_get("", "snapshot")?;
             Ok(HistoryEntry {
                 record_id: row.try_get("", "record_id")?,
                 version: row.try_get("", "version")?,
                 app: row.try_get("", "app")?,
                 form: row.try_get("", "form")?,
                 op: row.try_get("", "op")?,
-                snapshot: serde_json::from_str(&snapshot).map_err(|e| StoreError::corrupt("record_history", e))?,
+                snapshot: row.try_get("", "snapshot")?,
                 changed_by: row.try_get("", "changed_by")?,
                 changed_at: row.try_get("", "changed_at")?,
             })
