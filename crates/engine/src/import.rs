@@ -259,7 +259,7 @@ impl Engine {
         draft: Draft,
         on_duplicate: OnDuplicate,
     ) -> Result<Written, EngineError> {
-        match self.create_drafted(tx, actor, app, form, draft, None, 0).await {
+        match self.create_drafted(tx, actor, app, form, draft).await {
             Ok(_) => Ok(Written::Created),
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
                 OnDuplicate::Skip => Ok(Written::Skipped),

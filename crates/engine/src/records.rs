@@ -25,6 +25,10 @@ const MAX_EFFECT_DEPTH: u8 = 4;
 /// A new record worked out before its write (see [`Engine::draft`]).
 pub(crate) struct Draft {
     id: String,
+    /// The owner the caller gave, overriding assignment.
+    owner: Option<String>,
+    /// As for [`Engine::create_in`].
+    depth: u8,
     stage: DraftStage,
 }
 
@@ -47,7 +51,7 @@ impl Engine {
             // Drafted before the write turn: other requests write meanwhile.
             let draft = self.draft(actor, app, form, data, None, 0)?;
             let (turn, tx) = self.store.begin().await?;
-            let mut envelope = self.create_drafted(&tx, actor, app, form, draft, None, 0).await?;
+            let mut envelope = self.create_drafted(&tx, actor, app, form, draft).await?;
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
@@ -72,12 +76,12 @@ impl Engine {
         depth: u8,
     ) -> Result<Envelope, EngineError> {
         let draft = self.draft(actor, app, form, data, owner, depth)?;
-        self.create_drafted(tx, actor, app, form, draft, owner, depth).await
+        self.create_drafted(tx, actor, app, form, draft).await
     }
 
     /// Works out a new record as far as it goes without the database: read-only fields,
     /// defaults, the start of its flow, the first run of its rules. `owner` and `depth` as for
-    /// [`Engine::create_in`], which must be given the same.
+    /// [`Engine::create_in`].
     pub(crate) fn draft(
         &self,
         actor: &Actor,
@@ -100,17 +104,16 @@ impl Engine {
         rt.compiled.apply_defaults(&mut data);
         let id = Uuid::now_v7().to_string();
         if starts_in_approval(loaded, form, &data) {
-            return Ok(Draft { id, stage: DraftStage::NeedsDirectory(data) });
+            return Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::NeedsDirectory(data) });
         }
         let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, &[])?;
         let rules = self.draft_rules(actor, app, form, SaveContext { id: id.clone(), data, old: None })?;
-        Ok(Draft { id, stage: DraftStage::Started(Box::new((instance, rules))) })
+        Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::Started(Box::new((instance, rules))) })
     }
 
     /// Writes a drafted record: completes its rules with what they read, checks links and
     /// duplicates, numbers it, and stores it with its history, audit row, flow timers and the
     /// effects its rules asked for.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn create_drafted(
         &self,
         tx: &impl Conn,
@@ -118,12 +121,11 @@ impl Engine {
         app: &str,
         form: &str,
         draft: Draft,
-        owner: Option<&str>,
-        depth: u8,
     ) -> Result<Envelope, EngineError> {
         let loaded = self.app(app)?;
         let rt = loaded.form(form)?;
-        let Draft { id, stage } = draft;
+        let Draft { id, owner, depth, stage } = draft;
+        let owner = owner.as_deref();
         let (instance, rules) = match stage {
             DraftStage::Started(started) => *started,
             DraftStage::NeedsDirectory(mut data) => {
