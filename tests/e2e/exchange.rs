@@ -93,6 +93,18 @@ async fn csv_import_keeps_good_rows_reports_bad_ones_and_never_duplicates() {
         let (_, again) = call(&app, import("wait=true", &csv), m).await;
         assert_eq!((again["created"].as_u64(), again["skipped"].as_u64()), (Some(0), Some(good as u64)), "{url}: {again}");
 
+        // Duplicates updated with the row's values when asked; new rows still created.
+        let changes = "姓名,Company,email\n客户0,华东新材,lead0@example.com\n新客户,新公司,fresh@example.com\n";
+        let (status, report) = call(&app, import("wait=true&on_duplicate=update", changes), m).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {report}");
+        assert_eq!((report["updated"].as_u64(), report["created"].as_u64()), (Some(1), Some(1)), "{url}: {report}");
+        let (_, page) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/forms/lead/records?filter={filter}")), m).await;
+        assert_eq!(
+            (page["items"][0]["data"]["company"].as_str(), page["items"][0]["version"].as_u64()),
+            (Some("华东新材"), Some(2)),
+            "{url}"
+        );
+
         // In the background, with progress.
         let (status, started) = call(&app, import("", &csv), m).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{url}: {started}");

@@ -54,7 +54,7 @@ type Job<T> = Arc<dyn Fn(Arc<dyn Host>) -> T + Send + Sync>;
 /// A rule job after its first run: its outcome, or the read it stopped at. [`Engine::finish`]
 /// answers the reads and runs it again.
 struct Started<T> {
-    /// `None` for an outcome reached without scripts.
+    /// Kept only while it has a read to be answered and run again.
     job: Option<Job<T>>,
     replay: Arc<Replay>,
     out: T,
@@ -64,7 +64,10 @@ impl<T> Started<T> {
     fn run(job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Self {
         let replay = Arc::new(Replay::default());
         let out = job(Arc::new(Asking(replay.clone())));
-        Started { job: Some(Arc::new(job)), replay, out }
+        // A job that asked nothing is never run again: let go of it (and what it holds) here,
+        // on the thread that made it.
+        let asked = replay.state().unanswered.is_some();
+        Started { job: asked.then(|| Arc::new(job) as Job<T>), replay, out }
     }
 
     fn ready(out: T) -> Self {
@@ -316,9 +319,9 @@ impl Engine {
                 }
                 Some(_) => break,
             }
-            out = job.as_ref().expect("only a job that ran can ask")(Arc::new(Asking(replay.clone())));
+            out = job.as_ref().expect("a job that asked is kept")(Arc::new(Asking(replay.clone())));
         }
-        let job = job.expect("only a job that ran can ask");
+        let job = job.expect("a job that asked is kept");
         let (sender, mut requests) = mpsc::unbounded_channel();
         let host: Arc<dyn Host> = Arc::new(Asking(ChannelHost(sender)));
         let mut job = tokio::task::spawn_blocking(move || job(host));

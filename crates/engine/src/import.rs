@@ -162,7 +162,9 @@ impl Engine {
         };
         progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
         let headers = table.headers.clone();
-        let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table);
+        // A row's values are kept beside its draft only to update a duplicate with them.
+        let updating = options.on_duplicate == OnDuplicate::Update;
+        let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table, updating);
         let mut links = LinkCache::default();
         let one_transaction = options.dry_run || options.all_or_nothing;
         let (mut turn, mut tx) = self.store.begin().await?;
@@ -176,8 +178,8 @@ impl Engine {
                         Ahead::Failed(e) => return Err(e),
                         Ahead::Links(cells) => {
                             let data = self.convert(&tx, actor, loaded, &columns, &headers, &cells, &mut links).await?;
-                            let draft = self.draft(actor, app, form, Value::Object(data.clone()), None, 0)?;
-                            (data, draft)
+                            let kept = updating.then(|| data.clone());
+                            (kept, self.draft(actor, app, form, Value::Object(data), None, 0)?)
                         }
                     };
                     // Each row in a savepoint: a row that fails halfway leaves nothing behind.
@@ -226,6 +228,7 @@ impl Engine {
         form: &str,
         columns: &[Option<Field>],
         table: Table,
+        keep_values: bool,
     ) -> (mpsc::Receiver<Vec<Ahead>>, tokio::task::JoinHandle<()>) {
         let (sender, drafts) = mpsc::channel(CHUNKS_AHEAD);
         let (engine, actor, app, form, columns) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned(), columns.to_vec());
@@ -236,8 +239,8 @@ impl Engine {
                     Converted { pending_links: true, .. } => Ahead::Links(cells),
                     Converted { errors, .. } if !errors.is_empty() => Ahead::Failed(EngineError::Invalid(errors)),
                     Converted { data, .. } => {
-                        let draft = engine.draft(&actor, &app, &form, Value::Object(data.clone()), None, 0);
-                        Ahead::Drafted(data, draft)
+                        let kept = keep_values.then(|| data.clone());
+                        Ahead::Drafted(kept, engine.draft(&actor, &app, &form, Value::Object(data), None, 0))
                     }
                 });
                 if sender.blocking_send(chunk.collect()).is_err() {
@@ -255,7 +258,7 @@ impl Engine {
         actor: &Actor,
         app: &str,
         form: &str,
-        data: Map<String, Value>,
+        values: Option<Map<String, Value>>,
         draft: Draft,
         on_duplicate: OnDuplicate,
     ) -> Result<Written, EngineError> {
@@ -273,7 +276,8 @@ impl Engine {
                     if !self.in_scope(tx, actor, self.app(app)?, rt, &access, Action::Update, &stored).await? {
                         return Err(EngineError::Forbidden(format!("the duplicate {form} record {existing} is not yours to update")));
                     }
-                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(data), 0, "update").await?;
+                    let values = values.ok_or_else(|| EngineError::Internal("the row's values were not kept".into()))?;
+                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(values), 0, "update").await?;
                     Ok(Written::Updated)
                 }
             },
@@ -347,8 +351,8 @@ impl Engine {
 
 /// A row as the drafting thread hands it to the writer.
 enum Ahead {
-    /// The row's values (kept to update a duplicate with) and the new record's draft.
-    Drafted(Map<String, Value>, Result<Draft, EngineError>),
+    /// The row's values (when kept to update a duplicate with) and the new record's draft.
+    Drafted(Option<Map<String, Value>>, Result<Draft, EngineError>),
     /// Cells that could not be converted.
     Failed(EngineError),
     /// Cells naming linked records, which are looked up in the import's transaction.
