@@ -143,7 +143,8 @@ pub(crate) fn object_schema(fields: &[Field]) -> Value {
 }
 
 fn collect_links(fields: &[Field], data: &Map<String, Value>, base: &str, out: &mut Vec<LinkRef>) {
-    for field in fields {
+    // Only links and tables are looked up: a record's other fields are most of them.
+    for field in fields.iter().filter(|f| matches!(f.kind, FieldKind::Link | FieldKind::Table)) {
         match (field.kind, data.get(&field.id)) {
             (FieldKind::Link, Some(Value::String(id))) => {
                 out.push(LinkRef { path: format!("{base}/{}", field.id), form: field.form.clone().unwrap_or_default(), id: id.clone() })
