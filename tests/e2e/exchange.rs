@@ -49,7 +49,7 @@ async fn csv_import_keeps_good_rows_reports_bad_ones_and_never_duplicates() {
         engine.seed_users("crm", "demo").await.unwrap();
         let marketing = engine.login("marketing1", "demo").await.unwrap().token;
         let rep = engine.login("rep1", "demo").await.unwrap().token;
-        let app = start(engine).await;
+        let app = start(engine.clone()).await;
         let m = Some(marketing.as_str());
         let (csv, bad) = leads_csv(1000);
         let good = 1000 - bad.len();
@@ -104,6 +104,14 @@ async fn csv_import_keeps_good_rows_reports_bad_ones_and_never_duplicates() {
             (Some("华东新材"), Some(2)),
             "{url}"
         );
+        // Imports write history and audit rows a chunk at a time: each version is there, and
+        // the audit chain holds over every imported row.
+        let id = page["items"][0]["id"].as_str().unwrap();
+        let (_, versions) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/forms/lead/records/{id}/history")), m).await;
+        let ops: Vec<&str> = versions["items"].as_array().unwrap().iter().map(|v| v["op"].as_str().unwrap()).collect();
+        assert_eq!(ops, ["create", "update"], "{url}: {versions}");
+        let chain = engine.verify_audit().await.unwrap();
+        assert!(chain.as_ref().is_ok_and(|rows| *rows > good as u64), "{url}: {chain:?}");
 
         // In the background, with progress.
         let (status, started) = call(&app, import("", &csv), m).await;

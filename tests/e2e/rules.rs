@@ -214,3 +214,28 @@ async fn scheduled_rules_fire_once_when_due_and_survive_restarts() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[actix_web::test]
+async fn an_imported_row_whose_effect_fails_leaves_no_trace() {
+    for url in databases().await {
+        let (engine, _, _) = lab(&url, &Settings::default()).await;
+        let u1 = engine.login("u1", "pw").await.unwrap().user;
+        // The middle row's after_save creates a task that fails validation: after its deal, its
+        // history version and its audit row were gathered, before they were written.
+        let rows = [["first", ""], ["broken", "bad_effect"], ["last", ""]];
+        let table = engine::Table {
+            headers: vec!["name".into(), "mode".into()],
+            rows: rows.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect(),
+        };
+        let report = engine.import(&u1, "lab", "deal", table, &engine::ImportOptions::default()).await.unwrap();
+        assert_eq!((report.created, report.failed, report.errors[0].row), (2, 1, 3), "{url}: {report:?}");
+
+        let app = start(engine.clone()).await;
+        let (_, deals) = call(&app, TestRequest::get().uri(DEALS), Some(&engine.login("u1", "pw").await.unwrap().token)).await;
+        let names: Vec<&str> = deals["items"].as_array().unwrap().iter().map(|d| d["data"]["name"].as_str().unwrap()).collect();
+        assert_eq!(names.len(), 2, "{url}: {deals}");
+        assert!(!names.contains(&"broken"), "{url}: {names:?}");
+        // Two deals and their two tasks: four audit rows, chained.
+        assert_eq!(engine.verify_audit().await.unwrap(), Ok(4), "{url}");
+    }
+}

@@ -55,8 +55,7 @@ impl Engine {
             before,
             after: after_text,
         };
-        store::append_audit(tx, &entry).await?;
-        Ok(())
+        Ok(crate::gather::audit(tx, entry).await?)
     }
 
     /// Passes `result` through; when it is a refusal, records the attempt first.

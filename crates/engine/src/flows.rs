@@ -744,7 +744,7 @@ impl Engine {
                 payload: json!({"form": form, "record": record.id, "entry": instance.entry, "state": instance.state, "timer": timer.id}),
                 attempts: 0,
             };
-            store::add_job(tx, &job).await?;
+            crate::gather::job(tx, job).await?;
         }
         Ok(())
     }

@@ -18,10 +18,12 @@ use uuid::Uuid;
 
 use crate::access::Access;
 use crate::apps::LoadedApp;
+use crate::gather;
 use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
 
-/// Rows committed together in row-by-row mode (each row still in its own savepoint).
+/// Rows committed together in row-by-row mode (each row still in its own savepoint), rounded up
+/// to whole chunks.
 const BATCH: usize = 500;
 /// Rows the drafting thread hands over at a time: one thread switch a chunk, not a row.
 const CHUNK: usize = 64;
@@ -152,6 +154,19 @@ impl Engine {
         options: &ImportOptions,
         progress: &ImportProgress,
     ) -> Result<ImportReport, EngineError> {
+        gather::scope(self.import_rows(actor, app, form, table, options, progress)).await
+    }
+
+    /// [`Engine::import_with`], its side rows gathered (see [`gather`]).
+    async fn import_rows(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        table: Table,
+        options: &ImportOptions,
+        progress: &ImportProgress,
+    ) -> Result<ImportReport, EngineError> {
         let loaded = self.app(app)?;
         let columns = plan(actor, loaded, form, &table.headers, options)?;
         let mut report = ImportReport {
@@ -169,12 +184,14 @@ impl Engine {
         let one_transaction = options.dry_run || options.all_or_nothing;
         let (mut turn, mut tx) = self.store.begin().await?;
         let mut row = 1; // the header is row 1
+        let mut uncommitted = 0;
         while let Some(chunk) = drafts.recv().await {
             for ahead in chunk {
                 row += 1;
+                let gathered = gather::mark();
                 let outcome = async {
-                    let (data, draft) = match ahead {
-                        Ahead::Drafted(data, draft) => (data, draft?),
+                    let (values, draft) = match ahead {
+                        Ahead::Drafted(values, draft) => (values, draft?),
                         Ahead::Failed(e) => return Err(e),
                         Ahead::Links(cells) => {
                             let data = self.convert(&tx, actor, loaded, &columns, &headers, &cells, &mut links).await?;
@@ -184,7 +201,7 @@ impl Engine {
                     };
                     // Each row in a savepoint: a row that fails halfway leaves nothing behind.
                     let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
-                    let kind = self.import_row(&savepoint, actor, app, form, data, draft, options.on_duplicate).await?;
+                    let kind = self.import_row(&savepoint, actor, app, form, values, draft, options.on_duplicate).await?;
                     savepoint.commit().await.map_err(store::StoreError::from)?;
                     Ok(kind)
                 }
@@ -194,6 +211,7 @@ impl Engine {
                     Ok(Written::Updated) => report.updated += 1,
                     Ok(Written::Skipped) => report.skipped += 1,
                     Err(e) => {
+                        gather::truncate(gathered);
                         report.failed += 1;
                         report.errors.extend(row_errors(row, &e, &columns, &headers));
                         if let EngineError::Store(_) | EngineError::Internal(_) = e {
@@ -202,10 +220,13 @@ impl Engine {
                     }
                 }
                 progress.done.fetch_add(1, Ordering::Relaxed);
-                if !one_transaction && (row - 1) % BATCH == 0 {
-                    turn.commit(tx).await?;
-                    (turn, tx) = self.store.begin().await?;
-                }
+                uncommitted += 1;
+            }
+            gather::flush(&tx).await?;
+            if !one_transaction && uncommitted >= BATCH {
+                turn.commit(tx).await?;
+                (turn, tx) = self.store.begin().await?;
+                uncommitted = 0;
             }
         }
         drafter.await.map_err(|e| EngineError::Internal(format!("drafting the import's rows failed: {e}")))?;

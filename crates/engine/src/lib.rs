@@ -13,6 +13,7 @@ mod envelope;
 mod error;
 mod export;
 mod flows;
+mod gather;
 mod hooks;
 mod import;
 mod jobs;

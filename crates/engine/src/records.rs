@@ -15,6 +15,7 @@ use crate::access::Access;
 use crate::apps::{FormRuntime, column_kind};
 use crate::audit::Subject;
 use crate::flows::starts_in_approval;
+use crate::gather;
 use crate::hooks::{RulesDraft, SaveContext};
 use crate::list::scalar_of;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
@@ -487,6 +488,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         // One text for the history's snapshot and the audit row's `after`.
         let snapshot = serde_json::to_string(after).map_err(|e| EngineError::Internal(e.to_string()))?;
+        self.audit_write(tx, actor, op, app, before, after, snapshot.clone()).await?;
         let entry = store::HistoryEntry {
             record_id: after.id.clone(),
             version: after.version,
@@ -497,8 +499,7 @@ impl Engine {
             changed_by: after.updated_by.clone(),
             changed_at: after.updated_at.clone(),
         };
-        store::insert_history(tx, &entry).await?;
-        self.audit_write(tx, actor, op, app, before, after, entry.snapshot).await
+        Ok(gather::history(tx, entry).await?)
     }
 
     /// Links must name live records of their target form, and user fields existing users.

@@ -53,19 +53,28 @@ pub fn audit_hash(seq: i64, e: &AuditEntry, prev_hash: &str) -> String {
 }
 
 /// Appends `entry` to the chain inside the caller's transaction.
-pub async fn append_audit(db: &impl ConnectionTrait, entry: &AuditEntry) -> Result<i64, StoreError> {
+pub async fn append_audit(db: &impl ConnectionTrait, entry: &AuditEntry) -> Result<(), StoreError> {
+    append_audit_rows(db, std::slice::from_ref(entry)).await
+}
+
+/// Appends `entries`, in order, to the chain inside the caller's transaction: the head is read
+/// once and the rows are inserted with one statement.
+pub async fn append_audit_rows(db: &impl ConnectionTrait, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
     lock_key(db, "audit-chain").await?;
     let last = Query::select().columns(["seq", "hash"]).from("audit_log").order_by("seq", Order::Desc).to_owned();
-    let (seq, prev_hash) = match db.query_one_raw(limited(db, &last, 1)).await? {
-        Some(row) => (row.try_get::<i64>("", "seq")? + 1, row.try_get::<String>("", "hash")?),
-        None => (1, String::new()),
+    let (mut seq, mut prev_hash) = match db.query_one_raw(limited(db, &last, 1)).await? {
+        Some(row) => (row.try_get::<i64>("", "seq")?, row.try_get::<String>("", "hash")?),
+        None => (0, String::new()),
     };
-    let hash = audit_hash(seq, entry, &prev_hash);
-    let e = entry;
-    let q = Query::insert()
-        .into_table("audit_log")
-        .columns(COLUMNS)
-        .values_panic([
+    let mut q = Query::insert();
+    q.into_table("audit_log").columns(COLUMNS);
+    for e in entries {
+        seq += 1;
+        let hash = audit_hash(seq, e, &prev_hash);
+        q.values_panic([
             Expr::val(seq),
             Expr::val(e.at.clone()),
             Expr::val(e.actor.clone()),
@@ -76,12 +85,12 @@ pub async fn append_audit(db: &impl ConnectionTrait, entry: &AuditEntry) -> Resu
             Expr::val(e.outcome.clone()),
             Expr::val(e.before.clone()),
             Expr::val(e.after.clone()),
-            Expr::val(prev_hash),
+            Expr::val(std::mem::replace(&mut prev_hash, hash.clone())),
             Expr::val(hash),
-        ])
-        .to_owned();
+        ]);
+    }
     db.execute(&q).await?;
-    Ok(seq)
+    Ok(())
 }
 
 /// Filters for reading the log.

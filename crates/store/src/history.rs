@@ -20,11 +20,19 @@ pub struct HistoryEntry {
     pub changed_at: String,
 }
 
-pub async fn insert_history(db: &impl ConnectionTrait, e: &HistoryEntry) -> Result<(), StoreError> {
-    let q = Query::insert()
-        .into_table("record_history")
-        .columns(["record_id", "version", "app", "form", "op", "snapshot", "changed_by", "changed_at"])
-        .values_panic([
+pub async fn insert_history(db: &impl ConnectionTrait, entry: &HistoryEntry) -> Result<(), StoreError> {
+    insert_history_rows(db, std::slice::from_ref(entry)).await
+}
+
+/// Inserts versions with one statement.
+pub async fn insert_history_rows(db: &impl ConnectionTrait, entries: &[HistoryEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let mut q = Query::insert();
+    q.into_table("record_history").columns(["record_id", "version", "app", "form", "op", "snapshot", "changed_by", "changed_at"]);
+    for e in entries {
+        q.values_panic([
             Expr::val(e.record_id.clone()),
             Expr::val(e.version),
             Expr::val(e.app.clone()),
@@ -33,8 +41,8 @@ pub async fn insert_history(db: &impl ConnectionTrait, e: &HistoryEntry) -> Resu
             Expr::val(e.snapshot.clone()),
             Expr::val(e.changed_by.clone()),
             Expr::val(e.changed_at.clone()),
-        ])
-        .to_owned();
+        ]);
+    }
     db.execute(&q).await?;
     Ok(())
 }

@@ -25,10 +25,18 @@ const COLUMNS: [&str; 7] = ["id", "key", "app", "kind", "due_at", "payload", "at
 
 /// Adds `job` unless a job with its key exists. Returns whether it was added.
 pub async fn add_job(db: &impl ConnectionTrait, job: &Job) -> Result<bool, StoreError> {
-    let q = Query::insert()
-        .into_table("jobs")
-        .columns(COLUMNS.into_iter().chain(["state"]))
-        .values_panic([
+    Ok(add_jobs(db, std::slice::from_ref(job)).await? == 1)
+}
+
+/// Adds the jobs whose keys are not taken, with one statement. Returns how many were added.
+pub async fn add_jobs(db: &impl ConnectionTrait, jobs: &[Job]) -> Result<u64, StoreError> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let mut q = Query::insert();
+    q.into_table("jobs").columns(COLUMNS.into_iter().chain(["state"])).on_conflict(OnConflict::column("key").do_nothing().to_owned());
+    for job in jobs {
+        q.values_panic([
             Expr::val(job.id.clone()),
             Expr::val(job.key.clone()),
             Expr::val(job.app.clone()),
@@ -37,10 +45,9 @@ pub async fn add_job(db: &impl ConnectionTrait, job: &Job) -> Result<bool, Store
             Expr::val(job.payload.to_string()),
             Expr::val(job.attempts),
             Expr::val("pending"),
-        ])
-        .on_conflict(OnConflict::column("key").do_nothing().to_owned())
-        .to_owned();
-    Ok(db.execute(&q).await?.rows_affected() == 1)
+        ]);
+    }
+    Ok(db.execute(&q).await?.rows_affected())
 }
 
 /// Claims up to `limit` jobs due at `now` (and jobs whose claim is older than `stale_before`,

@@ -21,12 +21,12 @@ mod sqlite_writer;
 mod tasks;
 mod users;
 
-pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, audit_hash, audit_rows, verify_audit};
+pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};
 pub use connect::{Backend, Store, WriteTurn};
 pub use counters::next_counter;
 pub use error::StoreError;
-pub use history::{HistoryEntry, history, insert_history};
-pub use jobs::{Job, add_job, claim_due_jobs, finish_job, pending_jobs};
+pub use history::{HistoryEntry, history, insert_history, insert_history_rows};
+pub use jobs::{Job, add_job, add_jobs, claim_due_jobs, finish_job, pending_jobs};
 pub use meta::{get_meta, set_meta};
 pub use outbox::{OutboxMessage, insert_outbox, outbox_for};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};

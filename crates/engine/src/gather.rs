@@ -1,0 +1,88 @@
+//! Side rows — history versions, audit rows, jobs — gathered while an import runs and written a
+//! chunk of rows at a time, with one multi-row INSERT a table, instead of three or four
+//! statements a row. Nothing in the transaction reads them back before they are written.
+//!
+//! An import runs its rows inside [`scope`]; every engine write in that task then hands its side
+//! rows here ([`history`], [`audit`], [`job`]) rather than writing them, so the audit chain keeps
+//! the order of the writes. Outside an import they are written at once. The import marks where a
+//! row begins and drops what the row gathered when it fails, as its savepoint rolls back; it
+//! [`flush`]es before each commit.
+
+use std::future::Future;
+use std::sync::Mutex;
+
+use store::{AuditEntry, Conn, HistoryEntry, Job, StoreError};
+
+tokio::task_local! {
+    static GATHERED: Mutex<SideRows>;
+}
+
+#[derive(Default)]
+struct SideRows {
+    history: Vec<HistoryEntry>,
+    audit: Vec<AuditEntry>,
+    jobs: Vec<Job>,
+}
+
+/// How many side rows were gathered at some point (see [`truncate`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Mark(usize, usize, usize);
+
+/// Runs `work` with side rows gathered.
+pub(crate) async fn scope<T>(work: impl Future<Output = T>) -> T {
+    GATHERED.scope(Mutex::default(), work).await
+}
+
+/// Gives `f` the gathered rows, when this task gathers them.
+fn gathered<T>(f: impl FnOnce(&mut SideRows) -> T) -> Option<T> {
+    GATHERED.try_with(|rows| f(&mut rows.lock().unwrap_or_else(|e| e.into_inner()))).ok()
+}
+
+pub(crate) fn mark() -> Mark {
+    gathered(|rows| Mark(rows.history.len(), rows.audit.len(), rows.jobs.len())).unwrap_or(Mark(0, 0, 0))
+}
+
+/// Drops what was gathered since `mark`.
+pub(crate) fn truncate(mark: Mark) {
+    gathered(|rows| {
+        rows.history.truncate(mark.0);
+        rows.audit.truncate(mark.1);
+        rows.jobs.truncate(mark.2);
+    });
+}
+
+/// Writes what was gathered.
+pub(crate) async fn flush(tx: &impl Conn) -> Result<(), StoreError> {
+    let Some(rows) = gathered(std::mem::take) else { return Ok(()) };
+    store::insert_history_rows(tx, &rows.history).await?;
+    store::append_audit_rows(tx, &rows.audit).await?;
+    store::add_jobs(tx, &rows.jobs).await?;
+    Ok(())
+}
+
+pub(crate) async fn history(tx: &impl Conn, entry: HistoryEntry) -> Result<(), StoreError> {
+    let mut entry = Some(entry);
+    gathered(|rows| rows.history.extend(entry.take()));
+    match entry {
+        Some(entry) => store::insert_history(tx, &entry).await,
+        None => Ok(()),
+    }
+}
+
+pub(crate) async fn audit(tx: &impl Conn, entry: AuditEntry) -> Result<(), StoreError> {
+    let mut entry = Some(entry);
+    gathered(|rows| rows.audit.extend(entry.take()));
+    match entry {
+        Some(entry) => store::append_audit(tx, &entry).await,
+        None => Ok(()),
+    }
+}
+
+pub(crate) async fn job(tx: &impl Conn, job: Job) -> Result<(), StoreError> {
+    let mut job = Some(job);
+    gathered(|rows| rows.jobs.extend(job.take()));
+    match job {
+        Some(job) => store::add_job(tx, &job).await.map(drop),
+        None => Ok(()),
+    }
+}
