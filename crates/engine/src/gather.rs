@@ -60,28 +60,29 @@ pub(crate) async fn flush(tx: &impl Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Hands `row` over to the gathered rows when this task gathers them; otherwise gives it back.
+fn hand_over<T>(row: T, list: fn(&mut SideRows) -> &mut Vec<T>) -> Option<T> {
+    let mut row = Some(row);
+    gathered(|rows| list(rows).extend(row.take()));
+    row
+}
+
 pub(crate) async fn history(tx: &impl Conn, entry: HistoryEntry) -> Result<(), StoreError> {
-    let mut entry = Some(entry);
-    gathered(|rows| rows.history.extend(entry.take()));
-    match entry {
+    match hand_over(entry, |rows| &mut rows.history) {
         Some(entry) => store::insert_history(tx, &entry).await,
         None => Ok(()),
     }
 }
 
 pub(crate) async fn audit(tx: &impl Conn, entry: AuditEntry) -> Result<(), StoreError> {
-    let mut entry = Some(entry);
-    gathered(|rows| rows.audit.extend(entry.take()));
-    match entry {
+    match hand_over(entry, |rows| &mut rows.audit) {
         Some(entry) => store::append_audit(tx, &entry).await,
         None => Ok(()),
     }
 }
 
 pub(crate) async fn job(tx: &impl Conn, job: Job) -> Result<(), StoreError> {
-    let mut job = Some(job);
-    gathered(|rows| rows.jobs.extend(job.take()));
-    match job {
+    match hand_over(job, |rows| &mut rows.jobs) {
         Some(job) => store::add_job(tx, &job).await.map(drop),
         None => Ok(()),
     }

@@ -107,7 +107,7 @@ impl Engine {
         table: Table,
         options: &ImportOptions,
     ) -> Result<ImportReport, EngineError> {
-        self.import_with(actor, app, form, table, options, &ImportProgress::default()).await
+        gather::scope(self.import_rows(actor, app, form, table, options, &ImportProgress::default())).await
     }
 
     /// Starts an import in the background; its progress and report are read with
@@ -126,7 +126,8 @@ impl Engine {
         self.imports.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), progress.clone());
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {
-            let result = engine.import_with(&actor, &app, &form, table, &options, &progress).await.map_err(|e| e.to_string());
+            let result =
+                gather::scope(engine.import_rows(&actor, &app, &form, table, &options, &progress)).await.map_err(|e| e.to_string());
             *progress.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
         });
         Ok(id)
@@ -145,19 +146,7 @@ impl Engine {
         })
     }
 
-    async fn import_with(
-        &self,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        table: Table,
-        options: &ImportOptions,
-        progress: &ImportProgress,
-    ) -> Result<ImportReport, EngineError> {
-        gather::scope(self.import_rows(actor, app, form, table, options, progress)).await
-    }
-
-    /// [`Engine::import_with`], its side rows gathered (see [`gather`]).
+    /// Imports the rows; call it inside [`gather::scope`], which gathers their side rows.
     async fn import_rows(
         &self,
         actor: &Actor,
