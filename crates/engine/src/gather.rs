@@ -8,13 +8,13 @@
 //! row begins and drops what the row gathered when it fails, as its savepoint rolls back; it
 //! [`flush`]es before each commit.
 
+use std::cell::RefCell;
 use std::future::Future;
-use std::sync::Mutex;
 
 use store::{AuditEntry, Conn, HistoryEntry, Job, StoreError};
 
 tokio::task_local! {
-    static GATHERED: Mutex<SideRows>;
+    static GATHERED: RefCell<SideRows>;
 }
 
 #[derive(Default)]
@@ -30,12 +30,12 @@ pub(crate) struct Mark(usize, usize, usize);
 
 /// Runs `work` with side rows gathered.
 pub(crate) async fn scope<T>(work: impl Future<Output = T>) -> T {
-    GATHERED.scope(Mutex::default(), work).await
+    GATHERED.scope(RefCell::default(), work).await
 }
 
 /// Gives `f` the gathered rows, when this task gathers them.
 fn gathered<T>(f: impl FnOnce(&mut SideRows) -> T) -> Option<T> {
-    GATHERED.try_with(|rows| f(&mut rows.lock().unwrap_or_else(|e| e.into_inner()))).ok()
+    GATHERED.try_with(|rows| f(&mut rows.borrow_mut())).ok()
 }
 
 pub(crate) fn mark() -> Mark {

@@ -227,8 +227,8 @@ impl Engine {
     }
 
     /// The owner a new record's `assign` hooks choose for it, run once the record passed every
-    /// check: a record that is refused takes no round-robin turn. Assignment reads most (round
-    /// robin), and a read runs its job again: alone, only the assignment runs twice.
+    /// check, so a refused record runs none. Assignment reads most (round robin), and a read
+    /// runs its job again: alone, only the assignment runs twice.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn assign_owner(
         &self,

@@ -177,7 +177,7 @@ impl Engine {
         while let Some(chunk) = drafts.recv().await {
             for ahead in chunk {
                 row += 1;
-                let gathered = gather::mark();
+                let mark = gather::mark();
                 let outcome = async {
                     let (values, draft) = match ahead {
                         Ahead::Drafted(values, draft) => (values, draft?),
@@ -200,7 +200,7 @@ impl Engine {
                     Ok(Written::Updated) => report.updated += 1,
                     Ok(Written::Skipped) => report.skipped += 1,
                     Err(e) => {
-                        gather::truncate(gathered);
+                        gather::truncate(mark);
                         report.failed += 1;
                         report.errors.extend(row_errors(row, &e, &columns, &headers));
                         if let EngineError::Store(_) | EngineError::Internal(_) = e {

@@ -107,9 +107,26 @@ impl Engine {
         if starts_in_approval(loaded, form, &data) {
             return Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::NeedsDirectory(data) });
         }
-        let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, &[])?;
-        let rules = self.draft_rules(actor, app, form, SaveContext { id: id.clone(), data, old: None })?;
-        Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::Started(Box::new((instance, rules))) })
+        let started = self.start(actor, app, form, &id, data, owner, depth, &[])?;
+        Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::Started(Box::new(started)) })
+    }
+
+    /// Starts a new record's flow (`users`: the directory, when it starts in an approval) and
+    /// drafts its rules.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        mut data: Map<String, Value>,
+        owner: Option<&str>,
+        depth: u8,
+        users: &[store::User],
+    ) -> Result<(Option<Instance>, RulesDraft), EngineError> {
+        let instance = self.start_flow(self.app(app)?, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, users)?;
+        Ok((instance, self.draft_rules(actor, app, form, SaveContext { id: id.to_owned(), data, old: None })?))
     }
 
     /// Writes a drafted record: completes its rules with what they read, checks links and
@@ -129,11 +146,7 @@ impl Engine {
         let owner = owner.as_deref();
         let (instance, rules) = match stage {
             DraftStage::Started(started) => *started,
-            DraftStage::NeedsDirectory(mut data) => {
-                let users = store::users(tx).await?;
-                let instance = self.start_flow(loaded, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, &users)?;
-                (instance, self.draft_rules(actor, app, form, SaveContext { id: id.clone(), data, old: None })?)
-            }
+            DraftStage::NeedsDirectory(data) => self.start(actor, app, form, &id, data, owner, depth, &store::users(tx).await?)?,
         };
         let (prepared, assign) = self.finish_rules(tx, actor, app, rules).await?;
         if !prepared.errors.is_empty() {
