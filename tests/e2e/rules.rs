@@ -217,25 +217,38 @@ async fn scheduled_rules_fire_once_when_due_and_survive_restarts() {
 
 #[actix_web::test]
 async fn an_imported_row_whose_effect_fails_leaves_no_trace() {
-    for url in databases().await {
+    // On an SQLite file the rows of a chunk share a savepoint; a row failing after it wrote
+    // undoes its chunk, which is written again row by row: the file covers that path.
+    let dir = std::env::temp_dir().join(format!("tessera-import-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}/import.db", dir.display())];
+    urls.extend(databases().await);
+    for url in urls {
         let (engine, _, _) = lab(&url, &Settings::default()).await;
         let u1 = engine.login("u1", "pw").await.unwrap().user;
-        // The middle row's after_save creates a task that fails validation: after its deal, its
-        // history version and its audit row were gathered, before they were written.
-        let rows = [["first", ""], ["broken", "bad_effect"], ["last", ""]];
-        let table = engine::Table {
-            headers: vec!["name".into(), "mode".into()],
-            rows: rows.iter().map(|r| r.iter().map(|c| c.to_string()).collect()).collect(),
-        };
+        // Row 6's after_save creates a task that fails validation — after its deal, history
+        // version and audit row were written or gathered; row 42 fails validation before any
+        // write. 70 rows: more than one chunk.
+        let rows: Vec<Vec<String>> = (0..70)
+            .map(|i| match i {
+                4 => vec!["broken".into(), "bad_effect".into()],
+                40 => vec!["forbidden deal".into(), String::new()],
+                _ => vec![format!("deal {i}"), String::new()],
+            })
+            .collect();
+        let table = engine::Table { headers: vec!["name".into(), "mode".into()], rows };
         let report = engine.import(&u1, "lab", "deal", table, &engine::ImportOptions::default()).await.unwrap();
-        assert_eq!((report.created, report.failed, report.errors[0].row), (2, 1, 3), "{url}: {report:?}");
+        let failed: Vec<usize> = report.errors.iter().map(|e| e.row).collect();
+        assert_eq!((report.created, report.failed, failed), (68, 2, vec![6, 42]), "{url}: {report:?}");
 
         let app = start(engine.clone()).await;
-        let (_, deals) = call(&app, TestRequest::get().uri(DEALS), Some(&engine.login("u1", "pw").await.unwrap().token)).await;
+        let token = engine.login("u1", "pw").await.unwrap().token;
+        let (_, deals) = call(&app, TestRequest::get().uri(&format!("{DEALS}?limit=100")), Some(&token)).await;
         let names: Vec<&str> = deals["items"].as_array().unwrap().iter().map(|d| d["data"]["name"].as_str().unwrap()).collect();
-        assert_eq!(names.len(), 2, "{url}: {deals}");
-        assert!(!names.contains(&"broken"), "{url}: {names:?}");
-        // Two deals and their two tasks: four audit rows, chained.
-        assert_eq!(engine.verify_audit().await.unwrap(), Ok(4), "{url}");
+        assert_eq!(names.len(), 68, "{url}: {deals}");
+        assert!(!names.contains(&"broken") && !names.contains(&"forbidden deal"), "{url}: {names:?}");
+        // 68 deals and their 68 tasks: that many audit rows, chained.
+        assert_eq!(engine.verify_audit().await.unwrap(), Ok(136), "{url}");
     }
+    std::fs::remove_dir_all(&dir).ok();
 }

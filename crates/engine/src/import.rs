@@ -171,47 +171,51 @@ impl Engine {
         let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table, updating);
         let mut links = LinkCache::default();
         let one_transaction = options.dry_run || options.all_or_nothing;
+        let rows = RowWriter { actor, app, form, loaded, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
         let (mut turn, mut tx) = self.store.begin().await?;
         let mut row = 1; // the header is row 1
         let mut uncommitted = 0;
         while let Some(chunk) = drafts.recv().await {
-            for ahead in chunk {
-                row += 1;
-                let mark = gather::mark();
-                let outcome = async {
-                    let (values, draft) = match ahead {
-                        Ahead::Drafted(values, draft) => (values, draft?),
-                        Ahead::Failed(e) => return Err(e),
-                        Ahead::Links(cells) => {
-                            let data = self.convert(&tx, actor, loaded, &columns, &headers, &cells, &mut links).await?;
-                            let kept = updating.then(|| data.clone());
-                            (kept, self.draft(actor, app, form, Value::Object(data), None, 0)?)
-                        }
-                    };
-                    // Each row in a savepoint: a row that fails halfway leaves nothing behind.
-                    let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
-                    let kind = self.import_row(&savepoint, actor, app, form, values, draft, options.on_duplicate).await?;
-                    savepoint.commit().await.map_err(store::StoreError::from)?;
-                    Ok(kind)
-                }
-                .await;
-                match outcome {
-                    Ok(Written::Created) => report.created += 1,
-                    Ok(Written::Updated) => report.updated += 1,
-                    Ok(Written::Skipped) => report.skipped += 1,
-                    Err(e) => {
-                        gather::truncate(mark);
-                        report.failed += 1;
-                        report.errors.extend(row_errors(row, &e, &columns, &headers));
-                        if let EngineError::Store(_) | EngineError::Internal(_) = e {
-                            return Err(e);
-                        }
+            let size = chunk.len();
+            // On an SQLite file the rows of a chunk share one savepoint: SQLite counts the rows its
+            // connection changed, so a failed row that changed nothing (most: invalid values,
+            // duplicates) is only counted; one that did undoes the chunk, which is written again
+            // with a savepoint a row — as every chunk is on PostgreSQL. (A savepoint a row cost a
+            // fifth of an import: SQLite copies each page a savepoint first changes.)
+            let (start, counted, chunk_mark) = (row, report.counts(), gather::mark());
+            let mut one_by_one = chunk;
+            if turn.changes().is_some() {
+                let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
+                let mut written = Vec::with_capacity(size);
+                let mut chunk = std::mem::take(&mut one_by_one).into_iter();
+                while let Some(Row { cells, ahead }) = chunk.next() {
+                    row += 1;
+                    let changes = turn.changes();
+                    let outcome = self.write_row(&savepoint, &rows, &cells, ahead, &mut links, false).await;
+                    written.push(Row { cells, ahead: Ahead::Convert });
+                    if matches!(&outcome, Err(e) if !fatal(e)) && turn.changes() != changes {
+                        one_by_one = written.into_iter().chain(chunk).collect();
+                        break;
                     }
+                    report.tally(row, outcome, &columns, &headers)?;
                 }
-                progress.done.fetch_add(1, Ordering::Relaxed);
-                uncommitted += 1;
+                if one_by_one.is_empty() {
+                    savepoint.commit().await.map_err(store::StoreError::from)?;
+                } else {
+                    savepoint.rollback().await.map_err(store::StoreError::from)?;
+                    gather::truncate(chunk_mark);
+                    report.reset(counted);
+                    row = start;
+                }
             }
+            for Row { cells, ahead } in one_by_one {
+                row += 1;
+                let outcome = self.write_row(&tx, &rows, &cells, ahead, &mut links, true).await;
+                report.tally(row, outcome, &columns, &headers)?;
+            }
+            progress.done.fetch_add(size as u64, Ordering::Relaxed);
             gather::flush(&tx).await?;
+            uncommitted += size;
             if !one_transaction && uncommitted >= BATCH {
                 turn.commit(tx).await?;
                 (turn, tx) = self.store.begin().await?;
@@ -239,19 +243,22 @@ impl Engine {
         columns: &[Option<Field>],
         table: Table,
         keep_values: bool,
-    ) -> (mpsc::Receiver<Vec<Ahead>>, tokio::task::JoinHandle<()>) {
+    ) -> (mpsc::Receiver<Vec<Row>>, tokio::task::JoinHandle<()>) {
         let (sender, drafts) = mpsc::channel(CHUNKS_AHEAD);
         let (engine, actor, app, form, columns) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned(), columns.to_vec());
         let drafter = tokio::task::spawn_blocking(move || {
             let mut rows = table.rows.into_iter().peekable();
             while rows.peek().is_some() {
-                let chunk = rows.by_ref().take(CHUNK).map(|cells| match convert_cells(&columns, &table.headers, &cells) {
-                    Converted { pending_links: true, .. } => Ahead::Links(cells),
-                    Converted { errors, .. } if !errors.is_empty() => Ahead::Failed(EngineError::Invalid(errors)),
-                    Converted { data, .. } => {
-                        let kept = keep_values.then(|| data.clone());
-                        Ahead::Drafted(kept, engine.draft(&actor, &app, &form, Value::Object(data), None, 0))
-                    }
+                let chunk = rows.by_ref().take(CHUNK).map(|cells| {
+                    let ahead = match convert_cells(&columns, &table.headers, &cells) {
+                        Converted { pending_links: true, .. } => Ahead::Convert,
+                        Converted { errors, .. } if !errors.is_empty() => Ahead::Failed(EngineError::Invalid(errors)),
+                        Converted { data, .. } => {
+                            let kept = keep_values.then(|| data.clone());
+                            Ahead::Drafted(kept, engine.draft(&actor, &app, &form, Value::Object(data), None, 0))
+                        }
+                    };
+                    Row { cells, ahead }
                 });
                 if sender.blocking_send(chunk.collect()).is_err() {
                     return; // the import stopped
@@ -261,17 +268,52 @@ impl Engine {
         (drafts, drafter)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Writes one row, converting and drafting it first when the drafting thread could not, in a
+    /// savepoint of its own when `savepoint`. A row that fails drops the side rows it gathered.
+    async fn write_row(
+        &self,
+        tx: &store::Tx,
+        rows: &RowWriter<'_>,
+        cells: &[String],
+        ahead: Ahead,
+        links: &mut LinkCache,
+        savepoint: bool,
+    ) -> Result<Written, EngineError> {
+        let mark = gather::mark();
+        let written = async {
+            let (values, draft) = match ahead {
+                Ahead::Drafted(values, draft) => (values, draft?),
+                Ahead::Failed(e) => return Err(e),
+                Ahead::Convert => {
+                    let data = self.convert(tx, rows.actor, rows.loaded, rows.columns, rows.headers, cells, links).await?;
+                    let kept = (rows.on_duplicate == OnDuplicate::Update).then(|| data.clone());
+                    (kept, self.draft(rows.actor, rows.app, rows.form, Value::Object(data), None, 0)?)
+                }
+            };
+            if !savepoint {
+                return self.import_row(tx, rows, values, draft).await;
+            }
+            // A row that fails halfway leaves nothing behind.
+            let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
+            let written = self.import_row(&savepoint, rows, values, draft).await?;
+            savepoint.commit().await.map_err(store::StoreError::from)?;
+            Ok(written)
+        }
+        .await;
+        if written.is_err() {
+            gather::truncate(mark);
+        }
+        written
+    }
+
     async fn import_row(
         &self,
         tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        rows: &RowWriter<'_>,
         values: Option<Map<String, Value>>,
         draft: Draft,
-        on_duplicate: OnDuplicate,
     ) -> Result<Written, EngineError> {
+        let (actor, app, form, on_duplicate) = (rows.actor, rows.app, rows.form, rows.on_duplicate);
         match self.create_drafted(tx, actor, app, form, draft).await {
             Ok(_) => Ok(Written::Created),
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
@@ -360,13 +402,81 @@ impl Engine {
 }
 
 /// A row as the drafting thread hands it to the writer.
+/// A row as the drafting thread hands it to the writer: its cells (to write it again, should its
+/// chunk be undone) and what was made of them.
+struct Row {
+    cells: Vec<String>,
+    ahead: Ahead,
+}
+
 enum Ahead {
     /// The row's values (when kept to update a duplicate with) and the new record's draft.
     Drafted(Option<Map<String, Value>>, Result<Draft, EngineError>),
     /// Cells that could not be converted.
     Failed(EngineError),
-    /// Cells naming linked records, which are looked up in the import's transaction.
-    Links(Vec<String>),
+    /// To be converted and drafted by the writer: the row names linked records by title, looked
+    /// up in the import's transaction, or is written again.
+    Convert,
+}
+
+/// What every row of an import is written with.
+struct RowWriter<'a> {
+    actor: &'a Actor,
+    app: &'a str,
+    form: &'a str,
+    loaded: &'a LoadedApp,
+    columns: &'a [Option<Field>],
+    headers: &'a [String],
+    on_duplicate: OnDuplicate,
+}
+
+/// A store or internal error stops an import; other errors fail their row.
+fn fatal(error: &EngineError) -> bool {
+    matches!(error, EngineError::Store(_) | EngineError::Internal(_))
+}
+
+/// An import report's counts at some point, to go back to.
+#[derive(Clone, Copy)]
+struct Counts {
+    created: usize,
+    updated: usize,
+    skipped: usize,
+    failed: usize,
+    errors: usize,
+}
+
+impl ImportReport {
+    /// Counts a row's outcome; a fatal error stops the import.
+    fn tally(
+        &mut self,
+        row: usize,
+        outcome: Result<Written, EngineError>,
+        columns: &[Option<Field>],
+        headers: &[String],
+    ) -> Result<(), EngineError> {
+        match outcome {
+            Ok(Written::Created) => self.created += 1,
+            Ok(Written::Updated) => self.updated += 1,
+            Ok(Written::Skipped) => self.skipped += 1,
+            Err(e) => {
+                self.failed += 1;
+                self.errors.extend(row_errors(row, &e, columns, headers));
+                if fatal(&e) {
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn counts(&self) -> Counts {
+        Counts { created: self.created, updated: self.updated, skipped: self.skipped, failed: self.failed, errors: self.errors.len() }
+    }
+
+    fn reset(&mut self, counts: Counts) {
+        (self.created, self.updated, self.skipped, self.failed) = (counts.created, counts.updated, counts.skipped, counts.failed);
+        self.errors.truncate(counts.errors);
+    }
 }
 
 /// A row's cells converted to values, but for links given by title.

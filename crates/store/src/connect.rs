@@ -59,6 +59,12 @@ impl WriteTurn {
             None => Ok(()),
         }
     }
+
+    /// Rows changed so far by this turn's SQLite connection (`None` on PostgreSQL and in-memory
+    /// SQLite). Unchanged across a piece of work: that work wrote nothing.
+    pub fn changes(&self) -> Option<u64> {
+        self.writer.as_ref().map(SqliteWriter::total_changes)
+    }
 }
 
 impl Store {

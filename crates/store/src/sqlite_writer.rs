@@ -142,6 +142,11 @@ impl SqliteWriter {
         self.state().commit_error.take().map_or(Ok(()), Err)
     }
 
+    /// Rows inserted, updated or deleted on this connection since it opened.
+    pub(crate) fn total_changes(&self) -> u64 {
+        self.state().conn.total_changes()
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         // A panic while holding the lock leaves nothing half-done that the next user would trip
         // on: an open transaction is rolled back by the dropped `DatabaseTransaction`.
