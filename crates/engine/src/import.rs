@@ -171,7 +171,7 @@ impl Engine {
         let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table, updating);
         let mut links = LinkCache::default();
         let one_transaction = options.dry_run || options.all_or_nothing;
-        let rows = RowWriter { actor, app, form, loaded, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
+        let ctx = RowContext { actor, app, form, loaded, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
         let (mut turn, mut tx) = self.store.begin().await?;
         let mut row = 1; // the header is row 1
         let mut uncommitted = 0;
@@ -191,7 +191,7 @@ impl Engine {
                 while let Some(Row { cells, ahead }) = chunk.next() {
                     row += 1;
                     let changes = turn.changes();
-                    let outcome = self.write_row(&savepoint, &rows, &cells, ahead, &mut links, false).await;
+                    let outcome = self.write_row(&savepoint, &ctx, &cells, ahead, &mut links, false).await;
                     written.push(Row { cells, ahead: Ahead::Convert });
                     if matches!(&outcome, Err(e) if !fatal(e)) && turn.changes() != changes {
                         one_by_one = written.into_iter().chain(chunk).collect();
@@ -210,7 +210,7 @@ impl Engine {
             }
             for Row { cells, ahead } in one_by_one {
                 row += 1;
-                let outcome = self.write_row(&tx, &rows, &cells, ahead, &mut links, true).await;
+                let outcome = self.write_row(&tx, &ctx, &cells, ahead, &mut links, true).await;
                 report.tally(row, outcome, &columns, &headers)?;
             }
             progress.done.fetch_add(size as u64, Ordering::Relaxed);
@@ -273,7 +273,7 @@ impl Engine {
     async fn write_row(
         &self,
         tx: &store::Tx,
-        rows: &RowWriter<'_>,
+        ctx: &RowContext<'_>,
         cells: &[String],
         ahead: Ahead,
         links: &mut LinkCache,
@@ -285,17 +285,17 @@ impl Engine {
                 Ahead::Drafted(values, draft) => (values, draft?),
                 Ahead::Failed(e) => return Err(e),
                 Ahead::Convert => {
-                    let data = self.convert(tx, rows.actor, rows.loaded, rows.columns, rows.headers, cells, links).await?;
-                    let kept = (rows.on_duplicate == OnDuplicate::Update).then(|| data.clone());
-                    (kept, self.draft(rows.actor, rows.app, rows.form, Value::Object(data), None, 0)?)
+                    let data = self.convert(tx, ctx.actor, ctx.loaded, ctx.columns, ctx.headers, cells, links).await?;
+                    let kept = (ctx.on_duplicate == OnDuplicate::Update).then(|| data.clone());
+                    (kept, self.draft(ctx.actor, ctx.app, ctx.form, Value::Object(data), None, 0)?)
                 }
             };
             if !savepoint {
-                return self.import_row(tx, rows, values, draft).await;
+                return self.import_row(tx, ctx, values, draft).await;
             }
             // A row that fails halfway leaves nothing behind.
             let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
-            let written = self.import_row(&savepoint, rows, values, draft).await?;
+            let written = self.import_row(&savepoint, ctx, values, draft).await?;
             savepoint.commit().await.map_err(store::StoreError::from)?;
             Ok(written)
         }
@@ -309,11 +309,11 @@ impl Engine {
     async fn import_row(
         &self,
         tx: &impl Conn,
-        rows: &RowWriter<'_>,
+        ctx: &RowContext<'_>,
         values: Option<Map<String, Value>>,
         draft: Draft,
     ) -> Result<Written, EngineError> {
-        let (actor, app, form, on_duplicate) = (rows.actor, rows.app, rows.form, rows.on_duplicate);
+        let (actor, app, form, on_duplicate) = (ctx.actor, ctx.app, ctx.form, ctx.on_duplicate);
         match self.create_drafted(tx, actor, app, form, draft).await {
             Ok(_) => Ok(Written::Created),
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
@@ -420,7 +420,7 @@ enum Ahead {
 }
 
 /// What every row of an import is written with.
-struct RowWriter<'a> {
+struct RowContext<'a> {
     actor: &'a Actor,
     app: &'a str,
     form: &'a str,
