@@ -12,7 +12,7 @@ use defs::{Action, Field, FieldKind};
 use forms::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait};
+use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait, WriteTurn};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
@@ -182,36 +182,14 @@ impl Engine {
             // duplicates) is only counted; one that did undoes the chunk, which is written again
             // with a savepoint a row — as every chunk is on PostgreSQL. (A savepoint a row cost a
             // fifth of an import: SQLite copies each page a savepoint first changes.)
-            let (start, counted, chunk_mark) = (row, report.counts(), gather::mark());
-            let mut one_by_one = chunk;
-            if turn.changes().is_some() {
-                let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
-                let mut written = Vec::with_capacity(size);
-                let mut chunk = std::mem::take(&mut one_by_one).into_iter();
-                while let Some(Row { cells, ahead }) = chunk.next() {
-                    row += 1;
-                    let changes = turn.changes();
-                    let outcome = self.write_row(&savepoint, &ctx, &cells, ahead, &mut links, false).await;
-                    written.push(Row { cells, ahead: Ahead::Convert });
-                    if matches!(&outcome, Err(e) if !fatal(e)) && turn.changes() != changes {
-                        one_by_one = written.into_iter().chain(chunk).collect();
-                        break;
-                    }
-                    report.tally(row, outcome, &columns, &headers)?;
-                }
-                if one_by_one.is_empty() {
-                    savepoint.commit().await.map_err(store::StoreError::from)?;
-                } else {
-                    savepoint.rollback().await.map_err(store::StoreError::from)?;
-                    gather::truncate(chunk_mark);
-                    report.reset(counted);
-                    row = start;
-                }
-            }
+            let one_by_one = match turn.changes() {
+                Some(_) => self.write_together(&tx, &turn, &ctx, chunk, &mut row, &mut report, &mut links).await?,
+                None => chunk,
+            };
             for Row { cells, ahead } in one_by_one {
                 row += 1;
                 let outcome = self.write_row(&tx, &ctx, &cells, ahead, &mut links, true).await;
-                report.tally(row, outcome, &columns, &headers)?;
+                report.tally(row, outcome, &ctx)?;
             }
             progress.done.fetch_add(size as u64, Ordering::Relaxed);
             gather::flush(&tx).await?;
@@ -266,6 +244,42 @@ impl Engine {
             }
         });
         (drafts, drafter)
+    }
+
+    /// Writes a chunk's rows under one savepoint (on an SQLite file, see [`Engine::import_rows`]).
+    /// Returns the rows left to write with a savepoint each: none, or the whole chunk, undone,
+    /// when a row failed after it wrote.
+    #[allow(clippy::too_many_arguments)]
+    async fn write_together(
+        &self,
+        tx: &store::Tx,
+        turn: &WriteTurn,
+        ctx: &RowContext<'_>,
+        chunk: Vec<Row>,
+        row: &mut usize,
+        report: &mut ImportReport,
+        links: &mut LinkCache,
+    ) -> Result<Vec<Row>, EngineError> {
+        let (start, counted, chunk_mark) = (*row, report.counts(), gather::mark());
+        let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
+        let mut written = Vec::with_capacity(chunk.len());
+        let mut rows = chunk.into_iter();
+        while let Some(Row { cells, ahead }) = rows.next() {
+            *row += 1;
+            let changes = turn.changes();
+            let outcome = self.write_row(&savepoint, ctx, &cells, ahead, links, false).await;
+            written.push(Row { cells, ahead: Ahead::Convert });
+            if matches!(&outcome, Err(e) if !fatal(e)) && turn.changes() != changes {
+                savepoint.rollback().await.map_err(store::StoreError::from)?;
+                gather::truncate(chunk_mark);
+                report.reset(counted);
+                *row = start;
+                return Ok(written.into_iter().chain(rows).collect());
+            }
+            report.tally(*row, outcome, ctx)?;
+        }
+        savepoint.commit().await.map_err(store::StoreError::from)?;
+        Ok(Vec::new())
     }
 
     /// Writes one row, converting and drafting it first when the drafting thread could not, in a
@@ -447,20 +461,14 @@ struct Counts {
 
 impl ImportReport {
     /// Counts a row's outcome; a fatal error stops the import.
-    fn tally(
-        &mut self,
-        row: usize,
-        outcome: Result<Written, EngineError>,
-        columns: &[Option<Field>],
-        headers: &[String],
-    ) -> Result<(), EngineError> {
+    fn tally(&mut self, row: usize, outcome: Result<Written, EngineError>, ctx: &RowContext<'_>) -> Result<(), EngineError> {
         match outcome {
             Ok(Written::Created) => self.created += 1,
             Ok(Written::Updated) => self.updated += 1,
             Ok(Written::Skipped) => self.skipped += 1,
             Err(e) => {
                 self.failed += 1;
-                self.errors.extend(row_errors(row, &e, columns, headers));
+                self.errors.extend(row_errors(row, &e, ctx.columns, ctx.headers));
                 if fatal(&e) {
                     return Err(e);
                 }
