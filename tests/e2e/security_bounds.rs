@@ -1,0 +1,1 @@
+//! Regression tests of issue 15 (security and bounds): security_bounds.
