@@ -386,8 +386,8 @@ async fn explain_buckets_pivot_export_and_as_of() {
         assert_eq!(resp.status(), StatusCode::OK);
         let body = actix_web::test::read_body(resp).await;
         let text = String::from_utf8(body.to_vec()).unwrap();
-        assert!(text.trim_start_matches('\u{feff}').starts_with("Stage,Opportunities,Amount"), "{text}");
-        assert!(text.contains("proposal,2,300"), "{text}");
+        assert!(text.trim_start_matches('\u{feff}').starts_with("\"Stage\",\"Opportunities\",\"Amount\""), "{text}");
+        assert!(text.contains("\"proposal\",\"2\",\"300"), "{text}");
         let resp = actix_web::test::call_service(
             &app,
             TestRequest::get()

@@ -1,6 +1,7 @@
 //! Export of a list (filters and sort applied) as CSV or XLSX: only users with the `export`
 //! right, only records they may read, only fields they may see. CSV is produced page by page so
-//! the server can stream it; an XLSX file is a zip and is built whole.
+//! the server can stream it; an XLSX file is a zip and is built whole, on a blocking thread.
+//! Both are written by `reports` (formulas defused in CSV, over-long cells cut in XLSX).
 
 use defs::Action;
 use serde_json::{Value, json};
@@ -76,33 +77,20 @@ impl Engine {
                 None => break,
             }
         }
-        reports::to_xlsx(&export.form, &export.headers, &rows).map_err(EngineError::Internal)
+        let (form, headers) = (export.form.clone(), export.headers.clone());
+        // Building the workbook is CPU work proportional to the rows: off the request threads.
+        tokio::task::spawn_blocking(move || reports::to_xlsx(&form, &headers, &rows))
+            .await
+            .map_err(|e| EngineError::Internal(format!("building the workbook stopped: {e}")))?
+            .map_err(EngineError::Internal)
     }
 }
 
-/// CSV text of `rows`, preceded by the byte-order mark and `headers` when given (the first chunk).
+/// CSV text of `rows`, preceded by the byte-order mark and `headers` when given (the first
+/// chunk); formulas defused as in every CSV the platform writes.
 pub fn csv_chunk(headers: Option<&[String]>, rows: &[Vec<Value>]) -> Vec<u8> {
-    let mut out = if headers.is_some() { b"\xEF\xBB\xBF".to_vec() } else { Vec::new() };
-    {
-        let mut writer = csv::Writer::from_writer(&mut out);
-        // Writing into a Vec cannot fail.
-        if let Some(headers) = headers {
-            let _ = writer.write_record(headers);
-        }
-        for row in rows {
-            let _ = writer.write_record(row.iter().map(cell));
-        }
-        let _ = writer.flush();
-    }
-    out
-}
-
-/// One value as spreadsheet text: lists joined with `; `, objects as JSON.
-fn cell(v: &Value) -> String {
-    match v {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) if items.iter().all(|i| i.is_string()) => items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join("; "),
-        other => other.to_string(),
+    match headers {
+        Some(headers) => reports::to_csv(headers, rows),
+        None => reports::csv_lines(None, rows),
     }
 }

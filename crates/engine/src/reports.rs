@@ -3,13 +3,14 @@
 //! reads and checks the user may read them (form access, hidden fields, row scopes).
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
-use ::reports::{Catalog, Compiled, Context, Dialect, FieldRef, OutColumn, Role, ValueKind};
+use ::reports::{Catalog, Compiled, Context, Dialect, FieldRef, OutColumn, Role, TotalKind, ValueKind};
 use defs::{Action, DefKind, Diagnostic, Report};
 use forms::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use store::{Backend, Deleted, Filter, ListQuery, OutKind, Scalar, SystemColumn, Target};
+use store::{Backend, Conn, Deleted, Filter, ListQuery, OutKind, Scalar, StoreError, SystemColumn, Target, TransactionTrait};
 
 use crate::access::Access;
 use crate::apps::LoadedApp;
@@ -134,13 +135,18 @@ impl Engine {
             .iter()
             .map(|c| serde_json::from_value::<defs::Label>(c["label"].clone()).map(|l| l.text(locale).to_owned()).unwrap_or_default())
             .collect();
-        let rows: Vec<Vec<Value>> =
-            result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
-        match format {
-            ExportFormat::Csv => ::reports::to_csv(&headers, &rows),
-            ExportFormat::Xlsx => ::reports::to_xlsx(id, &headers, &rows),
-        }
-        .map_err(|e| EngineError::Internal(format!("export failed: {e}")))
+        let sheet = id.to_owned();
+        off_request_thread(move || {
+            let rows: Vec<Vec<Value>> =
+                result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
+            match format {
+                ExportFormat::Csv => Ok(::reports::to_csv(&headers, &rows)),
+                ExportFormat::Xlsx => {
+                    ::reports::to_xlsx(&sheet, &headers, &rows).map_err(|e| EngineError::Internal(format!("export failed: {e}")))
+                }
+            }
+        })
+        .await
     }
 
     /// The records behind one cell of the saved report `id`, as a list page.
@@ -256,32 +262,7 @@ impl Engine {
             })
             .await?;
         let Compiled { statement, columns, limit, totals, .. } = compiled;
-        let db = self.store.db();
-        let mut rows = store::report_rows(db, &statement, &out_kinds(&columns)).await?;
-        let truncated = rows.len() > limit as usize;
-        rows.truncate(limit as usize);
-        let mut sql = params.explain.then(|| vec![explain(self.backend(), &statement)]);
-        let mut total_rows = Vec::new();
-        for (kind, q, cols) in &totals {
-            let folded = (*kind == ::reports::TotalKind::Grand && !truncated)
-                .then(|| ::reports::grand_totals_from_rows(&report, &columns, &rows))
-                .flatten();
-            let result = match folded {
-                Some(row) => vec![row],
-                None => {
-                    if let Some(sql) = &mut sql {
-                        sql.push(explain(self.backend(), q));
-                    }
-                    store::report_rows(db, q, &out_kinds(cols)).await?
-                }
-            };
-            total_rows.push((*kind, cols.clone(), result));
-        }
-        let pivot = report.pivot.as_ref().map(|p| ::reports::pivot(&columns, &rows, &p.rows, &p.columns, &total_rows));
-        let totals = total_rows
-            .iter()
-            .find(|(k, _, _)| *k == ::reports::TotalKind::Grand)
-            .and_then(|(_, cols, rows)| rows.first().map(|r| object(cols, r)));
+        let read = self.read_report(&report, &statement, &columns, limit, &totals, params.explain).await?;
         let labels = labels(&report);
         let columns_json = columns
             .iter()
@@ -296,16 +277,39 @@ impl Engine {
                 column
             })
             .collect();
-        Ok(ReportResult {
-            label: report.label.clone(),
-            columns: columns_json,
-            rows: rows.iter().map(|r| object(&columns, r)).collect(),
-            truncated,
-            totals,
-            pivot,
-            chart: report.chart.clone(),
-            sql,
-        })
+        // Laying out up to MAX_ROWS rows (and a cross table of them) is CPU work: off the
+        // request threads, so one heavy report does not stall every request on its worker.
+        off_request_thread(move || shape(&report, &columns, columns_json, read)).await
+    }
+
+    /// Runs the compiled statements: the rows (cut at `limit`) and each totals statement's
+    /// rows, with the SQL when `explain`. On PostgreSQL every statement runs in one read-only
+    /// transaction that cancels any statement past [`REPORT_STATEMENT_TIMEOUT`].
+    async fn read_report(
+        &self,
+        report: &Report,
+        statement: &::reports::SelectStatement,
+        columns: &[OutColumn],
+        limit: u32,
+        totals: &[(TotalKind, ::reports::SelectStatement, Vec<OutColumn>)],
+        explain: bool,
+    ) -> Result<ReportRead, EngineError> {
+        let read = ReportStatements { backend: self.backend(), report, statement, columns, limit, totals, explain };
+        match self.backend() {
+            Backend::Sqlite => read.run(self.store.db()).await,
+            Backend::Postgres => {
+                let tx = self.store.db().begin().await.map_err(StoreError::from)?;
+                let timeout = format!("SET LOCAL statement_timeout = {}", REPORT_STATEMENT_TIMEOUT.as_millis());
+                tx.execute_unprepared(&timeout).await.map_err(StoreError::from)?;
+                let result = read.run(&tx).await;
+                // Nothing was written: ending the transaction either way is the same.
+                tx.rollback().await.map_err(StoreError::from)?;
+                result.map_err(|e| match e {
+                    EngineError::Store(e) if is_statement_timeout(&e) => statement_timed_out(),
+                    other => other,
+                })
+            }
+        }
     }
 
     /// The one gate of every report, query, export and drill-down: compiles with `build`, which
@@ -354,6 +358,102 @@ impl Engine {
         let access = Access::of(actor, loaded.form(&report.source)?);
         Ok((out, access))
     }
+}
+
+/// Longest a report's statement may run on PostgreSQL before it is cancelled. Every CRM
+/// report takes milliseconds at 200,000 records; a statement still running after 10 s is
+/// one nobody can use at that size, holding a connection and a core meanwhile. (SQLite has
+/// no such switch through sqlx; there the work is bounded by what a report may ask: the
+/// result's rows and cells, and its dimensions and measures, see `reports`.)
+const REPORT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The compiled statements of one report, and how to read their results.
+struct ReportStatements<'a> {
+    backend: Backend,
+    report: &'a Report,
+    statement: &'a ::reports::SelectStatement,
+    columns: &'a [OutColumn],
+    limit: u32,
+    totals: &'a [(TotalKind, ::reports::SelectStatement, Vec<OutColumn>)],
+    explain: bool,
+}
+
+/// What a report's statements returned.
+struct ReportRead {
+    rows: Vec<Vec<Value>>,
+    truncated: bool,
+    totals: Vec<::reports::Totals>,
+    sql: Option<Vec<Value>>,
+}
+
+impl ReportStatements<'_> {
+    async fn run(&self, db: &impl store::Conn) -> Result<ReportRead, EngineError> {
+        let mut rows = store::report_rows(db, self.statement, &out_kinds(self.columns)).await?;
+        let truncated = rows.len() > self.limit as usize;
+        rows.truncate(self.limit as usize);
+        let mut sql = self.explain.then(|| vec![explain(self.backend, self.statement)]);
+        let mut totals = Vec::new();
+        for (kind, q, cols) in self.totals {
+            let folded = (*kind == TotalKind::Grand && !truncated)
+                .then(|| ::reports::grand_totals_from_rows(self.report, self.columns, &rows))
+                .flatten();
+            let result = match folded {
+                Some(row) => vec![row],
+                None => {
+                    if let Some(sql) = &mut sql {
+                        sql.push(explain(self.backend, q));
+                    }
+                    store::report_rows(db, q, &out_kinds(cols)).await?
+                }
+            };
+            totals.push((*kind, cols.clone(), result));
+        }
+        Ok(ReportRead { rows, truncated, totals, sql })
+    }
+}
+
+/// The result of `report` from what its statements returned: rows as objects, the grand
+/// totals, and the cross table when it has a pivot (refused at `/pivot` when too large).
+fn shape(report: &Report, columns: &[OutColumn], columns_json: Vec<Value>, read: ReportRead) -> Result<ReportResult, EngineError> {
+    let ReportRead { rows, truncated, totals, sql } = read;
+    let pivot = report
+        .pivot
+        .as_ref()
+        .map(|p| ::reports::pivot(columns, &rows, &p.rows, &p.columns, &totals))
+        .transpose()
+        .map_err(|problem| invalid(vec![problem]))?;
+    let grand_totals =
+        totals.iter().find(|(kind, _, _)| *kind == TotalKind::Grand).and_then(|(_, cols, rows)| rows.first().map(|r| object(cols, r)));
+    Ok(ReportResult {
+        label: report.label.clone(),
+        columns: columns_json,
+        rows: rows.iter().map(|r| object(columns, r)).collect(),
+        truncated,
+        totals: grand_totals,
+        pivot,
+        chart: report.chart.clone(),
+        sql,
+    })
+}
+
+/// Runs CPU-bound `work` on the blocking pool instead of the calling (request) thread.
+async fn off_request_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineError> + Send + 'static) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Internal(format!("report work stopped: {e}")))?
+}
+
+/// Whether PostgreSQL cancelled the statement for running past `statement_timeout` (SQLSTATE
+/// 57014). sea-orm keeps the code inside sqlx's error, which the engine does not reach; the
+/// server's message is fixed text.
+fn is_statement_timeout(e: &StoreError) -> bool {
+    e.to_string().contains("canceling statement due to statement timeout")
+}
+
+fn statement_timed_out() -> EngineError {
+    let message = format!(
+        "the report ran longer than {} s, the most a report may; filter it to fewer records or group it more coarsely",
+        REPORT_STATEMENT_TIMEOUT.as_secs()
+    );
+    EngineError::Invalid(vec![FieldError::new("", message)])
 }
 
 /// Compiles every saved report of `app`, so a broken one stops the app from loading with a

@@ -10,7 +10,16 @@ use serde_json::{Map, Value};
 
 use crate::fields::{Context, Dialect, FieldRef, Resolved, Target, ValueKind, column_sql, field_sql, from_source, resolve, source_select};
 use crate::filter::filter_cond;
-use crate::{MAX_ROWS, Problem};
+use crate::{MAX_PIVOT_CELLS, MAX_ROWS, Problem};
+
+/// Most dimensions a report groups by. Each is an expression the database computes for every
+/// record read (a dot path adds a join), and a result grouped by more is no longer a table
+/// anyone reads; the CRM's reports use two at most.
+pub const MAX_DIMENSIONS: usize = 8;
+/// Most measures a report computes. Each is an aggregate, often with its own filter, evaluated
+/// for every record read: with the dimensions bounded, a report's work is linear in the
+/// records it reads with a bounded factor. The CRM's widest report has six.
+pub const MAX_MEASURES: usize = 50;
 
 /// Whether a result column groups or measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,7 +39,7 @@ pub struct OutColumn {
 }
 
 /// Which totals a statement computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TotalKind {
     /// Over every record the report counts.
     Grand,
@@ -99,7 +108,11 @@ pub fn compile(report: &Report, ctx: &Context<'_>) -> Result<Compiled, Vec<Probl
                 let dims: Vec<usize> = ids.iter().filter_map(|id| plan.dims.iter().position(|d| &d.column.id == id)).collect();
                 let mut cols: Vec<OutColumn> = dims.iter().map(|&i| plan.dims[i].column.clone()).collect();
                 cols.extend(plan.measures.iter().map(|m| m.column.clone()));
-                totals.push((kind, plan.select(ctx, &dims, false), cols));
+                // A cross table shows at most MAX_PIVOT_CELLS rows or columns: more totals
+                // than that could not all be placed, and would only fill memory.
+                let mut statement = plan.select(ctx, &dims, false);
+                statement.limit(MAX_PIVOT_CELLS as u64);
+                totals.push((kind, statement, cols));
             }
         }
     }
@@ -194,6 +207,7 @@ struct Plan {
 
 impl Plan {
     fn new(report: &Report, ctx: &Context<'_>) -> Result<Plan, Vec<Problem>> {
+        check_width(report)?;
         let mut problems = Vec::new();
         let mut reads = Vec::new();
         let Some((_, table)) = ctx.catalog.form(&report.source) else {
@@ -485,6 +499,21 @@ impl Plan {
     }
 }
 
+/// Refuses a report with more dimensions or measures than [`MAX_DIMENSIONS`] and
+/// [`MAX_MEASURES`], before anything of it is compiled.
+fn check_width(report: &Report) -> Result<(), Vec<Problem>> {
+    let mut problems = Vec::new();
+    for (pointer, count, most) in
+        [("/dimensions", report.dimensions.len(), MAX_DIMENSIONS), ("/measures", report.measures.len(), MAX_MEASURES)]
+    {
+        if count > most {
+            let what = &pointer[1..];
+            problems.push(Problem::new(pointer, format!("a report has at most {most} {what}; this one has {count}")));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
+}
+
 /// Checks that pivot and chart name this report's dimensions and measures.
 fn check_layout(report: &Report, plan: &Plan, problems: &mut Vec<Problem>) {
     let is_dim = |id: &str| plan.dims.iter().any(|d| d.column.id == id);
@@ -664,6 +693,17 @@ mod tests {
 
     fn columns(ids: &[(&str, Role)]) -> Vec<OutColumn> {
         ids.iter().map(|(id, role)| OutColumn { id: (*id).into(), role: *role, kind: ValueKind::Number, integer: false }).collect()
+    }
+
+    #[test]
+    fn a_report_wider_than_the_bounds_is_refused_at_its_lists() {
+        let dimensions: Vec<Value> = (0..=MAX_DIMENSIONS).map(|i| json!({"id": format!("d{i}"), "field": "stage"})).collect();
+        let measures: Vec<Value> = (0..=MAX_MEASURES).map(|i| json!({"id": format!("m{i}"), "agg": "count"})).collect();
+        let problems = check_width(&report(json!({"dimensions": dimensions, "measures": measures}))).unwrap_err();
+        let pointers: Vec<&str> = problems.iter().map(|p| p.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/dimensions", "/measures"]);
+        assert_eq!(problems[1].message, "a report has at most 50 measures; this one has 51");
+        assert!(check_width(&report(json!({}))).is_ok());
     }
 
     #[test]

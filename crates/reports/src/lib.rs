@@ -5,15 +5,15 @@
 //! Knows nothing of HTTP or connections: the engine runs the statements and decides who may.
 
 mod compile;
-pub mod export;
+mod export;
 mod fields;
 mod filter;
 mod pivot;
 
-pub use compile::{Compiled, OutColumn, Role, TotalKind, compile, drill, grand_totals_from_rows};
-pub use export::{to_csv, to_xlsx};
+pub use compile::{Compiled, MAX_DIMENSIONS, MAX_MEASURES, OutColumn, Role, TotalKind, compile, drill, grand_totals_from_rows};
+pub use export::{csv_lines, to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};
-pub use pivot::{Totals, pivot};
+pub use pivot::{MAX_PIVOT_CELLS, Totals, pivot};
 pub use sea_query::SelectStatement;
 
 /// A mistake in a report, located by a JSON pointer into it.
