@@ -46,6 +46,19 @@ impl FormRuntime {
     }
 }
 
+/// `limits` raised where needed to twice the largest record any form of the app accepts, so a
+/// record at its form's declared maxima (a quote's 1,000 lines) can be saved: a rule holds the
+/// record and builds values as large (a copy of its lines, the map it returns).
+fn holding_records(limits: &Limits, defs: &AppDefs) -> Limits {
+    let largest = defs.forms.values().map(forms::largest_record).fold(forms::DataSize::default(), forms::DataSize::max);
+    Limits {
+        max_array_size: limits.max_array_size.max(largest.arrays.saturating_mul(2)),
+        max_map_size: limits.max_map_size.max(largest.maps.saturating_mul(2)),
+        max_string_size: limits.max_string_size.max(largest.string_bytes.saturating_mul(2)),
+        ..limits.clone()
+    }
+}
+
 /// PostgreSQL cuts identifiers at 63 bytes; a longer table name would silently collide.
 const MAX_TABLE_NAME: usize = 63;
 
@@ -54,7 +67,7 @@ impl LoadedApp {
     pub fn load(dir: &Path, limits: &Limits) -> Result<LoadedApp, EngineError> {
         let (defs, mut diags) = defs::load_app(dir);
         let mut forms = BTreeMap::new();
-        let mut rules = Rules::new(limits.clone());
+        let mut rules = Rules::new(defs.as_ref().map_or_else(|| limits.clone(), |defs| holding_records(limits, defs)));
         if let Some(defs) = &defs {
             for (id, source) in &defs.scripts {
                 if let Err(e) = rules.compile(id, source) {

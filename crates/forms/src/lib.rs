@@ -6,6 +6,8 @@
 
 mod compiled;
 mod field_types;
+mod size;
 
 pub use compiled::{CompiledForm, FieldError, LinkRef};
 pub use field_types::{Column, FieldType, field_type};
+pub use size::{DataSize, largest_record};
