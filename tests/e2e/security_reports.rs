@@ -127,3 +127,19 @@ async fn a_quote_at_its_declared_maximum_of_lines_saves_and_exports() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_report_filter_too_large_for_the_database_is_refused_at_its_pointer() {
+    let many: Vec<String> = (0..40_000).map(|i| format!("v{i}")).collect();
+    let branches: Vec<Value> = (0..1_500).map(|i| json!({"name": format!("n{i}")})).collect();
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        let app = start(engine).await;
+        for filter in [json!({"name": {"in": many}}), json!({"or": branches})] {
+            let body = json!({"source": "account", "filter": filter, "measures": [{"id": "n", "agg": "count"}]});
+            let (status, body) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(body), Some(&token)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", &body.to_string()[..body.to_string().len().min(300)]);
+            assert_eq!(body["details"][0]["path"], "/filter", "{url}: {body}");
+        }
+    }
+}

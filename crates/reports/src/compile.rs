@@ -9,7 +9,7 @@ use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, JoinType, Order, 
 use serde_json::{Map, Value};
 
 use crate::fields::{Context, Dialect, FieldRef, Resolved, Target, ValueKind, column_sql, field_sql, from_source, resolve, source_select};
-use crate::filter::filter_cond;
+use crate::filter::{check_filter_size, filter_cond};
 use crate::{MAX_PIVOT_CELLS, MAX_ROWS, Problem};
 
 /// Most dimensions a report groups by. Each is an expression the database computes for every
@@ -208,6 +208,7 @@ struct Plan {
 impl Plan {
     fn new(report: &Report, ctx: &Context<'_>) -> Result<Plan, Vec<Problem>> {
         check_width(report)?;
+        check_filter_size(&report.filter, "/filter").map_err(|p| vec![p])?;
         let mut problems = Vec::new();
         let mut reads = Vec::new();
         let Some((_, table)) = ctx.catalog.form(&report.source) else {

@@ -11,6 +11,54 @@ use crate::fields::{Context, FieldRef, ValueKind, column_sql, field_sql, from_so
 
 const OPERATORS: &str = "eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null, period, last_n_days, next_n_days, older_than_days, before_now";
 
+/// The most field conditions (one a field and operator) a report's filter may hold, as for the
+/// list API: an `or` of n conditions is an expression n deep in SQLite's parser, which refuses
+/// depths past 1,000; the CRM's reports have three at most.
+pub const MAX_FILTER_CONDITIONS: usize = 100;
+/// The most values a report's filter may bind in all (`in` lists count each value), as for the
+/// list API: SQLite binds at most 32,766 values a statement, and every statement of a report
+/// (rows, totals) carries the filter, plus the row scopes.
+pub const MAX_FILTER_VALUES: usize = 1_000;
+
+/// Refuses a filter (at `pointer`) holding more than [`MAX_FILTER_CONDITIONS`] conditions or
+/// [`MAX_FILTER_VALUES`] values, before any of it is compiled.
+pub(crate) fn check_filter_size(map: &Map<String, Value>, pointer: &str) -> Result<(), Problem> {
+    let (conditions, values) = filter_size(map);
+    if conditions > MAX_FILTER_CONDITIONS {
+        return Err(Problem::new(
+            pointer,
+            format!("a filter may hold at most {MAX_FILTER_CONDITIONS} conditions; this one has {conditions}"),
+        ));
+    }
+    if values > MAX_FILTER_VALUES {
+        return Err(Problem::new(pointer, format!("a filter may hold at most {MAX_FILTER_VALUES} values in all; this one has {values}")));
+    }
+    Ok(())
+}
+
+/// The conditions and values in `map`, `or`/`and` groups included.
+fn filter_size(map: &Map<String, Value>) -> (usize, usize) {
+    let mut size = (0, 0);
+    for (key, cond) in map {
+        let (conditions, values) = match (key.as_str(), cond) {
+            ("or" | "and", Value::Array(parts)) => {
+                parts.iter().filter_map(Value::as_object).map(filter_size).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+            }
+            (_, Value::Object(ops)) => (ops.len(), ops.values().map(value_count).sum()),
+            (_, value) => (1, value_count(value)),
+        };
+        size = (size.0 + conditions, size.1 + values);
+    }
+    size
+}
+
+fn value_count(value: &Value) -> usize {
+    match value {
+        Value::Array(items) => items.len(),
+        _ => 1,
+    }
+}
+
 /// The condition `map` puts on records of `form`, read through table alias `alias`.
 pub(crate) fn filter_cond(
     ctx: &Context<'_>,
@@ -197,6 +245,8 @@ pub(crate) fn period(today: NaiveDate, name: &str) -> Option<(NaiveDate, NaiveDa
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
@@ -210,5 +260,18 @@ mod tests {
         assert_eq!(period(today, "last_quarter"), Some((d("2026-07-01"), d("2026-10-01"))));
         assert_eq!(period(d("2026-01-10"), "last_month"), Some((d("2025-12-01"), d("2026-01-01"))));
         assert_eq!(period(today, "someday"), None);
+    }
+
+    fn size(filter: Value) -> (usize, usize) {
+        filter_size(filter.as_object().unwrap())
+    }
+
+    #[test]
+    fn conditions_and_values_are_counted_through_groups() {
+        assert_eq!(size(json!({"stage": "won", "amount": {"gt": 1, "lt": 9}})), (3, 3));
+        assert_eq!(size(json!({"or": [{"stage": {"in": ["a", "b", "c"]}}, {"and": [{"x": 1}, {"y": {"between": [1, 2]}}]}]})), (3, 6));
+        let many: Vec<usize> = (0..=MAX_FILTER_VALUES).collect();
+        let problem = check_filter_size(json!({"n": {"in": many}}).as_object().unwrap(), "/filter").unwrap_err();
+        assert_eq!((problem.pointer.as_str(), problem.message.contains("1000 values")), ("/filter", true));
     }
 }

@@ -13,6 +13,7 @@ mod pivot;
 pub use compile::{Compiled, MAX_DIMENSIONS, MAX_MEASURES, OutColumn, Role, TotalKind, compile, drill, grand_totals_from_rows};
 pub use export::{csv_lines, to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};
+pub use filter::{MAX_FILTER_CONDITIONS, MAX_FILTER_VALUES};
 pub use pivot::{MAX_PIVOT_CELLS, Totals, pivot};
 pub use sea_query::SelectStatement;
 
