@@ -1,7 +1,7 @@
 //! The platform functions scripts may call, and the per-call state they report into (field
 //! errors, effects, the deadline, the host), kept in a thread-local for the length of one call.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
 use rhai::{Array, Dynamic, EvalAltResult, Map as RhaiMap};
 use serde_json::Value;
 
-use crate::{Effect, Host, Limits};
+use crate::{Allowance, Effect, Host, Limits};
 
 /// What one call collected.
 pub(crate) struct CallState {
@@ -18,6 +18,8 @@ pub(crate) struct CallState {
     /// Set when the host failed: the script's error is then the host's.
     pub(crate) host_error: Option<String>,
     pub(crate) deadline_ms: u128,
+    /// Whether the call ran past its deadline, whatever the script made of being stopped.
+    pub(crate) expired: bool,
 }
 
 struct Current {
@@ -29,15 +31,24 @@ struct Current {
 
 thread_local! {
     static CURRENT: RefCell<Option<Current>> = const { RefCell::new(None) };
+    /// Set once the call in progress passed its deadline; read at every operation from then on.
+    static EXPIRED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `call` with a fresh call state and returns what it collected.
+/// Runs `call` with a fresh call state and returns what it collected. The call ends by its own
+/// deadline, or by the end of the job's run when it draws on an [`Allowance`].
 pub(crate) fn with_call<R>(limits: &Limits, host: Arc<dyn Host>, call: impl FnOnce() -> R) -> (R, CallState) {
-    let state = CallState { errors: Vec::new(), effects: Vec::new(), host_error: None, deadline_ms: limits.deadline.as_millis() };
-    let current = Current { host, deadline: Instant::now() + limits.deadline, max_find: limits.max_find, state };
+    let state =
+        CallState { errors: Vec::new(), effects: Vec::new(), host_error: None, deadline_ms: limits.deadline.as_millis(), expired: false };
+    let own = Instant::now() + limits.deadline;
+    let deadline = Allowance::run_ends().map_or(own, |job| job.min(own));
+    let current = Current { host, deadline, max_find: limits.max_find, state };
     let outer = CURRENT.with(|c| c.replace(Some(current)));
+    let outer_expired = EXPIRED.replace(false);
     let result = call();
-    let mine = CURRENT.with(|c| c.replace(outer)).expect("call state set above");
+    let expired = EXPIRED.replace(outer_expired);
+    let mut mine = CURRENT.with(|c| c.replace(outer)).expect("call state set above");
+    mine.state.expired = expired;
     (result, mine.state)
 }
 
@@ -46,20 +57,46 @@ fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Result<R, Box<EvalAltRe
 }
 
 /// Progress callback: stops the script once its wall-clock deadline has passed. Reading the
-/// clock every operation would cost more than the operations, so it looks every 256.
+/// clock every operation would cost more than the operations, so it looks every 256. Once
+/// late, every operation stops it: rhai lets a script catch a stop that reaches it wrapped in
+/// a function's error (a closure given to `map`, `filter`, `sort` …), and the next operation
+/// after the `catch` must stop it again.
 pub(crate) fn check_deadline(operations: u64) -> Option<Dynamic> {
-    if !operations.is_multiple_of(256) {
+    let stop = || Some(Dynamic::from("deadline"));
+    if EXPIRED.get() {
+        return stop();
+    }
+    if !operations.is_multiple_of(256) || !past_deadline() {
         return None;
     }
-    let late = CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| Instant::now() > cur.deadline));
-    late.then(|| Dynamic::from("deadline"))
+    EXPIRED.set(true);
+    stop()
+}
+
+fn past_deadline() -> bool {
+    CURRENT.with(|c| c.borrow().as_ref().is_some_and(|cur| Instant::now() > cur.deadline))
 }
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
+/// The error that ends a script past its deadline; rhai does not let a script catch it.
+fn terminated() -> Box<EvalAltResult> {
+    EXPIRED.set(true);
+    EvalAltResult::ErrorTerminated(Dynamic::from("deadline"), rhai::Position::NONE).into()
+}
+
+/// Asks the host. A read may wait (for the database, for a lock), so the deadline is looked at
+/// before and after it rather than at the next 256th operation.
 fn host_call<T>(f: impl FnOnce(&dyn Host, u64) -> Result<T, String>) -> Fallible<T> {
+    if EXPIRED.get() || past_deadline() {
+        return Err(terminated());
+    }
     let (host, max_find) = with_current(|cur| (cur.host.clone(), cur.max_find))?;
-    f(host.as_ref(), max_find).map_err(|message| {
+    let answer = f(host.as_ref(), max_find);
+    if past_deadline() {
+        return Err(terminated());
+    }
+    answer.map_err(|message| {
         let _ = with_current(|cur| cur.state.host_error = Some(message.clone()));
         message.into()
     })

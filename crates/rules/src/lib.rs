@@ -5,6 +5,8 @@
 //! Knows nothing of databases or HTTP: reading other records goes through the [`Host`] the
 //! caller provides, and effects are applied by the caller.
 
+mod allowance;
+mod calls;
 mod functions;
 mod sandbox;
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use rhai::{AST, Dynamic, Scope};
 use serde_json::{Map, Value};
 
+pub use allowance::Allowance;
 pub use sandbox::Limits;
 
 /// What a script may ask of the platform while it runs. The engine implements it, applying the
@@ -79,6 +82,8 @@ pub struct Rules {
     engine: rhai::Engine,
     limits: Limits,
     scripts: HashMap<String, Arc<AST>>,
+    /// The functions scripts may call, to refuse calls of others when they compile.
+    sandbox_functions: calls::Functions,
 }
 
 /// A compiled expression (formula, default, `visible_if`, `required_if`).
@@ -90,12 +95,22 @@ pub struct Expression {
 
 impl Rules {
     pub fn new(limits: Limits) -> Rules {
-        Rules { engine: sandbox::engine(&limits), limits, scripts: HashMap::new() }
+        let engine = sandbox::engine(&limits);
+        let sandbox_functions = calls::Functions::of(&engine);
+        Rules { engine, limits, scripts: HashMap::new(), sandbox_functions }
     }
 
-    /// Compiles script `id` (e.g. `lead_score`) and keeps it for [`Rules::call`].
+    /// A fresh allowance for one job: the deadline of one call, for all of the job's calls.
+    pub fn allowance(&self) -> Allowance {
+        Allowance::new(self.limits.deadline)
+    }
+
+    /// Compiles script `id` (e.g. `lead_score`) and keeps it for [`Rules::call`]. A call of a
+    /// function that neither the sandbox nor the script has is a compile error: rhai would
+    /// only find out when the call is made.
     pub fn compile(&mut self, id: &str, source: &str) -> Result<(), CompileError> {
         let ast = self.engine.compile(source).map_err(|e| parse_error(&e))?;
+        self.sandbox_functions.check_calls(&ast)?;
         self.scripts.insert(id.to_owned(), Arc::new(ast));
         Ok(())
     }
@@ -113,6 +128,7 @@ impl Rules {
     /// Compiles a one-line expression over `record`, `old` and `user`.
     pub fn expression(&self, source: &str) -> Result<Expression, CompileError> {
         let ast = self.engine.compile_expression(source).map_err(|e| parse_error(&e))?;
+        self.sandbox_functions.check_calls(&ast)?;
         Ok(Expression { source: source.to_owned(), ast: Arc::new(ast) })
     }
 
@@ -162,6 +178,10 @@ fn old_dynamic(input: &Input) -> Dynamic {
 
 fn finish(rule: &str, result: Result<Dynamic, Box<rhai::EvalAltResult>>, state: functions::CallState) -> Result<Outcome, RuleError> {
     use rhai::EvalAltResult as E;
+    if state.expired {
+        // Whatever the script did after being stopped (caught it, returned a value), it ran out.
+        return Err(RuleError::LimitExceeded { rule: rule.to_owned(), limit: format!("ran longer than {} ms", state.deadline_ms) });
+    }
     match result {
         Ok(value) => {
             let value = rhai::serde::from_dynamic::<Value>(&value).unwrap_or(Value::Null);
@@ -178,9 +198,22 @@ fn finish(rule: &str, result: Result<Dynamic, Box<rhai::EvalAltResult>>, state: 
             Err(match (limit, state.host_error) {
                 (_, Some(message)) => RuleError::Failed { rule: rule.to_owned(), message },
                 (Some(limit), _) => RuleError::LimitExceeded { rule: rule.to_owned(), limit },
-                (None, _) => RuleError::Failed { rule: rule.to_owned(), message: err.to_string() },
+                (None, _) => RuleError::Failed { rule: rule.to_owned(), message: failure_message(&err) },
             })
         }
+    }
+}
+
+/// What a failed script says to the user. rhai names a missing function by its Rust parameter
+/// types (`add_days (i64, i64)`), which mean nothing to the app's author or user.
+fn failure_message(err: &rhai::EvalAltResult) -> String {
+    match err.unwrap_inner() {
+        rhai::EvalAltResult::ErrorFunctionNotFound(signature, pos) => {
+            let name = signature.split_once(' ').map_or(signature.as_str(), |(name, _)| name);
+            let at = pos.line().map(|line| format!(" (line {line}, position {})", pos.position().unwrap_or(0))).unwrap_or_default();
+            format!("function `{name}` cannot take these values{at}")
+        }
+        _ => err.to_string(),
     }
 }
 

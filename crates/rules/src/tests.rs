@@ -133,3 +133,89 @@ fn expressions_and_dates() {
     assert_eq!(rules.eval(&e, &input(json!({})), host()).unwrap(), json!(38));
     assert!(rules.expression("record.qty +").is_err());
 }
+
+/// Runs `run` on a thread of its own and waits at most `patience` for it: a script the
+/// sandbox fails to stop would otherwise hang the test instead of failing it.
+fn within<T: Send + 'static>(patience: Duration, run: impl FnOnce() -> T + Send + 'static) -> T {
+    let (done, result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(run()));
+    result.recv_timeout(patience).unwrap_or_else(|_| panic!("still running after {patience:?}"))
+}
+
+#[test]
+fn the_deadline_holds_whatever_the_script_catches() {
+    // Operations unbounded: only the deadline can stop these scripts.
+    let limits = Limits { deadline: Duration::from_millis(100), max_operations: u64::MAX, ..Limits::default() };
+    for source in [
+        // A stop inside a closure reaches `catch` wrapped in `map`'s error, which rhai lets a
+        // script catch.
+        "fn spin() { loop { } } fn run(record, old, user) { loop { try { [1].map(|x| spin()); } catch { } } }",
+        // Caught, then the script returns normally as if it had finished in time.
+        "fn run(record, old, user) { try { [1].map(|x| { loop { } }); } catch { } 42 }",
+        "fn run(record, old, user) { loop { try { throw \"again\"; } catch { } } }",
+        "fn run(record, old, user) { loop { try { add_days(\"not a date\", 1); } catch { } } }",
+        "fn run(record, old, user) { let n = 0; loop { try { lookup(\"account\", `${n}`); } catch { } n += 1; } }",
+    ] {
+        let mut rules = Rules::new(limits.clone());
+        rules.compile("test", source).unwrap();
+        // Thirty times the deadline: the script must stop, however busy the machine.
+        let result = within(Duration::from_secs(3), move || rules.call("test", "run", &input(json!({})), host()));
+        assert_eq!(limit_of(result), "ran longer than 100 ms", "{source}");
+    }
+}
+
+#[test]
+fn every_call_of_a_job_draws_on_its_one_allowance() {
+    let rules = rules(
+        "fn spin(record, old, user) { loop { } }
+         fn count(record, old, user) { let n = 0; for i in 0..1000 { n += i; } n }",
+    );
+    let allowance = rules.allowance();
+    assert_eq!(rules.call("test", "count", &input(json!({})), host()).unwrap().value, json!(499_500));
+    let spun = allowance.spend(|| rules.call("test", "spin", &input(json!({})), host()));
+    assert!(matches!(spun, Err(RuleError::LimitExceeded { .. })), "{spun:?}");
+    assert!(allowance.is_spent());
+    // What the first call used up is gone for the job's later calls and runs too.
+    let counted = allowance.spend(|| rules.call("test", "count", &input(json!({})), host()));
+    assert!(matches!(counted, Err(RuleError::LimitExceeded { .. })), "{counted:?}");
+    // Outside the job, a call has its own deadline again.
+    assert!(rules.call("test", "count", &input(json!({})), host()).is_ok());
+}
+
+#[test]
+fn calls_of_functions_the_sandbox_lacks_do_not_compile() {
+    let mut rules = Rules::new(Limits::default());
+    let err = rules.expression("record.qty * dayz_between(record.start, record.end)").unwrap_err();
+    assert_eq!((err.line, err.column, err.message.as_str()), (1, 14, "no function `dayz_between`"));
+    let err = rules.expression("days_between(record.start)").unwrap_err();
+    assert_eq!(err.message, "function `days_between` does not take 1 argument(s)");
+    let err = rules.compile("t", "fn run(r, o, u) {\n  r.name.starts_withh(\"VIP\")\n}").unwrap_err();
+    assert_eq!((err.line, err.message.as_str()), (2, "no function `starts_withh`"));
+    let err = rules.compile("t", "fn run(r, o, u) { helper(r, 1) }\nfn helper(r) { r }").unwrap_err();
+    assert_eq!(err.message, "function `helper` does not take 2 argument(s)");
+    // Platform functions, the language's own, methods, operators, closures and the script's
+    // own functions all resolve.
+    rules
+        .compile(
+            "t",
+            "fn run(r, o, u) {
+                let rows = r.items.filter(|x| x.qty > 0).map(|x| x.qty * 2);
+                let f = Fn(\"helper\");
+                if r.name.starts_with(\"VIP\") && type_of(r) == \"map\" { print(`vip ${r.name}`); }
+                for i in 0..rows.len() { rows[i] = round_to(rows[i] / 3.0, 2); }
+                #{ total: sum(r.items, \"qty\"), when: add_days(today(), 3), h: f.call(r), n: \"x\" in r, s: helper(r) }
+            }
+            fn helper(r) { r }",
+        )
+        .unwrap();
+    rules.expression("record.qty ?? 0 + year(record.closed) - (if record.a { 1 } else { 0 })").unwrap();
+}
+
+#[test]
+fn a_call_with_values_a_function_does_not_take_names_no_rust_types() {
+    let rules = rules("fn run(record, old, user) { add_days(record.qty, 1) }");
+    let Err(RuleError::Failed { message, .. }) = rules.call("test", "run", &input(json!({"qty": 3})), host()) else {
+        panic!("expected a failure")
+    };
+    assert_eq!(message, "function `add_days` cannot take these values (line 1, position 29)");
+}
