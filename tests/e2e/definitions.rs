@@ -187,3 +187,41 @@ fn a_flow_with_an_unreachable_state_or_a_dead_end_fails_check() {
     );
     assert!(problems.iter().any(|p| p.starts_with("flows/lead.json: /transitions/1/guard/if: ")), "{problems:?}");
 }
+
+/// The index of the first state of `flow` with an approval.
+fn approval_state(flow: &serde_json::Value) -> usize {
+    flow["states"].as_array().unwrap().iter().position(|s| s.get("approval").is_some()).unwrap()
+}
+
+#[test]
+fn users_and_departments_named_by_definitions_must_exist() {
+    let mut state = 0;
+    let problems = check_broken("flows/quote.json", |flow| {
+        state = approval_state(flow);
+        flow["states"][state]["approval"]["steps"][0]["approvers"] = serde_json::json!([{"user": "ghost"}, {"user": "manager1"}]);
+    });
+    assert_eq!(
+        problems,
+        [format!("flows/quote.json: /states/{state}/approval/steps/0/approvers/0/user: no user `ghost` in the app's seed files")]
+    );
+    let problems = check_broken("app.json", |app| app["departments"][1]["manager"] = "ghost".into());
+    assert_eq!(problems, ["app.json: /departments/1/manager: no user `ghost` in the app's seed files"]);
+    let problems = check_broken("seed/demo.json", |seed| seed["users"][1]["department"] = "nowhere".into());
+    assert_eq!(problems, ["seed/demo.json: /users/1/department: no department `nowhere` in app.json"]);
+}
+
+#[test]
+fn calls_of_unknown_functions_fail_check_where_they_are_written() {
+    let problems = check_broken("forms/lead.json", |form| form["fields"][0]["formula"] = "uppercase(record.name)".into());
+    assert_eq!(problems, ["forms/lead.json: /fields/0/formula: 1:1: no function `uppercase`"]);
+    let problems = check_broken("forms/lead.json", |form| form["fields"][0]["visible_if"] = "days_between(record.created_at) > 3".into());
+    assert_eq!(problems, ["forms/lead.json: /fields/0/visible_if: 1:1: function `days_between` does not take 1 argument(s)"]);
+    let problems = check_edited("rules/lead_score.rhai", |text| text.replacen("let points = 0;", "let points = bonus(record);", 1));
+    assert_eq!(problems, ["rules/lead_score.rhai:5:18: no function `bonus`"]);
+    let problems = check_broken("flows/lead.json", |flow| flow["transitions"][1]["guard"]["if"] = "is_blank(record.phone)".into());
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("flows/lead.json: /transitions/1/guard/if: ") && problems[0].contains("no function `is_blank`"),
+        "{problems:?}"
+    );
+}

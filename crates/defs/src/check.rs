@@ -23,11 +23,17 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     }
     let roles: HashSet<&str> = defs.app.roles.iter().map(|r| r.id.as_str()).collect();
     let departments: HashSet<&str> = defs.app.departments.iter().map(|d| d.id.as_str()).collect();
+    let users = defs.usernames();
     for (i, department) in defs.app.departments.iter().enumerate() {
         if let Some(parent) = &department.parent
             && !departments.contains(parent.as_str())
         {
             at(&app_file, format!("/departments/{i}/parent"), format!("no department `{parent}`"));
+        }
+        if let Some(manager) = &department.manager
+            && !users.contains(manager.as_str())
+        {
+            at(&app_file, format!("/departments/{i}/manager"), unknown_user(manager));
         }
         // Walking up from each department must end at a root, not go round in a circle.
         let mut seen = HashSet::new();
@@ -80,6 +86,11 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
                     at(&file, format!("/users/{u}/roles/{r}"), format!("no role `{role}` in app.json"));
                 }
             }
+            if let Some(department) = &user.department
+                && !departments.contains(department.as_str())
+            {
+                at(&file, format!("/users/{u}/department"), format!("no department `{department}` in app.json"));
+            }
         }
         let users: HashSet<&str> = seed.users.iter().map(|u| u.username.as_str()).chain(["admin"]).collect();
         for (s, part) in seed.forms.iter().enumerate() {
@@ -100,6 +111,19 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     out.extend(crate::report::cross_references(defs));
     out.extend(crate::flow::cross_references(defs));
     out
+}
+
+impl AppDefs {
+    /// The users an app's definitions may name: those its seed files create, and `admin`, whom
+    /// every installation has. A name outside them fails only when a record reaches it.
+    pub(crate) fn usernames(&self) -> HashSet<&str> {
+        self.seeds.values().flat_map(|seed| &seed.users).map(|u| u.username.as_str()).chain(["admin"]).collect()
+    }
+}
+
+/// The message for a username no seed file creates.
+pub(crate) fn unknown_user(name: &str) -> String {
+    format!("no user `{name}` in the app's seed files")
 }
 
 fn schema_reference(schema: &str, kind: DefKind, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {

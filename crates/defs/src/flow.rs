@@ -322,6 +322,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
     use crate::{DefKind, Diagnostic, FieldKind};
     let mut out = Vec::new();
     let roles: HashSet<&str> = defs.app.roles.iter().map(|r| r.id.as_str()).chain(["admin"]).collect();
+    let users = defs.usernames();
     let mut flow_of_form: std::collections::HashMap<&str, &str> = Default::default();
     for (id, flow) in &defs.flows {
         let file = defs.dir.join("flows").join(format!("{id}.json"));
@@ -364,6 +365,10 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                 {
                     at(format!("{pointer}/{i}"), format!("`{field}` is not a user field of form `{}`", flow.form));
                 }
+                let named_user = !r.contains(':') && !["owner", "submitter", "manager"].contains(&r.as_str());
+                if named_user && !users.contains(r.as_str()) {
+                    at(format!("{pointer}/{i}"), crate::check::unknown_user(r));
+                }
             }
         };
         for (s, state) in flow.states.iter().enumerate() {
@@ -392,6 +397,9 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                     for (a, approver) in step.approvers.iter().enumerate() {
                         let ap = format!("{sp}/approvers/{a}");
                         match approver {
+                            Approver::User(name) if !users.contains(name.as_str()) => {
+                                at(format!("{ap}/user"), crate::check::unknown_user(name))
+                            }
                             Approver::Role(role) if !roles.contains(role.as_str()) => {
                                 at(format!("{ap}/role"), format!("no role `{role}` in app.json"))
                             }
