@@ -171,7 +171,7 @@ impl LoadedApp {
 
     /// The app as `actor` may see it: forms they may read, without fields hidden from them,
     /// with what they may do on each; navigation limited to those forms.
-    pub fn view_for(&self, actor: &crate::Actor) -> serde_json::Value {
+    pub(crate) fn view_for(&self, actor: &crate::Actor) -> serde_json::Value {
         use defs::Action;
         let mut forms = serde_json::Map::new();
         for (id, rt) in &self.forms {

@@ -59,7 +59,12 @@ impl Engine {
     }
 
     /// Passes `result` through; when it is a refusal, records the attempt first.
+    /// Errors leave through here, so this is also where they are told as the actor may see them.
     pub(crate) async fn audited<T>(&self, actor: &Actor, subject: Subject<'_>, result: Result<T, EngineError>) -> Result<T, EngineError> {
+        let result = match result {
+            Err(e @ EngineError::Duplicate { .. }) => Err(self.disclose(actor, subject.app, subject.form, e).await),
+            other => other,
+        };
         if let Err(e @ (EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::OutOfScope(_))) = &result {
             let entry = AuditEntry {
                 at: time::now(),

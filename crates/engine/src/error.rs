@@ -37,8 +37,10 @@ pub enum EngineError {
     /// already decided).
     #[error("{0}")]
     Conflict(String),
-    #[error("a record with the same {} exists: {existing}", fields.join(", "))]
-    Duplicate { existing: String, fields: Vec<String> },
+    /// A live record shares a dedupe key's values. `existing` names it only to a caller who may
+    /// read it (see `Engine::disclose`): a dedupe key tells that a value is taken, nothing more.
+    #[error("a record with the same {} exists{}", fields.join(", "), existing.as_ref().map(|id| format!(": {id}")).unwrap_or_default())]
+    Duplicate { existing: Option<String>, fields: Vec<String> },
     #[error("the record is not valid")]
     Invalid(Vec<FieldError>),
     /// A rule stopped at a sandbox limit or failed; nothing was written.
@@ -81,7 +83,9 @@ impl EngineError {
                 details.clone()
             }
             EngineError::Duplicate { fields, existing } => {
-                fields.iter().map(|f| FieldError::new(format!("/{f}"), format!("same value as record {existing}"))).collect()
+                let message =
+                    existing.as_ref().map_or("same value as an existing record".to_owned(), |id| format!("same value as record {id}"));
+                fields.iter().map(|f| FieldError::new(format!("/{f}"), message.clone())).collect()
             }
             EngineError::Definitions(diags) => {
                 diags.iter().map(|d| FieldError::new(d.pointer.clone(), format!("{}: {}", d.file.display(), d.message))).collect()

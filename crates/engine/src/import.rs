@@ -332,15 +332,16 @@ impl Engine {
             Ok(_) => Ok(Written::Created),
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
                 OnDuplicate::Skip => Ok(Written::Skipped),
-                OnDuplicate::Error => Err(EngineError::Duplicate { existing, fields }),
+                OnDuplicate::Error => Err(self.disclose(actor, app, form, EngineError::Duplicate { existing, fields }).await),
                 OnDuplicate::Update => {
+                    let existing = existing.ok_or_else(|| EngineError::Internal("a duplicate without its record".into()))?;
                     let rt = self.app(app)?.form(form)?;
                     let stored = store::get(tx, &rt.table, &existing).await?.ok_or_else(|| EngineError::NotFound(existing.clone()))?;
                     // Updating is writing to someone's record: the same rights as PATCH.
                     let access = Access::of(actor, rt);
                     access.require(Action::Update, form)?;
                     if !self.in_scope(tx, actor, self.app(app)?, rt, &access, Action::Update, &stored).await? {
-                        return Err(EngineError::Forbidden(format!("the duplicate {form} record {existing} is not yours to update")));
+                        return Err(EngineError::Forbidden(format!("the duplicate {form} record is not yours to update")));
                     }
                     let values = values.ok_or_else(|| EngineError::Internal("the row's values were not kept".into()))?;
                     self.update_in(tx, actor, app, form, &existing, None, Value::Object(values), 0, "update").await?;

@@ -9,6 +9,7 @@ mod access;
 mod apps;
 mod audit;
 mod auth;
+mod catalog;
 mod envelope;
 mod error;
 mod export;
@@ -97,11 +98,11 @@ impl Engine {
     }
 
     /// The loaded apps by id.
-    pub fn apps(&self) -> impl Iterator<Item = &LoadedApp> {
+    pub(crate) fn apps(&self) -> impl Iterator<Item = &LoadedApp> {
         self.apps.values().map(|a| a.as_ref())
     }
 
-    pub fn app(&self, id: &str) -> Result<&LoadedApp, EngineError> {
+    pub(crate) fn app(&self, id: &str) -> Result<&LoadedApp, EngineError> {
         self.app_arc(id).map(|a| a.as_ref())
     }
 

@@ -50,7 +50,7 @@ impl Engine {
                 access.check_writable(fields)?;
             }
             // Drafted before the write turn: other requests write meanwhile.
-            let draft = self.draft(actor, app, form, data, None, 0)?;
+            let draft = self.draft_off_request_thread(actor, app, form, data, None, 0).await?;
             let (turn, tx) = self.store.begin().await?;
             let mut envelope = self.create_drafted(&tx, actor, app, form, draft).await?;
             turn.commit(tx).await?;
@@ -76,7 +76,7 @@ impl Engine {
         owner: Option<&str>,
         depth: u8,
     ) -> Result<Envelope, EngineError> {
-        let draft = self.draft(actor, app, form, data, owner, depth)?;
+        let draft = self.draft_off_request_thread(actor, app, form, data, owner, depth).await?;
         self.create_drafted(tx, actor, app, form, draft).await
     }
 
@@ -153,7 +153,7 @@ impl Engine {
             return Err(EngineError::Invalid(prepared.errors));
         }
         let mut data = prepared.data;
-        self.check_references(tx, app, rt, None, &data).await?;
+        self.check_references(tx, (depth == 0).then_some(actor), app, rt, None, &data).await?;
         self.check_duplicates(tx, rt, None, &data).await?;
         let owner = match owner {
             Some(owner) => owner.to_owned(),
@@ -265,6 +265,40 @@ impl Engine {
         Ok(!store::list(db, &rt.table, &query).await?.is_empty())
     }
 
+    /// Whether the actor may read the live record `id` of `rt`.
+    pub(crate) async fn may_read(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        loaded: &crate::LoadedApp,
+        rt: &FormRuntime,
+        id: &str,
+    ) -> Result<bool, EngineError> {
+        let access = Access::of(actor, rt);
+        if !access.allows(Action::Read) {
+            return Ok(false);
+        }
+        let by_id = Filter::Cmp(Target::System(SystemColumn::Id), CmpOp::Eq, Scalar::Text(id.to_owned()));
+        let filter = match self.scope(db, actor, loaded, rt, &access, Action::Read).await? {
+            Some(scope) => Filter::All(vec![by_id, scope]),
+            None => by_id,
+        };
+        let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 1, deleted: Deleted::Exclude };
+        Ok(!store::list(db, &rt.table, &query).await?.is_empty())
+    }
+
+    /// `error` as the actor may see it: a duplicate names the other record only to a caller who
+    /// may read it.
+    pub(crate) async fn disclose(&self, actor: &Actor, app: &str, form: &str, error: EngineError) -> EngineError {
+        let EngineError::Duplicate { existing: Some(id), fields } = error else { return error };
+        let Ok(loaded) = self.app(app) else { return EngineError::Duplicate { existing: None, fields } };
+        let readable = match loaded.form(form) {
+            Ok(rt) => self.may_read(self.store.db(), actor, loaded, rt, &id).await.unwrap_or(false),
+            Err(_) => false,
+        };
+        EngineError::Duplicate { existing: readable.then_some(id), fields }
+    }
+
     /// Applies `patch` (changed fields; `null` clears one) to the record at `expected_version`.
     pub async fn update(
         &self,
@@ -334,7 +368,7 @@ impl Engine {
             return Err(EngineError::Invalid(prepared.errors));
         }
         let data = prepared.data;
-        self.check_references(tx, app, rt, Some(&old.data), &data).await?;
+        self.check_references(tx, (depth == 0).then_some(actor), app, rt, Some(&old.data), &data).await?;
         self.check_duplicates(tx, rt, Some(&old), &data).await?;
         let before = Envelope::new(form, old.clone());
         let old_data = old.data.clone();
@@ -412,8 +446,10 @@ impl Engine {
     ) -> Result<Envelope, EngineError> {
         let rt = self.app(app)?.form(form)?;
         let (turn, tx) = self.store.begin().await?;
-        let old = current(&tx, rt, form, id, Some(expected_version), !delete).await?;
-        let access = self.authorize(&tx, actor, app, form, &old, Action::Delete).await?;
+        let stored = store::get(&tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
+        // Access first: the record's state and version are nobody's business outside its scope.
+        let access = self.authorize(&tx, actor, app, form, &stored, Action::Delete).await?;
+        let old = at_version(stored, form, Some(expected_version), !delete)?;
         if !delete {
             self.check_duplicates(&tx, rt, Some(&old), &old.data).await?;
         }
@@ -515,11 +551,14 @@ impl Engine {
         Ok(gather::history(tx, entry).await?)
     }
 
-    /// Links must name live records of their target form, and user fields existing users.
-    /// On update only changed values are checked: a link that was valid when written stays.
+    /// Links must name live records of their target form — records the person may read, when a
+    /// person writes (`person`; rules and flows link with the app's authority) — and user fields
+    /// existing users. A record the person may not read is answered as a missing one. On update
+    /// only changed values are checked: a link that was valid when written stays.
     async fn check_references(
         &self,
         tx: &impl Conn,
+        person: Option<&Actor>,
         app: &str,
         rt: &FormRuntime,
         old: Option<&Map<String, Value>>,
@@ -531,8 +570,13 @@ impl Engine {
             if old_links.contains(&link) {
                 continue;
             }
-            let target = self.app(app)?.form(&link.form)?;
-            if !store::exists(tx, &target.table, &link.id).await? {
+            let loaded = self.app(app)?;
+            let target = loaded.form(&link.form)?;
+            let found = match person {
+                Some(actor) => self.may_read(tx, actor, loaded, target, &link.id).await?,
+                None => store::exists(tx, &target.table, &link.id).await?,
+            };
+            if !found {
                 errors.push(FieldError::new(&link.path, format!("no {} record with id {}", link.form, link.id)));
             }
         }
@@ -580,7 +624,7 @@ impl Engine {
             store::lock_key(tx, &lock).await?;
             let exclude = old.map(|o| o.id.as_str());
             if let Some(existing) = store::find_duplicate(tx, &rt.table, &values, exclude).await? {
-                return Err(EngineError::Duplicate { existing, fields: key.clone() });
+                return Err(EngineError::Duplicate { existing: Some(existing), fields: key.clone() });
             }
         }
         Ok(())
@@ -597,6 +641,12 @@ async fn current(
     deleted: bool,
 ) -> Result<Record, EngineError> {
     let record = store::get(tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
+    at_version(record, form, expected_version, deleted)
+}
+
+/// `record`, checked to be at `expected_version` (when given) and (not) deleted.
+fn at_version(record: Record, form: &str, expected_version: Option<i64>, deleted: bool) -> Result<Record, EngineError> {
+    let id = &record.id;
     if record.deleted_at.is_some() != deleted {
         return Err(if deleted { EngineError::malformed(format!("{form} record {id} is not deleted")) } else { not_found(form, id) });
     }

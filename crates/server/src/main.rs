@@ -181,7 +181,7 @@ async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Setting
         other => other?,
     };
     if demo {
-        let ids: Vec<String> = engine.apps().filter(|a| a.defs.seeds.contains_key("demo")).map(|a| a.id().to_owned()).collect();
+        let ids = engine.apps_with_seed("demo");
         for app in ids {
             let report = engine.seed(&app, "demo").await?;
             if report.already_seeded {

@@ -1,7 +1,6 @@
 //! What apps are loaded, their navigation and forms, and each form's record schema.
 
 use actix_web::{HttpResponse, get, web};
-use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
@@ -10,9 +9,7 @@ use crate::{ApiError, AppState};
 #[utoipa::path(tag = "apps", responses((status = 200, description = "Apps", body = Object)))]
 #[get("/api/apps")]
 pub(crate) async fn list_apps(_caller: Caller, state: web::Data<AppState>) -> HttpResponse {
-    let apps: Vec<Value> =
-        state.engine.apps().map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version})).collect();
-    HttpResponse::Ok().json(json!({"items": apps}))
+    HttpResponse::Ok().json(state.engine.app_list())
 }
 
 /// One app as the caller may see it: manifest (roles, navigation) and the definitions of the
@@ -22,23 +19,20 @@ pub(crate) async fn list_apps(_caller: Caller, state: web::Data<AppState>) -> Ht
     (status = 404, description = "No such app", body = crate::error::ErrorBody)))]
 #[get("/api/apps/{app}")]
 pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
-    let app = state.engine.app(&path)?;
-    Ok(HttpResponse::Ok().json(app.view_for(&caller.0)))
+    Ok(HttpResponse::Ok().json(state.engine.app_view(&caller.0, &path)?))
 }
 
-/// The JSON Schema that records of a form must satisfy.
+/// The JSON Schema that records of a form must satisfy, without the fields hidden from the caller.
 #[utoipa::path(tag = "apps", params(("app" = String, Path), ("form" = String, Path)),
     responses((status = 200, description = "JSON Schema of the form's data", body = Object),
+    (status = 403, description = "The caller may not read the form's records", body = crate::error::ErrorBody),
     (status = 404, description = "No such app or form", body = crate::error::ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/schema")]
 pub(crate) async fn form_schema(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
-    let app = state.engine.app(&app)?;
-    let (_, compiled) =
-        app.forms().find(|(id, _)| *id == form).ok_or_else(|| ApiError::from(engine::EngineError::NotFound(format!("form `{form}`"))))?;
-    Ok(HttpResponse::Ok().json(compiled.schema()))
+    Ok(HttpResponse::Ok().json(state.engine.form_schema(&caller.0, &app, &form).await?))
 }

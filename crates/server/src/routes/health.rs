@@ -14,6 +14,6 @@ pub(crate) async fn health(state: web::Data<AppState>) -> Result<HttpResponse, A
         engine::Backend::Sqlite => "sqlite",
         engine::Backend::Postgres => "postgres",
     };
-    let apps: Vec<&str> = state.engine.apps().map(|a| a.id()).collect();
+    let apps = state.engine.app_ids();
     Ok(HttpResponse::Ok().json(json!({"status": "ok", "database": database, "apps": apps})))
 }
