@@ -5,20 +5,53 @@
 //! [`Engine::draft_rules`]). rhai is synchronous and reads (`lookup`, `find`, `round_robin`) are
 //! answered from the save's own transaction, which is async: a job that reads runs again with
 //! the answers it asked for (see [`Engine::finish`]).
+//!
+//! Scripts are CPU work that cannot yield, so every run of a rule job is made on the rules pool
+//! ([`on_rule_pool`]), never on a request thread, and all the runs and calls of one job share
+//! one [`Allowance`] of time, so catching errors or being run again cannot stretch it.
 
-use std::sync::Arc;
 use std::sync::mpsc as sync_channel;
+use std::sync::{Arc, LazyLock};
+use std::time::Instant;
 
 use defs::{Action, HookKind};
 use forms::FieldError;
-use rules::{Effect, Host, Input, RuleError};
+use rules::{Allowance, Effect, Host, Input, RuleError};
 use serde_json::{Map, Value, json};
 use store::{Conn, Deleted, Filter, ListQuery};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::access::Access;
 use crate::apps::LoadedApp;
+use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
+
+/// Cores the rules pool leaves to the request threads and the database: with every other core
+/// running runaway rules, requests still have one to themselves, and further rule runs queue.
+const CORES_LEFT_TO_REQUESTS: usize = 1;
+
+/// Rule runs at a time in the process: the cores not left to requests, at least one.
+static RULE_RUNS: LazyLock<Semaphore> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Semaphore::new(cores.saturating_sub(CORES_LEFT_TO_REQUESTS).max(1))
+});
+
+/// Starts `run` on a blocking thread once one of the [`RULE_RUNS`] is free; the run keeps its
+/// place until it ends, even if the caller stops waiting for it.
+async fn spawn_on_rule_pool<T: Send + 'static>(
+    run: impl FnOnce() -> T + Send + 'static,
+) -> Result<tokio::task::JoinHandle<T>, EngineError> {
+    let place = RULE_RUNS.acquire().await.map_err(|e| EngineError::Internal(format!("rules pool: {e}")))?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _place = place;
+        run()
+    }))
+}
+
+/// Runs `run` on the rules pool and waits for it.
+async fn on_rule_pool<T: Send + 'static>(run: impl FnOnce() -> T + Send + 'static) -> Result<T, EngineError> {
+    spawn_on_rule_pool(run).await?.await.map_err(|e| EngineError::Internal(format!("rule job failed: {e}")))
+}
 
 /// A record made ready to write.
 pub(crate) struct Prepared {
@@ -57,21 +90,30 @@ struct Started<T> {
     /// Kept only while it has a read to be answered and run again.
     job: Option<Job<T>>,
     replay: Arc<Replay>,
+    /// The time left to all its runs.
+    allowance: Allowance,
     out: T,
 }
 
-impl<T> Started<T> {
-    fn run(job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Self {
+impl<T: Send + 'static> Started<T> {
+    /// Makes the job's first run on this thread, which must not be a request thread: the rules
+    /// pool, or an import's drafting thread.
+    fn run(allowance: Allowance, job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Self {
         let replay = Arc::new(Replay::default());
-        let out = job(Arc::new(Asking(replay.clone())));
+        let out = allowance.spend(|| job(Arc::new(Asking(replay.clone()))));
         // A job that asked nothing is never run again: let go of it (and what it holds) here,
         // on the thread that made it.
         let asked = replay.state().unanswered.is_some();
-        Started { job: asked.then(|| Arc::new(job) as Job<T>), replay, out }
+        Started { job: asked.then(|| Arc::new(job) as Job<T>), replay, allowance, out }
+    }
+
+    /// [`Started::run`] on the rules pool.
+    async fn run_on_pool(allowance: Allowance, job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Result<Self, EngineError> {
+        on_rule_pool(move || Started::run(allowance, job)).await
     }
 
     fn ready(out: T) -> Self {
-        Started { job: None, replay: Arc::default(), out }
+        Started { job: None, replay: Arc::default(), allowance: Allowance::new(Default::default()), out }
     }
 
     /// The outcome, when the run asked for nothing it was not given.
@@ -158,10 +200,20 @@ impl Ask for Arc<Replay> {
 struct ChannelHost(mpsc::UnboundedSender<(HostRequest, Reply)>);
 
 impl Ask for ChannelHost {
+    /// Waits no longer than the job's run may last: the run holds a place in the rules pool,
+    /// and a read stuck behind a lock held by a save waiting for that place would otherwise
+    /// never end.
     fn ask(&self, request: HostRequest) -> Result<Value, String> {
         let (reply, answer) = sync_channel::channel();
         self.0.send((request, reply)).map_err(|_| "the save was abandoned".to_owned())?;
-        answer.recv().map_err(|_| "the save was abandoned".to_owned())?
+        let waited = match Allowance::run_ends() {
+            Some(end) => answer.recv_timeout(end.saturating_duration_since(Instant::now())).map_err(|e| match e {
+                sync_channel::RecvTimeoutError::Timeout => "the rule ran out of time waiting for a read",
+                sync_channel::RecvTimeoutError::Disconnected => "the save was abandoned",
+            }),
+            None => answer.recv().map_err(|_| "the save was abandoned"),
+        };
+        waited.map_err(str::to_owned)?
     }
 }
 
@@ -190,20 +242,52 @@ impl Engine {
         form: &str,
         save: SaveContext,
     ) -> Result<Prepared, EngineError> {
-        let draft = self.draft_rules(actor, app, form, save)?;
+        let (owned_actor, app_id, form_id) = (actor.clone(), app.to_owned(), form.to_owned());
+        let draft = self.off_request_thread(app, form, move |engine| engine.draft_rules(&owned_actor, &app_id, &form_id, save)).await?;
         Ok(self.finish_rules(tx, actor, app, draft).await?.0)
     }
 
+    /// [`Engine::draft`] off the request thread: a new record's first rule runs are made on the
+    /// rules pool. `owner` and `depth` as for [`Engine::create_in`].
+    pub(crate) async fn draft_off_request_thread(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        data: Value,
+        owner: Option<&str>,
+        depth: u8,
+    ) -> Result<Draft, EngineError> {
+        let (actor, app_id, form_id, owner) = (actor.clone(), app.to_owned(), form.to_owned(), owner.map(str::to_owned));
+        self.off_request_thread(app, form, move |engine| engine.draft(&actor, &app_id, &form_id, data, owner.as_deref(), depth)).await
+    }
+
+    /// Runs `work`, which runs the rules of `form`, on the rules pool — or here, when the form
+    /// has no rules to run before a write and a thread switch would buy nothing.
+    async fn off_request_thread<T: Send + 'static>(
+        &self,
+        app: &str,
+        form: &str,
+        work: impl FnOnce(&Engine) -> Result<T, EngineError> + Send + 'static,
+    ) -> Result<T, EngineError> {
+        if !self.app(app)?.form(form)?.has_rules_before_write() {
+            return work(self);
+        }
+        let engine = self.clone();
+        on_rule_pool(move || work(&engine)).await?
+    }
+
     /// Runs the save's rules as far as they go without the database: most runs end here, and
-    /// can be made before the write transaction begins, or on another thread.
+    /// can be made before the write transaction begins, or on another thread. Rules run on the
+    /// calling thread, which must not be a request thread (see [`Engine::draft_off_request_thread`]).
     pub(crate) fn draft_rules(&self, actor: &Actor, app: &str, form: &str, save: SaveContext) -> Result<RulesDraft, EngineError> {
         let loaded = self.app_arc(app)?.clone();
         let rt = loaded.form(form)?;
         let assigns = rt.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign) && save.old.is_none();
         let input = input(actor, &save);
         let prepared = if rt.has_rules_before_write() {
-            let (loaded, form) = (loaded.clone(), form.to_owned());
-            Started::run(move |host| prepare(&loaded, &form, input.clone(), host))
+            let (allowance, loaded, form) = (loaded.rules.allowance(), loaded.clone(), form.to_owned());
+            Started::run(allowance, move |host| prepare(&loaded, &form, input.clone(), host))
         } else {
             Started::ready(prepare(&loaded, form, input, Arc::new(NoHost)))
         };
@@ -245,7 +329,11 @@ impl Engine {
         }
         let started = match draft.started {
             Some(started) => started,
-            None => assign_job(self.app_arc(app)?.clone(), form, actor, id, data),
+            None => {
+                let (loaded, form, actor, id, data) =
+                    (self.app_arc(app)?.clone(), form.to_owned(), actor.clone(), id.to_owned(), data.clone());
+                on_rule_pool(move || assign_job(loaded, &form, &actor, &id, &data)).await?
+            }
         };
         Ok(self.finish(tx, actor, app, started).await??)
     }
@@ -284,7 +372,7 @@ impl Engine {
         }
     }
 
-    /// Runs `job`, answering its reads from `tx` (see [`Engine::finish`]).
+    /// Runs `job` on the rules pool, answering its reads from `tx` (see [`Engine::finish`]).
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
         tx: &impl Conn,
@@ -292,7 +380,8 @@ impl Engine {
         app: &str,
         job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static,
     ) -> Result<T, EngineError> {
-        self.finish(tx, actor, app, Started::run(job)).await
+        let started = Started::run_on_pool(self.app(app)?.rules.allowance(), job).await?;
+        self.finish(tx, actor, app, started).await
     }
 
     /// Completes a started job, answering its reads from `tx`. Scripts return effects rather
@@ -302,9 +391,10 @@ impl Engine {
     /// microseconds. A job that asks differently from run to run, or reads more than a few
     /// times, runs once more on a blocking thread where each read waits for its answer (two
     /// thread switches a read; a round-robin turn it had been given before is given again,
-    /// skipping one).
+    /// skipping one). Every run is made on the rules pool and draws on the job's allowance: a
+    /// job that spent it is stopped at once in its next run.
     async fn finish<T: Send + 'static>(&self, tx: &impl Conn, actor: &Actor, app: &str, started: Started<T>) -> Result<T, EngineError> {
-        let Started { job, replay, mut out } = started;
+        let Started { job, replay, allowance, mut out } = started;
         loop {
             let (unanswered, answered) = {
                 let mut state = replay.state();
@@ -319,12 +409,13 @@ impl Engine {
                 }
                 Some(_) => break,
             }
-            out = job.as_ref().expect("a job that asked is kept")(Arc::new(Asking(replay.clone())));
+            let (job, host, allowance) = (job.clone().expect("a job that asked is kept"), Asking(replay.clone()), allowance.clone());
+            out = on_rule_pool(move || allowance.spend(|| job(Arc::new(host)))).await?;
         }
         let job = job.expect("a job that asked is kept");
         let (sender, mut requests) = mpsc::unbounded_channel();
         let host: Arc<dyn Host> = Arc::new(Asking(ChannelHost(sender)));
-        let mut job = tokio::task::spawn_blocking(move || job(host));
+        let mut job = spawn_on_rule_pool(move || allowance.spend(|| job(host))).await?;
         loop {
             tokio::select! {
                 Some((request, reply)) = requests.recv() => {
@@ -518,5 +609,5 @@ fn assign_job(
 ) -> Started<Result<Option<String>, RuleError>> {
     let input = Input { record: object_with_id(data.clone(), id), old: None, user: serde_json::to_value(actor).unwrap_or(Value::Null) };
     let form = form.to_owned();
-    Started::run(move |host| assign(&loaded, &form, &input, host))
+    Started::run(loaded.rules.allowance(), move |host| assign(&loaded, &form, &input, host))
 }
