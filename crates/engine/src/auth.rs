@@ -143,7 +143,7 @@ impl Engine {
             expires_at: expires_at.clone(),
             csrf_hash: digest(&csrf_token),
         };
-        store::create_session(self.store.db(), &session).await?;
+        store::create_session(&self.store, &session).await?;
         Ok(Login { token, csrf_token, expires_at, user: Actor::from_user(user) })
     }
 
@@ -198,7 +198,7 @@ impl Engine {
     /// Ends a session; the token stops working at once.
     pub async fn logout(&self, token: &str) -> Result<(), EngineError> {
         let key = digest(token);
-        store::delete_session(self.store.db(), &key).await?;
+        store::delete_session(&self.store, &key).await?;
         self.sessions.forget(|cached, _| cached != key);
         Ok(())
     }

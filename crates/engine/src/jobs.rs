@@ -30,6 +30,8 @@ fn next_time(expr: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>, EngineEr
 impl Engine {
     /// Gives every schedule of every app its pending job (idempotent: one job per schedule).
     pub async fn ensure_schedules(&self, now: DateTime<Utc>) -> Result<(), EngineError> {
+        // In turn with the other writers, as every write.
+        let (turn, tx) = self.store.begin().await?;
         for app in self.apps() {
             for schedule in &app.defs.app.schedules {
                 let job = store::Job {
@@ -41,10 +43,10 @@ impl Engine {
                     payload: json!({"schedule": schedule.id}),
                     attempts: 0,
                 };
-                store::add_job(self.store.db(), &job).await?;
+                store::add_job(&tx, &job).await?;
             }
         }
-        Ok(())
+        Ok(turn.commit(tx).await?)
     }
 
     /// Runs every job due at `now` and returns how many ran. Safe to call from several
@@ -65,7 +67,9 @@ impl Engine {
                     tracing::warn!(job = %job.key, error = %e, "job failed");
                 }
                 let error = outcome.0.err().map(|e| e.to_string());
-                store::finish_job(self.store.db(), &job.id, outcome.1.map(time::format).as_deref(), error.as_deref()).await?;
+                let (turn, tx) = self.store.begin().await?;
+                store::finish_job(&tx, &job.id, outcome.1.map(time::format).as_deref(), error.as_deref()).await?;
+                turn.commit(tx).await?;
                 ran += 1;
             }
         }

@@ -1,12 +1,13 @@
 //! Opening a database and running the system migrations.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseBackend, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr,
-    MockDatabaseConnection, SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseConnectionType, DatabaseTransaction, DbErr,
+    MockDatabaseConnection, SqliteTransactionMode, StatementBuilder, TransactionOptions, TransactionTrait,
 };
 
 use crate::StoreError;
@@ -35,11 +36,18 @@ pub struct Store {
 /// [`SqliteWriter`]. SQLite allows one writer; the others would sleep in its busy handler with
 /// growing back-off and wake in no order, so under load some waited half a second while others
 /// went straight through.
+///
+/// Every write of the process takes its turn here, sessions and job bookkeeping included: a
+/// statement written on the pool instead would meet a long transaction as SQLite's lock, wait
+/// out the busy timeout and fail with "database is locked".
 #[derive(Debug, Clone)]
 struct Writer {
     db: DatabaseConnection,
     connection: SqliteWriter,
     turns: Arc<tokio::sync::Mutex<()>>,
+    /// Writers waiting for their turn, so a long piece of work (an import) can tell when to
+    /// end its transaction and let them in.
+    waiting: Arc<AtomicUsize>,
 }
 
 /// This process's turn to write, held with a write transaction until it ends; commit through it.
@@ -47,6 +55,23 @@ struct Writer {
 pub struct WriteTurn {
     _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     writer: Option<SqliteWriter>,
+    waiting: Option<Arc<AtomicUsize>>,
+}
+
+/// Counts a writer as waiting for its turn until dropped, also when the wait is given up.
+struct Waiting(Arc<AtomicUsize>);
+
+impl Waiting {
+    fn start(count: &Arc<AtomicUsize>) -> Waiting {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count.clone())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl WriteTurn {
@@ -64,6 +89,14 @@ impl WriteTurn {
     /// SQLite). Unchanged across a piece of work: that work wrote nothing.
     pub fn changes(&self) -> Option<u64> {
         self.writer.as_ref().map(SqliteWriter::total_changes)
+    }
+
+    /// Whether another writer may be waiting for this transaction to end. On an SQLite file:
+    /// whether one of this process's writers queues for its turn. Elsewhere always: on
+    /// PostgreSQL others may wait for a lock the transaction holds (the audit chain's), and an
+    /// in-memory SQLite database has one connection for everyone.
+    pub fn awaited(&self) -> bool {
+        self.waiting.as_ref().is_none_or(|waiting| waiting.load(Ordering::Relaxed) > 0)
     }
 }
 
@@ -101,7 +134,7 @@ impl Store {
             Backend::Sqlite if !in_memory => {
                 let connection = SqliteWriter::open(sqlite_path(url))?;
                 let db = DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(connection.clone()))).into();
-                Some(Writer { db, connection, turns: Arc::new(tokio::sync::Mutex::new(())) })
+                Some(Writer { db, connection, turns: Default::default(), waiting: Default::default() })
             }
             _ => None,
         };
@@ -127,9 +160,11 @@ impl Store {
     pub async fn begin(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
         let Some(writer) = &self.writer else {
             let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
-            return Ok((WriteTurn { _turn: None, writer: None }, self.db.begin_with_options(options).await?));
+            return Ok((WriteTurn { _turn: None, writer: None, waiting: None }, self.db.begin_with_options(options).await?));
         };
+        let waiting = Waiting::start(&writer.waiting);
         let turn = writer.turns.clone().lock_owned().await;
+        drop(waiting);
         // Another process writing to the file: wait for it without blocking this thread, as
         // long as SQLite's own busy timeout would have.
         let deadline = Instant::now() + BUSY_TIMEOUT;
@@ -147,7 +182,18 @@ impl Store {
                 Err(BeginError::Failed(e)) => return Err(e.into()),
             }
         };
-        Ok((WriteTurn { _turn: Some(turn), writer: Some(writer.connection.clone()) }, tx))
+        let turn = WriteTurn { _turn: Some(turn), writer: Some(writer.connection.clone()), waiting: Some(writer.waiting.clone()) };
+        Ok((turn, tx))
+    }
+
+    /// Runs one statement that writes as a transaction of its own, in turn with the process's
+    /// other writers: never on the pool, where it would meet a long transaction as SQLite's lock
+    /// and fail once the busy timeout ran out. Returns the rows it changed.
+    pub async fn write(&self, statement: &impl StatementBuilder) -> Result<u64, StoreError> {
+        let (turn, tx) = self.begin().await?;
+        let changed = tx.execute(statement).await?.rows_affected();
+        turn.commit(tx).await?;
+        Ok(changed)
     }
 
     /// Closes the pool, waiting for connections in use.
@@ -166,5 +212,44 @@ pub(crate) fn backend_of(db: &impl sea_orm::ConnectionTrait) -> Backend {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => Backend::Postgres,
         _ => Backend::Sqlite,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use sea_orm::ConnectionTrait;
+    use sea_orm::sea_query::{Expr, Query};
+
+    use crate::Store;
+
+    #[tokio::test]
+    async fn a_write_outside_a_transaction_queues_for_the_turn_and_is_seen_waiting() {
+        // Before: sessions and job bookkeeping were written on the pool, outside the queue: behind
+        // a long transaction they waited out SQLite's busy timeout and failed, "database is locked".
+        let dir = std::env::temp_dir().join(format!("tessera-turn-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/t.db", dir.display())).await.unwrap();
+        store.db().execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)").await.unwrap();
+
+        let (turn, tx) = store.begin().await.unwrap();
+        assert!(!turn.awaited(), "nobody waits yet");
+        let insert = |id: i64| Query::insert().into_table("t").columns(["id"]).values_panic([Expr::val(id)]).to_owned();
+        let queued = tokio::spawn({
+            let (store, insert) = (store.clone(), insert(2));
+            async move { store.write(&insert).await }
+        });
+        for _ in 0..10_000 {
+            if turn.awaited() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        assert!(turn.awaited(), "the write waits for the turn, where the transaction holding it can see it");
+        tx.execute(&insert(1)).await.unwrap();
+        turn.commit(tx).await.unwrap();
+        assert_eq!(queued.await.unwrap().unwrap(), 1, "then it is written");
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

@@ -4,7 +4,7 @@
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 
-use crate::StoreError;
+use crate::{Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {
@@ -73,7 +73,8 @@ pub async fn users(db: &impl ConnectionTrait) -> Result<Vec<User>, StoreError> {
     db.query_all(&q).await?.iter().map(decode).collect()
 }
 
-pub async fn create_session(db: &impl ConnectionTrait, s: &Session) -> Result<(), StoreError> {
+/// Stores a new session, in turn with the other writers (a login is a write like any other).
+pub async fn create_session(store: &Store, s: &Session) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table("sessions")
         .columns(["token_hash", "username", "created_at", "expires_at", "csrf_hash"])
@@ -85,8 +86,7 @@ pub async fn create_session(db: &impl ConnectionTrait, s: &Session) -> Result<()
             Expr::val(s.csrf_hash.clone()),
         ])
         .to_owned();
-    db.execute(&q).await?;
-    Ok(())
+    store.write(&q).await.map(drop)
 }
 
 /// The user a live session belongs to and the session's CSRF digest; `now` decides what has
@@ -129,8 +129,8 @@ pub async fn delete_other_sessions(db: &impl ConnectionTrait, username: &str, ke
     Ok(())
 }
 
-pub async fn delete_session(db: &impl ConnectionTrait, token_hash: &str) -> Result<(), StoreError> {
+/// Ends a session, in turn with the other writers.
+pub async fn delete_session(store: &Store, token_hash: &str) -> Result<(), StoreError> {
     let q = Query::delete().from_table("sessions").and_where(Expr::col("token_hash").eq(token_hash)).to_owned();
-    db.execute(&q).await?;
-    Ok(())
+    store.write(&q).await.map(drop)
 }
