@@ -2,7 +2,7 @@
 //! shown once, and only its SHA-256 digest is stored.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
 use argon2::Argon2;
@@ -10,11 +10,14 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
+use defs::Action;
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
 
-use crate::{Engine, EngineError, time};
+use crate::access::Access;
+use crate::{Engine, EngineError, OnDuplicate, time};
 
 /// How long a login lasts.
 const SESSION_DAYS: i64 = 7;
@@ -98,19 +101,52 @@ pub enum Csrf<'a> {
     Required(Option<&'a str>),
 }
 
+/// Longest username a login is tried with: longer than any person's; nothing longer is hashed
+/// or remembered by a rate limiter.
+pub const MAX_USERNAME_CHARS: usize = 128;
+/// Longest password accepted at login and on a change: room for any passphrase or generated
+/// password, while argon2 never reads megabytes.
+pub const MAX_PASSWORD_CHARS: usize = 1_024;
+
 /// Shortest password accepted on a change.
 const MIN_PASSWORD: usize = 8;
 
-pub(crate) fn hash_password(password: &str) -> Result<String, EngineError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| EngineError::Internal(format!("password hashing failed: {e}")))
+/// Password hashes computed at once in this process: one a core. An argon2 hash is tens of
+/// milliseconds of one core and 19 MiB; more at once would only wait for a core while holding
+/// their memory, and on the request threads they would hold up every other request.
+static HASHING: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(std::thread::available_parallelism().map_or(1, |n| n.get())));
+
+/// Runs argon2 `work` on the blocking pool, at most one a core at a time (the others wait
+/// without a thread).
+async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, EngineError> {
+    let _slot = HASHING.acquire().await.map_err(|e| EngineError::Internal(format!("password hashing closed: {e}")))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Internal(format!("password hashing failed: {e}")))
 }
 
-fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+pub(crate) async fn hash_password(password: &str) -> Result<String, EngineError> {
+    let password = password.to_owned();
+    hashing(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| EngineError::Internal(format!("password hashing failed: {e}")))
+    })
+    .await?
+}
+
+async fn verify_password(password: &str, hash: String) -> Result<bool, EngineError> {
+    let password = password.to_owned();
+    hashing(move || PasswordHash::new(&hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok()))
+        .await
+}
+
+/// Refuses with 422 a field longer than `max` characters, before anything is hashed.
+fn check_length(pointer: &str, value: &str, max: usize) -> Result<(), EngineError> {
+    if value.chars().count() > max {
+        return Err(EngineError::Invalid(vec![forms::FieldError::new(pointer, format!("at most {max} characters"))]));
+    }
+    Ok(())
 }
 
 fn random_token(bytes: usize) -> String {
@@ -126,10 +162,12 @@ fn digest(token: &str) -> String {
 impl Engine {
     /// Checks a username and password and opens a session.
     pub async fn login(&self, username: &str, password: &str) -> Result<Login, EngineError> {
+        check_length("/username", username, MAX_USERNAME_CHARS)?;
+        check_length("/password", password, MAX_PASSWORD_CHARS)?;
         let user = store::get_user(self.store.db(), username).await?;
         // Verify against a dummy hash for unknown users, so timing does not tell who exists.
         let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
-        let ok = verify_password(password, &hash);
+        let ok = verify_password(password, hash).await?;
         let Some(user) = user.filter(|_| ok) else {
             return Err(EngineError::BadCredentials);
         };
@@ -170,18 +208,35 @@ impl Engine {
     /// Changes the actor's password and ends their other sessions.
     pub async fn change_password(&self, actor: &Actor, token: &str, current: &str, new: &str) -> Result<(), EngineError> {
         let user = store::get_user(self.store.db(), &actor.username).await?.ok_or(EngineError::Unauthenticated)?;
-        if !verify_password(current, &user.password_hash) {
+        check_length("/current", current, MAX_PASSWORD_CHARS)?;
+        check_length("/new", new, MAX_PASSWORD_CHARS)?;
+        if !verify_password(current, user.password_hash).await? {
             return Err(EngineError::Invalid(vec![forms::FieldError::new("/current", "this is not your current password")]));
         }
         if new.chars().count() < MIN_PASSWORD {
             return Err(EngineError::Invalid(vec![forms::FieldError::new("/new", format!("use at least {MIN_PASSWORD} characters"))]));
         }
+        // Hashed before the write turn, which would otherwise wait for it.
+        let hash = hash_password(new).await?;
         let (turn, tx) = self.store.begin().await?;
-        store::set_password(&tx, &actor.username, &hash_password(new)?).await?;
+        store::set_password(&tx, &actor.username, &hash).await?;
         store::delete_other_sessions(&tx, &actor.username, &digest(token)).await?;
         turn.commit(tx).await?;
         let kept = digest(token);
         self.sessions.forget(|key, user| user.username != actor.username || key == kept);
+        Ok(())
+    }
+
+    /// Refuses with 403 unless the actor may import into `form`: import and create rights, and
+    /// update too when duplicates are to be updated. The import itself checks them again; a
+    /// route asks first, so that no upload is read for someone who may not import.
+    pub fn check_import_right(&self, actor: &Actor, app: &str, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
+        let access = Access::of(actor, self.app(app)?.form(form)?);
+        access.require(Action::Import, form)?;
+        access.require(Action::Create, form)?;
+        if on_duplicate == OnDuplicate::Update {
+            access.require(Action::Update, form)?;
+        }
         Ok(())
     }
 
@@ -227,7 +282,7 @@ impl Engine {
         let user = store::User {
             username: username.to_owned(),
             display_name: display_name.to_owned(),
-            password_hash: hash_password(password)?,
+            password_hash: hash_password(password).await?,
             roles: roles.to_vec(),
             department: department.map(str::to_owned),
             created_at: time::now(),

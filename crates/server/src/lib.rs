@@ -18,8 +18,12 @@ use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
 
 pub use error::ApiError;
+pub use ratelimit::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, MAX_TRACKED_KEYS};
+pub use routes::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES};
+pub use tabular::{MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, MAX_UNZIPPED_BYTES};
 
-/// Largest request body accepted (JSON); larger ones get 413.
+/// Largest JSON body of a record write, and of any other route without a limit of its own
+/// (`routes` has those, one per kind of route); larger ones get 413.
 pub const MAX_BODY_BYTES: usize = 1 << 20;
 
 /// Shared state of every request.
@@ -52,7 +56,6 @@ pub fn create_app(
         .app_data(error::json_config())
         .app_data(error::query_config())
         .app_data(error::path_config())
-        .app_data(web::PayloadConfig::new(routes::MAX_IMPORT_BYTES))
         .configure(routes::configure)
         .split_for_parts();
     api.paths.paths.retain(|path, _| path.starts_with("/api/"));

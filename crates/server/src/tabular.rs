@@ -1,42 +1,201 @@
-//! Reading uploaded tables: CSV (UTF-8, with or without a byte-order mark) and the first sheet
-//! of an XLSX/XLS/ODS workbook, into rows of text for the engine's import.
+//! Reading uploaded tables within bounds: CSV (UTF-8, with or without a byte-order mark) and the
+//! first sheet of an XLSX workbook, into rows of text for the engine's import.
+//!
+//! An XLSX is read cell by cell, keeping only the cells it has: a dense range would be as large
+//! as the span of the sheet's cells (two cells, A1 and XFD1048576, are 17 billion). Its zip is
+//! checked for its decompressed size first. XLS and ODS are refused: calamine reads those only
+//! whole, as a dense range.
 
-use std::io::Cursor;
+use std::collections::BTreeMap;
+use std::io::{self, Cursor, Read};
 
-use calamine::{Data, DataType, Reader, open_workbook_auto_from_rs};
+use actix_web::http::StatusCode;
+use calamine::{DataRef, DataType, Reader, Xlsx};
 use engine::Table;
 
+use crate::ApiError;
+
+/// Data rows of an uploaded table (the header not counted): twice the 100,000 rows the import
+/// is benchmarked with; a bigger file is better split than held in memory whole.
+pub const MAX_SHEET_ROWS: usize = 200_000;
+/// Columns of an uploaded table: far more than any form has fields, while a cell at Excel's
+/// last column (16,384) cannot make every row that wide.
+pub const MAX_SHEET_COLUMNS: usize = 1_000;
+/// Cells of an uploaded table, counting the empty ones up to each row's last: 200,000 rows of
+/// 10 columns. Each cell costs at least a string's 24 bytes, so the table stays under about
+/// 50 MB plus its text.
+pub const MAX_SHEET_CELLS: usize = 2_000_000;
+/// Decompressed bytes of an XLSX's parts together: an XLSX is a zip of XML, and its shared
+/// strings are held in memory whole. 128 MiB is twice what the largest accepted sheet
+/// (MAX_SHEET_CELLS cells of some 30 bytes of XML each) needs.
+pub const MAX_UNZIPPED_BYTES: u64 = 128 << 20;
+
+/// What to send instead of a file that cannot be read within bounds.
+const SEND_INSTEAD: &str = "xls and ods files cannot be read within bounds; save the sheet as xlsx or csv";
+
+/// Why an upload was not read.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// Not a readable file of its format: 400.
+    Malformed(String),
+    /// Past one of the bounds above, which the message names: 413.
+    TooLarge(String),
+    /// A format that cannot be read within bounds: 415.
+    Unsupported,
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Malformed(message) => ApiError::bad_request(message),
+            Refusal::TooLarge(message) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message),
+            Refusal::Unsupported => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", SEND_INSTEAD),
+        }
+    }
+}
+
+/// Reads `bytes` as `format` (`csv`, `xlsx`; `xls` and `ods` are refused).
+pub(crate) fn read(format: &str, bytes: &[u8]) -> Result<Table, Refusal> {
+    match format {
+        "csv" => read_csv(bytes),
+        "xlsx" => read_xlsx(bytes),
+        "xls" | "ods" => Err(Refusal::Unsupported),
+        other => Err(Refusal::Malformed(format!("unknown format `{other}` (csv or xlsx)"))),
+    }
+}
+
 /// The first row is the header.
-pub(crate) fn read_csv(bytes: &[u8]) -> Result<Table, String> {
+fn read_csv(bytes: &[u8]) -> Result<Table, Refusal> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = reader.headers().map_err(|e| format!("CSV header: {e}"))?.iter().map(str::to_owned).collect();
+    let headers: Vec<String> =
+        reader.headers().map_err(|e| Refusal::Malformed(format!("CSV header: {e}")))?.iter().map(str::to_owned).collect();
+    check_width(headers.len())?;
+    let mut cells = headers.len();
     let mut rows = Vec::new();
     for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| format!("CSV row {}: {e}", i + 2))?;
+        let record = record.map_err(|e| Refusal::Malformed(format!("CSV row {}: {e}", i + 2)))?;
+        check_width(record.len())?;
+        cells += record.len();
+        check_cells(cells)?;
+        check_rows(rows.len() + 1)?;
         rows.push(record.iter().map(str::to_owned).collect());
     }
     Ok(Table { headers, rows })
 }
 
 /// The first sheet; dates become `YYYY-MM-DD` (or ISO date-times), whole numbers lose `.0`.
-pub(crate) fn read_workbook(bytes: &[u8]) -> Result<Table, String> {
-    let mut book = open_workbook_auto_from_rs(Cursor::new(bytes)).map_err(|e| format!("not a spreadsheet: {e}"))?;
-    let range = book.worksheet_range_at(0).ok_or("the workbook has no sheet")?.map_err(|e| format!("cannot read the first sheet: {e}"))?;
-    let mut rows = range.rows().map(|row| row.iter().map(cell).collect::<Vec<String>>());
-    let headers = rows.next().ok_or("the first sheet is empty")?;
-    Ok(Table { headers, rows: rows.filter(|r| r.iter().any(|c| !c.is_empty())).collect() })
+/// The header is its first row with a value; the table starts at its first column with one.
+fn read_xlsx(bytes: &[u8]) -> Result<Table, Refusal> {
+    check_unzipped_size(bytes)?;
+    let mut book = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
+    let first = book.sheet_names().into_iter().next().ok_or_else(|| Refusal::Malformed("the workbook has no sheet".into()))?;
+    let mut cells = book.worksheet_cells_reader(&first).map_err(|e| Refusal::Malformed(format!("cannot read the first sheet: {e}")))?;
+    let mut sheet = SparseSheet::default();
+    while let Some(cell) = cells.next_cell().map_err(|e| Refusal::Malformed(format!("cannot read the first sheet: {e}")))? {
+        let text = text(cell.get_value());
+        if !text.is_empty() {
+            let (row, column) = cell.get_position();
+            sheet.put(row, column as usize, text)?;
+        }
+    }
+    sheet.into_table()
 }
 
-fn cell(data: &Data) -> String {
+fn not_xlsx(e: impl std::fmt::Display) -> Refusal {
+    Refusal::Malformed(format!("not an xlsx workbook ({e}); {SEND_INSTEAD}"))
+}
+
+/// Refuses a zip whose entries decompress to more than [`MAX_UNZIPPED_BYTES`] together. The
+/// sizes an entry declares are checked first, then what it really gives (a zip can lie), through
+/// a reader that stops one byte past what is left.
+fn check_unzipped_size(bytes: &[u8]) -> Result<(), Refusal> {
+    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(not_xlsx)?;
+    let too_large = || Refusal::TooLarge(format!("the workbook unzips to more than {MAX_UNZIPPED_BYTES} bytes, the most an import reads"));
+    let mut left = MAX_UNZIPPED_BYTES;
+    for i in 0..archive.len() {
+        let entry = archive.by_index(i).map_err(not_xlsx)?;
+        if entry.size() > left {
+            return Err(too_large());
+        }
+        let unzipped = io::copy(&mut entry.take(left + 1), &mut io::sink()).map_err(not_xlsx)?;
+        left = left.checked_sub(unzipped).ok_or_else(too_large)?;
+    }
+    Ok(())
+}
+
+/// The cells a sheet has, by row, each row as wide as its last value, within the bounds.
+#[derive(Default)]
+struct SparseSheet {
+    rows: BTreeMap<u32, Vec<String>>,
+    /// Cells held, counting the empty ones before each row's last value.
+    cells: usize,
+    /// The leftmost column with a value: the table starts there.
+    first_column: Option<usize>,
+}
+
+impl SparseSheet {
+    fn put(&mut self, row: u32, column: usize, text: String) -> Result<(), Refusal> {
+        check_width(column + 1)?;
+        if !self.rows.contains_key(&row) {
+            // The first row is the header.
+            check_rows(self.rows.len())?;
+        }
+        let cells = self.rows.entry(row).or_default();
+        if cells.len() <= column {
+            self.cells += column + 1 - cells.len();
+            check_cells(self.cells)?;
+            cells.resize(column + 1, String::new());
+        }
+        cells[column] = text;
+        self.first_column = Some(self.first_column.map_or(column, |first| first.min(column)));
+        Ok(())
+    }
+
+    fn into_table(self) -> Result<Table, Refusal> {
+        let skipped = self.first_column.unwrap_or(0);
+        let mut rows = self.rows.into_values().map(|mut cells| cells.split_off(skipped.min(cells.len())));
+        let headers = rows.next().ok_or_else(|| Refusal::Malformed("the first sheet is empty".into()))?;
+        Ok(Table { headers, rows: rows.collect() })
+    }
+}
+
+fn check_width(columns: usize) -> Result<(), Refusal> {
+    if columns > MAX_SHEET_COLUMNS {
+        return Err(Refusal::TooLarge(format!(
+            "the table has a value in column {columns}; an import reads at most {MAX_SHEET_COLUMNS} columns"
+        )));
+    }
+    Ok(())
+}
+
+fn check_rows(data_rows: usize) -> Result<(), Refusal> {
+    if data_rows > MAX_SHEET_ROWS {
+        return Err(Refusal::TooLarge(format!("the table has more than {MAX_SHEET_ROWS} rows, the most an import reads; split the file")));
+    }
+    Ok(())
+}
+
+fn check_cells(cells: usize) -> Result<(), Refusal> {
+    if cells > MAX_SHEET_CELLS {
+        return Err(Refusal::TooLarge(format!(
+            "the table has more than {MAX_SHEET_CELLS} cells (counting the empty ones before each row's last value), \
+             the most an import reads; split the file"
+        )));
+    }
+    Ok(())
+}
+
+fn text(data: &DataRef<'_>) -> String {
     match data {
-        Data::Empty | Data::Error(_) => String::new(),
-        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-        Data::Int(i) => i.to_string(),
-        Data::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => format!("{}", *f as i64),
-        Data::Float(f) => f.to_string(),
-        Data::Bool(b) => b.to_string(),
-        Data::DateTime(_) => match data.as_datetime() {
+        DataRef::Empty | DataRef::Error(_) => String::new(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_owned(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 9e15 => format!("{}", *f as i64),
+        DataRef::Float(f) => f.to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(_) => match data.as_datetime() {
             Some(t) if t.format("%H:%M:%S").to_string() == "00:00:00" => t.date().format("%Y-%m-%d").to_string(),
             Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
             None => String::new(),

@@ -1,9 +1,12 @@
 //! Login, logout and the current user.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 
+use super::{AUTH_BODY_BYTES, json_body};
 use crate::auth::{Caller, SESSION_COOKIE, token};
 use crate::{ApiError, AppState};
 use engine::EngineError;
@@ -18,24 +21,28 @@ pub(crate) struct LoginBody {
 /// Logs in: returns a bearer token and sets an HttpOnly session cookie.
 #[utoipa::path(tag = "auth", request_body = LoginBody, responses(
     (status = 200, description = "Token, expiry and user", body = Object),
-    (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody)))]
+    (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody),
+    (status = 413, description = "A body past `AUTH_BODY_BYTES`", body = crate::error::ErrorBody),
+    (status = 422, description = "A username or password longer than any may be", body = crate::error::ErrorBody),
+    (status = 429, description = "Too many failures of this username or from this address", body = crate::error::ErrorBody)))]
 #[post("/api/auth/login")]
-pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, body: web::Json<LoginBody>) -> Result<HttpResponse, ApiError> {
-    let client = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
-    let key = format!("{}|{client}", body.username);
-    if let Some(retry_after_secs) = state.login_limiter.wait(&key) {
+pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
+    let body: LoginBody = json_body(&req, payload, AUTH_BODY_BYTES).await?;
+    // Without a peer (a test request) every login counts as one address.
+    let address = req.peer_addr().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
+    if let Some(retry_after_secs) = state.login_limiter.wait(&body.username, address) {
         return Err(EngineError::RateLimited { retry_after_secs }.into());
     }
     let login = match state.engine.login(&body.username, &body.password).await {
         Ok(login) => login,
         Err(e) => {
             if matches!(e, EngineError::BadCredentials) {
-                state.login_limiter.failed(&key);
+                state.login_limiter.failed(&body.username, address);
             }
             return Err(e.into());
         }
     };
-    state.login_limiter.succeeded(&key);
+    state.login_limiter.succeeded(&body.username, address);
     let cookie = Cookie::build(SESSION_COOKIE, login.token.clone()).path("/").http_only(true).same_site(SameSite::Strict).finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(login))
 }
@@ -55,8 +62,9 @@ pub(crate) async fn change_password(
     caller: Caller,
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<PasswordBody>,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let body: PasswordBody = json_body(&req, payload, AUTH_BODY_BYTES).await?;
     let (token, _) = token(&req).unwrap_or_default();
     state.engine.change_password(&caller.0, &token, &body.current, &body.new).await?;
     Ok(HttpResponse::NoContent().finish())

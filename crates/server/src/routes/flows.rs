@@ -5,7 +5,7 @@ use engine::ActRequest;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::etag;
+use super::{COMMAND_BODY_BYTES, etag, read_body};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState};
@@ -62,9 +62,10 @@ pub(crate) async fn act(
     state: web::Data<AppState>,
     path: web::Path<(String, String, String, String)>,
     req: HttpRequest,
-    body: web::Bytes,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form, id, action) = path.into_inner();
+    let body = read_body(&req, payload, COMMAND_BODY_BYTES).await?;
     let request = ActRequest { expected_version: optional_if_match(&req)?, ..act_request(&body)? };
     let result = state.engine.act(&caller.0, &app, &form, &id, &action, request).await?;
     Ok(HttpResponse::Ok().insert_header(etag(result.record.version)).json(result))
@@ -95,9 +96,11 @@ pub(crate) async fn decide(
     caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
-    body: web::Bytes,
+    req: HttpRequest,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (id, decision) = path.into_inner();
+    let body = read_body(&req, payload, COMMAND_BODY_BYTES).await?;
     let result = state.engine.decide(&caller.0, &id, &decision, act_request(&body)?).await?;
     Ok(HttpResponse::Ok().insert_header(etag(result.record.version)).json(result))
 }

@@ -2,24 +2,22 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::web::{Bytes, Data, Path, Query};
+use actix_web::web::{self, Data, Path, Payload, Query};
 use actix_web::{HttpRequest, HttpResponse, get, post};
-use engine::{ImportOptions, OnDuplicate};
+use engine::{EngineError, ImportOptions, OnDuplicate};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::{IMPORT_BODY_BYTES, read_body};
 use crate::auth::Caller;
 use crate::error::ErrorBody;
 use crate::{ApiError, AppState, tabular};
-
-/// Largest file accepted for import.
-pub(crate) const MAX_IMPORT_BYTES: usize = 64 << 20;
 
 #[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct ImportQuery {
-    /// `csv` or `xlsx` (also xls/ods); default from the Content-Type, else CSV.
+    /// `csv` or `xlsx` (xls and ods are refused); default from the Content-Type, else CSV.
     format: Option<String>,
     /// Check everything and report, writing nothing.
     dry_run: Option<bool>,
@@ -34,15 +32,17 @@ pub(crate) struct ImportQuery {
     wait: Option<bool>,
 }
 
-/// Imports the file in the body into the form.
+/// Imports the file in the body into the form. The import right is checked before the body is
+/// read; the file is read within the bounds of [`tabular`], off the request threads.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ImportQuery),
-    request_body(content = Vec<u8>, description = "The CSV or spreadsheet file", content_type = "text/csv"),
+    request_body(content = Vec<u8>, description = "The CSV or XLSX file", content_type = "text/csv"),
     responses(
         (status = 200, description = "The report (with `wait=true`)", body = Object),
         (status = 202, description = "`{id, status_url}`: poll for progress", body = Object),
         (status = 400, description = "Unreadable file or unknown columns", body = ErrorBody),
         (status = 403, description = "No import right, or a column the caller may not write", body = ErrorBody),
-        (status = 413, description = "File too large", body = ErrorBody)))]
+        (status = 413, description = "File too large, or past a bound on rows, columns, cells or decompressed size", body = ErrorBody),
+        (status = 415, description = "An xls or ods file: send xlsx or csv", body = ErrorBody)))]
 #[post("/api/apps/{app}/forms/{form}/import")]
 pub(crate) async fn import(
     caller: Caller,
@@ -50,20 +50,32 @@ pub(crate) async fn import(
     path: Path<(String, String)>,
     query: Query<ImportQuery>,
     req: HttpRequest,
-    body: Bytes,
+    payload: Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     let q = query.into_inner();
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let format = q.format.clone().unwrap_or_else(|| {
-        if content_type.contains("spreadsheet") || content_type.contains("excel") { "xlsx".into() } else { "csv".into() }
-    });
-    let table = match format.as_str() {
-        "csv" => tabular::read_csv(&body),
-        "xlsx" | "xls" | "ods" => tabular::read_workbook(&body),
-        other => Err(format!("unknown format `{other}` (csv or xlsx)")),
+    let options = options(&q)?;
+    state.engine.check_import_right(&caller.0, &app, &form, options.on_duplicate)?;
+    let format = q.format.clone().unwrap_or_else(|| format_of(&req));
+    let body = read_body(&req, payload, IMPORT_BODY_BYTES).await?;
+    let table = web::block(move || tabular::read(&format, &body))
+        .await
+        .map_err(|e| ApiError::from(EngineError::Internal(format!("reading the upload stopped: {e}"))))??;
+    if q.wait.unwrap_or(false) {
+        let report = state.engine.import(&caller.0, &app, &form, table, &options).await?;
+        return Ok(HttpResponse::Ok().json(report));
     }
-    .map_err(ApiError::bad_request)?;
+    let id = state.engine.start_import(&caller.0, &app, &form, table, options)?;
+    Ok(HttpResponse::Accepted().json(json!({"id": id, "status_url": format!("/api/imports/{id}")})))
+}
+
+/// The format named by the Content-Type: XLSX for a spreadsheet, else CSV.
+fn format_of(req: &HttpRequest) -> String {
+    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    if content_type.contains("spreadsheet") || content_type.contains("excel") { "xlsx".into() } else { "csv".into() }
+}
+
+fn options(q: &ImportQuery) -> Result<ImportOptions, ApiError> {
     let map: BTreeMap<String, String> = match q.map.as_deref() {
         Some(text) => {
             serde_json::from_str(text).map_err(|e| ApiError::bad_request(format!("map must be a JSON object of header → field: {e}")))?
@@ -75,14 +87,7 @@ pub(crate) async fn import(
         Some("all_or_nothing") => true,
         Some(other) => return Err(ApiError::bad_request(format!("unknown mode `{other}` (all_or_nothing or row_by_row)"))),
     };
-    let options =
-        ImportOptions { dry_run: q.dry_run.unwrap_or(false), all_or_nothing, on_duplicate: q.on_duplicate.unwrap_or_default(), map };
-    if q.wait.unwrap_or(false) {
-        let report = state.engine.import(&caller.0, &app, &form, table, &options).await?;
-        return Ok(HttpResponse::Ok().json(report));
-    }
-    let id = state.engine.start_import(&caller.0, &app, &form, table, options)?;
-    Ok(HttpResponse::Accepted().json(json!({"id": id, "status_url": format!("/api/imports/{id}")})))
+    Ok(ImportOptions { dry_run: q.dry_run.unwrap_or(false), all_or_nothing, on_duplicate: q.on_duplicate.unwrap_or_default(), map })
 }
 
 /// Progress of an import the caller started: `{status: running|done|failed, done, total, report?}`.

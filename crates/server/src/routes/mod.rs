@@ -14,12 +14,23 @@ mod reports;
 pub(crate) mod ui;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
+use serde::de::DeserializeOwned;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::ApiError;
 
-pub(crate) use import::MAX_IMPORT_BYTES;
+// Request bodies: one limit per kind of route, each read by the route within it (413 past it).
+// Record writes and the other JSON bodies (report queries) take `crate::MAX_BODY_BYTES`.
+
+/// Login and password change: the longest username and password allowed
+/// (`engine::MAX_USERNAME_CHARS`, `engine::MAX_PASSWORD_CHARS`), even written as JSON escapes
+/// of 12 bytes a character, fit; nothing bigger is kept or hashed.
+pub const AUTH_BODY_BYTES: usize = 16 << 10;
+/// Flow actions and task decisions: a comment and a username. 64 KiB is a long letter.
+pub const COMMAND_BODY_BYTES: usize = 64 << 10;
+/// Imported files (CSV or XLSX), read only after the import right is checked.
+pub const IMPORT_BODY_BYTES: usize = 64 << 20;
 
 /// The OpenAPI document, built from the registered routes when the app is created.
 pub(crate) struct OpenApiDoc(pub(crate) utoipa::openapi::OpenApi);
@@ -73,6 +84,32 @@ pub(crate) fn if_match(req: &HttpRequest) -> Result<i64, ApiError> {
     let text = header.to_str().unwrap_or_default().trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
     text.parse().map_err(|_| ApiError::bad_request(format!("If-Match must be a record version, not `{text}`")))
+}
+
+/// The request body, refused with 413 past `limit` bytes — before reading it when its declared
+/// length is already past.
+pub(crate) async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
+    let too_large =
+        || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {limit} bytes"));
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    match payload.to_bytes_limited(limit).await {
+        Ok(body) => body.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}"))),
+        Err(_) => Err(too_large()),
+    }
+}
+
+/// A JSON body read within `limit`. It must be sent as JSON (415 otherwise): a form on another
+/// site cannot post that.
+pub(crate) async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, ApiError> {
+    let is_json = req.mime_type().ok().flatten().is_some_and(|mime| mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"));
+    if !is_json {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"));
+    }
+    let body = read_body(req, payload, limit).await?;
+    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
 }
 
 /// `ETag` value for a record version.
