@@ -87,7 +87,7 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Refusal> {
 /// The first sheet; dates become `YYYY-MM-DD` (or ISO date-times), whole numbers lose `.0`.
 /// The header is its first row with a value; the table starts at its first column with one.
 fn read_xlsx(bytes: &[u8]) -> Result<Table, Refusal> {
-    check_unzipped_size(bytes)?;
+    check_unzipped_size(bytes, MAX_UNZIPPED_BYTES)?;
     let mut book = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
     let first = book.sheet_names().into_iter().next().ok_or_else(|| Refusal::Malformed("the workbook has no sheet".into()))?;
     let mut cells = book.worksheet_cells_reader(&first).map_err(|e| Refusal::Malformed(format!("cannot read the first sheet: {e}")))?;
@@ -106,13 +106,13 @@ fn not_xlsx(e: impl std::fmt::Display) -> Refusal {
     Refusal::Malformed(format!("not an xlsx workbook ({e}); {SEND_INSTEAD}"))
 }
 
-/// Refuses a zip whose entries decompress to more than [`MAX_UNZIPPED_BYTES`] together. The
-/// sizes an entry declares are checked first, then what it really gives (a zip can lie), through
-/// a reader that stops one byte past what is left.
-fn check_unzipped_size(bytes: &[u8]) -> Result<(), Refusal> {
+/// Refuses a zip whose entries decompress to more than `limit` bytes together. The sizes an
+/// entry declares are checked first, then what it really gives (a zip can lie), through a
+/// reader that stops one byte past what is left.
+fn check_unzipped_size(bytes: &[u8], limit: u64) -> Result<(), Refusal> {
     let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(not_xlsx)?;
-    let too_large = || Refusal::TooLarge(format!("the workbook unzips to more than {MAX_UNZIPPED_BYTES} bytes, the most an import reads"));
-    let mut left = MAX_UNZIPPED_BYTES;
+    let too_large = || Refusal::TooLarge(format!("the workbook unzips to more than {limit} bytes, the most an import reads"));
+    let mut left = limit;
     for i in 0..archive.len() {
         let entry = archive.by_index(i).map_err(not_xlsx)?;
         if entry.size() > left {
@@ -200,5 +200,38 @@ fn text(data: &DataRef<'_>) -> String {
             Some(t) => t.format("%Y-%m-%d %H:%M:%S").to_string(),
             None => String::new(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// A zip of one deflated entry of `size` spaces.
+    fn zip_of_spaces(size: usize) -> Vec<u8> {
+        let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        writer.start_file("xl/sharedStrings.xml", zip::write::SimpleFileOptions::default()).unwrap();
+        writer.write_all(&vec![b' '; size]).unwrap();
+        writer.finish().unwrap().into_inner()
+    }
+
+    /// Makes the only entry of `zip` declare `size` uncompressed bytes, in its local header and
+    /// in the central directory.
+    fn declare(zip: &mut [u8], size: u32) {
+        for (signature, offset) in [(b"PK\x03\x04", 22), (b"PK\x01\x02", 24)] {
+            let at = zip.windows(4).position(|w| w == signature).unwrap() + offset;
+            zip[at..at + 4].copy_from_slice(&size.to_le_bytes());
+        }
+    }
+
+    #[test]
+    fn a_zip_past_its_unzipped_bound_is_refused_whatever_its_entries_declare() {
+        assert!(check_unzipped_size(&zip_of_spaces(1_000), 1_000).is_ok());
+        assert!(matches!(check_unzipped_size(&zip_of_spaces(1_001), 1_000), Err(Refusal::TooLarge(_))));
+        let mut liar = zip_of_spaces(100_000);
+        declare(&mut liar, 10);
+        assert!(matches!(check_unzipped_size(&liar, 1_000), Err(Refusal::TooLarge(_))), "declaring 10 bytes lets no more through");
     }
 }
