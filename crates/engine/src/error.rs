@@ -10,6 +10,9 @@ pub enum EngineError {
     /// The request itself is malformed (bad filter, cursor, body shape).
     #[error("{message}")]
     Malformed { message: String, details: Vec<FieldError> },
+    /// More than a bound allows (rows, cells, …); the message names the limit.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("authentication required")]
     Unauthenticated,
     #[error("wrong username or password")]
@@ -59,6 +62,7 @@ impl EngineError {
     pub fn code(&self) -> &'static str {
         match self {
             EngineError::Malformed { .. } => "malformed",
+            EngineError::TooLarge(_) => "too_large",
             EngineError::Unauthenticated => "unauthenticated",
             EngineError::BadCredentials => "bad_credentials",
             EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) => "forbidden",

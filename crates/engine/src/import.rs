@@ -3,30 +3,56 @@
 //! field id or label in any language; values are converted by field type; duplicates (by the
 //! form's dedupe keys) are skipped, updated or reported. A dry run does everything and rolls
 //! back; all-or-nothing commits only a clean file; row by row keeps the good rows.
+//!
+//! An import shares the write turn with everyone else's writes (SQLite has one writer; on
+//! PostgreSQL its transaction holds the audit chain's lock). Row by row commits every [`BATCH`]
+//! rows, and sooner, after any chunk, when another writer waits. A dry run checks each chunk in
+//! a transaction of its own, rolled back, so other writers go between any two chunks; its rows
+//! see the database and the rows before them in their chunk, and rows repeating a row of an
+//! earlier chunk by a dedupe key are found by [`FileKeys`]. (What it cannot foresee: a row whose
+//! rules look up, or whose link names by title, a record created by an earlier chunk of the same
+//! file; and the update of such an earlier row by `on_duplicate=update`, counted as updated
+//! without being checked.) All-or-nothing must be one transaction to stay atomic: it holds the
+//! turn to its end, so its files are bounded by [`ALL_OR_NOTHING_MAX_ROWS`]; other writers wait
+//! in the queue meanwhile, never fail.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use defs::{Action, Field, FieldKind};
 use forms::FieldError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
-use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait, WriteTurn};
+use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait, Tx, WriteTurn};
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
 use crate::access::Access;
-use crate::apps::LoadedApp;
+use crate::apps::{FormRuntime, LoadedApp, column_kind};
 use crate::gather;
+use crate::list::scalar_of;
 use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
 
 /// Rows committed together in row-by-row mode (each row still in its own savepoint), rounded up
-/// to whole chunks.
+/// to whole chunks, while no other writer waits.
 const BATCH: usize = 500;
-/// Rows the drafting thread hands over at a time: one thread switch a chunk, not a row.
+/// Rows the drafting thread hands over at a time: one thread switch a chunk, not a row. Also how
+/// long, at most, another writer waits for an import (dry run or row by row): 64 rows take a few
+/// milliseconds.
 const CHUNK: usize = 64;
+/// Rows an all-or-nothing import may have. It is one transaction, holding the write turn (and on
+/// PostgreSQL the audit chain's lock) from its first row to its last, while every other write
+/// waits: 5,000 rows take a quarter of a second at the import benchmark's speed and about two
+/// seconds with heavy rules. Larger files import row by row, or in parts.
+pub const ALL_OR_NOTHING_MAX_ROWS: usize = 5_000;
+/// How long the report of a finished background import stays readable.
+pub const IMPORT_REPORT_RETENTION: Duration = Duration::from_secs(60 * 60);
+/// Finished background import reports kept per user (the newest): a report holds every row
+/// error, and one user's imports must not evict another's reports.
+pub const IMPORT_REPORTS_KEPT: usize = 20;
 /// Chunks drafted ahead of the one being written.
 const CHUNKS_AHEAD: usize = 4;
 /// Export columns that are not fields; an import of an export ignores them.
@@ -90,12 +116,58 @@ pub struct ImportReport {
 pub(crate) struct ImportProgress {
     total: AtomicU64,
     done: AtomicU64,
-    report: Mutex<Option<Result<ImportReport, String>>>,
+    finished: Mutex<Option<Finished>>,
     owner: String,
 }
 
-/// Running and finished imports of this process, by id.
-pub(crate) type Imports = Arc<Mutex<HashMap<String, Arc<ImportProgress>>>>;
+/// The outcome of a background import and when it came.
+#[derive(Debug)]
+struct Finished {
+    at: Instant,
+    report: Result<ImportReport, String>,
+}
+
+impl ImportProgress {
+    fn finished_at(&self) -> Option<Instant> {
+        self.finished.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.at)
+    }
+}
+
+/// Running and finished background imports of this process, by id. Finished ones are kept for
+/// [`IMPORT_REPORT_RETENTION`], at most [`IMPORT_REPORTS_KEPT`] a user; then they answer 404.
+#[derive(Clone, Default)]
+pub(crate) struct Imports(Arc<Mutex<HashMap<String, Arc<ImportProgress>>>>);
+
+impl Imports {
+    fn add(&self, id: String, progress: Arc<ImportProgress>) {
+        let mut imports = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        expire(&mut imports, Instant::now());
+        imports.insert(id, progress);
+    }
+
+    fn get(&self, id: &str) -> Option<Arc<ImportProgress>> {
+        let mut imports = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        expire(&mut imports, Instant::now());
+        imports.get(id).cloned()
+    }
+}
+
+/// Forgets the reports finished longer than [`IMPORT_REPORT_RETENTION`] before `now`, and each
+/// user's finished reports beyond the newest [`IMPORT_REPORTS_KEPT`]. Running imports stay.
+fn expire(imports: &mut HashMap<String, Arc<ImportProgress>>, now: Instant) {
+    imports.retain(|_, p| p.finished_at().is_none_or(|at| now.saturating_duration_since(at) < IMPORT_REPORT_RETENTION));
+    let mut finished: Vec<(&str, Instant, &str)> =
+        imports.iter().filter_map(|(id, p)| Some((p.owner.as_str(), p.finished_at()?, id.as_str()))).collect();
+    // Each user's reports together, newest first.
+    finished.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
+    let evicted: Vec<String> = finished
+        .chunk_by(|a, b| a.0 == b.0)
+        .flat_map(|reports| reports.iter().skip(IMPORT_REPORTS_KEPT).map(|(_, _, id)| (*id).to_owned()))
+        .collect();
+    for id in evicted {
+        imports.remove(&id);
+    }
+}
 
 impl Engine {
     /// Imports `table` into `form` and returns the report when done.
@@ -116,6 +188,7 @@ impl Engine {
     pub fn start_import(&self, actor: &Actor, app: &str, form: &str, table: Table, options: ImportOptions) -> Result<String, EngineError> {
         let loaded = self.app(app)?;
         plan(actor, loaded, form, &table.headers, &options)?;
+        check_size(&table, &options)?;
         let id = Uuid::now_v7().to_string();
         // The total is known before the first row is read, so a progress bar can show it at once.
         let progress = Arc::new(ImportProgress {
@@ -123,26 +196,26 @@ impl Engine {
             total: AtomicU64::new(table.rows.len() as u64),
             ..Default::default()
         });
-        self.imports.lock().unwrap_or_else(|e| e.into_inner()).insert(id.clone(), progress.clone());
+        self.imports.add(id.clone(), progress.clone());
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {
-            let result =
+            let report =
                 gather::scope(engine.import_rows(&actor, &app, &form, table, &options, &progress)).await.map_err(|e| e.to_string());
-            *progress.report.lock().unwrap_or_else(|e| e.into_inner()) = Some(result);
+            *progress.finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(Finished { at: Instant::now(), report });
         });
         Ok(id)
     }
 
-    /// `{status, done, total, report?}` of an import the actor started.
+    /// `{status, done, total, report?}` of an import the actor started (404 once its report
+    /// expired, see [`Imports`]).
     pub fn import_status(&self, actor: &Actor, id: &str) -> Result<Value, EngineError> {
-        let imports = self.imports.lock().unwrap_or_else(|e| e.into_inner());
         let progress =
-            imports.get(id).filter(|p| p.owner == actor.username).ok_or_else(|| EngineError::NotFound(format!("import {id}")))?;
+            self.imports.get(id).filter(|p| p.owner == actor.username).ok_or_else(|| EngineError::NotFound(format!("import {id}")))?;
         let (done, total) = (progress.done.load(Ordering::Relaxed), progress.total.load(Ordering::Relaxed));
-        Ok(match &*progress.report.lock().unwrap_or_else(|e| e.into_inner()) {
+        Ok(match &*progress.finished.lock().unwrap_or_else(|e| e.into_inner()) {
             None => json!({"status": "running", "done": done, "total": total}),
-            Some(Ok(report)) => json!({"status": "done", "done": done, "total": total, "report": report}),
-            Some(Err(message)) => json!({"status": "failed", "done": done, "total": total, "error": message}),
+            Some(Finished { report: Ok(report), .. }) => json!({"status": "done", "done": done, "total": total, "report": report}),
+            Some(Finished { report: Err(message), .. }) => json!({"status": "failed", "done": done, "total": total, "error": message}),
         })
     }
 
@@ -158,6 +231,7 @@ impl Engine {
     ) -> Result<ImportReport, EngineError> {
         let loaded = self.app(app)?;
         let columns = plan(actor, loaded, form, &table.headers, options)?;
+        check_size(&table, options)?;
         let mut report = ImportReport {
             total: table.rows.len(),
             dry_run: options.dry_run,
@@ -169,46 +243,70 @@ impl Engine {
         // A row's values are kept beside its draft only to update a duplicate with them.
         let updating = options.on_duplicate == OnDuplicate::Update;
         let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table, updating);
-        let mut links = LinkCache::default();
-        let one_transaction = options.dry_run || options.all_or_nothing;
+        let mut memory = Memory { links: LinkCache::default(), file_keys: options.dry_run.then(FileKeys::default) };
         let ctx = RowContext { actor, app, form, loaded, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
-        let (mut turn, mut tx) = self.store.begin().await?;
+        // The transaction, begun when a chunk arrives: waiting for the drafting thread holds no turn.
+        let mut open: Option<(WriteTurn, Tx)> = None;
         let mut row = 1; // the header is row 1
         let mut uncommitted = 0;
         while let Some(chunk) = drafts.recv().await {
-            let size = chunk.len();
-            // On an SQLite file the rows of a chunk share one savepoint: SQLite counts the rows its
-            // connection changed, so a failed row that changed nothing (most: invalid values,
-            // duplicates) is only counted; one that did undoes the chunk, which is written again
-            // with a savepoint a row — as every chunk is on PostgreSQL. (A savepoint a row cost a
-            // fifth of an import: SQLite copies each page a savepoint first changes.)
-            let one_by_one = match turn.changes() {
-                Some(_) => self.write_together(&tx, &turn, &ctx, chunk, &mut row, &mut report, &mut links).await?,
-                None => chunk,
+            let (turn, tx) = match open.take() {
+                Some(open) => open,
+                None => self.store.begin().await?,
             };
-            for Row { cells, ahead } in one_by_one {
-                row += 1;
-                let outcome = self.write_row(&tx, &ctx, &cells, ahead, &mut links, true).await;
-                report.tally(row, outcome, &ctx)?;
-            }
+            let size = chunk.len();
+            self.write_chunk(&tx, &turn, &ctx, chunk, &mut row, &mut report, &mut memory).await?;
             progress.done.fetch_add(size as u64, Ordering::Relaxed);
             gather::flush(&tx).await?;
             uncommitted += size;
-            if !one_transaction && uncommitted >= BATCH {
+            if options.dry_run {
+                // Checked, and never kept: whoever waits writes before the next chunk.
+                tx.rollback().await.map_err(store::StoreError::from)?;
+                memory.chunk_checked();
+            } else if options.all_or_nothing || (uncommitted < BATCH && !turn.awaited()) {
+                open = Some((turn, tx));
+            } else {
                 turn.commit(tx).await?;
-                (turn, tx) = self.store.begin().await?;
                 uncommitted = 0;
             }
         }
         drafter.await.map_err(|e| EngineError::Internal(format!("drafting the import's rows failed: {e}")))?;
         let rejected = options.all_or_nothing && report.failed > 0;
         report.committed = !options.dry_run && !rejected;
-        if report.committed {
-            turn.commit(tx).await?;
-        } else {
-            tx.rollback().await.map_err(store::StoreError::from)?;
+        match open {
+            Some((turn, tx)) if report.committed => turn.commit(tx).await?,
+            Some((_, tx)) => tx.rollback().await.map_err(store::StoreError::from)?,
+            None => {}
         }
         Ok(report)
+    }
+
+    /// Writes a chunk's rows in `tx`. On an SQLite file the rows share one savepoint: SQLite
+    /// counts the rows its connection changed, so a failed row that changed nothing (most:
+    /// invalid values, duplicates) is only counted; one that did undoes the chunk, which is
+    /// written again with a savepoint a row — as every chunk is on PostgreSQL. (A savepoint a row
+    /// cost a fifth of an import: SQLite copies each page a savepoint first changes.)
+    #[allow(clippy::too_many_arguments)]
+    async fn write_chunk(
+        &self,
+        tx: &Tx,
+        turn: &WriteTurn,
+        ctx: &RowContext<'_>,
+        chunk: Vec<Row>,
+        row: &mut usize,
+        report: &mut ImportReport,
+        memory: &mut Memory,
+    ) -> Result<(), EngineError> {
+        let one_by_one = match turn.changes() {
+            Some(_) => self.write_together(tx, turn, ctx, chunk, row, report, memory).await?,
+            None => chunk,
+        };
+        for Row { cells, ahead } in one_by_one {
+            *row += 1;
+            let outcome = self.write_row(tx, ctx, &cells, ahead, memory, true).await;
+            report.tally(*row, outcome, ctx)?;
+        }
+        Ok(())
     }
 
     /// Converts and drafts the table's rows on a thread of their own, a bounded way ahead of
@@ -246,19 +344,19 @@ impl Engine {
         (drafts, drafter)
     }
 
-    /// Writes a chunk's rows under one savepoint (on an SQLite file, see [`Engine::import_rows`]).
+    /// Writes a chunk's rows under one savepoint (on an SQLite file, see [`Engine::write_chunk`]).
     /// Returns the rows left to write with a savepoint each: none, or the whole chunk, undone,
     /// when a row failed after it wrote.
     #[allow(clippy::too_many_arguments)]
     async fn write_together(
         &self,
-        tx: &store::Tx,
+        tx: &Tx,
         turn: &WriteTurn,
         ctx: &RowContext<'_>,
         chunk: Vec<Row>,
         row: &mut usize,
         report: &mut ImportReport,
-        links: &mut LinkCache,
+        memory: &mut Memory,
     ) -> Result<Vec<Row>, EngineError> {
         let (start, counted, chunk_mark) = (*row, report.counts(), gather::mark());
         let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
@@ -267,11 +365,12 @@ impl Engine {
         while let Some(Row { cells, ahead }) = rows.next() {
             *row += 1;
             let changes = turn.changes();
-            let outcome = self.write_row(&savepoint, ctx, &cells, ahead, links, false).await;
+            let outcome = self.write_row(&savepoint, ctx, &cells, ahead, memory, false).await;
             written.push(Row { cells, ahead: Ahead::Convert });
             if matches!(&outcome, Err(e) if !fatal(e)) && turn.changes() != changes {
                 savepoint.rollback().await.map_err(store::StoreError::from)?;
                 gather::truncate(chunk_mark);
+                memory.chunk_undone();
                 report.reset(counted);
                 *row = start;
                 return Ok(written.into_iter().chain(rows).collect());
@@ -286,11 +385,11 @@ impl Engine {
     /// savepoint of its own when `savepoint`. A row that fails drops the side rows it gathered.
     async fn write_row(
         &self,
-        tx: &store::Tx,
+        tx: &Tx,
         ctx: &RowContext<'_>,
         cells: &[String],
         ahead: Ahead,
-        links: &mut LinkCache,
+        memory: &mut Memory,
         savepoint: bool,
     ) -> Result<Written, EngineError> {
         let mark = gather::mark();
@@ -299,17 +398,17 @@ impl Engine {
                 Ahead::Drafted(values, draft) => (values, draft?),
                 Ahead::Failed(e) => return Err(e),
                 Ahead::Convert => {
-                    let data = self.convert(tx, ctx.actor, ctx.loaded, ctx.columns, ctx.headers, cells, links).await?;
+                    let data = self.convert(tx, ctx.actor, ctx.loaded, ctx.columns, ctx.headers, cells, &mut memory.links).await?;
                     let kept = (ctx.on_duplicate == OnDuplicate::Update).then(|| data.clone());
                     (kept, self.draft(ctx.actor, ctx.app, ctx.form, Value::Object(data), None, 0)?)
                 }
             };
             if !savepoint {
-                return self.import_row(tx, ctx, values, draft).await;
+                return self.import_row(tx, ctx, values, draft, memory).await;
             }
             // A row that fails halfway leaves nothing behind.
             let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
-            let written = self.import_row(&savepoint, ctx, values, draft).await?;
+            let written = self.import_row(&savepoint, ctx, values, draft, memory).await?;
             savepoint.commit().await.map_err(store::StoreError::from)?;
             Ok(written)
         }
@@ -326,10 +425,19 @@ impl Engine {
         ctx: &RowContext<'_>,
         values: Option<Map<String, Value>>,
         draft: Draft,
+        memory: &mut Memory,
     ) -> Result<Written, EngineError> {
         let (actor, app, form, on_duplicate) = (ctx.actor, ctx.app, ctx.form, ctx.on_duplicate);
         match self.create_drafted(tx, actor, app, form, draft).await {
-            Ok(_) => Ok(Written::Created),
+            Ok(created) => match memory.file_keys.as_mut().and_then(|keys| keys.created(ctx.loaded.form(form).ok()?, &created.data)) {
+                None => Ok(Written::Created),
+                // The file repeats itself: importing it will find the earlier row's record.
+                Some(fields) => match on_duplicate {
+                    OnDuplicate::Skip => Ok(Written::Skipped),
+                    OnDuplicate::Update => Ok(Written::Updated),
+                    OnDuplicate::Error => Err(EngineError::Duplicate { existing: None, fields }),
+                },
+            },
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
                 OnDuplicate::Skip => Ok(Written::Skipped),
                 OnDuplicate::Error => Err(self.disclose(actor, app, form, EngineError::Duplicate { existing, fields }).await),
@@ -443,6 +551,83 @@ struct RowContext<'a> {
     columns: &'a [Option<Field>],
     headers: &'a [String],
     on_duplicate: OnDuplicate,
+}
+
+/// What an import remembers from row to row.
+struct Memory {
+    links: LinkCache,
+    /// A dry run's: see [`FileKeys`].
+    file_keys: Option<FileKeys>,
+}
+
+impl Memory {
+    /// The chunk was written and rolled back (a dry run).
+    fn chunk_checked(&mut self) {
+        if let Some(keys) = &mut self.file_keys {
+            keys.earlier.extend(keys.this_chunk.drain(..));
+        }
+    }
+
+    /// The chunk was undone, to be written again.
+    fn chunk_undone(&mut self) {
+        if let Some(keys) = &mut self.file_keys {
+            keys.this_chunk.clear();
+        }
+    }
+}
+
+/// The dedupe keys of the records a dry run created, so a row repeating an earlier row of the
+/// file is a duplicate, as it will be when the file is imported. Within a chunk the database
+/// finds it; but each chunk is checked in a transaction of its own and rolled back, and these
+/// stand in for the rows of earlier chunks that are no longer there.
+#[derive(Default)]
+struct FileKeys {
+    /// (position of the key in the form's `dedupe`, its values as JSON text).
+    earlier: HashSet<(usize, String)>,
+    this_chunk: Vec<(usize, String)>,
+}
+
+impl FileKeys {
+    /// Notes the keys of a record just created; returns the fields of its first key that repeats
+    /// a record of an earlier chunk, if one does.
+    fn created(&mut self, rt: &FormRuntime, data: &Map<String, Value>) -> Option<Vec<String>> {
+        let keys = dedupe_keys(rt, data);
+        if let Some((position, _)) = keys.iter().find(|key| self.earlier.contains(key)) {
+            return Some(rt.compiled.def.dedupe[*position].clone());
+        }
+        self.this_chunk.extend(keys);
+        None
+    }
+}
+
+/// The complete dedupe keys of `data`, compared as the store compares them (see
+/// `Engine::check_duplicates`): each value as its column's scalar, numbers as numbers.
+fn dedupe_keys(rt: &FormRuntime, data: &Map<String, Value>) -> Vec<(usize, String)> {
+    let comparable = |name: &String| {
+        let kind = rt.compiled.column(name).and_then(column_kind)?;
+        Some(match scalar_of(data.get(name)?, kind)? {
+            Scalar::Text(text) => json!(text),
+            Scalar::Number(number) => json!(number),
+            Scalar::Bool(flag) => json!(flag),
+        })
+    };
+    let keys = rt.compiled.def.dedupe.iter().enumerate();
+    // A key with an empty part cannot collide.
+    keys.filter_map(|(position, key)| Some((position, Value::Array(key.iter().map(comparable).collect::<Option<_>>()?).to_string())))
+        .collect()
+}
+
+/// Refuses, before any row is read, an all-or-nothing import above [`ALL_OR_NOTHING_MAX_ROWS`].
+fn check_size(table: &Table, options: &ImportOptions) -> Result<(), EngineError> {
+    if options.all_or_nothing && !options.dry_run && table.rows.len() > ALL_OR_NOTHING_MAX_ROWS {
+        let message = format!(
+            "an all-or-nothing import holds every other write until it ends, so it takes at most {ALL_OR_NOTHING_MAX_ROWS} rows; \
+             this file has {}: import it row by row, or in parts",
+            table.rows.len()
+        );
+        return Err(EngineError::TooLarge(message));
+    }
+    Ok(())
 }
 
 /// A store or internal error stops an import; other errors fail their row.
@@ -663,6 +848,37 @@ mod tests {
         let mut v = json!({"id": "f", "type": kind, "label": {"en": "F", "zh-CN": "字段"}});
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn finished_import_reports_expire_with_age_and_beyond_each_users_newest() {
+        let start = Instant::now();
+        let import = |owner: &str, finished_after: Option<u64>| {
+            let finished =
+                finished_after.map(|secs| Finished { at: start + Duration::from_secs(secs), report: Ok(ImportReport::default()) });
+            Arc::new(ImportProgress { owner: owner.into(), finished: Mutex::new(finished), ..Default::default() })
+        };
+        let mut imports = HashMap::from([
+            ("running".to_owned(), import("ann", None)),
+            ("old".to_owned(), import("ann", Some(0))),
+            ("recent".to_owned(), import("ann", Some(60))),
+            ("bob's".to_owned(), import("bob", Some(0))),
+        ]);
+        expire(&mut imports, start + IMPORT_REPORT_RETENTION - Duration::from_secs(1));
+        assert_eq!(imports.len(), 4, "nothing is old enough yet");
+        expire(&mut imports, start + IMPORT_REPORT_RETENTION + Duration::from_secs(1));
+        let mut kept: Vec<&str> = imports.keys().map(String::as_str).collect();
+        kept.sort_unstable();
+        assert_eq!(kept, ["recent", "running"], "finished over an hour ago: forgotten; running: kept");
+
+        for i in 0..IMPORT_REPORTS_KEPT as u64 + 2 {
+            imports.insert(format!("ann {i}"), import("ann", Some(100 + i)));
+        }
+        expire(&mut imports, start + Duration::from_secs(200));
+        let anns: Vec<&String> = imports.keys().filter(|id| id.starts_with("ann ")).collect();
+        assert_eq!(anns.len(), IMPORT_REPORTS_KEPT, "{anns:?}");
+        assert!(!imports.contains_key("recent") && !imports.contains_key("ann 0") && !imports.contains_key("ann 1"), "the oldest go");
+        assert!(imports.contains_key("running"));
     }
 
     #[test]

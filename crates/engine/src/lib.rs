@@ -38,7 +38,9 @@ pub use error::EngineError;
 pub use export::{Export, csv_chunk};
 pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
 pub use forms::FieldError;
-pub use import::{ImportOptions, ImportReport, OnDuplicate, RowError, Table};
+pub use import::{
+    ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, OnDuplicate, RowError, Table,
+};
 pub use list::ListParams;
 pub use rules::{Limits as RuleLimits, RuleError};
 pub use seed::SeedReport;

@@ -48,6 +48,7 @@ impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let status = match &e {
             EngineError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            EngineError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             EngineError::Unauthenticated | EngineError::BadCredentials => StatusCode::UNAUTHORIZED,
             EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::Csrf => StatusCode::FORBIDDEN,
             EngineError::NotFound(_) | EngineError::OutOfScope(_) => StatusCode::NOT_FOUND,
