@@ -16,10 +16,11 @@
 //! turn to its end, so its files are bounded by [`ALL_OR_NOTHING_MAX_ROWS`]; other writers wait
 //! in the queue meanwhile, never fail.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+mod background;
+mod file_keys;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::Ordering;
 
 use defs::{Action, Field, FieldKind};
 use forms::FieldError;
@@ -29,10 +30,13 @@ use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, Transaction
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
+use self::background::ImportProgress;
+pub(crate) use self::background::Imports;
+pub use self::background::{IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT};
+use self::file_keys::FileKeys;
 use crate::access::Access;
-use crate::apps::{FormRuntime, LoadedApp, column_kind};
+use crate::apps::LoadedApp;
 use crate::gather;
-use crate::list::scalar_of;
 use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
 
@@ -48,11 +52,6 @@ const CHUNK: usize = 64;
 /// waits: 5,000 rows take a quarter of a second at the import benchmark's speed and about two
 /// seconds with heavy rules. Larger files import row by row, or in parts.
 pub const ALL_OR_NOTHING_MAX_ROWS: usize = 5_000;
-/// How long the report of a finished background import stays readable.
-pub const IMPORT_REPORT_RETENTION: Duration = Duration::from_secs(60 * 60);
-/// Finished background import reports kept per user (the newest): a report holds every row
-/// error, and one user's imports must not evict another's reports.
-pub const IMPORT_REPORTS_KEPT: usize = 20;
 /// Chunks drafted ahead of the one being written.
 const CHUNKS_AHEAD: usize = 4;
 /// Export columns that are not fields; an import of an export ignores them.
@@ -111,64 +110,6 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
-/// How far an import has come, readable while it runs.
-#[derive(Debug, Default)]
-pub(crate) struct ImportProgress {
-    total: AtomicU64,
-    done: AtomicU64,
-    finished: Mutex<Option<Finished>>,
-    owner: String,
-}
-
-/// The outcome of a background import and when it came.
-#[derive(Debug)]
-struct Finished {
-    at: Instant,
-    report: Result<ImportReport, String>,
-}
-
-impl ImportProgress {
-    fn finished_at(&self) -> Option<Instant> {
-        self.finished.lock().unwrap_or_else(|e| e.into_inner()).as_ref().map(|f| f.at)
-    }
-}
-
-/// Running and finished background imports of this process, by id. Finished ones are kept for
-/// [`IMPORT_REPORT_RETENTION`], at most [`IMPORT_REPORTS_KEPT`] a user; then they answer 404.
-#[derive(Clone, Default)]
-pub(crate) struct Imports(Arc<Mutex<HashMap<String, Arc<ImportProgress>>>>);
-
-impl Imports {
-    fn add(&self, id: String, progress: Arc<ImportProgress>) {
-        let mut imports = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        expire(&mut imports, Instant::now());
-        imports.insert(id, progress);
-    }
-
-    fn get(&self, id: &str) -> Option<Arc<ImportProgress>> {
-        let mut imports = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        expire(&mut imports, Instant::now());
-        imports.get(id).cloned()
-    }
-}
-
-/// Forgets the reports finished longer than [`IMPORT_REPORT_RETENTION`] before `now`, and each
-/// user's finished reports beyond the newest [`IMPORT_REPORTS_KEPT`]. Running imports stay.
-fn expire(imports: &mut HashMap<String, Arc<ImportProgress>>, now: Instant) {
-    imports.retain(|_, p| p.finished_at().is_none_or(|at| now.saturating_duration_since(at) < IMPORT_REPORT_RETENTION));
-    let mut finished: Vec<(&str, Instant, &str)> =
-        imports.iter().filter_map(|(id, p)| Some((p.owner.as_str(), p.finished_at()?, id.as_str()))).collect();
-    // Each user's reports together, newest first.
-    finished.sort_unstable_by(|a, b| a.0.cmp(b.0).then(b.1.cmp(&a.1)));
-    let evicted: Vec<String> = finished
-        .chunk_by(|a, b| a.0 == b.0)
-        .flat_map(|reports| reports.iter().skip(IMPORT_REPORTS_KEPT).map(|(_, _, id)| (*id).to_owned()))
-        .collect();
-    for id in evicted {
-        imports.remove(&id);
-    }
-}
-
 impl Engine {
     /// Imports `table` into `form` and returns the report when done.
     pub async fn import(
@@ -180,43 +121,6 @@ impl Engine {
         options: &ImportOptions,
     ) -> Result<ImportReport, EngineError> {
         gather::scope(self.import_rows(actor, app, form, table, options, &ImportProgress::default())).await
-    }
-
-    /// Starts an import in the background; its progress and report are read with
-    /// [`Engine::import_status`]. Problems found before any row is read (rights, columns) are
-    /// returned at once.
-    pub fn start_import(&self, actor: &Actor, app: &str, form: &str, table: Table, options: ImportOptions) -> Result<String, EngineError> {
-        let loaded = self.app(app)?;
-        plan(actor, loaded, form, &table.headers, &options)?;
-        check_size(&table, &options)?;
-        let id = Uuid::now_v7().to_string();
-        // The total is known before the first row is read, so a progress bar can show it at once.
-        let progress = Arc::new(ImportProgress {
-            owner: actor.username.clone(),
-            total: AtomicU64::new(table.rows.len() as u64),
-            ..Default::default()
-        });
-        self.imports.add(id.clone(), progress.clone());
-        let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
-        tokio::spawn(async move {
-            let report =
-                gather::scope(engine.import_rows(&actor, &app, &form, table, &options, &progress)).await.map_err(|e| e.to_string());
-            *progress.finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(Finished { at: Instant::now(), report });
-        });
-        Ok(id)
-    }
-
-    /// `{status, done, total, report?}` of an import the actor started (404 once its report
-    /// expired, see [`Imports`]).
-    pub fn import_status(&self, actor: &Actor, id: &str) -> Result<Value, EngineError> {
-        let progress =
-            self.imports.get(id).filter(|p| p.owner == actor.username).ok_or_else(|| EngineError::NotFound(format!("import {id}")))?;
-        let (done, total) = (progress.done.load(Ordering::Relaxed), progress.total.load(Ordering::Relaxed));
-        Ok(match &*progress.finished.lock().unwrap_or_else(|e| e.into_inner()) {
-            None => json!({"status": "running", "done": done, "total": total}),
-            Some(Finished { report: Ok(report), .. }) => json!({"status": "done", "done": done, "total": total, "report": report}),
-            Some(Finished { report: Err(message), .. }) => json!({"status": "failed", "done": done, "total": total, "error": message}),
-        })
     }
 
     /// Imports the rows; call it inside [`gather::scope`], which gathers their side rows.
@@ -564,57 +468,16 @@ impl Memory {
     /// The chunk was written and rolled back (a dry run).
     fn chunk_checked(&mut self) {
         if let Some(keys) = &mut self.file_keys {
-            keys.earlier.extend(keys.this_chunk.drain(..));
+            keys.chunk_checked();
         }
     }
 
     /// The chunk was undone, to be written again.
     fn chunk_undone(&mut self) {
         if let Some(keys) = &mut self.file_keys {
-            keys.this_chunk.clear();
+            keys.chunk_undone();
         }
     }
-}
-
-/// The dedupe keys of the records a dry run created, so a row repeating an earlier row of the
-/// file is a duplicate, as it will be when the file is imported. Within a chunk the database
-/// finds it; but each chunk is checked in a transaction of its own and rolled back, and these
-/// stand in for the rows of earlier chunks that are no longer there.
-#[derive(Default)]
-struct FileKeys {
-    /// (position of the key in the form's `dedupe`, its values as JSON text).
-    earlier: HashSet<(usize, String)>,
-    this_chunk: Vec<(usize, String)>,
-}
-
-impl FileKeys {
-    /// Notes the keys of a record just created; returns the fields of its first key that repeats
-    /// a record of an earlier chunk, if one does.
-    fn created(&mut self, rt: &FormRuntime, data: &Map<String, Value>) -> Option<Vec<String>> {
-        let keys = dedupe_keys(rt, data);
-        if let Some((position, _)) = keys.iter().find(|key| self.earlier.contains(key)) {
-            return Some(rt.compiled.def.dedupe[*position].clone());
-        }
-        self.this_chunk.extend(keys);
-        None
-    }
-}
-
-/// The complete dedupe keys of `data`, compared as the store compares them (see
-/// `Engine::check_duplicates`): each value as its column's scalar, numbers as numbers.
-fn dedupe_keys(rt: &FormRuntime, data: &Map<String, Value>) -> Vec<(usize, String)> {
-    let comparable = |name: &String| {
-        let kind = rt.compiled.column(name).and_then(column_kind)?;
-        Some(match scalar_of(data.get(name)?, kind)? {
-            Scalar::Text(text) => json!(text),
-            Scalar::Number(number) => json!(number),
-            Scalar::Bool(flag) => json!(flag),
-        })
-    };
-    let keys = rt.compiled.def.dedupe.iter().enumerate();
-    // A key with an empty part cannot collide.
-    keys.filter_map(|(position, key)| Some((position, Value::Array(key.iter().map(comparable).collect::<Option<_>>()?).to_string())))
-        .collect()
 }
 
 /// Refuses, before any row is read, an all-or-nothing import above [`ALL_OR_NOTHING_MAX_ROWS`].
@@ -848,37 +711,6 @@ mod tests {
         let mut v = json!({"id": "f", "type": kind, "label": {"en": "F", "zh-CN": "字段"}});
         v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn finished_import_reports_expire_with_age_and_beyond_each_users_newest() {
-        let start = Instant::now();
-        let import = |owner: &str, finished_after: Option<u64>| {
-            let finished =
-                finished_after.map(|secs| Finished { at: start + Duration::from_secs(secs), report: Ok(ImportReport::default()) });
-            Arc::new(ImportProgress { owner: owner.into(), finished: Mutex::new(finished), ..Default::default() })
-        };
-        let mut imports = HashMap::from([
-            ("running".to_owned(), import("ann", None)),
-            ("old".to_owned(), import("ann", Some(0))),
-            ("recent".to_owned(), import("ann", Some(60))),
-            ("bob's".to_owned(), import("bob", Some(0))),
-        ]);
-        expire(&mut imports, start + IMPORT_REPORT_RETENTION - Duration::from_secs(1));
-        assert_eq!(imports.len(), 4, "nothing is old enough yet");
-        expire(&mut imports, start + IMPORT_REPORT_RETENTION + Duration::from_secs(1));
-        let mut kept: Vec<&str> = imports.keys().map(String::as_str).collect();
-        kept.sort_unstable();
-        assert_eq!(kept, ["recent", "running"], "finished over an hour ago: forgotten; running: kept");
-
-        for i in 0..IMPORT_REPORTS_KEPT as u64 + 2 {
-            imports.insert(format!("ann {i}"), import("ann", Some(100 + i)));
-        }
-        expire(&mut imports, start + Duration::from_secs(200));
-        let anns: Vec<&String> = imports.keys().filter(|id| id.starts_with("ann ")).collect();
-        assert_eq!(anns.len(), IMPORT_REPORTS_KEPT, "{anns:?}");
-        assert!(!imports.contains_key("recent") && !imports.contains_key("ann 0") && !imports.contains_key("ann 1"), "the oldest go");
-        assert!(imports.contains_key("running"));
     }
 
     #[test]
