@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use defs::Action;
+use reports::{MAX_FILTER_CONDITIONS, MAX_FILTER_VALUES};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{CmpOp, ColumnKind, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
@@ -182,14 +183,8 @@ fn target(rt: &FormRuntime, name: &str) -> Option<(Target, Option<ColumnKind>)> 
 /// their scope behaves as if the link were empty: a filter cannot ask questions about it.
 type LinkScopes = BTreeMap<String, Option<Filter>>;
 
-/// The most field conditions (one a field and operator) a filter may hold. An `or` of n
-/// conditions is an expression n deep in SQLite's parser, which refuses depths past 1,000;
-/// filters people build have a handful.
-pub(crate) const MAX_FILTER_CONDITIONS: usize = 100;
-/// The most values a filter may bind in all (`in` lists count each value). SQLite takes at most
-/// 32,766 bound values a statement, PostgreSQL 65,535; scopes and cursors need some too.
-pub(crate) const MAX_FILTER_VALUES: usize = 1_000;
-/// The deepest a filter may nest `or`, `and` and links.
+/// The deepest a filter may nest `or`, `and` and links. (Its size is bounded as a report's filter
+/// is: [`MAX_FILTER_CONDITIONS`], [`MAX_FILTER_VALUES`].)
 pub(crate) const MAX_FILTER_DEPTH: usize = 8;
 
 impl Engine {
