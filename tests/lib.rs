@@ -39,9 +39,20 @@ pub async fn fresh_postgres(base: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// How the suites run the CRM: as `serve` does, but with a rule deadline of
+/// [`TEST_RULE_DEADLINE`].
+pub fn settings() -> engine::Settings {
+    engine::Settings { rule_limits: engine::RuleLimits { deadline: TEST_RULE_DEADLINE, ..Default::default() } }
+}
+
+/// The rule deadline of the suites. The default of 100 ms is meant for release builds; the suites
+/// run a debug build, which runs scripts many times slower, on two cores shared by tests running
+/// in parallel, where a scheduler's pause alone can pass 100 ms. Tests of the deadline set their own.
+pub const TEST_RULE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// An engine with the CRM app loaded on `url`, and a logged-in admin's token.
 pub async fn crm(url: &str) -> (Engine, String) {
-    let engine = Engine::open(url, &[repo().join("apps/crm")]).await.expect("engine opens");
+    let engine = Engine::open_with(url, &[repo().join("apps/crm")], &settings()).await.expect("engine opens");
     engine.ensure_admin(Some("admin-pass")).await.expect("admin");
     let token = engine.login("admin", "admin-pass").await.expect("login").token;
     (engine, token)

@@ -33,7 +33,7 @@ async fn count(
 #[actix_web::test]
 async fn demo_seed_is_realistic_deterministic_and_runs_once() {
     for url in databases().await {
-        let engine = Engine::open(&url, &[repo().join("apps/crm")]).await.unwrap();
+        let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
         let first = engine.seed("crm", "demo").await.unwrap();
         assert!(!first.already_seeded);
         let second = engine.seed("crm", "demo").await.unwrap();
@@ -80,7 +80,7 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
         }
 
         // Deterministic: a second database seeded from the same file holds the same data.
-        let other = Engine::open("sqlite::memory:", &[repo().join("apps/crm")]).await.unwrap();
+        let other = Engine::open_with("sqlite::memory:", &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
         other.seed("crm", "demo").await.unwrap();
         let names = |engine: Engine| async move {
             let actor = engine.login("admin", "demo").await.unwrap().user;

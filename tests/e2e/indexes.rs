@@ -9,7 +9,7 @@ async fn declared_indexes_exist_and_the_list_query_uses_them() {
     let dir = std::env::temp_dir().join(format!("tessera-ix-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     let url = format!("sqlite://{}/t.db", dir.display());
-    let engine = Engine::open(&url, &[repo().join("apps/crm")]).await.unwrap();
+    let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
     engine.close().await.unwrap();
 
     let db = Database::connect(&url).await.unwrap();
@@ -30,7 +30,7 @@ async fn declared_indexes_exist_and_the_list_query_uses_them() {
 
     if let Ok(base) = std::env::var("TESSERA_TEST_PG") {
         let url = e2e::fresh_postgres(&base).await;
-        let engine = Engine::open(&url, &[repo().join("apps/crm")]).await.unwrap();
+        let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
         engine.close().await.unwrap();
         let db = Database::connect(&url).await.unwrap();
         let rows = db
