@@ -33,6 +33,17 @@ impl Allowance {
         result
     }
 
+    /// Runs `run` on this thread, stopped at `slice` at the latest: `Some` of what it returned
+    /// when it ended within the slice, `None` when the slice stopped it, to be run again where it
+    /// may take longer. Runs of rules return their effects and reads rather than do them, so a
+    /// stopped run left nothing behind.
+    pub fn within<R>(slice: Duration, run: impl FnOnce() -> R) -> Option<R> {
+        let started = Instant::now();
+        let _restore = RunEnds::set(started + slice);
+        let result = run();
+        (started.elapsed() < slice).then_some(result)
+    }
+
     /// Whether nothing is left: a run now would be stopped at once.
     pub fn is_spent(&self) -> bool {
         self.left().is_zero()

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Effect, Host, Input, Limits, RuleError, Rules};
+use crate::{Allowance, Effect, Host, Input, Limits, RuleError, Rules};
 
 /// A host over a fixed set of records with an in-memory rotation.
 struct FakeHost {
@@ -183,6 +183,22 @@ fn every_call_of_a_job_draws_on_its_one_allowance() {
     assert!(matches!(counted, Err(RuleError::LimitExceeded { .. })), "{counted:?}");
     // Outside the job, a call has its own deadline again.
     assert!(rules.call("test", "count", &input(json!({})), host()).is_ok());
+}
+
+#[test]
+fn a_run_within_a_slice_is_kept_and_one_the_slice_stopped_is_not() {
+    let rules = rules(
+        "fn spin(record, old, user) { loop { } }
+         fn count(record, old, user) { let n = 0; for i in 0..10 { n += i; } n }",
+    );
+    let allowance = rules.allowance();
+    let slice = Duration::from_millis(20);
+    let counted = Allowance::within(slice, || allowance.spend(|| rules.call("test", "count", &input(json!({})), host())));
+    assert_eq!(counted.map(|c| c.unwrap().value), Some(json!(45)));
+    let spun = Allowance::within(slice, || allowance.spend(|| rules.call("test", "spin", &input(json!({})), host())));
+    assert!(spun.is_none(), "a run stopped by the slice is to be made again elsewhere: {spun:?}");
+    // The slice ended that run, not the job: what is left of its time is still there.
+    assert!(!allowance.is_spent());
 }
 
 #[test]
