@@ -163,6 +163,9 @@ impl Engine {
             progress.done.fetch_add(size as u64, Ordering::Relaxed);
             gather::flush(&tx).await?;
             uncommitted += size;
+            // A request on this thread that wants to write gets to queue for the turn now: an
+            // SQLite file's statements and most rule runs never wait, so the chunk did not yield.
+            tokio::task::yield_now().await;
             if options.dry_run {
                 // Checked, and never kept: whoever waits writes before the next chunk.
                 tx.rollback().await.map_err(store::StoreError::from)?;
