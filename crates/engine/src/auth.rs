@@ -10,14 +10,12 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{Duration, Utc};
-use defs::Action;
 use rand_core::{OsRng, RngCore};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
-use crate::access::Access;
-use crate::{Engine, EngineError, OnDuplicate, time};
+use crate::{Engine, EngineError, time};
 
 /// How long a login lasts.
 const SESSION_DAYS: i64 = 7;
@@ -224,19 +222,6 @@ impl Engine {
         turn.commit(tx).await?;
         let kept = digest(token);
         self.sessions.forget(|key, user| user.username != actor.username || key == kept);
-        Ok(())
-    }
-
-    /// Refuses with 403 unless the actor may import into `form`: import and create rights, and
-    /// update too when duplicates are to be updated. The import itself checks them again; a
-    /// route asks first, so that no upload is read for someone who may not import.
-    pub fn check_import_right(&self, actor: &Actor, app: &str, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
-        let access = Access::of(actor, self.app(app)?.form(form)?);
-        access.require(Action::Import, form)?;
-        access.require(Action::Create, form)?;
-        if on_duplicate == OnDuplicate::Update {
-            access.require(Action::Update, form)?;
-        }
         Ok(())
     }
 

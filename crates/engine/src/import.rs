@@ -593,6 +593,25 @@ enum Written {
 #[derive(Default)]
 struct LinkCache(HashMap<(String, String), Result<Value, String>>);
 
+impl Engine {
+    /// Refuses with 403 unless the actor may import into `form` (see [`require_import_rights`]).
+    /// The import itself checks again; a route asks first, so that no upload is read for someone
+    /// who may not import.
+    pub fn check_import_right(&self, actor: &Actor, app: &str, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
+        require_import_rights(&Access::of(actor, self.app(app)?.form(form)?), form, on_duplicate)
+    }
+}
+
+/// An import needs the import and create rights, and update too when duplicates are to be updated.
+fn require_import_rights(access: &Access, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
+    access.require(Action::Import, form)?;
+    access.require(Action::Create, form)?;
+    if on_duplicate == OnDuplicate::Update {
+        access.require(Action::Update, form)?;
+    }
+    Ok(())
+}
+
 /// The field of each column (`None`: ignored), after checking the actor may import into the form
 /// and write every mapped field.
 fn plan(
@@ -604,11 +623,7 @@ fn plan(
 ) -> Result<Vec<Option<Field>>, EngineError> {
     let rt = app.form(form)?;
     let access = Access::of(actor, rt);
-    access.require(Action::Import, form)?;
-    access.require(Action::Create, form)?;
-    if options.on_duplicate == OnDuplicate::Update {
-        access.require(Action::Update, form)?;
-    }
+    require_import_rights(&access, form, options.on_duplicate)?;
     let fields = &rt.compiled.def.fields;
     let mut columns = Vec::new();
     for (i, header) in headers.iter().enumerate() {
