@@ -143,3 +143,27 @@ async fn a_report_filter_too_large_for_the_database_is_refused_at_its_pointer() 
         }
     }
 }
+
+#[actix_web::test]
+async fn a_filter_of_empty_groups_is_refused_at_the_condition_bound() {
+    // Each empty object is a condition that is always true, and an `or` of n of them an
+    // expression n deep: past 1,000 SQLite refused it as "Expression tree is too large" (a 500),
+    // and building 1,500 of them overflowed a debug build's stack.
+    let empties = vec![json!({}); 1_500];
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        let app = start(engine).await;
+        let in_report = |filter: Value| json!({"source": "account", "filter": filter, "measures": [{"id": "n", "agg": "count"}]});
+        let in_measure = json!({"source": "account", "measures": [{"id": "n", "agg": "count", "filter": {"or": empties}}]});
+        for (body, pointer) in [
+            (in_report(json!({"or": empties})), "/filter"),
+            (in_report(json!({"and": [{"or": empties}]})), "/filter"),
+            (in_measure, "/measures/0/filter"),
+        ] {
+            let (status, body) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(body), Some(&token)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {}", &body.to_string()[..body.to_string().len().min(300)]);
+            assert_eq!(body["details"][0]["path"], pointer, "{url}: {body}");
+            assert!(body["details"][0]["message"].as_str().unwrap().contains("at most 100 conditions"), "{url}: {body}");
+        }
+    }
+}

@@ -345,6 +345,7 @@ impl Plan {
         let only = if m.filter.is_empty() {
             None
         } else {
+            check_filter_size(&m.filter, &format!("{at}/filter"))?;
             Some(filter_cond(ctx, &report.source, Some("t"), &m.filter, &format!("{at}/filter"), reads)?)
         };
         let field = match &m.field {

@@ -36,15 +36,17 @@ pub(crate) fn check_filter_size(map: &Map<String, Value>, pointer: &str) -> Resu
     Ok(())
 }
 
-/// The conditions and values in `map`, `or`/`and` groups included.
+/// The conditions and values in `map`, `or`/`and` groups included. A group's part and a
+/// field's conditions count as one at least even when empty: each compiles to a condition that
+/// is always true, and an `or` of n of them is an expression n deep all the same.
 fn filter_size(map: &Map<String, Value>) -> (usize, usize) {
     let mut size = (0, 0);
     for (key, cond) in map {
         let (conditions, values) = match (key.as_str(), cond) {
             ("or" | "and", Value::Array(parts)) => {
-                parts.iter().filter_map(Value::as_object).map(filter_size).fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1))
+                parts.iter().map(|part| part.as_object().map_or((1, 0), filter_size)).fold((0, 0), |a, b| (a.0 + b.0.max(1), a.1 + b.1))
             }
-            (_, Value::Object(ops)) => (ops.len(), ops.values().map(value_count).sum()),
+            (_, Value::Object(ops)) => (ops.len().max(1), ops.values().map(value_count).sum()),
             (_, value) => (1, value_count(value)),
         };
         size = (size.0 + conditions, size.1 + values);
@@ -270,6 +272,7 @@ mod tests {
     fn conditions_and_values_are_counted_through_groups() {
         assert_eq!(size(json!({"stage": "won", "amount": {"gt": 1, "lt": 9}})), (3, 3));
         assert_eq!(size(json!({"or": [{"stage": {"in": ["a", "b", "c"]}}, {"and": [{"x": 1}, {"y": {"between": [1, 2]}}]}]})), (3, 6));
+        assert_eq!(size(json!({"or": [{}, {}, {"and": []}, 7], "stage": {}})), (5, 0));
         let many: Vec<usize> = (0..=MAX_FILTER_VALUES).collect();
         let problem = check_filter_size(json!({"n": {"in": many}}).as_object().unwrap(), "/filter").unwrap_err();
         assert_eq!((problem.pointer.as_str(), problem.message.contains("1000 values")), ("/filter", true));
