@@ -210,6 +210,22 @@ async fn a_duplicate_names_the_other_record_only_to_whom_may_read_it() {
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
         assert_eq!(body["errors"].as_array().map(Vec::len), Some(1), "{url}: {body}");
         assert!(!body.to_string().contains(&theirs), "{url}: an import names the admin's record to manager1: {body}");
+        // Updating a duplicate manager1 may update, with a value that another key finds in the
+        // admin's record.
+        let coded = json!({"data": {"name": "Admin Coded Ltd", "credit_code": "91310000ADMIN0001"}});
+        let (_, coded) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(coded), Some(&admin)).await;
+        let coded = coded["id"].as_str().unwrap().to_owned();
+        let own = json!({"data": {"name": "Manager Own Ltd"}});
+        let (status, body) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(own), Some(&manager)).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+        let req = TestRequest::post()
+            .uri("/api/apps/crm/forms/account/import?wait=true&on_duplicate=update")
+            .insert_header(("content-type", "text/csv"))
+            .set_payload("name,credit_code\nManager Own Ltd,91310000ADMIN0001\n");
+        let (status, body) = call(&app, req, Some(&manager)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert_eq!(body["errors"][0]["column"], "credit_code", "{url}: {body}");
+        assert!(!body.to_string().contains(&coded), "{url}: an import's update names the admin's record to manager1: {body}");
     }
 }
 
@@ -273,9 +289,16 @@ async fn large_filters_are_refused_with_the_limit_they_pass() {
         for _ in 0..20 {
             deep = json!({"or": [deep]});
         }
-        for (filter, limit) in
-            [(json!({"name": {"in": many}}), "1000 values"), (json!({"or": branches}), "100 conditions"), (deep, "8 deep")]
-        {
+        // Empty filters are always true, but conditions all the same.
+        let empties: Vec<Value> = (0..150).map(|_| json!({})).collect();
+        let empty_ops: Vec<Value> = (0..150).map(|_| json!({"name": {}})).collect();
+        for (filter, limit) in [
+            (json!({"name": {"in": many}}), "1000 values"),
+            (json!({"or": branches}), "100 conditions"),
+            (json!({"or": empties}), "100 conditions"),
+            (json!({"or": empty_ops}), "100 conditions"),
+            (deep, "8 deep"),
+        ] {
             let (status, body) = list(filter).await;
             assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
             assert!(body["message"].as_str().unwrap().contains(limit), "{url}: {body}");

@@ -38,6 +38,17 @@ async fn finished(engine: &Engine, actor: &engine::Actor, id: &str) -> Value {
     panic!("import {id} did not finish within two minutes");
 }
 
+/// Waits until import `id` has gone through its first chunk.
+async fn under_way(engine: &Engine, actor: &engine::Actor, id: &str) {
+    for _ in 0..6000 {
+        if engine.import_status(actor, id).unwrap()["done"].as_u64().unwrap() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("import {id} did not start within thirty seconds");
+}
+
 /// Rows of the imports that logins and edits must not wait for: some fifty chunks.
 const ROWS: usize = 3_000;
 
@@ -55,13 +66,7 @@ async fn login_and_edit_during_import(url: &str, options: ImportOptions) -> (Eng
     assert_eq!(status, StatusCode::CREATED, "{url}: {account}");
 
     let id = engine.start_import(&marketing, "crm", "lead", leads(0, ROWS), options).unwrap();
-    // Under way: its first chunk is written.
-    for _ in 0..6000 {
-        if engine.import_status(&marketing, &id).unwrap()["done"].as_u64().unwrap() > 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    under_way(&engine, &marketing, &id).await;
     let login = TestRequest::post().uri("/api/auth/login").set_json(json!({"username": "rep1", "password": "demo"}));
     let (status, body) = call(&app, login, None).await;
     assert_eq!(status, StatusCode::OK, "{url}: a login during an import: {body}");
@@ -165,6 +170,7 @@ async fn an_all_or_nothing_import_is_bounded_and_other_writers_queue_behind_it()
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{url}: {body}");
         assert!(body["message"].as_str().unwrap().contains(&engine::ALL_OR_NOTHING_MAX_ROWS.to_string()), "{url}: {body}");
         let id = engine.start_import(&marketing, "crm", "lead", leads(0, 500), whole).unwrap();
+        under_way(&engine, &marketing, &id).await;
         let login = TestRequest::post().uri("/api/auth/login").set_json(json!({"username": "rep1", "password": "demo"}));
         let (status, body) = call(&app, login, None).await;
         assert_eq!(status, StatusCode::OK, "{url}: a login during an all-or-nothing import: {body}");
@@ -201,4 +207,26 @@ async fn the_reports_of_background_imports_expire() {
         assert_eq!(engine.import_status(&other, &theirs).unwrap()["status"], "done", "{url}: one user's imports evict only their own");
         engine.close().await.unwrap();
     }
+}
+
+#[actix_web::test]
+async fn a_user_runs_a_bounded_number_of_background_imports_at_once() {
+    // Before: any number, each holding its table in memory and a drafting thread.
+    let (engine, _) = crm("sqlite::memory:").await;
+    engine.seed_users("crm", "demo").await.unwrap();
+    let marketing = engine.login("marketing1", "demo").await.unwrap().user;
+    let dry = ImportOptions { dry_run: true, ..Default::default() };
+    let running: Vec<String> = (0..engine::RUNNING_IMPORTS_PER_USER)
+        .map(|i| engine.start_import(&marketing, "crm", "lead", leads(i * ROWS, ROWS), dry.clone()).unwrap())
+        .collect();
+    let refused = engine.start_import(&marketing, "crm", "lead", leads(0, 1), dry.clone()).unwrap_err();
+    assert!(matches!(refused, engine::EngineError::RateLimited { .. }), "{refused:?}");
+    // Someone else's imports are theirs to count.
+    let other = engine.login("manager1", "demo").await.unwrap().user;
+    let theirs = engine.start_import(&other, "crm", "lead", leads(0, 1), dry.clone()).unwrap();
+    finished(&engine, &other, &theirs).await;
+    // Once one has finished, another may start.
+    finished(&engine, &marketing, &running[0]).await;
+    let next = engine.start_import(&marketing, "crm", "lead", leads(0, 1), dry).unwrap();
+    finished(&engine, &marketing, &next).await;
 }

@@ -38,12 +38,29 @@ static RULE_RUNS: LazyLock<Semaphore> = LazyLock::new(|| {
     Semaphore::new(cores.saturating_sub(CORES_LEFT_TO_REQUESTS).max(1))
 });
 
-/// Starts `run` on a blocking thread once one of the [`RULE_RUNS`] is free; the run keeps its
-/// place until it ends, even if the caller stops waiting for it.
+/// Whether a run of rules is made inside a write turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Turn {
+    /// Inside one: a run that outlasts its slice goes to a blocking thread at once. Were it to
+    /// wait for a place among the [`RULE_RUNS`] behind runs that hold no turn, every writer would
+    /// wait with it. Such runs are few: one turn at a time on SQLite, on PostgreSQL as many as the
+    /// database has connections.
+    Held,
+    /// Before one (a new record's draft): it waits for a place.
+    NotYet,
+}
+
+/// Starts `run` on a blocking thread — for a run made before its write turn, once one of the
+/// [`RULE_RUNS`] is free; the run keeps its place until it ends, even if the caller stops
+/// waiting for it.
 async fn spawn_on_rule_pool<T: Send + 'static>(
+    turn: Turn,
     run: impl FnOnce() -> T + Send + 'static,
 ) -> Result<tokio::task::JoinHandle<T>, EngineError> {
-    let place = RULE_RUNS.acquire().await.map_err(|e| EngineError::Internal(format!("rules pool: {e}")))?;
+    let place = match turn {
+        Turn::Held => None,
+        Turn::NotYet => Some(RULE_RUNS.acquire().await.map_err(|e| EngineError::Internal(format!("rules pool: {e}")))?),
+    };
     Ok(tokio::task::spawn_blocking(move || {
         let _place = place;
         run()
@@ -58,11 +75,11 @@ const INLINE_SLICE: Duration = Duration::from_millis(2);
 
 /// Runs `run` here if it ends within [`INLINE_SLICE`], else again on the rules pool, and
 /// returns what it returned.
-async fn run_rules<T: Send + 'static>(run: impl Fn() -> T + Send + Sync + 'static) -> Result<T, EngineError> {
+async fn run_rules<T: Send + 'static>(turn: Turn, run: impl Fn() -> T + Send + Sync + 'static) -> Result<T, EngineError> {
     if let Some(out) = Allowance::within(INLINE_SLICE, &run) {
         return Ok(out);
     }
-    spawn_on_rule_pool(run).await?.await.map_err(|e| EngineError::Internal(format!("rule job failed: {e}")))
+    spawn_on_rule_pool(turn, run).await?.await.map_err(|e| EngineError::Internal(format!("rule job failed: {e}")))
 }
 
 /// A record made ready to write.
@@ -119,16 +136,17 @@ impl<T: Send + 'static> Started<T> {
         Started { job: asked.then(|| Arc::new(job) as Job<T>), replay, allowance, out }
     }
 
-    /// [`Started::run`] through [`run_rules`].
+    /// [`Started::run`] through [`run_rules`], inside a write turn.
     async fn start(allowance: Allowance, job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Result<Self, EngineError> {
         let job: Job<T> = Arc::new(job);
-        run_rules(move || {
+        run_rules(Turn::Held, move || {
             let job = job.clone();
             Started::run(allowance.clone(), move |host| job(host))
         })
         .await
     }
 
+    /// A job done without running rules: it never runs again, so its allowance is never drawn on.
     fn ready(out: T) -> Self {
         Started { job: None, replay: Arc::default(), allowance: Allowance::new(Default::default()), out }
     }
@@ -267,14 +285,17 @@ impl Engine {
         save: SaveContext,
     ) -> Result<Prepared, EngineError> {
         let (owned_actor, app_id, form_id) = (actor.clone(), app.to_owned(), form.to_owned());
-        let draft =
-            self.off_request_thread(app, form, move |engine| engine.draft_rules(&owned_actor, &app_id, &form_id, save.clone())).await?;
+        let draft = self
+            .run_form_rules(Turn::Held, app, form, move |engine| engine.draft_rules(&owned_actor, &app_id, &form_id, save.clone()))
+            .await?;
         Ok(self.finish_rules(tx, actor, app, draft).await?.0)
     }
 
     /// [`Engine::draft`] through [`run_rules`]. `owner` and `depth` as for [`Engine::create_in`].
-    pub(crate) async fn draft_off_request_thread(
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn draft_with_rules(
         &self,
+        turn: Turn,
         actor: &Actor,
         app: &str,
         form: &str,
@@ -283,14 +304,15 @@ impl Engine {
         depth: u8,
     ) -> Result<Draft, EngineError> {
         let (actor, app_id, form_id, owner) = (actor.clone(), app.to_owned(), form.to_owned(), owner.map(str::to_owned));
-        self.off_request_thread(app, form, move |engine| engine.draft(&actor, &app_id, &form_id, data.clone(), owner.as_deref(), depth))
+        self.run_form_rules(turn, app, form, move |engine| engine.draft(&actor, &app_id, &form_id, data.clone(), owner.as_deref(), depth))
             .await
     }
 
     /// Runs `work`, which runs the rules of `form`, through [`run_rules`] — or simply here,
     /// when the form has no rules to run before a write.
-    async fn off_request_thread<T: Send + 'static>(
+    async fn run_form_rules<T: Send + 'static>(
         &self,
+        turn: Turn,
         app: &str,
         form: &str,
         work: impl Fn(&Engine) -> Result<T, EngineError> + Send + Sync + 'static,
@@ -299,12 +321,12 @@ impl Engine {
             return work(self);
         }
         let engine = self.clone();
-        run_rules(move || work(&engine)).await?
+        run_rules(turn, move || work(&engine)).await?
     }
 
     /// Runs the save's rules as far as they go without the database: most runs end here, and
     /// can be made before the write transaction begins, or on another thread. Rules run on the
-    /// calling thread, which must not be a request thread (see [`Engine::draft_off_request_thread`]).
+    /// calling thread: an import's drafting thread, or through [`run_rules`].
     pub(crate) fn draft_rules(&self, actor: &Actor, app: &str, form: &str, save: SaveContext) -> Result<RulesDraft, EngineError> {
         let loaded = self.app_arc(app)?.clone();
         let rt = loaded.form(form)?;
@@ -357,7 +379,7 @@ impl Engine {
             None => {
                 let (loaded, form, actor, id, data) =
                     (self.app_arc(app)?.clone(), form.to_owned(), actor.clone(), id.to_owned(), data.clone());
-                run_rules(move || assign_job(loaded.clone(), &form, &actor, &id, &data)).await?
+                run_rules(Turn::Held, move || assign_job(loaded.clone(), &form, &actor, &id, &data)).await?
             }
         };
         Ok(self.finish(tx, actor, app, started).await??)
@@ -435,7 +457,7 @@ impl Engine {
                 Some(_) => break,
             }
             let (job, replay, allowance) = (job.clone().expect("a job that asked is kept"), replay.clone(), allowance.clone());
-            out = run_rules(move || {
+            out = run_rules(Turn::Held, move || {
                 replay.restart();
                 allowance.spend(|| job(Arc::new(Asking(replay.clone()))))
             })
@@ -444,7 +466,7 @@ impl Engine {
         let job = job.expect("a job that asked is kept");
         let (sender, mut requests) = mpsc::unbounded_channel();
         let host: Arc<dyn Host> = Arc::new(Asking(ChannelHost(sender)));
-        let mut job = spawn_on_rule_pool(move || allowance.spend(|| job(host))).await?;
+        let mut job = spawn_on_rule_pool(Turn::Held, move || allowance.spend(|| job(host))).await?;
         loop {
             tokio::select! {
                 Some((request, reply)) = requests.recv() => {

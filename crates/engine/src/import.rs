@@ -32,10 +32,11 @@ use uuid::Uuid;
 
 use self::background::ImportProgress;
 pub(crate) use self::background::Imports;
-pub use self::background::{IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT};
+pub use self::background::{IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, RUNNING_IMPORTS_PER_USER};
 use self::file_keys::FileKeys;
 use crate::access::Access;
 use crate::apps::LoadedApp;
+use crate::audit::Subject;
 use crate::gather;
 use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
@@ -149,11 +150,28 @@ impl Engine {
         let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table, updating);
         let mut memory = Memory { links: LinkCache::default(), file_keys: options.dry_run.then(FileKeys::default) };
         let ctx = RowContext { actor, app, form, loaded, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
-        // The transaction, begun when a chunk arrives: waiting for the drafting thread holds no turn.
+        // The transaction, begun when a chunk arrives: waiting for the drafting thread holds no
+        // turn (but in an all-or-nothing import, which is one transaction).
         let mut open: Option<(WriteTurn, Tx)> = None;
         let mut row = 1; // the header is row 1
         let mut uncommitted = 0;
-        while let Some(chunk) = drafts.recv().await {
+        loop {
+            let chunk = match drafts.try_recv() {
+                Ok(chunk) => chunk,
+                Err(mpsc::error::TryRecvError::Disconnected) => break,
+                Err(mpsc::error::TryRecvError::Empty) => {
+                    if !options.all_or_nothing
+                        && let Some((turn, tx)) = open.take()
+                    {
+                        turn.commit(tx).await?;
+                        uncommitted = 0;
+                    }
+                    match drafts.recv().await {
+                        Some(chunk) => chunk,
+                        None => break,
+                    }
+                }
+            };
             let (turn, tx) = match open.take() {
                 Some(open) => open,
                 None => self.store.begin().await?,
@@ -326,7 +344,25 @@ impl Engine {
         written
     }
 
+    /// Writes one row: creates its record, or skips or updates the record it duplicates.
     async fn import_row(
+        &self,
+        tx: &impl Conn,
+        ctx: &RowContext<'_>,
+        values: Option<Map<String, Value>>,
+        draft: Draft,
+        memory: &mut Memory,
+    ) -> Result<Written, EngineError> {
+        let (actor, app, form) = (ctx.actor, ctx.app, ctx.form);
+        match self.import_row_as_it_is(tx, ctx, values, draft, memory).await {
+            // A duplicate — of this row's keys, or of another key when updating — names the other
+            // record only to whom may read it, as every error that leaves the engine.
+            Err(e) => Err(self.disclose(actor, app, form, e).await),
+            written => written,
+        }
+    }
+
+    async fn import_row_as_it_is(
         &self,
         tx: &impl Conn,
         ctx: &RowContext<'_>,
@@ -347,11 +383,13 @@ impl Engine {
             },
             Err(EngineError::Duplicate { existing, fields }) => match on_duplicate {
                 OnDuplicate::Skip => Ok(Written::Skipped),
-                OnDuplicate::Error => Err(self.disclose(actor, app, form, EngineError::Duplicate { existing, fields }).await),
+                OnDuplicate::Error => Err(EngineError::Duplicate { existing, fields }),
                 OnDuplicate::Update => {
                     let existing = existing.ok_or_else(|| EngineError::Internal("a duplicate without its record".into()))?;
                     let rt = self.app(app)?.form(form)?;
-                    let stored = store::get(tx, &rt.table, &existing).await?.ok_or_else(|| EngineError::NotFound(existing.clone()))?;
+                    let stored = store::get(tx, &rt.table, &existing)
+                        .await?
+                        .ok_or_else(|| EngineError::NotFound(format!("the duplicate {form} record")))?;
                     // Updating is writing to someone's record: the same rights as PATCH.
                     let access = Access::of(actor, rt);
                     access.require(Action::Update, form)?;
@@ -431,7 +469,6 @@ impl Engine {
     }
 }
 
-/// A row as the drafting thread hands it to the writer.
 /// A row as the drafting thread hands it to the writer: its cells (to write it again, should its
 /// chunk be undone) and what was made of them.
 struct Row {
@@ -597,8 +634,10 @@ impl Engine {
     /// Refuses with 403 unless the actor may import into `form` (see [`require_import_rights`]).
     /// The import itself checks again; a route asks first, so that no upload is read for someone
     /// who may not import.
-    pub fn check_import_right(&self, actor: &Actor, app: &str, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
-        require_import_rights(&Access::of(actor, self.app(app)?.form(form)?), form, on_duplicate)
+    pub async fn check_import_right(&self, actor: &Actor, app: &str, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
+        let result =
+            self.app(app).and_then(|a| a.form(form)).and_then(|rt| require_import_rights(&Access::of(actor, rt), form, on_duplicate));
+        self.audited(actor, Subject { action: "import", app, form, id: "" }, result).await
     }
 }
 

@@ -39,7 +39,8 @@ pub use export::{Export, csv_chunk};
 pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
 pub use forms::FieldError;
 pub use import::{
-    ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, OnDuplicate, RowError, Table,
+    ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, OnDuplicate,
+    RUNNING_IMPORTS_PER_USER, RowError, Table,
 };
 pub use list::ListParams;
 pub use rules::{Limits as RuleLimits, RuleError};

@@ -246,6 +246,11 @@ impl<'a> FilterParser<'a> {
             return Err(EngineError::malformed_at(path, "a filter is an object of field conditions"));
         };
         within_depth(depth, path)?;
+        if map.is_empty() {
+            // Always true, yet a condition in the statement all the same: an `or` of empty
+            // filters would otherwise go past every bound.
+            self.spend(1, 0, path)?;
+        }
         let mut all = Vec::new();
         for (key, cond) in map {
             let here = format!("{path}/{key}");
@@ -302,6 +307,9 @@ impl<'a> FilterParser<'a> {
             Value::Object(ops) => ops.clone(),
             other => [("eq".to_owned(), other.clone())].into_iter().collect(),
         };
+        if ops.is_empty() {
+            self.spend(1, 0, path)?;
+        }
         let mut parts = Vec::new();
         for (op, arg) in &ops {
             let at = format!("{path}/{op}");

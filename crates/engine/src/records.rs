@@ -16,7 +16,7 @@ use crate::apps::{FormRuntime, column_kind};
 use crate::audit::Subject;
 use crate::flows::starts_in_approval;
 use crate::gather;
-use crate::hooks::{RulesDraft, SaveContext};
+use crate::hooks::{RulesDraft, SaveContext, Turn};
 use crate::list::scalar_of;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
 
@@ -50,7 +50,7 @@ impl Engine {
                 access.check_writable(fields)?;
             }
             // Drafted before the write turn: other requests write meanwhile.
-            let draft = self.draft_off_request_thread(actor, app, form, data, None, 0).await?;
+            let draft = self.draft_with_rules(Turn::NotYet, actor, app, form, data, None, 0).await?;
             let (turn, tx) = self.store.begin().await?;
             let mut envelope = self.create_drafted(&tx, actor, app, form, draft).await?;
             turn.commit(tx).await?;
@@ -76,7 +76,7 @@ impl Engine {
         owner: Option<&str>,
         depth: u8,
     ) -> Result<Envelope, EngineError> {
-        let draft = self.draft_off_request_thread(actor, app, form, data, owner, depth).await?;
+        let draft = self.draft_with_rules(Turn::Held, actor, app, form, data, owner, depth).await?;
         self.create_drafted(tx, actor, app, form, draft).await
     }
 

@@ -12,8 +12,9 @@ thread_local! {
     static RUN_ENDS: Cell<Option<Instant>> = const { Cell::new(None) };
 }
 
-/// What is left of a job's time. Only the time its runs take is counted: waiting between runs
-/// (for a read to be answered, for a thread to run on) is not the job's doing.
+/// What is left of a job's time. Only the time its runs take is counted, a read a run waits for
+/// included; waiting between runs (for a read to be answered before the job runs again, for a
+/// thread to run on) is not the job's doing.
 #[derive(Debug, Clone)]
 pub struct Allowance(Arc<Mutex<Duration>>);
 

@@ -10,7 +10,7 @@ use rhai::{AST, ASTNode, Expr, FnCallExpr, Position, Stmt};
 use crate::CompileError;
 
 /// Functions rhai handles itself rather than registers (`Fn`, `call`, `type_of` …).
-const KEYWORD_FUNCTIONS: [&str; 10] = ["print", "debug", "type_of", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn", "eval"];
+const KEYWORD_FUNCTIONS: [&str; 9] = ["print", "debug", "type_of", "Fn", "call", "curry", "is_shared", "is_def_var", "is_def_fn"];
 
 /// The functions of a sandbox: for each name, the numbers of parameters it takes.
 pub(crate) struct Functions(HashMap<String, HashSet<usize>>);

@@ -17,6 +17,9 @@ pub const IMPORT_REPORT_RETENTION: Duration = Duration::from_secs(60 * 60);
 /// Finished background import reports kept per user (the newest): a report holds every row
 /// error, and one user's imports must not evict another's reports.
 pub const IMPORT_REPORTS_KEPT: usize = 20;
+/// Background imports one user may have running at a time: each holds its whole table in memory
+/// (up to the upload bounds) and a drafting thread, and they queue for the one write turn anyway.
+pub const RUNNING_IMPORTS_PER_USER: usize = 2;
 
 /// How far an import has come, readable while it runs.
 #[derive(Debug, Default)]
@@ -46,10 +49,16 @@ impl ImportProgress {
 pub(crate) struct Imports(Arc<Mutex<HashMap<String, Arc<ImportProgress>>>>);
 
 impl Imports {
-    fn add(&self, id: String, progress: Arc<ImportProgress>) {
+    /// Registers a new import, unless its owner already has [`RUNNING_IMPORTS_PER_USER`] running.
+    fn add(&self, id: String, progress: Arc<ImportProgress>) -> Result<(), EngineError> {
         let mut imports = self.0.lock().unwrap_or_else(|e| e.into_inner());
         expire(&mut imports, Instant::now());
+        let running = imports.values().filter(|p| p.owner == progress.owner && p.finished_at().is_none()).count();
+        if running >= RUNNING_IMPORTS_PER_USER {
+            return Err(EngineError::RateLimited { retry_after_secs: 10 });
+        }
         imports.insert(id, progress);
+        Ok(())
     }
 
     fn get(&self, id: &str) -> Option<Arc<ImportProgress>> {
@@ -91,7 +100,7 @@ impl Engine {
             total: AtomicU64::new(table.rows.len() as u64),
             ..Default::default()
         });
-        self.imports.add(id.clone(), progress.clone());
+        self.imports.add(id.clone(), progress.clone())?;
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {
             let report =
