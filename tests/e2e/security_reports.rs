@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use e2e::{call, crm, databases, repo, start};
 use engine::{Engine, RuleLimits, Settings};
+use sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const ACCOUNTS: &str = "/api/apps/crm/forms/account/records";
@@ -166,4 +167,38 @@ async fn a_filter_of_empty_groups_is_refused_at_the_condition_bound() {
             assert!(body["details"][0]["message"].as_str().unwrap().contains("at most 100 conditions"), "{url}: {body}");
         }
     }
+}
+
+/// The message a PostgreSQL server set to German (`lc_messages = 'de_DE'`) gives a statement
+/// cancelled by `statement_timeout`; the code, 57014 (`query_canceled`), is the same in every language.
+const GERMAN_STATEMENT_TIMEOUT: &str = "storniere Anfrage wegen Zeitüberschreitung der Anweisung";
+
+#[actix_web::test]
+async fn a_report_past_the_statement_timeout_is_refused_whatever_the_servers_language() {
+    // The test server has no locale but English, so the account table is swapped for a view
+    // that fails as a German server fails a statement past the report's statement timeout.
+    let Some(url) = databases().await.into_iter().find(|url| url.starts_with("postgres")) else { return };
+    let (engine, token) = crm(&url).await;
+    let app = start(engine).await;
+    // A row, so that the view's condition runs.
+    let (status, body) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Slow"}})), Some(&token)).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let timed_out = format!(
+        "CREATE FUNCTION timed_out_in_german() RETURNS boolean LANGUAGE plpgsql AS $$ BEGIN \
+         RAISE EXCEPTION '{GERMAN_STATEMENT_TIMEOUT}' USING ERRCODE = 'query_canceled'; END $$"
+    );
+    for sql in [
+        timed_out.as_str(),
+        "ALTER TABLE r_crm__account RENAME TO r_crm__account_stored",
+        "CREATE VIEW r_crm__account AS SELECT * FROM r_crm__account_stored WHERE timed_out_in_german()",
+    ] {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    db.close().await.ok();
+
+    let body = json!({"source": "account", "measures": [{"id": "n", "agg": "count"}]});
+    let (status, body) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(body), Some(&token)).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert!(body["details"][0]["message"].as_str().unwrap().contains("the report ran longer than 10 s"), "{body}");
 }

@@ -305,7 +305,8 @@ impl Engine {
                 // Nothing was written: ending the transaction either way is the same.
                 tx.rollback().await.map_err(StoreError::from)?;
                 result.map_err(|e| match e {
-                    EngineError::Store(e) if is_statement_timeout(&e) => statement_timed_out(),
+                    // The code is also an administrator's cancel (pg_cancel_backend), rare enough to answer alike.
+                    EngineError::Store(e) if e.is_query_cancelled() => statement_timed_out(),
                     other => other,
                 })
             }
@@ -439,13 +440,6 @@ fn shape(report: &Report, columns: &[OutColumn], columns_json: Vec<Value>, read:
 /// Runs CPU-bound `work` on the blocking pool instead of the calling (request) thread.
 async fn off_request_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineError> + Send + 'static) -> Result<T, EngineError> {
     tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Internal(format!("report work stopped: {e}")))?
-}
-
-/// Whether PostgreSQL cancelled the statement for running past `statement_timeout` (SQLSTATE
-/// 57014). sea-orm keeps the code inside sqlx's error, which the engine does not reach; the
-/// server's message is fixed text.
-fn is_statement_timeout(e: &StoreError) -> bool {
-    e.to_string().contains("canceling statement due to statement timeout")
 }
 
 fn statement_timed_out() -> EngineError {

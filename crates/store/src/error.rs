@@ -1,6 +1,9 @@
 //! The store's one error type.
 
-use sea_orm::DbErr;
+use sea_orm::{DbErr, RuntimeErr, SqlxError};
+
+/// PostgreSQL's SQLSTATE for a statement it cancelled.
+const QUERY_CANCELED: &str = "57014";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -12,7 +15,50 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether PostgreSQL cancelled the statement (SQLSTATE 57014, `query_canceled`): past
+    /// `statement_timeout`, or at an administrator's request. The code, unlike the message, is
+    /// the same whatever language the server writes its messages in (`lc_messages`).
+    pub fn is_query_cancelled(&self) -> bool {
+        self.sqlstate().as_deref() == Some(QUERY_CANCELED)
+    }
+
+    /// The SQLSTATE code of the database's error, when the database refused a statement.
+    fn sqlstate(&self) -> Option<String> {
+        let StoreError::Db(DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) = self else {
+            return None;
+        };
+        match e.as_ref() {
+            SqlxError::Database(e) => e.code().map(String::from),
+            _ => None,
+        }
+    }
+
     pub(crate) fn corrupt(table: &str, message: impl ToString) -> Self {
         StoreError::Corrupt { table: table.to_owned(), message: message.to_string() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectionTrait, Database, TransactionTrait};
+
+    use super::StoreError;
+
+    #[tokio::test]
+    async fn a_statement_past_its_timeout_is_told_by_its_code() {
+        let Ok(base) = std::env::var("TESSERA_TEST_PG") else {
+            eprintln!("note: TESSERA_TEST_PG is not set; skipping PostgreSQL for this test");
+            return;
+        };
+        let db = Database::connect(format!("{}/postgres", base.trim_end_matches('/'))).await.unwrap();
+        let tx = db.begin().await.unwrap();
+        tx.execute_unprepared("SET LOCAL statement_timeout = 1").await.unwrap();
+        let timed_out = StoreError::from(tx.execute_unprepared("SELECT pg_sleep(1)").await.unwrap_err());
+        assert!(timed_out.is_query_cancelled(), "{timed_out}");
+        tx.rollback().await.unwrap();
+
+        let refused = StoreError::from(db.execute_unprepared("SELECT 1 / 0").await.unwrap_err());
+        assert!(!refused.is_query_cancelled(), "{refused}");
+        db.close().await.unwrap();
     }
 }
