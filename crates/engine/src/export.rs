@@ -7,6 +7,7 @@ use defs::Action;
 use serde_json::{Value, json};
 
 use crate::access::Access;
+use crate::reports::on_blocking_pool;
 use crate::{Actor, Engine, EngineError, ListParams};
 
 /// Rows per page while exporting.
@@ -79,10 +80,7 @@ impl Engine {
         }
         let (form, headers) = (export.form.clone(), export.headers.clone());
         // Building the workbook is CPU work proportional to the rows: off the request threads.
-        tokio::task::spawn_blocking(move || reports::to_xlsx(&form, &headers, &rows))
-            .await
-            .map_err(|e| EngineError::Internal(format!("building the workbook stopped: {e}")))?
-            .map_err(EngineError::Internal)
+        on_blocking_pool(move || reports::to_xlsx(&form, &headers, &rows).map_err(EngineError::Internal)).await
     }
 }
 

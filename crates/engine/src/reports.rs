@@ -136,7 +136,7 @@ impl Engine {
             .map(|c| serde_json::from_value::<defs::Label>(c["label"].clone()).map(|l| l.text(locale).to_owned()).unwrap_or_default())
             .collect();
         let sheet = id.to_owned();
-        off_request_thread(move || {
+        on_blocking_pool(move || {
             let rows: Vec<Vec<Value>> =
                 result.rows.iter().map(|r| ids.iter().map(|id| r.get(id).cloned().unwrap_or(Value::Null)).collect()).collect();
             match format {
@@ -279,7 +279,7 @@ impl Engine {
             .collect();
         // Laying out up to MAX_ROWS rows (and a cross table of them) is CPU work: off the
         // request threads, so one heavy report does not stall every request on its worker.
-        off_request_thread(move || shape(&report, &columns, columns_json, read)).await
+        on_blocking_pool(move || shape(&report, &columns, columns_json, read)).await
     }
 
     /// Runs the compiled statements: the rows (cut at `limit`) and each totals statement's
@@ -437,9 +437,12 @@ fn shape(report: &Report, columns: &[OutColumn], columns_json: Vec<Value>, read:
     })
 }
 
-/// Runs CPU-bound `work` on the blocking pool instead of the calling (request) thread.
-async fn off_request_thread<T: Send + 'static>(work: impl FnOnce() -> Result<T, EngineError> + Send + 'static) -> Result<T, EngineError> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Internal(format!("report work stopped: {e}")))?
+/// Runs CPU-bound `work` on tokio's blocking pool, so it does not stall the other requests on
+/// the calling (request) thread.
+pub(crate) async fn on_blocking_pool<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, EngineError> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| EngineError::Internal(format!("work on the blocking pool stopped: {e}")))?
 }
 
 fn statement_timed_out() -> EngineError {
