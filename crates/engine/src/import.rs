@@ -38,6 +38,7 @@ use crate::access::Access;
 use crate::apps::LoadedApp;
 use crate::audit::Subject;
 use crate::gather;
+use crate::hooks::Turn;
 use crate::records::Draft;
 use crate::{Actor, Engine, EngineError};
 
@@ -325,7 +326,7 @@ impl Engine {
                 Ahead::Convert => {
                     let data = self.convert(tx, ctx.actor, ctx.loaded, ctx.columns, ctx.headers, cells, &mut memory.links).await?;
                     let kept = (ctx.on_duplicate == OnDuplicate::Update).then(|| data.clone());
-                    (kept, self.draft(ctx.actor, ctx.app, ctx.form, Value::Object(data), None, 0)?)
+                    (kept, self.draft_with_rules(Turn::Held, ctx.actor, ctx.app, ctx.form, Value::Object(data), None, 0).await?)
                 }
             };
             if !savepoint {
