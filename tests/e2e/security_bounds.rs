@@ -1,10 +1,12 @@
 //! Regression tests of issue 15 (security and bounds): uploads read within bounds and only
 //! after the import right is checked (item 6), logins bounded and limited per address (item 12),
-//! one body limit per route kind (item 13).
+//! one body limit per route kind (item 13); and of its review: logins limited when sent at once,
+//! xls and ods known by their Content-Type, our own CSV export importing back as it was.
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use e2e::{call, crm, databases, start};
+use futures::future::join_all;
 use rust_xlsxwriter::Workbook;
 use serde_json::{Value, json};
 
@@ -70,6 +72,65 @@ async fn xls_and_ods_uploads_are_refused_as_unreadable_within_bounds() {
             let (status, body) = call(&app, import(format, "application/octet-stream", book.clone()), Some(&admin)).await;
             assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{url} {format}: {body}");
             assert!(message(&body).contains("xlsx or csv"), "{url} {format}: says what to send instead: {body}");
+        }
+        // Before: with no `format`, their own Content-Types were taken for xlsx: an xls or ods
+        // was answered 400 "not an xlsx workbook" (and this xlsx in disguise was imported).
+        for content_type in ["application/vnd.ms-excel", "application/vnd.oasis.opendocument.spreadsheet"] {
+            let req = TestRequest::post()
+                .uri("/api/apps/crm/forms/lead/import?wait=true")
+                .insert_header(("Content-Type", content_type))
+                .set_payload(book.clone());
+            let (status, body) = call(&app, req, Some(&admin)).await;
+            assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE, "{url} {content_type}: {body}");
+        }
+    }
+}
+
+#[actix_web::test]
+async fn a_csv_export_of_text_that_would_start_a_formula_imports_back_as_it_was() {
+    // Before: the export's leading `'` (which keeps a spreadsheet from running the text as a
+    // formula) was imported as part of the value: `=1+1` came back as `'=1+1`.
+    let original = json!({"name": "=1+1", "title": "-总监", "wechat": "+86 wx", "notes": "@提醒",
+        "phone": "+86 138 0000 0000", "email": "roundtrip@example.com"});
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        let app = start(engine).await;
+        let t = Some(admin.as_str());
+        let create = |form: &str, data: &Value| {
+            TestRequest::post().uri(&format!("/api/apps/crm/forms/{form}/records")).set_json(json!({"data": data}))
+        };
+        let (_, account) = call(&app, create("account", &json!({"name": "东方重工"})), t).await;
+        let mut data = original.clone();
+        data["account"] = account["id"].clone();
+        let (status, created) = call(&app, create("contact", &data), t).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {created}");
+        let record = format!("/api/apps/crm/forms/contact/records/{}", created["id"].as_str().unwrap());
+
+        let resp = actix_web::test::call_service(
+            &app,
+            TestRequest::get()
+                .uri("/api/apps/crm/forms/contact/export?format=csv")
+                .insert_header(("Authorization", format!("Bearer {admin}")))
+                .to_request(),
+        )
+        .await;
+        let csv = actix_web::test::read_body(resp).await;
+        assert!(String::from_utf8_lossy(&csv).contains("\"'=1+1\""), "{url}: the export is defused");
+
+        let changed = json!({"name": "changed", "title": "changed", "wechat": "changed", "notes": "changed"});
+        let patch = TestRequest::patch().uri(&record).insert_header(("If-Match", "1")).set_json(json!({"data": changed}));
+        let (status, body) = call(&app, patch, t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+
+        let req = TestRequest::post()
+            .uri("/api/apps/crm/forms/contact/import?wait=true&format=csv&on_duplicate=update")
+            .insert_header(("Content-Type", "text/csv"))
+            .set_payload(csv);
+        let (status, report) = call(&app, req, t).await;
+        assert_eq!((status, report["updated"].as_u64()), (StatusCode::OK, Some(1)), "{url}: {report}");
+        let (_, now) = call(&app, TestRequest::get().uri(&record), t).await;
+        for (field, value) in original.as_object().unwrap() {
+            assert_eq!(&now["data"][field], value, "{url} {field}: {now}");
         }
     }
 }
@@ -173,5 +234,22 @@ async fn spraying_one_password_over_many_usernames_is_limited_per_address() {
         // Another address is not held back by it.
         let (status, body) = call(&app, login_from("198.51.100.20:40000", "admin", "admin-pass"), None).await;
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
+    }
+}
+
+#[actix_web::test]
+async fn logins_sent_at_once_are_limited_as_if_sent_one_by_one() {
+    // Before: a login was checked against the limit before its password was hashed and counted
+    // as a failure only after, so guesses sent at once all passed the check before the first
+    // was counted: all 10 were tried (401).
+    let attempts = 2 * server::MAX_FAILURES_PER_USER as usize;
+    for url in databases().await {
+        let (engine, _) = crm(&url).await;
+        let app = start(engine).await;
+        let guesses = (0..attempts).map(|i| call(&app, login_from("192.0.2.9:40000", "admin", &format!("guess{i}")), None));
+        let statuses: Vec<StatusCode> = join_all(guesses).await.into_iter().map(|(status, _)| status).collect();
+        let tried = statuses.iter().filter(|s| **s == StatusCode::UNAUTHORIZED).count();
+        let refused = statuses.iter().filter(|s| **s == StatusCode::TOO_MANY_REQUESTS).count();
+        assert_eq!((tried, refused), (server::MAX_FAILURES_PER_USER as usize, attempts - tried), "{url}: {statuses:?}");
     }
 }

@@ -64,12 +64,23 @@ pub(crate) fn read(format: &str, bytes: &[u8]) -> Result<Table, Refusal> {
     }
 }
 
+/// Characters that start a formula in a spreadsheet: our CSV exports put a `'` before text
+/// beginning with one (`reports::export`'s `FORMULA_TRIGGERS`, which this list must follow).
+const FORMULA_TRIGGERS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `cell` as it was before our CSV export defused it: without the `'` put before a formula
+/// trigger, so importing an export gives back the values exported (`+86 …`, not `'+86 …`).
+/// Only there: a `'` before anything else is the cell's own.
+fn undefuse(cell: &str) -> &str {
+    cell.strip_prefix('\'').filter(|rest| rest.starts_with(FORMULA_TRIGGERS)).unwrap_or(cell)
+}
+
 /// The first row is the header.
 fn read_csv(bytes: &[u8]) -> Result<Table, Refusal> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
     let headers: Vec<String> =
-        reader.headers().map_err(|e| Refusal::Malformed(format!("CSV header: {e}")))?.iter().map(str::to_owned).collect();
+        reader.headers().map_err(|e| Refusal::Malformed(format!("CSV header: {e}")))?.iter().map(|h| undefuse(h).to_owned()).collect();
     check_width(headers.len())?;
     let mut cells = headers.len();
     let mut rows = Vec::new();
@@ -79,7 +90,7 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Refusal> {
         cells += record.len();
         check_cells(cells)?;
         check_rows(rows.len() + 1)?;
-        rows.push(record.iter().map(str::to_owned).collect());
+        rows.push(record.iter().map(|cell| undefuse(cell).to_owned()).collect());
     }
     Ok(Table { headers, rows })
 }
@@ -224,6 +235,15 @@ mod tests {
             let at = zip.windows(4).position(|w| w == signature).unwrap() + offset;
             zip[at..at + 4].copy_from_slice(&size.to_le_bytes());
         }
+    }
+
+    #[test]
+    fn the_quote_mark_our_export_puts_before_a_formula_is_taken_off_and_no_other() {
+        let csv = "\"'=name\",plain\n\"'=1+1\",\"'+86 138\"\n\"'-x\",\"'@a\"\n\"'\t=1\",\"'\r=1\"\n'quoted,''=1\n";
+        let table = read_csv(csv.as_bytes()).unwrap();
+        assert_eq!(table.headers, ["=name", "plain"]);
+        let expected = [["=1+1", "+86 138"], ["-x", "@a"], ["\t=1", "\r=1"], ["'quoted", "''=1"]];
+        assert_eq!(table.rows, expected.map(|row| row.map(str::to_owned).to_vec()));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::{AUTH_BODY_BYTES, json_body};
 use crate::auth::{Caller, SESSION_COOKIE, token};
 use crate::{ApiError, AppState};
-use engine::EngineError;
+use engine::{EngineError, Login};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -30,21 +30,34 @@ pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, payload:
     let body: LoginBody = json_body(&req, payload, AUTH_BODY_BYTES).await?;
     // Without a peer (a test request) every login counts as one address.
     let address = req.peer_addr().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
-    if let Some(retry_after_secs) = state.login_limiter.wait(&body.username, address) {
-        return Err(EngineError::RateLimited { retry_after_secs }.into());
-    }
-    let login = match state.engine.login(&body.username, &body.password).await {
-        Ok(login) => login,
-        Err(e) => {
-            if matches!(e, EngineError::BadCredentials) {
-                state.login_limiter.failed(&body.username, address);
-            }
-            return Err(e.into());
-        }
+    let login = if within_length_bounds(&body) {
+        limited_login(&state, &body, address).await?
+    } else {
+        // The engine refuses these (422) before anything is hashed: no guess to count, and a
+        // username past the bound is never kept by the limiter, whose map is sized by it.
+        state.engine.login(&body.username, &body.password).await?
     };
-    state.login_limiter.succeeded(&body.username, address);
     let cookie = Cookie::build(SESSION_COOKIE, login.token.clone()).path("/").http_only(true).same_site(SameSite::Strict).finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(login))
+}
+
+/// Whether the username and password are within the lengths the engine tries a login with.
+fn within_length_bounds(body: &LoginBody) -> bool {
+    body.username.chars().count() <= engine::MAX_USERNAME_CHARS && body.password.chars().count() <= engine::MAX_PASSWORD_CHARS
+}
+
+/// Tries the login if the limiter admits it: a wrong password stays counted as the failure it
+/// was admitted as; a success, or an error before the password was judged, is taken back.
+async fn limited_login(state: &AppState, body: &LoginBody, address: IpAddr) -> Result<Login, ApiError> {
+    let attempt =
+        state.login_limiter.admit(&body.username, address).map_err(|retry_after_secs| EngineError::RateLimited { retry_after_secs })?;
+    let outcome = state.engine.login(&body.username, &body.password).await;
+    match &outcome {
+        Ok(_) => state.login_limiter.succeeded(attempt),
+        Err(EngineError::BadCredentials) => {} // counted when admitted
+        Err(_) => state.login_limiter.withdrawn(attempt),
+    }
+    Ok(outcome?)
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use actix_web::web::{self, Data, Path, Payload, Query};
-use actix_web::{HttpRequest, HttpResponse, get, post};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post};
 use engine::{EngineError, ImportOptions, OnDuplicate};
 use serde::Deserialize;
 use serde_json::json;
@@ -69,10 +69,19 @@ pub(crate) async fn import(
     Ok(HttpResponse::Accepted().json(json!({"id": id, "status_url": format!("/api/imports/{id}")})))
 }
 
-/// The format named by the Content-Type: XLSX for a spreadsheet, else CSV.
+/// The format named by the Content-Type: xls and ods by their own types (so they get the 415
+/// that says what to send instead, not "not an xlsx workbook"), XLSX for another spreadsheet
+/// type, else CSV.
 fn format_of(req: &HttpRequest) -> String {
-    let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    if content_type.contains("spreadsheet") || content_type.contains("excel") { "xlsx".into() } else { "csv".into() }
+    let mime = req.mime_type().ok().flatten();
+    let essence = mime.as_ref().map(|m| m.essence_str()).unwrap_or_default();
+    match essence {
+        "application/vnd.ms-excel" => "xls",
+        "application/vnd.oasis.opendocument.spreadsheet" => "ods",
+        spreadsheet if spreadsheet.contains("spreadsheet") || spreadsheet.contains("excel") => "xlsx",
+        _ => "csv",
+    }
+    .into()
 }
 
 fn options(q: &ImportQuery) -> Result<ImportOptions, ApiError> {
