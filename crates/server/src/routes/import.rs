@@ -55,7 +55,7 @@ pub(crate) async fn import(
     let (app, form) = path.into_inner();
     let q = query.into_inner();
     let options = options(&q)?;
-    state.engine.check_import_right(&caller.0, &app, &form, options.on_duplicate)?;
+    state.engine.check_import_right(&caller.0, &app, &form, options.on_duplicate).await?;
     let format = q.format.clone().unwrap_or_else(|| format_of(&req));
     let body = read_body(&req, payload, IMPORT_BODY_BYTES).await?;
     let table = web::block(move || tabular::read(&format, &body))
