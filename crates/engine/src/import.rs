@@ -56,6 +56,11 @@ const CHUNK: usize = 64;
 pub const ALL_OR_NOTHING_MAX_ROWS: usize = 5_000;
 /// Chunks drafted ahead of the one being written.
 const CHUNKS_AHEAD: usize = 4;
+/// How long the writer waits for the drafting thread's next chunk while holding the write turn;
+/// past it, what is written is committed and the turn let go while it waits on (a commit a chunk
+/// when drafting is only a little slower than writing cost imports about 6 %: 18.6–19.2k against
+/// 19.9–20.7k rows/s at 20,000 leads).
+const DRAFT_WAIT_HOLDING_TURN: std::time::Duration = std::time::Duration::from_millis(2);
 /// Export columns that are not fields; an import of an export ignores them.
 const SYSTEM_COLUMNS: [&str; 4] = ["id", "owner", "created_at", "updated_at"];
 
@@ -157,10 +162,10 @@ impl Engine {
         let mut row = 1; // the header is row 1
         let mut uncommitted = 0;
         loop {
-            let chunk = match drafts.try_recv() {
-                Ok(chunk) => chunk,
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
+            let chunk = match tokio::time::timeout(DRAFT_WAIT_HOLDING_TURN, drafts.recv()).await {
+                Ok(Some(chunk)) => chunk,
+                Ok(None) => break,
+                Err(_) => {
                     if !options.all_or_nothing
                         && let Some((turn, tx)) = open.take()
                     {
