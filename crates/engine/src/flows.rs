@@ -115,6 +115,9 @@ struct FlowEnv<'a> {
     user: Value,
     users: &'a [store::User],
     app: &'a LoadedApp,
+    /// The time all the expressions of one command may take together, as a save's rules share
+    /// theirs: a move evaluating many conditions cannot take the deadline many times over.
+    allowance: rules::Allowance,
 }
 
 impl Env for FlowEnv<'_> {
@@ -157,7 +160,8 @@ impl Env for FlowEnv<'_> {
     fn rule_users(&self, rule: &str) -> Result<Vec<String>, String> {
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let input = self.input();
-        let outcome = self.app.rules.call(script, function, &input, Arc::new(NoHost)).map_err(|e| e.to_string())?;
+        let outcome =
+            self.allowance.spend(|| self.app.rules.call(script, function, &input, Arc::new(NoHost))).map_err(|e| e.to_string())?;
         Ok(match outcome.value {
             Value::String(user) => vec![user],
             Value::Array(users) => users.into_iter().filter_map(|u| u.as_str().map(str::to_owned)).collect(),
@@ -180,7 +184,8 @@ impl FlowEnv<'_> {
             .rules
             .expression(source)
             .map_err(|e| EngineError::Internal(format!("flow expression `{source}` did not compile: {}", e.message)))?;
-        Ok(self.app.rules.eval_with(&expression, &self.input(), vars, Arc::new(NoHost))?)
+        let input = self.input();
+        Ok(self.allowance.spend(|| self.app.rules.eval_with(&expression, &input, vars, Arc::new(NoHost)))?)
     }
 
     /// A value of `set` or `create.data`: literal JSON, or an expression after `=`.
@@ -407,7 +412,16 @@ impl Engine {
                 format!("new records start in `{initial}`; `{f}` then follows the flow's actions"),
             )]));
         }
-        let env = FlowEnv { now: time::now(), id: "", owner, record: data, user: actor_json(actor), users, app };
+        let env = FlowEnv {
+            now: time::now(),
+            id: "",
+            owner,
+            record: data,
+            user: actor_json(actor),
+            users,
+            app,
+            allowance: app.rules.allowance(),
+        };
         let step = workflow.start(runtime.version, requested.as_deref(), &actor.username, &env).map_err(step_error)?;
         // A state's `set` gives defaults here: values the creator gave win.
         let mut patch = Map::new();
@@ -461,6 +475,7 @@ impl Engine {
                 user: actor_json(actor),
                 users: &users,
                 app: loaded,
+                allowance: loaded.rules.allowance(),
             };
             let person = Person { username: &actor.username, roles: &actor.roles, may_update, system: false };
             view(&workflow, &instance, record.version, Some((&person, &env as &dyn Env)))
@@ -542,6 +557,7 @@ impl Engine {
             user: actor_json(actor),
             users: &users,
             app: loaded,
+            allowance: loaded.rules.allowance(),
         };
         let person = Person { username: &actor.username, roles: &actor.roles, may_update, system };
         let step = workflow.step(&instance, &person, &command, request.comment.clone(), &env).map_err(step_error)?;
@@ -733,6 +749,7 @@ impl Engine {
                 user: Value::Null,
                 users: &[],
                 app,
+                allowance: app.rules.allowance(),
             };
             let Some(due) = timer_due(timer, &env, now)? else { continue };
             let job = store::Job {
@@ -782,6 +799,7 @@ impl Engine {
             user: actor_json(&system),
             users: &users,
             app: loaded,
+            allowance: loaded.rules.allowance(),
         };
         if let Some(condition) = &timer.condition
             && !truthy(&env.eval(condition, &[])?)
