@@ -6,6 +6,7 @@ mod crm_rules;
 mod definitions;
 mod demo;
 mod exchange;
+mod integrity;
 mod indexes;
 mod lists;
 mod permissions;

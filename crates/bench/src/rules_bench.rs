@@ -14,10 +14,10 @@ use crate::median_rate;
 struct Idle;
 
 impl Host for Idle {
-    fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
+    fn lookup(&self, _: &str, _: &str, _: rules::ReadAs) -> Result<Option<Value>, String> {
         Ok(None)
     }
-    fn find(&self, _: &str, _: Value, _: u64) -> Result<Vec<Value>, String> {
+    fn find(&self, _: &str, _: Value, _: u64, _: rules::ReadAs) -> Result<Vec<Value>, String> {
         Ok(Vec::new())
     }
     fn round_robin(&self, _: &str, members: &[String]) -> Result<String, String> {

@@ -93,10 +93,10 @@ pub struct TaskView {
 struct NoHost;
 
 impl rules::Host for NoHost {
-    fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
+    fn lookup(&self, _: &str, _: &str, _: rules::ReadAs) -> Result<Option<Value>, String> {
         Err("flow conditions cannot read other records".into())
     }
-    fn find(&self, _: &str, _: Value, _: u64) -> Result<Vec<Value>, String> {
+    fn find(&self, _: &str, _: Value, _: u64, _: rules::ReadAs) -> Result<Vec<Value>, String> {
         Err("flow conditions cannot read other records".into())
     }
     fn round_robin(&self, _: &str, _: &[String]) -> Result<String, String> {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use defs::{Action, HookKind};
 use forms::FieldError;
-use rules::{Allowance, Effect, Host, Input, RuleError};
+use rules::{Allowance, Effect, Host, Input, ReadAs, RuleError};
 use serde_json::{Map, Value, json};
 use store::{Conn, Deleted, Filter, ListQuery};
 use tokio::sync::{Semaphore, mpsc};
@@ -159,8 +159,8 @@ impl<T: Send + 'static> Started<T> {
 
 #[derive(Debug, Clone, PartialEq)]
 enum HostRequest {
-    Lookup { form: String, id: String },
-    Find { form: String, filter: Value, limit: u64 },
+    Lookup { form: String, id: String, read_as: ReadAs },
+    Find { form: String, filter: Value, limit: u64, read_as: ReadAs },
     RoundRobin { pool: String, members: Vec<String> },
 }
 
@@ -179,12 +179,12 @@ trait Ask {
 struct Asking<A>(A);
 
 impl<A: Ask + Send + Sync> Host for Asking<A> {
-    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String> {
-        let found = self.0.ask(HostRequest::Lookup { form: form.to_owned(), id: id.to_owned() })?;
+    fn lookup(&self, form: &str, id: &str, read_as: ReadAs) -> Result<Option<Value>, String> {
+        let found = self.0.ask(HostRequest::Lookup { form: form.to_owned(), id: id.to_owned(), read_as })?;
         Ok((!found.is_null()).then_some(found))
     }
-    fn find(&self, form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String> {
-        match self.0.ask(HostRequest::Find { form: form.to_owned(), filter, limit })? {
+    fn find(&self, form: &str, filter: Value, limit: u64, read_as: ReadAs) -> Result<Vec<Value>, String> {
+        match self.0.ask(HostRequest::Find { form: form.to_owned(), filter, limit, read_as })? {
             Value::Array(rows) => Ok(rows),
             _ => Ok(Vec::new()),
         }
@@ -263,10 +263,10 @@ impl Ask for ChannelHost {
 struct NoHost;
 
 impl Host for NoHost {
-    fn lookup(&self, _: &str, _: &str) -> Result<Option<Value>, String> {
+    fn lookup(&self, _: &str, _: &str, _: ReadAs) -> Result<Option<Value>, String> {
         Err("lookup is not available here".into())
     }
-    fn find(&self, _: &str, _: Value, _: u64) -> Result<Vec<Value>, String> {
+    fn find(&self, _: &str, _: Value, _: u64, _: ReadAs) -> Result<Vec<Value>, String> {
         Err("find is not available here".into())
     }
     fn round_robin(&self, _: &str, _: &[String]) -> Result<String, String> {
@@ -478,38 +478,47 @@ impl Engine {
         }
     }
 
-    /// Answers a script's read as the user it runs for: only records they may read, without
-    /// the fields hidden from them.
+    /// Answers a script's read: with the app's authority (every live record and field), or, for
+    /// `lookup_as_user` and `find_as_user`, as the user it runs for — only records they may read,
+    /// without the fields hidden from them.
     async fn serve(&self, tx: &impl Conn, actor: &Actor, app: &str, request: HostRequest) -> Result<Value, String> {
         let loaded = self.app(app).map_err(|e| e.to_string())?;
         let text = |e: EngineError| e.to_string();
         match request {
-            HostRequest::Lookup { form, id } => {
+            HostRequest::Lookup { form, id, read_as } => {
                 let rt = loaded.form(&form).map_err(text)?;
-                let access = Access::of(actor, rt);
                 let found = store::get(tx, &rt.table, &id).await.map_err(|e| e.to_string())?.filter(|r| r.deleted_at.is_none());
                 let Some(record) = found else { return Ok(Value::Null) };
+                if read_as == ReadAs::App {
+                    return Ok(script_view(record, None));
+                }
+                let access = Access::of(actor, rt);
                 if !access.allows(Action::Read)
                     || !self.in_scope(tx, actor, loaded, rt, &access, Action::Read, &record).await.map_err(text)?
                 {
                     return Ok(Value::Null);
                 }
-                Ok(script_view(record, &access))
+                Ok(script_view(record, Some(&access)))
             }
-            HostRequest::Find { form, filter, limit } => {
+            HostRequest::Find { form, filter, limit, read_as } => {
                 let rt = loaded.form(&form).map_err(text)?;
-                let access = Access::of(actor, rt);
-                if !access.allows(Action::Read) {
-                    return Ok(Value::Array(Vec::new())); // nothing the user may read
-                }
                 let filter = crate::list::parse_filter(loaded, rt, &filter, "/filter").map_err(|e| format!("find({form}): {e}"))?;
-                let filter = match self.scope(tx, actor, loaded, rt, &access, Action::Read).await.map_err(text)? {
-                    Some(scope) => Filter::All(vec![filter, scope]),
-                    None => filter,
+                let (filter, access) = match read_as {
+                    ReadAs::App => (filter, None),
+                    ReadAs::User => {
+                        let access = Access::of(actor, rt);
+                        if !access.allows(Action::Read) {
+                            return Ok(Value::Array(Vec::new())); // nothing the user may read
+                        }
+                        match self.scope(tx, actor, loaded, rt, &access, Action::Read).await.map_err(text)? {
+                            Some(scope) => (Filter::All(vec![filter, scope]), Some(access)),
+                            None => (filter, Some(access)),
+                        }
+                    }
                 };
                 let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit, deleted: Deleted::Exclude };
                 let rows = store::list(tx, &rt.table, &query).await.map_err(|e| e.to_string())?;
-                Ok(Value::Array(rows.into_iter().map(|r| script_view(r, &access)).collect()))
+                Ok(Value::Array(rows.into_iter().map(|r| script_view(r, access.as_ref())).collect()))
             }
             HostRequest::RoundRobin { pool, members } => {
                 let turn = store::next_counter(tx, &format!("round_robin:{app}:{pool}")).await.map_err(|e| e.to_string())?;
@@ -532,9 +541,12 @@ fn object_with_id(mut data: Map<String, Value>, id: &str) -> Map<String, Value> 
     data
 }
 
-/// A stored record as scripts read it: its visible data plus `id`, `owner` and timestamps.
-fn script_view(mut r: store::Record, access: &Access) -> Value {
-    access.redact(&mut r.data);
+/// A stored record as scripts read it: its data (what `access` shows, when read as the user) plus
+/// `id`, `owner` and timestamps.
+fn script_view(mut r: store::Record, access: Option<&Access>) -> Value {
+    if let Some(access) = access {
+        access.redact(&mut r.data);
+    }
     let mut data = object_with_id(r.data, &r.id);
     data.insert("owner".into(), json!(r.owner));
     data.insert("created_at".into(), json!(r.created_at));

@@ -9,7 +9,7 @@ use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
 use rhai::{Array, Dynamic, EvalAltResult, Map as RhaiMap};
 use serde_json::Value;
 
-use crate::{Allowance, Effect, Host, Limits};
+use crate::{Allowance, Effect, Host, Limits, ReadAs};
 
 /// What one call collected.
 pub(crate) struct CallState {
@@ -166,13 +166,18 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     });
 
     // Reading the platform, through the host.
-    engine.register_fn("lookup", |form: &str, id: &str| -> Fallible<Dynamic> {
-        host_call(|host, _| host.lookup(form, id)).map(|found| found.as_ref().map(dynamic).unwrap_or(Dynamic::UNIT))
-    });
-    engine.register_fn("find", |form: &str, filter: RhaiMap, limit: i64| -> Fallible<Array> {
-        let filter = json(&Dynamic::from_map(filter));
-        host_call(|host, max| host.find(form, filter, (limit.max(0) as u64).min(max))).map(|rows| rows.iter().map(dynamic).collect())
-    });
+    for (name, read_as) in [("lookup", ReadAs::App), ("lookup_as_user", ReadAs::User)] {
+        engine.register_fn(name, move |form: &str, id: &str| -> Fallible<Dynamic> {
+            host_call(|host, _| host.lookup(form, id, read_as)).map(|found| found.as_ref().map(dynamic).unwrap_or(Dynamic::UNIT))
+        });
+    }
+    for (name, read_as) in [("find", ReadAs::App), ("find_as_user", ReadAs::User)] {
+        engine.register_fn(name, move |form: &str, filter: RhaiMap, limit: i64| -> Fallible<Array> {
+            let filter = json(&Dynamic::from_map(filter));
+            host_call(|host, max| host.find(form, filter, (limit.max(0) as u64).min(max), read_as))
+                .map(|rows| rows.iter().map(dynamic).collect())
+        });
+    }
     engine.register_fn("round_robin", |pool: &str, members: Array| -> Fallible<String> {
         let members: Vec<String> = members.into_iter().filter_map(|m| m.into_string().ok()).collect();
         if members.is_empty() {

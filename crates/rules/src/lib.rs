@@ -19,13 +19,23 @@ use serde_json::{Map, Value};
 pub use allowance::Allowance;
 pub use sandbox::Limits;
 
-/// What a script may ask of the platform while it runs. The engine implements it, applying the
-/// calling user's permissions.
+/// Whose rights a script's read uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadAs {
+    /// The app's (`lookup`, `find`): every live record, every field. Rules compute stored figures,
+    /// as triggers do, and a figure must not depend on who happened to save.
+    App,
+    /// The user's the rule runs for (`lookup_as_user`, `find_as_user`): only the records they may
+    /// read, without the fields hidden from them.
+    User,
+}
+
+/// What a script may ask of the platform while it runs. The engine implements it.
 pub trait Host: Send + Sync {
-    /// The data of record `id` of `form`, if it exists and the user may read it.
-    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String>;
+    /// The data of record `id` of `form`, if it exists (and, read as the user, they may read it).
+    fn lookup(&self, form: &str, id: &str, read_as: ReadAs) -> Result<Option<Value>, String>;
     /// Up to `limit` records of `form` matching `filter` (the list API's filter language).
-    fn find(&self, form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String>;
+    fn find(&self, form: &str, filter: Value, limit: u64, read_as: ReadAs) -> Result<Vec<Value>, String>;
     /// The next member of `members` for the rotation `pool`, fair across calls and restarts.
     fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String>;
 }

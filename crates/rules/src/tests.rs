@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::{Allowance, Effect, Host, Input, Limits, RuleError, Rules};
+use crate::{Allowance, Effect, Host, Input, Limits, ReadAs, RuleError, Rules};
 
 /// A host over a fixed set of records with an in-memory rotation.
 struct FakeHost {
@@ -13,11 +13,11 @@ struct FakeHost {
 }
 
 impl Host for FakeHost {
-    fn lookup(&self, form: &str, id: &str) -> Result<Option<Value>, String> {
-        Ok((form == "account" && id == "a1").then(|| json!({"name": "Acme", "tier": "A"})))
+    fn lookup(&self, form: &str, id: &str, read_as: ReadAs) -> Result<Option<Value>, String> {
+        Ok((form == "account" && id == "a1").then(|| json!({"name": "Acme", "tier": "A", "as_user": read_as == ReadAs::User})))
     }
-    fn find(&self, _form: &str, filter: Value, limit: u64) -> Result<Vec<Value>, String> {
-        Ok((0..limit.min(3)).map(|i| json!({"n": i, "filter": filter.clone()})).collect())
+    fn find(&self, _form: &str, filter: Value, limit: u64, read_as: ReadAs) -> Result<Vec<Value>, String> {
+        Ok((0..limit.min(3)).map(|i| json!({"n": i, "filter": filter.clone(), "as_user": read_as == ReadAs::User})).collect())
     }
     fn round_robin(&self, _pool: &str, members: &[String]) -> Result<String, String> {
         let mut turn = self.turns.lock().unwrap();
@@ -124,6 +124,24 @@ fn scripts_read_records_and_report_errors_and_effects() {
     assert_eq!(out.effects[0], Effect::Notify { user: "manager1".into(), text: "new deal Big".into() });
     assert_eq!(out.effects[1], Effect::Create { form: "activity".into(), data: json!({"subject": "call Big"}) });
     assert_eq!(out.value, json!({"tier": "A", "found": 3, "total": 5.5, "next": "a"}));
+}
+
+#[test]
+fn lookup_and_find_read_as_the_app_and_their_as_user_forms_as_the_user() {
+    let rules = rules(
+        r#"
+        fn run(record, old, user) {
+            #{
+                app: lookup("account", "a1").as_user,
+                user: lookup_as_user("account", "a1").as_user,
+                app_rows: find("contact", #{}, 1)[0].as_user,
+                user_rows: find_as_user("contact", #{}, 1)[0].as_user,
+            }
+        }
+        "#,
+    );
+    let out = rules.call("test", "run", &input(json!({})), host()).unwrap();
+    assert_eq!(out.value, json!({"app": false, "user": true, "app_rows": false, "user_rows": true}));
 }
 
 #[test]
