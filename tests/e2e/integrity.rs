@@ -43,3 +43,65 @@ async fn a_contracts_paid_amount_is_the_same_whoever_saves_it() {
         );
     }
 }
+
+/// A copy of the CRM in a new folder, with `change` applied to its quote form.
+fn crm_with_quote(change: impl Fn(&mut Value)) -> std::path::PathBuf {
+    fn copy(src: &std::path::Path, dst: &std::path::Path) {
+        std::fs::create_dir_all(dst).unwrap();
+        for entry in std::fs::read_dir(src).unwrap() {
+            let path = entry.unwrap().path();
+            let target = dst.join(path.file_name().unwrap());
+            if path.is_dir() { copy(&path, &target) } else { std::fs::copy(&path, &target).map(|_| ()).unwrap() }
+        }
+    }
+    let dir = std::env::temp_dir().join(format!("tessera-crm-{}", uuid::Uuid::now_v7().simple()));
+    copy(&e2e::repo().join("apps/crm"), &dir);
+    let path = dir.join("forms/quote.json");
+    let mut quote: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    change(&mut quote);
+    std::fs::write(&path, serde_json::to_string_pretty(&quote).unwrap()).unwrap();
+    dir
+}
+
+#[actix_web::test]
+async fn an_approver_reads_the_record_of_a_pending_task_whatever_their_scope() {
+    // Before: with managers scoped to their own quotes, the quote routed to manager1 answered 404
+    // to them, on the record and on the task's decision; only the submitter's recall freed it.
+    let dir = crm_with_quote(|quote| {
+        for grant in quote["permissions"].as_array_mut().unwrap() {
+            if grant["roles"] == json!(["sales_manager"]) {
+                grant["scope"] = json!("own");
+            }
+        }
+    });
+    for url in databases().await {
+        let engine = engine::Engine::open_with(&url, std::slice::from_ref(&dir), &e2e::settings()).await.unwrap();
+        engine.ensure_admin(Some("admin-pass")).await.unwrap();
+        engine.seed_users("crm", "demo").await.unwrap();
+        let admin = engine.login("admin", "admin-pass").await.unwrap().token;
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let manager = engine.login("manager1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let (_, account) = call(&app, post("account", json!({"name": "南方航运"})), Some(&rep)).await;
+        let (_, product) = call(&app, post("product", json!({"code": "P-9", "name": "Crane", "unit_price": 100})), Some(&admin)).await;
+        let items = json!([{"product": product["id"], "qty": 1, "unit_price": 100}]);
+        let (status, quote) =
+            call(&app, post("quote", json!({"account": account["id"], "items": items, "discount": 15})), Some(&rep)).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {quote}");
+        let at = format!("/api/apps/crm/forms/quote/records/{}", quote["id"].as_str().unwrap());
+        let (status, moved) = call(&app, TestRequest::post().uri(&format!("{at}/actions/submit")), Some(&rep)).await;
+        assert_eq!((status, &moved["flow"]["approval"]["waiting"]), (StatusCode::OK, &json!(["manager1"])), "{url}: {moved}");
+
+        let (status, body) = call(&app, TestRequest::get().uri(&at), Some(&manager)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: the approver opens what they are asked to decide: {body}");
+        let (_, tasks) = call(&app, TestRequest::get().uri("/api/tasks"), Some(&manager)).await;
+        let task = tasks["items"][0]["id"].as_str().unwrap_or_else(|| panic!("{url}: {tasks}")).to_owned();
+        let decide = TestRequest::post().uri(&format!("/api/tasks/{task}/approve")).set_json(json!({"comment": "ok"}));
+        let (status, body) = call(&app, decide, Some(&manager)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        // Decided, the quote is outside manager1's scope again.
+        let (status, _) = call(&app, TestRequest::get().uri(&at), Some(&manager)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

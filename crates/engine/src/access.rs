@@ -117,6 +117,13 @@ impl Engine {
             negate: false,
         };
         let mut any = Vec::new();
+        // An approver reads what they are asked to decide, whatever their scope: a task routed to
+        // someone who could not open its record would stick until the submitter recalled it.
+        if action == Action::Read
+            && app.flows.get(&rt.compiled.id).is_some_and(|f| f.workflow.def().states.iter().any(|s| s.approval.is_some()))
+        {
+            any.push(Filter::PendingTaskOf { app: app.id().to_owned(), form: rt.compiled.id.clone(), assignee: actor.username.clone() });
+        }
         for grant in access.grants.iter().filter(|g| g.actions.contains(&action)) {
             any.push(match &grant.scope {
                 Scope::All => return Ok(None),

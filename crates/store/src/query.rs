@@ -94,6 +94,12 @@ pub enum Filter {
         table: FormTable,
         filter: Box<Filter>,
     },
+    /// The record has a pending approval task of form `form` in app `app` assigned to `assignee`.
+    PendingTaskOf {
+        app: String,
+        form: String,
+        assignee: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -219,6 +225,16 @@ pub(crate) fn filter_cond(backend: Backend, table: &FormTable, filter: &Filter) 
                 .cond_where(filter_cond(backend, target, filter));
             let link = Expr::cust(field_sql(backend, table, field, ColumnKind::Text));
             Cond::all().add(link.in_subquery(sub))
+        }
+        Filter::PendingTaskOf { app, form, assignee } => {
+            let mut sub = sea_orm::sea_query::Query::select();
+            sub.column("record_id")
+                .from("tasks")
+                .and_where(Expr::col("assignee").eq(assignee.as_str()))
+                .and_where(Expr::col("status").eq("pending"))
+                .and_where(Expr::col("app").eq(app.as_str()))
+                .and_where(Expr::col("form").eq(form.as_str()));
+            Cond::all().add(Expr::col("id").in_subquery(sub))
         }
     }
 }
