@@ -225,3 +225,25 @@ fn calls_of_unknown_functions_fail_check_where_they_are_written() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn start_roles_name_roles_of_the_app_on_start_states() {
+    let state_of = |flow: &serde_json::Value, id: &str| flow["states"].as_array().unwrap().iter().position(|s| s["id"] == id).unwrap();
+    let mut won = 0;
+    let problems = check_broken("flows/opportunity.json", |flow| {
+        won = state_of(flow, "won");
+        flow["states"][won]["start_roles"] = serde_json::json!(["sales_manager", "closer"]);
+    });
+    assert_eq!(problems, [format!("flows/opportunity.json: /states/{won}/start_roles/1: no role `closer` in app.json")]);
+    let mut initial = 0;
+    let problems = check_broken("flows/opportunity.json", |flow| {
+        initial = state_of(flow, "initial_contact");
+        flow["states"][initial]["start_roles"] = serde_json::json!(["sales_manager"]);
+    });
+    assert_eq!(
+        problems,
+        [format!(
+            "flows/opportunity.json: /states/{initial}/start_roles: start roles need `start`: people create records here only when it is a start"
+        )]
+    );
+}

@@ -105,3 +105,27 @@ async fn an_approver_reads_the_record_of_a_pending_task_whatever_their_scope() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[actix_web::test]
+async fn a_person_creates_a_record_only_in_a_state_they_may_start_it_in() {
+    // Before: the CRM let every rep create an opportunity already won or lost.
+    for url in databases().await {
+        let (engine, _) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let manager = engine.login("manager1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let (_, account) = call(&app, post("account", json!({"name": "东方港务"})), Some(&rep)).await;
+        let deal =
+            |name: &str, stage: &str| post("opportunity", json!({"name": name, "account": account["id"], "amount": 1, "stage": stage}));
+        for stage in ["won", "lost"] {
+            let (status, body) = call(&app, deal(stage, stage), Some(&rep)).await;
+            assert_eq!((status, &body["details"][0]["path"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("/stage")), "{url}: {body}");
+        }
+        // Deals entered mid-way stay open to reps; closed ones to managers, who enter past deals.
+        let (status, body) = call(&app, deal("Renewal", "negotiation"), Some(&rep)).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+        let (status, body) = call(&app, deal("Last year's", "won"), Some(&manager)).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+    }
+}

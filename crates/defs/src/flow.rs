@@ -44,6 +44,10 @@ pub struct State {
     /// otherwise only trusted writers (seeds, rules) place records anywhere but the initial state.
     #[serde(default, skip_serializing_if = "is_false")]
     pub start: bool,
+    /// With `start`, the roles whose members may create records directly in this state (empty:
+    /// whoever may create). A late state — a deal already won — is one to open to few.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_roles: Vec<String>,
     /// A state with no way out (won, lost, closed).
     #[serde(default, skip_serializing_if = "is_false")]
     pub terminal: bool,
@@ -373,6 +377,14 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
         };
         for (s, state) in flow.states.iter().enumerate() {
             let p = format!("/states/{s}");
+            if !state.start_roles.is_empty() && !state.start {
+                at(format!("{p}/start_roles"), "start roles need `start`: people create records here only when it is a start".into());
+            }
+            for (r, role) in state.start_roles.iter().enumerate() {
+                if !roles.contains(role.as_str()) {
+                    at(format!("{p}/start_roles/{r}"), format!("no role `{role}` in app.json"));
+                }
+            }
             for name in state.set.keys() {
                 if form.field(name).is_none() {
                     at(format!("{p}/set/{}", crate::diagnostic::segment(name)), format!("no field `{name}`"));

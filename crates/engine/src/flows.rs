@@ -381,7 +381,8 @@ impl Engine {
 
     /// Starts the flow of a new record: sets its state, the flow field and the entered state's
     /// `set` values in `data`. A trusted writer (`trusted`: seeds, rules) may place the record in
-    /// any state through the flow field; people in the initial state or a state marked `start`.
+    /// any state through the flow field; people in the initial state or a state marked `start` (and,
+    /// when it names `start_roles`, only their members and admins).
     /// `users` is the directory when [`starts_in_approval`] says it is needed, else empty.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn start_flow(
@@ -402,14 +403,20 @@ impl Engine {
         if requested.as_deref().is_some_and(|s| workflow.def().state(s).is_none()) {
             return Ok(None); // not a state at all: validation names the field's allowed values
         }
-        let may_start = |state: &str| state == initial || workflow.def().state(state).is_some_and(|s| s.start);
+        let admin = actor.roles.iter().any(|r| r == crate::access::ADMIN);
+        let may_start = |state: &str| {
+            state == initial
+                || workflow.def().state(state).is_some_and(|s| {
+                    s.start && (admin || s.start_roles.is_empty() || s.start_roles.iter().any(|r| actor.roles.contains(r)))
+                })
+        };
         if let (Some(f), Some(state)) = (field, &requested)
             && !trusted
             && !may_start(state)
         {
             return Err(EngineError::Invalid(vec![forms::FieldError::new(
                 format!("/{f}"),
-                format!("new records start in `{initial}`; `{f}` then follows the flow's actions"),
+                format!("you may not create records in `{state}`: they start in `{initial}`, and `{f}` then follows the flow's actions"),
             )]));
         }
         let env = FlowEnv {
