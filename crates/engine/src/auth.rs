@@ -157,11 +157,17 @@ fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Refuses with 422 a username or password past [`MAX_USERNAME_CHARS`] or [`MAX_PASSWORD_CHARS`]:
+/// [`Engine::login`] does, and a rate limiter asks first, so as never to remember such a name.
+pub fn check_login_lengths(username: &str, password: &str) -> Result<(), EngineError> {
+    check_length("/username", username, MAX_USERNAME_CHARS)?;
+    check_length("/password", password, MAX_PASSWORD_CHARS)
+}
+
 impl Engine {
     /// Checks a username and password and opens a session.
     pub async fn login(&self, username: &str, password: &str) -> Result<Login, EngineError> {
-        check_length("/username", username, MAX_USERNAME_CHARS)?;
-        check_length("/password", password, MAX_PASSWORD_CHARS)?;
+        check_login_lengths(username, password)?;
         let user = store::get_user(self.store.db(), username).await?;
         // Verify against a dummy hash for unknown users, so timing does not tell who exists.
         let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());

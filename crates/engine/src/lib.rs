@@ -32,7 +32,7 @@ use std::sync::Arc;
 pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
 pub use apps::LoadedApp;
 pub use audit::AuditParams;
-pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS};
+pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
 pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::EngineError;
 pub use export::{Export, csv_chunk};

@@ -30,20 +30,12 @@ pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, payload:
     let body: LoginBody = json_body(&req, payload, AUTH_BODY_BYTES).await?;
     // Without a peer (a test request) every login counts as one address.
     let address = req.peer_addr().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
-    let login = if within_length_bounds(&body) {
-        limited_login(&state, &body, address).await?
-    } else {
-        // The engine refuses these (422) before anything is hashed: no guess to count, and a
-        // username past the bound is never kept by the limiter, whose map is sized by it.
-        state.engine.login(&body.username, &body.password).await?
-    };
+    // Refused (422) before the limiter: no guess to count, and a username past the bound is never
+    // kept by the limiter, whose map is sized by it.
+    engine::check_login_lengths(&body.username, &body.password)?;
+    let login = limited_login(&state, &body, address).await?;
     let cookie = Cookie::build(SESSION_COOKIE, login.token.clone()).path("/").http_only(true).same_site(SameSite::Strict).finish();
     Ok(HttpResponse::Ok().cookie(cookie).json(login))
-}
-
-/// Whether the username and password are within the lengths the engine tries a login with.
-fn within_length_bounds(body: &LoginBody) -> bool {
-    body.username.chars().count() <= engine::MAX_USERNAME_CHARS && body.password.chars().count() <= engine::MAX_PASSWORD_CHARS
 }
 
 /// Tries the login if the limiter admits it: a wrong password stays counted as the failure it
