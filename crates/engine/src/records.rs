@@ -259,10 +259,8 @@ impl Engine {
         let Some(scope) = self.scope(db, actor, loaded, rt, access, action).await? else {
             return Ok(true);
         };
-        let by_id = Filter::Cmp(Target::System(SystemColumn::Id), CmpOp::Eq, Scalar::Text(record.id.clone()));
         let deleted = if record.deleted_at.is_some() { Deleted::Only } else { Deleted::Exclude };
-        let query = ListQuery { filter: Some(Filter::All(vec![by_id, scope])), sort: Vec::new(), after: None, limit: 1, deleted };
-        Ok(!store::list(db, &rt.table, &query).await?.is_empty())
+        exists_within(db, rt, &record.id, Some(scope), deleted).await
     }
 
     /// Whether the actor may read the live record `id` of `rt`.
@@ -278,13 +276,8 @@ impl Engine {
         if !access.allows(Action::Read) {
             return Ok(false);
         }
-        let by_id = Filter::Cmp(Target::System(SystemColumn::Id), CmpOp::Eq, Scalar::Text(id.to_owned()));
-        let filter = match self.scope(db, actor, loaded, rt, &access, Action::Read).await? {
-            Some(scope) => Filter::All(vec![by_id, scope]),
-            None => by_id,
-        };
-        let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 1, deleted: Deleted::Exclude };
-        Ok(!store::list(db, &rt.table, &query).await?.is_empty())
+        let scope = self.scope(db, actor, loaded, rt, &access, Action::Read).await?;
+        exists_within(db, rt, id, scope, Deleted::Exclude).await
     }
 
     /// `error` as the actor may see it: a duplicate names the other record only to a caller who
@@ -654,6 +647,17 @@ fn at_version(record: Record, form: &str, expected_version: Option<i64>, deleted
         return Err(EngineError::StaleVersion { current: record.version });
     }
     Ok(record)
+}
+
+/// Whether record `id` of `rt` exists among those `scope` selects (all, when `None`).
+async fn exists_within(db: &impl Conn, rt: &FormRuntime, id: &str, scope: Option<Filter>, deleted: Deleted) -> Result<bool, EngineError> {
+    let by_id = Filter::Cmp(Target::System(SystemColumn::Id), CmpOp::Eq, Scalar::Text(id.to_owned()));
+    let filter = match scope {
+        Some(scope) => Filter::All(vec![by_id, scope]),
+        None => by_id,
+    };
+    let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 1, deleted };
+    Ok(!store::list(db, &rt.table, &query).await?.is_empty())
 }
 
 fn next_version(old: Record, actor: &Actor) -> Record {
