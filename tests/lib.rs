@@ -16,6 +16,16 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// Copies the folder `src` (an app, say) to `dst`, recursively.
+pub fn copy_dir(src: &std::path::Path, dst: &std::path::Path) {
+    std::fs::create_dir_all(dst).unwrap();
+    for entry in std::fs::read_dir(src).unwrap() {
+        let path = entry.unwrap().path();
+        let target = dst.join(path.file_name().unwrap());
+        if path.is_dir() { copy_dir(&path, &target) } else { std::fs::copy(&path, &target).map(|_| ()).unwrap() }
+    }
+}
+
 /// Database URLs to run a suite against: a fresh in-memory SQLite, and a fresh PostgreSQL
 /// database when `TESSERA_TEST_PG` is set (`postgres://user@host:port`). In CI (`CI` set)
 /// PostgreSQL is required: a suite that silently skipped it would prove nothing.

@@ -4,7 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use defs::{DefKind, canonicalize, load_app};
-use e2e::repo;
+use e2e::{copy_dir, repo};
 use engine::LoadedApp;
 
 fn app_dirs() -> Vec<PathBuf> {
@@ -69,15 +69,6 @@ fn check_edited(file: &str, edit: impl FnOnce(&str) -> String) -> Vec<String> {
     let out = LoadedApp::check(&dst).iter().map(|d| d.to_string().replace(&format!("{}/", dst.display()), "")).collect();
     fs::remove_dir_all(&dst).ok();
     out
-}
-
-fn copy_dir(src: &Path, dst: &Path) {
-    fs::create_dir_all(dst).unwrap();
-    for entry in fs::read_dir(src).unwrap() {
-        let path = entry.unwrap().path();
-        let target = dst.join(path.file_name().unwrap());
-        if path.is_dir() { copy_dir(&path, &target) } else { fs::copy(&path, &target).map(|_| ()).unwrap() }
-    }
 }
 
 fn field_index(form: &serde_json::Value, id: &str) -> usize {

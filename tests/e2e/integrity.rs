@@ -46,16 +46,8 @@ async fn a_contracts_paid_amount_is_the_same_whoever_saves_it() {
 
 /// A copy of the CRM in a new folder, with `change` applied to its quote form.
 fn crm_with_quote(change: impl Fn(&mut Value)) -> std::path::PathBuf {
-    fn copy(src: &std::path::Path, dst: &std::path::Path) {
-        std::fs::create_dir_all(dst).unwrap();
-        for entry in std::fs::read_dir(src).unwrap() {
-            let path = entry.unwrap().path();
-            let target = dst.join(path.file_name().unwrap());
-            if path.is_dir() { copy(&path, &target) } else { std::fs::copy(&path, &target).map(|_| ()).unwrap() }
-        }
-    }
     let dir = std::env::temp_dir().join(format!("tessera-crm-{}", uuid::Uuid::now_v7().simple()));
-    copy(&e2e::repo().join("apps/crm"), &dir);
+    e2e::copy_dir(&e2e::repo().join("apps/crm"), &dir);
     let path = dir.join("forms/quote.json");
     let mut quote: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     change(&mut quote);
