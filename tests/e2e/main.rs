@@ -13,6 +13,7 @@ mod permissions;
 mod print;
 mod records;
 mod reports;
+mod rollups;
 mod rules;
 mod security_access;
 mod security_bounds;

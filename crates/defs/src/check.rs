@@ -61,6 +61,7 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         let file = defs.dir.join("forms").join(format!("{id}.json"));
         schema_reference(&form.schema, DefKind::Form, &file, &mut at);
         check_form(defs, form, &file, &mut at);
+        crate::rollup::check_rollups(defs, id, form, &file, &mut at);
         for (g, grant) in form.permissions.iter().enumerate() {
             for (r, role) in grant.roles.iter().enumerate() {
                 if !roles.contains(role.as_str()) {

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::{Label, is_false};
+use crate::{Label, Rollup, is_false};
 
 /// A form: the shape of one kind of record. Its id is the file name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -144,6 +144,10 @@ pub struct Field {
     /// Expression; when true the field must have a value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_if: Option<String>,
+    /// What a `rollup` field aggregates: records of another form that link to this record.
+    /// The engine keeps the value up to date; users cannot write it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollup: Option<Rollup>,
 }
 
 /// Every field type the form engine knows.
@@ -172,6 +176,8 @@ pub enum FieldKind {
     Rating,
     Region,
     Tags,
+    /// A number aggregated from linked records (see `rollup`).
+    Rollup,
 }
 
 /// A rule bound to a moment of a record's save. `rule` names `script.function` of a script in

@@ -14,6 +14,7 @@ mod form;
 mod label;
 mod load;
 mod report;
+mod rollup;
 mod schema;
 mod seed;
 
@@ -29,6 +30,7 @@ pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Sc
 pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
 pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
+pub use rollup::{Rollup, RollupOp};
 pub use schema::{SCHEMA_FILES, schema_json};
 pub use seed::{Generator, Seed, SeedForm, SeedUser};
 

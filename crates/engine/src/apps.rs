@@ -131,6 +131,7 @@ impl LoadedApp {
             (Some(defs), Some(printer)) if diags.is_empty() => {
                 let app = LoadedApp { defs, forms, rules, printer, flows, old_flows: Default::default() };
                 let mut problems = app.check_grant_filters(dir);
+                problems.extend(crate::rollups::check_rollups(&app));
                 if let Err(EngineError::Definitions(diags)) = crate::reports::check_saved_reports(&app) {
                     problems.extend(diags);
                 }

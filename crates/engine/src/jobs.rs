@@ -1,6 +1,7 @@
 //! The job worker: runs durable jobs when they fall due: scheduled rules (`schedules` in
-//! app.json), due again at their next cron time, and flow timers, which run once. Each run is
-//! one transaction. Time comes in as an argument, so tests drive a clock instead of sleeping.
+//! app.json), due again at their next cron time, flow timers, which run once, and each app's
+//! daily recomputation of its rollups that depend on the date. Each run is one transaction
+//! (the rollups' one a page of records). Time comes in as an argument, so tests drive a clock instead of sleeping.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -10,7 +11,7 @@ use croner::Cron;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{Actor, Engine, EngineError, time};
+use crate::{Actor, Engine, EngineError, rollups, time};
 
 /// A claimed job whose server died is taken over after this long.
 const LEASE: chrono::Duration = chrono::Duration::minutes(10);
@@ -43,6 +44,9 @@ impl Engine {
                     payload: json!({"schedule": schedule.id}),
                     attempts: 0,
                 };
+                store::add_job(&tx, &job).await?;
+            }
+            if let Some(job) = rollups::daily_job(app, now) {
                 store::add_job(&tx, &job).await?;
             }
         }
@@ -96,6 +100,10 @@ impl Engine {
                 Ok(again) => (Ok(()), again),
                 Err(e) => (Err(e), None),
             };
+        }
+        if job.kind == rollups::ROLLUP_JOB {
+            // Daily, at midnight: a server that was down catches up once, not once a missed day.
+            return (self.run_rollup_job(&job.app, now).await, Some(rollups::next_midnight(now)));
         }
         let Some(app) = self.apps.get(&job.app) else {
             return (Err(EngineError::NotFound(format!("app `{}`", job.app))), None);

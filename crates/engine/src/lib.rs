@@ -22,6 +22,7 @@ mod list;
 mod print;
 mod records;
 mod reports;
+mod rollups;
 mod seed;
 mod time;
 

@@ -21,7 +21,7 @@ use crate::list::scalar_of;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
 
 /// How many times rule effects may cause further effects within one command.
-const MAX_EFFECT_DEPTH: u8 = 4;
+pub(crate) const MAX_EFFECT_DEPTH: u8 = 4;
 
 /// A new record worked out before its write (see [`Engine::draft`]).
 pub(crate) struct Draft {
@@ -188,6 +188,7 @@ impl Engine {
         store::insert(tx, &rt.table, &record).await?;
         let envelope = Envelope::new(form, record);
         self.record_write(tx, actor, app, None, &envelope, "create").await?;
+        self.refresh_rollups(tx, app, form, &[&envelope.data], depth).await?;
         if let Some(instance) = &instance {
             self.started_flow(tx, app, form, &envelope, instance).await?;
         }
@@ -367,6 +368,7 @@ impl Engine {
         let old_data = old.data.clone();
         let record = Record { data, ..next_version(old, actor) };
         let envelope = self.write_version(tx, actor, app, rt, &before, record, expected_version, op).await?;
+        self.refresh_rollups(tx, app, form, &[&old_data, &envelope.data], depth).await?;
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data) };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
@@ -450,6 +452,7 @@ impl Engine {
         let (deleted_at, op) = if delete { (Some(time::now()), "delete") } else { (None, "restore") };
         let record = Record { deleted_at, ..next_version(old, actor) };
         let mut envelope = self.write_version(&tx, actor, app, rt, &before, record, expected_version, op).await?;
+        self.refresh_rollups(&tx, app, form, &[&envelope.data], 0).await?;
         turn.commit(tx).await?;
         access.redact(&mut envelope.data);
         Ok(envelope)

@@ -11,6 +11,7 @@ mod date;
 mod link;
 mod number;
 mod region;
+mod rollup;
 mod select;
 mod table;
 mod text;
@@ -63,6 +64,7 @@ static REGISTRY: &[&dyn FieldType] = &[
     &attachment::Attachment,
     &auto_number::AutoNumber,
     &region::Region,
+    &rollup::Rollup,
 ];
 
 /// The registered type of `kind`.

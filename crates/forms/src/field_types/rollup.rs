@@ -1,0 +1,24 @@
+//! A number the engine aggregates from linked records (`rollup`): a count, or the sum, least
+//! or greatest value of a field of theirs.
+
+use defs::{Field, FieldKind};
+use serde_json::{Value, json};
+
+use super::{Column, FieldType};
+
+pub(super) struct Rollup;
+impl FieldType for Rollup {
+    fn kind(&self) -> FieldKind {
+        FieldKind::Rollup
+    }
+    fn schema(&self, _field: &Field) -> Value {
+        json!({"type": "number"})
+    }
+    fn column(&self) -> Column {
+        Column::Number
+    }
+    /// Kept by the engine whenever a linked record changes.
+    fn user_writable(&self) -> bool {
+        false
+    }
+}
