@@ -9,6 +9,7 @@ mod exchange;
 mod indexes;
 mod integrity;
 mod lists;
+mod money;
 mod permissions;
 mod print;
 mod records;

@@ -238,6 +238,8 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
             (field.form.is_some() && field.kind != FieldKind::Link, "form"),
             (!field.fields.is_empty() && field.kind != FieldKind::Table, "fields"),
             (field.pattern.is_some() && field.kind != FieldKind::AutoNumber, "pattern"),
+            (field.scale.is_some() && !matches!(field.kind, FieldKind::Decimal | FieldKind::Currency), "scale"),
+            (field.rounding.is_some() && !matches!(field.kind, FieldKind::Decimal | FieldKind::Currency), "rounding"),
         ];
         for (_, name) in stray.iter().filter(|(bad, _)| *bad) {
             at(file, format!("{p}/{name}"), format!("`{name}` does not apply to a {:?} field", field.kind).to_lowercase());

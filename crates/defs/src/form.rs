@@ -125,6 +125,15 @@ pub struct Field {
     pub max: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_length: Option<u32>,
+    /// Digits after the decimal point of a `decimal` or `currency` value (0 to 10; 2 unless
+    /// set). Every save rounds the value to it, so stored figures, sums and prints are exact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(max = 10))]
+    pub scale: Option<u8>,
+    /// How a `decimal` or `currency` value with more digits than its `scale` is rounded on
+    /// save: `half_up` unless set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rounding: Option<Rounding>,
     /// Pattern of an `auto_number`: `{YYYY}`, `{MM}`, `{DD}` and a run of `#` for the counter,
     /// e.g. `QT-{YYYY}-{#####}`. The counter restarts whenever the text around it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +187,19 @@ pub enum FieldKind {
     Tags,
     /// A number aggregated from linked records (see `rollup`).
     Rollup,
+}
+
+/// How a decimal value is rounded to its field's `scale`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Half away from zero (四舍五入): 2.675 → 2.68, -2.675 → -2.68. The commercial rule.
+    #[default]
+    HalfUp,
+    /// Half to the even neighbour (banker's rounding): 2.665 → 2.66, 2.675 → 2.68.
+    HalfEven,
+    /// Toward zero (truncation): 2.679 → 2.67, -2.679 → -2.67.
+    Down,
 }
 
 /// A rule bound to a moment of a record's save. `rule` names `script.function` of a script in

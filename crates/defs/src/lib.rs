@@ -26,7 +26,7 @@ pub use flow::{
     APPROVAL_ACTIONS, Approval, ApprovalStep, Approver, CreateEffect, Effect, Fallback, Flow, Guard, Mode, NotifyEffect, PREVIOUS_STEP,
     State, Timer, TimerAction, Transition, WebhookEffect, Who, parse_duration,
 };
-pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Scope, Section};
+pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Rounding, Scope, Section};
 pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
 pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};

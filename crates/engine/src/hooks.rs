@@ -584,6 +584,9 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
     let mut errors = Vec::new();
     let mut effects = Vec::new();
     let run = |kind: HookKind| hooks.iter().filter(move |h| h.on == kind);
+    // Rules compute with the figures as stored (decimal text from a client read as numbers);
+    // what they compute is rounded again before validation.
+    rt.compiled.normalise_decimals(&mut input.record);
 
     if creating {
         for (field, e) in &exprs.defaults {
@@ -629,6 +632,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
         }
     }
     input.record.remove("id");
+    rt.compiled.normalise_decimals(&mut input.record);
     let mut errors: Vec<FieldError> = errors.into_iter().map(|(p, m)| FieldError::new(p, m)).collect();
     errors.extend(rt.compiled.validate(&Value::Object(input.record.clone())));
     if errors.is_empty() {

@@ -700,10 +700,8 @@ fn plan(
 
 /// Converts one non-empty cell to a value of `field`'s type.
 fn convert(field: &Field, text: &str) -> Result<Value, String> {
-    let number = || -> Result<f64, String> {
-        let cleaned: String = text.chars().filter(|c| !matches!(c, ',' | '¥' | '￥' | ' ' | '%')).collect();
-        cleaned.parse::<f64>().map_err(|_| format!("`{text}` is not a number"))
-    };
+    let cleaned = || -> String { text.chars().filter(|c| !matches!(c, ',' | '¥' | '￥' | ' ' | '%')).collect() };
+    let number = || -> Result<f64, String> { cleaned().parse::<f64>().map_err(|_| format!("`{text}` is not a number")) };
     let choice = |t: &str| -> Result<String, String> {
         field
             .options
@@ -714,7 +712,13 @@ fn convert(field: &Field, text: &str) -> Result<Value, String> {
     };
     let list = || text.split([';', ',', '；', '，']).map(str::trim).filter(|s| !s.is_empty());
     Ok(match field.kind {
-        FieldKind::Number | FieldKind::Decimal | FieldKind::Currency => {
+        // Decimal text as written, which the save reads exactly and rounds at the field's scale
+        // (as it does an API client's): `1,234.505` is 1234.51 at scale 2, never a float near it.
+        FieldKind::Decimal | FieldKind::Currency => {
+            let exact = forms::decimal::parse_text(&cleaned()).ok_or_else(|| format!("`{text}` is not a number"))?;
+            json!(exact.to_string())
+        }
+        FieldKind::Number => {
             let n = number()?;
             if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) }
         }
@@ -782,8 +786,9 @@ mod tests {
         assert_eq!(convert(&select, "高"), Ok(json!("hot")));
         assert_eq!(convert(&select, "HOT"), Ok(json!("hot")));
         assert!(convert(&select, "tepid").unwrap_err().contains("not one of hot"));
-        assert_eq!(convert(&field("currency", json!({})), "¥1,234.50"), Ok(json!(1234.5)));
-        assert_eq!(convert(&field("currency", json!({})), "2,000"), Ok(json!(2000)));
+        assert_eq!(convert(&field("currency", json!({})), "¥1,234.50"), Ok(json!("1234.50")), "read exactly by the save");
+        assert_eq!(convert(&field("currency", json!({})), "2,000"), Ok(json!("2000")));
+        assert_eq!(convert(&field("decimal", json!({})), "12345678901234.565"), Ok(json!("12345678901234.565")));
         assert!(convert(&field("integer", json!({})), "2.5").is_err());
         assert_eq!(convert(&field("boolean", json!({})), "是"), Ok(json!(true)));
         assert_eq!(convert(&field("date", json!({})), "2026/3/4"), Ok(json!("2026-03-04")));

@@ -80,6 +80,13 @@ impl CompiledForm {
         }
     }
 
+    /// Rounds every decimal and currency value (child rows too) to its field's scale, and turns
+    /// decimal text (`"0.10"`) into numbers; see [`crate::decimal`]. Runs on every save before
+    /// validation, which refuses what is no decimal or beyond the exact bound.
+    pub fn normalise_decimals(&self, data: &mut Map<String, Value>) {
+        crate::decimal::normalise(&self.def.fields, data);
+    }
+
     /// Every error of `data` against the form, each with its pointer. Empty means valid.
     pub fn validate(&self, data: &Value) -> Vec<FieldError> {
         let mut errors = Vec::new();

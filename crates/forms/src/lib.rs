@@ -5,6 +5,7 @@
 //! Knows nothing of storage, flows or HTTP: whether a link target exists is the engine's question.
 
 mod compiled;
+pub mod decimal;
 mod field_types;
 mod size;
 

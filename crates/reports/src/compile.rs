@@ -79,12 +79,20 @@ pub fn grand_totals_from_rows(report: &Report, columns: &[OutColumn], rows: &[Ve
             // SUM over no values is NULL, in a group and in the totals alike.
             (Aggregate::Sum, None) => {
                 let numbers: Vec<f64> = cells.filter_map(Value::as_f64).collect();
-                if numbers.is_empty() { Value::Null } else { serde_json::json!(numbers.iter().sum::<f64>()) }
+                if numbers.is_empty() { Value::Null } else { serde_json::json!(exact_sum(&numbers)) }
             }
             _ => return None,
         });
     }
     Some(totals)
+}
+
+/// The sum of the decimals `values` write (each group's sum is the `f64` nearest to an exact
+/// decimal): 0.1 + 0.2 totals 0.3. Binary addition past rust_decimal's range (~7.9 × 10^28).
+fn exact_sum(values: &[f64]) -> f64 {
+    use forms::decimal::{nearest_f64, written};
+    let total = values.iter().try_fold(rust_decimal::Decimal::ZERO, |sum, &x| sum.checked_add(written(x)?));
+    total.map_or_else(|| values.iter().sum(), nearest_f64)
 }
 
 /// Compiles `report` for `ctx`; every problem is returned with its JSON pointer.
@@ -348,9 +356,11 @@ impl Plan {
             check_filter_size(&m.filter, &format!("{at}/filter"))?;
             Some(filter_cond(ctx, &report.source, Some("t"), &m.filter, &format!("{at}/filter"), reads)?)
         };
+        let mut decimal_scale = None;
         let field = match &m.field {
             Some(path) => {
                 let r = resolve(ctx, &report.source, path, &format!("{at}/field"), reads)?;
+                decimal_scale = r.decimal_scale;
                 Some((Expr::cust(self.expr_of(ctx, &r)), r.kind))
             }
             None => None,
@@ -366,6 +376,9 @@ impl Plan {
             }
             (Some(_), _) => return Err(Problem::new(format!("{at}/times"), "`times` weights a sum or avg of a number field")),
         };
+        // Exact only for the field's own values: a weighted figure (amount × probability) has
+        // no scale of its own and is summed as a float.
+        let decimal_scale = decimal_scale.filter(|_| m.times.is_none());
         let when = |e: Expr| match &only {
             Some(c) => Expr::Case(Box::new(Expr::case(c.clone(), e))),
             None => e,
@@ -385,8 +398,15 @@ impl Plan {
                 let (e, _) = field.clone().ok_or_else(|| Problem::new(format!("{at}/field"), "count_distinct needs a `field`"))?;
                 (Func::count_distinct(when(e.clone())).into(), true, Some(e))
             }
-            Aggregate::Sum => (real(Func::sum(when(need_number(&field)?)).into()), false, None),
-            Aggregate::Avg => (real(Func::avg(when(need_number(&field)?)).into()), false, None),
+            Aggregate::Sum | Aggregate::Avg => {
+                let value = need_number(&field)?;
+                let expr = match decimal_scale {
+                    Some(scale) => exact::aggregate(ctx.dialect, agg, scale, value, when),
+                    None if agg == Aggregate::Sum => real(Func::sum(when(value)).into()),
+                    None => real(Func::avg(when(value)).into()),
+                };
+                (expr, false, None)
+            }
             Aggregate::Min | Aggregate::Max => {
                 let (e, kind) = field.clone().ok_or_else(|| Problem::new(format!("{at}/field"), "min and max need a `field`"))?;
                 let f = if agg == Aggregate::Min { Func::min(when(e)) } else { Func::max(when(e)) };
@@ -560,6 +580,41 @@ fn target_form<'a>(ctx: &Context<'a>, source: &str, path: &str) -> Option<&'a de
 pub(crate) fn real(e: Expr) -> Expr {
     // Not `cust_with_exprs`: its placeholders differ per backend.
     Func::cast_as(e, Alias::new("DOUBLE PRECISION")).into()
+}
+
+mod exact {
+    //! Sums and averages of decimal and currency fields, exact on both backends. A stored value
+    //! has at most `forms::decimal::MAX_SIGNIFICANT_DIGITS` digits at its scale, so its `f64`
+    //! is the nearest to the decimal and both backends recover the decimal from it: SQLite as
+    //! an integer count of units of the scale (cents), PostgreSQL as `numeric` (its float8 cast
+    //! keeps 15 digits). The exact total then becomes the `f64` nearest to it, whose shortest
+    //! text is the total: 0.1 + 0.1 + 0.1 reports 0.3, not 0.30000000000000004.
+
+    use defs::Aggregate;
+    use sea_query::{Alias, Expr, ExprTrait, Func};
+
+    use super::real;
+    use crate::fields::Dialect;
+
+    /// `SUM` or `AVG` (`agg`) of `value`, a field of `scale`, each value passed through `when`
+    /// (the measure's own filter).
+    pub(super) fn aggregate(dialect: Dialect, agg: Aggregate, scale: u32, value: Expr, when: impl Fn(Expr) -> Expr) -> Expr {
+        let exact = match dialect {
+            // Whole units of the scale: SQLite sums integers exactly (and fails rather than
+            // wraps past i64), where it would add REALs with rounding at every step.
+            Dialect::Sqlite => {
+                let units = Func::round(value.mul(10f64.powi(scale as i32)));
+                Func::cast_as(units, Alias::new("INTEGER")).into()
+            }
+            Dialect::Postgres => Func::cast_as(value, Alias::new("numeric")).into(),
+        };
+        let total: Expr = if agg == Aggregate::Sum { Func::sum(when(exact)).into() } else { Func::avg(when(exact)).into() };
+        match dialect {
+            // One division of an exact integer: the f64 nearest to the decimal.
+            Dialect::Sqlite => real(total).div(10f64.powi(scale as i32)),
+            Dialect::Postgres => real(total),
+        }
+    }
 }
 
 /// Date buckets as text, from ISO dates and timestamps (`2026-11-23T…`).

@@ -80,6 +80,8 @@ pub(crate) struct Resolved {
     pub(crate) kind: ValueKind,
     /// Whether the field holds a date or timestamp (date buckets and relative dates apply).
     pub(crate) is_date: bool,
+    /// The scale of a decimal or currency field, whose sums are exact decimals.
+    pub(crate) decimal_scale: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -167,10 +169,12 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
             reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
             let is_date = matches!(field.kind, FieldKind::Date | FieldKind::Datetime);
             let column = Target::Field { name: part.to_owned(), typed: ctx.typed(&form_id, part) };
-            return Ok(Resolved { links, link_tables, links_typed, column, kind, is_date });
+            let decimal_scale = forms::decimal::decimal_scale(field).map(|(scale, _)| scale);
+            return Ok(Resolved { links, link_tables, links_typed, column, kind, is_date, decimal_scale });
         }
         if let Some((name, kind, is_date)) = SYSTEM.iter().find(|(n, _, _)| *n == part) {
-            return Ok(Resolved { links, link_tables, links_typed, column: Target::System(name), kind: *kind, is_date: *is_date });
+            let column = Target::System(name);
+            return Ok(Resolved { links, link_tables, links_typed, column, kind: *kind, is_date: *is_date, decimal_scale: None });
         }
         return Err(Problem::new(pointer, format!("unknown field `{part}` in {form_id}")));
     }

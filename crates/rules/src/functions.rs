@@ -2,11 +2,13 @@
 //! errors, effects, the deadline, the host), kept in a thread-local for the length of one call.
 
 use std::cell::{Cell, RefCell};
+use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
 use rhai::{Array, Dynamic, EvalAltResult, Map as RhaiMap};
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
 
 use crate::{Allowance, Effect, Host, Limits, ReadAs};
@@ -123,6 +125,38 @@ fn column(rows: &Array, field: &str) -> Vec<f64> {
         .collect()
 }
 
+/// `x` as the decimal its shortest text writes (2.675, not the binary 2.67499…), when it is one
+/// rust_decimal holds (up to about 7.9 × 10^28).
+fn written_decimal(x: f64) -> Option<Decimal> {
+    // Rust prints floats in full (no exponent) with the fewest digits that read back.
+    Decimal::from_str(&x.to_string()).ok()
+}
+
+/// The `f64` nearest to `d`: the one whose shortest text is `d` for up to 15 significant digits.
+fn nearest_f64(d: Decimal) -> f64 {
+    d.to_string().parse().unwrap_or(f64::NAN)
+}
+
+/// `x` rounded half away from zero to `places` as written: round_to(2.675, 2) is 2.68, as a
+/// person (and the field it is stored in) rounds it. Binary arithmetic gave 2.67.
+fn round_half_up(x: f64, places: u32) -> f64 {
+    match written_decimal(x) {
+        Some(d) => nearest_f64(d.round_dp_with_strategy(places, RoundingStrategy::MidpointAwayFromZero)),
+        // Beyond rust_decimal's range no fraction is left to round.
+        None => x,
+    }
+}
+
+/// The sum of the decimals `values` write: 0.1 + 0.2 is 0.3, not 0.30000000000000004. Falls
+/// back to binary addition past rust_decimal's range.
+fn exact_sum(values: &[f64]) -> f64 {
+    let decimals: Option<Vec<Decimal>> = values.iter().map(|&x| written_decimal(x)).collect();
+    match decimals.and_then(|ds| ds.into_iter().try_fold(Decimal::ZERO, Decimal::checked_add)) {
+        Some(total) => nearest_f64(total),
+        None => values.iter().sum(),
+    }
+}
+
 pub(crate) fn register(engine: &mut rhai::Engine) {
     // Time: dates are `YYYY-MM-DD` text, instants RFC 3339 in UTC.
     engine.register_fn("now", || Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -135,17 +169,14 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_fn("month", |d: &str| -> Fallible<i64> { Ok(i64::from(date(d)?.month())) });
 
     // Aggregates over child rows: `sum(record.items, "amount")`.
-    engine.register_fn("sum", |rows: Array, field: &str| column(&rows, field).iter().sum::<f64>());
+    engine.register_fn("sum", |rows: Array, field: &str| exact_sum(&column(&rows, field)));
     engine.register_fn("avg", |rows: Array, field: &str| {
         let v = column(&rows, field);
         if v.is_empty() { 0.0 } else { v.iter().sum::<f64>() / v.len() as f64 }
     });
     engine.register_fn("min_of", |rows: Array, field: &str| column(&rows, field).into_iter().fold(f64::INFINITY, f64::min));
     engine.register_fn("max_of", |rows: Array, field: &str| column(&rows, field).into_iter().fold(f64::NEG_INFINITY, f64::max));
-    engine.register_fn("round_to", |x: f64, digits: i64| {
-        let scale = 10_f64.powi(digits.clamp(0, 9) as i32);
-        (x * scale).round() / scale
-    });
+    engine.register_fn("round_to", |x: f64, digits: i64| round_half_up(x, digits.clamp(0, 9) as u32));
     engine.register_fn("round_to", |x: i64, _digits: i64| x as f64);
 
     // Reports from the script.
@@ -185,4 +216,27 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
         }
         host_call(|host, _| host.round_robin(pool, &members))
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_to_rounds_the_written_decimal_half_up() {
+        assert_eq!(round_half_up(2.675, 2), 2.68);
+        assert_eq!(round_half_up(-2.675, 2), -2.68);
+        assert_eq!(round_half_up(1.005, 2), 1.01);
+        assert_eq!(round_half_up(0.1 * 3.0, 2), 0.3);
+        assert_eq!(round_half_up(2.5, 0), 3.0);
+        assert_eq!(round_half_up(1e300, 2), 1e300);
+    }
+
+    #[test]
+    fn sums_add_the_written_decimals() {
+        assert_eq!(exact_sum(&[0.1, 0.1, 0.1]), 0.3);
+        assert_eq!(exact_sum(&[0.1, 0.2]).to_string(), "0.3");
+        assert_eq!(exact_sum(&[]), 0.0);
+        assert_eq!(exact_sum(&[1e300, 1.0]), 1e300);
+    }
 }
