@@ -238,3 +238,36 @@ fn start_roles_name_roles_of_the_app_on_start_states() {
         )]
     );
 }
+
+#[test]
+fn locks_reapproval_and_upgrades_name_fields_states_and_steps_of_the_flow() {
+    let state_of = |flow: &serde_json::Value, id: &str| flow["states"].as_array().unwrap().iter().position(|s| s["id"] == id).unwrap();
+    let mut sent = 0;
+    let problems = check_broken("flows/quote.json", |flow| {
+        sent = state_of(flow, "sent");
+        flow["states"][sent]["lock"] = serde_json::json!({"fields": ["items", "rebate"], "except_roles": ["closer"]});
+    });
+    assert_eq!(
+        problems,
+        [
+            format!("flows/quote.json: /states/{sent}/lock/except_roles/0: no role `closer` in app.json"),
+            format!("flows/quote.json: /states/{sent}/lock/fields/1: no field `rebate` in form `quote`"),
+        ]
+    );
+    let mut approved = 0;
+    let problems = check_broken("flows/quote.json", |flow| {
+        approved = state_of(flow, "approved");
+        flow["states"][approved]["reapprove"] = serde_json::json!({"fields": ["discount"], "to": "draft"});
+    });
+    assert_eq!(problems, [format!("flows/quote.json: /states/{approved}/reapprove/to: `draft` is not an approval state of this flow")]);
+    let problems = check_broken("flows/quote.json", |flow| {
+        flow["upgrade"] = serde_json::json!({"states": {"review": "in_review", "old": "gone"}, "steps": {"boss": "manager", "vp": "cfo"}});
+    });
+    assert_eq!(
+        problems,
+        [
+            "flows/quote.json: /upgrade/states/old: no state `gone` in this flow",
+            "flows/quote.json: /upgrade/steps/vp: no approval step `cfo` in this flow",
+        ]
+    );
+}

@@ -121,3 +121,138 @@ async fn a_person_creates_a_record_only_in_a_state_they_may_start_it_in() {
         assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
     }
 }
+
+fn record(form: &str, id: &str) -> String {
+    format!("/api/apps/crm/forms/{form}/records/{id}")
+}
+
+fn act(form: &str, id: &str, action: &str) -> TestRequest {
+    TestRequest::post().uri(&format!("{}/actions/{action}", record(form, id)))
+}
+
+/// A PATCH of `data` at the record's current version, as `token` sees it.
+async fn patch<S, B>(app: &S, token: &str, form: &str, id: &str, data: Value) -> (StatusCode, Value)
+where
+    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    let (_, now) = call(app, TestRequest::get().uri(&record(form, id)), Some(token)).await;
+    let version = now["version"].as_i64().expect("the record is readable").to_string();
+    let req = TestRequest::patch().uri(&record(form, id)).insert_header(("If-Match", version)).set_json(json!({ "data": data }));
+    call(app, req, Some(token)).await
+}
+
+#[actix_web::test]
+async fn an_approved_quote_goes_back_for_approval_when_its_prices_change_and_is_locked_while_in_review() {
+    // Before: after manager1 approved a 15 % discount rep1 set 50 % and the quote stayed
+    // `approved`; while it waited for approval rep1 could change it too.
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let manager = engine.login("manager1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let (_, account) = call(&app, post("account", json!({"name": "远东物流"})), Some(&rep)).await;
+        let (_, product) = call(&app, post("product", json!({"code": "P-7", "name": "Scanner", "unit_price": 1000})), Some(&admin)).await;
+        let items = json!([{"product": product["id"], "qty": 2, "unit_price": 1000}]);
+        let (_, quote) = call(&app, post("quote", json!({"account": account["id"], "items": items, "discount": 15})), Some(&rep)).await;
+        let id = quote["id"].as_str().unwrap().to_owned();
+        let (status, moved) = call(&app, act("quote", &id, "submit"), Some(&rep)).await;
+        assert_eq!((status, moved["flow"]["state"].as_str()), (StatusCode::OK, Some("in_review")), "{url}: {moved}");
+
+        // In review everything is locked, for the submitter and the admin alike.
+        assert_eq!(moved["flow"]["locked"], json!(["*"]), "{url}: the UI shows the form read-only");
+        let (status, body) = patch(&app, &rep, "quote", &id, json!({"discount": 50})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["details"][0]["path"], "/discount", "{url}: {body}");
+        let (status, _) = patch(&app, &admin, "quote", &id, json!({"notes": "x"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+
+        let (status, approved) = call(&app, act("quote", &id, "approve"), Some(&manager)).await;
+        assert_eq!((status, approved["flow"]["state"].as_str()), (StatusCode::OK, Some("approved")), "{url}: {approved}");
+        assert_eq!(approved["flow"]["reapprove"], json!(["account", "items", "discount", "payment_terms"]), "{url}");
+
+        // Approved: a note is free, a new discount sends the quote back to the manager.
+        let (status, noted) = patch(&app, &rep, "quote", &id, json!({"notes": "call before sending"})).await;
+        assert_eq!((status, noted["data"]["status"].as_str()), (StatusCode::OK, Some("approved")), "{url}: {noted}");
+        let (status, changed) = patch(&app, &rep, "quote", &id, json!({"discount": 50})).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {changed}");
+        assert_eq!((changed["data"]["status"].as_str(), &changed["data"]["total"]), (Some("in_review"), &json!(1000)), "{url}: {changed}");
+        let (_, view) = call(&app, TestRequest::get().uri(&format!("{}/actions", record("quote", &id))), Some(&manager)).await;
+        assert_eq!(view["approval"]["waiting"], json!(["manager1"]), "{url}: {view}");
+        let last = view["log"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!((last["action"].as_str(), last["by"].as_str()), (Some("reapprove"), Some("rep1")), "{url}: {view}");
+        let (status, _) = call(&app, act("quote", &id, "send"), Some(&rep)).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}: it cannot be sent before the new approval");
+    }
+}
+
+#[actix_web::test]
+async fn an_approved_contracts_amount_needs_a_new_approval_and_legal_approved_is_reset() {
+    // Before: manager1 changed an approved contract's amount from 500,000 to 900,000 and it stayed
+    // approved with `legal_approved: true`.
+    for url in databases().await {
+        let (engine, _) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let token = |name: &'static str| {
+            let engine = engine.clone();
+            async move { engine.login(name, "demo").await.unwrap().token }
+        };
+        let (rep, manager, legal, finance) = (token("rep1").await, token("manager1").await, token("legal1").await, token("finance1").await);
+        let app = start(engine.clone()).await;
+        let (_, account) = call(&app, post("account", json!({"name": "西部能源"})), Some(&rep)).await;
+        let (_, contract) =
+            call(&app, post("contract", json!({"name": "Grid", "account": account["id"], "amount": 500_000})), Some(&rep)).await;
+        let id = contract["id"].as_str().unwrap().to_owned();
+        call(&app, act("contract", &id, "submit"), Some(&rep)).await;
+        for who in [&manager, &legal, &finance] {
+            call(&app, act("contract", &id, "approve"), Some(who)).await;
+        }
+        let (_, approved) = call(&app, TestRequest::get().uri(&record("contract", &id)), Some(&rep)).await;
+        assert_eq!((approved["data"]["status"].as_str(), &approved["data"]["legal_approved"]), (Some("approved"), &json!(true)), "{url}");
+        let (status, changed) = patch(&app, &manager, "contract", &id, json!({"amount": 900_000})).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {changed}");
+        assert_eq!(
+            (changed["data"]["status"].as_str(), &changed["data"]["legal_approved"], &changed["data"]["amount"]),
+            (Some("in_review"), &json!(false), &json!(900_000)),
+            "{url}: {changed}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_confirmed_payment_is_locked_on_every_door_until_finance_reopens_it() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let finance = engine.login("finance1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let (_, account) = call(&app, post("account", json!({"name": "北方重工"})), Some(&admin)).await;
+        let (_, contract) =
+            call(&app, post("contract", json!({"name": "Mill", "account": account["id"], "amount": 100_000})), Some(&admin)).await;
+        let data = json!({"contract": contract["id"], "amount": 40_000, "paid_on": "2026-11-30", "reference": "BK-1"});
+        let (status, payment) = call(&app, post("payment", data), Some(&finance)).await;
+        assert_eq!((status, payment["data"]["status"].as_str()), (StatusCode::CREATED, Some("received")), "{url}: {payment}");
+        let id = payment["id"].as_str().unwrap().to_owned();
+        let (status, confirmed) = call(&app, act("payment", &id, "confirm"), Some(&finance)).await;
+        assert_eq!((status, confirmed["flow"]["state"].as_str()), (StatusCode::OK, Some("confirmed")), "{url}: {confirmed}");
+
+        // PATCH.
+        let (status, body) = patch(&app, &finance, "payment", &id, json!({"amount": 4_000})).await;
+        assert_eq!((status, body["details"][0]["path"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("/amount")), "{url}: {body}");
+        // Import updating the duplicate.
+        let import = TestRequest::post()
+            .uri("/api/apps/crm/forms/payment/import?wait=true&on_duplicate=update")
+            .insert_header(("Content-Type", "text/csv"))
+            .set_payload("reference,contract,amount,paid_on\nBK-1,Mill,4000,2026-11-30\n");
+        let (status, report) = call(&app, import, Some(&finance)).await;
+        assert_eq!((status, report["updated"].as_u64()), (StatusCode::OK, Some(0)), "{url}: {report}");
+        assert!(report["errors"].to_string().contains("locked"), "{url}: {report}");
+        // What the lock does not name stays free; reopening frees the rest, in the log.
+        let (status, _) = patch(&app, &finance, "payment", &id, json!({"invoice_number": "FP-88"})).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        call(&app, act("payment", &id, "reopen"), Some(&finance)).await;
+        let (status, fixed) = patch(&app, &finance, "payment", &id, json!({"amount": 4_000})).await;
+        assert_eq!((status, &fixed["data"]["amount"]), (StatusCode::OK, &json!(4_000)), "{url}: {fixed}");
+    }
+}

@@ -472,8 +472,15 @@ async fn a_scheduled_timer_survives_a_restart_and_fires_once_with_two_servers() 
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// A lab app with one flow over its `task` form, written in version `v`.
+/// A lab app with one flow over its `task` form, reviewed in `review_state` by `approver`.
 fn flow_app(dir: &std::path::Path, review_state: &str, approver: &str) {
+    let steps = json!([{"id": "check", "label": "Check", "approvers": [{"user": approver}]}]);
+    flow_app_with(dir, review_state, steps, None);
+}
+
+/// A lab app with one flow over its `task` form: approval `steps` in `review_state`, and the
+/// flow's `upgrade` when given.
+fn flow_app_with(dir: &std::path::Path, review_state: &str, steps: Value, upgrade: Option<Value>) {
     let lab = repo().join("tests/fixtures/lab");
     for sub in ["forms", "rules", "seed", "flows"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -491,11 +498,15 @@ fn flow_app(dir: &std::path::Path, review_state: &str, approver: &str) {
         "form": "task",
         "states": [
             {"id": "open", "label": "Open", "initial": true},
-            {"id": review_state, "label": "Review", "approval": {"steps": [{"id": "check", "label": "Check", "approvers": [{"user": approver}]}], "approved": "done"}},
+            {"id": review_state, "label": "Review", "approval": {"steps": steps, "approved": "done"}},
             {"id": "done", "label": "Done", "terminal": true}
         ],
         "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": review_state}]
     });
+    let mut flow = flow;
+    if let Some(upgrade) = upgrade {
+        flow["upgrade"] = upgrade;
+    }
     std::fs::write(dir.join("flows/task.json"), serde_json::to_string_pretty(&flow).unwrap()).unwrap();
 }
 
@@ -546,6 +557,73 @@ async fn a_record_in_flight_keeps_its_flow_version_until_it_reaches_a_state_of_t
         );
         let (status, _) = call(&app, flow_act(&id_of(&new), "approve"), Some(&u3)).await;
         assert_eq!(status, StatusCode::OK, "{url}");
+        engine.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[actix_web::test]
+async fn a_step_added_in_front_does_not_take_the_decisions_of_the_step_in_flight() {
+    // Before: progress was a step position; with a step added in front, u2's approval under v1
+    // was recorded for the new first step and u2 was asked again for their own step.
+    let dir = std::env::temp_dir().join(format!("tessera-flowstep-{}", uuid::Uuid::now_v7().simple()));
+    let mut urls = vec![format!("sqlite://{}/v.db", dir.display())];
+    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let step = |id: &str, user: &str| json!({"id": id, "label": id, "approvers": [{"user": user}]});
+    for url in urls {
+        let app_dir = dir.join(format!("app-{}", uuid::Uuid::now_v7().simple()));
+        flow_app_with(&app_dir, "review", json!([step("check", "u2")]), None);
+        let open = |url: String, dir: std::path::PathBuf| async move {
+            let engine = Engine::open(&url, &[dir]).await.expect("opens");
+            engine.seed("lab", "users").await.ok();
+            let token = |name: &'static str| {
+                let engine = engine.clone();
+                async move { engine.login(name, "pw").await.unwrap().token }
+            };
+            let tokens = [token("u1").await, token("u2").await, token("u3").await];
+            (engine, tokens)
+        };
+        let task = || TestRequest::post().uri("/api/apps/lab/forms/task/records").set_json(json!({"data": {"subject": "in flight"}}));
+        let flow_act = |id: &str, action: &str| TestRequest::post().uri(&format!("/api/apps/lab/forms/task/records/{id}/actions/{action}"));
+        let (engine, [u1, _, _]) = open(url.clone(), app_dir.clone()).await;
+        let app = start(engine.clone()).await;
+        let mut in_flight = Vec::new();
+        for _ in 0..2 {
+            let (_, record) = call(&app, task(), Some(&u1)).await;
+            call(&app, flow_act(&id_of(&record), "submit"), Some(&u1)).await;
+            in_flight.push(id_of(&record));
+        }
+        drop(app);
+        engine.close().await.unwrap();
+
+        // v2 adds a step in front of `check` and one after, and declares no upgrade: the approval
+        // under way finishes on v1, decided by u2 alone.
+        flow_app_with(&app_dir, "review", json!([step("intake", "u3"), step("check", "u2"), step("audit", "u3")]), None);
+        let (engine, [_, u2, u3]) = open(url.clone(), app_dir.clone()).await;
+        let app = start(engine.clone()).await;
+        let (status, done) = call(&app, flow_act(&in_flight[0], "approve"), Some(&u2)).await;
+        assert_eq!((status, done["flow"]["state"].as_str()), (StatusCode::OK, Some("done")), "{url}: {done}");
+        let decision = done["flow"]["log"].as_array().unwrap().iter().find(|l| l["action"] == "approve").cloned().unwrap();
+        assert_eq!(decision["step"], "check", "{url}: {done}");
+        let (_, tasks) = call(&app, TestRequest::get().uri("/api/tasks"), Some(&u3)).await;
+        assert_eq!(tasks["items"], json!([]), "{url}: u3 has nothing to decide on v1's approval");
+        drop(app);
+        engine.close().await.unwrap();
+
+        // v3 declares how v1 maps (same step ids): the other approval continues at `check`, and
+        // the new `audit` step after it is asked.
+        let steps = json!([step("intake", "u3"), step("check", "u2"), step("audit", "u3")]);
+        flow_app_with(&app_dir, "review", steps, Some(json!({"steps": {"check": "check"}})));
+        let (engine, [_, u2, u3]) = open(url.clone(), app_dir.clone()).await;
+        let app = start(engine.clone()).await;
+        let (status, moved) = call(&app, flow_act(&in_flight[1], "approve"), Some(&u2)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {moved}");
+        assert_eq!(
+            (moved["flow"]["approval"]["step"].as_str(), moved["flow"]["approval"]["waiting"].clone()),
+            (Some("audit"), json!(["u3"]))
+        );
+        let (_, done) = call(&app, flow_act(&in_flight[1], "approve"), Some(&u3)).await;
+        assert_eq!(done["flow"]["state"], "done", "{url}: {done}");
         engine.close().await.unwrap();
     }
     std::fs::remove_dir_all(&dir).ok();

@@ -8,8 +8,13 @@ use serde_json::Value;
 
 use crate::{Label, is_false};
 
-/// Actions the platform gives every approval state; transitions may not take these names.
-pub const APPROVAL_ACTIONS: [&str; 5] = ["approve", "reject", "recall", "transfer", "add_approver"];
+/// Actions the platform gives every approval state, and [`REAPPROVE`]; transitions may not take
+/// these names.
+pub const APPROVAL_ACTIONS: [&str; 6] = ["approve", "reject", "recall", "transfer", "add_approver", REAPPROVE];
+
+/// The action sending a record back into the approval its state's `reapprove` names. Changing a
+/// `reapprove` field takes it; people who may update the record may also take it by name.
+pub const REAPPROVE: &str = "reapprove";
 
 /// `on_reject` value sending a rejection back one approval step instead of to a state.
 pub const PREVIOUS_STEP: &str = "previous_step";
@@ -29,6 +34,25 @@ pub struct Flow {
     pub field: Option<String>,
     pub states: Vec<State>,
     pub transitions: Vec<Transition>,
+    /// How records in flight on an earlier version of this flow continue on this one. Without
+    /// it, a record waiting in an approval finishes the approval on the version it started
+    /// with; a record at rest moves to this version when its state is still here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upgrade: Option<Upgrade>,
+}
+
+/// The mapping from an earlier version's states and approval steps to this version's. Ids not
+/// named keep their id; a record whose state or step then has no place here stays on its version.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Upgrade {
+    /// An earlier version's state id → the state of this version its records move to.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub states: IndexMap<String, String>,
+    /// An earlier version's approval step id → the step of this version where an approval under
+    /// way continues, with the decisions taken so far.
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub steps: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -60,6 +84,53 @@ pub struct State {
     /// Timers started when a record enters the state; leaving the state cancels them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timers: Vec<Timer>,
+    /// Fields people may not change while records are in this state (a quote's prices once
+    /// approved). The flow's own moves still set them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock: Option<Lock>,
+    /// Fields whose change sends the record back for approval: the change is kept and the record
+    /// enters the approval state `to`, submitted by whoever changed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reapprove: Option<Reapprove>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Lock {
+    /// The locked fields; `*` locks every field.
+    pub fields: Vec<String>,
+    /// Roles whose members may still change them (nobody else may, admins included).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub except_roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reapprove {
+    /// Fields whose change needs a new approval; `*` for any field.
+    pub fields: Vec<String>,
+    /// The approval state the record goes back to.
+    pub to: String,
+}
+
+/// Matches every field in [`Lock::fields`] and [`Reapprove::fields`].
+pub const ALL_FIELDS: &str = "*";
+
+impl Lock {
+    /// Whether `field` is locked for a person holding `roles`.
+    pub fn holds(&self, field: &str, roles: &[String]) -> bool {
+        names(&self.fields, field) && !self.except_roles.iter().any(|r| roles.contains(r))
+    }
+}
+
+impl Reapprove {
+    pub fn covers(&self, field: &str) -> bool {
+        names(&self.fields, field)
+    }
+}
+
+fn names(fields: &[String], field: &str) -> bool {
+    fields.iter().any(|f| f == field || f == ALL_FIELDS)
 }
 
 /// An action people (or timers) take to move a record from one of `from` to `to`.
@@ -390,6 +461,27 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                     at(format!("{p}/set/{}", crate::diagnostic::segment(name)), format!("no field `{name}`"));
                 }
             }
+            let field_list = |pointer: String, fields: &[String], at: &mut dyn FnMut(String, String)| {
+                for (f, name) in fields.iter().enumerate() {
+                    if name != ALL_FIELDS && form.field(name).is_none() {
+                        at(format!("{pointer}/{f}"), format!("no field `{name}` in form `{}`", flow.form));
+                    }
+                }
+            };
+            if let Some(lock) = &state.lock {
+                field_list(format!("{p}/lock/fields"), &lock.fields, &mut at);
+                for (r, role) in lock.except_roles.iter().enumerate() {
+                    if !roles.contains(role.as_str()) {
+                        at(format!("{p}/lock/except_roles/{r}"), format!("no role `{role}` in app.json"));
+                    }
+                }
+            }
+            if let Some(reapprove) = &state.reapprove {
+                field_list(format!("{p}/reapprove/fields"), &reapprove.fields, &mut at);
+                if flow.state(&reapprove.to).is_none_or(|to| to.approval.is_none()) {
+                    at(format!("{p}/reapprove/to"), format!("`{}` is not an approval state of this flow", reapprove.to));
+                }
+            }
             if let Some(approval) = &state.approval {
                 if approval.steps.is_empty() {
                     at(format!("{p}/approval/steps"), "an approval needs at least one step".into());
@@ -452,6 +544,20 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                 }
                 if let TimerAction::Remind { to, .. } = &timer.action {
                     recipients(format!("{tp}/do/remind/to"), to, &mut at);
+                }
+            }
+        }
+        if let Some(upgrade) = &flow.upgrade {
+            for (old, new) in &upgrade.states {
+                if flow.state(new).is_none() {
+                    at(format!("/upgrade/states/{}", crate::diagnostic::segment(old)), format!("no state `{new}` in this flow"));
+                }
+            }
+            let steps: HashSet<&str> =
+                flow.states.iter().filter_map(|s| s.approval.as_ref()).flat_map(|a| &a.steps).map(|s| s.id.as_str()).collect();
+            for (old, new) in &upgrade.steps {
+                if !steps.contains(new.as_str()) {
+                    at(format!("/upgrade/steps/{}", crate::diagnostic::segment(old)), format!("no approval step `{new}` in this flow"));
                 }
             }
         }

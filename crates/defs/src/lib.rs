@@ -23,8 +23,8 @@ pub use canonical::to_canonical_json;
 pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
 pub use diagnostic::Diagnostic;
 pub use flow::{
-    APPROVAL_ACTIONS, Approval, ApprovalStep, Approver, CreateEffect, Effect, Fallback, Flow, Guard, Mode, NotifyEffect, PREVIOUS_STEP,
-    State, Timer, TimerAction, Transition, WebhookEffect, Who, parse_duration,
+    ALL_FIELDS, APPROVAL_ACTIONS, Approval, ApprovalStep, Approver, CreateEffect, Effect, Fallback, Flow, Guard, Lock, Mode, NotifyEffect,
+    PREVIOUS_STEP, REAPPROVE, Reapprove, State, Timer, TimerAction, Transition, Upgrade, WebhookEffect, Who, parse_duration,
 };
 pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Rounding, Scope, Section};
 pub use label::Label;

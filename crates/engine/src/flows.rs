@@ -41,6 +41,10 @@ pub struct FlowView {
     pub actions: Vec<Available>,
     pub approval: Option<ApprovalView>,
     pub log: Vec<LogEntry>,
+    /// Fields the caller may not change in this state (`*`: every field).
+    pub locked: Vec<String>,
+    /// Fields whose change sends the record back for approval (`*`: any field).
+    pub reapprove: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -347,8 +351,8 @@ impl LoadedApp {
 }
 
 impl Engine {
-    /// The workflow an instance follows: the current definition when it has the instance's
-    /// state (the instance moves to it), else the stored version it started with.
+    /// The workflow an instance follows: the current definition when the instance can move onto
+    /// it ([`Workflow::upgrade`]; the instance is moved), else the stored version it started with.
     async fn workflow_for(
         &self,
         db: &impl Conn,
@@ -357,22 +361,33 @@ impl Engine {
         instance: &mut Instance,
     ) -> Result<Arc<Workflow>, EngineError> {
         let runtime = app.flows.get(form).ok_or_else(|| EngineError::NotFound(format!("a flow of form `{form}`")))?;
-        if instance.version == runtime.version || runtime.workflow.def().state(&instance.state).is_some() {
-            instance.version = runtime.version;
+        if instance.version == runtime.version {
             return Ok(runtime.workflow.clone());
         }
-        let key = (instance.flow.clone(), instance.version);
+        let earlier = self.stored_workflow(db, app, &instance.flow, instance.version).await?;
+        match runtime.workflow.upgrade(instance, &earlier, runtime.version) {
+            Some(upgraded) => {
+                *instance = upgraded;
+                Ok(runtime.workflow.clone())
+            }
+            None => Ok(earlier),
+        }
+    }
+
+    /// Version `version` of flow `flow` as stored when it was current.
+    async fn stored_workflow(&self, db: &impl Conn, app: &LoadedApp, flow: &str, version: i64) -> Result<Arc<Workflow>, EngineError> {
+        let key = (flow.to_owned(), version);
         if let Some(found) = app.old_flows.0.lock().ok().and_then(|cache| cache.get(&key).cloned()) {
             return Ok(found);
         }
-        let text = store::flow_version(db, app.id(), &instance.flow, instance.version)
+        let text = store::flow_version(db, app.id(), flow, version)
             .await?
-            .ok_or_else(|| EngineError::Internal(format!("flow `{}` version {} is not stored", instance.flow, instance.version)))?;
+            .ok_or_else(|| EngineError::Internal(format!("flow `{flow}` version {version} is not stored")))?;
         let def: Flow = serde_json::from_str(&text).map_err(|e| EngineError::Internal(e.to_string()))?;
-        let workflow =
-            Arc::new(Workflow::compile(&instance.flow, def).map_err(|_| {
-                EngineError::Internal(format!("stored flow `{}` version {} does not verify", instance.flow, instance.version))
-            })?);
+        let workflow = Arc::new(
+            Workflow::compile(flow, def)
+                .map_err(|_| EngineError::Internal(format!("stored flow `{flow}` version {version} does not verify")))?,
+        );
         if let Ok(mut cache) = app.old_flows.0.lock() {
             cache.insert(key, workflow.clone());
         }
@@ -513,7 +528,7 @@ impl Engine {
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn act_in(
+    pub(crate) async fn act_in(
         &self,
         tx: &impl Conn,
         actor: &Actor,
@@ -546,6 +561,7 @@ impl Engine {
             "approve" => Command::Approve,
             "reject" => Command::Reject,
             "recall" => Command::Recall,
+            defs::REAPPROVE => Command::Reapprove,
             "transfer" | "add_approver" => {
                 let to = request.to.clone().ok_or_else(|| EngineError::malformed_at("/to", format!("`{action}` names a user in `to`")))?;
                 if !store::user_exists(tx, &to).await? {
@@ -961,6 +977,9 @@ fn view(workflow: &Workflow, instance: &Instance, version: i64, viewer: Option<(
         Some((person, env)) => workflow.available(instance, person, env).map_err(step_error)?,
         None => Vec::new(),
     };
+    let roles = viewer.map_or(&[][..], |(person, _)| person.roles);
+    let lock = state.and_then(|s| s.lock.as_ref());
+    let locked = lock.map(|l| l.fields.iter().filter(|f| l.holds(f, roles)).cloned().collect()).unwrap_or_default();
     Ok(FlowView {
         flow: workflow.id().to_owned(),
         state: instance.state.clone(),
@@ -970,6 +989,8 @@ fn view(workflow: &Workflow, instance: &Instance, version: i64, viewer: Option<(
         actions,
         approval,
         log: instance.log.clone(),
+        locked,
+        reapprove: state.and_then(|s| s.reapprove.as_ref()).map(|r| r.fields.clone()).unwrap_or_default(),
     })
 }
 

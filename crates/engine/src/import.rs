@@ -403,7 +403,7 @@ impl Engine {
                         return Err(EngineError::Forbidden(format!("the duplicate {form} record is not yours to update")));
                     }
                     let values = values.ok_or_else(|| EngineError::Internal("the row's values were not kept".into()))?;
-                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(values), 0, "update").await?;
+                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(values), 0, crate::records::UPDATE).await?;
                     Ok(Written::Updated)
                 }
             },

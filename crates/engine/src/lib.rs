@@ -19,6 +19,7 @@ mod hooks;
 mod import;
 mod jobs;
 mod list;
+mod locks;
 mod print;
 mod records;
 mod reports;

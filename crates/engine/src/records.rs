@@ -14,14 +14,20 @@ use workflow::Instance;
 use crate::access::Access;
 use crate::apps::{FormRuntime, column_kind};
 use crate::audit::Subject;
+use crate::flows::ActRequest;
 use crate::flows::starts_in_approval;
 use crate::gather;
 use crate::hooks::{RulesDraft, SaveContext, Turn};
 use crate::list::scalar_of;
+use crate::locks;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
 
 /// How many times rule effects may cause further effects within one command.
 pub(crate) const MAX_EFFECT_DEPTH: u8 = 4;
+
+/// The history's name of a change someone asked for (PATCH, an import that updates, a rule's
+/// `update`): the only change a state's field locks judge ([`locks`]).
+pub(crate) const UPDATE: &str = "update";
 
 /// A new record worked out before its write (see [`Engine::draft`]).
 pub(crate) struct Draft {
@@ -311,7 +317,7 @@ impl Engine {
             if let Value::Object(fields) = &patch {
                 access.check_writable(fields)?;
             }
-            let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0, "update").await?;
+            let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0, UPDATE).await?;
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
@@ -356,6 +362,7 @@ impl Engine {
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
+        let verdict = if op == UPDATE { locks::judge(self.app(app)?, form, actor, &old, &data)? } else { locks::Verdict::Free };
         let save = SaveContext { id: id.to_owned(), data, old: Some(old.data.clone()) };
         let prepared = self.prepare(tx, actor, app, form, save).await?;
         if !prepared.errors.is_empty() {
@@ -373,6 +380,11 @@ impl Engine {
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data) };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
         self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
+        if verdict == locks::Verdict::Reapprove {
+            let request = ActRequest::default();
+            Box::pin(self.act_in(tx, actor, app, form, id, defs::REAPPROVE, request, depth > 0)).await?;
+            return Ok(Envelope::new(form, current(tx, rt, form, id, None, false).await?));
+        }
         Ok(envelope)
     }
 
@@ -411,7 +423,7 @@ impl Engine {
                     Box::pin(self.create_in(tx, actor, app, &target, data, None, depth + 1)).await?;
                 }
                 Effect::Update { form: target, id: target_id, data } => {
-                    Box::pin(self.update_in(tx, actor, app, &target, &target_id, None, data, depth + 1, "update")).await?;
+                    Box::pin(self.update_in(tx, actor, app, &target, &target_id, None, data, depth + 1, UPDATE)).await?;
                 }
             }
         }

@@ -27,8 +27,10 @@ pub struct Instance {
 /// The approval under way in the current state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
-    /// Index of the current step in the state's `approval.steps`.
-    pub step: usize,
+    /// The id of the current step of the state's `approval.steps`: by id, not position, so a
+    /// definition that adds or reorders steps cannot hand one step's decisions to another.
+    #[serde(deserialize_with = "step_ref")]
+    pub step: String,
     pub seats: Vec<Seat>,
     /// Whether anyone decided anything in this approval (the submitter may recall until then).
     #[serde(default)]
@@ -80,6 +82,22 @@ impl Instance {
             comment,
         });
     }
+}
+
+/// Instances stored before steps were tracked by id hold the step's position: it is kept as its
+/// digits, which no step id can be (ids start with a letter), and resolved against the version
+/// the instance was stored under ([`crate::Workflow::current_step`]).
+fn step_ref<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum StepRef {
+        Id(String),
+        Position(usize),
+    }
+    Ok(match StepRef::deserialize(d)? {
+        StepRef::Id(id) => id,
+        StepRef::Position(position) => position.to_string(),
+    })
 }
 
 impl Progress {

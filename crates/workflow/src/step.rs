@@ -59,6 +59,9 @@ pub enum Command {
     Transfer(String),
     /// Adds an approver to the current step after the person's seat (加签).
     AddApprover(String),
+    /// Sends the record back into the approval its state's `reapprove` names: the person
+    /// changed a field the approval covered.
+    Reapprove,
 }
 
 /// The result of a command.
@@ -173,7 +176,8 @@ impl Workflow {
                 if let Some(s) = progress.seats.iter_mut().find(|s| s.id == seat) {
                     s.decision = Some(Decision { by: who.username.to_owned(), approved, at: at.clone(), comment: comment.clone() });
                 }
-                let (outcome, index) = (outcome(step.mode, &progress.seats), progress.step);
+                let index = position(approval, &progress.step).expect("checked by current_step");
+                let outcome = outcome(step.mode, &progress.seats);
                 let action = if approved { "approve" } else { "reject" };
                 next.instance.note(at, who.username, action, &step.id, comment);
                 next.decided = Some(seat);
@@ -182,6 +186,14 @@ impl Workflow {
                     Outcome::Approved => self.advance(&mut next, approval, index + 1, who.username, env, 0)?,
                     Outcome::Rejected => self.reject(&mut next, approval, who.username, env)?,
                 }
+            }
+            Command::Reapprove => {
+                let to = self.def.state(&current.state).and_then(|s| s.reapprove.as_ref()).map(|r| r.to.clone());
+                let to = to.ok_or_else(|| StepError::Unavailable(format!("state `{}` asks for no new approval", current.state)))?;
+                if !(who.may_update || who.is_admin()) {
+                    return Err(StepError::NotAllowed("you may not change this record".into()));
+                }
+                self.enter(&mut next, &to, who.username, "reapprove", comment, env, 0)?;
             }
             Command::Recall => {
                 self.current_step(current)?;
@@ -223,6 +235,27 @@ impl Workflow {
         Ok(next)
     }
 
+    /// `current`, an instance following `earlier` (an older version of this flow), moved onto
+    /// this version as `version`; `None` when it has no place here. A record at rest moves when
+    /// its state (mapped by `upgrade`) is here; one waiting in an approval only when this version
+    /// declares `upgrade` and the step it waits on (mapped) is a step of the same state here —
+    /// the decisions taken so far then count for that step, and no other.
+    pub fn upgrade(&self, current: &Instance, earlier: &Workflow, version: i64) -> Option<Instance> {
+        let mapping = self.def.upgrade.clone().unwrap_or_default();
+        let moved = |state: &String| mapping.states.get(state).unwrap_or(state).clone();
+        let mut next = Instance { version, state: moved(&current.state), ..current.clone() };
+        let state = self.def.state(&next.state)?;
+        next.came_from = current.came_from.as_ref().map(moved).filter(|s| self.def.state(s).is_some());
+        if let Some(progress) = next.approval.as_mut() {
+            self.def.upgrade.as_ref()?;
+            let (_, step) = earlier.current_step(current).ok()?;
+            let step = mapping.steps.get(&step.id).unwrap_or(&step.id);
+            state.approval.as_ref()?.steps.iter().find(|s| &s.id == step)?;
+            progress.step = step.clone();
+        }
+        Some(next)
+    }
+
     /// What `who` may do now: transitions from the current state they may take, and the
     /// approval actions when a seat of theirs is waiting.
     pub fn available(&self, current: &Instance, who: &Person, env: &dyn Env) -> Result<Vec<Available>, StepError> {
@@ -259,7 +292,7 @@ impl Workflow {
         let not_waiting = || StepError::Unavailable(format!("no approval is under way in state `{}`", current.state));
         let approval = self.def.state(&current.state).and_then(|s| s.approval.as_ref()).ok_or_else(not_waiting)?;
         let progress = current.approval.as_ref().ok_or_else(not_waiting)?;
-        let step = approval.steps.get(progress.step).ok_or_else(not_waiting)?;
+        let step = position(approval, &progress.step).map(|i| &approval.steps[i]).ok_or_else(not_waiting)?;
         Ok((approval, step))
     }
 
@@ -342,7 +375,7 @@ impl Workflow {
     /// left the approval passed.
     fn advance(&self, next: &mut Step, approval: &Approval, from_step: usize, by: &str, env: &dyn Env, depth: u8) -> Result<(), StepError> {
         let decided = next.instance.approval.as_ref().is_some_and(|p| p.decided);
-        for (index, step) in approval.steps.iter().enumerate().skip(from_step) {
+        for step in approval.steps.iter().skip(from_step) {
             if let Some(condition) = &step.condition
                 && !holds(env, condition)?
             {
@@ -353,14 +386,14 @@ impl Workflow {
                 next.instance.note(env.now(), "system", "auto_pass", &step.id, Some("no approver could be found".into()));
                 continue;
             }
-            next.instance.approval = Some(Progress { step: index, seats, decided });
+            next.instance.approval = Some(Progress { step: step.id.clone(), seats, decided });
             return Ok(());
         }
         self.enter(next, &approval.approved, by, "approved", None, env, depth + 1)
     }
 
     fn reject(&self, next: &mut Step, approval: &Approval, by: &str, env: &dyn Env) -> Result<(), StepError> {
-        let index = next.instance.approval.as_ref().map_or(0, |p| p.step);
+        let index = next.instance.approval.as_ref().and_then(|p| position(approval, &p.step)).unwrap_or(0);
         if approval.on_reject.as_deref() == Some(PREVIOUS_STEP) {
             // Back to the nearest earlier step that applies; at the first, back where it came from.
             for earlier in (0..index).rev() {
@@ -380,6 +413,12 @@ impl Workflow {
         };
         self.enter(next, &target, by, "rejected", None, env, 0)
     }
+}
+
+/// Where step `step` (an id, or the position an instance stored before ids were kept) stands in
+/// `approval`.
+fn position(approval: &Approval, step: &str) -> Option<usize> {
+    approval.steps.iter().position(|s| s.id == step).or_else(|| step.parse().ok().filter(|&i| i < approval.steps.len()))
 }
 
 /// The seats of a step: one per approver entry (a manager chain gives one per level), without

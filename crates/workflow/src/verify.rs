@@ -71,6 +71,18 @@ pub(crate) fn verify(def: &Flow) -> Result<DiGraph<usize, ()>, Vec<Problem>> {
         }
     }
 
+    // A change to a `reapprove` field moves the record back into its approval.
+    for (s, state) in def.states.iter().enumerate() {
+        if let Some(reapprove) = &state.reapprove {
+            match node.get(reapprove.to.as_str()) {
+                Some(&to) => {
+                    graph.update_edge(NodeIndex::new(s), to, ());
+                }
+                None => at(&mut problems, format!("/states/{s}/reapprove/to"), format!("no state `{}`", reapprove.to)),
+            }
+        }
+    }
+
     for (s, state) in def.states.iter().enumerate() {
         let here = NodeIndex::new(s);
         if let Some(approval) = &state.approval {

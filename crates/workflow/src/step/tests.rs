@@ -250,3 +250,15 @@ fn verification_names_unreachable_states_dead_ends_and_unknown_states() {
     let pointers: Vec<&str> = found.iter().map(|p| p.pointer.as_str()).collect();
     assert_eq!(pointers, ["/transitions/0/action", "/transitions/0/from/1", "/transitions/1/from/0"]);
 }
+
+#[test]
+fn progress_stored_as_a_step_position_is_read_as_that_step_of_its_version() {
+    let steps = json!([
+        {"id": "manager", "label": "Manager", "approvers": [{"user": "boss"}]},
+        {"id": "director", "label": "Director", "approvers": [{"user": "ceo"}]}
+    ]);
+    let wf = flow(json!({"steps": steps, "approved": "approved"}));
+    let progress: crate::Progress = serde_json::from_value(json!({"step": 1, "seats": []})).expect("an old instance reads");
+    let instance = Instance { state: "approving".into(), approval: Some(progress), ..Instance::default() };
+    assert_eq!(wf.current_step(&instance).expect("a step").1.id, "director");
+}

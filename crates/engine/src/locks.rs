@@ -1,0 +1,38 @@
+//! What a flow's state says of changes people ask for: fields it locks, and fields whose change
+//! sends the record back for approval. Only changes asked for are judged — through PATCH, an
+//! import that updates, or a rule's `update` — never the flow's own moves or figures the engine
+//! derives, so an approved quote's total still follows its (unchangeable) lines.
+
+use forms::FieldError;
+use serde_json::{Map, Value};
+use store::Record;
+
+use crate::apps::LoadedApp;
+use crate::{Actor, EngineError};
+
+/// What an allowed change asks of the flow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    Free,
+    /// The change touched a field the state's `reapprove` covers: after it is written the record
+    /// goes back into its approval.
+    Reapprove,
+}
+
+/// Judges the change of `old` into `data` by `actor` against the lock of the record's state: a
+/// 422 at every locked field changed.
+pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, data: &Map<String, Value>) -> Result<Verdict, EngineError> {
+    let Some(state) = app.flows.get(form).zip(old.state.as_deref()).and_then(|(f, s)| f.workflow.def().state(s)) else {
+        return Ok(Verdict::Free);
+    };
+    let mut changed: Vec<&String> = data.keys().filter(|f| old.data.get(*f) != data.get(*f)).collect();
+    changed.extend(old.data.keys().filter(|f| !data.contains_key(*f)));
+    let locked = changed.iter().filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &actor.roles)));
+    let errors: Vec<FieldError> =
+        locked.map(|f| FieldError::new(format!("/{f}"), format!("is locked while the record is in `{}`", state.id))).collect();
+    if !errors.is_empty() {
+        return Err(EngineError::Invalid(errors));
+    }
+    let reapprove = state.reapprove.as_ref().is_some_and(|r| changed.iter().any(|f| r.covers(f)));
+    Ok(if reapprove { Verdict::Reapprove } else { Verdict::Free })
+}
