@@ -24,8 +24,9 @@ import table from './table'
 import attachment from './attachment'
 import autoNumber from './auto_number'
 import region from './region'
+import rollup from './rollup'
 
-export const FIELD_TYPES = { ...text, ...number, ...boolean, ...date, ...select, ...link, ...table, ...attachment, ...autoNumber, ...region }
+export const FIELD_TYPES = { ...text, ...number, ...boolean, ...date, ...select, ...link, ...table, ...attachment, ...autoNumber, ...region, ...rollup }
 
 // A type this UI does not know yet (a newer server) is shown, never edited.
 const UNKNOWN = { widget: null, readonly: true, column: 'opaque', format: (v) => JSON.stringify(v) }
