@@ -389,6 +389,8 @@ await step('rep1 submits the quote through the actions bar and cannot approve it
   await page.locator('[data-flow-action="recall"]').waitFor()
   check((await page.locator('[data-flow-action="approve"]').count()) === 0, 'a rep is offered to approve their own quote')
   check((await page.locator('[data-flow-action="reject"]').count()) === 0, 'a rep is offered to reject their own quote')
+  // In review the flow locks the quote: its fields show as values.
+  await eventually(async () => (await page.locator('[data-field="discount"] input').count()) === 0, 'the discount can be edited in review')
 })
 
 await step('manager1 finds the quote in My tasks', async () => {
