@@ -256,3 +256,36 @@ async fn a_confirmed_payment_is_locked_on_every_door_until_finance_reopens_it() 
         assert_eq!((status, &fixed["data"]["amount"]), (StatusCode::OK, &json!(4_000)), "{url}: {fixed}");
     }
 }
+
+#[actix_web::test]
+async fn a_rule_acting_for_a_person_cannot_change_a_locked_field_either() {
+    // A rule's `update` is a change asked for on someone's behalf: the lock of the target's state
+    // judges it as it judges a PATCH, and the whole save is refused.
+    let dir = std::env::temp_dir().join(format!("tessera-crm-{}", uuid::Uuid::now_v7().simple()));
+    e2e::copy_dir(&e2e::repo().join("apps/crm"), &dir);
+    std::fs::write(dir.join("rules/discounts.rhai"), "fn after_save(record, old, user) { update(\"quote\", record.notes, #{ discount: 40 }); }\n").unwrap();
+    let path = dir.join("forms/activity.json");
+    let mut activity: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    activity["hooks"] = json!([{"on": "after_save", "rule": "discounts.after_save"}]);
+    std::fs::write(&path, serde_json::to_string_pretty(&activity).unwrap()).unwrap();
+    for url in databases().await {
+        let engine = engine::Engine::open_with(&url, std::slice::from_ref(&dir), &e2e::settings()).await.unwrap();
+        engine.ensure_admin(Some("admin-pass")).await.unwrap();
+        engine.seed_users("crm", "demo").await.unwrap();
+        let admin = engine.login("admin", "admin-pass").await.unwrap().token;
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let (_, account) = call(&app, post("account", json!({"name": "东方港务"})), Some(&rep)).await;
+        let (_, product) = call(&app, post("product", json!({"code": "P-8", "name": "Hoist", "unit_price": 100})), Some(&admin)).await;
+        let items = json!([{"product": product["id"], "qty": 1, "unit_price": 100}]);
+        let (_, quote) = call(&app, post("quote", json!({"account": account["id"], "items": items, "discount": 15})), Some(&rep)).await;
+        let id = quote["id"].as_str().unwrap().to_owned();
+        call(&app, act("quote", &id, "submit"), Some(&rep)).await;
+        let note = json!({"subject": "follow up", "type": "call", "notes": id});
+        let (status, body) = call(&app, post("activity", note), Some(&rep)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(body["details"][0]["path"], "/discount", "{url}: {body}");
+        let (_, after) = call(&app, TestRequest::get().uri(&record("quote", &id)), Some(&rep)).await;
+        assert_eq!(after["data"]["discount"], json!(15), "{url}: {after}");
+    }
+}
