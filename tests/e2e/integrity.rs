@@ -59,43 +59,48 @@ fn crm_with_quote(change: impl Fn(&mut Value)) -> std::path::PathBuf {
 async fn an_approver_reads_the_record_of_a_pending_task_whatever_their_scope() {
     // Before: with managers scoped to their own quotes, the quote routed to manager1 answered 404
     // to them, on the record and on the task's decision; only the submitter's recall freed it.
-    let dir = crm_with_quote(|quote| {
+    // Managers scoped to their own quotes, then managers with no grant on quotes at all.
+    let own = crm_with_quote(|quote| {
         for grant in quote["permissions"].as_array_mut().unwrap() {
             if grant["roles"] == json!(["sales_manager"]) {
                 grant["scope"] = json!("own");
             }
         }
     });
-    for url in databases().await {
-        let engine = engine::Engine::open_with(&url, std::slice::from_ref(&dir), &e2e::settings()).await.unwrap();
-        engine.ensure_admin(Some("admin-pass")).await.unwrap();
-        engine.seed_users("crm", "demo").await.unwrap();
-        let admin = engine.login("admin", "admin-pass").await.unwrap().token;
-        let rep = engine.login("rep1", "demo").await.unwrap().token;
-        let manager = engine.login("manager1", "demo").await.unwrap().token;
-        let app = start(engine).await;
-        let (_, account) = call(&app, post("account", json!({"name": "南方航运"})), Some(&rep)).await;
-        let (_, product) = call(&app, post("product", json!({"code": "P-9", "name": "Crane", "unit_price": 100})), Some(&admin)).await;
-        let items = json!([{"product": product["id"], "qty": 1, "unit_price": 100}]);
-        let (status, quote) =
-            call(&app, post("quote", json!({"account": account["id"], "items": items, "discount": 15})), Some(&rep)).await;
-        assert_eq!(status, StatusCode::CREATED, "{url}: {quote}");
-        let at = format!("/api/apps/crm/forms/quote/records/{}", quote["id"].as_str().unwrap());
-        let (status, moved) = call(&app, TestRequest::post().uri(&format!("{at}/actions/submit")), Some(&rep)).await;
-        assert_eq!((status, &moved["flow"]["approval"]["waiting"]), (StatusCode::OK, &json!(["manager1"])), "{url}: {moved}");
+    let none = crm_with_quote(|quote| quote["permissions"].as_array_mut().unwrap().retain(|g| g["roles"] != json!(["sales_manager"])));
+    for dir in [&own, &none] {
+        for url in databases().await {
+            let engine = engine::Engine::open_with(&url, std::slice::from_ref(dir), &e2e::settings()).await.unwrap();
+            engine.ensure_admin(Some("admin-pass")).await.unwrap();
+            engine.seed_users("crm", "demo").await.unwrap();
+            let admin = engine.login("admin", "admin-pass").await.unwrap().token;
+            let rep = engine.login("rep1", "demo").await.unwrap().token;
+            let manager = engine.login("manager1", "demo").await.unwrap().token;
+            let app = start(engine).await;
+            let (_, account) = call(&app, post("account", json!({"name": "南方航运"})), Some(&rep)).await;
+            let (_, product) = call(&app, post("product", json!({"code": "P-9", "name": "Crane", "unit_price": 100})), Some(&admin)).await;
+            let items = json!([{"product": product["id"], "qty": 1, "unit_price": 100}]);
+            let (status, quote) =
+                call(&app, post("quote", json!({"account": account["id"], "items": items, "discount": 15})), Some(&rep)).await;
+            assert_eq!(status, StatusCode::CREATED, "{url}: {quote}");
+            let at = format!("/api/apps/crm/forms/quote/records/{}", quote["id"].as_str().unwrap());
+            let (status, moved) = call(&app, TestRequest::post().uri(&format!("{at}/actions/submit")), Some(&rep)).await;
+            assert_eq!((status, &moved["flow"]["approval"]["waiting"]), (StatusCode::OK, &json!(["manager1"])), "{url}: {moved}");
 
-        let (status, body) = call(&app, TestRequest::get().uri(&at), Some(&manager)).await;
-        assert_eq!(status, StatusCode::OK, "{url}: the approver opens what they are asked to decide: {body}");
-        let (_, tasks) = call(&app, TestRequest::get().uri("/api/tasks"), Some(&manager)).await;
-        let task = tasks["items"][0]["id"].as_str().unwrap_or_else(|| panic!("{url}: {tasks}")).to_owned();
-        let decide = TestRequest::post().uri(&format!("/api/tasks/{task}/approve")).set_json(json!({"comment": "ok"}));
-        let (status, body) = call(&app, decide, Some(&manager)).await;
-        assert_eq!(status, StatusCode::OK, "{url}: {body}");
-        // Decided, the quote is outside manager1's scope again.
-        let (status, _) = call(&app, TestRequest::get().uri(&at), Some(&manager)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+            let (status, body) = call(&app, TestRequest::get().uri(&at), Some(&manager)).await;
+            assert_eq!(status, StatusCode::OK, "{url}: the approver opens what they are asked to decide: {body}");
+            let (_, tasks) = call(&app, TestRequest::get().uri("/api/tasks"), Some(&manager)).await;
+            let task = tasks["items"][0]["id"].as_str().unwrap_or_else(|| panic!("{url}: {tasks}")).to_owned();
+            let decide = TestRequest::post().uri(&format!("/api/tasks/{task}/approve")).set_json(json!({"comment": "ok"}));
+            let (status, body) = call(&app, decide, Some(&manager)).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {body}");
+            // Decided, the quote is outside manager1's scope again.
+            let (status, _) = call(&app, TestRequest::get().uri(&at), Some(&manager)).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+        }
     }
-    std::fs::remove_dir_all(&dir).ok();
+    std::fs::remove_dir_all(&own).ok();
+    std::fs::remove_dir_all(&none).ok();
 }
 
 #[actix_web::test]
@@ -263,7 +268,11 @@ async fn a_rule_acting_for_a_person_cannot_change_a_locked_field_either() {
     // judges it as it judges a PATCH, and the whole save is refused.
     let dir = std::env::temp_dir().join(format!("tessera-crm-{}", uuid::Uuid::now_v7().simple()));
     e2e::copy_dir(&e2e::repo().join("apps/crm"), &dir);
-    std::fs::write(dir.join("rules/discounts.rhai"), "fn after_save(record, old, user) { update(\"quote\", record.notes, #{ discount: 40 }); }\n").unwrap();
+    std::fs::write(
+        dir.join("rules/discounts.rhai"),
+        "fn after_save(record, old, user) { update(\"quote\", record.notes, #{ discount: 40 }); }\n",
+    )
+    .unwrap();
     let path = dir.join("forms/activity.json");
     let mut activity: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     activity["hooks"] = json!([{"on": "after_save", "rule": "discounts.after_save"}]);

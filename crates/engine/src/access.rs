@@ -119,9 +119,7 @@ impl Engine {
         let mut any = Vec::new();
         // An approver reads what they are asked to decide, whatever their scope: a task routed to
         // someone who could not open its record would stick until the submitter recalled it.
-        if action == Action::Read
-            && app.flows.get(&rt.compiled.id).is_some_and(|f| f.workflow.def().states.iter().any(|s| s.approval.is_some()))
-        {
+        if action == Action::Read && has_approvals(app, &rt.compiled.id) {
             any.push(Filter::PendingTaskOf { app: app.id().to_owned(), form: rt.compiled.id.clone(), assignee: actor.username.clone() });
         }
         for grant in access.grants.iter().filter(|g| g.actions.contains(&action)) {
@@ -164,4 +162,10 @@ impl Engine {
         }
         Ok(names)
     }
+}
+
+/// Whether `form` has a flow with approvals: then whoever a pending task names reads its record,
+/// whatever their grants ([`Engine::scope`]).
+pub(crate) fn has_approvals(app: &LoadedApp, form: &str) -> bool {
+    app.flows.get(form).is_some_and(|f| f.workflow.def().states.iter().any(|s| s.approval.is_some()))
 }

@@ -674,7 +674,7 @@ impl Engine {
         }
         let record = store::get(db, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
         let access = Access::of(actor, rt);
-        if !access.allows(Action::Read) || !self.in_scope(db, actor, app, rt, &access, Action::Read, &record).await? {
+        if !self.in_scope(db, actor, app, rt, &access, Action::Read, &record).await? {
             return Err(EngineError::OutOfScope(format!("{form} record {id}")));
         }
         Ok((record, access))
@@ -901,7 +901,7 @@ impl Engine {
                 .def
                 .title_field
                 .as_ref()
-                .filter(|f| access.allows(Action::Read) && !access.hidden.contains(*f))
+                .filter(|f| (access.allows(Action::Read) || task.status == "pending") && !access.hidden.contains(*f))
                 .and_then(|f| record.and_then(|r| r.data.get(f)))
                 .and_then(Value::as_str)
                 .map(str::to_owned);
