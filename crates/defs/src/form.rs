@@ -185,7 +185,6 @@ pub enum FieldKind {
     Rating,
     Region,
     Tags,
-    /// A number aggregated from linked records (see `rollup`).
     Rollup,
 }
 
