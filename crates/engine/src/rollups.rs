@@ -253,16 +253,16 @@ fn same_figure(stored: Option<&Value>, figure: &Value) -> bool {
     }
 }
 
-/// Digits after the point kept of a sum of decimal or currency values: money is stored to the
-/// cent, so a sum of stored values has no more digits than that.
-const MONEY_SCALE: i32 = 2;
+/// Digits after the point of a decimal or currency field that sets no `scale` (the cent).
+const DEFAULT_SCALE: i32 = 2;
 
-/// How many decimal places a figure of `rollup` keeps: those of the money it sums; none is
-/// rounded otherwise (counts are whole, other numbers are whatever the values were).
+/// How many decimal places a figure of `rollup` keeps: the scale of the decimal or currency
+/// field it aggregates, to which every stored value was rounded, so the exact sum has no more;
+/// none is rounded otherwise (counts are whole, other numbers are whatever the values were).
 fn summed_scale(loaded: &LoadedApp, rollup: &Rollup) -> Option<i32> {
     let source = loaded.defs.forms.get(&rollup.form)?;
     let field = source.field(rollup.field.as_deref()?)?;
-    matches!(field.kind, FieldKind::Decimal | FieldKind::Currency).then_some(MONEY_SCALE)
+    matches!(field.kind, FieldKind::Decimal | FieldKind::Currency).then(|| field.scale.map_or(DEFAULT_SCALE, i32::from))
 }
 
 /// `figure` as stored: rounded to `scale` decimal places (a binary sum of cents is a hair off
