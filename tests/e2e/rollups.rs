@@ -211,3 +211,32 @@ fn check_refuses_rollups_it_could_not_compute() {
     let problems = check_paid_amount(json!({"form": "payment", "link": "contract", "op": "sum", "field": "amount"}));
     assert!(!problems.iter().any(|p| p.contains("/rollup")), "{problems:#?}");
 }
+
+#[actix_web::test]
+async fn a_contracts_overdue_amount_follows_the_date_when_the_job_worker_runs() {
+    // Before: `overdue_amount` changed only when something saved the contract; an instalment
+    // falling due left it at 0 until then. Its rule reads `today()`, so the job worker computes
+    // it again every day, and writes the contract only when the figure moved.
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        let app = start(engine.clone()).await;
+        let (_, account) = call(&app, post("account", json!({"name": "东海造船"})), Some(&admin)).await;
+        let now = Utc::now();
+        let day = |days: i64| (now + Duration::days(days)).date_naive().to_string();
+        let plan = json!([{"due_date": day(10), "amount": 30_000}, {"due_date": day(100), "amount": 70_000}]);
+        let data = json!({"name": "Hull 7", "account": account["id"], "amount": 100_000, "payment_plan": plan});
+        let (status, contract) = call(&app, post("contract", data), Some(&admin)).await;
+        assert_eq!((status, &contract["data"]["overdue_amount"]), (StatusCode::CREATED, &json!(0)), "{url}: {contract}");
+        let id = id_of(&contract);
+        let read = || async { call(&app, TestRequest::get().uri(&at("contract", &id)), Some(&admin)).await.1 };
+
+        engine.run_due_jobs(now + Duration::days(11)).await.unwrap();
+        let due = read().await;
+        assert_eq!(due["data"]["overdue_amount"], json!(30_000), "{url}: the first instalment is due: {due}");
+        let (_, history) = call(&app, TestRequest::get().uri(&format!("{}/history", at("contract", &id))), Some(&admin)).await;
+        assert_eq!(history["items"][1]["op"], "recompute", "{url}: {history}");
+
+        engine.run_due_jobs(now + Duration::days(12)).await.unwrap();
+        assert_eq!(read().await["version"], due["version"], "{url}: nothing moved, nothing written");
+    }
+}

@@ -79,7 +79,7 @@ pub(crate) fn run() {
     let mut rules = Rules::new(Limits::default());
     rules.compile("lead_score", &source).expect("lead_score compiles");
     let host: Arc<dyn Host> = Arc::new(Idle);
-    let input = Input { record: lead(), old: None, user: json!({"username": "rep1"}) };
+    let input = Input { record: lead(), old: None, user: json!({"username": "rep1"}), at: None };
 
     let script = rules.call("lead_score", "score", &input, host.clone()).expect("scores").value;
     assert_eq!(script, json!(native_score(&input.record)), "the baseline computes the same score");

@@ -179,7 +179,7 @@ impl FlowEnv<'_> {
         let mut record = self.record.clone();
         record.insert("id".into(), Value::String(self.id.to_owned()));
         record.insert("owner".into(), Value::String(self.owner.to_owned()));
-        rules::Input { record, old: None, user: self.user.clone() }
+        rules::Input { record, old: None, user: self.user.clone(), at: time::rules_time() }
     }
 
     fn eval(&self, source: &str, vars: &[(&str, &Value)]) -> Result<Value, EngineError> {

@@ -26,7 +26,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::access::Access;
 use crate::apps::LoadedApp;
 use crate::records::Draft;
-use crate::{Actor, Engine, EngineError};
+use crate::{Actor, Engine, EngineError, time};
 
 /// Cores the rules pool leaves to the request threads and the database: with every other core
 /// running runaway rules, requests still have one to themselves, and further rule runs queue.
@@ -95,6 +95,9 @@ pub(crate) struct SaveContext {
     pub(crate) id: String,
     pub(crate) data: Map<String, Value>,
     pub(crate) old: Option<Map<String, Value>>,
+    /// The time the rules read ([`time::rules_time`]), taken where the save began: they may run
+    /// on another thread.
+    pub(crate) at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The rules of a save after their first run, which needs no database (see
@@ -533,6 +536,7 @@ fn input(actor: &Actor, save: &SaveContext) -> Input {
         record: object_with_id(save.data.clone(), &save.id),
         old: save.old.clone().map(|o| object_with_id(o, &save.id)),
         user: serde_json::to_value(actor).unwrap_or(Value::Null),
+        at: save.at,
     }
 }
 
@@ -674,7 +678,8 @@ fn assign_job(
     id: &str,
     data: &Map<String, Value>,
 ) -> Started<Result<Option<String>, RuleError>> {
-    let input = Input { record: object_with_id(data.clone(), id), old: None, user: serde_json::to_value(actor).unwrap_or(Value::Null) };
+    let user = serde_json::to_value(actor).unwrap_or(Value::Null);
+    let input = Input { record: object_with_id(data.clone(), id), old: None, user, at: time::rules_time() };
     let form = form.to_owned();
     Started::run(loaded.rules.allowance(), move |host| assign(&loaded, &form, &input, host))
 }

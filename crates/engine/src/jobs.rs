@@ -1,7 +1,8 @@
 //! The job worker: runs durable jobs when they fall due: scheduled rules (`schedules` in
 //! app.json), due again at their next cron time, flow timers, which run once, and each app's
-//! daily recomputation of its rollups that depend on the date. Each run is one transaction
-//! (the rollups' one a page of records). Time comes in as an argument, so tests drive a clock instead of sleeping.
+//! daily computation of the figures that depend on the date ([`crate::dated`]). Each run is one
+//! transaction (the daily one a page of records). Time comes in as an argument, so tests drive a
+//! clock instead of sleeping.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -11,7 +12,7 @@ use croner::Cron;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::{Actor, Engine, EngineError, rollups, time};
+use crate::{Actor, Engine, EngineError, dated, time};
 
 /// A claimed job whose server died is taken over after this long.
 const LEASE: chrono::Duration = chrono::Duration::minutes(10);
@@ -46,7 +47,7 @@ impl Engine {
                 };
                 store::add_job(&tx, &job).await?;
             }
-            if let Some(job) = rollups::daily_job(app, now) {
+            if let Some(job) = dated::daily_job(app, now) {
                 store::add_job(&tx, &job).await?;
             }
         }
@@ -66,7 +67,7 @@ impl Engine {
                 return Ok(ran);
             }
             for job in jobs {
-                let outcome = self.run_job(&job, now).await;
+                let outcome = time::as_at(now, self.run_job(&job, now)).await;
                 if let Err(e) = &outcome.0 {
                     tracing::warn!(job = %job.key, error = %e, "job failed");
                 }
@@ -101,9 +102,9 @@ impl Engine {
                 Err(e) => (Err(e), None),
             };
         }
-        if job.kind == rollups::ROLLUP_JOB {
+        if job.kind == dated::DATED_JOB {
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
-            return (self.run_rollup_job(&job.app, now).await, Some(rollups::next_midnight(now)));
+            return (self.run_dated_job(&job.app, now).await, Some(dated::next_midnight(now)));
         }
         let Some(app) = self.apps.get(&job.app) else {
             return (Err(EngineError::NotFound(format!("app `{}`", job.app))), None);
@@ -124,7 +125,8 @@ impl Engine {
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let (script, function) = (script.to_owned(), function.to_owned());
         let actor = Actor::system();
-        let input = rules::Input { record: Default::default(), old: None, user: serde_json::to_value(&actor).unwrap_or(Value::Null) };
+        let user = serde_json::to_value(&actor).unwrap_or(Value::Null);
+        let input = rules::Input { record: Default::default(), old: None, user, at: time::rules_time() };
         let (turn, tx) = self.store.begin().await?;
         let outcome = self.with_host(&tx, &actor, app, move |host| loaded.rules.call(&script, &function, &input, host)).await??;
         self.apply_effects(&tx, &actor, app, "", "", outcome.effects, 0).await?;

@@ -19,8 +19,8 @@ use crate::flows::starts_in_approval;
 use crate::gather;
 use crate::hooks::{RulesDraft, SaveContext, Turn};
 use crate::list::scalar_of;
-use crate::locks;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
+use crate::{dated, locks};
 
 /// How many times rule effects may cause further effects within one command.
 pub(crate) const MAX_EFFECT_DEPTH: u8 = 4;
@@ -132,7 +132,7 @@ impl Engine {
         users: &[store::User],
     ) -> Result<(Option<Instance>, RulesDraft), EngineError> {
         let instance = self.start_flow(self.app(app)?, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, users)?;
-        Ok((instance, self.draft_rules(actor, app, form, SaveContext { id: id.to_owned(), data, old: None })?))
+        Ok((instance, self.draft_rules(actor, app, form, SaveContext { id: id.to_owned(), data, old: None, at: time::rules_time() })?))
     }
 
     /// Writes a drafted record: completes its rules with what they read, checks links and
@@ -199,7 +199,7 @@ impl Engine {
             self.started_flow(tx, app, form, &envelope, instance).await?;
         }
         let mut effects = prepared.effects;
-        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None };
+        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None, at: time::rules_time() };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
         self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
         Ok(envelope)
@@ -365,12 +365,15 @@ impl Engine {
             return Err(EngineError::Invalid(errors));
         }
         let verdict = if op == UPDATE { locks::judge(self.app(app)?, form, actor, &old, &data)? } else { locks::Verdict::Free };
-        let save = SaveContext { id: id.to_owned(), data, old: Some(old.data.clone()) };
+        let save = SaveContext { id: id.to_owned(), data, old: Some(old.data.clone()), at: time::rules_time() };
         let prepared = self.prepare(tx, actor, app, form, save).await?;
         if !prepared.errors.is_empty() {
             return Err(EngineError::Invalid(prepared.errors));
         }
         let data = prepared.data;
+        if op == dated::RECOMPUTE && data == old.data {
+            return Ok(Envelope::new(form, old));
+        }
         self.check_references(tx, (depth == 0).then_some(actor), app, rt, Some(&old.data), &data).await?;
         self.check_duplicates(tx, rt, Some(&old), &data).await?;
         let before = Envelope::new(form, old.clone());
@@ -379,7 +382,7 @@ impl Engine {
         let envelope = self.write_version(tx, actor, app, rt, &before, record, expected_version, op).await?;
         self.refresh_rollups(tx, app, form, &[&old_data, &envelope.data], depth).await?;
         let mut effects = prepared.effects;
-        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data) };
+        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data), at: time::rules_time() };
         effects.extend(self.after_save(tx, actor, app, form, save).await?);
         self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
         if verdict == locks::Verdict::Reapprove {

@@ -16,21 +16,12 @@ use ::reports::{Catalog, Context, Dialect, OutColumn, Role, ValueKind};
 use chrono::{DateTime, Utc};
 use defs::{Aggregate, Diagnostic, Dimension, FieldKind, Measure, Report, Rollup, RollupOp};
 use serde_json::{Map, Value, json};
-use store::{Backend, Conn, Cursor, ListQuery, OutKind};
-use uuid::Uuid;
+use store::{Backend, Conn, OutKind};
 
 use crate::apps::LoadedApp;
+use crate::dated::Pages;
 use crate::records::MAX_EFFECT_DEPTH;
 use crate::{Actor, Engine, EngineError, time};
-
-/// The job kind of an app's daily recomputation of its time-dependent rollups.
-pub(crate) const ROLLUP_JOB: &str = "rollups";
-
-/// Parents whose time-dependent rollups the daily job computes in one transaction: one
-/// aggregate statement per rollup binds this many ids, well under the report filter's
-/// `MAX_FILTER_VALUES` (1,000) with room for the rollup's own filter, and the write turn is
-/// handed back to other writers between pages.
-const PARENTS_PER_PAGE: usize = 200;
 
 /// The history op of a version written because a rollup's figure changed.
 const ROLLUP_OP: &str = "rollup";
@@ -40,6 +31,11 @@ struct RollupField<'a> {
     parent: &'a str,
     field: &'a str,
     rollup: &'a Rollup,
+}
+
+/// Whether `app` has a rollup whose filter is relative to today.
+pub(crate) fn any_dated(app: &LoadedApp) -> bool {
+    rollup_fields(app, None).any(|f| f.rollup.is_time_dependent())
 }
 
 /// Every rollup field of `app` aggregating records of form `source` (all of them when none).
@@ -59,25 +55,6 @@ fn by_parent<'a>(fields: impl Iterator<Item = RollupField<'a>>) -> BTreeMap<&'a 
         grouped.entry(field.parent).or_default().push(field);
     }
     grouped
-}
-
-/// The job that recomputes `app`'s time-dependent rollups at the next midnight (UTC, the day
-/// relative dates are computed in) after `now`, if it has any.
-pub(crate) fn daily_job(app: &LoadedApp, now: DateTime<Utc>) -> Option<store::Job> {
-    rollup_fields(app, None).any(|f| f.rollup.is_time_dependent()).then(|| store::Job {
-        id: Uuid::now_v7().to_string(),
-        key: format!("{ROLLUP_JOB}:{}", app.id()),
-        app: app.id().to_owned(),
-        kind: ROLLUP_JOB.into(),
-        due_at: time::format(next_midnight(now)),
-        payload: json!({}),
-        attempts: 0,
-    })
-}
-
-/// The first midnight (UTC) after `now`.
-pub(crate) fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() + chrono::Days::new(1)).and_time(chrono::NaiveTime::MIN).and_utc()
 }
 
 impl Engine {
@@ -107,24 +84,18 @@ impl Engine {
         Ok(())
     }
 
-    /// The daily job: computes every time-dependent rollup of `app` as of `now`, a page of
-    /// parents a transaction.
-    pub(crate) async fn run_rollup_job(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+    /// Computes every time-dependent rollup of `app` as of `now`, a page of parents a
+    /// transaction (the daily job, [`crate::dated`]).
+    pub(crate) async fn refresh_dated_rollups(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         let loaded = self.app(app)?;
         let timely = rollup_fields(loaded, None).filter(|f| f.rollup.is_time_dependent());
         for (parent, fields) in by_parent(timely) {
-            let table = &loaded.form(parent)?.table;
-            let mut after = None;
-            loop {
+            let mut pages = Pages::of(&loaded.form(parent)?.table);
+            while !pages.done() {
                 let (turn, tx) = self.store.begin().await?;
-                let query = ListQuery { after: after.take(), limit: PARENTS_PER_PAGE as u64, ..Default::default() };
-                let ids: Vec<String> = store::list(&tx, table, &query).await?.into_iter().map(|r| r.id).collect();
+                let ids = pages.next(&tx).await?;
                 self.write_rollups(&tx, app, parent, &fields, &ids, now, 0).await?;
                 turn.commit(tx).await?;
-                match ids.last() {
-                    Some(last) if ids.len() == PARENTS_PER_PAGE => after = Some(Cursor { values: Vec::new(), id: last.clone() }),
-                    _ => break,
-                }
             }
         }
         Ok(())
@@ -365,12 +336,6 @@ mod tests {
         assert!(same_figure(Some(&json!(250_000.0)), &json!(250_000)));
         assert!(!same_figure(None, &json!(0)));
         assert!(!same_figure(Some(&json!(1)), &Value::Null));
-    }
-
-    #[test]
-    fn the_daily_job_is_due_at_the_next_midnight() {
-        let now: DateTime<Utc> = "2026-03-31T23:59:00Z".parse().unwrap();
-        assert_eq!(time::format(next_midnight(now)), "2026-04-01T00:00:00.000000Z");
     }
 
     #[test]

@@ -1,6 +1,13 @@
 //! Timestamps as stored: UTC, ISO 8601 with microseconds, so text order is time order.
 
+use std::future::Future;
+
 use chrono::{DateTime, SecondsFormat, Utc};
+
+tokio::task_local! {
+    /// The time of the job the worker runs: what rules read as `today()` and `now()` meanwhile.
+    static JOB_TIME: DateTime<Utc>;
+}
 
 pub(crate) fn format(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Micros, true)
@@ -8,4 +15,15 @@ pub(crate) fn format(t: DateTime<Utc>) -> String {
 
 pub(crate) fn now() -> String {
     format(Utc::now())
+}
+
+/// Runs `work` as at `now`: rules it runs read that time. The job worker runs each job so, with
+/// the time it was given — a test's moved clock reaches the rules too.
+pub(crate) async fn as_at<F: Future>(now: DateTime<Utc>, work: F) -> F::Output {
+    JOB_TIME.scope(now, work).await
+}
+
+/// The time rules read: the running job's, or `None` for the wall clock.
+pub(crate) fn rules_time() -> Option<DateTime<Utc>> {
+    JOB_TIME.try_with(|t| *t).ok()
 }

@@ -54,6 +54,16 @@ impl Functions {
     }
 }
 
+/// Whether `ast` calls any of `names`, in any of its functions.
+pub(crate) fn calls_any(ast: &AST, names: &[&str]) -> bool {
+    let mut found = false;
+    ast.walk(&mut |path: &[ASTNode]| {
+        found |= path.last().and_then(call_of).is_some_and(|(call, _, _)| names.contains(&call.name.as_str()));
+        !found
+    });
+    found
+}
+
 /// A function call, with its number of arguments counting the object a method is called on.
 /// A call made as a statement of its own is a statement rather than an expression.
 fn call_of<'a>(node: &ASTNode<'a>) -> Option<(&'a FnCallExpr, usize, Position)> {

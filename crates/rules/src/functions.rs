@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Datelike, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 use rhai::{Array, Dynamic, EvalAltResult, Map as RhaiMap};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::Value;
@@ -26,6 +26,8 @@ pub(crate) struct CallState {
 
 struct Current {
     host: Arc<dyn Host>,
+    /// What `today()` and `now()` read; the wall clock when `None`.
+    at: Option<DateTime<Utc>>,
     deadline: Instant,
     max_find: u64,
     state: CallState,
@@ -39,12 +41,12 @@ thread_local! {
 
 /// Runs `call` with a fresh call state and returns what it collected. The call ends by its own
 /// deadline, or by the end of the job's run when it draws on an [`Allowance`].
-pub(crate) fn with_call<R>(limits: &Limits, host: Arc<dyn Host>, call: impl FnOnce() -> R) -> (R, CallState) {
+pub(crate) fn with_call<R>(limits: &Limits, host: Arc<dyn Host>, at: Option<DateTime<Utc>>, call: impl FnOnce() -> R) -> (R, CallState) {
     let state =
         CallState { errors: Vec::new(), effects: Vec::new(), host_error: None, deadline_ms: limits.deadline.as_millis(), expired: false };
     let own = Instant::now() + limits.deadline;
     let deadline = Allowance::run_ends().map_or(own, |job| job.min(own));
-    let current = Current { host, deadline, max_find: limits.max_find, state };
+    let current = Current { host, at, deadline, max_find: limits.max_find, state };
     let outer = CURRENT.with(|c| c.replace(Some(current)));
     let outer_expired = EXPIRED.replace(false);
     let result = call();
@@ -52,6 +54,11 @@ pub(crate) fn with_call<R>(limits: &Limits, host: Arc<dyn Host>, call: impl FnOn
     let mut mine = CURRENT.with(|c| c.replace(outer)).expect("call state set above");
     mine.state.expired = expired;
     (result, mine.state)
+}
+
+/// The time of the running call: its command's, or the wall clock.
+fn clock() -> DateTime<Utc> {
+    with_current(|c| c.at).ok().flatten().unwrap_or_else(Utc::now)
 }
 
 fn with_current<R>(f: impl FnOnce(&mut Current) -> R) -> Result<R, Box<EvalAltResult>> {
@@ -159,8 +166,8 @@ fn exact_sum(values: &[f64]) -> f64 {
 
 pub(crate) fn register(engine: &mut rhai::Engine) {
     // Time: dates are `YYYY-MM-DD` text, instants RFC 3339 in UTC.
-    engine.register_fn("now", || Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true));
-    engine.register_fn("today", || Utc::now().date_naive().format("%Y-%m-%d").to_string());
+    engine.register_fn("now", || clock().to_rfc3339_opts(SecondsFormat::Secs, true));
+    engine.register_fn("today", || clock().date_naive().format("%Y-%m-%d").to_string());
     engine.register_fn("add_days", |d: &str, n: i64| -> Fallible<String> {
         Ok((date(d)? + chrono::Duration::days(n)).format("%Y-%m-%d").to_string())
     });

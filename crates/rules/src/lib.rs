@@ -13,6 +13,7 @@ mod sandbox;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use rhai::{AST, Dynamic, Scope};
 use serde_json::{Map, Value};
 
@@ -48,6 +49,9 @@ pub struct Input {
     pub old: Option<Map<String, Value>>,
     /// `{username, display_name, roles, department}` of the calling user.
     pub user: Value,
+    /// The time `today()` and `now()` give: the time the command runs at (a job's time, which a
+    /// test may move); `None` for the wall clock.
+    pub at: Option<DateTime<Utc>>,
 }
 
 /// A change a script asks for, applied by the engine in the same transaction.
@@ -87,6 +91,10 @@ pub enum RuleError {
     Failed { rule: String, message: String },
 }
 
+/// The functions whose value changes with the day: a figure computed with them is right only on
+/// the day it was computed.
+const CLOCK_FUNCTIONS: [&str; 2] = ["today", "now"];
+
 /// Compiled scripts and expressions of one app, and the sandboxed engine that runs them.
 pub struct Rules {
     engine: rhai::Engine,
@@ -101,6 +109,13 @@ pub struct Rules {
 pub struct Expression {
     source: String,
     ast: Arc<AST>,
+}
+
+impl Expression {
+    /// Whether the expression reads the date or time (`today()`, `now()`).
+    pub fn reads_clock(&self) -> bool {
+        calls::calls_any(&self.ast, &CLOCK_FUNCTIONS)
+    }
 }
 
 impl Rules {
@@ -135,6 +150,11 @@ impl Rules {
         self.scripts.get(id).is_some_and(|ast| ast.iter_functions().any(|f| f.name == function && f.params.len() == arity))
     }
 
+    /// Whether script `id` reads the date or time anywhere (`today()`, `now()`).
+    pub fn reads_clock(&self, id: &str) -> bool {
+        self.scripts.get(id).is_some_and(|ast| calls::calls_any(ast, &CLOCK_FUNCTIONS))
+    }
+
     /// Compiles a one-line expression over `record`, `old` and `user`.
     pub fn expression(&self, source: &str) -> Result<Expression, CompileError> {
         let ast = self.engine.compile_expression(source).map_err(|e| parse_error(&e))?;
@@ -148,7 +168,7 @@ impl Rules {
         let ast = self.scripts.get(id).ok_or_else(|| RuleError::Failed { rule: rule.clone(), message: "no such script".into() })?;
         let args = (to_dynamic(&input.record), old_dynamic(input), to_dynamic(&input.user));
         let (result, state) =
-            functions::with_call(&self.limits, host, || self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, args));
+            functions::with_call(&self.limits, host, input.at, || self.engine.call_fn::<Dynamic>(&mut Scope::new(), ast, function, args));
         finish(&rule, result, state)
     }
 
@@ -173,7 +193,7 @@ impl Rules {
         scope.push("old", old_dynamic(input));
         scope.push("user", to_dynamic(&input.user));
         let (result, state) =
-            functions::with_call(&self.limits, host, || self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &expression.ast));
+            functions::with_call(&self.limits, host, input.at, || self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, &expression.ast));
         finish(&expression.source, result, state).map(|o| o.value)
     }
 }

@@ -37,7 +37,7 @@ fn rules(source: &str) -> Rules {
 }
 
 fn input(record: Value) -> Input {
-    Input { record: record.as_object().unwrap().clone(), old: None, user: json!({"username": "rep1"}) }
+    Input { record: record.as_object().unwrap().clone(), old: None, user: json!({"username": "rep1"}), at: None }
 }
 
 fn limit_of(result: Result<crate::Outcome, RuleError>) -> String {
@@ -255,4 +255,14 @@ fn a_call_with_values_a_function_does_not_take_names_no_rust_types() {
         panic!("expected a failure")
     };
     assert_eq!(message, "function `add_days` cannot take these values (line 1, position 29)");
+}
+
+#[test]
+fn scripts_and_expressions_that_read_the_date_are_told_apart() {
+    let mut r = rules("fn before_save(record, old, user) { #{ overdue: due(record) } }\nfn due(record) { record.due < today() }");
+    r.compile("plain", "fn before_save(record, old, user) { #{ total: record.qty * 2 } }").unwrap();
+    assert!(r.reads_clock("test"), "through a function of the script");
+    assert!(!r.reads_clock("plain"));
+    assert!(r.expression("days_between(record.start, now())").unwrap().reads_clock());
+    assert!(!r.expression("record.qty * record.price").unwrap().reads_clock());
 }
