@@ -1,3 +1,5 @@
+//! Unit tests of the step function: approvals, moves and verification on small flows.
+
 use std::collections::HashMap;
 
 use serde_json::{Value, json};
