@@ -118,7 +118,9 @@ fn crates_depend_on_each_other_only_as_the_architecture_draws_it() {
 
 #[test]
 fn a_wrong_way_dependency_is_caught() {
-    let (name, deps) = manifest("[package]\nname = \"forms\"\n\n[dependencies]\ndefs.workspace = true\nengine = { path = \"../engine\" }\nsea-orm.workspace = true\n\n[dev-dependencies]\nstore.workspace = true\n");
+    let (name, deps) = manifest(
+        "[package]\nname = \"forms\"\n\n[dependencies]\ndefs.workspace = true\nengine = { path = \"../engine\" }\nsea-orm.workspace = true\n\n[dev-dependencies]\nstore.workspace = true\n",
+    );
     assert_eq!((name.as_str(), deps.iter().map(String::as_str).collect::<Vec<_>>()), ("forms", vec!["defs", "engine", "sea-orm"]));
     let problems = wrong_way(&BTreeMap::from([(name, deps)]));
     assert_eq!(
