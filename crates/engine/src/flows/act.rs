@@ -1,0 +1,287 @@
+//! Starting a new record's flow and taking actions: one command, one transaction.
+
+use defs::{Action, Effect};
+use serde_json::{Map, Value, json};
+use store::{Conn, Record};
+use uuid::Uuid;
+use workflow::{Command, Env, Instance, Person};
+
+use crate::access::Access;
+use crate::audit::Subject;
+use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
+
+use super::env::{FlowEnv, recipients, step_error};
+use super::{ActRequest, ActResult, actor_json, instance_of, not_found, view};
+
+impl Engine {
+    /// Starts the flow of a new record: sets its state, the flow field and the entered state's
+    /// `set` values in `data`. A trusted writer (`trusted`: seeds, rules) may place the record in
+    /// any state through the flow field; people in the initial state or a state marked `start` (and,
+    /// when it names `start_roles`, only their members and admins).
+    /// `users` is the directory when [`starts_in_approval`] says it is needed, else empty.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn start_flow(
+        &self,
+        app: &LoadedApp,
+        form: &str,
+        actor: &Actor,
+        owner: &str,
+        data: &mut Map<String, Value>,
+        trusted: bool,
+        users: &[store::User],
+    ) -> Result<Option<Instance>, EngineError> {
+        let Some(runtime) = app.flows.get(form) else { return Ok(None) };
+        let workflow = &runtime.workflow;
+        let field = workflow.def().field.as_deref();
+        let requested = field.and_then(|f| data.get(f)).and_then(Value::as_str).map(str::to_owned);
+        let initial = workflow.def().initial().map(|s| s.id.as_str()).unwrap_or_default();
+        if requested.as_deref().is_some_and(|s| workflow.def().state(s).is_none()) {
+            return Ok(None); // not a state at all: validation names the field's allowed values
+        }
+        let admin = actor.roles.iter().any(|r| r == crate::access::ADMIN);
+        let may_start = |state: &str| {
+            state == initial
+                || workflow.def().state(state).is_some_and(|s| {
+                    s.start && (admin || s.start_roles.is_empty() || s.start_roles.iter().any(|r| actor.roles.contains(r)))
+                })
+        };
+        if let (Some(f), Some(state)) = (field, &requested)
+            && !trusted
+            && !may_start(state)
+        {
+            return Err(EngineError::Invalid(vec![forms::FieldError::new(
+                format!("/{f}"),
+                format!("you may not create records in `{state}`: they start in `{initial}`, and `{f}` then follows the flow's actions"),
+            )]));
+        }
+        let env = FlowEnv {
+            now: time::now(),
+            id: "",
+            owner,
+            record: data,
+            user: actor_json(actor),
+            users,
+            app,
+            allowance: app.rules.allowance(),
+        };
+        let step = workflow.start(runtime.version, requested.as_deref(), &actor.username, &env).map_err(step_error)?;
+        // A state's `set` gives defaults here: values the creator gave win.
+        let mut patch = Map::new();
+        for state in &step.entered {
+            for (name, value) in workflow.def().state(state).map(|s| &s.set).into_iter().flatten() {
+                if !data.contains_key(name) {
+                    patch.insert(name.clone(), env.value_of(value, &Value::Null)?);
+                }
+            }
+        }
+        data.extend(patch);
+        if let Some(f) = field {
+            data.insert(f.to_owned(), Value::String(step.instance.state.clone()));
+        }
+        Ok(Some(step.instance))
+    }
+
+    /// After a new record with a flow is written: its first state's timers, and tasks when it
+    /// starts in an approval.
+    pub(crate) async fn started_flow(
+        &self,
+        tx: &impl Conn,
+        app: &str,
+        form: &str,
+        envelope: &Envelope,
+        instance: &Instance,
+    ) -> Result<(), EngineError> {
+        let loaded = self.app(app)?;
+        let Some(runtime) = loaded.flows.get(form) else { return Ok(()) };
+        if instance.approval.is_some() {
+            self.sync_tasks(tx, app, form, &runtime.workflow, envelope, instance, None).await?;
+        }
+        self.schedule_timers(tx, loaded, &runtime.workflow, form, envelope, instance).await
+    }
+
+    /// Takes `action` on the record: a transition of its flow, or an approval action
+    /// (`approve`, `reject`, `recall`, `transfer`, `add_approver`).
+    pub async fn act(
+        &self,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        action: &str,
+        request: ActRequest,
+    ) -> Result<ActResult, EngineError> {
+        let result = async {
+            let (turn, tx) = self.store.begin().await?;
+            let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
+            turn.commit(tx).await?;
+            Ok(result)
+        }
+        .await;
+        self.audited(actor, Subject { action: "act", app, form, id }, result).await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn act_in(
+        &self,
+        tx: &impl Conn,
+        actor: &Actor,
+        app: &str,
+        form: &str,
+        id: &str,
+        action: &str,
+        request: ActRequest,
+        system: bool,
+    ) -> Result<ActResult, EngineError> {
+        let loaded = self.app(app)?;
+        let rt = loaded.form(form)?;
+        // Two people acting on one record at once take turns (PostgreSQL; SQLite's write
+        // transactions already do): a countersign counts each approval once, a double submit
+        // finds the record already moved.
+        store::lock_key(tx, &format!("flow:{id}")).await?;
+        let (record, access) = if system {
+            let record = store::get(tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+            (record, Access::of(actor, rt))
+        } else {
+            self.flow_record(tx, actor, loaded, form, id).await?
+        };
+        if request.expected_version.is_some_and(|v| v != record.version) {
+            return Err(EngineError::StaleVersion { current: record.version });
+        }
+        let may_update = system || self.may_update(tx, actor, loaded, form, &access, &record).await?;
+        let mut instance = instance_of(loaded, form, &record)?;
+        let workflow = self.workflow_for(tx, loaded, form, &mut instance).await?;
+        let command = match action {
+            "approve" => Command::Approve,
+            "reject" => Command::Reject,
+            "recall" => Command::Recall,
+            defs::REAPPROVE => Command::Reapprove,
+            "transfer" | "add_approver" => {
+                let to = request.to.clone().ok_or_else(|| EngineError::malformed_at("/to", format!("`{action}` names a user in `to`")))?;
+                if !store::user_exists(tx, &to).await? {
+                    return Err(EngineError::malformed_at("/to", format!("no user `{to}`")));
+                }
+                if action == "transfer" { Command::Transfer(to) } else { Command::AddApprover(to) }
+            }
+            other => Command::Act(other.to_owned()),
+        };
+        let users = store::users(tx).await?;
+        let env = FlowEnv {
+            now: time::now(),
+            id,
+            owner: &record.owner,
+            record: &record.data,
+            user: actor_json(actor),
+            users: &users,
+            app: loaded,
+            allowance: loaded.rules.allowance(),
+        };
+        let person = Person { username: &actor.username, roles: &actor.roles, may_update, system };
+        let step = workflow.step(&instance, &person, &command, request.comment.clone(), &env).map_err(step_error)?;
+
+        // The record's next version: fields the entered states and the move set, in order;
+        // records the move creates get their ids into `created` for later values.
+        let mut patch = Map::new();
+        for state in &step.entered {
+            for (name, value) in workflow.def().state(state).map(|s| &s.set).into_iter().flatten() {
+                patch.insert(name.clone(), env.value_of(value, &Value::Null)?);
+            }
+        }
+        let mut created = Value::Object(Map::new());
+        let mut messages = Vec::new();
+        for effect in &step.effects {
+            match effect {
+                Effect::Set(values) => {
+                    for (name, value) in values {
+                        patch.insert(name.clone(), env.value_of(value, &created)?);
+                    }
+                }
+                Effect::Create(create) => {
+                    let mut data = Map::new();
+                    for (name, value) in &create.data {
+                        // An expression over an empty field gives nothing: leave the field out.
+                        match env.value_of(value, &created)? {
+                            Value::Null => {}
+                            value => {
+                                data.insert(name.clone(), value);
+                            }
+                        }
+                    }
+                    let new = Box::pin(self.create_in(tx, actor, app, &create.form, Value::Object(data), Some(&record.owner), 1)).await?;
+                    if let (Some(name), Value::Object(map)) = (&create.name, &mut created) {
+                        map.insert(name.clone(), Value::String(new.id));
+                    }
+                }
+                Effect::Notify(notify) => {
+                    let text = notify.text.text("zh-CN").to_owned();
+                    for user in recipients(&notify.to, &env, &instance) {
+                        messages.push(("notify", user, json!({"text": text, "form": form, "record": id})));
+                    }
+                }
+                Effect::Webhook(hook) => {
+                    messages.push(("webhook", hook.url.clone(), json!({"event": hook.event, "app": app, "form": form, "record": id})));
+                }
+            }
+        }
+        if let Some(field) = workflow.def().field.as_deref() {
+            patch.insert(field.to_owned(), Value::String(step.instance.state.clone()));
+        }
+        let flow = serde_json::to_value(&step.instance).map_err(|e| EngineError::Internal(e.to_string()))?;
+        store::set_flow(tx, &rt.table, id, &step.instance.state, &flow).await?;
+        let op = format!("flow:{action}");
+        let mut envelope = self.update_in(tx, actor, app, form, id, Some(record.version), Value::Object(patch), 1, &op).await?;
+        for (kind, recipient, payload) in messages {
+            let message = store::OutboxMessage {
+                id: Uuid::now_v7().to_string(),
+                app: app.to_owned(),
+                kind: kind.into(),
+                recipient,
+                payload,
+                created_at: time::now(),
+                delivered_at: None,
+            };
+            store::insert_outbox(tx, &message).await?;
+        }
+        let decided = step.decided.map(|seat| (seat, actor.username.as_str(), command == Command::Approve));
+        self.sync_tasks(tx, app, form, &workflow, &envelope, &step.instance, decided).await?;
+        if step.instance.entry != instance.entry {
+            self.schedule_timers(tx, loaded, &workflow, form, &envelope, &step.instance).await?;
+        }
+        let env = FlowEnv { record: &envelope.data, owner: &envelope.owner, ..env };
+        let flow = view(&workflow, &step.instance, envelope.version, (!system).then_some((&person, &env as &dyn Env)))?;
+        access.redact(&mut envelope.data);
+        Ok(ActResult { record: envelope, flow })
+    }
+
+    /// The live record, checked readable by the actor (404 otherwise), and the actor's access.
+    pub(super) async fn flow_record(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        form: &str,
+        id: &str,
+    ) -> Result<(Record, Access), EngineError> {
+        let rt = app.form(form)?;
+        if !app.flows.contains_key(form) {
+            return Err(EngineError::NotFound(format!("a flow of form `{form}`")));
+        }
+        let record = store::get(db, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+        let access = Access::of(actor, rt);
+        if !self.in_scope(db, actor, app, rt, &access, Action::Read, &record).await? {
+            return Err(EngineError::OutOfScope(format!("{form} record {id}")));
+        }
+        Ok((record, access))
+    }
+
+    pub(super) async fn may_update(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        form: &str,
+        access: &Access,
+        record: &Record,
+    ) -> Result<bool, EngineError> {
+        Ok(access.allows(Action::Update) && self.in_scope(db, actor, app, app.form(form)?, access, Action::Update, record).await?)
+    }
+}

@@ -1,0 +1,129 @@
+//! Flow definitions at load: their problems for `tessera check`, and their stored versions.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use defs::{Diagnostic, Effect, Flow};
+use serde_json::Value;
+use store::Conn;
+use workflow::Workflow;
+
+use crate::{EngineError, LoadedApp, time};
+
+use super::FlowRuntime;
+
+/// Problems of the app's flows for `tessera check`: the graph (from the workflow crate) and the
+/// expressions and rules flows name (from the rules engine).
+pub(crate) fn compile_flows(
+    defs: &defs::AppDefs,
+    rules: &rules::Rules,
+    dir: &Path,
+    diags: &mut Vec<Diagnostic>,
+) -> BTreeMap<String, FlowRuntime> {
+    let mut flows = BTreeMap::new();
+    for (id, flow) in &defs.flows {
+        let file = dir.join("flows").join(format!("{id}.json"));
+        let mut at = |pointer: String, message: String| diags.push(Diagnostic::new(&file, pointer, message));
+        for (pointer, source) in expressions(flow) {
+            if let Err(e) = rules.expression(&source) {
+                at(pointer, format!("{}:{}: {}", e.line, e.column, e.message));
+            }
+        }
+        for (s, state) in flow.states.iter().enumerate() {
+            for (k, step) in state.approval.iter().flat_map(|a| a.steps.iter().enumerate()) {
+                for (a, approver) in step.approvers.iter().enumerate() {
+                    if let defs::Approver::Rule(rule) = approver {
+                        let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
+                        if rules.has_script(script) && !rules.has_function(script, function, 3) {
+                            let pointer = format!("/states/{s}/approval/steps/{k}/approvers/{a}/rule");
+                            at(pointer, format!("rules/{script}.rhai has no function `{function}(record, old, user)`"));
+                        }
+                    }
+                }
+            }
+        }
+        match Workflow::compile(id, flow.clone()) {
+            Ok(workflow) => {
+                flows.insert(flow.form.clone(), FlowRuntime { workflow: Arc::new(workflow), version: 0 });
+            }
+            Err(problems) => problems.into_iter().for_each(|p| at(p.pointer, p.message)),
+        }
+    }
+    flows
+}
+
+/// Every expression of a flow with its pointer: guards, `who.if`, step conditions, timer
+/// durations, and `=` values.
+fn expressions(flow: &Flow) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut values = |base: String, map: &indexmap::IndexMap<String, Value>| {
+        for (name, value) in map {
+            if let Some(source) = value.as_str().and_then(|s| s.strip_prefix('=')) {
+                out.push((format!("{base}/{name}"), source.to_owned()));
+            }
+        }
+    };
+    for (s, state) in flow.states.iter().enumerate() {
+        values(format!("/states/{s}/set"), &state.set);
+    }
+    for (t, transition) in flow.transitions.iter().enumerate() {
+        for (e, effect) in transition.effects.iter().enumerate() {
+            match effect {
+                Effect::Set(map) => values(format!("/transitions/{t}/effects/{e}/set"), map),
+                Effect::Create(create) => values(format!("/transitions/{t}/effects/{e}/create/data"), &create.data),
+                _ => {}
+            }
+        }
+    }
+    for (t, transition) in flow.transitions.iter().enumerate() {
+        if let Some(guard) = &transition.guard {
+            out.push((format!("/transitions/{t}/guard/if"), guard.condition.clone()));
+        }
+        if let Some(condition) = transition.who.as_ref().and_then(|w| w.condition.clone()) {
+            out.push((format!("/transitions/{t}/who/if"), condition));
+        }
+    }
+    for (s, state) in flow.states.iter().enumerate() {
+        for (k, step) in state.approval.iter().flat_map(|a| a.steps.iter().enumerate()) {
+            if let Some(condition) = &step.condition {
+                out.push((format!("/states/{s}/approval/steps/{k}/when"), condition.clone()));
+            }
+        }
+        for (t, timer) in state.timers.iter().enumerate() {
+            if let Some(source) = &timer.after_expr {
+                out.push((format!("/states/{s}/timers/{t}/after_expr"), source.clone()));
+            }
+            if let Some(source) = &timer.condition {
+                out.push((format!("/states/{s}/timers/{t}/if"), source.clone()));
+            }
+        }
+    }
+    out
+}
+
+impl LoadedApp {
+    /// Stores each flow definition under a new version when it changed since the last start, so
+    /// records in flight can keep following the version they started with.
+    pub(crate) async fn register_flows(&mut self, db: &impl Conn) -> Result<(), EngineError> {
+        let app = self.defs.app.id.clone();
+        for runtime in self.flows.values_mut() {
+            let id = runtime.workflow.id().to_owned();
+            let text = defs::to_canonical_json(runtime.workflow.def());
+            runtime.version = match store::latest_flow_version(db, &app, &id).await? {
+                Some((version, stored)) if stored == text => version,
+                latest => {
+                    let version = latest.map_or(1, |(v, _)| v + 1);
+                    store::insert_flow_version(db, &app, &id, version, &text, &time::now()).await?;
+                    version
+                }
+            };
+        }
+        Ok(())
+    }
+
+    /// The flow field of `form`, which only the flow changes.
+    pub(crate) fn flow_field(&self, form: &str) -> Option<&str> {
+        self.flows.get(form).and_then(|f| f.workflow.def().field.as_deref())
+    }
+}
