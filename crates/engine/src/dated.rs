@@ -10,10 +10,8 @@ use store::{Conn, Cursor, FormTable, ListQuery};
 use uuid::Uuid;
 
 use crate::apps::LoadedApp;
+use crate::jobs::JobKind;
 use crate::{Actor, Engine, EngineError, rollups, time};
-
-/// The job kind of an app's daily computation of its dated figures.
-pub(crate) const DATED_JOB: &str = "dated_figures";
 
 /// The history op of a version written because a figure computed with the date changed.
 pub(crate) const RECOMPUTE: &str = "recompute";
@@ -42,9 +40,9 @@ fn dated_forms(app: &LoadedApp) -> Vec<&str> {
 pub(crate) fn daily_job(app: &LoadedApp, now: DateTime<Utc>) -> Option<store::Job> {
     (rollups::any_dated(app) || !dated_forms(app).is_empty()).then(|| store::Job {
         id: Uuid::now_v7().to_string(),
-        key: format!("{DATED_JOB}:{}", app.id()),
+        key: format!("{}:{}", JobKind::DatedFigures.name(), app.id()),
         app: app.id().to_owned(),
-        kind: DATED_JOB.into(),
+        kind: JobKind::DatedFigures.name().into(),
         due_at: time::format(next_midnight(now)),
         payload: json!({}),
         attempts: 0,

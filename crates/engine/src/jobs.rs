@@ -29,6 +29,34 @@ fn next_time(expr: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>, EngineEr
         .map_err(|e| EngineError::Internal(format!("schedule `{expr}`: {e}")))
 }
 
+/// The kinds of durable job, one entry each: the job's `kind` column holds its name, and
+/// [`Engine::run_job`] what runs it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum JobKind {
+    /// An app's scheduled rule (`schedules` in app.json), due again at its next cron time.
+    Schedule,
+    /// A flow state's timer ([`crate::flows`]): once, or again after its `every`.
+    FlowTimer,
+    /// An app's daily computation of the figures that depend on the date ([`crate::dated`]).
+    DatedFigures,
+}
+
+impl JobKind {
+    const ALL: [JobKind; 3] = [JobKind::Schedule, JobKind::FlowTimer, JobKind::DatedFigures];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            JobKind::Schedule => "schedule",
+            JobKind::FlowTimer => "flow_timer",
+            JobKind::DatedFigures => "dated_figures",
+        }
+    }
+
+    fn named(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|kind| kind.name() == name)
+    }
+}
+
 impl Engine {
     /// Gives every schedule of every app its pending job (idempotent: one job per schedule).
     pub async fn ensure_schedules(&self, now: DateTime<Utc>) -> Result<(), EngineError> {
@@ -40,7 +68,7 @@ impl Engine {
                     id: Uuid::now_v7().to_string(),
                     key: format!("schedule:{}:{}", app.id(), schedule.id),
                     app: app.id().to_owned(),
-                    kind: "schedule".into(),
+                    kind: JobKind::Schedule.name().into(),
                     due_at: time::format(next_time(&schedule.cron, now)?),
                     payload: json!({"schedule": schedule.id}),
                     attempts: 0,
@@ -96,16 +124,20 @@ impl Engine {
 
     /// Runs one job; returns its result and when it is due again (None: done).
     async fn run_job(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
-        if job.kind == "flow_timer" {
-            return match self.run_flow_timer(job, now).await {
+        match JobKind::named(&job.kind) {
+            Some(JobKind::Schedule) => self.run_scheduled(job, now).await,
+            Some(JobKind::FlowTimer) => match self.run_flow_timer(job, now).await {
                 Ok(again) => (Ok(()), again),
                 Err(e) => (Err(e), None),
-            };
-        }
-        if job.kind == dated::DATED_JOB {
+            },
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
-            return (self.run_dated_job(&job.app, now).await, Some(dated::next_midnight(now)));
+            Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(dated::next_midnight(now))),
+            None => (Err(EngineError::Internal(format!("job `{}` is of no kind this server knows: `{}`", job.key, job.kind))), None),
         }
+    }
+
+    /// A scheduled rule's job; due again at the schedule's next time.
+    async fn run_scheduled(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
         let Some(app) = self.apps.get(&job.app) else {
             return (Err(EngineError::NotFound(format!("app `{}`", job.app))), None);
         };

@@ -7,6 +7,7 @@ use store::Conn;
 use uuid::Uuid;
 use workflow::{Env, Instance, Workflow};
 
+use crate::jobs::JobKind;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
 use super::env::{FlowEnv, recipients, truthy};
@@ -41,7 +42,7 @@ impl Engine {
                 id: Uuid::now_v7().to_string(),
                 key: format!("timer:{}:{}:{}", record.id, instance.entry, timer.id),
                 app: app.id().to_owned(),
-                kind: "flow_timer".into(),
+                kind: JobKind::FlowTimer.name().into(),
                 due_at: time::format(due),
                 payload: json!({"form": form, "record": record.id, "entry": instance.entry, "state": instance.state, "timer": timer.id}),
                 attempts: 0,
