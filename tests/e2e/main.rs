@@ -10,6 +10,7 @@ mod indexes;
 mod integrity;
 mod lists;
 mod money;
+mod openapi;
 mod permissions;
 mod print;
 mod records;

@@ -160,7 +160,7 @@ async fn an_all_or_nothing_import_is_bounded_and_other_writers_queue_behind_it()
         let too_many = leads(0, engine::ALL_OR_NOTHING_MAX_ROWS + 1);
         // Refused before a row is read, in the background and over HTTP.
         let refused = engine.start_import(&marketing, "crm", "lead", too_many.clone(), whole.clone()).unwrap_err();
-        assert!(matches!(refused, engine::EngineError::TooLarge(_)), "{url}: {refused:?}");
+        assert!(matches!(refused, engine::EngineError::TooLarge { .. }), "{url}: {refused:?}");
         let upload: String = std::iter::once(&too_many.headers).chain(&too_many.rows).map(|row| row.join(",") + "\n").collect();
         let request = TestRequest::post()
             .uri("/api/apps/crm/forms/lead/import?wait=true&mode=all_or_nothing")

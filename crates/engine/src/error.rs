@@ -1,5 +1,6 @@
 //! Everything a command can answer instead of a result. User mistakes are data (with JSON
-//! pointers); the server maps each variant to one HTTP status.
+//! pointers, codes and the values a client needs to word them); [`Code`] is the one list of
+//! error codes and their kinds, which the server maps to HTTP statuses in one match.
 
 use defs::Diagnostic;
 use forms::FieldError;
@@ -11,8 +12,8 @@ pub enum EngineError {
     #[error("{message}")]
     Malformed { message: String, details: Vec<FieldError> },
     /// More than a bound allows (rows, cells, …); the message names the limit.
-    #[error("{0}")]
-    TooLarge(String),
+    #[error("{message}")]
+    TooLarge { message: String, limit: Limit },
     #[error("authentication required")]
     Unauthenticated,
     #[error("wrong username or password")]
@@ -57,26 +58,141 @@ pub enum EngineError {
     Internal(String),
 }
 
-impl EngineError {
-    /// The stable machine-readable code of the error (the `error` field on the wire).
-    pub fn code(&self) -> &'static str {
+/// A bound a request went past: its name (the constant that sets it) and value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit {
+    pub name: &'static str,
+    pub value: u64,
+}
+
+/// What kind of failure a code is, for clients that handle a kind alike (as meilisearch's
+/// `type`): the request must change, the caller must authenticate or be allowed, the data
+/// changed underneath, or the server failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    InvalidRequest,
+    Auth,
+    Conflict,
+    Internal,
+}
+
+/// Every error code of the API — the engine's and the server's own (bodies, headers, PDF) —
+/// with its kind: the one list. The wire `error` field is [`Code::as_str`]; the server gives each
+/// its HTTP status in one exhaustive match.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    Malformed,
+    TooLarge,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    VersionRequired,
+    Unauthenticated,
+    BadCredentials,
+    Forbidden,
+    CsrfFailed,
+    RateLimited,
+    NotFound,
+    StaleVersion,
+    Conflict,
+    Duplicate,
+    ValidationFailed,
+    RuleLimitExceeded,
+    RuleFailed,
+    InvalidDefinitions,
+    PdfUnavailable,
+    Internal,
+}
+
+impl Code {
+    /// Every code, for tables and tests that must cover them all.
+    pub const ALL: [Code; 20] = [
+        Code::Malformed,
+        Code::TooLarge,
+        Code::PayloadTooLarge,
+        Code::UnsupportedMediaType,
+        Code::VersionRequired,
+        Code::Unauthenticated,
+        Code::BadCredentials,
+        Code::Forbidden,
+        Code::CsrfFailed,
+        Code::RateLimited,
+        Code::NotFound,
+        Code::StaleVersion,
+        Code::Conflict,
+        Code::Duplicate,
+        Code::ValidationFailed,
+        Code::RuleLimitExceeded,
+        Code::RuleFailed,
+        Code::InvalidDefinitions,
+        Code::PdfUnavailable,
+        Code::Internal,
+    ];
+
+    /// The code and its kind: the table.
+    fn entry(self) -> (&'static str, Kind) {
+        use Kind::*;
         match self {
-            EngineError::Malformed { .. } => "malformed",
-            EngineError::TooLarge(_) => "too_large",
-            EngineError::Unauthenticated => "unauthenticated",
-            EngineError::BadCredentials => "bad_credentials",
-            EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) => "forbidden",
-            EngineError::Csrf => "csrf_failed",
-            EngineError::RateLimited { .. } => "rate_limited",
-            EngineError::NotFound(_) | EngineError::OutOfScope(_) => "not_found",
-            EngineError::StaleVersion { .. } => "stale_version",
-            EngineError::Conflict(_) => "conflict",
-            EngineError::Duplicate { .. } => "duplicate",
-            EngineError::Invalid(_) => "validation_failed",
-            EngineError::Rule(rules::RuleError::LimitExceeded { .. }) => "rule_limit_exceeded",
-            EngineError::Rule(rules::RuleError::Failed { .. }) => "rule_failed",
-            EngineError::Definitions(_) => "invalid_definitions",
-            EngineError::Store(_) | EngineError::Internal(_) => "internal",
+            Code::Malformed => ("malformed", InvalidRequest),
+            Code::TooLarge => ("too_large", InvalidRequest),
+            Code::PayloadTooLarge => ("payload_too_large", InvalidRequest),
+            Code::UnsupportedMediaType => ("unsupported_media_type", InvalidRequest),
+            Code::VersionRequired => ("version_required", InvalidRequest),
+            Code::Unauthenticated => ("unauthenticated", Auth),
+            Code::BadCredentials => ("bad_credentials", Auth),
+            Code::Forbidden => ("forbidden", Auth),
+            Code::CsrfFailed => ("csrf_failed", Auth),
+            Code::RateLimited => ("rate_limited", Auth),
+            Code::NotFound => ("not_found", InvalidRequest),
+            Code::StaleVersion => ("stale_version", Kind::Conflict),
+            Code::Conflict => ("conflict", Kind::Conflict),
+            Code::Duplicate => ("duplicate", Kind::Conflict),
+            Code::ValidationFailed => ("validation_failed", InvalidRequest),
+            Code::RuleLimitExceeded => ("rule_limit_exceeded", InvalidRequest),
+            Code::RuleFailed => ("rule_failed", InvalidRequest),
+            Code::InvalidDefinitions => ("invalid_definitions", InvalidRequest),
+            Code::PdfUnavailable => ("pdf_unavailable", Kind::Internal),
+            Code::Internal => ("internal", Kind::Internal),
+        }
+    }
+
+    /// The stable machine-readable code (the `error` field on the wire).
+    pub fn as_str(self) -> &'static str {
+        self.entry().0
+    }
+
+    pub fn kind(self) -> Kind {
+        self.entry().1
+    }
+}
+
+impl std::fmt::Display for Code {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl EngineError {
+    /// The error's code; see [`Code`].
+    pub fn code(&self) -> Code {
+        match self {
+            EngineError::Malformed { .. } => Code::Malformed,
+            EngineError::TooLarge { .. } => Code::TooLarge,
+            EngineError::Unauthenticated => Code::Unauthenticated,
+            EngineError::BadCredentials => Code::BadCredentials,
+            EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) => Code::Forbidden,
+            EngineError::Csrf => Code::CsrfFailed,
+            EngineError::RateLimited { .. } => Code::RateLimited,
+            EngineError::NotFound(_) | EngineError::OutOfScope(_) => Code::NotFound,
+            EngineError::StaleVersion { .. } => Code::StaleVersion,
+            EngineError::Conflict(_) => Code::Conflict,
+            EngineError::Duplicate { .. } => Code::Duplicate,
+            EngineError::Invalid(_) => Code::ValidationFailed,
+            EngineError::Rule(rules::RuleError::LimitExceeded { .. }) => Code::RuleLimitExceeded,
+            EngineError::Rule(rules::RuleError::Failed { .. }) => Code::RuleFailed,
+            EngineError::Definitions(_) => Code::InvalidDefinitions,
+            EngineError::Store(_) | EngineError::Internal(_) => Code::Internal,
         }
     }
 
@@ -89,7 +205,8 @@ impl EngineError {
             EngineError::Duplicate { fields, existing } => {
                 let message =
                     existing.as_ref().map_or("same value as an existing record".to_owned(), |id| format!("same value as record {id}"));
-                fields.iter().map(|f| FieldError::new(format!("/{f}"), message.clone())).collect()
+                let params: serde_json::Map<_, _> = existing.iter().map(|id| ("existing".to_owned(), id.clone().into())).collect();
+                fields.iter().map(|f| FieldError::coded(format!("/{f}"), message.clone(), "duplicate", params.clone())).collect()
             }
             EngineError::Definitions(diags) => {
                 diags.iter().map(|d| FieldError::new(d.pointer.clone(), format!("{}: {}", d.file.display(), d.message))).collect()

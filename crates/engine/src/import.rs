@@ -534,7 +534,10 @@ fn check_size(table: &Table, options: &ImportOptions) -> Result<(), EngineError>
              this file has {}: import it row by row, or in parts",
             table.rows.len()
         );
-        return Err(EngineError::TooLarge(message));
+        return Err(EngineError::TooLarge {
+            message,
+            limit: crate::error::Limit { name: "ALL_OR_NOTHING_MAX_ROWS", value: ALL_OR_NOTHING_MAX_ROWS as u64 },
+        });
     }
     Ok(())
 }

@@ -37,7 +37,7 @@ pub use apps::LoadedApp;
 pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
 pub use envelope::{Envelope, HistoryItem, Page};
-pub use error::EngineError;
+pub use error::{Code, EngineError, Kind, Limit};
 pub use export::{Export, csv_chunk};
 pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
 pub use forms::FieldError;

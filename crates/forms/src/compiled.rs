@@ -13,12 +13,44 @@ use crate::field_types::{Column, field_type};
 pub struct FieldError {
     pub path: String,
     pub message: String,
+    /// What is wrong, for clients that word it in their own language (`required`, `maximum`,
+    /// `duplicate` …); absent on a message only its author can word (a rule's `error()`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values the code's wording needs (`{"limit": 100}`).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub params: Map<String, Value>,
 }
 
 impl FieldError {
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { path: path.into(), message: message.into() }
+        FieldError { path: path.into(), message: message.into(), code: None, params: Map::new() }
     }
+
+    /// An error with a `code` (and `params`) a client can word itself.
+    pub fn coded(path: impl Into<String>, message: impl Into<String>, code: impl Into<String>, params: Map<String, Value>) -> Self {
+        FieldError { code: Some(code.into()), params, ..FieldError::new(path, message) }
+    }
+}
+
+/// The bound a value missed, named `limit` (or `format`, `pattern`, `options`) as the keyword
+/// names it, so a client can word "at most {limit}" itself.
+fn keyword_params(kind: &ValidationErrorKind) -> Map<String, Value> {
+    let (name, value) = match kind {
+        ValidationErrorKind::Maximum { limit }
+        | ValidationErrorKind::Minimum { limit }
+        | ValidationErrorKind::ExclusiveMaximum { limit }
+        | ValidationErrorKind::ExclusiveMinimum { limit } => ("limit", limit.clone()),
+        ValidationErrorKind::MaxLength { limit }
+        | ValidationErrorKind::MinLength { limit }
+        | ValidationErrorKind::MaxItems { limit }
+        | ValidationErrorKind::MinItems { limit } => ("limit", json!(limit)),
+        ValidationErrorKind::Format { format } => ("format", json!(format)),
+        ValidationErrorKind::Pattern { pattern } => ("pattern", json!(pattern)),
+        ValidationErrorKind::Enum { options } => ("options", (**options).clone()),
+        _ => return Map::new(),
+    };
+    Map::from_iter([(name.to_owned(), value)])
 }
 
 /// A link value found in record data: where it is, which form it targets, the id it names.
@@ -95,12 +127,13 @@ impl CompiledForm {
             match err.kind() {
                 ValidationErrorKind::Required { property } => {
                     let name = property.as_str().unwrap_or_default();
-                    errors.push(FieldError::new(format!("{at}/{name}"), "is required"));
+                    errors.push(FieldError::coded(format!("{at}/{name}"), "is required", "required", Map::new()));
                 }
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    errors.extend(unexpected.iter().map(|name| FieldError::new(format!("{at}/{name}"), "unknown field")));
+                    let unknown = |name: &String| FieldError::coded(format!("{at}/{name}"), "unknown field", "unknown_field", Map::new());
+                    errors.extend(unexpected.iter().map(unknown));
                 }
-                _ => errors.push(FieldError::new(at, err.to_string())),
+                kind => errors.push(FieldError::coded(at, err.to_string(), kind.keyword(), keyword_params(kind))),
             }
         }
         errors.sort_by(|a, b| a.path.cmp(&b.path));
@@ -115,7 +148,7 @@ impl CompiledForm {
             .iter()
             .filter(|f| f.read_only || f.formula.is_some() || !field_type(f.kind).user_writable())
             .filter(|f| new.get(&f.id) != old.and_then(|o| o.get(&f.id)))
-            .map(|f| FieldError::new(format!("/{}", f.id), "is read-only"))
+            .map(|f| FieldError::coded(format!("/{}", f.id), "is read-only", "read_only", Map::new()))
             .collect()
     }
 

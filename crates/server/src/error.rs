@@ -1,40 +1,66 @@
-//! The one table from engine errors to HTTP statuses, and the JSON error body:
-//! `{"error": code, "message": text, "details": [{"path", "message"}]}`.
+//! Engine errors to HTTP: the status of every [`Code`] in one match (the engine's `Code` holds
+//! the codes and their kinds), and the JSON error body [`wire::ErrorBody`] with its structured
+//! facts, so clients never read the English message to act.
 
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use engine::{EngineError, FieldError};
-use serde::Serialize;
+use engine::{Code, EngineError, FieldError};
+
+use crate::wire::{self, ErrorBody, LimitHit};
 
 /// An error on the wire.
 #[derive(Debug)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: Code,
     message: String,
     details: Vec<FieldError>,
-    /// Seconds, for 429.
-    retry_after: Option<u64>,
+    /// What a client needs to act without reading `message`.
+    facts: Facts,
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub(crate) struct ErrorBody<'a> {
-    /// Stable machine-readable code, e.g. `validation_failed`, `stale_version`.
-    error: &'a str,
-    message: &'a str,
-    /// Located problems: `path` is a JSON pointer into the request.
-    #[schema(value_type = Vec<Object>)]
-    details: &'a [FieldError],
+/// The structured facts of an error, each set only by the codes it belongs to.
+#[derive(Debug, Default)]
+struct Facts {
+    current_version: Option<i64>,
+    existing: Option<String>,
+    limit: Option<LimitHit>,
+    retry_after_secs: Option<u64>,
+}
+
+/// The HTTP status of every code: the table's status column, kept here because the engine
+/// knows nothing of HTTP. Exhaustive, so a new code cannot go without one.
+pub(crate) fn status_of(code: Code) -> StatusCode {
+    match code {
+        Code::Malformed => StatusCode::BAD_REQUEST,
+        Code::TooLarge | Code::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        Code::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
+        Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
+        Code::Forbidden | Code::CsrfFailed => StatusCode::FORBIDDEN,
+        Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        Code::NotFound => StatusCode::NOT_FOUND,
+        Code::StaleVersion | Code::Conflict | Code::Duplicate => StatusCode::CONFLICT,
+        Code::ValidationFailed | Code::RuleLimitExceeded | Code::RuleFailed | Code::InvalidDefinitions => StatusCode::UNPROCESSABLE_ENTITY,
+        Code::PdfUnavailable => StatusCode::NOT_IMPLEMENTED,
+        Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), details: Vec::new(), retry_after: None }
+    pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
+        ApiError { code, message: message.into(), details: Vec::new(), facts: Facts::default() }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "malformed", message)
+        ApiError::new(Code::Malformed, message)
+    }
+
+    /// A body past `limit` bytes.
+    pub(crate) fn body_too_large(limit: usize) -> Self {
+        let limit_hit = LimitHit { name: "body_bytes".into(), value: Some(limit as u64), rule: None };
+        let facts = Facts { limit: Some(limit_hit), ..Facts::default() };
+        ApiError { facts, ..ApiError::new(Code::PayloadTooLarge, format!("the request body is larger than {limit} bytes")) }
     }
 }
 
@@ -46,41 +72,53 @@ impl std::fmt::Display for ApiError {
 
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
-        let status = match &e {
-            EngineError::Malformed { .. } => StatusCode::BAD_REQUEST,
-            EngineError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            EngineError::Unauthenticated | EngineError::BadCredentials => StatusCode::UNAUTHORIZED,
-            EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) | EngineError::Csrf => StatusCode::FORBIDDEN,
-            EngineError::NotFound(_) | EngineError::OutOfScope(_) => StatusCode::NOT_FOUND,
-            EngineError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-            EngineError::StaleVersion { .. } | EngineError::Duplicate { .. } | EngineError::Conflict(_) => StatusCode::CONFLICT,
-            EngineError::Invalid(_) | EngineError::Definitions(_) | EngineError::Rule(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            EngineError::Store(_) | EngineError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
+        let code = e.code();
+        if code == Code::Internal {
             // The cause goes to the log, never to the client.
             tracing::error!(error = %e, "request failed");
-            return ApiError::new(status, e.code(), "internal error; the server log has the cause");
+            return ApiError::new(code, "internal error; the server log has the cause");
         }
-        let retry_after = match &e {
-            EngineError::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            _ => None,
-        };
-        ApiError { status, code: e.code(), message: e.to_string(), details: e.details(), retry_after }
+        ApiError { code, message: e.to_string(), details: e.details(), facts: facts_of(&e) }
+    }
+}
+
+/// The facts of an engine error: the version a stale write missed, the duplicate the caller
+/// may see, the bound that was hit, when to try again.
+fn facts_of(e: &EngineError) -> Facts {
+    match e {
+        EngineError::StaleVersion { current } => Facts { current_version: Some(*current), ..Facts::default() },
+        EngineError::Duplicate { existing, .. } => Facts { existing: existing.clone(), ..Facts::default() },
+        EngineError::TooLarge { limit, .. } => {
+            Facts { limit: Some(LimitHit { name: limit.name.into(), value: Some(limit.value), rule: None }), ..Facts::default() }
+        }
+        EngineError::Rule(engine::RuleError::LimitExceeded { rule, limit }) => {
+            Facts { limit: Some(LimitHit { name: limit.clone(), value: None, rule: Some(rule.clone()) }), ..Facts::default() }
+        }
+        EngineError::RateLimited { retry_after_secs } => Facts { retry_after_secs: Some(*retry_after_secs), ..Facts::default() },
+        _ => Facts::default(),
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        status_of(self.code)
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
-        if let Some(seconds) = self.retry_after {
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(seconds) = self.facts.retry_after_secs {
             response.insert_header(("Retry-After", seconds.to_string()));
         }
-        response.json(ErrorBody { error: self.code, message: &self.message, details: &self.details })
+        response.json(ErrorBody {
+            error: self.code.as_str(),
+            kind: self.code.kind().into(),
+            message: self.message.clone(),
+            details: self.details.iter().map(wire::Problem::from).collect(),
+            current_version: self.facts.current_version,
+            existing: self.facts.existing.clone(),
+            limit: self.facts.limit.clone(),
+            retry_after_secs: self.facts.retry_after_secs,
+        })
     }
 }
 
@@ -88,12 +126,8 @@ impl ResponseError for ApiError {
 pub(crate) fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(crate::MAX_BODY_BYTES).error_handler(|err, _req| {
         let api = match &err {
-            JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {limit} bytes"))
-            }
-            JsonPayloadError::ContentType => {
-                ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json")
-            }
+            JsonPayloadError::Overflow { limit } | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::body_too_large(*limit),
+            JsonPayloadError::ContentType => ApiError::new(Code::UnsupportedMediaType, "send the body as application/json"),
             JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("invalid JSON body: {e}")),
             other => ApiError::bad_request(format!("invalid JSON body: {other}")),
         };
@@ -111,5 +145,29 @@ pub(crate) fn path_config() -> web::PathConfig {
 }
 
 pub(crate) async fn no_route(req: HttpRequest) -> HttpResponse {
-    ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no route {} {}", req.method(), req.path())).error_response()
+    ApiError::new(Code::NotFound, format!("no route {} {}", req.method(), req.path())).error_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_a_distinct_name_and_an_error_status() {
+        let names: std::collections::BTreeSet<_> = Code::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), Code::ALL.len(), "two codes share a name");
+        for code in Code::ALL {
+            assert!(status_of(code).is_client_error() || status_of(code).is_server_error(), "{code}");
+        }
+    }
+
+    #[test]
+    fn a_stale_write_names_the_current_version_and_a_limit_its_bound() {
+        let stale = ApiError::from(EngineError::StaleVersion { current: 7 });
+        assert_eq!((stale.status_code(), stale.facts.current_version), (StatusCode::CONFLICT, Some(7)));
+        let limit = engine::Limit { name: "ALL_OR_NOTHING_MAX_ROWS", value: 5 };
+        let large = ApiError::from(EngineError::TooLarge { message: "too many rows".into(), limit });
+        let hit = large.facts.limit.expect("the bound");
+        assert_eq!((hit.name.as_str(), hit.value), ("ALL_OR_NOTHING_MAX_ROWS", Some(5)));
+    }
 }

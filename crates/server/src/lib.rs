@@ -9,6 +9,7 @@ mod error;
 mod ratelimit;
 mod routes;
 mod tabular;
+mod wire;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -9,7 +9,6 @@
 use std::collections::BTreeMap;
 use std::io::{self, Cursor, Read};
 
-use actix_web::http::StatusCode;
 use calamine::{DataRef, DataType, Reader, Xlsx};
 use engine::Table;
 
@@ -48,8 +47,8 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::Malformed(message) => ApiError::bad_request(message),
-            Refusal::TooLarge(message) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message),
-            Refusal::Unsupported => ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", SEND_INSTEAD),
+            Refusal::TooLarge(message) => ApiError::new(engine::Code::PayloadTooLarge, message),
+            Refusal::Unsupported => ApiError::new(engine::Code::UnsupportedMediaType, SEND_INSTEAD),
         }
     }
 }

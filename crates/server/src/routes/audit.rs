@@ -27,8 +27,8 @@ pub(crate) struct AuditQuery {
 
 /// Audit rows, newest first: who did what, when, before → after, and refused attempts.
 #[utoipa::path(tag = "audit", params(AuditQuery), responses(
-    (status = 200, description = "`{items: [{seq, at, actor, action, app, form, record, outcome, before, after, hash}], next}`", body = Object),
-    (status = 403, description = "Not an admin", body = crate::error::ErrorBody)))]
+    (status = 200, description = "`{items: [{seq, at, actor, action, app, form, record, outcome, before, after, hash}], next}`", body = crate::wire::AuditPage),
+    (status = 403, description = "Not an admin", body = crate::wire::ErrorBody)))]
 #[get("/api/audit")]
 pub(crate) async fn audit(caller: Caller, state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();

@@ -20,11 +20,11 @@ pub(crate) struct LoginBody {
 
 /// Logs in: returns a bearer token and sets an HttpOnly session cookie.
 #[utoipa::path(tag = "auth", request_body = LoginBody, responses(
-    (status = 200, description = "Token, expiry and user", body = Object),
-    (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody),
-    (status = 413, description = "A body past `AUTH_BODY_BYTES`", body = crate::error::ErrorBody),
-    (status = 422, description = "A username or password longer than any may be", body = crate::error::ErrorBody),
-    (status = 429, description = "Too many failures of this username or from this address", body = crate::error::ErrorBody)))]
+    (status = 200, description = "Token, expiry and user", body = crate::wire::Login),
+    (status = 401, description = "Wrong username or password", body = crate::wire::ErrorBody),
+    (status = 413, description = "A body past `AUTH_BODY_BYTES`", body = crate::wire::ErrorBody),
+    (status = 422, description = "A username or password longer than any may be", body = crate::wire::ErrorBody),
+    (status = 429, description = "Too many failures of this username or from this address", body = crate::wire::ErrorBody)))]
 #[post("/api/auth/login")]
 pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let body: LoginBody = json_body(&req, payload, AUTH_BODY_BYTES).await?;
@@ -61,7 +61,7 @@ pub(crate) struct PasswordBody {
 
 /// Changes the caller's password; their other sessions end.
 #[utoipa::path(tag = "auth", request_body = PasswordBody, responses((status = 204, description = "Changed"),
-    (status = 422, description = "Wrong current password or too short a new one", body = crate::error::ErrorBody)))]
+    (status = 422, description = "Wrong current password or too short a new one", body = crate::wire::ErrorBody)))]
 #[post("/api/auth/password")]
 pub(crate) async fn change_password(
     caller: Caller,
@@ -88,8 +88,8 @@ pub(crate) async fn logout(state: web::Data<AppState>, req: HttpRequest) -> Resu
 }
 
 /// The logged-in user.
-#[utoipa::path(tag = "auth", responses((status = 200, description = "The user", body = Object),
-    (status = 401, description = "Not logged in", body = crate::error::ErrorBody)))]
+#[utoipa::path(tag = "auth", responses((status = 200, description = "The user", body = crate::wire::User),
+    (status = 401, description = "Not logged in", body = crate::wire::ErrorBody)))]
 #[get("/api/auth/me")]
 pub(crate) async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(caller.0)
@@ -97,8 +97,8 @@ pub(crate) async fn me(caller: Caller) -> HttpResponse {
 
 /// The people who use this installation, for pickers (transfer an approval, user fields):
 /// username, display name and department — no roles, no password hashes.
-#[utoipa::path(tag = "auth", responses((status = 200, description = "`{items: [{username, display_name, department}]}`", body = Object),
-    (status = 401, description = "Not logged in", body = crate::error::ErrorBody)))]
+#[utoipa::path(tag = "auth", responses((status = 200, description = "`{items: [{username, display_name, department}]}`", body = crate::wire::Directory),
+    (status = 401, description = "Not logged in", body = crate::wire::ErrorBody)))]
 #[get("/api/users")]
 pub(crate) async fn users(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let items = state.engine.directory(&caller.0).await?;

@@ -7,7 +7,7 @@ use futures_util::stream;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::ErrorBody;
+use crate::wire::ErrorBody;
 use crate::{ApiError, AppState};
 
 #[derive(Deserialize, utoipa::IntoParams)]

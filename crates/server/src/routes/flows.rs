@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{COMMAND_BODY_BYTES, etag, read_body};
 use crate::auth::Caller;
-use crate::error::ErrorBody;
+use crate::wire::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Body of an action (optional): a comment, and the user a transfer or added approver names.
@@ -35,7 +35,7 @@ fn optional_if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
 
 /// The record's state in its flow, the actions the caller may take, approval progress and log.
 #[utoipa::path(tag = "flows", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
-    (status = 200, description = "`{flow, state, state_label, terminal, version, actions, approval, log}`", body = Object),
+    (status = 200, description = "`{flow, state, state_label, terminal, version, actions, approval, log}`", body = crate::wire::FlowView),
     (status = 404, description = "No such record, or the form has no flow", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}/actions")]
 pub(crate) async fn flow_view(
@@ -52,7 +52,7 @@ pub(crate) async fn flow_view(
 /// `add_approver`. `If-Match` is optional.
 #[utoipa::path(tag = "flows", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path), ("action" = String, Path),
     ("If-Match" = Option<i64>, Header, description = "The version the action is based on")), request_body = Option<ActBody>, responses(
-    (status = 200, description = "`{record, flow}` after the action", body = Object),
+    (status = 200, description = "`{record, flow}` after the action", body = crate::wire::ActResult),
     (status = 403, description = "The caller may not take this action", body = ErrorBody),
     (status = 409, description = "Not available in the record's state (e.g. already taken), or a stale version", body = ErrorBody),
     (status = 422, description = "A guard failed or required fields are empty; nothing was written", body = ErrorBody)))]
@@ -78,7 +78,7 @@ pub(crate) struct TaskQuery {
 }
 
 /// The caller's approval tasks (my to-dos), newest first.
-#[utoipa::path(tag = "flows", params(TaskQuery), responses((status = 200, description = "`{items: [task]}`", body = Object)))]
+#[utoipa::path(tag = "flows", params(TaskQuery), responses((status = 200, description = "`{items: [task]}`", body = crate::wire::Tasks)))]
 #[get("/api/tasks")]
 pub(crate) async fn tasks(caller: Caller, state: web::Data<AppState>, query: web::Query<TaskQuery>) -> Result<HttpResponse, ApiError> {
     let items = state.engine.tasks(&caller.0, query.status.as_deref()).await?;
@@ -88,7 +88,7 @@ pub(crate) async fn tasks(caller: Caller, state: web::Data<AppState>, query: web
 /// Decides one of the caller's tasks: `approve`, `reject`, `transfer` (body `{"to": user}`) or
 /// `add_approver`.
 #[utoipa::path(tag = "flows", params(("id" = String, Path), ("decision" = String, Path)), request_body = Option<ActBody>, responses(
-    (status = 200, description = "`{record, flow}` after the decision", body = Object),
+    (status = 200, description = "`{record, flow}` after the decision", body = crate::wire::ActResult),
     (status = 404, description = "No such task of the caller", body = ErrorBody),
     (status = 409, description = "The task is already decided", body = ErrorBody)))]
 #[post("/api/tasks/{id}/{decision}")]

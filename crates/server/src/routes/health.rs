@@ -6,7 +6,7 @@ use serde_json::json;
 use crate::{ApiError, AppState};
 
 /// Is the server up and its database reachable?
-#[utoipa::path(tag = "meta", responses((status = 200, description = "Healthy", body = Object)))]
+#[utoipa::path(tag = "meta", responses((status = 200, description = "Healthy", body = crate::wire::Health)))]
 #[get("/api/health")]
 pub(crate) async fn health(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     state.engine.health().await?;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{IMPORT_BODY_BYTES, read_body};
 use crate::auth::Caller;
-use crate::error::ErrorBody;
+use crate::wire::ErrorBody;
 use crate::{ApiError, AppState, tabular};
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -37,8 +37,8 @@ pub(crate) struct ImportQuery {
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ImportQuery),
     request_body(content = Vec<u8>, description = "The CSV or XLSX file", content_type = "text/csv"),
     responses(
-        (status = 200, description = "The report (with `wait=true`)", body = Object),
-        (status = 202, description = "`{id, status_url}`: poll for progress", body = Object),
+        (status = 200, description = "The report (with `wait=true`)", body = crate::wire::ImportReport),
+        (status = 202, description = "`{id, status_url}`: poll for progress", body = crate::wire::ImportStarted),
         (status = 400, description = "Unreadable file or unknown columns", body = ErrorBody),
         (status = 403, description = "No import right, or a column the caller may not write", body = ErrorBody),
         (status = 413, description = "File too large, or past a bound on rows, columns, cells or decompressed size", body = ErrorBody),
@@ -101,7 +101,7 @@ fn options(q: &ImportQuery) -> Result<ImportOptions, ApiError> {
 
 /// Progress of an import the caller started: `{status: running|done|failed, done, total, report?}`.
 #[utoipa::path(tag = "records", params(("id" = String, Path)), responses(
-    (status = 200, description = "Progress and, when done, the report", body = Object),
+    (status = 200, description = "Progress and, when done, the report", body = crate::wire::ImportStatus),
     (status = 404, description = "No such import of yours", body = ErrorBody)))]
 #[get("/api/imports/{id}")]
 pub(crate) async fn import_status(caller: Caller, state: Data<AppState>, id: Path<String>) -> Result<HttpResponse, ApiError> {

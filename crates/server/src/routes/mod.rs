@@ -13,8 +13,8 @@ mod records;
 mod reports;
 pub(crate) mod ui;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
+use engine::Code;
 use serde::de::DeserializeOwned;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -70,7 +70,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
 }
 
 /// This document: every route of the API.
-#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
+#[utoipa::path(tag = "meta", responses((status = 200, description = "OpenAPI 3.1 document", body = std::collections::BTreeMap<String, serde_json::Value>)))]
 #[get("/api/openapi.json")]
 async fn openapi_json(doc: web::Data<OpenApiDoc>) -> HttpResponse {
     HttpResponse::Ok().json(&doc.0)
@@ -79,7 +79,7 @@ async fn openapi_json(doc: web::Data<OpenApiDoc>) -> HttpResponse {
 /// The version a write is based on, from `If-Match` (`3`, `"3"` or `W/"3"`).
 pub(crate) fn if_match(req: &HttpRequest) -> Result<i64, ApiError> {
     let Some(header) = req.headers().get("if-match") else {
-        return Err(ApiError::new(StatusCode::PRECONDITION_REQUIRED, "version_required", "send the version you edited in If-Match"));
+        return Err(ApiError::new(Code::VersionRequired, "send the version you edited in If-Match"));
     };
     let text = header.to_str().unwrap_or_default().trim();
     let text = text.strip_prefix("W/").unwrap_or(text).trim_matches('"');
@@ -89,8 +89,7 @@ pub(crate) fn if_match(req: &HttpRequest) -> Result<i64, ApiError> {
 /// The request body, refused with 413 past `limit` bytes — before reading it when its declared
 /// length is already past.
 pub(crate) async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
-    let too_large =
-        || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", format!("the request body is larger than {limit} bytes"));
+    let too_large = || ApiError::body_too_large(limit);
     let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large());
@@ -106,7 +105,7 @@ pub(crate) async fn read_body(req: &HttpRequest, payload: web::Payload, limit: u
 pub(crate) async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, ApiError> {
     let is_json = req.mime_type().ok().flatten().is_some_and(|mime| mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"));
     if !is_json {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "send the body as application/json"));
+        return Err(ApiError::new(Code::UnsupportedMediaType, "send the body as application/json"));
     }
     let body = read_body(req, payload, limit).await?;
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))

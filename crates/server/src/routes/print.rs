@@ -4,13 +4,13 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get};
+use engine::Code;
 use serde::Deserialize;
 
 use crate::auth::Caller;
-use crate::error::ErrorBody;
+use crate::wire::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Printed documents carry no scripts; a strict policy keeps it that way if a template errs.
@@ -56,17 +56,16 @@ pub(crate) async fn print(
         "pdf" => {
             let chromium = chromium().ok_or_else(|| {
                 ApiError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "pdf_unavailable",
+                    Code::PdfUnavailable,
                     "PDF needs Chromium on the server (apt-get install chromium); the HTML version prints from any browser",
                 )
             })?;
             let pdf = actix_web::web::block(move || render_pdf(&chromium, &html))
                 .await
-                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?
+                .map_err(|e| ApiError::new(Code::Internal, e.to_string()))?
                 .map_err(|e| {
                     tracing::error!(error = %e, "PDF rendering failed");
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "PDF rendering failed; the server log has the cause")
+                    ApiError::new(Code::Internal, "PDF rendering failed; the server log has the cause")
                 })?;
             Ok(HttpResponse::Ok()
                 .content_type("application/pdf")

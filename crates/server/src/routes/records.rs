@@ -7,14 +7,15 @@ use serde_json::Value;
 
 use super::{etag, if_match};
 use crate::auth::Caller;
-use crate::error::ErrorBody;
+use crate::wire::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Body of create and patch: the form's field values.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct DataBody {
-    #[schema(value_type = Object)]
+    /// Field values by field id; the form's schema (`GET …/forms/{form}/schema`) says which.
+    #[schema(value_type = std::collections::BTreeMap<String, Value>)]
     data: Value,
 }
 
@@ -43,7 +44,7 @@ type RecordPath = web::Path<(String, String, String)>;
 
 /// Lists records of a form.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ListQuery), responses(
-    (status = 200, description = "`{items: [envelope], next_cursor}`", body = Object),
+    (status = 200, description = "`{items: [envelope], next_cursor}`", body = crate::wire::Page),
     (status = 400, description = "Malformed filter, sort or cursor", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records")]
 pub(crate) async fn list_records(
@@ -61,7 +62,7 @@ pub(crate) async fn list_records(
 
 /// Creates a record.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path)), request_body = DataBody, responses(
-    (status = 201, description = "The record envelope", body = Object),
+    (status = 201, description = "The record envelope", body = crate::wire::Envelope),
     (status = 409, description = "Duplicate of an existing record", body = ErrorBody),
     (status = 422, description = "Validation failed; details carry JSON pointers", body = ErrorBody)))]
 #[post("/api/apps/{app}/forms/{form}/records")]
@@ -78,7 +79,7 @@ pub(crate) async fn create_record(
 
 /// Reads a record.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
-    (status = 200, description = "The record envelope; ETag is its version", body = Object),
+    (status = 200, description = "The record envelope; ETag is its version", body = crate::wire::Envelope),
     (status = 404, description = "No such record", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}")]
 pub(crate) async fn get_record(caller: Caller, state: web::Data<AppState>, path: RecordPath) -> Result<HttpResponse, ApiError> {
@@ -90,7 +91,7 @@ pub(crate) async fn get_record(caller: Caller, state: web::Data<AppState>, path:
 /// Changes fields of a record (`null` clears a field). Needs `If-Match: <version>`.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
     ("If-Match" = i64, Header, description = "The version the change is based on")), request_body = DataBody, responses(
-    (status = 200, description = "The new version", body = Object),
+    (status = 200, description = "The new version", body = crate::wire::Envelope),
     (status = 409, description = "Stale version or duplicate", body = ErrorBody),
     (status = 422, description = "Validation failed", body = ErrorBody),
     (status = 428, description = "If-Match missing", body = ErrorBody)))]
@@ -111,7 +112,7 @@ pub(crate) async fn patch_record(
 /// Soft-deletes a record. Needs `If-Match: <version>`.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
     ("If-Match" = i64, Header, description = "The version being deleted")), responses(
-    (status = 200, description = "The deleted record", body = Object),
+    (status = 200, description = "The deleted record", body = crate::wire::Envelope),
     (status = 409, description = "Stale version", body = ErrorBody)))]
 #[delete("/api/apps/{app}/forms/{form}/records/{id}")]
 pub(crate) async fn delete_record(
@@ -128,7 +129,7 @@ pub(crate) async fn delete_record(
 /// Restores a soft-deleted record. Needs `If-Match: <version>`.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
     ("If-Match" = i64, Header, description = "The version of the deleted record")), responses(
-    (status = 200, description = "The restored record", body = Object),
+    (status = 200, description = "The restored record", body = crate::wire::Envelope),
     (status = 409, description = "Stale version, or a live record now duplicates it", body = ErrorBody)))]
 #[post("/api/apps/{app}/forms/{form}/records/{id}/restore")]
 pub(crate) async fn restore_record(
@@ -144,7 +145,7 @@ pub(crate) async fn restore_record(
 
 /// Every version of a record, oldest first.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
-    (status = 200, description = "`{items: [{version, op, changed_by, changed_at, record}]}`", body = Object),
+    (status = 200, description = "`{items: [{version, op, changed_by, changed_at, record}]}`", body = crate::wire::History),
     (status = 404, description = "No such record", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}/history")]
 pub(crate) async fn record_history(caller: Caller, state: web::Data<AppState>, path: RecordPath) -> Result<HttpResponse, ApiError> {

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::auth::Caller;
-use crate::error::ErrorBody;
+use crate::wire::ErrorBody;
 use crate::{ApiError, AppState};
 
 /// Query parameters of a report.
@@ -40,8 +40,8 @@ impl ReportQuery {
 }
 
 /// Runs an ad-hoc report; the body is a report definition (what the report builder sends).
-#[utoipa::path(tag = "reports", params(("app" = String, Path), ReportQuery), request_body = Object, responses(
-    (status = 200, description = "`{columns, rows, truncated, totals?, pivot?, chart?, sql?}`", body = Object),
+#[utoipa::path(tag = "reports", params(("app" = String, Path), ReportQuery), request_body(content = std::collections::BTreeMap<String, Value>, description = "A report definition, as in `reports/*.json` (schemas/report.schema.json)"), responses(
+    (status = 200, description = "`{columns, rows, truncated, totals?, pivot?, chart?, sql?}`", body = crate::wire::ReportResult),
     (status = 403, description = "A form or field the user may not read", body = ErrorBody),
     (status = 422, description = "Unknown field or invalid report; details carry JSON pointers", body = ErrorBody)))]
 #[post("/api/apps/{app}/query")]
@@ -59,7 +59,7 @@ pub(crate) async fn run_query(
 
 /// Runs a saved report, as JSON or exported as CSV or XLSX.
 #[utoipa::path(tag = "reports", params(("app" = String, Path), ("report" = String, Path), ReportQuery), responses(
-    (status = 200, description = "The result (JSON), or the export file", body = Object),
+    (status = 200, description = "The result (JSON), or the export file", body = crate::wire::ReportResult),
     (status = 403, description = "A form or field the user may not read or export", body = ErrorBody),
     (status = 404, description = "No such report", body = ErrorBody)))]
 #[get("/api/apps/{app}/reports/{report}")]
@@ -93,13 +93,13 @@ pub(crate) async fn report(
 pub(crate) struct DrillBody {
     /// Dimension values by dimension id: `{"stage": "proposal"}`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, Value>)]
     cell: Map<String, Value>,
     /// A measure whose own filter applies too.
     measure: Option<String>,
     /// Extra conditions (the dashboard's filters).
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::BTreeMap<String, Value>)]
     filter: Map<String, Value>,
     limit: Option<u64>,
     /// `next_cursor` of the previous page.
@@ -108,7 +108,7 @@ pub(crate) struct DrillBody {
 
 /// The records behind one cell of a saved report, as a list page.
 #[utoipa::path(tag = "reports", params(("app" = String, Path), ("report" = String, Path)), request_body = DrillBody, responses(
-    (status = 200, description = "`{items: [envelope], next_cursor}`", body = Object),
+    (status = 200, description = "`{items: [envelope], next_cursor}`", body = crate::wire::Page),
     (status = 422, description = "Unknown dimension or measure", body = ErrorBody)))]
 #[post("/api/apps/{app}/reports/{report}/drill")]
 pub(crate) async fn drill(
@@ -136,7 +136,7 @@ pub(crate) struct DashboardQuery {
 
 /// A dashboard: every tile's report, with the dashboard filters applied where they fit.
 #[utoipa::path(tag = "reports", params(("app" = String, Path), ("dashboard" = String, Path), DashboardQuery), responses(
-    (status = 200, description = "`{id, label, filters, tiles: [{report, width, height, result | error}]}`", body = Object),
+    (status = 200, description = "`{id, label, filters, tiles: [{report, width, height, result | error}]}`", body = crate::wire::Dashboard),
     (status = 400, description = "A filter the dashboard does not have", body = ErrorBody),
     (status = 404, description = "No such dashboard", body = ErrorBody)))]
 #[get("/api/apps/{app}/dashboards/{dashboard}")]

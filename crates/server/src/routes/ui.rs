@@ -3,12 +3,12 @@
 
 use std::borrow::Cow;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use actix_web::web::{Bytes, Path};
 use actix_web::{HttpResponse, get};
 
 use crate::ApiError;
+use engine::Code;
 
 #[get("/")]
 pub(crate) async fn index() -> HttpResponse {
@@ -17,7 +17,7 @@ pub(crate) async fn index() -> HttpResponse {
 
 #[get("/assets/{path:.*}")]
 pub(crate) async fn asset(path: Path<String>) -> Result<HttpResponse, ApiError> {
-    ui::asset(&format!("assets/{path}")).map(respond).ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such file"))
+    ui::asset(&format!("assets/{path}")).map(respond).ok_or_else(|| ApiError::new(Code::NotFound, "no such file"))
 }
 
 fn respond(file: ui::Asset) -> HttpResponse {

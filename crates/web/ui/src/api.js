@@ -2,13 +2,22 @@
 // token, turns error bodies into `ApiError`s and sends the user back to the login page on 401.
 import { session, signOut } from './session'
 
-/** An error answer of the API: `{error, message, details: [{path, message}]}` plus its status. */
+/**
+ * An error answer of the API plus its status: `{error, kind, message, details: [{path, message,
+ * code?, params?}]}` and the facts of some codes — `current_version` (stale_version), `existing`
+ * (duplicate, when the user may read it), `limit`, `retry_after_secs` — read here so views
+ * never read the English message to act.
+ */
 export class ApiError extends Error {
   constructor(status, body) {
     super(body?.message ?? `HTTP ${status}`)
     this.status = status
     this.code = body?.error ?? 'http_' + status
     this.details = Array.isArray(body?.details) ? body.details : []
+    this.currentVersion = body?.current_version ?? null
+    this.existing = body?.existing ?? null
+    this.limit = body?.limit ?? null
+    this.retryAfterSecs = body?.retry_after_secs ?? null
   }
 }
 

@@ -1,0 +1,421 @@
+//! The API's wire types: what the server sends and receives, each with its OpenAPI schema.
+//! Bodies the server builds itself (errors, accepted imports, item lists) are serialised from
+//! these types. The engine's answers are sent as the engine serialises them, and are described
+//! here by mirrors of their shape — the engine knows nothing of HTTP or OpenAPI — which the
+//! OpenAPI test holds to real answers.
+
+use std::collections::BTreeMap;
+
+use engine::FieldError;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// An error: `error` is the stable code, `kind` groups codes a client handles alike, and the
+/// optional facts let a client act without reading `message`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ErrorBody {
+    /// Stable machine-readable code, e.g. `validation_failed`, `stale_version`.
+    pub error: &'static str,
+    pub kind: ErrorKind,
+    /// The error in English words, for people.
+    pub message: String,
+    /// Located problems: `path` is a JSON pointer into the request.
+    pub details: Vec<Problem>,
+    /// `stale_version`: the record's version now; reload it and apply the change again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_version: Option<i64>,
+    /// `duplicate`: the id of the record holding the same values, when the caller may read it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing: Option<String>,
+    /// `too_large`, `payload_too_large`, `rule_limit_exceeded`: the bound that was hit.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<LimitHit>,
+    /// `rate_limited`: seconds to wait (also the `Retry-After` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+/// What kind of failure an error is.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum ErrorKind {
+    /// The request must change.
+    InvalidRequest,
+    /// The caller must log in, or is not allowed.
+    Auth,
+    /// The data changed underneath the request.
+    Conflict,
+    /// The server failed; its log has the cause.
+    Internal,
+}
+
+impl From<engine::Kind> for ErrorKind {
+    fn from(kind: engine::Kind) -> Self {
+        match kind {
+            engine::Kind::InvalidRequest => ErrorKind::InvalidRequest,
+            engine::Kind::Auth => ErrorKind::Auth,
+            engine::Kind::Conflict => ErrorKind::Conflict,
+            engine::Kind::Internal => ErrorKind::Internal,
+        }
+    }
+}
+
+/// A problem at one place of the request.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Problem {
+    /// JSON pointer into the request (`/items/2/qty`); empty for the whole.
+    pub path: String,
+    pub message: String,
+    /// What is wrong, for clients that word it themselves: `required`, `unknown_field`,
+    /// `read_only`, `duplicate`, or the JSON Schema keyword missed (`maximum`, `maxLength`,
+    /// `format`, `enum` …). Absent on a message a rule of the app wrote.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<String>,
+    /// The values the code's wording needs: `limit`, `format`, `pattern`, `options`, `existing`.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, Value>,
+}
+
+impl From<&FieldError> for Problem {
+    fn from(e: &FieldError) -> Self {
+        let params = e.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        Problem { path: e.path.clone(), message: e.message.clone(), code: e.code.clone(), params }
+    }
+}
+
+/// A bound the request went past.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct LimitHit {
+    /// The bound: the constant that sets it (`ALL_OR_NOTHING_MAX_ROWS`), `body_bytes`, or for
+    /// a rule, what its sandbox stopped.
+    pub name: String,
+    /// The bound's value, when it is a number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<u64>,
+    /// `rule_limit_exceeded`: the rule that was stopped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+}
+
+pub(crate) use answers::*;
+
+/// Mirrors of the engine's answers, for the document only: the routes send what the engine
+/// serialises, and these say its shape (never built, hence no dead-code lint).
+#[allow(dead_code)]
+mod answers {
+    use std::collections::BTreeMap;
+
+    use serde_json::Value;
+    use utoipa::ToSchema;
+
+    /// A record with its system fields.
+    #[derive(ToSchema)]
+    pub(crate) struct Envelope {
+        id: String,
+        form: String,
+        /// Send it back in `If-Match` to change the record.
+        version: i64,
+        /// The record's state in its flow, if the form has one.
+        state: Option<String>,
+        owner: String,
+        created_by: String,
+        created_at: String,
+        updated_by: String,
+        updated_at: String,
+        /// Set on deleted records.
+        deleted_at: Option<String>,
+        /// Field values by field id; the form's schema (`GET …/forms/{form}/schema`) says which.
+        data: BTreeMap<String, Value>,
+    }
+
+    /// One page of records.
+    #[derive(ToSchema)]
+    pub(crate) struct Page {
+        items: Vec<Envelope>,
+        /// `cursor` of the next page; null on the last.
+        next_cursor: Option<String>,
+    }
+
+    /// A version of a record.
+    #[derive(ToSchema)]
+    pub(crate) struct HistoryItem {
+        version: i64,
+        /// `create`, `update`, `delete`, `restore`, `rollup` …
+        op: String,
+        changed_by: String,
+        changed_at: String,
+        /// The envelope as it was.
+        record: Envelope,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct History {
+        items: Vec<HistoryItem>,
+    }
+
+    /// A user as the API shows them.
+    #[derive(ToSchema)]
+    pub(crate) struct User {
+        username: String,
+        display_name: String,
+        roles: Vec<String>,
+        department: Option<String>,
+    }
+
+    /// A logged-in session.
+    #[derive(ToSchema)]
+    pub(crate) struct Login {
+        /// `Authorization: Bearer <token>`.
+        token: String,
+        /// Echo in `X-CSRF-Token` on writes authenticated by the session cookie.
+        csrf_token: String,
+        expires_at: String,
+        user: User,
+    }
+
+    /// Someone a picker may offer: no roles.
+    #[derive(ToSchema)]
+    pub(crate) struct Person {
+        username: String,
+        display_name: String,
+        department: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Directory {
+        items: Vec<Person>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct AppSummary {
+        id: String,
+        /// A label: text, or text by locale.
+        name: Value,
+        version: Value,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct AppList {
+        items: Vec<AppSummary>,
+    }
+
+    /// An app as the caller may see it.
+    #[derive(ToSchema)]
+    pub(crate) struct AppView {
+        /// The manifest (`app.json`): name, roles, navigation.
+        app: BTreeMap<String, Value>,
+        /// Form definitions by id, without hidden fields, each with the caller's `access`.
+        forms: BTreeMap<String, BTreeMap<String, Value>>,
+        /// Dashboard definitions the caller may open.
+        dashboards: Vec<BTreeMap<String, Value>>,
+    }
+
+    /// One row of the audit log.
+    #[derive(ToSchema)]
+    pub(crate) struct AuditRow {
+        seq: i64,
+        at: String,
+        actor: String,
+        action: String,
+        app: Option<String>,
+        form: Option<String>,
+        record: Option<String>,
+        /// `ok` or `denied`.
+        outcome: String,
+        before: Option<Value>,
+        after: Option<Value>,
+        /// Chains each row to the one before it.
+        hash: String,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct AuditPage {
+        items: Vec<AuditRow>,
+        /// `before` of the next page.
+        next: Option<i64>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Notification {
+        id: i64,
+        app: String,
+        created_at: String,
+        message: Value,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Notifications {
+        items: Vec<Notification>,
+    }
+
+    /// An action the caller may take now.
+    #[derive(ToSchema)]
+    pub(crate) struct Available {
+        action: String,
+        label: Value,
+    }
+
+    /// An entry of a record's flow log.
+    #[derive(ToSchema)]
+    pub(crate) struct LogEntry {
+        at: String,
+        by: String,
+        action: String,
+        from: String,
+        to: String,
+        step: Option<String>,
+        comment: Option<String>,
+    }
+
+    /// The approval step a record waits on.
+    #[derive(ToSchema)]
+    pub(crate) struct Approval {
+        step: String,
+        label: Value,
+        /// `sequential`, `all`, `any` or M-of-N.
+        mode: Value,
+        submitter: Option<String>,
+        /// Each seat: who may take it and what they decided.
+        seats: Vec<BTreeMap<String, Value>>,
+        /// Who is yet to decide.
+        waiting: Vec<String>,
+    }
+
+    /// Where a record stands in its flow.
+    #[derive(ToSchema)]
+    pub(crate) struct FlowView {
+        flow: String,
+        state: String,
+        state_label: Value,
+        terminal: bool,
+        version: i64,
+        actions: Vec<Available>,
+        approval: Option<Approval>,
+        log: Vec<LogEntry>,
+        /// Fields the state locks.
+        locked: Vec<String>,
+        /// Fields whose change sends the record back to approval.
+        reapprove: Vec<String>,
+    }
+
+    /// A record and its flow after an action.
+    #[derive(ToSchema)]
+    pub(crate) struct ActResult {
+        record: Envelope,
+        flow: FlowView,
+    }
+
+    /// An approval task.
+    #[derive(ToSchema)]
+    pub(crate) struct Task {
+        id: String,
+        app: String,
+        form: String,
+        record_id: String,
+        title: Option<String>,
+        state: String,
+        step: String,
+        step_label: Option<Value>,
+        /// `pending`, `approved`, `rejected` or `closed`.
+        status: String,
+        created_at: String,
+        decided_at: Option<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Tasks {
+        items: Vec<Task>,
+    }
+
+    /// A row an import could not take.
+    #[derive(ToSchema)]
+    pub(crate) struct RowError {
+        row: u64,
+        column: Option<String>,
+        message: String,
+    }
+
+    /// What an import did (or, dry, would do).
+    #[derive(ToSchema)]
+    pub(crate) struct ImportReport {
+        total: u64,
+        created: u64,
+        updated: u64,
+        skipped: u64,
+        failed: u64,
+        dry_run: bool,
+        committed: bool,
+        /// Each `[header, field]` pair: the field a column was read into (null: ignored).
+        columns: Vec<Vec<Option<String>>>,
+        errors: Vec<RowError>,
+    }
+
+    /// An import started in the background.
+    #[derive(ToSchema)]
+    pub(crate) struct ImportStarted {
+        id: String,
+        /// Poll it for progress.
+        status_url: String,
+    }
+
+    /// Progress of a background import.
+    #[derive(ToSchema)]
+    pub(crate) struct ImportStatus {
+        /// `running`, `done` or `failed`.
+        status: String,
+        done: u64,
+        total: u64,
+        report: Option<ImportReport>,
+        /// Why it failed.
+        error: Option<String>,
+    }
+
+    /// A report's result.
+    #[derive(ToSchema)]
+    pub(crate) struct ReportResult {
+        label: Option<Value>,
+        /// Each column: id, label, kind.
+        columns: Vec<BTreeMap<String, Value>>,
+        /// Values by column id.
+        rows: Vec<BTreeMap<String, Value>>,
+        /// The report's limit cut rows.
+        truncated: bool,
+        totals: Option<BTreeMap<String, Value>>,
+        pivot: Option<Value>,
+        /// The report's chart hint.
+        chart: Option<BTreeMap<String, Value>>,
+        /// With `explain=true`: each statement and its values.
+        sql: Option<Vec<BTreeMap<String, Value>>>,
+    }
+
+    /// A dashboard tile: its report's result, or why it has none.
+    #[derive(ToSchema)]
+    pub(crate) struct Tile {
+        report: String,
+        width: Option<u64>,
+        height: Option<u64>,
+        result: Option<ReportResult>,
+        /// `{error, message}` of a tile that failed.
+        error: Option<BTreeMap<String, Value>>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Dashboard {
+        id: String,
+        label: Value,
+        description: Option<Value>,
+        filters: Vec<BTreeMap<String, Value>>,
+        tiles: Vec<Tile>,
+    }
+
+    /// Is the server up.
+    #[derive(ToSchema)]
+    pub(crate) struct Health {
+        /// `ok`.
+        status: String,
+        /// `sqlite` or `postgres`.
+        database: String,
+        apps: Vec<String>,
+    }
+}
