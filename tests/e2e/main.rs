@@ -9,6 +9,7 @@ mod exchange;
 mod indexes;
 mod integrity;
 mod lists;
+mod migrations;
 mod money;
 mod openapi;
 mod permissions;

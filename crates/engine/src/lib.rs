@@ -84,7 +84,9 @@ impl Engine {
         for dir in app_dirs {
             let mut app = LoadedApp::load(dir, &settings.rule_limits)?;
             app.ensure_tables(&store).await?;
-            app.register_flows(store.db()).await?;
+            let (turn, tx) = store.begin_serialised().await?;
+            app.register_flows(&tx).await?;
+            turn.commit(tx).await?;
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }

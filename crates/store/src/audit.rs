@@ -7,6 +7,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use sha2::{Digest, Sha256};
 
+use crate::names::audit_log;
 use crate::query::limited;
 use crate::{StoreError, lock_key};
 
@@ -36,7 +37,20 @@ pub struct AuditRow {
     pub hash: String,
 }
 
-const COLUMNS: [&str; 12] = ["seq", "at", "actor", "action", "app", "form", "record_id", "outcome", "before", "after", "prev_hash", "hash"];
+const COLUMNS: [&str; 12] = [
+    audit_log::SEQ,
+    audit_log::AT,
+    audit_log::ACTOR,
+    audit_log::ACTION,
+    audit_log::APP,
+    audit_log::FORM,
+    audit_log::RECORD_ID,
+    audit_log::OUTCOME,
+    audit_log::BEFORE,
+    audit_log::AFTER,
+    audit_log::PREV_HASH,
+    audit_log::HASH,
+];
 
 /// The hash of a row: SHA-256 over the previous hash and every field, unit-separated.
 pub fn audit_hash(seq: i64, e: &AuditEntry, prev_hash: &str) -> String {
@@ -64,13 +78,14 @@ pub async fn append_audit_rows(db: &impl ConnectionTrait, entries: &[AuditEntry]
         return Ok(());
     }
     lock_key(db, "audit-chain").await?;
-    let last = Query::select().columns(["seq", "hash"]).from("audit_log").order_by("seq", Order::Desc).to_owned();
+    let last =
+        Query::select().columns([audit_log::SEQ, audit_log::HASH]).from(audit_log::TABLE).order_by(audit_log::SEQ, Order::Desc).to_owned();
     let (mut seq, mut prev_hash) = match db.query_one_raw(limited(db, &last, 1)).await? {
-        Some(row) => (row.try_get::<i64>("", "seq")?, row.try_get::<String>("", "hash")?),
+        Some(row) => (row.try_get::<i64>("", audit_log::SEQ)?, row.try_get::<String>("", audit_log::HASH)?),
         None => (0, String::new()),
     };
     let mut q = Query::insert();
-    q.into_table("audit_log").columns(COLUMNS);
+    q.into_table(audit_log::TABLE).columns(COLUMNS);
     for e in entries {
         seq += 1;
         let hash = audit_hash(seq, e, &prev_hash);
@@ -111,38 +126,44 @@ pub struct AuditQuery {
 
 pub async fn audit_rows(db: &impl ConnectionTrait, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
     let mut s = Query::select();
-    s.columns(COLUMNS).from("audit_log");
-    for (column, value) in [("app", &q.app), ("form", &q.form), ("record_id", &q.record_id), ("actor", &q.actor), ("outcome", &q.outcome)] {
+    s.columns(COLUMNS).from(audit_log::TABLE);
+    for (column, value) in [
+        (audit_log::APP, &q.app),
+        (audit_log::FORM, &q.form),
+        (audit_log::RECORD_ID, &q.record_id),
+        (audit_log::ACTOR, &q.actor),
+        (audit_log::OUTCOME, &q.outcome),
+    ] {
         if let Some(v) = value {
             s.and_where(Expr::col(column).eq(v.clone()));
         }
     }
     if let Some(seq) = q.before_seq {
-        s.and_where(Expr::col("seq").lt(seq));
+        s.and_where(Expr::col(audit_log::SEQ).lt(seq));
     }
     if let Some(seq) = q.after_seq {
-        s.and_where(Expr::col("seq").gt(seq));
+        s.and_where(Expr::col(audit_log::SEQ).gt(seq));
     }
-    s.order_by("seq", if q.ascending { Order::Asc } else { Order::Desc });
+    s.order_by(audit_log::SEQ, if q.ascending { Order::Asc } else { Order::Desc });
     db.query_all_raw(limited(db, &s, q.limit))
         .await?
         .iter()
         .map(|row| {
             Ok(AuditRow {
-                seq: row.try_get("", "seq")?,
+                seq: row.try_get("", audit_log::SEQ)?,
                 entry: AuditEntry {
-                    at: row.try_get("", "at")?,
-                    actor: row.try_get("", "actor")?,
-                    action: row.try_get("", "action")?,
-                    app: row.try_get("", "app")?,
-                    form: row.try_get("", "form")?,
-                    record_id: row.try_get("", "record_id")?,
-                    outcome: row.try_get("", "outcome")?,
-                    before: row.try_get("", "before")?,
-                    after: row.try_get("", "after")?,
+                    at: row.try_get("", audit_log::AT)?,
+                    actor: row.try_get("", audit_log::ACTOR)?,
+                    action: row.try_get("", audit_log::ACTION)?,
+                    app: row.try_get("", audit_log::APP)?,
+                    form: row.try_get("", audit_log::FORM)?,
+                    record_id: row.try_get("", audit_log::RECORD_ID)?,
+                    outcome: row.try_get("", audit_log::OUTCOME)?,
+                    before: row.try_get("", audit_log::BEFORE)?,
+                    after: row.try_get("", audit_log::AFTER)?,
                 },
-                prev_hash: row.try_get("", "prev_hash")?,
-                hash: row.try_get("", "hash")?,
+                prev_hash: row.try_get("", audit_log::PREV_HASH)?,
+                hash: row.try_get("", audit_log::HASH)?,
             })
         })
         .collect()

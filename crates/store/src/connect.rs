@@ -139,7 +139,7 @@ impl Store {
             _ => None,
         };
         let store = Store { db, backend, writer };
-        crate::schema::migrate(&store).await?;
+        crate::migrations::migrate(&store).await?;
         Ok(store)
     }
 

@@ -4,6 +4,7 @@ use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 
 use crate::StoreError;
+use crate::names::record_history;
 
 /// One version of a record as it was written.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,17 @@ pub struct HistoryEntry {
     pub changed_at: String,
 }
 
+const COLUMNS: [&str; 8] = [
+    record_history::RECORD_ID,
+    record_history::VERSION,
+    record_history::APP,
+    record_history::FORM,
+    record_history::OP,
+    record_history::SNAPSHOT,
+    record_history::CHANGED_BY,
+    record_history::CHANGED_AT,
+];
+
 pub async fn insert_history(db: &impl ConnectionTrait, entry: &HistoryEntry) -> Result<(), StoreError> {
     insert_history_rows(db, std::slice::from_ref(entry)).await
 }
@@ -30,7 +42,7 @@ pub async fn insert_history_rows(db: &impl ConnectionTrait, entries: &[HistoryEn
         return Ok(());
     }
     let mut q = Query::insert();
-    q.into_table("record_history").columns(["record_id", "version", "app", "form", "op", "snapshot", "changed_by", "changed_at"]);
+    q.into_table(record_history::TABLE).columns(COLUMNS);
     for e in entries {
         q.values_panic([
             Expr::val(e.record_id.clone()),
@@ -50,23 +62,23 @@ pub async fn insert_history_rows(db: &impl ConnectionTrait, entries: &[HistoryEn
 /// All versions of a record, oldest first.
 pub async fn history(db: &impl ConnectionTrait, record_id: &str) -> Result<Vec<HistoryEntry>, StoreError> {
     let q = Query::select()
-        .columns(["record_id", "version", "app", "form", "op", "snapshot", "changed_by", "changed_at"])
-        .from("record_history")
-        .and_where(Expr::col("record_id").eq(record_id))
-        .order_by("version", Order::Asc)
+        .columns(COLUMNS)
+        .from(record_history::TABLE)
+        .and_where(Expr::col(record_history::RECORD_ID).eq(record_id))
+        .order_by(record_history::VERSION, Order::Asc)
         .to_owned();
     let rows = db.query_all(&q).await?;
     rows.iter()
         .map(|row| {
             Ok(HistoryEntry {
-                record_id: row.try_get("", "record_id")?,
-                version: row.try_get("", "version")?,
-                app: row.try_get("", "app")?,
-                form: row.try_get("", "form")?,
-                op: row.try_get("", "op")?,
-                snapshot: row.try_get("", "snapshot")?,
-                changed_by: row.try_get("", "changed_by")?,
-                changed_at: row.try_get("", "changed_at")?,
+                record_id: row.try_get("", record_history::RECORD_ID)?,
+                version: row.try_get("", record_history::VERSION)?,
+                app: row.try_get("", record_history::APP)?,
+                form: row.try_get("", record_history::FORM)?,
+                op: row.try_get("", record_history::OP)?,
+                snapshot: row.try_get("", record_history::SNAPSHOT)?,
+                changed_by: row.try_get("", record_history::CHANGED_BY)?,
+                changed_at: row.try_get("", record_history::CHANGED_AT)?,
             })
         })
         .collect()

@@ -12,6 +12,8 @@ mod error;
 mod history;
 mod jobs;
 mod meta;
+mod migrations;
+mod names;
 mod outbox;
 mod query;
 mod records;

@@ -1,177 +1,82 @@
-//! System tables and their versioned migrations, each applied in its own transaction, plus the
-//! per-form record tables and their indexes, created when an app is loaded.
+//! Schema changes: the lock every one of them takes, and the per-form record tables and their
+//! indexes, created when an app is loaded. The system tables' migrations are in
+//! [`crate::migrations`].
 
-use sea_orm::sea_query::{Alias, ColumnDef, Expr, Index, Query, Table, TableCreateStatement};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+use sea_orm::sea_query::{Alias, ColumnDef, Func, Query, Table};
+use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
 
-use crate::connect::Backend;
-use crate::{ColumnKind, Store, StoreError};
+use crate::connect::{Backend, backend_of};
+use crate::{ColumnKind, Store, StoreError, WriteTurn};
 
-/// Migrations in order; the position (1-based) is the version recorded once applied.
-fn migrations(backend: DatabaseBackend) -> Vec<Vec<Statement>> {
-    let tables: Vec<TableCreateStatement> = vec![
-        Table::create()
-            .table("users")
-            .if_not_exists()
-            .col(ColumnDef::new("username").string().not_null().primary_key())
-            .col(ColumnDef::new("display_name").string().not_null())
-            .col(ColumnDef::new("password_hash").string().not_null())
-            .col(ColumnDef::new("roles").text().not_null())
-            .col(ColumnDef::new("department").string().null())
-            .col(ColumnDef::new("created_at").string().not_null())
-            .to_owned(),
-        Table::create()
-            .table("sessions")
-            .if_not_exists()
-            .col(ColumnDef::new("token_hash").string().not_null().primary_key())
-            .col(ColumnDef::new("username").string().not_null())
-            .col(ColumnDef::new("created_at").string().not_null())
-            .col(ColumnDef::new("expires_at").string().not_null())
-            .col(ColumnDef::new("csrf_hash").string().not_null())
-            .to_owned(),
-        Table::create()
-            .table("counters")
-            .if_not_exists()
-            .col(ColumnDef::new("key").string().not_null().primary_key())
-            .col(ColumnDef::new("value").big_integer().not_null())
-            .to_owned(),
-        Table::create()
-            .table("meta")
-            .if_not_exists()
-            .col(ColumnDef::new("key").string().not_null().primary_key())
-            .col(ColumnDef::new("value").text().not_null())
-            .to_owned(),
-        Table::create()
-            .table("record_history")
-            .if_not_exists()
-            .col(ColumnDef::new("record_id").string().not_null())
-            .col(ColumnDef::new("version").big_integer().not_null())
-            .col(ColumnDef::new("app").string().not_null())
-            .col(ColumnDef::new("form").string().not_null())
-            .col(ColumnDef::new("op").string().not_null())
-            .col(ColumnDef::new("snapshot").text().not_null())
-            .col(ColumnDef::new("changed_by").string().not_null())
-            .col(ColumnDef::new("changed_at").string().not_null())
-            .primary_key(Index::create().col("record_id").col("version"))
-            .to_owned(),
-        Table::create()
-            .table("outbox")
-            .if_not_exists()
-            .col(ColumnDef::new("id").string().not_null().primary_key())
-            .col(ColumnDef::new("app").string().not_null())
-            .col(ColumnDef::new("kind").string().not_null())
-            .col(ColumnDef::new("recipient").string().not_null())
-            .col(ColumnDef::new("payload").text().not_null())
-            .col(ColumnDef::new("created_at").string().not_null())
-            .col(ColumnDef::new("delivered_at").string().null())
-            .to_owned(),
-        Table::create()
-            .table("jobs")
-            .if_not_exists()
-            .col(ColumnDef::new("id").string().not_null().primary_key())
-            .col(ColumnDef::new("key").string().not_null().unique_key())
-            .col(ColumnDef::new("app").string().not_null())
-            .col(ColumnDef::new("kind").string().not_null())
-            .col(ColumnDef::new("state").string().not_null())
-            .col(ColumnDef::new("due_at").string().not_null())
-            .col(ColumnDef::new("payload").text().not_null())
-            .col(ColumnDef::new("attempts").big_integer().not_null())
-            .col(ColumnDef::new("claimed_by").string().null())
-            .col(ColumnDef::new("claimed_at").string().null())
-            .col(ColumnDef::new("last_error").text().null())
-            .to_owned(),
-        Table::create()
-            .table("audit_log")
-            .if_not_exists()
-            .col(ColumnDef::new("seq").big_integer().not_null().primary_key())
-            .col(ColumnDef::new("at").string().not_null())
-            .col(ColumnDef::new("actor").string().not_null())
-            .col(ColumnDef::new("action").string().not_null())
-            .col(ColumnDef::new("app").string().not_null())
-            .col(ColumnDef::new("form").string().not_null())
-            .col(ColumnDef::new("record_id").string().not_null())
-            .col(ColumnDef::new("outcome").string().not_null())
-            .col(ColumnDef::new("before").text().not_null())
-            .col(ColumnDef::new("after").text().not_null())
-            .col(ColumnDef::new("prev_hash").string().not_null())
-            .col(ColumnDef::new("hash").string().not_null())
-            .to_owned(),
-        Table::create()
-            .table("tasks")
-            .if_not_exists()
-            .col(ColumnDef::new("id").string().not_null().primary_key())
-            .col(ColumnDef::new("app").string().not_null())
-            .col(ColumnDef::new("form").string().not_null())
-            .col(ColumnDef::new("record_id").string().not_null())
-            .col(ColumnDef::new("entry").big_integer().not_null())
-            .col(ColumnDef::new("step").string().not_null())
-            .col(ColumnDef::new("seat").big_integer().not_null())
-            .col(ColumnDef::new("assignee").string().not_null())
-            .col(ColumnDef::new("status").string().not_null())
-            .col(ColumnDef::new("created_at").string().not_null())
-            .col(ColumnDef::new("decided_at").string().null())
-            .to_owned(),
-        Table::create()
-            .table("flow_versions")
-            .if_not_exists()
-            .col(ColumnDef::new("app").string().not_null())
-            .col(ColumnDef::new("flow").string().not_null())
-            .col(ColumnDef::new("version").big_integer().not_null())
-            .col(ColumnDef::new("definition").text().not_null())
-            .col(ColumnDef::new("created_at").string().not_null())
-            .primary_key(Index::create().col("app").col("flow").col("version"))
-            .to_owned(),
-    ];
-    // Tasks are read by assignee (my to-dos) and by record (reconciling an approval).
-    let indexes = [
-        Index::create().if_not_exists().name("ix_tasks_assignee").table("tasks").col("assignee").col("status").to_owned(),
-        Index::create().if_not_exists().name("ix_tasks_record").table("tasks").col("record_id").col("status").to_owned(),
-    ];
-    let statements = tables.iter().map(|t| backend.build(t)).chain(indexes.iter().map(|i| backend.build(i)));
-    vec![statements.collect()]
+/// The PostgreSQL advisory lock every schema change holds until its transaction ends, so that
+/// servers starting together on one database change it one at a time (two creating the same
+/// table at once fail on PostgreSQL's catalogue, "relation already exists"). Its two 32-bit
+/// keys — "TESS" and 1 — are a key space apart from the one 64-bit keys of dedupe checks
+/// ([`crate::lock_key`]), so no record's key can collide with it.
+const SCHEMA_LOCK: (i32, i32) = (0x5445_5353, 1);
+
+/// Starts a transaction for a schema change. On PostgreSQL it waits for the schema lock; on
+/// SQLite the write transaction's lock on the file already serialises processes.
+pub(crate) async fn begin_schema_change(store: &Store) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
+    let (turn, tx) = store.begin().await?;
+    if store.backend() == Backend::Postgres {
+        let lock = Query::select().expr(Func::cust("pg_advisory_xact_lock").arg(SCHEMA_LOCK.0).arg(SCHEMA_LOCK.1)).to_owned();
+        tx.query_one(&lock).await?;
+    }
+    Ok((turn, tx))
 }
 
-pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
-    let db = store.db();
-    let create = Table::create()
-        .table("schema_migrations")
-        .if_not_exists()
-        .col(ColumnDef::new("version").integer().not_null().primary_key())
-        .to_owned();
-    db.execute(&create).await?;
-    let applied = db
-        .query_all(&Query::select().column("version").from("schema_migrations").to_owned())
-        .await?
-        .iter()
-        .filter_map(|row| row.try_get::<i32>("", "version").ok())
-        .max()
-        .unwrap_or(0);
-    for (i, statements) in migrations(db.get_database_backend()).into_iter().enumerate() {
-        let version = i as i32 + 1;
-        if version <= applied {
-            continue;
-        }
-        let tx = db.begin().await?;
-        for statement in statements {
-            tx.execute_raw(statement).await?;
-        }
-        let record = Query::insert().into_table("schema_migrations").columns(["version"]).values_panic([Expr::val(version)]).to_owned();
-        tx.execute(&record).await?;
-        tx.commit().await?;
-        tracing::info!(version, "applied migration");
+impl Store {
+    /// A write transaction holding the schema lock, for work at start-up that servers starting
+    /// together must do one at a time (registering an app's flow versions, read then written).
+    pub async fn begin_serialised(&self) -> Result<(WriteTurn, DatabaseTransaction), StoreError> {
+        begin_schema_change(self).await
     }
-    Ok(())
+}
+
+/// Whether `table` exists (in the current schema on PostgreSQL).
+pub(crate) async fn table_exists(db: &impl ConnectionTrait, table: &str) -> Result<bool, StoreError> {
+    let q = match backend_of(db) {
+        Backend::Sqlite => Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = ?",
+            [table.into()],
+        ),
+        Backend::Postgres => Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_name = $1 AND table_schema = current_schema()",
+            [table.into()],
+        ),
+    };
+    let row = db.query_one_raw(q).await?.ok_or_else(|| StoreError::corrupt(table, "a count returned no row"))?;
+    Ok(row.try_get::<i64>("", "n")? > 0)
+}
+
+/// The names of `table`'s columns, generated ones included.
+pub(crate) async fn columns_of(db: &impl ConnectionTrait, table: &str) -> Result<Vec<String>, StoreError> {
+    let q = match backend_of(db) {
+        Backend::Sqlite => Statement::from_string(DatabaseBackend::Sqlite, format!("SELECT name FROM pragma_table_xinfo('{table}')")),
+        Backend::Postgres => Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()",
+            [table.into()],
+        ),
+    };
+    Ok(db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect())
 }
 
 /// Creates a form's record table and indexes if they are missing. `indexes` are lists of SQL
 /// expressions made by [`crate::query`] from field ids, so a query and its index match exactly.
+///
+/// It runs as a schema change: servers loading the same app at once create each table once.
 pub(crate) async fn ensure_form_table(
     store: &Store,
     table: &str,
     typed: &[(String, ColumnKind)],
     indexes: &[Vec<String>],
 ) -> Result<(), StoreError> {
-    let db = store.db();
+    let (turn, tx) = begin_schema_change(store).await?;
+    let db = &tx;
     let data_type = match store.backend() {
         Backend::Postgres => "jsonb",
         Backend::Sqlite => "text",
@@ -192,7 +97,7 @@ pub(crate) async fn ensure_form_table(
         .col(ColumnDef::new("flow").text().null())
         .to_owned();
     db.execute(&create).await?;
-    ensure_typed_columns(store, table, typed).await?;
+    ensure_typed_columns(db, store.backend(), table, typed).await?;
     // Index DDL carries no values; names are derived from the expressions, so a changed index
     // gets a new name and the old one stays until an operator drops it. Field indexes are
     // partial on live records: every list and report filters `deleted_at IS NULL`, and without
@@ -213,37 +118,23 @@ pub(crate) async fn ensure_form_table(
         let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({}){condition}", quote(&name), quote(table), exprs.join(", "));
         db.execute_unprepared(&sql).await?;
     }
-    Ok(())
+    turn.commit(tx).await
 }
 
 /// Adds a generated column `f_<field>` for each typed field that lacks one: the field's value
 /// read from `data` with the type of its kind. SQLite computes a virtual column on read (it costs
 /// no space, and an index on it is a plain column index the planner knows covers a query);
 /// PostgreSQL stores it, so index-only scans and narrow reads need no JSON at all.
-async fn ensure_typed_columns(store: &Store, table: &str, typed: &[(String, ColumnKind)]) -> Result<(), StoreError> {
+async fn ensure_typed_columns(
+    db: &DatabaseTransaction,
+    backend: Backend,
+    table: &str,
+    typed: &[(String, ColumnKind)],
+) -> Result<(), StoreError> {
     if typed.is_empty() {
         return Ok(());
     }
-    let db = store.db();
-    let backend = store.backend();
-    let existing: Vec<String> = match backend {
-        Backend::Sqlite => {
-            let q = format!("SELECT name FROM pragma_table_xinfo('{table}')");
-            db.query_all_raw(Statement::from_string(DatabaseBackend::Sqlite, q))
-                .await?
-                .iter()
-                .filter_map(|r| r.try_get("", "name").ok())
-                .collect()
-        }
-        Backend::Postgres => {
-            let q = Statement::from_sql_and_values(
-                DatabaseBackend::Postgres,
-                "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema()",
-                [table.into()],
-            );
-            db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect()
-        }
-    };
+    let existing = columns_of(db, table).await?;
     for (field, kind) in typed {
         let column = crate::query::typed_column(field);
         if existing.iter().any(|c| format!("\"{c}\"") == column) {

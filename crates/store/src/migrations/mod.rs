@@ -1,0 +1,159 @@
+//! The system tables' migrations: frozen, numbered, applied in order, each in a transaction of
+//! its own that records its number in `schema_migrations`. A released migration is never edited;
+//! a change to the system tables is a new file and one line in [`MIGRATIONS`].
+//!
+//! Until they were split, every system table came from one migration numbered 1, grown in
+//! place: a database at version 1 may hold anything from the first release's tables to all of
+//! them. So each migration after the first creates only what is missing (`IF NOT EXISTS`, and
+//! [`Step::AddColumnIfMissing`]), and a database of any earlier build ends up with every table.
+//!
+//! Servers starting together on one database migrate one at a time: every migration holds the
+//! schema lock ([`crate::schema::begin_schema_change`]) and reads the applied version under it.
+//! A database already at [`latest`] is only read: no lock, no DDL.
+
+use sea_orm::sea_query::{ColumnDef, Expr, Func, IndexCreateStatement, Query, Table, TableCreateStatement};
+use sea_orm::{ConnectionTrait, DatabaseTransaction};
+
+use crate::names::schema_migrations;
+use crate::{Store, StoreError};
+
+#[path = "0004_audit.rs"]
+mod audit;
+#[path = "0001_base.rs"]
+mod base;
+#[path = "0005_flows.rs"]
+mod flows;
+#[path = "0003_jobs.rs"]
+mod jobs;
+#[path = "0002_outbox.rs"]
+mod outbox;
+
+/// One numbered migration: its version is recorded once its steps ran.
+struct Migration {
+    version: i64,
+    steps: fn() -> Vec<Step>,
+}
+
+/// Every migration, in the order they are applied; versions count up from 1.
+const MIGRATIONS: [Migration; 5] = [
+    Migration { version: 1, steps: base::steps },
+    Migration { version: 2, steps: outbox::steps },
+    Migration { version: 3, steps: jobs::steps },
+    Migration { version: 4, steps: audit::steps },
+    Migration { version: 5, steps: flows::steps },
+];
+
+/// One change of a migration.
+pub(crate) enum Step {
+    Table(TableCreateStatement),
+    Index(IndexCreateStatement),
+    /// Adds a column to a table unless it has it (SQLite has no `ADD COLUMN IF NOT EXISTS`).
+    AddColumnIfMissing {
+        table: &'static str,
+        column: ColumnDef,
+    },
+}
+
+impl From<TableCreateStatement> for Step {
+    fn from(statement: TableCreateStatement) -> Step {
+        Step::Table(statement)
+    }
+}
+
+impl From<IndexCreateStatement> for Step {
+    fn from(statement: IndexCreateStatement) -> Step {
+        Step::Index(statement)
+    }
+}
+
+/// The version of a database that ran every migration.
+pub(crate) fn latest() -> i64 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
+/// Brings the system tables up to [`latest`].
+pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
+    if applied_version(store.db()).await? >= latest() {
+        return Ok(());
+    }
+    for migration in &MIGRATIONS {
+        let (turn, tx) = crate::schema::begin_schema_change(store).await?;
+        tx.execute(&version_table()).await?;
+        // Read under the lock: another server may have applied it while this one waited.
+        if applied_version(&tx).await? < migration.version {
+            apply(&tx, (migration.steps)()).await?;
+            let record = Query::insert()
+                .into_table(schema_migrations::TABLE)
+                .columns([schema_migrations::VERSION])
+                .values_panic([Expr::val(migration.version)])
+                .to_owned();
+            tx.execute(&record).await?;
+            tracing::info!(version = migration.version, "applied migration");
+        }
+        turn.commit(tx).await?;
+    }
+    Ok(())
+}
+
+fn version_table() -> TableCreateStatement {
+    Table::create()
+        .table(schema_migrations::TABLE)
+        .if_not_exists()
+        .col(ColumnDef::new(schema_migrations::VERSION).integer().not_null().primary_key())
+        .to_owned()
+}
+
+/// The highest version recorded, 0 on a database that never migrated.
+pub(crate) async fn applied_version(db: &impl ConnectionTrait) -> Result<i64, StoreError> {
+    if !crate::schema::table_exists(db, schema_migrations::TABLE).await? {
+        return Ok(0);
+    }
+    // COALESCE and the cast make it a BIGINT on both databases, also on an empty table.
+    let highest = Func::coalesce([Expr::from(Func::max(Expr::col(schema_migrations::VERSION))), Expr::val(0)]);
+    let q = Query::select().expr_as(Func::cast_as(highest, "BIGINT"), "version").from(schema_migrations::TABLE).to_owned();
+    let row = db.query_one(&q).await?.ok_or_else(|| StoreError::corrupt(schema_migrations::TABLE, "an aggregate returned no row"))?;
+    Ok(row.try_get("", "version")?)
+}
+
+async fn apply(tx: &DatabaseTransaction, steps: Vec<Step>) -> Result<(), StoreError> {
+    for step in steps {
+        match step {
+            Step::Table(statement) => {
+                tx.execute(&statement).await?;
+            }
+            Step::Index(statement) => {
+                tx.execute(&statement).await?;
+            }
+            Step::AddColumnIfMissing { table, mut column } => {
+                if !crate::schema::columns_of(tx, table).await?.contains(&column.get_column_name()) {
+                    tx.execute(&Table::alter().table(table).add_column(&mut column).to_owned()).await?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MIGRATIONS;
+    use crate::Store;
+
+    #[tokio::test]
+    async fn every_system_name_the_queries_use_is_in_a_migrated_database() {
+        let store = Store::connect("sqlite::memory:").await.unwrap();
+        for (table, columns) in crate::names::ALL {
+            let present = crate::schema::columns_of(store.db(), table).await.unwrap();
+            for column in *columns {
+                assert!(present.iter().any(|c| c == column), "{table}.{column} is not made by the migrations");
+            }
+        }
+    }
+
+    #[test]
+    fn versions_count_up_from_one() {
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, i as i64 + 1, "migration {} is out of order", migration.version);
+        }
+    }
+}

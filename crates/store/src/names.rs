@@ -1,0 +1,160 @@
+//! The names of the system tables and their columns: the one place the store's queries take them
+//! from. The frozen migrations spell them out as they were when released; a test holds every
+//! name here to a freshly migrated database. A rename is a new migration, then a change here.
+
+macro_rules! table {
+    ($(#[$doc:meta])* $module:ident { $($column:ident = $name:literal),* $(,)? }) => {
+        $(#[$doc])*
+        pub(crate) mod $module {
+            pub(crate) const TABLE: &str = stringify!($module);
+            $(pub(crate) const $column: &str = $name;)*
+            /// Every column, for the test that holds them to the migrated schema.
+            #[cfg(test)]
+            pub(crate) const COLUMNS: &[&str] = &[$($name),*];
+        }
+    };
+}
+
+table!(
+    /// Accounts: roles and department as the engine's permissions read them.
+    users {
+        USERNAME = "username",
+        DISPLAY_NAME = "display_name",
+        PASSWORD_HASH = "password_hash",
+        ROLES = "roles",
+        DEPARTMENT = "department",
+        CREATED_AT = "created_at",
+    }
+);
+
+table!(
+    /// Signed-in sessions, by the hash of their token.
+    sessions {
+        TOKEN_HASH = "token_hash",
+        USERNAME = "username",
+        CREATED_AT = "created_at",
+        EXPIRES_AT = "expires_at",
+        CSRF_HASH = "csrf_hash",
+    }
+);
+
+table!(
+    /// Named counters of auto-numbers.
+    counters { KEY = "key", VALUE = "value" }
+);
+
+table!(
+    /// Small facts about the database itself.
+    meta { KEY = "key", VALUE = "value" }
+);
+
+table!(
+    /// Every version of every record.
+    record_history {
+        RECORD_ID = "record_id",
+        VERSION = "version",
+        APP = "app",
+        FORM = "form",
+        OP = "op",
+        SNAPSHOT = "snapshot",
+        CHANGED_BY = "changed_by",
+        CHANGED_AT = "changed_at",
+    }
+);
+
+table!(
+    /// Messages written with their cause, delivered later.
+    outbox {
+        ID = "id",
+        APP = "app",
+        KIND = "kind",
+        RECIPIENT = "recipient",
+        PAYLOAD = "payload",
+        CREATED_AT = "created_at",
+        DELIVERED_AT = "delivered_at",
+    }
+);
+
+table!(
+    /// Durable jobs.
+    jobs {
+        ID = "id",
+        KEY = "key",
+        APP = "app",
+        KIND = "kind",
+        STATE = "state",
+        DUE_AT = "due_at",
+        PAYLOAD = "payload",
+        ATTEMPTS = "attempts",
+        CLAIMED_BY = "claimed_by",
+        CLAIMED_AT = "claimed_at",
+        LAST_ERROR = "last_error",
+    }
+);
+
+table!(
+    /// The hash-chained audit log.
+    audit_log {
+        SEQ = "seq",
+        AT = "at",
+        ACTOR = "actor",
+        ACTION = "action",
+        APP = "app",
+        FORM = "form",
+        RECORD_ID = "record_id",
+        OUTCOME = "outcome",
+        BEFORE = "before",
+        AFTER = "after",
+        PREV_HASH = "prev_hash",
+        HASH = "hash",
+    }
+);
+
+table!(
+    /// Flows' approval tasks.
+    tasks {
+        ID = "id",
+        APP = "app",
+        FORM = "form",
+        RECORD_ID = "record_id",
+        ENTRY = "entry",
+        STEP = "step",
+        SEAT = "seat",
+        ASSIGNEE = "assignee",
+        STATUS = "status",
+        CREATED_AT = "created_at",
+        DECIDED_AT = "decided_at",
+    }
+);
+
+table!(
+    /// Every published version of every flow.
+    flow_versions {
+        APP = "app",
+        FLOW = "flow",
+        VERSION = "version",
+        DEFINITION = "definition",
+        CREATED_AT = "created_at",
+    }
+);
+
+table!(
+    /// The migrations applied.
+    schema_migrations { VERSION = "version" }
+);
+
+/// Every system table with its columns, for the test that holds them to the migrated schema.
+#[cfg(test)]
+pub(crate) const ALL: &[(&str, &[&str])] = &[
+    (users::TABLE, users::COLUMNS),
+    (sessions::TABLE, sessions::COLUMNS),
+    (counters::TABLE, counters::COLUMNS),
+    (meta::TABLE, meta::COLUMNS),
+    (record_history::TABLE, record_history::COLUMNS),
+    (outbox::TABLE, outbox::COLUMNS),
+    (jobs::TABLE, jobs::COLUMNS),
+    (audit_log::TABLE, audit_log::COLUMNS),
+    (tasks::TABLE, tasks::COLUMNS),
+    (flow_versions::TABLE, flow_versions::COLUMNS),
+    (schema_migrations::TABLE, schema_migrations::COLUMNS),
+];
