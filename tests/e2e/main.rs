@@ -11,6 +11,7 @@ mod integrity;
 mod lists;
 mod migrations;
 mod money;
+mod observability;
 mod openapi;
 mod permissions;
 mod print;

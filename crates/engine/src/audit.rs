@@ -1,9 +1,13 @@
 //! The audit trail of the engine: every write in its own transaction, every refused attempt
 //! afterwards in a transaction of its own (the refused command's was rolled back).
 
+use std::time::Instant;
+
 use serde::Deserialize;
 use serde_json::{Value, json};
 use store::{AuditEntry, AuditQuery, Conn};
+use tracing::Instrument as _;
+use tracing::field::Empty;
 
 use crate::access::ADMIN;
 use crate::{Actor, Engine, EngineError, Envelope, time};
@@ -56,6 +60,35 @@ impl Engine {
             after: after_text,
         };
         Ok(crate::gather::audit(tx, entry).await?)
+    }
+
+    /// Runs one command of `actor` in a span of its own — the user, the action, its app, form
+    /// and record, then its duration and outcome (`ok` or the error's code) — and passes its
+    /// result through [`Engine::audited`]. Events logged while it runs carry the span.
+    pub(crate) async fn command<T>(
+        &self,
+        actor: &Actor,
+        subject: Subject<'_>,
+        work: impl Future<Output = Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        let span = tracing::info_span!(
+            "command",
+            action = subject.action,
+            user = %actor.username,
+            app = subject.app,
+            form = subject.form,
+            record = subject.id,
+            duration_ms = Empty,
+            outcome = Empty,
+        );
+        let started = Instant::now();
+        let result = async { self.audited(actor, subject, work.await).await }.instrument(span.clone()).await;
+        span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
+        match &result {
+            Ok(_) => span.record("outcome", "ok"),
+            Err(e) => span.record("outcome", tracing::field::display(e.code())),
+        };
+        result
     }
 
     /// Passes `result` through; when it is a refusal, records the attempt first.

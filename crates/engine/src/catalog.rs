@@ -47,6 +47,6 @@ impl Engine {
             }
             Ok(schema)
         })();
-        self.audited(actor, Subject { action: "schema", app, form, id: "" }, result).await
+        self.command(actor, Subject { action: "schema", app, form, id: "" }, std::future::ready(result)).await
     }
 }

@@ -21,6 +21,7 @@ mod import;
 mod jobs;
 mod list;
 mod locks;
+mod observe;
 mod print;
 mod records;
 mod reports;
@@ -46,6 +47,7 @@ pub use import::{
     RUNNING_IMPORTS_PER_USER, RowError, Table,
 };
 pub use list::ListParams;
+pub use observe::QueueDepths;
 pub use rules::{Limits as RuleLimits, RuleError};
 pub use seed::SeedReport;
 pub use store::Backend;

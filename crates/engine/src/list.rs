@@ -39,8 +39,7 @@ const MAX_SORT_KEYS: usize = 4;
 impl Engine {
     /// One page of `form`'s records matching `params`, among those the actor may see.
     pub async fn list(&self, actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
-        let result = self.list_unaudited(actor, app, form, params).await;
-        self.audited(actor, Subject { action: "list", app, form, id: "" }, result).await
+        self.command(actor, Subject { action: "list", app, form, id: "" }, self.list_unaudited(actor, app, form, params)).await
     }
 
     async fn list_unaudited(&self, actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {

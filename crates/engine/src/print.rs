@@ -14,8 +14,8 @@ use crate::{Actor, Engine, EngineError, Envelope};
 impl Engine {
     /// The HTML document of `template` for record `id`, in `locale` (`zh-CN` or `en`).
     pub async fn print(&self, actor: &Actor, app: &str, template: &str, id: &str, locale: &str) -> Result<String, EngineError> {
-        let result = self.print_unaudited(actor, app, template, id, locale).await;
-        self.audited(actor, Subject { action: "print", app, form: template, id }, result).await
+        self.command(actor, Subject { action: "print", app, form: template, id }, self.print_unaudited(actor, app, template, id, locale))
+            .await
     }
 
     async fn print_unaudited(&self, actor: &Actor, app: &str, template: &str, id: &str, locale: &str) -> Result<String, EngineError> {

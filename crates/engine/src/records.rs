@@ -49,7 +49,7 @@ enum DraftStage {
 impl Engine {
     /// Creates a record of `form` from `data` (the form's fields).
     pub async fn create(&self, actor: &Actor, app: &str, form: &str, data: Value) -> Result<Envelope, EngineError> {
-        let result = async {
+        let work = async {
             let access = Access::of(actor, self.app(app)?.form(form)?);
             access.require(Action::Create, form)?;
             if let Value::Object(fields) = &data {
@@ -62,9 +62,8 @@ impl Engine {
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
-        }
-        .await;
-        self.audited(actor, Subject { action: "create", app, form, id: "" }, result).await
+        };
+        self.command(actor, Subject { action: "create", app, form, id: "" }, work).await
     }
 
     /// Creates inside the caller's transaction; `owner` overrides assignment and the actor.
@@ -207,7 +206,7 @@ impl Engine {
 
     /// The live record `id` of `form`, as the actor may see it.
     pub async fn get(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
-        let result = async {
+        let work = async {
             let (loaded, rt) = (self.app(app)?, self.app(app)?.form(form)?);
             let access = Access::of(actor, rt);
             if !crate::access::has_approvals(loaded, form) {
@@ -224,9 +223,8 @@ impl Engine {
             let mut envelope = Envelope::new(form, record);
             access.redact(&mut envelope.data);
             Ok(envelope)
-        }
-        .await;
-        self.audited(actor, Subject { action: "read", app, form, id }, result).await
+        };
+        self.command(actor, Subject { action: "read", app, form, id }, work).await
     }
 
     /// Checks the actor may `action` the stored `record`: 404 when they may not even see it,
@@ -311,7 +309,7 @@ impl Engine {
         expected_version: i64,
         patch: Value,
     ) -> Result<Envelope, EngineError> {
-        let result = async {
+        let work = async {
             let rt = self.app(app)?.form(form)?;
             let (turn, tx) = self.store.begin().await?;
             let stored = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
@@ -323,9 +321,8 @@ impl Engine {
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
-        }
-        .await;
-        self.audited(actor, Subject { action: "update", app, form, id }, result).await
+        };
+        self.command(actor, Subject { action: "update", app, form, id }, work).await
     }
 
     /// Updates inside the caller's transaction. Rule effects pass no `expected_version`: they
@@ -437,14 +434,18 @@ impl Engine {
 
     /// Soft-deletes the record at `expected_version`; it can be restored.
     pub async fn delete(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
-        let result = self.change_deleted(actor, app, form, id, expected_version, true).await;
-        self.audited(actor, Subject { action: "delete", app, form, id }, result).await
+        self.command(actor, Subject { action: "delete", app, form, id }, self.change_deleted(actor, app, form, id, expected_version, true))
+            .await
     }
 
     /// Brings a soft-deleted record back, unless a live record now duplicates it.
     pub async fn restore(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
-        let result = self.change_deleted(actor, app, form, id, expected_version, false).await;
-        self.audited(actor, Subject { action: "restore", app, form, id }, result).await
+        self.command(
+            actor,
+            Subject { action: "restore", app, form, id },
+            self.change_deleted(actor, app, form, id, expected_version, false),
+        )
+        .await
     }
 
     async fn change_deleted(
@@ -494,7 +495,7 @@ impl Engine {
 
     /// Every version of the record, oldest first (deleted records keep their history).
     pub async fn history(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Vec<HistoryItem>, EngineError> {
-        let result = async {
+        let work = async {
             let rt = self.app(app)?.form(form)?;
             let db = self.store.db();
             let record = store::get(db, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
@@ -512,9 +513,8 @@ impl Engine {
                     Ok(HistoryItem { version: e.version, op: e.op, changed_by: e.changed_by, changed_at: e.changed_at, record })
                 })
                 .collect()
-        }
-        .await;
-        self.audited(actor, Subject { action: "history", app, form, id }, result).await
+        };
+        self.command(actor, Subject { action: "history", app, form, id }, work).await
     }
 
     #[allow(clippy::too_many_arguments)]

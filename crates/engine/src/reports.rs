@@ -93,14 +93,18 @@ const MAX_DRILL_LIMIT: u64 = 500;
 impl Engine {
     /// Runs an ad-hoc report (what the report builder sends).
     pub async fn query(&self, actor: &Actor, app: &str, body: &Value, params: &ReportParams) -> Result<ReportResult, EngineError> {
-        let result = async { self.run_report(actor, app, &parse_report(body)?, params).await }.await;
-        self.audited(actor, Subject { action: "query", app, form: "", id: "" }, result).await
+        self.command(actor, Subject { action: "query", app, form: "", id: "" }, async {
+            self.run_report(actor, app, &parse_report(body)?, params).await
+        })
+        .await
     }
 
     /// Runs the saved report `id`.
     pub async fn report(&self, actor: &Actor, app: &str, id: &str, params: &ReportParams) -> Result<ReportResult, EngineError> {
-        let result = async { self.run_report(actor, app, &self.saved_report(app, id)?, params).await }.await;
-        self.audited(actor, Subject { action: "report", app, form: "", id }, result).await
+        self.command(actor, Subject { action: "report", app, form: "", id }, async {
+            self.run_report(actor, app, &self.saved_report(app, id)?, params).await
+        })
+        .await
     }
 
     /// The saved report `id` as a file: its rows (no pivot), labelled columns.
@@ -112,8 +116,8 @@ impl Engine {
         params: &ReportParams,
         format: ExportFormat,
     ) -> Result<Vec<u8>, EngineError> {
-        let result = self.report_export_unaudited(actor, app, id, params, format).await;
-        self.audited(actor, Subject { action: "export", app, form: "", id }, result).await
+        self.command(actor, Subject { action: "export", app, form: "", id }, self.report_export_unaudited(actor, app, id, params, format))
+            .await
     }
 
     async fn report_export_unaudited(
@@ -151,8 +155,7 @@ impl Engine {
 
     /// The records behind one cell of the saved report `id`, as a list page.
     pub async fn drill(&self, actor: &Actor, app: &str, id: &str, params: &DrillParams) -> Result<Page, EngineError> {
-        let result = self.drill_unaudited(actor, app, id, params).await;
-        self.audited(actor, Subject { action: "drill", app, form: "", id }, result).await
+        self.command(actor, Subject { action: "drill", app, form: "", id }, self.drill_unaudited(actor, app, id, params)).await
     }
 
     async fn drill_unaudited(&self, actor: &Actor, app: &str, id: &str, params: &DrillParams) -> Result<Page, EngineError> {

@@ -43,7 +43,9 @@ impl FromRequest for Caller {
                 return Err(EngineError::Unauthenticated.into());
             };
             let csrf = if from_cookie && unsafe_method { Csrf::Required(csrf_header.as_deref()) } else { Csrf::NotNeeded };
-            Ok(Caller(state.engine.authenticate(&token, csrf).await?))
+            let actor = state.engine.authenticate(&token, csrf).await?;
+            crate::metrics::record_user(&actor.username);
+            Ok(Caller(actor))
         })
     }
 }

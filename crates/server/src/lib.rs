@@ -6,6 +6,7 @@
 
 mod auth;
 mod error;
+mod metrics;
 mod ratelimit;
 mod routes;
 mod tabular;
@@ -13,6 +14,7 @@ mod wire;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
 use actix_web::{App, web};
 use engine::Engine;
 use utoipa::OpenApi as _;
@@ -32,11 +34,21 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct AppState {
     pub engine: Engine,
     login_limiter: std::sync::Arc<ratelimit::LoginLimiter>,
+    metrics: std::sync::Arc<metrics::Metrics>,
 }
 
 impl AppState {
+    /// The state of a server whose metrics only admins read.
     pub fn new(engine: Engine) -> AppState {
-        AppState { engine, login_limiter: Default::default() }
+        let metrics = std::sync::Arc::new(metrics::Metrics::new(engine.write_waits(), None));
+        AppState { engine, login_limiter: Default::default(), metrics }
+    }
+
+    /// The state of a server whose metrics a scraper also reads, sending `token` as its bearer
+    /// token (`TESSERA_METRICS_TOKEN`); an empty token opens nothing.
+    pub fn with_metrics_token(engine: Engine, token: &str) -> AppState {
+        let metrics = std::sync::Arc::new(metrics::Metrics::new(engine.write_waits(), Some(token)));
+        AppState { metrics, ..AppState::new(engine) }
     }
 }
 
@@ -64,4 +76,5 @@ pub fn create_app(
         .service(routes::ui::index)
         .service(routes::ui::asset)
         .default_service(web::to(error::no_route))
+        .wrap(from_fn(metrics::observe_request))
 }

@@ -44,6 +44,9 @@ enum Command {
         /// Wall-clock limit of one rule call, in milliseconds.
         #[arg(long, env = "TESSERA_RULE_TIMEOUT_MS", default_value_t = 100)]
         rule_timeout_ms: u64,
+        /// Bearer token with which a scraper reads `/api/metrics` (admins always may).
+        #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
+        metrics_token: Option<String>,
     },
     /// Check app folders: every file against its schema, then every cross-reference.
     /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
@@ -83,10 +86,10 @@ fn main() -> ExitCode {
         Command::Check { dirs } => return check(&dirs),
         Command::Fmt { dirs } => fmt(&dirs),
         Command::Audit { command: AuditCommand::Verify { db } } => return verify_audit(&db),
-        Command::Serve { db, addr, apps, demo, rule_timeout_ms } => {
+        Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token } => {
             let settings =
                 Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() } };
-            serve(&db, &addr, &apps, demo, &settings)
+            serve(&db, &addr, &apps, demo, &settings, metrics_token.as_deref())
         }
     };
     match result {
@@ -170,7 +173,7 @@ fn app_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 #[actix_web::main]
-async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Settings) -> anyhow::Result<()> {
+async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Settings, metrics_token: Option<&str>) -> anyhow::Result<()> {
     let engine = match Engine::open_with(db, &app_dirs(apps)?, settings).await {
         Err(engine::EngineError::Definitions(diags)) => {
             for d in &diags {
@@ -196,7 +199,10 @@ async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Setting
         eprintln!("Created user `admin` with password: {generated}\n(shown once; set TESSERA_ADMIN_PASSWORD to choose it)");
     }
     engine.spawn_worker(JOB_INTERVAL);
-    let state = AppState::new(engine);
+    let state = match metrics_token {
+        Some(token) => AppState::with_metrics_token(engine, token),
+        None => AppState::new(engine),
+    };
     tracing::info!(%addr, "serving; open http://{addr}/");
     HttpServer::new(move || create_app(state.clone())).bind(addr).with_context(|| format!("cannot listen on {addr}"))?.run().await?;
     Ok(())

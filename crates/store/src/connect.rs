@@ -15,6 +15,9 @@ use crate::sqlite_writer::{BeginError, SqliteWriter};
 
 /// How long a writer waits for another process to finish writing an SQLite file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Upper bounds (seconds) of the buckets of [`Store::write_waits`]: 100 µs, ×4 each, to 1.6 s;
+/// past that is the slow tail, up to [`BUSY_TIMEOUT`]. A turn free at once takes microseconds.
+const WRITE_WAIT_BUCKETS: [f64; 8] = [0.0001, 0.0004, 0.0016, 0.0064, 0.0256, 0.1024, 0.4096, 1.6384];
 
 /// Which database a store talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +51,8 @@ struct Writer {
     /// Writers waiting for their turn, so a long piece of work (an import) can tell when to
     /// end its transaction and let them in.
     waiting: Arc<AtomicUsize>,
+    /// How long each write waited for its turn and the file's lock.
+    waits: prometheus::Histogram,
 }
 
 /// This process's turn to write, held with a write transaction until it ends; commit through it.
@@ -134,7 +139,7 @@ impl Store {
             Backend::Sqlite if !in_memory => {
                 let connection = SqliteWriter::open(sqlite_path(url))?;
                 let db = DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(connection.clone()))).into();
-                Some(Writer { db, connection, turns: Default::default(), waiting: Default::default() })
+                Some(Writer { db, connection, turns: Default::default(), waiting: Default::default(), waits: write_wait_histogram()? })
             }
             _ => None,
         };
@@ -145,6 +150,12 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// How long writes waited to begin (their turn, then the file's lock), in seconds; `None`
+    /// where writers do not queue in this process (PostgreSQL, in-memory SQLite).
+    pub fn write_waits(&self) -> Option<&prometheus::Histogram> {
+        self.writer.as_ref().map(|writer| &writer.waits)
     }
 
     /// The pool, for reads outside a transaction.
@@ -162,6 +173,8 @@ impl Store {
             let options = TransactionOptions { sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate), ..Default::default() };
             return Ok((WriteTurn { _turn: None, writer: None, waiting: None }, self.db.begin_with_options(options).await?));
         };
+        // Observed when the transaction has begun, or when waiting for it failed.
+        let waited = writer.waits.start_timer();
         let waiting = Waiting::start(&writer.waiting);
         let turn = writer.turns.clone().lock_owned().await;
         drop(waiting);
@@ -182,6 +195,7 @@ impl Store {
                 Err(BeginError::Failed(e)) => return Err(e.into()),
             }
         };
+        waited.observe_duration();
         let turn = WriteTurn { _turn: Some(turn), writer: Some(writer.connection.clone()), waiting: Some(writer.waiting.clone()) };
         Ok((turn, tx))
     }
@@ -200,6 +214,13 @@ impl Store {
     pub async fn close(self) -> Result<(), StoreError> {
         Ok(self.db.close().await?)
     }
+}
+
+fn write_wait_histogram() -> Result<prometheus::Histogram, StoreError> {
+    let opts =
+        prometheus::HistogramOpts::new("tessera_sqlite_write_wait_seconds", "Time a write waited for its turn to write the SQLite file")
+            .buckets(WRITE_WAIT_BUCKETS.to_vec());
+    prometheus::Histogram::with_opts(opts).map_err(|e| DbErr::Custom(format!("cannot make the write wait histogram: {e}")).into())
 }
 
 /// The file of an SQLite URL (`sqlite://file.db?mode=rwc`, `sqlite:file.db`).

@@ -129,3 +129,31 @@ pub async fn pending_jobs(db: &impl ConnectionTrait, app: &str) -> Result<Vec<(S
         .to_owned();
     db.query_all(&q).await?.iter().map(|r| Ok((r.try_get("", "key")?, r.try_get("", "due_at")?))).collect()
 }
+
+/// Jobs waiting to run: those due by `now`, which the worker has not claimed yet, and those
+/// due later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JobQueueDepth {
+    pub due: u64,
+    pub later: u64,
+}
+
+/// How many pending jobs are due by `now` and how many later, over every app.
+pub async fn job_queue_depth(db: &impl ConnectionTrait, now: &str) -> Result<JobQueueDepth, StoreError> {
+    let pending = |due: sea_orm::sea_query::SimpleExpr| {
+        Query::select()
+            .expr_as(Expr::col("id").count(), "n")
+            .from("jobs")
+            .and_where(Expr::col("state").eq("pending"))
+            .and_where(due)
+            .to_owned()
+    };
+    let count = |q| async move {
+        let n: i64 = db.query_one(&q).await?.map(|row| row.try_get("", "n")).transpose()?.unwrap_or_default();
+        Ok::<_, StoreError>(u64::try_from(n).unwrap_or_default())
+    };
+    Ok(JobQueueDepth {
+        due: count(pending(Expr::col("due_at").lte(now))).await?,
+        later: count(pending(Expr::col("due_at").gt(now))).await?,
+    })
+}

@@ -67,3 +67,19 @@ pub async fn outbox_for(db: &impl ConnectionTrait, kind: &str, recipient: &str, 
         })
         .collect()
 }
+
+/// How many messages of each kind are not delivered yet.
+pub async fn undelivered_by_kind(db: &impl ConnectionTrait) -> Result<Vec<(String, u64)>, StoreError> {
+    let q = Query::select()
+        .column("kind")
+        .expr_as(Expr::col("id").count(), "n")
+        .from("outbox")
+        .and_where(Expr::col("delivered_at").is_null())
+        .group_by_col("kind")
+        .to_owned();
+    db.query_all(&q)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get("", "kind")?, u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or_default())))
+        .collect()
+}

@@ -7,6 +7,7 @@ mod export;
 mod flows;
 mod health;
 mod import;
+mod metrics;
 mod notifications;
 mod print;
 mod records;
@@ -37,6 +38,7 @@ pub(crate) struct OpenApiDoc(pub(crate) utoipa::openapi::OpenApi);
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::health)
+        .service(metrics::metrics)
         .service(openapi_json)
         .service(auth::login)
         .service(auth::logout)
