@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use crate::StoreError;
 use crate::connect::{Backend, backend_of};
+use crate::names::jobs;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Job {
@@ -142,9 +143,9 @@ pub struct JobQueueDepth {
 pub async fn job_queue_depth(db: &impl ConnectionTrait, now: &str) -> Result<JobQueueDepth, StoreError> {
     let pending = |due: sea_orm::sea_query::SimpleExpr| {
         Query::select()
-            .expr_as(Expr::col("id").count(), "n")
-            .from("jobs")
-            .and_where(Expr::col("state").eq("pending"))
+            .expr_as(Expr::col(jobs::ID).count(), "n")
+            .from(jobs::TABLE)
+            .and_where(Expr::col(jobs::STATE).eq("pending"))
             .and_where(due)
             .to_owned()
     };
@@ -153,7 +154,7 @@ pub async fn job_queue_depth(db: &impl ConnectionTrait, now: &str) -> Result<Job
         Ok::<_, StoreError>(u64::try_from(n).unwrap_or_default())
     };
     Ok(JobQueueDepth {
-        due: count(pending(Expr::col("due_at").lte(now))).await?,
-        later: count(pending(Expr::col("due_at").gt(now))).await?,
+        due: count(pending(Expr::col(jobs::DUE_AT).lte(now))).await?,
+        later: count(pending(Expr::col(jobs::DUE_AT).gt(now))).await?,
     })
 }

@@ -6,6 +6,7 @@ use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
 use serde_json::Value;
 
 use crate::StoreError;
+use crate::names::outbox;
 use crate::query::limited;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -71,15 +72,15 @@ pub async fn outbox_for(db: &impl ConnectionTrait, kind: &str, recipient: &str, 
 /// How many messages of each kind are not delivered yet.
 pub async fn undelivered_by_kind(db: &impl ConnectionTrait) -> Result<Vec<(String, u64)>, StoreError> {
     let q = Query::select()
-        .column("kind")
-        .expr_as(Expr::col("id").count(), "n")
-        .from("outbox")
-        .and_where(Expr::col("delivered_at").is_null())
-        .group_by_col("kind")
+        .column(outbox::KIND)
+        .expr_as(Expr::col(outbox::ID).count(), "n")
+        .from(outbox::TABLE)
+        .and_where(Expr::col(outbox::DELIVERED_AT).is_null())
+        .group_by_col(outbox::KIND)
         .to_owned();
     db.query_all(&q)
         .await?
         .iter()
-        .map(|row| Ok((row.try_get("", "kind")?, u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or_default())))
+        .map(|row| Ok((row.try_get("", outbox::KIND)?, u64::try_from(row.try_get::<i64>("", "n")?).unwrap_or_default())))
         .collect()
 }
