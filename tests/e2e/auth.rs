@@ -62,6 +62,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
         let expected = [
             ("/api/health", "get"),
             ("/api/openapi.json", "get"),
+            ("/api/metrics", "get"),
             ("/api/auth/login", "post"),
             ("/api/auth/logout", "post"),
             ("/api/auth/me", "get"),
