@@ -15,8 +15,9 @@ pub struct ApiError {
     code: Code,
     message: String,
     details: Vec<FieldError>,
-    /// What a client needs to act without reading `message`.
-    facts: Facts,
+    /// What a client needs to act without reading `message` (boxed: most errors have none, and
+    /// every handler's `Result` carries the error's size).
+    facts: Box<Facts>,
 }
 
 /// The structured facts of an error, each set only by the codes it belongs to.
@@ -49,7 +50,7 @@ pub(crate) fn status_of(code: Code) -> StatusCode {
 
 impl ApiError {
     pub(crate) fn new(code: Code, message: impl Into<String>) -> Self {
-        ApiError { code, message: message.into(), details: Vec::new(), facts: Facts::default() }
+        ApiError { code, message: message.into(), details: Vec::new(), facts: Box::default() }
     }
 
     pub(crate) fn bad_request(message: impl Into<String>) -> Self {
@@ -60,7 +61,10 @@ impl ApiError {
     pub(crate) fn body_too_large(limit: usize) -> Self {
         let limit_hit = LimitHit { name: "body_bytes".into(), value: Some(limit as u64), rule: None };
         let facts = Facts { limit: Some(limit_hit), ..Facts::default() };
-        ApiError { facts, ..ApiError::new(Code::PayloadTooLarge, format!("the request body is larger than {limit} bytes")) }
+        ApiError {
+            facts: Box::new(facts),
+            ..ApiError::new(Code::PayloadTooLarge, format!("the request body is larger than {limit} bytes"))
+        }
     }
 }
 
@@ -78,7 +82,7 @@ impl From<EngineError> for ApiError {
             tracing::error!(error = %e, "request failed");
             return ApiError::new(code, "internal error; the server log has the cause");
         }
-        ApiError { code, message: e.to_string(), details: e.details(), facts: facts_of(&e) }
+        ApiError { code, message: e.to_string(), details: e.details(), facts: Box::new(facts_of(&e)) }
     }
 }
 
@@ -167,7 +171,7 @@ mod tests {
         assert_eq!((stale.status_code(), stale.facts.current_version), (StatusCode::CONFLICT, Some(7)));
         let limit = engine::Limit { name: "ALL_OR_NOTHING_MAX_ROWS", value: 5 };
         let large = ApiError::from(EngineError::TooLarge { message: "too many rows".into(), limit });
-        let hit = large.facts.limit.expect("the bound");
+        let hit = large.facts.limit.clone().expect("the bound");
         assert_eq!((hit.name.as_str(), hit.value), ("ALL_OR_NOTHING_MAX_ROWS", Some(5)));
     }
 }

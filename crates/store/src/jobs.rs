@@ -22,7 +22,7 @@ pub struct Job {
     pub attempts: i64,
 }
 
-const COLUMNS: [&str; 7] = ["id", "key", "app", "kind", "due_at", "payload", "attempts"];
+const COLUMNS: [&str; 7] = [jobs::ID, jobs::KEY, jobs::APP, jobs::KIND, jobs::DUE_AT, jobs::PAYLOAD, jobs::ATTEMPTS];
 
 /// Adds `job` unless a job with its key exists. Returns whether it was added.
 pub async fn add_job(db: &impl ConnectionTrait, job: &Job) -> Result<bool, StoreError> {
@@ -35,7 +35,9 @@ pub async fn add_jobs(db: &impl ConnectionTrait, jobs: &[Job]) -> Result<u64, St
         return Ok(0);
     }
     let mut q = Query::insert();
-    q.into_table("jobs").columns(COLUMNS.into_iter().chain(["state"])).on_conflict(OnConflict::column("key").do_nothing().to_owned());
+    q.into_table(jobs::TABLE)
+        .columns(COLUMNS.into_iter().chain([jobs::STATE]))
+        .on_conflict(OnConflict::column(jobs::KEY).do_nothing().to_owned());
     for job in jobs {
         q.values_panic([
             Expr::val(job.id.clone()),
@@ -61,36 +63,36 @@ pub async fn claim_due_jobs(
     limit: u64,
 ) -> Result<Vec<Job>, StoreError> {
     let mut due = Query::select();
-    due.column("id")
-        .from("jobs")
+    due.column(jobs::ID)
+        .from(jobs::TABLE)
         .cond_where(
             sea_orm::sea_query::Cond::any()
-                .add(Expr::col("state").eq("pending").and(Expr::col("due_at").lte(now)))
-                .add(Expr::col("state").eq("running").and(Expr::col("claimed_at").lt(stale_before))),
+                .add(Expr::col(jobs::STATE).eq("pending").and(Expr::col(jobs::DUE_AT).lte(now)))
+                .add(Expr::col(jobs::STATE).eq("running").and(Expr::col(jobs::CLAIMED_AT).lt(stale_before))),
         )
-        .order_by("due_at", Order::Asc)
+        .order_by(jobs::DUE_AT, Order::Asc)
         .limit(limit);
     if backend_of(db) == Backend::Postgres {
         due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
     let q = Query::update()
-        .table("jobs")
-        .values([("state", Expr::val("running")), ("claimed_by", Expr::val(worker)), ("claimed_at", Expr::val(now))])
-        .and_where(Expr::col("id").in_subquery(due))
+        .table(jobs::TABLE)
+        .values([(jobs::STATE, Expr::val("running")), (jobs::CLAIMED_BY, Expr::val(worker)), (jobs::CLAIMED_AT, Expr::val(now))])
+        .and_where(Expr::col(jobs::ID).in_subquery(due))
         .returning(Query::returning().columns(COLUMNS))
         .to_owned();
     let rows = db.query_all(&q).await?;
     rows.iter()
         .map(|row| {
-            let payload: String = row.try_get("", "payload")?;
+            let payload: String = row.try_get("", jobs::PAYLOAD)?;
             Ok(Job {
-                id: row.try_get("", "id")?,
-                key: row.try_get("", "key")?,
-                app: row.try_get("", "app")?,
-                kind: row.try_get("", "kind")?,
-                due_at: row.try_get("", "due_at")?,
-                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt("jobs", e))?,
-                attempts: row.try_get("", "attempts")?,
+                id: row.try_get("", jobs::ID)?,
+                key: row.try_get("", jobs::KEY)?,
+                app: row.try_get("", jobs::APP)?,
+                kind: row.try_get("", jobs::KIND)?,
+                due_at: row.try_get("", jobs::DUE_AT)?,
+                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt(jobs::TABLE, e))?,
+                attempts: row.try_get("", jobs::ATTEMPTS)?,
             })
         })
         .collect()
@@ -100,20 +102,20 @@ pub async fn claim_due_jobs(
 pub async fn finish_job(db: &impl ConnectionTrait, id: &str, next: Option<&str>, error: Option<&str>) -> Result<(), StoreError> {
     let (state, due) = match next {
         Some(next) => ("pending", Expr::val(next)),
-        None => ("done", Expr::col("due_at")),
+        None => ("done", Expr::col(jobs::DUE_AT)),
     };
-    let attempts = if error.is_some() { Expr::col("attempts").add(1) } else { Expr::val(0) };
+    let attempts = if error.is_some() { Expr::col(jobs::ATTEMPTS).add(1) } else { Expr::val(0) };
     let q = Query::update()
-        .table("jobs")
+        .table(jobs::TABLE)
         .values([
-            ("state", Expr::val(state)),
-            ("due_at", due),
-            ("claimed_by", Expr::val(None::<String>)),
-            ("claimed_at", Expr::val(None::<String>)),
-            ("attempts", attempts),
-            ("last_error", Expr::val(error.map(str::to_owned))),
+            (jobs::STATE, Expr::val(state)),
+            (jobs::DUE_AT, due),
+            (jobs::CLAIMED_BY, Expr::val(None::<String>)),
+            (jobs::CLAIMED_AT, Expr::val(None::<String>)),
+            (jobs::ATTEMPTS, attempts),
+            (jobs::LAST_ERROR, Expr::val(error.map(str::to_owned))),
         ])
-        .and_where(Expr::col("id").eq(id))
+        .and_where(Expr::col(jobs::ID).eq(id))
         .to_owned();
     db.execute(&q).await?;
     Ok(())
@@ -122,13 +124,13 @@ pub async fn finish_job(db: &impl ConnectionTrait, id: &str, next: Option<&str>,
 /// The pending jobs of `app`, soonest first (for admins and tests).
 pub async fn pending_jobs(db: &impl ConnectionTrait, app: &str) -> Result<Vec<(String, String)>, StoreError> {
     let q = Query::select()
-        .columns(["key", "due_at"])
-        .from("jobs")
-        .and_where(Expr::col("app").eq(app))
-        .and_where(Expr::col("state").eq("pending"))
-        .order_by("due_at", Order::Asc)
+        .columns([jobs::KEY, jobs::DUE_AT])
+        .from(jobs::TABLE)
+        .and_where(Expr::col(jobs::APP).eq(app))
+        .and_where(Expr::col(jobs::STATE).eq("pending"))
+        .order_by(jobs::DUE_AT, Order::Asc)
         .to_owned();
-    db.query_all(&q).await?.iter().map(|r| Ok((r.try_get("", "key")?, r.try_get("", "due_at")?))).collect()
+    db.query_all(&q).await?.iter().map(|r| Ok((r.try_get("", jobs::KEY)?, r.try_get("", jobs::DUE_AT)?))).collect()
 }
 
 /// Jobs waiting to run: those due by `now`, which the worker has not claimed yet, and those

@@ -21,11 +21,12 @@ pub struct OutboxMessage {
     pub delivered_at: Option<String>,
 }
 
-const COLUMNS: [&str; 7] = ["id", "app", "kind", "recipient", "payload", "created_at", "delivered_at"];
+const COLUMNS: [&str; 7] =
+    [outbox::ID, outbox::APP, outbox::KIND, outbox::RECIPIENT, outbox::PAYLOAD, outbox::CREATED_AT, outbox::DELIVERED_AT];
 
 pub async fn insert_outbox(db: &impl ConnectionTrait, m: &OutboxMessage) -> Result<(), StoreError> {
     let q = Query::insert()
-        .into_table("outbox")
+        .into_table(outbox::TABLE)
         .columns(COLUMNS)
         .values_panic([
             Expr::val(m.id.clone()),
@@ -45,25 +46,25 @@ pub async fn insert_outbox(db: &impl ConnectionTrait, m: &OutboxMessage) -> Resu
 pub async fn outbox_for(db: &impl ConnectionTrait, kind: &str, recipient: &str, limit: u64) -> Result<Vec<OutboxMessage>, StoreError> {
     let q = Query::select()
         .columns(COLUMNS)
-        .from("outbox")
-        .and_where(Expr::col("kind").eq(kind))
-        .and_where(Expr::col("recipient").eq(recipient))
-        .order_by("created_at", Order::Desc)
-        .order_by("id", Order::Desc)
+        .from(outbox::TABLE)
+        .and_where(Expr::col(outbox::KIND).eq(kind))
+        .and_where(Expr::col(outbox::RECIPIENT).eq(recipient))
+        .order_by(outbox::CREATED_AT, Order::Desc)
+        .order_by(outbox::ID, Order::Desc)
         .to_owned();
     db.query_all_raw(limited(db, &q, limit))
         .await?
         .iter()
         .map(|row| {
-            let payload: String = row.try_get("", "payload")?;
+            let payload: String = row.try_get("", outbox::PAYLOAD)?;
             Ok(OutboxMessage {
-                id: row.try_get("", "id")?,
-                app: row.try_get("", "app")?,
-                kind: row.try_get("", "kind")?,
-                recipient: row.try_get("", "recipient")?,
-                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt("outbox", e))?,
-                created_at: row.try_get("", "created_at")?,
-                delivered_at: row.try_get("", "delivered_at")?,
+                id: row.try_get("", outbox::ID)?,
+                app: row.try_get("", outbox::APP)?,
+                kind: row.try_get("", outbox::KIND)?,
+                recipient: row.try_get("", outbox::RECIPIENT)?,
+                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt(outbox::TABLE, e))?,
+                created_at: row.try_get("", outbox::CREATED_AT)?,
+                delivered_at: row.try_get("", outbox::DELIVERED_AT)?,
             })
         })
         .collect()

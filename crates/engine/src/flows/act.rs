@@ -110,14 +110,13 @@ impl Engine {
         action: &str,
         request: ActRequest,
     ) -> Result<ActResult, EngineError> {
-        let result = async {
+        let work = async {
             let (turn, tx) = self.store.begin().await?;
             let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
             turn.commit(tx).await?;
             Ok(result)
-        }
-        .await;
-        self.audited(actor, Subject { action: "act", app, form, id }, result).await
+        };
+        self.command(actor, Subject { action: "act", app, form, id }, work).await
     }
 
     #[allow(clippy::too_many_arguments)]

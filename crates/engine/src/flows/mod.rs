@@ -155,7 +155,7 @@ impl Engine {
 
     /// Where the record stands in its flow and what the actor may do.
     pub async fn flow_view(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<FlowView, EngineError> {
-        let result = async {
+        let work = async {
             let loaded = self.app(app)?;
             let db = self.store.db();
             let (record, access) = self.flow_record(db, actor, loaded, form, id).await?;
@@ -175,9 +175,8 @@ impl Engine {
             };
             let person = Person { username: &actor.username, roles: &actor.roles, may_update, system: false };
             view(&workflow, &instance, record.version, Some((&person, &env as &dyn Env)))
-        }
-        .await;
-        self.audited(actor, Subject { action: "read", app, form, id }, result).await
+        };
+        self.command(actor, Subject { action: "read", app, form, id }, work).await
     }
 }
 
