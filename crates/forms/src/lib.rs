@@ -10,5 +10,5 @@ mod field_types;
 mod size;
 
 pub use compiled::{CompiledForm, FieldError, LinkRef};
-pub use field_types::{Column, FieldType, field_type};
+pub use field_types::{Column, FieldType, Palette, PaletteEntry, field_type, palette};
 pub use size::{DataSize, largest_record};

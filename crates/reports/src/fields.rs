@@ -163,11 +163,12 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
             continue;
         }
         if let Some(field) = form.field(part) {
-            let kind = value_kind(forms::field_type(field.kind).column()).ok_or_else(|| {
+            let field_type = forms::field_type(field.kind);
+            let kind = value_kind(field_type.column()).filter(|_| field_type.groupable()).ok_or_else(|| {
                 Problem::new(pointer, format!("`{part}` of {form_id} holds a list or object and cannot be grouped or compared"))
             })?;
             reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
-            let is_date = matches!(field.kind, FieldKind::Date | FieldKind::Datetime);
+            let is_date = field_type.date_like();
             let column = Target::Field { name: part.to_owned(), typed: ctx.typed(&form_id, part) };
             let decimal_scale = forms::decimal::decimal_scale(field).map(|(scale, _)| scale);
             return Ok(Resolved { links, link_tables, links_typed, column, kind, is_date, decimal_scale });

@@ -3,7 +3,7 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, parse_json};
 
 pub(super) struct Attachment;
 impl FieldType for Attachment {
@@ -23,5 +23,12 @@ impl FieldType for Attachment {
     }
     fn column(&self) -> Column {
         Column::Opaque
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_json(text)
+    }
+    /// Files are uploaded beside the record, not typed into a widget of the form.
+    fn widget(&self) -> Option<&'static str> {
+        None
     }
 }

@@ -16,4 +16,10 @@ impl FieldType for AutoNumber {
     fn user_writable(&self) -> bool {
         false
     }
+    fn widget(&self) -> Option<&'static str> {
+        None
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["pattern"]
+    }
 }

@@ -16,4 +16,15 @@ impl FieldType for Boolean {
     fn column(&self) -> Column {
         Column::Bool
     }
+    /// The words spreadsheets and people write for yes and no, in English and Chinese.
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        match text.to_lowercase().as_str() {
+            "true" | "yes" | "y" | "1" | "是" | "✓" => Ok(json!(true)),
+            "false" | "no" | "n" | "0" | "否" => Ok(json!(false)),
+            _ => Err(format!("`{text}` is not yes or no")),
+        }
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("BooleanWidget")
+    }
 }

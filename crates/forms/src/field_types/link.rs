@@ -13,4 +13,11 @@ impl FieldType for Link {
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "uuid"})
     }
+    fn widget(&self) -> Option<&'static str> {
+        Some("LinkWidget")
+    }
+    /// The target form; the link shows the target's `title_field`.
+    fn properties(&self) -> &'static [&'static str] {
+        &["form"]
+    }
 }

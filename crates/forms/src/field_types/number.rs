@@ -37,6 +37,37 @@ fn within_exact_bound(mut schema: Value, largest: f64) -> Value {
     schema
 }
 
+/// A cell's number without the grouping commas, currency signs, spaces and percent signs
+/// spreadsheets write around it.
+fn cleaned(text: &str) -> String {
+    text.chars().filter(|c| !matches!(c, ',' | '¥' | '￥' | ' ' | '%')).collect()
+}
+
+fn float(text: &str) -> Result<f64, String> {
+    cleaned(text).parse::<f64>().map_err(|_| format!("`{text}` is not a number"))
+}
+
+/// A whole number stays an integer in JSON (below 2⁵³, where every integer is an exact `f64`).
+fn parse_number(text: &str) -> Result<Value, String> {
+    let n = float(text)?;
+    Ok(if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) })
+}
+
+fn parse_whole(text: &str) -> Result<Value, String> {
+    let n = float(text)?;
+    if n.fract() != 0.0 {
+        return Err(format!("`{text}` is not a whole number"));
+    }
+    Ok(json!(n as i64))
+}
+
+/// Decimal text as written, which the save reads exactly and rounds at the field's scale (as it
+/// does an API client's): `1,234.505` is 1234.51 at scale 2, never a float near it.
+fn parse_exact(text: &str) -> Result<Value, String> {
+    let exact = crate::decimal::parse_text(&cleaned(text)).ok_or_else(|| format!("`{text}` is not a number"))?;
+    Ok(json!(exact.to_string()))
+}
+
 pub(super) struct Number;
 impl FieldType for Number {
     fn kind(&self) -> FieldKind {
@@ -47,6 +78,15 @@ impl FieldType for Number {
     }
     fn column(&self) -> Column {
         Column::Number
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_number(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("NumberWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["min", "max"]
     }
 }
 
@@ -60,6 +100,15 @@ impl FieldType for Integer {
     }
     fn column(&self) -> Column {
         Column::Number
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_whole(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("IntegerWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["min", "max"]
     }
 }
 
@@ -75,6 +124,15 @@ impl FieldType for Decimal {
     }
     fn column(&self) -> Column {
         Column::Number
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_exact(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("DecimalWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["min", "max", "scale", "rounding"]
     }
 }
 
@@ -92,6 +150,15 @@ impl FieldType for Currency {
     fn column(&self) -> Column {
         Column::Number
     }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_exact(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("CurrencyWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["min", "max", "scale", "rounding"]
+    }
 }
 
 /// Stars from 0 to `max` (5 unless set).
@@ -105,5 +172,14 @@ impl FieldType for Rating {
     }
     fn column(&self) -> Column {
         Column::Number
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_whole(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("RatingWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["min", "max"]
     }
 }

@@ -3,7 +3,7 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, parse_json};
 
 pub(super) struct Region;
 impl FieldType for Region {
@@ -17,5 +17,11 @@ impl FieldType for Region {
     }
     fn column(&self) -> Column {
         Column::Opaque
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_json(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("RegionWidget")
     }
 }

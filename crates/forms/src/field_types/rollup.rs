@@ -21,4 +21,10 @@ impl FieldType for Rollup {
     fn user_writable(&self) -> bool {
         false
     }
+    fn widget(&self) -> Option<&'static str> {
+        None
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["rollup"]
+    }
 }

@@ -9,6 +9,21 @@ fn values(field: &Field) -> Vec<&str> {
     field.options.iter().map(|c| c.value.as_str()).collect()
 }
 
+/// The option a cell names, by its value or by its label in any language (any case).
+fn choice(field: &Field, text: &str) -> Result<String, String> {
+    field
+        .options
+        .iter()
+        .find(|o| o.value == text || o.label.texts().iter().any(|l| l.eq_ignore_ascii_case(text)))
+        .map(|o| o.value.clone())
+        .ok_or_else(|| format!("`{text}` is not one of {}", values(field).join(", ")))
+}
+
+/// The items of a cell listing several, separated by `;` or `,` (in ASCII or full width).
+fn list(text: &str) -> impl Iterator<Item = &str> {
+    text.split([';', ',', '；', '，']).map(str::trim).filter(|s| !s.is_empty())
+}
+
 pub(super) struct Select;
 impl FieldType for Select {
     fn kind(&self) -> FieldKind {
@@ -16,6 +31,15 @@ impl FieldType for Select {
     }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "enum": values(field)})
+    }
+    fn parse_text(&self, field: &Field, text: &str) -> Result<Value, String> {
+        Ok(json!(choice(field, text)?))
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("SelectWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["options"]
     }
 }
 
@@ -30,6 +54,15 @@ impl FieldType for Multiselect {
     fn column(&self) -> Column {
         Column::Opaque
     }
+    fn parse_text(&self, field: &Field, text: &str) -> Result<Value, String> {
+        Ok(json!(list(text).map(|t| choice(field, t)).collect::<Result<Vec<_>, _>>()?))
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("MultiselectWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["options"]
+    }
 }
 
 pub(super) struct Tags;
@@ -43,5 +76,11 @@ impl FieldType for Tags {
     }
     fn column(&self) -> Column {
         Column::Opaque
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        Ok(json!(list(text).collect::<Vec<_>>()))
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("TagsWidget")
     }
 }

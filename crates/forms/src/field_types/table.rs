@@ -3,7 +3,7 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, parse_json};
 use crate::compiled::object_schema;
 
 pub(super) struct Table;
@@ -19,5 +19,15 @@ impl FieldType for Table {
     }
     fn column(&self) -> Column {
         Column::Opaque
+    }
+    fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
+        parse_json(text)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("TableWidget")
+    }
+    /// `min` and `max` bound the number of rows.
+    fn properties(&self) -> &'static [&'static str] {
+        &["fields", "min", "max"]
     }
 }

@@ -13,6 +13,12 @@ impl FieldType for Text {
     fn schema(&self, field: &Field) -> Value {
         string_schema(field, 500)
     }
+    fn widget(&self) -> Option<&'static str> {
+        Some("TextWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["max_length"]
+    }
 }
 
 pub(super) struct Textarea;
@@ -22,6 +28,12 @@ impl FieldType for Textarea {
     }
     fn schema(&self, field: &Field) -> Value {
         string_schema(field, 20_000)
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("TextareaWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["max_length"]
     }
 }
 
@@ -33,6 +45,12 @@ impl FieldType for Email {
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "format": "email", "maxLength": field.max_length.unwrap_or(254)})
     }
+    fn widget(&self) -> Option<&'static str> {
+        Some("EmailWidget")
+    }
+    fn properties(&self) -> &'static [&'static str] {
+        &["max_length"]
+    }
 }
 
 pub(super) struct Phone;
@@ -42,6 +60,9 @@ impl FieldType for Phone {
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "pattern": "^\\+?[0-9][0-9 ()\\-]{2,31}$"})
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("PhoneWidget")
     }
 }
 
@@ -53,6 +74,9 @@ impl FieldType for Url {
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "uri", "maxLength": 2048})
     }
+    fn widget(&self) -> Option<&'static str> {
+        Some("UrlWidget")
+    }
 }
 
 /// A username; whether the user exists is checked by the engine.
@@ -63,5 +87,8 @@ impl FieldType for User {
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "minLength": 1, "maxLength": 64})
+    }
+    fn widget(&self) -> Option<&'static str> {
+        Some("UserWidget")
     }
 }

@@ -1,0 +1,78 @@
+//! The palette: every registered field type with its facets and the schema of the properties a
+//! designer may set on it, so that a form designer is generated from the registry rather than
+//! kept beside it.
+
+use std::sync::LazyLock;
+
+use defs::{DefKind, FieldKind};
+use serde::Serialize;
+use serde_json::{Map, Value, json};
+
+use super::{Column, FieldType, REGISTRY};
+
+/// Every field type a form may use.
+#[derive(Debug, Clone, Serialize)]
+pub struct Palette {
+    /// In the registry's order.
+    pub types: Vec<PaletteEntry>,
+    /// The definitions the properties' schemas refer to (`#/$defs/Choice` …): those of the
+    /// form definition's schema, so each property reads as it does there.
+    #[serde(rename = "$defs")]
+    pub defs: Value,
+}
+
+/// One field type and its facets.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaletteEntry {
+    /// The name definitions give it in `type`.
+    #[serde(rename = "type")]
+    pub kind: FieldKind,
+    /// The web UI's widget editing the value; none when people never write it.
+    pub widget: Option<&'static str>,
+    /// How the value is compared and sorted.
+    pub column: Column,
+    /// Whether users may write the value.
+    pub user_writable: bool,
+    /// The filter operators a condition on it may use.
+    pub operators: &'static [&'static str],
+    /// Whether reports may group by it.
+    pub groupable: bool,
+    /// Whether date buckets and relative dates apply.
+    pub date_like: bool,
+    /// Whether reports may sum and average it.
+    pub summable: bool,
+    /// JSON Schema of the properties a designer may set on this type beyond those of every
+    /// field, each as the form definition's schema has it.
+    pub properties: Value,
+}
+
+/// The palette, built once: it depends only on the code.
+static PALETTE: LazyLock<Palette> = LazyLock::new(build);
+
+/// Every registered field type with its facets.
+pub fn palette() -> &'static Palette {
+    &PALETTE
+}
+
+fn build() -> Palette {
+    let mut form = defs::schema_json(DefKind::Form);
+    let defs = form["$defs"].take();
+    let field_properties = &defs["Field"]["properties"];
+    let types = REGISTRY.iter().map(|t| entry(*t, field_properties)).collect();
+    Palette { types, defs }
+}
+
+fn entry(t: &dyn FieldType, field_properties: &Value) -> PaletteEntry {
+    let properties: Map<String, Value> = t.properties().iter().map(|name| ((*name).to_owned(), field_properties[*name].clone())).collect();
+    PaletteEntry {
+        kind: t.kind(),
+        widget: t.widget(),
+        column: t.column(),
+        user_writable: t.user_writable(),
+        operators: t.operators(),
+        groupable: t.groupable(),
+        date_like: t.date_like(),
+        summable: t.summable(),
+        properties: json!({"type": "object", "properties": properties}),
+    }
+}
