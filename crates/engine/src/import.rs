@@ -618,7 +618,7 @@ fn convert_cells(columns: &[Option<Field>], headers: &[String], cells: &[String]
                 converted.pending_links = true;
                 continue;
             }
-            _ => convert(field, text),
+            _ => forms::field_type(field.kind).parse_text(field, text),
         };
         match value {
             Ok(v) => {
@@ -701,65 +701,6 @@ fn plan(
     Ok(columns)
 }
 
-/// Converts one non-empty cell to a value of `field`'s type.
-fn convert(field: &Field, text: &str) -> Result<Value, String> {
-    let cleaned = || -> String { text.chars().filter(|c| !matches!(c, ',' | '¥' | '￥' | ' ' | '%')).collect() };
-    let number = || -> Result<f64, String> { cleaned().parse::<f64>().map_err(|_| format!("`{text}` is not a number")) };
-    let choice = |t: &str| -> Result<String, String> {
-        field
-            .options
-            .iter()
-            .find(|o| o.value == t || o.label.texts().iter().any(|l| l.eq_ignore_ascii_case(t)))
-            .map(|o| o.value.clone())
-            .ok_or_else(|| format!("`{t}` is not one of {}", field.options.iter().map(|o| o.value.as_str()).collect::<Vec<_>>().join(", ")))
-    };
-    let list = || text.split([';', ',', '；', '，']).map(str::trim).filter(|s| !s.is_empty());
-    Ok(match field.kind {
-        // Decimal text as written, which the save reads exactly and rounds at the field's scale
-        // (as it does an API client's): `1,234.505` is 1234.51 at scale 2, never a float near it.
-        FieldKind::Decimal | FieldKind::Currency => {
-            let exact = forms::decimal::parse_text(&cleaned()).ok_or_else(|| format!("`{text}` is not a number"))?;
-            json!(exact.to_string())
-        }
-        FieldKind::Number => {
-            let n = number()?;
-            if n.fract() == 0.0 && n.abs() < 9e15 { json!(n as i64) } else { json!(n) }
-        }
-        FieldKind::Integer | FieldKind::Rating => {
-            let n = number()?;
-            if n.fract() != 0.0 {
-                return Err(format!("`{text}` is not a whole number"));
-            }
-            json!(n as i64)
-        }
-        FieldKind::Boolean => match text.to_lowercase().as_str() {
-            "true" | "yes" | "y" | "1" | "是" | "✓" => json!(true),
-            "false" | "no" | "n" | "0" | "否" => json!(false),
-            _ => return Err(format!("`{text}` is not yes or no")),
-        },
-        FieldKind::Select => json!(choice(text)?),
-        FieldKind::Multiselect => json!(list().map(choice).collect::<Result<Vec<_>, _>>()?),
-        FieldKind::Tags => json!(list().collect::<Vec<_>>()),
-        FieldKind::Date => {
-            let normal = text.split_whitespace().next().unwrap_or(text).replace(['/', '.'], "-");
-            let date =
-                chrono::NaiveDate::parse_from_str(&normal, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)"))?;
-            json!(date.format("%Y-%m-%d").to_string())
-        }
-        FieldKind::Datetime => {
-            let parsed = chrono::DateTime::parse_from_rfc3339(text)
-                .map(|t| t.with_timezone(&chrono::Utc))
-                .or_else(|_| chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").map(|t| t.and_utc()))
-                .map_err(|_| format!("`{text}` is not a date and time"))?;
-            json!(parsed.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-        }
-        FieldKind::Table | FieldKind::Attachment | FieldKind::Region => {
-            serde_json::from_str(text).map_err(|_| format!("`{text}` is not the JSON this field holds"))?
-        }
-        _ => json!(text),
-    })
-}
-
 /// The row's errors, each named by the column of its field where there is one.
 fn row_errors(row: usize, error: &EngineError, columns: &[Option<Field>], headers: &[String]) -> Vec<RowError> {
     let column_of = |path: &str| {
@@ -771,33 +712,4 @@ fn row_errors(row: usize, error: &EngineError, columns: &[Option<Field>], header
         return vec![RowError { row, column: None, message: error.to_string() }];
     }
     details.into_iter().map(|d| RowError { row, column: column_of(&d.path), message: d.message }).collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn field(kind: &str, extra: Value) -> Field {
-        let mut v = json!({"id": "f", "type": kind, "label": {"en": "F", "zh-CN": "字段"}});
-        v.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
-        serde_json::from_value(v).unwrap()
-    }
-
-    #[test]
-    fn cells_convert_by_field_type() {
-        let select = field("select", json!({"options": [{"value": "hot", "label": {"en": "Hot", "zh-CN": "高"}}]}));
-        assert_eq!(convert(&select, "高"), Ok(json!("hot")));
-        assert_eq!(convert(&select, "HOT"), Ok(json!("hot")));
-        assert!(convert(&select, "tepid").unwrap_err().contains("not one of hot"));
-        assert_eq!(convert(&field("currency", json!({})), "¥1,234.50"), Ok(json!("1234.50")), "read exactly by the save");
-        assert_eq!(convert(&field("currency", json!({})), "2,000"), Ok(json!("2000")));
-        assert_eq!(convert(&field("decimal", json!({})), "12345678901234.565"), Ok(json!("12345678901234.565")));
-        assert!(convert(&field("integer", json!({})), "2.5").is_err());
-        assert_eq!(convert(&field("boolean", json!({})), "是"), Ok(json!(true)));
-        assert_eq!(convert(&field("date", json!({})), "2026/3/4"), Ok(json!("2026-03-04")));
-        assert!(convert(&field("date", json!({})), "4 March").is_err());
-        assert_eq!(convert(&field("date", json!({})), "2026/03/04"), Ok(json!("2026-03-04")));
-        assert_eq!(convert(&field("tags", json!({})), "a; b，c"), Ok(json!(["a", "b", "c"])));
-        assert_eq!(convert(&field("datetime", json!({})), "2026-03-04 05:06:07"), Ok(json!("2026-03-04T05:06:07Z")));
-    }
 }

@@ -22,6 +22,7 @@ mod jobs;
 mod list;
 mod locks;
 mod observe;
+mod palette;
 mod print;
 mod records;
 mod reports;

@@ -418,4 +418,39 @@ mod answers {
         database: String,
         apps: Vec<String>,
     }
+
+    /// Every field type a form may use, for a form designer to be generated from.
+    #[derive(ToSchema)]
+    pub(crate) struct FieldTypePalette {
+        /// In the registry's order.
+        types: Vec<FieldTypeEntry>,
+        /// The form definition schema's definitions, which the properties refer to
+        /// (`#/$defs/Choice` …).
+        #[schema(rename = "$defs")]
+        defs: BTreeMap<String, Value>,
+    }
+
+    /// One field type and its facets.
+    #[derive(ToSchema)]
+    pub(crate) struct FieldTypeEntry {
+        /// The name definitions give it in `type` (`text`, `currency`, `link` …).
+        r#type: String,
+        /// The web UI's widget editing the value; null when people never write it.
+        widget: Option<String>,
+        /// How the value is compared and sorted: `text`, `number`, `bool` or `opaque`.
+        column: String,
+        /// Whether users may write the value.
+        user_writable: bool,
+        /// The filter operators a condition on it may use.
+        operators: Vec<String>,
+        /// Whether reports may group by it.
+        groupable: bool,
+        /// Whether date buckets and relative dates apply.
+        date_like: bool,
+        /// Whether reports may sum and average it.
+        summable: bool,
+        /// JSON Schema (`{"type": "object", "properties": {…}}`) of the properties a designer
+        /// may set on this type beyond those of every field.
+        properties: BTreeMap<String, Value>,
+    }
 }

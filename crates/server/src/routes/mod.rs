@@ -4,6 +4,7 @@ mod apps;
 mod audit;
 mod auth;
 mod export;
+mod field_types;
 mod flows;
 mod health;
 mod import;
@@ -49,6 +50,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(apps::list_apps)
         .service(apps::get_app)
         .service(apps::form_schema)
+        .service(field_types::field_types)
         .service(records::list_records)
         .service(records::create_record)
         .service(records::get_record)
