@@ -37,6 +37,11 @@ pub(crate) struct FieldExpressions {
 }
 
 impl FormRuntime {
+    /// The form's id.
+    pub(crate) fn id(&self) -> &str {
+        &self.compiled.id
+    }
+
     /// Whether preparing a save needs the rules engine (most forms of a plain app do not):
     /// expressions, or hooks that run before the write. `after_save` hooks run on their own.
     pub(crate) fn has_rules_before_write(&self) -> bool {

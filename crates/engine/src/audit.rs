@@ -10,6 +10,7 @@ use tracing::Instrument as _;
 use tracing::field::Empty;
 
 use crate::access::ADMIN;
+use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, Envelope, time};
 
 /// Filters of the audit API.
@@ -35,14 +36,11 @@ pub(crate) struct Subject<'a> {
 }
 
 impl Engine {
-    /// Records a write inside its transaction; `after_text` is `after` as JSON.
-    #[allow(clippy::too_many_arguments)]
+    /// Records a write inside the command's transaction; `after_text` is `after` as JSON.
     pub(crate) async fn audit_write(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
+        cmd: Cmd<'_, impl Conn>,
         op: &str,
-        app: &str,
         before: Option<&Envelope>,
         after: &Envelope,
         after_text: String,
@@ -50,16 +48,16 @@ impl Engine {
         let before = before.map(|e| serde_json::to_string(e).unwrap_or_default()).unwrap_or_default();
         let entry = AuditEntry {
             at: time::now(),
-            actor: actor.username.clone(),
+            actor: cmd.actor.username.clone(),
             action: op.to_owned(),
-            app: app.to_owned(),
+            app: cmd.app.id().to_owned(),
             form: after.form.clone(),
             record_id: after.id.clone(),
             outcome: "ok".into(),
             before,
             after: after_text,
         };
-        Ok(crate::gather::audit(tx, entry).await?)
+        Ok(crate::gather::audit(cmd.tx, entry).await?)
     }
 
     /// Runs one command of `actor` in a span of its own — the user, the action, its app, form

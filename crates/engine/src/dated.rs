@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use store::{Conn, Cursor, FormTable, ListQuery};
 use uuid::Uuid;
 
-use crate::apps::LoadedApp;
+use crate::apps::{FormRuntime, LoadedApp};
+use crate::command::Cmd;
 use crate::jobs::JobKind;
 use crate::{Actor, Engine, EngineError, rollups, time};
 
@@ -86,13 +87,15 @@ impl Engine {
     /// The daily job: `app`'s time-dependent rollups, then the records of its dated forms.
     pub(crate) async fn run_dated_job(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         self.refresh_dated_rollups(app, now).await?;
-        let loaded = self.app(app)?;
+        let loaded = self.app_arc(app)?;
+        let system = Actor::system();
         for form in dated_forms(loaded) {
-            let mut pages = Pages::of(&loaded.form(form)?.table);
+            let rt = loaded.form(form)?;
+            let mut pages = Pages::of(&rt.table);
             while !pages.done() {
                 let (turn, tx) = self.store.begin().await?;
                 for id in pages.next(&tx).await? {
-                    self.recompute(&tx, app, form, &id).await?;
+                    self.recompute(Cmd::new(&tx, &system, loaded), rt, &id).await?;
                 }
                 turn.commit(tx).await?;
             }
@@ -100,14 +103,14 @@ impl Engine {
         Ok(())
     }
 
-    /// Saves record `id` as it is, as the platform, so its rules compute again with today's
-    /// date; written only when a figure changed. A record its rules now refuse (the definition
-    /// changed since it was saved) is left as it is and named in the log, not allowed to stop
-    /// the others.
-    async fn recompute(&self, tx: &impl Conn, app: &str, form: &str, id: &str) -> Result<(), EngineError> {
-        let system = Actor::system();
-        match Box::pin(self.update_in(tx, &system, app, form, id, None, Value::Object(Default::default()), 1, RECOMPUTE)).await {
+    /// Saves record `id` of `rt` as it is, as the platform (`cmd`'s actor), so its rules compute
+    /// again with today's date; written only when a figure changed. A record its rules now refuse
+    /// (the definition changed since it was saved) is left as it is and named in the log, not
+    /// allowed to stop the others.
+    async fn recompute(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, id: &str) -> Result<(), EngineError> {
+        match Box::pin(self.update_in(cmd.first_effect(), rt, id, None, Value::Object(Default::default()), RECOMPUTE)).await {
             Err(e @ (EngineError::Invalid(_) | EngineError::Rule(_))) => {
+                let (app, form) = (cmd.app.id(), rt.id());
                 tracing::warn!(app, form, id, error = %e, "a dated figure could not be computed again");
                 Ok(())
             }

@@ -24,7 +24,8 @@ use store::{Conn, Deleted, Filter, ListQuery};
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::access::Access;
-use crate::apps::LoadedApp;
+use crate::apps::{FormRuntime, LoadedApp};
+use crate::command::Cmd;
 use crate::records::Draft;
 use crate::{Actor, Engine, EngineError, time};
 
@@ -279,50 +280,40 @@ impl Host for NoHost {
 
 impl Engine {
     /// Computes and checks a changed record about to be saved (see the module doc for the order).
-    pub(crate) async fn prepare(
-        &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        save: SaveContext,
-    ) -> Result<Prepared, EngineError> {
-        let (owned_actor, app_id, form_id) = (actor.clone(), app.to_owned(), form.to_owned());
-        let draft = self
-            .run_form_rules(Turn::Held, app, form, move |engine| engine.draft_rules(&owned_actor, &app_id, &form_id, save.clone()))
-            .await?;
-        Ok(self.finish_rules(tx, actor, app, draft).await?.0)
+    pub(crate) async fn prepare(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, save: SaveContext) -> Result<Prepared, EngineError> {
+        let draft =
+            self.run_form_rules(Turn::Held, cmd, rt, move |engine, drafting, rt| engine.draft_rules(drafting, rt, save.clone())).await?;
+        Ok(self.finish_rules(cmd, draft).await?.0)
     }
 
-    /// [`Engine::draft`] through [`run_rules`]. `owner` and `depth` as for [`Engine::create_in`].
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn draft_with_rules(
+    /// [`Engine::draft`] through [`run_rules`]. `owner` as for [`Engine::create_in`].
+    pub(crate) async fn draft_with_rules<C>(
         &self,
         turn: Turn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, C>,
+        rt: &FormRuntime,
         data: Value,
         owner: Option<&str>,
-        depth: u8,
     ) -> Result<Draft, EngineError> {
-        let (actor, app_id, form_id, owner) = (actor.clone(), app.to_owned(), form.to_owned(), owner.map(str::to_owned));
-        self.run_form_rules(turn, app, form, move |engine| engine.draft(&actor, &app_id, &form_id, data.clone(), owner.as_deref(), depth))
-            .await
+        let owner = owner.map(str::to_owned);
+        self.run_form_rules(turn, cmd, rt, move |engine, drafting, rt| engine.draft(drafting, rt, data.clone(), owner.as_deref())).await
     }
 
-    /// Runs `work`, which runs the rules of `form`, through [`run_rules`] — or simply here,
-    /// when the form has no rules to run before a write.
-    async fn run_form_rules<T: Send + 'static>(
+    /// Runs `work`, which runs the rules of `rt` for `cmd` before its transaction, through
+    /// [`run_rules`] — or simply here, when the form has no rules to run before a write.
+    async fn run_form_rules<C, T: Send + 'static>(
         &self,
         turn: Turn,
-        app: &str,
-        form: &str,
-        work: impl Fn(&Engine) -> Result<T, EngineError> + Send + Sync + 'static,
+        cmd: Cmd<'_, C>,
+        rt: &FormRuntime,
+        work: impl Fn(&Engine, Cmd<'_, ()>, &FormRuntime) -> Result<T, EngineError> + Send + Sync + 'static,
     ) -> Result<T, EngineError> {
-        if !self.app(app)?.form(form)?.has_rules_before_write() {
-            return work(self);
+        if !rt.has_rules_before_write() {
+            return work(self, cmd.within(&()), rt);
         }
+        // What the work needs, owned: it may run on another thread.
+        let (actor, loaded, form, depth) = (cmd.actor.clone(), cmd.app.clone(), rt.id().to_owned(), cmd.depth);
+        let work = move |engine: &Engine| work(engine, Cmd { tx: &(), actor: &actor, app: &loaded, depth }, loaded.form(&form)?);
         let engine = self.clone();
         run_rules(turn, move || work(&engine)).await?
     }
@@ -330,9 +321,8 @@ impl Engine {
     /// Runs the save's rules as far as they go without the database: most runs end here, and
     /// can be made before the write transaction begins, or on another thread. Rules run on the
     /// calling thread: an import's drafting thread, or through [`run_rules`].
-    pub(crate) fn draft_rules(&self, actor: &Actor, app: &str, form: &str, save: SaveContext) -> Result<RulesDraft, EngineError> {
-        let loaded = self.app_arc(app)?.clone();
-        let rt = loaded.form(form)?;
+    pub(crate) fn draft_rules<C>(&self, cmd: Cmd<'_, C>, rt: &FormRuntime, save: SaveContext) -> Result<RulesDraft, EngineError> {
+        let (loaded, actor, form) = (cmd.app.clone(), cmd.actor, rt.id());
         let assigns = rt.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign) && save.old.is_none();
         let input = input(actor, &save);
         let prepared = if rt.has_rules_before_write() {
@@ -350,26 +340,17 @@ impl Engine {
 
     /// Completes the rules of a save drafted by [`Engine::draft_rules`], answering their reads
     /// from `tx`; a new record's assignment is left for [`Engine::assign_owner`].
-    pub(crate) async fn finish_rules(
-        &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        draft: RulesDraft,
-    ) -> Result<(Prepared, AssignDraft), EngineError> {
-        Ok((self.finish(tx, actor, app, draft.prepared).await??, draft.assign))
+    pub(crate) async fn finish_rules(&self, cmd: Cmd<'_, impl Conn>, draft: RulesDraft) -> Result<(Prepared, AssignDraft), EngineError> {
+        Ok((self.finish(cmd, draft.prepared).await??, draft.assign))
     }
 
     /// The owner a new record's `assign` hooks choose for it, run once the record passed every
     /// check, so a refused record runs none. Assignment reads most (round robin), and a read
     /// runs its job again: alone, only the assignment runs twice.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn assign_owner(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         id: &str,
         data: &Map<String, Value>,
         draft: AssignDraft,
@@ -380,31 +361,28 @@ impl Engine {
         let started = match draft.started {
             Some(started) => started,
             None => {
-                let (loaded, form, actor, id, data) =
-                    (self.app_arc(app)?.clone(), form.to_owned(), actor.clone(), id.to_owned(), data.clone());
+                let (loaded, form, actor, id, data) = (cmd.app.clone(), rt.id().to_owned(), cmd.actor.clone(), id.to_owned(), data.clone());
                 run_rules(Turn::Held, move || assign_job(loaded.clone(), &form, &actor, &id, &data)).await?
             }
         };
-        Ok(self.finish(tx, actor, app, started).await??)
+        Ok(self.finish(cmd, started).await??)
     }
 
     /// Runs the `after_save` hooks of a written record and returns the effects they ask for.
     pub(crate) async fn after_save(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         save: SaveContext,
     ) -> Result<Vec<Effect>, EngineError> {
-        let loaded = self.app_arc(app)?.clone();
-        let hooks: Vec<_> = loaded.form(form)?.compiled.def.hooks.iter().filter(|h| h.on == HookKind::AfterSave).cloned().collect();
+        let loaded = cmd.app.clone();
+        let hooks: Vec<_> = rt.compiled.def.hooks.iter().filter(|h| h.on == HookKind::AfterSave).cloned().collect();
         if hooks.is_empty() {
             return Ok(Vec::new());
         }
-        let input = input(actor, &save);
+        let input = input(cmd.actor, &save);
         let outcome = self
-            .with_host(tx, actor, app, move |host| -> Result<(Vec<Effect>, Vec<FieldError>), RuleError> {
+            .with_host(cmd, move |host| -> Result<(Vec<Effect>, Vec<FieldError>), RuleError> {
                 let mut effects = Vec::new();
                 let mut errors = Vec::new();
                 for hook in &hooks {
@@ -425,13 +403,11 @@ impl Engine {
     /// Runs `job` through [`run_rules`], answering its reads from `tx` (see [`Engine::finish`]).
     pub(crate) async fn with_host<T: Send + 'static>(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
+        cmd: Cmd<'_, impl Conn>,
         job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static,
     ) -> Result<T, EngineError> {
-        let started = Started::start(self.app(app)?.rules.allowance(), job).await?;
-        self.finish(tx, actor, app, started).await
+        let started = Started::start(cmd.app.rules.allowance(), job).await?;
+        self.finish(cmd, started).await
     }
 
     /// Completes a started job, answering its reads from `tx`. Scripts return effects rather
@@ -443,7 +419,7 @@ impl Engine {
     /// thread switches a read; a round-robin turn it had been given before is given again,
     /// skipping one). Every run is made through [`run_rules`] and draws on the job's allowance: a
     /// job that spent it is stopped at once in its next run.
-    async fn finish<T: Send + 'static>(&self, tx: &impl Conn, actor: &Actor, app: &str, started: Started<T>) -> Result<T, EngineError> {
+    async fn finish<T: Send + 'static>(&self, cmd: Cmd<'_, impl Conn>, started: Started<T>) -> Result<T, EngineError> {
         let Started { job, replay, allowance, mut out } = started;
         loop {
             let (unanswered, answered) = {
@@ -454,7 +430,7 @@ impl Engine {
             match unanswered {
                 None => return Ok(out),
                 Some((place, request)) if place == answered && answered < MAX_REPLAYED_READS => {
-                    let answer = self.serve(tx, actor, app, request.clone()).await;
+                    let answer = self.serve(cmd, request.clone()).await;
                     replay.state().answers.push((request, answer));
                 }
                 Some(_) => break,
@@ -473,7 +449,7 @@ impl Engine {
         loop {
             tokio::select! {
                 Some((request, reply)) = requests.recv() => {
-                    let answer = self.serve(tx, actor, app, request).await;
+                    let answer = self.serve(cmd, request).await;
                     let _ = reply.send(answer);
                 }
                 done = &mut job => return done.map_err(|e| EngineError::Internal(format!("rule job failed: {e}"))),
@@ -484,8 +460,8 @@ impl Engine {
     /// Answers a script's read: with the app's authority (every live record and field), or, for
     /// `lookup_as_user` and `find_as_user`, as the user it runs for — only records they may read,
     /// without the fields hidden from them.
-    async fn serve(&self, tx: &impl Conn, actor: &Actor, app: &str, request: HostRequest) -> Result<Value, String> {
-        let loaded = self.app(app).map_err(|e| e.to_string())?;
+    async fn serve(&self, cmd: Cmd<'_, impl Conn>, request: HostRequest) -> Result<Value, String> {
+        let (tx, actor, loaded) = (cmd.tx, cmd.actor, cmd.app);
         let text = |e: EngineError| e.to_string();
         match request {
             HostRequest::Lookup { form, id, read_as } => {
@@ -496,9 +472,7 @@ impl Engine {
                     return Ok(script_view(record, None));
                 }
                 let access = Access::of(actor, rt);
-                if !access.allows(Action::Read)
-                    || !self.in_scope(tx, actor, loaded, rt, &access, Action::Read, &record).await.map_err(text)?
-                {
+                if !access.allows(Action::Read) || !self.in_scope(cmd, rt, &access, Action::Read, &record).await.map_err(text)? {
                     return Ok(Value::Null);
                 }
                 Ok(script_view(record, Some(&access)))
@@ -524,7 +498,7 @@ impl Engine {
                 Ok(Value::Array(rows.into_iter().map(|r| script_view(r, access.as_ref())).collect()))
             }
             HostRequest::RoundRobin { pool, members } => {
-                let turn = store::next_counter(tx, &format!("round_robin:{app}:{pool}")).await.map_err(|e| e.to_string())?;
+                let turn = store::next_counter(tx, &format!("round_robin:{}:{pool}", loaded.id())).await.map_err(|e| e.to_string())?;
                 Ok(json!(members[((turn - 1) as usize) % members.len()]))
             }
         }

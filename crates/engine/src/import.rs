@@ -20,6 +20,7 @@ mod background;
 mod file_keys;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use defs::{Action, Field, FieldKind};
@@ -35,8 +36,9 @@ pub(crate) use self::background::Imports;
 pub use self::background::{IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, RUNNING_IMPORTS_PER_USER};
 use self::file_keys::FileKeys;
 use crate::access::Access;
-use crate::apps::LoadedApp;
+use crate::apps::{FormRuntime, LoadedApp};
 use crate::audit::Subject;
+use crate::command::Cmd;
 use crate::gather;
 use crate::hooks::Turn;
 use crate::records::Draft;
@@ -140,10 +142,11 @@ impl Engine {
         options: &ImportOptions,
         progress: &ImportProgress,
     ) -> Result<ImportReport, EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = self.app_arc(app)?;
         let columns = plan(actor, loaded, form, &table.headers, options)?;
+        let rt = loaded.form(form)?;
         check_size(&table, options)?;
-        let mut report = ImportReport {
+        let report = ImportReport {
             total: table.rows.len(),
             dry_run: options.dry_run,
             columns: table.headers.iter().cloned().zip(columns.iter().map(|c| c.as_ref().map(|f| f.id.clone()))).collect(),
@@ -153,13 +156,13 @@ impl Engine {
         let headers = table.headers.clone();
         // A row's values are kept beside its draft only to update a duplicate with them.
         let updating = options.on_duplicate == OnDuplicate::Update;
-        let (mut drafts, drafter) = self.draft_ahead(actor, app, form, &columns, table, updating);
-        let mut memory = Memory { links: LinkCache::default(), file_keys: options.dry_run.then(FileKeys::default) };
-        let ctx = RowContext { actor, app, form, loaded, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
+        let (mut drafts, drafter) = self.draft_ahead(actor, loaded, rt, &columns, table, updating);
+        let memory = Memory { links: LinkCache::default(), file_keys: options.dry_run.then(FileKeys::default) };
+        let ctx = RowContext { actor, app: loaded, rt, columns: &columns, headers: &headers, on_duplicate: options.on_duplicate };
+        let mut state = ImportState { row: 1, report, memory }; // the header is row 1
         // The transaction, begun when a chunk arrives: waiting for the drafting thread holds no
         // turn (but in an all-or-nothing import, which is one transaction).
         let mut open: Option<(WriteTurn, Tx)> = None;
-        let mut row = 1; // the header is row 1
         let mut uncommitted = 0;
         loop {
             let chunk = match tokio::time::timeout(DRAFT_WAIT_HOLDING_TURN, drafts.recv()).await {
@@ -183,7 +186,7 @@ impl Engine {
                 None => self.store.begin().await?,
             };
             let size = chunk.len();
-            self.write_chunk(&tx, &turn, &ctx, chunk, &mut row, &mut report, &mut memory).await?;
+            self.write_chunk(&tx, &turn, &ctx, chunk, &mut state).await?;
             progress.done.fetch_add(size as u64, Ordering::Relaxed);
             gather::flush(&tx).await?;
             uncommitted += size;
@@ -193,7 +196,7 @@ impl Engine {
             if options.dry_run {
                 // Checked, and never kept: whoever waits writes before the next chunk.
                 tx.rollback().await.map_err(store::StoreError::from)?;
-                memory.chunk_checked();
+                state.memory.chunk_checked();
             } else if options.all_or_nothing || (uncommitted < BATCH && !turn.awaited()) {
                 open = Some((turn, tx));
             } else {
@@ -202,6 +205,7 @@ impl Engine {
             }
         }
         drafter.await.map_err(|e| EngineError::Internal(format!("drafting the import's rows failed: {e}")))?;
+        let ImportState { mut report, .. } = state;
         let rejected = options.all_or_nothing && report.failed > 0;
         report.committed = !options.dry_run && !rejected;
         match open {
@@ -217,25 +221,22 @@ impl Engine {
     /// invalid values, duplicates) is only counted; one that did undoes the chunk, which is
     /// written again with a savepoint a row — as every chunk is on PostgreSQL. (A savepoint a row
     /// cost a fifth of an import: SQLite copies each page a savepoint first changes.)
-    #[allow(clippy::too_many_arguments)]
     async fn write_chunk(
         &self,
         tx: &Tx,
         turn: &WriteTurn,
         ctx: &RowContext<'_>,
         chunk: Vec<Row>,
-        row: &mut usize,
-        report: &mut ImportReport,
-        memory: &mut Memory,
+        state: &mut ImportState,
     ) -> Result<(), EngineError> {
         let one_by_one = match turn.changes() {
-            Some(_) => self.write_together(tx, turn, ctx, chunk, row, report, memory).await?,
+            Some(_) => self.write_together(tx, turn, ctx, chunk, state).await?,
             None => chunk,
         };
         for Row { cells, ahead } in one_by_one {
-            *row += 1;
-            let outcome = self.write_row(tx, ctx, &cells, ahead, memory, true).await;
-            report.tally(*row, outcome, ctx)?;
+            state.row += 1;
+            let outcome = self.write_row(tx, ctx, &cells, ahead, &mut state.memory, true).await;
+            state.report.tally(state.row, outcome, ctx)?;
         }
         Ok(())
     }
@@ -245,14 +246,14 @@ impl Engine {
     fn draft_ahead(
         &self,
         actor: &Actor,
-        app: &str,
-        form: &str,
+        app: &Arc<LoadedApp>,
+        rt: &FormRuntime,
         columns: &[Option<Field>],
         table: Table,
         keep_values: bool,
     ) -> (mpsc::Receiver<Vec<Row>>, tokio::task::JoinHandle<()>) {
         let (sender, drafts) = mpsc::channel(CHUNKS_AHEAD);
-        let (engine, actor, app, form, columns) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned(), columns.to_vec());
+        let (engine, actor, app, form, columns) = (self.clone(), actor.clone(), app.clone(), rt.id().to_owned(), columns.to_vec());
         let drafter = tokio::task::spawn_blocking(move || {
             let mut rows = table.rows.into_iter().peekable();
             while rows.peek().is_some() {
@@ -262,7 +263,8 @@ impl Engine {
                         Converted { errors, .. } if !errors.is_empty() => Ahead::Failed(EngineError::Invalid(errors)),
                         Converted { data, .. } => {
                             let kept = keep_values.then(|| data.clone());
-                            Ahead::Drafted(kept, engine.draft(&actor, &app, &form, Value::Object(data), None, 0))
+                            let drafting = Cmd::new(&(), &actor, &app);
+                            Ahead::Drafted(kept, app.form(&form).and_then(|rt| engine.draft(drafting, rt, Value::Object(data), None)))
                         }
                     };
                     Row { cells, ahead }
@@ -278,17 +280,15 @@ impl Engine {
     /// Writes a chunk's rows under one savepoint (on an SQLite file, see [`Engine::write_chunk`]).
     /// Returns the rows left to write with a savepoint each: none, or the whole chunk, undone,
     /// when a row failed after it wrote.
-    #[allow(clippy::too_many_arguments)]
     async fn write_together(
         &self,
         tx: &Tx,
         turn: &WriteTurn,
         ctx: &RowContext<'_>,
         chunk: Vec<Row>,
-        row: &mut usize,
-        report: &mut ImportReport,
-        memory: &mut Memory,
+        state: &mut ImportState,
     ) -> Result<Vec<Row>, EngineError> {
+        let ImportState { row, report, memory } = state;
         let (start, counted, chunk_mark) = (*row, report.counts(), gather::mark());
         let savepoint = tx.begin().await.map_err(store::StoreError::from)?;
         let mut written = Vec::with_capacity(chunk.len());
@@ -329,9 +329,9 @@ impl Engine {
                 Ahead::Drafted(values, draft) => (values, draft?),
                 Ahead::Failed(e) => return Err(e),
                 Ahead::Convert => {
-                    let data = self.convert(tx, ctx.actor, ctx.loaded, ctx.columns, ctx.headers, cells, &mut memory.links).await?;
+                    let data = self.convert(ctx.cmd(tx), ctx, cells, &mut memory.links).await?;
                     let kept = (ctx.on_duplicate == OnDuplicate::Update).then(|| data.clone());
-                    (kept, self.draft_with_rules(Turn::Held, ctx.actor, ctx.app, ctx.form, Value::Object(data), None, 0).await?)
+                    (kept, self.draft_with_rules(Turn::Held, ctx.cmd(tx), ctx.rt, Value::Object(data), None).await?)
                 }
             };
             if !savepoint {
@@ -359,11 +359,10 @@ impl Engine {
         draft: Draft,
         memory: &mut Memory,
     ) -> Result<Written, EngineError> {
-        let (actor, app, form) = (ctx.actor, ctx.app, ctx.form);
         match self.import_row_as_it_is(tx, ctx, values, draft, memory).await {
             // A duplicate — of this row's keys, or of another key when updating — names the other
             // record only to whom may read it, as every error that leaves the engine.
-            Err(e) => Err(self.disclose(actor, app, form, e).await),
+            Err(e) => Err(self.disclose(ctx.actor, ctx.app.id(), ctx.rt.id(), e).await),
             written => written,
         }
     }
@@ -376,9 +375,10 @@ impl Engine {
         draft: Draft,
         memory: &mut Memory,
     ) -> Result<Written, EngineError> {
-        let (actor, app, form, on_duplicate) = (ctx.actor, ctx.app, ctx.form, ctx.on_duplicate);
-        match self.create_drafted(tx, actor, app, form, draft).await {
-            Ok(created) => match memory.file_keys.as_mut().and_then(|keys| keys.created(ctx.loaded.form(form).ok()?, &created.data)) {
+        let (cmd, rt, on_duplicate) = (ctx.cmd(tx), ctx.rt, ctx.on_duplicate);
+        let form = rt.id();
+        match self.create_drafted(cmd, rt, draft).await {
+            Ok(created) => match memory.file_keys.as_mut().and_then(|keys| keys.created(rt, &created.data)) {
                 None => Ok(Written::Created),
                 // The file repeats itself: importing it will find the earlier row's record.
                 Some(fields) => match on_duplicate {
@@ -392,18 +392,17 @@ impl Engine {
                 OnDuplicate::Error => Err(EngineError::Duplicate { existing, fields }),
                 OnDuplicate::Update => {
                     let existing = existing.ok_or_else(|| EngineError::Internal("a duplicate without its record".into()))?;
-                    let rt = self.app(app)?.form(form)?;
                     let stored = store::get(tx, &rt.table, &existing)
                         .await?
                         .ok_or_else(|| EngineError::NotFound(format!("the duplicate {form} record")))?;
                     // Updating is writing to someone's record: the same rights as PATCH.
-                    let access = Access::of(actor, rt);
+                    let access = Access::of(cmd.actor, rt);
                     access.require(Action::Update, form)?;
-                    if !self.in_scope(tx, actor, self.app(app)?, rt, &access, Action::Update, &stored).await? {
+                    if !self.in_scope(cmd, rt, &access, Action::Update, &stored).await? {
                         return Err(EngineError::Forbidden(format!("the duplicate {form} record is not yours to update")));
                     }
                     let values = values.ok_or_else(|| EngineError::Internal("the row's values were not kept".into()))?;
-                    self.update_in(tx, actor, app, form, &existing, None, Value::Object(values), 0, crate::records::UPDATE).await?;
+                    self.update_in(cmd, rt, &existing, None, Value::Object(values), crate::records::UPDATE).await?;
                     Ok(Written::Updated)
                 }
             },
@@ -412,20 +411,17 @@ impl Engine {
     }
 
     /// The row's cells as field values, linked records looked up by title.
-    #[allow(clippy::too_many_arguments)]
     async fn convert(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &LoadedApp,
-        columns: &[Option<Field>],
-        headers: &[String],
+        cmd: Cmd<'_, impl Conn>,
+        ctx: &RowContext<'_>,
         cells: &[String],
         links: &mut LinkCache,
     ) -> Result<Map<String, Value>, EngineError> {
+        let (columns, headers) = (ctx.columns, ctx.headers);
         let Converted { mut data, mut errors, .. } = convert_cells(columns, headers, cells);
         for ((field, header), text) in cells_of(columns, headers, cells).filter(|((f, _), _)| f.kind == FieldKind::Link) {
-            match self.resolve_link(tx, actor, app, field, text, links).await {
+            match self.resolve_link(cmd, field, text, links).await {
                 Ok(v) => {
                     data.insert(field.id.clone(), v);
                 }
@@ -436,15 +432,8 @@ impl Engine {
     }
 
     /// A link cell holds the target's id, or its title (e.g. the account's name).
-    async fn resolve_link(
-        &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &LoadedApp,
-        field: &Field,
-        text: &str,
-        cache: &mut LinkCache,
-    ) -> Result<Value, String> {
+    async fn resolve_link(&self, cmd: Cmd<'_, impl Conn>, field: &Field, text: &str, cache: &mut LinkCache) -> Result<Value, String> {
+        let (tx, actor, app) = (cmd.tx, cmd.actor, cmd.app);
         if Uuid::parse_str(text).is_ok() {
             return Ok(json!(text));
         }
@@ -495,12 +484,26 @@ enum Ahead {
 /// What every row of an import is written with.
 struct RowContext<'a> {
     actor: &'a Actor,
-    app: &'a str,
-    form: &'a str,
-    loaded: &'a LoadedApp,
+    app: &'a Arc<LoadedApp>,
+    rt: &'a FormRuntime,
     columns: &'a [Option<Field>],
     headers: &'a [String],
     on_duplicate: OnDuplicate,
+}
+
+impl RowContext<'_> {
+    /// A row's command in `tx`: the importing person's (depth 0), with their rights.
+    fn cmd<'a, C>(&'a self, tx: &'a C) -> Cmd<'a, C> {
+        Cmd::new(tx, self.actor, self.app)
+    }
+}
+
+/// Where an import stands between chunks.
+struct ImportState {
+    /// The spreadsheet row last written (the header is row 1).
+    row: usize,
+    report: ImportReport,
+    memory: Memory,
 }
 
 /// What an import remembers from row to row.

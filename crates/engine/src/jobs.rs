@@ -12,6 +12,7 @@ use croner::Cron;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, dated, time};
 
 /// A claimed job whose server died is taken over after this long.
@@ -153,15 +154,17 @@ impl Engine {
     }
 
     async fn run_schedule(&self, app: &str, rule: &str) -> Result<(), EngineError> {
-        let loaded = self.app_arc(app)?.clone();
+        let loaded = self.app_arc(app)?;
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let (script, function) = (script.to_owned(), function.to_owned());
         let actor = Actor::system();
         let user = serde_json::to_value(&actor).unwrap_or(Value::Null);
         let input = rules::Input { record: Default::default(), old: None, user, at: time::rules_time() };
         let (turn, tx) = self.store.begin().await?;
-        let outcome = self.with_host(&tx, &actor, app, move |host| loaded.rules.call(&script, &function, &input, host)).await??;
-        self.apply_effects(&tx, &actor, app, "", "", outcome.effects, 0).await?;
+        let cmd = Cmd::new(&tx, &actor, loaded);
+        let job_app = loaded.clone();
+        let outcome = self.with_host(cmd, move |host| job_app.rules.call(&script, &function, &input, host)).await??;
+        self.apply_effects(cmd, "", "", outcome.effects).await?;
         turn.commit(tx).await?;
         Ok(())
     }

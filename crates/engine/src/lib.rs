@@ -10,6 +10,7 @@ mod apps;
 mod audit;
 mod auth;
 mod catalog;
+mod command;
 mod dated;
 mod envelope;
 mod error;

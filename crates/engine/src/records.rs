@@ -14,6 +14,7 @@ use workflow::Instance;
 use crate::access::Access;
 use crate::apps::{FormRuntime, column_kind};
 use crate::audit::Subject;
+use crate::command::Cmd;
 use crate::flows::ActRequest;
 use crate::flows::starts_in_approval;
 use crate::gather;
@@ -34,8 +35,6 @@ pub(crate) struct Draft {
     id: String,
     /// The owner the caller gave, overriding assignment.
     owner: Option<String>,
-    /// As for [`Engine::create_in`].
-    depth: u8,
     stage: DraftStage,
 }
 
@@ -50,15 +49,18 @@ impl Engine {
     /// Creates a record of `form` from `data` (the form's fields).
     pub async fn create(&self, actor: &Actor, app: &str, form: &str, data: Value) -> Result<Envelope, EngineError> {
         let work = async {
-            let access = Access::of(actor, self.app(app)?.form(form)?);
+            let loaded = self.app_arc(app)?;
+            let rt = loaded.form(form)?;
+            let access = Access::of(actor, rt);
             access.require(Action::Create, form)?;
             if let Value::Object(fields) = &data {
                 access.check_writable(fields)?;
             }
             // Drafted before the write turn: other requests write meanwhile.
-            let draft = self.draft_with_rules(Turn::NotYet, actor, app, form, data, None, 0).await?;
+            let drafting = Cmd::new(&(), actor, loaded);
+            let draft = self.draft_with_rules(Turn::NotYet, drafting, rt, data, None).await?;
             let (turn, tx) = self.store.begin().await?;
-            let mut envelope = self.create_drafted(&tx, actor, app, form, draft).await?;
+            let mut envelope = self.create_drafted(drafting.within(&tx), rt, draft).await?;
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
@@ -66,103 +68,76 @@ impl Engine {
         self.command(actor, Subject { action: "create", app, form, id: "" }, work).await
     }
 
-    /// Creates inside the caller's transaction; `owner` overrides assignment and the actor.
-    /// `depth` counts how many rule effects led here: 0 for a person's request; trusted writers
-    /// (rules, flows, seeds) pass more and may set read-only fields and place a record in any
-    /// state of its flow.
-    #[allow(clippy::too_many_arguments)]
+    /// Creates a record of `rt` in the command's transaction; `owner` overrides assignment and
+    /// the actor.
     pub(crate) async fn create_in(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         data: Value,
         owner: Option<&str>,
-        depth: u8,
     ) -> Result<Envelope, EngineError> {
-        let draft = self.draft_with_rules(Turn::Held, actor, app, form, data, owner, depth).await?;
-        self.create_drafted(tx, actor, app, form, draft).await
+        let draft = self.draft_with_rules(Turn::Held, cmd, rt, data, owner).await?;
+        self.create_drafted(cmd, rt, draft).await
     }
 
     /// Works out a new record as far as it goes without the database: read-only fields,
-    /// defaults, the start of its flow, the first run of its rules. `owner` and `depth` as for
+    /// defaults, the start of its flow, the first run of its rules. `owner` as for
     /// [`Engine::create_in`].
-    pub(crate) fn draft(
-        &self,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        data: Value,
-        owner: Option<&str>,
-        depth: u8,
-    ) -> Result<Draft, EngineError> {
-        let loaded = self.app(app)?;
-        let rt = loaded.form(form)?;
+    pub(crate) fn draft<C>(&self, cmd: Cmd<'_, C>, rt: &FormRuntime, data: Value, owner: Option<&str>) -> Result<Draft, EngineError> {
         let Value::Object(mut data) = data else {
             return Err(EngineError::malformed_at("/data", "`data` must be an object of field values"));
         };
-        // People may not write read-only fields; rules (depth > 0) may.
-        let errors = if depth == 0 { rt.compiled.read_only_errors(None, &data) } else { Vec::new() };
+        // People may not write read-only fields; rules may.
+        let errors = if cmd.trusted() { Vec::new() } else { rt.compiled.read_only_errors(None, &data) };
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
         rt.compiled.apply_defaults(&mut data);
         let id = Uuid::now_v7().to_string();
-        if starts_in_approval(loaded, form, &data) {
-            return Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::NeedsDirectory(data) });
+        if starts_in_approval(cmd.app, rt.id(), &data) {
+            return Ok(Draft { id, owner: owner.map(str::to_owned), stage: DraftStage::NeedsDirectory(data) });
         }
-        let started = self.start(actor, app, form, &id, data, owner, depth, &[])?;
-        Ok(Draft { id, owner: owner.map(str::to_owned), depth, stage: DraftStage::Started(Box::new(started)) })
+        let started = self.start(cmd, rt, &id, data, owner, &[])?;
+        Ok(Draft { id, owner: owner.map(str::to_owned), stage: DraftStage::Started(Box::new(started)) })
     }
 
     /// Starts a new record's flow (`users`: the directory, when it starts in an approval) and
     /// drafts its rules.
-    #[allow(clippy::too_many_arguments)]
-    fn start(
+    fn start<C>(
         &self,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, C>,
+        rt: &FormRuntime,
         id: &str,
         mut data: Map<String, Value>,
         owner: Option<&str>,
-        depth: u8,
         users: &[store::User],
     ) -> Result<(Option<Instance>, RulesDraft), EngineError> {
-        let instance = self.start_flow(self.app(app)?, form, actor, owner.unwrap_or(&actor.username), &mut data, depth > 0, users)?;
-        Ok((instance, self.draft_rules(actor, app, form, SaveContext { id: id.to_owned(), data, old: None, at: time::rules_time() })?))
+        let instance = self.start_flow(cmd, rt, owner.unwrap_or(&cmd.actor.username), &mut data, users)?;
+        Ok((instance, self.draft_rules(cmd, rt, SaveContext { id: id.to_owned(), data, old: None, at: time::rules_time() })?))
     }
 
     /// Writes a drafted record: completes its rules with what they read, checks links and
     /// duplicates, numbers it, and stores it with its history, audit row, flow timers and the
     /// effects its rules asked for.
-    pub(crate) async fn create_drafted(
-        &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        draft: Draft,
-    ) -> Result<Envelope, EngineError> {
-        let loaded = self.app(app)?;
-        let rt = loaded.form(form)?;
-        let Draft { id, owner, depth, stage } = draft;
+    pub(crate) async fn create_drafted(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, draft: Draft) -> Result<Envelope, EngineError> {
+        let (tx, actor, form) = (cmd.tx, cmd.actor, rt.id());
+        let Draft { id, owner, stage } = draft;
         let owner = owner.as_deref();
         let (instance, rules) = match stage {
             DraftStage::Started(started) => *started,
-            DraftStage::NeedsDirectory(data) => self.start(actor, app, form, &id, data, owner, depth, &store::users(tx).await?)?,
+            DraftStage::NeedsDirectory(data) => self.start(cmd, rt, &id, data, owner, &store::users(tx).await?)?,
         };
-        let (prepared, assign) = self.finish_rules(tx, actor, app, rules).await?;
+        let (prepared, assign) = self.finish_rules(cmd, rules).await?;
         if !prepared.errors.is_empty() {
             return Err(EngineError::Invalid(prepared.errors));
         }
         let mut data = prepared.data;
-        self.check_references(tx, (depth == 0).then_some(actor), app, rt, None, &data).await?;
+        self.check_references(cmd, rt, None, &data).await?;
         self.check_duplicates(tx, rt, None, &data).await?;
         let owner = match owner {
             Some(owner) => owner.to_owned(),
-            None => match self.assign_owner(tx, actor, app, form, &id, &data, assign).await? {
+            None => match self.assign_owner(cmd, rt, &id, &data, assign).await? {
                 Some(assigned) if !store::user_exists(tx, &assigned).await? => {
                     let message = format!("assigned owner `{assigned}` does not exist");
                     return Err(EngineError::Invalid(vec![FieldError::new("/owner", message)]));
@@ -172,7 +147,7 @@ impl Engine {
             },
         };
         for (field, pattern) in rt.compiled.auto_numbers() {
-            let number = next_number(tx, app, form, field, pattern).await?;
+            let number = next_number(tx, cmd.app.id(), form, field, pattern).await?;
             data.insert(field.to_owned(), Value::String(number));
         }
         let now = time::now();
@@ -192,32 +167,33 @@ impl Engine {
         };
         store::insert(tx, &rt.table, &record).await?;
         let envelope = Envelope::new(form, record);
-        self.record_write(tx, actor, app, None, &envelope, "create").await?;
-        self.refresh_rollups(tx, app, form, &[&envelope.data], depth).await?;
+        self.record_write(cmd, None, &envelope, "create").await?;
+        self.refresh_rollups(cmd, rt, &[&envelope.data]).await?;
         if let Some(instance) = &instance {
-            self.started_flow(tx, app, form, &envelope, instance).await?;
+            self.started_flow(cmd, rt, &envelope, instance).await?;
         }
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None, at: time::rules_time() };
-        effects.extend(self.after_save(tx, actor, app, form, save).await?);
-        self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
+        effects.extend(self.after_save(cmd, rt, save).await?);
+        self.apply_effects(cmd, form, &envelope.id, effects).await?;
         Ok(envelope)
     }
 
     /// The live record `id` of `form`, as the actor may see it.
     pub async fn get(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
         let work = async {
-            let (loaded, rt) = (self.app(app)?, self.app(app)?.form(form)?);
+            let loaded = self.app_arc(app)?;
+            let rt = loaded.form(form)?;
             let access = Access::of(actor, rt);
             if !crate::access::has_approvals(loaded, form) {
                 access.require(Action::Read, form)?;
             }
-            let db = self.store.db();
-            let record = match store::get(db, &rt.table, id).await? {
+            let cmd = Cmd::new(self.store.db(), actor, loaded);
+            let record = match store::get(cmd.tx, &rt.table, id).await? {
                 Some(r) if r.deleted_at.is_none() => r,
                 _ => return Err(not_found(form, id)),
             };
-            if !self.in_scope(db, actor, loaded, rt, &access, Action::Read, &record).await? {
+            if !self.in_scope(cmd, rt, &access, Action::Read, &record).await? {
                 return Err(EngineError::OutOfScope(format!("{form} record {id}")));
             }
             let mut envelope = Envelope::new(form, record);
@@ -229,22 +205,14 @@ impl Engine {
 
     /// Checks the actor may `action` the stored `record`: 404 when they may not even see it,
     /// 403 when they see it but may not do this. Returns the actor's access.
-    async fn authorize(
-        &self,
-        db: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        record: &Record,
-        action: Action,
-    ) -> Result<Access, EngineError> {
-        let (loaded, rt) = (self.app(app)?, self.app(app)?.form(form)?);
-        let access = Access::of(actor, rt);
-        if !self.in_scope(db, actor, loaded, rt, &access, Action::Read, record).await? {
+    async fn authorize(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, record: &Record, action: Action) -> Result<Access, EngineError> {
+        let form = rt.id();
+        let access = Access::of(cmd.actor, rt);
+        if !self.in_scope(cmd, rt, &access, Action::Read, record).await? {
             return Err(EngineError::OutOfScope(format!("{form} record {}", record.id)));
         }
         access.require(action, form)?;
-        if !self.in_scope(db, actor, loaded, rt, &access, action, record).await? {
+        if !self.in_scope(cmd, rt, &access, action, record).await? {
             let verb = crate::access::action_name(action);
             return Err(EngineError::Forbidden(format!("you may not {verb} this {form} record")));
         }
@@ -252,48 +220,38 @@ impl Engine {
     }
 
     /// Whether `record` lies in the scope of the actor's grants for `action`.
-    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn in_scope(
         &self,
-        db: &impl Conn,
-        actor: &Actor,
-        loaded: &crate::LoadedApp,
+        cmd: Cmd<'_, impl Conn>,
         rt: &FormRuntime,
         access: &Access,
         action: Action,
         record: &Record,
     ) -> Result<bool, EngineError> {
-        let Some(scope) = self.scope(db, actor, loaded, rt, access, action).await? else {
+        let Some(scope) = self.scope(cmd.tx, cmd.actor, cmd.app, rt, access, action).await? else {
             return Ok(true);
         };
         let deleted = if record.deleted_at.is_some() { Deleted::Only } else { Deleted::Exclude };
-        exists_within(db, rt, &record.id, Some(scope), deleted).await
+        exists_within(cmd.tx, rt, &record.id, Some(scope), deleted).await
     }
 
     /// Whether the actor may read the live record `id` of `rt`.
-    pub(crate) async fn may_read(
-        &self,
-        db: &impl Conn,
-        actor: &Actor,
-        loaded: &crate::LoadedApp,
-        rt: &FormRuntime,
-        id: &str,
-    ) -> Result<bool, EngineError> {
-        let access = Access::of(actor, rt);
+    pub(crate) async fn may_read(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, id: &str) -> Result<bool, EngineError> {
+        let access = Access::of(cmd.actor, rt);
         if !access.allows(Action::Read) {
             return Ok(false);
         }
-        let scope = self.scope(db, actor, loaded, rt, &access, Action::Read).await?;
-        exists_within(db, rt, id, scope, Deleted::Exclude).await
+        let scope = self.scope(cmd.tx, cmd.actor, cmd.app, rt, &access, Action::Read).await?;
+        exists_within(cmd.tx, rt, id, scope, Deleted::Exclude).await
     }
 
     /// `error` as the actor may see it: a duplicate names the other record only to a caller who
     /// may read it.
     pub(crate) async fn disclose(&self, actor: &Actor, app: &str, form: &str, error: EngineError) -> EngineError {
         let EngineError::Duplicate { existing: Some(id), fields } = error else { return error };
-        let Ok(loaded) = self.app(app) else { return EngineError::Duplicate { existing: None, fields } };
+        let Ok(loaded) = self.app_arc(app) else { return EngineError::Duplicate { existing: None, fields } };
         let readable = match loaded.form(form) {
-            Ok(rt) => self.may_read(self.store.db(), actor, loaded, rt, &id).await.unwrap_or(false),
+            Ok(rt) => self.may_read(Cmd::new(self.store.db(), actor, loaded), rt, &id).await.unwrap_or(false),
             Err(_) => false,
         };
         EngineError::Duplicate { existing: readable.then_some(id), fields }
@@ -310,14 +268,16 @@ impl Engine {
         patch: Value,
     ) -> Result<Envelope, EngineError> {
         let work = async {
-            let rt = self.app(app)?.form(form)?;
+            let loaded = self.app_arc(app)?;
+            let rt = loaded.form(form)?;
             let (turn, tx) = self.store.begin().await?;
+            let cmd = Cmd::new(&tx, actor, loaded);
             let stored = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
-            let access = self.authorize(&tx, actor, app, form, &stored, Action::Update).await?;
+            let access = self.authorize(cmd, rt, &stored, Action::Update).await?;
             if let Value::Object(fields) = &patch {
                 access.check_writable(fields)?;
             }
-            let mut envelope = self.update_in(&tx, actor, app, form, id, Some(expected_version), patch, 0, UPDATE).await?;
+            let mut envelope = self.update_in(cmd, rt, id, Some(expected_version), patch, UPDATE).await?;
             turn.commit(tx).await?;
             access.redact(&mut envelope.data);
             Ok(envelope)
@@ -325,23 +285,19 @@ impl Engine {
         self.command(actor, Subject { action: "update", app, form, id }, work).await
     }
 
-    /// Updates inside the caller's transaction. Rule effects pass no `expected_version`: they
-    /// change the record as it is now, within the same transaction. `op` names the change in
-    /// the history (`update`, or `flow:<action>` for a move).
-    #[allow(clippy::too_many_arguments)]
+    /// Updates record `id` of `rt` in the command's transaction. Rule effects pass no
+    /// `expected_version`: they change the record as it is now, within the same transaction.
+    /// `op` names the change in the history (`update`, or `flow:<action>` for a move).
     pub(crate) async fn update_in(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         id: &str,
         expected_version: Option<i64>,
         patch: Value,
-        depth: u8,
         op: &str,
     ) -> Result<Envelope, EngineError> {
-        let rt = self.app(app)?.form(form)?;
+        let (tx, actor, form) = (cmd.tx, cmd.actor, rt.id());
         let Value::Object(patch) = patch else {
             return Err(EngineError::malformed_at("/data", "`data` must be an object of changed field values"));
         };
@@ -354,16 +310,16 @@ impl Engine {
                 value => data.insert(key, value),
             };
         }
-        let mut errors = if depth == 0 { rt.compiled.read_only_errors(Some(&old.data), &data) } else { Vec::new() };
-        if let Some(field) = self.app(app)?.flow_field(form).filter(|f| depth == 0 && data.get(*f) != old.data.get(*f)) {
+        let mut errors = if cmd.trusted() { Vec::new() } else { rt.compiled.read_only_errors(Some(&old.data), &data) };
+        if let Some(field) = cmd.app.flow_field(form).filter(|f| !cmd.trusted() && data.get(*f) != old.data.get(*f)) {
             errors.push(FieldError::new(format!("/{field}"), format!("`{field}` follows the flow: change it with the record's actions")));
         }
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
         }
-        let verdict = if op == UPDATE { locks::judge(self.app(app)?, form, actor, &old, &data)? } else { locks::Verdict::Free };
+        let verdict = if op == UPDATE { locks::judge(cmd.app, form, actor, &old, &data)? } else { locks::Verdict::Free };
         let save = SaveContext { id: id.to_owned(), data, old: Some(old.data.clone()), at: time::rules_time() };
-        let prepared = self.prepare(tx, actor, app, form, save).await?;
+        let prepared = self.prepare(cmd, rt, save).await?;
         if !prepared.errors.is_empty() {
             return Err(EngineError::Invalid(prepared.errors));
         }
@@ -371,39 +327,36 @@ impl Engine {
         if op == dated::RECOMPUTE && data == old.data {
             return Ok(Envelope::new(form, old));
         }
-        self.check_references(tx, (depth == 0).then_some(actor), app, rt, Some(&old.data), &data).await?;
+        self.check_references(cmd, rt, Some(&old.data), &data).await?;
         self.check_duplicates(tx, rt, Some(&old), &data).await?;
         let before = Envelope::new(form, old.clone());
         let old_data = old.data.clone();
         let record = Record { data, ..next_version(old, actor) };
-        let envelope = self.write_version(tx, actor, app, rt, &before, record, expected_version, op).await?;
-        self.refresh_rollups(tx, app, form, &[&old_data, &envelope.data], depth).await?;
+        let envelope = self.write_version(cmd, rt, &before, record, expected_version, op).await?;
+        self.refresh_rollups(cmd, rt, &[&old_data, &envelope.data]).await?;
         let mut effects = prepared.effects;
         let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: Some(old_data), at: time::rules_time() };
-        effects.extend(self.after_save(tx, actor, app, form, save).await?);
-        self.apply_effects(tx, actor, app, form, &envelope.id, effects, depth).await?;
+        effects.extend(self.after_save(cmd, rt, save).await?);
+        self.apply_effects(cmd, form, &envelope.id, effects).await?;
         if verdict == locks::Verdict::Reapprove {
-            let request = ActRequest::default();
-            Box::pin(self.act_in(tx, actor, app, form, id, defs::REAPPROVE, request, depth > 0)).await?;
+            // A person's change asks the approvers again; a trusted writer's acts as the system.
+            Box::pin(self.act_in(cmd, rt, id, defs::REAPPROVE, ActRequest::default())).await?;
             return Ok(Envelope::new(form, current(tx, rt, form, id, None, false).await?));
         }
         Ok(envelope)
     }
 
-    /// Applies what rules asked for, in the same transaction. Effects may cause effects; a
-    /// chain deeper than [`MAX_EFFECT_DEPTH`] is a loop in the rules and fails the command.
-    #[allow(clippy::too_many_arguments)]
+    /// Applies what rules asked for, in the command's transaction; `form` and `id` name the
+    /// record whose rules asked (empty for a schedule's). Effects may cause effects; a chain
+    /// deeper than [`MAX_EFFECT_DEPTH`] is a loop in the rules and fails the command.
     pub(crate) async fn apply_effects(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
+        cmd: Cmd<'_, impl Conn>,
         form: &str,
         id: &str,
         effects: Vec<Effect>,
-        depth: u8,
     ) -> Result<(), EngineError> {
-        if !effects.is_empty() && depth >= MAX_EFFECT_DEPTH {
+        if !effects.is_empty() && cmd.depth >= MAX_EFFECT_DEPTH {
             let message = format!("effects nested deeper than {MAX_EFFECT_DEPTH}; do the rules trigger each other in a loop?");
             return Err(EngineError::Rule(rules::RuleError::Failed { rule: format!("{form} hooks"), message }));
         }
@@ -412,20 +365,20 @@ impl Engine {
                 Effect::Notify { user, text } => {
                     let message = store::OutboxMessage {
                         id: Uuid::now_v7().to_string(),
-                        app: app.to_owned(),
+                        app: cmd.app.id().to_owned(),
                         kind: "notify".into(),
                         recipient: user,
                         payload: if id.is_empty() { json!({"text": text}) } else { json!({"text": text, "form": form, "record": id}) },
                         created_at: time::now(),
                         delivered_at: None,
                     };
-                    store::insert_outbox(tx, &message).await?;
+                    store::insert_outbox(cmd.tx, &message).await?;
                 }
                 Effect::Create { form: target, data } => {
-                    Box::pin(self.create_in(tx, actor, app, &target, data, None, depth + 1)).await?;
+                    Box::pin(self.create_in(cmd.deeper(), cmd.form(&target)?, data, None)).await?;
                 }
                 Effect::Update { form: target, id: target_id, data } => {
-                    Box::pin(self.update_in(tx, actor, app, &target, &target_id, None, data, depth + 1, UPDATE)).await?;
+                    Box::pin(self.update_in(cmd.deeper(), cmd.form(&target)?, &target_id, None, data, UPDATE)).await?;
                 }
             }
         }
@@ -457,11 +410,13 @@ impl Engine {
         expected_version: i64,
         delete: bool,
     ) -> Result<Envelope, EngineError> {
-        let rt = self.app(app)?.form(form)?;
+        let loaded = self.app_arc(app)?;
+        let rt = loaded.form(form)?;
         let (turn, tx) = self.store.begin().await?;
+        let cmd = Cmd::new(&tx, actor, loaded);
         let stored = store::get(&tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
         // Access first: the record's state and version are nobody's business outside its scope.
-        let access = self.authorize(&tx, actor, app, form, &stored, Action::Delete).await?;
+        let access = self.authorize(cmd, rt, &stored, Action::Delete).await?;
         let old = at_version(stored, form, Some(expected_version), !delete)?;
         if !delete {
             self.check_duplicates(&tx, rt, Some(&old), &old.data).await?;
@@ -469,37 +424,29 @@ impl Engine {
         let before = Envelope::new(form, old.clone());
         let (deleted_at, op) = if delete { (Some(time::now()), "delete") } else { (None, "restore") };
         let record = Record { deleted_at, ..next_version(old, actor) };
-        let mut envelope = self.write_version(&tx, actor, app, rt, &before, record, expected_version, op).await?;
-        self.refresh_rollups(&tx, app, form, &[&envelope.data], 0).await?;
+        let mut envelope = self.write_version(cmd, rt, &before, record, expected_version, op).await?;
+        self.refresh_rollups(cmd, rt, &[&envelope.data]).await?;
         turn.commit(tx).await?;
         access.redact(&mut envelope.data);
         Ok(envelope)
     }
 
     /// Gives the record to `owner` (a flow timer's escalation), as a new version.
-    pub(crate) async fn reassign(
-        &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
-        old: &Record,
-        owner: &str,
-    ) -> Result<(), EngineError> {
-        let rt = self.app(app)?.form(form)?;
-        let before = Envelope::new(form, old.clone());
-        let record = Record { owner: owner.to_owned(), ..next_version(old.clone(), actor) };
-        self.write_version(tx, actor, app, rt, &before, record, old.version, "escalate").await?;
+    pub(crate) async fn reassign(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, old: &Record, owner: &str) -> Result<(), EngineError> {
+        let before = Envelope::new(rt.id(), old.clone());
+        let record = Record { owner: owner.to_owned(), ..next_version(old.clone(), cmd.actor) };
+        self.write_version(cmd, rt, &before, record, old.version, "escalate").await?;
         Ok(())
     }
 
     /// Every version of the record, oldest first (deleted records keep their history).
     pub async fn history(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Vec<HistoryItem>, EngineError> {
         let work = async {
-            let rt = self.app(app)?.form(form)?;
+            let loaded = self.app_arc(app)?;
+            let rt = loaded.form(form)?;
             let db = self.store.db();
             let record = store::get(db, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
-            let access = self.authorize(db, actor, app, form, &record, Action::Read).await?;
+            let access = self.authorize(Cmd::new(db, actor, loaded), rt, &record, Action::Read).await?;
             let entries = store::history(db, id).await?;
             entries
                 .into_iter()
@@ -517,77 +464,70 @@ impl Engine {
         self.command(actor, Subject { action: "history", app, form, id }, work).await
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn write_version(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
+        cmd: Cmd<'_, impl Conn>,
         rt: &FormRuntime,
         before: &Envelope,
         record: Record,
         expected_version: i64,
         op: &str,
     ) -> Result<Envelope, EngineError> {
-        if !store::update(tx, &rt.table, &record, expected_version).await? {
-            let current = store::get(tx, &rt.table, &record.id).await?.map(|r| r.version).unwrap_or(0);
+        if !store::update(cmd.tx, &rt.table, &record, expected_version).await? {
+            let current = store::get(cmd.tx, &rt.table, &record.id).await?.map(|r| r.version).unwrap_or(0);
             return Err(EngineError::StaleVersion { current });
         }
         let envelope = Envelope::new(&before.form, record);
-        self.record_write(tx, actor, app, Some(before), &envelope, op).await?;
+        self.record_write(cmd, Some(before), &envelope, op).await?;
         Ok(envelope)
     }
 
     /// Keeps the new version in the history and the audit log.
     async fn record_write(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
+        cmd: Cmd<'_, impl Conn>,
         before: Option<&Envelope>,
         after: &Envelope,
         op: &str,
     ) -> Result<(), EngineError> {
         // One text for the history's snapshot and the audit row's `after`.
         let snapshot = serde_json::to_string(after).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.audit_write(tx, actor, op, app, before, after, snapshot.clone()).await?;
+        self.audit_write(cmd, op, before, after, snapshot.clone()).await?;
         let entry = store::HistoryEntry {
             record_id: after.id.clone(),
             version: after.version,
-            app: app.to_owned(),
+            app: cmd.app.id().to_owned(),
             form: after.form.clone(),
             op: op.to_owned(),
             snapshot,
             changed_by: after.updated_by.clone(),
             changed_at: after.updated_at.clone(),
         };
-        Ok(gather::history(tx, entry).await?)
+        Ok(gather::history(cmd.tx, entry).await?)
     }
 
     /// Links must name live records of their target form — records the person may read, when a
-    /// person writes (`person`; rules and flows link with the app's authority) — and user fields
-    /// existing users. A record the person may not read is answered as a missing one. On update
-    /// only changed values are checked: a link that was valid when written stays.
+    /// person writes (trusted writers — rules and flows — link with the app's authority) — and
+    /// user fields existing users. A record the person may not read is answered as a missing
+    /// one. On update only changed values are checked: a link that was valid when written stays.
     async fn check_references(
         &self,
-        tx: &impl Conn,
-        person: Option<&Actor>,
-        app: &str,
+        cmd: Cmd<'_, impl Conn>,
         rt: &FormRuntime,
         old: Option<&Map<String, Value>>,
         data: &Map<String, Value>,
     ) -> Result<(), EngineError> {
+        let tx = cmd.tx;
         let old_links = old.map(|o| rt.compiled.links(o)).unwrap_or_default();
         let mut errors = Vec::new();
         for link in rt.compiled.links(data) {
             if old_links.contains(&link) {
                 continue;
             }
-            let loaded = self.app(app)?;
-            let target = loaded.form(&link.form)?;
-            let found = match person {
-                Some(actor) => self.may_read(tx, actor, loaded, target, &link.id).await?,
-                None => store::exists(tx, &target.table, &link.id).await?,
+            let target = cmd.form(&link.form)?;
+            let found = match cmd.trusted() {
+                false => self.may_read(cmd, target, &link.id).await?,
+                true => store::exists(tx, &target.table, &link.id).await?,
             };
             if !found {
                 errors.push(FieldError::new(&link.path, format!("no {} record with id {}", link.form, link.id)));

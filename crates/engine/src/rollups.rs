@@ -18,7 +18,8 @@ use defs::{Aggregate, Diagnostic, Dimension, FieldKind, Measure, Report, Rollup,
 use serde_json::{Map, Value, json};
 use store::{Backend, Conn, OutKind};
 
-use crate::apps::LoadedApp;
+use crate::apps::{FormRuntime, LoadedApp};
+use crate::command::Cmd;
 use crate::dated::Pages;
 use crate::records::MAX_EFFECT_DEPTH;
 use crate::{Actor, Engine, EngineError, time};
@@ -63,14 +64,11 @@ impl Engine {
     /// `depth` is the depth of the change, as for rule effects.
     pub(crate) async fn refresh_rollups(
         &self,
-        tx: &impl Conn,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         versions: &[&Map<String, Value>],
-        depth: u8,
     ) -> Result<(), EngineError> {
-        let loaded = self.app(app)?;
-        for (parent, fields) in by_parent(rollup_fields(loaded, Some(form))) {
+        for (parent, fields) in by_parent(rollup_fields(cmd.app, Some(rt.id()))) {
             let mut ids: Vec<String> = fields
                 .iter()
                 .flat_map(|f| versions.iter().filter_map(|data| data.get(&f.rollup.link)?.as_str().map(str::to_owned)))
@@ -78,7 +76,7 @@ impl Engine {
             ids.sort();
             ids.dedup();
             if !ids.is_empty() {
-                self.write_rollups(tx, app, parent, &fields, &ids, Utc::now(), depth).await?;
+                self.write_rollups(cmd, cmd.form(parent)?, &fields, &ids, Utc::now()).await?;
             }
         }
         Ok(())
@@ -87,14 +85,16 @@ impl Engine {
     /// Computes every time-dependent rollup of `app` as of `now`, a page of parents a
     /// transaction (the daily job, [`crate::dated`]).
     pub(crate) async fn refresh_dated_rollups(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = self.app_arc(app)?;
+        let system = Actor::system();
         let timely = rollup_fields(loaded, None).filter(|f| f.rollup.is_time_dependent());
         for (parent, fields) in by_parent(timely) {
-            let mut pages = Pages::of(&loaded.form(parent)?.table);
+            let parent = loaded.form(parent)?;
+            let mut pages = Pages::of(&parent.table);
             while !pages.done() {
                 let (turn, tx) = self.store.begin().await?;
                 let ids = pages.next(&tx).await?;
-                self.write_rollups(&tx, app, parent, &fields, &ids, now, 0).await?;
+                self.write_rollups(Cmd::new(&tx, &system, loaded), parent, &fields, &ids, now).await?;
                 turn.commit(tx).await?;
             }
         }
@@ -102,24 +102,21 @@ impl Engine {
     }
 
     /// Computes `fields` (rollups of form `parent`) for the live records `ids` as of `now`,
-    /// and writes each record whose figures changed, as the platform, at `depth + 1`.
-    #[allow(clippy::too_many_arguments)]
+    /// and writes each record whose figures changed, as the platform, one effect deeper than
+    /// `cmd`.
     async fn write_rollups(
         &self,
-        tx: &impl Conn,
-        app: &str,
-        parent: &str,
+        cmd: Cmd<'_, impl Conn>,
+        parent: &FormRuntime,
         fields: &[RollupField<'_>],
         ids: &[String],
         now: DateTime<Utc>,
-        depth: u8,
     ) -> Result<(), EngineError> {
-        let loaded = self.app(app)?;
         let mut figures = Vec::new();
         for field in fields {
-            figures.push(self.aggregate(tx, loaded, field.rollup, ids, now).await?);
+            figures.push(self.aggregate(cmd.tx, cmd.app, field.rollup, ids, now).await?);
         }
-        for record in store::get_many(tx, &loaded.form(parent)?.table, ids).await?.into_iter().filter(|r| r.deleted_at.is_none()) {
+        for record in store::get_many(cmd.tx, &parent.table, ids).await?.into_iter().filter(|r| r.deleted_at.is_none()) {
             let mut patch = Map::new();
             for (field, values) in fields.iter().zip(&figures) {
                 let figure = values.get(&record.id).cloned().unwrap_or_else(|| over_nothing(field.rollup.op));
@@ -130,12 +127,12 @@ impl Engine {
             if patch.is_empty() {
                 continue;
             }
-            if depth >= MAX_EFFECT_DEPTH {
+            if cmd.depth >= MAX_EFFECT_DEPTH {
                 let message = format!("rollups nested deeper than {MAX_EFFECT_DEPTH}; do two forms roll up each other?");
-                return Err(EngineError::Rule(rules::RuleError::Failed { rule: format!("{parent} rollups"), message }));
+                return Err(EngineError::Rule(rules::RuleError::Failed { rule: format!("{} rollups", parent.id()), message }));
             }
             let system = Actor::system();
-            Box::pin(self.update_in(tx, &system, app, parent, &record.id, None, Value::Object(patch), depth + 1, ROLLUP_OP)).await?;
+            Box::pin(self.update_in(cmd.by(&system).deeper(), parent, &record.id, None, Value::Object(patch), ROLLUP_OP)).await?;
         }
         Ok(())
     }

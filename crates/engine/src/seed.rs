@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
+use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError};
 
 /// What a seeding run did.
@@ -47,7 +48,7 @@ impl Engine {
 
     /// Seeds `app` with its seed file `name` unless this database already has it.
     pub async fn seed(&self, app: &str, name: &str) -> Result<SeedReport, EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = self.app_arc(app)?;
         let seed = loaded.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
         let marker = format!("seeded:{app}:{name}");
         let (turn, tx) = self.store.begin().await?;
@@ -74,7 +75,13 @@ impl Engine {
                 let actor = owner.and_then(|o| actors.get(o)).cloned().unwrap_or_else(Actor::system);
                 for _ in 0..ATTEMPTS {
                     let data = record(&mut rng, seed, &part.fields, row + 1, &ids);
-                    match self.create_in(&tx, &actor, app, &part.form, Value::Object(data), owner, 1).await {
+                    // Seeds write as trusted writers: read-only fields and any state of a flow.
+                    let cmd = Cmd::new(&tx, &actor, loaded).first_effect();
+                    let outcome = match cmd.form(&part.form) {
+                        Ok(rt) => self.create_in(cmd, rt, Value::Object(data), owner).await,
+                        Err(e) => Err(e),
+                    };
+                    match outcome {
                         Ok(envelope) => {
                             ids.entry(part.form.clone()).or_default().push(envelope.id);
                             created += 1;

@@ -7,30 +7,30 @@ use uuid::Uuid;
 use workflow::{Command, Env, Instance, Person};
 
 use crate::access::Access;
+use crate::apps::FormRuntime;
 use crate::audit::Subject;
+use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
 use super::env::{FlowEnv, recipients, step_error};
 use super::{ActRequest, ActResult, actor_json, instance_of, not_found, view};
 
 impl Engine {
-    /// Starts the flow of a new record: sets its state, the flow field and the entered state's
-    /// `set` values in `data`. A trusted writer (`trusted`: seeds, rules) may place the record in
-    /// any state through the flow field; people in the initial state or a state marked `start` (and,
-    /// when it names `start_roles`, only their members and admins).
+    /// Starts the flow of a new record of `rt`: sets its state, the flow field and the entered
+    /// state's `set` values in `data`. A trusted writer ([`Cmd::trusted`]: seeds, rules) may
+    /// place the record in any state through the flow field; people in the initial state or a
+    /// state marked `start` (and, when it names `start_roles`, only their members and admins).
     /// `users` is the directory when [`starts_in_approval`] says it is needed, else empty.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn start_flow(
+    pub(crate) fn start_flow<C>(
         &self,
-        app: &LoadedApp,
-        form: &str,
-        actor: &Actor,
+        cmd: Cmd<'_, C>,
+        rt: &FormRuntime,
         owner: &str,
         data: &mut Map<String, Value>,
-        trusted: bool,
         users: &[store::User],
     ) -> Result<Option<Instance>, EngineError> {
-        let Some(runtime) = app.flows.get(form) else { return Ok(None) };
+        let (app, actor, trusted): (&LoadedApp, _, _) = (cmd.app, cmd.actor, cmd.trusted());
+        let Some(runtime) = app.flows.get(rt.id()) else { return Ok(None) };
         let workflow = &runtime.workflow;
         let field = workflow.def().field.as_deref();
         let requested = field.and_then(|f| data.get(f)).and_then(Value::as_str).map(str::to_owned);
@@ -85,18 +85,16 @@ impl Engine {
     /// starts in an approval.
     pub(crate) async fn started_flow(
         &self,
-        tx: &impl Conn,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         envelope: &Envelope,
         instance: &Instance,
     ) -> Result<(), EngineError> {
-        let loaded = self.app(app)?;
-        let Some(runtime) = loaded.flows.get(form) else { return Ok(()) };
+        let Some(runtime) = cmd.app.flows.get(rt.id()) else { return Ok(()) };
         if instance.approval.is_some() {
-            self.sync_tasks(tx, app, form, &runtime.workflow, envelope, instance, None).await?;
+            self.sync_tasks(cmd, rt, &runtime.workflow, envelope, instance, None).await?;
         }
-        self.schedule_timers(tx, loaded, &runtime.workflow, form, envelope, instance).await
+        self.schedule_timers(cmd, rt, &runtime.workflow, envelope, instance).await
     }
 
     /// Takes `action` on the record: a transition of its flow, or an approval action
@@ -111,28 +109,27 @@ impl Engine {
         request: ActRequest,
     ) -> Result<ActResult, EngineError> {
         let work = async {
+            let loaded = self.app_arc(app)?;
+            let rt = loaded.form(form)?;
             let (turn, tx) = self.store.begin().await?;
-            let result = self.act_in(&tx, actor, app, form, id, action, request, false).await?;
+            let result = self.act_in(Cmd::new(&tx, actor, loaded), rt, id, action, request).await?;
             turn.commit(tx).await?;
             Ok(result)
         };
         self.command(actor, Subject { action: "act", app, form, id }, work).await
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Takes `action` on record `id` of `rt` in the command's transaction. A trusted command
+    /// ([`Cmd::trusted`]) acts as the system: on any record, with the rights of the flow.
     pub(crate) async fn act_in(
         &self,
-        tx: &impl Conn,
-        actor: &Actor,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         id: &str,
         action: &str,
         request: ActRequest,
-        system: bool,
     ) -> Result<ActResult, EngineError> {
-        let loaded = self.app(app)?;
-        let rt = loaded.form(form)?;
+        let (tx, actor, loaded, form, system) = (cmd.tx, cmd.actor, cmd.app, rt.id(), cmd.trusted());
         // Two people acting on one record at once take turns (PostgreSQL; SQLite's write
         // transactions already do): a countersign counts each approval once, a double submit
         // finds the record already moved.
@@ -141,12 +138,12 @@ impl Engine {
             let record = store::get(tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
             (record, Access::of(actor, rt))
         } else {
-            self.flow_record(tx, actor, loaded, form, id).await?
+            self.flow_record(cmd, rt, id).await?
         };
         if request.expected_version.is_some_and(|v| v != record.version) {
             return Err(EngineError::StaleVersion { current: record.version });
         }
-        let may_update = system || self.may_update(tx, actor, loaded, form, &access, &record).await?;
+        let may_update = system || self.may_update(cmd, rt, &access, &record).await?;
         let mut instance = instance_of(loaded, form, &record)?;
         let workflow = self.workflow_for(tx, loaded, form, &mut instance).await?;
         let command = match action {
@@ -205,7 +202,8 @@ impl Engine {
                             }
                         }
                     }
-                    let new = Box::pin(self.create_in(tx, actor, app, &create.form, Value::Object(data), Some(&record.owner), 1)).await?;
+                    let target = cmd.form(&create.form)?;
+                    let new = Box::pin(self.create_in(cmd.first_effect(), target, Value::Object(data), Some(&record.owner))).await?;
                     if let (Some(name), Value::Object(map)) = (&create.name, &mut created) {
                         map.insert(name.clone(), Value::String(new.id));
                     }
@@ -217,7 +215,11 @@ impl Engine {
                     }
                 }
                 Effect::Webhook(hook) => {
-                    messages.push(("webhook", hook.url.clone(), json!({"event": hook.event, "app": app, "form": form, "record": id})));
+                    messages.push((
+                        "webhook",
+                        hook.url.clone(),
+                        json!({"event": hook.event, "app": loaded.id(), "form": form, "record": id}),
+                    ));
                 }
             }
         }
@@ -227,11 +229,11 @@ impl Engine {
         let flow = serde_json::to_value(&step.instance).map_err(|e| EngineError::Internal(e.to_string()))?;
         store::set_flow(tx, &rt.table, id, &step.instance.state, &flow).await?;
         let op = format!("flow:{action}");
-        let mut envelope = self.update_in(tx, actor, app, form, id, Some(record.version), Value::Object(patch), 1, &op).await?;
+        let mut envelope = self.update_in(cmd.first_effect(), rt, id, Some(record.version), Value::Object(patch), &op).await?;
         for (kind, recipient, payload) in messages {
             let message = store::OutboxMessage {
                 id: Uuid::now_v7().to_string(),
-                app: app.to_owned(),
+                app: loaded.id().to_owned(),
                 kind: kind.into(),
                 recipient,
                 payload,
@@ -241,9 +243,9 @@ impl Engine {
             store::insert_outbox(tx, &message).await?;
         }
         let decided = step.decided.map(|seat| (seat, actor.username.as_str(), command == Command::Approve));
-        self.sync_tasks(tx, app, form, &workflow, &envelope, &step.instance, decided).await?;
+        self.sync_tasks(cmd, rt, &workflow, &envelope, &step.instance, decided).await?;
         if step.instance.entry != instance.entry {
-            self.schedule_timers(tx, loaded, &workflow, form, &envelope, &step.instance).await?;
+            self.schedule_timers(cmd, rt, &workflow, &envelope, &step.instance).await?;
         }
         let env = FlowEnv { record: &envelope.data, owner: &envelope.owner, ..env };
         let flow = view(&workflow, &step.instance, envelope.version, (!system).then_some((&person, &env as &dyn Env)))?;
@@ -252,21 +254,14 @@ impl Engine {
     }
 
     /// The live record, checked readable by the actor (404 otherwise), and the actor's access.
-    pub(super) async fn flow_record(
-        &self,
-        db: &impl Conn,
-        actor: &Actor,
-        app: &LoadedApp,
-        form: &str,
-        id: &str,
-    ) -> Result<(Record, Access), EngineError> {
-        let rt = app.form(form)?;
-        if !app.flows.contains_key(form) {
+    pub(super) async fn flow_record(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, id: &str) -> Result<(Record, Access), EngineError> {
+        let form = rt.id();
+        if !cmd.app.flows.contains_key(form) {
             return Err(EngineError::NotFound(format!("a flow of form `{form}`")));
         }
-        let record = store::get(db, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
-        let access = Access::of(actor, rt);
-        if !self.in_scope(db, actor, app, rt, &access, Action::Read, &record).await? {
+        let record = store::get(cmd.tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+        let access = Access::of(cmd.actor, rt);
+        if !self.in_scope(cmd, rt, &access, Action::Read, &record).await? {
             return Err(EngineError::OutOfScope(format!("{form} record {id}")));
         }
         Ok((record, access))
@@ -274,13 +269,11 @@ impl Engine {
 
     pub(super) async fn may_update(
         &self,
-        db: &impl Conn,
-        actor: &Actor,
-        app: &LoadedApp,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         access: &Access,
         record: &Record,
     ) -> Result<bool, EngineError> {
-        Ok(access.allows(Action::Update) && self.in_scope(db, actor, app, app.form(form)?, access, Action::Update, record).await?)
+        Ok(access.allows(Action::Update) && self.in_scope(cmd, rt, access, Action::Update, record).await?)
     }
 }

@@ -23,6 +23,7 @@ use store::{Conn, Record};
 use workflow::{Available, Env, Instance, LogEntry, Person, Workflow};
 
 use crate::audit::Subject;
+use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
 pub(crate) use load::compile_flows;
@@ -156,10 +157,12 @@ impl Engine {
     /// Where the record stands in its flow and what the actor may do.
     pub async fn flow_view(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<FlowView, EngineError> {
         let work = async {
-            let loaded = self.app(app)?;
+            let loaded = self.app_arc(app)?;
+            let rt = loaded.form(form)?;
             let db = self.store.db();
-            let (record, access) = self.flow_record(db, actor, loaded, form, id).await?;
-            let may_update = self.may_update(db, actor, loaded, form, &access, &record).await?;
+            let cmd = Cmd::new(db, actor, loaded);
+            let (record, access) = self.flow_record(cmd, rt, id).await?;
+            let may_update = self.may_update(cmd, rt, &access, &record).await?;
             let mut instance = instance_of(loaded, form, &record)?;
             let workflow = self.workflow_for(db, loaded, form, &mut instance).await?;
             let users = store::users(db).await?;

@@ -9,6 +9,8 @@ use uuid::Uuid;
 use workflow::{Instance, Workflow};
 
 use crate::access::Access;
+use crate::apps::FormRuntime;
+use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, Envelope, time};
 
 use super::{ActRequest, ActResult, TaskView};
@@ -17,17 +19,16 @@ impl Engine {
     /// Makes the pending tasks of the record match the seats its approval awaits: the
     /// decider's task (`decided`: seat, who, approved) takes their decision, tasks no longer
     /// awaited close, new seats get tasks.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn sync_tasks(
         &self,
-        tx: &impl Conn,
-        app: &str,
-        form: &str,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         workflow: &Workflow,
         record: &Envelope,
         instance: &Instance,
         decided: Option<(u32, &str, bool)>,
     ) -> Result<(), EngineError> {
+        let tx = cmd.tx;
         let now = time::now();
         let step = workflow.current_step(instance).ok().map(|(_, s)| s.id.clone()).unwrap_or_default();
         let wanted: Vec<(i64, String, i64, String)> = workflow
@@ -57,8 +58,8 @@ impl Engine {
         for (entry, step, seat, assignee) in wanted.into_iter().filter(|k| !open.contains(k)) {
             let task = store::Task {
                 id: Uuid::now_v7().to_string(),
-                app: app.to_owned(),
-                form: form.to_owned(),
+                app: cmd.app.id().to_owned(),
+                form: rt.id().to_owned(),
                 record_id: record.id.clone(),
                 entry,
                 step,

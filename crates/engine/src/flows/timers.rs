@@ -7,6 +7,8 @@ use store::Conn;
 use uuid::Uuid;
 use workflow::{Env, Instance, Workflow};
 
+use crate::apps::FormRuntime;
+use crate::command::Cmd;
 use crate::jobs::JobKind;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
@@ -17,13 +19,13 @@ impl Engine {
     /// Schedules the timers of the state the record just entered, as durable jobs.
     pub(super) async fn schedule_timers(
         &self,
-        tx: &impl Conn,
-        app: &LoadedApp,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
         workflow: &Workflow,
-        form: &str,
         record: &Envelope,
         instance: &Instance,
     ) -> Result<(), EngineError> {
+        let (app, form): (&LoadedApp, _) = (cmd.app, rt.id());
         let Some(state) = workflow.def().state(&instance.state) else { return Ok(()) };
         let now = Utc::now();
         for timer in &state.timers {
@@ -47,7 +49,7 @@ impl Engine {
                 payload: json!({"form": form, "record": record.id, "entry": instance.entry, "state": instance.state, "timer": timer.id}),
                 attempts: 0,
             };
-            crate::gather::job(tx, job).await?;
+            crate::gather::job(cmd.tx, job).await?;
         }
         Ok(())
     }
@@ -55,7 +57,7 @@ impl Engine {
     /// Runs a flow timer job: void when the record left the state it was started in. Returns
     /// when it is due again (timers with `every`).
     pub(crate) async fn run_flow_timer(&self, job: &store::Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
-        let loaded = self.app(&job.app)?;
+        let loaded = self.app_arc(&job.app)?;
         let (form, id, timer_id) = (
             job.payload["form"].as_str().unwrap_or_default(),
             job.payload["record"].as_str().unwrap_or_default(),
@@ -76,6 +78,8 @@ impl Engine {
         };
         let again = timer.every.as_deref().and_then(defs::parse_duration).map(|s| now + chrono::Duration::seconds(s));
         let system = Actor::system();
+        // The platform acts: trusted, on the record whoever may see it.
+        let cmd = Cmd::new(&tx, &system, loaded).first_effect();
         let users = store::users(&tx).await?;
         let env = FlowEnv {
             now: time::now(),
@@ -107,7 +111,7 @@ impl Engine {
         };
         match &timer.action {
             TimerAction::Fire(action) => {
-                self.act_in(&tx, &system, &job.app, form, id, action, ActRequest::default(), true).await?;
+                self.act_in(cmd, rt, id, action, ActRequest::default()).await?;
             }
             TimerAction::Remind { to, text } => {
                 let to = if to.is_empty() {
@@ -126,7 +130,7 @@ impl Engine {
                     store::insert_outbox(&tx, &message).await?;
                 }
                 if let (true, Some(manager)) = (*reassign, managers.first()) {
-                    self.reassign(&tx, &system, &job.app, form, &record, manager).await?;
+                    self.reassign(cmd, rt, &record, manager).await?;
                 }
             }
         }
