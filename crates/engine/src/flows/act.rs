@@ -161,16 +161,7 @@ impl Engine {
             other => Command::Act(other.to_owned()),
         };
         let users = store::users(tx).await?;
-        let env = FlowEnv {
-            now: time::now(),
-            id,
-            owner: &record.owner,
-            record: &record.data,
-            user: actor_json(actor),
-            users: &users,
-            app: loaded,
-            allowance: loaded.rules.allowance(),
-        };
+        let env = FlowEnv::of_record(loaded, Some(actor), &record, &users);
         let person = Person { username: &actor.username, roles: &actor.roles, may_update, system };
         let step = workflow.step(&instance, &person, &command, request.comment.clone(), &env).map_err(step_error)?;
 

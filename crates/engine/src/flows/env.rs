@@ -6,7 +6,8 @@ use defs::Label;
 use serde_json::{Map, Value};
 use workflow::{Env, Instance, StepError};
 
-use crate::{EngineError, LoadedApp, time};
+use super::actor_json;
+use crate::{Actor, EngineError, LoadedApp, time};
 
 /// The rules' sandbox for flow conditions: they see the record and the user, nothing else.
 pub(super) struct NoHost;
@@ -86,6 +87,22 @@ impl Env for FlowEnv<'_> {
             Value::Array(users) => users.into_iter().filter_map(|u| u.as_str().map(str::to_owned)).collect(),
             _ => Vec::new(),
         })
+    }
+}
+
+impl<'a> FlowEnv<'a> {
+    /// The answers for stored `record`, acting as `actor` (`None`: the platform, as no user).
+    pub(super) fn of_record(app: &'a LoadedApp, actor: Option<&Actor>, record: &'a store::Record, users: &'a [store::User]) -> Self {
+        FlowEnv {
+            now: time::now(),
+            id: &record.id,
+            owner: &record.owner,
+            record: &record.data,
+            user: actor.map_or(Value::Null, actor_json),
+            users,
+            app,
+            allowance: app.rules.allowance(),
+        }
     }
 }
 

@@ -24,7 +24,7 @@ use workflow::{Available, Env, Instance, LogEntry, Person, Workflow};
 
 use crate::audit::Subject;
 use crate::command::Cmd;
-use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
+use crate::{Actor, Engine, EngineError, Envelope, LoadedApp};
 
 pub(crate) use load::compile_flows;
 
@@ -166,16 +166,7 @@ impl Engine {
             let mut instance = instance_of(loaded, form, &record)?;
             let workflow = self.workflow_for(db, loaded, form, &mut instance).await?;
             let users = store::users(db).await?;
-            let env = FlowEnv {
-                now: time::now(),
-                id,
-                owner: &record.owner,
-                record: &record.data,
-                user: actor_json(actor),
-                users: &users,
-                app: loaded,
-                allowance: loaded.rules.allowance(),
-            };
+            let env = FlowEnv::of_record(loaded, Some(actor), &record, &users);
             let person = Person { username: &actor.username, roles: &actor.roles, may_update, system: false };
             view(&workflow, &instance, record.version, Some((&person, &env as &dyn Env)))
         };

@@ -13,7 +13,7 @@ use crate::jobs::JobKind;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
 use super::env::{FlowEnv, recipients, truthy};
-use super::{ActRequest, actor_json, instance_of};
+use super::{ActRequest, instance_of};
 
 impl Engine {
     /// Schedules the timers of the state the record just entered, as durable jobs.
@@ -81,16 +81,7 @@ impl Engine {
         // The platform acts: trusted, on the record whoever may see it.
         let cmd = Cmd::new(&tx, &system, loaded).first_effect();
         let users = store::users(&tx).await?;
-        let env = FlowEnv {
-            now: time::now(),
-            id,
-            owner: &record.owner,
-            record: &record.data,
-            user: actor_json(&system),
-            users: &users,
-            app: loaded,
-            allowance: loaded.rules.allowance(),
-        };
+        let env = FlowEnv::of_record(loaded, Some(&system), &record, &users);
         if let Some(condition) = &timer.condition
             && !truthy(&env.eval(condition, &[])?)
         {
