@@ -39,14 +39,40 @@ pub async fn databases() -> Vec<String> {
     urls
 }
 
-/// Creates an empty database on the server at `base` and returns its URL.
+/// Creates an empty database on the server at `base` and returns its URL. The first call of a
+/// run also drops the test databases earlier runs left (older than [`STALE_TEST_DATABASE`]):
+/// each test makes its own and none drops it, and on a developer's server they fill the disk.
 pub async fn fresh_postgres(base: &str) -> String {
+    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let base = base.trim_end_matches('/');
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());
     let admin = Database::connect(format!("{base}/postgres")).await.expect("PostgreSQL reachable at TESSERA_TEST_PG");
+    if !SWEPT.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        drop_stale_databases(&admin).await;
+    }
     admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create test database");
     admin.close().await.ok();
     format!("{base}/{name}")
+}
+
+/// Test databases older than this are left over from an earlier run: no run lasts that long.
+const STALE_TEST_DATABASE: std::time::Duration = std::time::Duration::from_secs(3 * 3600);
+
+/// Drops the test databases (`t_<uuid v7>`, the uuid telling when it was made) older than
+/// [`STALE_TEST_DATABASE`]. Best effort: another run may be dropping them too.
+async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection) {
+    let Ok(rows) =
+        admin.query_all_raw(sea_orm::Statement::from_string(admin.get_database_backend(), "SELECT datname FROM pg_database")).await
+    else {
+        return;
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    for name in rows.iter().filter_map(|row| row.try_get::<String>("", "datname").ok()) {
+        let made = name.strip_prefix("t_").and_then(|id| uuid::Uuid::parse_str(id).ok()).and_then(|id| id.get_timestamp());
+        if made.is_some_and(|t| now.saturating_sub(std::time::Duration::from_secs(t.to_unix().0)) > STALE_TEST_DATABASE) {
+            admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.ok();
+        }
+    }
 }
 
 /// How the suites run the CRM: as `serve` does, but with a rule deadline of
