@@ -221,28 +221,20 @@ fn same_figure(stored: Option<&Value>, figure: &Value) -> bool {
     }
 }
 
-/// Digits after the point of a decimal or currency field that sets no `scale` (the cent).
-const DEFAULT_SCALE: i32 = 2;
-
-/// How many decimal places a figure of `rollup` keeps: the scale of the decimal or currency
-/// field it aggregates, to which every stored value was rounded, so the exact sum has no more;
-/// none is rounded otherwise (counts are whole, other numbers are whatever the values were).
-fn summed_scale(loaded: &LoadedApp, rollup: &Rollup) -> Option<i32> {
+/// The scale and rounding of the decimal or currency field `rollup` aggregates, to which every
+/// stored value was rounded, so the exact sum needs no more places; none for counts and other
+/// numbers.
+fn summed_scale(loaded: &LoadedApp, rollup: &Rollup) -> Option<(u32, defs::Rounding)> {
     let source = loaded.defs.forms.get(&rollup.form)?;
-    let field = source.field(rollup.field.as_deref()?)?;
-    matches!(field.kind, FieldKind::Decimal | FieldKind::Currency).then(|| field.scale.map_or(DEFAULT_SCALE, i32::from))
+    forms::decimal::decimal_scale(source.field(rollup.field.as_deref()?)?)
 }
 
-/// `figure` as stored: rounded to `scale` decimal places (a binary sum of cents is a hair off
-/// the exact one), and a whole number as an integer, as the rules store one.
-fn exact(figure: Value, scale: Option<i32>) -> Value {
-    let Some(mut number) = figure.as_f64() else { return figure };
-    if let Some(scale) = scale {
-        number = format!("{number:.*}", scale as usize).parse().unwrap_or(number);
-    }
-    // f64 holds every integer up to 2^53 exactly.
-    const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
-    if number.fract() == 0.0 && number.abs() < EXACT_INTEGERS { json!(number as i64) } else { json!(number) }
+/// `figure` as stored: at the summed field's scale (a binary sum of cents is a hair off the
+/// exact one), and a whole number as an integer, as every save stores one (`forms::decimal`).
+fn exact(figure: Value, scale: Option<(u32, defs::Rounding)>) -> Value {
+    let Some(number) = figure.as_f64() else { return figure };
+    let Some(decimal) = forms::decimal::written(number) else { return figure };
+    forms::decimal::to_json(scale.map_or(decimal, |(scale, rounding)| forms::decimal::round(decimal, scale, rounding)))
 }
 
 /// The app's forms and tables, as the report compiler asks for them.
@@ -320,8 +312,8 @@ mod tests {
 
     #[test]
     fn figures_are_stored_as_the_rules_store_them() {
-        assert_eq!(exact(json!(0.1 + 0.2), Some(2)), json!(0.3));
-        assert_eq!(exact(json!(250_000.0), Some(2)), json!(250_000));
+        assert_eq!(exact(json!(0.1 + 0.2), Some((2, defs::Rounding::HalfUp))), json!(0.3));
+        assert_eq!(exact(json!(250_000.0), Some((2, defs::Rounding::HalfUp))), json!(250_000));
         assert_eq!(exact(json!(3), None), json!(3));
         assert_eq!(exact(json!(2.5), None), json!(2.5));
     }

@@ -241,13 +241,13 @@ impl Workflow {
     /// declares `upgrade` and the step it waits on (mapped) is a step of the same state here —
     /// the decisions taken so far then count for that step, and no other.
     pub fn upgrade(&self, current: &Instance, earlier: &Workflow, version: i64) -> Option<Instance> {
-        let mapping = self.def.upgrade.clone().unwrap_or_default();
-        let moved = |state: &String| mapping.states.get(state).unwrap_or(state).clone();
+        let declared = self.def.upgrade.as_ref();
+        let moved = |state: &String| declared.and_then(|u| u.states.get(state)).unwrap_or(state).clone();
         let mut next = Instance { version, state: moved(&current.state), ..current.clone() };
         let state = self.def.state(&next.state)?;
         next.came_from = current.came_from.as_ref().map(moved).filter(|s| self.def.state(s).is_some());
         if let Some(progress) = next.approval.as_mut() {
-            self.def.upgrade.as_ref()?;
+            let mapping = declared?;
             let (_, step) = earlier.current_step(current).ok()?;
             let step = mapping.steps.get(&step.id).unwrap_or(&step.id);
             state.approval.as_ref()?.steps.iter().find(|s| &s.id == step)?;
