@@ -128,7 +128,7 @@ impl Engine {
                 Scope::Own => Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(actor.username.clone())),
                 Scope::Department => owner(self.colleagues(db, actor, app, false).await?),
                 Scope::DepartmentTree => owner(self.colleagues(db, actor, app, true).await?),
-                Scope::Filter(filter) => crate::list::parse_filter(app, rt, filter, "/permissions")?,
+                Scope::Filter(filter) => crate::filter::parse_filter(app, rt, filter, "/permissions")?,
             });
         }
         Ok(Some(Filter::Any(any)))

@@ -3,9 +3,10 @@
 //! the user may not read is closed, and fields hidden from them are left out.
 
 use defs::Action;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use crate::access::Access;
+use crate::access::{Access, action_name};
+use crate::apps::LoadedApp;
 use crate::audit::Subject;
 use crate::{Actor, Engine, EngineError};
 
@@ -28,7 +29,7 @@ impl Engine {
 
     /// The app as the actor may see it (navigation, the forms they may read, their rights).
     pub fn app_view(&self, actor: &Actor, app: &str) -> Result<Value, EngineError> {
-        Ok(self.app(app)?.view_for(actor))
+        Ok(view_for(self.app(app)?, actor))
     }
 
     /// The JSON Schema a form's data satisfies, without the fields hidden from the actor; 403
@@ -49,4 +50,54 @@ impl Engine {
         })();
         self.command(actor, Subject { action: "schema", app, form, id: "" }, std::future::ready(result)).await
     }
+}
+
+/// The app as `actor` may see it: forms they may read, without fields hidden from them,
+/// with what they may do on each; navigation limited to those forms.
+fn view_for(app: &LoadedApp, actor: &Actor) -> Value {
+    use defs::Action;
+    let mut forms = Map::new();
+    for (id, rt) in &app.forms {
+        let access = Access::of(actor, rt);
+        if !access.allows(Action::Read) {
+            continue;
+        }
+        let mut def = rt.compiled.def.clone();
+        def.fields.retain(|f| !access.hidden.contains(&f.id));
+        for section in &mut def.layout {
+            section.fields.retain(|f| !access.hidden.contains(f));
+        }
+        // Keys and indexes that involve a hidden field would name it; the user needs neither.
+        def.dedupe.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
+        def.indexes.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
+        def.permissions.clear();
+        let read_only: Vec<&String> = access.locked.iter().filter(|f| !access.hidden.contains(*f)).collect();
+        let actions: Vec<&str> =
+            [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import]
+                .into_iter()
+                .filter(|a| access.allows(*a))
+                .map(action_name)
+                .collect();
+        let mut value = serde_json::to_value(&def).unwrap_or_default();
+        value["access"] = json!({"actions": actions, "read_only": read_only});
+        // Print templates of this form, so clients offer printing without knowing names.
+        let templates: Vec<&str> = app.printer.templates().filter(|t| crate::print::form_of(app, t) == Some(id.as_str())).collect();
+        value["templates"] = json!(templates);
+        // The form's flow, so clients lock its state field and name states and actions.
+        if let Some(flow) = app.flows.get(id).map(|f| f.workflow.def()) {
+            let states: Vec<_> = flow.states.iter().map(|s| json!({"id": s.id, "label": s.label, "terminal": s.terminal})).collect();
+            let actions: Vec<_> = flow.transitions.iter().map(|t| json!({"action": t.action, "label": t.label})).collect();
+            value["flow"] = json!({"field": flow.field, "states": states, "actions": actions});
+        }
+        forms.insert(id.clone(), value);
+    }
+    let mut definition = app.defs.app.clone();
+    for group in &mut definition.navigation {
+        group.forms.retain(|f| forms.contains_key(f));
+    }
+    definition.navigation.retain(|g| !g.forms.is_empty());
+    // Dashboards: every viewer may open them; tiles over forms they cannot read say so.
+    let dashboards: Vec<_> =
+        app.defs.dashboards.iter().map(|(id, d)| json!({"id": id, "label": d.label, "description": d.description})).collect();
+    json!({"app": definition, "forms": forms, "dashboards": dashboards})
 }

@@ -7,6 +7,9 @@ use std::sync::Arc;
 use crate::apps::FormRuntime;
 use crate::{Actor, EngineError, LoadedApp};
 
+/// How many times rule effects may cause further effects within one command.
+pub(crate) const MAX_EFFECT_DEPTH: u8 = 4;
+
 /// One command as it runs. `C` is its connection: the write transaction, the pool for a read,
 /// or `()` while a new record is drafted before its transaction begins (see [`Cmd::within`]).
 pub(crate) struct Cmd<'a, C> {

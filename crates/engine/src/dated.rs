@@ -5,22 +5,16 @@
 //! transaction, and writes only the records whose figures changed.
 
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
-use store::{Conn, Cursor, FormTable, ListQuery};
-use uuid::Uuid;
+use serde_json::Value;
+use store::Conn;
 
 use crate::apps::{FormRuntime, LoadedApp};
 use crate::command::Cmd;
-use crate::jobs::JobKind;
-use crate::{Actor, Engine, EngineError, rollups, time};
+use crate::pages::Pages;
+use crate::{Actor, Engine, EngineError, rollups};
 
 /// The history op of a version written because a figure computed with the date changed.
 pub(crate) const RECOMPUTE: &str = "recompute";
-
-/// Records the daily job handles in one transaction, so the write turn goes back to other
-/// writers between pages; rollups bind this many ids in one aggregate, well under the report
-/// filter's `MAX_FILTER_VALUES` (1,000).
-pub(crate) const RECORDS_PER_PAGE: usize = 200;
 
 /// Forms of `app` whose save-time computations read the date: `before_save` and `score` hooks
 /// of scripts calling `today()` or `now()`, and formulas doing so.
@@ -37,50 +31,9 @@ fn dated_forms(app: &LoadedApp) -> Vec<&str> {
         .collect()
 }
 
-/// The job computing `app`'s dated figures at the next midnight after `now`, if it has any.
-pub(crate) fn daily_job(app: &LoadedApp, now: DateTime<Utc>) -> Option<store::Job> {
-    (rollups::any_dated(app) || !dated_forms(app).is_empty()).then(|| store::Job {
-        id: Uuid::now_v7().to_string(),
-        key: format!("{}:{}", JobKind::DatedFigures.name(), app.id()),
-        app: app.id().to_owned(),
-        kind: JobKind::DatedFigures.name().into(),
-        due_at: time::format(next_midnight(now)),
-        payload: json!({}),
-        attempts: 0,
-    })
-}
-
-/// The first midnight (UTC) after `now`.
-pub(crate) fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
-    (now.date_naive() + chrono::Days::new(1)).and_time(chrono::NaiveTime::MIN).and_utc()
-}
-
-/// The ids of a form's records, a page at a time, each page read in the transaction that
-/// handles it.
-pub(crate) struct Pages<'a> {
-    table: &'a FormTable,
-    after: Option<Cursor>,
-    done: bool,
-}
-
-impl<'a> Pages<'a> {
-    pub(crate) fn of(table: &'a FormTable) -> Pages<'a> {
-        Pages { table, after: None, done: false }
-    }
-
-    pub(crate) fn done(&self) -> bool {
-        self.done
-    }
-
-    pub(crate) async fn next(&mut self, tx: &impl Conn) -> Result<Vec<String>, EngineError> {
-        let query = ListQuery { after: self.after.take(), limit: RECORDS_PER_PAGE as u64, ..Default::default() };
-        let ids: Vec<String> = store::list(tx, self.table, &query).await?.into_iter().map(|r| r.id).collect();
-        match ids.last() {
-            Some(last) if ids.len() == RECORDS_PER_PAGE => self.after = Some(Cursor { values: Vec::new(), id: last.clone() }),
-            _ => self.done = true,
-        }
-        Ok(ids)
-    }
+/// Whether `app` has figures the daily job computes again.
+pub(crate) fn has_dated_figures(app: &LoadedApp) -> bool {
+    rollups::any_dated(app) || !dated_forms(app).is_empty()
 }
 
 impl Engine {
@@ -116,16 +69,5 @@ impl Engine {
             }
             other => other.map(drop),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_daily_job_is_due_at_the_next_midnight() {
-        let now: DateTime<Utc> = "2026-03-31T23:59:00Z".parse().unwrap();
-        assert_eq!(time::format(next_midnight(now)), "2026-04-01T00:00:00.000000Z");
     }
 }

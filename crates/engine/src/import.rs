@@ -17,23 +17,23 @@
 //! in the queue meanwhile, never fail.
 
 mod background;
+mod columns;
 mod file_keys;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use defs::{Action, Field, FieldKind};
-use forms::FieldError;
+use defs::{Action, Field};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target, TransactionTrait, Tx, WriteTurn};
+use serde_json::{Map, Value};
+use store::{Conn, TransactionTrait, Tx, WriteTurn};
 use tokio::sync::mpsc;
-use uuid::Uuid;
 
 use self::background::ImportProgress;
 pub(crate) use self::background::Imports;
 pub use self::background::{IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, RUNNING_IMPORTS_PER_USER};
+use self::columns::{Converted, LinkCache, convert_cells, plan, require_import_rights, row_errors};
 use self::file_keys::FileKeys;
 use crate::access::Access;
 use crate::apps::{FormRuntime, LoadedApp};
@@ -63,8 +63,6 @@ const CHUNKS_AHEAD: usize = 4;
 /// when drafting is only a little slower than writing cost imports about 6 %: 18.6–19.2k against
 /// 19.9–20.7k rows/s at 20,000 leads).
 const DRAFT_WAIT_HOLDING_TURN: std::time::Duration = std::time::Duration::from_millis(2);
-/// Export columns that are not fields; an import of an export ignores them.
-const SYSTEM_COLUMNS: [&str; 4] = ["id", "owner", "created_at", "updated_at"];
 
 /// A table as read from a file: header row and data rows, all text.
 #[derive(Debug, Clone, Default)]
@@ -409,59 +407,6 @@ impl Engine {
             Err(e) => Err(e),
         }
     }
-
-    /// The row's cells as field values, linked records looked up by title.
-    async fn convert(
-        &self,
-        cmd: Cmd<'_, impl Conn>,
-        ctx: &RowContext<'_>,
-        cells: &[String],
-        links: &mut LinkCache,
-    ) -> Result<Map<String, Value>, EngineError> {
-        let (columns, headers) = (ctx.columns, ctx.headers);
-        let Converted { mut data, mut errors, .. } = convert_cells(columns, headers, cells);
-        for ((field, header), text) in cells_of(columns, headers, cells).filter(|((f, _), _)| f.kind == FieldKind::Link) {
-            match self.resolve_link(cmd, field, text, links).await {
-                Ok(v) => {
-                    data.insert(field.id.clone(), v);
-                }
-                Err(message) => errors.push(FieldError::new(format!("/{}", field.id), format!("{header}: {message}"))),
-            }
-        }
-        if errors.is_empty() { Ok(data) } else { Err(EngineError::Invalid(errors)) }
-    }
-
-    /// A link cell holds the target's id, or its title (e.g. the account's name).
-    async fn resolve_link(&self, cmd: Cmd<'_, impl Conn>, field: &Field, text: &str, cache: &mut LinkCache) -> Result<Value, String> {
-        let (tx, actor, app) = (cmd.tx, cmd.actor, cmd.app);
-        if Uuid::parse_str(text).is_ok() {
-            return Ok(json!(text));
-        }
-        let target_id = field.form.clone().unwrap_or_default();
-        let key = (target_id.clone(), text.to_owned());
-        if let Some(found) = cache.0.get(&key) {
-            return found.clone();
-        }
-        let found = async {
-            let target = app.form(&target_id).map_err(|e| e.to_string())?;
-            let title = target.compiled.def.title_field.clone().ok_or_else(|| format!("{target_id} has no title field; use record ids"))?;
-            let access = Access::of(actor, target);
-            let scope = self.scope(tx, actor, app, target, &access, Action::Read).await.map_err(|e| e.to_string())?;
-            let by_title =
-                Filter::Cmp(Target::Field { name: title, kind: store::ColumnKind::Text }, CmpOp::Eq, Scalar::Text(text.to_owned()));
-            let filter = Filter::All(vec![by_title].into_iter().chain(scope).collect());
-            let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 2, deleted: Deleted::Exclude };
-            let rows = store::list(tx, &target.table, &query).await.map_err(|e| e.to_string())?;
-            match rows.as_slice() {
-                [one] => Ok(json!(one.id)),
-                [] => Err(format!("no {target_id} named `{text}`")),
-                _ => Err(format!("more than one {target_id} is named `{text}`; use its id")),
-            }
-        }
-        .await;
-        cache.0.insert(key, found.clone());
-        found
-    }
 }
 
 /// A row as the drafting thread hands it to the writer: its cells (to write it again, should its
@@ -588,59 +533,11 @@ impl ImportReport {
     }
 }
 
-/// A row's cells converted to values, but for links given by title.
-struct Converted {
-    data: Map<String, Value>,
-    errors: Vec<FieldError>,
-    /// Whether a link cell names its record by title.
-    pending_links: bool,
-}
-
-/// The non-empty cells of mapped columns, trimmed, with their field and header.
-fn cells_of<'a>(
-    columns: &'a [Option<Field>],
-    headers: &'a [String],
-    cells: &'a [String],
-) -> impl Iterator<Item = ((&'a Field, &'a String), &'a str)> {
-    let cells = cells.iter().map(|c| c.trim()).chain(std::iter::repeat(""));
-    columns
-        .iter()
-        .zip(headers)
-        .zip(cells)
-        .filter_map(|((field, header), text)| Some(((field.as_ref()?, header), text)))
-        .filter(|(_, t)| !t.is_empty())
-}
-
-/// Converts a row's cells by field type; link cells holding a record id are taken as they are.
-fn convert_cells(columns: &[Option<Field>], headers: &[String], cells: &[String]) -> Converted {
-    let mut converted = Converted { data: Map::new(), errors: Vec::new(), pending_links: false };
-    for ((field, header), text) in cells_of(columns, headers, cells) {
-        let value = match field.kind {
-            FieldKind::Link if Uuid::parse_str(text).is_ok() => Ok(json!(text)),
-            FieldKind::Link => {
-                converted.pending_links = true;
-                continue;
-            }
-            _ => forms::field_type(field.kind).parse_text(field, text),
-        };
-        match value {
-            Ok(v) => {
-                converted.data.insert(field.id.clone(), v);
-            }
-            Err(message) => converted.errors.push(FieldError::new(format!("/{}", field.id), format!("{header}: {message}"))),
-        }
-    }
-    converted
-}
-
 enum Written {
     Created,
     Updated,
     Skipped,
 }
-
-#[derive(Default)]
-struct LinkCache(HashMap<(String, String), Result<Value, String>>);
 
 impl Engine {
     /// Refuses with 403 unless the actor may import into `form` (see [`require_import_rights`]).
@@ -651,68 +548,4 @@ impl Engine {
             self.app(app).and_then(|a| a.form(form)).and_then(|rt| require_import_rights(&Access::of(actor, rt), form, on_duplicate));
         self.command(actor, Subject { action: "import", app, form, id: "" }, std::future::ready(result)).await
     }
-}
-
-/// An import needs the import and create rights, and update too when duplicates are to be updated.
-fn require_import_rights(access: &Access, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
-    access.require(Action::Import, form)?;
-    access.require(Action::Create, form)?;
-    if on_duplicate == OnDuplicate::Update {
-        access.require(Action::Update, form)?;
-    }
-    Ok(())
-}
-
-/// The field of each column (`None`: ignored), after checking the actor may import into the form
-/// and write every mapped field.
-fn plan(
-    actor: &Actor,
-    app: &LoadedApp,
-    form: &str,
-    headers: &[String],
-    options: &ImportOptions,
-) -> Result<Vec<Option<Field>>, EngineError> {
-    let rt = app.form(form)?;
-    let access = Access::of(actor, rt);
-    require_import_rights(&access, form, options.on_duplicate)?;
-    let fields = &rt.compiled.def.fields;
-    let mut columns = Vec::new();
-    for (i, header) in headers.iter().enumerate() {
-        let name = header.trim();
-        let field = match options.map.get(name) {
-            Some(id) => Some(
-                fields
-                    .iter()
-                    .find(|f| &f.id == id)
-                    .ok_or_else(|| EngineError::malformed_at(format!("/map/{name}"), format!("no field `{id}` in {form}")))?,
-            ),
-            None if SYSTEM_COLUMNS.contains(&name) => None,
-            None => fields.iter().find(|f| f.id == name || f.label.texts().iter().any(|t| t.trim().eq_ignore_ascii_case(name))),
-        };
-        if let Some(f) = field {
-            let computed = f.formula.is_some() || f.read_only || f.kind == FieldKind::AutoNumber;
-            if computed || access.locked.contains(&f.id) || access.hidden.contains(&f.id) {
-                let message = format!("column `{name}` maps to `{}`, which you may not write", f.id);
-                return Err(EngineError::ForbiddenFields(vec![FieldError::new(format!("/columns/{i}"), message)]));
-            }
-        }
-        columns.push(field.cloned());
-    }
-    if columns.iter().all(Option::is_none) {
-        return Err(EngineError::malformed_at("/columns", format!("no column matches a field of {form}")));
-    }
-    Ok(columns)
-}
-
-/// The row's errors, each named by the column of its field where there is one.
-fn row_errors(row: usize, error: &EngineError, columns: &[Option<Field>], headers: &[String]) -> Vec<RowError> {
-    let column_of = |path: &str| {
-        let field = path.trim_start_matches('/').split('/').next().unwrap_or_default();
-        columns.iter().zip(headers).find(|(f, _)| f.as_ref().is_some_and(|f| f.id == field)).map(|(_, h)| h.clone())
-    };
-    let details = error.details();
-    if details.is_empty() {
-        return vec![RowError { row, column: None, message: error.to_string() }];
-    }
-    details.into_iter().map(|d| RowError { row, column: column_of(&d.path), message: d.message }).collect()
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::command::Cmd;
-use crate::{Actor, Engine, EngineError, dated, time};
+use crate::{Actor, Engine, EngineError, LoadedApp, dated, time};
 
 /// A claimed job whose server died is taken over after this long.
 const LEASE: chrono::Duration = chrono::Duration::minutes(10);
@@ -22,6 +22,19 @@ const BATCH: u64 = 20;
 
 pub(crate) fn parse_cron(expr: &str) -> Result<Cron, String> {
     Cron::from_str(expr).map_err(|e| format!("not a cron expression: {e}"))
+}
+
+/// The job computing `app`'s dated figures ([`crate::dated`]) at the next midnight after `now`.
+fn dated_figures_job(app: &LoadedApp, now: DateTime<Utc>) -> store::Job {
+    store::Job {
+        id: Uuid::now_v7().to_string(),
+        key: format!("{}:{}", JobKind::DatedFigures.name(), app.id()),
+        app: app.id().to_owned(),
+        kind: JobKind::DatedFigures.name().into(),
+        due_at: time::format(time::next_midnight(now)),
+        payload: json!({}),
+        attempts: 0,
+    }
 }
 
 fn next_time(expr: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>, EngineError> {
@@ -76,8 +89,8 @@ impl Engine {
                 };
                 store::add_job(&tx, &job).await?;
             }
-            if let Some(job) = dated::daily_job(app, now) {
-                store::add_job(&tx, &job).await?;
+            if dated::has_dated_figures(app) {
+                store::add_job(&tx, &dated_figures_job(app, now)).await?;
             }
         }
         Ok(turn.commit(tx).await?)
@@ -132,7 +145,7 @@ impl Engine {
                 Err(e) => (Err(e), None),
             },
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
-            Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(dated::next_midnight(now))),
+            Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(time::next_midnight(now))),
             None => (Err(EngineError::Internal(format!("job `{}` is of no kind this server knows: `{}`", job.key, job.kind))), None),
         }
     }

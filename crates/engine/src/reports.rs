@@ -217,7 +217,7 @@ impl Engine {
             let report = self.saved_report(app, &tile.report)?;
             let form = loaded.form(&report.source)?;
             let mut filter = Map::new();
-            let applies = |field: &str| form.compiled.def.field(field).is_some() || crate::list::system_column(field).is_some();
+            let applies = |field: &str| form.compiled.def.field(field).is_some() || crate::filter::system_column(field).is_some();
             for f in dashboard.filters.iter().filter(|f| applies(&f.field)) {
                 if let Some(condition) = values.get(&f.id) {
                     let condition = match (f.input, condition) {

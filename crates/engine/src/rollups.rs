@@ -19,9 +19,8 @@ use serde_json::{Map, Value, json};
 use store::{Backend, Conn, OutKind};
 
 use crate::apps::{FormRuntime, LoadedApp};
-use crate::command::Cmd;
-use crate::dated::Pages;
-use crate::records::MAX_EFFECT_DEPTH;
+use crate::command::{Cmd, MAX_EFFECT_DEPTH};
+use crate::pages::Pages;
 use crate::{Actor, Engine, EngineError, time};
 
 /// The history op of a version written because a rollup's figure changed.

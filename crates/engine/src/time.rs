@@ -17,6 +17,11 @@ pub(crate) fn now() -> String {
     format(Utc::now())
 }
 
+/// The first midnight (UTC) after `now`.
+pub(crate) fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
+    (now.date_naive() + chrono::Days::new(1)).and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
 /// Runs `work` as at `now`: rules it runs read that time. The job worker runs each job so, with
 /// the time it was given — a test's moved clock reaches the rules too.
 pub(crate) async fn as_at<F: Future>(now: DateTime<Utc>, work: F) -> F::Output {
@@ -26,4 +31,15 @@ pub(crate) async fn as_at<F: Future>(now: DateTime<Utc>, work: F) -> F::Output {
 /// The time rules read: the running job's, or `None` for the wall clock.
 pub(crate) fn rules_time() -> Option<DateTime<Utc>> {
     JOB_TIME.try_with(|t| *t).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_midnight_is_the_next_day_at_zero() {
+        let now: DateTime<Utc> = "2026-03-31T23:59:00Z".parse().unwrap();
+        assert_eq!(format(next_midnight(now)), "2026-04-01T00:00:00.000000Z");
+    }
 }

@@ -11,7 +11,7 @@ use workflow::Workflow;
 
 use crate::{EngineError, LoadedApp, time};
 
-use super::FlowRuntime;
+use crate::apps::FlowRuntime;
 
 /// Problems of the app's flows for `tessera check`: the graph (from the workflow crate) and the
 /// expressions and rules flows name (from the rules engine).
@@ -120,10 +120,5 @@ impl LoadedApp {
             };
         }
         Ok(())
-    }
-
-    /// The flow field of `form`, which only the flow changes.
-    pub(crate) fn flow_field(&self, form: &str) -> Option<&str> {
-        self.flows.get(form).and_then(|f| f.workflow.def().field.as_deref())
     }
 }

@@ -13,8 +13,7 @@ mod load;
 mod tasks;
 mod timers;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use defs::{Flow, Label};
 use serde::Serialize;
@@ -29,16 +28,6 @@ use crate::{Actor, Engine, EngineError, Envelope, LoadedApp};
 pub(crate) use load::compile_flows;
 
 use env::{FlowEnv, step_error};
-
-/// A form's flow as loaded: the verified definition and the version number it is stored under.
-pub(crate) struct FlowRuntime {
-    pub(crate) workflow: Arc<Workflow>,
-    pub(crate) version: i64,
-}
-
-/// Flow definitions of earlier versions that records in flight still follow, by (flow, version).
-#[derive(Default)]
-pub(crate) struct OldFlows(Mutex<HashMap<(String, i64), Arc<Workflow>>>);
 
 /// What `…/records/{id}/actions` shows: where the record stands and what the caller may do.
 #[derive(Debug, Clone, Serialize)]

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 use store::Scalar;
 
 use crate::apps::{FormRuntime, column_kind};
-use crate::list::scalar_of;
+use crate::filter::scalar_of;
 
 /// The dedupe keys of the records a dry run created, so a row repeating an earlier row of the
 /// file is a duplicate, as it will be when the file is imported. Within a chunk the database

@@ -1,184 +1,37 @@
 //! Record commands: create, get, update, delete, restore, history. Each write runs in one
 //! transaction: validation, link and dedupe checks, auto-numbers, the row and its history
 //! version all commit together or not at all.
+//!
+//! `create` drafts and writes new records, `checks` holds links and dedupe keys.
+
+mod checks;
+mod create;
+
+pub(crate) use create::Draft;
 
 use chrono::{Datelike, Utc};
-use defs::{Action, FieldKind};
+use defs::Action;
 use forms::FieldError;
 use rules::Effect;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Record, Scalar, SystemColumn, Target};
 use uuid::Uuid;
-use workflow::Instance;
 
 use crate::access::Access;
-use crate::apps::{FormRuntime, column_kind};
+use crate::apps::FormRuntime;
 use crate::audit::Subject;
-use crate::command::Cmd;
+use crate::command::{Cmd, MAX_EFFECT_DEPTH};
 use crate::flows::ActRequest;
-use crate::flows::starts_in_approval;
 use crate::gather;
-use crate::hooks::{RulesDraft, SaveContext, Turn};
-use crate::list::scalar_of;
+use crate::hooks::SaveContext;
 use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
 use crate::{dated, locks};
-
-/// How many times rule effects may cause further effects within one command.
-pub(crate) const MAX_EFFECT_DEPTH: u8 = 4;
 
 /// The history's name of a change someone asked for (PATCH, an import that updates, a rule's
 /// `update`): the only change a state's field locks judge ([`locks`]).
 pub(crate) const UPDATE: &str = "update";
 
-/// A new record worked out before its write (see [`Engine::draft`]).
-pub(crate) struct Draft {
-    id: String,
-    /// The owner the caller gave, overriding assignment.
-    owner: Option<String>,
-    stage: DraftStage,
-}
-
-enum DraftStage {
-    /// Its flow started and its rules drafted.
-    Started(Box<(Option<Instance>, RulesDraft)>),
-    /// Its flow starts in an approval, which needs the user directory: started in the transaction.
-    NeedsDirectory(Map<String, Value>),
-}
-
 impl Engine {
-    /// Creates a record of `form` from `data` (the form's fields).
-    pub async fn create(&self, actor: &Actor, app: &str, form: &str, data: Value) -> Result<Envelope, EngineError> {
-        let work = async {
-            let loaded = self.app_arc(app)?;
-            let rt = loaded.form(form)?;
-            let access = Access::of(actor, rt);
-            access.require(Action::Create, form)?;
-            if let Value::Object(fields) = &data {
-                access.check_writable(fields)?;
-            }
-            // Drafted before the write turn: other requests write meanwhile.
-            let drafting = Cmd::new(&(), actor, loaded);
-            let draft = self.draft_with_rules(Turn::NotYet, drafting, rt, data, None).await?;
-            let (turn, tx) = self.store.begin().await?;
-            let mut envelope = self.create_drafted(drafting.within(&tx), rt, draft).await?;
-            turn.commit(tx).await?;
-            access.redact(&mut envelope.data);
-            Ok(envelope)
-        };
-        self.command(actor, Subject { action: "create", app, form, id: "" }, work).await
-    }
-
-    /// Creates a record of `rt` in the command's transaction; `owner` overrides assignment and
-    /// the actor.
-    pub(crate) async fn create_in(
-        &self,
-        cmd: Cmd<'_, impl Conn>,
-        rt: &FormRuntime,
-        data: Value,
-        owner: Option<&str>,
-    ) -> Result<Envelope, EngineError> {
-        let draft = self.draft_with_rules(Turn::Held, cmd, rt, data, owner).await?;
-        self.create_drafted(cmd, rt, draft).await
-    }
-
-    /// Works out a new record as far as it goes without the database: read-only fields,
-    /// defaults, the start of its flow, the first run of its rules. `owner` as for
-    /// [`Engine::create_in`].
-    pub(crate) fn draft<C>(&self, cmd: Cmd<'_, C>, rt: &FormRuntime, data: Value, owner: Option<&str>) -> Result<Draft, EngineError> {
-        let Value::Object(mut data) = data else {
-            return Err(EngineError::malformed_at("/data", "`data` must be an object of field values"));
-        };
-        // People may not write read-only fields; rules may.
-        let errors = if cmd.trusted() { Vec::new() } else { rt.compiled.read_only_errors(None, &data) };
-        if !errors.is_empty() {
-            return Err(EngineError::Invalid(errors));
-        }
-        rt.compiled.apply_defaults(&mut data);
-        let id = Uuid::now_v7().to_string();
-        if starts_in_approval(cmd.app, rt.id(), &data) {
-            return Ok(Draft { id, owner: owner.map(str::to_owned), stage: DraftStage::NeedsDirectory(data) });
-        }
-        let started = self.start(cmd, rt, &id, data, owner, &[])?;
-        Ok(Draft { id, owner: owner.map(str::to_owned), stage: DraftStage::Started(Box::new(started)) })
-    }
-
-    /// Starts a new record's flow (`users`: the directory, when it starts in an approval) and
-    /// drafts its rules.
-    fn start<C>(
-        &self,
-        cmd: Cmd<'_, C>,
-        rt: &FormRuntime,
-        id: &str,
-        mut data: Map<String, Value>,
-        owner: Option<&str>,
-        users: &[store::User],
-    ) -> Result<(Option<Instance>, RulesDraft), EngineError> {
-        let instance = self.start_flow(cmd, rt, owner.unwrap_or(&cmd.actor.username), &mut data, users)?;
-        Ok((instance, self.draft_rules(cmd, rt, SaveContext { id: id.to_owned(), data, old: None, at: time::rules_time() })?))
-    }
-
-    /// Writes a drafted record: completes its rules with what they read, checks links and
-    /// duplicates, numbers it, and stores it with its history, audit row, flow timers and the
-    /// effects its rules asked for.
-    pub(crate) async fn create_drafted(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, draft: Draft) -> Result<Envelope, EngineError> {
-        let (tx, actor, form) = (cmd.tx, cmd.actor, rt.id());
-        let Draft { id, owner, stage } = draft;
-        let owner = owner.as_deref();
-        let (instance, rules) = match stage {
-            DraftStage::Started(started) => *started,
-            DraftStage::NeedsDirectory(data) => self.start(cmd, rt, &id, data, owner, &store::users(tx).await?)?,
-        };
-        let (prepared, assign) = self.finish_rules(cmd, rules).await?;
-        if !prepared.errors.is_empty() {
-            return Err(EngineError::Invalid(prepared.errors));
-        }
-        let mut data = prepared.data;
-        self.check_references(cmd, rt, None, &data).await?;
-        self.check_duplicates(tx, rt, None, &data).await?;
-        let owner = match owner {
-            Some(owner) => owner.to_owned(),
-            None => match self.assign_owner(cmd, rt, &id, &data, assign).await? {
-                Some(assigned) if !store::user_exists(tx, &assigned).await? => {
-                    let message = format!("assigned owner `{assigned}` does not exist");
-                    return Err(EngineError::Invalid(vec![FieldError::new("/owner", message)]));
-                }
-                Some(assigned) => assigned,
-                None => actor.username.clone(),
-            },
-        };
-        for (field, pattern) in rt.compiled.auto_numbers() {
-            let number = next_number(tx, cmd.app.id(), form, field, pattern).await?;
-            data.insert(field.to_owned(), Value::String(number));
-        }
-        let now = time::now();
-        let flow = instance.as_ref().map(serde_json::to_value).transpose().map_err(|e| EngineError::Internal(e.to_string()))?;
-        let record = Record {
-            id,
-            version: 1,
-            owner,
-            state: instance.as_ref().map(|i| i.state.clone()),
-            flow,
-            data,
-            created_by: actor.username.clone(),
-            created_at: now.clone(),
-            updated_by: actor.username.clone(),
-            updated_at: now,
-            deleted_at: None,
-        };
-        store::insert(tx, &rt.table, &record).await?;
-        let envelope = Envelope::new(form, record);
-        self.record_write(cmd, None, &envelope, "create").await?;
-        self.refresh_rollups(cmd, rt, &[&envelope.data]).await?;
-        if let Some(instance) = &instance {
-            self.started_flow(cmd, rt, &envelope, instance).await?;
-        }
-        let mut effects = prepared.effects;
-        let save = SaveContext { id: envelope.id.clone(), data: envelope.data.clone(), old: None, at: time::rules_time() };
-        effects.extend(self.after_save(cmd, rt, save).await?);
-        self.apply_effects(cmd, form, &envelope.id, effects).await?;
-        Ok(envelope)
-    }
-
     /// The live record `id` of `form`, as the actor may see it.
     pub async fn get(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
         let work = async {
@@ -504,83 +357,6 @@ impl Engine {
             changed_at: after.updated_at.clone(),
         };
         Ok(gather::history(cmd.tx, entry).await?)
-    }
-
-    /// Links must name live records of their target form — records the person may read, when a
-    /// person writes (trusted writers — rules and flows — link with the app's authority) — and
-    /// user fields existing users. A record the person may not read is answered as a missing
-    /// one. On update only changed values are checked: a link that was valid when written stays.
-    async fn check_references(
-        &self,
-        cmd: Cmd<'_, impl Conn>,
-        rt: &FormRuntime,
-        old: Option<&Map<String, Value>>,
-        data: &Map<String, Value>,
-    ) -> Result<(), EngineError> {
-        let tx = cmd.tx;
-        let old_links = old.map(|o| rt.compiled.links(o)).unwrap_or_default();
-        let mut errors = Vec::new();
-        for link in rt.compiled.links(data) {
-            if old_links.contains(&link) {
-                continue;
-            }
-            let target = cmd.form(&link.form)?;
-            let found = match cmd.trusted() {
-                false => self.may_read(cmd, target, &link.id).await?,
-                true => store::exists(tx, &target.table, &link.id).await?,
-            };
-            if !found {
-                errors.push(FieldError::new(&link.path, format!("no {} record with id {}", link.form, link.id)));
-            }
-        }
-        for field in rt.compiled.def.fields.iter().filter(|f| f.kind == FieldKind::User) {
-            let Some(Value::String(username)) = data.get(&field.id) else { continue };
-            let unchanged = old.and_then(|o| o.get(&field.id)) == data.get(&field.id);
-            if !unchanged && !store::user_exists(tx, username).await? {
-                errors.push(FieldError::new(format!("/{}", field.id), format!("no user `{username}`")));
-            }
-        }
-        if errors.is_empty() { Ok(()) } else { Err(EngineError::Invalid(errors)) }
-    }
-
-    /// Refuses `data` when a live record shares all values of one of the form's dedupe keys.
-    async fn check_duplicates(
-        &self,
-        tx: &impl Conn,
-        rt: &FormRuntime,
-        old: Option<&Record>,
-        data: &Map<String, Value>,
-    ) -> Result<(), EngineError> {
-        for key in &rt.compiled.def.dedupe {
-            let mut values = Vec::new();
-            for name in key {
-                let column = rt.compiled.column(name).and_then(column_kind);
-                let scalar = data.get(name).and_then(|v| column.and_then(|c| scalar_of(v, c)));
-                match (column, scalar) {
-                    (Some(c), Some(s)) => values.push((name.clone(), c, s)),
-                    _ => break,
-                }
-            }
-            if values.len() < key.len() {
-                continue; // a key with an empty part cannot collide
-            }
-            if let Some(old) = old.filter(|o| o.deleted_at.is_none())
-                && key.iter().all(|k| old.data.get(k) == data.get(k))
-            {
-                continue;
-            }
-            let lock = format!(
-                "dedupe:{}:{}",
-                rt.table.name,
-                serde_json::to_string(&key.iter().map(|k| data.get(k)).collect::<Vec<_>>()).unwrap_or_default()
-            );
-            store::lock_key(tx, &lock).await?;
-            let exclude = old.map(|o| o.id.as_str());
-            if let Some(existing) = store::find_duplicate(tx, &rt.table, &values, exclude).await? {
-                return Err(EngineError::Duplicate { existing: Some(existing), fields: key.clone() });
-            }
-        }
-        Ok(())
     }
 }
 

@@ -12,76 +12,24 @@
 //! the many runs that take microseconds pay no thread switch. All the runs and calls of one job
 //! share one [`Allowance`] of time, so catching errors or being run again cannot stretch it.
 
-use std::sync::mpsc as sync_channel;
-use std::sync::{Arc, LazyLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use defs::{Action, HookKind};
 use forms::FieldError;
-use rules::{Allowance, Effect, Host, Input, ReadAs, RuleError};
+use rules::{Effect, Host, Input, ReadAs, RuleError};
 use serde_json::{Map, Value, json};
 use store::{Conn, Deleted, Filter, ListQuery};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::mpsc;
 
 use crate::access::Access;
 use crate::apps::{FormRuntime, LoadedApp};
 use crate::command::Cmd;
-use crate::records::Draft;
 use crate::{Actor, Engine, EngineError, time};
 
-/// Cores the rules pool leaves to the request threads and the database: with every other core
-/// running runaway rules, requests still have one to themselves, and further rule runs queue.
-const CORES_LEFT_TO_REQUESTS: usize = 1;
+mod runs;
 
-/// Rule runs at a time in the process: the cores not left to requests, at least one.
-static RULE_RUNS: LazyLock<Semaphore> = LazyLock::new(|| {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Semaphore::new(cores.saturating_sub(CORES_LEFT_TO_REQUESTS).max(1))
-});
-
-/// Whether a run of rules is made inside a write turn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Turn {
-    /// Inside one: a run that outlasts its slice goes to a blocking thread at once. Were it to
-    /// wait for a place among the [`RULE_RUNS`] behind runs that hold no turn, every writer would
-    /// wait with it. Such runs are few: one turn at a time on SQLite, on PostgreSQL as many as the
-    /// database has connections.
-    Held,
-    /// Before one (a new record's draft): it waits for a place.
-    NotYet,
-}
-
-/// Starts `run` on a blocking thread — for a run made before its write turn, once one of the
-/// [`RULE_RUNS`] is free; the run keeps its place until it ends, even if the caller stops
-/// waiting for it.
-async fn spawn_on_rule_pool<T: Send + 'static>(
-    turn: Turn,
-    run: impl FnOnce() -> T + Send + 'static,
-) -> Result<tokio::task::JoinHandle<T>, EngineError> {
-    let place = match turn {
-        Turn::Held => None,
-        Turn::NotYet => Some(RULE_RUNS.acquire().await.map_err(|e| EngineError::Internal(format!("rules pool: {e}")))?),
-    };
-    Ok(tokio::task::spawn_blocking(move || {
-        let _place = place;
-        run()
-    }))
-}
-
-/// How long a run of rules may take on the thread that needs it — a request thread, an
-/// import's writer — before it is stopped and made again on the rules pool. Nearly every run ends
-/// within microseconds; a thread switch to the pool and back costs tens (measured: imports ran at
-/// 8,000 rows/s with every run on the pool, 20,000 without).
-const INLINE_SLICE: Duration = Duration::from_millis(2);
-
-/// Runs `run` here if it ends within [`INLINE_SLICE`], else again on the rules pool, and
-/// returns what it returned.
-async fn run_rules<T: Send + 'static>(turn: Turn, run: impl Fn() -> T + Send + Sync + 'static) -> Result<T, EngineError> {
-    if let Some(out) = Allowance::within(INLINE_SLICE, &run) {
-        return Ok(out);
-    }
-    spawn_on_rule_pool(turn, run).await?.await.map_err(|e| EngineError::Internal(format!("rule job failed: {e}")))
-}
+pub(crate) use runs::Turn;
+use runs::{Asking, ChannelHost, HostRequest, MAX_REPLAYED_READS, NoHost, Started, run_rules, spawn_on_rule_pool};
 
 /// A record made ready to write.
 pub(crate) struct Prepared {
@@ -116,168 +64,6 @@ pub(crate) struct AssignDraft {
     started: Option<Started<Result<Option<String>, RuleError>>>,
 }
 
-type Job<T> = Arc<dyn Fn(Arc<dyn Host>) -> T + Send + Sync>;
-
-/// A rule job after its first run: its outcome, or the read it stopped at. [`Engine::finish`]
-/// answers the reads and runs it again.
-struct Started<T> {
-    /// Kept only while it has a read to be answered and run again.
-    job: Option<Job<T>>,
-    replay: Arc<Replay>,
-    /// The time left to all its runs.
-    allowance: Allowance,
-    out: T,
-}
-
-impl<T: Send + 'static> Started<T> {
-    /// Makes the job's first run on this thread (see [`run_rules`] for which).
-    fn run(allowance: Allowance, job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Self {
-        let replay = Arc::new(Replay::default());
-        let out = allowance.spend(|| job(Arc::new(Asking(replay.clone()))));
-        // A job that asked nothing is never run again: let go of it (and what it holds) here,
-        // on the thread that made it.
-        let asked = replay.state().unanswered.is_some();
-        Started { job: asked.then(|| Arc::new(job) as Job<T>), replay, allowance, out }
-    }
-
-    /// [`Started::run`] through [`run_rules`], inside a write turn.
-    async fn start(allowance: Allowance, job: impl Fn(Arc<dyn Host>) -> T + Send + Sync + 'static) -> Result<Self, EngineError> {
-        let job: Job<T> = Arc::new(job);
-        run_rules(Turn::Held, move || {
-            let job = job.clone();
-            Started::run(allowance.clone(), move |host| job(host))
-        })
-        .await
-    }
-
-    /// A job done without running rules: it never runs again, so its allowance is never drawn on.
-    fn ready(out: T) -> Self {
-        Started { job: None, replay: Arc::default(), allowance: Allowance::new(Default::default()), out }
-    }
-
-    /// The outcome, when the run asked for nothing it was not given.
-    fn settled(&self) -> Option<&T> {
-        self.replay.state().unanswered.is_none().then_some(&self.out)
-    }
-}
-
-#[derive(Debug, Clone, PartialEq)]
-enum HostRequest {
-    Lookup { form: String, id: String, read_as: ReadAs },
-    Find { form: String, filter: Value, limit: u64, read_as: ReadAs },
-    RoundRobin { pool: String, members: Vec<String> },
-}
-
-type Reply = sync_channel::Sender<Result<Value, String>>;
-
-/// Reads a rule job may make on the calling task before it moves to a blocking thread; each
-/// read there costs one more run of the job.
-const MAX_REPLAYED_READS: usize = 4;
-
-/// Whoever answers a rule job's reads.
-trait Ask {
-    fn ask(&self, request: HostRequest) -> Result<Value, String>;
-}
-
-/// The [`Host`] of an [`Ask`]er.
-struct Asking<A>(A);
-
-impl<A: Ask + Send + Sync> Host for Asking<A> {
-    fn lookup(&self, form: &str, id: &str, read_as: ReadAs) -> Result<Option<Value>, String> {
-        let found = self.0.ask(HostRequest::Lookup { form: form.to_owned(), id: id.to_owned(), read_as })?;
-        Ok((!found.is_null()).then_some(found))
-    }
-    fn find(&self, form: &str, filter: Value, limit: u64, read_as: ReadAs) -> Result<Vec<Value>, String> {
-        match self.0.ask(HostRequest::Find { form: form.to_owned(), filter, limit, read_as })? {
-            Value::Array(rows) => Ok(rows),
-            _ => Ok(Vec::new()),
-        }
-    }
-    fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String> {
-        let chosen = self.0.ask(HostRequest::RoundRobin { pool: pool.to_owned(), members: members.to_vec() })?;
-        Ok(chosen.as_str().unwrap_or_default().to_owned())
-    }
-}
-
-/// Answers a job's reads with the answers gathered in its earlier runs, and notes the first read
-/// it has no answer for yet.
-#[derive(Default)]
-struct Replay(std::sync::Mutex<ReplayState>);
-
-#[derive(Default)]
-struct ReplayState {
-    answers: Vec<(HostRequest, Result<Value, String>)>,
-    /// Reads asked in this run.
-    asked: usize,
-    /// The first read of this run without an answer, and its place among the reads.
-    unanswered: Option<(usize, HostRequest)>,
-}
-
-impl Replay {
-    fn state(&self) -> std::sync::MutexGuard<'_, ReplayState> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Readies the answers for a new run of the job, which asks from its first read again.
-    fn restart(&self) {
-        let mut state = self.state();
-        state.asked = 0;
-        state.unanswered = None;
-    }
-}
-
-impl Ask for Arc<Replay> {
-    fn ask(&self, request: HostRequest) -> Result<Value, String> {
-        let mut state = self.state();
-        let place = state.asked;
-        state.asked += 1;
-        match state.answers.get(place) {
-            Some((asked, answer)) if *asked == request => answer.clone(),
-            _ => {
-                state.unanswered.get_or_insert((place, request));
-                Err("this read is answered in the next run".into())
-            }
-        }
-    }
-}
-
-/// Answers the reads of a job on a blocking thread: each is sent to the saving task and
-/// answered there.
-struct ChannelHost(mpsc::UnboundedSender<(HostRequest, Reply)>);
-
-impl Ask for ChannelHost {
-    /// Waits no longer than the job's run may last: the run holds a place in the rules pool,
-    /// and a read stuck behind a lock held by a save waiting for that place would otherwise
-    /// never end.
-    fn ask(&self, request: HostRequest) -> Result<Value, String> {
-        let (reply, answer) = sync_channel::channel();
-        self.0.send((request, reply)).map_err(|_| "the save was abandoned".to_owned())?;
-        let waited = match Allowance::run_ends() {
-            Some(end) => answer.recv_timeout(end.saturating_duration_since(Instant::now())).map_err(|e| match e {
-                sync_channel::RecvTimeoutError::Timeout => "the rule ran out of time waiting for a read",
-                sync_channel::RecvTimeoutError::Disconnected => "the save was abandoned",
-            }),
-            None => answer.recv().map_err(|_| "the save was abandoned"),
-        };
-        waited.map_err(str::to_owned)?
-    }
-}
-
-/// For forms without rules: nothing ever asks.
-struct NoHost;
-
-impl Host for NoHost {
-    fn lookup(&self, _: &str, _: &str, _: ReadAs) -> Result<Option<Value>, String> {
-        Err("lookup is not available here".into())
-    }
-    fn find(&self, _: &str, _: Value, _: u64, _: ReadAs) -> Result<Vec<Value>, String> {
-        Err("find is not available here".into())
-    }
-    fn round_robin(&self, _: &str, _: &[String]) -> Result<String, String> {
-        Err("round_robin is not available here".into())
-    }
-}
-
 impl Engine {
     /// Computes and checks a changed record about to be saved (see the module doc for the order).
     pub(crate) async fn prepare(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, save: SaveContext) -> Result<Prepared, EngineError> {
@@ -286,22 +72,9 @@ impl Engine {
         Ok(self.finish_rules(cmd, draft).await?.0)
     }
 
-    /// [`Engine::draft`] through [`run_rules`]. `owner` as for [`Engine::create_in`].
-    pub(crate) async fn draft_with_rules<C>(
-        &self,
-        turn: Turn,
-        cmd: Cmd<'_, C>,
-        rt: &FormRuntime,
-        data: Value,
-        owner: Option<&str>,
-    ) -> Result<Draft, EngineError> {
-        let owner = owner.map(str::to_owned);
-        self.run_form_rules(turn, cmd, rt, move |engine, drafting, rt| engine.draft(drafting, rt, data.clone(), owner.as_deref())).await
-    }
-
     /// Runs `work`, which runs the rules of `rt` for `cmd` before its transaction, through
     /// [`run_rules`] — or simply here, when the form has no rules to run before a write.
-    async fn run_form_rules<C, T: Send + 'static>(
+    pub(crate) async fn run_form_rules<C, T: Send + 'static>(
         &self,
         turn: Turn,
         cmd: Cmd<'_, C>,
@@ -479,7 +252,7 @@ impl Engine {
             }
             HostRequest::Find { form, filter, limit, read_as } => {
                 let rt = loaded.form(&form).map_err(text)?;
-                let filter = crate::list::parse_filter(loaded, rt, &filter, "/filter").map_err(|e| format!("find({form}): {e}"))?;
+                let filter = crate::filter::parse_filter(loaded, rt, &filter, "/filter").map_err(|e| format!("find({form}): {e}"))?;
                 let (filter, access) = match read_as {
                     ReadAs::App => (filter, None),
                     ReadAs::User => {
