@@ -3,7 +3,7 @@
 //! error codes and their kinds, which the server maps to HTTP statuses in one match.
 
 use defs::Diagnostic;
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -205,12 +205,16 @@ impl EngineError {
             EngineError::Duplicate { fields, existing } => {
                 let message =
                     existing.as_ref().map_or("same value as an existing record".to_owned(), |id| format!("same value as record {id}"));
-                let params: serde_json::Map<_, _> = existing.iter().map(|id| ("existing".to_owned(), id.clone().into())).collect();
-                fields.iter().map(|f| FieldError::coded(format!("/{f}"), message.clone(), "duplicate", params.clone())).collect()
+                let duplicate = |f: &String| {
+                    let error = FieldError::coded(format!("/{f}"), FieldCode::Duplicate, message.clone());
+                    match existing {
+                        Some(id) => error.with("existing", id.as_str()),
+                        None => error,
+                    }
+                };
+                fields.iter().map(duplicate).collect()
             }
-            EngineError::Definitions(diags) => {
-                diags.iter().map(|d| FieldError::new(d.pointer.clone(), format!("{}: {}", d.file.display(), d.message))).collect()
-            }
+            EngineError::Definitions(diags) => diags.iter().map(definition_problem).collect(),
             _ => Vec::new(),
         }
     }
@@ -221,6 +225,17 @@ impl EngineError {
 
     pub(crate) fn malformed_at(path: impl Into<String>, message: impl Into<String>) -> Self {
         let message = message.into();
-        EngineError::Malformed { details: vec![FieldError::new(path, message.clone())], message }
+        EngineError::Malformed {
+            details: vec![FieldError::coded(path, FieldCode::Malformed, message.clone()).with("text", message.as_str())],
+            message,
+        }
     }
+}
+
+/// A definition's problem as a field problem: its text as written, and the file it is in.
+fn definition_problem(d: &Diagnostic) -> FieldError {
+    let file = d.file.display().to_string();
+    FieldError::coded(d.pointer.clone(), FieldCode::Definition, format!("{file}: {}", d.message))
+        .with("text", d.message.as_str())
+        .with("file", file)
 }

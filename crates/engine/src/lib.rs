@@ -46,7 +46,7 @@ pub use envelope::{Envelope, HistoryItem, Page};
 pub use error::{Code, EngineError, Kind, Limit};
 pub use export::{Export, csv_chunk};
 pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
-pub use forms::FieldError;
+pub use forms::{FieldCode, FieldError};
 pub use import::{
     ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, OnDuplicate,
     RUNNING_IMPORTS_PER_USER, RowError, Table,

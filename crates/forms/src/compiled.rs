@@ -8,15 +8,15 @@ use serde_json::{Map, Value, json};
 
 use crate::field_types::{Column, field_type};
 
-/// A problem with one value of a record, located by JSON pointer (`/items/2/qty`).
+/// A problem with one value of a record, located by JSON pointer (`/items/2/qty`), with the
+/// `code` and `params` a client words it by; `message` is the API's English for people and logs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FieldError {
     pub path: String,
     pub message: String,
-    /// What is wrong, for clients that word it in their own language (`required`, `maximum`,
-    /// `duplicate` …); absent on a message only its author can word (a rule's `error()`).
+    /// What is wrong (`required`, `maximum`, `duplicate`, `locked` …); see [`FieldCode`].
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
+    pub code: Option<FieldCode>,
     /// The values the code's wording needs (`{"limit": 100}`).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub params: Map<String, Value>,
@@ -27,10 +27,157 @@ impl FieldError {
         FieldError { path: path.into(), message: message.into(), code: None, params: Map::new() }
     }
 
-    /// An error with a `code` (and `params`) a client can word itself.
-    pub fn coded(path: impl Into<String>, message: impl Into<String>, code: impl Into<String>, params: Map<String, Value>) -> Self {
-        FieldError { code: Some(code.into()), params, ..FieldError::new(path, message) }
+    /// An error with a `code` a client can word itself; `with` adds the params its wording needs.
+    pub fn coded(path: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
+        FieldError { code: Some(code), ..FieldError::new(path, message) }
     }
+
+    /// The error with the param `name` set to `value`.
+    pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
+        self.params.insert(name.to_owned(), value.into());
+        self
+    }
+}
+
+/// Declares [`FieldCode`] from one list of variants and their wire names, so [`FieldCode::ALL`]
+/// (which the UI's catalogue test walks) cannot miss one.
+macro_rules! field_codes {
+    ($($(#[$doc:meta])* $variant:ident = $name:literal,)*) => {
+        /// Every code a field problem carries: the stable name a client translates (with the
+        /// problem's `params`), never English text. JSON Schema's problems keep the keyword's
+        /// name (`maxLength`); the engine's own are snake_case.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum FieldCode {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl FieldCode {
+            /// Every code, for catalogues and tests that must cover them all.
+            pub const ALL: &[FieldCode] = &[$(FieldCode::$variant,)*];
+
+            /// The name on the wire.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(FieldCode::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+field_codes! {
+    /// A value of the wrong JSON type.
+    Type = "type",
+    /// A required field is missing or empty (also `required_if`).
+    Required = "required",
+    /// A field the form does not have.
+    UnknownField = "unknown_field",
+    /// A field users may not write (read-only, formula, auto-number) was changed.
+    ReadOnly = "read_only",
+    /// Params: `limit` (characters).
+    MaxLength = "maxLength",
+    /// Params: `limit` (characters).
+    MinLength = "minLength",
+    /// Params: `limit`.
+    Maximum = "maximum",
+    /// Params: `limit`.
+    Minimum = "minimum",
+    /// Params: `limit`.
+    ExclusiveMaximum = "exclusiveMaximum",
+    /// Params: `limit`.
+    ExclusiveMinimum = "exclusiveMinimum",
+    MultipleOf = "multipleOf",
+    /// Params: `pattern`.
+    Pattern = "pattern",
+    /// Params: `format` (`date`, `email`, `uri` …).
+    Format = "format",
+    /// Params: `options`, the values allowed.
+    Enum = "enum",
+    Const = "const",
+    /// Params: `limit` (items).
+    MaxItems = "maxItems",
+    /// Params: `limit` (items).
+    MinItems = "minItems",
+    UniqueItems = "uniqueItems",
+    /// Any other problem JSON Schema finds (a keyword no form schema uses today).
+    Invalid = "invalid",
+    /// A live record has the same value. Params: `existing`, when the caller may read it.
+    Duplicate = "duplicate",
+    /// The field is locked in the record's state. Params: `state`.
+    Locked = "locked",
+    /// The flow's state field, which only the record's actions change.
+    FollowsFlow = "follows_flow",
+    /// A new record asked for a state it may not start in. Params: `state`, `initial`.
+    StartState = "start_state",
+    /// The flow needs the field before the action.
+    RequiredForAction = "required_for_action",
+    /// A flow guard refused the action. Params: `text`, the guard's message as its author wrote it.
+    Guard = "guard",
+    /// A link to a record that does not exist or that the caller may not read. Params: `form`, `id`.
+    LinkNotFound = "link_not_found",
+    /// A user field (or the owner) names no user. Params: `username`.
+    UserNotFound = "user_not_found",
+    /// A rule's `error()`. Params: `text`, as the rule's author wrote it (shown as written).
+    Rule = "rule",
+    /// The caller may not write the field. Params: `column` for an import column mapped to it.
+    NotWritable = "not_writable",
+    /// The caller may not read the field. Params: `field`.
+    NotReadable = "not_readable",
+    /// An imported cell the field's type cannot read. Params: `column`, `text` (why, in English).
+    UnreadableCell = "unreadable_cell",
+    /// The password given as the current one is not.
+    WrongPassword = "wrong_password",
+    /// A problem of a definition (an app file, a report sent ad hoc). Params: `text`, and `file`.
+    Definition = "definition",
+    /// The request is malformed here (a filter, sort, cursor …). Params: `text`.
+    Malformed = "malformed",
+    /// A report ran past its time. Params: `limit` (seconds).
+    ReportTimeout = "report_timeout",
+    /// A document could not be printed. Params: `text`.
+    PrintFailed = "print_failed",
+}
+
+impl Serialize for FieldCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for FieldCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The code of a JSON Schema problem: the keyword's own (a keyword no form schema uses is
+/// `invalid`).
+fn keyword_code(kind: &ValidationErrorKind) -> FieldCode {
+    match kind {
+        ValidationErrorKind::Type { .. } => FieldCode::Type,
+        ValidationErrorKind::Required { .. } => FieldCode::Required,
+        ValidationErrorKind::AdditionalProperties { .. } => FieldCode::UnknownField,
+        ValidationErrorKind::MaxLength { .. } => FieldCode::MaxLength,
+        ValidationErrorKind::MinLength { .. } => FieldCode::MinLength,
+        ValidationErrorKind::Maximum { .. } => FieldCode::Maximum,
+        ValidationErrorKind::Minimum { .. } => FieldCode::Minimum,
+        ValidationErrorKind::ExclusiveMaximum { .. } => FieldCode::ExclusiveMaximum,
+        ValidationErrorKind::ExclusiveMinimum { .. } => FieldCode::ExclusiveMinimum,
+        ValidationErrorKind::MultipleOf { .. } => FieldCode::MultipleOf,
+        ValidationErrorKind::Pattern { .. } => FieldCode::Pattern,
+        ValidationErrorKind::Format { .. } => FieldCode::Format,
+        ValidationErrorKind::Enum { .. } => FieldCode::Enum,
+        ValidationErrorKind::Constant { .. } => FieldCode::Const,
+        ValidationErrorKind::MaxItems { .. } => FieldCode::MaxItems,
+        ValidationErrorKind::MinItems { .. } => FieldCode::MinItems,
+        ValidationErrorKind::UniqueItems => FieldCode::UniqueItems,
+        _ => FieldCode::Invalid,
+    }
+}
+
+/// A problem of the form's definition itself, worded by its text alone.
+fn definition_error(path: impl Into<String>, text: impl Into<String>) -> FieldError {
+    let text = text.into();
+    FieldError::coded(path, FieldCode::Definition, text.clone()).with("text", text)
 }
 
 /// The bound a value missed, named `limit` (or `format`, `pattern`, `options`) as the keyword
@@ -78,7 +225,7 @@ impl CompiledForm {
         let validator = jsonschema::draft202012::options()
             .should_validate_formats(true)
             .build(&schema)
-            .map_err(|e| vec![FieldError::new("/fields", format!("form does not compile: {e}"))])?;
+            .map_err(|e| vec![definition_error("/fields", format!("form does not compile: {e}"))])?;
         let mut errors = Vec::new();
         for (i, field) in form.fields.iter().enumerate() {
             if let Some(default) = &field.default {
@@ -88,7 +235,7 @@ impl CompiledForm {
                     .build(&field_schema)
                     .is_ok_and(|v| v.is_valid(default));
                 if !ok {
-                    errors.push(FieldError::new(format!("/fields/{i}/default"), "default is not a valid value of the field"));
+                    errors.push(definition_error(format!("/fields/{i}/default"), "default is not a valid value of the field"));
                 }
             }
         }
@@ -127,13 +274,15 @@ impl CompiledForm {
             match err.kind() {
                 ValidationErrorKind::Required { property } => {
                     let name = property.as_str().unwrap_or_default();
-                    errors.push(FieldError::coded(format!("{at}/{name}"), "is required", "required", Map::new()));
+                    errors.push(FieldError::coded(format!("{at}/{name}"), FieldCode::Required, "is required"));
                 }
                 ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    let unknown = |name: &String| FieldError::coded(format!("{at}/{name}"), "unknown field", "unknown_field", Map::new());
+                    let unknown = |name: &String| FieldError::coded(format!("{at}/{name}"), FieldCode::UnknownField, "unknown field");
                     errors.extend(unexpected.iter().map(unknown));
                 }
-                kind => errors.push(FieldError::coded(at, err.to_string(), kind.keyword(), keyword_params(kind))),
+                kind => {
+                    errors.push(FieldError { params: keyword_params(kind), ..FieldError::coded(at, keyword_code(kind), err.to_string()) })
+                }
             }
         }
         errors.sort_by(|a, b| a.path.cmp(&b.path));
@@ -148,7 +297,7 @@ impl CompiledForm {
             .iter()
             .filter(|f| f.read_only || f.formula.is_some() || !field_type(f.kind).user_writable())
             .filter(|f| new.get(&f.id) != old.and_then(|o| o.get(&f.id)))
-            .map(|f| FieldError::coded(format!("/{}", f.id), "is read-only", "read_only", Map::new()))
+            .map(|f| FieldError::coded(format!("/{}", f.id), FieldCode::ReadOnly, "is read-only"))
             .collect()
     }
 
@@ -256,6 +405,31 @@ mod tests {
     }
 
     #[test]
+    fn every_schema_problem_carries_its_code_and_params() {
+        let data = json!({"title": "far too long a title", "status": "won", "email": "x", "colour": 1, "items": [{"qty": 0}]});
+        let coded: Vec<_> = quote().validate(&data).into_iter().map(|e| (e.path, e.code.map(FieldCode::as_str), e.params)).collect();
+        let params = |pairs: Value| pairs.as_object().unwrap().clone();
+        assert_eq!(
+            coded,
+            [
+                ("/colour".into(), Some("unknown_field"), Map::new()),
+                ("/email".into(), Some("format"), params(json!({"format": "email"}))),
+                ("/items/0/product".into(), Some("required"), Map::new()),
+                ("/items/0/qty".into(), Some("minimum"), params(json!({"limit": 1.0}))),
+                ("/status".into(), Some("enum"), params(json!({"options": ["draft", "sent"]}))),
+                ("/title".into(), Some("maxLength"), params(json!({"limit": 10}))),
+            ]
+        );
+    }
+
+    #[test]
+    fn field_codes_have_distinct_wire_names() {
+        let names: std::collections::BTreeSet<_> = FieldCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(names.len(), FieldCode::ALL.len());
+        assert_eq!(serde_json::to_value(FieldCode::LinkNotFound).unwrap(), json!("link_not_found"));
+    }
+
+    #[test]
     fn missing_required_field_is_named() {
         assert_eq!(paths(quote().validate(&json!({}))), ["/title"]);
     }
@@ -277,5 +451,6 @@ mod tests {
         .unwrap();
         let errors = CompiledForm::compile("x", &form).unwrap_err();
         assert_eq!(errors[0].path, "/fields/0/default");
+        assert_eq!(errors[0].code, Some(FieldCode::Definition));
     }
 }

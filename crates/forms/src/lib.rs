@@ -9,6 +9,6 @@ pub mod decimal;
 mod field_types;
 mod size;
 
-pub use compiled::{CompiledForm, FieldError, LinkRef};
+pub use compiled::{CompiledForm, FieldCode, FieldError, LinkRef};
 pub use field_types::{Column, FieldType, Palette, PaletteEntry, field_type, palette};
 pub use size::{DataSize, largest_record};

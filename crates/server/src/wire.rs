@@ -6,16 +6,18 @@
 
 use std::collections::BTreeMap;
 
-use engine::FieldError;
+use engine::{Code, FieldCode, FieldError};
 use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
 
 /// An error: `error` is the stable code, `kind` groups codes a client handles alike, and the
 /// optional facts let a client act without reading `message`.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ErrorBody {
     /// Stable machine-readable code, e.g. `validation_failed`, `stale_version`.
+    #[schema(schema_with = error_codes)]
     pub error: &'static str,
     pub kind: ErrorKind,
     /// The error in English words, for people.
@@ -67,12 +69,15 @@ pub(crate) struct Problem {
     /// JSON pointer into the request (`/items/2/qty`); empty for the whole.
     pub path: String,
     pub message: String,
-    /// What is wrong, for clients that word it themselves: `required`, `unknown_field`,
-    /// `read_only`, `duplicate`, or the JSON Schema keyword missed (`maximum`, `maxLength`,
-    /// `format`, `enum` …). Absent on a message a rule of the app wrote.
+    /// What is wrong, for clients that word it themselves: the JSON Schema keyword missed
+    /// (`maximum`, `maxLength`, `format`, `enum` …) or the engine's own (`required`,
+    /// `duplicate`, `locked`, `link_not_found`, `rule` …).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<String>,
-    /// The values the code's wording needs: `limit`, `format`, `pattern`, `options`, `existing`.
+    #[schema(schema_with = field_codes)]
+    pub code: Option<&'static str>,
+    /// The values the code's wording needs: `limit`, `format`, `pattern`, `options`,
+    /// `existing`, `state`, `form` and `id`, `username`, `column`, `field`, `file`, and `text`
+    /// (what a rule, a guard or a definition says, shown as written).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, Value>,
 }
@@ -80,8 +85,22 @@ pub(crate) struct Problem {
 impl From<&FieldError> for Problem {
     fn from(e: &FieldError) -> Self {
         let params = e.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Problem { path: e.path.clone(), message: e.message.clone(), code: e.code.clone(), params }
+        Problem { path: e.path.clone(), message: e.message.clone(), code: e.code.map(|c| c.as_str()), params }
     }
+}
+
+/// The schema of `error`: a string, one of the error table's codes.
+fn error_codes() -> Object {
+    code_names(Code::ALL.iter().map(|c| c.as_str()))
+}
+
+/// The schema of a problem's `code`: a string, one of the field codes.
+fn field_codes() -> Object {
+    code_names(FieldCode::ALL.iter().map(|c| c.as_str()))
+}
+
+fn code_names(names: impl Iterator<Item = &'static str>) -> Object {
+    ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).build()
 }
 
 /// A bound the request went past.
@@ -428,6 +447,39 @@ mod answers {
         /// (`#/$defs/Choice` …).
         #[schema(rename = "$defs")]
         defs: BTreeMap<String, Value>,
+    }
+
+    /// Every chart kind, for dashboards to draw tiles by and report builders to offer.
+    #[derive(ToSchema)]
+    pub(crate) struct ChartKindPalette {
+        /// In the order a kind picker offers them.
+        kinds: Vec<ChartKindEntry>,
+    }
+
+    /// One chart kind and its facets.
+    #[derive(ToSchema)]
+    pub(crate) struct ChartKindEntry {
+        /// The name reports give it in `chart.kind` (`bar`, `pie`, `kpi` …).
+        kind: String,
+        /// `{"en": …, "zh-CN": …}`.
+        label: BTreeMap<String, String>,
+        /// The UI component that draws it: `table`, `figure` (one number) or `echarts`.
+        renderer: String,
+        /// How many dimensions the report may have.
+        dimensions: CountSpan,
+        /// How many measures the chart may draw (its `y`, else every measure).
+        measures: CountSpan,
+        /// Whether the chart may name a `series` dimension.
+        series: bool,
+        /// Whether its category dimension must name places (a map's provinces): a text field.
+        places: bool,
+    }
+
+    /// At least `min`, at most `max` (null: any number).
+    #[derive(ToSchema)]
+    pub(crate) struct CountSpan {
+        min: u64,
+        max: Option<u64>,
     }
 
     /// One field type and its facets.

@@ -2,10 +2,13 @@
 // (a string, or `{"en": …, "zh-CN": …}`) are read in that locale.
 //
 // A tiny module instead of vue-i18n: the UI has a few dozen messages of its own, and
-// everything else comes translated inside the app definitions.
+// everything else comes translated inside the app definitions. The API's errors are worded
+// here from their codes (`errors.json`: `error.<code>` for the error table, `field.<code>` for
+// field problems; a test holds it to the server's codes), never from its English messages.
 import { ref, watchEffect } from 'vue'
 import zhCn from 'element-plus/es/locale/lang/zh-cn'
 import en from 'element-plus/es/locale/lang/en'
+import ERRORS from './errors.json'
 
 export const LOCALES = [
   { id: 'zh-CN', name: '中文', element: zhCn },
@@ -111,7 +114,6 @@ const MESSAGES = {
     'record.invalid': '请修改标出的字段',
     'record.stale': '这条记录已被他人修改（当前版本 {v}）。重新加载后再修改；你未保存的修改会被丢弃。',
     'record.duplicate': '已存在相同的记录：',
-    'record.duplicateField': '与已有记录重复',
     'record.unsaved': '有未保存的修改，确定离开吗？',
     'record.notFound': '记录不存在',
     'history.create': '创建',
@@ -226,6 +228,7 @@ const MESSAGES = {
     'import.close': '关闭',
     'error.network': '无法连接服务器',
     'error.generic': '请求失败：{message}',
+    ...ERRORS['zh-CN'],
   },
   en: {
     'login.title': 'Sign in',
@@ -298,7 +301,6 @@ const MESSAGES = {
     'record.invalid': 'Please correct the highlighted fields',
     'record.stale': 'Someone else changed this record (now version {v}). Reload it and make your change again; your unsaved edits will be discarded.',
     'record.duplicate': 'A record with the same values exists:',
-    'record.duplicateField': 'Same as an existing record',
     'record.unsaved': 'You have unsaved changes. Leave anyway?',
     'record.notFound': 'Record not found',
     'history.create': 'Created',
@@ -413,11 +415,56 @@ const MESSAGES = {
     'import.close': 'Close',
     'error.network': 'Cannot reach the server',
     'error.generic': 'Request failed: {message}',
+    ...ERRORS.en,
   },
+}
+
+/** The message `key` in the current locale, else in English; null when neither has it. */
+function message(key) {
+  return MESSAGES[locale.value]?.[key] ?? MESSAGES.en[key] ?? null
+}
+
+/** `text` with its `{name}` placeholders filled from `params`. */
+function fill(text, params) {
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ''))
 }
 
 /** A UI message in the current locale, with `{name}` placeholders filled from `params`. */
 export function t(key, params = {}) {
-  const text = MESSAGES[locale.value]?.[key] ?? MESSAGES.en[key] ?? key
-  return text.replace(/\{(\w+)\}/g, (_, name) => String(params[name] ?? ''))
+  return fill(message(key) ?? key, params)
+}
+
+/** A param of an API error as text: a list joined, a label in the current locale. */
+function paramText(value) {
+  if (Array.isArray(value)) return value.map(paramText).join(locale.value === 'zh-CN' ? '、' : ', ')
+  if (value !== null && typeof value === 'object') return label(value)
+  return value ?? ''
+}
+
+/**
+ * A field problem of the API (`{path, message, code?, params?}`) in the current locale: the
+ * catalogue's wording of its `code` with its `params`, or the server's message for a code the
+ * catalogue lacks (a newer server's) or a problem without one.
+ */
+export function fieldMessage(detail) {
+  const text = detail?.code ? message(`field.${detail.code}`) : null
+  if (text === null) return detail?.message ?? ''
+  const params = Object.fromEntries(Object.entries(detail.params ?? {}).map(([k, v]) => [k, paramText(v)]))
+  return fill(text, params)
+}
+
+/**
+ * An API error (an `ApiError`, or `{code, message}`) in the current locale: the catalogue's
+ * wording of its code with its facts, or its message for a code the catalogue lacks.
+ */
+export function errorMessage(error) {
+  const text = error?.code ? message(`error.${error.code}`) : null
+  if (text === null) return error?.message ?? ''
+  const limit = error.limit ?? {}
+  return fill(text, {
+    current_version: error.currentVersion ?? '?',
+    limit: limit.value ?? limit.name ?? '',
+    rule: limit.rule ?? limit.name ?? '',
+    retry_after_secs: error.retryAfterSecs ?? '',
+  })
 }
