@@ -134,3 +134,120 @@ async fn errors_carry_their_facts_and_field_codes() {
         assert_eq!(body["limit"], json!({"name": "body_bytes", "value": server::MAX_BODY_BYTES}), "{url}");
     }
 }
+
+/// The document's operation for `method` and a concrete `path`: the template whose literal
+/// segments all match, the most literal one first (`/records/{id}` loses to a literal segment).
+fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> Option<(&'a str, &'a Value)> {
+    let segments: Vec<&str> = path.split('?').next().unwrap_or_default().split('/').collect();
+    let mut best: Option<(usize, &'a str, &'a Value)> = None;
+    for (template, operations) in doc["paths"].as_object()? {
+        let parts: Vec<&str> = template.split('/').collect();
+        let fits = parts.len() == segments.len() && parts.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s);
+        let literal = parts.iter().filter(|p| !p.starts_with('{')).count();
+        if let (true, Some(op)) = (fits, operations.get(method)) {
+            if best.is_none_or(|(l, _, _)| literal > l) {
+                best = Some((literal, template, op));
+            }
+        }
+    }
+    best.map(|(_, template, op)| (template, op))
+}
+
+/// How a live answer disagrees with the document: an undocumented status, or a body its
+/// schema refuses (`None` when it agrees). Error answers must be the documented error body.
+fn disagreement(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) -> Option<String> {
+    let Some((template, op)) = operation(doc, method, path) else {
+        return Some(format!("{method} {path}: no such operation in the document"));
+    };
+    let at = format!("{} {template} → {}", method.to_uppercase(), status.as_u16());
+    let Some(response) = op["responses"].get(status.as_str()) else {
+        return Some(format!("{at}: status not documented"));
+    };
+    let Some(schema) = response.pointer("/content/application~1json/schema") else {
+        return (!body.is_null()).then(|| format!("{at}: a body where the document has none"));
+    };
+    let root = json!({"allOf": [schema], "components": doc["components"]});
+    let validator = jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("{at}: the schema does not compile: {e}"));
+    let errors: Vec<String> = validator.iter_errors(body).take(5).map(|e| format!("{} at {}", e, e.instance_path())).collect();
+    (!errors.is_empty()).then(|| format!("{at}: {}\n  body: {:.600}", errors.join("; "), body.to_string()))
+}
+
+/// The document is a contract clients are generated from: every answer a session of common
+/// requests gets — reads of every kind, writes, flow actions and the usual refusals — has a
+/// status the document lists for its route and a body its schema accepts.
+#[actix_web::test]
+async fn live_answers_match_the_document() {
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        let app = start(engine).await;
+        let t = Some(token.as_str());
+        let (_, doc) = call(&app, TestRequest::get().uri("/api/openapi.json"), None).await;
+        let (_, created) = call(&app, create(json!({"name": "Contract Ltd"})), t).await;
+        let account = created["id"].as_str().expect("created").to_owned();
+        let deal = json!({"data": {"name": "Contract deal", "account": account, "amount": 1000, "stage": "qualification"}});
+        let (_, deal) = call(&app, TestRequest::post().uri("/api/apps/crm/forms/opportunity/records").set_json(deal), t).await;
+        let deal = deal["id"].as_str().unwrap_or_default().to_owned();
+        let record = format!("{ACCOUNTS}/{account}");
+        let requests: Vec<(&str, String, Option<Value>, Option<&str>)> = vec![
+            ("get", "/api/health".into(), None, None),
+            ("get", "/api/apps".into(), None, t),
+            ("get", "/api/apps/crm".into(), None, t),
+            ("get", "/api/apps/nope".into(), None, t),
+            ("get", "/api/auth/me".into(), None, t),
+            ("get", "/api/auth/me".into(), None, None),
+            ("get", "/api/apps/crm/forms/account/schema".into(), None, t),
+            ("get", format!("{ACCOUNTS}?limit=2&sort=-updated_at"), None, t),
+            ("get", format!("{ACCOUNTS}?filter=%7B%22name%22%3A%7B%22zz%22%3A1%7D%7D"), None, t),
+            ("get", record.clone(), None, t),
+            ("get", format!("{ACCOUNTS}/0190d8a2-0000-7000-8000-000000000000"), None, t),
+            ("get", format!("{record}/history"), None, t),
+            ("post", ACCOUNTS.into(), Some(json!({"data": {"nonsense": 1}})), t),
+            ("post", ACCOUNTS.into(), Some(json!({"data": {"name": "Contract Ltd"}})), t),
+            ("get", format!("/api/apps/crm/forms/opportunity/records/{deal}/actions"), None, t),
+            ("post", format!("/api/apps/crm/forms/opportunity/records/{deal}/actions/no_such_action"), Some(json!({})), t),
+            ("get", "/api/apps/crm/reports/pipeline_by_owner".into(), None, t),
+            ("get", "/api/apps/crm/reports/no_such_report".into(), None, t),
+            ("get", "/api/apps/crm/dashboards/sales".into(), None, t),
+            ("get", "/api/tasks".into(), None, t),
+            ("get", "/api/notifications".into(), None, t),
+            ("get", "/api/users".into(), None, t),
+            ("get", "/api/field-types".into(), None, t),
+            ("get", "/api/chart-kinds".into(), None, t),
+            ("get", "/api/audit?limit=5".into(), None, t),
+            ("get", "/api/imports/0190d8a2-0000-7000-8000-000000000000".into(), None, t),
+            ("post", "/api/tasks/0190d8a2-0000-7000-8000-000000000000/approve".into(), Some(json!({})), t),
+            ("get", format!("/api/apps/crm/print/quote/{account}"), None, t),
+        ];
+        // The check itself can fail: a body of the wrong shape is caught.
+        let wrong = disagreement(&doc, "get", "/api/apps", StatusCode::OK, &json!({"items": 5}));
+        assert!(wrong.is_some_and(|w| w.contains("items")), "{url}: a wrong body passed");
+        let mut problems = Vec::new();
+        for (method, path, body, token) in requests {
+            let req = match method {
+                "post" => TestRequest::post(),
+                _ => TestRequest::get(),
+            }
+            .uri(&path);
+            let req = match body {
+                Some(body) => req.set_json(body),
+                None => req,
+            };
+            let (status, answer) = call(&app, req, token).await;
+            problems.extend(disagreement(&doc, method, &path, status, &answer));
+        }
+        let stale = TestRequest::patch().uri(&record).insert_header(("If-Match", "99"));
+        let (status, answer) = call(&app, stale.set_json(json!({"data": {"name": "Stale"}})), t).await;
+        problems.extend(disagreement(&doc, "patch", &record, status, &answer));
+        let update = TestRequest::patch().uri(&record).insert_header(("If-Match", "1"));
+        let (status, answer) = call(&app, update.set_json(json!({"data": {"name": "Contract Ltd 2"}})), t).await;
+        problems.extend(disagreement(&doc, "patch", &record, status, &answer));
+        for (method, req) in [("delete", TestRequest::delete()), ("post", TestRequest::post())] {
+            let path = if method == "post" { format!("{record}/restore") } else { record.clone() };
+            let version = if method == "post" { "3" } else { "2" };
+            let (status, answer) = call(&app, req.uri(&path).insert_header(("If-Match", version)), t).await;
+            assert!(status.is_success(), "{url}: {method} {path}: {status} {answer}");
+            problems.extend(disagreement(&doc, method, &path, status, &answer));
+        }
+        assert!(problems.is_empty(), "{url}: answers the document does not describe:\n{}", problems.join("\n"));
+    }
+}

@@ -54,6 +54,7 @@ pub(crate) async fn flow_view(
     ("If-Match" = Option<i64>, Header, description = "The version the action is based on")), request_body = Option<ActBody>, responses(
     (status = 200, description = "`{record, flow}` after the action", body = crate::wire::ActResult),
     (status = 403, description = "The caller may not take this action", body = ErrorBody),
+    (status = 404, description = "No such record (or not one the caller may read), or no such action in its flow", body = ErrorBody),
     (status = 409, description = "Not available in the record's state (e.g. already taken), or a stale version", body = ErrorBody),
     (status = 422, description = "A guard failed or required fields are empty; nothing was written", body = ErrorBody)))]
 #[post("/api/apps/{app}/forms/{form}/records/{id}/actions/{action}")]
