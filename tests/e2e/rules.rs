@@ -76,7 +76,7 @@ async fn every_hook_kind_runs_on_save() {
         // validate compares with the old record.
         let (status, body) = call(&app, patch("deal", id, 1, json!({"price": 50, "discount": 25, "qty": 2})), t).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
-        assert_eq!(body["details"], json!([{"path": "/reason", "message": "is required"}]), "{url}");
+        assert_eq!(body["details"], json!([{"path": "/reason", "message": "is required", "code": "required"}]), "{url}");
         let (status, body) = call(&app, patch("deal", id, 1, json!({"price": 50, "discount": 25, "reason": "volume"})), t).await;
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
         assert_eq!(body["data"]["total"], json!(112.5), "{url}");
@@ -86,7 +86,10 @@ async fn every_hook_kind_runs_on_save() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
         assert_eq!(
             body["details"],
-            json!([{"path": "/name", "message": "this name is not allowed"}, {"path": "/qty", "message": "qty may not go down (was 3)"}]),
+            json!([
+                {"path": "/name", "message": "this name is not allowed", "code": "rule", "params": {"text": "this name is not allowed"}},
+                {"path": "/qty", "message": "qty may not go down (was 3)", "code": "rule", "params": {"text": "qty may not go down (was 3)"}}
+            ]),
             "{url}"
         );
 

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use defs::{Action, Grant, Scope};
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value};
 use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
 
@@ -62,7 +62,7 @@ impl Access {
         let denied: Vec<FieldError> = data
             .keys()
             .filter(|k| self.locked.contains(*k))
-            .map(|k| FieldError::new(format!("/{k}"), "you may not change this field"))
+            .map(|k| FieldError::coded(format!("/{k}"), FieldCode::NotWritable, "you may not change this field"))
             .collect();
         if denied.is_empty() { Ok(()) } else { Err(EngineError::ForbiddenFields(denied)) }
     }
@@ -70,7 +70,9 @@ impl Access {
     /// Refuses with 403 a query that names a field the user may not see.
     pub(crate) fn check_visible(&self, field: &str, path: &str) -> Result<(), EngineError> {
         if self.hidden.contains(field) {
-            Err(EngineError::ForbiddenFields(vec![FieldError::new(path, format!("you may not read `{field}`"))]))
+            Err(EngineError::ForbiddenFields(vec![
+                FieldError::coded(path, FieldCode::NotReadable, format!("you may not read `{field}`")).with("field", field),
+            ]))
         } else {
             Ok(())
         }

@@ -15,6 +15,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 
+use forms::{FieldCode, FieldError};
+
 use crate::{Engine, EngineError, time};
 
 /// How long a login lasts.
@@ -142,7 +144,9 @@ async fn verify_password(password: &str, hash: String) -> Result<bool, EngineErr
 /// Refuses with 422 a field longer than `max` characters, before anything is hashed.
 fn check_length(pointer: &str, value: &str, max: usize) -> Result<(), EngineError> {
     if value.chars().count() > max {
-        return Err(EngineError::Invalid(vec![forms::FieldError::new(pointer, format!("at most {max} characters"))]));
+        return Err(EngineError::Invalid(vec![
+            FieldError::coded(pointer, FieldCode::MaxLength, format!("at most {max} characters")).with("limit", max),
+        ]));
     }
     Ok(())
 }
@@ -215,10 +219,17 @@ impl Engine {
         check_length("/current", current, MAX_PASSWORD_CHARS)?;
         check_length("/new", new, MAX_PASSWORD_CHARS)?;
         if !verify_password(current, user.password_hash).await? {
-            return Err(EngineError::Invalid(vec![forms::FieldError::new("/current", "this is not your current password")]));
+            return Err(EngineError::Invalid(vec![FieldError::coded(
+                "/current",
+                FieldCode::WrongPassword,
+                "this is not your current password",
+            )]));
         }
         if new.chars().count() < MIN_PASSWORD {
-            return Err(EngineError::Invalid(vec![forms::FieldError::new("/new", format!("use at least {MIN_PASSWORD} characters"))]));
+            return Err(EngineError::Invalid(vec![
+                FieldError::coded("/new", FieldCode::MinLength, format!("use at least {MIN_PASSWORD} characters"))
+                    .with("limit", MIN_PASSWORD),
+            ]));
         }
         // Hashed before the write turn, which would otherwise wait for it.
         let hash = hash_password(new).await?;

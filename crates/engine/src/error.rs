@@ -232,6 +232,11 @@ impl EngineError {
     }
 }
 
+/// A rule's `error(field, text)`: the words of the rule's author, shown as written.
+pub(crate) fn rule_problem((path, text): (String, String)) -> FieldError {
+    FieldError::coded(path, FieldCode::Rule, text.clone()).with("text", text)
+}
+
 /// A definition's problem as a field problem: its text as written, and the file it is in.
 fn definition_problem(d: &Diagnostic) -> FieldError {
     let file = d.file.display().to_string();

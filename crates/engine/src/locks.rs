@@ -3,7 +3,7 @@
 //! import that updates, or a rule's `update` — never the flow's own moves or figures the engine
 //! derives, so an approved quote's total still follows its (unchangeable) lines.
 
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value};
 use store::Record;
 
@@ -28,8 +28,12 @@ pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, da
     let mut changed: Vec<&String> = data.keys().filter(|f| old.data.get(*f) != data.get(*f)).collect();
     changed.extend(old.data.keys().filter(|f| !data.contains_key(*f)));
     let locked = changed.iter().filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &actor.roles)));
-    let errors: Vec<FieldError> =
-        locked.map(|f| FieldError::new(format!("/{f}"), format!("is locked while the record is in `{}`", state.id))).collect();
+    let errors: Vec<FieldError> = locked
+        .map(|f| {
+            FieldError::coded(format!("/{f}"), FieldCode::Locked, format!("is locked while the record is in `{}`", state.id))
+                .with("state", state.id.as_str())
+        })
+        .collect();
     if !errors.is_empty() {
         return Err(EngineError::Invalid(errors));
     }

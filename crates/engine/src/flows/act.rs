@@ -1,6 +1,7 @@
 //! Starting a new record's flow and taking actions: one command, one transaction.
 
 use defs::{Action, Effect};
+use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value, json};
 use store::{Conn, Record};
 use uuid::Uuid;
@@ -49,10 +50,10 @@ impl Engine {
             && !trusted
             && !may_start(state)
         {
-            return Err(EngineError::Invalid(vec![forms::FieldError::new(
-                format!("/{f}"),
-                format!("you may not create records in `{state}`: they start in `{initial}`, and `{f}` then follows the flow's actions"),
-            )]));
+            let message =
+                format!("you may not create records in `{state}`: they start in `{initial}`, and `{f}` then follows the flow's actions");
+            let error = FieldError::coded(format!("/{f}"), FieldCode::StartState, message);
+            return Err(EngineError::Invalid(vec![error.with("state", state.as_str()).with("initial", initial)]));
         }
         let env = FlowEnv {
             now: time::now(),

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use defs::Label;
-use serde_json::{Map, Value};
+use forms::{FieldCode, FieldError};
+use serde_json::{Map, Value, json};
 use workflow::{Env, Instance, StepError};
 
 use super::actor_json;
@@ -150,9 +151,14 @@ pub(super) fn step_error(e: StepError) -> EngineError {
         StepError::Unavailable(message) => EngineError::Conflict(message),
         StepError::NotAllowed(message) => EngineError::Forbidden(message),
         StepError::MissingFields(fields) => EngineError::Invalid(
-            fields.iter().map(|f| forms::FieldError::new(format!("/{f}"), "required before this action".to_owned())).collect(),
+            fields
+                .iter()
+                .map(|f| FieldError::coded(format!("/{f}"), FieldCode::RequiredForAction, "required before this action"))
+                .collect(),
         ),
-        StepError::Guard(message) => EngineError::Invalid(vec![forms::FieldError::new("", guard_text(&message))]),
+        StepError::Guard(message) => {
+            EngineError::Invalid(vec![FieldError::coded("", FieldCode::Guard, guard_text(&message)).with("text", json!(message))])
+        }
         StepError::Invalid(message) => EngineError::malformed(message),
         StepError::Condition { source_text, message } => {
             EngineError::Rule(rules::RuleError::Failed { rule: format!("flow condition `{source_text}`"), message })

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use defs::{Action, HookKind};
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use rules::{Effect, Host, Input, ReadAs, RuleError};
 use serde_json::{Map, Value, json};
 use store::{Conn, Deleted, Filter, ListQuery};
@@ -24,6 +24,7 @@ use tokio::sync::mpsc;
 use crate::access::Access;
 use crate::apps::{FormRuntime, LoadedApp};
 use crate::command::Cmd;
+use crate::error::rule_problem;
 use crate::{Actor, Engine, EngineError, time};
 
 mod runs;
@@ -162,7 +163,7 @@ impl Engine {
                     let (script, function) = hook.target();
                     let out = loaded.rules.call(script, function, &input, host.clone())?;
                     effects.extend(out.effects);
-                    errors.extend(out.errors.into_iter().map(|(p, m)| FieldError::new(p, m)));
+                    errors.extend(out.errors.into_iter().map(rule_problem));
                 }
                 Ok((effects, errors))
             })
@@ -355,7 +356,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
                 set(&mut input.record, &field, value);
             }
         }
-        errors.extend(out.errors);
+        errors.extend(out.errors.into_iter().map(rule_problem));
         effects.extend(out.effects);
     }
     for (field, e) in &exprs.formulas {
@@ -379,12 +380,11 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
     for (field, e) in &exprs.required_if {
         let required = app.rules.eval(e, &input, host.clone())? == Value::Bool(true);
         if required && input.record.get(field).is_none_or(|v| v.is_null() || v == "") {
-            errors.push((format!("/{field}"), "is required".into()));
+            errors.push(FieldError::coded(format!("/{field}"), FieldCode::Required, "is required"));
         }
     }
     input.record.remove("id");
     rt.compiled.normalise_decimals(&mut input.record);
-    let mut errors: Vec<FieldError> = errors.into_iter().map(|(p, m)| FieldError::new(p, m)).collect();
     errors.extend(rt.compiled.validate(&Value::Object(input.record.clone())));
     if errors.is_empty() {
         // Validation rules may assume a well-typed record.
@@ -393,7 +393,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
         for hook in run(HookKind::Validate) {
             let (script, function) = hook.target();
             let out = app.rules.call(script, function, &checked, host.clone())?;
-            errors.extend(out.errors.into_iter().map(|(p, m)| FieldError::new(p, m)));
+            errors.extend(out.errors.into_iter().map(rule_problem));
             effects.extend(out.effects);
         }
     }

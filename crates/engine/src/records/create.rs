@@ -3,7 +3,7 @@
 //! transaction with everything it asks for.
 
 use defs::Action;
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value};
 use store::{Conn, Record};
 use uuid::Uuid;
@@ -129,7 +129,9 @@ impl Engine {
             None => match self.assign_owner(cmd, rt, &id, &data, assign).await? {
                 Some(assigned) if !store::user_exists(tx, &assigned).await? => {
                     let message = format!("assigned owner `{assigned}` does not exist");
-                    return Err(EngineError::Invalid(vec![FieldError::new("/owner", message)]));
+                    return Err(EngineError::Invalid(vec![
+                        FieldError::coded("/owner", FieldCode::UserNotFound, message).with("username", assigned),
+                    ]));
                 }
                 Some(assigned) => assigned,
                 None => actor.username.clone(),

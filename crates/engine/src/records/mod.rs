@@ -11,7 +11,7 @@ pub(crate) use create::Draft;
 
 use chrono::{Datelike, Utc};
 use defs::Action;
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use rules::Effect;
 use serde_json::{Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Record, Scalar, SystemColumn, Target};
@@ -165,7 +165,11 @@ impl Engine {
         }
         let mut errors = if cmd.trusted() { Vec::new() } else { rt.compiled.read_only_errors(Some(&old.data), &data) };
         if let Some(field) = cmd.app.flow_field(form).filter(|f| !cmd.trusted() && data.get(*f) != old.data.get(*f)) {
-            errors.push(FieldError::new(format!("/{field}"), format!("`{field}` follows the flow: change it with the record's actions")));
+            errors.push(FieldError::coded(
+                format!("/{field}"),
+                FieldCode::FollowsFlow,
+                format!("`{field}` follows the flow: change it with the record's actions"),
+            ));
         }
         if !errors.is_empty() {
             return Err(EngineError::Invalid(errors));
