@@ -33,8 +33,8 @@ async fn admins_read_every_field_type_with_its_facets_and_properties() {
         let types = palette["types"].as_array().unwrap();
         let of = |name: &str| types.iter().find(|t| t["type"] == name).unwrap_or_else(|| panic!("no {name} in {palette}"));
         let known: Vec<Value> =
-            serde_json::from_value(defs::schema_json(defs::DefKind::Form)["$defs"]["FieldKind"]["enum"].clone()).unwrap();
-        assert_eq!(types.len(), known.len(), "one entry per field type");
+            serde_json::from_value(defs::schema_json(defs::DefKind::Form)["$defs"]["FieldKind"]["examples"].clone()).unwrap();
+        assert!(known.iter().all(|k| types.iter().filter(|t| &t["type"] == k).count() == 1), "one entry per built-in type");
 
         let currency = of("currency");
         assert_eq!(

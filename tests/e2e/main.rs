@@ -6,6 +6,7 @@ mod crm_rules;
 mod definitions;
 mod demo;
 mod exchange;
+mod field_type_example;
 mod field_types;
 mod indexes;
 mod integrity;

@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use crate::{AppDefs, DefKind, Diagnostic, FORMAT_VERSION, Field, FieldKind, Form, Generator, HookKind, is_identifier};
 
+/// The types a score hook may write its number into.
+const SCORE_KINDS: &[FieldKind] = &[FieldKind::NUMBER, FieldKind::INTEGER, FieldKind::DECIMAL];
+
 pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let app_file = defs.dir.join("app.json");
@@ -143,7 +146,7 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
         match (hook.on, &hook.field) {
             (HookKind::Score, None) => at(file, format!("/hooks/{h}/field"), "a score hook names the `field` it sets".into()),
             (HookKind::Score, Some(name))
-                if form.field(name).is_none_or(|f| !matches!(f.kind, FieldKind::Number | FieldKind::Integer | FieldKind::Decimal)) =>
+                if form.field(name).is_none_or(|f| !SCORE_KINDS.contains(&f.kind)) =>
             {
                 at(file, format!("/hooks/{h}/field"), format!("`{name}` is not a number field of this form"))
             }
@@ -174,14 +177,9 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
             if key.is_empty() {
                 at(file, format!("/{what}/{k}"), "needs at least one field".into());
             }
-            for (i, name) in key.iter().enumerate() {
-                match form.field(name) {
-                    None => at(file, format!("/{what}/{k}/{i}"), format!("no field `{name}`")),
-                    Some(f) if !is_scalar(f.kind) => {
-                        at(file, format!("/{what}/{k}/{i}"), format!("field `{name}` holds a list and cannot be a key"))
-                    }
-                    Some(_) => {}
-                }
+            // Whether a key's field holds one scalar is the field type's answer: `forms` checks it.
+            for (i, name) in key.iter().enumerate().filter(|(_, name)| !known(name)) {
+                at(file, format!("/{what}/{k}/{i}"), format!("no field `{name}`"));
             }
         }
     }
@@ -200,50 +198,27 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
         if !seen.insert(field.id.as_str()) {
             at(file, format!("{p}/id"), format!("field `{}` is declared twice", field.id));
         }
-        match field.kind {
-            FieldKind::Select | FieldKind::Multiselect => {
-                if field.options.is_empty() {
-                    at(file, format!("{p}/options"), "a select field needs options".into());
-                }
-                let mut values = HashSet::new();
-                for (o, choice) in field.options.iter().enumerate() {
-                    if !values.insert(choice.value.as_str()) {
-                        at(file, format!("{p}/options/{o}/value"), format!("option `{}` is listed twice", choice.value));
-                    }
-                }
-            }
-            FieldKind::Link => match &field.form {
+        if field.kind == FieldKind::LINK {
+            match &field.form {
                 None => at(file, format!("{p}/form"), "a link field names its target `form`".into()),
                 Some(target) if !defs.form_exists(target) => {
                     at(file, format!("{p}/form"), format!("link target form `{target}` does not exist"))
                 }
                 Some(_) => {}
-            },
-            FieldKind::Table => {
-                if field.fields.is_empty() {
-                    at(file, format!("{p}/fields"), "a table field needs columns in `fields`".into());
-                }
-                if base != "/fields" {
-                    at(file, format!("{p}/type"), "tables cannot be nested".into());
-                }
-                check_fields(defs, &field.fields, &format!("{p}/fields"), file, at);
             }
-            FieldKind::AutoNumber if !field.pattern.as_deref().is_some_and(|pat| pat.contains('#')) => {
-                at(file, format!("{p}/pattern"), "an auto_number needs a `pattern` with a run of `#`".into());
+        } else if field.kind == FieldKind::TABLE {
+            if field.fields.is_empty() {
+                at(file, format!("{p}/fields"), "a table field needs columns in `fields`".into());
             }
-            _ => {}
+            if base != "/fields" {
+                at(file, format!("{p}/type"), "tables cannot be nested".into());
+            }
+            check_fields(defs, &field.fields, &format!("{p}/fields"), file, at);
+        } else if field.kind == FieldKind::AUTO_NUMBER && !field.pattern.as_deref().is_some_and(|pat| pat.contains('#')) {
+            at(file, format!("{p}/pattern"), "an auto_number needs a `pattern` with a run of `#`".into());
         }
-        let stray = [
-            (!field.options.is_empty() && !matches!(field.kind, FieldKind::Select | FieldKind::Multiselect), "options"),
-            (field.form.is_some() && field.kind != FieldKind::Link, "form"),
-            (!field.fields.is_empty() && field.kind != FieldKind::Table, "fields"),
-            (field.pattern.is_some() && field.kind != FieldKind::AutoNumber, "pattern"),
-            (field.scale.is_some() && !matches!(field.kind, FieldKind::Decimal | FieldKind::Currency), "scale"),
-            (field.rounding.is_some() && !matches!(field.kind, FieldKind::Decimal | FieldKind::Currency), "rounding"),
-        ];
-        for (_, name) in stray.iter().filter(|(bad, _)| *bad) {
-            at(file, format!("{p}/{name}"), format!("`{name}` does not apply to a {:?} field", field.kind).to_lowercase());
-        }
+        // Which properties apply to which type, and whether the type exists at all, are the
+        // field type registry's answers (`forms`, checked when the engine loads the app).
     }
 }
 
@@ -288,7 +263,3 @@ pub(crate) fn placeholders(text: &str) -> impl Iterator<Item = &str> {
     text.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
 }
 
-/// Kinds whose value is one scalar, usable in keys and indexes.
-fn is_scalar(kind: FieldKind) -> bool {
-    !matches!(kind, FieldKind::Table | FieldKind::Multiselect | FieldKind::Tags | FieldKind::Attachment | FieldKind::Region)
-}

@@ -418,7 +418,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
         if let Some(name) = &flow.field {
             match form.field(name) {
                 None => at("/field".into(), format!("no field `{name}` in form `{}`", flow.form)),
-                Some(f) if f.kind != FieldKind::Select => at("/field".into(), format!("`{name}` is not a select field")),
+                Some(f) if f.kind != FieldKind::SELECT => at("/field".into(), format!("`{name}` is not a select field")),
                 Some(f) => {
                     for (s, state) in flow.states.iter().enumerate() {
                         if !f.options.iter().any(|o| o.value == state.id) {
@@ -436,7 +436,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                     at(format!("{pointer}/{i}"), format!("no role `{role}` in app.json"));
                 }
                 if let Some(field) = r.strip_prefix("field:")
-                    && !field_is(field, &[FieldKind::User])
+                    && !field_is(field, &[FieldKind::USER])
                 {
                     at(format!("{pointer}/{i}"), format!("`{field}` is not a user field of form `{}`", flow.form));
                 }
@@ -507,7 +507,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                             Approver::Role(role) if !roles.contains(role.as_str()) => {
                                 at(format!("{ap}/role"), format!("no role `{role}` in app.json"))
                             }
-                            Approver::Field(name) if !field_is(name, &[FieldKind::User]) => {
+                            Approver::Field(name) if !field_is(name, &[FieldKind::USER]) => {
                                 at(format!("{ap}/field"), format!("`{name}` is not a user field of form `{}`", flow.form))
                             }
                             Approver::Rule(rule) => {
@@ -538,7 +538,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                     at(format!("{tp}/every"), format!("`{every}` is not a duration of at least a minute, such as `1d`"));
                 }
                 if let Some(name) = &timer.at_field
-                    && !field_is(name, &[FieldKind::Date, FieldKind::Datetime])
+                    && !field_is(name, &[FieldKind::DATE, FieldKind::DATETIME])
                 {
                     at(format!("{tp}/at_field"), format!("`{name}` is not a date field of form `{}`", flow.form));
                 }
@@ -570,7 +570,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                     }
                 }
                 for (f, name) in who.fields.iter().enumerate() {
-                    if name != "owner" && !field_is(name, &[FieldKind::User]) {
+                    if name != "owner" && !field_is(name, &[FieldKind::USER]) {
                         at(format!("{p}/who/fields/{f}"), format!("`{name}` is not `owner` or a user field of form `{}`", flow.form));
                     }
                 }

@@ -1,10 +1,16 @@
 //! `forms/<id>.json`: the fields of a form, its layout, indexes and dedupe keys.
 
-use schemars::JsonSchema;
+use std::borrow::Cow;
+use std::fmt;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::{Label, Rollup, is_false};
+
+/// What an identifier looks like (a snake_case name): field ids and field type names.
+const IDENTIFIER_PATTERN: &str = "^[a-z][a-z0-9_]*$";
 
 /// A form: the shape of one kind of record. Its id is the file name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -98,6 +104,7 @@ impl Form {
 pub struct Field {
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
     pub id: String,
+    /// The field's type: a built-in one or one the program running Tessera registers.
     #[serde(rename = "type")]
     pub kind: FieldKind,
     pub label: Label,
@@ -159,33 +166,99 @@ pub struct Field {
     pub rollup: Option<Rollup>,
 }
 
-/// Every field type the form engine knows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldKind {
-    Text,
-    Textarea,
-    Number,
-    Integer,
-    Decimal,
-    Currency,
-    Boolean,
-    Date,
-    Datetime,
-    Select,
-    Multiselect,
-    Email,
-    Phone,
-    Url,
-    User,
-    Link,
-    Table,
-    Attachment,
-    AutoNumber,
-    Rating,
-    Region,
-    Tags,
-    Rollup,
+/// A field's type, by name: one of the built-in types below or one the embedding program
+/// registers with the form engine (`forms::register_field_type`). Definitions only name it;
+/// which names exist is the registry's knowledge, so `forms` refuses an unknown one when the
+/// app loads. Built-ins are constants (`FieldKind::LINK`) for the code that gives them meaning.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct FieldKind(Cow<'static, str>);
+
+impl FieldKind {
+    pub const TEXT: FieldKind = FieldKind::named("text");
+    pub const TEXTAREA: FieldKind = FieldKind::named("textarea");
+    pub const NUMBER: FieldKind = FieldKind::named("number");
+    pub const INTEGER: FieldKind = FieldKind::named("integer");
+    pub const DECIMAL: FieldKind = FieldKind::named("decimal");
+    pub const CURRENCY: FieldKind = FieldKind::named("currency");
+    pub const BOOLEAN: FieldKind = FieldKind::named("boolean");
+    pub const DATE: FieldKind = FieldKind::named("date");
+    pub const DATETIME: FieldKind = FieldKind::named("datetime");
+    pub const SELECT: FieldKind = FieldKind::named("select");
+    pub const MULTISELECT: FieldKind = FieldKind::named("multiselect");
+    pub const EMAIL: FieldKind = FieldKind::named("email");
+    pub const PHONE: FieldKind = FieldKind::named("phone");
+    pub const URL: FieldKind = FieldKind::named("url");
+    pub const USER: FieldKind = FieldKind::named("user");
+    pub const LINK: FieldKind = FieldKind::named("link");
+    pub const TABLE: FieldKind = FieldKind::named("table");
+    pub const ATTACHMENT: FieldKind = FieldKind::named("attachment");
+    pub const AUTO_NUMBER: FieldKind = FieldKind::named("auto_number");
+    pub const RATING: FieldKind = FieldKind::named("rating");
+    pub const REGION: FieldKind = FieldKind::named("region");
+    pub const TAGS: FieldKind = FieldKind::named("tags");
+    pub const ROLLUP: FieldKind = FieldKind::named("rollup");
+
+    /// The types every Tessera has, as the form schema offers them to editors.
+    pub const BUILT_IN: &[FieldKind] = &[
+        FieldKind::TEXT,
+        FieldKind::TEXTAREA,
+        FieldKind::NUMBER,
+        FieldKind::INTEGER,
+        FieldKind::DECIMAL,
+        FieldKind::CURRENCY,
+        FieldKind::BOOLEAN,
+        FieldKind::DATE,
+        FieldKind::DATETIME,
+        FieldKind::SELECT,
+        FieldKind::MULTISELECT,
+        FieldKind::EMAIL,
+        FieldKind::PHONE,
+        FieldKind::URL,
+        FieldKind::USER,
+        FieldKind::LINK,
+        FieldKind::TABLE,
+        FieldKind::ATTACHMENT,
+        FieldKind::AUTO_NUMBER,
+        FieldKind::RATING,
+        FieldKind::REGION,
+        FieldKind::TAGS,
+        FieldKind::ROLLUP,
+    ];
+
+    /// The kind named `name` (snake_case, as definitions write it).
+    pub const fn named(name: &'static str) -> FieldKind {
+        FieldKind(Cow::Borrowed(name))
+    }
+
+    /// The name definitions give the type in `type`.
+    pub fn name(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for FieldKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Any snake_case name, with the built-in ones as `examples` for editors' completion: the
+/// schema cannot list the types a program registers.
+impl JsonSchema for FieldKind {
+    fn schema_name() -> Cow<'static, str> {
+        "FieldKind".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let built_in: Vec<&str> = FieldKind::BUILT_IN.iter().map(FieldKind::name).collect();
+        json_schema!({
+            "description": "A field type: a built-in one (the examples) or one registered by the program running Tessera.",
+            "type": "string",
+            "pattern": IDENTIFIER_PATTERN,
+            "examples": built_in,
+        })
+    }
 }
 
 /// How a decimal value is rounded to its field's `scale`.

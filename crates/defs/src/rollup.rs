@@ -62,9 +62,7 @@ fn mentions_relative_date(filter: &Map<String, Value>) -> bool {
 }
 
 /// Field kinds a rollup may sum or take the least or greatest of.
-fn is_numeric(kind: FieldKind) -> bool {
-    matches!(kind, FieldKind::Number | FieldKind::Integer | FieldKind::Decimal | FieldKind::Currency | FieldKind::Rating)
-}
+const NUMERIC_KINDS: &[FieldKind] = &[FieldKind::NUMBER, FieldKind::INTEGER, FieldKind::DECIMAL, FieldKind::CURRENCY, FieldKind::RATING];
 
 /// Checks the rollup fields of form `form_id`: each declares its `rollup`, over a form that
 /// links back to this one, aggregating a number field that exists. (The `where` filter is
@@ -72,13 +70,15 @@ fn is_numeric(kind: FieldKind) -> bool {
 pub(crate) fn check_rollups(defs: &AppDefs, form_id: &str, form: &Form, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
     for (i, field) in form.fields.iter().enumerate() {
         let p = format!("/fields/{i}");
-        match (field.kind, &field.rollup) {
-            (FieldKind::Rollup, None) => at(file, format!("{p}/rollup"), "a rollup field declares what it aggregates in `rollup`".into()),
-            (FieldKind::Rollup, Some(rollup)) => check_rollup(defs, form_id, rollup, &format!("{p}/rollup"), file, at),
-            (_, Some(_)) => at(file, format!("{p}/rollup"), format!("`rollup` does not apply to a {:?} field", field.kind).to_lowercase()),
-            (_, None) => {}
+        // `rollup` on another type is refused by `forms`, as every property not of its type.
+        match &field.rollup {
+            None if field.kind == FieldKind::ROLLUP => {
+                at(file, format!("{p}/rollup"), "a rollup field declares what it aggregates in `rollup`".into())
+            }
+            Some(rollup) if field.kind == FieldKind::ROLLUP => check_rollup(defs, form_id, rollup, &format!("{p}/rollup"), file, at),
+            _ => {}
         }
-        for (c, column) in field.fields.iter().enumerate().filter(|(_, c)| c.kind == FieldKind::Rollup || c.rollup.is_some()) {
+        for (c, column) in field.fields.iter().enumerate().filter(|(_, c)| c.kind == FieldKind::ROLLUP || c.rollup.is_some()) {
             at(file, format!("{p}/fields/{c}/type"), format!("`{}`: a table column cannot be a rollup", column.id));
         }
     }
@@ -91,7 +91,7 @@ fn check_rollup(defs: &AppDefs, form_id: &str, rollup: &Rollup, p: &str, file: &
     };
     match source.field(&rollup.link) {
         None => at(file, format!("{p}/link"), format!("form `{}` has no field `{}`", rollup.form, rollup.link)),
-        Some(link) if link.kind != FieldKind::Link || link.form.as_deref() != Some(form_id) => at(
+        Some(link) if link.kind != FieldKind::LINK || link.form.as_deref() != Some(form_id) => at(
             file,
             format!("{p}/link"),
             format!("`{}.{}` is not a link to `{form_id}`: a rollup aggregates records that link back", rollup.form, rollup.link),
@@ -104,7 +104,7 @@ fn check_rollup(defs: &AppDefs, form_id: &str, rollup: &Rollup, p: &str, file: &
         (op, None) => at(file, format!("{p}/field"), format!("`{op:?}` needs the `field` it aggregates").to_lowercase()),
         (_, Some(name)) => match source.field(name) {
             None => at(file, format!("{p}/field"), format!("form `{}` has no field `{name}`", rollup.form)),
-            Some(summed) if !is_numeric(summed.kind) => {
+            Some(summed) if !NUMERIC_KINDS.contains(&summed.kind) => {
                 at(file, format!("{p}/field"), format!("`{}.{name}` is not a number field", rollup.form))
             }
             Some(_) => {}

@@ -68,7 +68,7 @@ pub(crate) fn linked_forms(app: &LoadedApp, rt: &FormRuntime, filter: &Value, ou
         let mut segments: Vec<&str> = key.split('.').collect();
         segments.pop();
         for link in segments {
-            let field = form.compiled.field(link).filter(|f| f.kind == defs::FieldKind::Link);
+            let field = form.compiled.field(link).filter(|f| f.kind == defs::FieldKind::LINK);
             let Some(target) = field.and_then(|f| f.form.as_deref()).and_then(|id| app.form(id).ok()) else { break };
             out.insert(target.compiled.id.clone());
             form = target;
@@ -145,7 +145,7 @@ impl<'a> FilterParser<'a> {
             let field = rt
                 .compiled
                 .field(link)
-                .filter(|f| f.kind == defs::FieldKind::Link)
+                .filter(|f| f.kind == defs::FieldKind::LINK)
                 .ok_or_else(|| EngineError::malformed_at(path, format!("`{link}` is not a link field of {}", rt.compiled.id)))?;
             within_depth(depth + 1, path)?;
             let target = self.app.form(field.form.as_deref().unwrap_or_default())?;

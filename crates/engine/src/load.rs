@@ -146,7 +146,7 @@ impl LoadedApp {
                 names.iter().filter_map(|n| Some((n.clone(), column_kind(rt.compiled.column(n)?)?))).collect()
             };
             let mut indexes: Vec<Vec<(String, ColumnKind)>> = form.indexes.iter().chain(&form.dedupe).map(key).collect();
-            indexes.extend(form.fields.iter().filter(|f| f.kind == FieldKind::Link).map(|f| vec![(f.id.clone(), ColumnKind::Text)]));
+            indexes.extend(form.fields.iter().filter(|f| f.kind == FieldKind::LINK).map(|f| vec![(f.id.clone(), ColumnKind::Text)]));
             indexes.retain(|ix| !ix.is_empty());
             indexes.dedup();
             rt.table.ensure(store, &indexes).await?;

@@ -6,7 +6,7 @@ use crate::{Actor, Engine, EngineError};
 
 impl Engine {
     /// The palette of field types; admins only, as designing forms is theirs.
-    pub fn field_types(&self, actor: &Actor) -> Result<&'static forms::Palette, EngineError> {
+    pub fn field_types(&self, actor: &Actor) -> Result<forms::Palette, EngineError> {
         if !actor.roles.iter().any(|r| r == ADMIN) {
             return Err(EngineError::Forbidden("only admins may read the field type palette".into()));
         }

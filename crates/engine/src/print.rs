@@ -3,7 +3,7 @@
 //! read; the record and every record it links to (child rows included) reach the template with
 //! the fields the user may see, and nothing else.
 
-use defs::{Action, FieldKind};
+use defs::{Action, Field};
 use serde_json::{Map, Value, json};
 
 use crate::access::Access;
@@ -75,13 +75,13 @@ pub(crate) fn form_of<'a>(app: &'a LoadedApp, template: &str) -> Option<&'a str>
 
 /// `{field: [options]}` of a form's select fields, for the `label` helper.
 fn field_options(rt: &FormRuntime) -> Value {
-    let select = |k: FieldKind| matches!(k, FieldKind::Select | FieldKind::Multiselect);
+    let select = |f: &Field| forms::field_type(&f.kind).holds_options();
     let mut out = Map::new();
     for field in rt.compiled.def.fields.iter() {
-        if select(field.kind) {
+        if select(field) {
             out.insert(field.id.clone(), serde_json::to_value(&field.options).unwrap_or_default());
         }
-        for column in field.fields.iter().filter(|c| select(c.kind)) {
+        for column in field.fields.iter().filter(|c| select(c)) {
             out.insert(column.id.clone(), serde_json::to_value(&column.options).unwrap_or_default());
         }
     }

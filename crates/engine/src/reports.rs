@@ -532,7 +532,7 @@ fn select_options<'a>(loaded: &'a LoadedApp, source: &str, path: &str) -> Option
     while let Some(part) = parts.next() {
         let field = form.field(part)?;
         if parts.peek().is_none() {
-            return (field.kind == defs::FieldKind::Select).then_some(field.options.as_slice());
+            return forms::field_type(&field.kind).holds_options().then_some(field.options.as_slice());
         }
         form = &loaded.form(field.form.as_deref()?).ok()?.compiled.def;
     }

@@ -42,7 +42,7 @@ pub(crate) fn any_dated(app: &LoadedApp) -> bool {
 fn rollup_fields<'a>(app: &'a LoadedApp, source: Option<&'a str>) -> impl Iterator<Item = RollupField<'a>> {
     app.defs.forms.iter().flat_map(move |(parent, form)| {
         form.fields.iter().filter_map(move |field| {
-            let rollup = field.rollup.as_ref().filter(|r| field.kind == FieldKind::Rollup && source.is_none_or(|s| s == r.form))?;
+            let rollup = field.rollup.as_ref().filter(|r| field.kind == FieldKind::ROLLUP && source.is_none_or(|s| s == r.form))?;
             Some(RollupField { parent, field: &field.id, rollup })
         })
     })

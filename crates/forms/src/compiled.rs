@@ -6,7 +6,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::field_types::{Column, field_type};
+use crate::field_types::{Column, check_form, field_type, find_field_type};
 
 /// A problem with one value of a record, located by JSON pointer (`/items/2/qty`), with the
 /// `code` and `params` a client words it by; `message` is the API's English for people and logs.
@@ -221,6 +221,10 @@ impl CompiledForm {
     /// Compiles `form`. Errors (e.g. a default that its own field would refuse) are located by
     /// JSON pointer into the form file.
     pub fn compile(id: &str, form: &Form) -> Result<CompiledForm, Vec<FieldError>> {
+        let problems = check_form(form);
+        if !problems.is_empty() {
+            return Err(problems);
+        }
         let schema = object_schema(&form.fields);
         let validator = jsonschema::draft202012::options()
             .should_validate_formats(true)
@@ -229,7 +233,7 @@ impl CompiledForm {
         let mut errors = Vec::new();
         for (i, field) in form.fields.iter().enumerate() {
             if let Some(default) = &field.default {
-                let field_schema = field_type(field.kind).schema(field);
+                let field_schema = field_type(&field.kind).schema(field);
                 let ok = jsonschema::draft202012::options()
                     .should_validate_formats(true)
                     .build(&field_schema)
@@ -295,7 +299,7 @@ impl CompiledForm {
         self.def
             .fields
             .iter()
-            .filter(|f| f.read_only || f.formula.is_some() || !field_type(f.kind).user_writable())
+            .filter(|f| f.read_only || f.formula.is_some() || !field_type(&f.kind).user_writable())
             .filter(|f| new.get(&f.id) != old.and_then(|o| o.get(&f.id)))
             .map(|f| FieldError::coded(format!("/{}", f.id), FieldCode::ReadOnly, "is read-only"))
             .collect()
@@ -310,12 +314,12 @@ impl CompiledForm {
 
     /// The fields the engine numbers on create, with their patterns.
     pub fn auto_numbers(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.def.fields.iter().filter(|f| f.kind == FieldKind::AutoNumber).filter_map(|f| Some((f.id.as_str(), f.pattern.as_deref()?)))
+        self.def.fields.iter().filter(|f| f.kind == FieldKind::AUTO_NUMBER).filter_map(|f| Some((f.id.as_str(), f.pattern.as_deref()?)))
     }
 
     /// How the top-level field `id` behaves in the database, if the form has it.
     pub fn column(&self, id: &str) -> Option<Column> {
-        self.def.field(id).map(|f| field_type(f.kind).column())
+        self.def.field(id).map(|f| field_type(&f.kind).column())
     }
 
     /// The field `id` of this form.
@@ -324,21 +328,24 @@ impl CompiledForm {
     }
 }
 
-/// The schema of an object with these fields: no unknown fields, required ones present.
+/// The schema of an object with these fields: no unknown fields, required ones present. A
+/// field of a type no one registered has no schema to give and is left out: such a form is
+/// refused by [`CompiledForm::compile`] (this also sizes forms before they compile).
 pub(crate) fn object_schema(fields: &[Field]) -> Value {
-    let properties: Map<String, Value> = fields.iter().map(|f| (f.id.clone(), field_type(f.kind).schema(f))).collect();
+    let schema_of = |f: &Field| Some((f.id.clone(), find_field_type(&f.kind)?.schema(f)));
+    let properties: Map<String, Value> = fields.iter().filter_map(schema_of).collect();
     let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.id.as_str()).collect();
     json!({"type": "object", "additionalProperties": false, "properties": properties, "required": required})
 }
 
 fn collect_links(fields: &[Field], data: &Map<String, Value>, base: &str, out: &mut Vec<LinkRef>) {
     // Only links and tables are looked up: a record's other fields are most of them.
-    for field in fields.iter().filter(|f| matches!(f.kind, FieldKind::Link | FieldKind::Table)) {
-        match (field.kind, data.get(&field.id)) {
-            (FieldKind::Link, Some(Value::String(id))) => {
+    for field in fields {
+        match data.get(&field.id) {
+            Some(Value::String(id)) if field.kind == FieldKind::LINK => {
                 out.push(LinkRef { path: format!("{base}/{}", field.id), form: field.form.clone().unwrap_or_default(), id: id.clone() })
             }
-            (FieldKind::Table, Some(Value::Array(rows))) => {
+            Some(Value::Array(rows)) if field.kind == FieldKind::TABLE => {
                 for (i, row) in rows.iter().enumerate() {
                     if let Value::Object(row) = row {
                         collect_links(&field.fields, row, &format!("{base}/{}/{i}", field.id), out);

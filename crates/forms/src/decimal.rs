@@ -13,6 +13,8 @@ use defs::{Field, FieldKind, Rounding};
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde_json::{Map, Number, Value};
 
+use crate::find_field_type;
+
 /// Digits after the point of a decimal or currency field that sets no `scale`: cents.
 pub const DEFAULT_SCALE: u32 = 2;
 
@@ -23,7 +25,8 @@ pub const MAX_SIGNIFICANT_DIGITS: u32 = 15;
 
 /// The scale and rounding of `field`, if it holds an exact decimal.
 pub fn decimal_scale(field: &Field) -> Option<(u32, Rounding)> {
-    matches!(field.kind, FieldKind::Decimal | FieldKind::Currency)
+    find_field_type(&field.kind)
+        .is_some_and(|t| t.properties().contains(&"scale"))
         .then(|| (field.scale.map_or(DEFAULT_SCALE, u32::from), field.rounding.unwrap_or_default()))
 }
 
@@ -100,7 +103,7 @@ pub(crate) fn normalise(fields: &[Field], data: &mut Map<String, Value>) {
             if let Some(exact) = parse(value) {
                 *value = to_json(round(exact, scale, rounding));
             }
-        } else if field.kind == FieldKind::Table
+        } else if field.kind == FieldKind::TABLE
             && let Value::Array(rows) = value
         {
             for row in rows.iter_mut().filter_map(Value::as_object_mut) {

@@ -1,4 +1,5 @@
-//! Tessera form engine: a registry of field types (one file each under `field_types/`), the
+//! Tessera form engine: a registry of field types (one file each under `field_types/`, and any
+//! the program running Tessera registers), the
 //! compilation of a form definition into one JSON Schema plus defaults, and the validation of
 //! record data against it with JSON-pointer errors.
 //!
@@ -10,5 +11,7 @@ mod field_types;
 mod size;
 
 pub use compiled::{CompiledForm, FieldCode, FieldError, LinkRef};
-pub use field_types::{Column, FieldType, Palette, PaletteEntry, field_type, palette};
+pub use field_types::{
+    COMMON_PROPERTIES, Column, FieldType, Palette, PaletteEntry, RegisterError, field_type, find_field_type, palette, register_field_type,
+};
 pub use size::{DataSize, largest_record};

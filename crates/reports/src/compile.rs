@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use defs::{Aggregate, DateBucket, FieldKind, Report};
+use defs::{Aggregate, DateBucket, Report};
 use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement};
 use serde_json::{Map, Value};
 
@@ -322,7 +322,7 @@ impl Plan {
         let options = match (&r.column, d.bucket) {
             (Target::Field { name, .. }, None) => target_form(ctx, &report.source, &d.field)
                 .and_then(|f| f.field(name).cloned())
-                .filter(|f| f.kind == FieldKind::Select)
+                .filter(|f| forms::field_type(&f.kind).holds_options())
                 .map(|f| f.options.iter().map(|o| o.value.clone()).collect())
                 .unwrap_or_default(),
             _ => Vec::new(),

@@ -151,7 +151,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
         if parts.peek().is_some() {
             let field = form
                 .field(part)
-                .filter(|f| f.kind == FieldKind::Link)
+                .filter(|f| f.kind == FieldKind::LINK)
                 .ok_or_else(|| Problem::new(pointer, format!("`{part}` is not a link field of {form_id}")))?;
             reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
             let target = field.form.clone().unwrap_or_default();
@@ -163,7 +163,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
             continue;
         }
         if let Some(field) = form.field(part) {
-            let field_type = forms::field_type(field.kind);
+            let field_type = forms::field_type(&field.kind);
             let kind = value_kind(field_type.column()).filter(|_| field_type.groupable()).ok_or_else(|| {
                 Problem::new(pointer, format!("`{part}` of {form_id} holds a list or object and cannot be grouped or compared"))
             })?;

@@ -27,7 +27,7 @@ impl Engine {
     ) -> Result<Map<String, Value>, EngineError> {
         let (columns, headers) = (ctx.columns, ctx.headers);
         let Converted { mut data, mut errors, .. } = convert_cells(columns, headers, cells);
-        for ((field, header), text) in cells_of(columns, headers, cells).filter(|((f, _), _)| f.kind == FieldKind::Link) {
+        for ((field, header), text) in cells_of(columns, headers, cells).filter(|((f, _), _)| f.kind == FieldKind::LINK) {
             match self.resolve_link(cmd, field, text, links).await {
                 Ok(v) => {
                     data.insert(field.id.clone(), v);
@@ -101,13 +101,13 @@ fn cells_of<'a>(
 pub(super) fn convert_cells(columns: &[Option<Field>], headers: &[String], cells: &[String]) -> Converted {
     let mut converted = Converted { data: Map::new(), errors: Vec::new(), pending_links: false };
     for ((field, header), text) in cells_of(columns, headers, cells) {
-        let value = match field.kind {
-            FieldKind::Link if Uuid::parse_str(text).is_ok() => Ok(json!(text)),
-            FieldKind::Link => {
-                converted.pending_links = true;
-                continue;
-            }
-            _ => forms::field_type(field.kind).parse_text(field, text),
+        let value = if field.kind != FieldKind::LINK {
+            forms::field_type(&field.kind).parse_text(field, text)
+        } else if Uuid::parse_str(text).is_ok() {
+            Ok(json!(text))
+        } else {
+            converted.pending_links = true;
+            continue;
         };
         match value {
             Ok(v) => {
@@ -159,7 +159,7 @@ pub(super) fn plan(
             None => fields.iter().find(|f| f.id == name || f.label.texts().iter().any(|t| t.trim().eq_ignore_ascii_case(name))),
         };
         if let Some(f) = field {
-            let computed = f.formula.is_some() || f.read_only || f.kind == FieldKind::AutoNumber;
+            let computed = f.formula.is_some() || f.read_only || f.kind == FieldKind::AUTO_NUMBER;
             if computed || access.locked.contains(&f.id) || access.hidden.contains(&f.id) {
                 let message = format!("column `{name}` maps to `{}`, which you may not write", f.id);
                 return Err(EngineError::ForbiddenFields(vec![FieldError::new(format!("/columns/{i}"), message)]));

@@ -39,7 +39,7 @@ impl Engine {
                 errors.push(FieldError::new(&link.path, format!("no {} record with id {}", link.form, link.id)));
             }
         }
-        for field in rt.compiled.def.fields.iter().filter(|f| f.kind == FieldKind::User) {
+        for field in rt.compiled.def.fields.iter().filter(|f| f.kind == FieldKind::USER) {
             let Some(Value::String(username)) = data.get(&field.id) else { continue };
             let unchanged = old.and_then(|o| o.get(&field.id)) == data.get(&field.id);
             if !unchanged && !store::user_exists(tx, username).await? {

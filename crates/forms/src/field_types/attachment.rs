@@ -8,7 +8,7 @@ use super::{Column, FieldType, parse_json};
 pub(super) struct Attachment;
 impl FieldType for Attachment {
     fn kind(&self) -> FieldKind {
-        FieldKind::Attachment
+        FieldKind::ATTACHMENT
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "array", "maxItems": 20, "items": {

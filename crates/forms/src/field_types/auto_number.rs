@@ -8,7 +8,7 @@ use super::FieldType;
 pub(super) struct AutoNumber;
 impl FieldType for AutoNumber {
     fn kind(&self) -> FieldKind {
-        FieldKind::AutoNumber
+        FieldKind::AUTO_NUMBER
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "maxLength": 64})

@@ -8,7 +8,7 @@ use super::{Column, FieldType};
 pub(super) struct Boolean;
 impl FieldType for Boolean {
     fn kind(&self) -> FieldKind {
-        FieldKind::Boolean
+        FieldKind::BOOLEAN
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "boolean"})

@@ -10,7 +10,7 @@ use super::FieldType;
 pub(super) struct Date;
 impl FieldType for Date {
     fn kind(&self) -> FieldKind {
-        FieldKind::Date
+        FieldKind::DATE
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "date"})
@@ -32,7 +32,7 @@ impl FieldType for Date {
 pub(super) struct Datetime;
 impl FieldType for Datetime {
     fn kind(&self) -> FieldKind {
-        FieldKind::Datetime
+        FieldKind::DATETIME
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "date-time"})

@@ -8,7 +8,7 @@ use super::FieldType;
 pub(super) struct Link;
 impl FieldType for Link {
     fn kind(&self) -> FieldKind {
-        FieldKind::Link
+        FieldKind::LINK
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "uuid"})

@@ -1,7 +1,10 @@
-//! The field type registry: each type is a unit struct in its own file, listed once in
-//! [`REGISTRY`], carrying every facet of the type — its value schema, column kind, import
-//! parsing, filter operators, report behaviour, UI widget and the definition properties a
-//! designer may set. A new type is one file here, one line there, and its widget in the UI.
+//! The field type registry: each built-in type is a unit struct in its own file, listed once in
+//! [`BUILT_IN`]; a program running Tessera adds its own with [`register_field_type`]. Each type
+//! carries every facet of itself — its value schema, column kind, import parsing, filter
+//! operators, report behaviour, UI widget and the definition properties a designer may set — so
+//! a new type is one `impl FieldType` and one registration, and nothing else asks for its name.
+
+use std::sync::RwLock;
 
 use defs::{Field, FieldKind};
 use serde::Serialize;
@@ -10,6 +13,7 @@ use serde_json::{Value, json};
 mod attachment;
 mod auto_number;
 mod boolean;
+mod check;
 mod date;
 mod link;
 mod number;
@@ -20,6 +24,7 @@ mod select;
 mod table;
 mod text;
 
+pub(crate) use check::check_form;
 pub use palette::{Palette, PaletteEntry, palette};
 
 /// How a value is compared, sorted and indexed in the database.
@@ -105,13 +110,23 @@ pub trait FieldType: Sync {
     /// never write it there.
     fn widget(&self) -> Option<&'static str>;
     /// The definition properties (of `defs::Field`) a designer may set on this type beyond
-    /// those every field has (`id`, `label`, `required`, `default`, `formula` …).
+    /// those every field has ([`COMMON_PROPERTIES`]); any other is refused when the app loads.
     fn properties(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Whether the value is one of the field's `options` (whose values a report dimension shows
+    /// even when no record has them).
+    fn holds_options(&self) -> bool {
+        self.properties().contains(&"options")
+    }
 }
 
-static REGISTRY: &[&dyn FieldType] = &[
+/// The definition properties every field may set, whatever its type.
+pub const COMMON_PROPERTIES: &[&str] =
+    &["id", "type", "label", "required", "read_only", "help", "default", "default_expr", "formula", "visible_if", "required_if"];
+
+/// The types every Tessera has.
+static BUILT_IN: &[&dyn FieldType] = &[
     &text::Text,
     &text::Textarea,
     &text::Email,
@@ -137,9 +152,65 @@ static REGISTRY: &[&dyn FieldType] = &[
     &rollup::Rollup,
 ];
 
-/// The registered type of `kind`.
-pub fn field_type(kind: FieldKind) -> &'static dyn FieldType {
-    REGISTRY.iter().copied().find(|t| t.kind() == kind).expect("every FieldKind is registered (checked by a test)")
+/// Types the program running Tessera registered, after the built-ins. A plain call at start-up
+/// rather than link-time collection (`inventory`): no linker sections, no new dependency, and a
+/// refusal is a value the caller sees. Lookups of built-ins never take the lock.
+static REGISTERED: RwLock<Vec<&'static dyn FieldType>> = RwLock::new(Vec::new());
+
+/// Why a field type cannot be registered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RegisterError {
+    #[error("a field type named `{0}` is registered already")]
+    Taken(FieldKind),
+    #[error("`{0}` is not a snake_case name a definition could give as `type`")]
+    NotSnakeCase(FieldKind),
+    #[error("field type `{kind}` names the property `{property}`, which field definitions do not have")]
+    UnknownProperty { kind: FieldKind, property: &'static str },
+}
+
+/// Adds `field_type` to the registry, beside the built-ins, for every app loaded afterwards;
+/// a program calls it at start-up. A name taken already is refused, as is a property a field
+/// definition does not have (the palette could describe it to no one). Its widget is the web
+/// UI's business: one the UI lacks shows the value read-only.
+pub fn register_field_type(field_type: &'static dyn FieldType) -> Result<(), RegisterError> {
+    let kind = field_type.kind();
+    if !defs::is_identifier(kind.name()) {
+        return Err(RegisterError::NotSnakeCase(kind));
+    }
+    let field_properties = palette::field_properties();
+    if let Some(property) = field_type.properties().iter().find(|p| field_properties.get(**p).is_none()) {
+        return Err(RegisterError::UnknownProperty { kind, property });
+    }
+    let mut registered = REGISTERED.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if BUILT_IN.iter().chain(registered.iter()).any(|t| t.kind() == kind) {
+        return Err(RegisterError::Taken(kind));
+    }
+    registered.push(field_type);
+    Ok(())
+}
+
+/// The type registered under `kind`, if any.
+pub fn find_field_type(kind: &FieldKind) -> Option<&'static dyn FieldType> {
+    if let Some(built_in) = BUILT_IN.iter().find(|t| t.kind() == *kind) {
+        return Some(*built_in);
+    }
+    let registered = REGISTERED.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+    registered.iter().copied().find(|t| t.kind() == *kind)
+}
+
+/// The type registered under `kind`.
+///
+/// # Panics
+/// When no type is registered under `kind`. A loaded form's fields all have one:
+/// [`crate::CompiledForm::compile`] refuses a form naming another.
+pub fn field_type(kind: &FieldKind) -> &'static dyn FieldType {
+    find_field_type(kind).unwrap_or_else(|| panic!("field type `{kind}` is not registered; loaded forms name only registered ones"))
+}
+
+/// Every registered type: the built-ins, then the program's in the order it registered them.
+fn all_field_types() -> Vec<&'static dyn FieldType> {
+    let registered = REGISTERED.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+    BUILT_IN.iter().chain(registered.iter()).copied().collect()
 }
 
 /// A cell holding the JSON of a list or object value (child rows, attachments, a region).
@@ -157,13 +228,61 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_kind_is_registered_once() {
-        let all: Vec<FieldKind> =
-            serde_json::from_value(defs::schema_json(defs::DefKind::Form)["$defs"]["FieldKind"]["enum"].clone()).unwrap();
-        assert!(all.len() >= 20);
-        for kind in all {
-            assert_eq!(REGISTRY.iter().filter(|t| t.kind() == kind).count(), 1, "{kind:?}");
+    fn every_built_in_kind_is_registered_once() {
+        assert!(FieldKind::BUILT_IN.len() >= 20);
+        assert_eq!(BUILT_IN.len(), FieldKind::BUILT_IN.len());
+        for kind in FieldKind::BUILT_IN {
+            assert_eq!(BUILT_IN.iter().filter(|t| t.kind() == *kind).count(), 1, "{kind}");
         }
+    }
+
+    /// A type of this test's own, registered as a program would.
+    struct Stars;
+    impl FieldType for Stars {
+        fn kind(&self) -> FieldKind {
+            FieldKind::named("stars")
+        }
+        fn schema(&self, _field: &Field) -> Value {
+            json!({"type": "integer", "minimum": 0, "maximum": 3})
+        }
+        fn widget(&self) -> Option<&'static str> {
+            None
+        }
+    }
+
+    /// Names a property field definitions lack, or a name no definition could write.
+    struct Misnamed(&'static str, &'static [&'static str]);
+    impl FieldType for Misnamed {
+        fn kind(&self) -> FieldKind {
+            FieldKind::named(self.0)
+        }
+        fn schema(&self, _field: &Field) -> Value {
+            json!({})
+        }
+        fn widget(&self) -> Option<&'static str> {
+            None
+        }
+        fn properties(&self) -> &'static [&'static str] {
+            self.1
+        }
+    }
+
+    #[test]
+    fn a_registered_type_is_found_and_a_name_is_registered_once() {
+        let stars = FieldKind::named("stars");
+        assert!(find_field_type(&stars).is_none());
+        register_field_type(&Stars).unwrap();
+        assert_eq!(field_type(&stars).kind(), stars);
+        assert!(palette().types.iter().any(|e| e.kind == stars), "the palette lists it");
+        assert_eq!(register_field_type(&Stars), Err(RegisterError::Taken(stars)));
+        let text = register_field_type(&Misnamed("text", &[])).unwrap_err();
+        assert_eq!(text.to_string(), "a field type named `text` is registered already");
+        assert_eq!(register_field_type(&Misnamed("Bad-Name", &[])), Err(RegisterError::NotSnakeCase(FieldKind::named("Bad-Name"))));
+        assert_eq!(
+            register_field_type(&Misnamed("odd", &["colour"])),
+            Err(RegisterError::UnknownProperty { kind: FieldKind::named("odd"), property: "colour" })
+        );
+        assert!(find_field_type(&FieldKind::named("odd")).is_none(), "a refused type is not registered");
     }
 
     fn field(kind: &str, extra: Value) -> Field {
@@ -173,7 +292,7 @@ mod tests {
     }
 
     fn parse(field: &Field, text: &str) -> Result<Value, String> {
-        field_type(field.kind).parse_text(field, text)
+        field_type(&field.kind).parse_text(field, text)
     }
 
     #[test]
@@ -205,33 +324,42 @@ mod tests {
 
     #[test]
     fn report_facets_follow_the_column_but_for_dates() {
-        let of = |kind| field_type(kind);
-        assert!(of(FieldKind::Currency).summable() && of(FieldKind::Rollup).summable() && !of(FieldKind::Text).summable());
-        assert!(of(FieldKind::Select).groupable() && !of(FieldKind::Tags).groupable() && !of(FieldKind::Table).groupable());
-        assert!(of(FieldKind::Date).date_like() && of(FieldKind::Datetime).date_like() && !of(FieldKind::Text).date_like());
-        assert!(of(FieldKind::Date).operators().contains(&"last_n_days") && !of(FieldKind::Text).operators().contains(&"period"));
-        assert!(of(FieldKind::Text).operators().contains(&"contains") && !of(FieldKind::Number).operators().contains(&"contains"));
-        assert_eq!(of(FieldKind::Multiselect).operators(), &["is_null"]);
+        let of = |kind| field_type(&kind);
+        assert!(of(FieldKind::CURRENCY).summable() && of(FieldKind::ROLLUP).summable() && !of(FieldKind::TEXT).summable());
+        assert!(of(FieldKind::SELECT).groupable() && !of(FieldKind::TAGS).groupable() && !of(FieldKind::TABLE).groupable());
+        assert!(of(FieldKind::DATE).date_like() && of(FieldKind::DATETIME).date_like() && !of(FieldKind::TEXT).date_like());
+        assert!(of(FieldKind::DATE).operators().contains(&"last_n_days") && !of(FieldKind::TEXT).operators().contains(&"period"));
+        assert!(of(FieldKind::TEXT).operators().contains(&"contains") && !of(FieldKind::NUMBER).operators().contains(&"contains"));
+        assert_eq!(of(FieldKind::MULTISELECT).operators(), &["is_null"]);
+        assert!(of(FieldKind::SELECT).holds_options() && of(FieldKind::MULTISELECT).holds_options() && !of(FieldKind::TAGS).holds_options());
     }
 
     /// A property a type names is one a field definition has: the palette describes it from
-    /// the definition schema, which would otherwise give the designer nothing.
+    /// the definition schema, which would otherwise give the designer nothing. And every
+    /// property of a field definition is either common to all or some type's own, so that the
+    /// check of properties that do not apply to a type covers each.
     #[test]
-    fn every_property_named_is_a_field_property() {
-        let form = defs::schema_json(defs::DefKind::Form);
-        let known = form["$defs"]["Field"]["properties"].as_object().unwrap();
-        for t in REGISTRY {
+    fn every_property_named_is_a_field_property_and_every_field_property_is_named() {
+        let known = palette::field_properties();
+        let mut named: Vec<&str> = COMMON_PROPERTIES.to_vec();
+        for t in BUILT_IN {
             for name in t.properties() {
-                assert!(known.contains_key(*name), "{:?} names `{name}`", t.kind());
+                assert!(known.contains_key(*name), "{} names `{name}`", t.kind());
             }
+            named.extend(t.properties());
         }
-        let decimal = palette().types.iter().find(|e| e.kind == FieldKind::Decimal).unwrap();
+        for property in known.keys() {
+            assert!(named.contains(&property.as_str()), "no type names `{property}`: add it to a type or COMMON_PROPERTIES");
+        }
+        let palette = palette();
+        let decimal = palette.types.iter().find(|e| e.kind == FieldKind::DECIMAL).unwrap();
         assert_eq!(decimal.properties["properties"]["scale"]["maximum"], json!(10));
-        assert_eq!(palette().types.len(), REGISTRY.len());
+        assert!(palette.types.len() >= BUILT_IN.len());
     }
 
-    /// The widget each type names is the one the web UI registers for it, and a type without
-    /// one is not edited there either.
+    /// The widget each built-in type names is the one the web UI registers for it, and a type
+    /// without one is not edited there either. (A program's own types may name widgets the UI
+    /// lacks: it then shows their values read-only.)
     #[test]
     fn every_widget_is_the_web_uis() {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../web/ui/src/fields");
@@ -242,9 +370,8 @@ mod tests {
             ui.push_str(&std::fs::read_to_string(&path).unwrap());
         }
         let compact: String = ui.split_whitespace().collect();
-        for t in REGISTRY {
-            let kind = serde_json::to_value(t.kind()).unwrap();
-            let kind = kind.as_str().unwrap();
+        for t in BUILT_IN {
+            let kind = t.kind();
             match t.widget() {
                 Some(widget) => assert!(ui.contains(&format!("'{widget}'")) || ui.contains(&format!("{widget}.vue")), "{widget}"),
                 None => assert!(compact.contains(&format!("{kind}:{{widget:null")), "{kind} has a widget in the UI"),

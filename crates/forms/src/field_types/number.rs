@@ -71,7 +71,7 @@ fn parse_exact(text: &str) -> Result<Value, String> {
 pub(super) struct Number;
 impl FieldType for Number {
     fn kind(&self) -> FieldKind {
-        FieldKind::Number
+        FieldKind::NUMBER
     }
     fn schema(&self, field: &Field) -> Value {
         bounded("number", field, None, None)
@@ -93,7 +93,7 @@ impl FieldType for Number {
 pub(super) struct Integer;
 impl FieldType for Integer {
     fn kind(&self) -> FieldKind {
-        FieldKind::Integer
+        FieldKind::INTEGER
     }
     fn schema(&self, field: &Field) -> Value {
         bounded("integer", field, None, None)
@@ -116,7 +116,7 @@ impl FieldType for Integer {
 pub(super) struct Decimal;
 impl FieldType for Decimal {
     fn kind(&self) -> FieldKind {
-        FieldKind::Decimal
+        FieldKind::DECIMAL
     }
     fn schema(&self, field: &Field) -> Value {
         let largest = exact_bound(field);
@@ -141,7 +141,7 @@ impl FieldType for Decimal {
 pub(super) struct Currency;
 impl FieldType for Currency {
     fn kind(&self) -> FieldKind {
-        FieldKind::Currency
+        FieldKind::CURRENCY
     }
     fn schema(&self, field: &Field) -> Value {
         let largest = exact_bound(field);
@@ -165,7 +165,7 @@ impl FieldType for Currency {
 pub(super) struct Rating;
 impl FieldType for Rating {
     fn kind(&self) -> FieldKind {
-        FieldKind::Rating
+        FieldKind::RATING
     }
     fn schema(&self, field: &Field) -> Value {
         bounded("integer", field, Some(0.0), Some(5.0))

@@ -2,13 +2,11 @@
 //! designer may set on it, so that a form designer is generated from the registry rather than
 //! kept beside it.
 
-use std::sync::LazyLock;
-
 use defs::{DefKind, FieldKind};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use super::{Column, FieldType, REGISTRY};
+use super::{Column, FieldType, all_field_types};
 
 /// Every field type a form may use.
 #[derive(Debug, Clone, Serialize)]
@@ -46,20 +44,22 @@ pub struct PaletteEntry {
     pub properties: Value,
 }
 
-/// The palette, built once: it depends only on the code.
-static PALETTE: LazyLock<Palette> = LazyLock::new(build);
-
-/// Every registered field type with its facets.
-pub fn palette() -> &'static Palette {
-    &PALETTE
-}
-
-fn build() -> Palette {
+/// Every registered field type with its facets, built on each call: types may be registered
+/// after a first call, and only admins' form designers ask.
+pub fn palette() -> Palette {
     let mut form = defs::schema_json(DefKind::Form);
     let defs = form["$defs"].take();
     let field_properties = &defs["Field"]["properties"];
-    let types = REGISTRY.iter().map(|t| entry(*t, field_properties)).collect();
+    let types = all_field_types().into_iter().map(|t| entry(t, field_properties)).collect();
     Palette { types, defs }
+}
+
+/// The properties of a field definition, each with its schema.
+pub(super) fn field_properties() -> Map<String, Value> {
+    match defs::schema_json(DefKind::Form)["$defs"]["Field"]["properties"].take() {
+        Value::Object(properties) => properties,
+        _ => Map::new(),
+    }
 }
 
 fn entry(t: &dyn FieldType, field_properties: &Value) -> PaletteEntry {

@@ -8,7 +8,7 @@ use super::{Column, FieldType, parse_json};
 pub(super) struct Region;
 impl FieldType for Region {
     fn kind(&self) -> FieldKind {
-        FieldKind::Region
+        FieldKind::REGION
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "object", "additionalProperties": false, "required": ["province"],

@@ -9,7 +9,7 @@ use super::{Column, FieldType};
 pub(super) struct Rollup;
 impl FieldType for Rollup {
     fn kind(&self) -> FieldKind {
-        FieldKind::Rollup
+        FieldKind::ROLLUP
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "number"})

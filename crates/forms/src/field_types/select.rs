@@ -27,7 +27,7 @@ fn list(text: &str) -> impl Iterator<Item = &str> {
 pub(super) struct Select;
 impl FieldType for Select {
     fn kind(&self) -> FieldKind {
-        FieldKind::Select
+        FieldKind::SELECT
     }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "enum": values(field)})
@@ -46,7 +46,7 @@ impl FieldType for Select {
 pub(super) struct Multiselect;
 impl FieldType for Multiselect {
     fn kind(&self) -> FieldKind {
-        FieldKind::Multiselect
+        FieldKind::MULTISELECT
     }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "array", "uniqueItems": true, "items": {"type": "string", "enum": values(field)}})
@@ -68,7 +68,7 @@ impl FieldType for Multiselect {
 pub(super) struct Tags;
 impl FieldType for Tags {
     fn kind(&self) -> FieldKind {
-        FieldKind::Tags
+        FieldKind::TAGS
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "array", "uniqueItems": true, "maxItems": 50,

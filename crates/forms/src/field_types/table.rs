@@ -9,7 +9,7 @@ use crate::compiled::object_schema;
 pub(super) struct Table;
 impl FieldType for Table {
     fn kind(&self) -> FieldKind {
-        FieldKind::Table
+        FieldKind::TABLE
     }
     fn schema(&self, field: &Field) -> Value {
         let mut schema = json!({"type": "array", "items": object_schema(&field.fields)});

@@ -8,7 +8,7 @@ use super::{FieldType, string_schema};
 pub(super) struct Text;
 impl FieldType for Text {
     fn kind(&self) -> FieldKind {
-        FieldKind::Text
+        FieldKind::TEXT
     }
     fn schema(&self, field: &Field) -> Value {
         string_schema(field, 500)
@@ -24,7 +24,7 @@ impl FieldType for Text {
 pub(super) struct Textarea;
 impl FieldType for Textarea {
     fn kind(&self) -> FieldKind {
-        FieldKind::Textarea
+        FieldKind::TEXTAREA
     }
     fn schema(&self, field: &Field) -> Value {
         string_schema(field, 20_000)
@@ -40,7 +40,7 @@ impl FieldType for Textarea {
 pub(super) struct Email;
 impl FieldType for Email {
     fn kind(&self) -> FieldKind {
-        FieldKind::Email
+        FieldKind::EMAIL
     }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "format": "email", "maxLength": field.max_length.unwrap_or(254)})
@@ -56,7 +56,7 @@ impl FieldType for Email {
 pub(super) struct Phone;
 impl FieldType for Phone {
     fn kind(&self) -> FieldKind {
-        FieldKind::Phone
+        FieldKind::PHONE
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "pattern": "^\\+?[0-9][0-9 ()\\-]{2,31}$"})
@@ -69,7 +69,7 @@ impl FieldType for Phone {
 pub(super) struct Url;
 impl FieldType for Url {
     fn kind(&self) -> FieldKind {
-        FieldKind::Url
+        FieldKind::URL
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "uri", "maxLength": 2048})
@@ -83,7 +83,7 @@ impl FieldType for Url {
 pub(super) struct User;
 impl FieldType for User {
     fn kind(&self) -> FieldKind {
-        FieldKind::User
+        FieldKind::USER
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "minLength": 1, "maxLength": 64})

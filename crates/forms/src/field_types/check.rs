@@ -1,0 +1,120 @@
+//! What only the registry can say about a form definition: that each field's type exists, that
+//! each property it sets applies to that type, that a type holding options has them, and that
+//! keys name fields holding one scalar. Run when a form compiles, so `tessera check` and the
+//! engine's load report them with the form file and a JSON pointer, as `defs` does the rest.
+
+use std::collections::HashSet;
+
+use defs::{Field, Form};
+use serde_json::Value;
+
+use super::{COMMON_PROPERTIES, Column, FieldType, find_field_type};
+use crate::FieldError;
+
+/// Every problem of `form` that depends on its fields' types.
+pub(crate) fn check_form(form: &Form) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    check_fields(&form.fields, "/fields", &mut errors);
+    for (keys, what) in [(&form.indexes, "indexes"), (&form.dedupe, "dedupe")] {
+        for (k, key) in keys.iter().enumerate() {
+            for (i, name) in key.iter().enumerate() {
+                // A field the form lacks is `defs`' to report, a type it lacks is reported above.
+                let column = form.field(name).and_then(|f| find_field_type(&f.kind)).map(|t| t.column());
+                if column == Some(Column::Opaque) {
+                    errors.push(FieldError::new(format!("/{what}/{k}/{i}"), format!("field `{name}` holds a list and cannot be a key")));
+                }
+            }
+        }
+    }
+    errors
+}
+
+/// `fields` (a form's, or a table's columns under `base`).
+fn check_fields(fields: &[Field], base: &str, errors: &mut Vec<FieldError>) {
+    for (i, field) in fields.iter().enumerate() {
+        let pointer = format!("{base}/{i}");
+        let Some(field_type) = find_field_type(&field.kind) else {
+            errors.push(FieldError::new(format!("{pointer}/type"), format!("no field type `{}`", field.kind)));
+            continue;
+        };
+        for property in stray_properties(field, field_type) {
+            errors.push(FieldError::new(format!("{pointer}/{property}"), format!("`{property}` does not apply to a {} field", field.kind)));
+        }
+        if field_type.holds_options() {
+            check_options(field, &pointer, errors);
+        }
+        check_fields(&field.fields, &format!("{pointer}/fields"), errors);
+    }
+}
+
+/// The properties `field` sets that are neither every field's nor its type's. A property is
+/// set when the definition writes it out (unset ones are skipped when serialising).
+fn stray_properties(field: &Field, field_type: &dyn FieldType) -> Vec<String> {
+    let Ok(Value::Object(set)) = serde_json::to_value(field) else { return Vec::new() };
+    let applies = |name: &str| COMMON_PROPERTIES.contains(&name) || field_type.properties().contains(&name);
+    set.into_iter().map(|(name, _)| name).filter(|name| !applies(name)).collect()
+}
+
+/// A field of choices needs some, each listed once.
+fn check_options(field: &Field, pointer: &str, errors: &mut Vec<FieldError>) {
+    if field.options.is_empty() {
+        errors.push(FieldError::new(format!("{pointer}/options"), format!("a {} field needs options", field.kind)));
+    }
+    let mut values = HashSet::new();
+    for (o, choice) in field.options.iter().enumerate() {
+        if !values.insert(choice.value.as_str()) {
+            errors.push(FieldError::new(format!("{pointer}/options/{o}/value"), format!("option `{}` is listed twice", choice.value)));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn problems(fields: Value, extra: Value) -> Vec<String> {
+        let mut form = json!({"label": {"en": "F"}, "fields": fields});
+        form.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        let form: Form = serde_json::from_value(form).unwrap();
+        check_form(&form).into_iter().map(|e| format!("{}: {}", e.path, e.message)).collect()
+    }
+
+    #[test]
+    fn an_unknown_type_is_named_at_its_pointer() {
+        let fields = json!([{"id": "a", "type": "text", "label": {"en": "A"}}, {"id": "b", "type": "percentage", "label": {"en": "B"}}]);
+        assert_eq!(problems(fields, json!({})), ["/fields/1/type: no field type `percentage`"]);
+    }
+
+    #[test]
+    fn a_property_of_another_type_is_refused_in_child_rows_too() {
+        let fields = json!([
+            {"id": "a", "type": "text", "label": {"en": "A"}, "scale": 2, "max_length": 20, "required": true},
+            {"id": "t", "type": "table", "label": {"en": "T"}, "min": 1,
+             "fields": [{"id": "c", "type": "number", "label": {"en": "C"}, "options": [{"value": "x", "label": {"en": "X"}}]}]},
+        ]);
+        assert_eq!(
+            problems(fields, json!({})),
+            ["/fields/0/scale: `scale` does not apply to a text field", "/fields/1/fields/0/options: `options` does not apply to a number field"]
+        );
+    }
+
+    #[test]
+    fn choices_are_needed_once_each_and_keys_hold_one_scalar() {
+        let x = json!({"value": "x", "label": {"en": "X"}});
+        let fields = json!([
+            {"id": "s", "type": "select", "label": {"en": "S"}},
+            {"id": "m", "type": "multiselect", "label": {"en": "M"}, "options": [x, x]},
+            {"id": "tags", "type": "tags", "label": {"en": "T"}},
+        ]);
+        assert_eq!(
+            problems(fields, json!({"indexes": [["s", "tags"]], "dedupe": [["nope"]]})),
+            [
+                "/fields/0/options: a select field needs options",
+                "/fields/1/options/1/value: option `x` is listed twice",
+                "/indexes/0/1: field `tags` holds a list and cannot be a key",
+            ]
+        );
+    }
+}
