@@ -2,6 +2,7 @@
 //! with the CRM app as users get it.
 
 mod auth;
+mod chart_kinds;
 mod crm_rules;
 mod definitions;
 mod demo;

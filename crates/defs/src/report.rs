@@ -139,6 +139,12 @@ pub struct Chart {
     pub series: Option<String>,
 }
 
+/// How a report's result is drawn. A kind draws only results of its shape, and a chart that
+/// cannot draw its report's is refused at `/chart/kind`: a `table` takes any result; a `kpi`
+/// no dimension and one measure; the others at least one dimension (a `pivot` two) and
+/// measure, `pie`, `funnel` and `map` exactly one measure (the chart's `y`, else every
+/// measure); only `table`, `bar`, `line` and `pivot` take a `series`. `GET /api/chart-kinds`
+/// lists each kind's shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChartKind {
@@ -149,8 +155,23 @@ pub enum ChartKind {
     Pie,
     Funnel,
     Pivot,
-    /// A map of China by province: the x dimension holds region values.
+    /// A map of China by province: the category dimension (`x`, else the first) is a text
+    /// field naming provinces.
     Map,
+}
+
+impl ChartKind {
+    /// Every kind, in the order a kind picker offers them.
+    pub const ALL: [ChartKind; 8] = [
+        ChartKind::Table,
+        ChartKind::Kpi,
+        ChartKind::Bar,
+        ChartKind::Line,
+        ChartKind::Pie,
+        ChartKind::Funnel,
+        ChartKind::Pivot,
+        ChartKind::Map,
+    ];
 }
 
 /// What the loader can check without compiling: schema references, that sources and tile
@@ -183,4 +204,27 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The kinds the definition format accepts (its schema's names) are every kind of `ALL`,
+    /// so a kind added to the enum cannot miss the registries that walk `ALL`.
+    #[test]
+    fn all_chart_kinds_are_listed() {
+        let schema = serde_json::to_value(schemars::schema_for!(ChartKind)).unwrap();
+        let mut accepted: Vec<String> = Vec::new();
+        for variant in schema["oneOf"].as_array().into_iter().flatten().chain([&schema]) {
+            accepted.extend(variant["enum"].as_array().into_iter().flatten().filter_map(|v| v.as_str().map(Into::into)));
+            accepted.extend(variant["const"].as_str().map(Into::into));
+        }
+        let listed: Vec<String> = ChartKind::ALL.iter().map(|k| serde_json::to_value(k).unwrap().as_str().unwrap().into()).collect();
+        accepted.sort();
+        let mut sorted = listed.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!((sorted.len(), sorted), (listed.len(), accepted));
+    }
 }

@@ -1,5 +1,7 @@
-//! The field type palette, for the people who design forms: every type the form engine knows,
-//! with its widget, facets and the schema of the properties a designer may set on it.
+//! The palettes, for the people who design forms and reports: every field type the form
+//! engine knows, with its widget, facets and the schema of the properties a designer may set
+//! on it; and every chart kind the report engine knows, with what result it can draw and the
+//! renderer that draws it.
 
 use crate::access::ADMIN;
 use crate::{Actor, Engine, EngineError};
@@ -11,5 +13,11 @@ impl Engine {
             return Err(EngineError::Forbidden("only admins may read the field type palette".into()));
         }
         Ok(forms::palette())
+    }
+
+    /// The chart kinds, for every signed-in user: dashboards draw each tile by its kind's
+    /// renderer, and report builders offer the kinds. `actor` is who asks (sessions only).
+    pub fn chart_kinds(&self, _actor: &Actor) -> Vec<reports::ChartKindEntry> {
+        reports::chart_kinds()
     }
 }

@@ -273,6 +273,9 @@ impl Plan {
         }
         plan.sort_keys(report, &mut problems);
         check_layout(report, &plan, &mut problems);
+        if let Some(chart) = &report.chart {
+            problems.extend(crate::chart_problems(report, chart.kind, ctx));
+        }
         if !problems.is_empty() {
             return Err(problems);
         }

@@ -4,12 +4,14 @@
 //!
 //! Knows nothing of HTTP or connections: the engine runs the statements and decides who may.
 
+mod charts;
 mod compile;
 mod export;
 mod fields;
 mod filter;
 mod pivot;
 
+pub use charts::{ChartKindEntry, KindLabel, Renderer, Span, chart_kind, chart_kinds, chart_problems};
 pub use compile::{Compiled, MAX_DIMENSIONS, MAX_MEASURES, OutColumn, Role, TotalKind, compile, drill, grand_totals_from_rows};
 pub use export::{csv_lines, to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};

@@ -1,6 +1,7 @@
-//! The field type palette, for form designers.
+//! The palettes: field types for form designers, chart kinds for dashboards and report builders.
 
 use actix_web::{HttpResponse, get, web};
+use serde_json::json;
 
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
@@ -13,4 +14,14 @@ use crate::{ApiError, AppState};
 #[get("/api/field-types")]
 pub(crate) async fn field_types(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.engine.field_types(&caller.0)?))
+}
+
+/// Every chart kind with the result it can draw (dimensions, measures, series, a category
+/// naming places), its label and the UI renderer that draws it; for every signed-in user.
+#[utoipa::path(tag = "apps", responses(
+    (status = 200, description = "The chart kinds", body = crate::wire::ChartKindPalette),
+    (status = 401, description = "Not signed in", body = crate::wire::ErrorBody)))]
+#[get("/api/chart-kinds")]
+pub(crate) async fn chart_kinds(caller: Caller, state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({"kinds": state.engine.chart_kinds(&caller.0)}))
 }

@@ -51,6 +51,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(apps::get_app)
         .service(apps::form_schema)
         .service(field_types::field_types)
+        .service(field_types::chart_kinds)
         .service(records::list_records)
         .service(records::create_record)
         .service(records::get_record)

@@ -73,6 +73,8 @@ export const api = {
   users: () => request('GET', '/api/users'),
 
   apps: () => request('GET', '/api/apps'),
+  /** The chart kinds: `{kinds: [{kind, label, renderer, dimensions, measures, series, places}]}`. */
+  chartKinds: () => request('GET', '/api/chart-kinds'),
   app: (app) => request('GET', `/api/apps/${enc(app)}`),
 
   /**

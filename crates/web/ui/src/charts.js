@@ -1,10 +1,13 @@
-// Report results as charts: which columns a chart draws (the report's `chart` spec, or the
-// first dimension and every measure) and the ECharts options drawing them. Only the chart
-// types and components used here are registered with ECharts, so the bundle holds no others.
+// Report results as charts: how each kind is drawn (the server's chart kind registry), which
+// columns a chart draws (the report's `chart` spec, or the first dimension and every measure)
+// and the ECharts options drawing them. Only the chart types and components used here are
+// registered with ECharts, so the bundle holds no others.
+import { shallowRef } from 'vue'
 import { init, use } from 'echarts/core'
 import { BarChart, FunnelChart, LineChart, PieChart } from 'echarts/charts'
 import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components'
 import { CanvasRenderer } from 'echarts/renderers'
+import { api } from './api'
 import { label, t } from './i18n'
 import { formatCompact, formatNumber } from './format'
 
@@ -12,8 +15,24 @@ use([BarChart, LineChart, PieChart, FunnelChart, GridComponent, LegendComponent,
 
 export { init }
 
-/** Chart kinds drawn with ECharts; `kpi` is a figure, and every other kind a table. */
-export const DRAWN = new Set(['bar', 'line', 'pie', 'funnel'])
+/** The server's chart kinds by name (`GET /api/chart-kinds`), once loaded. */
+export const chartKinds = shallowRef(new Map())
+let loadingKinds = null
+
+/** Loads the chart kinds once (again after a failure); resolves when they are known. */
+export function loadChartKinds() {
+  loadingKinds ??= api
+    .chartKinds()
+    .then((answer) => (chartKinds.value = new Map(answer.kinds.map((k) => [k.kind, k]))))
+    .catch(() => (loadingKinds = null))
+  return loadingKinds
+}
+
+/**
+ * How a kind is drawn: its registry entry's renderer — `echarts` (a chart of the kind's name),
+ * `figure` (one number) or `table`; a kind the server does not list is a table.
+ */
+export const rendererOf = (kind) => chartKinds.value.get(kind)?.renderer ?? 'table'
 
 /** How a tile shows its result: the tile's own chart kind, else the report's, else a table. */
 export function kindOf(tile) {
@@ -67,7 +86,7 @@ function sumBy(rows, keyOf, measure) {
   return sums
 }
 
-/** The ECharts option drawing `result` as a chart of `kind` (one of `DRAWN`). */
+/** The ECharts option drawing `result` as a chart of `kind` (one the `echarts` renderer draws). */
 export function chartOption(kind, result) {
   const { x, ys, series } = axes(result)
   const rows = result?.rows ?? []
