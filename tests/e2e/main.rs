@@ -6,6 +6,7 @@ mod chart_kinds;
 mod crm_rules;
 mod definitions;
 mod demo;
+mod error_codes;
 mod exchange;
 mod field_type_example;
 mod field_types;

@@ -93,12 +93,18 @@ pub struct ImportOptions {
     pub map: BTreeMap<String, String>,
 }
 
-/// A problem with one row: spreadsheet row number (the header is row 1), column header, reason.
+/// A problem with one row: spreadsheet row number (the header is row 1), column header, reason
+/// — the row's error `code`, and the field problem's `code` and `params` where it has one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RowError {
     pub row: usize,
     pub column: Option<String>,
     pub message: String,
+    pub error: crate::Code,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code: Option<forms::FieldCode>,
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub params: Map<String, Value>,
 }
 
 /// The outcome of an import.

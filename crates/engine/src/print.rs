@@ -54,7 +54,9 @@ impl Engine {
         });
         loaded.printer.render(template, &context).map_err(|e| match e {
             printing::RenderError::UnknownTemplate(t) => EngineError::NotFound(format!("template `{t}`")),
-            other => EngineError::Invalid(vec![forms::FieldError::new("", other.to_string())]),
+            other => EngineError::Invalid(vec![
+                forms::FieldError::coded("", forms::FieldCode::PrintFailed, other.to_string()).with("text", other.to_string()),
+            ]),
         })
     }
 

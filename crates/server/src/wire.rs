@@ -353,6 +353,13 @@ mod answers {
         row: u64,
         column: Option<String>,
         message: String,
+        /// The code of the row's error (`validation_failed`, `duplicate` …).
+        error: String,
+        /// The field problem's code, as a problem's `code`; absent when the row's error
+        /// names no field.
+        code: Option<String>,
+        /// The values the field code's wording needs, as a problem's `params`; absent when none.
+        params: Option<BTreeMap<String, Value>>,
     }
 
     /// What an import did (or, dry, would do).

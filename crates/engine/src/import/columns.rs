@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use defs::{Action, Field, FieldKind};
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Scalar, Target};
 use uuid::Uuid;
@@ -32,7 +32,7 @@ impl Engine {
                 Ok(v) => {
                     data.insert(field.id.clone(), v);
                 }
-                Err(message) => errors.push(FieldError::new(format!("/{}", field.id), format!("{header}: {message}"))),
+                Err(message) => errors.push(unreadable(field, header, message)),
             }
         }
         if errors.is_empty() { Ok(data) } else { Err(EngineError::Invalid(errors)) }
@@ -113,10 +113,16 @@ pub(super) fn convert_cells(columns: &[Option<Field>], headers: &[String], cells
             Ok(v) => {
                 converted.data.insert(field.id.clone(), v);
             }
-            Err(message) => converted.errors.push(FieldError::new(format!("/{}", field.id), format!("{header}: {message}"))),
+            Err(message) => converted.errors.push(unreadable(field, header, message)),
         }
     }
     converted
+}
+
+/// A cell `field`'s type cannot read, in column `header`; `reason` says why.
+fn unreadable(field: &Field, header: &str, reason: String) -> FieldError {
+    let error = FieldError::coded(format!("/{}", field.id), FieldCode::UnreadableCell, format!("{header}: {reason}"));
+    error.with("column", header).with("text", reason)
 }
 
 #[derive(Default)]
@@ -162,7 +168,9 @@ pub(super) fn plan(
             let computed = f.formula.is_some() || f.read_only || f.kind == FieldKind::AUTO_NUMBER;
             if computed || access.locked.contains(&f.id) || access.hidden.contains(&f.id) {
                 let message = format!("column `{name}` maps to `{}`, which you may not write", f.id);
-                return Err(EngineError::ForbiddenFields(vec![FieldError::new(format!("/columns/{i}"), message)]));
+                return Err(EngineError::ForbiddenFields(vec![
+                    FieldError::coded(format!("/columns/{i}"), FieldCode::NotWritable, message).with("column", name),
+                ]));
             }
         }
         columns.push(field.cloned());
@@ -179,9 +187,12 @@ pub(super) fn row_errors(row: usize, error: &EngineError, columns: &[Option<Fiel
         let field = path.trim_start_matches('/').split('/').next().unwrap_or_default();
         columns.iter().zip(headers).find(|(f, _)| f.as_ref().is_some_and(|f| f.id == field)).map(|(_, h)| h.clone())
     };
-    let details = error.details();
+    let (details, code) = (error.details(), error.code());
     if details.is_empty() {
-        return vec![RowError { row, column: None, message: error.to_string() }];
+        return vec![RowError { row, column: None, message: error.to_string(), error: code, code: None, params: Map::new() }];
     }
-    details.into_iter().map(|d| RowError { row, column: column_of(&d.path), message: d.message }).collect()
+    details
+        .into_iter()
+        .map(|d| RowError { row, column: column_of(&d.path), message: d.message, error: code, code: d.code, params: d.params })
+        .collect()
 }

@@ -2,7 +2,7 @@
 //! that the writer may read), users that exist, and the form's dedupe keys.
 
 use defs::FieldKind;
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value};
 use store::{Conn, Record};
 
@@ -36,14 +36,16 @@ impl Engine {
                 true => store::exists(tx, &target.table, &link.id).await?,
             };
             if !found {
-                errors.push(FieldError::new(&link.path, format!("no {} record with id {}", link.form, link.id)));
+                let message = format!("no {} record with id {}", link.form, link.id);
+                errors.push(FieldError::coded(&link.path, FieldCode::LinkNotFound, message).with("form", link.form).with("id", link.id));
             }
         }
         for field in rt.compiled.def.fields.iter().filter(|f| f.kind == FieldKind::USER) {
             let Some(Value::String(username)) = data.get(&field.id) else { continue };
             let unchanged = old.and_then(|o| o.get(&field.id)) == data.get(&field.id);
             if !unchanged && !store::user_exists(tx, username).await? {
-                errors.push(FieldError::new(format!("/{}", field.id), format!("no user `{username}`")));
+                let error = FieldError::coded(format!("/{}", field.id), FieldCode::UserNotFound, format!("no user `{username}`"));
+                errors.push(error.with("username", username.as_str()));
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(EngineError::Invalid(errors)) }
