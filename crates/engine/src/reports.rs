@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ::reports::{Catalog, Compiled, Context, Dialect, FieldRef, OutColumn, Role, TotalKind, ValueKind};
 use defs::{Action, DefKind, Diagnostic, Report};
-use forms::FieldError;
+use forms::{FieldCode, FieldError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use store::{Backend, Conn, Deleted, Filter, ListQuery, OutKind, Scalar, StoreError, SystemColumn, Target, TransactionTrait};
@@ -453,7 +453,7 @@ fn statement_timed_out() -> EngineError {
         "the report ran longer than {} s, the most a report may; filter it to fewer records or group it more coarsely",
         REPORT_STATEMENT_TIMEOUT.as_secs()
     );
-    EngineError::Invalid(vec![FieldError::new("", message)])
+    EngineError::Invalid(vec![FieldError::coded("", FieldCode::ReportTimeout, message).with("limit", REPORT_STATEMENT_TIMEOUT.as_secs())])
 }
 
 /// Compiles every saved report of `app`, so a broken one stops the app from loading with a
@@ -484,11 +484,11 @@ pub(crate) fn check_saved_reports(app: &LoadedApp) -> Result<(), EngineError> {
 
 fn parse_report(body: &Value) -> Result<Report, EngineError> {
     defs::parse_definition::<Report>(body, DefKind::Report)
-        .map_err(|errors| EngineError::Invalid(errors.into_iter().map(|(p, m)| FieldError::new(p, m)).collect()))
+        .map_err(|errors| EngineError::Invalid(errors.into_iter().map(|(p, m)| FieldError::definition(p, m)).collect()))
 }
 
 fn invalid(problems: Vec<::reports::Problem>) -> EngineError {
-    EngineError::Invalid(problems.into_iter().map(|p| FieldError::new(p.pointer, p.message)).collect())
+    EngineError::Invalid(problems.into_iter().map(|p| FieldError::definition(p.pointer, p.message)).collect())
 }
 
 fn parse_as_of(text: &str) -> Result<String, EngineError> {

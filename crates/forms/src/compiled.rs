@@ -15,21 +15,23 @@ pub struct FieldError {
     pub path: String,
     pub message: String,
     /// What is wrong (`required`, `maximum`, `duplicate`, `locked` …); see [`FieldCode`].
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub code: Option<FieldCode>,
+    pub code: FieldCode,
     /// The values the code's wording needs (`{"limit": 100}`).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub params: Map<String, Value>,
 }
 
 impl FieldError {
-    pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { path: path.into(), message: message.into(), code: None, params: Map::new() }
+    /// A problem of `code` at `path`, `message` in English; `with` adds the params the code's
+    /// wording needs. There is no problem without a code: clients word them by it.
+    pub fn coded(path: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
+        FieldError { path: path.into(), message: message.into(), code, params: Map::new() }
     }
 
-    /// An error with a `code` a client can word itself; `with` adds the params its wording needs.
-    pub fn coded(path: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
-        FieldError { code: Some(code), ..FieldError::new(path, message) }
+    /// A problem of a definition (a form, a report sent ad hoc), worded by its text alone.
+    pub fn definition(path: impl Into<String>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        FieldError::coded(path, FieldCode::Definition, text.clone()).with("text", text)
     }
 
     /// The error with the param `name` set to `value`.
@@ -174,12 +176,6 @@ fn keyword_code(kind: &ValidationErrorKind) -> FieldCode {
     }
 }
 
-/// A problem of the form's definition itself, worded by its text alone.
-fn definition_error(path: impl Into<String>, text: impl Into<String>) -> FieldError {
-    let text = text.into();
-    FieldError::coded(path, FieldCode::Definition, text.clone()).with("text", text)
-}
-
 /// The bound a value missed, named `limit` (or `format`, `pattern`, `options`) as the keyword
 /// names it, so a client can word "at most {limit}" itself.
 fn keyword_params(kind: &ValidationErrorKind) -> Map<String, Value> {
@@ -229,7 +225,7 @@ impl CompiledForm {
         let validator = jsonschema::draft202012::options()
             .should_validate_formats(true)
             .build(&schema)
-            .map_err(|e| vec![definition_error("/fields", format!("form does not compile: {e}"))])?;
+            .map_err(|e| vec![FieldError::definition("/fields", format!("form does not compile: {e}"))])?;
         let mut errors = Vec::new();
         for (i, field) in form.fields.iter().enumerate() {
             if let Some(default) = &field.default {
@@ -239,7 +235,7 @@ impl CompiledForm {
                     .build(&field_schema)
                     .is_ok_and(|v| v.is_valid(default));
                 if !ok {
-                    errors.push(definition_error(format!("/fields/{i}/default"), "default is not a valid value of the field"));
+                    errors.push(FieldError::definition(format!("/fields/{i}/default"), "default is not a valid value of the field"));
                 }
             }
         }
@@ -414,7 +410,7 @@ mod tests {
     #[test]
     fn every_schema_problem_carries_its_code_and_params() {
         let data = json!({"title": "far too long a title", "status": "won", "email": "x", "colour": 1, "items": [{"qty": 0}]});
-        let coded: Vec<_> = quote().validate(&data).into_iter().map(|e| (e.path, e.code.map(FieldCode::as_str), e.params)).collect();
+        let coded: Vec<_> = quote().validate(&data).into_iter().map(|e| (e.path, Some(e.code.as_str()), e.params)).collect();
         let params = |pairs: Value| pairs.as_object().unwrap().clone();
         assert_eq!(
             coded,
@@ -458,6 +454,6 @@ mod tests {
         .unwrap();
         let errors = CompiledForm::compile("x", &form).unwrap_err();
         assert_eq!(errors[0].path, "/fields/0/default");
-        assert_eq!(errors[0].code, Some(FieldCode::Definition));
+        assert_eq!(errors[0].code, FieldCode::Definition);
     }
 }

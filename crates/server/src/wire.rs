@@ -72,9 +72,8 @@ pub(crate) struct Problem {
     /// What is wrong, for clients that word it themselves: the JSON Schema keyword missed
     /// (`maximum`, `maxLength`, `format`, `enum` …) or the engine's own (`required`,
     /// `duplicate`, `locked`, `link_not_found`, `rule` …).
-    #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(schema_with = field_codes)]
-    pub code: Option<&'static str>,
+    pub code: &'static str,
     /// The values the code's wording needs: `limit`, `format`, `pattern`, `options`,
     /// `existing`, `state`, `form` and `id`, `username`, `column`, `field`, `file`, and `text`
     /// (what a rule, a guard or a definition says, shown as written).
@@ -85,7 +84,7 @@ pub(crate) struct Problem {
 impl From<&FieldError> for Problem {
     fn from(e: &FieldError) -> Self {
         let params = e.params.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        Problem { path: e.path.clone(), message: e.message.clone(), code: e.code.map(|c| c.as_str()), params }
+        Problem { path: e.path.clone(), message: e.message.clone(), code: e.code.as_str(), params }
     }
 }
 

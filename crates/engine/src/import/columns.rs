@@ -193,6 +193,6 @@ pub(super) fn row_errors(row: usize, error: &EngineError, columns: &[Option<Fiel
     }
     details
         .into_iter()
-        .map(|d| RowError { row, column: column_of(&d.path), message: d.message, error: code, code: d.code, params: d.params })
+        .map(|d| RowError { row, column: column_of(&d.path), message: d.message, error: code, code: Some(d.code), params: d.params })
         .collect()
 }

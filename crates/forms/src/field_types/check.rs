@@ -21,7 +21,10 @@ pub(crate) fn check_form(form: &Form) -> Vec<FieldError> {
                 // A field the form lacks is `defs`' to report, a type it lacks is reported above.
                 let column = form.field(name).and_then(|f| find_field_type(&f.kind)).map(|t| t.column());
                 if column == Some(Column::Opaque) {
-                    errors.push(FieldError::new(format!("/{what}/{k}/{i}"), format!("field `{name}` holds a list and cannot be a key")));
+                    errors.push(FieldError::definition(
+                        format!("/{what}/{k}/{i}"),
+                        format!("field `{name}` holds a list and cannot be a key"),
+                    ));
                 }
             }
         }
@@ -34,11 +37,14 @@ fn check_fields(fields: &[Field], base: &str, errors: &mut Vec<FieldError>) {
     for (i, field) in fields.iter().enumerate() {
         let pointer = format!("{base}/{i}");
         let Some(field_type) = find_field_type(&field.kind) else {
-            errors.push(FieldError::new(format!("{pointer}/type"), format!("no field type `{}`", field.kind)));
+            errors.push(FieldError::definition(format!("{pointer}/type"), format!("no field type `{}`", field.kind)));
             continue;
         };
         for property in stray_properties(field, field_type) {
-            errors.push(FieldError::new(format!("{pointer}/{property}"), format!("`{property}` does not apply to a {} field", field.kind)));
+            errors.push(FieldError::definition(
+                format!("{pointer}/{property}"),
+                format!("`{property}` does not apply to a {} field", field.kind),
+            ));
         }
         if field_type.holds_options() {
             check_options(field, &pointer, errors);
@@ -58,12 +64,13 @@ fn stray_properties(field: &Field, field_type: &dyn FieldType) -> Vec<String> {
 /// A field of choices needs some, each listed once.
 fn check_options(field: &Field, pointer: &str, errors: &mut Vec<FieldError>) {
     if field.options.is_empty() {
-        errors.push(FieldError::new(format!("{pointer}/options"), format!("a {} field needs options", field.kind)));
+        errors.push(FieldError::definition(format!("{pointer}/options"), format!("a {} field needs options", field.kind)));
     }
     let mut values = HashSet::new();
     for (o, choice) in field.options.iter().enumerate() {
         if !values.insert(choice.value.as_str()) {
-            errors.push(FieldError::new(format!("{pointer}/options/{o}/value"), format!("option `{}` is listed twice", choice.value)));
+            errors
+                .push(FieldError::definition(format!("{pointer}/options/{o}/value"), format!("option `{}` is listed twice", choice.value)));
         }
     }
 }
@@ -96,7 +103,10 @@ mod tests {
         ]);
         assert_eq!(
             problems(fields, json!({})),
-            ["/fields/0/scale: `scale` does not apply to a text field", "/fields/1/fields/0/options: `options` does not apply to a number field"]
+            [
+                "/fields/0/scale: `scale` does not apply to a text field",
+                "/fields/1/fields/0/options: `options` does not apply to a number field"
+            ]
         );
     }
 
