@@ -102,3 +102,21 @@ fn a_saved_report_whose_chart_cannot_draw_it_fails_the_check() {
         ]
     );
 }
+
+#[test]
+fn a_dashboard_tile_whose_chart_cannot_draw_its_report_fails_the_check() {
+    let dir = std::env::temp_dir().join(format!("tessera-tiles-{}", uuid::Uuid::now_v7().simple()));
+    copy_dir(&repo().join("apps/crm"), &dir);
+    let path = dir.join("dashboards/sales.json");
+    let mut sales: Value = serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+    let tile = sales["tiles"].as_array().unwrap().iter().position(|t| t["report"] == "sales_funnel").unwrap();
+    sales["tiles"][tile]["chart"] = json!("kpi");
+    fs::write(&path, serde_json::to_string_pretty(&sales).unwrap()).unwrap();
+    let problems: Vec<String> = LoadedApp::check(&dir).iter().map(|d| d.to_string().replace(&format!("{}/", dir.display()), "")).collect();
+    fs::remove_dir_all(&dir).ok();
+    // The report's chart draws one measure (its `y`), as a KPI may; its dimension is one too many.
+    assert_eq!(
+        problems,
+        [format!("dashboards/sales.json: /tiles/{tile}/chart: report `sales_funnel`: a kpi takes 0 dimension(s); this report has 1")]
+    );
+}

@@ -49,7 +49,8 @@ pub struct Tile {
     pub report: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<Label>,
-    /// Overrides the report's chart kind.
+    /// Overrides the report's chart kind, which must draw the report's result as well (a
+    /// `kpi` of a report with dimensions is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart: Option<ChartKind>,
     /// Columns of the 12-column grid.

@@ -476,10 +476,28 @@ pub(crate) fn check_saved_reports(app: &LoadedApp) -> Result<(), EngineError> {
                 diags.extend(problems.into_iter().map(|p| Diagnostic::new(&file, p.pointer, p.message)));
             }
         }
+        diags.extend(tile_chart_problems(app, &ctx));
     }
     diags.sort();
     diags.dedup();
     if diags.is_empty() { Ok(()) } else { Err(EngineError::Definitions(diags)) }
+}
+
+/// A dashboard tile's own chart kind must draw its report's result too; its problems are
+/// located at the tile's `chart`.
+fn tile_chart_problems(app: &LoadedApp, ctx: &Context<'_>) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    for (id, dashboard) in &app.defs.dashboards {
+        let file = app.defs.dir.join("dashboards").join(format!("{id}.json"));
+        for (i, tile) in dashboard.tiles.iter().enumerate() {
+            let (Some(kind), Some(report)) = (tile.chart, app.defs.reports.get(&tile.report)) else { continue };
+            for problem in ::reports::chart_problems(report, kind, ctx) {
+                let message = format!("report `{}`: {}", tile.report, problem.message);
+                diags.push(Diagnostic::new(&file, format!("/tiles/{i}/chart"), message));
+            }
+        }
+    }
+    diags
 }
 
 fn parse_report(body: &Value) -> Result<Report, EngineError> {
