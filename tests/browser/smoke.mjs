@@ -280,7 +280,8 @@ await step('saving an invalid record shows the error at the field', async () => 
   check(paths.includes('/name'), `the server did not report /name: ${paths.join(', ')}`)
   const error = page.locator('[data-field="name"] .el-form-item__error')
   await error.waitFor()
-  check((await error.innerText()).trim().length > 0, 'the error under the name field is empty')
+  // Worded by the UI from the problem's code, in the user's language (zh-CN), not the server's English.
+  check((await error.innerText()).trim() === '必填', `the error under the name field says "${await error.innerText()}"`)
   check(page.url().endsWith('/opportunity/new'), `left the new-record page: ${page.url()}`)
 })
 
@@ -433,7 +434,7 @@ await step('an action refused for an empty required field shows the error at the
   check(response.status() === 422, `sending without a validity date answered ${response.status()}`)
   const error = page.locator('[data-field="valid_until"] .el-form-item__error')
   await error.waitFor()
-  check((await error.innerText()).trim().length > 0, 'the error under the validity date is empty')
+  check((await error.innerText()).trim() === '执行此操作前必须填写', `the error under the validity date says "${await error.innerText()}"`)
   check((await flowState()) === 'approved', `the state moved to ${await flowState()}`)
 })
 
