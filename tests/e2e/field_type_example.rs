@@ -92,7 +92,8 @@ async fn a_field_type_registered_from_outside_saves_filters_imports_sums_and_is_
 
         let (status, saved) = call(&app, TestRequest::post().uri(ANSWERS).set_json(json!({"data": {"name": "a", "share": 40}})), t).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {saved}");
-        let (status, refused) = call(&app, TestRequest::post().uri(ANSWERS).set_json(json!({"data": {"name": "b", "share": 120}})), t).await;
+        let (status, refused) =
+            call(&app, TestRequest::post().uri(ANSWERS).set_json(json!({"data": {"name": "b", "share": 120}})), t).await;
         assert_eq!((status, &refused["details"][0]["path"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("/share")), "{url}: {refused}");
 
         let csv = "name,share\nc,12.5%\nd,30\n";

@@ -144,10 +144,10 @@ fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> Option<(&'a str, &
         let parts: Vec<&str> = template.split('/').collect();
         let fits = parts.len() == segments.len() && parts.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s);
         let literal = parts.iter().filter(|p| !p.starts_with('{')).count();
-        if let (true, Some(op)) = (fits, operations.get(method)) {
-            if best.is_none_or(|(l, _, _)| literal > l) {
-                best = Some((literal, template, op));
-            }
+        if let (true, Some(op)) = (fits, operations.get(method))
+            && best.is_none_or(|(l, _, _)| literal > l)
+        {
+            best = Some((literal, template, op));
         }
     }
     best.map(|(_, template, op)| (template, op))

@@ -145,9 +145,7 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
         }
         match (hook.on, &hook.field) {
             (HookKind::Score, None) => at(file, format!("/hooks/{h}/field"), "a score hook names the `field` it sets".into()),
-            (HookKind::Score, Some(name))
-                if form.field(name).is_none_or(|f| !SCORE_KINDS.contains(&f.kind)) =>
-            {
+            (HookKind::Score, Some(name)) if form.field(name).is_none_or(|f| !SCORE_KINDS.contains(&f.kind)) => {
                 at(file, format!("/hooks/{h}/field"), format!("`{name}` is not a number field of this form"))
             }
             (HookKind::Score, Some(_)) => {}
@@ -262,4 +260,3 @@ fn check_generators(
 pub(crate) fn placeholders(text: &str) -> impl Iterator<Item = &str> {
     text.split('{').skip(1).filter_map(|part| part.split_once('}').map(|(name, _)| name))
 }
-

@@ -331,7 +331,9 @@ mod tests {
         assert!(of(FieldKind::DATE).operators().contains(&"last_n_days") && !of(FieldKind::TEXT).operators().contains(&"period"));
         assert!(of(FieldKind::TEXT).operators().contains(&"contains") && !of(FieldKind::NUMBER).operators().contains(&"contains"));
         assert_eq!(of(FieldKind::MULTISELECT).operators(), &["is_null"]);
-        assert!(of(FieldKind::SELECT).holds_options() && of(FieldKind::MULTISELECT).holds_options() && !of(FieldKind::TAGS).holds_options());
+        assert!(
+            of(FieldKind::SELECT).holds_options() && of(FieldKind::MULTISELECT).holds_options() && !of(FieldKind::TAGS).holds_options()
+        );
     }
 
     /// A property a type names is one a field definition has: the palette describes it from
