@@ -28,4 +28,5 @@ mod security_bounds;
 mod security_import;
 mod security_reports;
 mod security_rules;
+mod typed_storage;
 mod workflow;

@@ -1,8 +1,11 @@
 //! W4 of issue 8: group opportunities by stage with count and sum(amount) through the report
-//! engine (JSON records, the CRM's `(stage, amount)` expression index, permissions applied),
-//! against the same aggregate hand-written on a plain typed table holding the same rows, in the
-//! same database, in the same run. SQLite always; PostgreSQL when `TESSERA_BENCH_PG` names a
-//! server (`postgres://user@host:port`, a database `tessera_bench` is created there).
+//! engine (JSON records, the CRM's `(stage, amount)` index, permissions applied), against the
+//! same aggregate hand-written on a plain typed table holding the same rows, in the same
+//! database, in the same run. W5 of issue 18: the same on fields no index names — a group-by sum
+//! and a filtered, sorted list page — against the typed table without an index, and against the
+//! same query reading the JSON document (how every such field was read before typed storage).
+//! SQLite always; PostgreSQL when `TESSERA_BENCH_PG` names a server (`postgres://user@host:port`,
+//! a database `tessera_bench` is created there).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -12,6 +15,8 @@ use sea_orm::{ConnectionTrait, Database, DatabaseBackend, Statement};
 use serde_json::json;
 
 const STAGES: [&str; 6] = ["initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost"];
+const TYPES: [&str; 3] = ["new_business", "upsell", "renewal"];
+const SOURCES: [&str; 5] = ["web", "trade_show", "referral", "campaign", "partner"];
 const RUNS: usize = 5;
 
 pub(crate) fn run(rows: usize) {
@@ -29,15 +34,34 @@ pub(crate) fn run(rows: usize) {
     }
     println!("W4: group {rows} opportunities by stage, count and sum(amount); median of {RUNS} runs");
     for (name, url) in targets {
-        let (report, typed) = runtime.block_on(measure(&url, rows));
+        let (report, typed, unindexed) = runtime.block_on(measure(&url, rows));
         println!("  {name:<11} report API {report:>9.1} ms   hand-written typed table {typed:>9.1} ms   ratio {:.2}", report / typed);
+        for w in unindexed {
+            println!(
+                "  {name:<11} W5 {:<34} API {:>8.1} ms   typed table, no index {:>8.1} ms   ratio {:.2}   (reading the JSON instead: {:.1} ms)",
+                w.name,
+                w.api,
+                w.typed,
+                w.api / w.typed,
+                w.json
+            );
+        }
     }
     if std::env::var_os("TESSERA_BENCH_KEEP").is_none() {
         std::fs::remove_dir_all(&dir).ok();
     }
 }
 
-async fn measure(url: &str, rows: usize) -> (f64, f64) {
+/// One W5 workload's medians: through the engine, hand-written on the typed table, and the
+/// engine's query reading the field from the JSON document.
+struct Unindexed {
+    name: &'static str,
+    api: f64,
+    typed: f64,
+    json: f64,
+}
+
+async fn measure(url: &str, rows: usize) -> (f64, f64, Vec<Unindexed>) {
     let apps = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../apps/crm");
     let engine = Engine::open(url, &[apps]).await.expect("engine");
     engine.ensure_admin(Some("bench-password")).await.expect("admin");
@@ -82,10 +106,61 @@ async fn measure(url: &str, rows: usize) -> (f64, f64) {
         typed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         assert_eq!(rows.len(), STAGES.len());
     }
+    let unindexed = unindexed(&engine, &admin, &db).await;
     engine.close().await.ok();
     db.close().await.ok();
     eprintln!("  (the report's SQL alone: {:.1} ms)", median(sql_ms));
-    (median(report_ms), median(typed_ms))
+    (median(report_ms), median(typed_ms), unindexed)
+}
+
+/// W5: fields no index names — `source`, `type`, `probability`.
+async fn unindexed(engine: &Engine, admin: &engine::Actor, db: &sea_orm::DatabaseConnection) -> Vec<Unindexed> {
+    let backend = db.get_database_backend();
+    let json = |field: &str, number: bool| match (backend, number) {
+        (DatabaseBackend::Postgres, true) => format!("((data->>'{field}')::float8)"),
+        (DatabaseBackend::Postgres, false) => format!("(data->>'{field}')"),
+        _ => format!("json_extract(data, '$.{field}')"),
+    };
+    let group = json!({"source": "opportunity", "dimensions": [{"id": "source", "field": "source"}],
+                       "measures": [{"id": "n", "agg": "count"}, {"id": "p", "agg": "sum", "field": "probability"}]});
+    let params = engine::ListParams {
+        filter: Some(json!({"type": "upsell"}).to_string()),
+        sort: Some("-probability".into()),
+        limit: Some(50),
+        ..Default::default()
+    };
+    let (source, probability, kind) = (json("source", false), json("probability", true), json("type", false));
+    let group_json = format!("SELECT {source}, COUNT(*), SUM({probability}) FROM r_crm__opportunity WHERE deleted_at IS NULL GROUP BY 1");
+    let list_json = format!(
+        "SELECT id, data FROM r_crm__opportunity WHERE deleted_at IS NULL AND {kind} = 'upsell' ORDER BY {probability} DESC, id DESC LIMIT 50"
+    );
+    let mut out = Vec::new();
+    for name in ["group by source, sum(probability)", "list type=upsell, -probability, 50"] {
+        let (mut api, mut typed, mut from_json) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let t = Instant::now();
+            if name.starts_with("group") {
+                std::hint::black_box(engine.query(admin, "crm", &group, &ReportParams::default()).await.expect("report"));
+            } else {
+                let page = engine.list(admin, "crm", "opportunity", &params).await.expect("list");
+                assert_eq!(page.items.len(), 50);
+            }
+            api.push(t.elapsed().as_secs_f64() * 1000.0);
+            let (typed_sql, json_sql) = if name.starts_with("group") {
+                ("SELECT source, COUNT(*), SUM(probability) FROM bench_typed GROUP BY source", group_json.as_str())
+            } else {
+                ("SELECT * FROM bench_typed WHERE type = 'upsell' ORDER BY probability DESC, id DESC LIMIT 50", list_json.as_str())
+            };
+            let t = Instant::now();
+            db.query_all_raw(Statement::from_string(backend, typed_sql)).await.expect("typed query");
+            typed.push(t.elapsed().as_secs_f64() * 1000.0);
+            let t = Instant::now();
+            db.query_all_raw(Statement::from_string(backend, json_sql)).await.expect("JSON query");
+            from_json.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        out.push(Unindexed { name, api: median(api), typed: median(typed), json: median(from_json) });
+    }
+    out
 }
 
 /// The same rows into the CRM's opportunity table (as the engine stores them) and into a plain
@@ -96,9 +171,12 @@ async fn load(db: &sea_orm::DatabaseConnection, rows: usize) {
         DatabaseBackend::Postgres => ("jsonb", "double precision"),
         _ => ("text", "real"),
     };
-    db.execute_unprepared(&format!("CREATE TABLE bench_typed (id text PRIMARY KEY, stage text NOT NULL, amount {real} NOT NULL)"))
-        .await
-        .expect("typed table");
+    db.execute_unprepared(&format!(
+        "CREATE TABLE bench_typed (id text PRIMARY KEY, stage text NOT NULL, amount {real} NOT NULL, \
+         type text NOT NULL, source text NOT NULL, probability {real} NOT NULL)"
+    ))
+    .await
+    .expect("typed table");
     db.execute_unprepared("CREATE INDEX bench_typed_stage_amount ON bench_typed (stage, amount)").await.expect("typed index");
     const BATCH: usize = 1000;
     let now = "2026-11-23T00:00:00.000000Z";
@@ -112,9 +190,10 @@ async fn load(db: &sea_orm::DatabaseConnection, rows: usize) {
             let id = format!("00000000-0000-7000-8000-{i:012}");
             let stage = STAGES[(i * 31) % STAGES.len()];
             let amount = ((i * 7919) % 1_000_000 + 1000) as f64;
-            let data =
-                json!({"name": format!("Deal {i}"), "stage": stage, "amount": amount, "account": "00000000-0000-7000-8000-000000000000"})
-                    .to_string();
+            let (kind, source, probability) = (TYPES[(i * 7) % TYPES.len()], SOURCES[(i * 13) % SOURCES.len()], ((i * 37) % 101) as f64);
+            let data = json!({"name": format!("Deal {i}"), "stage": stage, "amount": amount, "type": kind, "source": source,
+                              "probability": probability, "account": "00000000-0000-7000-8000-000000000000"})
+            .to_string();
             let p = |n: usize| if backend == DatabaseBackend::Postgres { format!("${n}") } else { "?".to_owned() };
             // Only the id and the data vary; the rest are constants of this benchmark.
             let base = values.len();
@@ -124,17 +203,20 @@ async fn load(db: &sea_orm::DatabaseConnection, rows: usize) {
             values.push(sea_orm::Value::from(id.clone()));
             values.push(sea_orm::Value::from(data));
             let tb = typed_values.len();
-            typed.push(format!("({}, {}, {})", p(tb + 1), p(tb + 2), p(tb + 3)));
+            typed.push(format!("({})", (1..=6).map(|k| p(tb + k)).collect::<Vec<_>>().join(", ")));
             typed_values.push(sea_orm::Value::from(id));
             typed_values.push(sea_orm::Value::from(stage.to_owned()));
             typed_values.push(sea_orm::Value::from(amount));
+            typed_values.push(sea_orm::Value::from(kind.to_owned()));
+            typed_values.push(sea_orm::Value::from(source.to_owned()));
+            typed_values.push(sea_orm::Value::from(probability));
         }
         let sql = format!(
             "INSERT INTO r_crm__opportunity (id, version, owner, state, data, created_by, created_at, updated_by, updated_at, deleted_at) VALUES {}",
             records.join(", ")
         );
         db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await.expect("insert records");
-        let sql = format!("INSERT INTO bench_typed (id, stage, amount) VALUES {}", typed.join(", "));
+        let sql = format!("INSERT INTO bench_typed (id, stage, amount, type, source, probability) VALUES {}", typed.join(", "));
         db.execute_raw(Statement::from_sql_and_values(backend, sql, typed_values)).await.expect("insert typed");
     }
     // Statistics for the planner, and on PostgreSQL the visibility map index-only scans need —

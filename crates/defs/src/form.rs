@@ -90,12 +90,6 @@ impl Form {
     pub fn field(&self, id: &str) -> Option<&Field> {
         self.fields.iter().find(|f| f.id == id)
     }
-
-    /// Fields named by an index or a dedupe key: the store keeps them as typed columns beside
-    /// the JSON data, so lists and reports read them as fast as a hand-made table.
-    pub fn indexed_fields(&self) -> impl Iterator<Item = &str> {
-        self.indexes.iter().chain(&self.dedupe).flatten().map(String::as_str)
-    }
 }
 
 /// One field of a form, or one column of a child table.

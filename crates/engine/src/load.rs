@@ -44,7 +44,7 @@ impl LoadedApp {
             }
             for (id, form) in &defs.forms {
                 let file = dir.join("forms").join(format!("{id}.json"));
-                let table = FormTable::new(&defs.app.id, id).with_typed(form.indexed_fields());
+                let table = FormTable::new(&defs.app.id, id);
                 if table.name.len() > MAX_TABLE_NAME {
                     diags.push(Diagnostic::new(&file, "", "app id and form id together are too long (table name over 63 bytes)"));
                 }
@@ -58,6 +58,10 @@ impl LoadedApp {
                 let expressions = compile_expressions(&rules, &form.fields, &file, &mut diags);
                 match CompiledForm::compile(id, form) {
                     Ok(compiled) => {
+                        // Every field holding one comparable value is a typed column: lists,
+                        // sorts and reports on any field read it without parsing the document.
+                        let typed = compiled.def.fields.iter().filter_map(|f| Some((f.id.as_str(), column_kind(compiled.column(&f.id)?)?)));
+                        let table = table.with_typed(typed);
                         forms.insert(id.clone(), FormRuntime { compiled, table, expressions });
                     }
                     Err(errors) => diags.extend(errors.into_iter().map(|e| Diagnostic::new(&file, e.path, e.message))),

@@ -568,7 +568,7 @@ mod tests {
     #[test]
     fn report_field_sql_matches_the_store_index_expressions() {
         let plain = store::FormTable::new("crm", "deal");
-        let typed = store::FormTable::new("crm", "deal").with_typed(["amount"]);
+        let typed = store::FormTable::new("crm", "deal").with_typed([("amount", store::ColumnKind::Number)]);
         for (backend, dialect) in [(Backend::Sqlite, Dialect::Sqlite), (Backend::Postgres, Dialect::Postgres)] {
             for (kind, vk) in
                 [(ColumnKind::Text, ValueKind::Text), (ColumnKind::Number, ValueKind::Number), (ColumnKind::Bool, ValueKind::Bool)]

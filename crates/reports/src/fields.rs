@@ -46,9 +46,11 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Whether field `field` of `form` is read from its typed column: the live table keeps one
-    /// for every indexed field; rows rebuilt from history (`as_of`) have only `data`.
+    /// for every field holding one comparable value (the engine's `load`); rows rebuilt from
+    /// history (`as_of`) have only `data`.
     pub(crate) fn typed(&self, form: &str, field: &str) -> bool {
-        self.as_of.is_none() && self.catalog.form(form).is_some_and(|(f, _)| f.indexed_fields().any(|n| n == field))
+        let field = self.catalog.form(form).and_then(|(f, _)| f.field(field));
+        self.as_of.is_none() && field.and_then(|f| forms::find_field_type(&f.kind)).is_some_and(|t| t.column() != forms::Column::Opaque)
     }
 }
 

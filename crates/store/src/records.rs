@@ -1,6 +1,6 @@
 //! Record tables: one per form, with system columns and the form's fields as JSON in `data`.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SelectStatement, SimpleExpr};
@@ -15,8 +15,9 @@ use crate::{ColumnKind, Store, StoreError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormTable {
     pub name: String,
-    /// Fields kept as typed columns (`f_<field>`, generated from `data`) beside the JSON.
-    typed: Arc<BTreeSet<String>>,
+    /// Fields kept as typed columns (`f_<field>`, generated from `data` and stored) beside the
+    /// JSON, with the kind of their values.
+    typed: Arc<BTreeMap<String, ColumnKind>>,
 }
 
 impl FormTable {
@@ -26,22 +27,21 @@ impl FormTable {
     }
 
     /// The same table with `fields` kept as typed columns: every read of them (filters, sorts,
-    /// reports) uses the column, and their indexes are plain column indexes that cover queries.
-    pub fn with_typed<'a>(self, fields: impl IntoIterator<Item = &'a str>) -> FormTable {
-        FormTable { typed: Arc::new(fields.into_iter().map(str::to_owned).collect()), ..self }
+    /// reports) uses the column, which the database reads without parsing the document, and
+    /// their indexes are plain column indexes that cover queries.
+    pub fn with_typed<'a>(self, fields: impl IntoIterator<Item = (&'a str, ColumnKind)>) -> FormTable {
+        FormTable { typed: Arc::new(fields.into_iter().map(|(name, kind)| (name.to_owned(), kind)).collect()), ..self }
     }
 
     /// Whether `field` is kept as a typed column.
     pub fn is_typed(&self, field: &str) -> bool {
-        self.typed.contains(field)
+        self.typed.contains_key(field)
     }
 
-    /// Creates the table, the typed columns and the given indexes (each a list of fields) if
-    /// missing. The kind of a typed column comes from the indexes that name it.
+    /// Creates the table with its typed columns, or reshapes it when they changed, and creates
+    /// the given indexes (each a list of fields) if missing.
     pub async fn ensure(&self, store: &Store, indexes: &[Vec<(String, ColumnKind)>]) -> Result<(), StoreError> {
-        let mut typed: Vec<(String, ColumnKind)> = indexes.iter().flatten().filter(|(name, _)| self.is_typed(name)).cloned().collect();
-        typed.sort_by(|a, b| a.0.cmp(&b.0));
-        typed.dedup_by(|a, b| a.0 == b.0);
+        let typed: Vec<(String, ColumnKind)> = self.typed.iter().map(|(name, kind)| (name.clone(), *kind)).collect();
         let exprs: Vec<Vec<String>> = indexes
             .iter()
             .map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), self, name, *kind)).collect())

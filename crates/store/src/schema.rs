@@ -2,7 +2,7 @@
 //! indexes, created when an app is loaded. The system tables' migrations are in
 //! [`crate::migrations`].
 
-use sea_orm::sea_query::{Alias, ColumnDef, Func, Query, Table};
+use sea_orm::sea_query::{Func, Query};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
 
 use crate::connect::{Backend, backend_of};
@@ -65,8 +65,9 @@ pub(crate) async fn columns_of(db: &impl ConnectionTrait, table: &str) -> Result
     Ok(db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect())
 }
 
-/// Creates a form's record table and indexes if they are missing. `indexes` are lists of SQL
-/// expressions made by [`crate::query`] from field ids, so a query and its index match exactly.
+/// Creates or reshapes a form's record table: every field in `typed` kept as a typed column
+/// beside `data`, and the indexes. `indexes` are lists of SQL expressions made by
+/// [`crate::query`] from field ids, so a query and its index match exactly.
 ///
 /// It runs as a schema change: servers loading the same app at once create each table once.
 pub(crate) async fn ensure_form_table(
@@ -77,91 +78,156 @@ pub(crate) async fn ensure_form_table(
 ) -> Result<(), StoreError> {
     let (turn, tx) = begin_schema_change(store).await?;
     let db = &tx;
-    let data_type = match store.backend() {
-        Backend::Postgres => "jsonb",
-        Backend::Sqlite => "text",
-    };
-    let create = Table::create()
-        .table(Alias::new(table))
-        .if_not_exists()
-        .col(ColumnDef::new("id").string().not_null().primary_key())
-        .col(ColumnDef::new("version").big_integer().not_null())
-        .col(ColumnDef::new("owner").string().not_null())
-        .col(ColumnDef::new("state").string().null())
-        .col(ColumnDef::new("data").custom(Alias::new(data_type)).not_null())
-        .col(ColumnDef::new("created_by").string().not_null())
-        .col(ColumnDef::new("created_at").string().not_null())
-        .col(ColumnDef::new("updated_by").string().not_null())
-        .col(ColumnDef::new("updated_at").string().not_null())
-        .col(ColumnDef::new("deleted_at").string().null())
-        .col(ColumnDef::new("flow").text().null())
-        .to_owned();
-    db.execute(&create).await?;
-    ensure_typed_columns(db, store.backend(), table, typed).await?;
+    let backend = store.backend();
+    if !table_exists(db, table).await? {
+        db.execute_unprepared(&create_table_sql(backend, table, typed)).await?;
+    } else {
+        match backend {
+            Backend::Sqlite => rebuild_if_reshaped(db, table, typed).await?,
+            Backend::Postgres => alter_typed_columns(db, table, typed).await?,
+        }
+    }
     // Index DDL carries no values; names are derived from the expressions, so a changed index
     // gets a new name and the old one stays until an operator drops it. Field indexes are
     // partial on live records: every list and report filters `deleted_at IS NULL`, and without
-    // the column in the index SQLite would visit each row just to read it.
-    let quote = |s: &str| match db.get_database_backend() {
-        DatabaseBackend::Postgres | DatabaseBackend::Sqlite => format!("\"{s}\""),
-        _ => s.to_owned(),
-    };
-    let system = [(vec!["owner".to_owned()], ""), (vec!["updated_at".to_owned()], "")];
+    // the column in the index SQLite would visit each row just to read it. What every list may
+    // sort or filter by without asking — owner, state, last change — is indexed for every form.
+    let system = ["owner", "state", "updated_at"].map(|column| (vec![column.to_owned()], ""));
     let fields = indexes.iter().map(|exprs| (exprs.clone(), " WHERE deleted_at IS NULL"));
     // Lists sort missing values first ascending and last descending (SQLite's own order). A
     // PostgreSQL index sorts them last by default, so neither direction could be read from it:
     // declare them first, and a backward scan gives descending with missing values last.
-    let nulls = if store.backend() == Backend::Postgres { " NULLS FIRST" } else { "" };
+    let nulls = if backend == Backend::Postgres { " NULLS FIRST" } else { "" };
     for (exprs, condition) in system.into_iter().chain(fields) {
         let exprs: Vec<String> = exprs.iter().map(|e| format!("{e}{nulls}")).collect();
         let name = format!("ix_{:016x}", fnv(&format!("{table}:{}{condition}", exprs.join(","))));
-        let sql = format!("CREATE INDEX IF NOT EXISTS {} ON {} ({}){condition}", quote(&name), quote(table), exprs.join(", "));
+        let sql = format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({}){condition}", exprs.join(", "));
         db.execute_unprepared(&sql).await?;
     }
     turn.commit(tx).await
 }
 
-/// Adds a generated column `f_<field>` for each typed field that lacks one: the field's value
-/// read from `data` with the type of its kind. SQLite computes a virtual column on read (it costs
-/// no space, and an index on it is a plain column index the planner knows covers a query);
-/// PostgreSQL stores it, so index-only scans and narrow reads need no JSON at all.
-async fn ensure_typed_columns(
-    db: &DatabaseTransaction,
-    backend: Backend,
-    table: &str,
-    typed: &[(String, ColumnKind)],
-) -> Result<(), StoreError> {
-    if typed.is_empty() {
+/// `CREATE TABLE` of a record table named `name`: system columns, the
+/// typed columns (before `data`, so a scan reads them without stepping over the document), the
+/// document, and the flow.
+fn create_table_sql(backend: Backend, name: &str, typed: &[(String, ColumnKind)]) -> String {
+    let document = match backend {
+        Backend::Postgres => "jsonb",
+        Backend::Sqlite => "text",
+    };
+    let mut columns: Vec<String> = ["\"id\" varchar NOT NULL PRIMARY KEY", "\"version\" bigint NOT NULL", "\"owner\" varchar NOT NULL"]
+        .into_iter()
+        .chain(["\"state\" varchar NULL"])
+        .map(str::to_owned)
+        .collect();
+    columns.extend(typed.iter().map(|(field, kind)| typed_column_def(backend, field, *kind)));
+    columns.push(format!("\"data\" {document} NOT NULL"));
+    for column in ["created_by", "created_at", "updated_by", "updated_at"] {
+        columns.push(format!("\"{column}\" varchar NOT NULL"));
+    }
+    columns.extend(["\"deleted_at\" varchar NULL".to_owned(), "\"flow\" text NULL".to_owned()]);
+    format!("CREATE TABLE IF NOT EXISTS \"{name}\" ({})", columns.join(", "))
+}
+
+/// The definition of field `field`'s typed column: generated from `data` and stored, so the
+/// database keeps it in step with every write and reads it as a plain column. A value of
+/// another JSON type than the column's (a record saved before its field changed type) is NULL
+/// rather than a failed write.
+fn typed_column_def(backend: Backend, field: &str, kind: ColumnKind) -> String {
+    let column = crate::query::typed_column(field);
+    let value = crate::query::json_field_sql(backend, field, kind);
+    let name: String = field.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    let (sql_type, is_of_type) = match (backend, kind) {
+        (Backend::Sqlite, ColumnKind::Text) => ("TEXT", format!("json_type(data, '$.{name}') = 'text'")),
+        (Backend::Sqlite, ColumnKind::Number) => ("REAL", format!("json_type(data, '$.{name}') IN ('integer', 'real')")),
+        (Backend::Sqlite, ColumnKind::Bool) => ("INTEGER", format!("json_type(data, '$.{name}') IN ('true', 'false')")),
+        (Backend::Postgres, ColumnKind::Text) => ("text", format!("jsonb_typeof(data->'{name}') = 'string'")),
+        (Backend::Postgres, ColumnKind::Number) => ("double precision", format!("jsonb_typeof(data->'{name}') = 'number'")),
+        (Backend::Postgres, ColumnKind::Bool) => ("boolean", format!("jsonb_typeof(data->'{name}') = 'boolean'")),
+    };
+    format!("{column} {sql_type} GENERATED ALWAYS AS (CASE WHEN {is_of_type} THEN {value} END) STORED")
+}
+
+/// SQLite cannot add a stored column to a table, nor change one: when the typed columns the
+/// table has differ from those wanted (a field added, removed or given another type, or a table
+/// of an older release whose typed columns were computed on every read), the table is rebuilt
+/// as SQLite documents it — a new table, the rows copied, the old one dropped, the new one
+/// renamed — in the schema change's transaction. Indexes are made again by the caller.
+async fn rebuild_if_reshaped(db: &DatabaseTransaction, table: &str, typed: &[(String, ColumnKind)]) -> Result<(), StoreError> {
+    let q = Statement::from_sql_and_values(
+        DatabaseBackend::Sqlite,
+        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
+        [table.into()],
+    );
+    let sql: String = match db.query_one_raw(q).await? {
+        Some(row) => row.try_get("", "sql")?,
+        None => return Err(StoreError::corrupt(table, "the table has no definition")),
+    };
+    let wanted: Vec<String> = typed.iter().map(|(field, kind)| typed_column_def(Backend::Sqlite, field, *kind)).collect();
+    if wanted.iter().all(|def| sql.contains(def.as_str())) && sql.matches("GENERATED ALWAYS").count() == wanted.len() {
         return Ok(());
     }
-    let existing = columns_of(db, table).await?;
-    for (field, kind) in typed {
-        let column = crate::query::typed_column(field);
-        if existing.iter().any(|c| format!("\"{c}\"") == column) {
-            continue;
+    let rebuilt = format!("{table}__rebuilt");
+    db.execute_unprepared(&format!("DROP TABLE IF EXISTS \"{rebuilt}\"")).await?;
+    db.execute_unprepared(&create_table_sql(Backend::Sqlite, &rebuilt, typed)).await?;
+    // The stored columns of the old table that the new one has too: generated ones are computed.
+    let stored = stored_columns(db, table).await?;
+    let kept: Vec<String> =
+        stored_columns(db, &rebuilt).await?.into_iter().filter(|c| stored.contains(c)).map(|c| format!("\"{c}\"")).collect();
+    let kept = kept.join(", ");
+    db.execute_unprepared(&format!("INSERT INTO \"{rebuilt}\" ({kept}) SELECT {kept} FROM \"{table}\"")).await?;
+    db.execute_unprepared(&format!("DROP TABLE \"{table}\"")).await?;
+    db.execute_unprepared(&format!("ALTER TABLE \"{rebuilt}\" RENAME TO \"{table}\"")).await?;
+    tracing::info!(table, typed = typed.len(), "record table rebuilt with its typed columns");
+    Ok(())
+}
+
+/// The columns of an SQLite table that hold what was written (not generated).
+async fn stored_columns(db: &DatabaseTransaction, table: &str) -> Result<Vec<String>, StoreError> {
+    let q = Statement::from_string(DatabaseBackend::Sqlite, format!("SELECT name FROM pragma_table_xinfo('{table}') WHERE hidden = 0"));
+    Ok(db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect())
+}
+
+/// On PostgreSQL typed columns are added, dropped and replaced in place: a typed column whose
+/// field is gone, or whose type is not the one wanted, is dropped (its indexes with it); a
+/// missing one is added as a stored generated column. Adding one rewrites the table under an
+/// exclusive lock — at start-up; publishing definitions at run time (the live-apps work) needs
+/// a backfill that leaves writes running.
+async fn alter_typed_columns(db: &DatabaseTransaction, table: &str, typed: &[(String, ColumnKind)]) -> Result<(), StoreError> {
+    let q = Statement::from_sql_and_values(
+        DatabaseBackend::Postgres,
+        "SELECT column_name::text AS name, data_type::text AS type, is_generated::text AS generated FROM information_schema.columns \
+         WHERE table_name = $1 AND table_schema = current_schema() AND column_name LIKE 'f\\_%'",
+        [table.into()],
+    );
+    let present: Vec<(String, String, String)> = db
+        .query_all_raw(q)
+        .await?
+        .iter()
+        .map(|r| Ok((r.try_get("", "name")?, r.try_get("", "type")?, r.try_get("", "generated")?)))
+        .collect::<Result<_, StoreError>>()?;
+    let wanted: Vec<(String, &str, String)> = typed
+        .iter()
+        .map(|(field, kind)| {
+            let sql_type = match kind {
+                ColumnKind::Text => "text",
+                ColumnKind::Number => "double precision",
+                ColumnKind::Bool => "boolean",
+            };
+            (crate::query::typed_column(field).trim_matches('"').to_owned(), sql_type, typed_column_def(Backend::Postgres, field, *kind))
+        })
+        .collect();
+    for (name, sql_type, generated) in &present {
+        let fits = wanted.iter().any(|(w, t, _)| w == name && t == sql_type) && generated == "ALWAYS";
+        if !fits {
+            db.execute_unprepared(&format!("ALTER TABLE \"{table}\" DROP COLUMN \"{name}\"")).await?;
         }
-        let value = crate::query::json_field_sql(backend, field, *kind);
-        let sql = match (backend, kind) {
-            (Backend::Sqlite, ColumnKind::Text) => {
-                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} TEXT GENERATED ALWAYS AS ({value}) VIRTUAL")
-            }
-            (Backend::Sqlite, ColumnKind::Number) => {
-                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} REAL GENERATED ALWAYS AS ({value}) VIRTUAL")
-            }
-            (Backend::Sqlite, ColumnKind::Bool) => {
-                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} INTEGER GENERATED ALWAYS AS ({value}) VIRTUAL")
-            }
-            (Backend::Postgres, ColumnKind::Text) => {
-                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} text GENERATED ALWAYS AS ({value}) STORED")
-            }
-            (Backend::Postgres, ColumnKind::Number) => {
-                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} double precision GENERATED ALWAYS AS ({value}) STORED")
-            }
-            (Backend::Postgres, ColumnKind::Bool) => {
-                format!("ALTER TABLE \"{table}\" ADD COLUMN {column} boolean GENERATED ALWAYS AS ({value}) STORED")
-            }
-        };
-        db.execute_unprepared(&sql).await?;
+    }
+    for (name, sql_type, def) in &wanted {
+        let kept = present.iter().any(|(p, t, g)| p == name && t == sql_type && g == "ALWAYS");
+        if !kept {
+            db.execute_unprepared(&format!("ALTER TABLE \"{table}\" ADD COLUMN {def}")).await?;
+        }
     }
     Ok(())
 }
