@@ -94,6 +94,22 @@ pub async fn crm(url: &str) -> (Engine, String) {
     (engine, token)
 }
 
+/// Typed ids for calling the engine directly (`app_id("crm")`, `record_id(&envelope.id)`);
+/// they panic on text that is not one, as a test's own ids never are.
+pub fn app_id(id: &str) -> engine::AppId {
+    engine::AppId::parse(id).expect("an app id")
+}
+
+/// See [`app_id`].
+pub fn form_id(id: &str) -> engine::FormId {
+    engine::FormId::parse(id).expect("a form id")
+}
+
+/// See [`app_id`].
+pub fn record_id(id: &str) -> engine::RecordId {
+    engine::RecordId::parse(id).expect("a record id")
+}
+
 /// The in-process server over `engine`, exactly as `tessera serve` builds it.
 pub async fn start(
     engine: Engine,

@@ -63,19 +63,29 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
 
         // Demo quotes print with their computed totals.
         let admin_actor = engine.login("admin", "demo").await.unwrap().user;
-        let quotes = engine.list(&admin_actor, "crm", "quote", &engine::ListParams { limit: Some(3), ..Default::default() }).await.unwrap();
+        let quotes = engine
+            .list(&admin_actor, &e2e::app_id("crm"), &e2e::form_id("quote"), &engine::ListParams { limit: Some(3), ..Default::default() })
+            .await
+            .unwrap();
         for quote in quotes.items {
             let total = quote.data["total"].as_f64().expect("a demo quote has a total");
             assert!(total > 0.0, "{url}: demo quotes have line items");
-            let html = engine.print(&admin_actor, "crm", "quote", &quote.id, "zh-CN").await.unwrap();
+            let html = engine.print(&admin_actor, &e2e::app_id("crm"), "quote", &e2e::record_id(&quote.id), "zh-CN").await.unwrap();
             assert!(html.contains(&thousands(total)), "{url}: {} not in the printed quote", thousands(total));
         }
 
-        let contracts =
-            engine.list(&admin_actor, "crm", "contract", &engine::ListParams { limit: Some(2), ..Default::default() }).await.unwrap();
+        let contracts = engine
+            .list(
+                &admin_actor,
+                &e2e::app_id("crm"),
+                &e2e::form_id("contract"),
+                &engine::ListParams { limit: Some(2), ..Default::default() },
+            )
+            .await
+            .unwrap();
         for contract in contracts.items {
             let amount = contract.data["amount"].as_f64().expect("a demo contract has an amount");
-            let html = engine.print(&admin_actor, "crm", "contract", &contract.id, "zh-CN").await.unwrap();
+            let html = engine.print(&admin_actor, &e2e::app_id("crm"), "contract", &e2e::record_id(&contract.id), "zh-CN").await.unwrap();
             assert!(html.contains(&thousands(amount)), "{url}: {} not in the printed contract", thousands(amount));
         }
 
@@ -90,7 +100,7 @@ async fn demo_seed_is_realistic_deterministic_and_runs_once() {
                 fields: Some("name,industry".into()),
                 ..Default::default()
             };
-            let page = engine.list(&actor, "crm", "account", &params).await.unwrap();
+            let page = engine.list(&actor, &e2e::app_id("crm"), &e2e::form_id("account"), &params).await.unwrap();
             page.items.into_iter().map(|e| Value::Object(e.data)).collect::<Vec<_>>()
         };
         assert_eq!(names(engine).await, names(other).await, "{url}");

@@ -164,7 +164,7 @@ async fn an_import_rows_problems_carry_codes() {
         rows: vec![vec!["李四".into(), "maybe".into(), "没有这家公司".into()]],
     };
     let options = ImportOptions { dry_run: true, ..Default::default() };
-    let report = engine.import(&Actor::system(), "crm", "contact", table, &options).await.unwrap();
+    let report = engine.import(&Actor::system(), &e2e::app_id("crm"), &e2e::form_id("contact"), table, &options).await.unwrap();
     let errors = serde_json::to_value(&report.errors).unwrap();
     let mut coded: Vec<_> =
         errors.as_array().unwrap().iter().map(|e| (e["column"].as_str(), e["code"].as_str(), e["error"].as_str())).collect();

@@ -28,5 +28,6 @@ mod security_bounds;
 mod security_import;
 mod security_reports;
 mod security_rules;
+mod typed_ids;
 mod typed_storage;
 mod workflow;

@@ -240,7 +240,8 @@ async fn an_imported_row_whose_effect_fails_leaves_no_trace() {
             })
             .collect();
         let table = engine::Table { headers: vec!["name".into(), "mode".into()], rows };
-        let report = engine.import(&u1, "lab", "deal", table, &engine::ImportOptions::default()).await.unwrap();
+        let report =
+            engine.import(&u1, &e2e::app_id("lab"), &e2e::form_id("deal"), table, &engine::ImportOptions::default()).await.unwrap();
         let failed: Vec<usize> = report.errors.iter().map(|e| e.row).collect();
         assert_eq!((report.created, report.failed, failed), (68, 2, vec![6, 42]), "{url}: {report:?}");
 

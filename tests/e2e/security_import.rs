@@ -65,7 +65,7 @@ async fn login_and_edit_during_import(url: &str, options: ImportOptions) -> (Eng
     let (status, account) = call(&app, TestRequest::post().uri(accounts).set_json(json!({"data": {"name": "华东精密制造"}})), t).await;
     assert_eq!(status, StatusCode::CREATED, "{url}: {account}");
 
-    let id = engine.start_import(&marketing, "crm", "lead", leads(0, ROWS), options).unwrap();
+    let id = engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(0, ROWS), options).unwrap();
     under_way(&engine, &marketing, &id).await;
     let login = TestRequest::post().uri("/api/auth/login").set_json(json!({"username": "rep1", "password": "demo"}));
     let (status, body) = call(&app, login, None).await;
@@ -96,7 +96,7 @@ async fn a_dry_run_import_lets_logins_and_edits_through_while_it_runs() {
         let (engine, done) = login_and_edit_during_import(&url, ImportOptions { dry_run: true, ..Default::default() }).await;
         assert_eq!(done["report"]["committed"], false, "{url}: {done}");
         let admin = engine::Actor::system();
-        let leads = engine.list(&admin, "crm", "lead", &Default::default()).await.unwrap();
+        let leads = engine.list(&admin, &e2e::app_id("crm"), &e2e::form_id("lead"), &Default::default()).await.unwrap();
         assert!(leads.items.is_empty(), "{url}: a dry run writes nothing");
         engine.close().await.unwrap();
     }
@@ -130,7 +130,7 @@ async fn a_dry_run_checked_a_chunk_at_a_time_reports_what_the_import_then_does()
         table.rows[140][1] = table.rows[5][1].clone();
         for on_duplicate in [OnDuplicate::Skip, OnDuplicate::Error] {
             let options = |dry_run| ImportOptions { dry_run, on_duplicate, ..Default::default() };
-            let dry = engine.import(&marketing, "crm", "lead", table.clone(), &options(true)).await.unwrap();
+            let dry = engine.import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), table.clone(), &options(true)).await.unwrap();
             assert_eq!((dry.created, dry.skipped + dry.failed), (148, 2), "{url}: {on_duplicate:?}: {dry:?}");
             if on_duplicate == OnDuplicate::Error {
                 let rows: Vec<usize> = dry.errors.iter().map(|e| e.row).collect();
@@ -138,7 +138,7 @@ async fn a_dry_run_checked_a_chunk_at_a_time_reports_what_the_import_then_does()
                 assert!(dry.errors.iter().all(|e| e.column.as_deref() == Some("email")), "{url}: {dry:?}");
             }
         }
-        let done = engine.import(&marketing, "crm", "lead", table, &ImportOptions::default()).await.unwrap();
+        let done = engine.import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), table, &ImportOptions::default()).await.unwrap();
         assert_eq!((done.created, done.skipped), (148, 2), "{url}: the dry run foretold it: {done:?}");
         engine.close().await.unwrap();
     }
@@ -159,7 +159,8 @@ async fn an_all_or_nothing_import_is_bounded_and_other_writers_queue_behind_it()
 
         let too_many = leads(0, engine::ALL_OR_NOTHING_MAX_ROWS + 1);
         // Refused before a row is read, in the background and over HTTP.
-        let refused = engine.start_import(&marketing, "crm", "lead", too_many.clone(), whole.clone()).unwrap_err();
+        let refused =
+            engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), too_many.clone(), whole.clone()).unwrap_err();
         assert!(matches!(refused, engine::EngineError::TooLarge { .. }), "{url}: {refused:?}");
         let upload: String = std::iter::once(&too_many.headers).chain(&too_many.rows).map(|row| row.join(",") + "\n").collect();
         let request = TestRequest::post()
@@ -169,7 +170,7 @@ async fn an_all_or_nothing_import_is_bounded_and_other_writers_queue_behind_it()
         let (status, body) = call(&app, request, Some(&admin)).await;
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{url}: {body}");
         assert!(body["message"].as_str().unwrap().contains(&engine::ALL_OR_NOTHING_MAX_ROWS.to_string()), "{url}: {body}");
-        let id = engine.start_import(&marketing, "crm", "lead", leads(0, 500), whole).unwrap();
+        let id = engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(0, 500), whole).unwrap();
         under_way(&engine, &marketing, &id).await;
         let login = TestRequest::post().uri("/api/auth/login").set_json(json!({"username": "rep1", "password": "demo"}));
         let (status, body) = call(&app, login, None).await;
@@ -190,12 +191,12 @@ async fn the_reports_of_background_imports_expire() {
         let marketing = engine.login("marketing1", "demo").await.unwrap().user;
         let other = engine.login("manager1", "demo").await.unwrap().user;
         let dry = ImportOptions { dry_run: true, ..Default::default() };
-        let theirs = engine.start_import(&other, "crm", "lead", leads(0, 1), dry.clone()).unwrap();
+        let theirs = engine.start_import(&other, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(0, 1), dry.clone()).unwrap();
         finished(&engine, &other, &theirs).await;
 
         let mut ids = Vec::new();
         for i in 0..=engine::IMPORT_REPORTS_KEPT {
-            let id = engine.start_import(&marketing, "crm", "lead", leads(i, 1), dry.clone()).unwrap();
+            let id = engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(i, 1), dry.clone()).unwrap();
             assert_eq!(finished(&engine, &marketing, &id).await["status"], "done", "{url}");
             ids.push(id);
         }
@@ -217,16 +218,16 @@ async fn a_user_runs_a_bounded_number_of_background_imports_at_once() {
     let marketing = engine.login("marketing1", "demo").await.unwrap().user;
     let dry = ImportOptions { dry_run: true, ..Default::default() };
     let running: Vec<String> = (0..engine::RUNNING_IMPORTS_PER_USER)
-        .map(|i| engine.start_import(&marketing, "crm", "lead", leads(i * ROWS, ROWS), dry.clone()).unwrap())
+        .map(|i| engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(i * ROWS, ROWS), dry.clone()).unwrap())
         .collect();
-    let refused = engine.start_import(&marketing, "crm", "lead", leads(0, 1), dry.clone()).unwrap_err();
+    let refused = engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(0, 1), dry.clone()).unwrap_err();
     assert!(matches!(refused, engine::EngineError::RateLimited { .. }), "{refused:?}");
     // Someone else's imports are theirs to count.
     let other = engine.login("manager1", "demo").await.unwrap().user;
-    let theirs = engine.start_import(&other, "crm", "lead", leads(0, 1), dry.clone()).unwrap();
+    let theirs = engine.start_import(&other, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(0, 1), dry.clone()).unwrap();
     finished(&engine, &other, &theirs).await;
     // Once one has finished, another may start.
     finished(&engine, &marketing, &running[0]).await;
-    let next = engine.start_import(&marketing, "crm", "lead", leads(0, 1), dry).unwrap();
+    let next = engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), leads(0, 1), dry).unwrap();
     finished(&engine, &marketing, &next).await;
 }

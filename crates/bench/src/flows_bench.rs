@@ -22,21 +22,24 @@ pub(crate) fn run(records: usize) {
         engine.seed_users("crm", "demo").await.expect("users");
         let rep = engine.login("rep1", "demo").await.expect("login").user;
         let manager = engine.login("manager1", "demo").await.expect("login").user;
-        let account = engine.create(&rep, "crm", "account", json!({"name": "基准客户"})).await.expect("account").id;
+        let account = engine.create(&rep, &crate::id("crm"), &crate::id("account"), json!({"name": "基准客户"})).await.expect("account").id;
 
         let mut deals = Vec::with_capacity(records);
         let mut contracts = Vec::with_capacity(records);
         for i in 0..records {
             let deal = json!({"name": format!("Deal {i}"), "account": account, "amount": 10_000 + i, "close_date": "2027-06-30"});
-            deals.push(engine.create(&rep, "crm", "opportunity", deal).await.expect("deal").id);
+            deals.push(engine.create(&rep, &crate::id("crm"), &crate::id("opportunity"), deal).await.expect("deal").id);
             let contract = json!({"name": format!("Contract {i}"), "account": account, "amount": 50_000 + i});
-            contracts.push(engine.create(&rep, "crm", "contract", contract).await.expect("contract").id);
+            contracts.push(engine.create(&rep, &crate::id("crm"), &crate::id("contract"), contract).await.expect("contract").id);
         }
 
         let edit = rate(&deals, |id| {
             let (engine, rep) = (&engine, &rep);
             async move {
-                engine.update(rep, "crm", "opportunity", &id, 1, json!({"next_step": "call back"})).await.expect("edit");
+                engine
+                    .update(rep, &crate::id("crm"), &crate::id("opportunity"), &crate::id(&id), 1, json!({"next_step": "call back"}))
+                    .await
+                    .expect("edit");
             }
         })
         .await;
@@ -57,7 +60,7 @@ pub(crate) fn run(records: usize) {
 }
 
 async fn act(engine: &Engine, actor: &Actor, form: &str, id: String, action: &str) {
-    engine.act(actor, "crm", form, &id, action, ActRequest::default()).await.expect(action);
+    engine.act(actor, &crate::id("crm"), &crate::id(form), &crate::id(&id), action, ActRequest::default()).await.expect(action);
 }
 
 /// Runs `op` over `ids` in [`BATCHES`] batches and returns the median batch's operations per second.

@@ -25,14 +25,18 @@ pub(crate) fn run(rows: usize) {
 
         let started = Instant::now();
         let table = parse(&text);
-        let report = engine.import(&marketing, "crm", "lead", table, &ImportOptions::default()).await.expect("import");
+        let report =
+            engine.import(&marketing, &crate::id("crm"), &crate::id("lead"), table, &ImportOptions::default()).await.expect("import");
         let import_secs = started.elapsed().as_secs_f64();
         assert_eq!(report.created, rows - bad, "every good row is in");
         assert_eq!(report.failed, bad, "every bad row is reported");
         assert!(report.errors.iter().all(|e| e.column.as_deref() == Some("email") && e.row >= 2), "row and column named");
 
         let started = Instant::now();
-        let again = engine.import(&marketing, "crm", "lead", parse(&text), &ImportOptions::default()).await.expect("second import");
+        let again = engine
+            .import(&marketing, &crate::id("crm"), &crate::id("lead"), parse(&text), &ImportOptions::default())
+            .await
+            .expect("second import");
         let again_secs = started.elapsed().as_secs_f64();
         assert_eq!((again.created, again.skipped), (0, rows - bad), "a second import adds nothing");
 

@@ -12,6 +12,12 @@ mod server_bench;
 
 use std::time::{Duration, Instant};
 
+/// A typed engine id (`AppId`, `FormId`, `RecordId`, inferred from where it goes) from a
+/// benchmark's own text, which is always a valid one.
+fn id<T: std::str::FromStr<Err = engine::IdError>>(text: &str) -> T {
+    text.parse().expect("a valid id")
+}
+
 /// The server's allocator, so that in-process figures (import, flows, reports) are the server's.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -75,7 +75,8 @@ async fn measure(url: &str, rows: usize) -> (f64, f64, Vec<Unindexed>) {
     let body = json!({"source": "opportunity", "dimensions": [{"id": "stage", "field": "stage"}],
                       "measures": [{"id": "n", "agg": "count"}, {"id": "amount", "agg": "sum", "field": "amount"}]});
     let typed = "SELECT stage, COUNT(*), SUM(amount) FROM bench_typed GROUP BY stage ORDER BY stage";
-    let explained = engine.query(&admin, "crm", &body, &ReportParams { explain: true, ..Default::default() }).await.expect("explain");
+    let explained =
+        engine.query(&admin, &crate::id("crm"), &body, &ReportParams { explain: true, ..Default::default() }).await.expect("explain");
     if std::env::var_os("TESSERA_BENCH_SQL").is_some() {
         eprintln!("{}", serde_json::to_string_pretty(&explained.sql).unwrap_or_default());
     }
@@ -95,7 +96,7 @@ async fn measure(url: &str, rows: usize) -> (f64, f64, Vec<Unindexed>) {
     let mut typed_ms = Vec::new();
     for _ in 0..RUNS {
         let t = Instant::now();
-        let result = engine.query(&admin, "crm", &body, &ReportParams::default()).await.expect("report");
+        let result = engine.query(&admin, &crate::id("crm"), &body, &ReportParams::default()).await.expect("report");
         report_ms.push(t.elapsed().as_secs_f64() * 1000.0);
         std::hint::black_box(result);
         let t = Instant::now();
@@ -140,9 +141,9 @@ async fn unindexed(engine: &Engine, admin: &engine::Actor, db: &sea_orm::Databas
         for _ in 0..RUNS {
             let t = Instant::now();
             if name.starts_with("group") {
-                std::hint::black_box(engine.query(admin, "crm", &group, &ReportParams::default()).await.expect("report"));
+                std::hint::black_box(engine.query(admin, &crate::id("crm"), &group, &ReportParams::default()).await.expect("report"));
             } else {
-                let page = engine.list(admin, "crm", "opportunity", &params).await.expect("list");
+                let page = engine.list(admin, &crate::id("crm"), &crate::id("opportunity"), &params).await.expect("list");
                 assert_eq!(page.items.len(), 50);
             }
             api.push(t.elapsed().as_secs_f64() * 1000.0);

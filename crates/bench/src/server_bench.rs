@@ -177,7 +177,10 @@ async fn prepare(url: &str, apps: &Path, opportunities: usize) -> (String, Vec<S
     let started = Instant::now();
     let mut accounts = Vec::new();
     for i in 0..100 {
-        let a = engine.create(&login.user, "crm", "account", json!({"name": format!("Bench account {i}")})).await.expect("account");
+        let a = engine
+            .create(&login.user, &crate::id("crm"), &crate::id("account"), json!({"name": format!("Bench account {i}")}))
+            .await
+            .expect("account");
         accounts.push(a.id);
     }
     let stages = ["initial_contact", "needs_analysis", "proposal", "negotiation", "won", "lost"];
@@ -185,7 +188,7 @@ async fn prepare(url: &str, apps: &Path, opportunities: usize) -> (String, Vec<S
     for i in 0..opportunities {
         let data = json!({"name": format!("Deal {i}"), "account": accounts[i % accounts.len()],
                           "amount": (i * 7919) % 1_000_000 + 1000, "stage": stages[(i * 31) % stages.len()]});
-        ids.push(engine.create(&login.user, "crm", "opportunity", data).await.expect("opportunity").id);
+        ids.push(engine.create(&login.user, &crate::id("crm"), &crate::id("opportunity"), data).await.expect("opportunity").id);
     }
     eprintln!("prepared {opportunities} opportunities in {:.1} s", started.elapsed().as_secs_f64());
     engine.close().await.ok();
@@ -196,7 +199,10 @@ fn ids_lua_first_account(runtime: &tokio::runtime::Runtime, url: &str, apps: &Pa
     runtime.block_on(async {
         let engine = Engine::open(url, &[apps.to_path_buf()]).await.expect("engine");
         let admin = engine.login("admin", "bench-password").await.expect("login").user;
-        let page = engine.list(&admin, "crm", "account", &engine::ListParams { limit: Some(1), ..Default::default() }).await.expect("list");
+        let page = engine
+            .list(&admin, &crate::id("crm"), &crate::id("account"), &engine::ListParams { limit: Some(1), ..Default::default() })
+            .await
+            .expect("list");
         page.items[0].id.clone()
     })
 }

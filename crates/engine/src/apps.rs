@@ -75,7 +75,7 @@ impl LoadedApp {
     }
 
     pub(crate) fn form(&self, id: &str) -> Result<&FormRuntime, EngineError> {
-        self.forms.get(id).ok_or_else(|| EngineError::NotFound(format!("form `{id}` in app `{}`", self.id())))
+        self.forms.get(id).ok_or_else(|| EngineError::form_not_found(self.id(), id))
     }
 
     /// The flow field of `form`, which only the flow changes.

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use crate::access::{Access, action_name};
 use crate::apps::LoadedApp;
 use crate::audit::Subject;
-use crate::{Actor, Engine, EngineError};
+use crate::{Actor, AppId, Engine, EngineError, FormId};
 
 impl Engine {
     /// The loaded apps, with names and versions.
@@ -28,13 +28,14 @@ impl Engine {
     }
 
     /// The app as the actor may see it (navigation, the forms they may read, their rights).
-    pub fn app_view(&self, actor: &Actor, app: &str) -> Result<Value, EngineError> {
-        Ok(view_for(self.app(app)?, actor))
+    pub fn app_view(&self, actor: &Actor, app: &AppId) -> Result<Value, EngineError> {
+        Ok(view_for(self.app(app.as_str())?, actor))
     }
 
     /// The JSON Schema a form's data satisfies, without the fields hidden from the actor; 403
     /// when they may not read the form.
-    pub async fn form_schema(&self, actor: &Actor, app: &str, form: &str) -> Result<Value, EngineError> {
+    pub async fn form_schema(&self, actor: &Actor, app: &AppId, form: &FormId) -> Result<Value, EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
         let result = (|| {
             let rt = self.app(app)?.form(form)?;
             let access = Access::of(actor, rt);

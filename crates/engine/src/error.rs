@@ -219,6 +219,21 @@ impl EngineError {
         }
     }
 
+    /// What a command answers for `app` when no app of that id is loaded.
+    pub fn app_not_found(app: &str) -> Self {
+        EngineError::NotFound(format!("app `{app}`"))
+    }
+
+    /// What a command answers for `form` when `app` has no form of that id.
+    pub fn form_not_found(app: &str, form: &str) -> Self {
+        EngineError::NotFound(format!("form `{form}` in app `{app}`"))
+    }
+
+    /// What a command answers for record `id` of `form` when there is none (or none alive).
+    pub fn record_not_found(form: &str, id: &str) -> Self {
+        EngineError::NotFound(format!("{form} record {id}"))
+    }
+
     pub(crate) fn malformed(message: impl Into<String>) -> Self {
         EngineError::Malformed { message: message.into(), details: Vec::new() }
     }

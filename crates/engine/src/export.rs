@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::access::Access;
 use crate::reports::on_blocking_pool;
-use crate::{Actor, Engine, EngineError, ListParams};
+use crate::{Actor, AppId, Engine, EngineError, FormId, ListParams};
 
 /// Rows per page while exporting.
 const PAGE: u64 = 500;
@@ -18,8 +18,8 @@ const XLSX_MAX_ROWS: usize = 1_048_575;
 /// An export in progress: what to read and the header line.
 #[derive(Debug, Clone)]
 pub struct Export {
-    app: String,
-    form: String,
+    app: AppId,
+    form: FormId,
     params: ListParams,
     /// Field ids, in column order after the system columns.
     fields: Vec<String>,
@@ -29,17 +29,17 @@ pub struct Export {
 impl Engine {
     /// Checks the right to export and fixes the columns: record id, owner, timestamps, then
     /// every field the actor may see, headed by its label in `locale`.
-    pub fn export_start(&self, actor: &Actor, app: &str, form: &str, params: ListParams, locale: &str) -> Result<Export, EngineError> {
-        let rt = self.app(app)?.form(form)?;
+    pub fn export_start(&self, actor: &Actor, app: &AppId, form: &FormId, params: ListParams, locale: &str) -> Result<Export, EngineError> {
+        let rt = self.app(app.as_str())?.form(form.as_str())?;
         let access = Access::of(actor, rt);
-        access.require(Action::Export, form)?;
-        access.require(Action::Read, form)?;
+        access.require(Action::Export, form.as_str())?;
+        access.require(Action::Read, form.as_str())?;
         let visible: Vec<&defs::Field> = rt.compiled.def.fields.iter().filter(|f| !access.hidden.contains(&f.id)).collect();
         let mut headers: Vec<String> = ["id", "owner", "created_at", "updated_at"].iter().map(|s| s.to_string()).collect();
         headers.extend(visible.iter().map(|f| f.label.text(locale).to_owned()));
         let fields = visible.iter().map(|f| f.id.clone()).collect();
         let params = ListParams { limit: Some(PAGE), cursor: None, fields: None, deleted: None, ..params };
-        Ok(Export { app: app.to_owned(), form: form.to_owned(), params, fields, headers })
+        Ok(Export { app: app.clone(), form: form.clone(), params, fields, headers })
     }
 
     /// The rows after `cursor` and the cursor of the next page (None: done).
@@ -78,7 +78,7 @@ impl Engine {
                 None => break,
             }
         }
-        let (form, headers) = (export.form.clone(), export.headers.clone());
+        let (form, headers) = (export.form.to_string(), export.headers.clone());
         // Building the workbook is CPU work proportional to the rows: off the request threads.
         on_blocking_pool(move || reports::to_xlsx(&form, &headers, &rows).map_err(EngineError::Internal)).await
     }

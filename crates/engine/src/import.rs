@@ -42,7 +42,7 @@ use crate::command::Cmd;
 use crate::gather;
 use crate::hooks::Turn;
 use crate::records::Draft;
-use crate::{Actor, Engine, EngineError};
+use crate::{Actor, AppId, Engine, EngineError, FormId};
 
 /// Rows committed together in row-by-row mode (each row still in its own savepoint), rounded up
 /// to whole chunks, while no other writer waits.
@@ -128,12 +128,12 @@ impl Engine {
     pub async fn import(
         &self,
         actor: &Actor,
-        app: &str,
-        form: &str,
+        app: &AppId,
+        form: &FormId,
         table: Table,
         options: &ImportOptions,
     ) -> Result<ImportReport, EngineError> {
-        gather::scope(self.import_rows(actor, app, form, table, options, &ImportProgress::default())).await
+        gather::scope(self.import_rows(actor, app.as_str(), form.as_str(), table, options, &ImportProgress::default())).await
     }
 
     /// Imports the rows; call it inside [`gather::scope`], which gathers their side rows.
@@ -549,7 +549,14 @@ impl Engine {
     /// Refuses with 403 unless the actor may import into `form` (see [`require_import_rights`]).
     /// The import itself checks again; a route asks first, so that no upload is read for someone
     /// who may not import.
-    pub async fn check_import_right(&self, actor: &Actor, app: &str, form: &str, on_duplicate: OnDuplicate) -> Result<(), EngineError> {
+    pub async fn check_import_right(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        form: &FormId,
+        on_duplicate: OnDuplicate,
+    ) -> Result<(), EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
         let result =
             self.app(app).and_then(|a| a.form(form)).and_then(|rt| require_import_rights(&Access::of(actor, rt), form, on_duplicate));
         self.command(actor, Subject { action: "import", app, form, id: "" }, std::future::ready(result)).await

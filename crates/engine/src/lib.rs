@@ -19,6 +19,7 @@ mod filter;
 mod flows;
 mod gather;
 mod hooks;
+mod ids;
 mod import;
 mod jobs;
 mod list;
@@ -47,6 +48,7 @@ pub use error::{Code, EngineError, Kind, Limit};
 pub use export::{Export, csv_chunk};
 pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
 pub use forms::{FieldCode, FieldError};
+pub use ids::{AppId, FormId, IdError, RecordId};
 pub use import::{
     ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, OnDuplicate,
     RUNNING_IMPORTS_PER_USER, RowError, Table,
@@ -122,7 +124,7 @@ impl Engine {
     }
 
     pub(crate) fn app_arc(&self, id: &str) -> Result<&Arc<LoadedApp>, EngineError> {
-        self.apps.get(id).ok_or_else(|| EngineError::NotFound(format!("app `{id}`")))
+        self.apps.get(id).ok_or_else(|| EngineError::app_not_found(id))
     }
 
     /// Pending jobs of `app` as `(key, due_at)`, soonest first.

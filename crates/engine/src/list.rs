@@ -14,7 +14,7 @@ use crate::access::Access;
 use crate::apps::{FormRuntime, LoadedApp};
 use crate::audit::Subject;
 use crate::filter::{FilterParser, LinkScopes, linked_forms, scalar_of, target};
-use crate::{Actor, Engine, EngineError, Envelope, Page};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, Page};
 
 /// Query parameters of a list, as they arrive.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -38,7 +38,8 @@ const MAX_SORT_KEYS: usize = 4;
 
 impl Engine {
     /// One page of `form`'s records matching `params`, among those the actor may see.
-    pub async fn list(&self, actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
+    pub async fn list(&self, actor: &Actor, app: &AppId, form: &FormId, params: &ListParams) -> Result<Page, EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
         self.command(actor, Subject { action: "list", app, form, id: "" }, self.list_unaudited(actor, app, form, params)).await
     }
 

@@ -9,11 +9,12 @@ use serde_json::{Map, Value, json};
 use crate::access::Access;
 use crate::apps::{FormRuntime, LoadedApp};
 use crate::audit::Subject;
-use crate::{Actor, Engine, EngineError, Envelope};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, RecordId};
 
 impl Engine {
     /// The HTML document of `template` for record `id`, in `locale` (`zh-CN` or `en`).
-    pub async fn print(&self, actor: &Actor, app: &str, template: &str, id: &str, locale: &str) -> Result<String, EngineError> {
+    pub async fn print(&self, actor: &Actor, app: &AppId, template: &str, id: &RecordId, locale: &str) -> Result<String, EngineError> {
+        let (app, id) = (app.as_str(), id.as_str());
         self.command(actor, Subject { action: "print", app, form: template, id }, self.print_unaudited(actor, app, template, id, locale))
             .await
     }
@@ -27,7 +28,7 @@ impl Engine {
         let rt = loaded.form(form)?;
         Access::of(actor, rt).require(Action::Print, form)?;
         // `get` applies the read scope (404 outside it) and hides what the user may not see.
-        let record = self.get(actor, app, form, id).await?;
+        let record = self.get_record(actor, app, form, id).await?;
         let mut linked = Map::new();
         let mut options = Map::new();
         options.insert(form.to_owned(), field_options(rt));
@@ -62,7 +63,7 @@ impl Engine {
 
     /// A linked record as the actor may see it, or `None` when they may not read it.
     async fn readable(&self, actor: &Actor, loaded: &LoadedApp, form: &str, id: &str) -> Result<Option<Envelope>, EngineError> {
-        match self.get(actor, loaded.id(), form, id).await {
+        match self.get_record(actor, loaded.id(), form, id).await {
             Ok(envelope) => Ok(Some(envelope)),
             Err(EngineError::NotFound(_) | EngineError::OutOfScope(_) | EngineError::Forbidden(_)) => Ok(None),
             Err(e) => Err(e),

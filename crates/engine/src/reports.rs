@@ -15,7 +15,7 @@ use store::{Backend, Conn, Deleted, Filter, ListQuery, OutKind, Scalar, StoreErr
 use crate::access::Access;
 use crate::apps::LoadedApp;
 use crate::audit::Subject;
-use crate::{Actor, Engine, EngineError, Envelope, Page};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, Page};
 
 /// What a report request adds to the definition.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -92,7 +92,8 @@ const MAX_DRILL_LIMIT: u64 = 500;
 
 impl Engine {
     /// Runs an ad-hoc report (what the report builder sends).
-    pub async fn query(&self, actor: &Actor, app: &str, body: &Value, params: &ReportParams) -> Result<ReportResult, EngineError> {
+    pub async fn query(&self, actor: &Actor, app: &AppId, body: &Value, params: &ReportParams) -> Result<ReportResult, EngineError> {
+        let app = app.as_str();
         self.command(actor, Subject { action: "query", app, form: "", id: "" }, async {
             self.run_report(actor, app, &parse_report(body)?, params).await
         })
@@ -100,7 +101,8 @@ impl Engine {
     }
 
     /// Runs the saved report `id`.
-    pub async fn report(&self, actor: &Actor, app: &str, id: &str, params: &ReportParams) -> Result<ReportResult, EngineError> {
+    pub async fn report(&self, actor: &Actor, app: &AppId, id: &str, params: &ReportParams) -> Result<ReportResult, EngineError> {
+        let app = app.as_str();
         self.command(actor, Subject { action: "report", app, form: "", id }, async {
             self.run_report(actor, app, &self.saved_report(app, id)?, params).await
         })
@@ -111,11 +113,12 @@ impl Engine {
     pub async fn report_export(
         &self,
         actor: &Actor,
-        app: &str,
+        app: &AppId,
         id: &str,
         params: &ReportParams,
         format: ExportFormat,
     ) -> Result<Vec<u8>, EngineError> {
+        let app = app.as_str();
         self.command(actor, Subject { action: "export", app, form: "", id }, self.report_export_unaudited(actor, app, id, params, format))
             .await
     }
@@ -154,7 +157,8 @@ impl Engine {
     }
 
     /// The records behind one cell of the saved report `id`, as a list page.
-    pub async fn drill(&self, actor: &Actor, app: &str, id: &str, params: &DrillParams) -> Result<Page, EngineError> {
+    pub async fn drill(&self, actor: &Actor, app: &AppId, id: &str, params: &DrillParams) -> Result<Page, EngineError> {
+        let app = app.as_str();
         self.command(actor, Subject { action: "drill", app, form: "", id }, self.drill_unaudited(actor, app, id, params)).await
     }
 
@@ -204,8 +208,8 @@ impl Engine {
     /// (`values`: filter id → a period name such as `this_month`, a list of values, or any
     /// condition of the report filter language), each applied to the tiles whose form has its field. A tile
     /// the viewer may not read carries its error instead of a result; the rest still show.
-    pub async fn dashboard(&self, actor: &Actor, app: &str, id: &str, values: &Map<String, Value>) -> Result<Value, EngineError> {
-        let loaded = self.app(app)?;
+    pub async fn dashboard(&self, actor: &Actor, app: &AppId, id: &str, values: &Map<String, Value>) -> Result<Value, EngineError> {
+        let loaded = self.app(app.as_str())?;
         let dashboard = loaded.defs.dashboards.get(id).ok_or_else(|| EngineError::NotFound(format!("dashboard `{id}` in app `{app}`")))?;
         for name in values.keys() {
             if !dashboard.filters.iter().any(|f| &f.id == name) {
@@ -214,7 +218,7 @@ impl Engine {
         }
         let mut tiles = Vec::new();
         for tile in &dashboard.tiles {
-            let report = self.saved_report(app, &tile.report)?;
+            let report = self.saved_report(app.as_str(), &tile.report)?;
             let form = loaded.form(&report.source)?;
             let mut filter = Map::new();
             let applies = |field: &str| form.compiled.def.field(field).is_some() || crate::filter::system_column(field).is_some();

@@ -5,7 +5,7 @@
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use engine::{Code, EngineError, FieldError};
+use engine::{AppId, Code, EngineError, FieldError, FormId, RecordId};
 
 use crate::wire::{self, ErrorBody, LimitHit};
 
@@ -144,8 +144,31 @@ pub(crate) fn query_config() -> web::QueryConfig {
         .error_handler(|err: QueryPayloadError, _req| ApiError::bad_request(format!("invalid query string: {err}")).into())
 }
 
+/// Path segments. An app, form or record id that cannot exist (`Crm`, `crm.x`, a record id that
+/// is not a UUID) is answered as one that does not: 404, worded as the engine words a missing
+/// one, so the shape of an id tells a caller nothing its absence would not. Anything else is 400.
 pub(crate) fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|err: PathError, _req| ApiError::bad_request(format!("invalid path: {err}")).into())
+    web::PathConfig::default().error_handler(|err: PathError, req| match unnameable_id(req) {
+        Some(missing) => ApiError::from(missing).into(),
+        None => ApiError::bad_request(format!("invalid path: {err}")).into(),
+    })
+}
+
+/// The first id of the path that cannot name anything, in the order the engine resolves them
+/// (app, form, record), as the engine's not-found error for it. Print paths name the record's
+/// form by their template.
+fn unnameable_id(req: &HttpRequest) -> Option<EngineError> {
+    let segment = |name| req.match_info().get(name);
+    let app = segment("app")?;
+    if AppId::parse(app).is_err() {
+        return Some(EngineError::app_not_found(app));
+    }
+    let form = segment("form");
+    if let Some(form) = form.filter(|form| FormId::parse(form).is_err()) {
+        return Some(EngineError::form_not_found(app, form));
+    }
+    let id = segment("id").filter(|id| RecordId::parse(id).is_err())?;
+    Some(EngineError::record_not_found(form.or_else(|| segment("template"))?, id))
 }
 
 pub(crate) async fn no_route(req: HttpRequest) -> HttpResponse {

@@ -64,8 +64,9 @@ async fn audit_verify_holds_on_an_untouched_database_and_names_an_edited_row() {
     let engine = engine::Engine::open(&url, &[repo().join("apps/crm")]).await.unwrap();
     engine.ensure_admin(Some("admin-pass")).await.unwrap();
     let admin = engine.login("admin", "admin-pass").await.unwrap().user;
+    let (crm, account) = (engine::AppId::parse("crm").unwrap(), engine::FormId::parse("account").unwrap());
     for name in ["Audit One", "Audit Two", "Audit Three"] {
-        engine.create(&admin, "crm", "account", serde_json::json!({"name": name})).await.unwrap();
+        engine.create(&admin, &crm, &account, serde_json::json!({"name": name})).await.unwrap();
     }
     engine.close().await.unwrap();
 

@@ -11,10 +11,10 @@ use crate::access::Access;
 use crate::apps::FormRuntime;
 use crate::audit::Subject;
 use crate::command::Cmd;
-use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId, time};
 
 use super::env::{FlowEnv, recipients, step_error};
-use super::{ActRequest, ActResult, actor_json, instance_of, not_found, view};
+use super::{ActRequest, ActResult, actor_json, instance_of, view};
 
 impl Engine {
     /// Starts the flow of a new record of `rt`: sets its state, the flow field and the entered
@@ -103,6 +103,19 @@ impl Engine {
     pub async fn act(
         &self,
         actor: &Actor,
+        app: &AppId,
+        form: &FormId,
+        id: &RecordId,
+        action: &str,
+        request: ActRequest,
+    ) -> Result<ActResult, EngineError> {
+        self.act_on_record(actor, app.as_str(), form.as_str(), id.as_str(), action, request).await
+    }
+
+    /// [`Engine::act`] on a record the engine names by ids it already holds (a task's).
+    pub(crate) async fn act_on_record(
+        &self,
+        actor: &Actor,
         app: &str,
         form: &str,
         id: &str,
@@ -136,7 +149,10 @@ impl Engine {
         // finds the record already moved.
         store::lock_key(tx, &format!("flow:{id}")).await?;
         let (record, access) = if system {
-            let record = store::get(tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+            let record = store::get(tx, &rt.table, id)
+                .await?
+                .filter(|r| r.deleted_at.is_none())
+                .ok_or_else(|| EngineError::record_not_found(form, id))?;
             (record, Access::of(actor, rt))
         } else {
             self.flow_record(cmd, rt, id).await?
@@ -251,7 +267,10 @@ impl Engine {
         if !cmd.app.flows.contains_key(form) {
             return Err(EngineError::NotFound(format!("a flow of form `{form}`")));
         }
-        let record = store::get(cmd.tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+        let record = store::get(cmd.tx, &rt.table, id)
+            .await?
+            .filter(|r| r.deleted_at.is_none())
+            .ok_or_else(|| EngineError::record_not_found(form, id))?;
         let access = Access::of(cmd.actor, rt);
         if !self.in_scope(cmd, rt, &access, Action::Read, &record).await? {
             return Err(EngineError::OutOfScope(format!("{form} record {id}")));

@@ -23,7 +23,7 @@ use workflow::{Available, Env, Instance, LogEntry, Person, Workflow};
 
 use crate::audit::Subject;
 use crate::command::Cmd;
-use crate::{Actor, Engine, EngineError, Envelope, LoadedApp};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId};
 
 pub(crate) use load::compile_flows;
 
@@ -144,7 +144,8 @@ impl Engine {
     }
 
     /// Where the record stands in its flow and what the actor may do.
-    pub async fn flow_view(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<FlowView, EngineError> {
+    pub async fn flow_view(&self, actor: &Actor, app: &AppId, form: &FormId, id: &RecordId) -> Result<FlowView, EngineError> {
+        let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         let work = async {
             let loaded = self.app_arc(app)?;
             let rt = loaded.form(form)?;
@@ -230,8 +231,4 @@ pub(crate) fn starts_in_approval(app: &LoadedApp, form: &str, data: &Map<String,
 
 pub(super) fn actor_json(actor: &Actor) -> Value {
     serde_json::to_value(actor).unwrap_or(Value::Null)
-}
-
-pub(super) fn not_found(form: &str, id: &str) -> EngineError {
-    EngineError::NotFound(format!("{form} record {id}"))
 }

@@ -142,6 +142,6 @@ impl Engine {
         if task.status != "pending" {
             return Err(EngineError::Conflict(format!("this task is already {}", task.status)));
         }
-        self.act(actor, &task.app, &task.form, &task.record_id, decision, ActRequest { expected_version: None, ..request }).await
+        self.act_on_record(actor, &task.app, &task.form, &task.record_id, decision, ActRequest { expected_version: None, ..request }).await
     }
 }

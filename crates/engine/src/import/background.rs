@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{ImportOptions, ImportReport, Table, check_size, plan};
-use crate::{Actor, Engine, EngineError, gather};
+use crate::{Actor, AppId, Engine, EngineError, FormId, gather};
 
 /// How long the report of a finished background import stays readable.
 pub const IMPORT_REPORT_RETENTION: Duration = Duration::from_secs(60 * 60);
@@ -89,7 +89,15 @@ impl Engine {
     /// Starts an import in the background; its progress and report are read with
     /// [`Engine::import_status`]. Problems found before any row is read (rights, columns) are
     /// returned at once.
-    pub fn start_import(&self, actor: &Actor, app: &str, form: &str, table: Table, options: ImportOptions) -> Result<String, EngineError> {
+    pub fn start_import(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        form: &FormId,
+        table: Table,
+        options: ImportOptions,
+    ) -> Result<String, EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
         let loaded = self.app(app)?;
         plan(actor, loaded, form, &table.headers, &options)?;
         check_size(&table, &options)?;

@@ -15,7 +15,7 @@ use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::flows::starts_in_approval;
 use crate::hooks::{RulesDraft, SaveContext, Turn};
-use crate::{Actor, Engine, EngineError, Envelope, time};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, time};
 
 use super::next_number;
 
@@ -36,7 +36,8 @@ enum DraftStage {
 
 impl Engine {
     /// Creates a record of `form` from `data` (the form's fields).
-    pub async fn create(&self, actor: &Actor, app: &str, form: &str, data: Value) -> Result<Envelope, EngineError> {
+    pub async fn create(&self, actor: &Actor, app: &AppId, form: &FormId, data: Value) -> Result<Envelope, EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
         let work = async {
             let loaded = self.app_arc(app)?;
             let rt = loaded.form(form)?;

@@ -24,7 +24,7 @@ use crate::command::{Cmd, MAX_EFFECT_DEPTH};
 use crate::flows::ActRequest;
 use crate::gather;
 use crate::hooks::SaveContext;
-use crate::{Actor, Engine, EngineError, Envelope, HistoryItem, time};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, HistoryItem, RecordId, time};
 use crate::{dated, locks};
 
 /// The history's name of a change someone asked for (PATCH, an import that updates, a rule's
@@ -33,7 +33,13 @@ pub(crate) const UPDATE: &str = "update";
 
 impl Engine {
     /// The live record `id` of `form`, as the actor may see it.
-    pub async fn get(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
+    pub async fn get(&self, actor: &Actor, app: &AppId, form: &FormId, id: &RecordId) -> Result<Envelope, EngineError> {
+        self.get_record(actor, app.as_str(), form.as_str(), id.as_str()).await
+    }
+
+    /// [`Engine::get`] of a record the engine names by ids it already holds (a link, a
+    /// template's form).
+    pub(crate) async fn get_record(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
         let work = async {
             let loaded = self.app_arc(app)?;
             let rt = loaded.form(form)?;
@@ -44,7 +50,7 @@ impl Engine {
             let cmd = Cmd::new(self.store.db(), actor, loaded);
             let record = match store::get(cmd.tx, &rt.table, id).await? {
                 Some(r) if r.deleted_at.is_none() => r,
-                _ => return Err(not_found(form, id)),
+                _ => return Err(EngineError::record_not_found(form, id)),
             };
             if !self.in_scope(cmd, rt, &access, Action::Read, &record).await? {
                 return Err(EngineError::OutOfScope(format!("{form} record {id}")));
@@ -114,18 +120,22 @@ impl Engine {
     pub async fn update(
         &self,
         actor: &Actor,
-        app: &str,
-        form: &str,
-        id: &str,
+        app: &AppId,
+        form: &FormId,
+        id: &RecordId,
         expected_version: i64,
         patch: Value,
     ) -> Result<Envelope, EngineError> {
+        let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         let work = async {
             let loaded = self.app_arc(app)?;
             let rt = loaded.form(form)?;
             let (turn, tx) = self.store.begin().await?;
             let cmd = Cmd::new(&tx, actor, loaded);
-            let stored = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()).ok_or_else(|| not_found(form, id))?;
+            let stored = store::get(&tx, &rt.table, id)
+                .await?
+                .filter(|r| r.deleted_at.is_none())
+                .ok_or_else(|| EngineError::record_not_found(form, id))?;
             let access = self.authorize(cmd, rt, &stored, Action::Update).await?;
             if let Value::Object(fields) = &patch {
                 access.check_writable(fields)?;
@@ -243,13 +253,29 @@ impl Engine {
     }
 
     /// Soft-deletes the record at `expected_version`; it can be restored.
-    pub async fn delete(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        form: &FormId,
+        id: &RecordId,
+        expected_version: i64,
+    ) -> Result<Envelope, EngineError> {
+        let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         self.command(actor, Subject { action: "delete", app, form, id }, self.change_deleted(actor, app, form, id, expected_version, true))
             .await
     }
 
     /// Brings a soft-deleted record back, unless a live record now duplicates it.
-    pub async fn restore(&self, actor: &Actor, app: &str, form: &str, id: &str, expected_version: i64) -> Result<Envelope, EngineError> {
+    pub async fn restore(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        form: &FormId,
+        id: &RecordId,
+        expected_version: i64,
+    ) -> Result<Envelope, EngineError> {
+        let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         self.command(
             actor,
             Subject { action: "restore", app, form, id },
@@ -271,7 +297,7 @@ impl Engine {
         let rt = loaded.form(form)?;
         let (turn, tx) = self.store.begin().await?;
         let cmd = Cmd::new(&tx, actor, loaded);
-        let stored = store::get(&tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
+        let stored = store::get(&tx, &rt.table, id).await?.ok_or_else(|| EngineError::record_not_found(form, id))?;
         // Access first: the record's state and version are nobody's business outside its scope.
         let access = self.authorize(cmd, rt, &stored, Action::Delete).await?;
         let old = at_version(stored, form, Some(expected_version), !delete)?;
@@ -297,12 +323,13 @@ impl Engine {
     }
 
     /// Every version of the record, oldest first (deleted records keep their history).
-    pub async fn history(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Vec<HistoryItem>, EngineError> {
+    pub async fn history(&self, actor: &Actor, app: &AppId, form: &FormId, id: &RecordId) -> Result<Vec<HistoryItem>, EngineError> {
+        let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         let work = async {
             let loaded = self.app_arc(app)?;
             let rt = loaded.form(form)?;
             let db = self.store.db();
-            let record = store::get(db, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
+            let record = store::get(db, &rt.table, id).await?.ok_or_else(|| EngineError::record_not_found(form, id))?;
             let access = self.authorize(Cmd::new(db, actor, loaded), rt, &record, Action::Read).await?;
             let entries = store::history(db, id).await?;
             entries
@@ -373,7 +400,7 @@ async fn current(
     expected_version: Option<i64>,
     deleted: bool,
 ) -> Result<Record, EngineError> {
-    let record = store::get(tx, &rt.table, id).await?.ok_or_else(|| not_found(form, id))?;
+    let record = store::get(tx, &rt.table, id).await?.ok_or_else(|| EngineError::record_not_found(form, id))?;
     at_version(record, form, expected_version, deleted)
 }
 
@@ -381,7 +408,11 @@ async fn current(
 fn at_version(record: Record, form: &str, expected_version: Option<i64>, deleted: bool) -> Result<Record, EngineError> {
     let id = &record.id;
     if record.deleted_at.is_some() != deleted {
-        return Err(if deleted { EngineError::malformed(format!("{form} record {id} is not deleted")) } else { not_found(form, id) });
+        return Err(if deleted {
+            EngineError::malformed(format!("{form} record {id} is not deleted"))
+        } else {
+            EngineError::record_not_found(form, id)
+        });
     }
     if expected_version.is_some_and(|v| v != record.version) {
         return Err(EngineError::StaleVersion { current: record.version });
@@ -402,10 +433,6 @@ async fn exists_within(db: &impl Conn, rt: &FormRuntime, id: &str, scope: Option
 
 fn next_version(old: Record, actor: &Actor) -> Record {
     Record { version: old.version + 1, updated_by: actor.username.clone(), updated_at: time::now(), ..old }
-}
-
-fn not_found(form: &str, id: &str) -> EngineError {
-    EngineError::NotFound(format!("{form} record {id}"))
 }
 
 /// Fills an auto-number pattern: date parts from today, the `#` run from a counter keyed by

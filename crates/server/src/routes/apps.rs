@@ -2,6 +2,8 @@
 
 use actix_web::{HttpResponse, get, web};
 
+use engine::{AppId, FormId};
+
 use crate::auth::Caller;
 use crate::{ApiError, AppState};
 
@@ -18,7 +20,7 @@ pub(crate) async fn list_apps(_caller: Caller, state: web::Data<AppState>) -> Ht
 #[utoipa::path(tag = "apps", params(("app" = String, Path)), responses((status = 200, description = "App", body = crate::wire::AppView),
     (status = 404, description = "No such app", body = crate::wire::ErrorBody)))]
 #[get("/api/apps/{app}")]
-pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(state.engine.app_view(&caller.0, &path)?))
 }
 
@@ -31,7 +33,7 @@ pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: we
 pub(crate) async fn form_schema(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(AppId, FormId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     Ok(HttpResponse::Ok().json(state.engine.form_schema(&caller.0, &app, &form).await?))

@@ -2,7 +2,7 @@
 
 use actix_web::web::{Bytes, Data, Path, Query};
 use actix_web::{HttpResponse, get};
-use engine::{Actor, Engine, Export, ListParams, csv_chunk};
+use engine::{Actor, AppId, Engine, Export, FormId, ListParams, csv_chunk};
 use futures_util::stream;
 use serde::Deserialize;
 
@@ -32,7 +32,7 @@ pub(crate) struct ExportQuery {
 pub(crate) async fn export(
     caller: Caller,
     state: Data<AppState>,
-    path: Path<(String, String)>,
+    path: Path<(AppId, FormId)>,
     query: Query<ExportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();

@@ -1,7 +1,7 @@
 //! Flows: where a record stands and what may be done with it, actions, and approval tasks.
 
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
-use engine::ActRequest;
+use engine::{ActRequest, AppId, FormId, RecordId};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -34,14 +34,14 @@ fn optional_if_match(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
 }
 
 /// The record's state in its flow, the actions the caller may take, approval progress and log.
-#[utoipa::path(tag = "flows", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
+#[utoipa::path(tag = "flows", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID")), responses(
     (status = 200, description = "`{flow, state, state_label, terminal, version, actions, approval, log}`", body = crate::wire::FlowView),
     (status = 404, description = "No such record, or the form has no flow", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}/actions")]
 pub(crate) async fn flow_view(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String, String)>,
+    path: web::Path<(AppId, FormId, RecordId)>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form, id) = path.into_inner();
     let view = state.engine.flow_view(&caller.0, &app, &form, &id).await?;
@@ -50,7 +50,7 @@ pub(crate) async fn flow_view(
 
 /// Takes an action: a transition of the flow, or `approve`, `reject`, `recall`, `transfer`,
 /// `add_approver`. `If-Match` is optional.
-#[utoipa::path(tag = "flows", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path), ("action" = String, Path),
+#[utoipa::path(tag = "flows", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"), ("action" = String, Path),
     ("If-Match" = Option<i64>, Header, description = "The version the action is based on")), request_body = Option<ActBody>, responses(
     (status = 200, description = "`{record, flow}` after the action", body = crate::wire::ActResult),
     (status = 403, description = "The caller may not take this action", body = ErrorBody),
@@ -61,7 +61,7 @@ pub(crate) async fn flow_view(
 pub(crate) async fn act(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String, String, String)>,
+    path: web::Path<(AppId, FormId, RecordId, String)>,
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use actix_web::web::{self, Data, Path, Payload, Query};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post};
-use engine::{EngineError, ImportOptions, OnDuplicate};
+use engine::{AppId, EngineError, FormId, ImportOptions, OnDuplicate};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -47,7 +47,7 @@ pub(crate) struct ImportQuery {
 pub(crate) async fn import(
     caller: Caller,
     state: Data<AppState>,
-    path: Path<(String, String)>,
+    path: Path<(AppId, FormId)>,
     query: Query<ImportQuery>,
     req: HttpRequest,
     payload: Payload,

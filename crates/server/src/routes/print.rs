@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix_web::web::{Data, Path, Query};
 use actix_web::{HttpResponse, get};
-use engine::Code;
+use engine::{AppId, Code, RecordId};
 use serde::Deserialize;
 
 use crate::auth::Caller;
@@ -29,7 +29,7 @@ pub(crate) struct PrintQuery {
 }
 
 /// The record printed with the template: HTML with A4 print CSS, or PDF.
-#[utoipa::path(tag = "print", params(("app" = String, Path), ("template" = String, Path), ("id" = String, Path), PrintQuery), responses(
+#[utoipa::path(tag = "print", params(("app" = String, Path), ("template" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"), PrintQuery), responses(
     (status = 200, description = "text/html, or application/pdf"),
     (status = 403, description = "No print right", body = ErrorBody),
     (status = 404, description = "No such template or record (or not yours to see)", body = ErrorBody),
@@ -38,7 +38,7 @@ pub(crate) struct PrintQuery {
 pub(crate) async fn print(
     caller: Caller,
     state: Data<AppState>,
-    path: Path<(String, String, String)>,
+    path: Path<(AppId, String, RecordId)>,
     query: Query<PrintQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, template, id) = path.into_inner();

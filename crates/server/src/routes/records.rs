@@ -1,7 +1,7 @@
 //! The records API: list, create, get, patch, delete, restore, history.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
-use engine::ListParams;
+use engine::{AppId, FormId, ListParams, RecordId};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -39,8 +39,10 @@ pub(crate) struct ListQuery {
     deleted: Option<bool>,
 }
 
-type FormPath = web::Path<(String, String)>;
-type RecordPath = web::Path<(String, String, String)>;
+/// A form's path; an id that cannot exist is answered as a missing one ([`crate::error::path_config`]).
+type FormPath = web::Path<(AppId, FormId)>;
+/// A record's path, checked as [`FormPath`].
+type RecordPath = web::Path<(AppId, FormId, RecordId)>;
 
 /// Lists records of a form.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ListQuery), responses(
@@ -78,7 +80,7 @@ pub(crate) async fn create_record(
 }
 
 /// Reads a record.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID")), responses(
     (status = 200, description = "The record envelope; ETag is its version", body = crate::wire::Envelope),
     (status = 404, description = "No such record", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}")]
@@ -89,7 +91,7 @@ pub(crate) async fn get_record(caller: Caller, state: web::Data<AppState>, path:
 }
 
 /// Changes fields of a record (`null` clears a field). Needs `If-Match: <version>`.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"),
     ("If-Match" = i64, Header, description = "The version the change is based on")), request_body = DataBody, responses(
     (status = 200, description = "The new version", body = crate::wire::Envelope),
     (status = 409, description = "Stale version or duplicate", body = ErrorBody),
@@ -110,7 +112,7 @@ pub(crate) async fn patch_record(
 }
 
 /// Soft-deletes a record. Needs `If-Match: <version>`.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"),
     ("If-Match" = i64, Header, description = "The version being deleted")), responses(
     (status = 200, description = "The deleted record", body = crate::wire::Envelope),
     (status = 409, description = "Stale version", body = ErrorBody)))]
@@ -127,7 +129,7 @@ pub(crate) async fn delete_record(
 }
 
 /// Restores a soft-deleted record. Needs `If-Match: <version>`.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path),
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"),
     ("If-Match" = i64, Header, description = "The version of the deleted record")), responses(
     (status = 200, description = "The restored record", body = crate::wire::Envelope),
     (status = 409, description = "Stale version, or a live record now duplicates it", body = ErrorBody)))]
@@ -144,7 +146,7 @@ pub(crate) async fn restore_record(
 }
 
 /// Every version of a record, oldest first.
-#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path)), responses(
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID")), responses(
     (status = 200, description = "`{items: [{version, op, changed_by, changed_at, record}]}`", body = crate::wire::History),
     (status = 404, description = "No such record", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/records/{id}/history")]

@@ -1,7 +1,7 @@
 //! The reports API: ad-hoc queries, saved reports (JSON, CSV, XLSX) and drill-down.
 
 use actix_web::{HttpResponse, get, post, web};
-use engine::{DrillParams, ExportFormat, ReportParams};
+use engine::{AppId, DrillParams, ExportFormat, ReportParams};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -48,7 +48,7 @@ impl ReportQuery {
 pub(crate) async fn run_query(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<String>,
+    path: web::Path<AppId>,
     query: web::Query<ReportQuery>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
@@ -66,7 +66,7 @@ pub(crate) async fn run_query(
 pub(crate) async fn report(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(AppId, String)>,
     query: web::Query<ReportQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, id) = path.into_inner();
@@ -114,7 +114,7 @@ pub(crate) struct DrillBody {
 pub(crate) async fn drill(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(AppId, String)>,
     body: web::Json<DrillBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, id) = path.into_inner();
@@ -143,7 +143,7 @@ pub(crate) struct DashboardQuery {
 pub(crate) async fn dashboard(
     caller: Caller,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(AppId, String)>,
     query: web::Query<DashboardQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let (app, id) = path.into_inner();
