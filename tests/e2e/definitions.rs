@@ -86,6 +86,13 @@ fn a_broken_reference_is_named_with_file_and_pointer() {
 }
 
 #[test]
+fn an_app_id_the_api_cannot_name_is_refused() {
+    // Snake_case by the schema, but past the 48 characters an id may have: the API could not reach it.
+    let problems = check_broken("app.json", |app| app["id"] = "c".repeat(49).into());
+    assert!(problems.contains(&"app.json: /id: an app id is snake_case, at most 48 characters".to_owned()), "{problems:?}");
+}
+
+#[test]
 fn a_wrong_type_is_named_with_file_and_pointer() {
     let mut index = 0;
     let problems = check_broken("forms/opportunity.json", |form| {

@@ -14,6 +14,10 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
     let mut at = |file: &PathBuf, pointer: String, message: String| out.push(Diagnostic::new(file, pointer, message));
 
     schema_reference(&defs.app.schema, DefKind::App, &app_file, &mut at);
+    if !is_identifier(&defs.app.id) {
+        // The API reaches an app by its id (`engine::AppId`): one it cannot name is unreachable.
+        at(&app_file, "/id".into(), "an app id is snake_case, at most 48 characters".into());
+    }
     if defs.app.format_version != FORMAT_VERSION {
         at(&app_file, "/format_version".into(), format!("this Tessera reads format_version {FORMAT_VERSION}"));
     }
