@@ -23,6 +23,7 @@ mod records;
 mod reports;
 mod rollups;
 mod rules;
+mod schedules;
 mod security_access;
 mod security_bounds;
 mod security_import;

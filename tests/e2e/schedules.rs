@@ -1,0 +1,50 @@
+//! The CRM's own schedules over its demo data, a month on: every one succeeds and does its work
+//! (issue 24: the nightly stalled-deals rule once failed on a map over its limits).
+
+use chrono::{Duration, Utc};
+use e2e::repo;
+use engine::Engine;
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+#[actix_web::test]
+async fn every_schedule_of_the_crm_succeeds_for_a_month_over_the_demo_data() {
+    let dir = std::env::temp_dir().join(format!("tessera-sched-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}/s.db?mode=rwc", dir.display())];
+    urls.extend(e2e::databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    for url in urls {
+        let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
+        engine.seed("crm", "demo").await.unwrap();
+        let start = Utc::now();
+        engine.ensure_schedules(start).await.unwrap();
+        for day in 1..=30 {
+            engine.run_due_jobs(start + Duration::days(day)).await.unwrap();
+        }
+        let db = Database::connect(&url).await.unwrap();
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT key, last_error FROM jobs WHERE last_error IS NOT NULL",
+            ))
+            .await
+            .unwrap();
+        let failed: Vec<String> = rows
+            .iter()
+            .map(|r| format!("{}: {}", r.try_get::<String>("", "key").unwrap(), r.try_get::<String>("", "last_error").unwrap()))
+            .collect();
+        assert!(failed.is_empty(), "{url}: failed jobs:\n{}", failed.join("\n"));
+        // The nightly stalled-deals rule did its work: the demo's open deals are a month old.
+        let reminders = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) AS n FROM outbox WHERE CAST(payload AS TEXT) LIKE '%No progress on%'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(reminders.try_get::<i64>("", "n").unwrap() > 0, "{url}: no stalled-deal reminder was sent");
+        db.close().await.ok();
+        engine.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
