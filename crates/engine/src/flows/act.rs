@@ -16,6 +16,14 @@ use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, Reco
 use super::env::{FlowEnv, recipients, step_error};
 use super::{ActRequest, ActResult, actor_json, instance_of, view};
 
+/// The record an action is taken on, by ids, and the task it decides, if it decides one.
+pub(crate) struct ActOn<'a> {
+    pub(crate) app: &'a str,
+    pub(crate) form: &'a str,
+    pub(crate) id: &'a str,
+    pub(crate) task: Option<&'a str>,
+}
+
 impl Engine {
     /// Starts the flow of a new record of `rt`: sets its state, the flow field and the entered
     /// state's `set` values in `data`. A trusted writer ([`Cmd::trusted`]: seeds, rules) may
@@ -109,23 +117,34 @@ impl Engine {
         action: &str,
         request: ActRequest,
     ) -> Result<ActResult, EngineError> {
-        self.act_on_record(actor, app.as_str(), form.as_str(), id.as_str(), action, request).await
+        let on = ActOn { app: app.as_str(), form: form.as_str(), id: id.as_str(), task: None };
+        self.act_on_record(actor, on, action, request).await
     }
 
     /// [`Engine::act`] on a record the engine names by ids it already holds (a task's).
     pub(crate) async fn act_on_record(
         &self,
         actor: &Actor,
-        app: &str,
-        form: &str,
-        id: &str,
+        on: ActOn<'_>,
         action: &str,
         request: ActRequest,
     ) -> Result<ActResult, EngineError> {
+        let ActOn { app, form, id, task } = on;
         let work = async {
             let loaded = self.app_arc(app)?;
             let rt = loaded.form(form)?;
             let (turn, tx) = self.store.begin().await?;
+            if let Some(task) = task {
+                // Decided in the record's turn: a co-approver who decided the same step a
+                // moment ago has closed this task by now, and that is a conflict, not a refusal.
+                store::lock_key(&tx, &format!("flow:{id}")).await?;
+                match store::get_task(&tx, task).await?.map(|t| t.status) {
+                    Some(status) if status != "pending" => {
+                        return Err(EngineError::Conflict(format!("this task is already {status}")));
+                    }
+                    _ => {}
+                }
+            }
             let result = self.act_in(Cmd::new(&tx, actor, loaded), rt, id, action, request).await?;
             turn.commit(tx).await?;
             Ok(result)

@@ -13,6 +13,7 @@ use crate::apps::FormRuntime;
 use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, Envelope, time};
 
+use super::act::ActOn;
 use super::{ActRequest, ActResult, TaskView};
 
 impl Engine {
@@ -142,6 +143,7 @@ impl Engine {
         if task.status != "pending" {
             return Err(EngineError::Conflict(format!("this task is already {}", task.status)));
         }
-        self.act_on_record(actor, &task.app, &task.form, &task.record_id, decision, ActRequest { expected_version: None, ..request }).await
+        let on = ActOn { app: &task.app, form: &task.form, id: &task.record_id, task: Some(task_id) };
+        self.act_on_record(actor, on, decision, ActRequest { expected_version: None, ..request }).await
     }
 }
