@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::{AppDefs, DefKind, Diagnostic, FORMAT_VERSION, Field, FieldKind, Form, Generator, HookKind, is_identifier};
+use crate::{AppDefs, DefKind, Diagnostic, FORMAT_VERSION, Field, FieldKind, Form, Generator, HookKind, is_identifier, unknown_user};
 
 /// The types a score hook may write its number into.
 const SCORE_KINDS: &[FieldKind] = &[FieldKind::NUMBER, FieldKind::INTEGER, FieldKind::DECIMAL];
@@ -127,11 +127,6 @@ impl AppDefs {
     pub(crate) fn usernames(&self) -> HashSet<&str> {
         self.seeds.values().flat_map(|seed| &seed.users).map(|u| u.username.as_str()).chain(["admin"]).collect()
     }
-}
-
-/// The message for a username no seed file creates.
-pub(crate) fn unknown_user(name: &str) -> String {
-    format!("no user `{name}` in the app's seed files")
 }
 
 fn schema_reference(schema: &str, kind: DefKind, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {

@@ -442,7 +442,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                 }
                 let named_user = !r.contains(':') && !["owner", "submitter", "manager"].contains(&r.as_str());
                 if named_user && !users.contains(r.as_str()) {
-                    at(format!("{pointer}/{i}"), crate::check::unknown_user(r));
+                    at(format!("{pointer}/{i}"), crate::unknown_user(r));
                 }
             }
         };
@@ -501,9 +501,7 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                     for (a, approver) in step.approvers.iter().enumerate() {
                         let ap = format!("{sp}/approvers/{a}");
                         match approver {
-                            Approver::User(name) if !users.contains(name.as_str()) => {
-                                at(format!("{ap}/user"), crate::check::unknown_user(name))
-                            }
+                            Approver::User(name) if !users.contains(name.as_str()) => at(format!("{ap}/user"), crate::unknown_user(name)),
                             Approver::Role(role) if !roles.contains(role.as_str()) => {
                                 at(format!("{ap}/role"), format!("no role `{role}` in app.json"))
                             }

@@ -44,6 +44,11 @@ pub fn is_identifier(s: &str) -> bool {
     matches!(chars.next(), Some('a'..='z')) && chars.all(|c| matches!(c, 'a'..='z' | '0'..='9' | '_')) && s.len() <= 48
 }
 
+/// The message for a username no seed file creates (forms, departments and flows name users).
+pub(crate) fn unknown_user(name: &str) -> String {
+    format!("no user `{name}` in the app's seed files")
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -6,7 +6,7 @@ use jsonschema::error::ValidationErrorKind;
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 
-use crate::field_types::{Column, check_form, field_type, find_field_type};
+use crate::field_types::{Column, check_form, field_type, object_schema};
 
 /// A problem with one value of a record, located by JSON pointer (`/items/2/qty`), with the
 /// `code` and `params` a client words it by; `message` is the API's English for people and logs.
@@ -322,16 +322,6 @@ impl CompiledForm {
     pub fn field(&self, id: &str) -> Option<&Field> {
         self.def.field(id)
     }
-}
-
-/// The schema of an object with these fields: no unknown fields, required ones present. A
-/// field of a type no one registered has no schema to give and is left out: such a form is
-/// refused by [`CompiledForm::compile`] (this also sizes forms before they compile).
-pub(crate) fn object_schema(fields: &[Field]) -> Value {
-    let schema_of = |f: &Field| Some((f.id.clone(), find_field_type(&f.kind)?.schema(f)));
-    let properties: Map<String, Value> = fields.iter().filter_map(schema_of).collect();
-    let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.id.as_str()).collect();
-    json!({"type": "object", "additionalProperties": false, "properties": properties, "required": required})
 }
 
 fn collect_links(fields: &[Field], data: &Map<String, Value>, base: &str, out: &mut Vec<LinkRef>) {

@@ -6,7 +6,7 @@
 use defs::Form;
 use serde_json::Value;
 
-use crate::compiled::object_schema;
+use crate::field_types::object_schema;
 
 /// Bytes assumed for a string whose schema gives no length (ids, dates, phone numbers, all
 /// well under this), and per character of one that does (UTF-8's longest character).

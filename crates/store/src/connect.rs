@@ -1,4 +1,4 @@
-//! Opening a database and running the system migrations.
+//! Opening a database: the pool, SQLite's writer and the write turns every write takes.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,9 +106,9 @@ impl WriteTurn {
 }
 
 impl Store {
-    /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:` or `postgres://…`) and brings
-    /// the system tables up to date.
-    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+    /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:` or `postgres://…`), as it is:
+    /// [`Store::connect`] brings the system tables up to date too.
+    pub(crate) async fn open(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
         // An in-memory database exists once per connection: one connection, and no writer of its own.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -143,9 +143,7 @@ impl Store {
             }
             _ => None,
         };
-        let store = Store { db, backend, writer };
-        crate::migrations::migrate(&store).await?;
-        Ok(store)
+        Ok(Store { db, backend, writer })
     }
 
     pub fn backend(&self) -> Backend {

@@ -8,7 +8,7 @@ use std::sync::RwLock;
 
 use defs::{Field, FieldKind};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 mod attachment;
 mod auto_number;
@@ -205,6 +205,16 @@ pub fn find_field_type(kind: &FieldKind) -> Option<&'static dyn FieldType> {
 /// [`crate::CompiledForm::compile`] refuses a form naming another.
 pub fn field_type(kind: &FieldKind) -> &'static dyn FieldType {
     find_field_type(kind).unwrap_or_else(|| panic!("field type `{kind}` is not registered; loaded forms name only registered ones"))
+}
+
+/// The schema of an object with these fields: no unknown fields, required ones present. A
+/// field of a type no one registered has no schema to give and is left out: such a form is
+/// refused by [`crate::CompiledForm::compile`] (this also sizes forms before they compile).
+pub(crate) fn object_schema(fields: &[Field]) -> Value {
+    let schema_of = |f: &Field| Some((f.id.clone(), find_field_type(&f.kind)?.schema(f)));
+    let properties: Map<String, Value> = fields.iter().filter_map(schema_of).collect();
+    let required: Vec<&str> = fields.iter().filter(|f| f.required).map(|f| f.id.as_str()).collect();
+    json!({"type": "object", "additionalProperties": false, "properties": properties, "required": required})
 }
 
 /// Every registered type: the built-ins, then the program's in the order it registered them.

@@ -3,8 +3,8 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
+use super::object_schema;
 use super::{Column, FieldType, parse_json};
-use crate::compiled::object_schema;
 
 pub(super) struct Table;
 impl FieldType for Table {

@@ -71,6 +71,16 @@ pub(crate) fn latest() -> i64 {
     MIGRATIONS.last().map_or(0, |m| m.version)
 }
 
+impl Store {
+    /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:` or `postgres://…`) and brings
+    /// the system tables up to date.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        let store = Store::open(url).await?;
+        migrate(&store).await?;
+        Ok(store)
+    }
+}
+
 /// Brings the system tables up to [`latest`].
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
     if applied_version(store.db()).await? >= latest() {
