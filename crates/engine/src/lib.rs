@@ -99,15 +99,26 @@ impl Engine {
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }
-        let engine = Engine {
+        let engine = Engine::over(store, apps);
+        engine.ensure_schedules(chrono::Utc::now()).await?;
+        Ok(engine)
+    }
+
+    fn over(store: store::Store, apps: BTreeMap<String, Arc<LoadedApp>>) -> Engine {
+        Engine {
             store,
             apps: Arc::new(apps),
             worker_id: uuid::Uuid::now_v7().to_string().into(),
             imports: Default::default(),
             sessions: Default::default(),
-        };
-        engine.ensure_schedules(chrono::Utc::now()).await?;
-        Ok(engine)
+        }
+    }
+
+    /// Opens the database at `database_url` as it is, with no app, for commands that only read
+    /// it (`tessera audit verify`): nothing is created, migrated or scheduled. A missing
+    /// database, or one this build would migrate, is refused with what to do.
+    pub async fn open_existing(database_url: &str) -> Result<Engine, EngineError> {
+        Ok(Engine::over(store::Store::connect_existing(database_url).await?, BTreeMap::new()))
     }
 
     pub fn backend(&self) -> Backend {

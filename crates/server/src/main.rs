@@ -120,7 +120,7 @@ fn check(dirs: &[PathBuf]) -> ExitCode {
 
 #[actix_web::main]
 async fn verify_audit(db: &str) -> ExitCode {
-    let verdict = async { Engine::open(db, &[]).await?.verify_audit().await }.await;
+    let verdict = async { Engine::open_existing(db).await?.verify_audit().await }.await;
     match verdict {
         Ok(Ok(rows)) => {
             eprintln!("ok: audit chain of {rows} row(s) holds");

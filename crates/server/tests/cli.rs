@@ -85,6 +85,22 @@ async fn audit_verify_holds_on_an_untouched_database_and_names_an_edited_row() {
     let (code, out) = tessera(&["audit", "verify", "--db", &url]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("audit row 2 is missing"), "{out}");
+
+    // A command that only reads changes nothing: a database this build would migrate is named
+    // and left as it was, and a mistyped path creates no database.
+    db.execute_unprepared("DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)").await.unwrap();
+    let versions = "SELECT COUNT(*) AS n FROM schema_migrations";
+    let count = |row: Option<sea_orm::QueryResult>| row.unwrap().try_get::<i64>("", "n").unwrap();
+    let before = count(db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), versions)).await.unwrap());
+    let (code, out) = tessera(&["audit", "verify", "--db", &url]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("start `tessera serve` on it once"), "{out}");
+    let after = count(db.query_one_raw(sea_orm::Statement::from_string(db.get_database_backend(), versions)).await.unwrap());
+    assert_eq!(before, after, "verify migrated the database");
+    let missing = dir.join("typo.db");
+    let (code, out) = tessera(&["audit", "verify", "--db", &format!("sqlite://{}", missing.display())]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("no database at") && !missing.exists(), "{out}");
     db.close().await.ok();
     std::fs::remove_dir_all(&dir).ok();
 }

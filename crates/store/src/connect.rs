@@ -227,6 +227,12 @@ fn sqlite_path(url: &str) -> &str {
     path.split('?').next().unwrap_or(path)
 }
 
+/// The file of an SQLite `url`; `None` for PostgreSQL and in-memory databases.
+pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    (url.starts_with("sqlite") && !in_memory).then(|| sqlite_path(url))
+}
+
 pub(crate) fn backend_of(db: &impl sea_orm::ConnectionTrait) -> Backend {
     match db.get_database_backend() {
         DatabaseBackend::Postgres => Backend::Postgres,

@@ -12,6 +12,14 @@ pub enum StoreError {
     /// A row the store wrote cannot be read back (e.g. data that is not JSON).
     #[error("corrupt row in {table}: {message}")]
     Corrupt { table: String, message: String },
+    /// A command that only reads found no database to read ([`crate::Store::connect_existing`]).
+    #[error("no database at {0}")]
+    Missing(String),
+    /// A command that only reads found a database this build would migrate first.
+    #[error(
+        "the database's schema is at version {found} and this build's at {wanted}: start `tessera serve` on it once to bring it up to date"
+    )]
+    Outdated { found: i64, wanted: i64 },
 }
 
 impl StoreError {

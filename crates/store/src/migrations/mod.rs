@@ -79,6 +79,24 @@ impl Store {
         migrate(&store).await?;
         Ok(store)
     }
+
+    /// Connects to the database at `url` as it is, for commands that only read it: no file is
+    /// created and no statement changes the schema. A missing SQLite file, or a database whose
+    /// system tables this build would migrate, is refused instead.
+    pub async fn connect_existing(url: &str) -> Result<Store, StoreError> {
+        if let Some(path) = crate::connect::sqlite_file(url)
+            && !std::path::Path::new(path).exists()
+        {
+            return Err(StoreError::Missing(path.to_owned()));
+        }
+        let store = Store::open(url).await?;
+        let found = applied_version(store.db()).await?;
+        if found != latest() {
+            store.close().await.ok();
+            return Err(StoreError::Outdated { found, wanted: latest() });
+        }
+        Ok(store)
+    }
 }
 
 /// Brings the system tables up to [`latest`].
