@@ -61,6 +61,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
         let paths = doc["paths"].as_object().unwrap();
         let expected = [
             ("/api/health", "get"),
+            ("/api/ready", "get"),
             ("/api/openapi.json", "get"),
             ("/api/metrics", "get"),
             ("/api/auth/login", "post"),

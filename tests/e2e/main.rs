@@ -5,6 +5,7 @@ mod approval_race;
 mod auth;
 mod chart_kinds;
 mod crm_rules;
+mod database_down;
 mod definitions;
 mod demo;
 mod error_codes;

@@ -102,12 +102,14 @@ pub enum Code {
     RuleFailed,
     InvalidDefinitions,
     PdfUnavailable,
+    /// The database does not answer: try again after `retry_after_secs`.
+    Unavailable,
     Internal,
 }
 
 impl Code {
     /// Every code, for tables and tests that must cover them all.
-    pub const ALL: [Code; 20] = [
+    pub const ALL: [Code; 21] = [
         Code::Malformed,
         Code::TooLarge,
         Code::PayloadTooLarge,
@@ -127,6 +129,7 @@ impl Code {
         Code::RuleFailed,
         Code::InvalidDefinitions,
         Code::PdfUnavailable,
+        Code::Unavailable,
         Code::Internal,
     ];
 
@@ -153,6 +156,7 @@ impl Code {
             Code::RuleFailed => ("rule_failed", InvalidRequest),
             Code::InvalidDefinitions => ("invalid_definitions", InvalidRequest),
             Code::PdfUnavailable => ("pdf_unavailable", Kind::Internal),
+            Code::Unavailable => ("unavailable", Kind::Internal),
             Code::Internal => ("internal", Kind::Internal),
         }
     }
@@ -192,6 +196,7 @@ impl EngineError {
             EngineError::Rule(rules::RuleError::LimitExceeded { .. }) => Code::RuleLimitExceeded,
             EngineError::Rule(rules::RuleError::Failed { .. }) => Code::RuleFailed,
             EngineError::Definitions(_) => Code::InvalidDefinitions,
+            EngineError::Store(e) if e.is_unavailable() => Code::Unavailable,
             EngineError::Store(_) | EngineError::Internal(_) => Code::Internal,
         }
     }

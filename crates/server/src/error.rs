@@ -44,6 +44,7 @@ pub(crate) fn status_of(code: Code) -> StatusCode {
         Code::StaleVersion | Code::Conflict | Code::Duplicate => StatusCode::CONFLICT,
         Code::ValidationFailed | Code::RuleLimitExceeded | Code::RuleFailed | Code::InvalidDefinitions => StatusCode::UNPROCESSABLE_ENTITY,
         Code::PdfUnavailable => StatusCode::NOT_IMPLEMENTED,
+        Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         Code::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -74,6 +75,10 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+/// What a client is told to wait when the database is unavailable: about the time a database
+/// takes to restart or fail over, and what the pool waits for a connection.
+pub(crate) const RETRY_AFTER_UNAVAILABLE_SECS: u64 = 5;
+
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         let code = e.code();
@@ -81,6 +86,11 @@ impl From<EngineError> for ApiError {
             // The cause goes to the log, never to the client.
             tracing::error!(error = %e, "request failed");
             return ApiError::new(code, "internal error; the server log has the cause");
+        }
+        if code == Code::Unavailable {
+            tracing::warn!(error = %e, "the database is unavailable");
+            let facts = Facts { retry_after_secs: Some(RETRY_AFTER_UNAVAILABLE_SECS), ..Facts::default() };
+            return ApiError { facts: Box::new(facts), ..ApiError::new(code, "the database is unavailable; try again shortly") };
         }
         ApiError { code, message: e.to_string(), details: e.details(), facts: Box::new(facts_of(&e)) }
     }

@@ -33,7 +33,7 @@ pub(crate) struct ErrorBody {
     /// `too_large`, `payload_too_large`, `rule_limit_exceeded`: the bound that was hit.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub limit: Option<LimitHit>,
-    /// `rate_limited`: seconds to wait (also the `Retry-After` header).
+    /// `rate_limited` and `unavailable`: seconds to wait (also the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
 }
@@ -434,13 +434,15 @@ mod answers {
         tiles: Vec<Tile>,
     }
 
-    /// Is the server up.
+    /// Is the server up, and what is down.
     #[derive(ToSchema)]
     pub(crate) struct Health {
-        /// `ok`.
+        /// `ok`, or `unavailable` when a dependency is down.
         status: String,
         /// `sqlite` or `postgres`.
         database: String,
+        /// The dependencies that do not answer (`database`); empty when healthy.
+        down: Vec<String>,
         apps: Vec<String>,
     }
 

@@ -15,6 +15,10 @@ use crate::sqlite_writer::{BeginError, SqliteWriter};
 
 /// How long a writer waits for another process to finish writing an SQLite file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a request waits for a database connection. While the database is down every wait
+/// runs out: the request is answered 503 in this time rather than held (sqlx's default is 30 s),
+/// and once the database is back the pool connects again by itself.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Upper bounds (seconds) of the buckets of [`Store::write_waits`]: 100 µs, ×4 each, to 1.6 s;
 /// past that is the slow tail, up to [`BUSY_TIMEOUT`]. A turn free at once takes microseconds.
 const WRITE_WAIT_BUCKETS: [f64; 8] = [0.0001, 0.0004, 0.0016, 0.0064, 0.0256, 0.1024, 0.4096, 1.6384];
@@ -113,7 +117,7 @@ impl Store {
         // An in-memory database exists once per connection: one connection, and no writer of its own.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = ConnectOptions::new(url.to_owned());
-        options.sqlx_logging(false);
+        options.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
         match backend {
             Backend::Postgres => {
                 options.max_connections(16).min_connections(1);

@@ -4,6 +4,9 @@ use sea_orm::{DbErr, RuntimeErr, SqlxError};
 
 /// PostgreSQL's SQLSTATE for a statement it cancelled.
 const QUERY_CANCELED: &str = "57014";
+/// SQLSTATE classes of a database that cannot serve: connection exceptions (`08…`) and an
+/// operator's intervention such as a shutdown or a server still starting (`57P…`).
+const UNAVAILABLE_CLASSES: [&str; 2] = ["08", "57P"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,6 +31,21 @@ impl StoreError {
     /// the same whatever language the server writes its messages in (`lc_messages`).
     pub fn is_query_cancelled(&self) -> bool {
         self.sqlstate().as_deref() == Some(QUERY_CANCELED)
+    }
+
+    /// Whether the database could not be reached or is not serving (down, restarting, every
+    /// connection lost, none to be had in time), rather than refusing what was asked: a
+    /// condition to try again after, not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            StoreError::Db(DbErr::ConnectionAcquire(_) | DbErr::Conn(_)) => true,
+            StoreError::Db(DbErr::Exec(RuntimeErr::SqlxError(e)) | DbErr::Query(RuntimeErr::SqlxError(e))) => match e.as_ref() {
+                SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed | SqlxError::WorkerCrashed => true,
+                SqlxError::Database(_) => self.sqlstate().is_some_and(|code| UNAVAILABLE_CLASSES.iter().any(|c| code.starts_with(c))),
+                _ => false,
+            },
+            _ => false,
+        }
     }
 
     /// The SQLSTATE code of the database's error, when the database refused a statement.

@@ -39,6 +39,7 @@ pub(crate) struct OpenApiDoc(pub(crate) utoipa::openapi::OpenApi);
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::health)
+        .service(health::ready)
         .service(metrics::metrics)
         .service(openapi_json)
         .service(auth::login)
