@@ -147,3 +147,13 @@ pub async fn lab(url: &str, settings: &engine::Settings) -> (Engine, String, Str
     let u2 = engine.login("u2", "pw").await.expect("u2").token;
     (engine, u1, u2)
 }
+
+/// `text` percent-encoded for a query string (RFC 3986's unreserved characters kept).
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

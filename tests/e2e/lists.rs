@@ -6,17 +6,8 @@ use e2e::{call, crm, databases, start};
 use serde_json::{Value, json};
 
 fn list_uri(form: &str, query: &[(&str, &str)]) -> String {
-    let qs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let qs: Vec<String> = query.iter().map(|(k, v)| format!("{k}={}", e2e::url_encode(v))).collect();
     format!("/api/apps/crm/forms/{form}/records?{}", qs.join("&"))
-}
-
-fn encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn names(page: &Value) -> Vec<String> {

@@ -11,16 +11,7 @@ const ACCOUNTS: &str = "/api/apps/crm/forms/account/records";
 const OPPORTUNITIES: &str = "/api/apps/crm/forms/opportunity/records";
 
 fn encoded(filter: &Value) -> String {
-    let text = filter.to_string();
-    let mut out = String::new();
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    e2e::url_encode(&filter.to_string())
 }
 
 /// The CRM with its demo users, and tokens of admin, rep1 and rep2.

@@ -123,7 +123,7 @@ async fn every_scalar_field_is_a_stored_typed_column_that_follows_its_definition
         let data = json!({"code": "P3", "name": "Gizmo", "tax_rate": "13%", "origin": "Ningbo"});
         let (status, body) = call(&app, TestRequest::post().uri(PRODUCTS).set_json(json!({"data": data})), t).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
-        let filter = |f: Value| format!("{PRODUCTS}?filter={}", urlencode(&f.to_string()));
+        let filter = |f: Value| format!("{PRODUCTS}?filter={}", e2e::url_encode(&f.to_string()));
         let (_, body) = call(&app, TestRequest::get().uri(&filter(json!({"origin": "Ningbo", "tax_rate": "13%"}))), t).await;
         assert_eq!(count(&body), 1, "{url}: {body}");
         let (_, body) = call(&app, TestRequest::get().uri(&format!("{PRODUCTS}?sort=-name&limit=1")), t).await;
@@ -133,13 +133,4 @@ async fn every_scalar_field_is_a_stored_typed_column_that_follows_its_definition
         db.close().await.ok();
     }
     std::fs::remove_dir_all(&dir).ok();
-}
-
-fn urlencode(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
