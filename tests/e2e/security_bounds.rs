@@ -253,3 +253,31 @@ async fn logins_sent_at_once_are_limited_as_if_sent_one_by_one() {
         assert_eq!((tried, refused), (server::MAX_FAILURES_PER_USER as usize, attempts - tried), "{url}: {statuses:?}");
     }
 }
+
+/// A huge value is quoted in part (issue 24, item 6): a refused 500 KB name or a 4 MB cell is
+/// echoed as at most a couple of hundred characters, in the message and in the params, so an
+/// import report does not grow with what it refuses.
+#[actix_web::test]
+async fn a_refused_huge_value_is_echoed_only_in_part() {
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        let app = start(engine.clone()).await;
+        let t = Some(token.as_str());
+        let create =
+            TestRequest::post().uri("/api/apps/crm/forms/account/records").set_json(json!({"data": {"name": "n".repeat(500_000)}}));
+        let (status, body) = call(&app, create, t).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}");
+        assert!(body.to_string().len() < 2_000, "{url}: a {} byte answer", body.to_string().len());
+
+        let cell = "9".repeat(4 << 20) + "x";
+        let csv = format!("姓名,公司,预算\n客户,Company,{cell}\n");
+        let import = TestRequest::post()
+            .uri("/api/apps/crm/forms/lead/import?wait=true&dry_run=true")
+            .insert_header(("Content-Type", "text/csv"))
+            .set_payload(csv);
+        let (status, report) = call(&app, import, t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {report:.300}");
+        assert_eq!(report["failed"], 1, "{url}: {report:.600}");
+        assert!(report.to_string().len() < 4_000, "{url}: a {} byte report", report.to_string().len());
+    }
+}

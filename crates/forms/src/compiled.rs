@@ -21,11 +21,24 @@ pub struct FieldError {
     pub params: Map<String, Value>,
 }
 
+/// The most characters of text a problem carries, in its message and in each text param: a value
+/// or a cell is quoted far enough to be recognised, and a 60 MB cell does not make a 60 MB
+/// answer (an import keeps every refused row's problems).
+pub const MAX_PROBLEM_TEXT_CHARS: usize = 200;
+
+/// `text` cut to [`MAX_PROBLEM_TEXT_CHARS`], with `…` where it was cut.
+fn excerpt(text: String) -> String {
+    match text.char_indices().nth(MAX_PROBLEM_TEXT_CHARS) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text,
+    }
+}
+
 impl FieldError {
     /// A problem of `code` at `path`, `message` in English; `with` adds the params the code's
     /// wording needs. There is no problem without a code: clients word them by it.
     pub fn coded(path: impl Into<String>, code: FieldCode, message: impl Into<String>) -> Self {
-        FieldError { path: path.into(), message: message.into(), code, params: Map::new() }
+        FieldError { path: path.into(), message: excerpt(message.into()), code, params: Map::new() }
     }
 
     /// A problem of a definition (a form, a report sent ad hoc), worded by its text alone.
@@ -36,7 +49,11 @@ impl FieldError {
 
     /// The error with the param `name` set to `value`.
     pub fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
-        self.params.insert(name.to_owned(), value.into());
+        let value = match value.into() {
+            Value::String(text) => Value::String(excerpt(text)),
+            other => other,
+        };
+        self.params.insert(name.to_owned(), value);
         self
     }
 }
@@ -346,6 +363,17 @@ fn collect_links(fields: &[Field], data: &Map<String, Value>, base: &str, out: &
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_problem_quotes_a_huge_value_only_in_part() {
+        let huge = "x".repeat(1 << 20);
+        let error = FieldError::coded("/name", FieldCode::Malformed, format!("`{huge}` is not a number")).with("text", huge.clone());
+        assert_eq!(error.message.chars().count(), MAX_PROBLEM_TEXT_CHARS + 1, "cut, with its ellipsis");
+        assert!(error.message.ends_with('…'));
+        assert_eq!(error.params["text"].as_str().map(|t| t.chars().count()), Some(MAX_PROBLEM_TEXT_CHARS + 1));
+        let short = FieldError::coded("/name", FieldCode::Malformed, "短的 message").with("text", "短");
+        assert_eq!((short.message.as_str(), &short.params["text"]), ("短的 message", &Value::from("短")));
+    }
 
     fn quote() -> CompiledForm {
         let form: Form = serde_json::from_value(json!({

@@ -10,7 +10,7 @@ pub mod decimal;
 mod field_types;
 mod size;
 
-pub use compiled::{CompiledForm, FieldCode, FieldError, LinkRef};
+pub use compiled::{CompiledForm, FieldCode, FieldError, LinkRef, MAX_PROBLEM_TEXT_CHARS};
 pub use field_types::{
     COMMON_PROPERTIES, Column, FieldType, Palette, PaletteEntry, RegisterError, field_type, find_field_type, palette, register_field_type,
 };
