@@ -39,6 +39,14 @@ pub async fn databases() -> Vec<String> {
     urls
 }
 
+/// The lab app (`tests/fixtures/lab`) in `dir`, with `flow` as the flow of its `task` form;
+/// called again on the same `dir`, it writes the app's next version.
+pub fn lab_with_task_flow(dir: &std::path::Path, flow: &Value) {
+    copy_dir(&repo().join("tests/fixtures/lab"), dir);
+    std::fs::create_dir_all(dir.join("flows")).unwrap();
+    std::fs::write(dir.join("flows/task.json"), serde_json::to_string_pretty(flow).unwrap()).unwrap();
+}
+
 /// Creates an empty database on the server at `base` and returns its URL. The first call of a
 /// run also drops the test databases earlier runs left (older than [`STALE_TEST_DATABASE`]):
 /// each test makes its own and none drops it, and on a developer's server they fill the disk.

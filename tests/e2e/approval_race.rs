@@ -4,14 +4,12 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use e2e::{call, copy_dir, databases, repo, start};
+use e2e::{call, databases, start};
 use engine::Engine;
 use serde_json::{Value, json};
 
 /// The lab app with a flow whose first review step any one of u2 and u3 decides; u1 signs after.
 fn any_of_app(dir: &std::path::Path) {
-    copy_dir(&repo().join("tests/fixtures/lab"), dir);
-    std::fs::create_dir_all(dir.join("flows")).unwrap();
     let flow = json!({
         "$schema": "../../../schemas/flow.schema.json",
         "label": "Task review",
@@ -26,7 +24,7 @@ fn any_of_app(dir: &std::path::Path) {
         ],
         "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
     });
-    std::fs::write(dir.join("flows/task.json"), serde_json::to_string_pretty(&flow).unwrap()).unwrap();
+    e2e::lab_with_task_flow(dir, &flow);
 }
 
 fn task_of(tasks: &Value, record: &str) -> String {

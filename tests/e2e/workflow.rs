@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
 use chrono::{Duration, Utc};
-use e2e::{call, crm, databases, repo, start};
+use e2e::{call, crm, databases, start};
 use engine::Engine;
 use serde_json::{Value, json};
 
@@ -481,18 +481,7 @@ fn flow_app(dir: &std::path::Path, review_state: &str, approver: &str) {
 /// A lab app with one flow over its `task` form: approval `steps` in `review_state`, and the
 /// flow's `upgrade` when given.
 fn flow_app_with(dir: &std::path::Path, review_state: &str, steps: Value, upgrade: Option<Value>) {
-    let lab = repo().join("tests/fixtures/lab");
-    for sub in ["forms", "rules", "seed", "flows"] {
-        std::fs::create_dir_all(dir.join(sub)).unwrap();
-    }
-    std::fs::copy(lab.join("app.json"), dir.join("app.json")).unwrap();
-    for sub in ["forms", "rules", "seed"] {
-        for entry in std::fs::read_dir(lab.join(sub)).unwrap() {
-            let path = entry.unwrap().path();
-            std::fs::copy(&path, dir.join(sub).join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    let flow = json!({
+    let mut flow = json!({
         "$schema": "../../../schemas/flow.schema.json",
         "label": "Task review",
         "form": "task",
@@ -503,11 +492,10 @@ fn flow_app_with(dir: &std::path::Path, review_state: &str, steps: Value, upgrad
         ],
         "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": review_state}]
     });
-    let mut flow = flow;
     if let Some(upgrade) = upgrade {
         flow["upgrade"] = upgrade;
     }
-    std::fs::write(dir.join("flows/task.json"), serde_json::to_string_pretty(&flow).unwrap()).unwrap();
+    e2e::lab_with_task_flow(dir, &flow);
 }
 
 #[actix_web::test]
