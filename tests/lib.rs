@@ -86,7 +86,7 @@ async fn drop_stale_databases(admin: &sea_orm::DatabaseConnection) {
 /// How the suites run the CRM: as `serve` does, but with a rule deadline of
 /// [`TEST_RULE_DEADLINE`].
 pub fn settings() -> engine::Settings {
-    engine::Settings { rule_limits: engine::RuleLimits { deadline: TEST_RULE_DEADLINE, ..Default::default() } }
+    engine::Settings { rule_limits: engine::RuleLimits { deadline: TEST_RULE_DEADLINE, ..Default::default() }, ..Default::default() }
 }
 
 /// The rule deadline of the suites. The default of 100 ms is meant for release builds; the suites

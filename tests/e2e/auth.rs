@@ -95,6 +95,9 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/tasks", "get"),
             ("/api/tasks/{id}/{decision}", "post"),
             ("/api/apps/{app}/dashboards/{dashboard}", "get"),
+            ("/api/apps/{app}/index-advice", "get"),
+            ("/api/apps/{app}/index-advice/{id}", "post"),
+            ("/api/apps/{app}/index-advice/{id}", "delete"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

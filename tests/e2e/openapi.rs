@@ -214,6 +214,7 @@ async fn live_answers_match_the_document() {
             ("get", "/api/field-types".into(), None, t),
             ("get", "/api/chart-kinds".into(), None, t),
             ("get", "/api/audit?limit=5".into(), None, t),
+            ("get", "/api/apps/crm/index-advice".into(), None, t),
             ("get", "/api/imports/0190d8a2-0000-7000-8000-000000000000".into(), None, t),
             ("post", "/api/tasks/0190d8a2-0000-7000-8000-000000000000/approve".into(), Some(json!({})), t),
             ("get", format!("/api/apps/crm/print/quote/{account}"), None, t),

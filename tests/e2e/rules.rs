@@ -139,7 +139,8 @@ async fn round_robin_spreads_evenly_and_survives_restarts() {
 #[actix_web::test]
 async fn runaway_and_failing_rules_get_422_and_write_nothing() {
     for url in databases().await {
-        let settings = Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(100), ..RuleLimits::default() } };
+        let settings =
+            Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(100), ..RuleLimits::default() }, ..Settings::default() };
         let (engine, u1, _) = lab(&url, &settings).await;
         let app = start(engine).await;
         let t = Some(u1.as_str());

@@ -87,7 +87,7 @@ async fn a_pivot_past_the_cell_bound_is_refused_before_it_is_laid_out() {
 
 /// The CRM with rules given `deadline`, and an admin's token.
 async fn crm_with_rule_deadline(url: &str, deadline: Duration) -> (Engine, String) {
-    let settings = Settings { rule_limits: RuleLimits { deadline, ..RuleLimits::default() } };
+    let settings = Settings { rule_limits: RuleLimits { deadline, ..RuleLimits::default() }, ..Settings::default() };
     let engine = Engine::open_with(url, &[repo().join("apps/crm")], &settings).await.expect("engine opens");
     engine.ensure_admin(Some("admin-pass")).await.expect("admin");
     let token = engine.login("admin", "admin-pass").await.expect("login").token;

@@ -23,7 +23,7 @@ fn post(form: &str, data: Value) -> TestRequest {
 #[actix_web::test]
 async fn runaway_rules_that_catch_their_errors_keep_their_deadline_and_others_their_latency() {
     for url in databases().await {
-        let settings = Settings { rule_limits: RuleLimits { deadline: DEADLINE, ..RuleLimits::default() } };
+        let settings = Settings { rule_limits: RuleLimits { deadline: DEADLINE, ..RuleLimits::default() }, ..Settings::default() };
         let (engine, u1, _) = lab(&url, &settings).await;
         let app = start(engine).await;
         let t = Some(u1.as_str());

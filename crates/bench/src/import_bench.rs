@@ -48,11 +48,15 @@ pub(crate) fn run(rows: usize) {
         println!("  ratio import/baseline                         {:>10.3}", raw_secs / import_secs);
         engine.close().await.ok();
     });
-    std::fs::remove_dir_all(&dir).ok();
+    if std::env::var_os("TESSERA_BENCH_KEEP").is_none() {
+        std::fs::remove_dir_all(&dir).ok();
+    } else {
+        eprintln!("kept {}", dir.display());
+    }
 }
 
 /// The CSV and how many rows are bad (every hundredth has a broken email).
-fn csv_text(rows: usize) -> (String, usize) {
+pub(crate) fn csv_text(rows: usize) -> (String, usize) {
     let sources = ["展会", "referral", "web", "campaign", "partner"];
     let regions = ["east", "north", "south", "central", "southwest"];
     let mut text = String::from("姓名,Company,email,手机,Lead source,Sales region,Industry,Estimated budget (CNY)\n");
@@ -74,7 +78,7 @@ fn csv_text(rows: usize) -> (String, usize) {
     (text, bad)
 }
 
-fn parse(text: &str) -> Table {
+pub(crate) fn parse(text: &str) -> Table {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().expect("headers").iter().map(str::to_owned).collect();
     let rows = reader.records().map(|r| r.expect("row").iter().map(str::to_owned).collect()).collect();

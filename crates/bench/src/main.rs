@@ -8,7 +8,9 @@ mod flows_bench;
 mod import_bench;
 mod reports_bench;
 mod rules_bench;
+mod scale_bench;
 mod server_bench;
+mod size_bench;
 
 use std::time::{Duration, Instant};
 
@@ -31,6 +33,8 @@ fn main() {
         "import" => import_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(100_000)),
         "flows" => flows_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(3_000)),
         "reports" => reports_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
+        "scale" => scale_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
+        "size" => size_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(200_000)),
         "all" => {
             rules_bench::run();
             server_bench::run(size, None);
@@ -40,7 +44,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown benchmark `{other}`; one of: rules, server [opportunities [workload, e.g. W1]], reports [rows], import [rows], flows [records], all"
+                "unknown benchmark `{other}`; one of: rules, server [opportunities [workload, e.g. W1]], reports [rows], import [rows], flows [records], size [records], scale [rows], all"
             );
             std::process::exit(2);
         }

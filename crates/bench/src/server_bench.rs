@@ -2,7 +2,9 @@
 //! `cargo build --release`) on loopback with the CRM on a SQLite file, loaded by `wrk` from a
 //! second process. The baseline is `GET /api/health` through the same stack in the same run: the
 //! HTTP ceiling of this machine. Also: cold start to the first 200 with the CRM loaded, and the
-//! server's resident memory idle and after the load.
+//! server's resident memory idle and after the load. `TESSERA_BENCH_SERVERS=n` runs the workloads
+//! against n servers on the one database (meant for PostgreSQL), one wrk a server with its
+//! share of the connections, all at once: the rates add up, the p99 is the worst server's.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -45,7 +47,11 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
             });
             ("PostgreSQL", format!("{base}/tessera_server_bench"))
         }
-        Err(_) => ("SQLite", format!("sqlite://{}/bench.db", dir.display())),
+        // `TESSERA_BENCH_SYNC=full`: commits acknowledged once synced to the disk.
+        Err(_) => match std::env::var("TESSERA_BENCH_SYNC") {
+            Ok(sync) => ("SQLite (synchronous=FULL)", format!("sqlite://{}/bench.db?synchronous={sync}", dir.display())),
+            Err(_) => ("SQLite", format!("sqlite://{}/bench.db", dir.display())),
+        },
     };
 
     let (token, ids) = runtime.block_on(prepare(&url, &apps, opportunities));
@@ -55,8 +61,10 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
         std::process::exit(2);
     }
     let apps_root = apps.parent().expect("apps folder").to_path_buf();
-    let port = free_port();
-    let spawn = || {
+    let servers: usize = std::env::var("TESSERA_BENCH_SERVERS").ok().and_then(|n| n.parse().ok()).unwrap_or(1).max(1);
+    let ports: Vec<u16> = (0..servers).map(|_| free_port()).collect();
+    let port = ports[0];
+    let spawn_on = |port: u16| {
         Command::new(&binary)
             .args(["serve", "--db", &url, "--addr", &format!("127.0.0.1:{port}"), "--apps"])
             .arg(&apps_root)
@@ -66,6 +74,7 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
             .spawn()
             .expect("tessera serve starts")
     };
+    let spawn = || spawn_on(port);
     // Cold start: process start to the first 200 (the server listens once the apps are loaded).
     let mut starts = Vec::new();
     for _ in 0..RUNS {
@@ -77,12 +86,12 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
         child.wait().ok();
     }
     starts.sort_by(f64::total_cmp);
-    let mut server = spawn();
-    wait_for_health(port);
+    let mut running: Vec<std::process::Child> = ports.iter().map(|port| spawn_on(*port)).collect();
+    ports.iter().for_each(|port| wait_for_health(*port));
     std::thread::sleep(Duration::from_secs(1));
-    let idle_rss = rss_mb(server.id());
+    let idle_rss = rss_mb(running[0].id());
 
-    let base = format!("http://127.0.0.1:{port}");
+    let bases: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
     let ids_lua = ids.iter().take(5000).map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",");
     let auth = format!("wrk.headers[\"Authorization\"] = \"Bearer {token}\"\n");
     let scripts = [
@@ -116,7 +125,7 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
         ),
     ];
     println!(
-        "server: `tessera serve`, CRM on {database}, {opportunities} opportunities, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
+        "server: {servers} × `tessera serve`, CRM on {database}, {opportunities} opportunities, wrk on the same 2 cores; median of {RUNS} runs of {SECONDS} s"
     );
     println!("  {:<66} {:>10} {:>9} {:>9}", "workload", "req/s", "p50 ms", "p99 ms");
     let mut baseline = None;
@@ -126,16 +135,18 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
         }
         let file = dir.join("script.lua");
         std::fs::File::create(&file).and_then(|mut f| f.write_all(script.as_bytes())).expect("script");
-        let mut runs: Vec<Load> = (0..RUNS).map(|_| wrk(&base, &path, connections, &file)).collect();
+        let mut runs: Vec<Load> = (0..RUNS).map(|_| wrk_all(&bases, &path, connections, &file)).collect();
         runs.sort_by(|a, b| a.rate.total_cmp(&b.rate));
         let median = runs[RUNS / 2];
         let ratio = baseline.map(|b: f64| format!("  ({:.2} of baseline)", median.rate / b)).unwrap_or_default();
         baseline.get_or_insert(median.rate);
         println!("  {name:<66} {:>10.0} {:>9.2} {:>9.2}{ratio}", median.rate, median.p50, median.p99);
     }
-    let loaded_rss = rss_mb(server.id());
-    server.kill().ok();
-    server.wait().ok();
+    let loaded_rss = rss_mb(running[0].id());
+    for server in &mut running {
+        server.kill().ok();
+        server.wait().ok();
+    }
     println!("  cold start to the first 200 with the CRM loaded: median {:.0} ms (runs: {starts:.0?})", starts[RUNS / 2]);
     println!("  resident memory: idle {idle_rss:.1} MB, after the workloads {loaded_rss:.1} MB");
     std::fs::remove_dir_all(&dir).ok();
@@ -207,9 +218,23 @@ fn ids_lua_first_account(runtime: &tokio::runtime::Runtime, url: &str, apps: &Pa
     })
 }
 
+/// One wrk a server at once, the connections shared out: rates summed, the median p50 and the
+/// worst p99.
+fn wrk_all(bases: &[String], path: &str, connections: usize, script: &Path) -> Load {
+    let share = connections.div_ceil(bases.len()).max(1);
+    let loads: Vec<Load> = std::thread::scope(|scope| {
+        let runs: Vec<_> = bases.iter().map(|base| scope.spawn(move || wrk(base, path, share, script))).collect();
+        runs.into_iter().map(|run| run.join().expect("wrk thread")).collect()
+    });
+    let mut p50s: Vec<f64> = loads.iter().map(|l| l.p50).collect();
+    p50s.sort_by(f64::total_cmp);
+    Load { rate: loads.iter().map(|l| l.rate).sum(), p50: p50s[p50s.len() / 2], p99: loads.iter().map(|l| l.p99).fold(0.0, f64::max) }
+}
+
 fn wrk(base: &str, path: &str, connections: usize, script: &Path) -> Load {
     let out = Command::new("wrk")
-        .args(["-t2", &format!("-c{connections}"), &format!("-d{SECONDS}s"), "--latency", "-s"])
+        // wrk needs a connection a thread at least.
+        .args([&format!("-t{}", connections.min(2)), &format!("-c{connections}"), &format!("-d{SECONDS}s"), "--latency", "-s"])
         .arg(script)
         .arg(format!("{base}{path}"))
         .output()

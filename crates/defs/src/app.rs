@@ -38,6 +38,22 @@ pub struct App {
     /// one department; data scopes and approvals follow the tree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub departments: Vec<Department>,
+    /// What the index advisor may do on this app's tables by itself. Without it, the advisor
+    /// only proposes indexes, and an admin applies them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub indexes: Option<IndexSettings>,
+}
+
+/// The index advisor's freedom on an app: it records filters, sorts and report groupings that
+/// were slow and proposes an index for each (shown to admins with the time measured before and
+/// after).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSettings {
+    /// `true` lets the advisor create a proposed index itself once the query it serves was slow
+    /// several times, with an audit row (action `index`) and at most a few advised indexes per
+    /// form; `false` leaves every index to an admin.
+    pub automatic: bool,
 }
 
 /// The company an app serves, as its documents name it. Plain strings: a legal name is one text.

@@ -18,7 +18,7 @@ mod rollup;
 mod schema;
 mod seed;
 
-pub use app::{App, Company, Department, NavGroup, Role, Schedule};
+pub use app::{App, Company, Department, IndexSettings, NavGroup, Role, Schedule};
 pub use canonical::to_canonical_json;
 pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
 pub use diagnostic::Diagnostic;

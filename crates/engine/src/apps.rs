@@ -50,6 +50,21 @@ pub(crate) struct FieldExpressions {
 }
 
 impl FormRuntime {
+    /// The indexes the form's definition makes, each as its fields and their column kinds:
+    /// those declared, its dedupe keys and each link field. A field without a column is left
+    /// out (lists and objects have none).
+    pub(crate) fn declared_indexes(&self) -> Vec<Vec<(String, ColumnKind)>> {
+        let form = &self.compiled.def;
+        let key = |names: &Vec<String>| -> Vec<(String, ColumnKind)> {
+            names.iter().filter_map(|n| Some((n.clone(), column_kind(self.compiled.column(n)?)?))).collect()
+        };
+        let mut indexes: Vec<Vec<(String, ColumnKind)>> = form.indexes.iter().chain(&form.dedupe).map(key).collect();
+        indexes.extend(form.fields.iter().filter(|f| f.kind == defs::FieldKind::LINK).map(|f| vec![(f.id.clone(), ColumnKind::Text)]));
+        indexes.retain(|ix| !ix.is_empty());
+        indexes.dedup();
+        indexes
+    }
+
     /// The form's id.
     pub(crate) fn id(&self) -> &str {
         &self.compiled.id

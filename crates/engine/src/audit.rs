@@ -4,7 +4,8 @@
 use std::time::Instant;
 
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
+use sha2::{Digest, Sha256};
 use store::{AuditEntry, AuditQuery, Conn};
 use tracing::Instrument as _;
 use tracing::field::Empty;
@@ -36,16 +37,18 @@ pub(crate) struct Subject<'a> {
 }
 
 impl Engine {
-    /// Records a write inside the command's transaction; `after_text` is `after` as JSON.
+    /// Records a write inside the command's transaction: what changed from `before` (none for a
+    /// create) to `after`, whose whole text `after_snapshot` the row vouches for by its hash
+    /// ([`record_change`]).
     pub(crate) async fn audit_write(
         &self,
         cmd: Cmd<'_, impl Conn>,
         op: &str,
         before: Option<&Envelope>,
         after: &Envelope,
-        after_text: String,
+        after_snapshot: &str,
     ) -> Result<(), EngineError> {
-        let before = before.map(|e| serde_json::to_string(e).unwrap_or_default()).unwrap_or_default();
+        let (before, after_change) = record_change(before, after, after_snapshot)?;
         let entry = AuditEntry {
             at: time::now(),
             actor: cmd.actor.username.clone(),
@@ -55,7 +58,7 @@ impl Engine {
             record_id: after.id.clone(),
             outcome: "ok".into(),
             before,
-            after: after_text,
+            after: after_change,
         };
         Ok(crate::gather::audit(cmd.tx, entry).await?)
     }
@@ -153,5 +156,126 @@ impl Engine {
     /// Walks the hash chain: the number of rows, or the first row that does not hold.
     pub async fn verify_audit(&self) -> Result<Result<u64, String>, EngineError> {
         Ok(store::verify_audit(self.store.db()).await?)
+    }
+}
+
+/// Envelope members that change with every version and that the audit row says itself: its
+/// `actor` is who wrote the version, its `at` when.
+const SAID_BY_THE_ROW: [&str; 2] = ["updated_by", "updated_at"];
+
+/// The audit row's `before` and `after` texts of a record write: only what differs between the
+/// two versions — changed fields under `data` (a field that had no value is absent from
+/// `before`, one cleared is `null` in `after`), changed system members, the versions — and in
+/// `after` the SHA-256 of the new version's whole snapshot, which the history keeps, so the
+/// hash chain vouches for the content without a copy of it. A create's `after` is its version
+/// and that hash: the values are the record's first version.
+pub(crate) fn record_change(before: Option<&Envelope>, after: &Envelope, after_snapshot: &str) -> Result<(String, String), EngineError> {
+    let sha256 = format!("{:x}", Sha256::digest(after_snapshot.as_bytes()));
+    let Some(before) = before else {
+        return Ok((String::new(), json!({"version": after.version, "sha256": sha256}).to_string()));
+    };
+    let (mut old, mut new) = (object(before)?, object(after)?);
+    let (old_data, new_data) = (take_data(&mut old), take_data(&mut new));
+    let (mut was, mut is) = changed_members(&old, &new);
+    let (data_was, data_is) = changed_members(&old_data, &new_data);
+    for (side, data) in [(&mut was, data_was), (&mut is, data_is)] {
+        if !data.is_empty() {
+            side.insert("data".into(), Value::Object(data));
+        }
+    }
+    was.insert("version".into(), before.version.into());
+    is.insert("version".into(), after.version.into());
+    is.insert("sha256".into(), sha256.into());
+    Ok((Value::Object(was).to_string(), Value::Object(is).to_string()))
+}
+
+fn object(envelope: &Envelope) -> Result<Map<String, Value>, EngineError> {
+    match serde_json::to_value(envelope) {
+        Ok(Value::Object(members)) => Ok(members),
+        other => Err(EngineError::Internal(format!("a record envelope serialised as {other:?}"))),
+    }
+}
+
+fn take_data(members: &mut Map<String, Value>) -> Map<String, Value> {
+    match members.remove("data") {
+        Some(Value::Object(data)) => data,
+        _ => Map::new(),
+    }
+}
+
+/// The members of `old` and `new` that differ (but those [`SAID_BY_THE_ROW`] and the version):
+/// their old values (absent when there was none) and their new ones (`null` when gone).
+fn changed_members(old: &Map<String, Value>, new: &Map<String, Value>) -> (Map<String, Value>, Map<String, Value>) {
+    let (mut was, mut is) = (Map::new(), Map::new());
+    let keys = old.keys().chain(new.keys().filter(|k| !old.contains_key(*k)));
+    for key in keys.filter(|k| !SAID_BY_THE_ROW.contains(&k.as_str()) && *k != "version") {
+        let (before, after) = (old.get(key), new.get(key));
+        if before == after {
+            continue;
+        }
+        if let Some(value) = before {
+            was.insert(key.clone(), value.clone());
+        }
+        is.insert(key.clone(), after.cloned().unwrap_or(Value::Null));
+    }
+    (was, is)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(version: i64, owner: &str, data: Value) -> Envelope {
+        let Value::Object(data) = data else { panic!("data is an object") };
+        let at = format!("2026-11-23T10:00:0{version}Z");
+        Envelope {
+            id: "r1".into(),
+            form: "lead".into(),
+            version,
+            state: None,
+            owner: owner.into(),
+            created_by: "u1".into(),
+            created_at: "2026-11-23T10:00:01Z".into(),
+            updated_by: format!("u{version}"),
+            updated_at: at,
+            deleted_at: None,
+            data,
+        }
+    }
+
+    fn parsed((before, after): (String, String)) -> (Value, Value) {
+        let parse = |t: &str| if t.is_empty() { Value::Null } else { serde_json::from_str(t).unwrap() };
+        (parse(&before), parse(&after))
+    }
+
+    #[test]
+    fn a_create_is_its_version_and_the_hash_of_its_snapshot() {
+        let after = envelope(1, "u1", json!({"name": "Acme"}));
+        let change = parsed(record_change(None, &after, "snapshot").unwrap());
+        let sha256 = "16a0eeb0791b6c92451fd284dd9f599e0a7dbe7f6ebea6e2d2d06c7f74aec112";
+        assert_eq!(change, (Value::Null, json!({"version": 1, "sha256": sha256})));
+    }
+
+    #[test]
+    fn an_update_holds_only_what_changed() {
+        let before = envelope(1, "u1", json!({"name": "Acme", "phone": "1", "notes": "old", "score": 5}));
+        let after = envelope(2, "u2", json!({"name": "Acme", "phone": "2", "score": 5, "title": "CTO"}));
+        let (was, is) = parsed(record_change(Some(&before), &after, "snapshot").unwrap());
+        assert_eq!(was, json!({"owner": "u1", "data": {"phone": "1", "notes": "old"}, "version": 1}));
+        assert_eq!(
+            is,
+            json!({"owner": "u2", "data": {"phone": "2", "notes": null, "title": "CTO"}, "version": 2,
+                   "sha256": format!("{:x}", Sha256::digest(b"snapshot"))})
+        );
+    }
+
+    #[test]
+    fn an_update_changing_no_field_names_no_data() {
+        let before = envelope(1, "u1", json!({"name": "Acme"}));
+        let after = Envelope { deleted_at: Some("2026-11-23T10:00:09Z".into()), ..envelope(2, "u1", json!({"name": "Acme"})) };
+        let (was, is) = parsed(record_change(Some(&before), &after, "").unwrap());
+        assert_eq!(was, json!({"version": 1}));
+        assert_eq!(is["deleted_at"], "2026-11-23T10:00:09Z");
+        assert!(is.get("data").is_none() && is.get("updated_at").is_none());
     }
 }

@@ -44,6 +44,17 @@ impl Envelope {
 pub struct Page {
     pub items: Vec<Envelope>,
     pub next_cursor: Option<String>,
+    /// How many records match, when asked for (`count`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<Total>,
+}
+
+/// How many records a list matches: exact up to [`crate::list::MAX_COUNT`]; past it, counting
+/// stops and `capped` says the true number is larger.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Total {
+    pub records: u64,
+    pub capped: bool,
 }
 
 /// One version of a record in its history.

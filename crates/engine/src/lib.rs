@@ -6,6 +6,7 @@
 //! responses.
 
 mod access;
+mod advisor;
 mod apps;
 mod audit;
 mod auth;
@@ -40,10 +41,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
+pub use advisor::{
+    AUTOMATIC_AFTER_SLOW_RUNS, AdvisorSettings, AppliedIndex, CreatedIndex, IndexAdvice, IndexProposal, MAX_AUTOMATIC_INDEXES_PER_FORM,
+    Observed, SLOW_QUERY, Shape, ShapeKind,
+};
 pub use apps::LoadedApp;
 pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
-pub use envelope::{Envelope, HistoryItem, Page};
+pub use envelope::{Envelope, HistoryItem, Page, Total};
 pub use error::{Code, EngineError, Kind, Limit};
 pub use export::{Export, csv_chunk};
 pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
@@ -64,6 +69,8 @@ pub use store::Backend;
 pub struct Settings {
     /// Sandbox limits of every rule call (time, operations, sizes).
     pub rule_limits: RuleLimits,
+    /// When the index advisor counts a list or report as slow.
+    pub index_advisor: AdvisorSettings,
 }
 
 /// The running platform: a store and the apps loaded into it.
@@ -77,6 +84,8 @@ pub struct Engine {
     imports: import::Imports,
     /// Sessions recently authenticated.
     sessions: auth::SessionCache,
+    /// Slow lists and reports by shape, for the index advisor.
+    advisor: Arc<advisor::Advisor>,
 }
 
 impl Engine {
@@ -99,18 +108,20 @@ impl Engine {
             tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
             apps.insert(app.defs.app.id.clone(), Arc::new(app));
         }
-        let engine = Engine::over(store, apps);
+        let engine = Engine::over(store, apps, settings);
         engine.ensure_schedules(chrono::Utc::now()).await?;
+        engine.restore_advised_indexes().await?;
         Ok(engine)
     }
 
-    fn over(store: store::Store, apps: BTreeMap<String, Arc<LoadedApp>>) -> Engine {
+    fn over(store: store::Store, apps: BTreeMap<String, Arc<LoadedApp>>, settings: &Settings) -> Engine {
         Engine {
             store,
             apps: Arc::new(apps),
             worker_id: uuid::Uuid::now_v7().to_string().into(),
             imports: Default::default(),
             sessions: Default::default(),
+            advisor: Arc::new(advisor::Advisor::new(&settings.index_advisor)),
         }
     }
 
@@ -118,7 +129,7 @@ impl Engine {
     /// it (`tessera audit verify`): nothing is created, migrated or scheduled. A missing
     /// database, or one this build would migrate, is refused with what to do.
     pub async fn open_existing(database_url: &str) -> Result<Engine, EngineError> {
-        Ok(Engine::over(store::Store::connect_existing(database_url).await?, BTreeMap::new()))
+        Ok(Engine::over(store::Store::connect_existing(database_url).await?, BTreeMap::new(), &Settings::default()))
     }
 
     pub fn backend(&self) -> Backend {

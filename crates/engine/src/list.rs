@@ -2,6 +2,7 @@
 //! keyset cursors and field selection, translated to the store's query.
 
 use std::collections::BTreeSet;
+use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -11,10 +12,11 @@ use serde_json::{Value, json};
 use store::{Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
 
 use crate::access::Access;
+use crate::advisor::Shape;
 use crate::apps::{FormRuntime, LoadedApp};
 use crate::audit::Subject;
 use crate::filter::{FilterParser, LinkScopes, linked_forms, scalar_of, target};
-use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, Page};
+use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, Page, Total};
 
 /// Query parameters of a list, as they arrive.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,9 +32,15 @@ pub struct ListParams {
     pub fields: Option<String>,
     /// `true` lists deleted records (the trash) instead of live ones.
     pub deleted: Option<bool>,
+    /// `true` also counts the matching records (up to [`MAX_COUNT`]).
+    pub count: Option<bool>,
 }
 
 pub(crate) const DEFAULT_LIMIT: u64 = 50;
+/// Where counting a list's matches stops. A count is a scan of every match (of the table, when
+/// the filter has no index), so past this it would cost more than the page it labels; a list
+/// shows "10,000+" instead, and a report counts exactly.
+pub(crate) const MAX_COUNT: u64 = 10_000;
 pub(crate) const MAX_LIMIT: u64 = 500;
 const MAX_SORT_KEYS: usize = 4;
 
@@ -63,6 +71,8 @@ impl Engine {
             }
         };
         let scope = self.scope(self.store.db(), actor, loaded, rt, &access, if trash { Action::Delete } else { Action::Read }).await?;
+        // What the caller asked, before their row scope: the index advisor's shape of this list.
+        let asked = filter.clone();
         let filter = match (filter, scope) {
             (Some(f), Some(s)) => Some(Filter::All(vec![f, s])),
             (f, s) => f.or(s),
@@ -85,7 +95,16 @@ impl Engine {
         }
         let deleted = if trash { Deleted::Only } else { Deleted::Exclude };
         let query = ListQuery { filter, sort: sort.clone(), after, limit: limit + 1, deleted };
+        let total = match params.count {
+            Some(true) => {
+                let counted = store::count(self.store.db(), &rt.table, &query, MAX_COUNT + 1).await?;
+                Some(Total { records: counted.min(MAX_COUNT), capped: counted > MAX_COUNT })
+            }
+            _ => None,
+        };
+        let started = Instant::now();
         let mut records = store::list(self.store.db(), &rt.table, &query).await?;
+        self.observe_query(loaded, started.elapsed(), || Shape::of_list(rt, asked.as_ref(), &sort));
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);
         let items: Vec<Envelope> = records.into_iter().map(|r| Envelope::new(form, r)).collect();
@@ -103,7 +122,7 @@ impl Engine {
                 e
             })
             .collect();
-        Ok(Page { items, next_cursor })
+        Ok(Page { items, next_cursor, total })
     }
 }
 

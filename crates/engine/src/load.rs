@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use defs::{AppDefs, Diagnostic, Field, FieldKind};
+use defs::{AppDefs, Diagnostic, Field};
 use forms::CompiledForm;
 use rules::{Limits, Rules};
-use store::{ColumnKind, FormTable, Store};
+use store::{FormTable, Store};
 
 use crate::EngineError;
 use crate::apps::{FieldExpressions, FormRuntime, LoadedApp, column_kind};
@@ -145,15 +145,7 @@ impl LoadedApp {
     /// link field (dedupe checks and dot-path filters look them up).
     pub(crate) async fn ensure_tables(&self, store: &Store) -> Result<(), EngineError> {
         for rt in self.forms.values() {
-            let form = &rt.compiled.def;
-            let key = |names: &Vec<String>| -> Vec<(String, ColumnKind)> {
-                names.iter().filter_map(|n| Some((n.clone(), column_kind(rt.compiled.column(n)?)?))).collect()
-            };
-            let mut indexes: Vec<Vec<(String, ColumnKind)>> = form.indexes.iter().chain(&form.dedupe).map(key).collect();
-            indexes.extend(form.fields.iter().filter(|f| f.kind == FieldKind::LINK).map(|f| vec![(f.id.clone(), ColumnKind::Text)]));
-            indexes.retain(|ix| !ix.is_empty());
-            indexes.dedup();
-            rt.table.ensure(store, &indexes).await?;
+            rt.table.ensure(store, &rt.declared_indexes()).await?;
         }
         Ok(())
     }

@@ -200,7 +200,7 @@ impl Engine {
                 e
             })
             .collect();
-        Ok(Page { items, next_cursor })
+        Ok(Page { items, next_cursor, total: None })
     }
 
     /// The saved report `id` of `app`.
@@ -269,7 +269,12 @@ impl Engine {
             })
             .await?;
         let Compiled { statement, columns, limit, totals, .. } = compiled;
+        let started = std::time::Instant::now();
         let read = self.read_report(&report, &statement, &columns, limit, &totals, params.explain).await?;
+        // A report as of a past time reads the history, which no index of the live table serves.
+        if params.as_of.is_none() && !params.explain {
+            self.observe_query(loaded, started.elapsed(), || crate::advisor::Shape::of_report(loaded.forms.get(&report.source)?, &report));
+        }
         let labels = labels(&report);
         let columns_json = columns
             .iter()

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use defs::{FieldKind, Form};
 use forms::Column;
-use sea_query::{Alias, Expr, ExprTrait, Query, SelectStatement};
+use sea_query::{Alias, Expr, ExprTrait, JoinType, Query, SelectStatement};
 
 use crate::Problem;
 
@@ -46,11 +46,17 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     /// Whether field `field` of `form` is read from its typed column: the live table keeps one
-    /// for every field holding one comparable value (the engine's `load`); rows rebuilt from
-    /// history (`as_of`) have only `data`.
+    /// for every field holding one comparable value (the engine's `load`), and rows rebuilt
+    /// from history (`as_of`) present the same columns ([`source_select`]).
     pub(crate) fn typed(&self, form: &str, field: &str) -> bool {
         let field = self.catalog.form(form).and_then(|(f, _)| f.field(field));
-        self.as_of.is_none() && field.and_then(|f| forms::find_field_type(&f.kind)).is_some_and(|t| t.column() != forms::Column::Opaque)
+        field.and_then(|f| forms::find_field_type(&f.kind)).is_some_and(|t| t.column() != forms::Column::Opaque)
+    }
+
+    /// The fields of `form` with a typed column, and the kind of value each holds.
+    fn typed_fields(&self, form: &str) -> Vec<(String, ValueKind)> {
+        let Some((definition, _)) = self.catalog.form(form) else { return Vec::new() };
+        definition.fields.iter().filter_map(|f| Some((f.id.clone(), value_kind(forms::find_field_type(&f.kind)?.column())?))).collect()
     }
 }
 
@@ -195,28 +201,28 @@ pub(crate) fn column_sql(dialect: Dialect, qualifier: Option<&str>, column: &Tar
     }
 }
 
+/// The system columns of a record table that a report may read, in the table's order.
+const SYSTEM_COLUMNS: [&str; 8] = ["owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at", "version"];
+
 /// The rows of a form as a table reference: the live table, or — for `as_of` — every record's
-/// last version written at or before that time, rebuilt from its history snapshot with the
-/// same column names (`deleted_at` set when that version was a deletion).
+/// last version written at or before that time, with the live table's columns (`deleted_at`
+/// set when that version was a deletion). A version still live has no snapshot in
+/// `record_history`: its columns are the live row's. An older one's are read from its
+/// snapshot, a typed column as the store lays a value out (its value when of the column's
+/// type, else NULL, the value then being in `data`).
 pub(crate) fn source_select(ctx: &Context<'_>, form: &str) -> Option<SelectStatement> {
     let as_of = ctx.as_of.as_ref()?;
-    let snap = |key: &str, cast: &str| match ctx.dialect {
-        Dialect::Sqlite => match cast {
-            "" => format!("json_extract(h.snapshot, '$.{key}')"),
-            cast => format!("CAST(json_extract(h.snapshot, '$.{key}') AS {cast})"),
-        },
-        Dialect::Postgres => match cast {
-            "json" => format!("((h.snapshot::jsonb)->'{key}')"),
-            "" => format!("((h.snapshot::jsonb)->>'{key}')"),
-            _ => format!("(((h.snapshot::jsonb)->>'{key}')::bigint)"),
-        },
-    };
+    let (_, table) = ctx.catalog.form(form)?;
+    let snapshot = Snapshot(ctx.dialect);
     let mut q = Query::select();
-    q.expr_as(Expr::cust("h.record_id"), "id")
-        .expr_as(Expr::cust(snap("version", "INTEGER")), "version")
-        .expr_as(Expr::cust(snap("data", if ctx.dialect == Dialect::Postgres { "json" } else { "" })), "data");
-    for key in ["owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at"] {
-        q.expr_as(Expr::cust(snap(key, "")), key);
+    q.expr_as(Expr::cust("h.record_id"), "id");
+    for column in SYSTEM_COLUMNS {
+        q.expr_as(Expr::cust(snapshot.or_live(&format!("l.{column}"), &snapshot.system(column))), column);
+    }
+    q.expr_as(Expr::cust(snapshot.or_live("l.data", &snapshot.data())), "data");
+    for (field, kind) in ctx.typed_fields(form) {
+        let live = field_sql(ctx.dialect, Some("l"), &field, kind, true);
+        q.expr_as(Expr::cust(snapshot.or_live(&live, &snapshot.typed(&field, kind))), Alias::new(format!("f_{field}")));
     }
     let mut latest = Query::select();
     latest
@@ -225,11 +231,70 @@ pub(crate) fn source_select(ctx: &Context<'_>, form: &str) -> Option<SelectState
         .and_where(Expr::cust("h2.record_id = h.record_id"))
         .and_where(Expr::cust("h2.changed_at").lte(as_of.at.clone()));
     q.from_as("record_history", "h")
+        .join_as(JoinType::LeftJoin, Alias::new(table), Alias::new("l"), Expr::cust("l.id = h.record_id"))
         .and_where(Expr::cust("h.app").eq(as_of.app.clone()))
         .and_where(Expr::cust("h.form").eq(form.to_owned()))
         .and_where(Expr::cust("h.changed_at").lte(as_of.at.clone()))
         .and_where(Expr::cust("h.version").in_subquery(latest));
     Some(q)
+}
+
+/// SQL text reading a history row `h`'s snapshot, in one dialect.
+struct Snapshot(Dialect);
+
+impl Snapshot {
+    /// `live` when the row is the live version (no snapshot), else `stored`.
+    fn or_live(&self, live: &str, stored: &str) -> String {
+        format!("CASE WHEN h.snapshot = '' THEN {live} ELSE {stored} END")
+    }
+
+    /// The snapshot as JSON; never parsed when empty.
+    fn json(&self) -> &'static str {
+        match self.0 {
+            Dialect::Sqlite => "NULLIF(h.snapshot, '')",
+            Dialect::Postgres => "(NULLIF(h.snapshot, '')::jsonb)",
+        }
+    }
+
+    /// A system member, as the live table's column holds it.
+    fn system(&self, column: &str) -> String {
+        let json = self.json();
+        match (self.0, column) {
+            (Dialect::Sqlite, "version") => format!("CAST(json_extract({json}, '$.version') AS INTEGER)"),
+            (Dialect::Sqlite, _) => format!("json_extract({json}, '$.{column}')"),
+            (Dialect::Postgres, "version") => format!("(({json}->>'version')::bigint)"),
+            (Dialect::Postgres, _) => format!("({json}->>'{column}')"),
+        }
+    }
+
+    /// The record's fields (`data`), as the live table's column holds them.
+    fn data(&self) -> String {
+        let json = self.json();
+        match self.0 {
+            Dialect::Sqlite => format!("json_extract({json}, '$.data')"),
+            Dialect::Postgres => format!("({json}->'data')"),
+        }
+    }
+
+    /// Field `name` as its typed column holds it: its value when of the column's JSON type,
+    /// else NULL (as the store's `layout` puts it).
+    fn typed(&self, name: &str, kind: ValueKind) -> String {
+        let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        let json = self.json();
+        let (is_of_type, value) = match (self.0, kind) {
+            (Dialect::Sqlite, ValueKind::Text) => ("= 'text'", format!("json_extract({json}, '$.data.{name}')")),
+            (Dialect::Sqlite, ValueKind::Number) => ("IN ('integer', 'real')", format!("json_extract({json}, '$.data.{name}')")),
+            (Dialect::Sqlite, ValueKind::Bool) => ("IN ('true', 'false')", format!("json_extract({json}, '$.data.{name}')")),
+            (Dialect::Postgres, ValueKind::Text) => ("= 'string'", format!("({json}->'data'->>'{name}')")),
+            (Dialect::Postgres, ValueKind::Number) => ("= 'number'", format!("(({json}->'data'->>'{name}')::float8)")),
+            (Dialect::Postgres, ValueKind::Bool) => ("= 'boolean'", format!("(({json}->'data'->>'{name}')::boolean)")),
+        };
+        let json_type = match self.0 {
+            Dialect::Sqlite => format!("json_type({json}, '$.data.{name}')"),
+            Dialect::Postgres => format!("jsonb_typeof({json}->'data'->'{name}')"),
+        };
+        format!("CASE WHEN {json_type} {is_of_type} THEN {value} END")
+    }
 }
 
 /// Adds `FROM <form's rows> AS alias` to `q`.

@@ -87,8 +87,8 @@ fn main() -> ExitCode {
         Command::Fmt { dirs } => fmt(&dirs),
         Command::Audit { command: AuditCommand::Verify { db } } => return verify_audit(&db),
         Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token } => {
-            let settings =
-                Settings { rule_limits: RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() } };
+            let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
+            let settings = Settings { rule_limits, ..Settings::default() };
             serve(&db, &addr, &apps, demo, &settings, metrics_token.as_deref())
         }
     };

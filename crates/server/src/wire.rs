@@ -153,6 +153,16 @@ mod answers {
         items: Vec<Envelope>,
         /// `cursor` of the next page; null on the last.
         next_cursor: Option<String>,
+        /// How many records match; only when the list asked (`count=true`).
+        total: Option<Total>,
+    }
+
+    /// How many records a list matches: exact up to 10,000; past it `capped` is true and
+    /// `records` is 10,000.
+    #[derive(ToSchema)]
+    pub(crate) struct Total {
+        records: u64,
+        capped: bool,
     }
 
     /// A version of a record.
@@ -241,7 +251,14 @@ mod answers {
         record: Option<String>,
         /// `ok` or `denied`.
         outcome: String,
+        /// A record write: what the record held before, of what changed — the changed fields
+        /// under `data` (one that had no value absent), changed system values, `version`.
+        /// Null for a create and for other actions.
         before: Option<Value>,
+        /// A record write: the new values of what changed (a cleared field `null`), `version`,
+        /// and `sha256`, the SHA-256 of the new version's whole snapshot (the record history's
+        /// text of it), which the hash chain thus vouches for; a create holds only `version`
+        /// and `sha256`. A refusal: `error` and `message`.
         after: Option<Value>,
         /// Chains each row to the one before it.
         hash: String,

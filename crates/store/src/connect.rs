@@ -114,6 +114,11 @@ impl Store {
     /// [`Store::connect`] brings the system tables up to date too.
     pub(crate) async fn open(url: &str) -> Result<Store, StoreError> {
         let backend = if url.starts_with("postgres") { Backend::Postgres } else { Backend::Sqlite };
+        let (url, durability) = match backend {
+            Backend::Sqlite => sqlite_durability(url)?,
+            Backend::Postgres => (url.to_owned(), Durability::Normal),
+        };
+        let url = url.as_str();
         // An in-memory database exists once per connection: one connection, and no writer of its own.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let mut options = ConnectOptions::new(url.to_owned());
@@ -128,10 +133,13 @@ impl Store {
                     .min_connections(1)
                     .idle_timeout(None::<Duration>)
                     .max_lifetime(None::<Duration>)
-                    .map_sqlx_sqlite_opts(|o| {
+                    .map_sqlx_sqlite_opts(move |o| {
                         o.create_if_missing(true)
                             .journal_mode(SqliteJournalMode::Wal)
-                            .synchronous(SqliteSynchronous::Normal)
+                            .synchronous(match durability {
+                                Durability::Normal => SqliteSynchronous::Normal,
+                                Durability::Full => SqliteSynchronous::Full,
+                            })
                             .busy_timeout(BUSY_TIMEOUT)
                             .foreign_keys(true)
                     });
@@ -141,7 +149,7 @@ impl Store {
         let writer = match backend {
             // The pool has created the file and put it in WAL mode.
             Backend::Sqlite if !in_memory => {
-                let connection = SqliteWriter::open(sqlite_path(url))?;
+                let connection = SqliteWriter::open(sqlite_path(url), durability)?;
                 let db = DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(connection.clone()))).into();
                 Some(Writer { db, connection, turns: Default::default(), waiting: Default::default(), waits: write_wait_histogram()? })
             }
@@ -231,6 +239,47 @@ fn sqlite_path(url: &str) -> &str {
     path.split('?').next().unwrap_or(path)
 }
 
+/// When an SQLite commit is acknowledged. `Normal` (the default): once it is in the write-ahead
+/// log; a process that dies loses nothing acknowledged, a machine that loses power may lose the
+/// last commits. `Full`: once the log is synced to the disk too, at the cost of a sync a commit
+/// (`docs/benchmarks.md` has both). Chosen with `?synchronous=full` on the database URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    Normal,
+    Full,
+}
+
+impl Durability {
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        }
+    }
+}
+
+/// Takes Tessera's own `synchronous` parameter (`normal` or `full`) out of an SQLite `url`, which
+/// is then sqlx's.
+fn sqlite_durability(url: &str) -> Result<(String, Durability), StoreError> {
+    let Some((base, query)) = url.split_once('?') else { return Ok((url.to_owned(), Durability::Normal)) };
+    let mut durability = Durability::Normal;
+    let mut rest = Vec::new();
+    for pair in query.split('&') {
+        match pair.split_once('=') {
+            Some(("synchronous", value)) => {
+                durability = match value.to_ascii_lowercase().as_str() {
+                    "normal" => Durability::Normal,
+                    "full" => Durability::Full,
+                    other => return Err(StoreError::Url(format!("synchronous={other}: it is `normal` or `full`"))),
+                }
+            }
+            _ => rest.push(pair),
+        }
+    }
+    let url = if rest.is_empty() { base.to_owned() } else { format!("{base}?{}", rest.join("&")) };
+    Ok((url, durability))
+}
+
 /// The file of an SQLite `url`; `None` for PostgreSQL and in-memory databases.
 pub(crate) fn sqlite_file(url: &str) -> Option<&str> {
     let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -252,6 +301,30 @@ mod tests {
     use sea_orm::sea_query::{Expr, Query};
 
     use crate::Store;
+
+    /// `PRAGMA synchronous` on the pool and on the writer: 1 is NORMAL, 2 FULL.
+    async fn synchronous_of(store: &Store) -> (i64, i64) {
+        let pragma = sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, "PRAGMA synchronous");
+        let read = |row: Option<sea_orm::QueryResult>| row.unwrap().try_get_by_index::<i64>(0).unwrap();
+        let pool = read(store.db().query_one_raw(pragma.clone()).await.unwrap());
+        let (turn, tx) = store.begin().await.unwrap();
+        let writer = read(tx.query_one_raw(pragma).await.unwrap());
+        turn.commit(tx).await.unwrap();
+        (pool, writer)
+    }
+
+    #[tokio::test]
+    async fn the_database_url_chooses_when_a_commit_is_durable() {
+        let dir = std::env::temp_dir().join(format!("tessera-sync-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let normal = Store::connect(&format!("sqlite://{}/a.db", dir.display())).await.unwrap();
+        assert_eq!(synchronous_of(&normal).await, (1, 1), "NORMAL by default");
+        let full = Store::connect(&format!("sqlite://{}/b.db?synchronous=full", dir.display())).await.unwrap();
+        assert_eq!(synchronous_of(&full).await, (2, 2), "FULL when the URL asks, on every connection");
+        let refused = Store::connect(&format!("sqlite://{}/c.db?synchronous=sometimes", dir.display())).await;
+        assert!(matches!(refused, Err(crate::StoreError::Url(ref m)) if m.contains("normal")), "{refused:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
 
     #[tokio::test]
     async fn a_write_outside_a_transaction_queues_for_the_turn_and_is_seen_waiting() {

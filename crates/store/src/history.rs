@@ -1,4 +1,7 @@
-//! Every version of every record, kept as a snapshot: history and time travel read it.
+//! Every version of every record, kept once: history and time travel read it. The version a
+//! record is at lives in its form's table, so its history row holds no snapshot
+//! ([`LIVE_SNAPSHOT`]); the write that supersedes it fills the snapshot in ([`fill_snapshot`]).
+//! Rows of older releases hold every version's snapshot, the current one too, and stay valid.
 
 use sea_orm::ConnectionTrait;
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
@@ -15,11 +18,16 @@ pub struct HistoryEntry {
     pub form: String,
     /// `create`, `update`, `delete` or `restore`.
     pub op: String,
-    /// The whole record (system fields and data) at this version, as JSON text.
+    /// The whole record (system fields and data) at this version, as JSON text; or
+    /// [`LIVE_SNAPSHOT`] while this version is the live record.
     pub snapshot: String,
     pub changed_by: String,
     pub changed_at: String,
 }
+
+/// The snapshot of the version the record is at: the live row holds it. An empty text rather
+/// than NULL keeps the column NOT NULL, so databases of older releases need no migration.
+pub const LIVE_SNAPSHOT: &str = "";
 
 const COLUMNS: [&str; 8] = [
     record_history::RECORD_ID,
@@ -55,6 +63,21 @@ pub async fn insert_history_rows(db: &impl ConnectionTrait, entries: &[HistoryEn
             Expr::val(e.changed_at.clone()),
         ]);
     }
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// Keeps `snapshot` as version `version` of record `record_id` once a newer version replaced it
+/// in the live row. A row that already holds a snapshot (written by an older release) is left
+/// as it is.
+pub async fn fill_snapshot(db: &impl ConnectionTrait, record_id: &str, version: i64, snapshot: &str) -> Result<(), StoreError> {
+    let q = Query::update()
+        .table(record_history::TABLE)
+        .value(record_history::SNAPSHOT, snapshot)
+        .and_where(Expr::col(record_history::RECORD_ID).eq(record_id))
+        .and_where(Expr::col(record_history::VERSION).eq(version))
+        .and_where(Expr::col(record_history::SNAPSHOT).eq(LIVE_SNAPSHOT))
+        .to_owned();
     db.execute(&q).await?;
     Ok(())
 }

@@ -5,12 +5,14 @@
 //! text (table and field names) come only from loaded definitions, which allow nothing but
 //! snake_case. Knows nothing of forms, rules or permissions: the engine decides, the store keeps.
 
+mod advice;
 mod audit;
 mod connect;
 mod counters;
 mod error;
 mod history;
 mod jobs;
+mod layout;
 mod meta;
 mod migrations;
 mod names;
@@ -23,16 +25,17 @@ mod sqlite_writer;
 mod tasks;
 mod users;
 
+pub use advice::{AdvisedIndex, advised_index_name, advised_indexes, create_advised_index, drop_advised_index, ensure_advised_index};
 pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};
 pub use connect::{Backend, Store, WriteTurn};
 pub use counters::next_counter;
 pub use error::StoreError;
-pub use history::{HistoryEntry, history, insert_history, insert_history_rows};
+pub use history::{HistoryEntry, LIVE_SNAPSHOT, fill_snapshot, history, insert_history, insert_history_rows};
 pub use jobs::{Job, JobQueueDepth, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, pending_jobs};
 pub use meta::{get_meta, set_meta};
 pub use outbox::{OutboxMessage, insert_outbox, outbox_for, undelivered_by_kind};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
-pub use records::{FormTable, Record, exists, find_duplicate, get, get_many, insert, list, lock_key, set_flow, update};
+pub use records::{FormTable, Record, count, exists, find_duplicate, get, get_many, insert, list, lock_key, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use tasks::{

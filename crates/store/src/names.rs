@@ -139,6 +139,21 @@ table!(
 );
 
 table!(
+    /// Indexes the index advisor made: their fields in index order, the query shape each was
+    /// made for and its figures before (JSON the engine writes), who made it and when.
+    index_advice {
+        NAME = "name",
+        APP = "app",
+        FORM = "form",
+        FIELDS = "fields",
+        SHAPE = "shape",
+        BEFORE = "before",
+        CREATED_BY = "created_by",
+        CREATED_AT = "created_at",
+    }
+);
+
+table!(
     /// The migrations applied.
     schema_migrations { VERSION = "version" }
 );
@@ -156,5 +171,6 @@ pub(crate) const ALL: &[(&str, &[&str])] = &[
     (audit_log::TABLE, audit_log::COLUMNS),
     (tasks::TABLE, tasks::COLUMNS),
     (flow_versions::TABLE, flow_versions::COLUMNS),
+    (index_advice::TABLE, index_advice::COLUMNS),
     (schema_migrations::TABLE, schema_migrations::COLUMNS),
 ];

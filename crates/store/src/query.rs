@@ -144,8 +144,7 @@ pub(crate) fn field_sql(backend: Backend, table: &FormTable, name: &str, kind: C
 
 /// The name of the typed column of field `name`, quoted.
 pub(crate) fn typed_column(name: &str) -> String {
-    let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    format!("\"f_{name}\"")
+    format!("\"{}\"", crate::layout::column_name(name))
 }
 
 /// SQL text reading field `name` from the JSON in `data`.
@@ -260,5 +259,13 @@ pub(crate) fn after_cond(backend: Backend, table: &FormTable, sort: &[SortKey], 
             Some(v) => e.eq(value(v)),
         });
     }
-    any.add(equal_so_far.add(Expr::col("id").gt(cursor.id.clone())))
+    let id = Expr::col("id");
+    any.add(equal_so_far.add(if descending_ties(sort) { id.lt(cursor.id.clone()) } else { id.gt(cursor.id.clone()) }))
+}
+
+/// Whether records that tie on every sort key follow each other by descending id: they do when
+/// the last key descends, so one index on the sort fields and `id`, read backwards, gives the
+/// whole order and a page reads only its own rows (ties in ascending id would need a sort).
+pub(crate) fn descending_ties(sort: &[SortKey]) -> bool {
+    sort.last().is_some_and(|key| key.descending)
 }

@@ -1,6 +1,6 @@
-//! Record tables: one per form, with system columns and the form's fields as JSON in `data`.
+//! Record tables: one per form, with system columns, a typed column per field that holds one
+//! comparable value, and the document `data` for the rest ([`crate::layout`]).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SelectStatement, SimpleExpr};
@@ -8,16 +8,16 @@ use sea_orm::{ConnectionTrait, QueryResult};
 use serde_json::{Map, Value};
 
 use crate::connect::{Backend, backend_of};
-use crate::query::{Deleted, ListQuery, Scalar, Target, after_cond, field_sql, filter_cond, limited, target_expr};
-use crate::{ColumnKind, Store, StoreError};
+use crate::query::{Deleted, ListQuery, Scalar, Target, after_cond, descending_ties, filter_cond, limited, target_expr};
+use crate::{ColumnKind, StoreError, layout};
 
 /// The table holding one form's records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FormTable {
     pub name: String,
-    /// Fields kept as typed columns (`f_<field>`, generated from `data` and stored) beside the
-    /// JSON, with the kind of their values.
-    typed: Arc<BTreeMap<String, ColumnKind>>,
+    /// Fields kept as typed columns (`f_<field>`), with the kind of their values, in the
+    /// form's order.
+    typed: Arc<[(String, ColumnKind)]>,
 }
 
 impl FormTable {
@@ -26,27 +26,26 @@ impl FormTable {
         FormTable { name: format!("r_{app}__{form}"), typed: Arc::default() }
     }
 
+    /// A record table named `name` (the store's own, while it rebuilds one).
+    pub(crate) fn new_named(name: &str) -> FormTable {
+        FormTable { name: name.to_owned(), typed: Arc::default() }
+    }
+
     /// The same table with `fields` kept as typed columns: every read of them (filters, sorts,
     /// reports) uses the column, which the database reads without parsing the document, and
     /// their indexes are plain column indexes that cover queries.
     pub fn with_typed<'a>(self, fields: impl IntoIterator<Item = (&'a str, ColumnKind)>) -> FormTable {
-        FormTable { typed: Arc::new(fields.into_iter().map(|(name, kind)| (name.to_owned(), kind)).collect()), ..self }
+        FormTable { typed: fields.into_iter().map(|(name, kind)| (name.to_owned(), kind)).collect(), ..self }
     }
 
     /// Whether `field` is kept as a typed column.
     pub fn is_typed(&self, field: &str) -> bool {
-        self.typed.contains_key(field)
+        self.typed.iter().any(|(name, _)| name == field)
     }
 
-    /// Creates the table with its typed columns, or reshapes it when they changed, and creates
-    /// the given indexes (each a list of fields) if missing.
-    pub async fn ensure(&self, store: &Store, indexes: &[Vec<(String, ColumnKind)>]) -> Result<(), StoreError> {
-        let typed: Vec<(String, ColumnKind)> = self.typed.iter().map(|(name, kind)| (name.clone(), *kind)).collect();
-        let exprs: Vec<Vec<String>> = indexes
-            .iter()
-            .map(|fields| fields.iter().map(|(name, kind)| field_sql(store.backend(), self, name, *kind)).collect())
-            .collect();
-        crate::schema::ensure_form_table(store, &self.name, &typed, &exprs).await
+    /// The typed fields and their kinds, in the form's order.
+    pub(crate) fn typed(&self) -> &[(String, ColumnKind)] {
+        &self.typed
     }
 }
 
@@ -74,17 +73,25 @@ fn flow_text(flow: &Option<Value>) -> Option<String> {
     flow.as_ref().map(Value::to_string)
 }
 
-fn data_value(backend: Backend, data: &Map<String, Value>) -> SimpleExpr {
-    let text = Value::Object(data.clone()).to_string();
+fn document_value(backend: Backend, document: Map<String, Value>) -> SimpleExpr {
+    let text = Value::Object(document).to_string();
     match backend {
         Backend::Postgres => Func::cast_as(Expr::val(text), Alias::new("jsonb")).into(),
         Backend::Sqlite => Expr::val(text),
     }
 }
 
+/// The typed columns' names and values of `data` in `table`'s layout, and its document.
+fn laid_out(backend: Backend, table: &FormTable, data: &Map<String, Value>) -> (Vec<(String, SimpleExpr)>, SimpleExpr) {
+    let row = layout::split(table.typed(), data);
+    let columns = table.typed().iter().zip(row.columns).map(|((field, _), value)| (layout::column_name(field), Expr::val(value))).collect();
+    (columns, document_value(backend, row.document))
+}
+
 fn select(backend: Backend, table: &FormTable) -> SelectStatement {
     let mut q = Query::select();
     q.columns(COLUMNS).from(Alias::new(table.name.as_str()));
+    q.columns(table.typed().iter().map(|(field, _)| Alias::new(layout::column_name(field))));
     match backend {
         Backend::Postgres => q.expr_as(Expr::cust("data::text"), "data"),
         Backend::Sqlite => q.column("data"),
@@ -94,11 +101,12 @@ fn select(backend: Backend, table: &FormTable) -> SelectStatement {
 
 fn decode(table: &FormTable, row: &QueryResult) -> Result<Record, StoreError> {
     let text: String = row.try_get("", "data")?;
-    let data = match serde_json::from_str(&text) {
+    let document = match serde_json::from_str(&text) {
         Ok(Value::Object(map)) => map,
         Ok(_) => return Err(StoreError::corrupt(&table.name, "data is not an object")),
         Err(e) => return Err(StoreError::corrupt(&table.name, e)),
     };
+    let data = layout::join(table.typed(), document, |i| layout::read_column(row, &table.typed()[i]))?;
     Ok(Record {
         id: row.try_get("", "id")?,
         version: row.try_get("", "version")?,
@@ -118,23 +126,27 @@ fn decode(table: &FormTable, row: &QueryResult) -> Result<Record, StoreError> {
 }
 
 pub async fn insert(db: &impl ConnectionTrait, table: &FormTable, r: &Record) -> Result<(), StoreError> {
-    let backend = backend_of(db);
+    let (typed, document) = laid_out(backend_of(db), table, &r.data);
     let q = Query::insert()
         .into_table(Alias::new(table.name.as_str()))
-        .columns(COLUMNS.into_iter().chain(["data"]))
-        .values_panic([
-            Expr::val(r.id.clone()),
-            Expr::val(r.version),
-            Expr::val(r.owner.clone()),
-            Expr::val(r.state.clone()),
-            Expr::val(r.created_by.clone()),
-            Expr::val(r.created_at.clone()),
-            Expr::val(r.updated_by.clone()),
-            Expr::val(r.updated_at.clone()),
-            Expr::val(r.deleted_at.clone()),
-            Expr::val(flow_text(&r.flow)),
-            data_value(backend, &r.data),
-        ])
+        .columns(COLUMNS.into_iter().map(Alias::new).chain(typed.iter().map(|(column, _)| Alias::new(column))).chain([Alias::new("data")]))
+        .values_panic(
+            [
+                Expr::val(r.id.clone()),
+                Expr::val(r.version),
+                Expr::val(r.owner.clone()),
+                Expr::val(r.state.clone()),
+                Expr::val(r.created_by.clone()),
+                Expr::val(r.created_at.clone()),
+                Expr::val(r.updated_by.clone()),
+                Expr::val(r.updated_at.clone()),
+                Expr::val(r.deleted_at.clone()),
+                Expr::val(flow_text(&r.flow)),
+            ]
+            .into_iter()
+            .chain(typed.into_iter().map(|(_, value)| value))
+            .chain([document]),
+        )
         .to_owned();
     db.execute(&q).await?;
     Ok(())
@@ -158,35 +170,50 @@ pub async fn get_many(db: &impl ConnectionTrait, table: &FormTable, ids: &[Strin
 /// Writes `r` over the stored record if that is still at `expected_version`. Returns false
 /// when it is not (someone else wrote first), leaving the row untouched.
 pub async fn update(db: &impl ConnectionTrait, table: &FormTable, r: &Record, expected_version: i64) -> Result<bool, StoreError> {
-    let backend = backend_of(db);
+    let (typed, document) = laid_out(backend_of(db), table, &r.data);
+    let system = [
+        ("version", Expr::val(r.version)),
+        ("owner", Expr::val(r.owner.clone())),
+        ("state", Expr::val(r.state.clone())),
+        ("data", document),
+        ("updated_by", Expr::val(r.updated_by.clone())),
+        ("updated_at", Expr::val(r.updated_at.clone())),
+        ("deleted_at", Expr::val(r.deleted_at.clone())),
+        ("flow", Expr::val(flow_text(&r.flow))),
+    ]
+    .map(|(column, value)| (Alias::new(column), value));
     let q = Query::update()
         .table(Alias::new(table.name.as_str()))
-        .values([
-            ("version", Expr::val(r.version)),
-            ("owner", Expr::val(r.owner.clone())),
-            ("state", Expr::val(r.state.clone())),
-            ("data", data_value(backend, &r.data)),
-            ("updated_by", Expr::val(r.updated_by.clone())),
-            ("updated_at", Expr::val(r.updated_at.clone())),
-            ("deleted_at", Expr::val(r.deleted_at.clone())),
-            ("flow", Expr::val(flow_text(&r.flow))),
-        ])
+        .values(system.into_iter().chain(typed.into_iter().map(|(column, value)| (Alias::new(column), value))))
         .and_where(Expr::col("id").eq(r.id.clone()))
         .and_where(Expr::col("version").eq(expected_version))
         .to_owned();
     Ok(db.execute(&q).await?.rows_affected() == 1)
 }
 
-/// Sets the flow state of a record without making a version: the caller writes the version
-/// (with [`update`]) in the same transaction.
-pub async fn set_flow(db: &impl ConnectionTrait, table: &FormTable, id: &str, state: &str, flow: &Value) -> Result<(), StoreError> {
-    let q = Query::update()
-        .table(Alias::new(table.name.as_str()))
-        .values([("state", Expr::val(state)), ("flow", Expr::val(flow.to_string()))])
-        .and_where(Expr::col("id").eq(id))
-        .to_owned();
-    db.execute(&q).await?;
-    Ok(())
+/// Copies every record of `from` into `to`, each read in `from`'s layout and written in
+/// `to`'s; returns how many. Pages through `from` by id, so memory stays bounded.
+pub(crate) async fn copy_all(db: &impl ConnectionTrait, from: &FormTable, to: &FormTable) -> Result<u64, StoreError> {
+    const PAGE: u64 = 1000;
+    let mut after: Option<String> = None;
+    let mut copied = 0;
+    loop {
+        let mut q = select(backend_of(db), from);
+        if let Some(id) = &after {
+            q.and_where(Expr::col("id").gt(id.clone()));
+        }
+        q.order_by("id", Order::Asc);
+        let rows = db.query_all_raw(limited(db, &q, PAGE)).await?;
+        for row in &rows {
+            let record = decode(from, row)?;
+            insert(db, to, &record).await?;
+            after = Some(record.id);
+            copied += 1;
+        }
+        if (rows.len() as u64) < PAGE {
+            return Ok(copied);
+        }
+    }
 }
 
 /// One page of records.
@@ -207,8 +234,29 @@ pub async fn list(db: &impl ConnectionTrait, table: &FormTable, query: &ListQuer
         let (order, nulls) = if key.descending { (Order::Desc, NullOrdering::Last) } else { (Order::Asc, NullOrdering::First) };
         q.order_by_expr_with_nulls(target_expr(backend, table, &key.target), order, nulls);
     }
-    q.order_by("id", Order::Asc);
+    q.order_by("id", if descending_ties(&query.sort) { Order::Desc } else { Order::Asc });
     db.query_all_raw(limited(db, &q, query.limit)).await?.iter().map(|row| decode(table, row)).collect()
+}
+
+/// How many records match `query`'s filter (and deletion), counting no further than `up_to`.
+pub async fn count(db: &impl ConnectionTrait, table: &FormTable, query: &ListQuery, up_to: u64) -> Result<u64, StoreError> {
+    let backend = backend_of(db);
+    let mut matching = Query::select();
+    matching.expr(Expr::val(1)).from(Alias::new(table.name.as_str()));
+    match query.deleted {
+        Deleted::Exclude => matching.and_where(Expr::col("deleted_at").is_null()),
+        Deleted::Only => matching.and_where(Expr::col("deleted_at").is_not_null()),
+    };
+    if let Some(filter) = &query.filter {
+        matching.cond_where(filter_cond(backend, table, filter));
+    }
+    let matching = limited(db, &matching, up_to);
+    let sql = format!("SELECT COUNT(*) AS n FROM ({}) AS matching", matching.sql);
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_sql_and_values(matching.db_backend, sql, matching.values.map(|v| v.0).unwrap_or_default()))
+        .await?;
+    let n: i64 = row.map(|r| r.try_get("", "n")).transpose()?.unwrap_or(0);
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 /// Whether a live (not deleted) record with `id` exists.

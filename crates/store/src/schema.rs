@@ -6,7 +6,7 @@ use sea_orm::sea_query::{Func, Query};
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseTransaction, Statement};
 
 use crate::connect::{Backend, backend_of};
-use crate::{ColumnKind, Store, StoreError, WriteTurn};
+use crate::{ColumnKind, FormTable, Store, StoreError, WriteTurn};
 
 /// The PostgreSQL advisory lock every schema change holds until its transaction ends, so that
 /// servers starting together on one database change it one at a time (two creating the same
@@ -65,33 +65,40 @@ pub(crate) async fn columns_of(db: &impl ConnectionTrait, table: &str) -> Result
     Ok(db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect())
 }
 
-/// Creates or reshapes a form's record table: every field in `typed` kept as a typed column
-/// beside `data`, and the indexes. `indexes` are lists of SQL expressions made by
-/// [`crate::query`] from field ids, so a query and its index match exactly.
+impl FormTable {
+    /// Creates the table with its typed columns, or reshapes it when they changed, and creates
+    /// the given indexes (each a list of fields) if missing.
+    pub async fn ensure(&self, store: &Store, indexes: &[Vec<(String, ColumnKind)>]) -> Result<(), StoreError> {
+        let exprs: Vec<Vec<String>> = indexes
+            .iter()
+            .map(|fields| fields.iter().map(|(name, kind)| crate::query::field_sql(store.backend(), self, name, *kind)).collect())
+            .collect();
+        ensure_form_table(store, self, &exprs).await
+    }
+}
+
+/// Creates or reshapes a form's record table — a typed column for each of its typed fields
+/// beside `data` ([`crate::layout`]) — and its indexes. `indexes` are lists of SQL expressions
+/// made by [`crate::query`] from field ids, so a query and its index match exactly.
 ///
 /// It runs as a schema change: servers loading the same app at once create each table once.
-pub(crate) async fn ensure_form_table(
-    store: &Store,
-    table: &str,
-    typed: &[(String, ColumnKind)],
-    indexes: &[Vec<String>],
-) -> Result<(), StoreError> {
+async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<String>]) -> Result<(), StoreError> {
     let (turn, tx) = begin_schema_change(store).await?;
     let db = &tx;
     let backend = store.backend();
-    if !table_exists(db, table).await? {
-        db.execute_unprepared(&create_table_sql(backend, table, typed)).await?;
+    let name = table.name.as_str();
+    if !table_exists(db, name).await? {
+        db.execute_unprepared(&create_table_sql(backend, name, table.typed())).await?;
     } else {
-        match backend {
-            Backend::Sqlite => rebuild_if_reshaped(db, table, typed).await?,
-            Backend::Postgres => alter_typed_columns(db, table, typed).await?,
-        }
+        reshape(db, backend, table).await?;
     }
     // Index DDL carries no values; names are derived from the expressions, so a changed index
-    // gets a new name and the old one stays until an operator drops it. Field indexes are
-    // partial on live records: every list and report filters `deleted_at IS NULL`, and without
-    // the column in the index SQLite would visit each row just to read it. What every list may
-    // sort or filter by without asking — owner, state, last change — is indexed for every form.
+    // gets a new name and the old one stays until an operator drops it (a rebuild of the table
+    // drops every index, those made by hand too; the advisor makes its own again). Field
+    // indexes are partial on live records: every list and report filters `deleted_at IS NULL`,
+    // and without the column in the index SQLite would visit each row just to read it. What
+    // every list may sort or filter by without asking — owner, state, last change — is indexed
+    // for every form.
     let system = ["owner", "state", "updated_at"].map(|column| (vec![column.to_owned()], ""));
     let fields = indexes.iter().map(|exprs| (exprs.clone(), " WHERE deleted_at IS NULL"));
     // Lists sort missing values first ascending and last descending (SQLite's own order). A
@@ -100,16 +107,16 @@ pub(crate) async fn ensure_form_table(
     let nulls = if backend == Backend::Postgres { " NULLS FIRST" } else { "" };
     for (exprs, condition) in system.into_iter().chain(fields) {
         let exprs: Vec<String> = exprs.iter().map(|e| format!("{e}{nulls}")).collect();
-        let name = format!("ix_{:016x}", fnv(&format!("{table}:{}{condition}", exprs.join(","))));
-        let sql = format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({}){condition}", exprs.join(", "));
+        let index = format!("ix_{:016x}", fnv(&format!("{name}:{}{condition}", exprs.join(","))));
+        let sql = format!("CREATE INDEX IF NOT EXISTS \"{index}\" ON \"{name}\" ({}){condition}", exprs.join(", "));
         db.execute_unprepared(&sql).await?;
     }
     turn.commit(tx).await
 }
 
-/// `CREATE TABLE` of a record table named `name`: system columns, the
-/// typed columns (before `data`, so a scan reads them without stepping over the document), the
-/// document, and the flow.
+/// `CREATE TABLE` of a record table named `name`: system columns, the typed columns (before
+/// `data`, so a scan reads them without stepping over the document), the document, and the
+/// flow.
 fn create_table_sql(backend: Backend, name: &str, typed: &[(String, ColumnKind)]) -> String {
     let document = match backend {
         Backend::Postgres => "jsonb",
@@ -129,107 +136,109 @@ fn create_table_sql(backend: Backend, name: &str, typed: &[(String, ColumnKind)]
     format!("CREATE TABLE IF NOT EXISTS \"{name}\" ({})", columns.join(", "))
 }
 
-/// The definition of field `field`'s typed column: generated from `data` and stored, so the
-/// database keeps it in step with every write and reads it as a plain column. A value of
-/// another JSON type than the column's (a record saved before its field changed type) is NULL
-/// rather than a failed write.
+/// The definition of field `field`'s typed column.
 fn typed_column_def(backend: Backend, field: &str, kind: ColumnKind) -> String {
-    let column = crate::query::typed_column(field);
-    let value = crate::query::json_field_sql(backend, field, kind);
-    let name: String = field.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
-    let (sql_type, is_of_type) = match (backend, kind) {
-        (Backend::Sqlite, ColumnKind::Text) => ("TEXT", format!("json_type(data, '$.{name}') = 'text'")),
-        (Backend::Sqlite, ColumnKind::Number) => ("REAL", format!("json_type(data, '$.{name}') IN ('integer', 'real')")),
-        (Backend::Sqlite, ColumnKind::Bool) => ("INTEGER", format!("json_type(data, '$.{name}') IN ('true', 'false')")),
-        (Backend::Postgres, ColumnKind::Text) => ("text", format!("jsonb_typeof(data->'{name}') = 'string'")),
-        (Backend::Postgres, ColumnKind::Number) => ("double precision", format!("jsonb_typeof(data->'{name}') = 'number'")),
-        (Backend::Postgres, ColumnKind::Bool) => ("boolean", format!("jsonb_typeof(data->'{name}') = 'boolean'")),
-    };
-    format!("{column} {sql_type} GENERATED ALWAYS AS (CASE WHEN {is_of_type} THEN {value} END) STORED")
+    format!("{} {}", crate::query::typed_column(field), sql_type(backend, kind))
 }
 
-/// SQLite cannot add a stored column to a table, nor change one: when the typed columns the
-/// table has differ from those wanted (a field added, removed or given another type, or a table
-/// of an older release whose typed columns were computed on every read), the table is rebuilt
-/// as SQLite documents it — a new table, the rows copied, the old one dropped, the new one
-/// renamed — in the schema change's transaction. Indexes are made again by the caller.
-async fn rebuild_if_reshaped(db: &DatabaseTransaction, table: &str, typed: &[(String, ColumnKind)]) -> Result<(), StoreError> {
-    let q = Statement::from_sql_and_values(
-        DatabaseBackend::Sqlite,
-        "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?",
-        [table.into()],
-    );
-    let sql: String = match db.query_one_raw(q).await? {
-        Some(row) => row.try_get("", "sql")?,
-        None => return Err(StoreError::corrupt(table, "the table has no definition")),
+fn sql_type(backend: Backend, kind: ColumnKind) -> &'static str {
+    match (backend, kind) {
+        (Backend::Sqlite, ColumnKind::Text) => "TEXT",
+        (Backend::Sqlite, ColumnKind::Number) => "REAL",
+        (Backend::Sqlite, ColumnKind::Bool) => "BOOLEAN",
+        (Backend::Postgres, ColumnKind::Text) => "text",
+        (Backend::Postgres, ColumnKind::Number) => "double precision",
+        (Backend::Postgres, ColumnKind::Bool) => "boolean",
+    }
+}
+
+/// The typed columns a record table has: the fields and kinds of its plain `f_` columns, and
+/// whether it has generated ones (an older release's, computed from a `data` that held every
+/// value).
+async fn present_layout(db: &DatabaseTransaction, backend: Backend, table: &str) -> Result<(Vec<(String, ColumnKind)>, bool), StoreError> {
+    let q = match backend {
+        Backend::Sqlite => Statement::from_string(
+            DatabaseBackend::Sqlite,
+            format!("SELECT name, type, hidden AS generated FROM pragma_table_xinfo('{table}') WHERE name LIKE 'f\\_%' ESCAPE '\\'"),
+        ),
+        Backend::Postgres => Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT column_name::text AS name, data_type::text AS type, (CASE WHEN is_generated::text = 'ALWAYS' THEN 1 ELSE 0 END)::int8 AS generated \
+             FROM information_schema.columns WHERE table_name = $1 AND table_schema = current_schema() AND column_name LIKE 'f\\_%'",
+            [table.into()],
+        ),
     };
-    let wanted: Vec<String> = typed.iter().map(|(field, kind)| typed_column_def(Backend::Sqlite, field, *kind)).collect();
-    if wanted.iter().all(|def| sql.contains(def.as_str())) && sql.matches("GENERATED ALWAYS").count() == wanted.len() {
+    let (mut plain, mut generated) = (Vec::new(), false);
+    for row in db.query_all_raw(q).await? {
+        let (name, sql): (String, String) = (row.try_get("", "name")?, row.try_get("", "type")?);
+        let is_generated = row.try_get::<i64>("", "generated")? != 0;
+        let kind =
+            [ColumnKind::Text, ColumnKind::Number, ColumnKind::Bool].into_iter().find(|k| sql_type(backend, *k).eq_ignore_ascii_case(&sql));
+        match (kind, name.strip_prefix("f_")) {
+            _ if is_generated => generated = true,
+            (Some(kind), Some(field)) => plain.push((field.to_owned(), kind)),
+            // Its values would not be read into the new layout: refuse rather than lose them.
+            _ => return Err(StoreError::corrupt(table, format!("column {name} has a type no field kind has ({sql})"))),
+        }
+    }
+    Ok((plain, generated))
+}
+
+/// Brings an existing record table to `table`'s typed columns. A field given a column that no
+/// stored document holds a value for (a field added since) is one `ADD COLUMN`. Anything else —
+/// a field removed or given another type, values to move between the document and a column, a
+/// table of an older release whose columns were generated from the document — rebuilds the
+/// table: a new one, every record read in the old layout and written in the new one, the old
+/// table dropped, the new one renamed. That holds the table's lock while it runs — at start-up;
+/// publishing definitions at run time (the live-apps work) needs a migration that leaves writes
+/// running.
+async fn reshape(db: &DatabaseTransaction, backend: Backend, table: &FormTable) -> Result<(), StoreError> {
+    let (present, generated) = present_layout(db, backend, &table.name).await?;
+    let wanted = table.typed();
+    let added: Vec<&(String, ColumnKind)> = wanted.iter().filter(|w| !present.contains(w)).collect();
+    let kept_all = present.iter().all(|p| wanted.contains(p));
+    if !generated && kept_all && added.is_empty() {
         return Ok(());
     }
-    let rebuilt = format!("{table}__rebuilt");
-    db.execute_unprepared(&format!("DROP TABLE IF EXISTS \"{rebuilt}\"")).await?;
-    db.execute_unprepared(&create_table_sql(Backend::Sqlite, &rebuilt, typed)).await?;
-    // The stored columns of the old table that the new one has too: generated ones are computed.
-    let stored = stored_columns(db, table).await?;
-    let kept: Vec<String> =
-        stored_columns(db, &rebuilt).await?.into_iter().filter(|c| stored.contains(c)).map(|c| format!("\"{c}\"")).collect();
-    let kept = kept.join(", ");
-    db.execute_unprepared(&format!("INSERT INTO \"{rebuilt}\" ({kept}) SELECT {kept} FROM \"{table}\"")).await?;
-    db.execute_unprepared(&format!("DROP TABLE \"{table}\"")).await?;
-    db.execute_unprepared(&format!("ALTER TABLE \"{rebuilt}\" RENAME TO \"{table}\"")).await?;
-    tracing::info!(table, typed = typed.len(), "record table rebuilt with its typed columns");
+    if !generated && kept_all && !documents_hold(db, backend, &table.name, &added).await? {
+        for (field, kind) in added {
+            db.execute_unprepared(&format!("ALTER TABLE \"{}\" ADD COLUMN {}", table.name, typed_column_def(backend, field, *kind)))
+                .await?;
+        }
+        return Ok(());
+    }
+    let old = FormTable::new_named(&table.name).with_typed(present.iter().map(|(f, k)| (f.as_str(), *k)));
+    let new = FormTable::new_named(&format!("t_{:016x}", fnv(&table.name))).with_typed(wanted.iter().map(|(f, k)| (f.as_str(), *k)));
+    db.execute_unprepared(&format!("DROP TABLE IF EXISTS \"{}\"", new.name)).await?;
+    db.execute_unprepared(&create_table_sql(backend, &new.name, wanted)).await?;
+    let copied = crate::records::copy_all(db, &old, &new).await?;
+    db.execute_unprepared(&format!("DROP TABLE \"{}\"", old.name)).await?;
+    db.execute_unprepared(&format!("ALTER TABLE \"{}\" RENAME TO \"{}\"", new.name, old.name)).await?;
+    if backend == Backend::Postgres {
+        // The key's index keeps the name it was made with; the next rebuild would need it.
+        db.execute_unprepared(&format!("ALTER INDEX IF EXISTS \"{}_pkey\" RENAME TO \"{}_pkey\"", new.name, old.name)).await?;
+    }
+    // The planner's statistics went with the old table.
+    db.execute_unprepared(&format!("ANALYZE \"{}\"", old.name)).await?;
+    tracing::info!(table = %table.name, typed = wanted.len(), records = copied, "record table rebuilt with its typed columns");
     Ok(())
 }
 
-/// The columns of an SQLite table that hold what was written (not generated).
-async fn stored_columns(db: &DatabaseTransaction, table: &str) -> Result<Vec<String>, StoreError> {
-    let q = Statement::from_string(DatabaseBackend::Sqlite, format!("SELECT name FROM pragma_table_xinfo('{table}') WHERE hidden = 0"));
-    Ok(db.query_all_raw(q).await?.iter().filter_map(|r| r.try_get("", "name").ok()).collect())
-}
-
-/// On PostgreSQL typed columns are added, dropped and replaced in place: a typed column whose
-/// field is gone, or whose type is not the one wanted, is dropped (its indexes with it); a
-/// missing one is added as a stored generated column. Adding one rewrites the table under an
-/// exclusive lock — at start-up; publishing definitions at run time (the live-apps work) needs
-/// a backfill that leaves writes running.
-async fn alter_typed_columns(db: &DatabaseTransaction, table: &str, typed: &[(String, ColumnKind)]) -> Result<(), StoreError> {
-    let q = Statement::from_sql_and_values(
-        DatabaseBackend::Postgres,
-        "SELECT column_name::text AS name, data_type::text AS type, is_generated::text AS generated FROM information_schema.columns \
-         WHERE table_name = $1 AND table_schema = current_schema() AND column_name LIKE 'f\\_%'",
-        [table.into()],
-    );
-    let present: Vec<(String, String, String)> = db
-        .query_all_raw(q)
-        .await?
-        .iter()
-        .map(|r| Ok((r.try_get("", "name")?, r.try_get("", "type")?, r.try_get("", "generated")?)))
-        .collect::<Result<_, StoreError>>()?;
-    let wanted: Vec<(String, &str, String)> = typed
-        .iter()
-        .map(|(field, kind)| {
-            let sql_type = match kind {
-                ColumnKind::Text => "text",
-                ColumnKind::Number => "double precision",
-                ColumnKind::Bool => "boolean",
-            };
-            (crate::query::typed_column(field).trim_matches('"').to_owned(), sql_type, typed_column_def(Backend::Postgres, field, *kind))
-        })
-        .collect();
-    for (name, sql_type, generated) in &present {
-        let fits = wanted.iter().any(|(w, t, _)| w == name && t == sql_type) && generated == "ALWAYS";
-        if !fits {
-            db.execute_unprepared(&format!("ALTER TABLE \"{table}\" DROP COLUMN \"{name}\"")).await?;
-        }
+/// Whether any stored document of `table` holds a value for one of `fields`.
+async fn documents_hold(
+    db: &DatabaseTransaction,
+    backend: Backend,
+    table: &str,
+    fields: &[&(String, ColumnKind)],
+) -> Result<bool, StoreError> {
+    if fields.is_empty() {
+        return Ok(false);
     }
-    for (name, sql_type, def) in &wanted {
-        let kept = present.iter().any(|(p, t, g)| p == name && t == sql_type && g == "ALWAYS");
-        if !kept {
-            db.execute_unprepared(&format!("ALTER TABLE \"{table}\" ADD COLUMN {def}")).await?;
-        }
-    }
-    Ok(())
+    let held: Vec<String> =
+        fields.iter().map(|(field, _)| format!("{} IS NOT NULL", crate::query::json_field_sql(backend, field, ColumnKind::Text))).collect();
+    let q =
+        Statement::from_string(db.get_database_backend(), format!("SELECT 1 AS held FROM \"{table}\" WHERE {} LIMIT 1", held.join(" OR ")));
+    Ok(db.query_one_raw(q).await?.is_some())
 }
 
 /// FNV-1a: a stable short hash for index names (std's hasher is not stable across releases).

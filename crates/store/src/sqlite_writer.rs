@@ -22,6 +22,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::ErrorCode;
+
+use crate::connect::Durability;
 use rusqlite::types::{Value as Sql, ValueRef};
 use sea_orm::{
     DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, RuntimeErr, Statement, Transaction, Value,
@@ -66,9 +68,9 @@ struct State {
 struct Checkpointer(std::sync::mpsc::SyncSender<()>);
 
 impl Checkpointer {
-    fn start(path: &str) -> Result<Checkpointer, DbErr> {
+    fn start(path: &str, durability: Durability) -> Result<Checkpointer, DbErr> {
         let conn = rusqlite::Connection::open(path).map_err(error)?;
-        conn.execute_batch("PRAGMA synchronous = NORMAL;").map_err(error)?;
+        conn.execute_batch(&format!("PRAGMA synchronous = {};", durability.pragma())).map_err(error)?;
         let (wake, woken) = std::sync::mpsc::sync_channel::<()>(1);
         let checkpoints = move || {
             // Ends when the writer is dropped.
@@ -111,17 +113,18 @@ pub(crate) enum BeginError {
 
 impl SqliteWriter {
     /// Opens `path` with the pool's settings (WAL is already the file's mode).
-    pub(crate) fn open(path: &str) -> Result<SqliteWriter, DbErr> {
+    pub(crate) fn open(path: &str, durability: Durability) -> Result<SqliteWriter, DbErr> {
         let conn = rusqlite::Connection::open(path).map_err(error)?;
         conn.busy_timeout(STATEMENT_BUSY_TIMEOUT).map_err(error)?;
         // A savepoint (one per imported row) copies each page it first changes to a statement
         // journal; in memory that is a copy, in a temporary file a write.
-        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;").map_err(error)?;
+        let pragmas = format!("PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;", durability.pragma());
+        conn.execute_batch(&pragmas).map_err(error)?;
         // Checkpoints run on a thread of their own; the writer makes one only if that thread
         // falls far behind.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        let checkpointer = Checkpointer::start(path)?;
+        let checkpointer = Checkpointer::start(path, durability)?;
         Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None, commit_error: None, checkpointer })) })
     }
 

@@ -11,6 +11,7 @@ use crate::access::Access;
 use crate::apps::FormRuntime;
 use crate::audit::Subject;
 use crate::command::Cmd;
+use crate::records::{Change, Moved};
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId, time};
 
 use super::env::{FlowEnv, recipients, step_error};
@@ -254,9 +255,10 @@ impl Engine {
             patch.insert(field.to_owned(), Value::String(step.instance.state.clone()));
         }
         let flow = serde_json::to_value(&step.instance).map_err(|e| EngineError::Internal(e.to_string()))?;
-        store::set_flow(tx, &rt.table, id, &step.instance.state, &flow).await?;
         let op = format!("flow:{action}");
-        let mut envelope = self.update_in(cmd.first_effect(), rt, id, Some(record.version), Value::Object(patch), &op).await?;
+        let moved = Some(Moved { state: step.instance.state.clone(), flow });
+        let change = Change { id, expected_version: Some(record.version), patch: Value::Object(patch), op: &op, moved };
+        let mut envelope = self.write_change(cmd.first_effect(), rt, change).await?;
         for (kind, recipient, payload) in messages {
             let message = store::OutboxMessage {
                 id: Uuid::now_v7().to_string(),

@@ -150,7 +150,7 @@ impl Engine {
 
     /// Updates record `id` of `rt` in the command's transaction. Rule effects pass no
     /// `expected_version`: they change the record as it is now, within the same transaction.
-    /// `op` names the change in the history (`update`, or `flow:<action>` for a move).
+    /// `op` names the change in the history (`update`, `rollup` …).
     pub(crate) async fn update_in(
         &self,
         cmd: Cmd<'_, impl Conn>,
@@ -160,6 +160,17 @@ impl Engine {
         patch: Value,
         op: &str,
     ) -> Result<Envelope, EngineError> {
+        self.write_change(cmd, rt, Change { id, expected_version, patch, op, moved: None }).await
+    }
+
+    /// Writes `change` as the record's next version, in the command's transaction.
+    pub(crate) async fn write_change(
+        &self,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
+        change: Change<'_>,
+    ) -> Result<Envelope, EngineError> {
+        let Change { id, expected_version, patch, op, moved } = change;
         let (tx, actor, form) = (cmd.tx, cmd.actor, rt.id());
         let Value::Object(patch) = patch else {
             return Err(EngineError::malformed_at("/data", "`data` must be an object of changed field values"));
@@ -198,7 +209,10 @@ impl Engine {
         self.check_duplicates(tx, rt, Some(&old), &data).await?;
         let before = Envelope::new(form, old.clone());
         let old_data = old.data.clone();
-        let record = Record { data, ..next_version(old, actor) };
+        let mut record = Record { data, ..next_version(old, actor) };
+        if let Some(moved) = moved {
+            (record.state, record.flow) = (Some(moved.state), Some(moved.flow));
+        }
         let envelope = self.write_version(cmd, rt, &before, record, expected_version, op).await?;
         self.refresh_rollups(cmd, rt, &[&old_data, &envelope.data]).await?;
         let mut effects = prepared.effects;
@@ -331,13 +345,16 @@ impl Engine {
             let db = self.store.db();
             let record = store::get(db, &rt.table, id).await?.ok_or_else(|| EngineError::record_not_found(form, id))?;
             let access = self.authorize(Cmd::new(db, actor, loaded), rt, &record, Action::Read).await?;
+            let live = Envelope::new(form, record);
+            // Read after the live row: every version before it has its snapshot by now (it was
+            // filled in the transaction that wrote the live row), and versions written since
+            // are left for the next read.
             let entries = store::history(db, id).await?;
             entries
                 .into_iter()
+                .filter(|e| e.version <= live.version)
                 .map(|e| {
-                    let mut record: Value = serde_json::from_str(&e.snapshot).map_err(|error| {
-                        EngineError::Internal(format!("version {} of {form} record {id} is not JSON: {error}", e.version))
-                    })?;
+                    let mut record = version_record(&e, &live)?;
                     if let Some(Value::Object(data)) = record.get_mut("data") {
                         access.redact(data);
                     }
@@ -366,7 +383,9 @@ impl Engine {
         Ok(envelope)
     }
 
-    /// Keeps the new version in the history and the audit log.
+    /// Keeps the new version in the history and the audit log. The live row holds the new
+    /// version, so its history row holds no snapshot; the version it replaced (`before`) leaves
+    /// the live row, so its snapshot goes into its history row now.
     async fn record_write(
         &self,
         cmd: Cmd<'_, impl Conn>,
@@ -374,21 +393,52 @@ impl Engine {
         after: &Envelope,
         op: &str,
     ) -> Result<(), EngineError> {
-        // One text for the history's snapshot and the audit row's `after`.
-        let snapshot = serde_json::to_string(after).map_err(|e| EngineError::Internal(e.to_string()))?;
-        self.audit_write(cmd, op, before, after, snapshot.clone()).await?;
+        self.audit_write(cmd, op, before, after, &snapshot_text(after)?).await?;
+        if let Some(before) = before {
+            keep_version(cmd.tx, before).await?;
+        }
         let entry = store::HistoryEntry {
             record_id: after.id.clone(),
             version: after.version,
             app: cmd.app.id().to_owned(),
             form: after.form.clone(),
             op: op.to_owned(),
-            snapshot,
+            snapshot: store::LIVE_SNAPSHOT.to_owned(),
             changed_by: after.updated_by.clone(),
             changed_at: after.updated_at.clone(),
         };
         Ok(gather::history(cmd.tx, entry).await?)
     }
+}
+
+/// Keeps `version` — the stored version a write replaces in the live row — in its history row,
+/// unless that row holds it already. A flow's move calls it before it changes the row's state
+/// in place, so the version keeps the state it had; the write then finds it kept.
+pub(crate) async fn keep_version(tx: &impl Conn, version: &Envelope) -> Result<(), EngineError> {
+    let superseded = gather::Superseded { record_id: version.id.clone(), version: version.version, snapshot: snapshot_text(version)? };
+    Ok(gather::supersede(tx, superseded).await?)
+}
+
+/// A version's snapshot as the history keeps it and the audit hashes it: the envelope as JSON
+/// with every object's members in key order, so the same version gives the same text however
+/// the database handed its data back (PostgreSQL's `jsonb` orders keys its own way).
+fn snapshot_text(envelope: &Envelope) -> Result<String, EngineError> {
+    let mut value = serde_json::to_value(envelope).map_err(|e| EngineError::Internal(e.to_string()))?;
+    value.sort_all_objects();
+    Ok(value.to_string())
+}
+
+/// The record at history entry `e`: its snapshot, or the live record when the entry is the
+/// live version (no snapshot).
+fn version_record(e: &store::HistoryEntry, live: &Envelope) -> Result<Value, EngineError> {
+    let version = format!("version {} of {} record {}", e.version, live.form, live.id);
+    if e.snapshot != store::LIVE_SNAPSHOT {
+        return serde_json::from_str(&e.snapshot).map_err(|error| EngineError::Internal(format!("{version} is not JSON: {error}")));
+    }
+    if e.version != live.version {
+        return Err(EngineError::Internal(format!("{version} has no snapshot, but the record is at version {}", live.version)));
+    }
+    serde_json::to_value(live).map_err(|error| EngineError::Internal(error.to_string()))
 }
 
 /// The stored record `id`, checked to be at `expected_version` (when given) and (not) deleted.
@@ -429,6 +479,24 @@ async fn exists_within(db: &impl Conn, rt: &FormRuntime, id: &str, scope: Option
     };
     let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit: 1, deleted };
     Ok(!store::list(db, &rt.table, &query).await?.is_empty())
+}
+
+/// A change to a record: its patch, and for a flow's move the state and flow it moves to,
+/// written with the new version (one row update, so the version it replaces, kept in the
+/// history and compared in the audit, is the record as it was).
+pub(crate) struct Change<'a> {
+    pub id: &'a str,
+    pub expected_version: Option<i64>,
+    pub patch: Value,
+    /// `update`, or `flow:<action>` for a move …
+    pub op: &'a str,
+    pub moved: Option<Moved>,
+}
+
+/// Where a flow's action moves the record.
+pub(crate) struct Moved {
+    pub state: String,
+    pub flow: Value,
 }
 
 fn next_version(old: Record, actor: &Actor) -> Record {

@@ -25,7 +25,8 @@ pub(crate) struct AuditQuery {
     limit: Option<u64>,
 }
 
-/// Audit rows, newest first: who did what, when, before → after, and refused attempts.
+/// Audit rows, newest first: who did what, when, what changed (before → after, with the hash of
+/// the version written), and refused attempts.
 #[utoipa::path(tag = "audit", params(AuditQuery), responses(
     (status = 200, description = "`{items: [{seq, at, actor, action, app, form, record, outcome, before, after, hash}], next}`", body = crate::wire::AuditPage),
     (status = 403, description = "Not an admin", body = crate::wire::ErrorBody)))]

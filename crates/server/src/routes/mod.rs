@@ -1,5 +1,6 @@
 //! Every route, one file per area. Each handler is one engine command.
 
+mod advice;
 mod apps;
 mod audit;
 mod auth;
@@ -51,6 +52,9 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(apps::list_apps)
         .service(apps::get_app)
         .service(apps::form_schema)
+        .service(advice::index_advice)
+        .service(advice::apply_index)
+        .service(advice::drop_index)
         .service(field_types::field_types)
         .service(field_types::chart_kinds)
         .service(records::list_records)

@@ -37,6 +37,8 @@ pub(crate) struct ListQuery {
     fields: Option<String>,
     /// `true` lists deleted records instead of live ones.
     deleted: Option<bool>,
+    /// `true` also answers `total`: how many records match, exact up to 10,000.
+    count: Option<bool>,
 }
 
 /// A form's path; an id that cannot exist is answered as a missing one ([`crate::error::path_config`]).
@@ -57,7 +59,15 @@ pub(crate) async fn list_records(
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     let q = query.into_inner();
-    let params = ListParams { filter: q.filter, sort: q.sort, limit: q.limit, cursor: q.cursor, fields: q.fields, deleted: q.deleted };
+    let params = ListParams {
+        filter: q.filter,
+        sort: q.sort,
+        limit: q.limit,
+        cursor: q.cursor,
+        fields: q.fields,
+        deleted: q.deleted,
+        count: q.count,
+    };
     let page = state.engine.list(&caller.0, &app, &form, &params).await?;
     Ok(HttpResponse::Ok().json(page))
 }

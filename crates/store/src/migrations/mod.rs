@@ -23,6 +23,8 @@ mod audit;
 mod base;
 #[path = "0005_flows.rs"]
 mod flows;
+#[path = "0006_index_advice.rs"]
+mod index_advice;
 #[path = "0003_jobs.rs"]
 mod jobs;
 #[path = "0002_outbox.rs"]
@@ -35,12 +37,13 @@ struct Migration {
 }
 
 /// Every migration, in the order they are applied; versions count up from 1.
-const MIGRATIONS: [Migration; 5] = [
+const MIGRATIONS: [Migration; 6] = [
     Migration { version: 1, steps: base::steps },
     Migration { version: 2, steps: outbox::steps },
     Migration { version: 3, steps: jobs::steps },
     Migration { version: 4, steps: audit::steps },
     Migration { version: 5, steps: flows::steps },
+    Migration { version: 6, steps: index_advice::steps },
 ];
 
 /// One change of a migration.
@@ -99,9 +102,15 @@ impl Store {
     }
 }
 
-/// Brings the system tables up to [`latest`].
+/// Brings the system tables up to [`latest`]. A database a newer build migrated is refused: this
+/// build would write it the old way (records without their typed columns, versions without
+/// their snapshots), and a newer server reading it after would trust what it finds.
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
-    if applied_version(store.db()).await? >= latest() {
+    let found = applied_version(store.db()).await?;
+    if found > latest() {
+        return Err(StoreError::Newer { found, known: latest() });
+    }
+    if found == latest() {
         return Ok(());
     }
     for migration in &MIGRATIONS {
@@ -176,6 +185,23 @@ mod tests {
                 assert!(present.iter().any(|c| c == column), "{table}.{column} is not made by the migrations");
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_database_a_newer_build_migrated_is_refused() {
+        use sea_orm::ConnectionTrait;
+        let dir = std::env::temp_dir().join(format!("tessera-newer-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/t.db", dir.display());
+        let store = Store::connect(&url).await.unwrap();
+        let next = super::latest() + 1;
+        let (turn, tx) = store.begin().await.unwrap();
+        tx.execute_unprepared(&format!("INSERT INTO schema_migrations (version) VALUES ({next})")).await.unwrap();
+        turn.commit(tx).await.unwrap();
+        store.close().await.unwrap();
+        let refused = Store::connect(&url).await;
+        assert!(matches!(refused, Err(crate::StoreError::Newer { found, .. }) if found == next), "{refused:?}");
+        std::fs::remove_dir_all(&dir).ok();
     }
 
     #[test]

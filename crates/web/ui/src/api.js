@@ -76,12 +76,17 @@ export const api = {
   /** The chart kinds: `{kinds: [{kind, label, renderer, dimensions, measures, series, places}]}`. */
   chartKinds: () => request('GET', '/api/chart-kinds'),
   app: (app) => request('GET', `/api/apps/${enc(app)}`),
+  /** The index advisor's page of an app (admins): `{proposals, applied, automatic}`. */
+  indexAdvice: (app) => request('GET', `/api/apps/${enc(app)}/index-advice`),
+  applyIndex: (app, id) => request('POST', `/api/apps/${enc(app)}/index-advice/${enc(id)}`),
+  dropIndex: (app, id) => request('DELETE', `/api/apps/${enc(app)}/index-advice/${enc(id)}`),
 
   /**
    * One page of records. `params`: `filter` (an object, sent as JSON), `sort` (`-amount,name`),
-   * `limit`, `cursor`, `fields` (an array), `deleted` (true for the trash).
+   * `limit`, `cursor`, `fields` (an array), `deleted` (true for the trash), `count` (true to
+   * have `total` answered).
    */
-  list: (app, form, { filter, sort, limit, cursor, fields, deleted } = {}) =>
+  list: (app, form, { filter, sort, limit, cursor, fields, deleted, count } = {}) =>
     request('GET', `${formPath(app, form)}/records`, {
       query: {
         filter: filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined,
@@ -90,6 +95,7 @@ export const api = {
         cursor,
         fields: fields?.length ? fields.join(',') : undefined,
         deleted: deleted ? 'true' : undefined,
+        count: count ? 'true' : undefined,
       },
     }),
   get: (app, form, id) => request('GET', recordPath(app, form, id)),

@@ -23,6 +23,8 @@ export const router = createRouter({
         { path: ':app', name: 'app', component: HomeView },
         // Loaded when first opened: the charts are most of its weight, and many users never do.
         { path: ':app/dashboards/:dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue') },
+        // Admins only, and rarely: loaded when first opened.
+        { path: ':app/-/indexes', name: 'indexes', component: () => import('./views/IndexAdviceView.vue') },
         { path: ':app/:form', name: 'list', component: ListView },
         { path: ':app/:form/new', name: 'new', component: RecordView },
         { path: ':app/:form/:id', name: 'record', component: RecordView },
