@@ -31,8 +31,11 @@ pub(crate) fn run(records: usize) {
             engine_bytes as f64 / raw_bytes as f64
         );
         let db = Database::connect(format!("sqlite://{}", engine_file.display())).await.expect("engine file");
-        for (table, bytes) in breakdown(&db).await {
-            println!("    {table:<28} {:>9.1} MB", mb(bytes.max(0) as u64));
+        for Table { name, bytes, trees } in breakdown(&db).await {
+            println!("    {name:<28} {:>9.1} MB", mb(bytes.max(0) as u64));
+            for (tree, bytes) in trees {
+                println!("      {tree:<40} {:>9.1} MB", mb(bytes.max(0) as u64));
+            }
         }
         db.close().await.ok();
     });
@@ -101,12 +104,37 @@ async fn checkpoint(file: &Path) {
     db.close().await.ok();
 }
 
-/// Bytes per table, its indexes included, largest first.
-async fn breakdown(db: &DatabaseConnection) -> Vec<(String, i64)> {
-    let sql = "SELECT COALESCE(s.tbl_name, d.name) AS tbl, SUM(d.pgsize) AS bytes FROM dbstat d \
-               LEFT JOIN sqlite_schema s ON s.name = d.name GROUP BY tbl ORDER BY bytes DESC";
+/// A table's bytes, its indexes included, and each of its b-trees' (the table's own and one an
+/// index).
+struct Table {
+    name: String,
+    bytes: i64,
+    trees: Vec<(String, i64)>,
+}
+
+/// Bytes per table, largest first.
+async fn breakdown(db: &DatabaseConnection) -> Vec<Table> {
+    let sql = "SELECT COALESCE(s.tbl_name, d.name) AS tbl, d.name AS tree, SUM(d.pgsize) AS bytes FROM dbstat d \
+               LEFT JOIN sqlite_schema s ON s.name = d.name GROUP BY tbl, tree ORDER BY bytes DESC";
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("dbstat");
-    rows.iter().filter_map(|r| Some((r.try_get("", "tbl").ok()?, r.try_get("", "bytes").ok()?))).filter(|(_, b)| *b > 64 * 1024).collect()
+    let mut tables: Vec<Table> = Vec::new();
+    for row in &rows {
+        let (Ok(name), Ok(tree), Ok(bytes)) =
+            (row.try_get::<String>("", "tbl"), row.try_get::<String>("", "tree"), row.try_get::<i64>("", "bytes"))
+        else {
+            continue;
+        };
+        match tables.iter_mut().find(|t| t.name == name) {
+            Some(table) => {
+                table.bytes += bytes;
+                table.trees.push((tree, bytes));
+            }
+            None => tables.push(Table { name, bytes, trees: vec![(tree, bytes)] }),
+        }
+    }
+    tables.sort_by_key(|t| -t.bytes);
+    tables.retain(|t| t.bytes > 64 * 1024);
+    tables
 }
 
 fn file_size(file: &Path) -> u64 {

@@ -11,6 +11,7 @@ use sea_orm::{
 };
 
 use crate::StoreError;
+use crate::sqlite_reader::{READ_BUDGET_SPENT, SqliteReader};
 use crate::sqlite_writer::{BeginError, SqliteWriter};
 
 /// How long a writer waits for another process to finish writing an SQLite file.
@@ -19,6 +20,9 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// runs out: the request is answered 503 in this time rather than held (sqlx's default is 30 s),
 /// and once the database is back the pool connects again by itself.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections an SQLite file's reads on the calling thread take in turn: a read holds one
+/// for at most its budget, and a server's threads read at once about as many as it has cores.
+const READERS: usize = 4;
 /// Upper bounds (seconds) of the buckets of [`Store::write_waits`]: 100 µs, ×4 each, to 1.6 s;
 /// past that is the slow tail, up to [`BUSY_TIMEOUT`]. A turn free at once takes microseconds.
 const WRITE_WAIT_BUCKETS: [f64; 8] = [0.0001, 0.0004, 0.0016, 0.0064, 0.0256, 0.1024, 0.4096, 1.6384];
@@ -37,6 +41,10 @@ pub struct Store {
     backend: Backend,
     /// An SQLite file's write transactions: its writer connection and the turns writers take.
     writer: Option<Writer>,
+    /// An SQLite file's connections for reads on the calling thread ([`Store::read`]), handed
+    /// out in turn.
+    readers: Arc<[DatabaseConnection]>,
+    next_reader: Arc<AtomicUsize>,
 }
 
 /// Writers of an SQLite file take turns, first come first served, on the connection of
@@ -146,16 +154,19 @@ impl Store {
             }
         }
         let db = Database::connect(options).await?;
-        let writer = match backend {
+        let (writer, readers) = match backend {
             // The pool has created the file and put it in WAL mode.
             Backend::Sqlite if !in_memory => {
                 let connection = SqliteWriter::open(sqlite_path(url), durability)?;
-                let db = DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(connection.clone()))).into();
-                Some(Writer { db, connection, turns: Default::default(), waiting: Default::default(), waits: write_wait_histogram()? })
+                let db = mock_connection(connection.clone());
+                let writer =
+                    Writer { db, connection, turns: Default::default(), waiting: Default::default(), waits: write_wait_histogram()? };
+                let readers = (0..READERS).map(|_| SqliteReader::open(sqlite_path(url)).map(mock_connection)).collect::<Result<_, _>>()?;
+                (Some(writer), readers)
             }
-            _ => None,
+            _ => (None, Arc::from([])),
         };
-        Ok(Store { db, backend, writer })
+        Ok(Store { db, backend, writer, readers, next_reader: Default::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -171,6 +182,25 @@ impl Store {
     /// The pool, for reads outside a transaction.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// Runs `read` — reads outside a transaction, a few rows at a time — on the connection that
+    /// answers them soonest: on an SQLite file, on the calling thread, where rows come back
+    /// without a thread switch each; past its budget there, or elsewhere, on the pool. `read`
+    /// may run twice, so it must only read.
+    pub async fn read<T, F, Fut>(&self, read: F) -> Result<T, StoreError>
+    where
+        F: Fn(DatabaseConnection) -> Fut,
+        Fut: Future<Output = Result<T, StoreError>>,
+    {
+        if !self.readers.is_empty() {
+            let reader = &self.readers[self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len()];
+            match read(reader.clone()).await {
+                Err(StoreError::Db(DbErr::Custom(e))) if e == READ_BUDGET_SPENT => {}
+                done => return done,
+            }
+        }
+        read(self.db.clone()).await
     }
 
     /// Starts a write transaction, after waiting for this process's turn to write (SQLite
@@ -224,6 +254,11 @@ impl Store {
     pub async fn close(self) -> Result<(), StoreError> {
         Ok(self.db.close().await?)
     }
+}
+
+/// A sea-orm connection over a connection the store drives itself.
+fn mock_connection(connection: impl sea_orm::MockDatabaseTrait + 'static) -> DatabaseConnection {
+    DatabaseConnectionType::MockDatabaseConnection(Arc::new(MockDatabaseConnection::new(connection))).into()
 }
 
 fn write_wait_histogram() -> Result<prometheus::Histogram, StoreError> {
@@ -300,6 +335,7 @@ mod tests {
     use sea_orm::ConnectionTrait;
     use sea_orm::sea_query::{Expr, Query};
 
+    use super::READ_BUDGET_SPENT;
     use crate::Store;
 
     /// `PRAGMA synchronous` on the pool and on the writer: 1 is NORMAL, 2 FULL.
@@ -352,6 +388,37 @@ mod tests {
         tx.execute(&insert(1)).await.unwrap();
         turn.commit(tx).await.unwrap();
         assert_eq!(queued.await.unwrap().unwrap(), 1, "then it is written");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_read_past_its_budget_on_the_calling_thread_is_answered_by_the_pool() {
+        let dir = std::env::temp_dir().join(format!("tessera-read-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/r.db", dir.display())).await.unwrap();
+        store
+            .write(&Query::insert().into_table("meta").columns(["key", "value"]).values_panic([Expr::val("k"), Expr::val("v")]).to_owned())
+            .await
+            .unwrap();
+        let statement = |sql: &str| sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, sql.to_owned());
+        let count = |db: sea_orm::DatabaseConnection, sql: &'static str| async move {
+            let row = db.query_one_raw(statement(sql)).await?.expect("a row");
+            Ok::<i64, crate::StoreError>(row.try_get("", "n")?)
+        };
+        let quick = "SELECT COUNT(*) AS n FROM meta WHERE key = 'k'";
+        let long = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) SELECT COUNT(*) AS n FROM c";
+
+        assert_eq!(count(store.readers[0].clone(), quick).await.unwrap(), 1, "a short read runs on the calling thread");
+        let cut = count(store.readers[0].clone(), long).await;
+        assert!(matches!(cut, Err(crate::StoreError::Db(sea_orm::DbErr::Custom(ref m))) if m == READ_BUDGET_SPENT), "{cut:?}");
+        assert_eq!(store.read(|db| count(db, long)).await.unwrap(), 3_000_000, "the pool runs it to the end");
+        assert_eq!(store.read(|db| count(db, quick)).await.unwrap(), 1);
+
+        let write = store.readers[0].execute_unprepared("DELETE FROM meta").await;
+        assert!(write.is_err(), "the reader never writes: {write:?}");
+        let hidden_write = store.readers[0].query_one_raw(statement("DELETE FROM meta RETURNING key")).await;
+        assert!(hidden_write.is_err(), "not even through a query: {hidden_write:?}");
+        assert_eq!(store.read(|db| count(db, quick)).await.unwrap(), 1);
         std::fs::remove_dir_all(&dir).ok();
     }
 }

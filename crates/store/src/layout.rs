@@ -90,10 +90,8 @@ fn from_column(column: &SqlValue) -> Option<Value> {
     }
 }
 
-/// The value of field `field`'s typed column in `row`.
-pub(crate) fn read_column(row: &QueryResult, (field, kind): &(String, ColumnKind)) -> Result<Option<Value>, StoreError> {
-    let column = column_name(field);
-    let column = column.as_str();
+/// The value of typed column `column` of kind `kind` in `row`.
+pub(crate) fn read_column(row: &QueryResult, column: &str, kind: ColumnKind) -> Result<Option<Value>, StoreError> {
     Ok(match kind {
         ColumnKind::Text => row.try_get::<Option<String>>("", column)?.map(Value::String),
         ColumnKind::Number => row.try_get::<Option<f64>>("", column)?.map(number),

@@ -21,6 +21,8 @@ mod query;
 mod records;
 mod report_query;
 mod schema;
+mod sqlite_reader;
+mod sqlite_rows;
 mod sqlite_writer;
 mod tasks;
 mod users;

@@ -18,24 +18,28 @@ pub struct FormTable {
     /// Fields kept as typed columns (`f_<field>`), with the kind of their values, in the
     /// form's order.
     typed: Arc<[(String, ColumnKind)]>,
+    /// Their columns' names, in the same order (named once, not at every row read).
+    columns: Arc<[String]>,
 }
 
 impl FormTable {
     /// `r_<app>__<form>`: both parts are snake_case identifiers, so the name is unique.
     pub fn new(app: &str, form: &str) -> FormTable {
-        FormTable { name: format!("r_{app}__{form}"), typed: Arc::default() }
+        FormTable { name: format!("r_{app}__{form}"), typed: Arc::default(), columns: Arc::default() }
     }
 
     /// A record table named `name` (the store's own, while it rebuilds one).
     pub(crate) fn new_named(name: &str) -> FormTable {
-        FormTable { name: name.to_owned(), typed: Arc::default() }
+        FormTable { name: name.to_owned(), typed: Arc::default(), columns: Arc::default() }
     }
 
     /// The same table with `fields` kept as typed columns: every read of them (filters, sorts,
     /// reports) uses the column, which the database reads without parsing the document, and
     /// their indexes are plain column indexes that cover queries.
     pub fn with_typed<'a>(self, fields: impl IntoIterator<Item = (&'a str, ColumnKind)>) -> FormTable {
-        FormTable { typed: fields.into_iter().map(|(name, kind)| (name.to_owned(), kind)).collect(), ..self }
+        let typed: Arc<[(String, ColumnKind)]> = fields.into_iter().map(|(name, kind)| (name.to_owned(), kind)).collect();
+        let columns = typed.iter().map(|(field, _)| layout::column_name(field)).collect();
+        FormTable { typed, columns, ..self }
     }
 
     /// Whether `field` is kept as a typed column.
@@ -84,14 +88,14 @@ fn document_value(backend: Backend, document: Map<String, Value>) -> SimpleExpr 
 /// The typed columns' names and values of `data` in `table`'s layout, and its document.
 fn laid_out(backend: Backend, table: &FormTable, data: &Map<String, Value>) -> (Vec<(String, SimpleExpr)>, SimpleExpr) {
     let row = layout::split(table.typed(), data);
-    let columns = table.typed().iter().zip(row.columns).map(|((field, _), value)| (layout::column_name(field), Expr::val(value))).collect();
+    let columns = table.columns.iter().zip(row.columns).map(|(column, value)| (column.clone(), Expr::val(value))).collect();
     (columns, document_value(backend, row.document))
 }
 
 fn select(backend: Backend, table: &FormTable) -> SelectStatement {
     let mut q = Query::select();
     q.columns(COLUMNS).from(Alias::new(table.name.as_str()));
-    q.columns(table.typed().iter().map(|(field, _)| Alias::new(layout::column_name(field))));
+    q.columns(table.columns.iter().map(Alias::new));
     match backend {
         Backend::Postgres => q.expr_as(Expr::cust("data::text"), "data"),
         Backend::Sqlite => q.column("data"),
@@ -106,7 +110,7 @@ fn decode(table: &FormTable, row: &QueryResult) -> Result<Record, StoreError> {
         Ok(_) => return Err(StoreError::corrupt(&table.name, "data is not an object")),
         Err(e) => return Err(StoreError::corrupt(&table.name, e)),
     };
-    let data = layout::join(table.typed(), document, |i| layout::read_column(row, &table.typed()[i]))?;
+    let data = layout::join(table.typed(), document, |i| layout::read_column(row, &table.columns[i], table.typed()[i].1))?;
     Ok(Record {
         id: row.try_get("", "id")?,
         version: row.try_get("", "version")?,

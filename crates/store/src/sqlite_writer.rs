@@ -17,17 +17,15 @@
 //! The store's writer turn admits one transaction at a time, so the one connection is never
 //! shared between two transactions; nesting (`begin` inside a transaction) becomes savepoints.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::ErrorCode;
 
+use sea_orm::{DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, Statement, Transaction};
+
 use crate::connect::Durability;
-use rusqlite::types::{Value as Sql, ValueRef};
-use sea_orm::{
-    DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, RuntimeErr, Statement, Transaction, Value,
-};
+use crate::sqlite_rows::{bound, error, rows_of};
 
 /// Prepared statements kept per connection; a form's statements are few and repeat.
 const STATEMENT_CACHE: usize = 256;
@@ -174,22 +172,7 @@ impl SqliteWriter {
 
 impl MockDatabaseTrait for SqliteWriter {
     fn query(&mut self, _: usize, statement: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        let rows = {
-            let state = self.state();
-            let mut prepared = state.conn.prepare_cached(&statement.sql).map_err(error)?;
-            let columns: Vec<(String, Option<String>)> =
-                prepared.columns().iter().map(|c| (c.name().to_owned(), c.decl_type().map(str::to_ascii_uppercase))).collect();
-            let mut rows = prepared.query(rusqlite::params_from_iter(bound(&statement)?)).map_err(error)?;
-            let mut out = Vec::new();
-            while let Some(row) = rows.next().map_err(error)? {
-                let mut values = BTreeMap::new();
-                for (i, (name, decl)) in columns.iter().enumerate() {
-                    values.insert(name.clone(), value_of(row.get_ref(i).map_err(error)?, decl.as_deref()));
-                }
-                out.push(values);
-            }
-            out
-        };
+        let rows = rows_of(&self.state().conn, &statement)?;
         MockDatabase::new(DbBackend::Sqlite).append_query_results([rows]).query(0, statement)
     }
 
@@ -262,61 +245,6 @@ impl SqliteWriter {
             state.conn.execute_batch("ROLLBACK").ok();
         }
     }
-}
-
-/// The statement's values as SQLite values.
-fn bound(statement: &Statement) -> Result<Vec<Sql>, DbErr> {
-    let Some(values) = &statement.values else { return Ok(Vec::new()) };
-    values.0.iter().map(sql_of).collect()
-}
-
-fn sql_of(value: &Value) -> Result<Sql, DbErr> {
-    fn int(v: Option<impl Into<i64>>) -> Sql {
-        v.map_or(Sql::Null, |v| Sql::Integer(v.into()))
-    }
-    Ok(match value {
-        Value::Bool(v) => int(*v),
-        Value::TinyInt(v) => int(*v),
-        Value::SmallInt(v) => int(*v),
-        Value::Int(v) => int(*v),
-        Value::BigInt(v) => int(*v),
-        Value::TinyUnsigned(v) => int(*v),
-        Value::SmallUnsigned(v) => int(*v),
-        Value::Unsigned(v) => int(*v),
-        Value::BigUnsigned(v) => match v {
-            None => Sql::Null,
-            Some(v) => Sql::Integer(i64::try_from(*v).map_err(|_| DbErr::Custom(format!("{v} is too large for SQLite")))?),
-        },
-        Value::Float(v) => v.map_or(Sql::Null, |v| Sql::Real(v.into())),
-        Value::Double(v) => v.map_or(Sql::Null, Sql::Real),
-        Value::String(v) => v.clone().map_or(Sql::Null, Sql::Text),
-        Value::Char(v) => v.map_or(Sql::Null, |c| Sql::Text(c.to_string())),
-        Value::Bytes(v) => v.clone().map_or(Sql::Null, Sql::Blob),
-        Value::Json(v) => v.as_ref().map_or(Sql::Null, |j| Sql::Text(j.to_string())),
-        other => return Err(DbErr::Custom(format!("the SQLite writer cannot bind {other:?}"))),
-    })
-}
-
-/// A column value as sea-orm reads it: by the column's declared type where SQLite's value
-/// does not say (NULL, and integers in boolean columns).
-fn value_of(value: ValueRef<'_>, decl: Option<&str>) -> Value {
-    let decl = decl.unwrap_or_default();
-    let boolean = decl.contains("BOOL");
-    match value {
-        ValueRef::Null if boolean => Value::Bool(None),
-        ValueRef::Null if decl.contains("INT") => Value::BigInt(None),
-        ValueRef::Null if ["REAL", "FLOA", "DOUB"].iter().any(|t| decl.contains(t)) => Value::Double(None),
-        ValueRef::Null => Value::String(None),
-        ValueRef::Integer(i) if boolean => Value::Bool(Some(i != 0)),
-        ValueRef::Integer(i) => Value::BigInt(Some(i)),
-        ValueRef::Real(f) => Value::Double(Some(f)),
-        ValueRef::Text(t) => Value::String(Some(String::from_utf8_lossy(t).into_owned())),
-        ValueRef::Blob(b) => Value::Bytes(Some(b.to_vec())),
-    }
-}
-
-fn error(e: rusqlite::Error) -> DbErr {
-    DbErr::Query(RuntimeErr::Internal(e.to_string()))
 }
 
 #[cfg(test)]

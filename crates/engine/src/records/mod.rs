@@ -48,7 +48,7 @@ impl Engine {
                 access.require(Action::Read, form)?;
             }
             let cmd = Cmd::new(self.store.db(), actor, loaded);
-            let record = match store::get(cmd.tx, &rt.table, id).await? {
+            let record = match self.store.read(|db| async move { store::get(&db, &rt.table, id).await }).await? {
                 Some(r) if r.deleted_at.is_none() => r,
                 _ => return Err(EngineError::record_not_found(form, id)),
             };
