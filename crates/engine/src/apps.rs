@@ -61,8 +61,7 @@ impl FormRuntime {
         let mut indexes: Vec<Vec<(String, ColumnKind)>> = form.indexes.iter().chain(&form.dedupe).map(key).collect();
         indexes.extend(form.fields.iter().filter(|f| f.kind == defs::FieldKind::LINK).map(|f| vec![(f.id.clone(), ColumnKind::Text)]));
         indexes.retain(|ix| !ix.is_empty());
-        indexes.dedup();
-        indexes
+        without_covered(indexes)
     }
 
     /// The form's id.
@@ -77,6 +76,17 @@ impl FormRuntime {
         let expressions = [&e.defaults, &e.formulas, &e.visible_if, &e.required_if];
         self.compiled.def.hooks.iter().any(|h| h.on != defs::HookKind::AfterSave) || expressions.iter().any(|list| !list.is_empty())
     }
+}
+
+/// `indexes` without those another one covers: the same columns, or the first columns of a
+/// longer index, which serves every lookup and order the shorter one would (a link field's own
+/// index beside a declared `[link, name]`). Each costs its share of every write and of the file.
+fn without_covered(indexes: Vec<Vec<(String, ColumnKind)>>) -> Vec<Vec<(String, ColumnKind)>> {
+    let covered = |i: usize| {
+        let ix = &indexes[i];
+        indexes.iter().enumerate().any(|(j, other)| j != i && other.starts_with(ix) && (other.len() > ix.len() || j < i))
+    };
+    (0..indexes.len()).filter(|i| !covered(*i)).map(|i| indexes[i].clone()).collect()
 }
 
 impl LoadedApp {
@@ -106,5 +116,29 @@ pub(crate) fn column_kind(column: Column) -> Option<ColumnKind> {
         Column::Number => Some(ColumnKind::Number),
         Column::Bool => Some(ColumnKind::Bool),
         Column::Opaque => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(fields: &[&str]) -> Vec<(String, ColumnKind)> {
+        fields.iter().map(|f| (f.to_string(), ColumnKind::Text)).collect()
+    }
+
+    #[test]
+    fn an_index_the_first_columns_of_another_are_is_not_made_twice() {
+        let declared = vec![
+            index(&["account"]),
+            index(&["stage", "amount"]),
+            index(&["account", "name"]),
+            index(&["stage"]),
+            index(&["stage", "amount"]),
+        ];
+        let kept = without_covered(declared);
+        assert_eq!(kept, vec![index(&["stage", "amount"]), index(&["account", "name"])]);
+        let distinct = vec![index(&["stage", "amount"]), index(&["stage", "close_date"]), index(&["amount"])];
+        assert_eq!(without_covered(distinct.clone()), distinct, "neither begins the other");
     }
 }

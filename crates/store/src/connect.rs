@@ -94,12 +94,18 @@ impl Drop for Waiting {
 impl WriteTurn {
     /// Commits `tx` and ends the turn. On an SQLite file a commit that failed (a full disk, an
     /// I/O error) is rolled back and reported here: sea-orm's own `commit` cannot tell.
+    ///
+    /// With `?synchronous=full` the commit is acknowledged once the log is synced to disk, and
+    /// the next writer's turn begins while this one waits for that sync (`wal_sync.rs`).
     pub async fn commit(self, tx: DatabaseTransaction) -> Result<(), StoreError> {
         tx.commit().await?;
-        match &self.writer {
-            Some(writer) => Ok(writer.committed()?),
-            None => Ok(()),
+        let Some(writer) = &self.writer else { return Ok(()) };
+        let durable = writer.committed()?;
+        drop(self);
+        if let Some(durable) = durable {
+            durable.await?;
         }
+        Ok(())
     }
 
     /// Rows changed so far by this turn's SQLite connection (`None` on PostgreSQL and in-memory
@@ -353,12 +359,40 @@ mod tests {
     async fn the_database_url_chooses_when_a_commit_is_durable() {
         let dir = std::env::temp_dir().join(format!("tessera-sync-{}", uuid::Uuid::now_v7().simple()));
         std::fs::create_dir_all(&dir).unwrap();
+        let syncs = |store: &Store| store.writer.as_ref().unwrap().connection.wal_syncs();
         let normal = Store::connect(&format!("sqlite://{}/a.db", dir.display())).await.unwrap();
         assert_eq!(synchronous_of(&normal).await, (1, 1), "NORMAL by default");
+        assert_eq!(syncs(&normal), None, "and commits are acknowledged once written");
         let full = Store::connect(&format!("sqlite://{}/b.db?synchronous=full", dir.display())).await.unwrap();
-        assert_eq!(synchronous_of(&full).await, (2, 2), "FULL when the URL asks, on every connection");
+        assert_eq!(synchronous_of(&full).await, (2, 1), "FULL: the writer's commits are synced by the log's sync thread");
+        assert!(syncs(&full).unwrap() >= 1, "the commit of `synchronous_of` waited for a sync");
         let refused = Store::connect(&format!("sqlite://{}/c.db?synchronous=sometimes", dir.display())).await;
         assert!(matches!(refused, Err(crate::StoreError::Url(ref m)) if m.contains("normal")), "{refused:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn with_full_durability_commits_made_together_share_a_sync() {
+        let dir = std::env::temp_dir().join(format!("tessera-group-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = Store::connect(&format!("sqlite://{}/g.db?synchronous=full", dir.display())).await.unwrap();
+        store.db().execute_unprepared("CREATE TABLE t (id INTEGER PRIMARY KEY)").await.unwrap();
+        let before = store.writer.as_ref().unwrap().connection.wal_syncs().unwrap();
+        const WRITES: i64 = 64;
+        let writes = (0..WRITES).map(|id| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.write(&Query::insert().into_table("t").columns(["id"]).values_panic([Expr::val(id)]).to_owned()).await
+            })
+        });
+        for write in writes.collect::<Vec<_>>() {
+            assert_eq!(write.await.unwrap().unwrap(), 1, "every write is acknowledged");
+        }
+        let syncs = store.writer.as_ref().unwrap().connection.wal_syncs().unwrap() - before;
+        assert!((1..WRITES as u64).contains(&syncs), "{WRITES} commits made together took {syncs} syncs");
+        let count =
+            store.db().query_one_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Sqlite, "SELECT COUNT(*) AS n FROM t"));
+        assert_eq!(count.await.unwrap().unwrap().try_get::<i64>("", "n").unwrap(), WRITES);
         std::fs::remove_dir_all(&dir).ok();
     }
 

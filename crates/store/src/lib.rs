@@ -26,6 +26,7 @@ mod sqlite_rows;
 mod sqlite_writer;
 mod tasks;
 mod users;
+mod wal_sync;
 
 pub use advice::{AdvisedIndex, advised_index_name, advised_indexes, create_advised_index, drop_advised_index, ensure_advised_index};
 pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};

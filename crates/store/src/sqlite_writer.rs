@@ -26,6 +26,7 @@ use sea_orm::{DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, Moc
 
 use crate::connect::Durability;
 use crate::sqlite_rows::{bound, error, rows_of};
+use crate::wal_sync::WalSync;
 
 /// Prepared statements kept per connection; a form's statements are few and repeat.
 const STATEMENT_CACHE: usize = 256;
@@ -43,6 +44,8 @@ const BACKSTOP_CHECKPOINT_PAGES: i64 = 2000;
 #[derive(Debug, Clone)]
 pub(crate) struct SqliteWriter {
     state: Arc<Mutex<State>>,
+    /// With `?synchronous=full`: the syncs of the log that make commits durable together.
+    wal_sync: Option<Arc<WalSync>>,
 }
 
 #[derive(Debug)]
@@ -116,14 +119,23 @@ impl SqliteWriter {
         conn.busy_timeout(STATEMENT_BUSY_TIMEOUT).map_err(error)?;
         // A savepoint (one per imported row) copies each page it first changes to a statement
         // journal; in memory that is a copy, in a temporary file a write.
-        let pragmas = format!("PRAGMA synchronous = {}; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;", durability.pragma());
-        conn.execute_batch(&pragmas).map_err(error)?;
+        // With FULL durability the commit itself does not sync: `wal_sync` does, for all the
+        // commits made meanwhile, and each is acknowledged after (`WriteTurn::commit`).
+        conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;").map_err(error)?;
         // Checkpoints run on a thread of their own; the writer makes one only if that thread
         // falls far behind.
         conn.pragma_update(None, "wal_autocheckpoint", BACKSTOP_CHECKPOINT_PAGES).map_err(error)?;
         conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         let checkpointer = Checkpointer::start(path, durability)?;
-        Ok(SqliteWriter { state: Arc::new(Mutex::new(State { conn, depth: 0, begin_error: None, commit_error: None, checkpointer })) })
+        let wal_sync = match durability {
+            Durability::Normal => None,
+            // A read first, so the log file exists.
+            Durability::Full => Some(
+                conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(())).map_err(error).and_then(|()| WalSync::start(path))?,
+            ),
+        };
+        let state = State { conn, depth: 0, begin_error: None, commit_error: None, checkpointer };
+        Ok(SqliteWriter { state: Arc::new(Mutex::new(state)), wal_sync })
     }
 
     /// Whether the `begin` just made opened a transaction (sea-orm's `begin` cannot report
@@ -138,9 +150,17 @@ impl SqliteWriter {
         }
     }
 
-    /// Whether the transaction just committed is stored; a failed commit was rolled back.
-    pub(crate) fn committed(&self) -> Result<(), DbErr> {
-        self.state().commit_error.take().map_or(Ok(()), Err)
+    /// Whether the transaction just committed is stored; a failed commit was rolled back. With
+    /// FULL durability, what waits until it is also synced to disk.
+    pub(crate) fn committed(&self) -> Result<Option<impl Future<Output = Result<(), DbErr>> + use<>>, DbErr> {
+        self.state().commit_error.take().map_or(Ok(()), Err)?;
+        Ok(self.wal_sync.as_ref().map(|sync| sync.committed()))
+    }
+
+    /// Syncs of the log made so far (FULL durability only).
+    #[cfg(test)]
+    pub(crate) fn wal_syncs(&self) -> Option<u64> {
+        self.wal_sync.as_ref().map(|sync| sync.syncs.load(std::sync::atomic::Ordering::Relaxed))
     }
 
     /// Rows inserted, updated or deleted on this connection since it opened.
