@@ -28,7 +28,7 @@ pub(crate) struct Access {
 
 impl Access {
     pub(crate) fn of(actor: &Actor, rt: &FormRuntime) -> Access {
-        let admin = actor.roles.iter().any(|r| r == ADMIN);
+        let admin = actor.is_admin();
         let grants: Vec<Grant> = if admin {
             Vec::new()
         } else {

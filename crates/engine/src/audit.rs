@@ -10,7 +10,6 @@ use store::{AuditEntry, AuditQuery, Conn};
 use tracing::Instrument as _;
 use tracing::field::Empty;
 
-use crate::access::ADMIN;
 use crate::command::Cmd;
 use crate::{Actor, Engine, EngineError, Envelope, time};
 
@@ -125,7 +124,7 @@ impl Engine {
 
     /// Audit rows, newest first; admins only.
     pub async fn audit_log(&self, actor: &Actor, params: &AuditParams) -> Result<Value, EngineError> {
-        if !actor.roles.iter().any(|r| r == ADMIN) {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden("only admins may read the audit log".into()));
         }
         let limit = params.limit.unwrap_or(100).clamp(1, 1000);

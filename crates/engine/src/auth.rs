@@ -72,9 +72,14 @@ pub struct Actor {
 }
 
 impl Actor {
+    /// Whether the actor holds the admin role, which every app knows.
+    pub fn is_admin(&self) -> bool {
+        self.roles.iter().any(|r| r == crate::access::ADMIN)
+    }
+
     /// The platform itself, for work no person started (seeding, jobs).
     pub fn system() -> Actor {
-        Actor { username: "system".into(), display_name: "System".into(), roles: vec!["admin".into()], department: None }
+        Actor { username: "system".into(), display_name: "System".into(), roles: vec![crate::access::ADMIN.into()], department: None }
     }
 
     fn from_user(u: store::User) -> Actor {

@@ -1,7 +1,6 @@
 //! What an operator watches: how much work waits (jobs, outbox messages) and how long writes
 //! wait for their turn. The server turns these into metrics.
 
-use crate::access::ADMIN;
 use crate::{Actor, Engine, EngineError, time};
 
 /// Work waiting, over every app.
@@ -18,7 +17,7 @@ pub struct QueueDepths {
 impl Engine {
     /// The queues' depths; admins only (the platform's own reader is [`Actor::system`]).
     pub async fn queue_depths(&self, actor: &Actor) -> Result<QueueDepths, EngineError> {
-        if !actor.roles.iter().any(|r| r == ADMIN) {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden("only admins may read the queues".into()));
         }
         let jobs = store::job_queue_depth(self.store.db(), &time::now()).await?;

@@ -3,13 +3,12 @@
 //! on it; and every chart kind the report engine knows, with what result it can draw and the
 //! renderer that draws it.
 
-use crate::access::ADMIN;
 use crate::{Actor, Engine, EngineError};
 
 impl Engine {
     /// The palette of field types; admins only, as designing forms is theirs.
     pub fn field_types(&self, actor: &Actor) -> Result<forms::Palette, EngineError> {
-        if !actor.roles.iter().any(|r| r == ADMIN) {
+        if !actor.is_admin() {
             return Err(EngineError::Forbidden("only admins may read the field type palette".into()));
         }
         Ok(forms::palette())

@@ -10,7 +10,6 @@ use serde_json::json;
 use store::{AdvisedIndex, AuditEntry, ColumnKind};
 
 use super::{Figures, Shape};
-use crate::access::ADMIN;
 use crate::apps::{FormRuntime, LoadedApp, column_kind};
 use crate::audit::Subject;
 use crate::{Actor, AppId, Engine, EngineError, time};
@@ -293,11 +292,7 @@ fn audit_entry(actor: &str, action: &str, index: &AdvisedIndex) -> AuditEntry {
 }
 
 fn require_admin(actor: &Actor) -> Result<(), EngineError> {
-    if actor.roles.iter().any(|r| r == ADMIN) {
-        Ok(())
-    } else {
-        Err(EngineError::Forbidden("only admins may see and change the index advice".into()))
-    }
+    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("only admins may see and change the index advice".into())) }
 }
 
 fn no_such_index(app: &str, id: &str) -> EngineError {

@@ -48,7 +48,7 @@ impl Engine {
         if requested.as_deref().is_some_and(|s| workflow.def().state(s).is_none()) {
             return Ok(None); // not a state at all: validation names the field's allowed values
         }
-        let admin = actor.roles.iter().any(|r| r == crate::access::ADMIN);
+        let admin = actor.is_admin();
         let may_start = |state: &str| {
             state == initial
                 || workflow.def().state(state).is_some_and(|s| {
