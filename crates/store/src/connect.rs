@@ -12,7 +12,7 @@ use sea_orm::{
 
 use crate::StoreError;
 use crate::sqlite_reader::{READ_BUDGET_SPENT, SqliteReader};
-use crate::sqlite_writer::{BeginError, SqliteWriter};
+use crate::sqlite_writer::{BeginError, Durability, SqliteWriter};
 
 /// How long a writer waits for another process to finish writing an SQLite file.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -278,25 +278,6 @@ fn write_wait_histogram() -> Result<prometheus::Histogram, StoreError> {
 fn sqlite_path(url: &str) -> &str {
     let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
     path.split('?').next().unwrap_or(path)
-}
-
-/// When an SQLite commit is acknowledged. `Normal` (the default): once it is in the write-ahead
-/// log; a process that dies loses nothing acknowledged, a machine that loses power may lose the
-/// last commits. `Full`: once the log is synced to the disk too, at the cost of a sync a commit
-/// (`docs/benchmarks.md` has both). Chosen with `?synchronous=full` on the database URL.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Durability {
-    Normal,
-    Full,
-}
-
-impl Durability {
-    pub(crate) fn pragma(self) -> &'static str {
-        match self {
-            Durability::Normal => "NORMAL",
-            Durability::Full => "FULL",
-        }
-    }
 }
 
 /// Takes Tessera's own `synchronous` parameter (`normal` or `full`) out of an SQLite `url`, which

@@ -24,7 +24,6 @@ use rusqlite::ErrorCode;
 
 use sea_orm::{DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, Statement, Transaction};
 
-use crate::connect::Durability;
 use crate::sqlite_rows::{bound, error, rows_of};
 use crate::wal_sync::WalSync;
 
@@ -39,6 +38,25 @@ const CHECKPOINT_PAUSE: Duration = Duration::from_millis(20);
 /// Pages in the log (4 KiB each) past which the writer checkpoints itself: only when the
 /// checkpoint thread cannot keep up (SQLite's own default is 1,000).
 const BACKSTOP_CHECKPOINT_PAGES: i64 = 2000;
+
+/// When an SQLite commit is acknowledged. `Normal` (the default): once it is in the write-ahead
+/// log; a process that dies loses nothing acknowledged, a machine that loses power may lose the
+/// last commits. `Full`: once the log is synced to the disk too, by a sync the commits made
+/// meanwhile share ([`WalSync`]; `docs/benchmarks.md` has both). Chosen with `?synchronous=full` on the database URL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Durability {
+    Normal,
+    Full,
+}
+
+impl Durability {
+    pub(crate) fn pragma(self) -> &'static str {
+        match self {
+            Durability::Normal => "NORMAL",
+            Durability::Full => "FULL",
+        }
+    }
+}
 
 /// One connection; clones share it.
 #[derive(Debug, Clone)]
