@@ -3,11 +3,11 @@
 //! Through sqlx a read runs on the connection's own thread and every row comes back over a
 //! channel, a thread switch each: a list page of 50 records spent more time handing rows over
 //! and copying their values than SQLite spent finding them. Here a read runs on the calling
-//! thread, and its rows come back at
-//! once. A read that is not done within [`READ_BUDGET`] is interrupted and answered
-//! [`READ_BUDGET_SPENT`]: [`crate::Store::read`] then runs it again on sqlx's pool, so a long
-//! read (a scan, a report) never holds the calling thread — a server's request worker — for
-//! longer than that.
+//! thread and its rows come back at once. The store keeps a few readers, each a connection of
+//! its own, and hands them out in turn ([`crate::Store::read`]). A read that is not done within
+//! [`READ_BUDGET`] is interrupted and answered [`READ_BUDGET_SPENT`]; `Store::read` then runs
+//! it again on sqlx's pool, so a long read (a scan, a report) never holds the calling thread —
+//! a server's request worker — for longer than that.
 //!
 //! It plugs into sea-orm as the writer does ([`crate::sqlite_writer`]); it only reads, and has
 //! no transactions (a read inside a write transaction runs on the writer's connection).
