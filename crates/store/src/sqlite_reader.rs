@@ -19,14 +19,12 @@ use std::time::{Duration, Instant};
 use rusqlite::OpenFlags;
 use sea_orm::{DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, QueryResult, Statement, Transaction};
 
-use crate::sqlite_rows::{error, rows_of};
+use crate::sqlite_rows::{STATEMENT_CACHE, error, rows_of};
 
 /// How long a read may hold the calling thread before it is handed to the pool instead.
 const READ_BUDGET: Duration = Duration::from_millis(2);
 /// SQLite's virtual machine steps between two looks at the clock.
 const STEPS_BETWEEN_CHECKS: i32 = 1000;
-/// Prepared statements kept per connection.
-const STATEMENT_CACHE: usize = 256;
 /// The error of a read interrupted at its budget.
 pub(crate) const READ_BUDGET_SPENT: &str = "the read ran past its budget on the calling thread";
 

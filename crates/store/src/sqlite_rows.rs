@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use rusqlite::types::{Value as Sql, ValueRef};
 use sea_orm::{DbErr, RuntimeErr, Statement, Value};
 
+/// Prepared statements kept per connection; a form's statements are few and repeat.
+pub(crate) const STATEMENT_CACHE: usize = 256;
+
 /// Runs the query `statement` on `conn` (prepared once per connection) and returns its rows,
 /// each column by name as sea-orm's mock rows keep them.
 pub(crate) fn rows_of(conn: &rusqlite::Connection, statement: &Statement) -> Result<Vec<BTreeMap<String, Value>>, DbErr> {

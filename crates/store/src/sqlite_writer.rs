@@ -24,11 +24,9 @@ use rusqlite::ErrorCode;
 
 use sea_orm::{DbBackend, DbErr, ExecResult, MockDatabase, MockDatabaseTrait, MockExecResult, QueryResult, Statement, Transaction};
 
-use crate::sqlite_rows::{bound, error, rows_of};
+use crate::sqlite_rows::{STATEMENT_CACHE, bound, error, rows_of};
 use crate::wal_sync::WalSync;
 
-/// Prepared statements kept per connection; a form's statements are few and repeat.
-const STATEMENT_CACHE: usize = 256;
 /// How long a statement inside a transaction may wait for a lock (blocking its thread). Once
 /// `BEGIN IMMEDIATE` holds the write lock, a WAL database has nothing left to wait for but
 /// rare checkpoint work; waiting to begin happens in the store, without blocking.
