@@ -98,6 +98,16 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/index-advice", "get"),
             ("/api/apps/{app}/index-advice/{id}", "post"),
             ("/api/apps/{app}/index-advice/{id}", "delete"),
+            ("/api/apps/{app}/definitions", "get"),
+            ("/api/apps/{app}/definitions/{kind}/{id}", "get"),
+            ("/api/apps/{app}/definitions/{kind}/{id}", "put"),
+            ("/api/apps/{app}/definitions/{kind}/{id}", "delete"),
+            ("/api/apps/{app}/impact", "post"),
+            ("/api/apps/{app}/publish", "post"),
+            ("/api/apps/{app}/releases", "get"),
+            ("/api/apps/{app}/releases/{release}/rollback", "post"),
+            ("/api/apps/{app}/bundle", "get"),
+            ("/api/bundles", "post"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use defs::{DefKind, canonicalize, load_app};
+use defs::{AppFiles, FileKind, canonical_text};
 use e2e::{copy_dir, repo};
 use engine::LoadedApp;
 
@@ -23,27 +23,36 @@ fn every_shipped_app_checks_clean() {
     }
 }
 
-/// Every definition file is in canonical form, so a save from the designer is a minimal diff.
+/// Every definition file is in canonical form, so a save from the designer is a minimal diff,
+/// and every file of the folder is read.
 #[test]
 fn every_definition_file_is_canonical() {
     for dir in app_dirs() {
-        let (defs, _) = load_app(&dir);
-        for (kind, path) in defs.unwrap().files() {
-            let text = fs::read_to_string(&path).unwrap();
-            let canonical = canonicalize(kind, &text).unwrap_or_else(|e| panic!("{}: {e:?}", path.display()));
-            assert!(text == canonical, "{} is not canonical: run `tessera fmt {}`", path.display(), dir.display());
+        let (files, problems) = AppFiles::read(&dir);
+        assert!(problems.is_empty(), "{problems:?}");
+        for (path, text) in &files.0 {
+            let (kind, _) = FileKind::of_path(path).unwrap();
+            let canonical = canonical_text(kind, text).unwrap_or_else(|e| panic!("{path}: {e:?}"));
+            assert!(*text == canonical, "{path} is not canonical: run `tessera fmt {}`", dir.display());
         }
-        let files = defs_in(&dir);
-        let loaded = load_app(&dir).0.unwrap().files().len();
-        assert_eq!(files, loaded, "{}: a .json file was not loaded", dir.display());
+        assert_eq!(files_in(&dir), files.0.len(), "{}: a file was not read", dir.display());
     }
 }
 
-fn defs_in(dir: &Path) -> usize {
+/// The files of an app folder: `app.json` and those of its kinds' folders.
+fn files_in(dir: &Path) -> usize {
     let mut n = 1;
-    for kind in [DefKind::Form, DefKind::Seed, DefKind::Report, DefKind::Dashboard, DefKind::Flow] {
-        if let Ok(entries) = fs::read_dir(dir.join(kind.folder().unwrap())) {
-            n += entries.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json")).count();
+    for (folder, extension) in [
+        ("forms", "json"),
+        ("seed", "json"),
+        ("reports", "json"),
+        ("dashboards", "json"),
+        ("flows", "json"),
+        ("rules", "rhai"),
+        ("templates", "hbs"),
+    ] {
+        if let Ok(entries) = fs::read_dir(dir.join(folder)) {
+            n += entries.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == extension)).count();
         }
     }
     n

@@ -18,6 +18,7 @@ mod indexes;
 mod integrity;
 mod list_total;
 mod lists;
+mod live_apps;
 mod migrations;
 mod money;
 mod observability;

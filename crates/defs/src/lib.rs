@@ -5,10 +5,12 @@
 //! Knows nothing of databases, HTTP, or how records are validated at run time.
 
 mod app;
+mod bundle;
 mod canonical;
 mod check;
 mod dashboard;
 mod diagnostic;
+mod files;
 mod flow;
 mod form;
 mod label;
@@ -19,16 +21,18 @@ mod schema;
 mod seed;
 
 pub use app::{App, Company, Department, IndexSettings, NavGroup, Role, Schedule};
+pub use bundle::{Bundle, BundleError, MAX_BUNDLE_FILES, MAX_BUNDLE_UNZIPPED_BYTES, Manifest};
 pub use canonical::to_canonical_json;
 pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};
 pub use diagnostic::Diagnostic;
+pub use files::{AppFiles, FileKind, canonical_text};
 pub use flow::{
     ALL_FIELDS, APPROVAL_ACTIONS, Approval, ApprovalStep, Approver, CreateEffect, Effect, Fallback, Flow, Guard, Lock, Mode, NotifyEffect,
     PREVIOUS_STEP, REAPPROVE, Reapprove, State, Timer, TimerAction, Transition, Upgrade, WebhookEffect, Who, parse_duration,
 };
 pub use form::{Action, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Rounding, Scope, Section};
 pub use label::Label;
-pub use load::{AppDefs, DefKind, canonicalize, load_app, parse_definition};
+pub use load::{AppDefs, DefKind, canonicalize, load_app, load_files, parse_definition};
 pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
 pub use rollup::{Rollup, RollupOp};
 pub use schema::{SCHEMA_FILES, schema_json};

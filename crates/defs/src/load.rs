@@ -1,8 +1,7 @@
-//! Loading an app folder: every file parsed, checked against its schema, deserialised and
+//! Loading an app — a folder, or its files from anywhere: every file parsed, checked against its schema, deserialised and
 //! cross-referenced, with every problem collected as a [`Diagnostic`].
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use jsonschema::error::ValidationErrorKind;
@@ -10,8 +9,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::diagnostic::segment;
+use crate::files::{AppFiles, FileKind};
 use crate::schema::validator;
-use crate::{App, Dashboard, Diagnostic, Flow, Form, Report, Seed, check, is_identifier};
+use crate::{App, Dashboard, Diagnostic, Flow, Form, Report, Seed, check};
 
 /// The kinds of definition file, each with its folder and schema.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,41 +69,35 @@ impl AppDefs {
     }
 }
 
-impl AppDefs {
-    /// Every definition file with its kind and path, for tools that rewrite or list them.
-    pub fn files(&self) -> Vec<(DefKind, PathBuf)> {
-        let mut files = vec![(DefKind::App, self.dir.join("app.json"))];
-        for id in self.forms.keys() {
-            files.push((DefKind::Form, self.dir.join("forms").join(format!("{id}.json"))));
-        }
-        for id in self.seeds.keys() {
-            files.push((DefKind::Seed, self.dir.join("seed").join(format!("{id}.json"))));
-        }
-        for id in self.reports.keys() {
-            files.push((DefKind::Report, self.dir.join("reports").join(format!("{id}.json"))));
-        }
-        for id in self.dashboards.keys() {
-            files.push((DefKind::Dashboard, self.dir.join("dashboards").join(format!("{id}.json"))));
-        }
-        for id in self.flows.keys() {
-            files.push((DefKind::Flow, self.dir.join("flows").join(format!("{id}.json"))));
-        }
-        files
-    }
+/// Loads the app in folder `dir`. Returns the definitions that could be read (`None` when
+/// `app.json` itself is unusable) and every problem found; callers must refuse to run an app
+/// with problems.
+pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
+    let (files, mut diags) = AppFiles::read(dir);
+    let (defs, more) = load_files(&files, dir);
+    diags.extend(more);
+    diags.sort();
+    (defs, diags)
 }
 
-/// Loads the app in `dir`. Returns the definitions that could be read (`None` when `app.json`
-/// itself is unusable) and every problem found; callers must refuse to run an app with problems.
-pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
+/// Loads an app from its `files`, as [`load_app`] does a folder; problems name each file as a
+/// path under `dir` (empty for an app that lives in the database: `forms/lead.json`).
+pub fn load_files(files: &AppFiles, dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let app: Option<App> = read_file(&dir.join("app.json"), DefKind::App, &mut diags);
-    let (forms, unreadable_forms) = read_folder(dir, DefKind::Form, &mut diags);
-    let (seeds, _) = read_folder(dir, DefKind::Seed, &mut diags);
-    let (reports, _) = read_folder(dir, DefKind::Report, &mut diags);
-    let (dashboards, _) = read_folder(dir, DefKind::Dashboard, &mut diags);
-    let (flows, _) = read_folder(dir, DefKind::Flow, &mut diags);
-    let scripts = read_sources(&dir.join("rules"), "rhai", &mut diags);
-    let templates = read_sources(&dir.join("templates"), "hbs", &mut diags);
+    let app: Option<App> = match files.get(FileKind::App, "app") {
+        Some(text) => read_json(text, &dir.join("app.json"), DefKind::App, &mut diags),
+        None => {
+            diags.push(Diagnostic::new(dir.join("app.json"), "", "the app has no app.json"));
+            None
+        }
+    };
+    let (forms, unreadable_forms) = read_kind(files, dir, FileKind::Form, &mut diags);
+    let (seeds, _) = read_kind(files, dir, FileKind::Seed, &mut diags);
+    let (reports, _) = read_kind(files, dir, FileKind::Report, &mut diags);
+    let (dashboards, _) = read_kind(files, dir, FileKind::Dashboard, &mut diags);
+    let (flows, _) = read_kind(files, dir, FileKind::Flow, &mut diags);
+    let sources = |kind| files.ids(kind).filter_map(|id| Some((id.clone(), files.get(kind, &id)?.to_owned()))).collect();
+    let (scripts, templates) = (sources(FileKind::Rule), sources(FileKind::Template));
     let Some(app) = app else {
         return (None, diags);
     };
@@ -113,44 +107,18 @@ pub fn load_app(dir: &Path) -> (Option<AppDefs>, Vec<Diagnostic>) {
     (Some(defs), diags)
 }
 
-/// The text files with `extension` in `folder`, by id.
-fn read_sources(folder: &Path, extension: &str, diags: &mut Vec<Diagnostic>) -> BTreeMap<String, String> {
-    let mut scripts = BTreeMap::new();
-    let Ok(entries) = fs::read_dir(folder) else {
-        return scripts;
-    };
-    for path in entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == extension)) {
-        let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        match fs::read_to_string(&path) {
-            Ok(_) if !is_identifier(&id) => {
-                diags.push(Diagnostic::new(&path, "", format!("file name `{id}` must be a snake_case identifier")))
-            }
-            Ok(source) => {
-                scripts.insert(id, source);
-            }
-            Err(e) => diags.push(Diagnostic::new(&path, "", format!("cannot read: {e}"))),
-        }
-    }
-    scripts
-}
-
-/// The readable items of a folder by id, and the ids of the unreadable ones.
-fn read_folder<T: DeserializeOwned>(dir: &Path, kind: DefKind, diags: &mut Vec<Diagnostic>) -> (BTreeMap<String, T>, BTreeSet<String>) {
-    let mut items = BTreeMap::new();
-    let mut unreadable = BTreeSet::new();
-    let folder = dir.join(kind.folder().unwrap_or_default());
-    let Ok(entries) = fs::read_dir(&folder) else {
-        return (items, unreadable);
-    };
-    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
-    paths.sort();
-    for path in paths.into_iter().filter(|p| p.extension().is_some_and(|e| e == "json")) {
-        let id = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
-        if !is_identifier(&id) {
-            diags.push(Diagnostic::new(&path, "", format!("file name `{id}` must be a snake_case identifier")));
-            continue;
-        }
-        match read_file(&path, kind, diags) {
+/// The readable files of `kind` by id, and the ids of the unreadable ones.
+fn read_kind<T: DeserializeOwned>(
+    files: &AppFiles,
+    dir: &Path,
+    kind: FileKind,
+    diags: &mut Vec<Diagnostic>,
+) -> (BTreeMap<String, T>, BTreeSet<String>) {
+    let (mut items, mut unreadable) = (BTreeMap::new(), BTreeSet::new());
+    let Some(def_kind) = kind.json() else { return (items, unreadable) };
+    for id in files.ids(kind) {
+        let text = files.get(kind, &id).unwrap_or_default();
+        match read_json(text, &dir.join(kind.path(&id)), def_kind, diags) {
             Some(item) => {
                 items.insert(id, item);
             }
@@ -162,15 +130,8 @@ fn read_folder<T: DeserializeOwned>(dir: &Path, kind: DefKind, diags: &mut Vec<D
     (items, unreadable)
 }
 
-fn read_file<T: DeserializeOwned>(path: &Path, kind: DefKind, diags: &mut Vec<Diagnostic>) -> Option<T> {
-    let text = match fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            diags.push(Diagnostic::new(path, "", format!("cannot read: {e}")));
-            return None;
-        }
-    };
-    let value: Value = match serde_json::from_str(&text) {
+fn read_json<T: DeserializeOwned>(text: &str, path: &Path, kind: DefKind, diags: &mut Vec<Diagnostic>) -> Option<T> {
+    let value: Value = match serde_json::from_str(text) {
         Ok(v) => v,
         Err(e) => {
             diags.push(Diagnostic::new(path, "", format!("not valid JSON at line {} column {}: {e}", e.line(), e.column())));

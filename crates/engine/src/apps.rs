@@ -22,6 +22,8 @@ pub struct LoadedApp {
     /// Flows by the form they govern.
     pub(crate) flows: BTreeMap<String, FlowRuntime>,
     pub(crate) old_flows: OldFlows,
+    /// The release of the app this is (0 for an app loaded from a folder only, as `tessera check` does).
+    pub(crate) release: i64,
 }
 
 /// A form's flow as loaded: the verified definition and the version number it is stored under.

@@ -13,23 +13,24 @@ use crate::{Actor, AppId, Engine, EngineError, FormId};
 impl Engine {
     /// The loaded apps, with names and versions.
     pub fn app_list(&self) -> Value {
-        let apps: Vec<Value> = self.apps().map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version})).collect();
+        let apps: Vec<Value> =
+            self.apps().iter().map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version})).collect();
         json!({"items": apps})
     }
 
     /// Ids of the loaded apps.
     pub fn app_ids(&self) -> Vec<String> {
-        self.apps().map(|a| a.id().to_owned()).collect()
+        self.apps().iter().map(|a| a.id().to_owned()).collect()
     }
 
     /// Ids of the loaded apps that ship a seed named `seed`.
     pub fn apps_with_seed(&self, seed: &str) -> Vec<String> {
-        self.apps().filter(|a| a.defs.seeds.contains_key(seed)).map(|a| a.id().to_owned()).collect()
+        self.apps().iter().filter(|a| a.defs.seeds.contains_key(seed)).map(|a| a.id().to_owned()).collect()
     }
 
     /// The app as the actor may see it (navigation, the forms they may read, their rights).
     pub fn app_view(&self, actor: &Actor, app: &AppId) -> Result<Value, EngineError> {
-        Ok(view_for(self.app(app.as_str())?, actor))
+        Ok(view_for(self.app(app.as_str())?.as_ref(), actor))
     }
 
     /// The JSON Schema a form's data satisfies, without the fields hidden from the actor; 403
@@ -37,7 +38,8 @@ impl Engine {
     pub async fn form_schema(&self, actor: &Actor, app: &AppId, form: &FormId) -> Result<Value, EngineError> {
         let (app, form) = (app.as_str(), form.as_str());
         let result = (|| {
-            let rt = self.app(app)?.form(form)?;
+            let loaded = self.app(app)?;
+            let rt = loaded.form(form)?;
             let access = Access::of(actor, rt);
             access.require(Action::Read, form)?;
             let mut schema = rt.compiled.schema().clone();

@@ -40,7 +40,7 @@ impl Engine {
     /// The daily job: `app`'s time-dependent rollups, then the records of its dated forms.
     pub(crate) async fn run_dated_job(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
         self.refresh_dated_rollups(app, now).await?;
-        let loaded = self.app_arc(app)?;
+        let loaded = &self.app(app)?;
         let system = Actor::system();
         for form in dated_forms(loaded) {
             let rt = loaded.form(form)?;

@@ -35,7 +35,7 @@ pub enum EngineError {
     /// so existence itself does not leak.
     #[error("{0} not found")]
     OutOfScope(String),
-    #[error("the record is at version {current}; reload it and apply your change again")]
+    #[error("changed meanwhile: it is at version {current} now; reload it and apply your change again")]
     StaleVersion { current: i64 },
     /// The command does not fit the record's current state (an action already taken, a task
     /// already decided).

@@ -30,7 +30,8 @@ impl Engine {
     /// Checks the right to export and fixes the columns: record id, owner, timestamps, then
     /// every field the actor may see, headed by its label in `locale`.
     pub fn export_start(&self, actor: &Actor, app: &AppId, form: &FormId, params: ListParams, locale: &str) -> Result<Export, EngineError> {
-        let rt = self.app(app.as_str())?.form(form.as_str())?;
+        let loaded = self.app(app.as_str())?;
+        let rt = loaded.form(form.as_str())?;
         let access = Access::of(actor, rt);
         access.require(Action::Export, form.as_str())?;
         access.require(Action::Read, form.as_str())?;

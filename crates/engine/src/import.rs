@@ -146,7 +146,7 @@ impl Engine {
         options: &ImportOptions,
         progress: &ImportProgress,
     ) -> Result<ImportReport, EngineError> {
-        let loaded = self.app_arc(app)?;
+        let loaded = &self.app(app)?;
         let columns = plan(actor, loaded, form, &table.headers, options)?;
         let rt = loaded.form(form)?;
         check_size(&table, options)?;
@@ -557,8 +557,7 @@ impl Engine {
         on_duplicate: OnDuplicate,
     ) -> Result<(), EngineError> {
         let (app, form) = (app.as_str(), form.as_str());
-        let result =
-            self.app(app).and_then(|a| a.form(form)).and_then(|rt| require_import_rights(&Access::of(actor, rt), form, on_duplicate));
+        let result = self.app(app).and_then(|a| require_import_rights(&Access::of(actor, a.form(form)?), form, on_duplicate));
         self.command(actor, Subject { action: "import", app, form, id: "" }, std::future::ready(result)).await
     }
 }

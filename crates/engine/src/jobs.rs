@@ -89,8 +89,8 @@ impl Engine {
                 };
                 store::add_job(&tx, &job).await?;
             }
-            if dated::has_dated_figures(app) {
-                store::add_job(&tx, &dated_figures_job(app, now)).await?;
+            if dated::has_dated_figures(&app) {
+                store::add_job(&tx, &dated_figures_job(&app, now)).await?;
             }
         }
         Ok(turn.commit(tx).await?)
@@ -152,8 +152,9 @@ impl Engine {
 
     /// A scheduled rule's job; due again at the schedule's next time.
     async fn run_scheduled(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
-        let Some(app) = self.apps.get(&job.app) else {
-            return (Err(EngineError::NotFound(format!("app `{}`", job.app))), None);
+        let app = match self.app(&job.app) {
+            Ok(app) => app,
+            Err(e) => return (Err(e), None),
         };
         let id = job.payload["schedule"].as_str().unwrap_or_default();
         let Some(schedule) = app.defs.app.schedules.iter().find(|s| s.id == id).cloned() else {
@@ -167,7 +168,7 @@ impl Engine {
     }
 
     async fn run_schedule(&self, app: &str, rule: &str) -> Result<(), EngineError> {
-        let loaded = self.app_arc(app)?;
+        let loaded = &self.app(app)?;
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let (script, function) = (script.to_owned(), function.to_owned());
         let actor = Actor::system();

@@ -13,6 +13,7 @@ mod auth;
 mod catalog;
 mod command;
 mod dated;
+mod definitions;
 mod envelope;
 mod error;
 mod export;
@@ -38,7 +39,7 @@ mod time;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 pub use self::reports::{DrillParams, ExportFormat, ReportParams, ReportResult};
 pub use advisor::{
@@ -48,6 +49,9 @@ pub use advisor::{
 pub use apps::LoadedApp;
 pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
+pub use definitions::{
+    DefinitionEntry, DefinitionIndex, DefinitionView, FormImpact, Impact, Migration, Problem, ProblemGroup, ReleaseView, Saved,
+};
 pub use envelope::{Envelope, HistoryItem, Page, Total};
 pub use error::{Code, EngineError, Kind, Limit};
 pub use export::{Export, csv_chunk};
@@ -77,7 +81,11 @@ pub struct Settings {
 #[derive(Clone)]
 pub struct Engine {
     store: store::Store,
-    apps: Arc<BTreeMap<String, Arc<LoadedApp>>>,
+    /// The published release of each app, swapped whole when a new one is published: a
+    /// command holds the `Arc` of the app it began with until it ends.
+    apps: Arc<RwLock<BTreeMap<String, Arc<LoadedApp>>>>,
+    /// Sandbox limits of every rule call, for apps loaded as they are published.
+    rule_limits: RuleLimits,
     /// Names this process when it claims jobs.
     worker_id: Arc<str>,
     /// Imports started in the background by this process.
@@ -97,27 +105,19 @@ impl Engine {
 
     /// [`Engine::open`] with explicit settings.
     pub async fn open_with(database_url: &str, app_dirs: &[PathBuf], settings: &Settings) -> Result<Engine, EngineError> {
-        let store = store::Store::connect(database_url).await?;
-        let mut apps = BTreeMap::new();
+        let engine = Engine::over(store::Store::connect(database_url).await?, settings);
         for dir in app_dirs {
-            let mut app = LoadedApp::load(dir, &settings.rule_limits)?;
-            app.ensure_tables(&store).await?;
-            let (turn, tx) = store.begin_serialised().await?;
-            app.register_flows(&tx).await?;
-            turn.commit(tx).await?;
-            tracing::info!(app = %app.defs.app.id, forms = app.forms.len(), "loaded app");
-            apps.insert(app.defs.app.id.clone(), Arc::new(app));
+            engine.install_folder(dir).await?;
         }
-        let engine = Engine::over(store, apps, settings);
-        engine.ensure_schedules(chrono::Utc::now()).await?;
-        engine.restore_advised_indexes().await?;
+        engine.load_installed().await?;
         Ok(engine)
     }
 
-    fn over(store: store::Store, apps: BTreeMap<String, Arc<LoadedApp>>, settings: &Settings) -> Engine {
+    fn over(store: store::Store, settings: &Settings) -> Engine {
         Engine {
             store,
-            apps: Arc::new(apps),
+            apps: Default::default(),
+            rule_limits: settings.rule_limits.clone(),
             worker_id: uuid::Uuid::now_v7().to_string().into(),
             imports: Default::default(),
             sessions: Default::default(),
@@ -129,24 +129,28 @@ impl Engine {
     /// it (`tessera audit verify`): nothing is created, migrated or scheduled. A missing
     /// database, or one this build would migrate, is refused with what to do.
     pub async fn open_existing(database_url: &str) -> Result<Engine, EngineError> {
-        Ok(Engine::over(store::Store::connect_existing(database_url).await?, BTreeMap::new(), &Settings::default()))
+        Ok(Engine::over(store::Store::connect_existing(database_url).await?, &Settings::default()))
     }
 
     pub fn backend(&self) -> Backend {
         self.store.backend()
     }
 
-    /// The loaded apps by id.
-    pub(crate) fn apps(&self) -> impl Iterator<Item = &LoadedApp> {
-        self.apps.values().map(|a| a.as_ref())
+    /// The loaded apps, by id.
+    pub(crate) fn apps(&self) -> Vec<Arc<LoadedApp>> {
+        self.apps.read().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect()
     }
 
-    pub(crate) fn app(&self, id: &str) -> Result<&LoadedApp, EngineError> {
-        self.app_arc(id).map(|a| a.as_ref())
+    /// The loaded app `id`, as published when this is called.
+    pub(crate) fn app(&self, id: &str) -> Result<Arc<LoadedApp>, EngineError> {
+        let apps = self.apps.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        apps.get(id).cloned().ok_or_else(|| EngineError::app_not_found(id))
     }
 
-    pub(crate) fn app_arc(&self, id: &str) -> Result<&Arc<LoadedApp>, EngineError> {
-        self.apps.get(id).ok_or_else(|| EngineError::app_not_found(id))
+    /// Makes `app` the loaded app of its id; commands already running keep the one they hold.
+    pub(crate) fn swap_app(&self, app: LoadedApp) {
+        let mut apps = self.apps.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        apps.insert(app.id().to_owned(), Arc::new(app));
     }
 
     /// Pending jobs of `app` as `(key, due_at)`, soonest first.

@@ -52,7 +52,7 @@ impl Engine {
     }
 
     async fn list_unaudited(&self, actor: &Actor, app: &str, form: &str, params: &ListParams) -> Result<Page, EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         let rt = loaded.form(form)?;
         let access = Access::of(actor, rt);
         let trash = params.deleted == Some(true);

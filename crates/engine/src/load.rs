@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use defs::{AppDefs, Diagnostic, Field};
+use defs::{AppDefs, AppFiles, Diagnostic, Field};
 use forms::CompiledForm;
 use rules::{Limits, Rules};
 use store::{FormTable, Store};
@@ -30,9 +30,17 @@ fn holding_records(limits: &Limits, defs: &AppDefs) -> Limits {
 const MAX_TABLE_NAME: usize = 63;
 
 impl LoadedApp {
-    /// Loads and checks the app in `dir`; any problem refuses the whole app.
+    /// Loads and checks the app in folder `dir`; any problem refuses the whole app.
     pub fn load(dir: &Path, limits: &Limits) -> Result<LoadedApp, EngineError> {
-        let (defs, mut diags) = defs::load_app(dir);
+        let (files, diags) = AppFiles::read(dir);
+        LoadedApp::from_files(&files, dir, diags, limits)
+    }
+
+    /// Loads and checks an app from its files, with the problems found reading them (`diags`);
+    /// problems name files under `dir` (empty for an app that lives in the database).
+    pub(crate) fn from_files(files: &AppFiles, dir: &Path, mut diags: Vec<Diagnostic>, limits: &Limits) -> Result<LoadedApp, EngineError> {
+        let (defs, more) = defs::load_files(files, dir);
+        diags.extend(more);
         let mut forms = BTreeMap::new();
         let mut rules = Rules::new(defs.as_ref().map_or_else(|| limits.clone(), |defs| holding_records(limits, defs)));
         if let Some(defs) = &defs {
@@ -100,7 +108,7 @@ impl LoadedApp {
         };
         match (defs, printer) {
             (Some(defs), Some(printer)) if diags.is_empty() => {
-                let app = LoadedApp { defs, forms, rules, printer, flows, old_flows: Default::default() };
+                let app = LoadedApp { defs, forms, rules, printer, flows, old_flows: Default::default(), release: 0 };
                 let mut problems = app.check_grant_filters(dir);
                 problems.extend(crate::rollups::check_rollups(&app));
                 if let Err(EngineError::Definitions(diags)) = crate::reports::check_saved_reports(&app) {

@@ -20,7 +20,7 @@ impl Engine {
     }
 
     async fn print_unaudited(&self, actor: &Actor, app: &str, template: &str, id: &str, locale: &str) -> Result<String, EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         if !loaded.printer.has_template(template) {
             return Err(EngineError::NotFound(format!("template `{template}`")));
         }

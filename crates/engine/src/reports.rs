@@ -132,7 +132,7 @@ impl Engine {
         format: ExportFormat,
     ) -> Result<Vec<u8>, EngineError> {
         let report = self.saved_report(app, id)?;
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         Access::of(actor, loaded.form(&report.source)?).require(Action::Export, &report.source)?;
         let result = self.run_report(actor, app, &report, params).await?;
         let ids: Vec<String> = result.columns.iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect();
@@ -169,7 +169,7 @@ impl Engine {
             return Err(EngineError::malformed_at("/limit", format!("limit must be between 1 and {MAX_DRILL_LIMIT}")));
         }
         report.filter.extend(params.filter.clone());
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         let rt = loaded.form(&report.source)?;
         let (ctx_parts, access) = self
             .prepare_report(actor, loaded, &report, None, |ctx| {
@@ -209,7 +209,7 @@ impl Engine {
     /// condition of the report filter language), each applied to the tiles whose form has its field. A tile
     /// the viewer may not read carries its error instead of a result; the rest still show.
     pub async fn dashboard(&self, actor: &Actor, app: &AppId, id: &str, values: &Map<String, Value>) -> Result<Value, EngineError> {
-        let loaded = self.app(app.as_str())?;
+        let loaded = &self.app(app.as_str())?;
         let dashboard = loaded.defs.dashboards.get(id).ok_or_else(|| EngineError::NotFound(format!("dashboard `{id}` in app `{app}`")))?;
         for name in values.keys() {
             if !dashboard.filters.iter().any(|f| &f.id == name) {
@@ -258,7 +258,7 @@ impl Engine {
     async fn run_report(&self, actor: &Actor, app: &str, report: &Report, params: &ReportParams) -> Result<ReportResult, EngineError> {
         let mut report = report.clone();
         report.filter.extend(params.filter.clone());
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         let as_of = params.as_of.as_deref().map(parse_as_of).transpose()?;
         let (compiled, _) = self
             .prepare_report(actor, loaded, &report, as_of, |ctx| {

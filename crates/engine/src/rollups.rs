@@ -84,7 +84,7 @@ impl Engine {
     /// Computes every time-dependent rollup of `app` as of `now`, a page of parents a
     /// transaction (the daily job, [`crate::dated`]).
     pub(crate) async fn refresh_dated_rollups(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
-        let loaded = self.app_arc(app)?;
+        let loaded = &self.app(app)?;
         let system = Actor::system();
         let timely = rollup_fields(loaded, None).filter(|f| f.rollup.is_time_dependent());
         for (parent, fields) in by_parent(timely) {

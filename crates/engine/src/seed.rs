@@ -28,7 +28,8 @@ const ATTEMPTS: usize = 5;
 impl Engine {
     /// Creates only the users of seed file `name` (those not there yet), without its records.
     pub async fn seed_users(&self, app: &str, name: &str) -> Result<usize, EngineError> {
-        let seed = self.app(app)?.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
+        let loaded = self.app(app)?;
+        let seed = loaded.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
         let (turn, tx) = self.store.begin().await?;
         let created = self.create_seed_users(&tx, seed).await?;
         turn.commit(tx).await?;
@@ -48,7 +49,7 @@ impl Engine {
 
     /// Seeds `app` with its seed file `name` unless this database already has it.
     pub async fn seed(&self, app: &str, name: &str) -> Result<SeedReport, EngineError> {
-        let loaded = self.app_arc(app)?;
+        let loaded = &self.app(app)?;
         let seed = loaded.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
         let marker = format!("seeded:{app}:{name}");
         let (turn, tx) = self.store.begin().await?;

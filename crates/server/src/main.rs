@@ -18,6 +18,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// How often the job worker looks for due jobs (scheduled rules).
 const JOB_INTERVAL: Duration = Duration::from_secs(5);
 
+/// How often a server looks for a release another server published: a publish is served by
+/// every server within about this long.
+const RELEASE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera: a no-code application platform")]
 struct Cli {
@@ -59,11 +63,36 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Apps in a database: export one as a bundle or a folder, install one from a bundle.
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
     /// Rewrite an app's definition files in canonical form (stable key order, defaults
     /// omitted), as the designer saves them.
     Fmt {
         #[arg(required = true)]
         dirs: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AppCommand {
+    /// Write the live release of an app: a bundle when `--out` ends in `.tpl`, else a folder
+    /// of its canonical files (what `tessera fmt` writes).
+    Export {
+        app: String,
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Install the app of a bundle, or merge what it changed since its last install into the
+    /// live release (an admin's changes are kept); checked and impact-analysed as a publish.
+    Import {
+        bundle: PathBuf,
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
     },
 }
 
@@ -86,6 +115,8 @@ fn main() -> ExitCode {
         Command::Check { dirs } => return check(&dirs),
         Command::Fmt { dirs } => fmt(&dirs),
         Command::Audit { command: AuditCommand::Verify { db } } => return verify_audit(&db),
+        Command::App { command: AppCommand::Export { app, db, out } } => export_app(&app, &db, &out),
+        Command::App { command: AppCommand::Import { bundle, db } } => import_app(&bundle, &db),
         Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token } => {
             let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
             let settings = Settings { rule_limits, ..Settings::default() };
@@ -99,6 +130,40 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes app `app` of the database at `db` to `out`: a bundle, or a folder of its files.
+#[actix_web::main]
+async fn export_app(app: &str, db: &str, out: &Path) -> anyhow::Result<()> {
+    let engine = Engine::open_existing(db).await?;
+    let app = engine::AppId::parse(app).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let bytes = engine.export_bundle(&engine::Actor::system(), &app).await?;
+    engine.close().await?;
+    if out.extension().is_some_and(|e| e == "tpl") {
+        std::fs::write(out, bytes).with_context(|| format!("cannot write {}", out.display()))?;
+    } else {
+        let bundle = defs::Bundle::from_zip(&bytes)?;
+        bundle.files.write(out).with_context(|| format!("cannot write into {}", out.display()))?;
+    }
+    eprintln!("exported {} to {}", app.as_str(), out.display());
+    Ok(())
+}
+
+/// Installs the app of the bundle at `file` into the database at `db`.
+#[actix_web::main]
+async fn import_app(file: &Path, db: &str) -> anyhow::Result<()> {
+    let bytes = std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let engine = Engine::open(db, &[]).await?;
+    let installed = engine.install_bundle(&engine::Actor::system(), &bytes).await;
+    engine.close().await?;
+    if let Err(engine::EngineError::Definitions(problems)) = &installed {
+        for problem in problems {
+            eprintln!("{problem}");
+        }
+    }
+    let (app, release) = installed?;
+    eprintln!("installed {app}: release {release}");
+    Ok(())
 }
 
 fn check(dirs: &[PathBuf]) -> ExitCode {
@@ -139,20 +204,20 @@ async fn verify_audit(db: &str) -> ExitCode {
 
 fn fmt(dirs: &[PathBuf]) -> anyhow::Result<()> {
     for dir in dirs {
-        let (Some(defs), _) = defs::load_app(dir) else {
-            anyhow::bail!("{}: app.json cannot be read; run `tessera check`", dir.display());
-        };
-        for (kind, path) in defs.files() {
-            let text = std::fs::read_to_string(&path)?;
-            match defs::canonicalize(kind, &text) {
-                Ok(canonical) if canonical != text => {
-                    std::fs::write(&path, canonical)?;
-                    eprintln!("formatted {}", path.display());
+        let (files, _) = defs::AppFiles::read(dir);
+        anyhow::ensure!(!files.0.is_empty(), "{}: no app here; run `tessera check`", dir.display());
+        for (path, text) in &files.0 {
+            let Some((kind, _)) = defs::FileKind::of_path(path) else { continue };
+            let file = dir.join(path);
+            match defs::canonical_text(kind, text) {
+                Ok(canonical) if canonical != *text => {
+                    std::fs::write(&file, canonical)?;
+                    eprintln!("formatted {}", file.display());
                 }
                 Ok(_) => {}
                 Err(errors) => {
                     for (pointer, message) in errors {
-                        eprintln!("{}", defs::Diagnostic::new(&path, pointer, message));
+                        eprintln!("{}", defs::Diagnostic::new(&file, pointer, message));
                     }
                 }
             }
@@ -199,6 +264,7 @@ async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Setting
         eprintln!("Created user `admin` with password: {generated}\n(shown once; set TESSERA_ADMIN_PASSWORD to choose it)");
     }
     engine.spawn_worker(JOB_INTERVAL);
+    engine.spawn_release_follower(RELEASE_POLL_INTERVAL);
     let state = match metrics_token {
         Some(token) => AppState::with_metrics_token(engine, token),
         None => AppState::new(engine),

@@ -70,9 +70,10 @@ async fn audit_verify_holds_on_an_untouched_database_and_names_an_edited_row() {
     }
     engine.close().await.unwrap();
 
+    // The app's install, then the three creates.
     let (code, out) = tessera(&["audit", "verify", "--db", &url]);
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("ok: audit chain of 3 row(s) holds"), "{out}");
+    assert!(out.contains("ok: audit chain of 4 row(s) holds"), "{out}");
 
     // A row no longer keeps a copy of the previous row's hash; rows of earlier releases, which
     // do, verify as they did.
@@ -85,7 +86,7 @@ async fn audit_verify_holds_on_an_untouched_database_and_names_an_edited_row() {
     let copy_previous = "UPDATE audit_log SET prev_hash = COALESCE((SELECT p.hash FROM audit_log p WHERE p.seq = audit_log.seq - 1), '')";
     db.execute_unprepared(copy_previous).await.unwrap();
     let (code, out) = tessera(&["audit", "verify", "--db", &url]);
-    assert_eq!((code, out.contains("ok: audit chain of 3 row(s) holds")), (0, true), "{out}");
+    assert_eq!((code, out.contains("ok: audit chain of 4 row(s) holds")), (0, true), "{out}");
 
     db.execute_unprepared("UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").await.unwrap();
     let (code, out) = tessera(&["audit", "verify", "--db", &url]);
@@ -151,4 +152,40 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
         "{out}"
     );
     assert!(out.contains("flows/request.json: /states/2: state `archived` cannot be reached from the initial state `open`"), "{out}");
+}
+
+#[actix_web::test]
+async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_database() {
+    let dir = std::env::temp_dir().join(format!("tessera-bundle-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (first, second) = (format!("sqlite://{}/first.db", dir.display()), format!("sqlite://{}/second.db", dir.display()));
+    engine::Engine::open(&format!("{first}?mode=rwc"), &[repo().join("apps/crm")]).await.unwrap().close().await.unwrap();
+
+    // The installed app, written back as a folder, is the folder it came from, byte for byte.
+    let folder = dir.join("crm");
+    let (code, out) = tessera(&["app", "export", "crm", "--db", &first, "--out", folder.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(defs::AppFiles::read(&folder).0, defs::AppFiles::read(&repo().join("apps/crm")).0, "the export equals apps/crm");
+
+    // As a bundle into an empty database: installed, and the same files come out of it.
+    let bundle = dir.join("crm-1.0.0.tpl");
+    let (code, out) = tessera(&["app", "export", "crm", "--db", &first, "--out", bundle.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = tessera(&["app", "import", bundle.to_str().unwrap(), "--db", &format!("{second}?mode=rwc")]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("installed crm: release 1"), "{out}");
+    let again = dir.join("again");
+    let (code, out) = tessera(&["app", "export", "crm", "--db", &second, "--out", again.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(defs::AppFiles::read(&again).0, defs::AppFiles::read(&folder).0);
+    let (code, out) = tessera(&["check", again.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+
+    // A file that is not a bundle is refused with why.
+    std::fs::write(dir.join("junk.tpl"), "junk").unwrap();
+    let (code, out) = tessera(&["app", "import", dir.join("junk.tpl").to_str().unwrap(), "--db", &second]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not an app bundle"), "{out}");
+    std::fs::remove_dir_all(&dir).ok();
 }

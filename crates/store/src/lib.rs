@@ -9,6 +9,7 @@ mod advice;
 mod audit;
 mod connect;
 mod counters;
+mod definitions;
 mod error;
 mod history;
 mod jobs;
@@ -32,6 +33,10 @@ pub use advice::{AdvisedIndex, advised_index_name, advised_indexes, create_advis
 pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};
 pub use connect::{Backend, Store, WriteTurn};
 pub use counters::next_counter;
+pub use definitions::{
+    DefinitionVersion, Release, clear_drafts, definition_text, definition_texts, drafts, insert_release, latest_definition_version,
+    latest_release, release, release_heads, releases, save_definition, set_draft,
+};
 pub use error::StoreError;
 pub use history::{HistoryEntry, LIVE_SNAPSHOT, fill_snapshot, history, insert_history, insert_history_rows};
 pub use jobs::{Job, JobQueueDepth, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, pending_jobs};

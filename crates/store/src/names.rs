@@ -154,6 +154,36 @@ table!(
 );
 
 table!(
+    /// Every saved text of every definition file of every app, a version a save.
+    definitions {
+        APP = "app",
+        PATH = "path",
+        VERSION = "version",
+        TEXT = "text",
+        AUTHOR = "author",
+        SAVED_AT = "saved_at",
+    }
+);
+
+table!(
+    /// The published releases of each app.
+    app_releases {
+        APP = "app",
+        RELEASE = "release",
+        FILES = "files",
+        SOURCE = "source",
+        AUTHOR = "author",
+        PUBLISHED_AT = "published_at",
+        MESSAGE = "message",
+    }
+);
+
+table!(
+    /// The files an app's draft changes, each at its draft version.
+    definition_drafts { APP = "app", PATH = "path", VERSION = "version" }
+);
+
+table!(
     /// The migrations applied.
     schema_migrations { VERSION = "version" }
 );
@@ -172,5 +202,8 @@ pub(crate) const ALL: &[(&str, &[&str])] = &[
     (tasks::TABLE, tasks::COLUMNS),
     (flow_versions::TABLE, flow_versions::COLUMNS),
     (index_advice::TABLE, index_advice::COLUMNS),
+    (definitions::TABLE, definitions::COLUMNS),
+    (app_releases::TABLE, app_releases::COLUMNS),
+    (definition_drafts::TABLE, definition_drafts::COLUMNS),
     (schema_migrations::TABLE, schema_migrations::COLUMNS),
 ];

@@ -110,7 +110,7 @@ impl Engine {
         let app = app.as_str();
         self.command(actor, Subject { action: "index_advice", app, form: "", id: "" }, async {
             require_admin(actor)?;
-            let loaded = self.app(app)?;
+            let loaded = &self.app(app)?;
             let advised = store::advised_indexes(self.store.db(), app).await?;
             let applied = advised.iter().map(|index| self.applied_view(index)).collect::<Result<_, _>>()?;
             let automatic = loaded.defs.app.indexes.as_ref().is_some_and(|i| i.automatic);
@@ -124,7 +124,7 @@ impl Engine {
         let app = app.as_str();
         self.command(actor, Subject { action: "index", app, form: "", id }, async {
             require_admin(actor)?;
-            let loaded = self.app(app)?;
+            let loaded = &self.app(app)?;
             let advised = store::advised_indexes(self.store.db(), app).await?;
             let proposal = self.proposals(loaded, &advised).into_iter().find(|p| p.id == id).ok_or_else(|| no_such_index(app, id))?;
             self.create_index(loaded, &proposal, &actor.username).await?;
@@ -150,11 +150,12 @@ impl Engine {
         .await
     }
 
-    /// Makes every advised index of the loaded apps again if missing (a table rebuilt at load
+    /// Makes every advised index of loaded app `app` again if missing (a table rebuilt at load
     /// has lost it) and watches the shapes they serve. One whose form or fields are gone, or
-    /// that cannot be built, is logged and left for an admin to drop: the server starts anyway.
-    pub(crate) async fn restore_advised_indexes(&self) -> Result<(), EngineError> {
-        for loaded in self.apps() {
+    /// that cannot be built, is logged and left for an admin to drop: the app loads anyway.
+    pub(crate) async fn restore_advised_indexes_of(&self, app: &str) -> Result<(), EngineError> {
+        let loaded = self.app(app)?;
+        {
             for index in store::advised_indexes(self.store.db(), loaded.id()).await? {
                 let Some((rt, fields)) = loaded.forms.get(&index.form).and_then(|rt| Some((rt, typed_fields(rt, &index.fields)?))) else {
                     tracing::warn!(app = loaded.id(), index = index.name, "an advised index names a form or field that is gone");
@@ -176,7 +177,7 @@ impl Engine {
     /// The index `shape` asks for, created by the advisor itself unless one serves it already
     /// or its form has [`MAX_AUTOMATIC_INDEXES_PER_FORM`] advised indexes.
     async fn index_automatically(&self, app: &str, shape: &Shape) -> Result<(), EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         let advised = store::advised_indexes(self.store.db(), app).await?;
         if advised.iter().filter(|i| i.form == shape.form).count() >= MAX_AUTOMATIC_INDEXES_PER_FORM {
             tracing::info!(app, form = shape.form, "the index advisor left a proposal: the form has its share of advised indexes");

@@ -132,7 +132,7 @@ impl Engine {
     ) -> Result<ActResult, EngineError> {
         let ActOn { app, form, id, task } = on;
         let work = async {
-            let loaded = self.app_arc(app)?;
+            let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let (turn, tx) = self.store.begin().await?;
             if let Some(task) = task {

@@ -147,7 +147,7 @@ impl Engine {
     pub async fn flow_view(&self, actor: &Actor, app: &AppId, form: &FormId, id: &RecordId) -> Result<FlowView, EngineError> {
         let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         let work = async {
-            let loaded = self.app_arc(app)?;
+            let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let db = self.store.db();
             let cmd = Cmd::new(db, actor, loaded);

@@ -90,13 +90,15 @@ impl Engine {
         }
         let mut records: HashMap<String, Record> = HashMap::new();
         for ((app, form), ids) in &by_form {
-            if let Ok(rt) = self.app(app).and_then(|a| a.form(form)) {
+            if let Ok(loaded) = self.app(app)
+                && let Ok(rt) = loaded.form(form)
+            {
                 records.extend(store::get_many(db, &rt.table, ids).await?.into_iter().map(|r| (r.id.clone(), r)));
             }
         }
         let mut out = Vec::new();
         for task in tasks {
-            let Ok(loaded) = self.app(&task.app) else { continue };
+            let Ok(loaded) = &self.app(&task.app) else { continue };
             let Ok(rt) = loaded.form(&task.form) else { continue };
             let record = records.get(&task.record_id);
             let access = Access::of(actor, rt);

@@ -57,7 +57,7 @@ impl Engine {
     /// Runs a flow timer job: void when the record left the state it was started in. Returns
     /// when it is due again (timers with `every`).
     pub(crate) async fn run_flow_timer(&self, job: &store::Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
-        let loaded = self.app_arc(&job.app)?;
+        let loaded = &self.app(&job.app)?;
         let (form, id, timer_id) = (
             job.payload["form"].as_str().unwrap_or_default(),
             job.payload["record"].as_str().unwrap_or_default(),

@@ -98,7 +98,7 @@ impl Engine {
         options: ImportOptions,
     ) -> Result<String, EngineError> {
         let (app, form) = (app.as_str(), form.as_str());
-        let loaded = self.app(app)?;
+        let loaded = &self.app(app)?;
         plan(actor, loaded, form, &table.headers, &options)?;
         check_size(&table, &options)?;
         let id = Uuid::now_v7().to_string();

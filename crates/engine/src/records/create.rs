@@ -39,7 +39,7 @@ impl Engine {
     pub async fn create(&self, actor: &Actor, app: &AppId, form: &FormId, data: Value) -> Result<Envelope, EngineError> {
         let (app, form) = (app.as_str(), form.as_str());
         let work = async {
-            let loaded = self.app_arc(app)?;
+            let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let access = Access::of(actor, rt);
             access.require(Action::Create, form)?;

@@ -41,7 +41,7 @@ impl Engine {
     /// template's form).
     pub(crate) async fn get_record(&self, actor: &Actor, app: &str, form: &str, id: &str) -> Result<Envelope, EngineError> {
         let work = async {
-            let loaded = self.app_arc(app)?;
+            let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let access = Access::of(actor, rt);
             if !crate::access::has_approvals(loaded, form) {
@@ -108,7 +108,7 @@ impl Engine {
     /// may read it.
     pub(crate) async fn disclose(&self, actor: &Actor, app: &str, form: &str, error: EngineError) -> EngineError {
         let EngineError::Duplicate { existing: Some(id), fields } = error else { return error };
-        let Ok(loaded) = self.app_arc(app) else { return EngineError::Duplicate { existing: None, fields } };
+        let Ok(loaded) = &self.app(app) else { return EngineError::Duplicate { existing: None, fields } };
         let readable = match loaded.form(form) {
             Ok(rt) => self.may_read(Cmd::new(self.store.db(), actor, loaded), rt, &id).await.unwrap_or(false),
             Err(_) => false,
@@ -128,7 +128,7 @@ impl Engine {
     ) -> Result<Envelope, EngineError> {
         let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         let work = async {
-            let loaded = self.app_arc(app)?;
+            let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let (turn, tx) = self.store.begin().await?;
             let cmd = Cmd::new(&tx, actor, loaded);
@@ -307,7 +307,7 @@ impl Engine {
         expected_version: i64,
         delete: bool,
     ) -> Result<Envelope, EngineError> {
-        let loaded = self.app_arc(app)?;
+        let loaded = &self.app(app)?;
         let rt = loaded.form(form)?;
         let (turn, tx) = self.store.begin().await?;
         let cmd = Cmd::new(&tx, actor, loaded);
@@ -340,7 +340,7 @@ impl Engine {
     pub async fn history(&self, actor: &Actor, app: &AppId, form: &FormId, id: &RecordId) -> Result<Vec<HistoryItem>, EngineError> {
         let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
         let work = async {
-            let loaded = self.app_arc(app)?;
+            let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let db = self.store.db();
             let record = store::get(db, &rt.table, id).await?.ok_or_else(|| EngineError::record_not_found(form, id))?;
@@ -365,7 +365,7 @@ impl Engine {
         self.command(actor, Subject { action: "history", app, form, id }, work).await
     }
 
-    async fn write_version(
+    pub(crate) async fn write_version(
         &self,
         cmd: Cmd<'_, impl Conn>,
         rt: &FormRuntime,
@@ -499,7 +499,7 @@ pub(crate) struct Moved {
     pub flow: Value,
 }
 
-fn next_version(old: Record, actor: &Actor) -> Record {
+pub(crate) fn next_version(old: Record, actor: &Actor) -> Record {
     Record { version: old.version + 1, updated_by: actor.username.clone(), updated_at: time::now(), ..old }
 }
 

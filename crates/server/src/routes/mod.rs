@@ -4,6 +4,7 @@ mod advice;
 mod apps;
 mod audit;
 mod auth;
+mod definitions;
 mod export;
 mod field_types;
 mod flows;
@@ -55,6 +56,16 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(advice::index_advice)
         .service(advice::apply_index)
         .service(advice::drop_index)
+        .service(definitions::index)
+        .service(definitions::get_definition)
+        .service(definitions::put_definition)
+        .service(definitions::delete_definition)
+        .service(definitions::impact)
+        .service(definitions::publish)
+        .service(definitions::releases)
+        .service(definitions::rollback)
+        .service(definitions::export_bundle)
+        .service(definitions::install_bundle)
         .service(field_types::field_types)
         .service(field_types::chart_kinds)
         .service(records::list_records)

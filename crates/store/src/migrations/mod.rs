@@ -21,6 +21,8 @@ use crate::{Store, StoreError};
 mod audit;
 #[path = "0001_base.rs"]
 mod base;
+#[path = "0007_definitions.rs"]
+mod definitions;
 #[path = "0005_flows.rs"]
 mod flows;
 #[path = "0006_index_advice.rs"]
@@ -37,13 +39,14 @@ struct Migration {
 }
 
 /// Every migration, in the order they are applied; versions count up from 1.
-const MIGRATIONS: [Migration; 6] = [
+const MIGRATIONS: [Migration; 7] = [
     Migration { version: 1, steps: base::steps },
     Migration { version: 2, steps: outbox::steps },
     Migration { version: 3, steps: jobs::steps },
     Migration { version: 4, steps: audit::steps },
     Migration { version: 5, steps: flows::steps },
     Migration { version: 6, steps: index_advice::steps },
+    Migration { version: 7, steps: definitions::steps },
 ];
 
 /// One change of a migration.

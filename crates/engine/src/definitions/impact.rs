@@ -1,0 +1,247 @@
+//! What a publish does to the records already stored. Before a release goes live, every record
+//! of each form it changes is run through the new form's validator, after the migrations the
+//! publish declares (and the defaults of the fields it adds): "N of M records would no longer
+//! validate", grouped by pointer and problem, with sample ids. A release that would leave a
+//! record invalid is refused. Otherwise, in the publish's transaction, every record the
+//! migrations change is written as a new version (history op `migrate`).
+
+use std::collections::BTreeMap;
+
+use defs::Diagnostic;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use store::{Conn, Cursor, ListQuery, Record};
+
+use crate::apps::FormRuntime;
+use crate::command::Cmd;
+use crate::{Engine, EngineError, Envelope, LoadedApp};
+
+/// Records read a statement.
+const PAGE: u64 = 500;
+/// Sample record ids an impact names for each problem.
+const SAMPLES: usize = 5;
+
+/// What a publish does to one form's stored records so they fit its new definition.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Migration {
+    /// Gives `field` `value` in every record without one (a new required field).
+    Default { form: String, field: String, value: Value },
+    /// Moves each record's value of `from` to `to` (a renamed field).
+    Rename { form: String, from: String, to: String },
+    /// Removes `field`'s values (a field removed, its data given up knowingly).
+    Drop { form: String, field: String },
+}
+
+impl Migration {
+    fn form(&self) -> &str {
+        match self {
+            Migration::Default { form, .. } | Migration::Rename { form, .. } | Migration::Drop { form, .. } => form,
+        }
+    }
+
+    fn apply(&self, data: &mut Map<String, Value>) {
+        match self {
+            Migration::Default { field, value, .. } => {
+                if data.get(field).is_none_or(Value::is_null) {
+                    data.insert(field.clone(), value.clone());
+                }
+            }
+            Migration::Rename { from, to, .. } => {
+                if let Some(value) = data.remove(from) {
+                    data.insert(to.clone(), value);
+                }
+            }
+            Migration::Drop { field, .. } => {
+                data.remove(field);
+            }
+        }
+    }
+}
+
+/// The records of the forms a release changes, against the new definitions.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Impact {
+    pub forms: Vec<FormImpact>,
+}
+
+impl Impact {
+    /// One problem a form for each group of records that would no longer validate.
+    pub(crate) fn problems(&self) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        for form in &self.forms {
+            for group in &form.problems {
+                let message = format!(
+                    "{} of {} records would no longer validate: {} (for example {}); declare a migration in the publish",
+                    group.records,
+                    form.records,
+                    group.message,
+                    group.samples.join(", ")
+                );
+                out.push(Diagnostic::new(format!("forms/{}.json", form.form), group.pointer.clone(), message));
+            }
+        }
+        out
+    }
+}
+
+/// One form's records against its new definition.
+#[derive(Debug, Clone, Serialize)]
+pub struct FormImpact {
+    pub form: String,
+    pub records: u64,
+    /// Records the migrations and new fields' defaults change.
+    pub changed: u64,
+    /// Records that would not validate.
+    pub invalid: u64,
+    pub problems: Vec<ProblemGroup>,
+}
+
+/// Records failing the same way: the pointer in the record, the problem, how many, some ids.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProblemGroup {
+    pub pointer: String,
+    pub message: String,
+    pub records: u64,
+    pub samples: Vec<String>,
+}
+
+/// Each form `new` defines differently from `old`, or that a migration names: the forms whose
+/// stored records a release must look at (a form new in the release has none).
+fn changed_forms<'a>(old: &LoadedApp, new: &'a LoadedApp, migrations: &[Migration]) -> Vec<&'a str> {
+    let text = |app: &LoadedApp, id: &str| app.defs.forms.get(id).map(defs::to_canonical_json);
+    new.forms
+        .keys()
+        .filter(|id| old.forms.contains_key(*id))
+        .filter(|id| text(old, id) != text(new, id) || migrations.iter().any(|m| m.form() == id.as_str()))
+        .map(String::as_str)
+        .collect()
+}
+
+/// `data` as the release would keep it: the migrations applied, and the defaults of the fields
+/// `new` adds (a field that was there keeps whatever it held).
+fn migrated(data: &Map<String, Value>, old: &FormRuntime, new: &FormRuntime, migrations: &[&Migration]) -> Map<String, Value> {
+    let mut data = data.clone();
+    for migration in migrations {
+        migration.apply(&mut data);
+    }
+    let mut with_defaults = data.clone();
+    new.compiled.apply_defaults(&mut with_defaults);
+    for (field, value) in with_defaults {
+        if old.compiled.field(&field).is_none() {
+            data.entry(field).or_insert(value);
+        }
+    }
+    data
+}
+
+impl Engine {
+    /// The records of each form `new` changes from `old`, run through its new validator after
+    /// `migrations`. Reads through `old`'s tables, as stored.
+    pub(crate) async fn measure_impact(&self, old: &LoadedApp, new: &LoadedApp, migrations: &[Migration]) -> Result<Impact, EngineError> {
+        check_migrations(new, migrations)?;
+        let mut impact = Impact::default();
+        for form in changed_forms(old, new, migrations) {
+            let (old_rt, new_rt) = (old.form(form)?, new.form(form)?);
+            let own: Vec<&Migration> = migrations.iter().filter(|m| m.form() == form).collect();
+            let mut groups: BTreeMap<(String, String), ProblemGroup> = BTreeMap::new();
+            let (mut records, mut changed, mut invalid) = (0, 0, 0);
+            let mut after = None;
+            loop {
+                let page = live_page(self.store.db(), old_rt, after.take()).await?;
+                for record in &page {
+                    records += 1;
+                    let data = migrated(&record.data, old_rt, new_rt, &own);
+                    changed += u64::from(data != record.data);
+                    let errors = new_rt.compiled.validate(&Value::Object(data));
+                    invalid += u64::from(!errors.is_empty());
+                    for error in errors {
+                        let group = groups.entry((error.path.clone(), error.code.as_str().to_owned())).or_insert_with(|| ProblemGroup {
+                            pointer: error.path.clone(),
+                            message: error.message.clone(),
+                            records: 0,
+                            samples: Vec::new(),
+                        });
+                        group.records += 1;
+                        if group.samples.len() < SAMPLES {
+                            group.samples.push(record.id.clone());
+                        }
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() as u64 == PAGE => after = Some(Cursor { values: Vec::new(), id: last.id.clone() }),
+                    _ => break,
+                }
+            }
+            impact.forms.push(FormImpact { form: form.to_owned(), records, changed, invalid, problems: groups.into_values().collect() });
+        }
+        Ok(impact)
+    }
+
+    /// Writes, in the publish's transaction, every record of `new`'s changed forms that the
+    /// migrations change, as a new version (`migrate`). Reads through `new`'s tables, which the
+    /// publish has readied (a removed field's values are kept in the document until then).
+    pub(crate) async fn migrate_records(
+        &self,
+        cmd: Cmd<'_, impl Conn>,
+        old: &LoadedApp,
+        migrations: &[Migration],
+    ) -> Result<u64, EngineError> {
+        let mut written = 0;
+        for form in changed_forms(old, cmd.app, migrations) {
+            let (old_rt, new_rt) = (old.form(form)?, cmd.app.form(form)?);
+            let own: Vec<&Migration> = migrations.iter().filter(|m| m.form() == form).collect();
+            let mut after = None;
+            loop {
+                let page = live_page(cmd.tx, new_rt, after.take()).await?;
+                for record in &page {
+                    let data = migrated(&record.data, old_rt, new_rt, &own);
+                    if data != record.data {
+                        let before = Envelope::new(form, record.clone());
+                        let next = Record { data, ..crate::records::next_version(record.clone(), cmd.actor) };
+                        self.write_version(cmd, new_rt, &before, next, record.version, "migrate").await?;
+                        written += 1;
+                    }
+                }
+                match page.last() {
+                    Some(last) if page.len() as u64 == PAGE => after = Some(Cursor { values: Vec::new(), id: last.id.clone() }),
+                    _ => break,
+                }
+            }
+        }
+        Ok(written)
+    }
+}
+
+/// A page of live records of `rt`'s table, in id order after `after`.
+async fn live_page(db: &impl Conn, rt: &FormRuntime, after: Option<Cursor>) -> Result<Vec<Record>, EngineError> {
+    Ok(store::list(db, &rt.table, &ListQuery { after, limit: PAGE, ..Default::default() }).await?)
+}
+
+/// Each migration names a form of the new release, and fields it has (or, for the old side
+/// of a rename and a drop, any field).
+fn check_migrations(new: &LoadedApp, migrations: &[Migration]) -> Result<(), EngineError> {
+    let mut problems = Vec::new();
+    for (i, migration) in migrations.iter().enumerate() {
+        let at = |member: &str| format!("/migrations/{i}/{member}");
+        let Ok(rt) = new.form(migration.form()) else {
+            problems.push(Diagnostic::new("publish", at("form"), format!("no form `{}` in the release", migration.form())));
+            continue;
+        };
+        let target = match migration {
+            Migration::Default { field, .. } => Some(("field", field)),
+            Migration::Rename { to, .. } => Some(("to", to)),
+            Migration::Drop { .. } => None,
+        };
+        if let Some((member, field)) = target
+            && rt.compiled.field(field).is_none()
+        {
+            problems.push(Diagnostic::new(
+                "publish",
+                at(member),
+                format!("the form `{}` of the release has no field `{field}`", migration.form()),
+            ));
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(EngineError::Definitions(problems)) }
+}

@@ -1,0 +1,196 @@
+//! An app folder (at start-up) or a bundle meets the database. The first time, its files are
+//! installed as release 1. Later, what changed in them since the app was last installed is
+//! merged into the live release, three-way per file, so an admin's changes made in the browser
+//! are kept; where both changed the same part the admin's version stays and a warning says so.
+//! A new release that would leave stored records invalid is refused, as a publish is.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use defs::{AppFiles, Bundle, BundleError, Diagnostic, FileKind, Manifest};
+use store::{Conn, DefinitionVersion, Release};
+
+use super::{Publish, merge_edits};
+use crate::audit::Subject;
+use crate::{Actor, AppId, Engine, EngineError, Limit, time};
+
+/// Who installs a folder, in the definitions and the audit log.
+const INSTALLER: &str = "system";
+
+impl Engine {
+    /// The files of `app`'s live release, canonical, as a bundle (a zip); admins only.
+    pub async fn export_bundle(&self, actor: &Actor, app: &AppId) -> Result<Vec<u8>, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "export_app", app, form: "", id: "" }, async {
+            super::require_builder(actor)?;
+            let release = store::latest_release(self.store.db(), app).await?.ok_or_else(|| EngineError::app_not_found(app))?;
+            let files = AppFiles(texts(self.store.db(), app, &release.files).await?);
+            let app_json: serde_json::Value = serde_json::from_str(files.get(FileKind::App, app).unwrap_or("{}")).unwrap_or_default();
+            let version = app_json["version"].as_str().unwrap_or_default().to_owned();
+            Bundle::new(app, &version, files).to_zip().map_err(|e| EngineError::Internal(e.to_string()))
+        })
+        .await
+    }
+
+    /// Installs the app in bundle `bytes`, or merges its changes since the app was last
+    /// installed into the live release (see [`Engine::install_files`]); admins only. Answers the
+    /// app's id and its live release.
+    pub async fn install_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<(String, i64), EngineError> {
+        self.command(actor, Subject { action: "install_app", app: "", form: "", id: "" }, async {
+            super::require_builder(actor)?;
+            let bundle = Bundle::from_zip(bytes).map_err(|e| match e {
+                BundleError::TooLarge => EngineError::TooLarge {
+                    message: e.to_string(),
+                    limit: Limit { name: "MAX_BUNDLE_UNZIPPED_BYTES", value: defs::MAX_BUNDLE_UNZIPPED_BYTES },
+                },
+                other => EngineError::malformed_at("", other.to_string()),
+            })?;
+            let Manifest { app, version, .. } = &bundle.manifest;
+            let message = format!("installed from the bundle of {app} {version}");
+            let release = self.install_files(bundle.files, Vec::new(), Path::new(""), "bundle", &message).await?;
+            Ok((app.clone(), release))
+        })
+        .await
+    }
+
+    /// Installs the app in folder `dir` (see [`Engine::install_files`]).
+    pub(crate) async fn install_folder(&self, dir: &Path) -> Result<i64, EngineError> {
+        let (files, diags) = AppFiles::read(dir);
+        self.install_files(files, diags, dir, "folder", &format!("installed from {}", dir.display())).await
+    }
+
+    /// Installs an app's `files` (with `diags`, the problems met reading them, named under
+    /// `origin`), or merges their changes since the app was last installed, and loads the app's
+    /// live release; answers its number. Files with problems, a merged app with problems, or a
+    /// release that would leave stored records invalid are refused with every problem.
+    pub(crate) async fn install_files(
+        &self,
+        files: AppFiles,
+        diags: Vec<Diagnostic>,
+        origin: &Path,
+        source: &str,
+        message: &str,
+    ) -> Result<i64, EngineError> {
+        // The files as they are must make a valid app: its problems name its own files.
+        let folder_app = crate::LoadedApp::from_files(&files, origin, diags, &self.rule_limits)?;
+        let app = folder_app.id().to_owned();
+        let folder = canonical(&files);
+        let db = self.store.db();
+        let live = store::latest_release(db, &app).await?;
+        let (base, ours) = match &live {
+            Some(live) => (installed_files(db, &app, source).await?, texts(db, &app, &live.files).await?),
+            None => (BTreeMap::new(), BTreeMap::new()),
+        };
+        let mut merged = BTreeMap::new();
+        let paths: std::collections::BTreeSet<&String> = base.keys().chain(ours.keys()).chain(folder.keys()).collect();
+        for path in paths {
+            let Some((kind, _)) = FileKind::of_path(path) else { continue };
+            let (b, o, t) = (base.get(path).cloned(), ours.get(path).cloned(), folder.get(path).cloned());
+            let text = match merge_edits(kind, b, o.clone(), t) {
+                Some(text) => text,
+                None => {
+                    tracing::warn!(app, path, "the app folder and an admin changed the same part of this file; the admin's version stays");
+                    o
+                }
+            };
+            if let Some(text) = text {
+                merged.insert(path.clone(), text);
+            }
+        }
+        let merged = AppFiles(merged);
+        let published = AppFiles(ours);
+        // Checked as it will run: the merge may differ from the files.
+        let checked = if merged == files { folder_app } else { self.check_files(&merged, Path::new(""))? };
+        let release = match &live {
+            Some(live) if merged == published => {
+                self.load_release(checked, live.release).await?;
+                live.release
+            }
+            _ => {
+                let (turn, tx) = self.store.begin().await?;
+                store::lock_key(&tx, &format!("definitions:{app}")).await?;
+                let versions = save_files(&tx, &app, &merged, live.as_ref()).await?;
+                turn.commit(tx).await?;
+                let publish = Publish { app: &app, source, message, migrations: &[], clear_draft: false };
+                let installer = Actor { username: INSTALLER.into(), ..Actor::system() };
+                self.release_checked(&installer, checked, versions, publish).await?.release
+            }
+        };
+        if folder != base {
+            let (turn, tx) = self.store.begin().await?;
+            remember_installed(&tx, &app, source, &AppFiles(folder)).await?;
+            turn.commit(tx).await?;
+        }
+        tracing::info!(app, release, "installed app");
+        Ok(release)
+    }
+}
+
+/// The files with JSON definitions in their canonical text (a file that has none is left as
+/// it is: the check that follows names its problem).
+fn canonical(files: &AppFiles) -> BTreeMap<String, String> {
+    files
+        .0
+        .iter()
+        .map(|(path, text)| {
+            let canonical = FileKind::of_path(path).and_then(|(kind, _)| defs::canonical_text(kind, text).ok());
+            (path.clone(), canonical.unwrap_or_else(|| text.clone()))
+        })
+        .collect()
+}
+
+/// Saves each file whose text differs from the live release's as its next version; returns
+/// the version of every file.
+async fn save_files(tx: &impl Conn, app: &str, files: &AppFiles, live: Option<&Release>) -> Result<BTreeMap<String, i64>, EngineError> {
+    let mut versions = BTreeMap::new();
+    for (path, text) in &files.0 {
+        let kept = match live.and_then(|l| l.files.get(path)) {
+            Some(v) => store::definition_text(tx, app, path, *v).await?.flatten().as_ref() == Some(text),
+            None => false,
+        };
+        let version = match (kept, live.and_then(|l| l.files.get(path))) {
+            (true, Some(v)) => *v,
+            _ => {
+                let version = store::latest_definition_version(tx, app, path).await? + 1;
+                let saved = DefinitionVersion {
+                    app: app.to_owned(),
+                    path: path.clone(),
+                    version,
+                    text: Some(text.clone()),
+                    author: INSTALLER.into(),
+                    saved_at: time::now(),
+                };
+                store::save_definition(tx, &saved).await?;
+                version
+            }
+        };
+        versions.insert(path.clone(), version);
+    }
+    Ok(versions)
+}
+
+async fn texts(db: &impl Conn, app: &str, files: &BTreeMap<String, i64>) -> Result<BTreeMap<String, String>, EngineError> {
+    Ok(store::definition_texts(db, app, files).await?)
+}
+
+/// The key under which the files last installed from `source` (a folder or a bundle) are
+/// kept: the base of the next install's merge from that source. Kept apart, so a server that
+/// starts with an unchanged folder does not take back what a newer bundle brought.
+fn installed_key(app: &str, source: &str) -> String {
+    format!("installed:{source}:{app}")
+}
+
+/// The files last installed from `source`; a first bundle takes the folder's as its base.
+async fn installed_files(db: &impl Conn, app: &str, source: &str) -> Result<BTreeMap<String, String>, EngineError> {
+    for key in [installed_key(app, source), installed_key(app, "folder")] {
+        if let Some(text) = store::get_meta(db, &key).await? {
+            return serde_json::from_str(&text).map_err(|e| EngineError::Internal(format!("{key}: {e}")));
+        }
+    }
+    Ok(BTreeMap::new())
+}
+
+async fn remember_installed(db: &impl Conn, app: &str, source: &str, files: &AppFiles) -> Result<(), EngineError> {
+    let text = serde_json::to_string(&files.0).map_err(|e| EngineError::Internal(e.to_string()))?;
+    Ok(store::set_meta(db, &installed_key(app, source), &text).await?)
+}

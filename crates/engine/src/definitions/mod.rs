@@ -1,0 +1,556 @@
+//! Live apps: an app's definitions live in the database, edited as a draft and made live by a
+//! publish that checks the whole app as `tessera check` does. Each file's saves are numbered
+//! versions; a release names the version of every file the app is made of; the loaded app is
+//! swapped whole when a release is published (commands already running keep the app they
+//! began with). An app folder is installed as a release, and its later changes are merged in
+//! ([`install`]).
+
+mod impact;
+mod install;
+mod merge;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use defs::{AppFiles, Diagnostic, FileKind};
+use serde::Serialize;
+use serde_json::{Value, json};
+use store::{AuditEntry, Conn, DefinitionVersion, Release};
+
+pub use self::impact::{FormImpact, Impact, Migration, ProblemGroup};
+use crate::audit::Subject;
+use crate::command::Cmd;
+use crate::{Actor, AppId, Engine, EngineError, LoadedApp, time};
+
+/// How many releases a listing answers at most.
+const RELEASES_LISTED: u64 = 200;
+
+/// One file of an app as the definitions index lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionEntry {
+    pub kind: &'static str,
+    pub id: String,
+    pub path: String,
+    /// The version an edit names in `If-Match`: the draft's when there is one.
+    pub version: i64,
+    /// The version the live release holds (`None`: added by the draft).
+    pub published: Option<i64>,
+    /// Changed by the draft (`deleted` when the draft removes it).
+    pub draft: bool,
+    pub deleted: bool,
+}
+
+/// An app's files and the state of its draft.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionIndex {
+    pub app: String,
+    pub release: i64,
+    pub items: Vec<DefinitionEntry>,
+}
+
+/// One file's text at the version an edit would name.
+#[derive(Debug, Clone, Serialize)]
+pub struct DefinitionView {
+    pub kind: &'static str,
+    pub id: String,
+    pub version: i64,
+    pub draft: bool,
+    /// A JSON definition as JSON; absent for scripts and templates.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub definition: Option<Value>,
+    /// A script's or template's text; absent for JSON definitions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+/// What a save answers: the draft's new version and every problem of the draft as a whole.
+#[derive(Debug, Clone, Serialize)]
+pub struct Saved {
+    pub version: i64,
+    /// Merged with an edit saved since the version the request named.
+    pub merged: bool,
+    pub problems: Vec<Problem>,
+}
+
+/// A problem of a draft: the file, the JSON pointer (or `line:col` in a script) and what.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Problem {
+    pub file: String,
+    pub pointer: String,
+    pub message: String,
+}
+
+impl From<&Diagnostic> for Problem {
+    fn from(d: &Diagnostic) -> Problem {
+        Problem { file: d.file.display().to_string(), pointer: d.pointer.clone(), message: d.message.clone() }
+    }
+}
+
+/// A published release as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseView {
+    pub release: i64,
+    pub source: String,
+    pub author: String,
+    pub published_at: String,
+    pub message: String,
+    pub files: usize,
+}
+
+impl From<Release> for ReleaseView {
+    fn from(r: Release) -> ReleaseView {
+        ReleaseView {
+            release: r.release,
+            source: r.source,
+            author: r.author,
+            published_at: r.published_at,
+            message: r.message,
+            files: r.files.len(),
+        }
+    }
+}
+
+impl Engine {
+    /// The files of `app`, with what its draft changes; admins only.
+    pub async fn definitions(&self, actor: &Actor, app: &AppId) -> Result<DefinitionIndex, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "definitions", app, form: "", id: "" }, async {
+            require_builder(actor)?;
+            let db = self.store.db();
+            let release = live_release(db, app).await?;
+            let drafts = store::drafts(db, app).await?;
+            let mut paths: Vec<&String> = release.files.keys().chain(drafts.keys()).collect();
+            paths.sort();
+            paths.dedup();
+            let mut items = Vec::new();
+            for path in paths {
+                let Some((kind, id)) = FileKind::of_path(path) else { continue };
+                let published = release.files.get(path).copied();
+                let draft = drafts.get(path).copied();
+                let deleted = match draft {
+                    Some(version) => store::definition_text(db, app, path, version).await?.flatten().is_none(),
+                    None => false,
+                };
+                let version = draft.or(published).unwrap_or(0);
+                items.push(DefinitionEntry {
+                    kind: kind.name(),
+                    id,
+                    path: path.clone(),
+                    version,
+                    published,
+                    draft: draft.is_some(),
+                    deleted,
+                });
+            }
+            Ok(DefinitionIndex { app: app.to_owned(), release: release.release, items })
+        })
+        .await
+    }
+
+    /// File `id` of `kind` as the draft has it (or the live release, when the draft leaves it).
+    pub async fn definition(&self, actor: &Actor, app: &AppId, kind: FileKind, id: &str) -> Result<DefinitionView, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "definition", app, form: "", id }, async {
+            require_builder(actor)?;
+            let path = kind.path(id);
+            let (version, draft) = self.current_version(app, &path).await?;
+            let text = match version {
+                0 => None,
+                v => store::definition_text(self.store.db(), app, &path, v).await?.flatten(),
+            };
+            let text = text.ok_or_else(|| EngineError::NotFound(format!("{} `{id}` of app `{app}`", kind.name())))?;
+            let (definition, source) = match kind.json() {
+                Some(_) => (Some(serde_json::from_str(&text).map_err(|e| EngineError::Internal(format!("{path}: {e}")))?), None),
+                None => (None, Some(text)),
+            };
+            Ok(DefinitionView { kind: kind.name(), id: id.to_owned(), version, draft, definition, source })
+        })
+        .await
+    }
+
+    /// Saves `body` as the draft of file `id` of `kind`, edited from version `based_on` (`None`
+    /// only for a new file): `{"definition": …}` (JSON) for definitions, `{"source": "…"}` for
+    /// scripts and templates. A draft is kept even with problems; they are answered.
+    /// An edit of an older version is merged with the edits saved since, three-way; where
+    /// both changed the same part, it is refused as stale.
+    pub async fn save_definition(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        kind: FileKind,
+        id: &str,
+        based_on: Option<i64>,
+        body: &Value,
+    ) -> Result<Saved, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "save_definition", app, form: "", id }, async {
+            require_builder(actor)?;
+            if !defs::is_identifier(id) && kind != FileKind::App {
+                return Err(EngineError::malformed_at("/id", "a definition id is snake_case, at most 48 characters"));
+            }
+            let text = draft_text(kind, body)?;
+            self.write_draft(actor, app, kind, id, based_on, Some(text)).await
+        })
+        .await
+    }
+
+    /// Removes file `id` of `kind` in the draft, as of version `based_on`.
+    pub async fn delete_definition(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        kind: FileKind,
+        id: &str,
+        based_on: i64,
+    ) -> Result<Saved, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "delete_definition", app, form: "", id }, async {
+            require_builder(actor)?;
+            if kind == FileKind::App {
+                return Err(EngineError::Conflict("an app cannot be without app.json".into()));
+            }
+            self.write_draft(actor, app, kind, id, Some(based_on), None).await
+        })
+        .await
+    }
+
+    async fn write_draft(
+        &self,
+        actor: &Actor,
+        app: &str,
+        kind: FileKind,
+        id: &str,
+        based_on: Option<i64>,
+        text: Option<String>,
+    ) -> Result<Saved, EngineError> {
+        let path = kind.path(id);
+        let (turn, tx) = self.store.begin().await?;
+        store::lock_key(&tx, &format!("definitions:{app}")).await?;
+        let (current, _) = current_version_in(&tx, app, &path).await?;
+        let current_text = match current {
+            0 => None,
+            v => store::definition_text(&tx, app, &path, v).await?.flatten(),
+        };
+        let (text, merged) = match based_on {
+            Some(v) if v == current => (text, false),
+            None if current_text.is_none() => (text, false),
+            None => return Err(EngineError::StaleVersion { current }),
+            Some(v) => {
+                let base = store::definition_text(&tx, app, &path, v).await?.ok_or(EngineError::StaleVersion { current })?;
+                (merge_edits(kind, base, current_text, text).ok_or(EngineError::StaleVersion { current })?, true)
+            }
+        };
+        let version = store::latest_definition_version(&tx, app, &path).await? + 1;
+        let saved = DefinitionVersion {
+            app: app.to_owned(),
+            path: path.clone(),
+            version,
+            text,
+            author: actor.username.clone(),
+            saved_at: time::now(),
+        };
+        store::save_definition(&tx, &saved).await?;
+        store::set_draft(&tx, app, &path, version).await?;
+        let files = draft_files(&tx, app).await?;
+        turn.commit(tx).await?;
+        let problems = self.problems_of(&files);
+        Ok(Saved { version, merged, problems })
+    }
+
+    /// What publishing `app`'s draft with `migrations` would do to the records stored: for each
+    /// form it changes, how many records would no longer validate, and why.
+    pub async fn impact(&self, actor: &Actor, app: &AppId, migrations: &[Migration]) -> Result<Impact, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "impact", app, form: "", id: "" }, async {
+            require_builder(actor)?;
+            let files = draft_files(self.store.db(), app).await?;
+            let new = self.check_files(&files, Path::new(""))?;
+            self.measure_impact(self.app(app)?.as_ref(), &new, migrations).await
+        })
+        .await
+    }
+
+    /// Checks `app`'s draft and makes it the live release, or refuses with every problem: its
+    /// definitions', and each group of stored records it would leave invalid after `migrations`.
+    pub async fn publish(&self, actor: &Actor, app: &AppId, message: &str, migrations: &[Migration]) -> Result<ReleaseView, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "publish", app, form: "", id: "" }, async {
+            require_builder(actor)?;
+            let db = self.store.db();
+            let release = live_release(db, app).await?;
+            let drafts = store::drafts(db, app).await?;
+            if drafts.is_empty() {
+                return Err(EngineError::Conflict("nothing to publish: the draft changes no file".into()));
+            }
+            let mut files = release.files.clone();
+            for (path, version) in drafts {
+                match store::definition_text(db, app, &path, version).await?.flatten() {
+                    Some(_) => files.insert(path, version),
+                    None => files.remove(&path),
+                };
+            }
+            self.release_files(actor, files, Publish { app, source: "publish", message, migrations, clear_draft: true }).await
+        })
+        .await
+    }
+
+    /// Publishes the files of release `release` again, checked (and migrated) like any publish;
+    /// the draft is left as it is.
+    pub async fn rollback(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        release: i64,
+        message: &str,
+        migrations: &[Migration],
+    ) -> Result<ReleaseView, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "rollback", app, form: "", id: "" }, async {
+            require_builder(actor)?;
+            let old = store::release(self.store.db(), app, release)
+                .await?
+                .ok_or_else(|| EngineError::NotFound(format!("release {release} of app `{app}`")))?;
+            let message = if message.is_empty() { format!("rollback to release {release}") } else { message.to_owned() };
+            self.release_files(actor, old.files, Publish { app, source: "rollback", message: &message, migrations, clear_draft: false })
+                .await
+        })
+        .await
+    }
+
+    /// The published releases of `app`, newest first.
+    pub async fn releases(&self, actor: &Actor, app: &AppId) -> Result<Vec<ReleaseView>, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "releases", app, form: "", id: "" }, async {
+            require_builder(actor)?;
+            self.app(app)?;
+            Ok(store::releases(self.store.db(), app, None, RELEASES_LISTED).await?.into_iter().map(ReleaseView::from).collect())
+        })
+        .await
+    }
+
+    /// Loads the app of the newest release of every app another server published since this
+    /// one loaded it. Servers sharing a database call it every second.
+    pub async fn follow_releases(&self) -> Result<(), EngineError> {
+        for (app, head) in store::release_heads(self.store.db()).await? {
+            let loaded = self.app(&app).ok().map(|a| a.release);
+            if loaded.is_none_or(|release| release < head) {
+                let release = live_release(self.store.db(), &app).await?;
+                let files = AppFiles(store::definition_texts(self.store.db(), &app, &release.files).await?);
+                self.load_release(self.check_files(&files, Path::new(""))?, release.release).await?;
+                tracing::info!(app, release = release.release, "loaded a release published by another server");
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads every app installed in the database that is not loaded yet (one a bundle brought,
+    /// or whose folder is not given to this server).
+    pub(crate) async fn load_installed(&self) -> Result<(), EngineError> {
+        for (app, _) in store::release_heads(self.store.db()).await? {
+            if self.app(&app).is_err() {
+                let release = live_release(self.store.db(), &app).await?;
+                let files = AppFiles(store::definition_texts(self.store.db(), &app, &release.files).await?);
+                self.load_release(self.check_files(&files, Path::new(""))?, release.release).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Follows the releases other servers publish, checking `every` so often.
+    pub fn spawn_release_follower(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            loop {
+                tick.tick().await;
+                if let Err(e) = engine.follow_releases().await {
+                    tracing::error!(error = %e, "following the published releases failed");
+                }
+            }
+        })
+    }
+
+    /// Checks the app `files` (at the versions it names) make and what it does to the stored
+    /// records, readies its tables, then in one transaction records the release and migrates
+    /// the records, and swaps the loaded app.
+    async fn release_files(&self, actor: &Actor, files: BTreeMap<String, i64>, publish: Publish<'_>) -> Result<ReleaseView, EngineError> {
+        let texts = AppFiles(store::definition_texts(self.store.db(), publish.app, &files).await?);
+        let checked = self.check_files(&texts, Path::new(""))?;
+        self.release_checked(actor, checked, files, publish).await
+    }
+
+    /// [`Engine::release_files`] for an app already checked: `checked`, made of `files`.
+    /// The first release of an app has no records to look at.
+    pub(crate) async fn release_checked(
+        &self,
+        actor: &Actor,
+        checked: LoadedApp,
+        files: BTreeMap<String, i64>,
+        publish: Publish<'_>,
+    ) -> Result<ReleaseView, EngineError> {
+        let app = publish.app;
+        if checked.id() != app {
+            let problem = Diagnostic::new("app.json", "/id", format!("the app's id is `{app}`; an app cannot change its id"));
+            return Err(EngineError::Definitions(vec![problem]));
+        }
+        let old = self.app(app).ok();
+        if let Some(old) = &old {
+            let problems = self.measure_impact(old, &checked, publish.migrations).await?.problems();
+            if !problems.is_empty() {
+                return Err(EngineError::Definitions(problems));
+            }
+        }
+        checked.ensure_tables(&self.store).await?;
+        let (turn, tx) = self.store.begin().await?;
+        store::lock_key(&tx, &format!("definitions:{app}")).await?;
+        let number = store::latest_release(&tx, app).await?.map_or(0, |r| r.release) + 1;
+        let release = Release {
+            app: app.to_owned(),
+            release: number,
+            files,
+            source: publish.source.to_owned(),
+            author: actor.username.clone(),
+            published_at: time::now(),
+            message: publish.message.to_owned(),
+        };
+        store::insert_release(&tx, &release).await?;
+        if publish.clear_draft {
+            store::clear_drafts(&tx, app).await?;
+        }
+        store::append_audit(&tx, &publish_audit(actor, &release)).await?;
+        let checked = Arc::new(checked);
+        let migrated = match &old {
+            Some(old) => self.migrate_records(Cmd::new(&tx, actor, &checked), old, publish.migrations).await?,
+            None => 0,
+        };
+        turn.commit(tx).await?;
+        // The transaction held the only other reference.
+        let checked = Arc::try_unwrap(checked).map_err(|_| EngineError::Internal("a published app is still borrowed".into()))?;
+        tracing::info!(app, release = number, migrated, "published");
+        self.load_release(checked, number).await?;
+        Ok(ReleaseView::from(release))
+    }
+
+    /// Makes `app`, checked, the loaded release `release` of its app: flows registered,
+    /// schedules and advised indexes in place, the app swapped in.
+    async fn load_release(&self, mut app: LoadedApp, release: i64) -> Result<(), EngineError> {
+        app.release = release;
+        app.ensure_tables(&self.store).await?;
+        let (turn, tx) = self.store.begin_serialised().await?;
+        app.register_flows(&tx).await?;
+        turn.commit(tx).await?;
+        let id = app.id().to_owned();
+        self.swap_app(app);
+        self.ensure_schedules(chrono::Utc::now()).await?;
+        self.restore_advised_indexes_of(&id).await
+    }
+
+    fn check_files(&self, files: &AppFiles, dir: &Path) -> Result<LoadedApp, EngineError> {
+        LoadedApp::from_files(files, dir, Vec::new(), &self.rule_limits)
+    }
+
+    /// Every problem of the app `files` make, as `tessera check` would list them.
+    fn problems_of(&self, files: &AppFiles) -> Vec<Problem> {
+        match self.check_files(files, Path::new("")) {
+            Ok(_) => Vec::new(),
+            Err(EngineError::Definitions(diags)) => diags.iter().map(Problem::from).collect(),
+            Err(other) => vec![Problem { file: String::new(), pointer: String::new(), message: other.to_string() }],
+        }
+    }
+
+    /// The version of file `path` an edit names: the draft's, else the live release's (0 when
+    /// neither has it); and whether it is the draft's.
+    async fn current_version(&self, app: &str, path: &str) -> Result<(i64, bool), EngineError> {
+        current_version_in(self.store.db(), app, path).await
+    }
+}
+
+async fn current_version_in(db: &impl Conn, app: &str, path: &str) -> Result<(i64, bool), EngineError> {
+    if let Some(version) = store::drafts(db, app).await?.get(path) {
+        return Ok((*version, true));
+    }
+    Ok((live_release(db, app).await?.files.get(path).copied().unwrap_or(0), false))
+}
+
+/// The newest release of `app`; an app without one is not installed.
+async fn live_release(db: &impl Conn, app: &str) -> Result<Release, EngineError> {
+    store::latest_release(db, app).await?.ok_or_else(|| EngineError::app_not_found(app))
+}
+
+/// The files of `app` as its draft has them.
+async fn draft_files(db: &impl Conn, app: &str) -> Result<AppFiles, EngineError> {
+    let mut files = live_release(db, app).await?.files;
+    let drafts = store::drafts(db, app).await?;
+    files.extend(drafts);
+    let mut texts = BTreeMap::new();
+    for (path, version) in files {
+        if let Some(text) = store::definition_text(db, app, &path, version).await?.flatten() {
+            texts.insert(path, text);
+        }
+    }
+    Ok(AppFiles(texts))
+}
+
+/// The text a draft keeps of `body`: a JSON definition canonical when it follows its schema,
+/// else as it came (indented), so work in progress is never refused.
+fn draft_text(kind: FileKind, body: &Value) -> Result<String, EngineError> {
+    let members = body.as_object().map(|o| o.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+    match (kind.json(), members.as_slice()) {
+        (Some(def_kind), ["definition"]) => {
+            let value = &body["definition"];
+            let text = value.to_string();
+            Ok(defs::canonicalize(def_kind, &text).unwrap_or_else(|_| serde_json::to_string_pretty(value).unwrap_or(text) + "\n"))
+        }
+        (None, ["source"]) => {
+            body["source"].as_str().map(str::to_owned).ok_or_else(|| EngineError::malformed_at("/source", "`source` is text"))
+        }
+        (Some(_), _) => Err(EngineError::malformed_at("", format!("send a {} as {{\"definition\": …}} (JSON)", kind.name()))),
+        (None, _) => Err(EngineError::malformed_at("", format!("send a {} as {{\"source\": \"…\"}} (text)", kind.name()))),
+    }
+}
+
+/// `theirs` (an edit of `base`) merged with `ours` (the edits saved since); `None` where both
+/// changed the same part. `None` texts are deletions.
+fn merge_edits(kind: FileKind, base: Option<String>, ours: Option<String>, theirs: Option<String>) -> Option<Option<String>> {
+    if theirs == base || ours == theirs {
+        return Some(ours);
+    }
+    if ours == base {
+        return Some(theirs);
+    }
+    let (Some(base), Some(ours), Some(theirs), Some(def_kind)) = (base, ours, theirs, kind.json()) else { return None };
+    let parse = |text: &str| serde_json::from_str::<Value>(text).ok();
+    let merged = merge::merge3(&parse(&base)?, &parse(&ours)?, &parse(&theirs)?).ok()?;
+    let text = merged.to_string();
+    Some(Some(defs::canonicalize(def_kind, &text).unwrap_or_else(|_| serde_json::to_string_pretty(&merged).unwrap_or(text) + "\n")))
+}
+
+fn publish_audit(actor: &Actor, release: &Release) -> AuditEntry {
+    AuditEntry {
+        at: release.published_at.clone(),
+        actor: actor.username.clone(),
+        action: release.source.clone(),
+        app: release.app.clone(),
+        form: String::new(),
+        record_id: String::new(),
+        outcome: "ok".into(),
+        before: String::new(),
+        after: json!({"release": release.release, "message": release.message, "files": release.files}).to_string(),
+    }
+}
+
+/// How a release of `app` is made: its source (`publish`, `rollback`, `folder`, `bundle`),
+/// message and migrations, and whether the draft is what it publishes.
+pub(crate) struct Publish<'a> {
+    app: &'a str,
+    source: &'a str,
+    message: &'a str,
+    migrations: &'a [Migration],
+    clear_draft: bool,
+}
+
+/// Definitions are read and changed by admins only.
+fn require_builder(actor: &Actor) -> Result<(), EngineError> {
+    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("only admins may read and change an app's definitions".into())) }
+}

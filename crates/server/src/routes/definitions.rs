@@ -1,0 +1,234 @@
+//! Live apps, for admins: an app's definition files edited as a draft, each save answered with
+//! the draft's problems; the draft published (checked whole) or refused with every problem;
+//! the releases listed and an old one published again.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
+use engine::{AppId, Code, Migration};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{etag, json_body};
+use crate::auth::Caller;
+use crate::wire::ErrorBody;
+use crate::{ApiError, AppState, MAX_BODY_BYTES};
+
+/// A definition file's text: a seed of demo data is the largest the CRM has (57 KB).
+pub(crate) const DEFINITION_BODY_BYTES: usize = MAX_BODY_BYTES;
+
+/// A file's place: its kind (`app`, `form`, `flow`, `rule`, `report`, `dashboard`, `template`,
+/// `seed`) and id.
+fn kind_of(kind: &str) -> Result<defs::FileKind, ApiError> {
+    defs::FileKind::parse(kind).ok_or_else(|| {
+        let kinds: Vec<&str> = defs::FileKind::ALL.iter().map(|k| k.name()).collect();
+        ApiError::new(Code::NotFound, format!("no kind of definition `{kind}`; the kinds are {}", kinds.join(", ")))
+    })
+}
+
+/// The app's files, with what its draft changes.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
+    (status = 200, description = "`{app, release, items: [{kind, id, path, version, published, draft, deleted}]}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 404, description = "No such app", body = ErrorBody)))]
+#[get("/api/apps/{app}/definitions")]
+pub(crate) async fn index(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.engine.definitions(&caller.0, &path.into_inner()).await?))
+}
+
+/// One file as the draft has it; its `ETag` is the version a save names in `If-Match`.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("kind" = String, Path), ("id" = String, Path)), responses(
+    (status = 200, description = "`{kind, id, version, draft, definition | source}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 404, description = "No such app, kind or file", body = ErrorBody)))]
+#[get("/api/apps/{app}/definitions/{kind}/{id}")]
+pub(crate) async fn get_definition(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, kind, id) = path.into_inner();
+    let view = state.engine.definition(&caller.0, &app, kind_of(&kind)?, &id).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(view.version)).json(view))
+}
+
+/// A file's new text: `definition` (JSON) for definitions, `source` for scripts and templates
+/// (the engine reads it, once it has checked who asks). For the document only.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct DefinitionBody {
+    definition: Option<Value>,
+    source: Option<String>,
+}
+
+/// Saves a file into the draft. `If-Match` names the version edited (needed unless the file
+/// is new); an edit of an older version is merged with the saves since, unless both changed
+/// the same part (409 with the current version). The draft is kept even with problems: they
+/// are answered, each with its file and JSON pointer.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("kind" = String, Path), ("id" = String, Path),
+    ("If-Match" = Option<i64>, Header, description = "The version edited")), request_body = DefinitionBody, responses(
+    (status = 200, description = "`{version, merged, problems: [{file, pointer, message}]}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 409, description = "Stale: both edits changed the same part", body = ErrorBody),
+    (status = 413, description = "Body past `DEFINITION_BODY_BYTES`", body = ErrorBody)))]
+#[put("/api/apps/{app}/definitions/{kind}/{id}")]
+pub(crate) async fn put_definition(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, String, String)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (app, kind, id) = path.into_inner();
+    let kind = kind_of(&kind)?;
+    let based_on = if req.headers().contains_key("if-match") { Some(super::if_match(&req)?) } else { None };
+    let body: Value = json_body(&req, payload, DEFINITION_BODY_BYTES).await?;
+    let saved = state.engine.save_definition(&caller.0, &app, kind, &id, based_on, &body).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(saved.version)).json(saved))
+}
+
+/// Removes a file in the draft (`If-Match`: the version removed).
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("kind" = String, Path), ("id" = String, Path),
+    ("If-Match" = i64, Header, description = "The version removed")), responses(
+    (status = 200, description = "`{version, merged, problems}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 409, description = "Stale", body = ErrorBody)))]
+#[delete("/api/apps/{app}/definitions/{kind}/{id}")]
+pub(crate) async fn delete_definition(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, String, String)>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (app, kind, id) = path.into_inner();
+    let saved = state.engine.delete_definition(&caller.0, &app, kind_of(&kind)?, &id, super::if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().json(saved))
+}
+
+/// What a publish or a rollback says of itself, and how it migrates the records stored:
+/// `{"op": "default", "form", "field", "value"}`, `{"op": "rename", "form", "from", "to"}`,
+/// `{"op": "drop", "form", "field"}`.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PublishBody {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    #[schema(value_type = Vec<std::collections::BTreeMap<String, Value>>)]
+    migrations: Vec<Migration>,
+}
+
+/// The migrations an impact is measured with.
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ImpactBody {
+    #[serde(default)]
+    #[schema(value_type = Vec<std::collections::BTreeMap<String, Value>>)]
+    migrations: Vec<Migration>,
+}
+
+/// What publishing the draft with `migrations` would do to the records stored: for each form
+/// it changes, how many records would no longer validate, grouped by pointer and problem, with
+/// sample ids.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ImpactBody, responses(
+    (status = 200, description = "`{forms: [{form, records, changed, invalid, problems: [{pointer, message, records, samples}]}]}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 422, description = "The draft has problems, or a migration names what the draft lacks", body = ErrorBody)))]
+#[post("/api/apps/{app}/impact")]
+pub(crate) async fn impact(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<AppId>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: ImpactBody = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    Ok(HttpResponse::Ok().json(state.engine.impact(&caller.0, &path.into_inner(), &body.migrations).await?))
+}
+
+/// Checks the whole draft as `tessera check` does and makes it the live app in one step, or
+/// refuses with every problem (422, each with its file and JSON pointer) — the records that
+/// would no longer validate too, unless `migrations` bring them in line; the migrations write
+/// each record they change as a new version (`migrate`) in the same transaction.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = PublishBody, responses(
+    (status = 201, description = "`{release, source, author, published_at, message, files}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 422, description = "The draft has problems", body = ErrorBody)))]
+#[post("/api/apps/{app}/publish")]
+pub(crate) async fn publish(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<AppId>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: PublishBody = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    Ok(HttpResponse::Created().json(state.engine.publish(&caller.0, &path.into_inner(), &body.message, &body.migrations).await?))
+}
+
+/// The app's published releases, newest first.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
+    (status = 200, description = "`{items: [{release, source, author, published_at, message, files}]}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[get("/api/apps/{app}/releases")]
+pub(crate) async fn releases(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
+    let items = state.engine.releases(&caller.0, &path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// Publishes an earlier release again, checked like any publish; the draft is left alone.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("release" = i64, Path)), request_body = PublishBody, responses(
+    (status = 201, description = "The new release"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 404, description = "No such release", body = ErrorBody),
+    (status = 422, description = "That release no longer checks", body = ErrorBody)))]
+#[post("/api/apps/{app}/releases/{release}/rollback")]
+pub(crate) async fn rollback(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, i64)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (app, release) = path.into_inner();
+    let body: PublishBody = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    Ok(HttpResponse::Created().json(state.engine.rollback(&caller.0, &app, release, &body.message, &body.migrations).await?))
+}
+
+/// An uploaded bundle: the CRM's is 60 KB zipped; its files unzip to at most
+/// `defs::MAX_BUNDLE_UNZIPPED_BYTES`.
+pub(crate) const BUNDLE_BODY_BYTES: usize = 16 << 20;
+
+/// The app's live release as a bundle (`crm-1.3.0.tpl`): a zip of its canonical files with a
+/// manifest (id, version, definition format, checksums).
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
+    (status = 200, description = "The bundle (application/zip)"),
+    (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[get("/api/apps/{app}/bundle")]
+pub(crate) async fn export_bundle(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
+    let app = path.into_inner();
+    let bytes = state.engine.export_bundle(&caller.0, &app).await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header(("Content-Disposition", format!("attachment; filename=\"{}.tpl\"", app.as_str())))
+        .body(bytes))
+}
+
+/// Installs the app of a bundle, or — when it is installed — merges what the bundle changed
+/// since its last install into the live release (an admin's changes are kept), checked and
+/// impact-analysed as a publish.
+#[utoipa::path(tag = "definitions", request_body(content = Vec<u8>, content_type = "application/zip"), responses(
+    (status = 201, description = "`{app, release}`"),
+    (status = 400, description = "Not a bundle, or a file does not match its checksum", body = ErrorBody),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 413, description = "Past `BUNDLE_BODY_BYTES`, or unzips past `MAX_BUNDLE_UNZIPPED_BYTES`", body = ErrorBody),
+    (status = 422, description = "The app has problems, or would leave records invalid", body = ErrorBody)))]
+#[post("/api/bundles")]
+pub(crate) async fn install_bundle(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let bytes = super::read_body(&req, payload, BUNDLE_BODY_BYTES).await?;
+    let (app, release) = state.engine.install_bundle(&caller.0, &bytes).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "app": app, "release": release })))
+}

@@ -1,0 +1,409 @@
+//! Live apps (issue 19): an app's definitions edited as a draft through the API, checked at
+//! each save, published in one step (or refused with every problem), rolled back; two
+//! admins' edits merged three-way; other servers following a publish; the app folder's own
+//! changes merged in at start without losing an admin's.
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use e2e::{app_id, call, copy_dir, crm, databases, repo, settings, start};
+use engine::Engine;
+use serde_json::{Value, json};
+
+const ACCOUNT: &str = "/api/apps/crm/definitions/form/account";
+const ACCOUNTS: &str = "/api/apps/crm/forms/account/records";
+
+/// The account form with `edit` applied to it.
+fn edited(form: &Value, edit: impl FnOnce(&mut Value)) -> Value {
+    let mut form = form.clone();
+    edit(&mut form);
+    form
+}
+
+fn fields(form: &mut Value) -> &mut Vec<Value> {
+    form["fields"].as_array_mut().unwrap()
+}
+
+fn field<'a>(form: &'a mut Value, id: &str) -> &'a mut Value {
+    fields(form).iter_mut().find(|f| f["id"] == id).unwrap()
+}
+
+fn put(uri: &str, version: Option<i64>, body: Value) -> TestRequest {
+    let req = TestRequest::put().uri(uri).set_json(body);
+    match version {
+        Some(v) => req.insert_header(("If-Match", v.to_string())),
+        None => req,
+    }
+}
+
+fn vat_no() -> Value {
+    json!({"id": "vat_no", "type": "text", "label": {"en": "VAT number", "zh-CN": "税号"}, "max_length": 40})
+}
+
+#[actix_web::test]
+async fn an_admin_edits_publishes_and_rolls_back_a_form_and_a_rep_cannot_touch_definitions() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+
+        // The index lists every file of the installed release.
+        let (status, index) = call(&app, TestRequest::get().uri("/api/apps/crm/definitions"), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {index}");
+        assert_eq!(index["release"], 1, "{url}");
+        let paths: Vec<&str> = index["items"].as_array().unwrap().iter().map(|i| i["path"].as_str().unwrap()).collect();
+        assert!(
+            paths.contains(&"forms/account.json") && paths.contains(&"rules/lead_score.rhai") && paths.contains(&"app.json"),
+            "{paths:?}"
+        );
+
+        // A rep may neither read nor write definitions, nor publish.
+        for req in [
+            TestRequest::get().uri("/api/apps/crm/definitions"),
+            TestRequest::get().uri(ACCOUNT),
+            put(ACCOUNT, Some(1), json!({"definition": {}})),
+            TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})),
+        ] {
+            let (status, body) = call(&app, req, Some(&rep)).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {body}");
+        }
+
+        let (status, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        assert_eq!((status, &view["version"], &view["draft"]), (StatusCode::OK, &json!(1), &json!(false)), "{url}: {view}");
+        let form = view["definition"].clone();
+
+        // A draft with a problem is kept, and the problem is answered with its place.
+        let broken = edited(&form, |f| fields(f).push(json!({"id": "vat_no", "type": "no_such_type", "label": {"en": "VAT"}})));
+        let (status, saved) = call(&app, put(ACCOUNT, Some(1), json!({"definition": broken})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        let problems = saved["problems"].as_array().unwrap();
+        assert!(
+            problems.iter().any(|p| p["file"] == "forms/account.json" && p["pointer"].as_str().unwrap().starts_with("/fields/18")),
+            "{url}: {saved}"
+        );
+        let draft_version = saved["version"].as_i64().unwrap();
+        let (status, refused) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({"message": "VAT"})), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        assert!(refused["details"].to_string().contains("forms/account.json"), "{url}: {refused}");
+
+        // Until published, records know nothing of the new field.
+        let account = json!({"data": {"name": "Acme", "vat_no": "DE123"}});
+        let (status, body) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(account.clone()), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+
+        // Fixed and published: the live app has the field at once.
+        let fixed = edited(&form, |f| fields(f).push(vat_no()));
+        let (status, saved) = call(&app, put(ACCOUNT, Some(draft_version), json!({"definition": fixed})), a).await;
+        assert_eq!((status, saved["problems"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{url}: {saved}");
+        let (status, release) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({"message": "VAT number"})), a).await;
+        assert_eq!(
+            (status, &release["release"], &release["author"]),
+            (StatusCode::CREATED, &json!(2), &json!("admin")),
+            "{url}: {release}"
+        );
+        let (status, created) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(account.clone()), a).await;
+        assert_eq!((status, &created["data"]["vat_no"]), (StatusCode::CREATED, &json!("DE123")), "{url}: {created}");
+        let (_, index) = call(&app, TestRequest::get().uri("/api/apps/crm/definitions"), a).await;
+        assert!(index["items"].as_array().unwrap().iter().all(|i| i["draft"] == false), "{url}: the draft is published: {index}");
+        let (status, again) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}: an empty draft publishes nothing: {again}");
+
+        // The releases, newest first; the publish is in the audit log.
+        let (_, releases) = call(&app, TestRequest::get().uri("/api/apps/crm/releases"), a).await;
+        let listed: Vec<(i64, &str)> =
+            releases["items"].as_array().unwrap().iter().map(|r| (r["release"].as_i64().unwrap(), r["source"].as_str().unwrap())).collect();
+        assert_eq!(listed, [(2, "publish"), (1, "folder")], "{url}");
+        let (_, log) = call(&app, TestRequest::get().uri("/api/audit?app=crm"), a).await;
+        assert!(log["items"].as_array().unwrap().iter().any(|r| r["action"] == "publish" && r["after"]["release"] == 2), "{url}: {log}");
+
+        // Rolled back to release 1: refused while an account holds the field, unless its values
+        // are dropped knowingly.
+        let rollback = |body: Value| TestRequest::post().uri("/api/apps/crm/releases/1/rollback").set_json(body);
+        let (status, refused) = call(&app, rollback(json!({})), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        assert!(refused["details"].to_string().contains("1 of 1 records would no longer validate"), "{url}: {refused}");
+        let drop_vat = json!({"migrations": [{"op": "drop", "form": "account", "field": "vat_no"}]});
+        let (status, release) = call(&app, rollback(drop_vat), a).await;
+        assert_eq!(
+            (status, &release["release"], &release["source"]),
+            (StatusCode::CREATED, &json!(3), &json!("rollback")),
+            "{url}: {release}"
+        );
+        let (status, body) =
+            call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Beta", "vat_no": "X"}})), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert!(engine.verify_audit().await.unwrap().is_ok(), "{url}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn two_admins_editing_one_form_are_merged_unless_they_change_the_same_part() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let form = view["definition"].clone();
+
+        // Both from version 1: one edits `name`, the other `phone`.
+        let first = edited(&form, |f| field(f, "name")["max_length"] = json!(120));
+        let second = edited(&form, |f| field(f, "phone")["label"]["en"] = json!("Switchboard"));
+        let (status, one) = call(&app, put(ACCOUNT, Some(1), json!({"definition": first})), a).await;
+        assert_eq!((status, &one["merged"]), (StatusCode::OK, &json!(false)), "{url}: {one}");
+        let (status, two) = call(&app, put(ACCOUNT, Some(1), json!({"definition": second})), a).await;
+        assert_eq!((status, &two["merged"]), (StatusCode::OK, &json!(true)), "{url}: {two}");
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let mut merged = view["definition"].clone();
+        assert_eq!(field(&mut merged, "name")["max_length"], 120, "{url}");
+        assert_eq!(field(&mut merged, "phone")["label"]["en"], "Switchboard", "{url}");
+
+        // Both from the same version again, changing the same part: the second is stale.
+        let version = view["version"].as_i64().unwrap();
+        let (status, _) = call(
+            &app,
+            put(ACCOUNT, Some(version), json!({"definition": edited(&merged, |f| field(f, "name")["max_length"] = json!(100))})),
+            a,
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        let (status, stale) = call(
+            &app,
+            put(ACCOUNT, Some(version), json!({"definition": edited(&merged, |f| field(f, "name")["max_length"] = json!(80))})),
+            a,
+        )
+        .await;
+        assert_eq!((status, stale["error"].as_str()), (StatusCode::CONFLICT, Some("stale_version")), "{url}: {stale}");
+
+        // A script is text; a new file needs no If-Match, an existing one does.
+        let rule = "/api/apps/crm/definitions/rule/vat_check";
+        let source = "fn check(record, old, user) { [] }\n";
+        let (status, saved) = call(&app, put(rule, None, json!({"source": source})), a).await;
+        assert_eq!((status, &saved["version"]), (StatusCode::OK, &json!(1)), "{url}: {saved}");
+        let (status, _) = call(&app, put(rule, None, json!({"source": source})), a).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}");
+        let (status, view) = call(&app, TestRequest::get().uri(rule), a).await;
+        assert_eq!((status, &view["source"]), (StatusCode::OK, &json!(source)), "{url}: {view}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn a_publish_on_one_server_is_served_by_another_and_survives_a_restart_from_the_folder() {
+    for url in databases().await.into_iter().filter(|u| u.starts_with("postgres")) {
+        let (first, admin) = crm(&url).await;
+        let second = Engine::open_with(&url, &[repo().join("apps/crm")], &settings()).await.unwrap();
+        let crm_app = app_id("crm");
+        let actor = first.authenticate(&admin, engine::Csrf::NotNeeded).await.unwrap();
+        let view = first.definition(&actor, &crm_app, defs::FileKind::Form, "account").await.unwrap();
+        let form = edited(&view.definition.unwrap(), |f| fields(f).push(vat_no()));
+        first
+            .save_definition(&actor, &crm_app, defs::FileKind::Form, "account", Some(view.version), &json!({"definition": form}))
+            .await
+            .unwrap();
+        first.publish(&actor, &crm_app, "VAT", &[]).await.unwrap();
+
+        second.follow_releases().await.unwrap();
+        let schema = second.form_schema(&actor, &crm_app, &e2e::form_id("account")).await.unwrap();
+        assert!(schema.to_string().contains("vat_no"), "{url}: the other server serves the published form");
+
+        // A server started again with the unchanged folder keeps the published release.
+        let third = Engine::open_with(&url, &[repo().join("apps/crm")], &settings()).await.unwrap();
+        let schema = third.form_schema(&actor, &crm_app, &e2e::form_id("account")).await.unwrap();
+        assert!(schema.to_string().contains("vat_no"), "{url}: a restart does not undo a publish");
+        for engine in [first, second, third] {
+            engine.close().await.unwrap();
+        }
+    }
+}
+
+#[actix_web::test]
+async fn the_folders_own_changes_are_merged_in_at_start_keeping_an_admins() {
+    let dir = std::env::temp_dir().join(format!("tessera-live-{}", uuid::Uuid::now_v7().simple()));
+    let folder = dir.join("crm");
+    copy_dir(&repo().join("apps/crm"), &folder);
+    let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
+    let settings = settings();
+    let open = || Engine::open_with(&url, std::slice::from_ref(&folder), &settings);
+    let engine = open().await.unwrap();
+    engine.ensure_admin(Some("admin-pass")).await.unwrap();
+    let actor = engine.authenticate(&engine.login("admin", "admin-pass").await.unwrap().token, engine::Csrf::NotNeeded).await.unwrap();
+    let crm_app = app_id("crm");
+    let view = engine.definition(&actor, &crm_app, defs::FileKind::Form, "account").await.unwrap();
+    let form = edited(&view.definition.unwrap(), |f| fields(f).push(vat_no()));
+    engine
+        .save_definition(&actor, &crm_app, defs::FileKind::Form, "account", Some(view.version), &json!({"definition": form}))
+        .await
+        .unwrap();
+    engine.publish(&actor, &crm_app, "VAT", &[]).await.unwrap();
+    engine.close().await.unwrap();
+
+    // The consultant changes another field of the same form in the folder.
+    let file = folder.join("forms/account.json");
+    let mut on_disk: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    field(&mut on_disk, "website")["label"]["en"] = json!("Web site");
+    std::fs::write(&file, serde_json::to_string_pretty(&on_disk).unwrap()).unwrap();
+
+    let engine = open().await.unwrap();
+    let view = engine.definition(&actor, &crm_app, defs::FileKind::Form, "account").await.unwrap();
+    let mut live = view.definition.unwrap();
+    assert_eq!(field(&mut live, "website")["label"]["en"], "Web site", "the folder's change is in");
+    assert!(fields(&mut live).iter().any(|f| f["id"] == "vat_no"), "the admin's change is kept");
+    let releases = engine.releases(&actor, &crm_app).await.unwrap();
+    assert_eq!(releases.iter().map(|r| r.source.as_str()).collect::<Vec<_>>(), ["folder", "publish", "folder"]);
+    engine.close().await.unwrap();
+}
+
+/// The live accounts, by id, as an admin lists them.
+async fn accounts<S, B>(app: &S, token: &str) -> Vec<Value>
+where
+    S: actix_web::dev::Service<actix_http::Request, Response = actix_web::dev::ServiceResponse<B>, Error = actix_web::Error>,
+    B: actix_web::body::MessageBody,
+{
+    let (status, page) = call(app, TestRequest::get().uri(&format!("{ACCOUNTS}?limit=500")), Some(token)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+#[actix_web::test]
+async fn a_required_field_publishes_with_a_default_migration_and_a_renamed_field_takes_its_data() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let stored = accounts(&app, &admin).await.len();
+        assert!(stored >= 20, "{url}: the demo has accounts");
+
+        // A required field: every stored account would lack it.
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let form = edited(&view["definition"], |f| {
+            fields(f).push(json!({"id": "vat_no", "type": "text", "required": true, "label": {"en": "VAT number"}}))
+        });
+        let (status, saved) = call(&app, put(ACCOUNT, Some(1), json!({"definition": form})), a).await;
+        assert_eq!((status, saved["problems"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{url}: {saved}");
+        let publish = |body: Value| TestRequest::post().uri("/api/apps/crm/publish").set_json(body);
+        let (status, refused) = call(&app, publish(json!({"message": "VAT"})), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        let expected = format!("{stored} of {stored} records would no longer validate");
+        assert!(refused["details"].to_string().contains(&expected), "{url}: {refused}");
+
+        // The impact with a default: nothing left invalid, every account changed.
+        let default = json!([{"op": "default", "form": "account", "field": "vat_no", "value": "unknown"}]);
+        let (status, impact) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/impact").set_json(json!({"migrations": default})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {impact}");
+        let account_impact = impact["forms"].as_array().unwrap().iter().find(|f| f["form"] == "account").unwrap();
+        assert_eq!(
+            (account_impact["invalid"].as_u64(), account_impact["changed"].as_u64()),
+            (Some(0), Some(stored as u64)),
+            "{url}: {impact}"
+        );
+
+        let (status, release) = call(&app, publish(json!({"message": "VAT", "migrations": default})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+        let all = accounts(&app, &admin).await;
+        assert!(all.iter().all(|acc| acc["data"]["vat_no"] == "unknown"), "{url}: every account has the value");
+        let some = all[0]["id"].as_str().unwrap();
+        let (_, history) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{some}/history")), a).await;
+        assert_eq!(history["items"].as_array().unwrap().last().unwrap()["op"], "migrate", "{url}: {history}");
+        let (status, body) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep Co"}})), Some(&rep)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: a rep's create needs the field now: {body}");
+        let (status, body) =
+            call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep Co", "vat_no": "CN1"}})), Some(&rep)).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+
+        // A rename: refused while accounts hold the old field, published with a rename.
+        let with_site: Vec<(String, Value)> = accounts(&app, &admin)
+            .await
+            .iter()
+            .filter(|acc| acc["data"]["website"].is_string())
+            .map(|acc| (acc["id"].as_str().unwrap().to_owned(), acc["data"]["website"].clone()))
+            .collect();
+        assert!(!with_site.is_empty(), "{url}: some demo accounts have a website");
+        // The field's id changes wherever the app names it: the form's fields and layout, the seed.
+        for uri in [ACCOUNT, "/api/apps/crm/definitions/seed/demo"] {
+            let (_, view) = call(&app, TestRequest::get().uri(uri), a).await;
+            let renamed: Value = serde_json::from_str(&view["definition"].to_string().replace("\"website\"", "\"homepage\"")).unwrap();
+            let (status, saved) = call(&app, put(uri, view["version"].as_i64(), json!({"definition": renamed})), a).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        }
+        let (status, refused) = call(&app, publish(json!({})), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        let rename = json!([{"op": "rename", "form": "account", "from": "website", "to": "homepage"}]);
+        let (status, release) = call(&app, publish(json!({"message": "homepage", "migrations": rename})), a).await;
+        assert_eq!((status, &release["release"]), (StatusCode::CREATED, &json!(3)), "{url}: {release}");
+        for (id, site) in &with_site {
+            let (_, account) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{id}")), a).await;
+            assert_eq!(&account["data"]["homepage"], site, "{url}: the data follows the rename");
+            assert!(account["data"].get("website").is_none(), "{url}: {account}");
+        }
+
+        // Rolled back to release 2, renaming back: the data follows again.
+        let back = json!([{"op": "rename", "form": "account", "from": "homepage", "to": "website"}]);
+        let (status, release) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/releases/2/rollback").set_json(json!({"migrations": back})), a).await;
+        assert_eq!((status, &release["release"]), (StatusCode::CREATED, &json!(4)), "{url}: {release}");
+        let (id, site) = &with_site[0];
+        let (_, account) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{id}")), a).await;
+        assert_eq!((&account["data"]["website"], &account["data"]["vat_no"]), (site, &json!("unknown")), "{url}: {account}");
+        assert!(engine.verify_audit().await.unwrap().is_ok(), "{url}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn a_newer_bundle_over_a_customised_installation_keeps_the_customisation_and_the_records() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let before = accounts(&app, &admin).await;
+
+        // The consultant's bundle of this version, taken before the admin's change.
+        let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/bundle"), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}");
+        let req = TestRequest::get().uri("/api/apps/crm/bundle").insert_header(("Authorization", format!("Bearer {admin}"))).to_request();
+        let shipped = actix_web::test::call_and_read_body(&app, req).await;
+        let mut newer = defs::Bundle::from_zip(&shipped).unwrap();
+
+        // The admin adds a field in the browser.
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let form = edited(&view["definition"], |f| fields(f).push(vat_no()));
+        call(&app, put(ACCOUNT, Some(1), json!({"definition": form})), a).await;
+        let (status, _) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}");
+
+        // The consultant's next version changes another part of the same form.
+        let path = "forms/account.json";
+        let mut shipped_form: Value = serde_json::from_str(&newer.files.0[path]).unwrap();
+        field(&mut shipped_form, "website")["label"]["en"] = json!("Web site");
+        newer.files.0.insert(path.into(), defs::to_canonical_json(&serde_json::from_value::<defs::Form>(shipped_form).unwrap()));
+        let newer = defs::Bundle::new("crm", "1.1.0", newer.files);
+        let install = TestRequest::post().uri("/api/bundles").set_payload(newer.to_zip().unwrap());
+        let (status, installed) = call(&app, install, a).await;
+        assert_eq!((status, &installed["app"]), (StatusCode::CREATED, &json!("crm")), "{url}: {installed}");
+
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let mut live = view["definition"].clone();
+        assert_eq!(field(&mut live, "website")["label"]["en"], "Web site", "{url}: the bundle's change is in");
+        assert!(fields(&mut live).iter().any(|f| f["id"] == "vat_no"), "{url}: the admin's change is kept");
+        assert_eq!(accounts(&app, &admin).await.len(), before.len(), "{url}: the records are kept");
+
+        // Garbage is refused, and a rep may not install.
+        let (status, body) = call(&app, TestRequest::post().uri("/api/bundles").set_payload("junk"), a).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let (status, _) = call(&app, TestRequest::post().uri("/api/bundles").set_payload(newer.to_zip().unwrap()), Some(&rep)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+}
