@@ -108,6 +108,9 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/releases/{release}/rollback", "post"),
             ("/api/apps/{app}/bundle", "get"),
             ("/api/bundles", "post"),
+            ("/api/apps/{app}/test", "post"),
+            ("/api/apps", "post"),
+            ("/api/apps/{app}/releases/{from}/diff/{to}", "get"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

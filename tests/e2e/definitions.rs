@@ -50,6 +50,7 @@ fn files_in(dir: &Path) -> usize {
         ("flows", "json"),
         ("rules", "rhai"),
         ("templates", "hbs"),
+        ("tests", "json"),
     ] {
         if let Ok(entries) = fs::read_dir(dir.join(folder)) {
             n += entries.filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == extension)).count();

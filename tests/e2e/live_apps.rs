@@ -110,6 +110,13 @@ async fn an_admin_edits_publishes_and_rolls_back_a_form_and_a_rep_cannot_touch_d
         let (status, again) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
         assert_eq!(status, StatusCode::CONFLICT, "{url}: an empty draft publishes nothing: {again}");
 
+        // What release 2 changed, in the form's terms.
+        let (status, diff) = call(&app, TestRequest::get().uri("/api/apps/crm/releases/1/diff/2"), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {diff}");
+        let changed: Vec<&str> = diff["items"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
+        assert_eq!(changed, ["forms/account.json"], "{url}: {diff}");
+        assert_eq!(diff["items"][0]["lists"]["fields"]["added"], json!(["vat_no"]), "{url}: {diff}");
+
         // The releases, newest first; the publish is in the audit log.
         let (_, releases) = call(&app, TestRequest::get().uri("/api/apps/crm/releases"), a).await;
         let listed: Vec<(i64, &str)> =
@@ -207,9 +214,18 @@ async fn a_publish_on_one_server_is_served_by_another_and_survives_a_restart_fro
             .unwrap();
         first.publish(&actor, &crm_app, "VAT", &[]).await.unwrap();
 
-        second.follow_releases().await.unwrap();
-        let schema = second.form_schema(&actor, &crm_app, &e2e::form_id("account")).await.unwrap();
-        assert!(schema.to_string().contains("vat_no"), "{url}: the other server serves the published form");
+        // The other server polls every second, as `tessera serve` does; give it a few.
+        let follower = second.spawn_release_follower(std::time::Duration::from_secs(1));
+        let published = std::time::Instant::now();
+        let schema = loop {
+            let schema = second.form_schema(&actor, &crm_app, &e2e::form_id("account")).await.unwrap().to_string();
+            if schema.contains("vat_no") || published.elapsed() > std::time::Duration::from_secs(10) {
+                break schema;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        follower.abort();
+        assert!(schema.contains("vat_no"), "{url}: the other server serves the published form");
 
         // A server started again with the unchanged folder keeps the published release.
         let third = Engine::open_with(&url, &[repo().join("apps/crm")], &settings()).await.unwrap();
@@ -318,6 +334,23 @@ async fn a_required_field_publishes_with_a_default_migration_and_a_renamed_field
             call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep Co", "vat_no": "CN1"}})), Some(&rep)).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
 
+        // A flow changed: the impact counts the records in flight by state.
+        let flow_at = "/api/apps/crm/definitions/flow/opportunity";
+        let (_, flow) = call(&app, TestRequest::get().uri(flow_at), a).await;
+        let relabelled = edited(&flow["definition"], |f| f["label"]["en"] = json!("Deal flow"));
+        call(&app, put(flow_at, flow["version"].as_i64(), json!({"definition": relabelled})), a).await;
+        let (status, impact) = call(&app, TestRequest::post().uri("/api/apps/crm/impact").set_json(json!({})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {impact}");
+        let in_flight = &impact["flows"][0];
+        let (_, deals) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/opportunity/records?limit=500"), a).await;
+        let counted: u64 = in_flight["states"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+        assert_eq!(
+            (in_flight["form"].as_str(), counted),
+            (Some("opportunity"), deals["items"].as_array().unwrap().len() as u64),
+            "{url}: {impact}"
+        );
+        assert_eq!(in_flight["staying"], json!([]), "{url}: every state is still there");
+
         // A rename: refused while accounts hold the old field, published with a rename.
         let with_site: Vec<(String, Value)> = accounts(&app, &admin)
             .await
@@ -406,4 +439,69 @@ async fn a_newer_bundle_over_a_customised_installation_keeps_the_customisation_a
         drop(app);
         engine.close().await.unwrap();
     }
+}
+
+#[actix_web::test]
+async fn an_app_is_made_from_nothing_through_the_api() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let new_app = |body: Value| TestRequest::post().uri("/api/apps").set_json(body);
+
+        let (status, _) = call(&app, new_app(json!({"id": "visits", "name": "Visits"})), Some(&rep)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
+        let (status, body) = call(&app, new_app(json!({"id": "Visits!", "name": "Visits"})), a).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
+        let (status, made) = call(&app, new_app(json!({"id": "visits", "name": {"en": "Visits", "zh-CN": "拜访"}})), a).await;
+        assert_eq!((status, &made["release"]), (StatusCode::CREATED, &json!(1)), "{url}: {made}");
+        let (status, _) = call(&app, new_app(json!({"id": "visits", "name": "Again"})), a).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}");
+        let (_, apps) = call(&app, TestRequest::get().uri("/api/apps"), a).await;
+        assert!(apps.to_string().contains("\"visits\""), "{url}: {apps}");
+
+        // A form added to the draft and published: records of it can be made at once.
+        // No `$schema`: the draft names the form schema itself.
+        let form =
+            json!({"label": {"en": "Visit"}, "fields": [{"id": "place", "type": "text", "required": true, "label": {"en": "Place"}}]});
+        let (status, saved) = call(&app, put("/api/apps/visits/definitions/form/visit", None, json!({"definition": form})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        let (status, release) =
+            call(&app, TestRequest::post().uri("/api/apps/visits/publish").set_json(json!({"message": "visits"})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+        let visit = TestRequest::post().uri("/api/apps/visits/forms/visit/records").set_json(json!({"data": {"place": "Shanghai"}}));
+        let (status, created) = call(&app, visit, a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {created}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn an_app_names_the_roles_that_may_build_it() {
+    let url = databases().await.remove(0);
+    let (engine, admin) = crm(&url).await;
+    engine.seed_users("crm", "demo").await.unwrap();
+    let app = start(engine.clone()).await;
+    let (manager, rep) = (engine.login("manager1", "demo").await.unwrap().token, engine.login("rep1", "demo").await.unwrap().token);
+    let index = || TestRequest::get().uri("/api/apps/crm/definitions");
+    assert_eq!(call(&app, index(), Some(&manager)).await.0, StatusCode::FORBIDDEN);
+
+    let (_, view) = call(&app, TestRequest::get().uri("/api/apps/crm/definitions/app/crm"), Some(&admin)).await;
+    let settings = edited(&view["definition"], |a| a["builders"] = json!(["sales_manager"]));
+    let (status, saved) =
+        call(&app, put("/api/apps/crm/definitions/app/crm", view["version"].as_i64(), json!({"definition": settings})), Some(&admin)).await;
+    assert_eq!((status, saved["problems"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{saved}");
+    let (status, _) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), Some(&admin)).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    assert_eq!(call(&app, index(), Some(&manager)).await.0, StatusCode::OK, "a sales manager builds the CRM now");
+    assert_eq!(call(&app, index(), Some(&rep)).await.0, StatusCode::FORBIDDEN, "a rep still does not");
+    let (status, _) =
+        call(&app, TestRequest::post().uri("/api/apps").set_json(json!({"id": "other", "name": "Other"})), Some(&manager)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "making apps stays with admins");
+    drop(app);
+    engine.close().await.unwrap();
 }

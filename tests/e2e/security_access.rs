@@ -408,7 +408,7 @@ fn fill(path: &str, quote: &str, task: &str, import: &str) -> String {
             "report" => "sales_funnel",
             "dashboard" => "sales",
             "kind" => "form",
-            "release" => "1",
+            "release" | "from" | "to" => "1",
             other => panic!("the walk has no value for the parameter `{other}` of {path}: add one"),
         };
         out.push_str(value);

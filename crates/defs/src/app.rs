@@ -42,6 +42,9 @@ pub struct App {
     /// only proposes indexes, and an admin applies them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub indexes: Option<IndexSettings>,
+    /// Roles whose holders may change this app's definitions and publish them, besides admins.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub builders: Vec<String>,
 }
 
 /// The index advisor's freedom on an app: it records filters, sorts and report groupings that

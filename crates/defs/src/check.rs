@@ -64,6 +64,12 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         }
     }
 
+    for (b, role) in defs.app.builders.iter().enumerate() {
+        if !roles.contains(role.as_str()) {
+            at(&app_file, format!("/builders/{b}"), format!("no role `{role}` in app.json"));
+        }
+    }
+
     for (id, form) in &defs.forms {
         let file = defs.dir.join("forms").join(format!("{id}.json"));
         schema_reference(&form.schema, DefKind::Form, &file, &mut at);

@@ -19,10 +19,12 @@ pub enum FileKind {
     Dashboard,
     Template,
     Seed,
+    /// A scenario test (`tests/<id>.json`).
+    Test,
 }
 
 impl FileKind {
-    pub const ALL: [FileKind; 8] = [
+    pub const ALL: [FileKind; 9] = [
         FileKind::App,
         FileKind::Form,
         FileKind::Flow,
@@ -31,6 +33,7 @@ impl FileKind {
         FileKind::Dashboard,
         FileKind::Template,
         FileKind::Seed,
+        FileKind::Test,
     ];
 
     /// The name in the API (`/definitions/{kind}/{id}`).
@@ -44,6 +47,7 @@ impl FileKind {
             FileKind::Dashboard => "dashboard",
             FileKind::Template => "template",
             FileKind::Seed => "seed",
+            FileKind::Test => "test",
         }
     }
 
@@ -60,7 +64,7 @@ impl FileKind {
             FileKind::Report => Some(DefKind::Report),
             FileKind::Dashboard => Some(DefKind::Dashboard),
             FileKind::Seed => Some(DefKind::Seed),
-            FileKind::Rule | FileKind::Template => None,
+            FileKind::Rule | FileKind::Template | FileKind::Test => None,
         }
     }
 
@@ -75,6 +79,7 @@ impl FileKind {
             FileKind::Dashboard => ("dashboards", "json"),
             FileKind::Template => ("templates", "hbs"),
             FileKind::Seed => ("seed", "json"),
+            FileKind::Test => ("tests", "json"),
         }
     }
 
@@ -157,11 +162,13 @@ impl AppFiles {
     }
 }
 
-/// The canonical text of a file of `kind`: for a JSON file what `tessera fmt` writes, for a
-/// script or a template its text as given. Errors are `(pointer, message)`.
+/// The canonical text of a file of `kind`: for a JSON definition what `tessera fmt` writes,
+/// for a scenario test its text as the format writes it, for a script or a template its text
+/// as given. Errors are `(pointer, message)`.
 pub fn canonical_text(kind: FileKind, text: &str) -> Result<String, Vec<(String, String)>> {
     match kind.json() {
         Some(def_kind) => crate::canonicalize(def_kind, text),
+        None if kind == FileKind::Test => Ok(crate::to_canonical_json(&crate::parse_scenario(text)?)),
         None => Ok(text.to_owned()),
     }
 }

@@ -17,6 +17,7 @@ mod label;
 mod load;
 mod report;
 mod rollup;
+mod scenario;
 mod schema;
 mod seed;
 
@@ -35,6 +36,7 @@ pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, load_files, parse_definition};
 pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
 pub use rollup::{Rollup, RollupOp};
+pub use scenario::{Expect, OutboxCount, Scenario, Step, TaskCount, parse_scenario};
 pub use schema::{SCHEMA_FILES, schema_json};
 pub use seed::{Generator, Seed, SeedForm, SeedUser};
 

@@ -98,6 +98,12 @@ pub fn load_files(files: &AppFiles, dir: &Path) -> (Option<AppDefs>, Vec<Diagnos
     let (flows, _) = read_kind(files, dir, FileKind::Flow, &mut diags);
     let sources = |kind| files.ids(kind).filter_map(|id| Some((id.clone(), files.get(kind, &id)?.to_owned()))).collect();
     let (scripts, templates) = (sources(FileKind::Rule), sources(FileKind::Template));
+    for id in files.ids(FileKind::Test) {
+        let file = dir.join(FileKind::Test.path(&id));
+        if let Err(problems) = crate::parse_scenario(files.get(FileKind::Test, &id).unwrap_or_default()) {
+            diags.extend(problems.into_iter().map(|(pointer, message)| Diagnostic::new(&file, pointer, message)));
+        }
+    }
     let Some(app) = app else {
         return (None, diags);
     };

@@ -156,7 +156,7 @@ fn check_length(pointer: &str, value: &str, max: usize) -> Result<(), EngineErro
     Ok(())
 }
 
-fn random_token(bytes: usize) -> String {
+pub(crate) fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     OsRng.fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)
@@ -267,6 +267,13 @@ impl Engine {
 
     /// Creates `admin` when the database has no users. Returns the password when it was
     /// generated (none given), so the caller can show it once.
+    /// The user `username` as an actor, without a password: for the scenario runner, which
+    /// acts as the users its steps name.
+    pub(crate) async fn actor_named(&self, username: &str) -> Result<Actor, EngineError> {
+        let user = store::get_user(self.store.db(), username).await?;
+        user.map(Actor::from_user).ok_or_else(|| EngineError::NotFound(format!("user `{username}`")))
+    }
+
     pub async fn ensure_admin(&self, password: Option<&str>) -> Result<Option<String>, EngineError> {
         if !store::users(self.store.db()).await?.is_empty() {
             return Ok(None);

@@ -34,6 +34,7 @@ mod print;
 mod records;
 mod reports;
 mod rollups;
+mod scenarios;
 mod seed;
 mod time;
 
@@ -50,7 +51,8 @@ pub use apps::LoadedApp;
 pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
 pub use definitions::{
-    DefinitionEntry, DefinitionIndex, DefinitionView, FormImpact, Impact, Migration, Problem, ProblemGroup, ReleaseView, Saved,
+    DefinitionEntry, DefinitionIndex, DefinitionView, FileChange, FlowInFlight, FormImpact, Impact, ItemChanges, Migration, Problem,
+    ProblemGroup, ReleaseView, Saved,
 };
 pub use envelope::{Envelope, HistoryItem, Page, Total};
 pub use error::{Code, EngineError, Kind, Limit};
@@ -65,6 +67,7 @@ pub use import::{
 pub use list::ListParams;
 pub use observe::QueueDepths;
 pub use rules::{Limits as RuleLimits, RuleError};
+pub use scenarios::{ScenarioOutcome, run_scenarios};
 pub use seed::SeedReport;
 pub use store::Backend;
 

@@ -28,6 +28,12 @@ pub(crate) async fn as_at<F: Future>(now: DateTime<Utc>, work: F) -> F::Output {
     JOB_TIME.scope(now, work).await
 }
 
+/// The time of the work running: the job's (or a scenario step's), else the wall clock. Timers
+/// fall due counted from it, so a timer a job or a scenario's step sets runs on their clock.
+pub(crate) fn current() -> DateTime<Utc> {
+    rules_time().unwrap_or_else(Utc::now)
+}
+
 /// The time rules read: the running job's, or `None` for the wall clock.
 pub(crate) fn rules_time() -> Option<DateTime<Utc>> {
     JOB_TIME.try_with(|t| *t).ok()

@@ -63,6 +63,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run the scenario tests of app folders (`tests/*.json`), each in a throwaway database.
+    /// Prints a line a test and `N passed, N failed`; exits 1 if any failed.
+    Test {
+        #[arg(required = true)]
+        dirs: Vec<PathBuf>,
+        /// Wall-clock limit of one rule call, in milliseconds: generous, as tests often run a
+        /// debug build on a busy machine.
+        #[arg(long, default_value_t = 2000)]
+        rule_timeout_ms: u64,
+    },
     /// Apps in a database: export one as a bundle or a folder, install one from a bundle.
     App {
         #[command(subcommand)]
@@ -106,13 +116,21 @@ enum AuditCommand {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The test runner installs an app for every scenario: its own lines, not the engine's, are the report.
+    let quiet = matches!(cli.command, Command::Test { .. });
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| if quiet { "warn" } else { "info" }.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    let cli = Cli::parse();
     let result = match cli.command {
         Command::Check { dirs } => return check(&dirs),
+        Command::Test { dirs, rule_timeout_ms } => {
+            let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
+            return test_apps(&dirs, &Settings { rule_limits, ..Settings::default() });
+        }
         Command::Fmt { dirs } => fmt(&dirs),
         Command::Audit { command: AuditCommand::Verify { db } } => return verify_audit(&db),
         Command::App { command: AppCommand::Export { app, db, out } } => export_app(&app, &db, &out),
@@ -130,6 +148,34 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs the scenario tests of each app folder.
+#[actix_web::main]
+async fn test_apps(dirs: &[PathBuf], settings: &Settings) -> ExitCode {
+    let (mut passed, mut failed) = (0, 0);
+    for dir in dirs {
+        let (files, problems) = defs::AppFiles::read(dir);
+        for problem in &problems {
+            eprintln!("{problem}");
+        }
+        failed += problems.len();
+        for outcome in engine::run_scenarios(&files, settings).await {
+            let test = dir.join(defs::FileKind::Test.path(&outcome.id));
+            match outcome.failure {
+                None => {
+                    passed += 1;
+                    eprintln!("ok     {}: {}", test.display(), outcome.name);
+                }
+                Some(failure) => {
+                    failed += 1;
+                    eprintln!("FAILED {}: {}: {failure}", test.display(), outcome.name);
+                }
+            }
+        }
+    }
+    eprintln!("{passed} passed, {failed} failed");
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
 
 /// Writes app `app` of the database at `db` to `out`: a bundle, or a folder of its files.

@@ -181,6 +181,8 @@ async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_data
     assert_eq!(defs::AppFiles::read(&again).0, defs::AppFiles::read(&folder).0);
     let (code, out) = tessera(&["check", again.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
+    let (code, out) = tessera(&["test", again.to_str().unwrap()]);
+    assert_eq!(code, 0, "the app's scenario tests travel with it and pass: {out}");
 
     // A file that is not a bundle is refused with why.
     std::fs::write(dir.join("junk.tpl"), "junk").unwrap();
@@ -188,4 +190,21 @@ async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_data
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not an app bundle"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_crm_scenarios_pass_and_one_fails_when_a_rule_is_taken_out() {
+    let (code, out) = tessera(&["test", "apps/crm"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(" passed, 0 failed"), "{out}");
+
+    // The lead scoring rule taken out (its hook kept, scoring nothing): a scenario notices.
+    let copy = std::env::temp_dir().join(format!("tessera-scenarios-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    defs::AppFiles::read(&repo().join("apps/crm")).0.write(&copy).unwrap();
+    std::fs::write(copy.join("rules/lead_score.rhai"), "fn score(record, old, user) { 0 }\n").unwrap();
+    let (code, out) = tessera(&["test", copy.to_str().unwrap()]);
+    std::fs::remove_dir_all(&copy).ok();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED") && out.contains("lead_conversion.json") && out.contains(".score is"), "{out}");
 }

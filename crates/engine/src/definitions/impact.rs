@@ -59,10 +59,22 @@ impl Migration {
     }
 }
 
-/// The records of the forms a release changes, against the new definitions.
+/// The records of the forms a release changes, against the new definitions, and those in
+/// flight on the flows it changes.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Impact {
     pub forms: Vec<FormImpact>,
+    pub flows: Vec<FlowInFlight>,
+}
+
+/// The live records of a form whose flow the release changes, by the state they are in.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowInFlight {
+    pub form: String,
+    pub states: BTreeMap<String, u64>,
+    /// States with records that the new version neither has nor maps (`upgrade`): their records
+    /// finish on the version they started with.
+    pub staying: Vec<String>,
 }
 
 impl Impact {
@@ -116,6 +128,12 @@ fn changed_forms<'a>(old: &LoadedApp, new: &'a LoadedApp, migrations: &[Migratio
         .filter(|id| text(old, id) != text(new, id) || migrations.iter().any(|m| m.form() == id.as_str()))
         .map(String::as_str)
         .collect()
+}
+
+/// Each form with records whose flow `new` defines differently from `old`.
+fn changed_flows<'a>(old: &'a LoadedApp, new: &LoadedApp) -> Vec<&'a str> {
+    let text = |app: &LoadedApp, form: &str| app.flows.get(form).map(|f| defs::to_canonical_json(f.workflow.def()));
+    old.flows.keys().filter(|form| new.forms.contains_key(*form) && text(old, form) != text(new, form)).map(String::as_str).collect()
 }
 
 /// `data` as the release would keep it: the migrations applied, and the defaults of the fields
@@ -174,6 +192,27 @@ impl Engine {
                 }
             }
             impact.forms.push(FormImpact { form: form.to_owned(), records, changed, invalid, problems: groups.into_values().collect() });
+        }
+        for form in changed_flows(old, new) {
+            let rt = old.form(form)?;
+            let mut states: BTreeMap<String, u64> = BTreeMap::new();
+            let mut after = None;
+            loop {
+                let page = live_page(self.store.db(), rt, after.take()).await?;
+                for record in &page {
+                    *states.entry(record.state.clone().unwrap_or_default()).or_default() += 1;
+                }
+                match page.last() {
+                    Some(last) if page.len() as u64 == PAGE => after = Some(Cursor { values: Vec::new(), id: last.id.clone() }),
+                    _ => break,
+                }
+            }
+            let flow = new.flows.get(form).map(|f| f.workflow.def());
+            let placed = |state: &str| {
+                flow.is_some_and(|f| f.state(state).is_some() || f.upgrade.as_ref().is_some_and(|u| u.states.contains_key(state)))
+            };
+            let staying = states.keys().filter(|s| !placed(s)).cloned().collect();
+            impact.flows.push(FlowInFlight { form: form.to_owned(), states, staying });
         }
         Ok(impact)
     }

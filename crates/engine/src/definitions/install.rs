@@ -22,7 +22,7 @@ impl Engine {
     pub async fn export_bundle(&self, actor: &Actor, app: &AppId) -> Result<Vec<u8>, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "export_app", app, form: "", id: "" }, async {
-            super::require_builder(actor)?;
+            self.require_builder(actor, app)?;
             let release = store::latest_release(self.store.db(), app).await?.ok_or_else(|| EngineError::app_not_found(app))?;
             let files = AppFiles(texts(self.store.db(), app, &release.files).await?);
             let app_json: serde_json::Value = serde_json::from_str(files.get(FileKind::App, app).unwrap_or("{}")).unwrap_or_default();
@@ -37,7 +37,7 @@ impl Engine {
     /// app's id and its live release.
     pub async fn install_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<(String, i64), EngineError> {
         self.command(actor, Subject { action: "install_app", app: "", form: "", id: "" }, async {
-            super::require_builder(actor)?;
+            super::require_admin(actor)?;
             let bundle = Bundle::from_zip(bytes).map_err(|e| match e {
                 BundleError::TooLarge => EngineError::TooLarge {
                     message: e.to_string(),
@@ -47,8 +47,37 @@ impl Engine {
             })?;
             let Manifest { app, version, .. } = &bundle.manifest;
             let message = format!("installed from the bundle of {app} {version}");
-            let release = self.install_files(bundle.files, Vec::new(), Path::new(""), "bundle", &message).await?;
+            let release = Box::pin(self.install_files(bundle.files, Vec::new(), Path::new(""), "bundle", &message)).await?;
             Ok((app.clone(), release))
+        })
+        .await
+    }
+
+    /// Creates app `id`, named `name` (a text, or one a language), with nothing in it but its
+    /// `app.json`: release 1, for the builder to fill; admins only.
+    pub async fn create_app(&self, actor: &Actor, id: &str, name: &serde_json::Value) -> Result<i64, EngineError> {
+        self.command(actor, Subject { action: "create_app", app: id, form: "", id: "" }, async {
+            super::require_admin(actor)?;
+            if !defs::is_identifier(id) {
+                return Err(EngineError::malformed_at("/id", "an app id is snake_case, at most 48 characters"));
+            }
+            if store::latest_release(self.store.db(), id).await?.is_some() {
+                return Err(EngineError::Conflict(format!("an app `{id}` exists")));
+            }
+            let app = serde_json::json!({"$schema": "../../schemas/app.schema.json", "format_version": defs::FORMAT_VERSION,
+                                         "id": id, "name": name, "version": "0.1.0"});
+            let text = defs::canonicalize(defs::DefKind::App, &app.to_string()).map_err(|problems| {
+                let (pointer, message) = problems.into_iter().next().unwrap_or_default();
+                EngineError::malformed_at(pointer, message)
+            })?;
+            let files = AppFiles(BTreeMap::from([("app.json".to_owned(), text)]));
+            let checked = self.check_files(&files, Path::new(""))?;
+            let (turn, tx) = self.store.begin().await?;
+            store::lock_key(&tx, &format!("definitions:{id}")).await?;
+            let versions = save_files(&tx, id, &files, None).await?;
+            turn.commit(tx).await?;
+            let publish = Publish { app: id, source: "create", message: "created", migrations: &[], clear_draft: false };
+            Ok(Box::pin(self.release_checked(actor, checked, versions, publish)).await?.release)
         })
         .await
     }

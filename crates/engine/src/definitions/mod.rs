@@ -5,6 +5,7 @@
 //! began with). An app folder is installed as a release, and its later changes are merged in
 //! ([`install`]).
 
+mod diff;
 mod impact;
 mod install;
 mod merge;
@@ -18,7 +19,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use store::{AuditEntry, Conn, DefinitionVersion, Release};
 
-pub use self::impact::{FormImpact, Impact, Migration, ProblemGroup};
+pub use self::diff::{FileChange, ItemChanges};
+pub use self::impact::{FlowInFlight, FormImpact, Impact, Migration, ProblemGroup};
 use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::{Actor, AppId, Engine, EngineError, LoadedApp, time};
@@ -116,7 +118,7 @@ impl Engine {
     pub async fn definitions(&self, actor: &Actor, app: &AppId) -> Result<DefinitionIndex, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "definitions", app, form: "", id: "" }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             let db = self.store.db();
             let release = live_release(db, app).await?;
             let drafts = store::drafts(db, app).await?;
@@ -152,7 +154,7 @@ impl Engine {
     pub async fn definition(&self, actor: &Actor, app: &AppId, kind: FileKind, id: &str) -> Result<DefinitionView, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "definition", app, form: "", id }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             let path = kind.path(id);
             let (version, draft) = self.current_version(app, &path).await?;
             let text = match version {
@@ -185,7 +187,7 @@ impl Engine {
     ) -> Result<Saved, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "save_definition", app, form: "", id }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             if !defs::is_identifier(id) && kind != FileKind::App {
                 return Err(EngineError::malformed_at("/id", "a definition id is snake_case, at most 48 characters"));
             }
@@ -206,7 +208,7 @@ impl Engine {
     ) -> Result<Saved, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "delete_definition", app, form: "", id }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             if kind == FileKind::App {
                 return Err(EngineError::Conflict("an app cannot be without app.json".into()));
             }
@@ -254,7 +256,7 @@ impl Engine {
         store::set_draft(&tx, app, &path, version).await?;
         let files = draft_files(&tx, app).await?;
         turn.commit(tx).await?;
-        let problems = self.problems_of(&files);
+        let problems = self.problems_of(files).await;
         Ok(Saved { version, merged, problems })
     }
 
@@ -263,7 +265,7 @@ impl Engine {
     pub async fn impact(&self, actor: &Actor, app: &AppId, migrations: &[Migration]) -> Result<Impact, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "impact", app, form: "", id: "" }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             let files = draft_files(self.store.db(), app).await?;
             let new = self.check_files(&files, Path::new(""))?;
             self.measure_impact(self.app(app)?.as_ref(), &new, migrations).await
@@ -276,7 +278,7 @@ impl Engine {
     pub async fn publish(&self, actor: &Actor, app: &AppId, message: &str, migrations: &[Migration]) -> Result<ReleaseView, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "publish", app, form: "", id: "" }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             let db = self.store.db();
             let release = live_release(db, app).await?;
             let drafts = store::drafts(db, app).await?;
@@ -290,7 +292,7 @@ impl Engine {
                     None => files.remove(&path),
                 };
             }
-            self.release_files(actor, files, Publish { app, source: "publish", message, migrations, clear_draft: true }).await
+            Box::pin(self.release_files(actor, files, Publish { app, source: "publish", message, migrations, clear_draft: true })).await
         })
         .await
     }
@@ -307,13 +309,50 @@ impl Engine {
     ) -> Result<ReleaseView, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "rollback", app, form: "", id: "" }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             let old = store::release(self.store.db(), app, release)
                 .await?
                 .ok_or_else(|| EngineError::NotFound(format!("release {release} of app `{app}`")))?;
             let message = if message.is_empty() { format!("rollback to release {release}") } else { message.to_owned() };
-            self.release_files(actor, old.files, Publish { app, source: "rollback", message: &message, migrations, clear_draft: false })
-                .await
+            Box::pin(self.release_files(
+                actor,
+                old.files,
+                Publish { app, source: "rollback", message: &message, migrations, clear_draft: false },
+            ))
+            .await
+        })
+        .await
+    }
+
+    /// What changed from release `from` to release `to` of `app`, file by file: fields, states,
+    /// transitions and other listed items added, removed and changed, and the other parts.
+    pub async fn release_diff(&self, actor: &Actor, app: &AppId, from: i64, to: i64) -> Result<Vec<FileChange>, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "release_diff", app, form: "", id: "" }, async {
+            self.require_builder(actor, app)?;
+            let db = self.store.db();
+            let mut texts = Vec::new();
+            for number in [from, to] {
+                let release = store::release(db, app, number)
+                    .await?
+                    .ok_or_else(|| EngineError::NotFound(format!("release {number} of app `{app}`")))?;
+                texts.push(store::definition_texts(db, app, &release.files).await?);
+            }
+            Ok(diff::diff_files(&texts[0], &texts[1]))
+        })
+        .await
+    }
+
+    /// Runs `app`'s scenario tests (`tests/*.json`) against its draft, each in a throwaway
+    /// database; admins only.
+    pub async fn test_draft(&self, actor: &Actor, app: &AppId) -> Result<Vec<crate::ScenarioOutcome>, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "test_draft", app, form: "", id: "" }, async {
+            self.require_builder(actor, app)?;
+            let files = draft_files(self.store.db(), app).await?;
+            let settings = crate::Settings { rule_limits: self.rule_limits.clone(), ..Default::default() };
+            // Boxed: a whole engine's futures would not fit on a request's stack.
+            Ok(Box::pin(crate::run_scenarios(&files, &settings)).await)
         })
         .await
     }
@@ -322,7 +361,7 @@ impl Engine {
     pub async fn releases(&self, actor: &Actor, app: &AppId) -> Result<Vec<ReleaseView>, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "releases", app, form: "", id: "" }, async {
-            require_builder(actor)?;
+            self.require_builder(actor, app)?;
             self.app(app)?;
             Ok(store::releases(self.store.db(), app, None, RELEASES_LISTED).await?.into_iter().map(ReleaseView::from).collect())
         })
@@ -451,11 +490,17 @@ impl Engine {
     }
 
     /// Every problem of the app `files` make, as `tessera check` would list them.
-    fn problems_of(&self, files: &AppFiles) -> Vec<Problem> {
-        match self.check_files(files, Path::new("")) {
-            Ok(_) => Vec::new(),
-            Err(EngineError::Definitions(diags)) => diags.iter().map(Problem::from).collect(),
-            Err(other) => vec![Problem { file: String::new(), pointer: String::new(), message: other.to_string() }],
+    /// Compiling a whole app is milliseconds of CPU: done on a blocking thread, so requests
+    /// on this worker go on meanwhile.
+    async fn problems_of(&self, files: AppFiles) -> Vec<Problem> {
+        let limits = self.rule_limits.clone();
+        let checked =
+            tokio::task::spawn_blocking(move || LoadedApp::from_files(&files, Path::new(""), Vec::new(), &limits).map(drop)).await;
+        match checked {
+            Ok(Ok(())) => Vec::new(),
+            Ok(Err(EngineError::Definitions(diags))) => diags.iter().map(Problem::from).collect(),
+            Ok(Err(other)) => vec![Problem { file: String::new(), pointer: String::new(), message: other.to_string() }],
+            Err(e) => vec![Problem { file: String::new(), pointer: String::new(), message: format!("the check stopped: {e}") }],
         }
     }
 
@@ -498,7 +543,15 @@ fn draft_text(kind: FileKind, body: &Value) -> Result<String, EngineError> {
     let members = body.as_object().map(|o| o.keys().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
     match (kind.json(), members.as_slice()) {
         (Some(def_kind), ["definition"]) => {
-            let value = &body["definition"];
+            let mut value = body["definition"].clone();
+            if let Value::Object(members) = &mut value
+                && !members.contains_key("$schema")
+            {
+                // Where the schema is from the file's place in an app folder under `apps/`.
+                let up = if kind == FileKind::App { "../.." } else { "../../.." };
+                members.insert("$schema".into(), Value::String(format!("{up}/schemas/{}", def_kind.schema_file())));
+            }
+            let value = &value;
             let text = value.to_string();
             Ok(defs::canonicalize(def_kind, &text).unwrap_or_else(|_| serde_json::to_string_pretty(value).unwrap_or(text) + "\n"))
         }
@@ -550,7 +603,20 @@ pub(crate) struct Publish<'a> {
     clear_draft: bool,
 }
 
-/// Definitions are read and changed by admins only.
-fn require_builder(actor: &Actor) -> Result<(), EngineError> {
-    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("only admins may read and change an app's definitions".into())) }
+impl Engine {
+    /// An app's definitions are read and changed by admins, and by the holders of the roles
+    /// its `app.json` names `builders`.
+    fn require_builder(&self, actor: &Actor, app: &str) -> Result<(), EngineError> {
+        let builder = |loaded: std::sync::Arc<LoadedApp>| actor.roles.iter().any(|r| loaded.defs.app.builders.contains(r));
+        if actor.is_admin() || self.app(app).is_ok_and(builder) {
+            Ok(())
+        } else {
+            Err(EngineError::Forbidden(format!("only admins and the app's builders may read and change the definitions of `{app}`")))
+        }
+    }
+}
+
+/// Making apps (and installing bundles, whose app is known only once read) is for admins.
+fn require_admin(actor: &Actor) -> Result<(), EngineError> {
+    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("only admins may make or install apps".into())) }
 }

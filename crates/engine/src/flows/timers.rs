@@ -27,7 +27,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let (app, form): (&LoadedApp, _) = (cmd.app, rt.id());
         let Some(state) = workflow.def().state(&instance.state) else { return Ok(()) };
-        let now = Utc::now();
+        let now = time::current();
         for timer in &state.timers {
             let env = FlowEnv {
                 now: time::now(),

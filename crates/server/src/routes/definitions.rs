@@ -232,3 +232,69 @@ pub(crate) async fn install_bundle(
     let (app, release) = state.engine.install_bundle(&caller.0, &bytes).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "app": app, "release": release })))
 }
+
+/// Runs the app's scenario tests (`tests/*.json`) against its draft, each in a throwaway
+/// database: what the designers call before a publish.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
+    (status = 200, description = "`{passed, failed, items: [{id, name, failure}]}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[post("/api/apps/{app}/test")]
+pub(crate) async fn test_draft(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
+    let items = state.engine.test_draft(&caller.0, &path.into_inner()).await?;
+    let failed = items.iter().filter(|o| o.failure.is_some()).count();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "passed": items.len() - failed, "failed": failed, "items": items })))
+}
+
+/// What changed from one release to another, file by file: fields, states, transitions and the
+/// other listed items added, removed and changed, and the other parts of each definition.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("from" = i64, Path), ("to" = i64, Path)), responses(
+    (status = 200, description = "`{items: [{path, change, lists: {fields: {added, removed, changed}}, parts}]}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 404, description = "No such release", body = ErrorBody)))]
+#[get("/api/apps/{app}/releases/{from}/diff/{to}")]
+pub(crate) async fn release_diff(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, from, to) = path.into_inner();
+    let items = state.engine.release_diff(&caller.0, &app, from, to).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// A new app: its id and its name.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NewApp {
+    id: String,
+    #[schema(value_type = LabelText)]
+    name: Value,
+}
+
+/// A label: one text, or a text a language (`{"en": "Sales", "zh-CN": "销售"}`). For the
+/// document only: the engine reads it as the definitions do.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+#[serde(untagged)]
+pub(crate) enum LabelText {
+    Text(String),
+    ByLanguage(std::collections::BTreeMap<String, String>),
+}
+
+/// Creates an empty app — nothing but its `app.json` — as release 1, for the builder to fill.
+#[utoipa::path(tag = "definitions", request_body = NewApp, responses(
+    (status = 201, description = "`{app, release}`"),
+    (status = 400, description = "Not a snake_case id, or no name", body = ErrorBody),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 409, description = "The app exists", body = ErrorBody)))]
+#[post("/api/apps")]
+pub(crate) async fn create_app(
+    caller: Caller,
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: NewApp = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    let release = state.engine.create_app(&caller.0, &body.id, &body.name).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "app": body.id, "release": release })))
+}

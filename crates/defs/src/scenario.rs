@@ -1,0 +1,146 @@
+//! Scenario tests of an app (`tests/<id>.json`): steps taken as named users against a throwaway
+//! database — create, update, act, approve, reject, transfer — a clock that can be advanced so
+//! timers and schedules fire, and expectations on records, tasks and outgoing messages. The
+//! engine runs them (`tessera test`); this is their format.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// One scenario: a name, where its users come from, and its steps in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    pub name: String,
+    /// The seed whose users (and only they) exist; without one, only `admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub users: Option<String>,
+    pub steps: Vec<Step>,
+}
+
+/// One step: exactly one of `create`, `update`, `act`, `approve`, `reject`, `transfer`,
+/// `advance` or `expect`. A step that acts names its user (`as`); `error` expects it to be
+/// refused with that code instead.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Creates a record of this form with `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<String>,
+    /// Changes the record saved under this name (`$deal`) with `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub update: Option<String>,
+    /// Takes this flow action on the record named by `on`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<String>,
+    /// Decides the user's pending approval task of the record saved under this name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approve: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reject: Option<String>,
+    /// Hands the user's pending task of this record to `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transfer: Option<String>,
+    /// Moves the clock on (`30m`, `2h`, `3d`) and runs every job due by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advance: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect: Option<Expect>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Map<String, Value>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// The name later steps use for the record this step created (`deal`, used as `$deal`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub save_as: Option<String>,
+    /// The error code the step must be refused with (`validation_failed`, `forbidden` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Step {
+    /// The names of the actions this step takes; a valid step takes exactly one.
+    pub fn actions(&self) -> Vec<&'static str> {
+        let taken = [
+            ("create", self.create.is_some()),
+            ("update", self.update.is_some()),
+            ("act", self.act.is_some()),
+            ("approve", self.approve.is_some()),
+            ("reject", self.reject.is_some()),
+            ("transfer", self.transfer.is_some()),
+            ("advance", self.advance.is_some()),
+            ("expect", self.expect.is_some()),
+        ];
+        taken.into_iter().filter(|(_, on)| *on).map(|(name, _)| name).collect()
+    }
+}
+
+/// What must hold at this point.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The record saved under this name, read as the admin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub record: Option<String>,
+    /// Its flow state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Values its data must hold (others may be there too); `null` for none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Map<String, Value>>,
+    /// How many pending approval tasks a user has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<TaskCount>,
+    /// How many messages of a kind went to a user (at least).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<OutboxCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TaskCount {
+    pub user: String,
+    pub count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OutboxCount {
+    /// `notify` for a rule's or a flow's notification.
+    pub kind: String,
+    pub to: String,
+    pub at_least: usize,
+}
+
+/// The scenario in `text`, or the problems with it as `(pointer, message)`.
+pub fn parse_scenario(text: &str) -> Result<Scenario, Vec<(String, String)>> {
+    let scenario: Scenario = serde_json::from_str(text).map_err(|e| vec![(String::new(), format!("not a scenario: {e}"))])?;
+    let mut problems = Vec::new();
+    for (i, step) in scenario.steps.iter().enumerate() {
+        let actions = step.actions();
+        if actions.len() != 1 {
+            let message =
+                format!("a step takes exactly one of create, update, act, approve, reject, transfer, advance, expect (here: {actions:?})");
+            problems.push((format!("/steps/{i}"), message));
+        }
+        let acts = !matches!(actions.as_slice(), ["advance"] | ["expect"]);
+        if acts && step.user.is_none() {
+            problems.push((format!("/steps/{i}/as"), "a step that acts names its user in `as`".to_owned()));
+        }
+        if let Some(advance) = &step.advance
+            && crate::parse_duration(advance).is_none()
+        {
+            problems.push((format!("/steps/{i}/advance"), format!("`{advance}` is no duration such as 30m, 2h or 3d")));
+        }
+        if step.act.is_some() && step.on.is_none() {
+            problems.push((format!("/steps/{i}/on"), "`act` names its record in `on`".to_owned()));
+        }
+    }
+    if problems.is_empty() { Ok(scenario) } else { Err(problems) }
+}

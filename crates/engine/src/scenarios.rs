@@ -1,0 +1,223 @@
+//! Runs an app's scenario tests (`tests/*.json`, see `defs::Scenario`): each in a throwaway
+//! in-memory database with the app installed from the given files — a folder or a draft — its
+//! steps taken through the engine's own commands as the users they name, at the scenario's
+//! time: a clock that `advance` moves on (running every job due by then, as the worker would at
+//! that time), which the steps' rules read and their timers count from.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use defs::{AppFiles, Expect, FileKind, Scenario, Step};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::{ActRequest, Actor, AppId, Engine, EngineError, FormId, RecordId, Settings};
+
+/// How one scenario went.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioOutcome {
+    /// Its file's id (`tests/<id>.json`).
+    pub id: String,
+    pub name: String,
+    /// Why it failed: the step (counted from 1) and what did not hold; `None` when it passed.
+    pub failure: Option<String>,
+}
+
+/// Runs every scenario test among `files`, each on a database of its own.
+pub async fn run_scenarios(files: &AppFiles, settings: &Settings) -> Vec<ScenarioOutcome> {
+    let mut outcomes = Vec::new();
+    for id in files.ids(FileKind::Test) {
+        let text = files.get(FileKind::Test, &id).unwrap_or_default();
+        let (name, failure) = match defs::parse_scenario(text) {
+            Ok(scenario) => (scenario.name.clone(), run_scenario(files, &scenario, settings).await.err()),
+            Err(problems) => (id.clone(), Some(format!("not a scenario: {problems:?}"))),
+        };
+        outcomes.push(ScenarioOutcome { id, name, failure });
+    }
+    outcomes
+}
+
+/// A record a step saved under a name: its form and id.
+type Saved = BTreeMap<String, (String, String)>;
+
+async fn run_scenario(files: &AppFiles, scenario: &Scenario, settings: &Settings) -> Result<(), String> {
+    let engine = Engine::open_with("sqlite::memory:", &[], settings).await.map_err(|e| format!("cannot open a database: {e}"))?;
+    engine.install_files(files.clone(), Vec::new(), Path::new(""), "test", "scenario").await.map_err(|e| format!("{e}"))?;
+    let app_id = engine.apps().first().map(|a| a.id().to_owned()).ok_or("no app")?;
+    match &scenario.users {
+        Some(seed) => engine.seed_users(&app_id, seed).await.map(drop).map_err(|e| format!("users of seed `{seed}`: {e}"))?,
+        None => engine.ensure_admin(Some(&crate::auth::random_token(16))).await.map(drop).map_err(|e| e.to_string())?,
+    }
+    let mut run = Run { engine: &engine, app: app_id, saved: Saved::new(), clock: Utc::now() };
+    let mut result = Ok(());
+    for (i, step) in scenario.steps.iter().enumerate() {
+        if let Err(failure) = run.step(step).await {
+            result = Err(format!("step {}: {failure}", i + 1));
+            break;
+        }
+    }
+    engine.close().await.ok();
+    result
+}
+
+/// A scenario on its way.
+struct Run<'a> {
+    engine: &'a Engine,
+    app: String,
+    saved: Saved,
+    clock: DateTime<Utc>,
+}
+
+impl Run<'_> {
+    async fn step(&mut self, step: &Step) -> Result<(), String> {
+        if let Some(advance) = &step.advance {
+            let seconds = defs::parse_duration(advance).ok_or_else(|| format!("`{advance}` is no duration"))?;
+            self.clock += chrono::Duration::seconds(seconds);
+            self.engine.run_due_jobs(self.clock).await.map_err(|e| format!("jobs due by then: {e}"))?;
+            return Ok(());
+        }
+        if let Some(expect) = &step.expect {
+            return self.expect(expect).await;
+        }
+        let actor = self.actor(step.user.as_deref().unwrap_or("admin")).await?;
+        // The step runs at the scenario's time: its rules read it, and timers count from it.
+        let outcome = crate::time::as_at(self.clock, self.act(step, &actor)).await;
+        match (outcome, &step.error) {
+            (Ok(saved), None) => {
+                if let (Some(name), Some(saved)) = (&step.save_as, saved) {
+                    self.saved.insert(name.clone(), saved);
+                }
+                Ok(())
+            }
+            (Ok(_), Some(code)) => Err(format!("expected the error `{code}`, but the step was done")),
+            (Err(e), Some(code)) if e.code().as_str() == code => Ok(()),
+            (Err(e), _) => Err(format!("refused: {} ({e}{})", e.code().as_str(), details(&e))),
+        }
+    }
+
+    /// Takes the step's action; answers the record it created, to save under a name.
+    async fn act(&self, step: &Step, actor: &Actor) -> Result<Option<(String, String)>, EngineError> {
+        let engine = self.engine;
+        let app = app_id(&self.app)?;
+        let data = self.resolved(Value::Object(step.data.clone().unwrap_or_default()));
+        if let Some(form) = &step.create {
+            let created = engine.create(actor, &app, &form_id(form)?, data).await?;
+            return Ok(Some((form.clone(), created.id)));
+        }
+        if let Some(name) = &step.update {
+            let (form, id) = self.record(name)?;
+            let current = engine.get(actor, &app, &form_id(&form)?, &record_id(&id)?).await?;
+            engine.update(actor, &app, &form_id(&form)?, &record_id(&id)?, current.version, data).await?;
+            return Ok(None);
+        }
+        if let Some(action) = &step.act {
+            let (form, id) = self.record(step.on.as_deref().unwrap_or_default())?;
+            let request = ActRequest { comment: step.comment.clone(), to: step.to.clone(), expected_version: None };
+            engine.act(actor, &app, &form_id(&form)?, &record_id(&id)?, action, request).await?;
+            return Ok(None);
+        }
+        let (decision, name) = match (&step.approve, &step.reject, &step.transfer) {
+            (Some(name), _, _) => ("approve", name),
+            (_, Some(name), _) => ("reject", name),
+            (_, _, Some(name)) => ("transfer", name),
+            _ => return Err(EngineError::Internal("a step with no action".into())),
+        };
+        let (_, id) = self.record(name)?;
+        let tasks = engine.tasks(actor, Some("pending")).await?;
+        let task = tasks
+            .iter()
+            .find(|t| t.record_id == id)
+            .ok_or_else(|| EngineError::NotFound(format!("a pending task of {} on {name}", actor.username)))?;
+        let request = ActRequest { comment: step.comment.clone(), to: step.to.clone(), expected_version: None };
+        engine.decide(actor, &task.id, decision, request).await?;
+        Ok(None)
+    }
+
+    async fn expect(&self, expect: &Expect) -> Result<(), String> {
+        let admin = self.actor("admin").await?;
+        if let Some(name) = &expect.record {
+            let (form, id) = self.record(name).map_err(|e| e.to_string())?;
+            let ids = (app_id(&self.app), form_id(&form), record_id(&id));
+            let (Ok(app), Ok(form), Ok(id)) = ids else { return Err(format!("{name} is no record")) };
+            let record = self.engine.get(&admin, &app, &form, &id).await.map_err(|e| format!("{name}: {e}"))?;
+            if let Some(state) = &expect.state
+                && record.state.as_deref() != Some(state)
+            {
+                return Err(format!("{name} is in state {:?}, not `{state}`", record.state));
+            }
+            for (field, wanted) in expect.fields.iter().flatten() {
+                let found = record.data.get(field).unwrap_or(&Value::Null);
+                if !same(found, &self.resolved(wanted.clone())) {
+                    return Err(format!("{name}.{field} is {found}, not {wanted}"));
+                }
+            }
+        }
+        if let Some(tasks) = &expect.tasks {
+            let user = self.actor(&tasks.user).await?;
+            let pending = self.engine.tasks(&user, Some("pending")).await.map_err(|e| e.to_string())?;
+            if pending.len() != tasks.count {
+                return Err(format!("{} has {} pending task(s), not {}", tasks.user, pending.len(), tasks.count));
+            }
+        }
+        if let Some(outbox) = &expect.outbox {
+            let sent = store::outbox_for(self.engine.store.db(), &outbox.kind, &outbox.to, 1_000).await.map_err(|e| e.to_string())?;
+            if sent.len() < outbox.at_least {
+                return Err(format!("{} got {} `{}` message(s), fewer than {}", outbox.to, sent.len(), outbox.kind, outbox.at_least));
+            }
+        }
+        Ok(())
+    }
+
+    /// `value` with each text `$name` that names a saved record replaced by its id, so a step's
+    /// data links records made before it.
+    fn resolved(&self, value: Value) -> Value {
+        match value {
+            Value::String(text) => match text.strip_prefix('$').and_then(|name| self.saved.get(name)) {
+                Some((_, id)) => Value::String(id.clone()),
+                None => Value::String(text),
+            },
+            Value::Array(items) => Value::Array(items.into_iter().map(|v| self.resolved(v)).collect()),
+            Value::Object(members) => Value::Object(members.into_iter().map(|(k, v)| (k, self.resolved(v))).collect()),
+            other => other,
+        }
+    }
+
+    fn record(&self, name: &str) -> Result<(String, String), EngineError> {
+        let key = name.strip_prefix('$').unwrap_or(name);
+        self.saved.get(key).cloned().ok_or_else(|| EngineError::NotFound(format!("no record saved as `{key}` before this step")))
+    }
+
+    async fn actor(&self, username: &str) -> Result<Actor, String> {
+        self.engine.actor_named(username).await.map_err(|e| format!("user `{username}`: {e}"))
+    }
+}
+
+/// Numbers equal whatever their type (`100` and `100.0`); anything else as JSON.
+fn same(found: &Value, wanted: &Value) -> bool {
+    match (found.as_f64(), wanted.as_f64()) {
+        (Some(a), Some(b)) => a == b,
+        _ => found == wanted,
+    }
+}
+
+fn details(e: &EngineError) -> String {
+    let details = e.details();
+    if details.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", details.iter().map(|d| format!("{} {}", d.path, d.message)).collect::<Vec<_>>().join("; "))
+    }
+}
+
+fn app_id(id: &str) -> Result<AppId, EngineError> {
+    AppId::parse(id).map_err(|e| EngineError::malformed_at("", e.to_string()))
+}
+
+fn form_id(id: &str) -> Result<FormId, EngineError> {
+    FormId::parse(id).map_err(|e| EngineError::malformed_at("", e.to_string()))
+}
+
+fn record_id(id: &str) -> Result<RecordId, EngineError> {
+    RecordId::parse(id).map_err(|e| EngineError::malformed_at("", e.to_string()))
+}
