@@ -110,6 +110,8 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/bundles", "post"),
             ("/api/apps/{app}/test", "post"),
             ("/api/apps", "post"),
+            ("/api/apps/{app}/archive", "post"),
+            ("/api/apps/{app}/unarchive", "post"),
             ("/api/apps/{app}/releases/{from}/diff/{to}", "get"),
         ];
         for (path, method) in expected {

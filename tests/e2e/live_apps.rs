@@ -385,6 +385,27 @@ async fn a_required_field_publishes_with_a_default_migration_and_a_renamed_field
         let (id, site) = &with_site[0];
         let (_, account) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{id}")), a).await;
         assert_eq!((&account["data"]["website"], &account["data"]["vat_no"]), (site, &json!("unknown")), "{url}: {account}");
+
+        // A type change: the head count kept as text from now on, each number converted.
+        let staffed: Vec<(String, f64)> = accounts(&app, &admin)
+            .await
+            .iter()
+            .filter_map(|acc| Some((acc["id"].as_str()?.to_owned(), acc["data"]["employees"].as_f64()?)))
+            .collect();
+        assert!(!staffed.is_empty(), "{url}: demo accounts have a head count");
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let as_text = edited(&view["definition"], |f| {
+            *field(f, "employees") = json!({"id": "employees", "type": "text", "label": {"en": "Employees"}})
+        });
+        call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": as_text})), a).await;
+        let (status, refused) = call(&app, publish(json!({})), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        let convert = json!([{"op": "convert", "form": "account", "field": "employees"}]);
+        let (status, release) = call(&app, publish(json!({"message": "head count as text", "migrations": convert})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+        let (id, count) = &staffed[0];
+        let (_, account) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{id}")), a).await;
+        assert_eq!(account["data"]["employees"], json!(format!("{count}")), "{url}: {account}");
         assert!(engine.verify_audit().await.unwrap().is_ok(), "{url}");
         drop(app);
         engine.close().await.unwrap();
@@ -422,13 +443,33 @@ async fn a_newer_bundle_over_a_customised_installation_keeps_the_customisation_a
         let newer = defs::Bundle::new("crm", "1.1.0", newer.files);
         let install = TestRequest::post().uri("/api/bundles").set_payload(newer.to_zip().unwrap());
         let (status, installed) = call(&app, install, a).await;
-        assert_eq!((status, &installed["app"]), (StatusCode::CREATED, &json!("crm")), "{url}: {installed}");
+        assert_eq!(
+            (status, &installed["app"], &installed["conflicts"]),
+            (StatusCode::CREATED, &json!("crm"), &json!([])),
+            "{url}: {installed}"
+        );
 
         let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
         let mut live = view["definition"].clone();
         assert_eq!(field(&mut live, "website")["label"]["en"], "Web site", "{url}: the bundle's change is in");
         assert!(fields(&mut live).iter().any(|f| f["id"] == "vat_no"), "{url}: the admin's change is kept");
         assert_eq!(accounts(&app, &admin).await.len(), before.len(), "{url}: the records are kept");
+
+        // The admin and a yet newer bundle both relabel the same field: the admin's label stays,
+        // and the install names the file for a person to decide.
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let relabelled = edited(&view["definition"], |f| field(f, "website")["label"]["en"] = json!("Homepage"));
+        call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": relabelled})), a).await;
+        call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
+        let mut newest = newer.clone();
+        let mut shipped_form: Value = serde_json::from_str(&newest.files.0[path]).unwrap();
+        field(&mut shipped_form, "website")["label"]["en"] = json!("Site");
+        newest.files.0.insert(path.into(), defs::to_canonical_json(&serde_json::from_value::<defs::Form>(shipped_form).unwrap()));
+        let newest = defs::Bundle::new("crm", "1.2.0", newest.files);
+        let (status, installed) = call(&app, TestRequest::post().uri("/api/bundles").set_payload(newest.to_zip().unwrap()), a).await;
+        assert_eq!((status, &installed["conflicts"]), (StatusCode::CREATED, &json!([path])), "{url}: {installed}");
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        assert_eq!(field(&mut view["definition"].clone(), "website")["label"]["en"], "Homepage", "{url}");
 
         // Garbage is refused, and a rep may not install.
         let (status, body) = call(&app, TestRequest::post().uri("/api/bundles").set_payload("junk"), a).await;
@@ -474,6 +515,17 @@ async fn an_app_is_made_from_nothing_through_the_api() {
         let visit = TestRequest::post().uri("/api/apps/visits/forms/visit/records").set_json(json!({"data": {"place": "Shanghai"}}));
         let (status, created) = call(&app, visit, a).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {created}");
+
+        // Archived, the app is not served, and its records wait; unarchived, they are back.
+        let visits = "/api/apps/visits/forms/visit/records";
+        assert_eq!(call(&app, TestRequest::post().uri("/api/apps/visits/archive"), Some(&rep)).await.0, StatusCode::FORBIDDEN, "{url}");
+        assert_eq!(call(&app, TestRequest::post().uri("/api/apps/visits/archive"), a).await.0, StatusCode::NO_CONTENT, "{url}");
+        assert_eq!(call(&app, TestRequest::get().uri(visits), a).await.0, StatusCode::NOT_FOUND, "{url}");
+        let (_, apps) = call(&app, TestRequest::get().uri("/api/apps"), a).await;
+        assert!(!apps.to_string().contains("\"visits\""), "{url}: {apps}");
+        assert_eq!(call(&app, TestRequest::post().uri("/api/apps/visits/unarchive"), a).await.0, StatusCode::NO_CONTENT, "{url}");
+        let (status, listed) = call(&app, TestRequest::get().uri(visits), a).await;
+        assert_eq!((status, listed["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(1)), "{url}: {listed}");
         drop(app);
         engine.close().await.unwrap();
     }

@@ -51,8 +51,8 @@ pub use apps::LoadedApp;
 pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
 pub use definitions::{
-    DefinitionEntry, DefinitionIndex, DefinitionView, FileChange, FlowInFlight, FormImpact, Impact, ItemChanges, Migration, Problem,
-    ProblemGroup, ReleaseView, Saved,
+    DefinitionEntry, DefinitionIndex, DefinitionView, FileChange, FlowInFlight, FormImpact, Impact, Installed, ItemChanges, Migration,
+    Problem, ProblemGroup, ReleaseView, Saved,
 };
 pub use envelope::{Envelope, HistoryItem, Page, Total};
 pub use error::{Code, EngineError, Kind, Limit};
@@ -112,7 +112,7 @@ impl Engine {
         for dir in app_dirs {
             engine.install_folder(dir).await?;
         }
-        engine.load_installed().await?;
+        engine.follow_releases().await?;
         Ok(engine)
     }
 
@@ -148,6 +148,11 @@ impl Engine {
     pub(crate) fn app(&self, id: &str) -> Result<Arc<LoadedApp>, EngineError> {
         let apps = self.apps.read().unwrap_or_else(|poisoned| poisoned.into_inner());
         apps.get(id).cloned().ok_or_else(|| EngineError::app_not_found(id))
+    }
+
+    /// Stops serving app `id`; commands already running keep the one they hold.
+    pub(crate) fn unload_app(&self, id: &str) {
+        self.apps.write().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(id);
     }
 
     /// Makes `app` the loaded app of its id; commands already running keep the one they hold.

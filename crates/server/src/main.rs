@@ -207,8 +207,11 @@ async fn import_app(file: &Path, db: &str) -> anyhow::Result<()> {
             eprintln!("{problem}");
         }
     }
-    let (app, release) = installed?;
-    eprintln!("installed {app}: release {release}");
+    let (app, installed) = installed?;
+    eprintln!("installed {app}: release {}", installed.release);
+    for path in installed.conflicts {
+        eprintln!("{path}: changed here and in the bundle in the same part; the installation's version was kept: decide and edit it");
+    }
     Ok(())
 }
 

@@ -38,6 +38,17 @@ pub struct Release {
     pub message: String,
 }
 
+/// The columns of a release, written and read in this order.
+const RELEASE_COLUMNS: [&str; 7] = [
+    app_releases::APP,
+    app_releases::RELEASE,
+    app_releases::FILES,
+    app_releases::SOURCE,
+    app_releases::AUTHOR,
+    app_releases::PUBLISHED_AT,
+    app_releases::MESSAGE,
+];
+
 pub async fn save_definition(db: &impl ConnectionTrait, v: &DefinitionVersion) -> Result<(), StoreError> {
     let q = Query::insert()
         .into_table(definitions::TABLE)
@@ -115,15 +126,7 @@ pub async fn insert_release(db: &impl ConnectionTrait, r: &Release) -> Result<()
     let files = serde_json::to_string(&r.files).map_err(|e| StoreError::corrupt(app_releases::TABLE, e))?;
     let q = Query::insert()
         .into_table(app_releases::TABLE)
-        .columns([
-            app_releases::APP,
-            app_releases::RELEASE,
-            app_releases::FILES,
-            app_releases::SOURCE,
-            app_releases::AUTHOR,
-            app_releases::PUBLISHED_AT,
-            app_releases::MESSAGE,
-        ])
+        .columns(RELEASE_COLUMNS)
         .values_panic([
             Expr::val(r.app.clone()),
             Expr::val(r.release),
@@ -161,15 +164,7 @@ pub async fn release(db: &impl ConnectionTrait, app: &str, release: i64) -> Resu
 
 fn select_releases(app: &str) -> SelectStatement {
     Query::select()
-        .columns([
-            app_releases::APP,
-            app_releases::RELEASE,
-            app_releases::FILES,
-            app_releases::SOURCE,
-            app_releases::AUTHOR,
-            app_releases::PUBLISHED_AT,
-            app_releases::MESSAGE,
-        ])
+        .columns(RELEASE_COLUMNS)
         .from(app_releases::TABLE)
         .and_where(Expr::col(app_releases::APP).eq(app))
         .order_by(app_releases::RELEASE, Order::Desc)

@@ -21,3 +21,23 @@ pub async fn set_meta(db: &impl ConnectionTrait, key: &str, value: &str) -> Resu
     db.execute(&q).await?;
     Ok(())
 }
+
+/// The facts whose key begins with `prefix`, by key.
+pub async fn meta_with_prefix(db: &impl ConnectionTrait, prefix: &str) -> Result<Vec<(String, String)>, StoreError> {
+    let q = Query::select()
+        .columns([meta::KEY, meta::VALUE])
+        .from(meta::TABLE)
+        // `_` and `%` in the prefix match more than themselves: the keys are checked again below.
+        .and_where(Expr::col(meta::KEY).like(format!("{prefix}%")))
+        .to_owned();
+    let rows = db.query_all(&q).await?;
+    let found: Result<Vec<(String, String)>, StoreError> =
+        rows.iter().map(|row| Ok((row.try_get("", meta::KEY)?, row.try_get("", meta::VALUE)?))).collect();
+    Ok(found?.into_iter().filter(|(key, _)| key.starts_with(prefix)).collect())
+}
+
+pub async fn delete_meta(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreError> {
+    let q = Query::delete().from_table(meta::TABLE).and_where(Expr::col(meta::KEY).eq(key)).to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}

@@ -31,16 +31,24 @@ pub enum Migration {
     Rename { form: String, from: String, to: String },
     /// Removes `field`'s values (a field removed, its data given up knowingly).
     Drop { form: String, field: String },
+    /// Turns each record's value of `field` into the kind its new type keeps — text, number
+    /// or yes/no — where it reads as one (`"350"` → 350); a value that does not stays, and the
+    /// impact names it.
+    Convert { form: String, field: String },
 }
 
 impl Migration {
     fn form(&self) -> &str {
         match self {
-            Migration::Default { form, .. } | Migration::Rename { form, .. } | Migration::Drop { form, .. } => form,
+            Migration::Default { form, .. }
+            | Migration::Rename { form, .. }
+            | Migration::Drop { form, .. }
+            | Migration::Convert { form, .. } => form,
         }
     }
 
-    fn apply(&self, data: &mut Map<String, Value>) {
+    /// Applies the migration to one record's `data`, for the form as `new` defines it.
+    fn apply(&self, data: &mut Map<String, Value>, new: &FormRuntime) {
         match self {
             Migration::Default { field, value, .. } => {
                 if data.get(field).is_none_or(Value::is_null) {
@@ -55,8 +63,39 @@ impl Migration {
             Migration::Drop { field, .. } => {
                 data.remove(field);
             }
+            Migration::Convert { field, .. } => {
+                let kind = new.compiled.column(field).and_then(crate::apps::column_kind);
+                if let (Some(value), Some(kind)) = (data.get_mut(field), kind) {
+                    *value = converted(value, kind);
+                }
+            }
         }
     }
+}
+
+/// `value` as a value of `kind`, when it reads as one; else as it is.
+fn converted(value: &Value, kind: store::ColumnKind) -> Value {
+    use store::ColumnKind;
+    match (kind, value) {
+        (ColumnKind::Number, Value::String(text)) => {
+            let text = text.trim();
+            text.parse::<i64>()
+                .map(Value::from)
+                .ok()
+                .or_else(|| text.parse::<f64>().ok().and_then(|n| serde_json::Number::from_f64(n).map(Value::Number)))
+        }
+        (ColumnKind::Number, Value::Bool(b)) => Some(Value::from(u8::from(*b))),
+        (ColumnKind::Text, Value::Number(n)) => Some(Value::String(n.to_string())),
+        (ColumnKind::Text, Value::Bool(b)) => Some(Value::String(b.to_string())),
+        (ColumnKind::Bool, Value::String(text)) => match text.trim().to_lowercase().as_str() {
+            "true" | "yes" | "1" | "是" => Some(Value::Bool(true)),
+            "false" | "no" | "0" | "否" => Some(Value::Bool(false)),
+            _ => None,
+        },
+        (ColumnKind::Bool, Value::Number(n)) => n.as_f64().map(|n| Value::Bool(n != 0.0)),
+        _ => None,
+    }
+    .unwrap_or_else(|| value.clone())
 }
 
 /// The records of the forms a release changes, against the new definitions, and those in
@@ -141,7 +180,7 @@ fn changed_flows<'a>(old: &'a LoadedApp, new: &LoadedApp) -> Vec<&'a str> {
 fn migrated(data: &Map<String, Value>, old: &FormRuntime, new: &FormRuntime, migrations: &[&Migration]) -> Map<String, Value> {
     let mut data = data.clone();
     for migration in migrations {
-        migration.apply(&mut data);
+        migration.apply(&mut data, new);
     }
     let mut with_defaults = data.clone();
     new.compiled.apply_defaults(&mut with_defaults);
@@ -268,7 +307,7 @@ fn check_migrations(new: &LoadedApp, migrations: &[Migration]) -> Result<(), Eng
             continue;
         };
         let target = match migration {
-            Migration::Default { field, .. } => Some(("field", field)),
+            Migration::Default { field, .. } | Migration::Convert { field, .. } => Some(("field", field)),
             Migration::Rename { to, .. } => Some(("to", to)),
             Migration::Drop { .. } => None,
         };

@@ -8,13 +8,22 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use defs::{AppFiles, Bundle, BundleError, Diagnostic, FileKind, Manifest};
+use serde::Serialize;
 use store::{Conn, DefinitionVersion, Release};
 
 use super::{Publish, merge_edits};
 use crate::audit::Subject;
 use crate::{Actor, AppId, Engine, EngineError, Limit, time};
 
-/// Who installs a folder, in the definitions and the audit log.
+/// What an install made: the app's live release, and the files where an admin's change to the
+/// same part was kept over the installed one's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Installed {
+    pub release: i64,
+    pub conflicts: Vec<String>,
+}
+
+/// Who saves the files an install brings (as `Actor::system` publishes them).
 const INSTALLER: &str = "system";
 
 impl Engine {
@@ -34,8 +43,9 @@ impl Engine {
 
     /// Installs the app in bundle `bytes`, or merges its changes since the app was last
     /// installed into the live release (see [`Engine::install_files`]); admins only. Answers the
-    /// app's id and its live release.
-    pub async fn install_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<(String, i64), EngineError> {
+    /// app's id, its live release and the files where the admins' changes were kept over the
+    /// bundle's (both changed the same part: for a person to decide).
+    pub async fn install_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<(String, Installed), EngineError> {
         self.command(actor, Subject { action: "install_app", app: "", form: "", id: "" }, async {
             super::require_admin(actor)?;
             let bundle = Bundle::from_zip(bytes).map_err(|e| match e {
@@ -47,8 +57,8 @@ impl Engine {
             })?;
             let Manifest { app, version, .. } = &bundle.manifest;
             let message = format!("installed from the bundle of {app} {version}");
-            let release = Box::pin(self.install_files(bundle.files, Vec::new(), Path::new(""), "bundle", &message)).await?;
-            Ok((app.clone(), release))
+            let installed = Box::pin(self.install_files(bundle.files, Vec::new(), Path::new(""), "bundle", &message)).await?;
+            Ok((app.clone(), installed))
         })
         .await
     }
@@ -83,15 +93,16 @@ impl Engine {
     }
 
     /// Installs the app in folder `dir` (see [`Engine::install_files`]).
-    pub(crate) async fn install_folder(&self, dir: &Path) -> Result<i64, EngineError> {
+    pub(crate) async fn install_folder(&self, dir: &Path) -> Result<Installed, EngineError> {
         let (files, diags) = AppFiles::read(dir);
         self.install_files(files, diags, dir, "folder", &format!("installed from {}", dir.display())).await
     }
 
     /// Installs an app's `files` (with `diags`, the problems met reading them, named under
     /// `origin`), or merges their changes since the app was last installed, and loads the app's
-    /// live release; answers its number. Files with problems, a merged app with problems, or a
-    /// release that would leave stored records invalid are refused with every problem.
+    /// live release; answers it, with the files where an admin's change was kept. Files with
+    /// problems, a merged app with problems, or a release that would leave stored records
+    /// invalid are refused with every problem.
     pub(crate) async fn install_files(
         &self,
         files: AppFiles,
@@ -99,26 +110,36 @@ impl Engine {
         origin: &Path,
         source: &str,
         message: &str,
-    ) -> Result<i64, EngineError> {
+    ) -> Result<Installed, EngineError> {
         // The files as they are must make a valid app: its problems name its own files.
-        let folder_app = crate::LoadedApp::from_files(&files, origin, diags, &self.rule_limits)?;
-        let app = folder_app.id().to_owned();
-        let folder = canonical(&files);
+        let incoming_app = crate::LoadedApp::from_files(&files, origin, diags, &self.rule_limits)?;
+        let app = incoming_app.id().to_owned();
+        if super::archived_apps(self.store.db()).await?.contains(&app) {
+            tracing::info!(app, "the app is archived: not installed nor served");
+            let release = store::latest_release(self.store.db(), &app).await?.map_or(0, |r| r.release);
+            return Ok(Installed { release, conflicts: Vec::new() });
+        }
+        let incoming = canonical(&files);
         let db = self.store.db();
         let live = store::latest_release(db, &app).await?;
         let (base, ours) = match &live {
             Some(live) => (installed_files(db, &app, source).await?, texts(db, &app, &live.files).await?),
             None => (BTreeMap::new(), BTreeMap::new()),
         };
-        let mut merged = BTreeMap::new();
-        let paths: std::collections::BTreeSet<&String> = base.keys().chain(ours.keys()).chain(folder.keys()).collect();
+        let (mut merged, mut conflicts) = (BTreeMap::new(), Vec::new());
+        let paths: std::collections::BTreeSet<&String> = base.keys().chain(ours.keys()).chain(incoming.keys()).collect();
         for path in paths {
             let Some((kind, _)) = FileKind::of_path(path) else { continue };
-            let (b, o, t) = (base.get(path).cloned(), ours.get(path).cloned(), folder.get(path).cloned());
+            let (b, o, t) = (base.get(path).cloned(), ours.get(path).cloned(), incoming.get(path).cloned());
             let text = match merge_edits(kind, b, o.clone(), t) {
                 Some(text) => text,
                 None => {
-                    tracing::warn!(app, path, "the app folder and an admin changed the same part of this file; the admin's version stays");
+                    tracing::warn!(
+                        app,
+                        path,
+                        "the installed files and an admin changed the same part of this file; the admin's version stays"
+                    );
+                    conflicts.push(path.clone());
                     o
                 }
             };
@@ -129,7 +150,7 @@ impl Engine {
         let merged = AppFiles(merged);
         let published = AppFiles(ours);
         // Checked as it will run: the merge may differ from the files.
-        let checked = if merged == files { folder_app } else { self.check_files(&merged, Path::new(""))? };
+        let checked = if merged == files { incoming_app } else { self.check_files(&merged, Path::new(""))? };
         let release = match &live {
             Some(live) if merged == published => {
                 self.load_release(checked, live.release).await?;
@@ -141,17 +162,16 @@ impl Engine {
                 let versions = save_files(&tx, &app, &merged, live.as_ref()).await?;
                 turn.commit(tx).await?;
                 let publish = Publish { app: &app, source, message, migrations: &[], clear_draft: false };
-                let installer = Actor { username: INSTALLER.into(), ..Actor::system() };
-                self.release_checked(&installer, checked, versions, publish).await?.release
+                self.release_checked(&Actor::system(), checked, versions, publish).await?.release
             }
         };
-        if folder != base {
+        if incoming != base {
             let (turn, tx) = self.store.begin().await?;
-            remember_installed(&tx, &app, source, &AppFiles(folder)).await?;
+            remember_installed(&tx, &app, source, &AppFiles(incoming)).await?;
             turn.commit(tx).await?;
         }
         tracing::info!(app, release, "installed app");
-        Ok(release)
+        Ok(Installed { release, conflicts })
     }
 }
 

@@ -21,6 +21,7 @@ use store::{AuditEntry, Conn, DefinitionVersion, Release};
 
 pub use self::diff::{FileChange, ItemChanges};
 pub use self::impact::{FlowInFlight, FormImpact, Impact, Migration, ProblemGroup};
+pub use self::install::Installed;
 use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::{Actor, AppId, Engine, EngineError, LoadedApp, time};
@@ -371,29 +372,50 @@ impl Engine {
     /// Loads the app of the newest release of every app another server published since this
     /// one loaded it. Servers sharing a database call it every second.
     pub async fn follow_releases(&self) -> Result<(), EngineError> {
+        let archived = archived_apps(self.store.db()).await?;
         for (app, head) in store::release_heads(self.store.db()).await? {
+            if archived.contains(&app) {
+                self.unload_app(&app);
+                continue;
+            }
             let loaded = self.app(&app).ok().map(|a| a.release);
             if loaded.is_none_or(|release| release < head) {
                 let release = live_release(self.store.db(), &app).await?;
                 let files = AppFiles(store::definition_texts(self.store.db(), &app, &release.files).await?);
                 self.load_release(self.check_files(&files, Path::new(""))?, release.release).await?;
-                tracing::info!(app, release = release.release, "loaded a release published by another server");
+                tracing::info!(app, release = release.release, "loaded the app's newest release");
             }
         }
         Ok(())
     }
 
-    /// Loads every app installed in the database that is not loaded yet (one a bundle brought,
-    /// or whose folder is not given to this server).
-    pub(crate) async fn load_installed(&self) -> Result<(), EngineError> {
-        for (app, _) in store::release_heads(self.store.db()).await? {
-            if self.app(&app).is_err() {
-                let release = live_release(self.store.db(), &app).await?;
-                let files = AppFiles(store::definition_texts(self.store.db(), &app, &release.files).await?);
-                self.load_release(self.check_files(&files, Path::new(""))?, release.release).await?;
-            }
-        }
-        Ok(())
+    /// Archives `app`: no longer served (on every server within a second), its records,
+    /// definitions and releases kept for [`Engine::unarchive_app`]; admins only.
+    pub async fn archive_app(&self, actor: &Actor, app: &AppId) -> Result<(), EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "archive_app", app, form: "", id: "" }, async {
+            require_admin(actor)?;
+            live_release(self.store.db(), app).await?;
+            let (turn, tx) = self.store.begin().await?;
+            store::set_meta(&tx, &archived_key(app), &time::now()).await?;
+            turn.commit(tx).await?;
+            self.unload_app(app);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Serves an archived app again, at its newest release; admins only.
+    pub async fn unarchive_app(&self, actor: &Actor, app: &AppId) -> Result<(), EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "unarchive_app", app, form: "", id: "" }, async {
+            require_admin(actor)?;
+            let (turn, tx) = self.store.begin().await?;
+            store::delete_meta(&tx, &archived_key(app)).await?;
+            turn.commit(tx).await?;
+            Box::pin(self.follow_releases()).await
+        })
+        .await
     }
 
     /// Follows the releases other servers publish, checking `every` so often.
@@ -516,6 +538,17 @@ async fn current_version_in(db: &impl Conn, app: &str, path: &str) -> Result<(i6
         return Ok((*version, true));
     }
     Ok((live_release(db, app).await?.files.get(path).copied().unwrap_or(0), false))
+}
+
+/// The key that marks an app archived.
+fn archived_key(app: &str) -> String {
+    format!("archived:{app}")
+}
+
+/// The ids of the archived apps.
+pub(crate) async fn archived_apps(db: &impl Conn) -> Result<std::collections::BTreeSet<String>, EngineError> {
+    let marks = store::meta_with_prefix(db, "archived:").await?;
+    Ok(marks.into_iter().filter_map(|(key, _)| key.strip_prefix("archived:").map(str::to_owned)).collect())
 }
 
 /// The newest release of `app`; an app without one is not installed.

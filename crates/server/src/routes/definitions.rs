@@ -216,7 +216,7 @@ pub(crate) async fn export_bundle(caller: Caller, state: web::Data<AppState>, pa
 /// since its last install into the live release (an admin's changes are kept), checked and
 /// impact-analysed as a publish.
 #[utoipa::path(tag = "definitions", request_body(content = Vec<u8>, content_type = "application/zip"), responses(
-    (status = 201, description = "`{app, release}`"),
+    (status = 201, description = "`{app, release, conflicts}`: `conflicts` names the files where an admin's change to the same part was kept over the bundle's"),
     (status = 400, description = "Not a bundle, or a file does not match its checksum", body = ErrorBody),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 413, description = "Past `BUNDLE_BODY_BYTES`, or unzips past `MAX_BUNDLE_UNZIPPED_BYTES`", body = ErrorBody),
@@ -229,8 +229,8 @@ pub(crate) async fn install_bundle(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let bytes = super::read_body(&req, payload, BUNDLE_BODY_BYTES).await?;
-    let (app, release) = state.engine.install_bundle(&caller.0, &bytes).await?;
-    Ok(HttpResponse::Created().json(serde_json::json!({ "app": app, "release": release })))
+    let (app, installed) = state.engine.install_bundle(&caller.0, &bytes).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({ "app": app, "release": installed.release, "conflicts": installed.conflicts })))
 }
 
 /// Runs the app's scenario tests (`tests/*.json`) against its draft, each in a throwaway
@@ -297,4 +297,26 @@ pub(crate) async fn create_app(
     let body: NewApp = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
     let release = state.engine.create_app(&caller.0, &body.id, &body.name).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "app": body.id, "release": release })))
+}
+
+/// Archives an app: no longer served, on every server within a second; its records,
+/// definitions and releases are kept.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
+    (status = 204, description = "Archived"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 404, description = "No such app", body = ErrorBody)))]
+#[post("/api/apps/{app}/archive")]
+pub(crate) async fn archive_app(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
+    state.engine.archive_app(&caller.0, &path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Serves an archived app again, at its newest release.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
+    (status = 204, description = "Served again"),
+    (status = 403, description = "Not an admin", body = ErrorBody)))]
+#[post("/api/apps/{app}/unarchive")]
+pub(crate) async fn unarchive_app(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
+    state.engine.unarchive_app(&caller.0, &path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

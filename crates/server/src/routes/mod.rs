@@ -66,6 +66,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(definitions::rollback)
         .service(definitions::test_draft)
         .service(definitions::create_app)
+        .service(definitions::archive_app)
+        .service(definitions::unarchive_app)
         .service(definitions::release_diff)
         .service(definitions::export_bundle)
         .service(definitions::install_bundle)
