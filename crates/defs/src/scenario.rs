@@ -7,6 +7,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// The most steps a scenario takes: a test, not a load generator.
+pub const MAX_SCENARIO_STEPS: usize = 1_000;
+/// The furthest one `advance` moves the clock (a year): the jobs due by then all run, and a
+/// repeating timer runs once a period.
+pub const MAX_ADVANCE_SECONDS: i64 = 366 * 86_400;
+
 /// One scenario: a name, where its users come from, and its steps in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -122,6 +128,9 @@ pub struct OutboxCount {
 pub fn parse_scenario(text: &str) -> Result<Scenario, Vec<(String, String)>> {
     let scenario: Scenario = serde_json::from_str(text).map_err(|e| vec![(String::new(), format!("not a scenario: {e}"))])?;
     let mut problems = Vec::new();
+    if scenario.steps.len() > MAX_SCENARIO_STEPS {
+        problems.push(("/steps".to_owned(), format!("at most {MAX_SCENARIO_STEPS} steps a scenario")));
+    }
     for (i, step) in scenario.steps.iter().enumerate() {
         let actions = step.actions();
         if actions.len() != 1 {
@@ -133,14 +142,35 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, Vec<(String, String)>> {
         if acts && step.user.is_none() {
             problems.push((format!("/steps/{i}/as"), "a step that acts names its user in `as`".to_owned()));
         }
-        if let Some(advance) = &step.advance
-            && crate::parse_duration(advance).is_none()
-        {
-            problems.push((format!("/steps/{i}/advance"), format!("`{advance}` is no duration such as 30m, 2h or 3d")));
+        match step.advance.as_deref().map(|a| (a, crate::parse_duration(a))) {
+            Some((advance, None)) => {
+                problems.push((format!("/steps/{i}/advance"), format!("`{advance}` is no duration such as 30m, 2h or 3d")))
+            }
+            Some((advance, Some(seconds))) if seconds > MAX_ADVANCE_SECONDS => {
+                problems.push((format!("/steps/{i}/advance"), format!("`{advance}` is more than a year; advance in steps")))
+            }
+            _ => {}
         }
         if step.act.is_some() && step.on.is_none() {
             problems.push((format!("/steps/{i}/on"), "`act` names its record in `on`".to_owned()));
         }
     }
     if problems.is_empty() { Ok(scenario) } else { Err(problems) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_step_takes_one_action_as_a_user_and_the_clock_moves_within_bounds() {
+        let problems = |steps: &str| parse_scenario(&format!(r#"{{"name": "t", "steps": {steps}}}"#)).err().unwrap_or_default();
+        assert!(problems(r#"[{"advance": "2d"}, {"expect": {}}]"#).is_empty());
+        assert_eq!(problems(r#"[{"create": "lead"}]"#)[0].0, "/steps/0/as");
+        assert_eq!(problems(r#"[{"as": "a", "create": "lead", "advance": "1d"}]"#)[0].0, "/steps/0");
+        assert_eq!(problems(r#"[{"advance": "soon"}]"#)[0].0, "/steps/0/advance");
+        assert!(problems(r#"[{"advance": "400d"}]"#)[0].1.contains("more than a year"));
+        let many = format!("[{}]", vec![r#"{"advance": "1s"}"#; MAX_SCENARIO_STEPS + 1].join(","));
+        assert_eq!(problems(&many)[0].0, "/steps");
+    }
 }

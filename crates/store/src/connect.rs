@@ -139,10 +139,7 @@ impl Store {
         options.sqlx_logging(false).acquire_timeout(ACQUIRE_TIMEOUT);
         match backend {
             Backend::Postgres => {
-                // No statement kept prepared across queries: a publish that changes a column's
-                // type (here or on another server) would leave every pooled connection with a
-                // plan PostgreSQL refuses ("cached plan must not change result type").
-                options.max_connections(16).min_connections(1).map_sqlx_postgres_opts(|o| o.statement_cache_capacity(0));
+                options.max_connections(16).min_connections(1);
             }
             Backend::Sqlite => {
                 options

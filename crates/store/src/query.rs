@@ -136,10 +136,21 @@ pub struct ListQuery {
 /// the value in `data`. Definitions allow only snake_case field ids; anything else is stripped
 /// here as a second line of defence, since this text is not bound.
 pub(crate) fn field_sql(backend: Backend, table: &FormTable, name: &str, kind: ColumnKind) -> String {
-    if table.is_typed(name) {
-        return typed_column(name);
+    if let Some((_, column_kind)) = table.typed().iter().find(|(field, _)| field == name) {
+        return typed_column_as(backend, &crate::layout::column_name(name), *column_kind);
     }
     json_field_sql(backend, name, kind)
+}
+
+/// Typed column `column` as a statement reads it. On PostgreSQL it names its type (a no-op
+/// cast, which indexes still serve): the text of every statement over a table then changes
+/// when a publish changes a column's type, so no connection runs a statement prepared for the
+/// old type, which PostgreSQL refuses ("cached plan must not change result type").
+pub(crate) fn typed_column_as(backend: Backend, column: &str, kind: ColumnKind) -> String {
+    match backend {
+        Backend::Sqlite => format!("\"{column}\""),
+        Backend::Postgres => format!("(\"{column}\"::{})", crate::schema::sql_type(backend, kind)),
+    }
 }
 
 /// The name of the typed column of field `name`, quoted.

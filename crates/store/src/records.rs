@@ -95,7 +95,15 @@ fn laid_out(backend: Backend, table: &FormTable, data: &Map<String, Value>) -> (
 fn select(backend: Backend, table: &FormTable) -> SelectStatement {
     let mut q = Query::select();
     q.columns(COLUMNS).from(Alias::new(table.name.as_str()));
-    q.columns(table.columns.iter().map(Alias::new));
+    match backend {
+        Backend::Sqlite => q.columns(table.columns.iter().map(Alias::new)),
+        Backend::Postgres => {
+            for (column, (_, kind)) in table.columns.iter().zip(table.typed()) {
+                q.expr_as(Expr::cust(crate::query::typed_column_as(backend, column, *kind)), Alias::new(column));
+            }
+            &mut q
+        }
+    };
     match backend {
         Backend::Postgres => q.expr_as(Expr::cust("data::text"), "data"),
         Backend::Sqlite => q.column("data"),

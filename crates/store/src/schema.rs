@@ -141,7 +141,7 @@ fn typed_column_def(backend: Backend, field: &str, kind: ColumnKind) -> String {
     format!("{} {}", crate::query::typed_column(field), sql_type(backend, kind))
 }
 
-fn sql_type(backend: Backend, kind: ColumnKind) -> &'static str {
+pub(crate) fn sql_type(backend: Backend, kind: ColumnKind) -> &'static str {
     match (backend, kind) {
         (Backend::Sqlite, ColumnKind::Text) => "TEXT",
         (Backend::Sqlite, ColumnKind::Number) => "REAL",
