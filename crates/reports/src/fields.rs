@@ -120,9 +120,17 @@ pub fn field_sql(dialect: Dialect, qualifier: Option<&str>, name: &str, kind: Va
     // Names come from definitions (snake_case); anything else is stripped as a second defence.
     let name: String = name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
     if typed {
-        return match qualifier {
+        let column = match qualifier {
             Some(q) => format!("{q}.\"f_{name}\""),
             None => format!("\"f_{name}\""),
+        };
+        // On PostgreSQL the column is read naming its type, as the store reads it
+        // (`store::query::typed_column_as`): a changed type changes the statement's text.
+        return match (dialect, kind) {
+            (Dialect::Sqlite, _) => column,
+            (Dialect::Postgres, ValueKind::Text) => format!("({column}::text)"),
+            (Dialect::Postgres, ValueKind::Number) => format!("({column}::double precision)"),
+            (Dialect::Postgres, ValueKind::Bool) => format!("({column}::boolean)"),
         };
     }
     let data = match qualifier {

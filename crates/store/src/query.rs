@@ -136,8 +136,8 @@ pub struct ListQuery {
 /// the value in `data`. Definitions allow only snake_case field ids; anything else is stripped
 /// here as a second line of defence, since this text is not bound.
 pub(crate) fn field_sql(backend: Backend, table: &FormTable, name: &str, kind: ColumnKind) -> String {
-    if let Some((_, column_kind)) = table.typed().iter().find(|(field, _)| field == name) {
-        return typed_column_as(backend, &crate::layout::column_name(name), *column_kind);
+    if table.is_typed(name) {
+        return typed_column_as(backend, &crate::layout::column_name(name), kind);
     }
     json_field_sql(backend, name, kind)
 }
