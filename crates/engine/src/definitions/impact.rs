@@ -225,9 +225,9 @@ impl Engine {
                         }
                     }
                 }
-                match page.last() {
-                    Some(last) if page.len() as u64 == PAGE => after = Some(Cursor { values: Vec::new(), id: last.id.clone() }),
-                    _ => break,
+                after = next_page(&page);
+                if after.is_none() {
+                    break;
                 }
             }
             impact.forms.push(FormImpact { form: form.to_owned(), records, changed, invalid, problems: groups.into_values().collect() });
@@ -241,9 +241,9 @@ impl Engine {
                 for record in &page {
                     *states.entry(record.state.clone().unwrap_or_default()).or_default() += 1;
                 }
-                match page.last() {
-                    Some(last) if page.len() as u64 == PAGE => after = Some(Cursor { values: Vec::new(), id: last.id.clone() }),
-                    _ => break,
+                after = next_page(&page);
+                if after.is_none() {
+                    break;
                 }
             }
             let flow = new.flows.get(form).map(|f| f.workflow.def());
@@ -281,14 +281,20 @@ impl Engine {
                         written += 1;
                     }
                 }
-                match page.last() {
-                    Some(last) if page.len() as u64 == PAGE => after = Some(Cursor { values: Vec::new(), id: last.id.clone() }),
-                    _ => break,
+                after = next_page(&page);
+                if after.is_none() {
+                    break;
                 }
             }
         }
         Ok(written)
     }
+}
+
+/// Where the page after `page` begins; `None` when `page` was the last.
+fn next_page(page: &[Record]) -> Option<Cursor> {
+    let last = page.last().filter(|_| page.len() as u64 == PAGE)?;
+    Some(Cursor { values: Vec::new(), id: last.id.clone() })
 }
 
 /// A page of live records of `rt`'s table, in id order after `after`.
