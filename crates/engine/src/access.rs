@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
 
 use crate::apps::{FormRuntime, LoadedApp};
+use crate::organisation::Organisation;
 use crate::{Actor, Engine, EngineError};
 
 /// The role that may do everything everywhere.
@@ -29,10 +30,11 @@ pub(crate) struct Access {
 impl Access {
     pub(crate) fn of(actor: &Actor, rt: &FormRuntime) -> Access {
         let admin = actor.is_admin();
+        let roles = actor.roles_in(&rt.app);
         let grants: Vec<Grant> = if admin {
             Vec::new()
         } else {
-            rt.compiled.def.permissions.iter().filter(|g| g.roles.iter().any(|r| actor.roles.contains(r))).cloned().collect()
+            rt.compiled.def.permissions.iter().filter(|g| g.roles.iter().any(|r| roles.contains(r))).cloned().collect()
         };
         let common = |actions: &[Action], pick: &dyn Fn(&Grant) -> Vec<String>| -> BTreeSet<String> {
             let relevant: Vec<&Grant> = grants.iter().filter(|g| g.actions.iter().any(|a| actions.contains(a))).collect();
@@ -128,8 +130,8 @@ impl Engine {
             any.push(match &grant.scope {
                 Scope::All => return Ok(None),
                 Scope::Own => Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(actor.username.clone())),
-                Scope::Department => owner(self.colleagues(db, actor, app, false).await?),
-                Scope::DepartmentTree => owner(self.colleagues(db, actor, app, true).await?),
+                Scope::Department => owner(self.colleagues(db, actor, false).await?),
+                Scope::DepartmentTree => owner(self.colleagues(db, actor, true).await?),
                 Scope::Filter(filter) => crate::filter::parse_filter(app, rt, filter, "/permissions")?,
             });
         }
@@ -137,28 +139,12 @@ impl Engine {
     }
 
     /// Users in the actor's department (and, with `below`, its sub-departments), the actor included.
-    async fn colleagues(&self, db: &impl Conn, actor: &Actor, app: &LoadedApp, below: bool) -> Result<Vec<String>, EngineError> {
+    async fn colleagues(&self, db: &impl Conn, actor: &Actor, below: bool) -> Result<Vec<String>, EngineError> {
         let Some(home) = &actor.department else {
             return Ok(vec![actor.username.clone()]);
         };
-        let mut departments = BTreeSet::from([home.clone()]);
-        if below {
-            // Grow the set until no department's parent is in it without it being in it too.
-            loop {
-                let before = departments.len();
-                for d in &app.defs.app.departments {
-                    if d.parent.as_ref().is_some_and(|p| departments.contains(p)) {
-                        departments.insert(d.id.clone());
-                    }
-                }
-                if departments.len() == before {
-                    break;
-                }
-            }
-        }
-        let users = store::users(db).await?;
-        let mut names: Vec<String> =
-            users.into_iter().filter(|u| u.department.as_ref().is_some_and(|d| departments.contains(d))).map(|u| u.username).collect();
+        let org = Organisation::load(db).await?;
+        let mut names = org.members_of(&org.tree_of(home, below));
         if !names.contains(&actor.username) {
             names.push(actor.username.clone());
         }

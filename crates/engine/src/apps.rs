@@ -37,6 +37,8 @@ pub(crate) struct FlowRuntime {
 pub(crate) struct OldFlows(pub(crate) Mutex<HashMap<(String, i64), Arc<Workflow>>>);
 
 pub(crate) struct FormRuntime {
+    /// The app the form belongs to.
+    pub(crate) app: String,
     pub(crate) compiled: CompiledForm,
     pub(crate) table: FormTable,
     pub(crate) expressions: FieldExpressions,

@@ -22,6 +22,9 @@ pub struct AuditParams {
     pub actor: Option<String>,
     /// `ok` or `denied`.
     pub outcome: Option<String>,
+    /// Rows at or after this time, and before this one (RFC 3339).
+    pub from: Option<String>,
+    pub to: Option<String>,
     /// Rows older than this sequence number (the `next` of the previous page).
     pub before: Option<i64>,
     pub limit: Option<u64>,
@@ -128,7 +131,16 @@ impl Engine {
             return Err(EngineError::Forbidden("only admins may read the audit log".into()));
         }
         let limit = params.limit.unwrap_or(100).clamp(1, 1000);
+        let instant = |pointer: &str, text: &Option<String>| -> Result<Option<String>, EngineError> {
+            let Some(text) = text else { return Ok(None) };
+            let at = chrono::DateTime::parse_from_rfc3339(text)
+                .map_err(|_| EngineError::malformed_at(pointer, "a time such as `2026-12-01T00:00:00Z`"))?;
+            // Written as every row's `at` is, so the text compares as the time does.
+            Ok(Some(time::format(at.with_timezone(&chrono::Utc))))
+        };
         let query = AuditQuery {
+            from: instant("/from", &params.from)?,
+            to: instant("/to", &params.to)?,
             app: params.app.clone(),
             form: params.form.clone(),
             record_id: params.record.clone(),
@@ -150,6 +162,15 @@ impl Engine {
             })
             .collect();
         Ok(json!({"items": items, "next": next}))
+    }
+
+    /// The chain's verification for an admin: `{ok, rows, message?}`.
+    pub async fn verify_audit_for(&self, actor: &Actor) -> Result<Value, EngineError> {
+        crate::organisation::require_admin(actor, "verify the audit log")?;
+        Ok(match self.verify_audit().await? {
+            Ok(rows) => json!({"ok": true, "rows": rows}),
+            Err(message) => json!({"ok": false, "rows": null, "message": message}),
+        })
     }
 
     /// Walks the hash chain: the number of rows, or the first row that does not hold.

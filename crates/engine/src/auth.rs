@@ -1,7 +1,7 @@
-//! Users, passwords and sessions. Passwords are hashed with argon2; a session token is random,
-//! shown once, and only its SHA-256 digest is stored.
+//! Who is calling: logins, sessions, API tokens and passwords. Passwords are hashed with argon2;
+//! a session or API token is random, shown once, and only its SHA-256 digest is stored.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Instant;
 
@@ -29,35 +29,35 @@ const SESSION_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(2)
 /// Entries kept at most; beyond it the cache starts over (it only saves reads).
 const SESSION_CACHE_MAX: usize = 10_000;
 
-/// Sessions recently read, by token digest: every request authenticates, and this spares most
+/// Sessions and API tokens recently read, by token digest: every request authenticates, and this spares most
 /// of them a database round trip.
 #[derive(Clone, Default)]
 pub(crate) struct SessionCache(Arc<Mutex<HashMap<String, CachedSession>>>);
 
 struct CachedSession {
-    user: store::User,
+    actor: Actor,
     csrf_hash: String,
     read_at: Instant,
 }
 
 impl SessionCache {
-    fn get(&self, key: &str) -> Option<(store::User, String)> {
+    fn get(&self, key: &str) -> Option<(Actor, String)> {
         let cache = self.0.lock().ok()?;
-        cache.get(key).filter(|s| s.read_at.elapsed() < SESSION_CACHE_TTL).map(|s| (s.user.clone(), s.csrf_hash.clone()))
+        cache.get(key).filter(|s| s.read_at.elapsed() < SESSION_CACHE_TTL).map(|s| (s.actor.clone(), s.csrf_hash.clone()))
     }
 
-    fn put(&self, key: String, user: store::User, csrf_hash: String) {
+    fn put(&self, key: String, actor: Actor, csrf_hash: String) {
         if let Ok(mut cache) = self.0.lock() {
             if cache.len() >= SESSION_CACHE_MAX {
                 cache.clear();
             }
-            cache.insert(key, CachedSession { user, csrf_hash, read_at: Instant::now() });
+            cache.insert(key, CachedSession { actor, csrf_hash, read_at: Instant::now() });
         }
     }
 
-    fn forget(&self, keep: impl Fn(&str, &store::User) -> bool) {
+    fn forget(&self, keep: impl Fn(&str, &Actor) -> bool) {
         if let Ok(mut cache) = self.0.lock() {
-            cache.retain(|key, s| keep(key, &s.user));
+            cache.retain(|key, s| keep(key, &s.actor));
         }
     }
 }
@@ -67,8 +67,17 @@ impl SessionCache {
 pub struct Actor {
     pub username: String,
     pub display_name: String,
+    /// Roles that hold in every app: `admin`, the platform's administrator.
     pub roles: Vec<String>,
+    /// The roles held in each app, by app id: a role means something only in the app that
+    /// declares it.
+    pub grants: BTreeMap<String, Vec<String>>,
     pub department: Option<String>,
+    /// `person`, or `service` for an integration's account.
+    pub kind: String,
+    pub language: Option<String>,
+    /// Until it is done, the actor may only change their password (the server refuses the rest).
+    pub must_change_password: bool,
 }
 
 impl Actor {
@@ -77,13 +86,52 @@ impl Actor {
         self.roles.iter().any(|r| r == crate::access::ADMIN)
     }
 
-    /// The platform itself, for work no person started (seeding, jobs).
-    pub fn system() -> Actor {
-        Actor { username: "system".into(), display_name: "System".into(), roles: vec![crate::access::ADMIN.into()], department: None }
+    /// The roles the actor holds in `app`: the platform's and the app's grants.
+    pub fn roles_in(&self, app: &str) -> Vec<String> {
+        self.roles.iter().chain(self.grants.get(app).into_iter().flatten()).cloned().collect()
     }
 
-    fn from_user(u: store::User) -> Actor {
-        Actor { username: u.username, display_name: u.display_name, roles: u.roles, department: u.department }
+    /// The platform itself, for work no person started (seeding, jobs).
+    pub fn system() -> Actor {
+        Actor::of(store::User {
+            username: "system".into(),
+            display_name: "System".into(),
+            roles: vec![crate::access::ADMIN.into()],
+            kind: "service".into(),
+            active: true,
+            ..store::User::default()
+        })
+    }
+
+    pub(crate) fn of(u: store::User) -> Actor {
+        Actor {
+            username: u.username,
+            display_name: u.display_name,
+            roles: u.roles,
+            grants: u.grants,
+            department: u.department,
+            kind: u.kind,
+            language: u.language,
+            must_change_password: u.must_change_password,
+        }
+    }
+
+    /// The user as an app's rules and templates see them: the roles they hold in `app`.
+    pub(crate) fn in_app(&self, app: &str) -> serde_json::Value {
+        serde_json::json!({
+            "username": self.username,
+            "display_name": self.display_name,
+            "roles": self.roles_in(app),
+            "department": self.department,
+        })
+    }
+
+    /// Narrows the actor to what a token limited to `apps` may do: their grants in those apps,
+    /// and no platform role (which would reach every app).
+    fn limited_to(mut self, apps: &[String]) -> Actor {
+        self.grants.retain(|app, _| apps.contains(app));
+        self.roles.clear();
+        self
     }
 }
 
@@ -162,7 +210,7 @@ pub(crate) fn random_token(bytes: usize) -> String {
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn digest(token: &str) -> String {
+pub(crate) fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -173,19 +221,51 @@ pub fn check_login_lengths(username: &str, password: &str) -> Result<(), EngineE
     check_length("/password", password, MAX_PASSWORD_CHARS)
 }
 
+/// What an API token starts with, so a request's bearer is looked up in the right table.
+pub(crate) const API_TOKEN_PREFIX: &str = "tsk_";
+
+/// The CSRF token of a session: derived from the session's secret token, so the page can be
+/// given it again (`GET /api/auth/session`) by whoever holds the cookie — a new tab — while
+/// another site, which cannot read our responses, never learns it.
+fn csrf_of(token: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(format!("csrf:{token}").as_bytes()))
+}
+
+/// A few of the passwords tried first by anyone guessing: refused whatever their length.
+static COMMON_PASSWORDS: LazyLock<std::collections::HashSet<&'static str>> =
+    LazyLock::new(|| include_str!("common_passwords.txt").lines().map(str::trim).filter(|l| !l.is_empty()).collect());
+
+/// The password policy: at least [`MIN_PASSWORD`] characters, not containing the username,
+/// not one of the commonest passwords. `pointer` locates the problem in the request.
+pub(crate) fn check_password_policy(pointer: &str, username: &str, password: &str) -> Result<(), EngineError> {
+    check_length(pointer, password, MAX_PASSWORD_CHARS)?;
+    let lower = password.to_lowercase();
+    let problem = if password.chars().count() < MIN_PASSWORD {
+        FieldError::coded(pointer, FieldCode::MinLength, format!("use at least {MIN_PASSWORD} characters")).with("limit", MIN_PASSWORD)
+    } else if !username.is_empty() && lower.contains(&username.to_lowercase()) {
+        FieldError::coded(pointer, FieldCode::ContainsUsername, "must not contain the username")
+    } else if COMMON_PASSWORDS.contains(lower.as_str()) {
+        FieldError::coded(pointer, FieldCode::CommonPassword, "is one of the most common passwords; choose another")
+    } else {
+        return Ok(());
+    };
+    Err(EngineError::Invalid(vec![problem]))
+}
+
 impl Engine {
-    /// Checks a username and password and opens a session.
+    /// Checks a username and password and opens a session. Deactivated users and service
+    /// accounts are refused like a wrong password.
     pub async fn login(&self, username: &str, password: &str) -> Result<Login, EngineError> {
         check_login_lengths(username, password)?;
         let user = store::get_user(self.store.db(), username).await?;
         // Verify against a dummy hash for unknown users, so timing does not tell who exists.
         let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
         let ok = verify_password(password, hash).await?;
-        let Some(user) = user.filter(|_| ok) else {
+        let Some(user) = user.filter(|u| ok && u.active && u.kind == PERSON) else {
             return Err(EngineError::BadCredentials);
         };
         let token = random_token(32);
-        let csrf_token = random_token(24);
+        let csrf_token = csrf_of(&token);
         let expires_at = time::format(Utc::now() + Duration::days(SESSION_DAYS));
         let session = store::Session {
             token_hash: digest(&token),
@@ -195,17 +275,27 @@ impl Engine {
             csrf_hash: digest(&csrf_token),
         };
         store::create_session(&self.store, &session).await?;
-        Ok(Login { token, csrf_token, expires_at, user: Actor::from_user(user) })
+        Ok(Login { token, csrf_token, expires_at, user: Actor::of(user) })
     }
 
-    /// The user a session token belongs to; a cookie-authenticated write must also carry the
-    /// session's CSRF token.
+    /// The user a session or API token belongs to; a cookie-authenticated write must also carry
+    /// the session's CSRF token. A deactivated user's sessions and tokens fail.
     pub async fn authenticate(&self, token: &str, csrf: Csrf<'_>) -> Result<Actor, EngineError> {
         let key = digest(token);
-        let (user, csrf_hash) = match self.sessions.get(&key) {
+        let (actor, csrf_hash) = match self.sessions.get(&key) {
             Some(found) => found,
             None => {
-                let found = store::session(self.store.db(), &key, &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
+                let found = if token.starts_with(API_TOKEN_PREFIX) {
+                    let now = time::now();
+                    let (api_token, user) = store::token_user(self.store.db(), &key, &now).await?.ok_or(EngineError::Unauthenticated)?;
+                    // Read again at most once per cache lifetime: the last use is as exact as that.
+                    store::touch_token(&self.store, &api_token.id, &now).await?;
+                    let actor = Actor::of(user);
+                    (api_token.apps.as_deref().map_or(actor.clone(), |apps| actor.limited_to(apps)), String::new())
+                } else {
+                    let (user, csrf) = store::session(self.store.db(), &key, &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
+                    (Actor::of(user), csrf)
+                };
                 self.sessions.put(key, found.0.clone(), found.1.clone());
                 found
             }
@@ -215,14 +305,25 @@ impl Engine {
         {
             return Err(EngineError::Csrf);
         }
-        Ok(Actor::from_user(user))
+        Ok(actor)
+    }
+
+    /// The session of a cookie's token again, with its CSRF token: a new tab of the browser
+    /// picks up the session the cookie carries.
+    pub async fn resume(&self, token: &str) -> Result<Login, EngineError> {
+        if token.starts_with(API_TOKEN_PREFIX) {
+            return Err(EngineError::Unauthenticated);
+        }
+        let csrf_token = csrf_of(token);
+        let user = self.authenticate(token, Csrf::Required(Some(&csrf_token))).await?;
+        let expires_at = store::session_expiry(self.store.db(), &digest(token)).await?.ok_or(EngineError::Unauthenticated)?;
+        Ok(Login { token: String::new(), csrf_token, expires_at, user })
     }
 
     /// Changes the actor's password and ends their other sessions.
     pub async fn change_password(&self, actor: &Actor, token: &str, current: &str, new: &str) -> Result<(), EngineError> {
         let user = store::get_user(self.store.db(), &actor.username).await?.ok_or(EngineError::Unauthenticated)?;
         check_length("/current", current, MAX_PASSWORD_CHARS)?;
-        check_length("/new", new, MAX_PASSWORD_CHARS)?;
         if !verify_password(current, user.password_hash).await? {
             return Err(EngineError::Invalid(vec![FieldError::coded(
                 "/current",
@@ -230,31 +331,23 @@ impl Engine {
                 "this is not your current password",
             )]));
         }
-        if new.chars().count() < MIN_PASSWORD {
-            return Err(EngineError::Invalid(vec![
-                FieldError::coded("/new", FieldCode::MinLength, format!("use at least {MIN_PASSWORD} characters"))
-                    .with("limit", MIN_PASSWORD),
-            ]));
-        }
+        check_password_policy("/new", &actor.username, new)?;
         // Hashed before the write turn, which would otherwise wait for it.
         let hash = hash_password(new).await?;
         let (turn, tx) = self.store.begin().await?;
-        store::set_password(&tx, &actor.username, &hash).await?;
-        store::delete_other_sessions(&tx, &actor.username, &digest(token)).await?;
+        store::set_password(&tx, &actor.username, &hash, false).await?;
+        store::delete_sessions_of(&tx, &actor.username, Some(&digest(token))).await?;
         turn.commit(tx).await?;
-        let kept = digest(token);
-        self.sessions.forget(|key, user| user.username != actor.username || key == kept);
+        // Every cached entry of the user goes: the kept session is read again, without the
+        // forced change.
+        self.forget_user(&actor.username);
         Ok(())
     }
 
-    /// Everyone's username, display name and department, for people picking a user (any
-    /// signed-in user may: it is the company directory, without roles or anything secret).
-    pub async fn directory(&self, _actor: &Actor) -> Result<Vec<serde_json::Value>, EngineError> {
-        let users = store::users(self.store.db()).await?;
-        Ok(users
-            .into_iter()
-            .map(|u| serde_json::json!({"username": u.username, "display_name": u.display_name, "department": u.department}))
-            .collect())
+    /// Drops what this server remembers of `username`'s sessions and tokens: their next
+    /// request reads them again. Other servers read them again within [`SESSION_CACHE_TTL`].
+    pub(crate) fn forget_user(&self, username: &str) {
+        self.sessions.forget(|_, actor| actor.username != username);
     }
 
     /// Ends a session; the token stops working at once.
@@ -265,45 +358,50 @@ impl Engine {
         Ok(())
     }
 
-    /// Creates `admin` when the database has no users. Returns the password when it was
-    /// generated (none given), so the caller can show it once.
     /// The user `username` as an actor, without a password: for the scenario runner, which
     /// acts as the users its steps name.
     pub(crate) async fn actor_named(&self, username: &str) -> Result<Actor, EngineError> {
         let user = store::get_user(self.store.db(), username).await?;
-        user.map(Actor::from_user).ok_or_else(|| EngineError::NotFound(format!("user `{username}`")))
+        user.map(Actor::of).ok_or_else(|| EngineError::NotFound(format!("user `{username}`")))
     }
 
+    /// Creates `admin` when the database has no users. Returns the password when it was
+    /// generated (none given), so the caller can show it once.
     pub async fn ensure_admin(&self, password: Option<&str>) -> Result<Option<String>, EngineError> {
         if !store::users(self.store.db()).await?.is_empty() {
             return Ok(None);
         }
         let generated = password.is_none().then(|| random_token(12));
         let password = password.map(str::to_owned).or_else(|| generated.clone()).unwrap_or_default();
-        self.create_user(&self.store.db().clone(), "admin", "Administrator", &password, &["admin".into()], None).await?;
+        let admin = store::User {
+            username: "admin".into(),
+            display_name: "Administrator".into(),
+            roles: vec![crate::access::ADMIN.into()],
+            ..store::User::default()
+        };
+        self.insert_user(self.store.db(), admin, &password, "system").await?;
         Ok(generated)
     }
 
-    pub(crate) async fn create_user(
-        &self,
-        db: &impl store::Conn,
-        username: &str,
-        display_name: &str,
-        password: &str,
-        roles: &[String],
-        department: Option<&str>,
-    ) -> Result<(), EngineError> {
+    /// Stores a new user with `password` hashed; the rest of `user` as given, stamped now.
+    pub(crate) async fn insert_user(&self, db: &impl store::Conn, user: store::User, password: &str, by: &str) -> Result<(), EngineError> {
         let user = store::User {
-            username: username.to_owned(),
-            display_name: display_name.to_owned(),
-            password_hash: hash_password(password).await?,
-            roles: roles.to_vec(),
-            department: department.map(str::to_owned),
+            password_hash: if password.is_empty() { DISABLED_PASSWORD.to_owned() } else { hash_password(password).await? },
             created_at: time::now(),
+            kind: if user.kind.is_empty() { PERSON.to_owned() } else { user.kind },
+            active: true,
+            ..user
         };
-        Ok(store::insert_user(db, &user).await?)
+        Ok(store::insert_user(db, &user, by).await?)
     }
 }
+
+/// The kind of a user who logs in (the other kind, `service`, only uses tokens).
+pub(crate) const PERSON: &str = "person";
+
+/// The stored password of an account that has none (a service account): no argon2 hash, so
+/// nothing verifies against it.
+const DISABLED_PASSWORD: &str = "!";
 
 /// An argon2 hash of a random password nobody knows, verified against when the user is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2MUjoMpAF4Hw6Qv5S7ajIlhcW5sdgldKjDsTD3hHnfU";

@@ -26,6 +26,12 @@ pub enum EngineError {
     /// A cookie-authenticated write without the session's CSRF token.
     #[error("this request needs the X-CSRF-Token header of your session")]
     Csrf,
+    /// An admin chose the user's password: they must choose their own before anything else.
+    #[error("choose a new password first (POST /api/auth/password)")]
+    PasswordChangeRequired,
+    /// A user still owns records or has open tasks: deactivating them needs a successor.
+    #[error("the user still owns records or has open tasks; name a successor to hand them over to")]
+    OpenWork(crate::organisation::Work),
     /// Too many attempts (e.g. failed logins); try again later.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -92,11 +98,13 @@ pub enum Code {
     BadCredentials,
     Forbidden,
     CsrfFailed,
+    PasswordChangeRequired,
     RateLimited,
     NotFound,
     StaleVersion,
     Conflict,
     Duplicate,
+    OpenWork,
     ValidationFailed,
     RuleLimitExceeded,
     RuleFailed,
@@ -109,7 +117,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for tables and tests that must cover them all.
-    pub const ALL: [Code; 21] = [
+    pub const ALL: [Code; 23] = [
         Code::Malformed,
         Code::TooLarge,
         Code::PayloadTooLarge,
@@ -119,11 +127,13 @@ impl Code {
         Code::BadCredentials,
         Code::Forbidden,
         Code::CsrfFailed,
+        Code::PasswordChangeRequired,
         Code::RateLimited,
         Code::NotFound,
         Code::StaleVersion,
         Code::Conflict,
         Code::Duplicate,
+        Code::OpenWork,
         Code::ValidationFailed,
         Code::RuleLimitExceeded,
         Code::RuleFailed,
@@ -146,11 +156,13 @@ impl Code {
             Code::BadCredentials => ("bad_credentials", Auth),
             Code::Forbidden => ("forbidden", Auth),
             Code::CsrfFailed => ("csrf_failed", Auth),
+            Code::PasswordChangeRequired => ("password_change_required", Auth),
             Code::RateLimited => ("rate_limited", Auth),
             Code::NotFound => ("not_found", InvalidRequest),
             Code::StaleVersion => ("stale_version", Kind::Conflict),
             Code::Conflict => ("conflict", Kind::Conflict),
             Code::Duplicate => ("duplicate", Kind::Conflict),
+            Code::OpenWork => ("open_work", Kind::Conflict),
             Code::ValidationFailed => ("validation_failed", InvalidRequest),
             Code::RuleLimitExceeded => ("rule_limit_exceeded", InvalidRequest),
             Code::RuleFailed => ("rule_failed", InvalidRequest),
@@ -187,6 +199,8 @@ impl EngineError {
             EngineError::BadCredentials => Code::BadCredentials,
             EngineError::Forbidden(_) | EngineError::ForbiddenFields(_) => Code::Forbidden,
             EngineError::Csrf => Code::CsrfFailed,
+            EngineError::PasswordChangeRequired => Code::PasswordChangeRequired,
+            EngineError::OpenWork(_) => Code::OpenWork,
             EngineError::RateLimited { .. } => Code::RateLimited,
             EngineError::NotFound(_) | EngineError::OutOfScope(_) => Code::NotFound,
             EngineError::StaleVersion { .. } => Code::StaleVersion,

@@ -28,6 +28,7 @@ mod list;
 mod load;
 mod locks;
 mod observe;
+mod organisation;
 mod pages;
 mod palette;
 mod print;
@@ -66,6 +67,10 @@ pub use import::{
 };
 pub use list::ListParams;
 pub use observe::QueueDepths;
+pub use organisation::{
+    CreatedUser, DepartmentChange, DepartmentView, FormWork, HandoverRequest, IssuedToken, MAX_NAME_CHARS, NewDepartment, NewToken,
+    NewUser, ProfileChange, TokenView, UserChange, UserView, Work,
+};
 pub use rules::{Limits as RuleLimits, RuleError};
 pub use scenarios::{ScenarioOutcome, run_scenarios};
 pub use seed::SeedReport;
@@ -113,6 +118,7 @@ impl Engine {
             engine.install_folder(dir).await?;
         }
         engine.follow_releases().await?;
+        engine.adopt_organisation().await?;
         Ok(engine)
     }
 

@@ -27,7 +27,8 @@ pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, da
     };
     let mut changed: Vec<&String> = data.keys().filter(|f| old.data.get(*f) != data.get(*f)).collect();
     changed.extend(old.data.keys().filter(|f| !data.contains_key(*f)));
-    let locked = changed.iter().filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &actor.roles)));
+    let roles = actor.roles_in(app.id());
+    let locked = changed.iter().filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &roles)));
     let errors: Vec<FieldError> = locked
         .map(|f| {
             FieldError::coded(format!("/{f}"), FieldCode::Locked, format!("is locked while the record is in `{}`", state.id))

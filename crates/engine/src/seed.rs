@@ -31,18 +31,31 @@ impl Engine {
         let loaded = self.app(app)?;
         let seed = loaded.defs.seeds.get(name).ok_or_else(|| EngineError::NotFound(format!("seed `{name}` of app `{app}`")))?;
         let (turn, tx) = self.store.begin().await?;
-        let created = self.create_seed_users(&tx, seed).await?;
+        let created = self.create_seed_users(&tx, app, seed).await?;
         turn.commit(tx).await?;
         Ok(created)
     }
 
-    async fn create_seed_users(&self, tx: &impl store::Conn, seed: &Seed) -> Result<usize, EngineError> {
+    /// Creates the seed's users not there yet and grants each the seed's roles in `app` (the
+    /// platform's `admin` holds everywhere); users already there keep what they have.
+    async fn create_seed_users(&self, tx: &impl store::Conn, app: &str, seed: &Seed) -> Result<usize, EngineError> {
         let mut created = 0;
         for user in &seed.users {
-            if store::get_user(tx, &user.username).await?.is_none() {
-                self.create_user(tx, &user.username, &user.display_name, &seed.password, &user.roles, user.department.as_deref()).await?;
-                created += 1;
+            if store::get_user(tx, &user.username).await?.is_some() {
+                continue;
             }
+            let (platform, app_roles): (Vec<String>, Vec<String>) = user.roles.iter().cloned().partition(|r| r == crate::access::ADMIN);
+            let grants = if app_roles.is_empty() { Default::default() } else { [(app.to_owned(), app_roles)].into() };
+            let new = store::User {
+                username: user.username.clone(),
+                display_name: user.display_name.clone(),
+                roles: platform,
+                department: user.department.clone(),
+                grants,
+                ..store::User::default()
+            };
+            self.insert_user(tx, new, &seed.password, "system").await?;
+            created += 1;
         }
         Ok(created)
     }
@@ -56,16 +69,12 @@ impl Engine {
         if store::get_meta(&tx, &marker).await?.is_some() {
             return Ok(SeedReport { already_seeded: true, ..Default::default() });
         }
-        let mut report = SeedReport { users: self.create_seed_users(&tx, seed).await?, ..Default::default() };
+        let mut report = SeedReport { users: self.create_seed_users(&tx, app, seed).await?, ..Default::default() };
         let mut actors: HashMap<&str, Actor> = HashMap::new();
         for user in &seed.users {
-            let actor = Actor {
-                username: user.username.clone(),
-                display_name: user.display_name.clone(),
-                roles: user.roles.clone(),
-                department: user.department.clone(),
-            };
-            actors.insert(&user.username, actor);
+            // Read in the transaction that may just have created them.
+            let found = store::get_user(&tx, &user.username).await?;
+            actors.insert(&user.username, found.map(Actor::of).unwrap_or_else(Actor::system));
         }
         let mut rng = fastrand::Rng::with_seed(seed.random_seed);
         let mut ids: HashMap<String, Vec<String>> = HashMap::new();

@@ -38,12 +38,17 @@ impl FromRequest for Caller {
         // by the cookie must prove it came from our page by echoing the session's CSRF token.
         let unsafe_method = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
         let csrf_header = req.headers().get("x-csrf-token").and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let own_account = req.path().starts_with("/api/auth/");
         Box::pin(async move {
             let (Some(state), Some((token, from_cookie))) = (state, token) else {
                 return Err(EngineError::Unauthenticated.into());
             };
             let csrf = if from_cookie && unsafe_method { Csrf::Required(csrf_header.as_deref()) } else { Csrf::NotNeeded };
             let actor = state.engine.authenticate(&token, csrf).await?;
+            // Until they chose their own password, a user may only do that (and sign out).
+            if actor.must_change_password && !own_account {
+                return Err(EngineError::PasswordChangeRequired.into());
+            }
             crate::metrics::record_user(&actor.username);
             Ok(Caller(actor))
         })

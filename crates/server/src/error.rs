@@ -27,6 +27,7 @@ struct Facts {
     existing: Option<String>,
     limit: Option<LimitHit>,
     retry_after_secs: Option<u64>,
+    work: Option<engine::Work>,
 }
 
 /// The HTTP status of every code: the table's status column, kept here because the engine
@@ -38,10 +39,10 @@ pub(crate) fn status_of(code: Code) -> StatusCode {
         Code::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         Code::VersionRequired => StatusCode::PRECONDITION_REQUIRED,
         Code::Unauthenticated | Code::BadCredentials => StatusCode::UNAUTHORIZED,
-        Code::Forbidden | Code::CsrfFailed => StatusCode::FORBIDDEN,
+        Code::Forbidden | Code::CsrfFailed | Code::PasswordChangeRequired => StatusCode::FORBIDDEN,
         Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Code::NotFound => StatusCode::NOT_FOUND,
-        Code::StaleVersion | Code::Conflict | Code::Duplicate => StatusCode::CONFLICT,
+        Code::StaleVersion | Code::Conflict | Code::Duplicate | Code::OpenWork => StatusCode::CONFLICT,
         Code::ValidationFailed | Code::RuleLimitExceeded | Code::RuleFailed | Code::InvalidDefinitions => StatusCode::UNPROCESSABLE_ENTITY,
         Code::PdfUnavailable => StatusCode::NOT_IMPLEMENTED,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,6 +110,7 @@ fn facts_of(e: &EngineError) -> Facts {
             Facts { limit: Some(LimitHit { name: limit.clone(), value: None, rule: Some(rule.clone()) }), ..Facts::default() }
         }
         EngineError::RateLimited { retry_after_secs } => Facts { retry_after_secs: Some(*retry_after_secs), ..Facts::default() },
+        EngineError::OpenWork(work) => Facts { work: Some(work.clone()), ..Facts::default() },
         _ => Facts::default(),
     }
 }
@@ -132,6 +134,7 @@ impl ResponseError for ApiError {
             existing: self.facts.existing.clone(),
             limit: self.facts.limit.clone(),
             retry_after_secs: self.facts.retry_after_secs,
+            work: self.facts.work.as_ref().map(wire::Work::from),
         })
     }
 }

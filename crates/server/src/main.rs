@@ -78,6 +78,16 @@ enum Command {
         #[command(subcommand)]
         command: AppCommand,
     },
+    /// Users, for operators: usable before anyone logged in, and in scripts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// API tokens, for operators.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
     /// Rewrite an app's definition files in canonical form (stable key order, defaults
     /// omitted), as the designer saves them.
     Fmt {
@@ -101,6 +111,69 @@ enum AppCommand {
     /// live release (an admin's changes are kept); checked and impact-analysed as a publish.
     Import {
         bundle: PathBuf,
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; a generated password (when none is given) is printed on stdout.
+    Add {
+        username: String,
+        /// The name people see (default: the username).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, env = "TESSERA_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        /// The platform's administrator.
+        #[arg(long)]
+        admin: bool,
+        /// A service account: no password, used through tokens.
+        #[arg(long)]
+        service: bool,
+        /// A role in an app, as `app:role`; repeat for more.
+        #[arg(long = "grant", value_name = "APP:ROLE")]
+        grants: Vec<String>,
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
+    },
+    /// Set a user's password; a generated one (when none is given) is printed on stdout and
+    /// must be changed at the next login. The user's sessions end.
+    Passwd {
+        username: String,
+        #[arg(long, env = "TESSERA_PASSWORD", hide_env_values = true)]
+        password: Option<String>,
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
+    },
+    /// Deactivate a user: their sessions and tokens stop working. One who still owns records
+    /// or has open tasks needs `--successor`, who receives them.
+    Disable {
+        username: String,
+        #[arg(long)]
+        successor: Option<String>,
+        #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
+        db: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Make an API token for a user or service account; the token is printed on stdout, once.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long)]
+        name: String,
+        /// Days until it stops working (default: until revoked).
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+        /// Limit it to an app; repeat for more (default: every app its user may use).
+        #[arg(long = "app")]
+        apps: Vec<String>,
         #[arg(long, env = "TESSERA_DB", default_value = "sqlite://tessera.db")]
         db: String,
     },
@@ -135,6 +208,10 @@ fn main() -> ExitCode {
         Command::Audit { command: AuditCommand::Verify { db } } => return verify_audit(&db),
         Command::App { command: AppCommand::Export { app, db, out } } => export_app(&app, &db, &out),
         Command::App { command: AppCommand::Import { bundle, db } } => import_app(&bundle, &db),
+        Command::User { command } => user_command(command),
+        Command::Token { command: TokenCommand::Create { user, name, expires_in_days, apps, db } } => {
+            create_token(&db, user, name, expires_in_days, apps)
+        }
         Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token } => {
             let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
             let settings = Settings { rule_limits, ..Settings::default() };
@@ -193,6 +270,88 @@ async fn export_app(app: &str, db: &str, out: &Path) -> anyhow::Result<()> {
     }
     eprintln!("exported {} to {}", app.as_str(), out.display());
     Ok(())
+}
+
+/// Prints what an operator's command made and nobody else will ever see again (a generated
+/// password, a token) on stdout, for scripts to capture.
+fn print_secret(secret: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    writeln!(std::io::stdout(), "{secret}").context("cannot write to stdout")
+}
+
+/// `tessera user …`: acts as the platform itself, as an operator at the console does.
+#[actix_web::main]
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    let system = engine::Actor::system();
+    match command {
+        UserCommand::Add { username, name, password, department, admin, service, grants, db } => {
+            let engine = Engine::open(&db, &[]).await?;
+            let mut by_app: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+            for grant in &grants {
+                let (app, role) = grant.split_once(':').with_context(|| format!("`--grant {grant}`: write `app:role`"))?;
+                by_app.entry(app.to_owned()).or_default().push(role.to_owned());
+            }
+            let new = engine::NewUser {
+                display_name: name.unwrap_or_else(|| username.clone()),
+                username,
+                kind: Some(if service { "service" } else { "person" }.to_owned()),
+                department,
+                password,
+                roles: if admin { vec!["admin".to_owned()] } else { Vec::new() },
+                grants: by_app,
+                ..Default::default()
+            };
+            let created = engine.create_user(&system, new, false).await;
+            engine.close().await?;
+            let created = created?;
+            eprintln!("created user {}", created.user.username);
+            if let Some(password) = created.password {
+                print_secret(&password)?;
+            }
+        }
+        UserCommand::Passwd { username, password, db } => {
+            let engine = Engine::open(&db, &[]).await?;
+            let force_change = password.is_none();
+            let generated = engine.reset_password(&system, &username, password, force_change).await;
+            engine.close().await?;
+            eprintln!("set the password of {username}");
+            if let Some(password) = generated? {
+                print_secret(&password)?;
+            }
+        }
+        UserCommand::Disable { username, successor, db } => {
+            let engine = Engine::open(&db, &[]).await?;
+            let done = Box::pin(engine.deactivate_user(&system, &username, successor)).await;
+            engine.close().await?;
+            match done {
+                Err(engine::EngineError::OpenWork(work)) => {
+                    for form in &work.forms {
+                        eprintln!("{username} owns {} record(s) of {}/{}", form.records, form.app, form.form);
+                    }
+                    eprintln!("{username} has {} open task(s)", work.tasks);
+                    anyhow::bail!("{username} still has work: name who receives it with --successor");
+                }
+                other => {
+                    other?;
+                }
+            }
+            eprintln!("deactivated {username}");
+        }
+    }
+    Ok(())
+}
+
+/// `tessera token create`.
+#[actix_web::main]
+async fn create_token(db: &str, user: String, name: String, expires_in_days: Option<u32>, apps: Vec<String>) -> anyhow::Result<()> {
+    let engine = Engine::open(db, &[]).await?;
+    let expires_at = expires_in_days.map(|days| (chrono::Utc::now() + chrono::Duration::days(days.into())).to_rfc3339());
+    let new = engine::NewToken { name, username: Some(user), expires_at, apps: (!apps.is_empty()).then_some(apps) };
+    let issued = engine.create_token(&engine::Actor::system(), new).await;
+    engine.close().await?;
+    let issued = issued?;
+    eprintln!("token {} for {}", issued.item.id, issued.item.username);
+    print_secret(&issued.token)
 }
 
 /// Installs the app of the bundle at `file` into the database at `db`.

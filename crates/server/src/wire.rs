@@ -36,6 +36,9 @@ pub(crate) struct ErrorBody {
     /// `rate_limited` and `unavailable`: seconds to wait (also the `Retry-After` header).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_after_secs: Option<u64>,
+    /// `open_work`: what the user still owns or has to do.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub work: Option<Work>,
 }
 
 /// What kind of failure an error is.
@@ -100,6 +103,31 @@ fn field_codes() -> Object {
 
 fn code_names(names: impl Iterator<Item = &'static str>) -> Object {
     ObjectBuilder::new().schema_type(Type::String).enum_values(Some(names)).build()
+}
+
+/// What a user owns and has open, or what a hand-over moved.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct Work {
+    /// Live records per form (forms with none left out).
+    pub forms: Vec<FormWork>,
+    /// Approval tasks waiting for the user.
+    pub tasks: u64,
+    /// Flow timers pending on the user's records; they act for whoever owns the record.
+    pub timers: u64,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub(crate) struct FormWork {
+    pub app: String,
+    pub form: String,
+    pub records: u64,
+}
+
+impl From<&engine::Work> for Work {
+    fn from(w: &engine::Work) -> Self {
+        let forms = w.forms.iter().map(|f| FormWork { app: f.app.clone(), form: f.form.clone(), records: f.records }).collect();
+        Work { forms, tasks: w.tasks, timers: w.timers }
+    }
 }
 
 /// A bound the request went past.
@@ -182,13 +210,32 @@ mod answers {
         items: Vec<HistoryItem>,
     }
 
-    /// A user as the API shows them.
+    /// The signed-in user.
     #[derive(ToSchema)]
     pub(crate) struct User {
         username: String,
         display_name: String,
+        /// Platform roles: `admin` or none.
         roles: Vec<String>,
+        /// Roles held per app: a role means something only in the app that declares it.
+        grants: BTreeMap<String, Vec<String>>,
         department: Option<String>,
+        /// `person` or `service`.
+        kind: String,
+        language: Option<String>,
+        /// Until the user chose their own password, every other route answers 403
+        /// `password_change_required`.
+        must_change_password: bool,
+    }
+
+    /// The audit chain's verification.
+    #[derive(ToSchema)]
+    pub(crate) struct AuditVerification {
+        ok: bool,
+        /// Rows checked, when the chain holds.
+        rows: Option<u64>,
+        /// Where and why it breaks, when it does.
+        message: Option<String>,
     }
 
     /// A logged-in session.
@@ -200,19 +247,6 @@ mod answers {
         csrf_token: String,
         expires_at: String,
         user: User,
-    }
-
-    /// Someone a picker may offer: no roles.
-    #[derive(ToSchema)]
-    pub(crate) struct Person {
-        username: String,
-        display_name: String,
-        department: Option<String>,
-    }
-
-    #[derive(ToSchema)]
-    pub(crate) struct Directory {
-        items: Vec<Person>,
     }
 
     #[derive(ToSchema)]

@@ -124,6 +124,9 @@ pub struct AuditQuery {
     /// Rows with a sequence number below this (paging backwards from the newest).
     pub before_seq: Option<i64>,
     pub after_seq: Option<i64>,
+    /// Rows at or after this time, and before this one (RFC 3339, as `at` is written).
+    pub from: Option<String>,
+    pub to: Option<String>,
     pub limit: u64,
     /// Oldest first (for verification) instead of newest first.
     pub ascending: bool,
@@ -148,6 +151,12 @@ pub async fn audit_rows(db: &impl ConnectionTrait, q: &AuditQuery) -> Result<Vec
     }
     if let Some(seq) = q.after_seq {
         s.and_where(Expr::col(audit_log::SEQ).gt(seq));
+    }
+    if let Some(from) = &q.from {
+        s.and_where(Expr::col(audit_log::AT).gte(from.clone()));
+    }
+    if let Some(to) = &q.to {
+        s.and_where(Expr::col(audit_log::AT).lt(to.clone()));
     }
     s.order_by(audit_log::SEQ, if q.ascending { Order::Asc } else { Order::Desc });
     db.query_all_raw(limited(db, &s, q.limit))

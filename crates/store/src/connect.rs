@@ -123,6 +123,23 @@ impl WriteTurn {
     }
 }
 
+/// Opens the pool. Servers starting together on a new SQLite file race to put it in WAL mode;
+/// SQLite answers the losers "database is locked" at once, without its busy handler, so they
+/// try again for as long as the busy timeout would have waited.
+async fn connect_pool(options: ConnectOptions, backend: Backend) -> Result<DatabaseConnection, StoreError> {
+    let deadline = Instant::now() + BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match Database::connect(options.clone()).await {
+            Err(e) if backend == Backend::Sqlite && e.to_string().contains("database is locked") && Instant::now() < deadline => {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(100));
+            }
+            done => return Ok(done?),
+        }
+    }
+}
+
 impl Store {
     /// Connects to `url` (`sqlite://file.db`, `sqlite::memory:` or `postgres://…`), as it is:
     /// [`Store::connect`] brings the system tables up to date too.
@@ -159,7 +176,7 @@ impl Store {
                     });
             }
         }
-        let db = Database::connect(options).await?;
+        let db = connect_pool(options, backend).await?;
         let (writer, readers) = match backend {
             // The pool has created the file and put it in WAL mode.
             Backend::Sqlite if !in_memory => {

@@ -50,7 +50,9 @@ pub use tasks::{
     Task, finish_task, flow_version, get_task, insert_flow_version, insert_task, latest_flow_version, pending_tasks_of, tasks_of,
 };
 pub use users::{
-    Session, User, create_session, delete_other_sessions, delete_session, get_user, insert_user, session, set_password, user_exists, users,
+    ApiToken, Department, Session, User, create_session, delete_department, delete_session, delete_sessions_of, departments, get_user,
+    insert_department, insert_token, insert_user, revoke_token, save_department, save_user, session, session_expiry, set_grants,
+    set_password, token, token_user, tokens, touch_token, user_exists, users,
 };
 
 /// How a field's value is compared and indexed: the store's view of a field type.

@@ -24,6 +24,48 @@ table!(
         ROLES = "roles",
         DEPARTMENT = "department",
         CREATED_AT = "created_at",
+        KIND = "kind",
+        ACTIVE = "active",
+        MUST_CHANGE_PASSWORD = "must_change_password",
+        LANGUAGE = "language",
+    }
+);
+
+table!(
+    /// The department tree: each with a parent (none at the root) and a manager.
+    departments {
+        ID = "id",
+        NAME = "name",
+        PARENT = "parent",
+        MANAGER = "manager",
+        CREATED_AT = "created_at",
+    }
+);
+
+table!(
+    /// Who holds which role in which app.
+    role_grants {
+        USERNAME = "username",
+        APP = "app",
+        ROLE = "role",
+        GRANTED_BY = "granted_by",
+        GRANTED_AT = "granted_at",
+    }
+);
+
+table!(
+    /// API tokens for integrations, by the digest of their secret.
+    api_tokens {
+        ID = "id",
+        NAME = "name",
+        TOKEN_HASH = "token_hash",
+        USERNAME = "username",
+        CREATED_BY = "created_by",
+        CREATED_AT = "created_at",
+        EXPIRES_AT = "expires_at",
+        APPS = "apps",
+        LAST_USED_AT = "last_used_at",
+        REVOKED_AT = "revoked_at",
     }
 );
 
@@ -193,6 +235,9 @@ table!(
 pub(crate) const ALL: &[(&str, &[&str])] = &[
     (users::TABLE, users::COLUMNS),
     (sessions::TABLE, sessions::COLUMNS),
+    (departments::TABLE, departments::COLUMNS),
+    (role_grants::TABLE, role_grants::COLUMNS),
+    (api_tokens::TABLE, api_tokens::COLUMNS),
     (counters::TABLE, counters::COLUMNS),
     (meta::TABLE, meta::COLUMNS),
     (record_history::TABLE, record_history::COLUMNS),

@@ -11,6 +11,7 @@ use crate::access::Access;
 use crate::apps::FormRuntime;
 use crate::audit::Subject;
 use crate::command::Cmd;
+use crate::organisation::Organisation;
 use crate::records::{Change, Moved};
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId, time};
 
@@ -30,14 +31,14 @@ impl Engine {
     /// state's `set` values in `data`. A trusted writer ([`Cmd::trusted`]: seeds, rules) may
     /// place the record in any state through the flow field; people in the initial state or a
     /// state marked `start` (and, when it names `start_roles`, only their members and admins).
-    /// `users` is the directory when [`starts_in_approval`] says it is needed, else empty.
+    /// `org` is the organisation when [`starts_in_approval`] says it is needed, else empty.
     pub(crate) fn start_flow<C>(
         &self,
         cmd: Cmd<'_, C>,
         rt: &FormRuntime,
         owner: &str,
         data: &mut Map<String, Value>,
-        users: &[store::User],
+        org: &Organisation,
     ) -> Result<Option<Instance>, EngineError> {
         let (app, actor, trusted): (&LoadedApp, _, _) = (cmd.app, cmd.actor, cmd.trusted());
         let Some(runtime) = app.flows.get(rt.id()) else { return Ok(None) };
@@ -49,11 +50,13 @@ impl Engine {
             return Ok(None); // not a state at all: validation names the field's allowed values
         }
         let admin = actor.is_admin();
+        let roles = actor.roles_in(app.id());
         let may_start = |state: &str| {
             state == initial
-                || workflow.def().state(state).is_some_and(|s| {
-                    s.start && (admin || s.start_roles.is_empty() || s.start_roles.iter().any(|r| actor.roles.contains(r)))
-                })
+                || workflow
+                    .def()
+                    .state(state)
+                    .is_some_and(|s| s.start && (admin || s.start_roles.is_empty() || s.start_roles.iter().any(|r| roles.contains(r))))
         };
         if let (Some(f), Some(state)) = (field, &requested)
             && !trusted
@@ -69,8 +72,8 @@ impl Engine {
             id: "",
             owner,
             record: data,
-            user: actor_json(actor),
-            users,
+            user: actor_json(actor, app.id()),
+            org,
             app,
             allowance: app.rules.allowance(),
         };
@@ -197,9 +200,10 @@ impl Engine {
             }
             other => Command::Act(other.to_owned()),
         };
-        let users = store::users(tx).await?;
-        let env = FlowEnv::of_record(loaded, Some(actor), &record, &users);
-        let person = Person { username: &actor.username, roles: &actor.roles, may_update, system };
+        let org = Organisation::load(tx).await?;
+        let env = FlowEnv::of_record(loaded, Some(actor), &record, &org);
+        let roles = actor.roles_in(loaded.id());
+        let person = Person { username: &actor.username, roles: &roles, may_update, system };
         let step = workflow.step(&instance, &person, &command, request.comment.clone(), &env).map_err(step_error)?;
 
         // The record's next version: fields the entered states and the move set, in order;

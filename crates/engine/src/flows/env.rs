@@ -8,6 +8,7 @@ use serde_json::{Map, Value, json};
 use workflow::{Env, Instance, StepError};
 
 use super::actor_json;
+use crate::organisation::Organisation;
 use crate::{Actor, EngineError, LoadedApp, time};
 
 /// The rules' sandbox for flow conditions: they see the record and the user, nothing else.
@@ -34,7 +35,7 @@ pub(super) struct FlowEnv<'a> {
     pub(super) owner: &'a str,
     pub(super) record: &'a Map<String, Value>,
     pub(super) user: Value,
-    pub(super) users: &'a [store::User],
+    pub(super) org: &'a Organisation,
     pub(super) app: &'a LoadedApp,
     /// The time all the expressions of one command may take together, as a save's rules share
     /// theirs: a move evaluating many conditions cannot take the deadline many times over.
@@ -52,28 +53,10 @@ impl Env for FlowEnv<'_> {
         self.record.get(field)
     }
     fn role_members(&self, role: &str) -> Vec<String> {
-        self.users.iter().filter(|u| u.roles.iter().any(|r| r == role)).map(|u| u.username.clone()).collect()
+        self.org.role_members(self.app.id(), role)
     }
     fn managers(&self, user: &str, levels: u8) -> Vec<String> {
-        let departments = &self.app.defs.app.departments;
-        let mut current = self.users.iter().find(|u| u.username == user).and_then(|u| u.department.clone());
-        let mut out: Vec<String> = Vec::new();
-        let mut visited = 0;
-        while let Some(id) = current.take() {
-            let Some(department) = departments.iter().find(|d| d.id == id) else { break };
-            if let Some(manager) = &department.manager
-                && manager != user
-                && !out.contains(manager)
-            {
-                out.push(manager.clone());
-            }
-            visited += 1;
-            if out.len() >= usize::from(levels) || visited > departments.len() {
-                break;
-            }
-            current = department.parent.clone();
-        }
-        out
+        self.org.managers(user, levels)
     }
     fn holds(&self, condition: &str) -> Result<bool, String> {
         Ok(truthy(&self.eval(condition, &[]).map_err(|e| e.to_string())?))
@@ -93,14 +76,14 @@ impl Env for FlowEnv<'_> {
 
 impl<'a> FlowEnv<'a> {
     /// The answers for stored `record`, acting as `actor` (`None`: the platform, as no user).
-    pub(super) fn of_record(app: &'a LoadedApp, actor: Option<&Actor>, record: &'a store::Record, users: &'a [store::User]) -> Self {
+    pub(super) fn of_record(app: &'a LoadedApp, actor: Option<&Actor>, record: &'a store::Record, org: &'a Organisation) -> Self {
         FlowEnv {
             now: time::now(),
             id: &record.id,
             owner: &record.owner,
             record: &record.data,
-            user: actor.map_or(Value::Null, actor_json),
-            users,
+            user: actor.map_or(Value::Null, |a| actor_json(a, app.id())),
+            org,
             app,
             allowance: app.rules.allowance(),
         }

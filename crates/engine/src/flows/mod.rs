@@ -23,6 +23,7 @@ use workflow::{Available, Env, Instance, LogEntry, Person, Workflow};
 
 use crate::audit::Subject;
 use crate::command::Cmd;
+use crate::organisation::Organisation;
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId};
 
 pub(crate) use load::compile_flows;
@@ -155,9 +156,10 @@ impl Engine {
             let may_update = self.may_update(cmd, rt, &access, &record).await?;
             let mut instance = instance_of(loaded, form, &record)?;
             let workflow = self.workflow_for(db, loaded, form, &mut instance).await?;
-            let users = store::users(db).await?;
-            let env = FlowEnv::of_record(loaded, Some(actor), &record, &users);
-            let person = Person { username: &actor.username, roles: &actor.roles, may_update, system: false };
+            let org = Organisation::load(db).await?;
+            let env = FlowEnv::of_record(loaded, Some(actor), &record, &org);
+            let roles = actor.roles_in(loaded.id());
+            let person = Person { username: &actor.username, roles: &roles, may_update, system: false };
             view(&workflow, &instance, record.version, Some((&person, &env as &dyn Env)))
         };
         self.command(actor, Subject { action: "read", app, form, id }, work).await
@@ -229,6 +231,6 @@ pub(crate) fn starts_in_approval(app: &LoadedApp, form: &str, data: &Map<String,
     requested.or(def.initial().map(|s| s.id.as_str())).and_then(|s| def.state(s)).is_some_and(|s| s.approval.is_some())
 }
 
-pub(super) fn actor_json(actor: &Actor) -> Value {
-    serde_json::to_value(actor).unwrap_or(Value::Null)
+pub(super) fn actor_json(actor: &Actor, app: &str) -> Value {
+    actor.in_app(app)
 }

@@ -10,6 +10,7 @@ use workflow::{Env, Instance, Workflow};
 use crate::apps::FormRuntime;
 use crate::command::Cmd;
 use crate::jobs::JobKind;
+use crate::organisation::Organisation;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
 use super::env::{FlowEnv, recipients, truthy};
@@ -35,7 +36,7 @@ impl Engine {
                 owner: &record.owner,
                 record: &record.data,
                 user: Value::Null,
-                users: &[],
+                org: &Organisation::default(),
                 app,
                 allowance: app.rules.allowance(),
             };
@@ -80,8 +81,8 @@ impl Engine {
         let system = Actor::system();
         // The platform acts: trusted, on the record whoever may see it.
         let cmd = Cmd::new(&tx, &system, loaded).first_effect();
-        let users = store::users(&tx).await?;
-        let env = FlowEnv::of_record(loaded, Some(&system), &record, &users);
+        let org = Organisation::load(&tx).await?;
+        let env = FlowEnv::of_record(loaded, Some(&system), &record, &org);
         if let Some(condition) = &timer.condition
             && !truthy(&env.eval(condition, &[])?)
         {
@@ -121,7 +122,7 @@ impl Engine {
                     store::insert_outbox(&tx, &message).await?;
                 }
                 if let (true, Some(manager)) = (*reassign, managers.first()) {
-                    self.reassign(cmd, rt, &record, manager).await?;
+                    self.reassign(cmd, rt, &record, manager, "escalate").await?;
                 }
             }
         }

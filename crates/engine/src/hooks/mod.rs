@@ -98,7 +98,7 @@ impl Engine {
     pub(crate) fn draft_rules<C>(&self, cmd: Cmd<'_, C>, rt: &FormRuntime, save: SaveContext) -> Result<RulesDraft, EngineError> {
         let (loaded, actor, form) = (cmd.app.clone(), cmd.actor, rt.id());
         let assigns = rt.compiled.def.hooks.iter().any(|h| h.on == HookKind::Assign) && save.old.is_none();
-        let input = input(actor, &save);
+        let input = input(actor, &rt.app, &save);
         let prepared = if rt.has_rules_before_write() {
             let (allowance, loaded, form) = (loaded.rules.allowance(), loaded.clone(), form.to_owned());
             Started::run(allowance, move |host| prepare(&loaded, &form, input.clone(), host))
@@ -154,7 +154,7 @@ impl Engine {
         if hooks.is_empty() {
             return Ok(Vec::new());
         }
-        let input = input(cmd.actor, &save);
+        let input = input(cmd.actor, &rt.app, &save);
         let outcome = self
             .with_host(cmd, move |host| -> Result<(Vec<Effect>, Vec<FieldError>), RuleError> {
                 let mut effects = Vec::new();
@@ -279,11 +279,11 @@ impl Engine {
     }
 }
 
-fn input(actor: &Actor, save: &SaveContext) -> Input {
+fn input(actor: &Actor, app: &str, save: &SaveContext) -> Input {
     Input {
         record: object_with_id(save.data.clone(), &save.id),
         old: save.old.clone().map(|o| object_with_id(o, &save.id)),
-        user: serde_json::to_value(actor).unwrap_or(Value::Null),
+        user: actor.in_app(app),
         at: save.at,
     }
 }
@@ -425,7 +425,7 @@ fn assign_job(
     id: &str,
     data: &Map<String, Value>,
 ) -> Started<Result<Option<String>, RuleError>> {
-    let user = serde_json::to_value(actor).unwrap_or(Value::Null);
+    let user = actor.in_app(loaded.id());
     let input = Input { record: object_with_id(data.clone(), id), old: None, user, at: time::rules_time() };
     let form = form.to_owned();
     Started::run(loaded.rules.allowance(), move |host| assign(&loaded, &form, &input, host))

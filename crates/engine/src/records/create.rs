@@ -15,6 +15,7 @@ use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::flows::starts_in_approval;
 use crate::hooks::{RulesDraft, SaveContext, Turn};
+use crate::organisation::Organisation;
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, time};
 
 use super::next_number;
@@ -88,11 +89,11 @@ impl Engine {
         if starts_in_approval(cmd.app, rt.id(), &data) {
             return Ok(Draft { id, owner: owner.map(str::to_owned), stage: DraftStage::NeedsDirectory(data) });
         }
-        let started = self.start(cmd, rt, &id, data, owner, &[])?;
+        let started = self.start(cmd, rt, &id, data, owner, &Organisation::default())?;
         Ok(Draft { id, owner: owner.map(str::to_owned), stage: DraftStage::Started(Box::new(started)) })
     }
 
-    /// Starts a new record's flow (`users`: the directory, when it starts in an approval) and
+    /// Starts a new record's flow (`org`: the organisation, when it starts in an approval) and
     /// drafts its rules.
     fn start<C>(
         &self,
@@ -101,9 +102,9 @@ impl Engine {
         id: &str,
         mut data: Map<String, Value>,
         owner: Option<&str>,
-        users: &[store::User],
+        org: &Organisation,
     ) -> Result<(Option<Instance>, RulesDraft), EngineError> {
-        let instance = self.start_flow(cmd, rt, owner.unwrap_or(&cmd.actor.username), &mut data, users)?;
+        let instance = self.start_flow(cmd, rt, owner.unwrap_or(&cmd.actor.username), &mut data, org)?;
         Ok((instance, self.draft_rules(cmd, rt, SaveContext { id: id.to_owned(), data, old: None, at: time::rules_time() })?))
     }
 
@@ -116,7 +117,7 @@ impl Engine {
         let owner = owner.as_deref();
         let (instance, rules) = match stage {
             DraftStage::Started(started) => *started,
-            DraftStage::NeedsDirectory(data) => self.start(cmd, rt, &id, data, owner, &store::users(tx).await?)?,
+            DraftStage::NeedsDirectory(data) => self.start(cmd, rt, &id, data, owner, &Organisation::load(tx).await?)?,
         };
         let (prepared, assign) = self.finish_rules(cmd, rules).await?;
         if !prepared.errors.is_empty() {

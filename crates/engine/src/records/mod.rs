@@ -328,11 +328,19 @@ impl Engine {
         Ok(envelope)
     }
 
-    /// Gives the record to `owner` (a flow timer's escalation), as a new version.
-    pub(crate) async fn reassign(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime, old: &Record, owner: &str) -> Result<(), EngineError> {
+    /// Gives the record to `owner` as a new version, written as `op` (a flow timer's
+    /// `escalate`, an admin's `handover`).
+    pub(crate) async fn reassign(
+        &self,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
+        old: &Record,
+        owner: &str,
+        op: &str,
+    ) -> Result<(), EngineError> {
         let before = Envelope::new(rt.id(), old.clone());
         let record = Record { owner: owner.to_owned(), ..next_version(old.clone(), cmd.actor) };
-        self.write_version(cmd, rt, &before, record, old.version, "escalate").await?;
+        self.write_version(cmd, rt, &before, record, old.version, op).await?;
         Ok(())
     }
 

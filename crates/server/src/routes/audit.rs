@@ -19,6 +19,10 @@ pub(crate) struct AuditQuery {
     actor: Option<String>,
     /// `ok` or `denied`.
     outcome: Option<String>,
+    /// Rows at or after this time (RFC 3339).
+    from: Option<String>,
+    /// Rows before this time (RFC 3339).
+    to: Option<String>,
     /// `next` of the previous page.
     before: Option<i64>,
     /// 1–1000, default 100.
@@ -33,7 +37,26 @@ pub(crate) struct AuditQuery {
 #[get("/api/audit")]
 pub(crate) async fn audit(caller: Caller, state: web::Data<AppState>, query: web::Query<AuditQuery>) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let params =
-        AuditParams { app: q.app, form: q.form, record: q.record, actor: q.actor, outcome: q.outcome, before: q.before, limit: q.limit };
+    let params = AuditParams {
+        app: q.app,
+        form: q.form,
+        record: q.record,
+        actor: q.actor,
+        outcome: q.outcome,
+        from: q.from,
+        to: q.to,
+        before: q.before,
+        limit: q.limit,
+    };
     Ok(HttpResponse::Ok().json(state.engine.audit_log(&caller.0, &params).await?))
+}
+
+/// Walks the audit log's hash chain from the first row: whether every row holds, how many
+/// there are, and where it breaks if it does.
+#[utoipa::path(tag = "audit", responses(
+    (status = 200, description = "`{ok, rows, message?}`", body = crate::wire::AuditVerification),
+    (status = 403, description = "Not an admin", body = crate::wire::ErrorBody)))]
+#[get("/api/audit/verify")]
+pub(crate) async fn verify(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(state.engine.verify_audit_for(&caller.0).await?))
 }

@@ -95,12 +95,14 @@ pub(crate) async fn me(caller: Caller) -> HttpResponse {
     HttpResponse::Ok().json(caller.0)
 }
 
-/// The people who use this installation, for pickers (transfer an approval, user fields):
-/// username, display name and department — no roles, no password hashes.
-#[utoipa::path(tag = "auth", responses((status = 200, description = "`{items: [{username, display_name, department}]}`", body = crate::wire::Directory),
-    (status = 401, description = "Not logged in", body = crate::wire::ErrorBody)))]
-#[get("/api/users")]
-pub(crate) async fn users(caller: Caller, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let items = state.engine.directory(&caller.0).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"items": items})))
+/// The session the cookie carries, with its CSRF token: a new browser tab signs in with it.
+/// Only the cookie is read (a bearer token needs no CSRF token, and has no session).
+#[utoipa::path(tag = "auth", responses((status = 200, description = "`{user, csrf_token, expires_at}`", body = crate::wire::Login),
+    (status = 401, description = "No live session cookie", body = crate::wire::ErrorBody)))]
+#[get("/api/auth/session")]
+pub(crate) async fn session(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let cookie = req.cookie(SESSION_COOKIE).ok_or(EngineError::Unauthenticated)?;
+    let resumed = state.engine.resume(cookie.value()).await?;
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({"user": resumed.user, "csrf_token": resumed.csrf_token, "expires_at": resumed.expires_at})))
 }

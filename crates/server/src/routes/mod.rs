@@ -12,6 +12,7 @@ mod health;
 mod import;
 mod metrics;
 mod notifications;
+mod organisation;
 mod print;
 mod records;
 mod reports;
@@ -47,9 +48,28 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(auth::login)
         .service(auth::logout)
         .service(auth::me)
-        .service(auth::users)
+        .service(auth::session)
         .service(auth::change_password)
+        .service(organisation::update_profile)
+        .service(organisation::users)
+        .service(organisation::create_user)
+        .service(organisation::user)
+        .service(organisation::update_user)
+        .service(organisation::grant_roles)
+        .service(organisation::reset_password)
+        .service(organisation::deactivate_user)
+        .service(organisation::activate_user)
+        .service(organisation::handover_preview)
+        .service(organisation::hand_over)
+        .service(organisation::departments)
+        .service(organisation::create_department)
+        .service(organisation::update_department)
+        .service(organisation::delete_department)
+        .service(organisation::tokens)
+        .service(organisation::create_token)
+        .service(organisation::revoke_token)
         .service(audit::audit)
+        .service(audit::verify)
         .service(apps::list_apps)
         .service(apps::get_app)
         .service(apps::form_schema)
@@ -135,6 +155,19 @@ pub(crate) async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: w
     }
     let body = read_body(req, payload, limit).await?;
     serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// [`json_body`] for a body that may be left out: none (or an empty one) reads as the default.
+pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+) -> Result<T, ApiError> {
+    let declared_empty = req.headers().get("content-length").and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == "0");
+    if declared_empty && req.headers().get("transfer-encoding").is_none() {
+        return Ok(T::default());
+    }
+    json_body(req, payload, limit).await
 }
 
 /// `ETag` value for a record version.

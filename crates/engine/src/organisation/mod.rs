@@ -1,0 +1,190 @@
+//! The organisation: users, departments, who holds which role in which app, API tokens and the
+//! hand-over of a leaver's work. Admins change it; every permission scope and every approval
+//! reads it as it is at the moment ([`Organisation`]), so a move or a grant counts at once.
+
+mod departments;
+mod handover;
+mod tokens;
+mod users;
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+use store::{AuditEntry, Conn};
+
+pub use departments::{DepartmentChange, DepartmentView, NewDepartment};
+pub use handover::{FormWork, HandoverRequest, Work};
+pub use tokens::{IssuedToken, NewToken, TokenView};
+pub use users::{CreatedUser, NewUser, ProfileChange, UserChange, UserView};
+
+use crate::{Actor, Engine, EngineError, time};
+
+/// The people and the department tree as one command reads them.
+#[derive(Default)]
+pub(crate) struct Organisation {
+    pub(crate) users: Vec<store::User>,
+    pub(crate) departments: Vec<store::Department>,
+}
+
+impl Organisation {
+    pub(crate) async fn load(db: &impl Conn) -> Result<Organisation, EngineError> {
+        Ok(Organisation { users: store::users(db).await?, departments: store::departments(db).await? })
+    }
+
+    fn active(&self, username: &str) -> bool {
+        self.users.iter().any(|u| u.username == username && u.active)
+    }
+
+    /// Active users holding `role` in `app` (the platform's `admin` holds it everywhere).
+    pub(crate) fn role_members(&self, app: &str, role: &str) -> Vec<String> {
+        let holds = |u: &store::User| u.roles.iter().chain(u.grants.get(app).into_iter().flatten()).any(|r| r == role);
+        self.users.iter().filter(|u| u.active && holds(u)).map(|u| u.username.clone()).collect()
+    }
+
+    /// The managers above `user`, nearest first, `levels` of them at most: the manager of each
+    /// department up the tree, skipping the user themself and deactivated managers.
+    pub(crate) fn managers(&self, user: &str, levels: u8) -> Vec<String> {
+        let mut current = self.users.iter().find(|u| u.username == user).and_then(|u| u.department.clone());
+        let mut out: Vec<String> = Vec::new();
+        let mut visited = 0;
+        while let Some(id) = current.take() {
+            let Some(department) = self.departments.iter().find(|d| d.id == id) else { break };
+            if let Some(manager) = &department.manager
+                && manager != user
+                && !out.contains(manager)
+                && self.active(manager)
+            {
+                out.push(manager.clone());
+            }
+            visited += 1;
+            if out.len() >= usize::from(levels) || visited > self.departments.len() {
+                break;
+            }
+            current = department.parent.clone();
+        }
+        out
+    }
+
+    /// `home` and, with `below`, every department under it.
+    pub(crate) fn tree_of(&self, home: &str, below: bool) -> BTreeSet<String> {
+        let mut found = BTreeSet::from([home.to_owned()]);
+        if !below {
+            return found;
+        }
+        // Grow the set until no department's parent is in it without it being in it too.
+        loop {
+            let before = found.len();
+            for d in &self.departments {
+                if d.parent.as_ref().is_some_and(|p| found.contains(p)) {
+                    found.insert(d.id.clone());
+                }
+            }
+            if found.len() == before {
+                break;
+            }
+        }
+        found
+    }
+
+    /// Users whose department is in `departments`.
+    pub(crate) fn members_of(&self, departments: &BTreeSet<String>) -> Vec<String> {
+        self.users.iter().filter(|u| u.department.as_ref().is_some_and(|d| departments.contains(d))).map(|u| u.username.clone()).collect()
+    }
+}
+
+/// Refuses anyone but an admin: `what` says what they tried.
+pub(crate) fn require_admin(actor: &Actor, what: &str) -> Result<(), EngineError> {
+    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden(format!("only admins may {what}"))) }
+}
+
+/// The audit row of a change to the organisation: no app, `subject` (`user`, `department`,
+/// `token`) as the form, and what it became — never a secret.
+fn audit_entry(actor: &Actor, action: &str, subject: &str, id: &str, after: Value) -> AuditEntry {
+    AuditEntry {
+        at: time::now(),
+        actor: actor.username.clone(),
+        action: action.to_owned(),
+        app: String::new(),
+        form: subject.to_owned(),
+        record_id: id.to_owned(),
+        outcome: "ok".into(),
+        before: String::new(),
+        after: after.to_string(),
+    }
+}
+
+/// Checks an id a person chose (a username, a department id): 1–64 lowercase letters, digits,
+/// `_`, `-` or `.`, starting with a letter or digit — it appears in URLs, files and filters.
+fn check_id(pointer: &str, id: &str) -> Result<(), EngineError> {
+    let ok = (1..=64).contains(&id.len())
+        && id.chars().next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::malformed_at(pointer, "use 1–64 lowercase letters, digits, `_`, `-` or `.`, starting with a letter or digit"))
+    }
+}
+
+/// Longest display name of a user or department.
+pub const MAX_NAME_CHARS: usize = 100;
+
+/// Checks a name people read: not blank, at most [`MAX_NAME_CHARS`].
+fn check_name(pointer: &str, name: &str) -> Result<(), EngineError> {
+    if name.trim().is_empty() {
+        return Err(EngineError::malformed_at(pointer, "must not be empty"));
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(EngineError::malformed_at(pointer, format!("at most {MAX_NAME_CHARS} characters")));
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// Brings what the loaded apps declare of the organisation into the database: each app's
+    /// departments that are not there yet (an `app.json` tree is where a new installation
+    /// starts; admins own it afterwards), and — once, for a database from before roles were
+    /// granted per app — each user's roles as grants in every app that declares them.
+    pub(crate) async fn adopt_organisation(&self) -> Result<(), EngineError> {
+        const GRANTS_MARKER: &str = "organisation:grants_per_app";
+        let (turn, tx) = self.store.begin().await?;
+        let known: BTreeSet<String> = store::departments(&tx).await?.into_iter().map(|d| d.id).collect();
+        let apps = self.apps();
+        let mut added = BTreeSet::new();
+        // Parents first: a department's parent may come later in the file.
+        for app in &apps {
+            for d in &app.defs.app.departments {
+                if !known.contains(&d.id) && added.insert(d.id.clone()) {
+                    let department = store::Department {
+                        id: d.id.clone(),
+                        // One name, in the company's language: Chinese when the label has it.
+                        name: d.label.text("zh-CN").to_owned(),
+                        parent: d.parent.clone(),
+                        manager: d.manager.clone(),
+                        created_at: time::now(),
+                    };
+                    store::insert_department(&tx, &department).await?;
+                }
+            }
+        }
+        if store::get_meta(&tx, GRANTS_MARKER).await?.is_none() {
+            for mut user in store::users(&tx).await? {
+                let (platform, app_roles): (Vec<String>, Vec<String>) = user.roles.iter().cloned().partition(|r| r == crate::access::ADMIN);
+                for app in &apps {
+                    let declared: Vec<String> =
+                        app_roles.iter().filter(|r| app.defs.app.roles.iter().any(|d| &d.id == *r)).cloned().collect();
+                    if !declared.is_empty() && !user.grants.contains_key(app.id()) {
+                        store::set_grants(&tx, &user.username, app.id(), &declared, "system", &time::now()).await?;
+                    }
+                }
+                if !app_roles.is_empty() {
+                    user.roles = platform;
+                    store::save_user(&tx, &user).await?;
+                }
+            }
+            store::set_meta(&tx, GRANTS_MARKER, "done").await?;
+        }
+        turn.commit(tx).await?;
+        Ok(())
+    }
+}
