@@ -23,6 +23,7 @@ mod migrations;
 mod money;
 mod observability;
 mod openapi;
+mod organisation;
 mod permissions;
 mod print;
 mod records;

@@ -409,6 +409,9 @@ fn fill(path: &str, quote: &str, task: &str, import: &str) -> String {
             "dashboard" => "sales",
             "kind" => "form",
             "release" | "from" | "to" => "1",
+            "username" => "rep1",
+            "department" => "sales",
+            "token" => "no-such-token",
             other => panic!("the walk has no value for the parameter `{other}` of {path}: add one"),
         };
         out.push_str(value);

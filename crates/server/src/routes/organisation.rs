@@ -236,12 +236,12 @@ pub(crate) async fn create_department(
 
 /// Renames a department, moves it under another parent (`null`: a root) or changes its
 /// manager; scopes and manager chains follow at once.
-#[utoipa::path(tag = "organisation", params(("id" = String, Path)), request_body = answers::DepartmentChange, responses(
+#[utoipa::path(tag = "organisation", params(("department" = String, Path)), request_body = answers::DepartmentChange, responses(
     (status = 200, description = "The department", body = answers::Department),
     (status = 400, description = "A parent under the department itself, or no such parent or manager", body = ErrorBody),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such department", body = ErrorBody)))]
-#[patch("/api/departments/{id}")]
+#[patch("/api/departments/{department}")]
 pub(crate) async fn update_department(
     caller: Caller,
     state: web::Data<AppState>,
@@ -253,12 +253,12 @@ pub(crate) async fn update_department(
     Ok(HttpResponse::Ok().json(state.engine.update_department(&caller.0, &path, body).await?))
 }
 
-#[utoipa::path(tag = "organisation", params(("id" = String, Path)), responses(
+#[utoipa::path(tag = "organisation", params(("department" = String, Path)), responses(
     (status = 204, description = "Deleted"),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such department", body = ErrorBody),
     (status = 409, description = "It has members or sub-departments", body = ErrorBody)))]
-#[delete("/api/departments/{id}")]
+#[delete("/api/departments/{department}")]
 pub(crate) async fn delete_department(
     caller: Caller,
     state: web::Data<AppState>,
@@ -296,10 +296,10 @@ pub(crate) async fn create_token(
 }
 
 /// Revokes a token (the caller's own, or any for an admin); it fails at once.
-#[utoipa::path(tag = "organisation", params(("id" = String, Path)), responses(
+#[utoipa::path(tag = "organisation", params(("token" = String, Path, description = "The token's `id`")), responses(
     (status = 204, description = "Revoked"),
     (status = 404, description = "No such token of the caller's", body = ErrorBody)))]
-#[delete("/api/tokens/{id}")]
+#[delete("/api/tokens/{token}")]
 pub(crate) async fn revoke_token(caller: Caller, state: web::Data<AppState>, path: web::Path<String>) -> Result<HttpResponse, ApiError> {
     state.engine.revoke_token(&caller.0, &path).await?;
     Ok(HttpResponse::NoContent().finish())
