@@ -484,4 +484,189 @@ await step('setting the owner filter to rep1 reloads the dashboard for rep1 only
   await page.locator('[data-tile="sales_funnel"] [data-tile-chart] canvas').waitFor()
 })
 
+// The organisation, as an admin runs it: a department, a user in it with a password the admin
+// chose and a role in the CRM; the user must choose their own password at their first sign-in,
+// then works; the admin hands their records to rep1 and checks the audit log's chain.
+const dept = `smoke_${stamp}`
+const newUser = `smoke${stamp}`
+const firstPassword = `Initial-${stamp}-Pw42`
+const ownPassword = `Chosen-${stamp}-Pw77`
+
+/**
+ * Clicks the visible option `option` (a CSS selector) of the select `select` opens, after
+ * typing `search` into it (a filterable select: the option is then among the first).
+ */
+async function choose(select, option, search) {
+  // A list still fading out after the previous choice holds options of the same names.
+  await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
+  await select.click()
+  if (search) await page.keyboard.type(search)
+  const item = page.locator(`${option}:visible`).first()
+  await item.waitFor()
+  await item.click()
+}
+
+async function signInWith(username, password) {
+  await page.click('[data-user-menu]')
+  await page.locator('[data-logout]').click()
+  await page.locator('[data-login-submit]').waitFor()
+  await page.fill('input[name="username"]', username)
+  await page.fill('input[name="password"]', password)
+  await page.click('[data-login-submit]')
+}
+
+await step('admin signs in and sees the organisation pages in the menu', async () => {
+  await signInWith('admin', 'demo')
+  await page.locator('[data-nav] [data-nav-page="admin-users"]').waitFor()
+  for (const name of ['admin-departments', 'tokens', 'admin-handover', 'admin-audit']) {
+    check((await page.locator(`[data-nav] [data-nav-page="${name}"]`).count()) === 1, `no menu entry for ${name}`)
+  }
+})
+
+await step('a second tab at the app URL is signed in by the session cookie, without the login page', async () => {
+  const tab = await context.newPage()
+  tab.setDefaultTimeout(TIMEOUT)
+  const seen = []
+  tab.on('framenavigated', (f) => f === tab.mainFrame() && seen.push(f.url()))
+  try {
+    const restored = tab.waitForResponse((r) => r.url().endsWith('/api/auth/session'))
+    await tab.goto(`${BASE}/#/${APP}/account`)
+    check((await restored).status() === 200, `GET /api/auth/session answered ${(await restored).status()}`)
+    await tab.locator('[data-nav] [data-nav-form="account"]').waitFor()
+    await tab.locator('[data-list] tbody tr').first().waitFor()
+    check(!seen.some((u) => u.includes('#/login')), `the second tab passed by the login page: ${seen.join(' → ')}`)
+    check((await tab.locator('[data-login-submit]').count()) === 0, 'the second tab shows the login page')
+    const stored = JSON.parse((await tab.evaluate(() => sessionStorage.getItem('tessera.session'))) ?? '{}')
+    check(!stored.token && stored.csrf_token && stored.user?.username === 'admin', `the second tab stored ${JSON.stringify(stored)}`)
+    // A write in cookie mode carries the CSRF token and no bearer token.
+    await tab.goto(`${BASE}/#/-/profile`)
+    await tab.locator('input[data-profile-display-name]').waitFor()
+    const [saved] = await Promise.all([
+      tab.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().endsWith('/api/auth/me')),
+      tab.click('[data-profile-save]'),
+    ])
+    const headers = saved.request().headers()
+    check(saved.status() === 200, `PATCH /api/auth/me in cookie mode answered ${saved.status()}: ${await saved.text()}`)
+    check(headers['x-csrf-token'] === stored.csrf_token && !headers.authorization, `cookie-mode write sent ${JSON.stringify(headers)}`)
+    if (SHOTS) await tab.screenshot({ path: join(SHOTS, 'second-tab.png'), fullPage: true })
+  } finally {
+    await tab.close()
+  }
+})
+
+let parentDept
+
+await step('admin adds a department under an existing one', async () => {
+  await answerTo('GET', '/api/departments', () => page.click('[data-nav] [data-nav-page="admin-departments"]'))
+  const first = page.locator('[data-departments] [data-department]').first()
+  await first.waitFor()
+  parentDept = await first.getAttribute('data-department')
+  await first.click()
+  await page.locator('[data-department-detail] [data-department-add]').click()
+  const dialog = page.locator('.el-dialog[data-department-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('input[data-department-id]').fill(dept)
+  await dialog.locator('input[data-department-name-input]').fill(`Smoke ${stamp}`)
+  const response = await answerTo('POST', '/api/departments', () => dialog.locator('[data-department-save]').click())
+  check(response.status() === 201, `POST /api/departments answered ${response.status()}: ${await response.text()}`)
+  const made = await response.json()
+  check(made.id === dept && made.parent === parentDept, `the department made is ${JSON.stringify(made)}, not under ${parentDept}`)
+  await page.locator(`[data-departments] [data-department="${dept}"]`).waitFor()
+  await eventually(async () => (await page.locator('[data-department-name]').innerText()).includes(`Smoke ${stamp}`), 'the new department is not selected')
+})
+
+await step('admin creates a user in it with a password of their choosing', async () => {
+  await answerTo('GET', '/api/users', () => page.click('[data-nav] [data-nav-page="admin-users"]'))
+  await page.locator('[data-users] [data-username="rep1"]').waitFor()
+  await page.click('[data-user-new]')
+  const dialog = page.locator('.el-dialog[data-user-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('input[data-user-username]').fill(newUser)
+  await dialog.locator('input[data-user-display-name]').fill(`冒烟 ${stamp}`)
+  await choose(dialog.locator('[data-user-department]'), `[data-department-option="${dept}"]`, stamp)
+  await dialog.locator('input[data-user-password]').fill(firstPassword)
+  const response = await answerTo('POST', '/api/users', () => dialog.locator('[data-user-save]').click())
+  check(response.status() === 201, `POST /api/users answered ${response.status()}: ${await response.text()}`)
+  const answer = await response.json()
+  check(answer.user?.department === dept && !answer.password, `the user made is ${JSON.stringify(answer)}`)
+  await page.locator(`[data-users] [data-username="${newUser}"]`).waitFor()
+  check((await page.locator('.el-dialog[data-secret-dialog]:visible').count()) === 0, 'a password of the admin’s choosing is shown as generated')
+})
+
+await step('admin grants them sales_rep in the CRM', async () => {
+  const row = page.locator('[data-users] tbody tr', { has: page.locator(`[data-username="${newUser}"]`) })
+  await row.locator('[data-user-grants]').click()
+  const dialog = page.locator('.el-dialog[data-grants-dialog]')
+  await dialog.waitFor()
+  await choose(dialog.locator(`[data-grants-app="${APP}"]`), '[data-role-option="sales_rep"]')
+  await dialog.locator('.el-dialog__header').click() // closes the multi-select's list
+  const response = await answerTo('PUT', `/api/users/${newUser}/grants/${APP}`, () => dialog.locator('[data-grants-save]').click())
+  check(response.status() === 200, `PUT grants answered ${response.status()}: ${await response.text()}`)
+  const user = await response.json()
+  check(user.grants?.[APP]?.includes('sales_rep'), `the user's grants are ${JSON.stringify(user.grants)}`)
+  await eventually(async () => (await row.locator(`[data-user-roles="${newUser}"]`).innerText()).includes('销售代表'), 'the row does not show the role')
+})
+
+await step('the new user signs in and is asked to choose a new password first', async () => {
+  await signInWith(newUser, firstPassword)
+  await page.locator('[data-password-required]').waitFor()
+  check(page.url().includes('#/-/profile'), `not on the profile page: ${page.url()}`)
+  // Elsewhere sends them back to it.
+  await page.goto(`${BASE}/#/${APP}/account`)
+  await page.locator('[data-password-required]').waitFor()
+})
+
+await step('they change the password and go on to the app', async () => {
+  await page.locator('input[data-password-current]').fill(firstPassword)
+  await page.locator('input[data-password-new]').fill(ownPassword)
+  await page.locator('input[data-password-repeat]').fill(ownPassword)
+  const response = await answerTo('POST', '/api/auth/password', () => page.click('[data-password-save]'))
+  check(response.status() === 204, `POST /api/auth/password answered ${response.status()}: ${await response.text()}`)
+  await page.waitForURL((url) => !url.hash.startsWith('#/-/profile'))
+  await page.locator('[data-nav] [data-nav-form="account"]').waitFor()
+  const stored = JSON.parse(await page.evaluate(() => sessionStorage.getItem('tessera.session')))
+  check(stored.user.must_change_password === false, `the stored user still must change the password: ${JSON.stringify(stored.user)}`)
+})
+
+await step('the new user creates an account', async () => {
+  await page.click('[data-nav] [data-nav-form="account"]')
+  await page.locator('[data-new]').click()
+  await page.locator('[data-field="name"] input').fill(`Handover Co ${stamp}`)
+  const response = await answerTo('POST', '/forms/account/records', () => page.click('[data-save]'))
+  check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
+  await page.waitForURL(/#\/crm\/account\/[0-9a-f-]{36}$/)
+})
+
+await step('admin hands the new user’s accounts over to rep1: 1 record moved', async () => {
+  await signInWith('admin', 'demo')
+  await page.locator('[data-nav] [data-nav-page="admin-handover"]').click()
+  await choose(page.locator('[data-handover-from]'), `[data-user-option="${newUser}"]`, newUser)
+  const key = `${APP}/account`
+  await page.locator(`[data-handover-preview] [data-work-records="${key}"]`).waitFor()
+  check((await page.locator(`[data-work-records="${key}"]`).innerText()).trim() === '1', 'the preview does not count 1 account')
+  // Only the accounts: any other form of theirs is left unticked.
+  for (const box of await page.locator('[data-handover-form]').all()) {
+    const wanted = (await box.getAttribute('data-handover-form')) === key
+    if ((await box.locator('input').isChecked()) !== wanted) await box.click()
+  }
+  await choose(page.locator('[data-handover-to]'), '[data-user-option="rep1"]', 'rep1')
+  const response = await answerTo('POST', `/api/users/${newUser}/handover`, () => page.click('[data-handover-submit]'))
+  check(response.status() === 200, `POST handover answered ${response.status()}: ${await response.text()}`)
+  const moved = await response.json()
+  const accounts = moved.forms.find((f) => `${f.app}/${f.form}` === key)
+  check(accounts?.records === 1, `the hand-over moved ${JSON.stringify(moved)}`)
+  const result = page.locator('[data-handover-result]')
+  await result.waitFor()
+  check((await result.getAttribute('data-handover-records')) === '1', `the result says ${await result.innerText()}`)
+  check((await result.innerText()).includes('1 条记录'), `the result says "${await result.innerText()}"`)
+})
+
+await step('the audit log shows the chain verified', async () => {
+  await answerTo('GET', '/api/audit/verify', () => page.click('[data-nav] [data-nav-page="admin-audit"]'))
+  const banner = page.locator('[data-audit-verify]')
+  await banner.waitFor()
+  check((await banner.getAttribute('data-ok')) === 'true', `the banner says "${await banner.innerText()}"`)
+  await page.locator('[data-audit] tbody tr').first().waitFor()
+})
+
 await finish()

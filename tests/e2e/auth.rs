@@ -72,6 +72,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/auth/password", "post"),
             ("/api/users", "get"),
             ("/api/users", "post"),
+            ("/api/users/import", "post"),
             ("/api/users/{username}", "get"),
             ("/api/users/{username}", "patch"),
             ("/api/users/{username}/grants/{app}", "put"),

@@ -250,3 +250,46 @@ async fn tokens_expire_carry_their_service_accounts_role_and_can_be_limited_to_a
         assert!(tokens["items"].as_array().unwrap().iter().all(|t| t["username"] == "rep1"), "{url}: {tokens}");
     }
 }
+
+#[actix_web::test]
+async fn users_are_imported_from_a_spreadsheet_with_a_dry_run_and_row_errors() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let app = start(engine).await;
+        let admin = Some(admin.as_str());
+        let csv = "username,display_name,department,grants,password\n\
+                   zhao,赵敏,sales_east,crm:sales_rep,\n\
+                   qian,钱进,nowhere,crm:sales_rep,\n\
+                   sun,孙悦,sales_south,crm:pilot,\n\
+                   li,李雷,sales_east,,li123456\n\
+                   zhao,赵敏,sales_east,,\n";
+        let upload = |dry_run: bool| {
+            TestRequest::post()
+                .uri(&format!("/api/users/import?dry_run={dry_run}"))
+                .insert_header(("content-type", "text/csv"))
+                .set_payload(csv)
+        };
+        let (status, dry) = call(&app, upload(true), admin).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {dry}");
+        let problems: Vec<(u64, &str)> =
+            dry["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap_or(""))).collect();
+        assert_eq!(problems, [(3, "department"), (4, "grants"), (5, "password"), (6, "username")], "{url}: {dry}");
+        assert_eq!((dry["created"].as_u64(), dry["committed"].as_bool()), (Some(0), Some(false)), "{url}: {dry}");
+        let (_, users) = call(&app, TestRequest::get().uri("/api/users/zhao"), admin).await;
+        assert_eq!(users["error"], json!("not_found"), "{url}: a dry run created a user");
+
+        let (status, done) = call(&app, upload(false), admin).await;
+        assert_eq!((status, done["created"].as_u64(), done["failed"].as_u64()), (StatusCode::OK, Some(1), Some(4)), "{url}: {done}");
+        let password = done["passwords"][0]["password"].as_str().unwrap();
+        let (status, login) = call(&app, post("/api/auth/login", json!({"username": "zhao", "password": password})), None).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {login}");
+        assert_eq!(
+            (login["user"]["must_change_password"].as_bool(), &login["user"]["grants"]),
+            (Some(true), &json!({"crm": ["sales_rep"]}))
+        );
+
+        let (status, body) = call(&app, upload(false).uri("/api/users/import"), Some(login["token"].as_str().unwrap())).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {body}");
+    }
+}

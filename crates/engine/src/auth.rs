@@ -401,7 +401,7 @@ pub(crate) const PERSON: &str = "person";
 
 /// The stored password of an account that has none (a service account): no argon2 hash, so
 /// nothing verifies against it.
-const DISABLED_PASSWORD: &str = "!";
+pub(crate) const DISABLED_PASSWORD: &str = "!";
 
 /// An argon2 hash of a random password nobody knows, verified against when the user is unknown.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2MUjoMpAF4Hw6Qv5S7ajIlhcW5sdgldKjDsTD3hHnfU";

@@ -68,8 +68,8 @@ pub use import::{
 pub use list::ListParams;
 pub use observe::QueueDepths;
 pub use organisation::{
-    CreatedUser, DepartmentChange, DepartmentView, FormWork, HandoverRequest, IssuedToken, MAX_NAME_CHARS, NewDepartment, NewToken,
-    NewUser, ProfileChange, TokenView, UserChange, UserView, Work,
+    CreatedUser, DepartmentChange, DepartmentView, FormWork, GeneratedPassword, HandoverRequest, IssuedToken, MAX_NAME_CHARS,
+    MAX_USER_IMPORT_ROWS, NewDepartment, NewToken, NewUser, ProfileChange, TokenView, UserChange, UserView, UsersImport, Work,
 };
 pub use rules::{Limits as RuleLimits, RuleError};
 pub use scenarios::{ScenarioOutcome, run_scenarios};
@@ -118,7 +118,7 @@ impl Engine {
             engine.install_folder(dir).await?;
         }
         engine.follow_releases().await?;
-        engine.adopt_organisation().await?;
+        engine.grant_legacy_roles().await?;
         Ok(engine)
     }
 

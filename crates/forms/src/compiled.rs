@@ -146,6 +146,10 @@ field_codes! {
     UnreadableCell = "unreadable_cell",
     /// The password given as the current one is not.
     WrongPassword = "wrong_password",
+    /// A new password contains the username.
+    ContainsUsername = "contains_username",
+    /// A new password is one of the commonest passwords.
+    CommonPassword = "common_password",
     /// A problem of a definition (an app file, a report sent ad hoc). Params: `text`, and `file`.
     Definition = "definition",
     /// The request is malformed here (a filter, sort, cursor …). Params: `text`.

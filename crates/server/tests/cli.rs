@@ -1,4 +1,4 @@
-//! The `tessera` command line as a user runs it: exit codes and messages of `check`.
+//! The `tessera` command line as a user runs it: exit codes and messages.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -207,4 +207,62 @@ fn the_crm_scenarios_pass_and_one_fails_when_a_rule_is_taken_out() {
     std::fs::remove_dir_all(&copy).ok();
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("FAILED") && out.contains("lead_conversion.json") && out.contains(".score is"), "{out}");
+}
+
+/// `tessera` with stdout, where the operator commands print what a script captures.
+fn tessera_out(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).current_dir(repo()).output().expect("tessera runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+#[actix_web::test]
+async fn operators_add_users_set_passwords_make_tokens_and_disable_users_before_anyone_logged_in() {
+    let dir = std::env::temp_dir().join(format!("tessera-users-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/t.db", dir.display());
+    engine::Engine::open(&format!("{db}?mode=rwc"), &[repo().join("apps/crm")]).await.unwrap().close().await.unwrap();
+
+    let (code, password, err) = tessera_out(&["user", "add", "ops", "--name", "Ops", "--admin", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    let password = password.trim().to_owned();
+    assert!(password.len() >= 12, "a generated password on stdout: {password:?}");
+    let (code, _, err) = tessera_out(&[
+        "user",
+        "add",
+        "ana",
+        "--department",
+        "sales_east",
+        "--grant",
+        "crm:sales_rep",
+        "--password",
+        "Violet-Anchor-52",
+        "--db",
+        &db,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = tessera_out(&["user", "add", "bob", "--grant", "crm:pilot", "--db", &db]);
+    assert_eq!(code, 1, "an undeclared role is refused");
+    assert!(err.contains("declares no role `pilot`"), "{err}");
+    let (code, token, err) = tessera_out(&["token", "create", "--user", "ana", "--name", "sync", "--expires-in-days", "30", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    let token = token.trim().to_owned();
+
+    let engine = engine::Engine::open(&db, &[]).await.unwrap();
+    let login = engine.login("ops", &password).await.expect("the generated password logs in");
+    assert!(login.user.is_admin() && !login.user.must_change_password, "{:?}", login.user);
+    let ana = engine.authenticate(&token, engine::Csrf::NotNeeded).await.expect("the token authenticates");
+    assert_eq!(ana.roles_in("crm"), ["sales_rep"]);
+    engine.close().await.unwrap();
+
+    let (code, again, err) = tessera_out(&["user", "passwd", "ana", "--db", &db]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = tessera_out(&["user", "disable", "ana", "--db", &db]);
+    assert_eq!(code, 0, "ana owns nothing yet: {err}");
+    let engine = engine::Engine::open(&db, &[]).await.unwrap();
+    assert!(engine.login("ana", again.trim()).await.is_err(), "a disabled user logs in");
+    assert!(engine.authenticate(&token, engine::Csrf::NotNeeded).await.is_err(), "a disabled user's token works");
+    engine.close().await.unwrap();
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -502,6 +502,7 @@ impl Engine {
         app.register_flows(&tx).await?;
         turn.commit(tx).await?;
         let id = app.id().to_owned();
+        self.adopt_departments(&app).await?;
         self.swap_app(app);
         self.ensure_schedules(chrono::Utc::now()).await?;
         self.restore_advised_indexes_of(&id).await

@@ -4,6 +4,7 @@
 
 mod departments;
 mod handover;
+mod import;
 mod tokens;
 mod users;
 
@@ -14,10 +15,11 @@ use store::{AuditEntry, Conn};
 
 pub use departments::{DepartmentChange, DepartmentView, NewDepartment};
 pub use handover::{FormWork, HandoverRequest, Work};
+pub use import::{GeneratedPassword, MAX_USER_IMPORT_ROWS, UsersImport};
 pub use tokens::{IssuedToken, NewToken, TokenView};
 pub use users::{CreatedUser, NewUser, ProfileChange, UserChange, UserView};
 
-use crate::{Actor, Engine, EngineError, time};
+use crate::{Actor, Engine, EngineError, LoadedApp, time};
 
 /// The people and the department tree as one command reads them.
 #[derive(Default)]
@@ -141,35 +143,49 @@ fn check_name(pointer: &str, name: &str) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// Brings what the loaded apps declare of the organisation into the database: each app's
-    /// departments that are not there yet (an `app.json` tree is where a new installation
-    /// starts; admins own it afterwards), and — once, for a database from before roles were
-    /// granted per app — each user's roles as grants in every app that declares them.
-    pub(crate) async fn adopt_organisation(&self) -> Result<(), EngineError> {
-        const GRANTS_MARKER: &str = "organisation:grants_per_app";
-        let (turn, tx) = self.store.begin().await?;
-        let known: BTreeSet<String> = store::departments(&tx).await?.into_iter().map(|d| d.id).collect();
-        let apps = self.apps();
-        let mut added = BTreeSet::new();
-        // Parents first: a department's parent may come later in the file.
-        for app in &apps {
-            for d in &app.defs.app.departments {
-                if !known.contains(&d.id) && added.insert(d.id.clone()) {
-                    let department = store::Department {
-                        id: d.id.clone(),
-                        // One name, in the company's language: Chinese when the label has it.
-                        name: d.label.text("zh-CN").to_owned(),
-                        parent: d.parent.clone(),
-                        manager: d.manager.clone(),
-                        created_at: time::now(),
-                    };
-                    store::insert_department(&tx, &department).await?;
-                }
-            }
+    /// The first time app `app` is loaded into this database, its `app.json` departments that
+    /// the database lacks: an app's tree is where a new installation starts, and admins own it
+    /// afterwards (a later release does not bring back a department they deleted).
+    pub(crate) async fn adopt_departments(&self, app: &LoadedApp) -> Result<(), EngineError> {
+        let marker = format!("organisation:departments:{}", app.id());
+        if app.defs.app.departments.is_empty() || store::get_meta(self.store.db(), &marker).await?.is_some() {
+            return Ok(());
         }
-        if store::get_meta(&tx, GRANTS_MARKER).await?.is_none() {
+        let (turn, tx) = self.store.begin().await?;
+        if store::get_meta(&tx, &marker).await?.is_none() {
+            let known: BTreeSet<String> = store::departments(&tx).await?.into_iter().map(|d| d.id).collect();
+            for d in app.defs.app.departments.iter().filter(|d| !known.contains(&d.id)) {
+                let department = store::Department {
+                    id: d.id.clone(),
+                    // One name, in the company's language: Chinese when the label has it.
+                    name: d.label.text("zh-CN").to_owned(),
+                    parent: d.parent.clone(),
+                    manager: d.manager.clone(),
+                    created_at: time::now(),
+                };
+                store::insert_department(&tx, &department).await?;
+            }
+            store::set_meta(&tx, &marker, "done").await?;
+        }
+        turn.commit(tx).await?;
+        Ok(())
+    }
+
+    /// Once, for a database from before roles were granted per app: each user's roles (but the
+    /// platform's `admin`) become grants in every loaded app that declares them.
+    pub(crate) async fn grant_legacy_roles(&self) -> Result<(), EngineError> {
+        const MARKER: &str = "organisation:grants_per_app";
+        if store::get_meta(self.store.db(), MARKER).await?.is_some() {
+            return Ok(());
+        }
+        let apps = self.apps();
+        let (turn, tx) = self.store.begin().await?;
+        if store::get_meta(&tx, MARKER).await?.is_none() {
             for mut user in store::users(&tx).await? {
                 let (platform, app_roles): (Vec<String>, Vec<String>) = user.roles.iter().cloned().partition(|r| r == crate::access::ADMIN);
+                if app_roles.is_empty() {
+                    continue;
+                }
                 for app in &apps {
                     let declared: Vec<String> =
                         app_roles.iter().filter(|r| app.defs.app.roles.iter().any(|d| &d.id == *r)).cloned().collect();
@@ -177,12 +193,10 @@ impl Engine {
                         store::set_grants(&tx, &user.username, app.id(), &declared, "system", &time::now()).await?;
                     }
                 }
-                if !app_roles.is_empty() {
-                    user.roles = platform;
-                    store::save_user(&tx, &user).await?;
-                }
+                user.roles = platform;
+                store::save_user(&tx, &user).await?;
             }
-            store::set_meta(&tx, GRANTS_MARKER, "done").await?;
+            store::set_meta(&tx, MARKER, "done").await?;
         }
         turn.commit(tx).await?;
         Ok(())

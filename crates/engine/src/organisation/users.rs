@@ -130,6 +130,20 @@ fn check_platform_roles(roles: &[String]) -> Result<(), EngineError> {
     }
 }
 
+/// A new user checked and ready to store, with the password to hash and, when the server chose
+/// it, that password to show once.
+pub(super) struct PreparedUser {
+    pub(super) user: store::User,
+    pub(super) password: String,
+    pub(super) generated: Option<String>,
+}
+
+/// The stored form of a prepared user's password: an argon2 hash, or none for a service
+/// account.
+pub(super) async fn hash_password_of(prepared: &PreparedUser) -> Result<String, EngineError> {
+    if prepared.password.is_empty() { Ok(crate::auth::DISABLED_PASSWORD.to_owned()) } else { hash_password(&prepared.password).await }
+}
+
 fn no_such_user(username: &str) -> EngineError {
     EngineError::NotFound(format!("user `{username}`"))
 }
@@ -162,6 +176,16 @@ impl Engine {
     /// login (`force_change`; operators scripting the CLI choose).
     pub async fn create_user(&self, actor: &Actor, new: NewUser, force_change: bool) -> Result<CreatedUser, EngineError> {
         require_admin(actor, "create users")?;
+        let prepared = self.prepare_user(new, force_change)?;
+        let password_hash = hash_password_of(&prepared).await?;
+        let (turn, tx) = self.store.begin().await?;
+        let view = self.insert_prepared(&tx, actor, prepared.user, password_hash).await?;
+        turn.commit(tx).await?;
+        Ok(CreatedUser { user: view, password: prepared.generated })
+    }
+
+    /// Checks a new user, as far as it can be without the database, and picks their password.
+    pub(super) fn prepare_user(&self, new: NewUser, force_change: bool) -> Result<PreparedUser, EngineError> {
         check_id("/username", &new.username)?;
         check_name("/display_name", &new.display_name)?;
         check_language(new.language.as_deref())?;
@@ -183,28 +207,35 @@ impl Engine {
         for (app, roles) in &new.grants {
             self.check_grant(&format!("/grants/{app}"), app, roles)?;
         }
-        let (turn, tx) = self.store.begin().await?;
-        if store::user_exists(&tx, &new.username).await? {
-            return Err(EngineError::Duplicate { existing: Some(new.username.clone()), fields: vec!["username".into()] });
-        }
-        self.check_department(&tx, "/department", new.department.as_deref()).await?;
         let user = store::User {
-            username: new.username.clone(),
+            username: new.username,
             display_name: new.display_name.trim().to_owned(),
-            roles: new.roles.clone(),
-            department: new.department.clone(),
-            kind: kind.clone(),
+            roles: new.roles,
+            department: new.department,
             must_change_password: force_change && kind == PERSON,
-            language: new.language.clone(),
-            grants: new.grants.clone(),
+            kind,
+            language: new.language,
+            grants: new.grants,
             ..store::User::default()
         };
-        self.insert_user(&tx, user, &password, &actor.username).await?;
-        let created = store::get_user(&tx, &new.username).await?.ok_or_else(|| no_such_user(&new.username))?;
-        let view = UserView::from(created);
-        store::append_audit(&tx, &audit_entry(actor, "user.create", "user", &view.username, json!(view))).await?;
-        turn.commit(tx).await?;
-        Ok(CreatedUser { user: view, password: generated })
+        Ok(PreparedUser { user, password, generated })
+    }
+
+    /// Stores a prepared user in `tx`, refusing a username that is taken or a department that
+    /// does not exist, and audits it.
+    pub(super) async fn insert_prepared(
+        &self,
+        tx: &impl store::Conn,
+        actor: &Actor,
+        user: store::User,
+        password_hash: String,
+    ) -> Result<UserView, EngineError> {
+        self.check_against(tx, &user).await?;
+        let username = user.username.clone();
+        store::insert_user(tx, &store::User { password_hash, created_at: time::now(), active: true, ..user }, &actor.username).await?;
+        let view = UserView::from(store::get_user(tx, &username).await?.ok_or_else(|| no_such_user(&username))?);
+        store::append_audit(tx, &audit_entry(actor, "user.create", "user", &username, json!(view))).await?;
+        Ok(view)
     }
 
     /// Changes a user's name, department, language or platform roles.
@@ -359,6 +390,14 @@ impl Engine {
         store::append_audit(&tx, &audit_entry(actor, "user.activate", "user", username, json!({"active": true}))).await?;
         turn.commit(tx).await?;
         Ok(user.into())
+    }
+
+    /// Refuses a new user whose username is taken or whose department does not exist.
+    pub(super) async fn check_against(&self, db: &impl store::Conn, user: &store::User) -> Result<(), EngineError> {
+        if store::user_exists(db, &user.username).await? {
+            return Err(EngineError::Duplicate { existing: Some(user.username.clone()), fields: vec!["username".into()] });
+        }
+        self.check_department(db, "/department", user.department.as_deref()).await
     }
 
     /// Refuses a change that would leave no active admin besides `username`: nobody could

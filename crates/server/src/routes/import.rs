@@ -72,7 +72,7 @@ pub(crate) async fn import(
 /// The format named by the Content-Type: xls and ods by their own types (so they get the 415
 /// that says what to send instead, not "not an xlsx workbook"), XLSX for another spreadsheet
 /// type, else CSV.
-fn format_of(req: &HttpRequest) -> String {
+pub(crate) fn format_of(req: &HttpRequest) -> String {
     let mime = req.mime_type().ok().flatten();
     let essence = mime.as_ref().map(|m| m.essence_str()).unwrap_or_default();
     match essence {

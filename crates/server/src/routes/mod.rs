@@ -53,6 +53,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(organisation::update_profile)
         .service(organisation::users)
         .service(organisation::create_user)
+        .service(organisation::import_users)
         .service(organisation::user)
         .service(organisation::update_user)
         .service(organisation::grant_roles)

@@ -6,10 +6,10 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use engine::{DepartmentChange, HandoverRequest, NewDepartment, NewToken, NewUser, ProfileChange, UserChange};
 use serde::Deserialize;
 
-use super::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, json_body, optional_json_body};
+use super::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES, json_body, optional_json_body, read_body};
 use crate::auth::Caller;
 use crate::wire::ErrorBody;
-use crate::{ApiError, AppState};
+use crate::{ApiError, AppState, tabular};
 
 /// Users, for admins with everything but the password; for anyone else the directory of
 /// active people that pickers offer (username, name, department).
@@ -39,6 +39,49 @@ pub(crate) async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     let body: NewUser = json_body(&req, payload, AUTH_BODY_BYTES).await?;
     Ok(HttpResponse::Created().json(state.engine.create_user(&caller.0, body, true).await?))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct UsersImportQuery {
+    /// `csv` or `xlsx`; default from the Content-Type, else CSV.
+    format: Option<String>,
+    /// Check every row and report, creating nobody.
+    dry_run: Option<bool>,
+}
+
+/// Creates a user a row of a CSV or XLSX file with the columns `username` (required),
+/// `display_name`, `department`, `language`, `password`, `kind`, `admin` (yes/no) and `grants`
+/// (`app:role` pairs). Each row is checked as `POST /api/users` checks one; the good rows are
+/// created (none with `dry_run`), and the report names each bad row and column as a record
+/// import's does. Passwords the server chose are answered once.
+#[utoipa::path(tag = "organisation", params(UsersImportQuery),
+    request_body(content = Vec<u8>, description = "The CSV or XLSX file", content_type = "text/csv"),
+    responses(
+        (status = 200, description = "The import report, and `passwords: [{username, password}]`", body = answers::UsersImport),
+        (status = 400, description = "Unreadable file or unknown columns", body = ErrorBody),
+        (status = 403, description = "Not an admin", body = ErrorBody),
+        (status = 413, description = "More than `MAX_USER_IMPORT_ROWS` rows, or past a bound of the file", body = ErrorBody)))]
+#[post("/api/users/import")]
+pub(crate) async fn import_users(
+    caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<UsersImportQuery>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    // Refused before the file is read.
+    if !caller.0.is_admin() {
+        return Err(engine::EngineError::Forbidden("only admins may import users".into()).into());
+    }
+    let q = query.into_inner();
+    let format = q.format.unwrap_or_else(|| super::import::format_of(&req));
+    let body = read_body(&req, payload, IMPORT_BODY_BYTES).await?;
+    let table = web::block(move || tabular::read(&format, &body))
+        .await
+        .map_err(|e| ApiError::from(engine::EngineError::Internal(format!("reading the upload stopped: {e}"))))??;
+    Ok(HttpResponse::Ok().json(Box::pin(state.engine.import_users(&caller.0, table, q.dry_run.unwrap_or(false))).await?))
 }
 
 /// One user: for admins, or the user themself.
@@ -449,6 +492,21 @@ mod answers {
         /// RFC 3339.
         expires_at: Option<String>,
         apps: Option<Vec<String>>,
+    }
+
+    /// An import report (as a record import's) and the passwords the server chose.
+    #[derive(ToSchema)]
+    pub(crate) struct UsersImport {
+        #[schema(inline)]
+        #[serde(flatten)]
+        report: crate::wire::ImportReport,
+        passwords: Vec<GeneratedPassword>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct GeneratedPassword {
+        username: String,
+        password: String,
     }
 
     #[derive(ToSchema)]

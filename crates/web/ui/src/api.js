@@ -1,5 +1,7 @@
 // The API client: one function per route of the Tessera API, one place that adds the bearer
-// token, turns error bodies into `ApiError`s and sends the user back to the login page on 401.
+// token (or, in cookie mode, the CSRF token on writes), turns error bodies into `ApiError`s,
+// sends the user back to the login page on 401 and to their profile when the server wants a
+// new password first.
 import { session, signOut } from './session'
 
 /**
@@ -18,6 +20,7 @@ export class ApiError extends Error {
     this.existing = body?.existing ?? null
     this.limit = body?.limit ?? null
     this.retryAfterSecs = body?.retry_after_secs ?? null
+    this.work = body?.work ?? null
   }
 }
 
@@ -28,6 +31,17 @@ export function onUnauthorized(handler) {
   unauthorized = handler
 }
 
+// Set by main.js: what to do when the server refuses everything until the user has chosen a
+// new password (403 `password_change_required`).
+let passwordChangeRequired = () => {}
+export function onPasswordChangeRequired(handler) {
+  passwordChangeRequired = handler
+}
+
+// Answers of these say nothing about the session the tab holds: a wrong password at login, or
+// no cookie session when a new tab asks for one.
+const SIGN_IN_PATHS = new Set(['/api/auth/login', '/api/auth/session'])
+
 async function request(method, path, { query, body, version, raw, contentType } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [k, v] of Object.entries(query ?? {})) {
@@ -35,6 +49,9 @@ async function request(method, path, { query, body, version, raw, contentType } 
   }
   const headers = { Accept: 'application/json' }
   if (session.token) headers.Authorization = `Bearer ${session.token}`
+  // Cookie mode: the browser sends the cookie by itself, so a write must prove it comes from
+  // this page by echoing the session's CSRF token, which another site cannot read.
+  else if (session.csrf && method !== 'GET') headers['X-CSRF-Token'] = session.csrf
   if (raw !== undefined) headers['Content-Type'] = contentType ?? 'application/octet-stream'
   else if (body !== undefined) headers['Content-Type'] = 'application/json'
   // The version the change is based on: the server refuses it with 409 if it is stale.
@@ -53,10 +70,11 @@ async function request(method, path, { query, body, version, raw, contentType } 
   } catch {
     json = { error: 'http_' + response.status, message: text.slice(0, 200) }
   }
-  if (response.status === 401 && path !== '/api/auth/login') {
+  if (response.status === 401 && !SIGN_IN_PATHS.has(path)) {
     signOut()
     unauthorized()
   }
+  if (response.status === 403 && json?.error === 'password_change_required') passwordChangeRequired()
   if (!response.ok) throw new ApiError(response.status, json)
   return json
 }
@@ -69,8 +87,62 @@ export const api = {
   login: (username, password) => request('POST', '/api/auth/login', { body: { username, password } }),
   logout: () => request('POST', '/api/auth/logout'),
   me: () => request('GET', '/api/auth/me'),
-  /** The directory for user pickers: `{items: [{username, display_name, department}]}`. */
+  /** The caller's own `{display_name?, language?}`; answers the user. */
+  updateMe: (changes) => request('PATCH', '/api/auth/me', { body: changes }),
+  /** Changes the caller's password: 204; 422 for a wrong `/current` or a weak `/new`. */
+  changePassword: (current, next) => request('POST', '/api/auth/password', { body: { current, new: next } }),
+  /** The session of the cookie, for a tab without a token: `{user, csrf_token}`; 401 without one. */
+  cookieSession: () => request('GET', '/api/auth/session'),
+
+  /**
+   * The directory for user pickers: `{items: [{username, display_name, department}]}` of the
+   * active users; admins get every user with kind, language, roles, grants, `active` and
+   * `created_at`.
+   */
   users: () => request('GET', '/api/users'),
+  /** Admins: `{username, display_name, kind?, department?, password?, language?, roles?, grants?}` → 201 `{user, password?}` (a generated one). */
+  createUser: (user) => request('POST', '/api/users', { body: user }),
+  user: (username) => request('GET', `/api/users/${enc(username)}`),
+  /** Admins: `{display_name?, department?, language?, roles?}` (platform roles) → the user. */
+  updateUser: (username, changes) => request('PATCH', `/api/users/${enc(username)}`, { body: changes }),
+  /** Admins: the user's roles in one app, replacing what they had there → the user. */
+  grant: (username, app, roles) => request('PUT', `/api/users/${enc(username)}/grants/${enc(app)}`, { body: { roles } }),
+  /** Admins: sets `password`, or a generated one when absent (answered once as `{password}`). */
+  resetPassword: (username, password) =>
+    request('POST', `/api/users/${enc(username)}/password`, { body: password ? { password } : {} }),
+  /** Admins: 409 `open_work` (with `work`) when the user still owns things and no `successor` takes them. */
+  deactivate: (username, successor) =>
+    request('POST', `/api/users/${enc(username)}/deactivate`, { body: successor ? { successor } : {} }),
+  activate: (username) => request('POST', `/api/users/${enc(username)}/activate`),
+  /** Admins: what the user owns or has open, `{forms: [{app, form, records}], tasks, timers}`. */
+  handover: (username) => request('GET', `/api/users/${enc(username)}/handover`),
+  /** Admins: moves it to `to`; `forms` (`app/form`) all when absent; answers what moved. */
+  handOver: (username, { to, forms, tasks }) =>
+    request('POST', `/api/users/${enc(username)}/handover`, { body: { to, forms, tasks } }),
+
+  /** `{items: [{id, name, parent, manager, members}]}`. */
+  departments: () => request('GET', '/api/departments'),
+  /** Admins: `{id, name, parent?, manager?}` → 201 the department. */
+  createDepartment: (department) => request('POST', '/api/departments', { body: department }),
+  /** Admins: `{name?, parent?, manager?}` (null clears); 400 at `/parent` when a move would make a circle. */
+  updateDepartment: (id, changes) => request('PATCH', `/api/departments/${enc(id)}`, { body: changes }),
+  /** Admins: 409 while it has members or sub-departments. */
+  deleteDepartment: (id) => request('DELETE', `/api/departments/${enc(id)}`),
+
+  /** API tokens, the caller's own (admins: everyone's), never with their secret. */
+  tokens: () => request('GET', '/api/tokens'),
+  /** `{name, username?, expires_at?, apps?}` → 201 `{token, item}`: the secret, shown once. */
+  createToken: (token) => request('POST', '/api/tokens', { body: token }),
+  revokeToken: (id) => request('DELETE', `/api/tokens/${enc(id)}`),
+
+  /**
+   * Admins: one page of the audit log, newest first, `{items, next}`; `params`: `actor`, `app`,
+   * `form`, `record`, `outcome`, `from`, `to` (RFC 3339), `before` (the `next` of the page
+   * before), `limit`.
+   */
+  audit: (params = {}) => request('GET', '/api/audit', { query: params }),
+  /** Admins: the hash chain checked, `{ok, rows, message?}`. */
+  verifyAudit: () => request('GET', '/api/audit/verify'),
 
   apps: () => request('GET', '/api/apps'),
   /** The chart kinds: `{kinds: [{kind, label, renderer, dimensions, measures, series, places}]}`. */

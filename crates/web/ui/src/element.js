@@ -14,6 +14,7 @@ import {
   ElCol,
   ElConfigProvider,
   ElContainer,
+  ElDatePicker,
   ElDialog,
   ElDrawer,
   ElDropdown,
@@ -46,13 +47,14 @@ import {
   ElTimeline,
   ElTimelineItem,
   ElTooltip,
+  ElTree,
 } from 'element-plus'
 
 const COMPONENTS = [
   ElAlert, ElAside, ElAvatar, ElBadge, ElButton, ElCard, ElCheckbox, ElCheckboxGroup, ElCol, ElConfigProvider,
-  ElContainer, ElDialog, ElDrawer, ElDropdown, ElDropdownItem, ElDropdownMenu, ElEmpty, ElForm, ElFormItem, ElHeader, ElIcon,
+  ElContainer, ElDatePicker, ElDialog, ElDrawer, ElDropdown, ElDropdownItem, ElDropdownMenu, ElEmpty, ElForm, ElFormItem, ElHeader, ElIcon,
   ElInput, ElMain, ElMenu, ElMenuItem, ElMenuItemGroup, ElOption, ElProgress, ElRadio, ElRadioButton, ElRadioGroup, ElPopover, ElRow, ElSelect, ElTabPane, ElTable,
-  ElTableColumn, ElTabs, ElTag, ElTimeline, ElTimelineItem, ElTooltip,
+  ElTableColumn, ElTabs, ElTag, ElTimeline, ElTimelineItem, ElTooltip, ElTree,
 ]
 
 export function installElement(app) {

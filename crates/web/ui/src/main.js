@@ -5,7 +5,8 @@ import './style.css'
 import App from './App.vue'
 import { installElement } from './element'
 import { router } from './router'
-import { onUnauthorized } from './api'
+import { onPasswordChangeRequired, onUnauthorized } from './api'
+import { session, updateUser } from './session'
 import { forgetApps } from './defs'
 import { forgetTitles } from './titles'
 
@@ -16,6 +17,16 @@ onUnauthorized(() => {
   forgetTitles()
   const here = router.currentRoute.value
   if (here.name !== 'login') router.replace({ name: 'login', query: { redirect: here.fullPath, expired: '1' } })
+})
+
+// The server wants a new password before anything else (an admin reset it, or it was made for
+// the user): to the profile page, which says so, returning here afterwards.
+onPasswordChangeRequired(() => {
+  if (session.user && !session.user.must_change_password) updateUser({ ...session.user, must_change_password: true })
+  const here = router.currentRoute.value
+  if (here.name !== 'profile' && here.name !== 'login') {
+    router.replace({ name: 'profile', query: { required: '1', ...(here.fullPath !== '/' ? { redirect: here.fullPath } : {}) } })
+  }
 })
 
 createApp(App).use(installElement).use(router).mount('#app')

@@ -1,7 +1,8 @@
 // Routes. A hash history (`#/crm/opportunity`) so the server serves one page at `/` and never
 // needs to know the UI's paths.
 import { createRouter, createWebHashHistory } from 'vue-router'
-import { session } from './session'
+import { api } from './api'
+import { isAdmin, restoreSession, session, signedIn } from './session'
 import LoginView from './views/LoginView.vue'
 import ShellView from './views/ShellView.vue'
 import HomeView from './views/HomeView.vue'
@@ -20,6 +21,15 @@ export const router = createRouter({
         { path: '', name: 'home', component: HomeView },
         // Pages of no one app start with `-`, which no app id does: they never hide an app's.
         { path: '-/tasks', name: 'tasks', component: TasksView },
+        // Every user's own page; also where a user who must choose a new password is kept.
+        { path: '-/profile', name: 'profile', component: () => import('./views/ProfileView.vue') },
+        // Everyone's own API tokens; admins see and make everyone's.
+        { path: '-/tokens', name: 'tokens', component: () => import('./views/TokensView.vue') },
+        // The organisation, for admins only, and rarely: loaded when first opened.
+        { path: '-/admin/users', name: 'admin-users', component: () => import('./views/UsersView.vue'), meta: { admin: true } },
+        { path: '-/admin/departments', name: 'admin-departments', component: () => import('./views/DepartmentsView.vue'), meta: { admin: true } },
+        { path: '-/admin/handover', name: 'admin-handover', component: () => import('./views/HandoverView.vue'), meta: { admin: true } },
+        { path: '-/admin/audit', name: 'admin-audit', component: () => import('./views/AuditView.vue'), meta: { admin: true } },
         { path: ':app', name: 'app', component: HomeView },
         // Loaded when first opened: the charts are most of its weight, and many users never do.
         { path: ':app/dashboards/:dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue') },
@@ -34,8 +44,17 @@ export const router = createRouter({
 })
 
 // Every page but the login needs a session; the login page sends the user back afterwards.
-router.beforeEach((to) => {
-  if (!to.meta.public && !session.token) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} }
-  if (to.name === 'login' && session.token) return { path: '/' }
+// The first navigation waits for the start-up question of a tab without a token (is the
+// session cookie of another tab still good?), so a signed-in user never sees the login page
+// flash by. A user who must choose a new password sees only their profile until they have;
+// admin pages send anyone else home (the server would refuse their requests anyway).
+router.beforeEach(async (to) => {
+  await restoreSession(api.cookieSession)
+  if (!to.meta.public && !signedIn()) return { name: 'login', query: to.fullPath !== '/' ? { redirect: to.fullPath } : {} }
+  if (to.name === 'login' && signedIn()) return { path: '/' }
+  if (!to.meta.public && session.user?.must_change_password && to.name !== 'profile') {
+    return { name: 'profile', query: { required: '1', ...(to.fullPath !== '/' ? { redirect: to.fullPath } : {}) } }
+  }
+  if (to.meta.admin && !isAdmin()) return { path: '/' }
   return true
 })
