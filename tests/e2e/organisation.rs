@@ -44,8 +44,8 @@ async fn a_new_rep_is_granted_moved_handed_over_and_deactivated() {
         let first = created["password"].as_str().expect("a generated password").to_owned();
         let (status, login) = call(&app, post("/api/auth/login", json!({"username": "newrep", "password": first})), None).await;
         ok(status, &login, "log in");
-        let rep = login["token"].as_str().unwrap().to_owned();
-        let rep = Some(rep.as_str());
+        let rep_session = login["token"].as_str().unwrap().to_owned();
+        let rep = Some(rep_session.as_str());
         assert_eq!(login["user"]["grants"], json!({"crm": ["sales_rep"]}), "{url}");
         let (status, body) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/account/records"), rep).await;
         assert_eq!((status, body["error"].as_str()), (StatusCode::FORBIDDEN, Some("password_change_required")), "{url}");
@@ -128,7 +128,7 @@ async fn a_new_rep_is_granted_moved_handed_over_and_deactivated() {
         let (status, body) = call(&app, post("/api/users/newrep/deactivate", json!({"successor": "rep1"})), admin).await;
         ok(status, &body, "deactivate newrep");
         assert_eq!(body["active"], json!(false), "{url}");
-        for token in [rep_token.as_str(), rep.unwrap()] {
+        for token in [rep_token.as_str(), rep_session.as_str()] {
             let (status, _) = call(&app, TestRequest::get().uri("/api/auth/me"), Some(token)).await;
             assert_eq!(status, StatusCode::UNAUTHORIZED, "{url}: a deactivated user's token still works");
         }
@@ -155,10 +155,10 @@ async fn a_new_rep_is_granted_moved_handed_over_and_deactivated() {
 #[actix_web::test]
 async fn tokens_expire_carry_their_service_accounts_role_and_can_be_limited_to_apps() {
     for url in databases().await {
-        let (engine, admin) = crm(&url).await;
+        let (engine, admin_token) = crm(&url).await;
         engine.seed("crm", "demo").await.unwrap();
         let app = start(engine).await;
-        let admin = Some(admin.as_str());
+        let admin = Some(admin_token.as_str());
         let accounts = |token: String| {
             let app = &app;
             async move {
@@ -167,7 +167,7 @@ async fn tokens_expire_carry_their_service_accounts_role_and_can_be_limited_to_a
                 (status, body["total"]["records"].as_u64())
             }
         };
-        let all = accounts(admin.unwrap().to_owned()).await.1.unwrap();
+        let all = accounts(admin_token.clone()).await.1.unwrap();
         assert!(all > 0, "{url}");
 
         // A service account with the executive's role reads every account; as a sales rep it
