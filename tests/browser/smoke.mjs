@@ -607,6 +607,35 @@ await step('admin grants them sales_rep in the CRM', async () => {
   await eventually(async () => (await row.locator(`[data-user-roles="${newUser}"]`).innerText()).includes('销售代表'), 'the row does not show the role')
 })
 
+await step('admin imports users from a CSV: the dry run refuses row 3, the real import shows the password once', async () => {
+  const imported = `imp${stamp}`
+  await page.click('[data-users-import]')
+  const dialog = page.locator('.el-dialog[data-user-import-dialog]')
+  await dialog.waitFor()
+  const csv = `username,display_name,department,grants\n${imported},导入一,sales_east,crm:sales_rep\nimpbad${stamp},导入二,nowhere,crm:sales_rep\n`
+  await dialog.locator('[data-import-file]').setInputFiles({ name: 'users.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) })
+  await dialog.locator('[data-import-name]').waitFor()
+  check(await dialog.locator('[data-import-dry-run] input').isChecked(), 'dry run is not the default')
+  const dry = await answerTo('POST', '/api/users/import', () => dialog.locator('[data-import-start]').click())
+  check(dry.status() === 200 && dry.url().includes('dry_run=true'), `the dry run ${dry.url()} answered ${dry.status()}: ${await dry.text()}`)
+  await dialog.locator('[data-import-report][data-dry-run="true"]').waitFor()
+  const failedCount = (await dialog.locator('[data-count-failed] b').innerText()).trim()
+  check(failedCount === '1', `the dry run reports ${failedCount} refused rows`)
+  const refused = await dialog.locator('[data-import-errors] [data-error-row]').evaluateAll((cells) => cells.map((c) => c.dataset.errorRow))
+  check(refused.join() === '3', `the refused rows shown are ${JSON.stringify(refused)}`)
+  const real = await answerTo('POST', '/api/users/import', () => dialog.locator('[data-import-commit]').click())
+  check(real.status() === 200 && real.url().includes('dry_run=false'), `the import ${real.url()} answered ${real.status()}: ${await real.text()}`)
+  const answer = await real.json()
+  check(answer.created === 1 && answer.passwords?.[0]?.username === imported, `the import answered ${JSON.stringify(answer)}`)
+  const shown = dialog.locator(`[data-import-passwords] tr`, { has: page.locator(`[data-password-user="${imported}"]`) })
+  await shown.waitFor()
+  check((await shown.locator('[data-password-value]').innerText()).trim() === answer.passwords[0].password, 'the password shown is not the one generated')
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, 'users-import.png') })
+  await dialog.locator('[data-import-close]').click()
+  await dialog.waitFor({ state: 'hidden' })
+  await page.locator(`[data-users] [data-username="${imported}"]`).waitFor()
+})
+
 await step('the new user signs in and is asked to choose a new password first', async () => {
   await signInWith(newUser, firstPassword)
   await page.locator('[data-password-required]').waitFor()

@@ -275,7 +275,7 @@ async fn users_are_imported_from_a_spreadsheet_with_a_dry_run_and_row_errors() {
         let problems: Vec<(u64, &str)> =
             dry["errors"].as_array().unwrap().iter().map(|e| (e["row"].as_u64().unwrap(), e["column"].as_str().unwrap_or(""))).collect();
         assert_eq!(problems, [(3, "department"), (4, "grants"), (5, "password"), (6, "username")], "{url}: {dry}");
-        assert_eq!((dry["created"].as_u64(), dry["committed"].as_bool()), (Some(0), Some(false)), "{url}: {dry}");
+        assert_eq!((dry["created"].as_u64(), dry["committed"].as_bool()), (Some(1), Some(false)), "{url}: {dry}");
         let (_, users) = call(&app, TestRequest::get().uri("/api/users/zhao"), admin).await;
         assert_eq!(users["error"], json!("not_found"), "{url}: a dry run created a user");
 
@@ -291,5 +291,54 @@ async fn users_are_imported_from_a_spreadsheet_with_a_dry_run_and_row_errors() {
 
         let (status, body) = call(&app, upload(false).uri("/api/users/import"), Some(login["token"].as_str().unwrap())).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {body}");
+    }
+}
+
+#[actix_web::test]
+async fn a_token_limited_to_one_app_reaches_nothing_in_another_and_mints_no_tokens() {
+    for url in databases().await {
+        let apps = [e2e::repo().join("apps/crm"), e2e::repo().join("tests/fixtures/lab")];
+        let engine = engine::Engine::open_with(&url, &apps, &e2e::settings()).await.unwrap();
+        engine.ensure_admin(Some("admin-pass")).await.unwrap();
+        engine.seed_users("crm", "demo").await.unwrap();
+        let admin = engine.login("admin", "admin-pass").await.unwrap().token;
+        let rep1 = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let (admin, rep1) = (Some(admin.as_str()), Some(rep1.as_str()));
+
+        // rep1 reads the CRM with a session, not with a token limited to the lab.
+        let (status, issued) =
+            call(&app, post("/api/tokens", json!({"name": "lab only", "username": "rep1", "apps": ["lab"]})), admin).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {issued}");
+        let limited = issued["token"].as_str().unwrap().to_owned();
+        let limited = Some(limited.as_str());
+        let (status, body) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/account/records"), rep1).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let (status, body) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/account/records"), limited).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: the lab token reads the CRM: {body}");
+        let (status, body) = call(&app, post("/api/tokens", json!({"name": "wider"})), limited).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: a limited token minted another: {body}");
+        let (_, me) = call(&app, TestRequest::get().uri("/api/auth/me"), limited).await;
+        assert_eq!((&me["apps"], &me["grants"]), (&json!(["lab"]), &json!({})), "{url}: {me}");
+
+        // A new password is not the one an admin chose; nobody is called `system`.
+        let (status, body) = call(&app, post("/api/users", json!({"username": "system", "display_name": "S"})), admin).await;
+        assert_eq!((status, body["details"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("/username")), "{url}: {body}");
+        let user = json!({"username": "temp", "display_name": "Temp", "password": "Granite-Owl-19"});
+        call(&app, post("/api/users", user), admin).await;
+        let (_, login) = call(&app, post("/api/auth/login", json!({"username": "temp", "password": "Granite-Owl-19"})), None).await;
+        let temp = login["token"].as_str().unwrap().to_owned();
+        let same = json!({"current": "Granite-Owl-19", "new": "Granite-Owl-19"});
+        let (status, body) = call(&app, post("/api/auth/password", same), Some(&temp)).await;
+        assert_eq!((status, body["details"][0]["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("same_password")), "{url}");
+
+        // Deactivation revokes the user's tokens: reactivating them gives none back.
+        let (_, issued) = call(&app, post("/api/tokens", json!({"name": "temp's", "username": "temp"})), admin).await;
+        let temps = issued["token"].as_str().unwrap().to_owned();
+        let (status, body) = call(&app, post("/api/users/temp/deactivate", json!({})), admin).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        call(&app, post("/api/users/temp/activate", json!({})), admin).await;
+        let (status, _) = call(&app, TestRequest::get().uri("/api/auth/me"), Some(&temps)).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{url}: a reactivated user's old token works");
     }
 }

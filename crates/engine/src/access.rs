@@ -123,7 +123,7 @@ impl Engine {
         let mut any = Vec::new();
         // An approver reads what they are asked to decide, whatever their scope: a task routed to
         // someone who could not open its record would stick until the submitter recalled it.
-        if action == Action::Read && has_approvals(app, &rt.compiled.id) {
+        if action == Action::Read && has_approvals(app, &rt.compiled.id) && actor.may_use(app.id()) {
             any.push(Filter::PendingTaskOf { app: app.id().to_owned(), form: rt.compiled.id.clone(), assignee: actor.username.clone() });
         }
         for grant in access.grants.iter().filter(|g| g.actions.contains(&action)) {
@@ -150,6 +150,11 @@ impl Engine {
         }
         Ok(names)
     }
+}
+
+/// Refuses anyone but an admin: `what` says what they tried.
+pub(crate) fn require_admin(actor: &Actor, what: &str) -> Result<(), EngineError> {
+    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden(format!("only admins may {what}"))) }
 }
 
 /// Whether `form` has a flow with approvals: then whoever a pending task names reads its record,

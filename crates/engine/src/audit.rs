@@ -85,7 +85,17 @@ impl Engine {
             outcome = Empty,
         );
         let started = Instant::now();
-        let result = async { self.audited(actor, subject, work.await).await }.instrument(span.clone()).await;
+        let result = async {
+            // A token limited to other apps: refused before anything is read.
+            let reached = if actor.may_use(subject.app) {
+                work.await
+            } else {
+                Err(EngineError::Forbidden(format!("this token is limited to other apps than `{}`", subject.app)))
+            };
+            self.audited(actor, subject, reached).await
+        }
+        .instrument(span.clone())
+        .await;
         span.record("duration_ms", started.elapsed().as_secs_f64() * 1000.0);
         match &result {
             Ok(_) => span.record("outcome", "ok"),
@@ -127,9 +137,7 @@ impl Engine {
 
     /// Audit rows, newest first; admins only.
     pub async fn audit_log(&self, actor: &Actor, params: &AuditParams) -> Result<Value, EngineError> {
-        if !actor.is_admin() {
-            return Err(EngineError::Forbidden("only admins may read the audit log".into()));
-        }
+        crate::access::require_admin(actor, "read the audit log")?;
         let limit = params.limit.unwrap_or(100).clamp(1, 1000);
         let instant = |pointer: &str, text: &Option<String>| -> Result<Option<String>, EngineError> {
             let Some(text) = text else { return Ok(None) };
@@ -166,7 +174,7 @@ impl Engine {
 
     /// The chain's verification for an admin: `{ok, rows, message?}`.
     pub async fn verify_audit_for(&self, actor: &Actor) -> Result<Value, EngineError> {
-        crate::organisation::require_admin(actor, "verify the audit log")?;
+        crate::access::require_admin(actor, "verify the audit log")?;
         Ok(match self.verify_audit().await? {
             Ok(rows) => json!({"ok": true, "rows": rows}),
             Err(message) => json!({"ok": false, "rows": null, "message": message}),

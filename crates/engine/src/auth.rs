@@ -32,7 +32,11 @@ const SESSION_CACHE_MAX: usize = 10_000;
 /// Sessions and API tokens recently read, by token digest: every request authenticates, and this spares most
 /// of them a database round trip.
 #[derive(Clone, Default)]
-pub(crate) struct SessionCache(Arc<Mutex<HashMap<String, CachedSession>>>);
+pub(crate) struct SessionCache {
+    entries: Arc<Mutex<HashMap<String, CachedSession>>>,
+    /// Counts the forgettings: an entry read before one is not put.
+    generation: Arc<std::sync::atomic::AtomicU64>,
+}
 
 struct CachedSession {
     actor: Actor,
@@ -42,12 +46,20 @@ struct CachedSession {
 
 impl SessionCache {
     fn get(&self, key: &str) -> Option<(Actor, String)> {
-        let cache = self.0.lock().ok()?;
+        let cache = self.entries.lock().ok()?;
         cache.get(key).filter(|s| s.read_at.elapsed() < SESSION_CACHE_TTL).map(|s| (s.actor.clone(), s.csrf_hash.clone()))
     }
 
-    fn put(&self, key: String, actor: Actor, csrf_hash: String) {
-        if let Ok(mut cache) = self.0.lock() {
+    fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Remembers what was read at `generation`, unless something was forgotten since.
+    fn put(&self, key: String, actor: Actor, csrf_hash: String, generation: u64) {
+        if let Ok(mut cache) = self.entries.lock() {
+            if self.generation() != generation {
+                return;
+            }
             if cache.len() >= SESSION_CACHE_MAX {
                 cache.clear();
             }
@@ -56,7 +68,8 @@ impl SessionCache {
     }
 
     fn forget(&self, keep: impl Fn(&str, &Actor) -> bool) {
-        if let Ok(mut cache) = self.0.lock() {
+        if let Ok(mut cache) = self.entries.lock() {
+            self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             cache.retain(|key, s| keep(key, &s.actor));
         }
     }
@@ -78,6 +91,9 @@ pub struct Actor {
     pub language: Option<String>,
     /// Until it is done, the actor may only change their password (the server refuses the rest).
     pub must_change_password: bool,
+    /// The apps an API token limits the actor to; `None`: every app.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub apps: Option<Vec<String>>,
 }
 
 impl Actor {
@@ -86,9 +102,19 @@ impl Actor {
         self.roles.iter().any(|r| r == crate::access::ADMIN)
     }
 
-    /// The roles the actor holds in `app`: the platform's and the app's grants.
+    /// The roles the actor holds in `app`: the platform's and the app's grants; none in an app
+    /// their token does not reach.
     pub fn roles_in(&self, app: &str) -> Vec<String> {
+        if !self.may_use(app) {
+            return Vec::new();
+        }
         self.roles.iter().chain(self.grants.get(app).into_iter().flatten()).cloned().collect()
+    }
+
+    /// Whether the actor may act in `app` at all: a token limited to apps reaches no other, not
+    /// even through an approval task there.
+    pub fn may_use(&self, app: &str) -> bool {
+        self.apps.as_ref().is_none_or(|apps| apps.iter().any(|a| a == app))
     }
 
     /// The platform itself, for work no person started (seeding, jobs).
@@ -113,6 +139,7 @@ impl Actor {
             kind: u.kind,
             language: u.language,
             must_change_password: u.must_change_password,
+            apps: None,
         }
     }
 
@@ -126,11 +153,13 @@ impl Actor {
         })
     }
 
-    /// Narrows the actor to what a token limited to `apps` may do: their grants in those apps,
-    /// and no platform role (which would reach every app).
+    /// Narrows the actor to what a token limited to `apps` may do: act in those apps only
+    /// ([`Actor::may_use`]), with their grants there and no platform role (which would reach
+    /// every app and the organisation).
     fn limited_to(mut self, apps: &[String]) -> Actor {
         self.grants.retain(|app, _| apps.contains(app));
         self.roles.clear();
+        self.apps = Some(apps.to_vec());
         self
     }
 }
@@ -140,6 +169,15 @@ impl Actor {
 pub struct Login {
     pub token: String,
     /// Echo this in `X-CSRF-Token` on writes authenticated by the session cookie.
+    pub csrf_token: String,
+    pub expires_at: String,
+    pub user: Actor,
+}
+
+/// A session picked up again from its cookie: no token (the cookie is it), its CSRF token.
+#[derive(Debug, Clone, Serialize)]
+pub struct Resumed {
+    /// Echo this in `X-CSRF-Token` on writes.
     pub csrf_token: String,
     pub expires_at: String,
     pub user: Actor,
@@ -257,14 +295,16 @@ impl Engine {
     /// accounts are refused like a wrong password.
     pub async fn login(&self, username: &str, password: &str) -> Result<Login, EngineError> {
         check_login_lengths(username, password)?;
-        let user = store::get_user(self.store.db(), username).await?;
-        // Verify against a dummy hash for unknown users, so timing does not tell who exists.
+        // Only an active person logs in; for anyone else (unknown, deactivated, a service
+        // account) a dummy hash is verified, so timing does not tell who exists.
+        let user = store::get_user(self.store.db(), username).await?.filter(|u| u.active && u.kind == PERSON);
         let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.to_owned());
         let ok = verify_password(password, hash).await?;
-        let Some(user) = user.filter(|u| ok && u.active && u.kind == PERSON) else {
+        let Some(user) = user.filter(|_| ok) else {
             return Err(EngineError::BadCredentials);
         };
-        let token = random_token(32);
+        // A session token never looks like an API token, whose prefix sends it to another table.
+        let token = std::iter::repeat_with(|| random_token(32)).find(|t| !t.starts_with(API_TOKEN_PREFIX)).unwrap_or_default();
         let csrf_token = csrf_of(&token);
         let expires_at = time::format(Utc::now() + Duration::days(SESSION_DAYS));
         let session = store::Session {
@@ -285,18 +325,24 @@ impl Engine {
         let (actor, csrf_hash) = match self.sessions.get(&key) {
             Some(found) => found,
             None => {
+                // Taken before reading: a change to users that commits meanwhile bumps it, and
+                // what was read before it is then not remembered.
+                let generation = self.sessions.generation();
                 let found = if token.starts_with(API_TOKEN_PREFIX) {
                     let now = time::now();
                     let (api_token, user) = store::token_user(self.store.db(), &key, &now).await?.ok_or(EngineError::Unauthenticated)?;
-                    // Read again at most once per cache lifetime: the last use is as exact as that.
-                    store::touch_token(&self.store, &api_token.id, &now).await?;
+                    // Read again at most once per cache lifetime: the last use is as exact as
+                    // that. Only a record of use: a busy writer must not fail the request.
+                    if let Err(e) = store::touch_token(&self.store, &api_token.id, &now).await {
+                        tracing::warn!(error = %e, token = %api_token.id, "could not record a token's use");
+                    }
                     let actor = Actor::of(user);
                     (api_token.apps.as_deref().map_or(actor.clone(), |apps| actor.limited_to(apps)), String::new())
                 } else {
                     let (user, csrf) = store::session(self.store.db(), &key, &time::now()).await?.ok_or(EngineError::Unauthenticated)?;
                     (Actor::of(user), csrf)
                 };
-                self.sessions.put(key, found.0.clone(), found.1.clone());
+                self.sessions.put(key, found.0.clone(), found.1.clone(), generation);
                 found
             }
         };
@@ -310,14 +356,19 @@ impl Engine {
 
     /// The session of a cookie's token again, with its CSRF token: a new tab of the browser
     /// picks up the session the cookie carries.
-    pub async fn resume(&self, token: &str) -> Result<Login, EngineError> {
+    pub async fn resume(&self, token: &str) -> Result<Resumed, EngineError> {
         if token.starts_with(API_TOKEN_PREFIX) {
             return Err(EngineError::Unauthenticated);
         }
         let csrf_token = csrf_of(token);
-        let user = self.authenticate(token, Csrf::Required(Some(&csrf_token))).await?;
+        // A session from before CSRF tokens were derived has another one: it cannot be resumed,
+        // and its tab signs in again.
+        let user = match self.authenticate(token, Csrf::Required(Some(&csrf_token))).await {
+            Err(EngineError::Csrf) => return Err(EngineError::Unauthenticated),
+            other => other?,
+        };
         let expires_at = store::session_expiry(self.store.db(), &digest(token)).await?.ok_or(EngineError::Unauthenticated)?;
-        Ok(Login { token: String::new(), csrf_token, expires_at, user })
+        Ok(Resumed { csrf_token, expires_at, user })
     }
 
     /// Changes the actor's password and ends their other sessions.
@@ -332,6 +383,13 @@ impl Engine {
             )]));
         }
         check_password_policy("/new", &actor.username, new)?;
+        if new == current {
+            return Err(EngineError::Invalid(vec![FieldError::coded(
+                "/new",
+                FieldCode::SamePassword,
+                "choose a password other than the current one",
+            )]));
+        }
         // Hashed before the write turn, which would otherwise wait for it.
         let hash = hash_password(new).await?;
         let (turn, tx) = self.store.begin().await?;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use croner::Cron;
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::command::Cmd;
@@ -172,7 +172,7 @@ impl Engine {
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let (script, function) = (script.to_owned(), function.to_owned());
         let actor = Actor::system();
-        let user = serde_json::to_value(&actor).unwrap_or(Value::Null);
+        let user = actor.in_app(app);
         let input = rules::Input { record: Default::default(), old: None, user, at: time::rules_time() };
         let (turn, tx) = self.store.begin().await?;
         let cmd = Cmd::new(&tx, &actor, loaded);

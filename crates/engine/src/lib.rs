@@ -50,7 +50,7 @@ pub use advisor::{
 };
 pub use apps::LoadedApp;
 pub use audit::AuditParams;
-pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, check_login_lengths};
+pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, Resumed, check_login_lengths};
 pub use definitions::{
     DefinitionEntry, DefinitionIndex, DefinitionView, FileChange, FlowInFlight, FormImpact, Impact, Installed, ItemChanges, Migration,
     Problem, ProblemGroup, ReleaseView, Saved,
@@ -177,6 +177,7 @@ impl Engine {
         let messages = store::outbox_for(self.store.db(), "notify", &actor.username, limit).await?;
         Ok(messages
             .into_iter()
+            .filter(|m| actor.may_use(&m.app))
             .map(|m| serde_json::json!({"id": m.id, "app": m.app, "created_at": m.created_at, "message": m.payload}))
             .collect())
     }

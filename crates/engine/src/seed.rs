@@ -44,7 +44,7 @@ impl Engine {
             if store::get_user(tx, &user.username).await?.is_some() {
                 continue;
             }
-            let (platform, app_roles): (Vec<String>, Vec<String>) = user.roles.iter().cloned().partition(|r| r == crate::access::ADMIN);
+            let (platform, app_roles) = crate::organisation::split_platform_roles(&user.roles);
             let grants = if app_roles.is_empty() { Default::default() } else { [(app.to_owned(), app_roles)].into() };
             let new = store::User {
                 username: user.username.clone(),

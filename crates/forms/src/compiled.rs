@@ -150,6 +150,8 @@ field_codes! {
     ContainsUsername = "contains_username",
     /// A new password is one of the commonest passwords.
     CommonPassword = "common_password",
+    /// A new password is the current one.
+    SamePassword = "same_password",
     /// A problem of a definition (an app file, a report sent ad hoc). Params: `text`, and `file`.
     Definition = "definition",
     /// The request is malformed here (a filter, sort, cursor …). Params: `text`.

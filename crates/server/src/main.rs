@@ -314,8 +314,9 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             let force_change = password.is_none();
             let generated = engine.reset_password(&system, &username, password, force_change).await;
             engine.close().await?;
+            let generated = generated?;
             eprintln!("set the password of {username}");
-            if let Some(password) = generated? {
+            if let Some(password) = generated {
                 print_secret(&password)?;
             }
         }

@@ -226,6 +226,8 @@ mod answers {
         /// Until the user chose their own password, every other route answers 403
         /// `password_change_required`.
         must_change_password: bool,
+        /// For an API token limited to apps: those apps.
+        apps: Option<Vec<String>>,
     }
 
     /// The audit chain's verification.

@@ -436,12 +436,23 @@ pub async fn touch_token(store: &Store, id: &str, at: &str) -> Result<(), StoreE
     store.write(&q).await.map(drop)
 }
 
-/// Revokes a token at `at`; a revoked token stays listed.
-pub async fn revoke_token(db: &impl ConnectionTrait, id: &str, at: &str) -> Result<(), StoreError> {
+/// Revokes a token at `at` (a revoked token stays listed); answers whether it was live.
+pub async fn revoke_token(db: &impl ConnectionTrait, id: &str, at: &str) -> Result<u64, StoreError> {
     let q = Query::update()
         .table(api_tokens::TABLE)
         .values([(api_tokens::REVOKED_AT, Expr::val(at))])
         .and_where(Expr::col(api_tokens::ID).eq(id))
+        .and_where(Expr::col(api_tokens::REVOKED_AT).is_null())
+        .to_owned();
+    Ok(db.execute(&q).await?.rows_affected())
+}
+
+/// Revokes every live token of `username` at `at`.
+pub async fn revoke_tokens_of(db: &impl ConnectionTrait, username: &str, at: &str) -> Result<(), StoreError> {
+    let q = Query::update()
+        .table(api_tokens::TABLE)
+        .values([(api_tokens::REVOKED_AT, Expr::val(at))])
+        .and_where(Expr::col(api_tokens::USERNAME).eq(username))
         .and_where(Expr::col(api_tokens::REVOKED_AT).is_null())
         .to_owned();
     db.execute(&q).await?;

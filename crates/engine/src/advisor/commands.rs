@@ -109,7 +109,7 @@ impl Engine {
     pub async fn index_advice(&self, actor: &Actor, app: &AppId) -> Result<IndexAdvice, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "index_advice", app, form: "", id: "" }, async {
-            require_admin(actor)?;
+            crate::access::require_admin(actor, "see and change the index advice")?;
             let loaded = &self.app(app)?;
             let advised = store::advised_indexes(self.store.db(), app).await?;
             let applied = advised.iter().map(|index| self.applied_view(index)).collect::<Result<_, _>>()?;
@@ -123,7 +123,7 @@ impl Engine {
     pub async fn apply_index_advice(&self, actor: &Actor, app: &AppId, id: &str) -> Result<CreatedIndex, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "index", app, form: "", id }, async {
-            require_admin(actor)?;
+            crate::access::require_admin(actor, "see and change the index advice")?;
             let loaded = &self.app(app)?;
             let advised = store::advised_indexes(self.store.db(), app).await?;
             let proposal = self.proposals(loaded, &advised).into_iter().find(|p| p.id == id).ok_or_else(|| no_such_index(app, id))?;
@@ -137,7 +137,7 @@ impl Engine {
     pub async fn drop_index_advice(&self, actor: &Actor, app: &AppId, id: &str) -> Result<(), EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "drop_index", app, form: "", id }, async {
-            require_admin(actor)?;
+            crate::access::require_admin(actor, "see and change the index advice")?;
             let advised = store::advised_indexes(self.store.db(), app).await?;
             let index = advised.iter().find(|i| i.name == id).ok_or_else(|| no_such_index(app, id))?;
             let audit = audit_entry(&actor.username, "drop_index", index);
@@ -290,10 +290,6 @@ fn audit_entry(actor: &str, action: &str, index: &AdvisedIndex) -> AuditEntry {
         before: String::new(),
         after: json!({"index": index.name, "fields": index.fields}).to_string(),
     }
-}
-
-fn require_admin(actor: &Actor) -> Result<(), EngineError> {
-    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("only admins may see and change the index advice".into())) }
 }
 
 fn no_such_index(app: &str, id: &str) -> EngineError {

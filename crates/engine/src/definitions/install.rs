@@ -47,7 +47,7 @@ impl Engine {
     /// bundle's (both changed the same part: for a person to decide).
     pub async fn install_bundle(&self, actor: &Actor, bytes: &[u8]) -> Result<(String, Installed), EngineError> {
         self.command(actor, Subject { action: "install_app", app: "", form: "", id: "" }, async {
-            super::require_admin(actor)?;
+            crate::access::require_admin(actor, "make or install apps")?;
             let bundle = Bundle::from_zip(bytes).map_err(|e| match e {
                 BundleError::TooLarge => EngineError::TooLarge {
                     message: e.to_string(),
@@ -67,7 +67,7 @@ impl Engine {
     /// `app.json`: release 1, for the builder to fill; admins only.
     pub async fn create_app(&self, actor: &Actor, id: &str, name: &serde_json::Value) -> Result<i64, EngineError> {
         self.command(actor, Subject { action: "create_app", app: id, form: "", id: "" }, async {
-            super::require_admin(actor)?;
+            crate::access::require_admin(actor, "make or install apps")?;
             if !defs::is_identifier(id) {
                 return Err(EngineError::malformed_at("/id", "an app id is snake_case, at most 48 characters"));
             }

@@ -394,7 +394,7 @@ impl Engine {
     pub async fn archive_app(&self, actor: &Actor, app: &AppId) -> Result<(), EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "archive_app", app, form: "", id: "" }, async {
-            require_admin(actor)?;
+            crate::access::require_admin(actor, "make or install apps")?;
             live_release(self.store.db(), app).await?;
             let (turn, tx) = self.store.begin().await?;
             store::set_meta(&tx, &archived_key(app), &time::now()).await?;
@@ -409,7 +409,7 @@ impl Engine {
     pub async fn unarchive_app(&self, actor: &Actor, app: &AppId) -> Result<(), EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "unarchive_app", app, form: "", id: "" }, async {
-            require_admin(actor)?;
+            crate::access::require_admin(actor, "make or install apps")?;
             let (turn, tx) = self.store.begin().await?;
             store::delete_meta(&tx, &archived_key(app)).await?;
             turn.commit(tx).await?;
@@ -648,9 +648,4 @@ impl Engine {
             Err(EngineError::Forbidden(format!("only admins and the app's builders may read and change the definitions of `{app}`")))
         }
     }
-}
-
-/// Making apps (and installing bundles, whose app is known only once read) is for admins.
-fn require_admin(actor: &Actor) -> Result<(), EngineError> {
-    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden("only admins may make or install apps".into())) }
 }

@@ -193,8 +193,8 @@ impl Engine {
             defs::REAPPROVE => Command::Reapprove,
             "transfer" | "add_approver" => {
                 let to = request.to.clone().ok_or_else(|| EngineError::malformed_at("/to", format!("`{action}` names a user in `to`")))?;
-                if !store::user_exists(tx, &to).await? {
-                    return Err(EngineError::malformed_at("/to", format!("no user `{to}`")));
+                if !store::get_user(tx, &to).await?.is_some_and(|u| u.active && u.kind == crate::auth::PERSON) {
+                    return Err(EngineError::malformed_at("/to", format!("no active person `{to}`")));
                 }
                 if action == "transfer" { Command::Transfer(to) } else { Command::AddApprover(to) }
             }

@@ -82,7 +82,8 @@ impl Engine {
         if !["pending", "approved", "rejected", "closed"].contains(&status) {
             return Err(EngineError::malformed_at("/status", "`status` is pending, approved, rejected or closed"));
         }
-        let tasks = store::tasks_of(db, &actor.username, status, 200).await?;
+        let mut tasks = store::tasks_of(db, &actor.username, status, 200).await?;
+        tasks.retain(|t| actor.may_use(&t.app));
         // The tasks' records, one query per form rather than one per task.
         let mut by_form: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
         for task in &tasks {
@@ -140,7 +141,7 @@ impl Engine {
         }
         let task = store::get_task(self.store.db(), task_id)
             .await?
-            .filter(|t| t.assignee == actor.username)
+            .filter(|t| t.assignee == actor.username && actor.may_use(&t.app))
             .ok_or_else(|| EngineError::NotFound(format!("task {task_id}")))?;
         if task.status != "pending" {
             return Err(EngineError::Conflict(format!("this task is already {}", task.status)));

@@ -31,6 +31,7 @@ pub struct FormWork {
 }
 
 impl Work {
+    /// Nothing owned and nothing to decide (timers go with their records, so none are left).
     pub fn is_empty(&self) -> bool {
         self.forms.is_empty() && self.tasks == 0
     }
@@ -56,6 +57,8 @@ fn yes() -> bool {
 
 /// Records a hand-over reads at a time.
 const PAGE: u64 = 500;
+/// Record ids a timer count binds at once: well under what a statement may bind.
+const TIMER_BATCH: usize = 500;
 /// No bound: the largest a database's LIMIT takes.
 const EVERY: u64 = i64::MAX as u64;
 
@@ -79,10 +82,12 @@ impl Engine {
         let db = self.store.db();
         let mut work = Work::default();
         for app in self.apps() {
-            let timers: BTreeSet<String> = store::pending_jobs(db, app.id())
+            let timers: Vec<String> = store::pending_jobs(db, app.id())
                 .await?
                 .into_iter()
                 .filter_map(|(key, _)| key.strip_prefix("timer:").and_then(|k| k.split(':').next()).map(str::to_owned))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
                 .collect();
             for (form, rt) in &app.forms {
                 if forms.is_some_and(|f| !f.contains(&format!("{}/{form}", app.id()))) {
@@ -94,9 +99,15 @@ impl Engine {
                 if records == 0 {
                     continue;
                 }
-                if !timers.is_empty() {
-                    let owned = store::list(db, &rt.table, &query).await?;
-                    work.timers += owned.iter().filter(|r| timers.contains(&r.id)).count() as u64;
+                // Records with a pending timer that the user owns, counted a bound batch at a time.
+                for batch in timers.chunks(TIMER_BATCH) {
+                    let ids = Filter::In {
+                        target: Target::System(SystemColumn::Id),
+                        values: batch.iter().cloned().map(Scalar::Text).collect(),
+                        negate: false,
+                    };
+                    let query = ListQuery { filter: Some(Filter::All(vec![owned_by(username), ids])), ..query.clone() };
+                    work.timers += store::count(db, &rt.table, &query, EVERY).await?;
                 }
                 work.forms.push(FormWork { app: app.id().to_owned(), form: form.clone(), records });
             }

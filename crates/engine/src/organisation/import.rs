@@ -109,12 +109,16 @@ impl Engine {
                 Err(e) => report.errors.push(row_error(number, &e)),
             }
         }
+        if dry_run {
+            // As a record import's dry run: what a real one would create.
+            report.created = ready.len();
+            report.failed = report.errors.len();
+            return Ok(UsersImport { report, passwords: Vec::new() });
+        }
         let mut hashed = Vec::with_capacity(ready.len());
-        if !dry_run {
-            for (number, prepared) in ready {
-                let hash = hash_password_of(&prepared).await?;
-                hashed.push((number, prepared, hash));
-            }
+        for (number, prepared) in ready {
+            let hash = hash_password_of(&prepared).await?;
+            hashed.push((number, prepared, hash));
         }
         let mut passwords = Vec::new();
         let (turn, tx) = self.store.begin().await?;
@@ -132,13 +136,8 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         }
-        if dry_run {
-            drop(tx);
-            drop(turn);
-        } else {
-            turn.commit(tx).await?;
-            report.committed = true;
-        }
+        turn.commit(tx).await?;
+        report.committed = true;
         report.errors.sort_by_key(|e| e.row);
         report.failed = report.errors.len();
         Ok(UsersImport { report, passwords })

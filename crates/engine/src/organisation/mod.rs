@@ -19,6 +19,7 @@ pub use import::{GeneratedPassword, MAX_USER_IMPORT_ROWS, UsersImport};
 pub use tokens::{IssuedToken, NewToken, TokenView};
 pub use users::{CreatedUser, NewUser, ProfileChange, UserChange, UserView};
 
+use crate::access::require_admin;
 use crate::{Actor, Engine, EngineError, LoadedApp, time};
 
 /// The people and the department tree as one command reads them.
@@ -94,9 +95,10 @@ impl Organisation {
     }
 }
 
-/// Refuses anyone but an admin: `what` says what they tried.
-pub(crate) fn require_admin(actor: &Actor, what: &str) -> Result<(), EngineError> {
-    if actor.is_admin() { Ok(()) } else { Err(EngineError::Forbidden(format!("only admins may {what}"))) }
+/// Roles as a seed or an older database lists them, split into the platform's (`admin`) and
+/// those an app grants.
+pub(crate) fn split_platform_roles(roles: &[String]) -> (Vec<String>, Vec<String>) {
+    roles.iter().cloned().partition(|r| r == crate::access::ADMIN)
 }
 
 /// The audit row of a change to the organisation: no app, `subject` (`user`, `department`,
@@ -182,7 +184,7 @@ impl Engine {
         let (turn, tx) = self.store.begin().await?;
         if store::get_meta(&tx, MARKER).await?.is_none() {
             for mut user in store::users(&tx).await? {
-                let (platform, app_roles): (Vec<String>, Vec<String>) = user.roles.iter().cloned().partition(|r| r == crate::access::ADMIN);
+                let (platform, app_roles) = split_platform_roles(&user.roles);
                 if app_roles.is_empty() {
                     continue;
                 }

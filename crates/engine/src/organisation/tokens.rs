@@ -73,6 +73,9 @@ impl Engine {
 
     pub async fn create_token(&self, actor: &Actor, new: NewToken) -> Result<IssuedToken, EngineError> {
         check_name("/name", &new.name)?;
+        if actor.apps.is_some() {
+            return Err(EngineError::Forbidden("a token limited to apps cannot make tokens".into()));
+        }
         let username = new.username.clone().unwrap_or_else(|| actor.username.clone());
         if username != actor.username && !actor.is_admin() {
             return Err(EngineError::Forbidden("only admins may make tokens for other users".into()));
@@ -126,7 +129,10 @@ impl Engine {
         let (turn, tx) = self.store.begin().await?;
         let token = store::token(&tx, id).await?.filter(|t| actor.is_admin() || t.username == actor.username);
         let token = token.ok_or_else(|| EngineError::NotFound(format!("token `{id}`")))?;
-        store::revoke_token(&tx, id, &time::now()).await?;
+        // Revoked already: nothing changes, and nothing is audited twice.
+        if store::revoke_token(&tx, id, &time::now()).await? == 0 {
+            return Ok(());
+        }
         store::append_audit(&tx, &audit_entry(actor, "token.revoke", "token", id, json!({"username": token.username}))).await?;
         turn.commit(tx).await?;
         self.forget_user(&token.username);

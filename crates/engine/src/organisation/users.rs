@@ -187,6 +187,9 @@ impl Engine {
     /// Checks a new user, as far as it can be without the database, and picks their password.
     pub(super) fn prepare_user(&self, new: NewUser, force_change: bool) -> Result<PreparedUser, EngineError> {
         check_id("/username", &new.username)?;
+        if new.username == Actor::system().username {
+            return Err(EngineError::malformed_at("/username", "`system` names the platform itself"));
+        }
         check_name("/display_name", &new.display_name)?;
         check_language(new.language.as_deref())?;
         check_platform_roles(&new.roles)?;
@@ -347,26 +350,29 @@ impl Engine {
         Ok(generated)
     }
 
-    /// Deactivates a user: they cannot log in, and their sessions and tokens fail at once (on
-    /// this server; on others within the session cache's lifetime, 2 s). A user who still owns
-    /// records or has open tasks needs a `successor`, who receives all of it first.
+    /// Deactivates a user: they cannot log in, their sessions end and their tokens are revoked,
+    /// at once on this server and on others within the session cache's lifetime (2 s). A user
+    /// who still owns records or has open tasks needs a `successor`, who receives all of it
+    /// first.
     pub async fn deactivate_user(&self, actor: &Actor, username: &str, successor: Option<String>) -> Result<UserView, EngineError> {
         require_admin(actor, "deactivate users")?;
         if actor.username == username {
             return Err(EngineError::Conflict("you cannot deactivate yourself".into()));
         }
         let user = store::get_user(self.store.db(), username).await?.ok_or_else(|| no_such_user(username))?;
-        match successor {
-            Some(to) => {
-                let request = super::HandoverRequest { to, forms: None, tasks: true };
-                Box::pin(self.hand_over(actor, username, request)).await?;
-            }
-            None => {
-                let work = self.open_work(username, None).await?;
-                if !work.is_empty() {
-                    return Err(EngineError::OpenWork(work));
-                }
-            }
+        // Refused before anything is handed over.
+        if user.roles.iter().any(|r| r == crate::access::ADMIN) {
+            self.keep_an_admin(self.store.db(), username).await?;
+        }
+        if let Some(to) = successor {
+            let request = super::HandoverRequest { to, forms: None, tasks: true };
+            Box::pin(self.hand_over(actor, username, request)).await?;
+        }
+        // What is left (everything, without a successor; a task the successor could not take)
+        // keeps the user active.
+        let work = self.open_work(username, None).await?;
+        if !work.is_empty() {
+            return Err(EngineError::OpenWork(work));
         }
         let (turn, tx) = self.store.begin().await?;
         if user.roles.iter().any(|r| r == crate::access::ADMIN) {
@@ -375,6 +381,8 @@ impl Engine {
         let user = store::User { active: false, ..store::get_user(&tx, username).await?.ok_or_else(|| no_such_user(username))? };
         store::save_user(&tx, &user).await?;
         store::delete_sessions_of(&tx, username, None).await?;
+        // Revoked, not only refused while inactive: reactivating someone gives back no token.
+        store::revoke_tokens_of(&tx, username, &time::now()).await?;
         store::append_audit(&tx, &audit_entry(actor, "user.deactivate", "user", username, json!({"active": false}))).await?;
         turn.commit(tx).await?;
         self.forget_user(username);
@@ -416,7 +424,7 @@ impl Engine {
 
     /// Each of `roles` must be declared by app `app`.
     fn check_grant(&self, pointer: &str, app: &str, roles: &[String]) -> Result<(), EngineError> {
-        let loaded = self.app(app)?;
+        let loaded = self.app(app).map_err(|_| EngineError::malformed_at(pointer, format!("no app `{app}`")))?;
         for (i, role) in roles.iter().enumerate() {
             if !loaded.defs.app.roles.iter().any(|r| &r.id == role) {
                 return Err(EngineError::malformed_at(format!("{pointer}/{i}"), format!("app `{app}` declares no role `{role}`")));

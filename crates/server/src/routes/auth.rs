@@ -102,7 +102,5 @@ pub(crate) async fn me(caller: Caller) -> HttpResponse {
 #[get("/api/auth/session")]
 pub(crate) async fn session(state: web::Data<AppState>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     let cookie = req.cookie(SESSION_COOKIE).ok_or(EngineError::Unauthenticated)?;
-    let resumed = state.engine.resume(cookie.value()).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({"user": resumed.user, "csrf_token": resumed.csrf_token, "expires_at": resumed.expires_at})))
+    Ok(HttpResponse::Ok().json(state.engine.resume(cookie.value()).await?))
 }

@@ -150,25 +150,33 @@ pub(crate) async fn read_body(req: &HttpRequest, payload: web::Payload, limit: u
 /// A JSON body read within `limit`. It must be sent as JSON (415 otherwise): a form on another
 /// site cannot post that.
 pub(crate) async fn json_body<T: DeserializeOwned>(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<T, ApiError> {
-    let is_json = req.mime_type().ok().flatten().is_some_and(|mime| mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"));
-    if !is_json {
-        return Err(ApiError::new(Code::UnsupportedMediaType, "send the body as application/json"));
-    }
+    require_json(req)?;
     let body = read_body(req, payload, limit).await?;
-    serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+    parse_json(&body)
 }
 
-/// [`json_body`] for a body that may be left out: none (or an empty one) reads as the default.
+/// Refuses (415) a body not declared as JSON.
+fn require_json(req: &HttpRequest) -> Result<(), ApiError> {
+    let is_json = req.mime_type().ok().flatten().is_some_and(|mime| mime.subtype() == "json" || mime.suffix().is_some_and(|s| s == "json"));
+    if is_json { Ok(()) } else { Err(ApiError::new(Code::UnsupportedMediaType, "send the body as application/json")) }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("invalid JSON body: {e}")))
+}
+
+/// [`json_body`] for a body that may be left out: an empty one reads as the default.
 pub(crate) async fn optional_json_body<T: DeserializeOwned + Default>(
     req: &HttpRequest,
     payload: web::Payload,
     limit: usize,
 ) -> Result<T, ApiError> {
-    let declared_empty = req.headers().get("content-length").and_then(|v| v.to_str().ok()).is_none_or(|v| v.trim() == "0");
-    if declared_empty && req.headers().get("transfer-encoding").is_none() {
+    let body = read_body(req, payload, limit).await?;
+    if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    json_body(req, payload, limit).await
+    require_json(req)?;
+    parse_json(&body)
 }
 
 /// `ETag` value for a record version.

@@ -80,6 +80,9 @@ async function request(method, path, { query, body, version, raw, contentType } 
 }
 
 const enc = encodeURIComponent
+/** Whether an uploaded `file` is an Excel workbook (by its name or type), else CSV. */
+const isXlsx = (file) => /\.xlsx?$/i.test(file.name ?? '') || /spreadsheet|excel/.test(file.type ?? '')
+const XLSX_TYPE = 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet'
 const formPath = (app, form) => `/api/apps/${enc(app)}/forms/${enc(form)}`
 const recordPath = (app, form, id) => `${formPath(app, form)}/records/${enc(id)}`
 
@@ -102,6 +105,20 @@ export const api = {
   users: () => request('GET', '/api/users'),
   /** Admins: `{username, display_name, kind?, department?, password?, language?, roles?, grants?}` → 201 `{user, password?}` (a generated one). */
   createUser: (user) => request('POST', '/api/users', { body: user }),
+  /**
+   * Admins: creates a user a row of `file` (a File/Blob, CSV or xlsx), none with `dry_run`;
+   * answers at once with the import report (`total`, `created`, `failed`, `columns`, `errors`
+   * …) and `passwords: [{username, password}]`, the ones the server chose, shown this once.
+   * 400 for an unreadable file or unknown columns (the message names them), 413 past a bound.
+   */
+  importUsers: (file, { dry_run } = {}) => {
+    const xlsx = isXlsx(file)
+    return request('POST', '/api/users/import', {
+      query: { dry_run: dry_run ? 'true' : 'false', format: xlsx ? 'xlsx' : 'csv' },
+      raw: file,
+      contentType: xlsx ? XLSX_TYPE : 'text/csv',
+    })
+  },
   user: (username) => request('GET', `/api/users/${enc(username)}`),
   /** Admins: `{display_name?, department?, language?, roles?}` (platform roles) → the user. */
   updateUser: (username, changes) => request('PATCH', `/api/users/${enc(username)}`, { body: changes }),
@@ -196,11 +213,11 @@ export const api = {
    * `{id, status_url}`. `options`: `dry_run`, `on_duplicate`, `mode`.
    */
   importFile: (app, form, file, { dry_run, on_duplicate, mode } = {}) => {
-    const xlsx = /\.xlsx?$/i.test(file.name ?? '') || /spreadsheet|excel/.test(file.type ?? '')
+    const xlsx = isXlsx(file)
     return request('POST', `${formPath(app, form)}/import`, {
       query: { dry_run: dry_run ? 'true' : 'false', on_duplicate, mode, format: xlsx ? 'xlsx' : undefined },
       raw: file,
-      contentType: xlsx ? 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet' : 'text/csv',
+      contentType: xlsx ? XLSX_TYPE : 'text/csv',
     })
   },
   importStatus: (id) => request('GET', `/api/imports/${enc(id)}`),
