@@ -153,7 +153,8 @@ impl Engine {
         if app.defs.app.departments.is_empty() || store::get_meta(self.store.db(), &marker).await?.is_some() {
             return Ok(());
         }
-        let (turn, tx) = self.store.begin().await?;
+        // Servers starting together adopt one at a time (the schema lock), each reading again.
+        let (turn, tx) = self.store.begin_serialised().await?;
         if store::get_meta(&tx, &marker).await?.is_none() {
             let known: BTreeSet<String> = store::departments(&tx).await?.into_iter().map(|d| d.id).collect();
             for d in app.defs.app.departments.iter().filter(|d| !known.contains(&d.id)) {
@@ -181,7 +182,7 @@ impl Engine {
             return Ok(());
         }
         let apps = self.apps();
-        let (turn, tx) = self.store.begin().await?;
+        let (turn, tx) = self.store.begin_serialised().await?;
         if store::get_meta(&tx, MARKER).await?.is_none() {
             for mut user in store::users(&tx).await? {
                 let (platform, app_roles) = split_platform_roles(&user.roles);
