@@ -97,6 +97,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/chart-kinds", "get"),
             ("/api/apps/{app}/forms/{form}/records", "get"),
             ("/api/apps/{app}/forms/{form}/records", "post"),
+            ("/api/apps/{app}/forms/{form}/preview", "post"),
             ("/api/apps/{app}/forms/{form}/records/{id}", "get"),
             ("/api/apps/{app}/forms/{form}/records/{id}", "patch"),
             ("/api/apps/{app}/forms/{form}/records/{id}", "delete"),

@@ -257,3 +257,45 @@ async fn an_imported_row_whose_effect_fails_leaves_no_trace() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The preview answers what a save would make of the record — formulas, defaults, which fields
+/// `visible_if` hides and `required_if` requires, the problems — and writes nothing.
+#[actix_web::test]
+async fn a_preview_runs_the_save_rules_and_writes_nothing() {
+    for url in databases().await {
+        let (engine, u1, u2) = lab(&url, &Settings::default()).await;
+        let app = start(engine).await;
+        let t = Some(u1.as_str());
+        let preview = |body: Value| TestRequest::post().uri("/api/apps/lab/forms/deal/preview").set_json(body);
+
+        let (status, cheap) =
+            call(&app, preview(json!({"data": {"name": "Draft", "qty": 2, "price": 50, "discount": 30, "note": "x"}})), t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {cheap}");
+        assert_eq!(cheap["data"]["total"], json!(70), "{url}: the formula, before saving");
+        assert_eq!(cheap["data"]["opened_by"], json!("u1"), "{url}: a default expression");
+        assert_eq!((&cheap["hidden"], &cheap["required"]), (&json!(["note"]), &json!(["reason"])), "{url}: {cheap}");
+        assert!(cheap["data"].get("note").is_none(), "{url}: a hidden field is not kept");
+        assert_eq!(cheap["errors"], json!([{"path": "/reason", "message": "is required", "code": "required"}]), "{url}");
+        let (status, dear) = call(&app, preview(json!({"data": {"name": "Draft", "qty": 2, "price": 500, "note": "x"}})), t).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {dear}");
+        assert_eq!((&dear["hidden"], &dear["required"], &dear["errors"]), (&json!([]), &json!([]), &json!([])), "{url}: {dear}");
+        assert_eq!(dear["data"]["note"], json!("x"), "{url}");
+
+        // Nothing was written: no deal, no notification of an after_save rule.
+        let (_, deals) = call(&app, TestRequest::get().uri(DEALS), t).await;
+        assert_eq!(deals["items"], json!([]), "{url}");
+        let (_, inbox) = call(&app, TestRequest::get().uri("/api/notifications"), t).await;
+        assert_eq!(inbox["items"], json!([]), "{url}");
+
+        // Changes to a stored record are previewed over it; a record that is not there is 404.
+        let (_, deal) = call(&app, post("deal", json!({"name": "Stored", "qty": 3, "price": 500})), t).await;
+        let id = deal["id"].as_str().unwrap();
+        let (status, changed) = call(&app, preview(json!({"id": id, "data": {"price": 40}})), t).await;
+        assert_eq!((status, &changed["data"]["total"]), (StatusCode::OK, &json!(120)), "{url}: {changed}");
+        let missing = json!({"id": "01a24500-0000-7000-8000-000000000000", "data": {"price": 40}});
+        let (status, _) = call(&app, preview(missing), Some(&u2)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+        let (_, stored) = call(&app, get("deal", id), t).await;
+        assert_eq!(stored["data"]["total"], json!(1500), "{url}: the preview changed the record");
+    }
+}

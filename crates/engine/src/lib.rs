@@ -71,6 +71,7 @@ pub use organisation::{
     CreatedUser, DepartmentChange, DepartmentView, FormWork, GeneratedPassword, HandoverRequest, IssuedToken, MAX_NAME_CHARS,
     MAX_USER_IMPORT_ROWS, NewDepartment, NewToken, NewUser, ProfileChange, TokenView, UserChange, UserView, UsersImport, Work,
 };
+pub use records::Preview;
 pub use rules::{Limits as RuleLimits, RuleError};
 pub use scenarios::{ScenarioOutcome, run_scenarios};
 pub use seed::SeedReport;

@@ -230,6 +230,19 @@ mod answers {
         apps: Option<Vec<String>>,
     }
 
+    /// A record as a save would make it.
+    #[derive(ToSchema)]
+    pub(crate) struct Preview {
+        /// The fields a save would store (without hidden ones).
+        data: BTreeMap<String, Value>,
+        /// Fields whose `visible_if` does not hold.
+        hidden: Vec<String>,
+        /// Fields whose `required_if` holds.
+        required: Vec<String>,
+        /// What a save would refuse, at JSON pointers.
+        errors: Vec<super::Problem>,
+    }
+
     /// The audit chain's verification.
     #[derive(ToSchema)]
     pub(crate) struct AuditVerification {

@@ -37,6 +37,10 @@ pub(crate) struct Prepared {
     pub(crate) data: Map<String, Value>,
     pub(crate) errors: Vec<FieldError>,
     pub(crate) effects: Vec<Effect>,
+    /// Fields whose `visible_if` does not hold: taken out of `data`, and not shown.
+    pub(crate) hidden: Vec<String>,
+    /// Fields whose `required_if` holds.
+    pub(crate) required: Vec<String>,
 }
 
 /// What the record's rules see: its data with `id`, the stored version, the user.
@@ -372,15 +376,20 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
         }
         set(&mut input.record, field, out.value);
     }
+    let mut hidden = Vec::new();
     for (field, e) in &exprs.visible_if {
         if app.rules.eval(e, &input, host.clone())? == Value::Bool(false) {
             input.record.remove(field);
+            hidden.push(field.clone());
         }
     }
+    let mut required = Vec::new();
     for (field, e) in &exprs.required_if {
-        let required = app.rules.eval(e, &input, host.clone())? == Value::Bool(true);
-        if required && input.record.get(field).is_none_or(|v| v.is_null() || v == "") {
-            errors.push(FieldError::coded(format!("/{field}"), FieldCode::Required, "is required"));
+        if app.rules.eval(e, &input, host.clone())? == Value::Bool(true) {
+            if input.record.get(field).is_none_or(|v| v.is_null() || v == "") {
+                errors.push(FieldError::coded(format!("/{field}"), FieldCode::Required, "is required"));
+            }
+            required.push(field.clone());
         }
     }
     input.record.remove("id");
@@ -397,7 +406,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
             effects.extend(out.effects);
         }
     }
-    Ok(Prepared { data: input.record, errors, effects })
+    Ok(Prepared { data: input.record, errors, effects, hidden, required })
 }
 
 /// The owner the `assign` hooks of a new record choose; the last that names one wins.

@@ -6,6 +6,9 @@
 
 mod checks;
 mod create;
+mod preview;
+
+pub use preview::Preview;
 
 pub(crate) use create::Draft;
 

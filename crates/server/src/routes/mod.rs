@@ -96,6 +96,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(field_types::chart_kinds)
         .service(records::list_records)
         .service(records::create_record)
+        .service(records::preview_record)
         .service(records::get_record)
         .service(records::patch_record)
         .service(records::delete_record)

@@ -89,6 +89,37 @@ pub(crate) async fn create_record(
     Ok(HttpResponse::Created().insert_header(etag(record.version)).json(record))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct PreviewBody {
+    /// A new record's fields, or with `id` the changes to that record, by field id.
+    #[schema(value_type = std::collections::BTreeMap<String, Value>)]
+    data: Value,
+    /// The record being edited; none for a new one.
+    #[schema(value_type = Option<String>, format = "uuid")]
+    id: Option<RecordId>,
+}
+
+/// The record as a save would make it, without saving: its rules' defaults, formulas and
+/// scores, the fields `visible_if` hides and `required_if` requires, and the problems a save
+/// would answer. What a form shows while someone types, decided by the same rules as the save.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path)), request_body = PreviewBody, responses(
+    (status = 200, description = "`{data, hidden, required, errors}`", body = crate::wire::Preview),
+    (status = 403, description = "No right to create such a record, or to update this one", body = ErrorBody),
+    (status = 404, description = "No such form, or record", body = ErrorBody),
+    (status = 422, description = "A rule failed or ran past its limits", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/preview")]
+pub(crate) async fn preview_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: FormPath,
+    body: web::Json<PreviewBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form) = path.into_inner();
+    let PreviewBody { data, id } = body.into_inner();
+    Ok(HttpResponse::Ok().json(state.engine.preview(&caller.0, &app, &form, id.as_ref(), data).await?))
+}
+
 /// Reads a record.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID")), responses(
     (status = 200, description = "The record envelope; ETag is its version", body = crate::wire::Envelope),

@@ -1,0 +1,85 @@
+//! A record as its rules make it, without saving: what a form shows while someone types —
+//! defaults, formulas and scores, which fields `visible_if` hides and `required_if` requires,
+//! and the problems a save would answer. The server's rules decide, so a browser never keeps a
+//! second implementation of them, and what a preview shows is what a save enforces.
+
+use defs::Action;
+use forms::FieldError;
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::access::Access;
+use crate::audit::Subject;
+use crate::command::Cmd;
+use crate::hooks::SaveContext;
+use crate::{Actor, AppId, Engine, EngineError, FormId, RecordId, time};
+
+/// A record as a save would make it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// The fields as a save would store them: what the rules computed, without the fields
+    /// `hidden` names or the caller may not read.
+    pub data: Map<String, Value>,
+    /// Fields whose `visible_if` does not hold: not shown, and not saved.
+    pub hidden: Vec<String>,
+    /// Fields whose `required_if` holds.
+    pub required: Vec<String>,
+    /// What a save would refuse, at JSON pointers, as far as the rules and the schema tell;
+    /// links, dedupe keys and the flow are checked by the save itself.
+    pub errors: Vec<FieldError>,
+}
+
+impl Engine {
+    /// Runs the save-time rules of `form` over `data` — a new record's fields, or the changes
+    /// to record `id` — and answers what they make of it. Nothing is written and no effect
+    /// (message, linked record, webhook) happens; it needs the right to create the record, or
+    /// to update record `id`.
+    pub async fn preview(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        form: &FormId,
+        id: Option<&RecordId>,
+        data: Value,
+    ) -> Result<Preview, EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
+        let record = id.map_or("", RecordId::as_str);
+        let work = async {
+            let loaded = &self.app(app)?;
+            let rt = loaded.form(form)?;
+            let Value::Object(changes) = data else {
+                return Err(EngineError::malformed_at("/data", "`data` must be an object of field values"));
+            };
+            let db = self.store.db();
+            let cmd = Cmd::new(db, actor, loaded);
+            let (access, data, old) = match id {
+                None => {
+                    let access = Access::of(actor, rt);
+                    access.require(Action::Create, form)?;
+                    let mut data = changes.clone();
+                    rt.compiled.apply_defaults(&mut data);
+                    (access, data, None)
+                }
+                Some(id) => {
+                    let stored = store::get(db, &rt.table, id.as_str())
+                        .await?
+                        .filter(|r| r.deleted_at.is_none())
+                        .ok_or_else(|| EngineError::record_not_found(form, id.as_str()))?;
+                    let access = self.authorize(cmd, rt, &stored, Action::Update).await?;
+                    let mut data = stored.data.clone();
+                    data.extend(changes.clone());
+                    data.retain(|_, v| !v.is_null());
+                    (access, data, Some(stored.data))
+                }
+            };
+            access.check_writable(&changes)?;
+            let save = SaveContext { id: record.to_owned(), data, old, at: time::rules_time() };
+            let draft = self.draft_rules(cmd, rt, save)?;
+            let (prepared, _) = self.finish_rules(cmd, draft).await?;
+            let mut data = prepared.data;
+            access.redact(&mut data);
+            Ok(Preview { data, hidden: prepared.hidden, required: prepared.required, errors: prepared.errors })
+        };
+        self.command(actor, Subject { action: "preview", app, form, id: record }, work).await
+    }
+}
