@@ -95,6 +95,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/forms/{form}/schema", "get"),
             ("/api/field-types", "get"),
             ("/api/chart-kinds", "get"),
+            ("/api/rule-functions", "get"),
             ("/api/apps/{app}/forms/{form}/records", "get"),
             ("/api/apps/{app}/forms/{form}/records", "post"),
             ("/api/apps/{app}/forms/{form}/preview", "post"),

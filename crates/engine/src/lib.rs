@@ -72,7 +72,7 @@ pub use organisation::{
     MAX_USER_IMPORT_ROWS, NewDepartment, NewToken, NewUser, ProfileChange, TokenView, UserChange, UserView, UsersImport, Work,
 };
 pub use records::Preview;
-pub use rules::{Limits as RuleLimits, RuleError};
+pub use rules::{FUNCTIONS as RULE_FUNCTIONS, Function as RuleFunction, Limits as RuleLimits, RuleError};
 pub use scenarios::{ScenarioOutcome, run_scenarios};
 pub use seed::SeedReport;
 pub use store::Backend;

@@ -164,6 +164,167 @@ fn exact_sum(values: &[f64]) -> f64 {
     }
 }
 
+/// A platform function as a script's author sees it. The reference (`docs/rule-functions.md`)
+/// and the editors' completion (`GET /api/rule-functions`) are made from [`FUNCTIONS`], and a
+/// test holds the table to what [`register`] registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct Function {
+    pub name: &'static str,
+    /// How it is called, its parameters named: `add_days(date, days)`.
+    pub call: &'static str,
+    /// What it answers.
+    pub returns: &'static str,
+    /// `dates`, `rows`, `numbers`, `problems and effects`, `records`.
+    pub group: &'static str,
+    pub doc: &'static str,
+}
+
+/// Every platform function, in the order the reference lists them.
+pub const FUNCTIONS: &[Function] = &[
+    Function {
+        name: "now",
+        call: "now()",
+        returns: "text",
+        group: "dates",
+        doc: "The current instant, RFC 3339 in UTC (`2026-12-05T08:00:00Z`): the command's time, the same for every rule it runs.",
+    },
+    Function { name: "today", call: "today()", returns: "date", group: "dates", doc: "Today's date, `YYYY-MM-DD`, in UTC." },
+    Function {
+        name: "add_days",
+        call: "add_days(date, days)",
+        returns: "date",
+        group: "dates",
+        doc: "The date `days` after `date` (before it when negative).",
+    },
+    Function {
+        name: "days_between",
+        call: "days_between(from, to)",
+        returns: "integer",
+        group: "dates",
+        doc: "Whole days from `from` to `to`: negative when `to` comes first.",
+    },
+    Function { name: "year", call: "year(date)", returns: "integer", group: "dates", doc: "The year of a date." },
+    Function { name: "month", call: "month(date)", returns: "integer", group: "dates", doc: "The month of a date, 1–12." },
+    Function {
+        name: "sum",
+        call: "sum(rows, field)",
+        returns: "number",
+        group: "rows",
+        doc: "The total of `field` over child-table rows (`sum(record.items, \"amount\")`), added as the decimals written, so money adds up exactly. Rows without a number count as nothing.",
+    },
+    Function {
+        name: "avg",
+        call: "avg(rows, field)",
+        returns: "number",
+        group: "rows",
+        doc: "The mean of `field` over the rows that have a number in it; 0 when none has.",
+    },
+    Function {
+        name: "min_of",
+        call: "min_of(rows, field)",
+        returns: "number",
+        group: "rows",
+        doc: "The smallest `field` of the rows (infinity when none has a number).",
+    },
+    Function {
+        name: "max_of",
+        call: "max_of(rows, field)",
+        returns: "number",
+        group: "rows",
+        doc: "The largest `field` of the rows (minus infinity when none has a number).",
+    },
+    Function {
+        name: "round_to",
+        call: "round_to(number, digits)",
+        returns: "number",
+        group: "numbers",
+        doc: "`number` rounded half away from zero to `digits` (0–9) decimals, as the decimal written: `round_to(2.675, 2)` is 2.68.",
+    },
+    Function {
+        name: "error",
+        call: "error(field, message)",
+        returns: "nothing",
+        group: "problems and effects",
+        doc: "Refuses the save with `message` at `field` (a field id or a JSON pointer); the rule carries on, so it can name every problem at once.",
+    },
+    Function {
+        name: "notify",
+        call: "notify(username, text)",
+        returns: "nothing",
+        group: "problems and effects",
+        doc: "Sends `text` to a user's notifications, written in the save's transaction.",
+    },
+    Function {
+        name: "create",
+        call: "create(form, data)",
+        returns: "nothing",
+        group: "problems and effects",
+        doc: "Creates a record of `form` in this app from the map `data`, in the save's transaction, with the app's authority.",
+    },
+    Function {
+        name: "update",
+        call: "update(form, id, data)",
+        returns: "nothing",
+        group: "problems and effects",
+        doc: "Changes the fields `data` names on record `id` of `form`, in the save's transaction, with the app's authority.",
+    },
+    Function {
+        name: "lookup",
+        call: "lookup(form, id)",
+        returns: "record or ()",
+        group: "records",
+        doc: "Record `id` of `form` as a map (with `id` and `owner`), read with the app's authority; `()` when there is none.",
+    },
+    Function {
+        name: "lookup_as_user",
+        call: "lookup_as_user(form, id)",
+        returns: "record or ()",
+        group: "records",
+        doc: "As `lookup`, but only if the user the rule runs for may read the record, and without the fields hidden from them.",
+    },
+    Function {
+        name: "find",
+        call: "find(form, filter, limit)",
+        returns: "list of records",
+        group: "records",
+        doc: "Records of `form` matching `filter` (the list API's filter language, as a map), at most `limit` (and the sandbox's `max_find`), read with the app's authority.",
+    },
+    Function {
+        name: "find_as_user",
+        call: "find_as_user(form, filter, limit)",
+        returns: "list of records",
+        group: "records",
+        doc: "As `find`, but only what the user the rule runs for may read.",
+    },
+    Function {
+        name: "round_robin",
+        call: "round_robin(pool, members)",
+        returns: "username",
+        group: "records",
+        doc: "The next of `members` for the named `pool`, in turn across every save and server: for `assign` rules.",
+    },
+];
+
+/// The reference of the platform functions, as `docs/rule-functions.md` holds it.
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Rule functions\n\nThe platform functions a rule or an expression may call, besides rhai's own (text, maths,\narrays, maps). Generated from `rules::FUNCTIONS`; a test holds this file to it.\n",
+    );
+    let mut group = "";
+    for f in FUNCTIONS {
+        if f.group != group {
+            group = f.group;
+            out.push_str(&format!(
+                "\n## {}{}\n\n| Call | Answers | What it does |\n|---|---|---|\n",
+                group[..1].to_uppercase(),
+                &group[1..]
+            ));
+        }
+        out.push_str(&format!("| `{}` | {} | {} |\n", f.call, f.returns, f.doc.replace('|', "\\|")));
+    }
+    out
+}
+
 pub(crate) fn register(engine: &mut rhai::Engine) {
     // Time: dates are `YYYY-MM-DD` text, instants RFC 3339 in UTC.
     engine.register_fn("now", || clock().to_rfc3339_opts(SecondsFormat::Secs, true));
@@ -228,6 +389,30 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_names_every_registered_function_and_only_those() {
+        let mut engine = rhai::Engine::new_raw();
+        register(&mut engine);
+        let registered: std::collections::BTreeSet<String> =
+            engine.gen_fn_signatures(false).iter().filter_map(|s| s.split('(').next().map(str::to_owned)).collect();
+        let documented: std::collections::BTreeSet<String> = FUNCTIONS.iter().map(|f| f.name.to_owned()).collect();
+        assert_eq!(registered, documented, "a function is registered without a line in FUNCTIONS, or the other way round");
+        for f in FUNCTIONS {
+            assert!(f.call.starts_with(&format!("{}(", f.name)), "{}: its call is written `{}`", f.name, f.call);
+        }
+    }
+
+    #[test]
+    fn the_reference_in_docs_is_the_one_the_table_makes() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/rule-functions.md");
+        let written = std::fs::read_to_string(&path).unwrap_or_default();
+        if written != reference() {
+            let fresh = std::env::temp_dir().join("rule-functions.md");
+            std::fs::write(&fresh, reference()).unwrap();
+            panic!("docs/rule-functions.md is not what rules::FUNCTIONS makes: copy {} over it", fresh.display());
+        }
+    }
 
     #[test]
     fn round_to_rounds_the_written_decimal_half_up() {

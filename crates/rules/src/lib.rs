@@ -18,6 +18,7 @@ use rhai::{AST, Dynamic, Scope};
 use serde_json::{Map, Value};
 
 pub use allowance::Allowance;
+pub use functions::{FUNCTIONS, Function, reference};
 pub use sandbox::Limits;
 
 /// Whose rights a script's read uses.

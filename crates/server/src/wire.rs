@@ -230,6 +230,22 @@ mod answers {
         apps: Option<Vec<String>>,
     }
 
+    /// A platform function of the rules.
+    #[derive(ToSchema)]
+    pub(crate) struct RuleFunction {
+        name: String,
+        /// How it is called: `add_days(date, days)`.
+        call: String,
+        returns: String,
+        group: String,
+        doc: String,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct RuleFunctions {
+        items: Vec<RuleFunction>,
+    }
+
     /// A record as a save would make it.
     #[derive(ToSchema)]
     pub(crate) struct Preview {

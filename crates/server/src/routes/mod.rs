@@ -94,6 +94,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(definitions::install_bundle)
         .service(field_types::field_types)
         .service(field_types::chart_kinds)
+        .service(field_types::rule_functions)
         .service(records::list_records)
         .service(records::create_record)
         .service(records::preview_record)
