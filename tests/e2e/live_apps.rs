@@ -557,3 +557,43 @@ async fn an_app_names_the_roles_that_may_build_it() {
     drop(app);
     engine.close().await.unwrap();
 }
+
+/// The designer's preview runs the draft's rules, not the published ones: a field added with a
+/// formula and another shown only when it is set behave in the preview before anything is
+/// published, and only builders may ask.
+#[actix_web::test]
+async fn the_designers_preview_runs_the_drafts_formulas_and_conditions() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let a = Some(admin.as_str());
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let draft = edited(&view["definition"], |f| {
+            fields(f).push(json!({"id": "seats", "type": "integer", "label": {"en": "Seats"}}));
+            fields(f).push(json!({"id": "licence_fee", "type": "number", "label": {"en": "Licence fee"},
+                                  "formula": "if record.seats == () { () } else { record.seats * 120 }"}));
+            fields(f).push(json!({"id": "seat_note", "type": "text", "label": {"en": "Seat note"},
+                                  "visible_if": "record.seats != () && record.seats > 10"}));
+        });
+        let (status, saved) = call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": draft})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+
+        let preview = |data: Value| TestRequest::post().uri(&format!("{ACCOUNT}/preview")).set_json(json!({"data": data}));
+        let (status, small) = call(&app, preview(json!({"name": "Acme", "seats": 4, "seat_note": "x"})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {small}");
+        assert_eq!((&small["data"]["licence_fee"], &small["hidden"]), (&json!(480), &json!(["seat_note"])), "{url}: {small}");
+        let (_, large) = call(&app, preview(json!({"name": "Acme", "seats": 12, "seat_note": "x"})), a).await;
+        assert_eq!((&large["data"]["licence_fee"], &large["hidden"]), (&json!(1440), &json!([])), "{url}: {large}");
+
+        // The published form knows nothing of it yet; a rep may not preview the draft.
+        let published =
+            TestRequest::post().uri("/api/apps/crm/forms/account/preview").set_json(json!({"data": {"name": "Acme", "seats": 4}}));
+        let (status, body) = call(&app, published, a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert!(body["data"].get("licence_fee").is_none(), "{url}: {body}");
+        let (status, _) = call(&app, preview(json!({"name": "Acme"})), Some(&rep)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
+    }
+}

@@ -358,6 +358,30 @@ impl Engine {
         .await
     }
 
+    /// A record of `form` as the draft of `app` would make it: the designer's preview, by the
+    /// same rules engine a save uses, over the draft's definitions. For the app's builders; it
+    /// reads (rules' `find`) with the app's authority and writes nothing. A draft with problems
+    /// answers them (422), as publishing would.
+    pub async fn preview_draft(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        form: &crate::FormId,
+        data: Value,
+    ) -> Result<crate::Preview, EngineError> {
+        let (app, form) = (app.as_str(), form.as_str());
+        self.command(actor, Subject { action: "preview_draft", app, form, id: "" }, async {
+            self.require_builder(actor, app)?;
+            let files = draft_files(self.store.db(), app).await?;
+            let limits = self.rule_limits.clone();
+            let compiled = tokio::task::spawn_blocking(move || LoadedApp::from_files(&files, Path::new(""), Vec::new(), &limits))
+                .await
+                .map_err(|e| EngineError::Internal(format!("compiling the draft stopped: {e}")))??;
+            Box::pin(self.preview_with(actor, &Arc::new(compiled), form, data)).await
+        })
+        .await
+    }
+
     /// The published releases of `app`, newest first.
     pub async fn releases(&self, actor: &Actor, app: &AppId) -> Result<Vec<ReleaseView>, EngineError> {
         let app = app.as_str();

@@ -8,11 +8,14 @@ use forms::FieldError;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use std::sync::Arc;
+
 use crate::access::Access;
+use crate::apps::FormRuntime;
 use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::hooks::SaveContext;
-use crate::{Actor, AppId, Engine, EngineError, FormId, RecordId, time};
+use crate::{Actor, AppId, Engine, EngineError, FormId, LoadedApp, RecordId, time};
 
 /// A record as a save would make it.
 #[derive(Debug, Clone, Serialize)]
@@ -73,13 +76,28 @@ impl Engine {
                 }
             };
             access.check_writable(&changes)?;
-            let save = SaveContext { id: record.to_owned(), data, old, at: time::rules_time() };
-            let draft = self.draft_rules(cmd, rt, save)?;
-            let (prepared, _) = self.finish_rules(cmd, draft).await?;
-            let mut data = prepared.data;
-            access.redact(&mut data);
-            Ok(Preview { data, hidden: prepared.hidden, required: prepared.required, errors: prepared.errors })
+            let mut preview = self.run_preview(cmd, rt, SaveContext { id: record.to_owned(), data, old, at: time::rules_time() }).await?;
+            access.redact(&mut preview.data);
+            Ok(preview)
         };
         self.command(actor, Subject { action: "preview", app, form, id: record }, work).await
+    }
+
+    /// A new record of `form` in `app` (a draft's, compiled but not published) as its rules
+    /// make it: for the designer, who may not hold the app's roles — its caller checks who may.
+    pub(crate) async fn preview_with(&self, actor: &Actor, app: &Arc<LoadedApp>, form: &str, data: Value) -> Result<Preview, EngineError> {
+        let rt = app.form(form)?;
+        let Value::Object(mut data) = data else {
+            return Err(EngineError::malformed_at("/data", "`data` must be an object of field values"));
+        };
+        rt.compiled.apply_defaults(&mut data);
+        let cmd = Cmd::new(self.store.db(), actor, app);
+        self.run_preview(cmd, rt, SaveContext { id: String::new(), data, old: None, at: time::rules_time() }).await
+    }
+
+    async fn run_preview(&self, cmd: Cmd<'_, impl store::Conn>, rt: &FormRuntime, save: SaveContext) -> Result<Preview, EngineError> {
+        let draft = self.draft_rules(cmd, rt, save)?;
+        let (prepared, _) = self.finish_rules(cmd, draft).await?;
+        Ok(Preview { data: prepared.data, hidden: prepared.hidden, required: prepared.required, errors: prepared.errors })
     }
 }

@@ -3,7 +3,7 @@
 //! the releases listed and an old one published again.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
-use engine::{AppId, Code, Migration};
+use engine::{AppId, Code, FormId, Migration};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -319,4 +319,33 @@ pub(crate) async fn archive_app(caller: Caller, state: web::Data<AppState>, path
 pub(crate) async fn unarchive_app(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
     state.engine.unarchive_app(&caller.0, &path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct DraftPreviewBody {
+    /// A new record's fields, by field id.
+    #[schema(value_type = std::collections::BTreeMap<String, Value>)]
+    data: Value,
+}
+
+/// A new record of the draft's form `form` as a save would make it — the designer's live
+/// preview, by the server's rules over the draft: formulas, defaults, what `visible_if` hides and
+/// `required_if` requires, the problems. Nothing is written.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("form" = String, Path)), request_body = DraftPreviewBody, responses(
+    (status = 200, description = "`{data, hidden, required, errors}`", body = crate::wire::Preview),
+    (status = 403, description = "Not a builder of the app", body = ErrorBody),
+    (status = 404, description = "No such app, or the draft has no such form", body = ErrorBody),
+    (status = 422, description = "The draft has problems, or a rule failed", body = ErrorBody)))]
+#[post("/api/apps/{app}/definitions/form/{form}/preview")]
+pub(crate) async fn preview_draft(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, FormId)>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form) = path.into_inner();
+    let body: DraftPreviewBody = json_body(&req, payload, MAX_BODY_BYTES).await?;
+    Ok(HttpResponse::Ok().json(Box::pin(state.engine.preview_draft(&caller.0, &app, &form, body.data)).await?))
 }

@@ -86,6 +86,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(definitions::releases)
         .service(definitions::rollback)
         .service(definitions::test_draft)
+        .service(definitions::preview_draft)
         .service(definitions::create_app)
         .service(definitions::archive_app)
         .service(definitions::unarchive_app)
