@@ -271,6 +271,47 @@ await step('a new account is created with a name', async () => {
   check(title.includes(`Smoke Test Co ${stamp}`), `record title is "${title}"`)
 })
 
+// The quote's total is computed by its before_save rule (quote_totals.rhai): the page shows it
+// from the server's preview while the user types, before anything is saved.
+await step('a new quote shows its total from the preview before saving', async () => {
+  const writes = []
+  const onRequest = (r) => r.method() === 'POST' && r.url().includes('/forms/quote/records') && writes.push(r.url())
+  page.on('request', onRequest)
+  try {
+    // One preview when the page opens, with the defaults of a new record.
+    const opened = await answerTo('POST', '/forms/quote/preview', () => page.goto(`${BASE}/#/${APP}/quote/new`))
+    check(opened.status() === 200, `the first preview answered ${opened.status()}: ${await opened.text()}`)
+    const first = opened.request().postDataJSON()
+    check(first.id === undefined && first.data?.discount === 0, `the first preview sent ${JSON.stringify(first)}`)
+    const total = page.locator('[data-field="total"] .field-item__value')
+    await total.waitFor()
+    const items = page.locator('[data-field="items"]')
+    await items.locator('.table-widget__add').click()
+    // Number inputs commit their value when they lose the focus.
+    await items.locator('[data-cell="0/qty"] input').fill('3')
+    await items.locator('[data-cell="0/qty"] input').press('Tab')
+    await items.locator('[data-cell="0/unit_price"] input').fill('1250.5')
+    await items.locator('[data-cell="0/unit_price"] input').press('Tab')
+    await page.locator('[data-field="discount"] input').fill('10')
+    await page.locator('[data-field="discount"] input').press('Tab')
+    const shown = async () => Number((await total.innerText()).replace(/[^0-9.-]/g, ''))
+    // 3 × 1,250.50 less 10 % = 3,376.35
+    await eventually(async () => (await shown()) === 3376.35, async () => `the total shows "${await total.innerText()}", not 3,376.35`)
+    // The preview's problems show only at fields the user touched: the account, required but
+    // not touched yet, says nothing.
+    check((await page.locator('[data-field="account"] .el-form-item__error').count()) === 0, 'the untouched account field shows an error')
+    check(writes.length === 0, `the quote was saved: ${writes.join(', ')}`)
+    check(page.url().endsWith('/quote/new'), `left the new-record page: ${page.url()}`)
+    // Leave without saving: the page asks first.
+    await page.click('[data-nav] [data-nav-form="quote"]')
+    await page.locator('.el-message-box .el-button--primary').click()
+    await rows.first().waitFor()
+    check(writes.length === 0, `the quote was saved: ${writes.join(', ')}`)
+  } finally {
+    page.off('request', onRequest)
+  }
+})
+
 await step('saving an invalid record shows the error at the field', async () => {
   await page.goto(`${BASE}/#/${APP}/opportunity/new`)
   await page.locator('[data-save]').waitFor()

@@ -194,6 +194,14 @@ export const api = {
   remove: (app, form, id, version) => request('DELETE', recordPath(app, form, id), { version }),
   restore: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/restore`, { version }),
   history: (app, form, id) => request('GET', `${recordPath(app, form, id)}/history`),
+  /**
+   * Runs a save's rules without saving: `data` is what a create would send, or with `id` what
+   * a PATCH of that record would. Answers `{data, hidden, required, errors}`: the record as the
+   * save would store it (defaults, formulas, scores filled in), the fields `visible_if` hides
+   * and `required_if` requires, and the problems the save would answer. 422 when a rule fails.
+   */
+  preview: (app, form, data, id) =>
+    request('POST', `${formPath(app, form)}/preview`, { body: id ? { data, id } : { data } }),
 
   /** Where the record stands in its form's flow and what the caller may do; 404 when the form has no flow. */
   flow: (app, form, id) => request('GET', `${recordPath(app, form, id)}/actions`),
