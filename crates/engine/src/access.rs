@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
 
 use crate::apps::{FormRuntime, LoadedApp};
-use crate::organisation::Organisation;
+use crate::people::Organisation;
 use crate::{Actor, Engine, EngineError};
 
 /// The role that may do everything everywhere.

@@ -31,6 +31,7 @@ mod observe;
 mod organisation;
 mod pages;
 mod palette;
+mod people;
 mod print;
 mod records;
 mod reports;

@@ -9,7 +9,7 @@
 use sea_orm::{QueryResult, Value as SqlValue};
 use serde_json::{Map, Number, Value};
 
-use crate::{ColumnKind, StoreError};
+use crate::{Backend, ColumnKind, StoreError};
 
 /// The largest integer below which every integer is exactly an `f64`: a whole number column
 /// value up to it reads back as a JSON integer.
@@ -113,6 +113,18 @@ fn null_of(kind: ColumnKind) -> SqlValue {
         ColumnKind::Text => SqlValue::String(None),
         ColumnKind::Number => SqlValue::Double(None),
         ColumnKind::Bool => SqlValue::Bool(None),
+    }
+}
+
+/// The SQL type of a typed column of `kind`.
+pub(crate) fn sql_type(backend: Backend, kind: ColumnKind) -> &'static str {
+    match (backend, kind) {
+        (Backend::Sqlite, ColumnKind::Text) => "TEXT",
+        (Backend::Sqlite, ColumnKind::Number) => "REAL",
+        (Backend::Sqlite, ColumnKind::Bool) => "BOOLEAN",
+        (Backend::Postgres, ColumnKind::Text) => "text",
+        (Backend::Postgres, ColumnKind::Number) => "double precision",
+        (Backend::Postgres, ColumnKind::Bool) => "boolean",
     }
 }
 

@@ -149,7 +149,7 @@ pub(crate) fn field_sql(backend: Backend, table: &FormTable, name: &str, kind: C
 pub(crate) fn typed_column_as(backend: Backend, column: &str, kind: ColumnKind) -> String {
     match backend {
         Backend::Sqlite => format!("\"{column}\""),
-        Backend::Postgres => format!("(\"{column}\"::{})", crate::schema::sql_type(backend, kind)),
+        Backend::Postgres => format!("(\"{column}\"::{})", crate::layout::sql_type(backend, kind)),
     }
 }
 

@@ -138,18 +138,7 @@ fn create_table_sql(backend: Backend, name: &str, typed: &[(String, ColumnKind)]
 
 /// The definition of field `field`'s typed column.
 fn typed_column_def(backend: Backend, field: &str, kind: ColumnKind) -> String {
-    format!("{} {}", crate::query::typed_column(field), sql_type(backend, kind))
-}
-
-pub(crate) fn sql_type(backend: Backend, kind: ColumnKind) -> &'static str {
-    match (backend, kind) {
-        (Backend::Sqlite, ColumnKind::Text) => "TEXT",
-        (Backend::Sqlite, ColumnKind::Number) => "REAL",
-        (Backend::Sqlite, ColumnKind::Bool) => "BOOLEAN",
-        (Backend::Postgres, ColumnKind::Text) => "text",
-        (Backend::Postgres, ColumnKind::Number) => "double precision",
-        (Backend::Postgres, ColumnKind::Bool) => "boolean",
-    }
+    format!("{} {}", crate::query::typed_column(field), crate::layout::sql_type(backend, kind))
 }
 
 /// The typed columns a record table has: the fields and kinds of its plain `f_` columns, and
@@ -172,8 +161,9 @@ async fn present_layout(db: &DatabaseTransaction, backend: Backend, table: &str)
     for row in db.query_all_raw(q).await? {
         let (name, sql): (String, String) = (row.try_get("", "name")?, row.try_get("", "type")?);
         let is_generated = row.try_get::<i64>("", "generated")? != 0;
-        let kind =
-            [ColumnKind::Text, ColumnKind::Number, ColumnKind::Bool].into_iter().find(|k| sql_type(backend, *k).eq_ignore_ascii_case(&sql));
+        let kind = [ColumnKind::Text, ColumnKind::Number, ColumnKind::Bool]
+            .into_iter()
+            .find(|k| crate::layout::sql_type(backend, *k).eq_ignore_ascii_case(&sql));
         match (kind, name.strip_prefix("f_")) {
             _ if is_generated => generated = true,
             (Some(kind), Some(field)) => plain.push((field.to_owned(), kind)),

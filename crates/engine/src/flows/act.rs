@@ -11,7 +11,7 @@ use crate::access::Access;
 use crate::apps::FormRuntime;
 use crate::audit::Subject;
 use crate::command::Cmd;
-use crate::organisation::Organisation;
+use crate::people::Organisation;
 use crate::records::{Change, Moved};
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId, time};
 

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 use workflow::{Env, Instance, StepError};
 
 use super::actor_json;
-use crate::organisation::Organisation;
+use crate::people::Organisation;
 use crate::{Actor, EngineError, LoadedApp, time};
 
 /// The rules' sandbox for flow conditions: they see the record and the user, nothing else.

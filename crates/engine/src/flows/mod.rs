@@ -23,7 +23,7 @@ use workflow::{Available, Env, Instance, LogEntry, Person, Workflow};
 
 use crate::audit::Subject;
 use crate::command::Cmd;
-use crate::organisation::Organisation;
+use crate::people::Organisation;
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, LoadedApp, RecordId};
 
 pub(crate) use load::compile_flows;

@@ -10,7 +10,7 @@ use workflow::{Env, Instance, Workflow};
 use crate::apps::FormRuntime;
 use crate::command::Cmd;
 use crate::jobs::JobKind;
-use crate::organisation::Organisation;
+use crate::people::Organisation;
 use crate::{Actor, Engine, EngineError, Envelope, LoadedApp, time};
 
 use super::env::{FlowEnv, recipients, truthy};

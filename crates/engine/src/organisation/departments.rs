@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Organisation, audit_entry, check_id, check_name, require_admin};
+use super::{audit_entry, check_id, check_name, require_admin};
+use crate::people::Organisation;
 use crate::{Actor, Engine, EngineError, time};
 
 #[derive(Debug, Clone, Serialize)]

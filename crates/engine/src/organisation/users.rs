@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Organisation, audit_entry, check_id, check_name, require_admin};
+use super::{audit_entry, check_id, check_name, require_admin};
 use crate::auth::{PERSON, check_password_policy, hash_password, random_token};
+use crate::people::Organisation;
 use crate::{Actor, Engine, EngineError, time};
 
 /// The kind of an integration's account: it holds roles and tokens, and never logs in.

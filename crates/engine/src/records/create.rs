@@ -15,7 +15,7 @@ use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::flows::starts_in_approval;
 use crate::hooks::{RulesDraft, SaveContext, Turn};
-use crate::organisation::Organisation;
+use crate::people::Organisation;
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, time};
 
 use super::next_number;
