@@ -597,3 +597,35 @@ async fn the_designers_preview_runs_the_drafts_formulas_and_conditions() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
     }
 }
+
+/// What the designer saves is the canonical text: a field added is the field's few lines in one
+/// file, every other line and file as it was — a diff a consultant can review in git.
+#[actix_web::test]
+async fn a_field_added_through_the_api_is_a_few_lines_in_one_file() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let with_vat = edited(&view["definition"], |f| fields(f).insert(2, vat_no()));
+        let (status, saved) = call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": with_vat})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        let (status, release) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({"message": "VAT"})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+
+        let bundle = engine.export_bundle(&engine::Actor::system(), &app_id("crm")).await.unwrap();
+        let exported = defs::Bundle::from_zip(&bundle).unwrap().files.0;
+        let folder = defs::AppFiles::read(&repo().join("apps/crm")).0.0;
+        let changed: Vec<&String> = exported.keys().filter(|path| folder.get(*path) != exported.get(*path)).collect();
+        assert_eq!(changed, ["forms/account.json"], "{url}");
+        let (before, after) = (&folder["forms/account.json"], &exported["forms/account.json"]);
+        let old: Vec<&str> = before.lines().collect();
+        let new: Vec<&str> = after.lines().collect();
+        // Every old line is still there, in order; what is left over is the field.
+        let mut kept = old.iter().peekable();
+        let added: Vec<&str> =
+            new.iter().filter(|line| if kept.peek() == Some(line) { kept.next().is_none() } else { true }).copied().collect();
+        assert!(kept.peek().is_none(), "{url}: a line of the form was changed or lost");
+        assert!(added.len() <= 10 && added.iter().any(|l| l.contains("\"vat_no\"")), "{url}: {added:#?}");
+    }
+}
