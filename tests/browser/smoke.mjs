@@ -739,4 +739,246 @@ await step('the audit log shows the chain verified', async () => {
   await page.locator('[data-audit] tbody tr').first().waitFor()
 })
 
+// ---- The app builder and the form designer (issue 21): an admin makes an app from nothing,
+// a rep uses it once published. The app's id is fixed: these steps need a fresh database.
+const BUILT = 'asset_requests'
+// Guarded: a new record has no quantity or price yet.
+const FORMULA = 'if record.qty == () || record.unit_price == () { () } else { record.qty * record.unit_price }'
+
+/** Adds a field of `type` from the palette and names it; it is left selected. */
+async function designField(type, id, zh, en, { drag = false } = {}) {
+  const before = await page.locator('[data-canvas-field]').count()
+  const item = page.locator(`[data-palette] [data-palette-type="${type}"]`)
+  if (drag) await item.dragTo(page.locator('[data-canvas] [data-canvas-end]'))
+  else await item.click()
+  await eventually(async () => (await page.locator('[data-canvas-field]').count()) === before + 1, `no ${type} field added`)
+  await page.locator('input[data-prop-id]').fill(id)
+  await page.locator('input[data-prop-label-zh]').fill(zh)
+  await page.locator('input[data-prop-label-en]').fill(en)
+  await page.locator(`[data-canvas-field="${id}"]`).waitFor()
+}
+
+/** Saves the designer's draft; answers the problems the server found. */
+async function saveDesign() {
+  const response = await answerTo('PUT', '/definitions/form/', () => page.click('[data-designer-save]'))
+  check(response.status() === 200, `PUT form answered ${response.status()}: ${await response.text()}`)
+  await eventually(async () => (await page.locator('[data-designer-dirty]').count()) === 0, 'the designer still says unsaved')
+  return (await response.json()).problems ?? []
+}
+
+async function newFormInBuilder(id, zh, en) {
+  await page.click('[data-builder-new-form]')
+  const dialog = page.locator('.el-dialog[data-builder-form-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('input[data-new-form-id]').fill(id)
+  await dialog.locator('input[data-new-form-zh]').fill(zh)
+  await dialog.locator('input[data-new-form-en]').fill(en)
+  const response = await answerTo('PUT', `/definitions/form/${id}`, () => dialog.locator('[data-new-form-submit]').click())
+  check(response.status() === 200, `PUT form answered ${response.status()}: ${await response.text()}`)
+  await page.waitForURL(new RegExp(`#/-/builder/${BUILT}/forms/${id}$`))
+  await page.locator('[data-palette] [data-palette-type="text"]').waitFor()
+}
+
+await step('admin opens the app builder and makes the app asset_requests', async () => {
+  await answerTo('GET', '/api/apps', () => page.click('[data-nav] [data-nav-page="admin-builder"]'))
+  await page.locator('[data-builder-apps] [data-builder-app="crm"]').waitFor()
+  await page.click('[data-builder-new-app]')
+  const dialog = page.locator('.el-dialog[data-builder-app-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('input[data-new-app-id]').fill(BUILT)
+  await dialog.locator('input[data-new-app-zh]').fill('资产申请')
+  await dialog.locator('input[data-new-app-en]').fill('Asset requests')
+  const response = await answerTo('POST', '/api/apps', () => dialog.locator('[data-new-app-submit]').click())
+  check(response.status() === 201, `POST /api/apps answered ${response.status()}: ${await response.text()}`)
+  await page.waitForURL(new RegExp(`#/-/builder/${BUILT}$`))
+  await eventually(async () => (await page.locator('[data-builder-app-title]').innerText()) === '资产申请', 'the app page does not show its name')
+})
+
+await step('admin adds the role requester to the app', async () => {
+  await page.locator('input[data-builder-role-id]').fill('requester')
+  await page.locator('input[data-builder-role-zh]').fill('申请人')
+  await page.locator('input[data-builder-role-en]').fill('Requester')
+  const response = await answerTo('PUT', `/definitions/app/${BUILT}`, () => page.click('[data-builder-role-add]'))
+  check(response.status() === 200, `PUT app.json answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-builder-roles] [data-builder-role="requester"]').waitFor()
+})
+
+await step('admin designs a small form location and saves it', async () => {
+  await newFormInBuilder('location', '地点', 'Location')
+  await designField('text', 'name', '名称', 'Name')
+  await page.click('[data-prop-required]')
+  await choose(page.locator('[data-form-title-field]'), '.el-select-dropdown__item:has-text("名称")')
+  const problems = await saveDesign()
+  check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+})
+
+await step('admin designs the form request: fields, formula, condition, child table, link', async () => {
+  await page.click('[data-designer] h2 a') // back to the app
+  await page.locator('[data-builder-forms] [data-builder-form="location"]').waitFor()
+  await newFormInBuilder('request', '申请', 'Request')
+  await designField('text', 'title', '标题', 'Title')
+  await page.click('[data-prop-required]')
+  await choose(page.locator('[data-form-title-field]'), '.el-select-dropdown__item:has-text("标题")')
+  await designField('select', 'category', '类别', 'Category')
+  for (const [k, value, zh, en] of [[0, 'laptop', '笔记本', 'Laptop'], [1, 'monitor', '显示器', 'Monitor']]) {
+    const row = page.locator(`[data-prop-options] [data-option="${k}"]`)
+    await row.locator('input[data-option-value]').fill(value)
+    await row.locator('input[data-option-zh]').fill(zh)
+    await row.locator('input[data-option-en]').fill(en)
+  }
+  await designField('integer', 'qty', '数量', 'Quantity')
+  await designField('number', 'unit_price', '单价', 'Unit price')
+  await designField('number', 'total', '总价', 'Total')
+  await page.locator('textarea[data-prop-formula]').fill(FORMULA)
+  await designField('boolean', 'urgent', '加急', 'Urgent')
+  await designField('text', 'reason', '加急原因', 'Reason')
+  await page.locator('input[data-prop-visible-if]').fill('record.urgent == true')
+  await designField('date', 'needed_by', '需要日期', 'Needed by', { drag: true })
+  await designField('table', 'items', '明细', 'Items')
+  await page.click('[data-canvas-child="items.name"]')
+  await page.locator('input[data-prop-label-zh]').fill('物品')
+  await page.click('[data-prop-parent]')
+  await choose(page.locator('[data-child-type]'), '[data-child-type-option="integer"]')
+  await page.click('[data-child-add]')
+  await page.locator('input[data-prop-id]').fill('count')
+  await page.locator('input[data-prop-label-zh]').fill('件数')
+  await page.locator('input[data-prop-label-en]').fill('Count')
+  await page.locator('[data-canvas-child="items.count"]').waitFor()
+  await designField('link', 'location', '地点', 'Location')
+  check((await page.locator('[data-prop-form]').innerText()).includes('location'), 'the link does not target location')
+  // Reordered by dragging: needed_by dropped on urgent goes before it.
+  await page.locator('[data-canvas-field="needed_by"]').dragTo(page.locator('[data-canvas-field="urgent"]'))
+  const order = await page.locator('[data-canvas-field]').evaluateAll((els) => els.map((e) => e.dataset.canvasField))
+  check(order.join() === 'title,category,qty,unit_price,total,needed_by,urgent,reason,items,location', `the fields are in the order ${order}`)
+})
+
+await step('undo and redo take back and bring back an edit', async () => {
+  await page.click('[data-canvas-field="location"]')
+  await page.click('[data-canvas-field="location"] [data-canvas-remove]')
+  await eventually(async () => (await page.locator('[data-canvas-field="location"]').count()) === 0, 'the field is not removed')
+  await page.waitForTimeout(400) // the edit is recorded when the edits pause
+  await page.click('[data-designer-undo]')
+  await page.locator('[data-canvas-field="location"]').waitFor()
+  await page.click('[data-designer-redo]')
+  await eventually(async () => (await page.locator('[data-canvas-field="location"]').count()) === 0, 'redo does not remove it again')
+  await page.locator('[data-canvas]').click({ position: { x: 5, y: 5 } })
+  await page.keyboard.press('Control+z')
+  await page.locator('[data-canvas-field="location"]').waitFor()
+})
+
+await step('a broken formula is answered as a problem at its field; clicking it selects the field', async () => {
+  await page.click('[data-canvas-field="total"]')
+  await page.locator('textarea[data-prop-formula]').fill('record.qty *')
+  await page.click('[data-canvas-field="qty"]')
+  const problems = await saveDesign()
+  check(problems.some((p) => p.pointer === '/fields/4/formula'), `the problems are ${JSON.stringify(problems)}`)
+  await page.click('[data-designer-problems] [data-problem-pointer="/fields/4/formula"]')
+  await eventually(async () => (await page.locator('input[data-prop-id]').inputValue()) === 'total', 'the problem does not select total')
+  await page.locator('textarea[data-prop-formula]').fill(FORMULA)
+})
+
+await step('admin sets who may do what, total read-only for requester, and saves without problems', async () => {
+  for (const action of ['create', 'read', 'update']) await page.click(`[data-perm-role="requester"] [data-perm-action="${action}"]`)
+  await page.click('[data-matrix-field="total"] [data-matrix-readonly="requester"]')
+  const problems = await saveDesign()
+  check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+})
+
+await step('a save over a conflicting change is refused (409) and the designer offers a reload', async () => {
+  // Another admin renames the title meanwhile, through the API.
+  const token = JSON.parse(await page.evaluate(() => sessionStorage.getItem('tessera.session'))).token
+  const status = await page.evaluate(async ({ url, token }) => {
+    const headers = { Authorization: `Bearer ${token}` }
+    const view = await (await fetch(url, { headers })).json()
+    view.definition.fields[0].label = { en: 'Subject', 'zh-CN': '主题' }
+    const put = await fetch(url, {
+      method: 'PUT',
+      headers: { ...headers, 'Content-Type': 'application/json', 'If-Match': `"${view.version}"` },
+      body: JSON.stringify({ definition: view.definition }),
+    })
+    return put.status
+  }, { url: `${BASE}/api/apps/${BUILT}/definitions/form/request`, token })
+  check(status === 200, `the other admin's save answered ${status}`)
+  await page.click('[data-canvas-field="title"]')
+  await page.locator('input[data-prop-label-en]').fill('Headline')
+  const response = await answerTo('PUT', '/definitions/form/request', () => page.click('[data-designer-save]'))
+  check(response.status() === 409, `the stale save answered ${response.status()}: ${await response.text()}`)
+  const box = page.locator('.el-message-box')
+  await box.waitFor()
+  await answerTo('GET', '/definitions/form/request', () => box.locator('.el-button--primary').click())
+  await eventually(async () => (await page.locator('[data-canvas-field="title"]').innerText()).includes('主题'), 'the form is not reloaded')
+  await page.click('[data-canvas-field="title"]')
+  await page.locator('input[data-prop-label-zh]').fill('标题')
+  await page.locator('input[data-prop-label-en]').fill('Title')
+  const problems = await saveDesign()
+  check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+})
+
+await step('the designer’s preview hides reason until urgent is ticked and computes total', async () => {
+  await page.click('#tab-preview')
+  await page.locator('[data-preview] [data-field="title"]').waitFor()
+  check((await page.locator('[data-preview] [data-field="reason"]').count()) === 0, 'reason shows before urgent is ticked')
+  await answerTo('POST', '/definitions/form/request/preview', () => page.click('[data-preview] [data-field="urgent"] .el-switch'))
+  await page.locator('[data-preview] [data-field="reason"]').waitFor()
+  await page.locator('[data-preview] [data-field="qty"] input').fill('3')
+  await page.locator('[data-preview] [data-field="unit_price"] input').fill('2.5')
+  await page.locator('[data-preview] [data-field="title"] input').click()
+  await eventually(async () => /7\.5/.test(await page.locator('[data-preview] [data-field="total"]').innerText()),
+    async () => `the preview's total shows "${await page.locator('[data-preview] [data-field="total"]').innerText()}"`)
+  await page.click('[data-preview-width] label:nth-child(2)')
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, 'designer-preview.png'), fullPage: true })
+  await page.click('#tab-design')
+})
+
+await step('leaving the designer with unsaved changes asks first; then admin publishes the app', async () => {
+  await page.locator('input[data-form-label-en]').fill('Asset request')
+  await page.click('[data-designer] h2 a')
+  const box = page.locator('.el-message-box')
+  await box.waitFor()
+  await box.locator('.el-message-box__btns .el-button:not(.el-button--primary)').click() // stay
+  await eventually(async () => !(await box.isVisible()), 'the question stays open')
+  check(page.url().endsWith('/forms/request'), `the designer was left: ${page.url()}`)
+  const problems = await saveDesign()
+  check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+  await page.click('[data-designer] h2 a')
+  await page.locator('input[data-builder-publish-message]').fill('First release')
+  const response = await answerTo('POST', `/api/apps/${BUILT}/publish`, () => page.click('[data-builder-publish-submit]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-builder-published]').waitFor()
+})
+
+await step('admin grants rep1 the role requester in asset_requests on the Users page', async () => {
+  await answerTo('GET', '/api/users', () => page.click('[data-nav] [data-nav-page="admin-users"]'))
+  const row = page.locator('[data-users] tbody tr', { has: page.locator('[data-username="rep1"]') })
+  await row.locator('[data-user-grants]').click()
+  const dialog = page.locator('.el-dialog[data-grants-dialog]')
+  await dialog.waitFor()
+  await choose(dialog.locator(`[data-grants-app="${BUILT}"]`), '[data-role-option="requester"]')
+  await dialog.locator('.el-dialog__header').click()
+  const response = await answerTo('PUT', `/api/users/rep1/grants/${BUILT}`, () => dialog.locator('[data-grants-save]').click())
+  check(response.status() === 200, `PUT grants answered ${response.status()}: ${await response.text()}`)
+  check((await response.json()).grants?.[BUILT]?.includes('requester'), 'rep1 is not a requester')
+})
+
+await step('rep1 opens the new app’s form: reason hidden until urgent, total computed before saving', async () => {
+  await signInWith('rep1', 'demo')
+  await page.locator('[data-nav]').waitFor()
+  await page.goto(`${BASE}/#/${BUILT}`)
+  await answerTo('GET', `/forms/request/records`, () => page.click('[data-nav] [data-nav-form="request"]'))
+  await page.click('[data-new]')
+  await page.locator('[data-field="title"] input').fill(`Laptop ${stamp}`)
+  check((await page.locator('[data-field="reason"]').count()) === 0, 'reason shows before urgent is ticked')
+  await page.click('[data-field="urgent"] .el-switch')
+  await page.locator('[data-field="reason"] input').fill('The old one broke')
+  await page.locator('[data-field="qty"] input').fill('2')
+  await page.locator('[data-field="unit_price"] input').fill('1200')
+  await page.locator('[data-field="title"] input').click()
+  await eventually(async () => /2,?400/.test(await page.locator('[data-field="total"]').innerText()),
+    async () => `total shows "${await page.locator('[data-field="total"]').innerText()}"`)
+  const response = await answerTo('POST', `/forms/request/records`, () => page.click('[data-save]'))
+  check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
+  const made = await response.json()
+  check((made.data ?? made).total === 2400 && (made.data ?? made).reason, `the record saved is ${JSON.stringify(made)}`)
+})
+
 await finish()

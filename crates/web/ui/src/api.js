@@ -234,6 +234,34 @@ export const api = {
    * A dashboard with every tile's report result (or error). `filter` maps the dashboard's
    * filter ids to a period name, a list of values or a value; empty ones are left out.
    */
+  /** Admins: `{id, name}` → 201 `{app, release}`: an app with nothing but its `app.json`. */
+  createApp: (id, name) => request('POST', '/api/apps', { body: { id, name } }),
+  /** Builders: the draft's files, `{app, release, items: [{kind, id, path, version, published, draft, deleted}]}`. */
+  definitions: (app) => request('GET', `/api/apps/${enc(app)}/definitions`),
+  /** Builders: one file of the draft, `{kind, id, version, draft, definition}`. */
+  definition: (app, kind, id) => request('GET', `/api/apps/${enc(app)}/definitions/${enc(kind)}/${enc(id)}`),
+  /**
+   * Builders: saves a file into the draft (`version` edited; none for a new file) →
+   * `{version, merged, problems: [{file, pointer, message}]}`; 409 when stale and unmergeable.
+   */
+  saveDefinition: (app, kind, id, definition, version) =>
+    request('PUT', `/api/apps/${enc(app)}/definitions/${enc(kind)}/${enc(id)}`, {
+      body: { definition },
+      version: version ?? undefined,
+    }),
+  deleteDefinition: (app, kind, id, version) =>
+    request('DELETE', `/api/apps/${enc(app)}/definitions/${enc(kind)}/${enc(id)}`, { version }),
+  /** Builders: `{message, migrations?}` → 201 the release; 422 with every problem. */
+  publish: (app, message, migrations) =>
+    request('POST', `/api/apps/${enc(app)}/publish`, { body: migrations ? { message, migrations } : { message } }),
+  /** Builders: a new record of the draft's form as the server's rules make it, `{data, hidden, required, errors}`. */
+  previewDraft: (app, form, data) =>
+    request('POST', `/api/apps/${enc(app)}/definitions/form/${enc(form)}/preview`, { body: { data } }),
+  /** Admins: the field type palette, `{types: [{type, widget, properties, ...}], $defs}`. */
+  fieldTypes: () => request('GET', '/api/field-types'),
+  /** The functions a rule or an expression may call, `{items: [{name, call, returns, group, doc}]}`. */
+  ruleFunctions: () => request('GET', '/api/rule-functions'),
+
   dashboard: (app, id, filter) =>
     request('GET', `/api/apps/${enc(app)}/dashboards/${enc(id)}`, {
       query: { filter: filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined },

@@ -30,6 +30,10 @@ export const router = createRouter({
         { path: '-/admin/departments', name: 'admin-departments', component: () => import('./views/DepartmentsView.vue'), meta: { admin: true } },
         { path: '-/admin/handover', name: 'admin-handover', component: () => import('./views/HandoverView.vue'), meta: { admin: true } },
         { path: '-/admin/audit', name: 'admin-audit', component: () => import('./views/AuditView.vue'), meta: { admin: true } },
+        // The app builder and form designer, for admins: loaded when first opened.
+        { path: '-/builder', name: 'admin-builder', component: () => import('./views/BuilderView.vue'), meta: { admin: true } },
+        { path: '-/builder/:app', name: 'admin-builder-app', component: () => import('./views/BuilderView.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/forms/:form', name: 'admin-designer', component: () => import('./views/FormDesigner.vue'), meta: { admin: true } },
         { path: ':app', name: 'app', component: HomeView },
         // Loaded when first opened: the charts are most of its weight, and many users never do.
         { path: ':app/dashboards/:dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue') },
