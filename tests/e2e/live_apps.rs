@@ -109,6 +109,12 @@ async fn an_admin_edits_publishes_and_rolls_back_a_form_and_a_rep_cannot_touch_d
         assert!(index["items"].as_array().unwrap().iter().all(|i| i["draft"] == false), "{url}: the draft is published: {index}");
         let (status, again) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
         assert_eq!(status, StatusCode::CONFLICT, "{url}: an empty draft publishes nothing: {again}");
+        // Nor does a draft that came back to the live text.
+        let (_, same) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let (status, body) = call(&app, put(ACCOUNT, same["version"].as_i64(), json!({"definition": same["definition"]})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let (status, again) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}: an unchanged save publishes nothing: {again}");
 
         // What release 2 changed, in the form's terms.
         let (status, diff) = call(&app, TestRequest::get().uri("/api/apps/crm/releases/1/diff/2"), a).await;

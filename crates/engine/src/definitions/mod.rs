@@ -293,6 +293,14 @@ impl Engine {
                     None => files.remove(&path),
                 };
             }
+            // A draft that came back to the live text (a file saved as it was, a new one deleted
+            // again) changes nothing either: no release of nothing.
+            if same_texts(db, app, &files, &release.files).await? {
+                let (turn, tx) = self.store.begin().await?;
+                store::clear_drafts(&tx, app).await?;
+                turn.commit(tx).await?;
+                return Err(EngineError::Conflict("nothing to publish: the draft changes no file".into()));
+            }
             Box::pin(self.release_files(actor, files, Publish { app, source: "publish", message, migrations, clear_draft: true })).await
         })
         .await
@@ -582,6 +590,19 @@ async fn live_release(db: &impl Conn, app: &str) -> Result<Release, EngineError>
 }
 
 /// The files of `app` as its draft has them.
+/// Whether two sets of file versions hold the same texts.
+async fn same_texts(db: &impl Conn, app: &str, a: &BTreeMap<String, i64>, b: &BTreeMap<String, i64>) -> Result<bool, EngineError> {
+    if a.keys().ne(b.keys()) {
+        return Ok(false);
+    }
+    for ((path, x), (_, y)) in a.iter().zip(b) {
+        if x != y && store::definition_text(db, app, path, *x).await? != store::definition_text(db, app, path, *y).await? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 async fn draft_files(db: &impl Conn, app: &str) -> Result<AppFiles, EngineError> {
     let mut files = live_release(db, app).await?.files;
     let drafts = store::drafts(db, app).await?;
