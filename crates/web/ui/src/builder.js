@@ -1,14 +1,9 @@
-// What the app builder and the form designer share: their few words in both languages, the
-// palette's names and groups of the field types, and the edits of an app's `app.json` (a form
+// What the app builder and the form designer share: the palette's names and groups of the
+// field types (their other words are in i18n.js, under `builder.` and `designer.`), and the edits of an app's `app.json` (a form
 // added to the navigation). Everything a form does is computed by the server (the draft's
 // preview); nothing here evaluates an expression.
 import { api } from './api'
 import { locale } from './i18n'
-
-/** Text in the current locale: the builder's own words, kept beside it. */
-export function tx(zh, en) {
-  return locale.value === 'zh-CN' ? zh : en
-}
 
 /** Palette names and groups of the built-in field types; a type not listed shows its id. */
 export const TYPE_INFO = {
@@ -37,19 +32,13 @@ export const TYPE_INFO = {
   region: { group: 'other', zh: '地区', en: 'Region' },
 }
 
-export const GROUPS = [
-  { id: 'basic', zh: '文本', en: 'Text' },
-  { id: 'number', zh: '数字', en: 'Numbers' },
-  { id: 'choice', zh: '选择', en: 'Choices' },
-  { id: 'time', zh: '日期时间', en: 'Dates' },
-  { id: 'relation', zh: '关联与子表', en: 'Relations' },
-  { id: 'other', zh: '其他', en: 'Other' },
-]
+/** The palette's groups, in order; each is named by `designer.group.<id>` in i18n.js. */
+export const GROUPS = [{ id: 'basic' }, { id: 'number' }, { id: 'choice' }, { id: 'time' }, { id: 'relation' }, { id: 'other' }]
 
 /** The type's name in the current locale. */
 export function typeName(type) {
   const info = TYPE_INFO[type]
-  return info ? tx(info.zh, info.en) : type
+  return info ? (locale.value === 'zh-CN' ? info.zh : info.en) : type
 }
 
 /** The type's name in both languages, as a label a new field starts with. */
