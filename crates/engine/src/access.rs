@@ -10,7 +10,6 @@ use serde_json::{Map, Value};
 use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
 
 use crate::apps::{FormRuntime, LoadedApp};
-use crate::people::Organisation;
 use crate::{Actor, Engine, EngineError};
 
 /// The role that may do everything everywhere.
@@ -143,8 +142,9 @@ impl Engine {
         let Some(home) = &actor.department else {
             return Ok(vec![actor.username.clone()]);
         };
-        let org = Organisation::load(db).await?;
-        let mut names = org.members_of(&org.tree_of(home, below));
+        // Every list under a department scope asks: the tree and the members' names only.
+        let departments = if below { crate::people::subtree(&store::departments(db).await?, home) } else { BTreeSet::from([home.clone()]) };
+        let mut names = store::members_of(db, &departments).await?;
         if !names.contains(&actor.username) {
             names.push(actor.username.clone());
         }

@@ -58,27 +58,23 @@ impl Organisation {
 
     /// `home` and, with `below`, every department under it.
     pub(crate) fn tree_of(&self, home: &str, below: bool) -> BTreeSet<String> {
-        let mut found = BTreeSet::from([home.to_owned()]);
-        if !below {
+        if below { subtree(&self.departments, home) } else { BTreeSet::from([home.to_owned()]) }
+    }
+}
+
+/// `home` and every department under it in `departments`.
+pub(crate) fn subtree(departments: &[store::Department], home: &str) -> BTreeSet<String> {
+    let mut found = BTreeSet::from([home.to_owned()]);
+    // Grow the set until no department's parent is in it without it being in it too.
+    loop {
+        let before = found.len();
+        for d in departments {
+            if d.parent.as_ref().is_some_and(|p| found.contains(p)) {
+                found.insert(d.id.clone());
+            }
+        }
+        if found.len() == before {
             return found;
         }
-        // Grow the set until no department's parent is in it without it being in it too.
-        loop {
-            let before = found.len();
-            for d in &self.departments {
-                if d.parent.as_ref().is_some_and(|p| found.contains(p)) {
-                    found.insert(d.id.clone());
-                }
-            }
-            if found.len() == before {
-                break;
-            }
-        }
-        found
-    }
-
-    /// Users whose department is in `departments`.
-    pub(crate) fn members_of(&self, departments: &BTreeSet<String>) -> Vec<String> {
-        self.users.iter().filter(|u| u.department.as_ref().is_some_and(|d| departments.contains(d))).map(|u| u.username.clone()).collect()
     }
 }

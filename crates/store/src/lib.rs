@@ -51,8 +51,8 @@ pub use tasks::{
 };
 pub use users::{
     ApiToken, Department, Session, User, create_session, delete_department, delete_session, delete_sessions_of, departments, get_user,
-    insert_department, insert_token, insert_user, revoke_token, revoke_tokens_of, save_department, save_user, session, session_expiry,
-    set_grants, set_password, token, token_user, tokens, touch_token, user_exists, users,
+    insert_department, insert_token, insert_user, members_of, revoke_token, revoke_tokens_of, save_department, save_user, session,
+    session_expiry, set_grants, set_password, token, token_user, tokens, touch_token, user_exists, users,
 };
 
 /// How a field's value is compared and indexed: the store's view of a field type.

@@ -159,6 +159,16 @@ pub async fn users(db: &impl ConnectionTrait) -> Result<Vec<User>, StoreError> {
     with_grants(db, found, None).await
 }
 
+/// The usernames of the users in `departments`.
+pub async fn members_of(db: &impl ConnectionTrait, departments: &std::collections::BTreeSet<String>) -> Result<Vec<String>, StoreError> {
+    let q = Query::select()
+        .column(users::USERNAME)
+        .from(users::TABLE)
+        .and_where(Expr::col(users::DEPARTMENT).is_in(departments.iter().cloned()))
+        .to_owned();
+    db.query_all(&q).await?.iter().map(|row| Ok(row.try_get("", users::USERNAME)?)).collect()
+}
+
 /// Makes `roles` the user's roles in `app`, replacing what they held there.
 pub async fn set_grants(
     db: &impl ConnectionTrait,
