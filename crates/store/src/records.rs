@@ -86,9 +86,26 @@ fn document_value(backend: Backend, document: Map<String, Value>) -> SimpleExpr 
 }
 
 /// The typed columns' names and values of `data` in `table`'s layout, and its document.
+///
+/// On PostgreSQL each typed value is cast to its column's type, which puts the type in the
+/// statement's text: a connection reuses a statement it prepared for the same text, with the
+/// parameter types it was prepared with, so after a field's type changed the old statement
+/// would send the new kind's bytes as the old type's (silently wrong, or refused).
 fn laid_out(backend: Backend, table: &FormTable, data: &Map<String, Value>) -> (Vec<(String, SimpleExpr)>, SimpleExpr) {
     let row = layout::split(table.typed(), data);
-    let columns = table.columns.iter().zip(row.columns).map(|(column, value)| (column.clone(), Expr::val(value))).collect();
+    let columns = table
+        .columns
+        .iter()
+        .zip(table.typed())
+        .zip(row.columns)
+        .map(|((column, (_, kind)), value)| {
+            let value = match backend {
+                Backend::Postgres => Func::cast_as(Expr::val(value), Alias::new(layout::sql_type(backend, *kind))).into(),
+                Backend::Sqlite => Expr::val(value),
+            };
+            (column.clone(), value)
+        })
+        .collect();
     (columns, document_value(backend, row.document))
 }
 
@@ -312,4 +329,60 @@ pub async fn lock_key(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreE
         db.query_one(&q).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sea_orm::{ConnectOptions, ConnectionTrait, Database};
+    use serde_json::json;
+
+    use super::{FormTable, Record, get, insert, update};
+    use crate::ColumnKind;
+
+    /// A connection keeps the statements it prepared; one prepared for a column's old type
+    /// must not be reused once the column has another (PostgreSQL refused the bytes of the new
+    /// kind: "insufficient data left in message", a protocol error read as the database down).
+    #[tokio::test]
+    async fn a_write_after_a_columns_type_changed_prepares_its_statement_anew() {
+        let Ok(base) = std::env::var("TESSERA_TEST_PG") else {
+            eprintln!("note: TESSERA_TEST_PG is not set; skipping PostgreSQL for this test");
+            return;
+        };
+        // One connection: every statement below goes through the same statement cache.
+        let mut options = ConnectOptions::new(format!("{}/postgres", base.trim_end_matches('/')));
+        options.max_connections(1).sqlx_logging(false);
+        let db = Database::connect(options).await.unwrap();
+        let name = format!("r_retype_{}", uuid::Uuid::now_v7().simple());
+        db.execute_unprepared(&format!(
+            "CREATE TABLE \"{name}\" (id varchar PRIMARY KEY, version bigint NOT NULL, owner varchar NOT NULL, state varchar, \
+             f_size double precision, data jsonb NOT NULL, created_by varchar NOT NULL, created_at varchar NOT NULL, \
+             updated_by varchar NOT NULL, updated_at varchar NOT NULL, deleted_at varchar, flow text)"
+        ))
+        .await
+        .unwrap();
+        let record = |version: i64, size: serde_json::Value| Record {
+            id: "r1".into(),
+            version,
+            owner: "u".into(),
+            state: None,
+            data: json!({ "size": size }).as_object().unwrap().clone(),
+            created_by: "u".into(),
+            created_at: "2026-01-01T00:00:00Z".into(),
+            updated_by: "u".into(),
+            updated_at: "2026-01-01T00:00:00Z".into(),
+            deleted_at: None,
+            flow: None,
+        };
+        let as_number = FormTable::new_named(&name).with_typed([("size", ColumnKind::Number)]);
+        insert(&db, &as_number, &record(1, json!(12))).await.unwrap();
+        assert!(update(&db, &as_number, &record(2, json!(13)), 1).await.unwrap());
+
+        db.execute_unprepared(&format!("ALTER TABLE \"{name}\" ALTER COLUMN f_size TYPE text USING f_size::text")).await.unwrap();
+        let as_text = FormTable::new_named(&name).with_typed([("size", ColumnKind::Text)]);
+        let written = update(&db, &as_text, &record(3, json!("thirteen")), 2).await;
+        let read = get(&db, &as_text, "r1").await;
+        db.execute_unprepared(&format!("DROP TABLE \"{name}\"")).await.unwrap();
+        assert!(written.unwrap(), "the update found its row");
+        assert_eq!(read.unwrap().unwrap().data["size"], json!("thirteen"));
+    }
 }
