@@ -314,6 +314,15 @@ async fn a_required_field_publishes_with_a_default_migration_and_a_renamed_field
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
         let expected = format!("{stored} of {stored} records would no longer validate");
         assert!(refused["details"].to_string().contains(&expected), "{url}: {refused}");
+        // The impact names the field, the problem and the migration that fixes it.
+        let (_, impact) = call(&app, TestRequest::post().uri("/api/apps/crm/impact").set_json(json!({})), a).await;
+        let account_impact = impact["forms"].as_array().unwrap().iter().find(|f| f["form"] == "account").unwrap();
+        let group = &account_impact["problems"][0];
+        assert_eq!(
+            (&group["field"], &group["code"], &group["fixes"], group["records"].as_u64()),
+            (&json!("vat_no"), &json!("required"), &json!(["default"]), Some(stored as u64)),
+            "{url}: {impact}"
+        );
 
         // The impact with a default: nothing left invalid, every account changed.
         let default = json!([{"op": "default", "form": "account", "field": "vat_no", "value": "unknown"}]);

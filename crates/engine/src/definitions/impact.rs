@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 
 use defs::Diagnostic;
+use forms::FieldCode;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Conn, Cursor, ListQuery, Record};
@@ -148,13 +149,32 @@ pub struct FormImpact {
     pub problems: Vec<ProblemGroup>,
 }
 
-/// Records failing the same way: the pointer in the record, the problem, how many, some ids.
+/// Records failing the same way: the pointer in the record, the problem, how many, some ids,
+/// and the migrations that could bring them in line (for a designer to offer).
 #[derive(Debug, Clone, Serialize)]
 pub struct ProblemGroup {
     pub pointer: String,
+    /// The field of the form the pointer is in.
+    pub field: String,
+    /// What is wrong, as a field problem's code (`required`, `type`, `unknown_field` …).
+    pub code: &'static str,
     pub message: String,
     pub records: u64,
     pub samples: Vec<String>,
+    /// The `op`s of the migrations that fix such records: `default` for a missing value,
+    /// `convert` for a value of another type, `rename` for a value under a field the form no
+    /// longer has, `drop` to give the values up.
+    pub fixes: &'static [&'static str],
+}
+
+/// The migrations that can fix records failing with `code`.
+fn fixes_for(code: FieldCode) -> &'static [&'static str] {
+    match code {
+        FieldCode::Required => &["default"],
+        FieldCode::Type => &["convert", "drop"],
+        FieldCode::UnknownField => &["rename", "drop"],
+        _ => &["drop"],
+    }
 }
 
 /// Each form `new` defines differently from `old`, or that a migration names: the forms whose
@@ -215,7 +235,10 @@ impl Engine {
                     for error in errors {
                         let group = groups.entry((error.path.clone(), error.code.as_str().to_owned())).or_insert_with(|| ProblemGroup {
                             pointer: error.path.clone(),
+                            field: error.path.trim_start_matches('/').split('/').next().unwrap_or_default().to_owned(),
+                            code: error.code.as_str(),
                             message: error.message.clone(),
+                            fixes: fixes_for(error.code),
                             records: 0,
                             samples: Vec::new(),
                         });
