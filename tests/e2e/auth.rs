@@ -132,6 +132,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/bundles", "post"),
             ("/api/apps/{app}/test", "post"),
             ("/api/apps/{app}/definitions/form/{form}/preview", "post"),
+            ("/api/apps/{app}/expressions/check", "post"),
             ("/api/apps", "post"),
             ("/api/apps/{app}/archive", "post"),
             ("/api/apps/{app}/unarchive", "post"),

@@ -35,6 +35,13 @@ async fn admins_read_every_field_type_with_its_facets_and_properties() {
         let known: Vec<Value> =
             serde_json::from_value(defs::schema_json(defs::DefKind::Form)["$defs"]["FieldKind"]["examples"].clone()).unwrap();
         assert!(known.iter().all(|k| types.iter().filter(|t| &t["type"] == k).count() == 1), "one entry per built-in type");
+        // Each built-in type is named in both languages and sits in one of the palette's groups.
+        let groups: Vec<&Value> = palette["groups"].as_array().unwrap().iter().map(|g| &g["id"]).collect();
+        for t in types {
+            assert!(groups.contains(&&t["group"]), "{t}");
+            assert!(t["label"]["en"].is_string() && t["label"]["zh-CN"].is_string(), "{t}");
+        }
+        assert_eq!((&of("table")["group"], &of("table")["label"]["zh-CN"]), (&json!("relation"), &json!("子表")));
 
         let currency = of("currency");
         assert_eq!(

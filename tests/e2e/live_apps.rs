@@ -613,6 +613,35 @@ async fn the_designers_preview_runs_the_drafts_formulas_and_conditions() {
     }
 }
 
+/// An expression editor marks what `tessera check` would refuse as the builder types: a syntax
+/// error, a function the rules lack, a field the form does not have — each where it is.
+#[actix_web::test]
+async fn an_expression_being_typed_is_checked_where_it_goes_wrong() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let check = |expression: &str| {
+            TestRequest::post()
+                .uri("/api/apps/crm/expressions/check")
+                .set_json(json!({"expression": expression, "fields": ["qty", "price", "note"]}))
+        };
+        let problems = |body: &Value| body["problems"].as_array().unwrap().clone();
+        let (status, fine) =
+            call(&app, check("if record.qty == () { 0 } else { round_to(record.qty * record.price, 2) }"), Some(&admin)).await;
+        assert_eq!((status, problems(&fine).len()), (StatusCode::OK, 0), "{url}: {fine}");
+        let (_, broken) = call(&app, check("record.qty *"), Some(&admin)).await;
+        assert_eq!(problems(&broken).len(), 1, "{url}: {broken}");
+        let (_, unknown_fn) = call(&app, check("shout(record.note)"), Some(&admin)).await;
+        assert_eq!(problems(&unknown_fn)[0]["message"], "no function `shout`", "{url}: {unknown_fn}");
+        let (_, typo) = call(&app, check("record.qty * record.prize"), Some(&admin)).await;
+        assert_eq!(problems(&typo), [json!({"line": 1, "column": 21, "message": "the form has no field `prize`"})], "{url}: {typo}");
+        let (status, _) = call(&app, check("1"), Some(&rep)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: only builders check expressions");
+    }
+}
+
 /// What the designer saves is the canonical text: a field added is the field's few lines in one
 /// file, every other line and file as it was — a diff a consultant can review in git.
 #[actix_web::test]

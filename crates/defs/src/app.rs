@@ -22,6 +22,18 @@ pub struct App {
     pub version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<Label>,
+    /// The icon shown beside the app's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub icon: Option<AppIcon>,
+    /// The currency of the app's amounts (ISO 4217, e.g. `CNY`, `USD`): how the UI shows a
+    /// `currency` field. `CNY` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[A-Z]{3}$"))]
+    pub currency: Option<String>,
+    /// The languages the app's labels are written in, which its designers ask for; both when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub languages: Vec<Language>,
     /// Roles users of this app can hold.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub roles: Vec<Role>,
@@ -45,6 +57,40 @@ pub struct App {
     /// Roles whose holders may change this app's definitions and publish them, besides admins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub builders: Vec<String>,
+}
+
+/// The icons an app may show beside its name: names of the UI's icon set (Element Plus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum AppIcon {
+    Briefcase,
+    User,
+    Goods,
+    Document,
+    Tickets,
+    Shop,
+    OfficeBuilding,
+    Histogram,
+    Calendar,
+    Money,
+    Box,
+    Van,
+    Service,
+    Management,
+    Files,
+    Flag,
+    Star,
+    Bell,
+    Grid,
+    Setting,
+}
+
+/// A language labels are written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Language {
+    #[serde(rename = "zh-CN")]
+    Chinese,
+    #[serde(rename = "en")]
+    English,
 }
 
 /// The index advisor's freedom on an app: it records filters, sorts and report groupings that

@@ -310,6 +310,21 @@ impl Hook {
 pub struct Choice {
     pub value: String,
     pub label: Label,
+    /// The colour the choice is shown in: one of [`CHOICE_COLORS`] or `#rrggbb`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub color: Option<String>,
+}
+
+/// The named colours of choices, which the UI draws in its theme's shades.
+pub const CHOICE_COLORS: [&str; 8] = ["blue", "green", "orange", "red", "purple", "grey", "cyan", "yellow"];
+
+impl Choice {
+    /// Whether the colour, if any, is a named one or `#rrggbb`.
+    pub fn color_is_valid(&self) -> bool {
+        self.color.as_deref().is_none_or(|c| {
+            CHOICE_COLORS.contains(&c) || (c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|d| d.is_ascii_hexdigit()))
+        })
+    }
 }
 
 /// A titled group of fields on the record page.

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use defs::{AppDefs, AppFiles, Diagnostic, Field};
 use forms::CompiledForm;
-use rules::{Limits, Rules};
+use rules::{Expression, Limits, Rules};
 use store::{FormTable, Store};
 
 use crate::EngineError;
@@ -170,15 +170,35 @@ fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut
         ];
         for (name, source, list) in slots {
             let Some(source) = source else { continue };
-            match rules.expression(source) {
+            let ids: Vec<&str> = fields.iter().map(|f| f.id.as_str()).collect();
+            match checked_expression(rules, source, &ids) {
                 Ok(e) => list.push((field.id.clone(), e)),
-                Err(e) => {
-                    diags.push(Diagnostic::new(file, format!("/fields/{i}/{name}"), format!("{}:{}: {}", e.line, e.column, e.message)))
-                }
+                Err(problems) => diags.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| Diagnostic::new(file, format!("/fields/{i}/{name}"), format!("{}:{}: {}", p.line, p.column, p.message))),
+                ),
             }
         }
     }
     out
+}
+
+/// What a field's expression may read of a record besides its fields.
+const RECORD_PROPERTIES: [&str; 3] = ["id", "owner", "state"];
+
+/// Compiles a field's expression (formula, default, condition) over a form with the fields
+/// `fields`: refused when rhai does, when it calls a function the sandbox lacks, or when it
+/// reads a field the form does not have (which would read as nothing, never failing).
+pub(crate) fn checked_expression(rules: &Rules, source: &str, fields: &[&str]) -> Result<Expression, Vec<rules::CompileError>> {
+    let expression = rules.expression(source).map_err(|e| vec![e])?;
+    let unknown: Vec<rules::CompileError> = expression
+        .fields_read()
+        .into_iter()
+        .filter(|(field, ..)| !fields.contains(&field.as_str()) && !RECORD_PROPERTIES.contains(&field.as_str()))
+        .map(|(field, line, column)| rules::CompileError { line, column, message: format!("the form has no field `{field}`") })
+        .collect();
+    if unknown.is_empty() { Ok(expression) } else { Err(unknown) }
 }
 
 /// The letterhead of printed documents: the app's company, or at least its name.

@@ -73,3 +73,29 @@ fn call_of<'a>(node: &ASTNode<'a>) -> Option<(&'a FnCallExpr, usize, Position)> 
         _ => None,
     }
 }
+
+/// The properties an expression reads of `record` and `old` (`record.amount`,
+/// `old.stage.len()` …), each with where it is read; the first property of each chain only.
+pub(crate) fn record_properties(ast: &AST) -> Vec<(String, Position)> {
+    let mut found = Vec::new();
+    ast.walk(&mut |path: &[ASTNode]| {
+        if let Some(ASTNode::Expr(Expr::Dot(chain, ..))) = path.last()
+            && let Expr::Variable(name, ..) = &chain.lhs
+            && matches!(name.1.as_str(), "record" | "old")
+            && let Some((property, pos)) = first_property(&chain.rhs)
+        {
+            found.push((property.to_owned(), pos));
+        }
+        true
+    });
+    found
+}
+
+/// The leftmost property of the rest of a chain (`a` of `a.b`, `a[0]`, `a.len()`).
+fn first_property(expr: &Expr) -> Option<(&str, Position)> {
+    match expr {
+        Expr::Property(names, pos) => Some((names.2.as_str(), *pos)),
+        Expr::Dot(chain, ..) | Expr::Index(chain, ..) => first_property(&chain.lhs),
+        _ => None,
+    }
+}

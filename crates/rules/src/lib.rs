@@ -117,6 +117,15 @@ impl Expression {
     pub fn reads_clock(&self) -> bool {
         calls::calls_any(&self.ast, &CLOCK_FUNCTIONS)
     }
+
+    /// The fields it reads of `record` and `old`, each with where (line and column, 1-based):
+    /// a field the form lacks reads as nothing rather than failing, so a checker names it.
+    pub fn fields_read(&self) -> Vec<(String, usize, usize)> {
+        calls::record_properties(&self.ast)
+            .into_iter()
+            .map(|(field, pos)| (field, pos.line().unwrap_or(0), pos.position().unwrap_or(0)))
+            .collect()
+    }
 }
 
 impl Rules {

@@ -266,3 +266,13 @@ fn scripts_and_expressions_that_read_the_date_are_told_apart() {
     assert!(r.expression("days_between(record.start, now())").unwrap().reads_clock());
     assert!(!r.expression("record.qty * record.price").unwrap().reads_clock());
 }
+
+#[test]
+fn an_expression_names_the_fields_it_reads_where_it_reads_them() {
+    let r = Rules::new(Limits::default());
+    let read = r.expression("record.qty * record.price + old.qty.len() - record.lines[0].amount + len(record.note)").unwrap().fields_read();
+    let names: Vec<&str> = read.iter().map(|(f, ..)| f.as_str()).collect();
+    assert_eq!(names, ["qty", "price", "qty", "lines", "note"]);
+    assert_eq!((read[1].1, read[1].2), (1, 21), "line and column of `price`");
+    assert!(r.expression("user.name == \"a\"").unwrap().fields_read().is_empty(), "the user is not the record");
+}

@@ -531,6 +531,8 @@ mod answers {
     /// Every field type a form may use, for a form designer to be generated from.
     #[derive(ToSchema)]
     pub(crate) struct FieldTypePalette {
+        /// The groups a palette shows the types in, in order: `{id, label: {en, zh-CN}}`.
+        groups: Vec<BTreeMap<String, Value>>,
         /// In the registry's order.
         types: Vec<FieldTypeEntry>,
         /// The form definition schema's definitions, which the properties refer to
@@ -577,6 +579,10 @@ mod answers {
     pub(crate) struct FieldTypeEntry {
         /// The name definitions give it in `type` (`text`, `currency`, `link` …).
         r#type: String,
+        /// Its group in the palette (`basic`, `number`, `choice`, `time`, `relation`, `other`).
+        group: String,
+        /// Its name, `{en, zh-CN}`.
+        label: BTreeMap<String, String>,
         /// The web UI's widget editing the value; null when people never write it.
         widget: Option<String>,
         /// How the value is compared and sorted: `text`, `number`, `bool` or `opaque`.

@@ -390,6 +390,31 @@ impl Engine {
         .await
     }
 
+    /// The problems of a field's expression (formula, default, condition) over a form with the
+    /// fields `fields`, as `tessera check` would name them, for an editor to mark as the
+    /// builder types: none when it compiles. It is compiled, never run.
+    pub async fn check_expression(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        expression: &str,
+        fields: &[String],
+    ) -> Result<Vec<ExpressionProblem>, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "check_expression", app, form: "", id: "" }, async {
+            self.require_builder(actor, app)?;
+            let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
+            let rules = &self.app(app)?.rules;
+            Ok(match crate::load::checked_expression(rules, expression, &fields) {
+                Ok(_) => Vec::new(),
+                Err(problems) => {
+                    problems.into_iter().map(|p| ExpressionProblem { line: p.line, column: p.column, message: p.message }).collect()
+                }
+            })
+        })
+        .await
+    }
+
     /// The published releases of `app`, newest first.
     pub async fn releases(&self, actor: &Actor, app: &AppId) -> Result<Vec<ReleaseView>, EngineError> {
         let app = app.as_str();
@@ -656,6 +681,14 @@ fn merge_edits(kind: FileKind, base: Option<String>, ours: Option<String>, their
     let merged = merge::merge3(&parse(&base)?, &parse(&ours)?, &parse(&theirs)?).ok()?;
     let text = merged.to_string();
     Some(Some(defs::canonicalize(def_kind, &text).unwrap_or_else(|_| serde_json::to_string_pretty(&merged).unwrap_or(text) + "\n")))
+}
+
+/// Where an expression goes wrong (line and column 1-based; 0 when unknown) and how.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExpressionProblem {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
 }
 
 fn publish_audit(actor: &Actor, release: &Release) -> AuditEntry {

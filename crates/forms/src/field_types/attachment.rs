@@ -3,12 +3,15 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType, parse_json};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo, parse_json};
 
 pub(super) struct Attachment;
 impl FieldType for Attachment {
     fn kind(&self) -> FieldKind {
         FieldKind::ATTACHMENT
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Other, "Attachment", "附件")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "array", "maxItems": 20, "items": {

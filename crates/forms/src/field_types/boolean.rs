@@ -3,12 +3,15 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo};
 
 pub(super) struct Boolean;
 impl FieldType for Boolean {
     fn kind(&self) -> FieldKind {
         FieldKind::BOOLEAN
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Choice, "Yes/No", "是/否")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "boolean"})

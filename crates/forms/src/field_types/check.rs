@@ -61,7 +61,7 @@ fn stray_properties(field: &Field, field_type: &dyn FieldType) -> Vec<String> {
     set.into_iter().map(|(name, _)| name).filter(|name| !applies(name)).collect()
 }
 
-/// A field of choices needs some, each listed once.
+/// A field of choices needs some, each listed once, each in a colour the UI can draw.
 fn check_options(field: &Field, pointer: &str, errors: &mut Vec<FieldError>) {
     if field.options.is_empty() {
         errors.push(FieldError::definition(format!("{pointer}/options"), format!("a {} field needs options", field.kind)));
@@ -71,6 +71,13 @@ fn check_options(field: &Field, pointer: &str, errors: &mut Vec<FieldError>) {
         if !values.insert(choice.value.as_str()) {
             errors
                 .push(FieldError::definition(format!("{pointer}/options/{o}/value"), format!("option `{}` is listed twice", choice.value)));
+        }
+        if !choice.color_is_valid() {
+            let named = defs::CHOICE_COLORS.join(", ");
+            errors.push(FieldError::definition(
+                format!("{pointer}/options/{o}/color"),
+                format!("`{}` is not a colour: use one of {named} or #rrggbb", choice.color.as_deref().unwrap_or_default()),
+            ));
         }
     }
 }
@@ -86,6 +93,21 @@ mod tests {
         form.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let form: Form = serde_json::from_value(form).unwrap();
         check_form(&form).into_iter().map(|e| format!("{}: {}", e.path, e.message)).collect()
+    }
+
+    #[test]
+    fn an_option_colour_is_a_named_one_or_hex() {
+        let options = json!([
+            {"value": "a", "label": {"en": "A"}, "color": "green"},
+            {"value": "b", "label": {"en": "B"}, "color": "#1f8a70"},
+            {"value": "c", "label": {"en": "C"}, "color": "pink"},
+            {"value": "d", "label": {"en": "D"}, "color": "#12345"}
+        ]);
+        let fields = json!([{"id": "s", "type": "select", "label": {"en": "S"}, "options": options}]);
+        let found = problems(fields, json!({}));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("/fields/0/options/2/color: `pink` is not a colour"), "{found:?}");
+        assert!(found[1].starts_with("/fields/0/options/3/color:"), "{found:?}");
     }
 
     #[test]

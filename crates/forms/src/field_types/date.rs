@@ -5,12 +5,15 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::FieldType;
+use super::{FieldType, PaletteGroup, PaletteInfo};
 
 pub(super) struct Date;
 impl FieldType for Date {
     fn kind(&self) -> FieldKind {
         FieldKind::DATE
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Time, "Date", "日期")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "date"})
@@ -33,6 +36,9 @@ pub(super) struct Datetime;
 impl FieldType for Datetime {
     fn kind(&self) -> FieldKind {
         FieldKind::DATETIME
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Time, "Date & time", "日期时间")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "date-time"})

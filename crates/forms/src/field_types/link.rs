@@ -3,12 +3,15 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::FieldType;
+use super::{FieldType, PaletteGroup, PaletteInfo};
 
 pub(super) struct Link;
 impl FieldType for Link {
     fn kind(&self) -> FieldKind {
         FieldKind::LINK
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Relation, "Link", "关联")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "uuid"})

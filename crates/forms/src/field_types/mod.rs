@@ -25,7 +25,7 @@ mod table;
 mod text;
 
 pub(crate) use check::check_form;
-pub use palette::{Palette, PaletteEntry, palette};
+pub use palette::{Palette, PaletteEntry, PaletteGroup, PaletteInfo, palette};
 
 /// How a value is compared, sorted and indexed in the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -109,6 +109,11 @@ pub trait FieldType: Sync {
     /// The web UI's widget editing the value (`crates/web/ui/src/fields/`); `None` when people
     /// never write it there.
     fn widget(&self) -> Option<&'static str>;
+    /// How a designer's palette shows the type: its group and its name in each UI language
+    /// (a type registered without them is shown by its id, among the others).
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::default()
+    }
     /// The definition properties (of `defs::Field`) a designer may set on this type beyond
     /// those every field has ([`COMMON_PROPERTIES`]); any other is refused when the app loads.
     fn properties(&self) -> &'static [&'static str] {

@@ -3,7 +3,7 @@
 use defs::{Field, FieldKind};
 use serde_json::{Map, Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo};
 use crate::decimal::{decimal_scale, largest};
 
 fn bounded(kind: &str, field: &Field, default_min: Option<f64>, default_max: Option<f64>) -> Value {
@@ -73,6 +73,9 @@ impl FieldType for Number {
     fn kind(&self) -> FieldKind {
         FieldKind::NUMBER
     }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Number, "Number", "数字")
+    }
     fn schema(&self, field: &Field) -> Value {
         bounded("number", field, None, None)
     }
@@ -94,6 +97,9 @@ pub(super) struct Integer;
 impl FieldType for Integer {
     fn kind(&self) -> FieldKind {
         FieldKind::INTEGER
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Number, "Integer", "整数")
     }
     fn schema(&self, field: &Field) -> Value {
         bounded("integer", field, None, None)
@@ -117,6 +123,9 @@ pub(super) struct Decimal;
 impl FieldType for Decimal {
     fn kind(&self) -> FieldKind {
         FieldKind::DECIMAL
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Number, "Decimal", "小数")
     }
     fn schema(&self, field: &Field) -> Value {
         let largest = exact_bound(field);
@@ -143,6 +152,9 @@ impl FieldType for Currency {
     fn kind(&self) -> FieldKind {
         FieldKind::CURRENCY
     }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Number, "Currency", "金额")
+    }
     fn schema(&self, field: &Field) -> Value {
         let largest = exact_bound(field);
         within_exact_bound(bounded("number", field, Some(0.0), Some(largest)), largest)
@@ -166,6 +178,9 @@ pub(super) struct Rating;
 impl FieldType for Rating {
     fn kind(&self) -> FieldKind {
         FieldKind::RATING
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Number, "Rating", "评分")
     }
     fn schema(&self, field: &Field) -> Value {
         bounded("integer", field, Some(0.0), Some(5.0))

@@ -3,12 +3,15 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType, parse_json};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo, parse_json};
 
 pub(super) struct Region;
 impl FieldType for Region {
     fn kind(&self) -> FieldKind {
         FieldKind::REGION
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Other, "Region", "地区")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "object", "additionalProperties": false, "required": ["province"],

@@ -4,12 +4,15 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo};
 
 pub(super) struct Rollup;
 impl FieldType for Rollup {
     fn kind(&self) -> FieldKind {
         FieldKind::ROLLUP
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Relation, "Rollup", "汇总")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "number"})

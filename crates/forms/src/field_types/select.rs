@@ -3,7 +3,7 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{Column, FieldType};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo};
 
 fn values(field: &Field) -> Vec<&str> {
     field.options.iter().map(|c| c.value.as_str()).collect()
@@ -29,6 +29,9 @@ impl FieldType for Select {
     fn kind(&self) -> FieldKind {
         FieldKind::SELECT
     }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Choice, "Select", "单选")
+    }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "enum": values(field)})
     }
@@ -47,6 +50,9 @@ pub(super) struct Multiselect;
 impl FieldType for Multiselect {
     fn kind(&self) -> FieldKind {
         FieldKind::MULTISELECT
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Choice, "Multi-select", "多选")
     }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "array", "uniqueItems": true, "items": {"type": "string", "enum": values(field)}})
@@ -69,6 +75,9 @@ pub(super) struct Tags;
 impl FieldType for Tags {
     fn kind(&self) -> FieldKind {
         FieldKind::TAGS
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Choice, "Tags", "标签")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "array", "uniqueItems": true, "maxItems": 50,

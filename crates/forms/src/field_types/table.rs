@@ -4,12 +4,15 @@ use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
 use super::object_schema;
-use super::{Column, FieldType, parse_json};
+use super::{Column, FieldType, PaletteGroup, PaletteInfo, parse_json};
 
 pub(super) struct Table;
 impl FieldType for Table {
     fn kind(&self) -> FieldKind {
         FieldKind::TABLE
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Relation, "Child table", "子表")
     }
     fn schema(&self, field: &Field) -> Value {
         let mut schema = json!({"type": "array", "items": object_schema(&field.fields)});

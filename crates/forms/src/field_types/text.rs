@@ -3,12 +3,15 @@
 use defs::{Field, FieldKind};
 use serde_json::{Value, json};
 
-use super::{FieldType, string_schema};
+use super::{FieldType, PaletteGroup, PaletteInfo, string_schema};
 
 pub(super) struct Text;
 impl FieldType for Text {
     fn kind(&self) -> FieldKind {
         FieldKind::TEXT
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Basic, "Text", "单行文本")
     }
     fn schema(&self, field: &Field) -> Value {
         string_schema(field, 500)
@@ -26,6 +29,9 @@ impl FieldType for Textarea {
     fn kind(&self) -> FieldKind {
         FieldKind::TEXTAREA
     }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Basic, "Long text", "多行文本")
+    }
     fn schema(&self, field: &Field) -> Value {
         string_schema(field, 20_000)
     }
@@ -41,6 +47,9 @@ pub(super) struct Email;
 impl FieldType for Email {
     fn kind(&self) -> FieldKind {
         FieldKind::EMAIL
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Basic, "Email", "邮箱")
     }
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "format": "email", "maxLength": field.max_length.unwrap_or(254)})
@@ -58,6 +67,9 @@ impl FieldType for Phone {
     fn kind(&self) -> FieldKind {
         FieldKind::PHONE
     }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Basic, "Phone", "电话")
+    }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "pattern": "^\\+?[0-9][0-9 ()\\-]{2,31}$"})
     }
@@ -70,6 +82,9 @@ pub(super) struct Url;
 impl FieldType for Url {
     fn kind(&self) -> FieldKind {
         FieldKind::URL
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Basic, "URL", "网址")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "format": "uri", "maxLength": 2048})
@@ -84,6 +99,9 @@ pub(super) struct User;
 impl FieldType for User {
     fn kind(&self) -> FieldKind {
         FieldKind::USER
+    }
+    fn palette(&self) -> PaletteInfo {
+        PaletteInfo::named(PaletteGroup::Relation, "User", "人员")
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "minLength": 1, "maxLength": 64})

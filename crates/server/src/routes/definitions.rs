@@ -349,3 +349,34 @@ pub(crate) async fn preview_draft(
     let body: DraftPreviewBody = json_body(&req, payload, MAX_BODY_BYTES).await?;
     Ok(HttpResponse::Ok().json(Box::pin(state.engine.preview_draft(&caller.0, &app, &form, body.data)).await?))
 }
+
+/// An expression being typed in a designer, and the fields its form has now.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ExpressionCheckBody {
+    /// A formula, default or condition, as a field definition holds it.
+    expression: String,
+    /// The ids of the form's fields (as the designer has them, saved or not).
+    #[serde(default)]
+    fields: Vec<String>,
+}
+
+/// The problems of a field's expression as `tessera check` names them — a syntax error, a call
+/// of a function the rules lack, a field the form does not have — each at its line and column,
+/// for an editor to mark as the builder types. It is compiled, never run.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ExpressionCheckBody, responses(
+    (status = 200, description = "`{problems: [{line, column, message}]}`, empty when it compiles"),
+    (status = 403, description = "Not a builder of the app", body = ErrorBody),
+    (status = 404, description = "No such app", body = ErrorBody)))]
+#[post("/api/apps/{app}/expressions/check")]
+pub(crate) async fn check_expression(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<AppId>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: ExpressionCheckBody = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    let problems = state.engine.check_expression(&caller.0, &path.into_inner(), &body.expression, &body.fields).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "problems": problems })))
+}

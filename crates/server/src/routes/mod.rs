@@ -87,6 +87,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(definitions::rollback)
         .service(definitions::test_draft)
         .service(definitions::preview_draft)
+        .service(definitions::check_expression)
         .service(definitions::create_app)
         .service(definitions::archive_app)
         .service(definitions::unarchive_app)
