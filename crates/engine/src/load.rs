@@ -124,8 +124,18 @@ impl LoadedApp {
     }
 
     /// Every problem `tessera check` reports for the app in `dir`: definitions, forms, scripts.
+    /// `dir` may also be a bundle (`tessera app export --bundle`, `GET /api/apps/{app}/bundle`):
+    /// its problems name the files inside it (`crm.zip/forms/account.json`).
     pub fn check(dir: &Path) -> Vec<Diagnostic> {
-        match LoadedApp::load(dir, &Limits::default()) {
+        let loaded = if dir.is_file() {
+            match read_bundle(dir) {
+                Ok(files) => LoadedApp::from_files(&files, dir, Vec::new(), &Limits::default()),
+                Err(message) => return vec![Diagnostic::new(dir, "", message)],
+            }
+        } else {
+            LoadedApp::load(dir, &Limits::default())
+        };
+        match loaded {
             Ok(_) => Vec::new(),
             Err(EngineError::Definitions(diags)) => diags,
             Err(other) => vec![Diagnostic::new(dir, "", other.to_string())],
@@ -157,6 +167,16 @@ impl LoadedApp {
         }
         Ok(())
     }
+}
+
+/// The files of the bundle at `path`, read within the bounds of an installed one.
+fn read_bundle(path: &Path) -> Result<AppFiles, String> {
+    let size = std::fs::metadata(path).map_err(|e| e.to_string())?.len();
+    if size > defs::MAX_BUNDLE_UNZIPPED_BYTES {
+        return Err(format!("a bundle is at most {} bytes", defs::MAX_BUNDLE_UNZIPPED_BYTES));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    Ok(defs::Bundle::from_zip(&bytes).map_err(|e| format!("not a readable bundle: {e}"))?.files)
 }
 
 fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut Vec<Diagnostic>) -> FieldExpressions {

@@ -52,7 +52,7 @@ enum Command {
         #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
         metrics_token: Option<String>,
     },
-    /// Check app folders: every file against its schema, then every cross-reference.
+    /// Check app folders or bundles (.zip): every file against its schema, then every cross-reference.
     /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
     Check {
         #[arg(required = true)]

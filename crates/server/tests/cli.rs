@@ -184,11 +184,26 @@ async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_data
     let (code, out) = tessera(&["test", again.to_str().unwrap()]);
     assert_eq!(code, 0, "the app's scenario tests travel with it and pass: {out}");
 
+    // A bundle is checked as it is, without unpacking it; a problem names the file inside.
+    let (code, out) = tessera(&["check", bundle.to_str().unwrap()]);
+    assert_eq!((code, out.trim()), (0, "ok: 1 app(s) checked"));
+    let (mut files, _) = defs::AppFiles::read(&folder);
+    let account = files.0.get_mut("forms/account.json").unwrap();
+    *account = account.replacen("\"type\": \"text\"", "\"type\": \"txet\"", 1);
+    let broken = dir.join("broken.tpl");
+    std::fs::write(&broken, defs::Bundle::new("crm", "1.0.1", files).to_zip().unwrap()).unwrap();
+    let (code, out) = tessera(&["check", broken.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("broken.tpl/forms/account.json: /fields/0/type: no field type `txet`"), "{out}");
+
     // A file that is not a bundle is refused with why.
     std::fs::write(dir.join("junk.tpl"), "junk").unwrap();
     let (code, out) = tessera(&["app", "import", dir.join("junk.tpl").to_str().unwrap(), "--db", &second]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("not an app bundle"), "{out}");
+    let (code, out) = tessera(&["check", dir.join("junk.tpl").to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("not a readable bundle"), "{out}");
     std::fs::remove_dir_all(&dir).ok();
 }
 
