@@ -13,8 +13,11 @@ use crate::{Actor, AppId, Engine, EngineError, FormId};
 impl Engine {
     /// The loaded apps, with names and versions.
     pub fn app_list(&self) -> Value {
-        let apps: Vec<Value> =
-            self.apps().iter().map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version})).collect();
+        let apps: Vec<Value> = self
+            .apps()
+            .iter()
+            .map(|a| json!({"id": a.id(), "name": a.defs.app.name, "version": a.defs.app.version, "icon": a.defs.app.icon}))
+            .collect();
         json!({"items": apps})
     }
 

@@ -286,6 +286,8 @@ mod answers {
         /// A label: text, or text by locale.
         name: Value,
         version: Value,
+        /// The icon shown beside the name (an Element Plus icon name), or null.
+        icon: Option<String>,
     }
 
     #[derive(ToSchema)]

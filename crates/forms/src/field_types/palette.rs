@@ -41,11 +41,11 @@ impl PaletteGroup {
     /// The group's name in English and Chinese.
     fn names(self) -> (&'static str, &'static str) {
         match self {
-            PaletteGroup::Basic => ("Basic", "基础"),
+            PaletteGroup::Basic => ("Text", "文本"),
             PaletteGroup::Number => ("Numbers", "数字"),
             PaletteGroup::Choice => ("Choices", "选择"),
-            PaletteGroup::Time => ("Date and time", "日期时间"),
-            PaletteGroup::Relation => ("Relations", "关联"),
+            PaletteGroup::Time => ("Dates", "日期时间"),
+            PaletteGroup::Relation => ("Relations", "关联与子表"),
             PaletteGroup::Other => ("Other", "其他"),
         }
     }
