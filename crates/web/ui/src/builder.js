@@ -1,50 +1,51 @@
 // What the app builder and the form designer share: the palette's names and groups of the
-// field types (their other words are in i18n.js, under `builder.` and `designer.`), and the edits of an app's `app.json` (a form
+// field types, as the server's registry gives them (the builder's other words are in i18n.js,
+// under `builder.` and `designer.`), and the edits of an app's `app.json` (a form
 // added to the navigation). Everything a form does is computed by the server (the draft's
 // preview); nothing here evaluates an expression.
 import { api } from './api'
-import { locale } from './i18n'
+import { reactive } from 'vue'
+import { label } from './i18n'
 
-/** Palette names and groups of the built-in field types; a type not listed shows its id. */
-export const TYPE_INFO = {
-  text: { group: 'basic', zh: '单行文本', en: 'Text' },
-  textarea: { group: 'basic', zh: '多行文本', en: 'Long text' },
-  email: { group: 'basic', zh: '邮箱', en: 'Email' },
-  phone: { group: 'basic', zh: '电话', en: 'Phone' },
-  url: { group: 'basic', zh: '网址', en: 'URL' },
-  number: { group: 'number', zh: '数字', en: 'Number' },
-  integer: { group: 'number', zh: '整数', en: 'Integer' },
-  decimal: { group: 'number', zh: '小数', en: 'Decimal' },
-  currency: { group: 'number', zh: '金额', en: 'Currency' },
-  rating: { group: 'number', zh: '评分', en: 'Rating' },
-  boolean: { group: 'choice', zh: '是/否', en: 'Yes/No' },
-  select: { group: 'choice', zh: '单选', en: 'Select' },
-  multiselect: { group: 'choice', zh: '多选', en: 'Multi-select' },
-  tags: { group: 'choice', zh: '标签', en: 'Tags' },
-  date: { group: 'time', zh: '日期', en: 'Date' },
-  datetime: { group: 'time', zh: '日期时间', en: 'Date & time' },
-  link: { group: 'relation', zh: '关联', en: 'Link' },
-  user: { group: 'relation', zh: '人员', en: 'User' },
-  table: { group: 'relation', zh: '子表', en: 'Child table' },
-  rollup: { group: 'relation', zh: '汇总', en: 'Rollup' },
-  attachment: { group: 'other', zh: '附件', en: 'Attachment' },
-  auto_number: { group: 'other', zh: '自动编号', en: 'Auto number' },
-  region: { group: 'other', zh: '地区', en: 'Region' },
+// The server's palette (`GET /api/field-types`): each type's name in both languages and its
+// group come from the field type registry, read once; until it is read a type shows its id.
+const served = reactive({ labels: {}, groups: {}, groupList: [] })
+let reading = null
+
+/** Remembers the names and groups the server's palette (`{types, groups}`) gives the types. */
+export function rememberPalette(answer) {
+  for (const entry of answer?.types ?? []) {
+    served.labels[entry.type] = entry.label
+    served.groups[entry.type] = entry.group
+  }
+  served.groupList = answer?.groups ?? []
 }
 
-/** The palette's groups, in order; each is named by `designer.group.<id>` in i18n.js. */
-export const GROUPS = [{ id: 'basic' }, { id: 'number' }, { id: 'choice' }, { id: 'time' }, { id: 'relation' }, { id: 'other' }]
+/** Reads the palette once (admins only), for pages that name field types. */
+export function ensurePalette() {
+  reading ??= api.fieldTypes().then(rememberPalette, () => (reading = null))
+  return reading
+}
+
+/** The palette's groups, in order: `[{id, label}]`. */
+export function paletteGroups() {
+  return served.groupList
+}
+
+/** The palette group of a type (`other` for a type the palette does not group). */
+export function typeGroup(type) {
+  return served.groups[type] ?? 'other'
+}
 
 /** The type's name in the current locale. */
 export function typeName(type) {
-  const info = TYPE_INFO[type]
-  return info ? (locale.value === 'zh-CN' ? info.zh : info.en) : type
+  return label(served.labels[type], type)
 }
 
 /** The type's name in both languages, as a label a new field starts with. */
 export function typeLabel(type) {
-  const info = TYPE_INFO[type]
-  return info ? { en: info.en, 'zh-CN': info.zh } : { en: type, 'zh-CN': type }
+  const l = served.labels[type]
+  return l && typeof l === 'object' ? { ...l } : { en: type, 'zh-CN': type }
 }
 
 export const SNAKE = /^[a-z][a-z0-9_]*$/
