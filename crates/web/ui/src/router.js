@@ -34,6 +34,7 @@ export const router = createRouter({
         { path: '-/builder', name: 'admin-builder', component: () => import('./views/BuilderView.vue'), meta: { admin: true } },
         { path: '-/builder/:app', name: 'admin-builder-app', component: () => import('./views/BuilderView.vue'), meta: { admin: true } },
         { path: '-/builder/:app/forms/:form', name: 'admin-designer', component: () => import('./views/FormDesigner.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/settings', name: 'admin-builder-settings', component: () => import('./views/AppSettingsView.vue'), meta: { admin: true } },
         { path: ':app', name: 'app', component: HomeView },
         // Loaded when first opened: the charts are most of its weight, and many users never do.
         { path: ':app/dashboards/:dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue') },

@@ -2,7 +2,7 @@
 // input: an input that silently clamps hides the server's explanation of what is allowed.
 import { h, defineComponent } from 'vue'
 import { ElInputNumber, ElRate } from 'element-plus'
-import { formatNumber } from '../format'
+import { currencyOf, currencySymbol, formatMoney, formatNumber } from '../format'
 import { simpleWidget, widgetProps } from './widget'
 
 function range({ min, max }) {
@@ -19,6 +19,29 @@ const numberInput = (name, precision) =>
     (field) => ({ precision, controls: false, placeholder: range(field), valueOnClear: null, class: 'number-input' }),
     (v) => (v === undefined || Number.isNaN(v) ? null : v),
   )
+
+// An amount: two digits after the point, the symbol of the app's currency before it.
+const CurrencyWidget = defineComponent({
+  name: 'CurrencyWidget',
+  props: widgetProps,
+  emits: ['update:modelValue'],
+  setup(props, { emit }) {
+    return () =>
+      h(
+        ElInputNumber,
+        {
+          precision: 2,
+          controls: false,
+          placeholder: range(props.field),
+          valueOnClear: null,
+          class: 'number-input',
+          modelValue: props.modelValue ?? undefined,
+          'onUpdate:modelValue': (v) => emit('update:modelValue', v === undefined || Number.isNaN(v) ? null : v),
+        },
+        { prefix: () => currencySymbol(currencyOf(props.app)) },
+      )
+  },
+})
 
 // Stars; 0 means "no rating" and is stored as 0 (the server's range starts at 0).
 const RatingWidget = defineComponent({
@@ -40,7 +63,8 @@ export default {
   number: { widget: numberInput('NumberWidget', undefined), column: 'number', format: (v) => formatNumber(v) },
   integer: { widget: numberInput('IntegerWidget', 0), column: 'number', format: (v) => formatNumber(v) },
   decimal: { widget: numberInput('DecimalWidget', undefined), column: 'number', format: (v) => formatNumber(v) },
-  currency: { widget: numberInput('CurrencyWidget', 2), column: 'number', format: (v) => formatNumber(v, { fraction: 2 }) },
+  // In the currency of the app the field belongs to (its app.json's `currency`).
+  currency: { widget: CurrencyWidget, column: 'number', format: (v, field, app) => formatMoney(v, currencyOf(app)) },
   rating: {
     widget: RatingWidget,
     column: 'number',
