@@ -9,116 +9,12 @@
 // step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure, leaving a screenshot of the
 // failing page in the temporary folder.
-import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
+import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { BASE, SHOTS, TIMEOUT, answerTo, check, context, eventually, finish, page, step } from './harness.mjs'
 
-let chromium
-try {
-  ;({ chromium } = await import('playwright-core'))
-} catch {
-  console.error('browser: playwright-core is not installed; run `npm ci --prefix tests/browser` first')
-  process.exit(2)
-}
-
-const BASE = process.env.TESSERA_URL?.replace(/\/+$/, '')
-if (!BASE) {
-  console.error('browser: set TESSERA_URL to a running `tessera serve --demo`, e.g. http://127.0.0.1:8080')
-  process.exit(2)
-}
-const SHOTS = process.env.TESSERA_SCREENSHOTS
-if (SHOTS) mkdirSync(SHOTS, { recursive: true })
-const TIMEOUT = 15_000
 const APP = 'crm'
-
-const profile = mkdtempSync(join(tmpdir(), 'tessera-browser-'))
-let context
-try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1280, height: 860 },
-  })
-} catch (e) {
-  console.error(`browser: cannot start Chromium (apt-get install -y chromium): ${e.message.split('\n')[0]}`)
-  rmSync(profile, { recursive: true, force: true })
-  process.exit(2)
-}
-const page = context.pages()[0] ?? (await context.newPage())
-page.setDefaultTimeout(TIMEOUT)
-
-// Problems the page itself reports fail the step they happen in: an uncaught exception in
-// the UI, or a server error (5xx) answering the UI.
-const problems = []
-page.on('pageerror', (e) => problems.push(`uncaught error in the page: ${e.message}`))
-page.on('response', (r) => {
-  if (r.status() >= 500) problems.push(`${r.request().method()} ${r.url()} answered ${r.status()}`)
-})
-
-// A stray rejected promise of the test itself must not kill it without the summary line.
-process.on('unhandledRejection', (e) => problems.push(`unhandled: ${e?.message ?? e}`))
-
-let passed = 0
-let failed = 0
-let stepNo = 0
-
-async function step(name, body) {
-  stepNo += 1
-  problems.length = 0
-  try {
-    await body()
-    if (problems.length) throw new Error(problems.join('; '))
-    passed += 1
-    console.log(`ok ${stepNo} - ${name}`)
-    if (SHOTS) await page.screenshot({ path: join(SHOTS, `${String(stepNo).padStart(2, '0')}.png`), fullPage: true })
-  } catch (e) {
-    failed += 1
-    const shot = join(tmpdir(), `tessera-browser-failure-${stepNo}.png`)
-    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
-    console.log(`not ok ${stepNo} - ${name}: ${e.message.split('\n')[0]}`)
-    console.log(`  page: ${page.url()}; screenshot: ${shot}`)
-    await finish()
-  }
-}
-
-async function finish() {
-  console.log(`browser: ${passed} passed, ${failed} failed`)
-  await context.close().catch(() => {})
-  rmSync(profile, { recursive: true, force: true })
-  process.exit(failed ? 1 : 0)
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message)
-}
-
-/** Waits until `probe()` returns true (the page re-renders after an answer arrives). */
-async function eventually(probe, message) {
-  const deadline = Date.now() + TIMEOUT
-  while (!(await probe())) {
-    if (Date.now() > deadline) throw new Error(typeof message === 'function' ? await message() : message)
-    await page.waitForTimeout(100)
-  }
-}
-
-/** Does `action` and returns the response to the API call it causes (`method`, a URL part). */
-async function answerTo(method, part, action) {
-  const [response] = await Promise.all([
-    page.waitForResponse((r) => r.request().method() === method && r.url().includes(part)),
-    action(),
-  ])
-  return response
-}
 
 /** Amounts as shown in the list (`1,234.00`), as numbers; empty cells are skipped. */
 async function shownAmounts() {
@@ -758,10 +654,14 @@ async function designField(type, id, zh, en, { drag = false } = {}) {
   await page.locator(`[data-canvas-field="${id}"]`).waitFor()
 }
 
+// The definition the designer sent with its last save.
+let sentDesign = null
+
 /** Saves the designer's draft; answers the problems the server found. */
 async function saveDesign() {
   const response = await answerTo('PUT', '/definitions/form/', () => page.click('[data-designer-save]'))
   check(response.status() === 200, `PUT form answered ${response.status()}: ${await response.text()}`)
+  sentDesign = response.request().postDataJSON()?.definition ?? null
   await eventually(async () => (await page.locator('[data-designer-dirty]').count()) === 0, 'the designer still says unsaved')
   return (await response.json()).problems ?? []
 }
@@ -803,16 +703,23 @@ await step('admin adds the role requester to the app', async () => {
   await page.locator('[data-builder-roles] [data-builder-role="requester"]').waitFor()
 })
 
-await step('admin designs a small form location and saves it', async () => {
+await step('admin designs a small form location, with name as its duplicate key, and saves it', async () => {
   await newFormInBuilder('location', '地点', 'Location')
   await designField('text', 'name', '名称', 'Name')
   await page.click('[data-prop-required]')
   await choose(page.locator('[data-form-title-field]'), '.el-select-dropdown__item:has-text("名称")')
+  await page.click('#tab-settings')
+  const dedupe = page.locator('[data-form-keys="dedupe"]')
+  await dedupe.locator('[data-key-add]').click()
+  await choose(dedupe.locator('[data-key="0"] [data-key-fields]'), '[data-key-field-option="name"]')
+  await page.keyboard.press('Escape')
   const problems = await saveDesign()
   check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+  check(JSON.stringify(sentDesign?.dedupe) === '[["name"]]', `the duplicate keys saved are ${JSON.stringify(sentDesign?.dedupe)}`)
+  await page.click('#tab-design')
 })
 
-await step('admin designs the form request: fields, formula, condition, child table, link', async () => {
+await step('admin designs the form request: fields, coloured options, formula, condition, child table, link', async () => {
   await page.click('[data-designer] h2 a') // back to the app
   await page.locator('[data-builder-forms] [data-builder-form="location"]').waitFor()
   await newFormInBuilder('request', '申请', 'Request')
@@ -826,13 +733,20 @@ await step('admin designs the form request: fields, formula, condition, child ta
     await row.locator('input[data-option-zh]').fill(zh)
     await row.locator('input[data-option-en]').fill(en)
   }
+  await choose(page.locator('[data-prop-options] [data-option="0"] [data-option-color]'), '[data-color-option="blue"]')
+  await choose(page.locator('[data-prop-options] [data-option="1"] [data-option-color]'), '[data-color-option="orange"]')
   await designField('integer', 'qty', '数量', 'Quantity')
   await designField('number', 'unit_price', '单价', 'Unit price')
   await designField('number', 'total', '总价', 'Total')
-  await page.locator('textarea[data-prop-formula]').fill(FORMULA)
+  await page.locator('[data-prop-formula] .cm-content').fill(FORMULA)
   await designField('boolean', 'urgent', '加急', 'Urgent')
   await designField('text', 'reason', '加急原因', 'Reason')
-  await page.locator('input[data-prop-visible-if]').fill('record.urgent == true')
+  // The condition built as a row (field, operator, value) writes the rule text.
+  const visibleIf = page.locator('[data-prop-visible-if]')
+  await visibleIf.locator('[data-cond-add]').click()
+  await choose(visibleIf.locator('[data-cond-row="0"] [data-cond-field]'), '[data-cond-field-option="urgent"]')
+  await eventually(async () => (await visibleIf.locator('[data-cond-text]').innerText()) === 'record.urgent == true',
+    async () => `the condition reads "${await visibleIf.locator('[data-cond-text]').innerText()}"`)
   await designField('date', 'needed_by', '需要日期', 'Needed by', { drag: true })
   await designField('table', 'items', '明细', 'Items')
   await page.click('[data-canvas-child="items.name"]')
@@ -866,15 +780,25 @@ await step('undo and redo take back and bring back an edit', async () => {
   await page.locator('[data-canvas-field="location"]').waitFor()
 })
 
-await step('a broken formula is answered as a problem at its field; clicking it selects the field', async () => {
+await step('a broken formula is marked as typed and answered as a problem at its field; clicking it selects the field', async () => {
   await page.click('[data-canvas-field="total"]')
-  await page.locator('textarea[data-prop-formula]').fill('record.qty *')
+  const formula = page.locator('[data-prop-formula]')
+  const [checked] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/expressions/check') && r.request().postDataJSON()?.expression === 'record.qty *'),
+    formula.locator('.cm-content').fill('record.qty *'),
+  ])
+  check(checked.status() === 200, `the check answered ${checked.status()}: ${await checked.text()}`)
+  check((await checked.json()).problems?.length > 0, 'the check finds nothing wrong with "record.qty *"')
+  // Marked as typed: underlined, in the gutter, and said under the editor.
+  await formula.locator('.cm-lintRange-error').first().waitFor()
+  await formula.locator('.cm-lint-marker-error').first().waitFor()
+  await formula.locator('[data-expr-problem]').first().waitFor()
   await page.click('[data-canvas-field="qty"]')
   const problems = await saveDesign()
   check(problems.some((p) => p.pointer === '/fields/4/formula'), `the problems are ${JSON.stringify(problems)}`)
   await page.click('[data-designer-problems] [data-problem-pointer="/fields/4/formula"]')
   await eventually(async () => (await page.locator('input[data-prop-id]').inputValue()) === 'total', 'the problem does not select total')
-  await page.locator('textarea[data-prop-formula]').fill(FORMULA)
+  await page.locator('[data-prop-formula] .cm-content').fill(FORMULA)
 })
 
 await step('admin sets who may do what, total read-only for requester, and saves without problems', async () => {
@@ -882,6 +806,9 @@ await step('admin sets who may do what, total read-only for requester, and saves
   await page.click('[data-matrix-field="total"] [data-matrix-readonly="requester"]')
   const problems = await saveDesign()
   check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+  const category = sentDesign?.fields?.find((f) => f.id === 'category')
+  check(category?.options?.map((o) => o.color).join() === 'blue,orange', `the options saved are ${JSON.stringify(category?.options)}`)
+  check(sentDesign?.fields?.find((f) => f.id === 'reason')?.visible_if === 'record.urgent == true', 'reason is not saved visible if urgent')
 })
 
 await step('a save over a conflicting change is refused (409) and the designer offers a reload', async () => {
@@ -925,8 +852,21 @@ await step('the designer’s preview hides reason until urgent is ticked and com
   await page.locator('[data-preview] [data-field="title"] input').click()
   await eventually(async () => /7\.5/.test(await page.locator('[data-preview] [data-field="total"]').innerText()),
     async () => `the preview's total shows "${await page.locator('[data-preview] [data-field="total"]').innerText()}"`)
+})
+
+await step('at phone width the designer’s preview is narrow and still hides reason as the server answers', async () => {
   await page.click('[data-preview-width] label:nth-child(2)')
+  await eventually(async () => (await page.locator('[data-preview]').boundingBox())?.width <= 420,
+    async () => `the phone preview is ${(await page.locator('[data-preview]').boundingBox())?.width}px wide`)
+  check((await page.locator('[data-preview] .el-form--label-top').count()) === 1, 'the phone preview does not put labels on top')
+  await page.locator('[data-preview] [data-field="reason"]').waitFor() // urgent is still ticked
+  const untick = await answerTo('POST', '/definitions/form/request/preview', () => page.click('[data-preview] [data-field="urgent"] .el-switch'))
+  check((await untick.json()).hidden?.includes('reason'), 'the server does not hide reason')
+  await eventually(async () => (await page.locator('[data-preview] [data-field="reason"]').count()) === 0, 'reason shows with urgent not ticked')
+  await answerTo('POST', '/definitions/form/request/preview', () => page.click('[data-preview] [data-field="urgent"] .el-switch'))
+  await page.locator('[data-preview] [data-field="reason"]').waitFor()
   if (SHOTS) await page.screenshot({ path: join(SHOTS, 'designer-preview.png'), fullPage: true })
+  await page.click('[data-preview-width] label:nth-child(1)')
   await page.click('#tab-design')
 })
 
@@ -979,6 +919,113 @@ await step('rep1 opens the new app’s form: reason hidden until urgent, total c
   check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
   const made = await response.json()
   check((made.data ?? made).total === 2400 && (made.data ?? made).reason, `the record saved is ${JSON.stringify(made)}`)
+})
+
+// ---- Publishing with impact analysis, and the release history (issue 21): the exported app is
+// checked by the command line; a required field added to the CRM's account is published only
+// once the admin gave the accounts stored a default, and the release history shows it.
+const { spawnSync } = await import('node:child_process')
+const { writeFileSync } = await import('node:fs')
+
+/** `GET path` of the API in the page, as the signed-in user: `{status, json?, bytes?, text?}`. */
+function apiGet(path, { binary = false } = {}) {
+  return page.evaluate(async ({ url, binary }) => {
+    const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
+    const headers = stored.token ? { Authorization: `Bearer ${stored.token}` } : {}
+    const response = await fetch(url, { headers, credentials: 'same-origin' })
+    if (!response.ok) return { status: response.status, text: await response.text() }
+    if (binary) return { status: response.status, bytes: Array.from(new Uint8Array(await response.arrayBuffer())) }
+    return { status: response.status, json: await response.json() }
+  }, { url: `${BASE}${path}`, binary })
+}
+
+await step('the exported app passes tessera check', async () => {
+  await signInWith('admin', 'demo')
+  await page.locator('[data-nav] [data-nav-page="admin-builder"]').waitFor()
+  const bundle = await apiGet(`/api/apps/${BUILT}/bundle`, { binary: true })
+  check(bundle.status === 200, `GET bundle answered ${bundle.status}: ${bundle.text}`)
+  const file = join(tmpdir(), `tessera-smoke-${stamp}-${BUILT}.tpl`)
+  writeFileSync(file, Buffer.from(bundle.bytes))
+  try {
+    const run = spawnSync(process.env.TESSERA_BIN ?? 'target/debug/tessera', ['check', file], { encoding: 'utf8', timeout: 60_000 })
+    const output = `${run.stdout ?? ''}${run.stderr ?? ''}${run.error ? run.error.message : ''}`.trim()
+    check(run.status === 0, `tessera check exited ${run.status}: ${output.slice(0, 400)}`)
+    check(!/error|problem/i.test(output), `tessera check reported: ${output.slice(0, 400)}`)
+  } finally {
+    rmSync(file, { force: true })
+  }
+})
+
+let accountSample
+
+await step('a required vat_no on account: publish shows how many accounts would not validate; with a default it publishes', async () => {
+  const counted = await apiGet(`/api/apps/${APP}/forms/account/records?limit=1&count=true`)
+  const total = counted.json?.total
+  check(counted.status === 200 && typeof total?.records === 'number' && !total.capped, `the account count answered ${JSON.stringify(total)}`)
+  const accounts = total.records
+  check(accounts > 0, 'the CRM has no accounts')
+  await page.goto(`${BASE}/#/-/builder/${APP}/forms/account`)
+  await page.locator('[data-palette] [data-palette-type="text"]').waitFor()
+  await page.locator('[data-canvas-field="name"]').waitFor()
+  await designField('text', 'vat_no', '税号', 'VAT number')
+  await page.click('[data-prop-required]')
+  const problems = await saveDesign()
+  check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+  await page.click('[data-designer] h2 a')
+  await page.locator('[data-builder-forms] [data-builder-form="account"]').waitFor()
+  await page.locator('input[data-builder-publish-message]').fill(`VAT numbers (smoke ${stamp})`)
+  // The publish button measures the impact first and publishes nothing.
+  const publishes = []
+  const onRequest = (r) => r.method() === 'POST' && r.url().includes(`/api/apps/${APP}/publish`) && publishes.push(r.url())
+  page.on('request', onRequest)
+  try {
+    const measured = await answerTo('POST', `/api/apps/${APP}/impact`, () => page.click('[data-builder-publish-submit]'))
+    check(measured.status() === 200, `impact answered ${measured.status()}: ${await measured.text()}`)
+    const account = (await measured.json()).forms.find((f) => f.form === 'account')
+    check(account?.invalid === accounts && account.records === accounts, `the impact on account is ${JSON.stringify(account)}, not ${accounts} of ${accounts}`)
+    const shown = page.locator('[data-impact] [data-impact-form="account"]')
+    await shown.waitFor()
+    check((await shown.getAttribute('data-impact-invalid')) === String(accounts), `the panel counts ${await shown.getAttribute('data-impact-invalid')} invalid accounts, not ${accounts}`)
+    const summary = await shown.locator('[data-impact-summary]').innerText()
+    check(summary.includes(String(accounts)), `the panel says "${summary}"`)
+    await shown.locator('[data-impact-field="vat_no"] [data-impact-sample]').first().waitFor()
+    accountSample = await shown.locator('[data-impact-field="vat_no"] [data-impact-sample]').first().getAttribute('data-impact-sample')
+    check(await page.locator('[data-impact-publish]').isDisabled(), 'Publish is enabled while accounts would not validate')
+    check(publishes.length === 0, `the draft was published before the impact was dealt with: ${publishes.join(', ')}`)
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, 'publish-impact.png'), fullPage: true })
+    const again = await answerTo('POST', `/api/apps/${APP}/impact`, () => shown.locator('input[data-impact-default="vat_no"]').fill('unknown'))
+    const sent = again.request().postDataJSON().migrations
+    check(JSON.stringify(sent) === JSON.stringify([{ op: 'default', form: 'account', field: 'vat_no', value: 'unknown' }]), `the impact was measured with ${JSON.stringify(sent)}`)
+    check((await again.json()).forms.every((f) => f.invalid === 0), `records would still not validate: ${JSON.stringify(await again.json())}`)
+  } finally {
+    page.off('request', onRequest)
+  }
+  await eventually(async () => !(await page.locator('[data-impact-publish]').isDisabled()), 'Publish stays disabled after the default')
+  const response = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-impact-publish]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+  const body = response.request().postDataJSON()
+  check(body.migrations?.[0]?.value === 'unknown' && body.message === `VAT numbers (smoke ${stamp})`, `publish sent ${JSON.stringify(body)}`)
+  await page.locator('[data-builder-published]').waitFor()
+  // An account stored before the release now holds the default.
+  await page.goto(`${BASE}/#/${APP}/account/${accountSample}`)
+  const field = page.locator('[data-field="vat_no"]')
+  await field.waitFor()
+  const value = async () => ((await field.locator('input').count()) ? field.locator('input').inputValue() : field.innerText())
+  await eventually(async () => (await value()).includes('unknown'), async () => `the account's vat_no shows "${await value()}"`)
+})
+
+await step('the release history shows the new release and its diff names vat_no', async () => {
+  await answerTo('GET', `/api/apps/${APP}/releases`, () => page.goto(`${BASE}/#/-/builder/${APP}`))
+  const newest = page.locator('[data-releases] [data-release]').first()
+  await newest.waitFor()
+  const release = await newest.getAttribute('data-release')
+  const message = await page.locator(`[data-releases] [data-release-message="${release}"]`).innerText()
+  check(message.includes(`smoke ${stamp}`), `the newest release #${release} says "${message}"`)
+  const added = page.locator('[data-releases] [data-diff-file="forms/account.json"] [data-diff-field="vat_no"]')
+  await added.waitFor()
+  check((await added.getAttribute('data-diff-mark')) === 'added', `vat_no is marked ${await added.getAttribute('data-diff-mark')}`)
+  check((await added.innerText()).includes('vat_no'), `the diff row says "${await added.innerText()}"`)
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, 'releases.png'), fullPage: true })
 })
 
 await finish()

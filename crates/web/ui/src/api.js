@@ -254,11 +254,30 @@ export const api = {
   /** Builders: `{message, migrations?}` → 201 the release; 422 with every problem. */
   publish: (app, message, migrations) =>
     request('POST', `/api/apps/${enc(app)}/publish`, { body: migrations ? { message, migrations } : { message } }),
+  /**
+   * Builders: what publishing the draft with `migrations` would do to the records stored,
+   * `{forms: [{form, records, changed, invalid, problems: [{pointer, field?, code?, message,
+   * records, samples, fixes?}]}], flows: [{form, states, staying}]}`; 422 with the draft's problems.
+   */
+  impact: (app, migrations = []) => request('POST', `/api/apps/${enc(app)}/impact`, { body: { migrations } }),
+  /** Builders: the published releases, newest first, `{items: [{release, source, author, published_at, message, files}]}`. */
+  releases: (app) => request('GET', `/api/apps/${enc(app)}/releases`),
+  /** Builders: what changed from release `from` to `to`, `{items: [{path, change, lists?, parts?}]}`. */
+  releaseDiff: (app, from, to) => request('GET', `/api/apps/${enc(app)}/releases/${enc(from)}/diff/${enc(to)}`),
+  /** Builders: publishes release `release` again → 201 the new release; 422 like a publish. */
+  rollback: (app, release, message, migrations = []) =>
+    request('POST', `/api/apps/${enc(app)}/releases/${enc(release)}/rollback`, { body: { message, migrations } }),
   /** Builders: a new record of the draft's form as the server's rules make it, `{data, hidden, required, errors}`. */
   previewDraft: (app, form, data) =>
     request('POST', `/api/apps/${enc(app)}/definitions/form/${enc(form)}/preview`, { body: { data } }),
   /** Admins: the field type palette, `{types: [{type, widget, properties, ...}], $defs}`. */
   fieldTypes: () => request('GET', '/api/field-types'),
+  /**
+   * Builders: the problems `tessera check` finds in an expression over a form with the field
+   * ids `fields`, `{problems: [{line?, column?, message}]}` (1-based; no place: the whole text).
+   */
+  checkExpression: (app, expression, fields) =>
+    request('POST', `/api/apps/${enc(app)}/expressions/check`, { body: { expression, fields } }),
   /** The functions a rule or an expression may call, `{items: [{name, call, returns, group, doc}]}`. */
   ruleFunctions: () => request('GET', '/api/rule-functions'),
 

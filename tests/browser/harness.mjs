@@ -1,0 +1,120 @@
+// What every browser test of Tessera's UI shares: a headless Chromium with a fresh profile, one
+// page, and steps that each pass or fail with a screenshot. A test script imports this first:
+//
+//   import { BASE, page, step, finish, check, eventually, answerTo } from './harness.mjs'
+//
+// TESSERA_URL is the server under test; optional TESSERA_SCREENSHOTS=<dir> keeps a screenshot
+// after every step (named after the script), CHROMIUM=<path> overrides /usr/bin/chromium. A run
+// prints one line per step and finally `browser: N passed, M failed`, and exits non-zero on any
+// failure, leaving a screenshot of the failing page in the temporary folder.
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+
+let chromium
+try {
+  ;({ chromium } = await import('playwright-core'))
+} catch {
+  console.error('browser: playwright-core is not installed; run `npm ci --prefix tests/browser` first')
+  process.exit(2)
+}
+
+export const BASE = process.env.TESSERA_URL?.replace(/\/+$/, '')
+if (!BASE) {
+  console.error('browser: set TESSERA_URL to a running `tessera serve --demo`, e.g. http://127.0.0.1:8080')
+  process.exit(2)
+}
+export const SHOTS = process.env.TESSERA_SCREENSHOTS
+if (SHOTS) mkdirSync(SHOTS, { recursive: true })
+export const TIMEOUT = 15_000
+// Screenshots are named after the script that runs (`smoke-01.png`).
+const SCRIPT = basename(process.argv[1] ?? 'browser', '.mjs')
+
+const profile = mkdtempSync(join(tmpdir(), 'tessera-browser-'))
+export let context
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1280, height: 860 },
+  })
+} catch (e) {
+  console.error(`browser: cannot start Chromium (apt-get install -y chromium): ${e.message.split('\n')[0]}`)
+  rmSync(profile, { recursive: true, force: true })
+  process.exit(2)
+}
+export const page = context.pages()[0] ?? (await context.newPage())
+page.setDefaultTimeout(TIMEOUT)
+
+// Problems the page itself reports fail the step they happen in: an uncaught exception in
+// the UI, or a server error (5xx) answering the UI.
+const problems = []
+page.on('pageerror', (e) => problems.push(`uncaught error in the page: ${e.message}`))
+page.on('response', (r) => {
+  if (r.status() >= 500) problems.push(`${r.request().method()} ${r.url()} answered ${r.status()}`)
+})
+
+// A stray rejected promise of the test itself must not kill it without the summary line.
+process.on('unhandledRejection', (e) => problems.push(`unhandled: ${e?.message ?? e}`))
+
+let passed = 0
+let failed = 0
+let stepNo = 0
+
+export async function step(name, body) {
+  stepNo += 1
+  problems.length = 0
+  try {
+    await body()
+    if (problems.length) throw new Error(problems.join('; '))
+    passed += 1
+    console.log(`ok ${stepNo} - ${name}`)
+    if (SHOTS) await page.screenshot({ path: join(SHOTS, `${SCRIPT}-${String(stepNo).padStart(2, '0')}.png`), fullPage: true })
+  } catch (e) {
+    failed += 1
+    const shot = join(tmpdir(), `tessera-${SCRIPT}-failure-${stepNo}.png`)
+    await page.screenshot({ path: shot, fullPage: true }).catch(() => {})
+    console.log(`not ok ${stepNo} - ${name}: ${e.message.split('\n')[0]}`)
+    console.log(`  page: ${page.url()}; screenshot: ${shot}`)
+    await finish()
+  }
+}
+
+export async function finish() {
+  console.log(`browser: ${passed} passed, ${failed} failed`)
+  await context.close().catch(() => {})
+  rmSync(profile, { recursive: true, force: true })
+  process.exit(failed ? 1 : 0)
+}
+
+export function check(condition, message) {
+  if (!condition) throw new Error(message)
+}
+
+/** Waits until `probe()` returns true (the page re-renders after an answer arrives). */
+export async function eventually(probe, message) {
+  const deadline = Date.now() + TIMEOUT
+  while (!(await probe())) {
+    if (Date.now() > deadline) throw new Error(typeof message === 'function' ? await message() : message)
+    await page.waitForTimeout(100)
+  }
+}
+
+/** Does `action` and returns the response to the API call it causes (`method`, a URL part). */
+export async function answerTo(method, part, action) {
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === method && r.url().includes(part)),
+    action(),
+  ])
+  return response
+}
