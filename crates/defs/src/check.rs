@@ -164,6 +164,19 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
     {
         at(file, "/title_field".into(), format!("no field `{title}`"));
     }
+    let mut tabs = HashSet::new();
+    for (t, tab) in form.tabs.iter().enumerate() {
+        if !tabs.insert(tab.id.as_str()) {
+            at(file, format!("/tabs/{t}/id"), format!("tab `{}` is listed twice", tab.id));
+        } else if !form.layout.iter().any(|s| s.tab.as_deref() == Some(tab.id.as_str())) {
+            at(file, format!("/tabs/{t}"), format!("no section is on tab `{}`", tab.id));
+        }
+    }
+    for (s, section) in form.layout.iter().enumerate() {
+        if let Some(tab) = section.tab.as_deref().filter(|tab| !tabs.contains(tab)) {
+            at(file, format!("/layout/{s}/tab"), format!("no tab `{tab}` in `tabs`"));
+        }
+    }
     let mut placed = HashSet::new();
     for (s, section) in form.layout.iter().enumerate() {
         for (i, name) in section.fields.iter().enumerate() {

@@ -26,6 +26,9 @@ pub struct Form {
     /// Sections of the record page; fields not placed in any section follow at the end.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layout: Vec<Section>,
+    /// Tabs of the record page, in order; each shows the sections that name it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tabs: Vec<Tab>,
     /// Database indexes, each a list of field ids (leading field first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<Vec<String>>,
@@ -333,4 +336,22 @@ impl Choice {
 pub struct Section {
     pub label: Label,
     pub fields: Vec<String>,
+    /// How many columns its fields are laid out in on a wide screen (one on a phone); when
+    /// absent, as many as fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 4))]
+    pub columns: Option<u8>,
+    /// The tab (of the form's `tabs`) the section is shown on; a section without one is shown
+    /// above the tabs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tab: Option<String>,
+}
+
+/// A tab of the record page, holding the sections that name it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Tab {
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub id: String,
+    pub label: Label,
 }

@@ -31,7 +31,7 @@ pub use flow::{
     ALL_FIELDS, APPROVAL_ACTIONS, Approval, ApprovalStep, Approver, CreateEffect, Effect, Fallback, Flow, Guard, Lock, Mode, NotifyEffect,
     PREVIOUS_STEP, REAPPROVE, Reapprove, State, Timer, TimerAction, Transition, Upgrade, WebhookEffect, Who, parse_duration,
 };
-pub use form::{Action, CHOICE_COLORS, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Rounding, Scope, Section};
+pub use form::{Action, CHOICE_COLORS, Choice, Field, FieldKind, Form, Grant, Hook, HookKind, Rounding, Scope, Section, Tab};
 pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, load_files, parse_definition};
 pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};

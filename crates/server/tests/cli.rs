@@ -30,7 +30,10 @@ fn check_passes_on_the_crm_and_fails_with_file_and_pointer_on_a_broken_copy() {
         copy.join("forms/order.json"),
         r#"{"$schema": "../../../schemas/form.schema.json", "label": "Order", "fields": [
             {"id": "customer", "type": "link", "label": "Customer", "form": "customer"},
-            {"id": "qty", "type": "integer", "label": "Qty", "min": "one"}]}"#,
+            {"id": "qty", "type": "integer", "label": "Qty", "min": "one"}],
+            "tabs": [{"id": "more", "label": "More"}],
+            "layout": [{"label": "Main", "fields": ["qty"], "tab": "main", "columns": 2},
+                       {"label": "Who", "fields": ["customer"], "columns": 5}]}"#,
     )
     .unwrap();
     let (code, out) = tessera(&["check", copy.to_str().unwrap()]);
@@ -40,6 +43,7 @@ fn check_passes_on_the_crm_and_fails_with_file_and_pointer_on_a_broken_copy() {
     let shown = |suffix: &str| lines.iter().any(|l| l.ends_with(suffix));
     assert!(shown("app.json: /navigation/0/forms/1: no form `invoice`"), "{out}");
     assert!(lines.iter().any(|l| l.contains("forms/order.json: /fields/1/min: ")), "{out}");
+    assert!(lines.iter().any(|l| l.contains("forms/order.json: /layout/1/columns: ")), "{out}");
     assert!(out.contains("problem(s)"), "{out}");
 }
 
@@ -280,4 +284,32 @@ async fn operators_add_users_set_passwords_make_tokens_and_disable_users_before_
     assert!(engine.authenticate(&token, engine::Csrf::NotNeeded).await.is_err(), "a disabled user's token works");
     engine.close().await.unwrap();
     std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn check_names_a_section_on_an_unknown_tab_and_a_tab_without_sections() {
+    let copy = std::env::temp_dir().join(format!("tessera-cli-tabs-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    std::fs::create_dir_all(copy.join("forms")).unwrap();
+    std::fs::write(
+        copy.join("app.json"),
+        r#"{"$schema": "../../schemas/app.schema.json", "format_version": 1, "id": "shop", "name": "Shop", "version": "1"}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        copy.join("forms/order.json"),
+        r#"{"$schema": "../../../schemas/form.schema.json", "label": "Order",
+            "fields": [{"id": "qty", "type": "integer", "label": "Qty"}, {"id": "note", "type": "text", "label": "Note"}],
+            "tabs": [{"id": "main", "label": "Main"}, {"id": "more", "label": "More"}],
+            "layout": [{"label": "Order", "fields": ["qty"], "tab": "main", "columns": 2},
+                       {"label": "Notes", "fields": ["note"], "tab": "notes"}]}"#,
+    )
+    .unwrap();
+    let (code, out) = tessera(&["check", copy.to_str().unwrap()]);
+    std::fs::remove_dir_all(&copy).ok();
+    assert_eq!(code, 1, "{out}");
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("forms/order.json")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines[0].ends_with("/layout/1/tab: no tab `notes` in `tabs`"), "{out}");
+    assert!(lines[1].ends_with("/tabs/1: no section is on tab `more`"), "{out}");
 }
