@@ -138,8 +138,11 @@ pub struct Field {
     /// save: `half_up` unless set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rounding: Option<Rounding>,
-    /// Pattern of an `auto_number`: `{YYYY}`, `{MM}`, `{DD}` and a run of `#` for the counter,
-    /// e.g. `QT-{YYYY}-{#####}`. The counter restarts whenever the text around it changes.
+    /// Of a `text` field: a regular expression its values must match (unanchored: write `^…$`
+    /// for the whole value; at most 500 characters, no look-around or back-references).
+    /// Of an `auto_number`: the template of its numbers, `{YYYY}`, `{MM}`, `{DD}` and a run of
+    /// `#` for the counter, e.g. `QT-{YYYY}-{#####}`; the counter restarts whenever the text
+    /// around it changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
     /// Value given to a new record that does not set the field.

@@ -236,6 +236,13 @@ pub struct CompiledForm {
     validator: Validator,
 }
 
+/// The validator of a record's (or a value's) JSON Schema: formats checked, and patterns matched
+/// by the `regex` engine, whose time is linear in the value — a pattern an admin writes cannot
+/// make a save backtrack for ever.
+pub(crate) fn validator_for(schema: &Value) -> Result<Validator, jsonschema::ValidationError<'static>> {
+    jsonschema::draft202012::options().should_validate_formats(true).with_pattern_options(jsonschema::PatternOptions::regex()).build(schema)
+}
+
 impl CompiledForm {
     /// Compiles `form`. Errors (e.g. a default that its own field would refuse) are located by
     /// JSON pointer into the form file.
@@ -245,18 +252,13 @@ impl CompiledForm {
             return Err(problems);
         }
         let schema = object_schema(&form.fields);
-        let validator = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&schema)
-            .map_err(|e| vec![FieldError::definition("/fields", format!("form does not compile: {e}"))])?;
+        let validator =
+            validator_for(&schema).map_err(|e| vec![FieldError::definition("/fields", format!("form does not compile: {e}"))])?;
         let mut errors = Vec::new();
         for (i, field) in form.fields.iter().enumerate() {
             if let Some(default) = &field.default {
                 let field_schema = field_type(&field.kind).schema(field);
-                let ok = jsonschema::draft202012::options()
-                    .should_validate_formats(true)
-                    .build(&field_schema)
-                    .is_ok_and(|v| v.is_valid(default));
+                let ok = validator_for(&field_schema).is_ok_and(|v| v.is_valid(default));
                 if !ok {
                     errors.push(FieldError::definition(format!("/fields/{i}/default"), "default is not a valid value of the field"));
                 }

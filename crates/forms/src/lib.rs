@@ -12,7 +12,7 @@ mod size;
 
 pub use compiled::{CompiledForm, FieldCode, FieldError, LinkRef, MAX_PROBLEM_TEXT_CHARS};
 pub use field_types::{
-    COMMON_PROPERTIES, Column, FieldType, Palette, PaletteEntry, PaletteGroup, PaletteInfo, RegisterError, field_type, find_field_type,
-    palette, register_field_type,
+    COMMON_PROPERTIES, Column, FieldType, MAX_PATTERN_CHARS, Palette, PaletteEntry, PaletteGroup, PaletteInfo, RegisterError, field_type,
+    find_field_type, palette, register_field_type,
 };
 pub use size::{DataSize, largest_record};

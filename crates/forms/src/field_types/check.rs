@@ -49,6 +49,9 @@ fn check_fields(fields: &[Field], base: &str, errors: &mut Vec<FieldError>) {
         if field_type.holds_options() {
             check_options(field, &pointer, errors);
         }
+        if let Some(pattern) = field.pattern.as_deref().filter(|_| field_type.checks_pattern()) {
+            check_pattern(pattern, &pointer, errors);
+        }
         check_fields(&field.fields, &format!("{pointer}/fields"), errors);
     }
 }
@@ -59,6 +62,20 @@ fn stray_properties(field: &Field, field_type: &dyn FieldType) -> Vec<String> {
     let Ok(Value::Object(set)) = serde_json::to_value(field) else { return Vec::new() };
     let applies = |name: &str| COMMON_PROPERTIES.contains(&name) || field_type.properties().contains(&name);
     set.into_iter().map(|(name, _)| name).filter(|name| !applies(name)).collect()
+}
+
+/// The longest `pattern` a text field may have: a regular expression is for a code or a number
+/// plan, and its matching stays linear in the value (the `regex` engine), not in the pattern.
+pub const MAX_PATTERN_CHARS: usize = 500;
+
+/// A text field's `pattern` is a regular expression the validator can compile.
+fn check_pattern(pattern: &str, pointer: &str, errors: &mut Vec<FieldError>) {
+    let at = format!("{pointer}/pattern");
+    if pattern.chars().count() > MAX_PATTERN_CHARS {
+        errors.push(FieldError::definition(at, format!("a pattern is at most {MAX_PATTERN_CHARS} characters")));
+    } else if let Err(e) = crate::compiled::validator_for(&serde_json::json!({"type": "string", "pattern": pattern})) {
+        errors.push(FieldError::definition(at, format!("not a regular expression: {e}")));
+    }
 }
 
 /// A field of choices needs some, each listed once, each in a colour the UI can draw.
@@ -93,6 +110,25 @@ mod tests {
         form.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
         let form: Form = serde_json::from_value(form).unwrap();
         check_form(&form).into_iter().map(|e| format!("{}: {}", e.path, e.message)).collect()
+    }
+
+    #[test]
+    fn a_text_pattern_is_a_regular_expression_values_must_match() {
+        let fields = json!([
+            {"id": "code", "type": "text", "label": {"en": "Code"}, "pattern": "^[A-Z]{2}-[0-9]{4}$"},
+            {"id": "bad", "type": "text", "label": {"en": "Bad"}, "pattern": "([A-Z"},
+            {"id": "lookbehind", "type": "text", "label": {"en": "L"}, "pattern": "(?<=a)b"}
+        ]);
+        let found = problems(fields.clone(), json!({}));
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("/fields/1/pattern: not a regular expression"), "{found:?}");
+        assert!(found[1].starts_with("/fields/2/pattern: not a regular expression"), "backtracking constructs are refused: {found:?}");
+
+        let form: Form = serde_json::from_value(json!({"label": {"en": "F"}, "fields": [fields[0].clone()]})).unwrap();
+        let compiled = crate::CompiledForm::compile("f", &form).unwrap();
+        assert!(compiled.validate(&json!({"code": "CN-2026"})).is_empty());
+        let refused = compiled.validate(&json!({"code": "cn-26"}));
+        assert_eq!(refused.iter().map(|e| e.code.as_str()).collect::<Vec<_>>(), ["pattern"], "{refused:?}");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod select;
 mod table;
 mod text;
 
+pub use check::MAX_PATTERN_CHARS;
 pub(crate) use check::check_form;
 pub use palette::{Palette, PaletteEntry, PaletteGroup, PaletteInfo, palette};
 
@@ -118,6 +119,11 @@ pub trait FieldType: Sync {
     /// those every field has ([`COMMON_PROPERTIES`]); any other is refused when the app loads.
     fn properties(&self) -> &'static [&'static str] {
         &[]
+    }
+    /// Whether `pattern` is a regular expression its values must match (an auto-number's is
+    /// the template of its numbers instead).
+    fn checks_pattern(&self) -> bool {
+        self.properties().contains(&"pattern") && self.user_writable()
     }
     /// Whether the value is one of the field's `options` (whose values a report dimension shows
     /// even when no record has them).
@@ -235,7 +241,11 @@ fn parse_json(text: &str) -> Result<Value, String> {
 
 /// `{"type": "string"}` with the field's `max_length`, or `default_max` when it sets none.
 fn string_schema(field: &Field, default_max: u32) -> Value {
-    json!({"type": "string", "maxLength": field.max_length.unwrap_or(default_max)})
+    let mut schema = json!({"type": "string", "maxLength": field.max_length.unwrap_or(default_max)});
+    if let Some(pattern) = &field.pattern {
+        schema["pattern"] = json!(pattern);
+    }
+    schema
 }
 
 #[cfg(test)]

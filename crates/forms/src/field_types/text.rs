@@ -20,7 +20,7 @@ impl FieldType for Text {
         Some("TextWidget")
     }
     fn properties(&self) -> &'static [&'static str] {
-        &["max_length"]
+        &["max_length", "pattern"]
     }
 }
 
