@@ -122,6 +122,14 @@ async fn an_admin_edits_publishes_and_rolls_back_a_form_and_a_rep_cannot_touch_d
         let changed: Vec<&str> = diff["items"].as_array().unwrap().iter().map(|f| f["path"].as_str().unwrap()).collect();
         assert_eq!(changed, ["forms/account.json"], "{url}: {diff}");
         assert_eq!(diff["items"][0]["lists"]["fields"]["added"], json!(["vat_no"]), "{url}: {diff}");
+        // Each release's form as it was, for the history to draw.
+        let has_vat = |view: &Value| view["definition"]["fields"].as_array().unwrap().iter().any(|f| f["id"] == "vat_no");
+        let (status, first) = call(&app, TestRequest::get().uri("/api/apps/crm/releases/1/definitions/form/account"), a).await;
+        assert_eq!((status, has_vat(&first), &first["draft"]), (StatusCode::OK, false, &json!(false)), "{url}: {first}");
+        let (_, second) = call(&app, TestRequest::get().uri("/api/apps/crm/releases/2/definitions/form/account"), a).await;
+        assert!(has_vat(&second), "{url}: {second}");
+        let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/releases/9/definitions/form/account"), a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
 
         // The releases, newest first; the publish is in the audit log.
         let (_, releases) = call(&app, TestRequest::get().uri("/api/apps/crm/releases"), a).await;

@@ -163,11 +163,31 @@ impl Engine {
                 v => store::definition_text(self.store.db(), app, &path, v).await?.flatten(),
             };
             let text = text.ok_or_else(|| EngineError::NotFound(format!("{} `{id}` of app `{app}`", kind.name())))?;
-            let (definition, source) = match kind.json() {
-                Some(_) => (Some(serde_json::from_str(&text).map_err(|e| EngineError::Internal(format!("{path}: {e}")))?), None),
-                None => (None, Some(text)),
-            };
-            Ok(DefinitionView { kind: kind.name(), id: id.to_owned(), version, draft, definition, source })
+            definition_view(kind, id, version, draft, text)
+        })
+        .await
+    }
+
+    /// One file as release `release` of `app` had it: the history shows an old release's form
+    /// as it looked, removed fields named by their labels.
+    pub async fn released_definition(
+        &self,
+        actor: &Actor,
+        app: &AppId,
+        release: i64,
+        kind: FileKind,
+        id: &str,
+    ) -> Result<DefinitionView, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "released_definition", app, form: "", id }, async {
+            self.require_builder(actor, app)?;
+            let db = self.store.db();
+            let missing = || EngineError::NotFound(format!("{} `{id}` in release {release} of app `{app}`", kind.name()));
+            let old = store::release(db, app, release).await?.ok_or_else(missing)?;
+            let path = kind.path(id);
+            let version = *old.files.get(&path).ok_or_else(missing)?;
+            let text = store::definition_text(db, app, &path, version).await?.flatten().ok_or_else(missing)?;
+            definition_view(kind, id, version, false, text)
         })
         .await
     }
@@ -681,6 +701,15 @@ fn merge_edits(kind: FileKind, base: Option<String>, ours: Option<String>, their
     let merged = merge::merge3(&parse(&base)?, &parse(&ours)?, &parse(&theirs)?).ok()?;
     let text = merged.to_string();
     Some(Some(defs::canonicalize(def_kind, &text).unwrap_or_else(|_| serde_json::to_string_pretty(&merged).unwrap_or(text) + "\n")))
+}
+
+/// A file's text as the API shows it: JSON definitions parsed, scripts and templates as text.
+fn definition_view(kind: FileKind, id: &str, version: i64, draft: bool, text: String) -> Result<DefinitionView, EngineError> {
+    let (definition, source) = match kind.json() {
+        Some(_) => (Some(serde_json::from_str(&text).map_err(|e| EngineError::Internal(format!("{}: {e}", kind.path(id))))?), None),
+        None => (None, Some(text)),
+    };
+    Ok(DefinitionView { kind: kind.name(), id: id.to_owned(), version, draft, definition, source })
 }
 
 /// Where an expression goes wrong (line and column 1-based; 0 when unknown) and how.

@@ -50,6 +50,21 @@ pub(crate) async fn get_definition(
     Ok(HttpResponse::Ok().insert_header(etag(view.version)).json(view))
 }
 
+/// One file as an earlier release had it (`{kind, id, version, draft: false, definition | source}`).
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("release" = i64, Path), ("kind" = String, Path), ("id" = String, Path)), responses(
+    (status = 200, description = "`{kind, id, version, draft, definition | source}`"),
+    (status = 403, description = "Not an admin", body = ErrorBody),
+    (status = 404, description = "No such app, release, kind or file in that release", body = ErrorBody)))]
+#[get("/api/apps/{app}/releases/{release}/definitions/{kind}/{id}")]
+pub(crate) async fn released_definition(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, i64, String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, release, kind, id) = path.into_inner();
+    Ok(HttpResponse::Ok().json(state.engine.released_definition(&caller.0, &app, release, kind_of(&kind)?, &id).await?))
+}
+
 /// A file's new text: `definition` (JSON) for definitions, `source` for scripts and templates
 /// (the engine reads it, once it has checked who asks). For the document only.
 #[derive(utoipa::ToSchema)]
