@@ -264,6 +264,9 @@ export const api = {
   releases: (app) => request('GET', `/api/apps/${enc(app)}/releases`),
   /** Builders: what changed from release `from` to `to`, `{items: [{path, change, lists?, parts?}]}`. */
   releaseDiff: (app, from, to) => request('GET', `/api/apps/${enc(app)}/releases/${enc(from)}/diff/${enc(to)}`),
+  /** A file as release `release` had it: `{kind, id, version, definition | source}`. */
+  releasedDefinition: (app, release, kind, id) =>
+    request('GET', `/api/apps/${enc(app)}/releases/${enc(release)}/definitions/${enc(kind)}/${enc(id)}`),
   /** Builders: publishes release `release` again → 201 the new release; 422 like a publish. */
   rollback: (app, release, message, migrations = []) =>
     request('POST', `/api/apps/${enc(app)}/releases/${enc(release)}/rollback`, { body: { message, migrations } }),
