@@ -519,8 +519,13 @@ async fn an_app_is_made_from_nothing_through_the_api() {
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}");
         let (status, body) = call(&app, new_app(json!({"id": "Visits!", "name": "Visits"})), a).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: {body}");
-        let (status, made) = call(&app, new_app(json!({"id": "visits", "name": {"en": "Visits", "zh-CN": "拜访"}})), a).await;
+        let (status, body) = call(&app, new_app(json!({"id": "visits", "name": "Visits", "icon": "Rocket"})), a).await;
+        assert_eq!((status, body["details"][0]["path"].as_str()), (StatusCode::BAD_REQUEST, Some("/icon")), "{url}: {body}");
+        let made = json!({"id": "visits", "name": {"en": "Visits", "zh-CN": "拜访"}, "icon": "Van", "languages": ["zh-CN", "en"]});
+        let (status, made) = call(&app, new_app(made), a).await;
         assert_eq!((status, &made["release"]), (StatusCode::CREATED, &json!(1)), "{url}: {made}");
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/visits"), a).await;
+        assert_eq!((&view["app"]["icon"], &view["app"]["languages"]), (&json!("Van"), &json!(["zh-CN", "en"])), "{url}: {view}");
         let (status, _) = call(&app, new_app(json!({"id": "visits", "name": "Again"})), a).await;
         assert_eq!(status, StatusCode::CONFLICT, "{url}");
         let (_, apps) = call(&app, TestRequest::get().uri("/api/apps"), a).await;

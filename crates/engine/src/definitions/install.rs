@@ -63,9 +63,10 @@ impl Engine {
         .await
     }
 
-    /// Creates app `id`, named `name` (a text, or one a language), with nothing in it but its
-    /// `app.json`: release 1, for the builder to fill; admins only.
-    pub async fn create_app(&self, actor: &Actor, id: &str, name: &serde_json::Value) -> Result<i64, EngineError> {
+    /// Creates app `id` with nothing in it but its `app.json` — `settings` are its members
+    /// (`name`, and `icon`, `languages` … as the app schema has them, checked like any file):
+    /// release 1, for the builder to fill; admins only.
+    pub async fn create_app(&self, actor: &Actor, id: &str, settings: &serde_json::Value) -> Result<i64, EngineError> {
         self.command(actor, Subject { action: "create_app", app: id, form: "", id: "" }, async {
             crate::access::require_admin(actor, "make or install apps")?;
             if !defs::is_identifier(id) {
@@ -74,8 +75,11 @@ impl Engine {
             if store::latest_release(self.store.db(), id).await?.is_some() {
                 return Err(EngineError::Conflict(format!("an app `{id}` exists")));
             }
-            let app = serde_json::json!({"$schema": "../../schemas/app.schema.json", "format_version": defs::FORMAT_VERSION,
-                                         "id": id, "name": name, "version": "0.1.0"});
+            let mut app = serde_json::json!({"$schema": "../../schemas/app.schema.json", "format_version": defs::FORMAT_VERSION,
+                                             "id": id, "version": "0.1.0"});
+            if let (Some(app), Some(settings)) = (app.as_object_mut(), settings.as_object()) {
+                app.extend(settings.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
             let text = defs::canonicalize(defs::DefKind::App, &app.to_string()).map_err(|problems| {
                 let (pointer, message) = problems.into_iter().next().unwrap_or_default();
                 EngineError::malformed_at(pointer, message)

@@ -277,13 +277,18 @@ pub(crate) async fn release_diff(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
-/// A new app: its id and its name.
+/// A new app: its id, its name and, optionally, its icon and the languages of its labels.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct NewApp {
     id: String,
     #[schema(value_type = LabelText)]
     name: Value,
+    /// An icon name (`app.json`'s `icon`).
+    icon: Option<String>,
+    /// `zh-CN`, `en` or both (`app.json`'s `languages`).
+    #[serde(default)]
+    languages: Vec<String>,
 }
 
 /// A label: one text, or a text a language (`{"en": "Sales", "zh-CN": "销售"}`). For the
@@ -310,7 +315,14 @@ pub(crate) async fn create_app(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: NewApp = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
-    let release = state.engine.create_app(&caller.0, &body.id, &body.name).await?;
+    let mut settings = serde_json::json!({ "name": body.name });
+    if let Some(icon) = body.icon {
+        settings["icon"] = icon.into();
+    }
+    if !body.languages.is_empty() {
+        settings["languages"] = body.languages.into();
+    }
+    let release = state.engine.create_app(&caller.0, &body.id, &settings).await?;
     Ok(HttpResponse::Created().json(serde_json::json!({ "app": body.id, "release": release })))
 }
 

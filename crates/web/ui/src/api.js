@@ -235,7 +235,7 @@ export const api = {
    * filter ids to a period name, a list of values or a value; empty ones are left out.
    */
   /** Admins: `{id, name}` → 201 `{app, release}`: an app with nothing but its `app.json`. */
-  createApp: (id, name) => request('POST', '/api/apps', { body: { id, name } }),
+  createApp: (id, name, settings = {}) => request('POST', '/api/apps', { body: { id, name, ...settings } }),
   /** Builders: the draft's files, `{app, release, items: [{kind, id, path, version, published, draft, deleted}]}`. */
   definitions: (app) => request('GET', `/api/apps/${enc(app)}/definitions`),
   /** Builders: one file of the draft, `{kind, id, version, draft, definition}`. */
