@@ -138,6 +138,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/unarchive", "post"),
             ("/api/apps/{app}/releases/{from}/diff/{to}", "get"),
             ("/api/apps/{app}/releases/{release}/definitions/{kind}/{id}", "get"),
+            ("/api/apps/{app}/view-as", "get"),
         ];
         for (path, method) in expected {
             assert!(paths.get(path).and_then(|p| p.get(method)).is_some(), "{method} {path} missing from openapi.json");

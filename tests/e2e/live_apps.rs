@@ -686,3 +686,45 @@ async fn a_field_added_through_the_api_is_a_few_lines_in_one_file() {
         assert!(added.len() <= 10 && added.iter().any(|l| l.contains("\"vat_no\"")), "{url}: {added:#?}");
     }
 }
+
+/// The permission editor's "view as": the app as a role or a user would see it, published or as
+/// the draft would make it — a field hidden in the draft is gone from the draft's view only.
+#[actix_web::test]
+async fn an_app_is_viewed_as_a_role_or_a_user_would_see_it_published_or_drafted() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let a = Some(admin.as_str());
+        let account_fields = |view: &Value| -> Vec<String> {
+            view["forms"]["account"]["fields"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap().to_owned()).collect()
+        };
+        let view_as = |query: &str| TestRequest::get().uri(&format!("/api/apps/crm/view-as?{query}"));
+
+        let (status, as_rep) = call(&app, view_as("role=sales_rep"), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {as_rep}");
+        let fields = account_fields(&as_rep);
+        assert!(fields.contains(&"phone".to_owned()) && !fields.contains(&"credit_code".to_owned()), "{url}: {fields:?}");
+        let (_, himself) = call(&app, TestRequest::get().uri("/api/apps/crm"), Some(&rep)).await;
+        let (_, as_rep1) = call(&app, view_as("user=rep1"), a).await;
+        assert_eq!(as_rep1, himself, "{url}: viewed as rep1 is what rep1 is served");
+
+        // The phone hidden from reps in the draft: gone from the draft's view, not the live one.
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let hidden = edited(&view["definition"], |f| f["permissions"][0]["hidden"] = json!(["credit_code", "phone"]));
+        let (status, saved) = call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": hidden})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        let (_, drafted) = call(&app, view_as("role=sales_rep&draft=true"), a).await;
+        assert!(!account_fields(&drafted).contains(&"phone".to_owned()), "{url}: {drafted}");
+        let (_, live) = call(&app, view_as("role=sales_rep"), a).await;
+        assert!(account_fields(&live).contains(&"phone".to_owned()), "{url}");
+
+        let (status, _) = call(&app, view_as("role=pilot"), a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+        let (status, _) = call(&app, view_as("role=sales_rep&user=rep1"), a).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+        let (status, _) = call(&app, view_as("role=sales_manager"), Some(&rep)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{url}: a rep may not look through a manager's eyes");
+    }
+}

@@ -60,7 +60,7 @@ impl Engine {
 
 /// The app as `actor` may see it: forms they may read, without fields hidden from them,
 /// with what they may do on each; navigation limited to those forms.
-fn view_for(app: &LoadedApp, actor: &Actor) -> Value {
+pub(crate) fn view_for(app: &LoadedApp, actor: &Actor) -> Value {
     use defs::Action;
     let mut forms = Map::new();
     for (id, rt) in &app.forms {

@@ -54,7 +54,7 @@ pub use audit::AuditParams;
 pub use auth::{Actor, Csrf, Login, MAX_PASSWORD_CHARS, MAX_USERNAME_CHARS, Resumed, check_login_lengths};
 pub use definitions::{
     DefinitionEntry, DefinitionIndex, DefinitionView, ExpressionProblem, FileChange, FlowInFlight, FormImpact, Impact, Installed,
-    ItemChanges, Migration, Problem, ProblemGroup, ReleaseView, Saved,
+    ItemChanges, Migration, Problem, ProblemGroup, ReleaseView, Saved, ViewAs,
 };
 pub use envelope::{Envelope, HistoryItem, Page, Total};
 pub use error::{Code, EngineError, Kind, Limit};

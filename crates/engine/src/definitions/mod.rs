@@ -435,6 +435,47 @@ impl Engine {
         .await
     }
 
+    /// The app as `who` would see it — the forms they may read, the fields shown and read-only,
+    /// their actions — as published, or as the draft would make it: the permission editor's
+    /// "view as". For the app's builders; it reads definitions only, never records.
+    pub async fn view_as(&self, actor: &Actor, app: &AppId, who: &ViewAs, draft: bool) -> Result<Value, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "view_as", app, form: "", id: "" }, async {
+            self.require_builder(actor, app)?;
+            let loaded = if draft {
+                let files = draft_files(self.store.db(), app).await?;
+                let limits = self.rule_limits.clone();
+                let compiled = tokio::task::spawn_blocking(move || LoadedApp::from_files(&files, Path::new(""), Vec::new(), &limits))
+                    .await
+                    .map_err(|e| EngineError::Internal(format!("compiling the draft stopped: {e}")))??;
+                Arc::new(compiled)
+            } else {
+                self.app(app)?
+            };
+            let viewer = match who {
+                ViewAs::User(username) => self.actor_named(username).await?,
+                ViewAs::Role(role) => {
+                    if !loaded.defs.app.roles.iter().any(|r| &r.id == role) {
+                        return Err(EngineError::NotFound(format!("role `{role}` of app `{app}`")));
+                    }
+                    Actor {
+                        username: String::new(),
+                        display_name: format!("{role} of {app}"),
+                        roles: Vec::new(),
+                        grants: BTreeMap::from([(app.to_owned(), vec![role.clone()])]),
+                        department: None,
+                        kind: "person".into(),
+                        language: None,
+                        must_change_password: false,
+                        apps: None,
+                    }
+                }
+            };
+            Ok(crate::catalog::view_for(&loaded, &viewer))
+        })
+        .await
+    }
+
     /// The published releases of `app`, newest first.
     pub async fn releases(&self, actor: &Actor, app: &AppId) -> Result<Vec<ReleaseView>, EngineError> {
         let app = app.as_str();
@@ -701,6 +742,13 @@ fn merge_edits(kind: FileKind, base: Option<String>, ours: Option<String>, their
     let merged = merge::merge3(&parse(&base)?, &parse(&ours)?, &parse(&theirs)?).ok()?;
     let text = merged.to_string();
     Some(Some(defs::canonicalize(def_kind, &text).unwrap_or_else(|_| serde_json::to_string_pretty(&merged).unwrap_or(text) + "\n")))
+}
+
+/// Whom a "view as" shows the app to: a user, or anyone holding one role of the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ViewAs {
+    User(String),
+    Role(String),
 }
 
 /// A file's text as the API shows it: JSON definitions parsed, scripts and templates as text.

@@ -407,3 +407,38 @@ pub(crate) async fn check_expression(
     let problems = state.engine.check_expression(&caller.0, &path.into_inner(), &body.expression, &body.fields).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "problems": problems })))
 }
+
+/// Whom to show the app to: `user` (a username) or `role` (one of the app's roles), and
+/// whether as the draft would make it.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ViewAsQuery {
+    user: Option<String>,
+    role: Option<String>,
+    #[serde(default)]
+    draft: bool,
+}
+
+/// The app as a user, or anyone holding a role, would see it: the forms they may read, their
+/// fields without those hidden from them, read-only fields and actions — as published, or as
+/// the draft would make it (`draft=true`). For the app's builders; no record is read.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ViewAsQuery), responses(
+    (status = 200, description = "The app view `GET /api/apps/{app}` would answer them", body = crate::wire::AppView),
+    (status = 400, description = "Neither or both of `user` and `role`", body = ErrorBody),
+    (status = 403, description = "Not a builder of the app", body = ErrorBody),
+    (status = 404, description = "No such app, user or role", body = ErrorBody)))]
+#[get("/api/apps/{app}/view-as")]
+pub(crate) async fn view_as(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<AppId>,
+    query: web::Query<ViewAsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    let who = match (query.user, query.role) {
+        (Some(user), None) => engine::ViewAs::User(user),
+        (None, Some(role)) => engine::ViewAs::Role(role),
+        _ => return Err(ApiError::new(Code::Malformed, "name either `user` or `role`")),
+    };
+    Ok(HttpResponse::Ok().json(state.engine.view_as(&caller.0, &path.into_inner(), &who, query.draft).await?))
+}

@@ -93,6 +93,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(definitions::unarchive_app)
         .service(definitions::release_diff)
         .service(definitions::released_definition)
+        .service(definitions::view_as)
         .service(definitions::export_bundle)
         .service(definitions::install_bundle)
         .service(field_types::field_types)
