@@ -78,6 +78,9 @@ await step('admin signs in', async () => {
 })
 
 await step('the settings page opens from the menu with the app\'s menu groups and letterhead', async () => {
+  // The shell opens the app used last (after the smoke test, the one it built): the CRM first.
+  await page.goto(`${BASE}/#/${APP}`)
+  await page.locator('[data-nav] [data-nav-settings]').waitFor()
   await page.click('[data-nav] [data-nav-settings]')
   await eventually(() => page.url() === SETTINGS, () => `the menu entry opened ${page.url()}`)
   await page.locator('[data-nav-group="0"] [data-nav-group-form]').first().waitFor()
