@@ -149,13 +149,36 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
     )
     .unwrap();
     let (code, out) = tessera(&["check", copy.to_str().unwrap()]);
-    std::fs::remove_dir_all(&copy).ok();
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("flows/request.json: /states/1: state `waiting` is a dead end: no terminal state can be reached from it"),
         "{out}"
     );
     assert!(out.contains("flows/request.json: /states/2: state `archived` cannot be reached from the initial state `open`"), "{out}");
+
+    // What only the app knows: a role nobody can hold, a user field the form lacks, a guard
+    // reading a field the form does not have.
+    std::fs::write(
+        copy.join("flows/request.json"),
+        r#"{"$schema": "../../../schemas/flow.schema.json", "label": "Request", "form": "request",
+            "states": [{"id": "open", "label": "Open", "initial": true},
+                       {"id": "review", "label": "Review", "approval": {"approved": "done", "steps": [
+                           {"id": "chief", "label": "Chief", "approvers": [{"role": "chief"}, {"field": "reviewer"}], "mode": "any"}]}},
+                       {"id": "done", "label": "Done", "terminal": true}],
+            "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review",
+                             "guard": {"if": "record.subjet != ()", "message": "A subject first"}}]}"#,
+    )
+    .unwrap();
+    let (code, out) = tessera(&["check", copy.to_str().unwrap()]);
+    std::fs::remove_dir_all(&copy).ok();
+    assert_eq!(code, 1, "{out}");
+    for expected in [
+        "flows/request.json: /states/1/approval/steps/0/approvers/0/role: `chief` is not a role of the app: the step would find no approver",
+        "flows/request.json: /states/1/approval/steps/0/approvers/1/field: the form has no field `reviewer`",
+        "flows/request.json: /transitions/0/guard/if: 1:8: the form has no field `subjet`",
+    ] {
+        assert!(out.contains(expected), "{expected}\n{out}");
+    }
 }
 
 #[actix_web::test]

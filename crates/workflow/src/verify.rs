@@ -2,8 +2,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use defs::{APPROVAL_ACTIONS, Flow, PREVIOUS_STEP, TimerAction};
+use defs::{APPROVAL_ACTIONS, Approver, Flow, Mode, PREVIOUS_STEP, TimerAction};
 use petgraph::Direction;
+use petgraph::algo::has_path_connecting;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::{Bfs, Reversed};
 
@@ -104,6 +105,24 @@ pub(crate) fn verify(def: &Flow) -> Result<DiGraph<usize, ()>, Vec<Problem>> {
             if state.terminal {
                 at(&mut problems, format!("/states/{s}/terminal"), "an approval state cannot be terminal".into());
             }
+            for (k, step) in approval.steps.iter().enumerate() {
+                let p = format!("/states/{s}/approval/steps/{k}");
+                // A manager seat of `levels` is that many managers up the chain.
+                let seats: u32 =
+                    step.approvers.iter().map(|a| if let Approver::Manager { levels } = a { u32::from(*levels).max(1) } else { 1 }).sum();
+                if seats == 0 {
+                    at(&mut problems, format!("{p}/approvers"), "a step needs at least one approver".into());
+                }
+                match step.mode {
+                    Mode::MOfN(0) => at(&mut problems, format!("{p}/mode/m_of_n"), "M of N needs at least one approval".into()),
+                    Mode::MOfN(m) if m > seats => at(
+                        &mut problems,
+                        format!("{p}/mode/m_of_n"),
+                        format!("{m} approvals are asked of a step with {seats} approver seat(s): it could never pass"),
+                    ),
+                    _ => {}
+                }
+            }
             // Recall and a plain rejection go back where the record came from.
             let sources: Vec<NodeIndex> = graph.neighbors_directed(here, Direction::Incoming).filter(|n| *n != here).collect();
             for source in sources {
@@ -142,6 +161,21 @@ pub(crate) fn verify(def: &Flow) -> Result<DiGraph<usize, ()>, Vec<Problem>> {
         let mut bfs = Bfs::new(reversed, NodeIndex::new(i));
         while let Some(n) = bfs.next(reversed) {
             finishing.insert(n);
+        }
+    }
+    // A rejection (退回) goes to a state before the approval: one the record comes back from.
+    for (s, state) in def.states.iter().enumerate() {
+        let Some(target) = state.approval.as_ref().and_then(|a| a.on_reject.as_deref()).filter(|t| *t != PREVIOUS_STEP) else {
+            continue;
+        };
+        if let Some(&to) = node.get(target)
+            && !has_path_connecting(&graph, to, NodeIndex::new(s), None)
+        {
+            at(
+                &mut problems,
+                format!("/states/{s}/approval/on_reject"),
+                format!("`{target}` is not before the approval of `{}`: a record sent back there never comes back to it", state.id),
+            );
         }
     }
     let initial_id = &def.states[initial[0]].id;

@@ -9,6 +9,7 @@ use serde_json::Value;
 use store::Conn;
 use workflow::Workflow;
 
+use crate::load::checked_expression;
 use crate::{EngineError, LoadedApp, time};
 
 use crate::apps::FlowRuntime;
@@ -25,20 +26,42 @@ pub(crate) fn compile_flows(
     for (id, flow) in &defs.flows {
         let file = dir.join("flows").join(format!("{id}.json"));
         let mut at = |pointer: String, message: String| diags.push(Diagnostic::new(&file, pointer, message));
+        // The form's fields, which the flow's expressions read of `record` (a form the app lacks
+        // is `defs`' to report).
+        let form = defs.forms.get(&flow.form);
+        let fields: Vec<&str> = form.map(|f| f.fields.iter().map(|f| f.id.as_str()).collect()).unwrap_or_default();
         for (pointer, source) in expressions(flow) {
-            if let Err(e) = rules.expression(&source) {
-                at(pointer, format!("{}:{}: {}", e.line, e.column, e.message));
+            let checked =
+                if form.is_some() { checked_expression(rules, &source, &fields) } else { rules.expression(&source).map_err(|e| vec![e]) };
+            for e in checked.err().into_iter().flatten() {
+                at(pointer.clone(), format!("{}:{}: {}", e.line, e.column, e.message));
             }
         }
         for (s, state) in flow.states.iter().enumerate() {
             for (k, step) in state.approval.iter().flat_map(|a| a.steps.iter().enumerate()) {
                 for (a, approver) in step.approvers.iter().enumerate() {
-                    if let defs::Approver::Rule(rule) = approver {
-                        let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
-                        if rules.has_script(script) && !rules.has_function(script, function, 3) {
-                            let pointer = format!("/states/{s}/approval/steps/{k}/approvers/{a}/rule");
-                            at(pointer, format!("rules/{script}.rhai has no function `{function}(record, old, user)`"));
+                    let pointer = format!("/states/{s}/approval/steps/{k}/approvers/{a}");
+                    match approver {
+                        defs::Approver::Rule(rule) => {
+                            let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
+                            if rules.has_script(script) && !rules.has_function(script, function, 3) {
+                                at(
+                                    format!("{pointer}/rule"),
+                                    format!("rules/{script}.rhai has no function `{function}(record, old, user)`"),
+                                );
+                            }
                         }
+                        // A seat nobody can hold leaves the step without an approver.
+                        defs::Approver::Role(role) if role != crate::access::ADMIN && !defs.app.roles.iter().any(|r| &r.id == role) => {
+                            at(format!("{pointer}/role"), format!("`{role}` is not a role of the app: the step would find no approver"));
+                        }
+                        defs::Approver::Field(field) if field != "owner" => match form.and_then(|f| f.field(field)) {
+                            Some(f) if f.kind == defs::FieldKind::USER => {}
+                            Some(_) => at(format!("{pointer}/field"), format!("field `{field}` is not a user field")),
+                            None if form.is_some() => at(format!("{pointer}/field"), format!("the form has no field `{field}`")),
+                            None => {}
+                        },
+                        _ => {}
                     }
                 }
             }

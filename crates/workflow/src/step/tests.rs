@@ -254,6 +254,47 @@ fn verification_names_unreachable_states_dead_ends_and_unknown_states() {
 }
 
 #[test]
+fn verification_names_steps_that_could_never_pass_and_a_rejection_that_never_comes_back() {
+    let found = problems(json!({"label": "F", "form": "x", "states": [
+        {"id": "draft", "label": "D", "initial": true},
+        {"id": "approving", "label": "A", "approval": {"approved": "done", "steps": [
+            {"id": "nobody", "label": "N", "approvers": []},
+            {"id": "board", "label": "B", "approvers": [{"role": "board"}, {"manager": {"levels": 2}}], "mode": {"m_of_n": 4}},
+            {"id": "pair", "label": "P", "approvers": [{"role": "finance"}, {"role": "legal"}], "mode": {"m_of_n": 2}}
+        ]}},
+        {"id": "done", "label": "Done", "terminal": true},
+        {"id": "archived", "label": "Archived", "terminal": true}
+    ], "transitions": [
+        {"action": "submit", "label": "S", "from": ["draft"], "to": "approving"}
+    ]}));
+    let found: Vec<(&str, &str)> = found.iter().map(|p| (p.pointer.as_str(), p.message.as_str())).collect();
+    assert_eq!(
+        found,
+        [
+            ("/states/1/approval/steps/0/approvers", "a step needs at least one approver"),
+            ("/states/1/approval/steps/1/mode/m_of_n", "4 approvals are asked of a step with 3 approver seat(s): it could never pass"),
+        ]
+    );
+    let found = problems(json!({"label": "F", "form": "x", "states": [
+        {"id": "draft", "label": "D", "initial": true},
+        {"id": "approving", "label": "A", "approval": {"approved": "done", "on_reject": "archived", "steps": [
+            {"id": "boss", "label": "B", "approvers": [{"manager": {}}]}
+        ]}},
+        {"id": "done", "label": "Done", "terminal": true},
+        {"id": "archived", "label": "Archived", "terminal": true}
+    ], "transitions": [
+        {"action": "submit", "label": "S", "from": ["draft"], "to": "approving"}
+    ]}));
+    assert_eq!(
+        found,
+        [Problem {
+            pointer: "/states/1/approval/on_reject".into(),
+            message: "`archived` is not before the approval of `approving`: a record sent back there never comes back to it".into()
+        }]
+    );
+}
+
+#[test]
 fn progress_stored_as_a_step_position_is_read_as_that_step_of_its_version() {
     let steps = json!([
         {"id": "manager", "label": "Manager", "approvers": [{"user": "boss"}]},
