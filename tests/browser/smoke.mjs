@@ -688,8 +688,12 @@ await step('admin opens the app builder and makes the app asset_requests', async
   await dialog.locator('input[data-new-app-id]').fill(BUILT)
   await dialog.locator('input[data-new-app-zh]').fill('资产申请')
   await dialog.locator('input[data-new-app-en]').fill('Asset requests')
+  await dialog.locator('[data-new-app-icon]').click()
+  await page.locator('.el-select-dropdown__item[data-new-app-icon-option="Box"]').click()
   const response = await answerTo('POST', '/api/apps', () => dialog.locator('[data-new-app-submit]').click())
   check(response.status() === 201, `POST /api/apps answered ${response.status()}: ${await response.text()}`)
+  const sent = response.request().postDataJSON()
+  check(sent.icon === 'Box' && sent.languages === undefined, `the new app was sent as ${JSON.stringify(sent)}`)
   await page.waitForURL(new RegExp(`#/-/builder/${BUILT}$`))
   await eventually(async () => (await page.locator('[data-builder-app-title]').innerText()) === '资产申请', 'the app page does not show its name')
 })
@@ -841,12 +845,94 @@ await step('a save over a conflicting change is refused (409) and the designer o
   check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
 })
 
+/**
+ * Drags `source` onto `target` with the mouse, in small moves: SortableJS (in its pointer-based
+ * fallback, which the layout canvas uses) starts a drag only after the pointer has moved, and
+ * picks the place from where the pointer passes. `where`: the point of the target to end on, as
+ * a fraction of its height (above its middle: before it).
+ */
+async function dragByMouse(source, target, where = 0.5) {
+  await target.scrollIntoViewIfNeeded()
+  await source.scrollIntoViewIfNeeded()
+  const from = await source.boundingBox()
+  const to = await target.boundingBox()
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 4, { steps: 2 })
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where, { steps: 20 })
+  await page.waitForTimeout(150)
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
+  await page.mouse.up()
+}
+
+const sectionFields = (i) =>
+  page.locator(`[data-layout-section="${i}"] [data-section-fields] [data-layout-field]`).evaluateAll((els) => els.map((e) => e.dataset.layoutField))
+
+await step('admin lays the request form out in two sections on the tabs main and details, and saves without problems', async () => {
+  await page.click('#tab-layout')
+  const layout = page.locator('[data-layout]')
+  await layout.waitFor()
+  for (const [i, id, zh, en] of [[0, 'main', '申请', 'Request'], [1, 'details', '详情', 'Details']]) {
+    await layout.locator('[data-layout-add-tab]').click()
+    const row = layout.locator(`[data-layout-tab="${i}"]`)
+    await row.locator('input[data-tab-id]').fill(id)
+    await row.locator('input[data-tab-label-zh]').fill(zh)
+    await row.locator('input[data-tab-label-en]').fill(en)
+  }
+  for (const [i, zh, en, tab] of [[0, '申请', 'Request', 'main'], [1, '详情', 'Details', 'details']]) {
+    await layout.locator('[data-layout-add-section]').click()
+    const section = layout.locator(`[data-layout-section="${i}"]`)
+    await section.locator('input[data-section-label-zh]').fill(zh)
+    await section.locator('input[data-section-label-en]').fill(en)
+    await choose(section.locator('[data-section-tab]'), `[data-section-tab-option="${tab}"]`)
+  }
+  await choose(layout.locator('[data-layout-section="0"] [data-section-columns]'), '[data-columns-option="2"]')
+  // Dragged from "not placed" into the empty section, then the rest added from its list.
+  await dragByMouse(layout.locator('[data-unplaced-fields] [data-layout-field="title"]'), layout.locator('[data-layout-section="0"] [data-section-fields]'))
+  await eventually(async () => (await sectionFields(0)).join() === 'title', async () => `the section Request holds ${await sectionFields(0)}`)
+  for (const id of ['category', 'qty', 'unit_price', 'total']) {
+    await choose(layout.locator('[data-layout-section="0"] [data-section-add-field]'), `[data-add-field-option="${id}"]`)
+  }
+  for (const id of ['needed_by', 'urgent', 'reason', 'items']) {
+    await choose(layout.locator('[data-layout-section="1"] [data-section-add-field]'), `[data-add-field-option="${id}"]`)
+  }
+  // The last one dragged, onto the section's first field: it goes before it; dragged down again.
+  await dragByMouse(layout.locator('[data-unplaced-fields] [data-layout-field="location"]'), layout.locator('[data-layout-section="1"] [data-layout-field="needed_by"]'), 0.2)
+  await eventually(async () => (await sectionFields(1)).join() === 'location,needed_by,urgent,reason,items', async () => `the section Details holds ${await sectionFields(1)}`)
+  await dragByMouse(layout.locator('[data-layout-section="1"] [data-layout-field="location"]'), layout.locator('[data-layout-section="1"] [data-layout-field="items"]'), 0.8)
+  await eventually(async () => (await sectionFields(1)).join() === 'needed_by,urgent,reason,items,location', async () => `the section Details holds ${await sectionFields(1)}`)
+  check((await layout.locator('[data-unplaced-fields] [data-layout-field]').count()) === 0, 'fields are left not placed')
+  // A field taken out of its section goes back to "not placed"; undo puts it back.
+  await page.waitForTimeout(400) // the edit is recorded when the edits pause
+  await layout.locator('[data-layout-section="1"] [data-layout-field="location"] [data-layout-field-remove]').click()
+  await layout.locator('[data-unplaced-fields] [data-layout-field="location"]').waitFor()
+  await page.waitForTimeout(400)
+  await page.click('[data-designer-undo]')
+  await eventually(async () => (await sectionFields(1)).join() === 'needed_by,urgent,reason,items,location', async () => `after undo the section Details holds ${await sectionFields(1)}`)
+  const problems = await saveDesign()
+  check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
+  const draft = await apiGet(`/api/apps/${BUILT}/definitions/form/request`)
+  check(draft.status === 200, `GET the draft answered ${draft.status}: ${draft.text}`)
+  const { layout: sections, tabs } = draft.json.definition
+  check(JSON.stringify(tabs?.map((t) => [t.id, t.label?.en, t.label?.['zh-CN']])) === '[["main","Request","申请"],["details","Details","详情"]]',
+    `the tabs saved are ${JSON.stringify(tabs)}`)
+  const shape = sections?.map((s) => [s.label?.en, s.label?.['zh-CN'], s.fields.join(), s.columns ?? null, s.tab ?? null])
+  check(JSON.stringify(shape) === JSON.stringify([
+    ['Request', '申请', 'title,category,qty,unit_price,total', 2, 'main'],
+    ['Details', '详情', 'needed_by,urgent,reason,items,location', null, 'details'],
+  ]), `the layout saved is ${JSON.stringify(sections)}`)
+  check(!Object.hasOwn(sections[1], 'columns'), `the section Details is saved with columns: ${JSON.stringify(sections[1])}`)
+})
+
 await step('the designer’s preview hides reason until urgent is ticked and computes total', async () => {
   await page.click('#tab-preview')
   await page.locator('[data-preview] [data-field="title"]').waitFor()
   check((await page.locator('[data-preview] [data-field="reason"]').count()) === 0, 'reason shows before urgent is ticked')
+  // The preview shows the record page's tabs: urgent and reason are on details.
+  await page.click('[data-preview] [data-record-tab="details"]')
   await answerTo('POST', '/definitions/form/request/preview', () => page.click('[data-preview] [data-field="urgent"] .el-switch'))
   await page.locator('[data-preview] [data-field="reason"]').waitFor()
+  await page.click('[data-preview] [data-record-tab="main"]')
   await page.locator('[data-preview] [data-field="qty"] input').fill('3')
   await page.locator('[data-preview] [data-field="unit_price"] input').fill('2.5')
   await page.locator('[data-preview] [data-field="title"] input').click()
@@ -859,6 +945,7 @@ await step('at phone width the designer’s preview is narrow and still hides re
   await eventually(async () => (await page.locator('[data-preview]').boundingBox())?.width <= 420,
     async () => `the phone preview is ${(await page.locator('[data-preview]').boundingBox())?.width}px wide`)
   check((await page.locator('[data-preview] .el-form--label-top').count()) === 1, 'the phone preview does not put labels on top')
+  await page.click('[data-preview] [data-record-tab="details"]')
   await page.locator('[data-preview] [data-field="reason"]').waitFor() // urgent is still ticked
   const untick = await answerTo('POST', '/definitions/form/request/preview', () => page.click('[data-preview] [data-field="urgent"] .el-switch'))
   check((await untick.json()).hidden?.includes('reason'), 'the server does not hide reason')
@@ -906,10 +993,17 @@ await step('rep1 opens the new app’s form: reason hidden until urgent, total c
   await page.goto(`${BASE}/#/${BUILT}`)
   await answerTo('GET', `/forms/request/records`, () => page.click('[data-nav] [data-nav-form="request"]'))
   await page.click('[data-new]')
+  // The layout designed: the tabs main (first, shown) and details.
+  await page.locator('[data-record-tabs] [data-record-tab="details"]').waitFor()
+  const shownTabs = await page.locator('[data-record-tabs] [data-record-tab]').evaluateAll((els) => els.map((e) => e.dataset.recordTab))
+  check(shownTabs.join() === 'main,details', `the record page shows the tabs ${shownTabs}`)
+  check((await page.locator('[data-record-section="0"]').getAttribute('data-columns')) === '2', 'the section Request is not in 2 columns')
   await page.locator('[data-field="title"] input').fill(`Laptop ${stamp}`)
   check((await page.locator('[data-field="reason"]').count()) === 0, 'reason shows before urgent is ticked')
+  await page.click('[data-record-tab="details"]')
   await page.click('[data-field="urgent"] .el-switch')
   await page.locator('[data-field="reason"] input').fill('The old one broke')
+  await page.click('[data-record-tab="main"]')
   await page.locator('[data-field="qty"] input').fill('2')
   await page.locator('[data-field="unit_price"] input').fill('1200')
   await page.locator('[data-field="title"] input').click()

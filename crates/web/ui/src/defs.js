@@ -71,19 +71,47 @@ export function fieldOf(formDef, id) {
 /**
  * The record page's sections: the layout's sections in order, then one more holding the
  * fields no section mentions (so a field added to a form without touching the layout still
- * shows). Without a layout, one untitled section holds every field.
+ * shows). Without a layout, one untitled section holds every field. Each keeps the layout's
+ * `columns` and `tab` (a tab the form does not declare counts as none: shown above the tabs).
  */
 export function sections(formDef) {
   const fields = formDef.fields ?? []
   const byId = new Map(fields.map((f) => [f.id, f]))
+  const tabIds = new Set((formDef.tabs ?? []).map((t) => t.id))
   const placed = new Set()
   const out = []
-  for (const section of formDef.layout ?? []) {
-    const inSection = section.fields.map((id) => byId.get(id)).filter(Boolean)
+  for (const [index, section] of (formDef.layout ?? []).entries()) {
+    const inSection = (section.fields ?? []).map((id) => byId.get(id)).filter((f) => f && !placed.has(f.id))
     inSection.forEach((f) => placed.add(f.id))
-    out.push({ label: section.label, fields: inSection })
+    out.push({
+      index, // its place in the layout
+      label: section.label,
+      fields: inSection,
+      columns: section.columns ?? null,
+      tab: tabIds.has(section.tab) ? section.tab : null,
+    })
   }
   const rest = fields.filter((f) => !placed.has(f.id))
-  if (rest.length) out.push({ label: out.length ? 'other' : null, fields: rest, other: out.length > 0 })
+  if (rest.length) out.push({ label: out.length ? 'other' : null, fields: rest, other: out.length > 0, columns: null, tab: null })
   return out
+}
+
+/**
+ * The record page arranged: `top`, the sections on no tab (above the tabs); `tabs`, the form's
+ * tabs in order with their sections; `bottom`, the fields no section places (after everything,
+ * as the layout says). Only the fields `shown(field)` keeps show (`shown` on each section); a
+ * section left without any goes, and so does a tab left without a section.
+ */
+export function pageLayout(formDef, shown = () => true) {
+  const all = sections(formDef)
+    .map((s) => ({ ...s, shown: s.fields.filter(shown) }))
+    .filter((s) => s.shown.length)
+  const tabs = (formDef.tabs ?? [])
+    .map((t) => ({ id: t.id, label: t.label, sections: all.filter((s) => s.tab === t.id) }))
+    .filter((t) => t.sections.length)
+  return {
+    top: all.filter((s) => !s.tab && !s.other),
+    tabs,
+    bottom: all.filter((s) => s.other),
+  }
 }
