@@ -650,6 +650,14 @@ async fn an_expression_being_typed_is_checked_where_it_goes_wrong() {
         assert_eq!(problems(&unknown_fn)[0]["message"], "no function `shout`", "{url}: {unknown_fn}");
         let (_, typo) = call(&app, check("record.qty * record.prize"), Some(&admin)).await;
         assert_eq!(problems(&typo), [json!({"line": 1, "column": 21, "message": "the form has no field `prize`"})], "{url}: {typo}");
+        // A rules script is checked whole, at the line and column of its problem.
+        let script = |source: &str| {
+            TestRequest::post().uri("/api/apps/crm/expressions/check").set_json(json!({"expression": source, "kind": "script"}))
+        };
+        let (_, fine) = call(&app, script("fn score(record, old, user) {\n  record.budget * 2\n}"), Some(&admin)).await;
+        assert_eq!(problems(&fine).len(), 0, "{url}: {fine}");
+        let (_, broken) = call(&app, script("fn score(record, old, user) {\n  shout(record)\n}"), Some(&admin)).await;
+        assert_eq!(problems(&broken), [json!({"line": 2, "column": 3, "message": "no function `shout`"})], "{url}: {broken}");
         let (status, _) = call(&app, check("1"), Some(&rep)).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: only builders check expressions");
     }

@@ -150,6 +150,13 @@ impl Rules {
         Ok(())
     }
 
+    /// The problem of a script's source, as [`Rules::compile`] would find it, keeping nothing:
+    /// for an editor checking as one types.
+    pub fn check_script(&self, source: &str) -> Result<(), CompileError> {
+        let ast = self.engine.compile(source).map_err(|e| parse_error(&e))?;
+        self.sandbox_functions.check_calls(&ast)
+    }
+
     /// Whether script `id` compiled.
     pub fn has_script(&self, id: &str) -> bool {
         self.scripts.contains_key(id)

@@ -413,24 +413,27 @@ impl Engine {
     /// The problems of a field's expression (formula, default, condition) over a form with the
     /// fields `fields`, as `tessera check` would name them, for an editor to mark as the
     /// builder types: none when it compiles. It is compiled, never run.
+    /// With `script`, `source` is a whole rules script (`rules/*.rhai`) instead, and `fields`
+    /// are not looked at.
     pub async fn check_expression(
         &self,
         actor: &Actor,
         app: &AppId,
-        expression: &str,
+        source: &str,
         fields: &[String],
+        script: bool,
     ) -> Result<Vec<ExpressionProblem>, EngineError> {
         let app = app.as_str();
         self.command(actor, Subject { action: "check_expression", app, form: "", id: "" }, async {
             self.require_builder(actor, app)?;
             let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
             let rules = &self.app(app)?.rules;
-            Ok(match crate::load::checked_expression(rules, expression, &fields) {
-                Ok(_) => Vec::new(),
-                Err(problems) => {
-                    problems.into_iter().map(|p| ExpressionProblem { line: p.line, column: p.column, message: p.message }).collect()
-                }
-            })
+            let problems = if script {
+                rules.check_script(source).err().into_iter().collect()
+            } else {
+                crate::load::checked_expression(rules, source, &fields).err().unwrap_or_default()
+            };
+            Ok(problems.into_iter().map(|p| ExpressionProblem { line: p.line, column: p.column, message: p.message }).collect())
         })
         .await
     }

@@ -386,11 +386,25 @@ pub(crate) struct ExpressionCheckBody {
     /// The ids of the form's fields (as the designer has them, saved or not).
     #[serde(default)]
     fields: Vec<String>,
+    /// `expression` (the default) or `script`: the text is a whole rules script
+    /// (`rules/*.rhai`).
+    #[serde(default)]
+    kind: SourceKind,
+}
+
+/// What a checked text is.
+#[derive(Deserialize, Default, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum SourceKind {
+    #[default]
+    Expression,
+    Script,
 }
 
 /// The problems of a field's expression as `tessera check` names them — a syntax error, a call
 /// of a function the rules lack, a field the form does not have — each at its line and column,
-/// for an editor to mark as the builder types. It is compiled, never run.
+/// for an editor to mark as the builder types; or of a rules script (`kind: script`). It is
+/// compiled, never run.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ExpressionCheckBody, responses(
     (status = 200, description = "`{problems: [{line, column, message}]}`, empty when it compiles"),
     (status = 403, description = "Not a builder of the app", body = ErrorBody),
@@ -404,7 +418,8 @@ pub(crate) async fn check_expression(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let body: ExpressionCheckBody = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
-    let problems = state.engine.check_expression(&caller.0, &path.into_inner(), &body.expression, &body.fields).await?;
+    let script = body.kind == SourceKind::Script;
+    let problems = state.engine.check_expression(&caller.0, &path.into_inner(), &body.expression, &body.fields, script).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "problems": problems })))
 }
 
