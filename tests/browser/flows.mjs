@@ -1,0 +1,424 @@
+// Browser test of the flow and approval designer (`#/-/builder/{app}/flows/{form}`): an admin
+// builds a small app `purchases` with a form `purchase`, opens its flow from the builder and
+// draws draft → approval → approved, with a submit transition and an approval on `approval`
+// (the requester's manager, then finance countersigning when `record.amount > 10000`) during
+// which `note` is read-only; sees the server's check mark states on the graph and fixes them;
+// runs the app's tests from the designer, publishes on the builder page; then rep1 submits a
+// purchase, cannot change its note while it is approved, and manager1 and finance1 approve it
+// from My tasks.
+//
+//   npm ci --prefix tests/browser          # once: installs playwright-core
+//   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/flows.mjs
+//
+// TESSERA_URL is a server started with `tessera serve --demo` on a fresh database (the test
+// creates the app `purchases`). Optional: TESSERA_SCREENSHOTS=<dir> saves a screenshot after
+// every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
+// `browser: N passed, M failed`; exits non-zero on any failure.
+import { BASE, answerTo, check, eventually, finish, page, step, signIn } from './harness.mjs'
+
+const APP = 'purchases'
+const FORM = 'purchase'
+const stamp = Date.now().toString(36)
+
+/** An API call from inside the page, with the tab's session: `{status, body}`. */
+async function apiCall(method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
+      const headers = { Accept: 'application/json' }
+      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
+      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
+      if (body !== undefined) headers['Content-Type'] = 'application/json'
+      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      const text = await response.text()
+      return { status: response.status, body: text ? JSON.parse(text) : null }
+    },
+    { method, path, body },
+  )
+}
+
+/** Clicks the visible option `option` of the select `select` opens (typing `search` first). */
+async function choose(select, option, search) {
+  // A list still fading out after the previous choice holds options of the same names.
+  await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
+  await select.click()
+  if (search) await page.keyboard.type(search)
+  const item = page.locator(`${option}:visible`).first()
+  await item.waitFor()
+  await item.click()
+}
+
+/** Closes an open select list (a multiple select stays open after a choice). */
+async function closeSelect() {
+  await page.keyboard.press('Escape')
+  await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
+}
+
+
+/** Adds a field of `type` from the form designer's palette and names it; it is left selected. */
+async function designField(type, id, zh, en) {
+  const before = await page.locator('[data-canvas-field]').count()
+  await page.locator(`[data-palette] [data-palette-type="${type}"]`).click()
+  await eventually(async () => (await page.locator('[data-canvas-field]').count()) === before + 1, `no ${type} field added`)
+  await page.locator('input[data-prop-id]').fill(id)
+  await page.locator('input[data-prop-label-zh]').fill(zh)
+  await page.locator('input[data-prop-label-en]').fill(en)
+  await page.locator(`[data-canvas-field="${id}"]`).waitFor()
+}
+
+const node = (id) => page.locator(`[data-flow-canvas] [data-flow-node="${id}"]`)
+
+/** The flow as the server holds it in the draft. */
+async function draftFlow() {
+  const { status, body } = await apiCall('GET', `/api/apps/${APP}/definitions/flow/${FORM}`)
+  check(status === 200, `GET the draft's flow answered ${status}`)
+  return body.definition
+}
+
+/** Waits until the designer has saved every edit (it saves once the edits pause). */
+async function settled() {
+  await eventually(
+    async () => (await page.locator('[data-flow-dirty]').count()) === 0 && (await page.locator('[data-flow-saved]').count()) === 1,
+    'the designer did not save the edits',
+  )
+  // A save answered while another edit was on its way: give the last answer time to arrive.
+  await page.waitForTimeout(300)
+  await eventually(async () => (await page.locator('[data-flow-dirty]').count()) === 0, 'the designer did not save the last edit')
+}
+
+/** Selects the state `id` by its chip under the canvas, and renames it. */
+async function nameState(fromId, id, zh, en) {
+  await page.click(`[data-flow-outline] [data-flow-state="${fromId}"]`)
+  await page.locator('input[data-flow-prop-id]').fill(id)
+  await page.locator('input[data-flow-prop-zh]').fill(zh)
+  await page.locator('input[data-flow-prop-en]').fill(en)
+  await node(id).waitFor()
+}
+
+/** Drags from the bottom handle of state `from` to the top handle of state `to`. */
+async function connect(from, to) {
+  const source = node(from).locator('.vue-flow__handle.source')
+  const target = node(to).locator('.vue-flow__handle.target')
+  const a = await source.boundingBox()
+  const b = await target.boundingBox()
+  check(a && b, 'a handle is not on the screen')
+  await page.mouse.move(a.x + a.width / 2, a.y + a.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(a.x + a.width / 2 + 10, a.y + a.height / 2 + 20, { steps: 4 })
+  await page.mouse.move(b.x + b.width / 2, b.y + b.height / 2, { steps: 15 })
+  await page.mouse.up()
+}
+
+await step('admin signs in', () => signIn('admin'))
+
+await step('the CRM’s quote flow opens from the builder as a graph with its approval steps', async () => {
+  await page.goto(`${BASE}/#/-/builder/crm`)
+  await page.locator('[data-builder-forms] [data-builder-flow="quote"]').click()
+  await page.waitForURL(/#\/-\/builder\/crm\/flows\/quote$/)
+  await node('in_review').waitFor()
+  check((await page.locator('[data-flow-new]').count()) === 0, 'the quote flow opens as a new one')
+  const states = await page.locator('[data-flow-canvas] [data-flow-node]').evaluateAll((els) => els.map((e) => e.dataset.flowNode))
+  check(states.join() === 'draft,in_review,approved,sent,accepted,rejected,expired', `the graph shows the states ${states}`)
+  // Six transitions, and the approval's outcome approved (its rejection goes back to draft).
+  await eventually(async () => (await page.locator('[data-flow-canvas] .vue-flow__edge').count()) === 8,
+    async () => `the graph shows ${await page.locator('[data-flow-canvas] .vue-flow__edge').count()} edges`)
+  await node('in_review').click()
+  await page.locator('[data-flow-approval] [data-flow-step="1"]').waitFor()
+  check((await page.locator('[data-flow-step="0"] input[data-flow-step-when]').inputValue()) === 'record.discount > 10', 'the manager step has lost its condition')
+  check((await page.locator('[data-flow-problems]').count()) === 0, 'the CRM flow shows problems')
+  check((await page.locator('[data-flow-dirty]').count()) === 0, 'opening the flow changed it')
+})
+
+await step('the CRM’s scenario tests run from the designer, each shown passed', async () => {
+  // Every test runs on a database of its own: a debug build takes a while for the CRM's.
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes('/api/apps/crm/test'), { timeout: 120_000 }),
+    page.click('[data-flow-run-tests]'),
+  ])
+  check(response.status() === 200, `POST test answered ${response.status()}`)
+  const answer = await response.json()
+  check(answer.items.length > 5 && answer.failed === 0, `the tests answered ${JSON.stringify(answer).slice(0, 400)}`)
+  await page.locator('[data-flow-tests] [data-flow-tests-summary]').waitFor()
+  check((await page.locator('[data-flow-tests] [data-flow-test-passed="true"]').count()) === answer.items.length, 'not every test is shown passed')
+})
+
+await step('admin makes the app purchases with the roles requester and finance', async () => {
+  await page.goto(`${BASE}/#/-/builder`)
+  await page.locator('[data-builder-apps] [data-builder-app="crm"]').waitFor()
+  await page.click('[data-builder-new-app]')
+  const dialog = page.locator('.el-dialog[data-builder-app-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('input[data-new-app-id]').fill(APP)
+  await dialog.locator('input[data-new-app-zh]').fill('采购')
+  await dialog.locator('input[data-new-app-en]').fill('Purchases')
+  const response = await answerTo('POST', '/api/apps', () => dialog.locator('[data-new-app-submit]').click())
+  check(response.status() === 201, `POST /api/apps answered ${response.status()}: ${await response.text()}`)
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}$`))
+  for (const [id, zh, en] of [['requester', '申请人', 'Requester'], ['finance', '财务', 'Finance']]) {
+    await page.locator('input[data-builder-role-id]').fill(id)
+    await page.locator('input[data-builder-role-zh]').fill(zh)
+    await page.locator('input[data-builder-role-en]').fill(en)
+    const saved = await answerTo('PUT', `/definitions/app/${APP}`, () => page.click('[data-builder-role-add]'))
+    check(saved.status() === 200, `PUT app.json answered ${saved.status()}`)
+    await page.locator(`[data-builder-roles] [data-builder-role="${id}"]`).waitFor()
+  }
+})
+
+await step('admin designs the form purchase: title, amount, note and the state field status', async () => {
+  await page.click('[data-builder-new-form]')
+  const dialog = page.locator('.el-dialog[data-builder-form-dialog]')
+  await dialog.waitFor()
+  await dialog.locator('input[data-new-form-id]').fill(FORM)
+  await dialog.locator('input[data-new-form-zh]').fill('采购申请')
+  await dialog.locator('input[data-new-form-en]').fill('Purchase')
+  await answerTo('PUT', `/definitions/form/${FORM}`, () => dialog.locator('[data-new-form-submit]').click())
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}/forms/${FORM}$`))
+  await page.locator('[data-palette] [data-palette-type="text"]').waitFor()
+  await designField('text', 'title', '标题', 'Title')
+  await page.click('[data-prop-required]')
+  await designField('currency', 'amount', '金额', 'Amount')
+  await designField('text', 'note', '备注', 'Note')
+  await designField('select', 'status', '状态', 'Status')
+  for (const role of ['requester', 'finance']) {
+    for (const action of ['create', 'read', 'update']) {
+      if (role === 'finance' && action === 'create') continue
+      await page.click(`[data-perm-role="${role}"] [data-perm-action="${action}"]`)
+    }
+  }
+  const response = await answerTo('PUT', `/definitions/form/${FORM}`, () => page.click('[data-designer-save]'))
+  check(response.status() === 200, `PUT form answered ${response.status()}: ${await response.text()}`)
+  await eventually(async () => (await page.locator('[data-designer-dirty]').count()) === 0, 'the designer still says unsaved')
+})
+
+await step('the builder offers "Add flow" for the form; it opens a new flow in the state field status', async () => {
+  await page.click('[data-designer] h2 a')
+  const flowLink = page.locator(`[data-builder-forms] [data-builder-flow="${FORM}"]`)
+  await flowLink.waitFor()
+  await flowLink.click()
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}/flows/${FORM}$`))
+  await page.locator('[data-flow-new]').waitFor()
+  await node('draft').waitFor()
+  await page.click('[data-flow-settings]')
+  await eventually(async () => (await page.locator('[data-flow-field]').innerText()).includes('status'), 'the flow is not in the field status')
+  // Saved as one draws: the draft file exists after the first pause.
+  await settled()
+  check((await draftFlow()).field === 'status', 'the draft flow has no state field')
+})
+
+await step('admin draws the states approval and approved and connects draft → approval', async () => {
+  await page.click('[data-flow-add-state]')
+  await node('state_2').waitFor()
+  await nameState('state_2', 'approval', '审批中', 'In approval')
+  await page.click('[data-flow-add-state]')
+  await node('state_3').waitFor()
+  await nameState('state_3', 'approved', '已批准', 'Approved')
+  await page.click('[data-flow-prop-terminal]')
+  await page.click('[data-flow-layout]')
+  await settled()
+  await connect('draft', 'approval')
+  await page.locator('[data-flow-outline] [data-flow-transition="action_1"]').waitFor()
+  await page.locator('input[data-flow-prop-action]').fill('submit')
+  await page.locator('input[data-flow-prop-zh]').fill('提交审批')
+  await page.locator('input[data-flow-prop-en]').fill('Submit')
+  await choose(page.locator('[data-flow-prop-who-roles]'), '[data-flow-who-role-option="requester"]')
+  await closeSelect()
+  await page.locator('[data-flow-outline] [data-flow-transition="submit"]').waitFor()
+  check((await page.locator('[data-flow-canvas] .vue-flow__edge').count()) === 1, 'the canvas does not show one edge')
+})
+
+await step('the server marks the unconnected states on the graph; the state field gets their options', async () => {
+  await settled()
+  // approved is reached by nothing; approval leads nowhere.
+  await node('approved').and(page.locator('[data-flow-node-problem]')).waitFor()
+  await node('approval').and(page.locator('[data-flow-node-problem]')).waitFor()
+  const listed = await page.locator('[data-flow-problems] [data-flow-problem]').allInnerTexts()
+  check(listed.some((p) => /approved/.test(p) && /reach/.test(p)), `the problems listed: ${listed.join(' | ')}`)
+  // The states are no options of status yet: the designer adds them to the form's draft.
+  await page.click('[data-flow-settings]')
+  await page.locator('[data-flow-missing-options]').waitFor()
+  await answerTo('PUT', `/definitions/form/${FORM}`, () => page.click('[data-flow-sync-options]'))
+  await page.locator('[data-flow-missing-options]').waitFor({ state: 'detached' })
+})
+
+await step('approval becomes an approval: the manager, then finance countersigning above 10000; note read-only', async () => {
+  await page.click('[data-flow-outline] [data-flow-state="approval"]')
+  await page.click('[data-flow-prop-approval] .el-switch')
+  await page.locator('[data-flow-approval] [data-flow-step="0"]').waitFor()
+  // approved follows the approval when it passes.
+  await choose(page.locator('[data-flow-approved]'), '[data-flow-approved-option="approved"]')
+  const first = page.locator('[data-flow-step="0"]')
+  check((await first.locator('[data-flow-approver-kind]').innerText()).length > 0, 'the first step has no approver')
+  await page.click('[data-flow-step-add]')
+  const second = page.locator('[data-flow-step="1"]')
+  await second.waitFor()
+  await second.locator('input[data-flow-step-id]').fill('finance')
+  await second.locator('input[data-flow-step-zh]').fill('财务会签')
+  await second.locator('input[data-flow-step-en]').fill('Finance countersign')
+  await choose(second.locator('[data-flow-approver="0"] [data-flow-approver-kind]'), '[data-flow-approver-kind-option="role"]')
+  await choose(second.locator('[data-flow-approver="0"] [data-flow-approver-role]'), '[data-flow-role-option="finance"]')
+  await choose(second.locator('[data-flow-step-mode]'), '[data-flow-mode-option="all"]')
+  await second.locator('input[data-flow-step-when]').fill('record.amount > 10000')
+  await choose(page.locator('[data-flow-prop-lock]'), '[data-flow-lock-option="note"]')
+  await closeSelect()
+  await node('approval').locator('[data-flow-node-approval]').waitFor()
+  await node('approval').locator('[data-flow-node-locked]').waitFor()
+})
+
+await step('saved, the draft has no problems left, and holds the approval as drawn', async () => {
+  await settled()
+  await eventually(async () => (await page.locator('[data-flow-node-problem]').count()) === 0,
+    async () => `still marked: ${await page.locator('[data-flow-problems]').innerText().catch(() => '')}`)
+  check((await page.locator('[data-flow-problems] [data-flow-problem]').count()) === 0, 'the flow still lists problems')
+  const flow = await draftFlow()
+  check(flow.states.map((s) => s.id).join() === 'draft,approval,approved', `the states saved are ${flow.states.map((s) => s.id)}`)
+  const submit = flow.transitions.find((tr) => tr.action === 'submit')
+  check(submit?.from?.join() === 'draft' && submit.to === 'approval', `submit is ${JSON.stringify(submit)}`)
+  check(submit.who?.roles?.join() === 'requester', `who may submit: ${JSON.stringify(submit.who)}`)
+  const approval = flow.states[1].approval
+  check(approval?.approved === 'approved', `the approval is ${JSON.stringify(approval)}`)
+  check(approval.steps.length === 2 && approval.steps[0].approvers[0].manager, `the first step is ${JSON.stringify(approval.steps[0])}`)
+  const finance = approval.steps[1]
+  check(finance.id === 'finance' && finance.mode === 'all' && finance.when === 'record.amount > 10000' && finance.approvers[0].role === 'finance',
+    `the finance step is ${JSON.stringify(finance)}`)
+  check(JSON.stringify(flow.states[1].lock) === '{"fields":["note"]}', `the lock is ${JSON.stringify(flow.states[1].lock)}`)
+  check(flow.states[2].terminal === true, 'approved is not terminal')
+  check(!JSON.stringify(flow).includes('position'), 'node positions were saved into the flow')
+})
+
+await step('undo takes back the lock and redo brings it back', async () => {
+  await page.click('[data-flow-settings]')
+  await page.click('[data-flow-undo]')
+  await eventually(async () => (await node('approval').locator('[data-flow-node-locked]').count()) === 0, 'undo did not take back the lock')
+  await page.click('[data-flow-redo]')
+  await node('approval').locator('[data-flow-node-locked]').waitFor()
+  await settled()
+})
+
+await step('a state left unconnected is marked as a dead end and goes away with Delete', async () => {
+  await page.click('[data-flow-add-state]')
+  await node('state_4').waitFor()
+  await settled()
+  await node('state_4').and(page.locator('[data-flow-node-problem]')).waitFor()
+  // The problem in the list selects the state it is about.
+  await page.click('[data-flow-problems] [data-flow-problem="/states/3"]')
+  await eventually(async () => (await page.locator('input[data-flow-prop-id]').inputValue()) === 'state_4', 'the problem does not select state_4')
+  await node('state_4').click()
+  await page.keyboard.press('Delete')
+  await node('state_4').waitFor({ state: 'detached' })
+  await settled()
+  await eventually(async () => (await page.locator('[data-flow-node-problem]').count()) === 0, 'a state is still marked')
+})
+
+await step('with saving as one edits turned off, leaving with unsaved changes asks first; Save saves them', async () => {
+  await page.click('[data-flow-autosave]')
+  await page.click('[data-flow-settings]')
+  await page.locator('input[data-flow-label-en]').fill('Purchase approval')
+  await page.locator('[data-flow-dirty]').waitFor()
+  await page.click('[data-flow-back]')
+  const box = page.locator('.el-message-box')
+  await box.waitFor()
+  await box.locator('.el-message-box__btns .el-button:not(.el-button--primary)').click() // stay
+  await box.waitFor({ state: 'hidden' })
+  check(page.url().endsWith(`/flows/${FORM}`), `the designer was left: ${page.url()}`)
+  const response = await answerTo('PUT', `/definitions/flow/${FORM}`, () => page.click('[data-flow-save]'))
+  check(response.status() === 200, `PUT flow answered ${response.status()}: ${await response.text()}`)
+  check(response.request().headers()['if-match'], 'the save was sent without If-Match')
+  await page.locator('[data-flow-dirty]').waitFor({ state: 'detached' })
+  check((await draftFlow()).label.en === 'Purchase approval', 'the label is not in the draft')
+  await page.click('[data-flow-autosave]')
+})
+
+await step('the app’s tests run from the designer against the draft', async () => {
+  const response = await answerTo('POST', `/api/apps/${APP}/test`, () => page.click('[data-flow-run-tests]'))
+  check(response.status() === 200, `POST test answered ${response.status()}: ${await response.text()}`)
+  const answer = await response.json()
+  await page.locator('[data-flow-tests]').waitFor()
+  check(answer.failed === 0, `tests failed: ${JSON.stringify(answer.items)}`)
+})
+
+await step('back on the builder page, admin publishes the app', async () => {
+  await page.click('[data-flow-to-builder]')
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}$`))
+  // The form now has a flow: the builder says so.
+  await page.locator(`[data-builder-flow="${FORM}"]`).waitFor()
+  await page.locator('input[data-builder-publish-message]').fill(`Purchases with approval ${stamp}`)
+  const response = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-builder-publish-submit]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-builder-published]').waitFor()
+})
+
+await step('admin grants rep1 requester and finance1 finance in purchases on the Users page', async () => {
+  await answerTo('GET', '/api/users', () => page.click('[data-nav] [data-nav-page="admin-users"]'))
+  for (const [user, role] of [['rep1', 'requester'], ['finance1', 'finance']]) {
+    const row = page.locator('[data-users] tbody tr', { has: page.locator(`[data-username="${user}"]`) })
+    await row.locator('[data-user-grants]').click()
+    const dialog = page.locator('.el-dialog[data-grants-dialog]')
+    await dialog.waitFor()
+    await choose(dialog.locator(`[data-grants-app="${APP}"]`), `[data-role-option="${role}"]`)
+    await dialog.locator('.el-dialog__header').click()
+    const response = await answerTo('PUT', `/api/users/${user}/grants/${APP}`, () => dialog.locator('[data-grants-save]').click())
+    check(response.status() === 200, `PUT grants answered ${response.status()}: ${await response.text()}`)
+    check((await response.json()).grants?.[APP]?.includes(role), `${user} is not ${role} in ${APP}`)
+    await dialog.waitFor({ state: 'hidden' })
+  }
+})
+
+let purchaseId = ''
+await step('rep1 creates a purchase of 20000 and submits it; its note is read-only in approval', async () => {
+  await signIn('rep1', ['demo'])
+  await page.goto(`${BASE}/#/${APP}/${FORM}/new`)
+  await page.locator('[data-save]').waitFor()
+  await page.locator('[data-field="title"] input').fill(`Laptops ${stamp}`)
+  await page.locator('[data-field="amount"] input').fill('20000')
+  await page.locator('[data-field="note"] input').fill('for the new team')
+  const response = await answerTo('POST', `/forms/${FORM}/records`, () => page.click('[data-save]'))
+  check(response.status() === 201, `POST answered ${response.status()}: ${await response.text()}`)
+  purchaseId = (await response.json()).id
+  await page.waitForURL(new RegExp(`#/${APP}/${FORM}/${purchaseId}$`))
+  const submitted = await answerTo('POST', `/records/${purchaseId}/actions/submit`, () => page.click('[data-flow-action="submit"]'))
+  check(submitted.status() === 200, `submit answered ${submitted.status()}: ${await submitted.text()}`)
+  await eventually(async () => (await page.locator('[data-flow-state]').getAttribute('data-state')) === 'approval', 'the purchase is not in approval')
+  await eventually(async () => (await page.locator('[data-field="note"] input').count()) === 0, 'the note can still be edited in approval')
+  // Nor does the server take a change to it.
+  const { body: record } = await apiCall('GET', `/api/apps/${APP}/forms/${FORM}/records/${purchaseId}`)
+  const patched = await page.evaluate(
+    async ({ url, version }) => {
+      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
+      const r = await fetch(url, {
+        method: 'PATCH',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${stored.token}`, 'If-Match': `"${version}"` },
+        body: JSON.stringify({ data: { note: 'changed in approval' } }),
+      })
+      return r.status
+    },
+    { url: `/api/apps/${APP}/forms/${FORM}/records/${purchaseId}`, version: record.version },
+  )
+  check(patched >= 400 && patched < 500, `a change to the locked note answered ${patched}`)
+})
+
+/** Approves the purchase from My tasks as the user signed in. */
+async function approveFromTasks() {
+  await page.goto(`${BASE}/#/-/tasks`)
+  const row = page.locator('[data-tasks] tbody tr', { has: page.locator(`[data-task-record="${purchaseId}"]`) })
+  await row.waitFor()
+  await row.locator('[data-task-approve]').click()
+  const dialog = page.locator('.el-dialog[data-flow-dialog]')
+  await dialog.waitFor()
+  const response = await answerTo('POST', '/approve', () => dialog.locator('[data-flow-confirm]').click())
+  check(response.status() === 200, `approve answered ${response.status()}: ${await response.text()}`)
+  return (await response.json()).flow
+}
+
+await step('manager1 approves it from My tasks; it waits for finance', async () => {
+  await signIn('manager1', ['demo'])
+  const flow = await approveFromTasks()
+  check(flow?.state === 'approval', `after the manager the purchase is in ${flow?.state}`)
+})
+
+await step('finance1 countersigns it from My tasks; it is approved', async () => {
+  await signIn('finance1', ['demo'])
+  const flow = await approveFromTasks()
+  check(flow?.state === 'approved', `after finance the purchase is in ${flow?.state}`)
+})
+
+await finish()
