@@ -1,6 +1,7 @@
 // Report results as charts: how each kind is drawn (the server's chart kind registry), which
 // columns a chart draws (the report's `chart` spec, or the first dimension and every measure)
-// and the ECharts options drawing them. Only the chart types and components used here are
+// and the ECharts options drawing them, each point carrying the cell it stands for (a click
+// drills down to its records). Only the chart types and components used here are
 // registered with ECharts, so the bundle holds no others.
 import { shallowRef } from 'vue'
 import { init, use } from 'echarts/core'
@@ -86,6 +87,16 @@ function sumBy(rows, keyOf, measure) {
   return sums
 }
 
+/** Category name → the value the server sent for it (what a drill-down's `cell` names). */
+function rawValues(rows, column) {
+  const raw = new Map()
+  for (const row of rows) {
+    const name = dimensionText(row[column.id], column)
+    if (!raw.has(name)) raw.set(name, row[column.id] ?? null)
+  }
+  return raw
+}
+
 /** The ECharts option drawing `result` as a chart of `kind` (one the `echarts` renderer draws). */
 export function chartOption(kind, result) {
   const { x, ys, series } = axes(result)
@@ -94,7 +105,12 @@ export function chartOption(kind, result) {
   const tooltip = { valueFormatter: (v) => measureText(v), confine: true }
 
   if (kind === 'pie' || kind === 'funnel') {
-    const data = [...sumBy(rows, (r) => dimensionText(r[x.id], x), ys[0])].map(([name, value]) => ({ name, value }))
+    const raw = rawValues(rows, x)
+    const data = [...sumBy(rows, (r) => dimensionText(r[x.id], x), ys[0])].map(([name, value]) => ({
+      name,
+      value,
+      drill: { cell: { [x.id]: raw.get(name) }, measure: ys[0].id },
+    }))
     // No legend: every slice is labelled with its name.
     return {
       tooltip: { ...tooltip, trigger: 'item' },
@@ -107,23 +123,35 @@ export function chartOption(kind, result) {
   }
 
   const categories = [...new Set(rows.map((r) => dimensionText(r[x.id], x)))]
+  const rawCategories = rawValues(rows, x)
+  // Each point carries the cell it stands for, so a click can ask the server for its records.
+  const point = (value, cell, measure) => ({ value, drill: { cell, measure: measure.id } })
   const seriesList = []
   if (series) {
     const names = [...new Set(rows.map((r) => dimensionText(r[series.id], series)))]
+    const rawNames = rawValues(rows, series)
     for (const measure of ys) {
       const sums = sumBy(rows, (r) => `${dimensionText(r[x.id], x)}\u0000${dimensionText(r[series.id], series)}`, measure)
       for (const name of names) {
         seriesList.push({
           type: kind,
           name: ys.length > 1 ? `${name} · ${columnLabel(measure)}` : name,
-          data: categories.map((c) => sums.get(`${c}\u0000${name}`) ?? null),
+          // Bars split into series stack: the parts of one category add up to its whole.
+          ...(kind === 'bar' ? { stack: measure.id } : {}),
+          data: categories.map((c) =>
+            point(sums.get(`${c}\u0000${name}`) ?? null, { [x.id]: rawCategories.get(c), [series.id]: rawNames.get(name) }, measure),
+          ),
         })
       }
     }
   } else {
     for (const measure of ys) {
       const sums = sumBy(rows, (r) => dimensionText(r[x.id], x), measure)
-      seriesList.push({ type: kind, name: columnLabel(measure), data: categories.map((c) => sums.get(c) ?? null) })
+      seriesList.push({
+        type: kind,
+        name: columnLabel(measure),
+        data: categories.map((c) => point(sums.get(c) ?? null, { [x.id]: rawCategories.get(c) }, measure)),
+      })
     }
   }
   const legend = seriesList.length > 1

@@ -1,0 +1,314 @@
+// Browser test of the report builder, the dashboard builder and drill-down: an admin builds a
+// report on the CRM's opportunities (the sum of amount by stage and month of close date, as a
+// stacked bar) by dragging fields, sees the server's result and a problem shown where it is,
+// saves it into the draft, adds it to a new dashboard, and publishes on the builder page (a
+// report-only change has no impact on records). Then manager1 opens the dashboard and clicks a
+// bar: the dialog lists exactly the records behind it — as many as the drill endpoint answers,
+// each of that stage and month, their amounts adding up to the bar's value.
+//
+//   npm ci --prefix tests/browser          # once: installs playwright-core
+//   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/reports.mjs
+//
+// TESSERA_URL is a server started with `tessera serve --demo` on a fresh database (the test
+// publishes the CRM with a new report and dashboard, ids fixed). Optional:
+// TESSERA_SCREENSHOTS=<dir> saves a screenshot after every step; CHROMIUM=<path> overrides
+// /usr/bin/chromium. Prints one line per step and finally `browser: N passed, M failed`; exits
+// non-zero on any failure.
+import { BASE, answerTo, check, eventually, finish, page, signIn, step } from './harness.mjs'
+
+const APP = 'crm'
+const REPORT = 'amount_by_stage_month'
+const DASHBOARD = 'pipeline_months'
+
+/** An API call from inside the page, with the tab's session: `{status, body}`. */
+async function apiCall(method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
+      const headers = { Accept: 'application/json' }
+      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
+      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
+      if (body !== undefined) headers['Content-Type'] = 'application/json'
+      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      const text = await response.text()
+      return { status: response.status, body: text ? JSON.parse(text) : null }
+    },
+    { method, path, body },
+  )
+}
+
+/**
+ * Drags `source` onto `target` with the mouse, in small moves: SortableJS (in its pointer
+ * mode) starts a drag only after the pointer has moved, and picks the place from where the
+ * pointer passes. `where` is the point of the target to end on, as a fraction of its height
+ * (near the bottom of a list: after its items).
+ */
+async function dragByMouse(source, target, where = 0.9) {
+  await target.scrollIntoViewIfNeeded()
+  await source.scrollIntoViewIfNeeded()
+  const from = await source.boundingBox()
+  const to = await target.boundingBox()
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 4, { steps: 2 })
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where, { steps: 20 })
+  await page.waitForTimeout(150)
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
+  await page.mouse.up()
+}
+
+/** Picks option `option` of the Element Plus select `select` (both locators). */
+async function choose(select, option) {
+  await select.click()
+  await option.waitFor()
+  await option.click()
+}
+
+
+/** Waits until the report builder has asked the server for the report as it now is. */
+async function settledResult() {
+  await eventually(async () => (await page.locator('[data-report-result]').getAttribute('data-report-querying')) === 'false', 'the live query never settled')
+  await page.waitForTimeout(500) // the debounce of the last change
+  await eventually(async () => (await page.locator('[data-report-result]').getAttribute('data-report-querying')) === 'false', 'the live query never settled')
+}
+
+await step('admin signs in', () => signIn('admin'))
+
+await step('the builder page lists the CRM\'s reports and dashboards; "New report" opens the report builder', async () => {
+  await page.goto(`${BASE}/#/-/builder/${APP}`)
+  const card = page.locator('[data-builder-reports]')
+  await card.locator('[data-builder-report="sales_funnel"]').waitFor()
+  await card.locator('[data-builder-dashboard="sales"]').waitFor()
+  await page.click('[data-builder-new-report]')
+  await page.locator('.reports-card__prompt input').fill(REPORT)
+  await page.click('.reports-card__prompt .el-button--primary')
+  await page.locator(`[data-report-builder][data-report-id="${REPORT}"]`).waitFor()
+  check(page.url().endsWith(`/-/builder/${APP}/reports/${REPORT}`), `the builder opened at ${page.url()}`)
+})
+
+await step('admin drags amount into measures, close date and stage into dimensions: the server\'s result follows', async () => {
+  await choose(page.locator('[data-report-source]'), page.locator('[data-report-source-option="opportunity"]'))
+  await page.locator('[data-report-field="close_date"]').waitFor()
+  await dragByMouse(page.locator('[data-report-field="amount"]'), page.locator('[data-report-measures]'))
+  await page.locator('[data-report-measure="amount"]').waitFor()
+  await dragByMouse(page.locator('[data-report-field="close_date"]'), page.locator('[data-report-dimensions]'))
+  await page.locator('[data-report-dimension="close_date"]').waitFor()
+  await dragByMouse(page.locator('[data-report-field="stage"]'), page.locator('[data-report-dimensions]'))
+  await page.locator('[data-report-dimension="stage"]').waitFor()
+  const order = await page.locator('[data-report-dimensions] [data-report-dimension]').evaluateAll((els) => els.map((e) => e.dataset.reportDimension))
+  check(JSON.stringify(order) === '["close_date","stage"]', `dimensions in the order ${order.join(', ')}`)
+  // A number is summed, a date grouped by month, unless changed.
+  check((await page.locator('[data-report-agg="amount"]').innerText()).trim() !== '', 'the measure has no aggregate')
+  await settledResult()
+  const rows = Number(await page.locator('[data-report-rows]').getAttribute('data-report-rows'))
+  check(rows > 1, `the result has ${rows} rows`)
+  const months = await page.locator('[data-report-table] [data-col="close_date"]').allInnerTexts()
+  check(months.length && months.every((m) => /^\d{4}-\d{2}$/.test(m.trim())), `close dates are not months: ${months.slice(0, 3).join(', ')}`)
+})
+
+await step('a measure the server refuses shows its problem at the measure; removing it clears it', async () => {
+  await page.locator('[data-report-field-add="name"]').click()
+  await page.locator('.el-dropdown-menu:visible [data-report-add="measure"]').click()
+  await page.locator('[data-report-measure="name"]').waitFor()
+  await choose(page.locator('[data-report-agg="name"]'), page.locator('.el-select-dropdown:visible [data-report-agg-option="sum"]'))
+  const problem = page.locator('[data-report-problem="/measures/1"]')
+  await problem.waitFor()
+  check((await problem.innerText()).includes('number'), `the problem says "${await problem.innerText()}"`)
+  await page.click('[data-report-measure-remove="name"]')
+  await settledResult()
+  check((await page.locator('[data-report-problem]').count()) === 0, 'a problem stays after the measure is gone')
+})
+
+await step('close date dragged into filters offers relative periods: "this year" keeps only this year\'s months', async () => {
+  await dragByMouse(page.locator('[data-report-field="close_date"]'), page.locator('[data-report-filters]'))
+  await page.locator('[data-report-filter="close_date"]').waitFor()
+  await choose(page.locator('[data-report-filter-value="close_date"]'), page.locator('.el-select-dropdown:visible [data-report-period-option="this_year"]'))
+  await settledResult()
+  const year = String(new Date().getFullYear())
+  const months = await page.locator('[data-report-table] [data-col="close_date"]').allInnerTexts()
+  check(months.length > 0 && months.every((m) => m.startsWith(year)), `months shown with the filter: ${[...new Set(months)].join(', ')}`)
+  await page.click('[data-report-filter-remove="close_date"]')
+  await settledResult()
+  const all = await page.locator('[data-report-table] [data-col="close_date"]').allInnerTexts()
+  check(all.some((m) => !m.startsWith(year)), 'removing the filter did not bring other years back')
+})
+
+await step('admin draws it as a stacked bar: months across, a series per stage', async () => {
+  await page.click('[data-report-kind="bar"]')
+  await choose(page.locator('[data-report-chart-x]'), page.locator('[data-report-chart-x-option="close_date"]'))
+  await choose(page.locator('[data-report-chart-series]'), page.locator('[data-report-chart-series-option="stage"]'))
+  await settledResult()
+  await page.locator('[data-report-preview] [data-tile-chart]').waitFor()
+  const stacked = await page.locator('[data-report-preview] [data-tile-chart]').evaluate((el) => {
+    const series = el.__chart?.getOption().series ?? []
+    return { count: series.length, stacked: series.every((s) => s.type === 'bar' && s.stack) }
+  })
+  check(stacked.count > 1 && stacked.stacked, `the chart is not a stacked bar: ${JSON.stringify(stacked)}`)
+})
+
+await step('admin names it and saves it into the draft, with no problem in the report', async () => {
+  await page.locator('input[data-report-label-zh]').fill('按阶段和月份的商机金额')
+  await page.locator('input[data-report-label-en]').fill('Amount by stage and month')
+  const response = await answerTo('PUT', `/definitions/report/${REPORT}`, () => page.click('[data-report-save]'))
+  check(response.ok(), `save answered ${response.status()}: ${await response.text()}`)
+  const saved = await response.json()
+  const own = (saved.problems ?? []).filter((p) => p.file === `reports/${REPORT}.json`)
+  check(own.length === 0, `the report has problems: ${JSON.stringify(own)}`)
+  const stored = await apiCall('GET', `/api/apps/${APP}/definitions/report/${REPORT}`)
+  const def = stored.body?.definition ?? {}
+  check(def.source === 'opportunity', `the draft's report counts ${def.source}`)
+  check(def.measures?.[0]?.agg === 'sum' && def.measures[0].field === 'amount', `measures ${JSON.stringify(def.measures)}`)
+  check(def.dimensions?.[0]?.bucket === 'month' && def.dimensions[1]?.field === 'stage', `dimensions ${JSON.stringify(def.dimensions)}`)
+  check(def.chart?.kind === 'bar' && def.chart.x === 'close_date' && def.chart.series === 'stage', `chart ${JSON.stringify(def.chart)}`)
+  await eventually(async () => !(await page.locator('[data-report-dirty]').count()), 'the builder still says unsaved')
+})
+
+await step('"Add to dashboard" puts it on a new dashboard, opened in the dashboard builder', async () => {
+  await page.click('[data-report-add-to-dashboard]')
+  const dialog = page.locator('[data-report-dashboard-dialog]')
+  await dialog.locator('[data-report-dashboard-choice]').waitFor()
+  await choose(dialog.locator('[data-report-dashboard-choice]'), page.locator('.el-select-dropdown:visible [data-report-dashboard-option="+"]'))
+  await dialog.locator('input[data-report-dashboard-id]').fill(DASHBOARD)
+  await dialog.locator('input[data-report-dashboard-zh]').fill('月度管道')
+  await dialog.locator('input[data-report-dashboard-en]').fill('Pipeline by month')
+  const response = await answerTo('PUT', `/definitions/dashboard/${DASHBOARD}`, () => dialog.locator('[data-report-dashboard-submit]').click())
+  check(response.ok(), `saving the dashboard answered ${response.status()}: ${await response.text()}`)
+  await page.locator(`[data-dash-builder][data-dash-id="${DASHBOARD}"]`).waitFor()
+  await page.locator(`[data-dash-tile="${REPORT}"]`).waitFor()
+  // The tile shows the draft's report, run by the server.
+  await page.locator(`[data-dash-tile="${REPORT}"] [data-tile-chart]`).waitFor()
+})
+
+await step('admin adds the sales funnel, drags it before the new report, makes the report a row taller by its corner and saves', async () => {
+  await choose(page.locator('[data-dash-tile-report]'), page.locator('.el-select-dropdown:visible [data-dash-tile-report-option="sales_funnel"]'))
+  await page.click('[data-dash-tile-add]')
+  await page.locator('[data-dash-tile="sales_funnel"] [data-tile-chart]').waitFor()
+  const order = () => page.locator('[data-dash-tile]').evaluateAll((els) => els.map((e) => e.dataset.dashTile))
+  await page.waitForTimeout(500) // the grid slides a new tile into its place
+  // Moved by its bar onto the first place: the tiles flow again in the new order.
+  const bar = await page.locator('[data-dash-tile="sales_funnel"] .dash-tile__bar').boundingBox()
+  const first = await page.locator(`[data-dash-tile="${REPORT}"] .dash-tile__bar`).boundingBox()
+  await page.mouse.move(bar.x + 40, bar.y + bar.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(bar.x + 30, bar.y + bar.height / 2 + 5, { steps: 5 })
+  await page.mouse.move(first.x + 20, first.y + 10, { steps: 25 })
+  await page.waitForTimeout(200)
+  await page.mouse.up()
+  await eventually(async () => (await order()).join() === `sales_funnel,${REPORT}`, async () => `the tiles are in the order ${(await order()).join(', ')}`)
+  const tile = page.locator(`[data-dash-tile="${REPORT}"]`)
+  await eventually(async () => (await tile.getAttribute('data-dash-tile-size')) === '6x4', async () => `the report's tile is ${await tile.getAttribute('data-dash-tile-size')}`)
+  const handle = tile.locator('.vgl-item__resizer')
+  await handle.scrollIntoViewIfNeeded()
+  const box = await handle.boundingBox()
+  // One grid row down: 80 px and the 12 px between rows.
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2 + 92, { steps: 20 })
+  await page.mouse.up()
+  await eventually(async () => (await tile.getAttribute('data-dash-tile-size')) === '6x5', async () => `the tile is ${await tile.getAttribute('data-dash-tile-size')}`)
+  const response = await answerTo('PUT', `/definitions/dashboard/${DASHBOARD}`, () => page.click('[data-dash-save]'))
+  check(response.ok(), `save answered ${response.status()}`)
+  const stored = await apiCall('GET', `/api/apps/${APP}/definitions/dashboard/${DASHBOARD}`)
+  const tiles = (stored.body?.definition?.tiles ?? []).map((t) => `${t.report} ${t.width}x${t.height}`)
+  check(tiles.join() === `sales_funnel 6x4,${REPORT} 6x5`, `tiles ${tiles.join(', ')}`)
+})
+
+await step('admin publishes on the builder page: a report and a dashboard change no records', async () => {
+  await page.click('[data-dash-back]')
+  await page.locator('[data-builder-reports]').waitFor()
+  await page.locator('input[data-builder-publish-message]').fill('Pipeline by month')
+  const response = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-builder-publish-submit]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-builder-published]').waitFor()
+})
+
+await step('manager1 signs in and opens the new dashboard from the menu', async () => {
+  await signIn('manager1', ['demo'])
+  await page.goto(`${BASE}/#/${APP}`)
+  const entry = page.locator(`[data-nav] [data-nav-dashboard="${DASHBOARD}"]`)
+  await entry.waitFor()
+  await answerTo('GET', `/dashboards/${DASHBOARD}`, () => entry.click())
+  await page.locator(`[data-tile="${REPORT}"] [data-tile-chart]`).waitFor()
+})
+
+let clicked = null
+await step('manager1 clicks the tallest bar part: the dialog lists exactly the records behind it', async () => {
+  const chart = page.locator(`[data-tile="${REPORT}"] [data-tile-chart]`)
+  await chart.scrollIntoViewIfNeeded()
+  await page.waitForTimeout(800) // the bars grow in
+  // Where the biggest part of a bar is drawn, and the cell it stands for.
+  clicked = await chart.evaluate((el) => {
+    const instance = el.__chart
+    let best = null
+    instance.getOption().series.forEach((series, seriesIndex) => {
+      series.data.forEach((item, dataIndex) => {
+        if (item?.value == null || (best && best.value >= item.value)) return
+        best = { seriesIndex, dataIndex, value: item.value, drill: item.drill }
+      })
+    })
+    const layout = instance.getModel().getSeriesByIndex(best.seriesIndex).getData().getItemLayout(best.dataIndex)
+    return { ...best, x: layout.x + layout.width / 2, y: layout.y + layout.height / 2 }
+  })
+  check(clicked?.drill?.cell?.close_date && clicked.drill.cell.stage, `the bar names no cell: ${JSON.stringify(clicked)}`)
+  const box = await chart.boundingBox()
+  const response = await answerTo('POST', `/reports/${REPORT}/drill`, () => page.mouse.click(box.x + clicked.x, box.y + clicked.y))
+  check(response.ok(), `the drill-down answered ${response.status()}`)
+  const sent = response.request().postDataJSON()
+  check(JSON.stringify(sent.cell) === JSON.stringify(clicked.drill.cell), `asked for ${JSON.stringify(sent.cell)}, clicked ${JSON.stringify(clicked.drill.cell)}`)
+  const dialog = page.locator('[data-drill]')
+  await dialog.locator('[data-drill-count]').waitFor()
+  const shown = Number(await dialog.locator('[data-drill-count]').getAttribute('data-drill-count'))
+  const links = await dialog.locator('[data-drill-record]').count()
+  // The server's own answer for the same cell: every record, page by page.
+  const ids = []
+  let cursor = null
+  do {
+    const page_ = await apiCall('POST', `/api/apps/${APP}/reports/${REPORT}/drill`, { cell: clicked.drill.cell, measure: 'amount', limit: 500, ...(cursor ? { cursor } : {}) })
+    check(page_.status === 200, `the drill endpoint answered ${page_.status}`)
+    for (const record of page_.body.items) {
+      check(record.data.stage === clicked.drill.cell.stage && String(record.data.close_date).startsWith(clicked.drill.cell.close_date), `record ${record.id} is not of the cell`)
+      ids.push({ id: record.id, amount: record.data.amount })
+    }
+    cursor = page_.body.next_cursor
+  } while (cursor)
+  check(shown === ids.length && links === ids.length, `the dialog shows ${shown} (${links} links); the drill endpoint has ${ids.length}`)
+  const total = ids.reduce((sum, r) => sum + Number(r.amount ?? 0), 0)
+  check(Math.abs(total - clicked.value) < 0.005, `the records' amounts add up to ${total}, the bar says ${clicked.value}`)
+})
+
+await step('a record of the dialog opens its page', async () => {
+  const link = page.locator('[data-drill] [data-drill-record]').first()
+  const id = await link.getAttribute('data-drill-record')
+  await link.click()
+  await eventually(async () => page.url().endsWith(`/${APP}/opportunity/${id}`), () => `the record page did not open: ${page.url()}`)
+  await eventually(async () => !(await page.locator('[data-drill]').isVisible()), 'the dialog stays open')
+})
+
+await step('on the sales dashboard, filtered to rep1, a cross-table cell drills to its records, the filter applied', async () => {
+  await answerTo('GET', '/dashboards/sales', () => page.goto(`${BASE}/#/${APP}/dashboards/sales`))
+  const filter = page.locator('[data-dashboard-filter="owner"] .el-select')
+  await filter.click()
+  await page.keyboard.type('rep1')
+  await answerTo('GET', '/dashboards/sales', () => page.keyboard.press('Enter'))
+  await page.keyboard.press('Escape')
+  const pivot = page.locator('[data-tile="pipeline_by_owner"] [data-tile-pivot]')
+  await pivot.waitFor()
+  // The answer is drawn after it arrives.
+  await eventually(async () => (await pivot.locator('[data-pivot-row]').count()) === 1, async () => `the cross table has ${await pivot.locator('[data-pivot-row]').count()} rows with the filter on rep1`)
+  check((await pivot.locator('[data-col="owner"]').innerText()).trim() === 'rep1', 'the cross table\'s row is not rep1\'s')
+  const won = await pivot.locator('[data-pivot-column]').evaluateAll((ths) => ths.find((th) => th.dataset.pivotColumnKey === 'won')?.dataset.pivotColumn)
+  check(won != null, 'the cross table has no column for won')
+  const cell = pivot.locator(`[data-pivot-cell="0/${won}/count"]`) // rep1 × won, the count
+  const expected = Number((await cell.innerText()).replace(/[^\d]/g, ''))
+  const response = await answerTo('POST', '/reports/pipeline_by_owner/drill', () => cell.click())
+  const sent = response.request().postDataJSON()
+  check(sent.cell.owner === 'rep1' && sent.cell.stage === 'won' && sent.measure === 'count', `asked for ${JSON.stringify(sent)}`)
+  check(JSON.stringify(sent.filter?.owner) === '{"in":["rep1"]}', `the dashboard filter was not sent: ${JSON.stringify(sent.filter)}`)
+  const dialog = page.locator('[data-drill]')
+  await eventually(async () => (await dialog.locator('[data-drill-count]').count()) > 0, 'no count shown')
+  const shown = Number(await dialog.locator('[data-drill-count]').getAttribute('data-drill-count'))
+  check(shown === expected && expected > 0, `the dialog lists ${shown} records, the cell says ${expected}`)
+  await dialog.locator('[data-drill-close]').click()
+})
+
+await finish()
