@@ -118,3 +118,28 @@ export async function answerTo(method, part, action) {
   ])
   return response
 }
+
+/**
+ * Signs `username` in on the login page — signing whoever is in out first — trying each of
+ * `passwords` (`--demo` gives the demo password; a server set up otherwise, `admin-pass`).
+ */
+export async function signIn(username, passwords = ['demo', 'admin-pass']) {
+  await page.goto(`${BASE}/`)
+  await page.locator('[data-login-submit], [data-nav]').first().waitFor()
+  if (await page.locator('[data-nav]').count()) {
+    await page.click('[data-user-menu]')
+    await page.locator('[data-logout]').click()
+    await page.locator('[data-login-submit]').waitFor()
+  }
+  for (const password of passwords) {
+    await page.fill('input[name="username"]', username)
+    await page.fill('input[name="password"]', password)
+    await page.click('[data-login-submit]')
+    const outcome = await Promise.race([
+      page.locator('[data-nav]').waitFor().then(() => 'in'),
+      page.locator('[data-login-error]').waitFor().then(() => 'refused'),
+    ])
+    if (outcome === 'in') return
+  }
+  throw new Error(`${username} could not sign in with ${passwords.join(' or ')}`)
+}

@@ -10,7 +10,7 @@
 // changes and publishes the CRM's app.json). Optional: TESSERA_SCREENSHOTS=<dir> saves a
 // screenshot after every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per
 // step and finally `browser: N passed, M failed`; exits non-zero on any failure.
-import { BASE, answerTo, check, eventually, finish, page, step } from './harness.mjs'
+import { BASE, answerTo, check, eventually, finish, page, step, signIn } from './harness.mjs'
 
 const APP = 'crm'
 
@@ -60,22 +60,7 @@ const stamp = Date.now().toString(36)
 const RENAMED = { en: `Selling ${stamp}`, zh: `销售业务 ${stamp}` }
 let salesBefore = []
 
-await step('admin signs in', async () => {
-  await page.goto(`${BASE}/`)
-  await page.locator('[data-login-submit]').waitFor()
-  // `--demo` gives the admin the demo password; a server set up otherwise, `admin-pass`.
-  for (const password of ['demo', 'admin-pass']) {
-    await page.fill('input[name="username"]', 'admin')
-    await page.fill('input[name="password"]', password)
-    await page.click('[data-login-submit]')
-    const outcome = await Promise.race([
-      page.locator('[data-nav]').waitFor().then(() => 'in'),
-      page.locator('[data-login-error]').waitFor().then(() => 'refused'),
-    ])
-    if (outcome === 'in') return
-  }
-  throw new Error('admin could not sign in with `demo` or `admin-pass`')
-})
+await step('admin signs in', () => signIn('admin'))
 
 await step('the settings page opens from the menu with the app\'s menu groups and letterhead', async () => {
   // The shell opens the app used last (after the smoke test, the one it built): the CRM first.

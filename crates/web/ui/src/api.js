@@ -244,6 +244,9 @@ export const api = {
    * Builders: saves a file into the draft (`version` edited; none for a new file) →
    * `{version, merged, problems: [{file, pointer, message}]}`; 409 when stale and unmergeable.
    */
+  /** Builders: saves a script or template (`source` text) into the draft, as `saveDefinition`. */
+  saveSource: (app, kind, id, source, version) =>
+    request('PUT', `/api/apps/${enc(app)}/definitions/${enc(kind)}/${enc(id)}`, { body: { source }, version: version ?? undefined }),
   saveDefinition: (app, kind, id, definition, version) =>
     request('PUT', `/api/apps/${enc(app)}/definitions/${enc(kind)}/${enc(id)}`, {
       body: { definition },
@@ -279,8 +282,8 @@ export const api = {
    * Builders: the problems `tessera check` finds in an expression over a form with the field
    * ids `fields`, `{problems: [{line?, column?, message}]}` (1-based; no place: the whole text).
    */
-  checkExpression: (app, expression, fields) =>
-    request('POST', `/api/apps/${enc(app)}/expressions/check`, { body: { expression, fields } }),
+  checkExpression: (app, expression, fields, kind = 'expression') =>
+    request('POST', `/api/apps/${enc(app)}/expressions/check`, { body: { expression, fields, kind } }),
   /** The functions a rule or an expression may call, `{items: [{name, call, returns, group, doc}]}`. */
   ruleFunctions: () => request('GET', '/api/rule-functions'),
 
@@ -288,6 +291,24 @@ export const api = {
     request('GET', `/api/apps/${enc(app)}/dashboards/${enc(id)}`, {
       query: { filter: filter && Object.keys(filter).length ? JSON.stringify(filter) : undefined },
     }),
+  /**
+   * Runs a report definition not saved (what the report builder is building) →
+   * `{columns, rows, truncated, totals?, pivot?, chart?}`; 422 with a JSON pointer per problem.
+   */
+  query: (app, definition) => request('POST', `/api/apps/${enc(app)}/query`, { body: definition }),
+  /**
+   * The records behind one cell of the saved report: `{cell, measure?, filter?, limit?, cursor?}`
+   * → `{items: [envelope], next_cursor}`.
+   */
+  drill: (app, report, body) => request('POST', `/api/apps/${enc(app)}/reports/${enc(report)}/drill`, { body }),
+  /**
+   * Builders: the app as `{role}` or `{user}` (a username) would be served it, the shape of
+   * `app()`; `draft` for the draft, else as published. 404 for an unknown role or user.
+   */
+  viewAs: (app, { role, user }, draft) =>
+    request('GET', `/api/apps/${enc(app)}/view-as`, { query: { role, user, draft: draft ? 'true' : undefined } }),
+  /** Builders: the app's scenario tests (`tests/*.json`) run against its draft, `{passed, failed, items: [{id, name, failure}]}`. */
+  testDraft: (app) => request('POST', `/api/apps/${enc(app)}/test`),
 }
 
 function urlWith(path, query) {

@@ -34,7 +34,12 @@ export const router = createRouter({
         { path: '-/builder', name: 'admin-builder', component: () => import('./views/BuilderView.vue'), meta: { admin: true } },
         { path: '-/builder/:app', name: 'admin-builder-app', component: () => import('./views/BuilderView.vue'), meta: { admin: true } },
         { path: '-/builder/:app/forms/:form', name: 'admin-designer', component: () => import('./views/FormDesigner.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/flows/:form', name: 'admin-flow-designer', component: () => import('./views/FlowDesigner.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/rules/:rule?', name: 'admin-scripts', component: () => import('./views/ScriptsView.vue'), meta: { admin: true } },
         { path: '-/builder/:app/settings', name: 'admin-builder-settings', component: () => import('./views/AppSettingsView.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/permissions', name: 'admin-permissions', component: () => import('./views/PermissionsView.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/reports/:report', name: 'admin-report-builder', component: () => import('./views/ReportBuilder.vue'), meta: { admin: true } },
+        { path: '-/builder/:app/dashboards/:dashboard', name: 'admin-dashboard-builder', component: () => import('./views/DashboardBuilder.vue'), meta: { admin: true } },
         { path: ':app', name: 'app', component: HomeView },
         // Loaded when first opened: the charts are most of its weight, and many users never do.
         { path: ':app/dashboards/:dashboard', name: 'dashboard', component: () => import('./views/DashboardView.vue') },
