@@ -488,3 +488,48 @@ async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them(
         assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
     }
 }
+
+/// A dashboard may be for some roles only: to anyone else it does not exist — not in the app's
+/// menu, 404 when asked for — while its holders and admins see it.
+#[actix_web::test]
+async fn a_dashboard_for_some_roles_does_not_exist_for_the_others() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap();
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let manager = engine.login("manager1", "demo").await.unwrap().token;
+        let app = start(engine).await;
+        let a = Some(admin.as_str());
+        let at = "/api/apps/crm/definitions/dashboard/management";
+        let (_, view) = call(&app, TestRequest::get().uri(at), a).await;
+        let mut managers_only = view["definition"].clone();
+        managers_only["roles"] = json!(["sales_manager", "executive"]);
+        let save = TestRequest::put()
+            .uri(at)
+            .insert_header(("If-Match", format!("\"{}\"", view["version"])))
+            .set_json(json!({"definition": managers_only}));
+        let (status, saved) = call(&app, save, a).await;
+        assert_eq!((status, saved["problems"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{url}: {saved}");
+        let (status, release) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({"message": "managers only"})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+
+        let listed = |view: &Value| view["dashboards"].as_array().unwrap().iter().any(|d| d["id"] == "management");
+        for (who, sees) in [(&rep, false), (&manager, true), (&admin, true)] {
+            let (_, view) = call(&app, TestRequest::get().uri("/api/apps/crm"), Some(who)).await;
+            assert_eq!(listed(&view), sees, "{url}: {view}");
+            let (status, _) = call(&app, TestRequest::get().uri("/api/apps/crm/dashboards/management"), Some(who)).await;
+            assert_eq!(status, if sees { StatusCode::OK } else { StatusCode::NOT_FOUND }, "{url}");
+        }
+        // A role the app does not have is a problem of the draft, at its pointer.
+        let (_, view) = call(&app, TestRequest::get().uri(at), a).await;
+        let mut unknown = view["definition"].clone();
+        unknown["roles"] = json!(["pilot"]);
+        let save = TestRequest::put()
+            .uri(at)
+            .insert_header(("If-Match", format!("\"{}\"", view["version"])))
+            .set_json(json!({"definition": unknown}));
+        let (_, saved) = call(&app, save, a).await;
+        assert_eq!(saved["problems"][0]["pointer"], "/roles/0", "{url}: {saved}");
+    }
+}

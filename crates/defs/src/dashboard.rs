@@ -18,6 +18,17 @@ pub struct Dashboard {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<DashboardFilter>,
     pub tiles: Vec<Tile>,
+    /// The roles whose holders see the dashboard (admins always do); none: everyone who uses
+    /// the app. Each tile still shows only what its viewer may read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+}
+
+impl Dashboard {
+    /// Whether someone holding `roles` in the app (`admin` among them for an admin) sees it.
+    pub fn shown_to(&self, roles: &[String]) -> bool {
+        self.roles.is_empty() || roles.iter().any(|r| r == "admin" || self.roles.contains(r))
+    }
 }
 
 /// A dashboard-level filter on `field` (a field or system column, e.g. `owner`, `close_date`).

@@ -202,6 +202,11 @@ pub(crate) fn cross_references(defs: &crate::AppDefs) -> Vec<crate::Diagnostic> 
                 out.push(Diagnostic::new(&file, format!("/tiles/{t}/report"), format!("no report `{}`", tile.report)));
             }
         }
+        for (r, role) in dashboard.roles.iter().enumerate() {
+            if !defs.app.roles.iter().any(|declared| &declared.id == role) {
+                out.push(Diagnostic::new(&file, format!("/roles/{r}"), format!("no role `{role}` in app.json")));
+            }
+        }
     }
     out
 }

@@ -102,8 +102,11 @@ pub(crate) fn view_for(app: &LoadedApp, actor: &Actor) -> Value {
         group.forms.retain(|f| forms.contains_key(f));
     }
     definition.navigation.retain(|g| !g.forms.is_empty());
-    // Dashboards: every viewer may open them; tiles over forms they cannot read say so.
-    let dashboards: Vec<_> =
-        app.defs.dashboards.iter().map(|(id, d)| json!({"id": id, "label": d.label, "description": d.description})).collect();
+    // Dashboards shown to the viewer's roles; tiles over forms they cannot read say so.
+    let roles = actor.roles_in(app.id());
+    let dashboards: Vec<_> = (app.defs.dashboards.iter())
+        .filter(|(_, d)| d.shown_to(&roles))
+        .map(|(id, d)| json!({"id": id, "label": d.label, "description": d.description}))
+        .collect();
     json!({"app": definition, "forms": forms, "dashboards": dashboards})
 }

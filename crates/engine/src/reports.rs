@@ -210,7 +210,10 @@ impl Engine {
     /// the viewer may not read carries its error instead of a result; the rest still show.
     pub async fn dashboard(&self, actor: &Actor, app: &AppId, id: &str, values: &Map<String, Value>) -> Result<Value, EngineError> {
         let loaded = &self.app(app.as_str())?;
-        let dashboard = loaded.defs.dashboards.get(id).ok_or_else(|| EngineError::NotFound(format!("dashboard `{id}` in app `{app}`")))?;
+        // A dashboard not shown to the viewer does not exist for them.
+        let dashboard = (loaded.defs.dashboards.get(id))
+            .filter(|d| d.shown_to(&actor.roles_in(app.as_str())))
+            .ok_or_else(|| EngineError::NotFound(format!("dashboard `{id}` in app `{app}`")))?;
         for name in values.keys() {
             if !dashboard.filters.iter().any(|f| &f.id == name) {
                 return Err(EngineError::malformed_at(format!("/filter/{name}"), format!("dashboard `{id}` has no filter `{name}`")));
