@@ -255,6 +255,10 @@ pub struct ApprovalStep {
     /// An expression over `record`: the step applies only when it is true.
     #[serde(rename = "when", default, skip_serializing_if = "Option::is_none")]
     pub condition: Option<String>,
+    /// Fields the approvers this step waits for may still change while it waits, though the
+    /// state locks them (a finance approver correcting the payment terms); nobody else may.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub editable: Vec<String>,
 }
 
 /// One approver seat.

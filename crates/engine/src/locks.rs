@@ -28,7 +28,11 @@ pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, da
     let mut changed: Vec<&String> = data.keys().filter(|f| old.data.get(*f) != data.get(*f)).collect();
     changed.extend(old.data.keys().filter(|f| !data.contains_key(*f)));
     let roles = actor.roles_in(app.id());
-    let locked = changed.iter().filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &roles)));
+    // The approvers an approval step waits for may change the fields it lets them edit.
+    let instance = crate::flows::instance_of(app, form, old)?;
+    let editable = app.flows.get(form).map_or(&[][..], |f| f.workflow.editable_by(&instance, &actor.username));
+    let locked =
+        (changed.iter()).filter(|f| !editable.contains(f)).filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &roles)));
     let errors: Vec<FieldError> = locked
         .map(|f| {
             FieldError::coded(format!("/{f}"), FieldCode::Locked, format!("is locked while the record is in `{}`", state.id))

@@ -163,7 +163,8 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
         r#"{"$schema": "../../../schemas/flow.schema.json", "label": "Request", "form": "request",
             "states": [{"id": "open", "label": "Open", "initial": true},
                        {"id": "review", "label": "Review", "approval": {"approved": "done", "steps": [
-                           {"id": "chief", "label": "Chief", "approvers": [{"role": "chief"}, {"field": "reviewer"}], "mode": "any"}]}},
+                           {"id": "chief", "label": "Chief", "approvers": [{"role": "chief"}, {"field": "reviewer"}], "mode": "any",
+                            "editable": ["subjet"]}]}},
                        {"id": "done", "label": "Done", "terminal": true}],
             "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review",
                              "guard": {"if": "record.subjet != ()", "message": "A subject first"}}]}"#,
@@ -176,6 +177,7 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
         "flows/request.json: /states/1/approval/steps/0/approvers/0/role: `chief` is not a role of the app: the step would find no approver",
         "flows/request.json: /states/1/approval/steps/0/approvers/1/field: the form has no field `reviewer`",
         "flows/request.json: /transitions/0/guard/if: 1:8: the form has no field `subjet`",
+        "flows/request.json: /states/1/approval/steps/0/editable/0: the form has no field `subjet`",
     ] {
         assert!(out.contains(expected), "{expected}\n{out}");
     }

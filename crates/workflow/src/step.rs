@@ -288,6 +288,15 @@ impl Workflow {
     }
 
     /// The approval step the record waits on.
+    /// The locked fields `username` may still change in `current`: those the approval step under
+    /// way lets its approvers edit, when it waits for them; none otherwise.
+    pub fn editable_by<'w>(&'w self, current: &Instance, username: &str) -> &'w [String] {
+        match self.current_step(current) {
+            Ok((_, step)) if self.waiting(current).iter().any(|seat| seat.users.iter().any(|u| u == username)) => &step.editable,
+            _ => &[],
+        }
+    }
+
     pub fn current_step(&self, current: &Instance) -> Result<(&Approval, &ApprovalStep), StepError> {
         let not_waiting = || StepError::Unavailable(format!("no approval is under way in state `{}`", current.state));
         let approval = self.def.state(&current.state).and_then(|s| s.approval.as_ref()).ok_or_else(not_waiting)?;

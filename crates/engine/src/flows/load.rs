@@ -39,6 +39,11 @@ pub(crate) fn compile_flows(
         }
         for (s, state) in flow.states.iter().enumerate() {
             for (k, step) in state.approval.iter().flat_map(|a| a.steps.iter().enumerate()) {
+                for (e, field) in step.editable.iter().enumerate() {
+                    if form.is_some_and(|f| f.field(field).is_none()) {
+                        at(format!("/states/{s}/approval/steps/{k}/editable/{e}"), format!("the form has no field `{field}`"));
+                    }
+                }
                 for (a, approver) in step.approvers.iter().enumerate() {
                     let pointer = format!("/states/{s}/approval/steps/{k}/approvers/{a}");
                     match approver {

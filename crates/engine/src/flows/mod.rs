@@ -168,7 +168,7 @@ impl Engine {
 
 /// The record's instance; records written before their form had a flow start at the state
 /// their flow field names, or the initial one.
-pub(super) fn instance_of(app: &LoadedApp, form: &str, record: &Record) -> Result<Instance, EngineError> {
+pub(crate) fn instance_of(app: &LoadedApp, form: &str, record: &Record) -> Result<Instance, EngineError> {
     if let Some(flow) = &record.flow {
         return serde_json::from_value(flow.clone()).map_err(|e| EngineError::Internal(format!("flow of record {}: {e}", record.id)));
     }
@@ -206,8 +206,10 @@ pub(super) fn view(
         None => Vec::new(),
     };
     let roles = viewer.map_or(&[][..], |(person, _)| person.roles);
+    let editable = viewer.map_or(&[][..], |(person, _)| workflow.editable_by(instance, person.username));
     let lock = state.and_then(|s| s.lock.as_ref());
-    let locked = lock.map(|l| l.fields.iter().filter(|f| l.holds(f, roles)).cloned().collect()).unwrap_or_default();
+    let locked =
+        lock.map(|l| l.fields.iter().filter(|f| l.holds(f, roles) && !editable.contains(f)).cloned().collect()).unwrap_or_default();
     Ok(FlowView {
         flow: workflow.id().to_owned(),
         state: instance.state.clone(),

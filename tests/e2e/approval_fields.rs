@@ -1,0 +1,84 @@
+//! Fields an approval step lets its approvers edit: while the step waits for them they may
+//! change what the state locks; the submitter and the next step's approvers may not.
+
+use actix_web::http::StatusCode;
+use actix_web::test::TestRequest;
+use e2e::{call, databases, start};
+use engine::Engine;
+use serde_json::json;
+
+/// The lab app with a review that locks the subject, which u2 may correct while checking.
+fn app_with_editable_step(dir: &std::path::Path) {
+    let flow = json!({
+        "$schema": "../../../schemas/flow.schema.json",
+        "label": "Task review",
+        "form": "task",
+        "states": [
+            {"id": "open", "label": "Open", "initial": true},
+            {"id": "review", "label": "Review", "lock": {"fields": ["subject"]}, "approval": {"steps": [
+                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"]},
+                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}]}
+            ], "approved": "done"}},
+            {"id": "done", "label": "Done", "terminal": true}
+        ],
+        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
+    });
+    e2e::lab_with_task_flow(dir, &flow);
+}
+
+#[actix_web::test]
+async fn the_approvers_a_step_waits_for_edit_the_fields_it_lets_them_and_nobody_else_does() {
+    let dir = std::env::temp_dir().join(format!("tessera-step-fields-{}", uuid::Uuid::now_v7().simple()));
+    for url in databases().await {
+        let app_dir = dir.join(uuid::Uuid::now_v7().simple().to_string());
+        app_with_editable_step(&app_dir);
+        let engine = Engine::open_with(&url, &[app_dir], &e2e::settings()).await.expect("opens");
+        engine.seed("lab", "users").await.unwrap();
+        let mut tokens = Vec::new();
+        for user in ["u1", "u2", "u3"] {
+            tokens.push(engine.login(user, "pw").await.unwrap().token);
+        }
+        let [u1, u2, u3] = [&tokens[0], &tokens[1], &tokens[2]];
+        let app = start(engine.clone()).await;
+        let create = TestRequest::post().uri("/api/apps/lab/forms/task/records").set_json(json!({"data": {"subject": "Buy a van"}}));
+        let (_, record) = call(&app, create, Some(u1)).await;
+        let id = record["id"].as_str().unwrap().to_owned();
+        let at = format!("/api/apps/lab/forms/task/records/{id}");
+        let (status, body) = call(&app, TestRequest::post().uri(&format!("{at}/actions/submit")), Some(u1)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let patch = |subject: &str, version: i64| {
+            TestRequest::patch()
+                .uri(&at)
+                .insert_header(("If-Match", format!("\"{version}\"")))
+                .set_json(json!({"data": {"subject": subject}}))
+        };
+        let version = |body: &serde_json::Value| body["version"].as_i64().unwrap();
+
+        // Checking: the submitter may not touch the subject, the checker may, and is shown so.
+        let (_, now) = call(&app, TestRequest::get().uri(&at), Some(u1)).await;
+        let (status, refused) = call(&app, patch("Buy two vans", version(&now)), Some(u1)).await;
+        assert_eq!((status, &refused["details"][0]["code"]), (StatusCode::UNPROCESSABLE_ENTITY, &json!("locked")), "{url}: {refused}");
+        let flow = format!("{at}/actions");
+        let (_, seen) = call(&app, TestRequest::get().uri(&flow), Some(u2)).await;
+        assert_eq!(seen["locked"], json!([]), "{url}: {seen}");
+        let (_, seen_by_owner) = call(&app, TestRequest::get().uri(&flow), Some(u1)).await;
+        assert_eq!(seen_by_owner["locked"], json!(["subject"]), "{url}: {seen_by_owner}");
+        let (status, corrected) = call(&app, patch("Buy a small van", version(&now)), Some(u2)).await;
+        assert_eq!((status, &corrected["data"]["subject"]), (StatusCode::OK, &json!("Buy a small van")), "{url}: {corrected}");
+
+        // Checked: the step is over, and so is the checker's right; the signer has none.
+        let (_, tasks) = call(&app, TestRequest::get().uri("/api/tasks"), Some(u2)).await;
+        let task = tasks["items"].as_array().unwrap().iter().find(|t| t["record_id"] == id.as_str()).unwrap()["id"].clone();
+        let approve = TestRequest::post().uri(&format!("/api/tasks/{}/approve", task.as_str().unwrap())).set_json(json!({}));
+        let (status, body) = call(&app, approve, Some(u2)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let (_, now) = call(&app, TestRequest::get().uri(&at), Some(u2)).await;
+        for who in [u2, u3] {
+            let (status, refused) = call(&app, patch("Buy a bus", version(&now)), Some(who)).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        }
+        drop(app);
+        engine.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
