@@ -2,10 +2,12 @@
 // builds a small app `purchases` with a form `purchase`, opens its flow from the builder and
 // draws draft → approval → approved, with a submit transition and an approval on `approval`
 // (the requester's manager, then finance countersigning when `record.amount > 10000`) during
-// which `note` is read-only; sees the server's check mark states on the graph and fixes them;
+// which `note` is read-only (but editable by the finance step, set in the field × step matrix),
+// with a reminder timer; sees the server's check mark states and a broken condition, fixes them;
 // runs the app's tests from the designer, publishes on the builder page; then rep1 submits a
 // purchase, cannot change its note while it is approved, and manager1 and finance1 approve it
-// from My tasks.
+// from My tasks (finance1 correcting the note first); a change to the flow published with the
+// purchase in flight says so.
 //
 //   npm ci --prefix tests/browser          # once: installs playwright-core
 //   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/flows.mjs
@@ -124,7 +126,15 @@ await step('the CRM’s quote flow opens from the builder as a graph with its ap
     async () => `the graph shows ${await page.locator('[data-flow-canvas] .vue-flow__edge').count()} edges`)
   await node('in_review').click()
   await page.locator('[data-flow-approval] [data-flow-step="1"]').waitFor()
-  check((await page.locator('[data-flow-step="0"] input[data-flow-step-when]').inputValue()) === 'record.discount > 10', 'the manager step has lost its condition')
+  // The condition is in the code editor.
+  const when = page.locator('[data-flow-step="0"] [data-flow-step-when] .cm-content')
+  await eventually(async () => (await when.innerText()).trim() === 'record.discount > 10', 'the manager step has lost its condition')
+  // The submit's guard, in the code editor, checked by the server: no mark.
+  await page.click('[data-flow-outline] [data-flow-transition="submit"]')
+  const guard = page.locator('[data-flow-prop-guard]')
+  await eventually(async () => (await guard.locator('.cm-content').innerText()).trim() === 'record.items != () && record.items.len() > 0', 'the guard is not in the editor')
+  await page.waitForTimeout(1200) // the check answers after a pause
+  check((await guard.locator('[data-expr-problem]').count()) === 0, `the guard is marked: ${await guard.innerText()}`)
   check((await page.locator('[data-flow-problems]').count()) === 0, 'the CRM flow shows problems')
   check((await page.locator('[data-flow-dirty]').count()) === 0, 'opening the flow changed it')
 })
@@ -257,7 +267,7 @@ await step('approval becomes an approval: the manager, then finance countersigni
   await choose(second.locator('[data-flow-approver="0"] [data-flow-approver-kind]'), '[data-flow-approver-kind-option="role"]')
   await choose(second.locator('[data-flow-approver="0"] [data-flow-approver-role]'), '[data-flow-role-option="finance"]')
   await choose(second.locator('[data-flow-step-mode]'), '[data-flow-mode-option="all"]')
-  await second.locator('input[data-flow-step-when]').fill('record.amount > 10000')
+  await second.locator('[data-flow-step-when] .cm-content').fill('record.amount > 10000')
   await choose(page.locator('[data-flow-prop-lock]'), '[data-flow-lock-option="note"]')
   await closeSelect()
   await node('approval').locator('[data-flow-node-approval]').waitFor()
@@ -292,6 +302,49 @@ await step('undo takes back the lock and redo brings it back', async () => {
   await page.click('[data-flow-redo]')
   await node('approval').locator('[data-flow-node-locked]').waitFor()
   await settled()
+})
+
+await step('the matrix makes note editable by the finance step; a reminder after 1 day is added to approval', async () => {
+  await page.click('[data-flow-outline] [data-flow-state="approval"]')
+  const matrix = page.locator('[data-flow-matrix]')
+  await matrix.waitFor()
+  const cell = (field, stepId) => matrix.locator(`[data-flow-matrix-cell="${field}/${stepId}"]`)
+  check((await cell('note', 'finance').getAttribute('data-flow-matrix-value')) === 'locked', 'note is not shown locked for finance')
+  check((await cell('amount', 'finance').getAttribute('data-flow-matrix-value')) === 'free', 'amount is not shown free')
+  await cell('note', 'finance').click()
+  await eventually(async () => (await cell('note', 'finance').getAttribute('data-flow-matrix-value')) === 'editable', 'note did not become editable by finance')
+  check((await cell('note', 'manager').getAttribute('data-flow-matrix-value')) === 'locked', 'note became editable by the manager too')
+  await page.click('[data-flow-timer-add]')
+  const timer = page.locator('[data-flow-timers] [data-flow-timer="0"]')
+  await timer.waitFor()
+  await timer.locator('input[data-flow-timer-id]').fill('nudge')
+  await timer.locator('input[data-flow-timer-after]').fill('1d')
+  await timer.locator('input[data-flow-timer-text-en]').fill('Please decide')
+  await settled()
+  const flow = await draftFlow()
+  const approvalState = flow.states.find((s) => s.id === 'approval')
+  const steps = approvalState.approval.steps
+  check(JSON.stringify(steps.find((s) => s.id === 'finance').editable) === '["note"]', `the finance step is ${JSON.stringify(steps[1])}`)
+  check(!('editable' in steps[0]), `the manager step is ${JSON.stringify(steps[0])}`)
+  check(JSON.stringify(approvalState.lock) === '{"fields":["note"]}', `the lock is ${JSON.stringify(approvalState.lock)}`)
+  const timers = approvalState.timers ?? []
+  check(timers.length === 1 && timers[0].id === 'nudge' && timers[0].after === '1d' && timers[0].do?.remind?.text?.en === 'Please decide',
+    `the timers are ${JSON.stringify(timers)}`)
+  await eventually(async () => (await page.locator('[data-flow-problems] [data-flow-problem]').count()) === 0,
+    async () => `the flow lists problems: ${await page.locator('[data-flow-problems]').innerText()}`)
+})
+
+await step('a broken condition in the code editor is marked by the server’s check; fixed, the mark goes', async () => {
+  const when = page.locator('[data-flow-step="1"] [data-flow-step-when]')
+  await when.locator('.cm-content').fill('record.amount >')
+  await when.locator('[data-expr-problem]').first().waitFor()
+  check(Number(await when.getAttribute('data-problems')) > 0, 'the editor counts no problem')
+  await when.locator('.cm-content').fill('record.amont > 10000')
+  await eventually(async () => (await when.locator('[data-expr-problem]').count()) > 0, 'an unknown field is not marked')
+  await when.locator('.cm-content').fill('record.amount > 10000')
+  await eventually(async () => (await when.locator('[data-expr-problem]').count()) === 0, 'the mark stays once fixed')
+  await settled()
+  check((await draftFlow()).states[1].approval.steps[1].when === 'record.amount > 10000', 'the condition is not saved back')
 })
 
 await step('a state left unconnected is marked as a dead end and goes away with Delete', async () => {
@@ -417,8 +470,33 @@ await step('manager1 approves it from My tasks; it waits for finance', async () 
 
 await step('finance1 countersigns it from My tasks; it is approved', async () => {
   await signIn('finance1', ['demo'])
+  // The finance step lets its approvers change note, though approval locks it.
+  await page.goto(`${BASE}/#/${APP}/${FORM}/${purchaseId}`)
+  await page.locator('[data-field="note"] input').waitFor()
+  await page.locator('[data-field="note"] input').fill('for the new team, 2 fewer')
+  const saved = await answerTo('PATCH', `/records/${purchaseId}`, () => page.click('[data-save]'))
+  check(saved.status() === 200, `finance1's change to note answered ${saved.status()}: ${await saved.text()}`)
   const flow = await approveFromTasks()
   check(flow?.state === 'approved', `after finance the purchase is in ${flow?.state}`)
+})
+
+await step('admin changes the flow and publishes: the builder tells the purchase in flight, without holding the publish', async () => {
+  await signIn('admin')
+  await page.goto(`${BASE}/#/-/builder/${APP}/flows/${FORM}`)
+  await node('approval').waitFor()
+  await page.click('[data-flow-outline] [data-flow-state="approval"]')
+  await page.locator('input[data-flow-prop-en]').fill('Waiting for approval')
+  await settled()
+  await page.click('[data-flow-to-builder]')
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}$`))
+  await page.locator('input[data-builder-publish-message]').fill(`Approval renamed ${stamp}`)
+  const response = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-builder-publish-submit]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-builder-published]').waitFor()
+  const line = page.locator(`[data-published-flow][data-impact-flow="${FORM}"]`)
+  await line.waitFor()
+  const text = await line.innerText()
+  check(/\b1\b/.test(text) && text.includes('approved: 1'), `the line says "${text}"`)
 })
 
 await finish()

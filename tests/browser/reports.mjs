@@ -2,7 +2,8 @@
 // report on the CRM's opportunities (the sum of amount by stage and month of close date, as a
 // stacked bar) by dragging fields, sees the server's result and a problem shown where it is,
 // saves it into the draft, adds it to a new dashboard, and publishes on the builder page (a
-// report-only change has no impact on records). Then manager1 opens the dashboard and clicks a
+// report-only change has no impact on records), the dashboard seen by sales managers only.
+// Then manager1 (a sales manager) opens the dashboard and clicks a
 // bar: the dialog lists exactly the records behind it — as many as the drill endpoint answers,
 // each of that stage and month, their amounts adding up to the bar's value.
 //
@@ -211,6 +212,23 @@ await step('admin adds the sales funnel, drags it before the new report, makes t
   const stored = await apiCall('GET', `/api/apps/${APP}/definitions/dashboard/${DASHBOARD}`)
   const tiles = (stored.body?.definition?.tiles ?? []).map((t) => `${t.report} ${t.width}x${t.height}`)
   check(tiles.join() === `sales_funnel 6x4,${REPORT} 6x5`, `tiles ${tiles.join(', ')}`)
+})
+
+await step('admin makes the dashboard seen by sales managers only; saved as its roles', async () => {
+  await choose(page.locator('[data-dash-roles]'), page.locator('.el-select-dropdown:visible [data-dash-role-option="sales_manager"]'))
+  await page.keyboard.press('Escape')
+  await page.locator('[data-dash-dirty]').waitFor()
+  const response = await answerTo('PUT', `/definitions/dashboard/${DASHBOARD}`, () => page.click('[data-dash-save]'))
+  check(response.ok(), `save answered ${response.status()}`)
+  const stored = await apiCall('GET', `/api/apps/${APP}/definitions/dashboard/${DASHBOARD}`)
+  const def = stored.body?.definition ?? {}
+  check(JSON.stringify(def.roles) === '["sales_manager"]', `the dashboard's roles are ${JSON.stringify(def.roles)}`)
+  check(def.tiles?.length === 2, `the tiles are ${JSON.stringify(def.tiles)}`)
+  // Opened again, the builder shows the roles chosen.
+  await page.reload()
+  await page.locator('[data-dash-roles]').waitFor()
+  await eventually(async () => (await page.locator('[data-dash-roles]').innerText()).includes('sales_manager'), 'the roles are not shown again')
+  await eventually(async () => (await page.locator('[data-dash-dirty]').count()) === 0, 'opened again, the dashboard says unsaved')
 })
 
 await step('admin publishes on the builder page: a report and a dashboard change no records', async () => {
