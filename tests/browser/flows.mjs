@@ -16,28 +16,11 @@
 // creates the app `purchases`). Optional: TESSERA_SCREENSHOTS=<dir> saves a screenshot after
 // every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure.
-import { BASE, answerTo, check, eventually, finish, page, step, signIn } from './harness.mjs'
+import { BASE, answerTo, apiCall, check, eventually, finish, page, signIn, step } from './harness.mjs'
 
 const APP = 'purchases'
 const FORM = 'purchase'
 const stamp = Date.now().toString(36)
-
-/** An API call from inside the page, with the tab's session: `{status, body}`. */
-async function apiCall(method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
-      const headers = { Accept: 'application/json' }
-      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
-      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
-      if (body !== undefined) headers['Content-Type'] = 'application/json'
-      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-      const text = await response.text()
-      return { status: response.status, body: text ? JSON.parse(text) : null }
-    },
-    { method, path, body },
-  )
-}
 
 /** Clicks the visible option `option` of the select `select` opens (typing `search` first). */
 async function choose(select, option, search) {
@@ -55,7 +38,6 @@ async function closeSelect() {
   await page.keyboard.press('Escape')
   await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
 }
-
 
 /** Adds a field of `type` from the form designer's palette and names it; it is left selected. */
 async function designField(type, id, zh, en) {

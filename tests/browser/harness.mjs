@@ -1,7 +1,7 @@
 // What every browser test of Tessera's UI shares: a headless Chromium with a fresh profile, one
 // page, and steps that each pass or fail with a screenshot. A test script imports this first:
 //
-//   import { BASE, page, step, finish, check, eventually, answerTo } from './harness.mjs'
+//   import { BASE, answerTo, apiCall, check, eventually, finish, page, signIn, step } from './harness.mjs'
 //
 // TESSERA_URL is the server under test; optional TESSERA_SCREENSHOTS=<dir> keeps a screenshot
 // after every step (named after the script), CHROMIUM=<path> overrides /usr/bin/chromium. A run
@@ -142,4 +142,42 @@ export async function signIn(username, passwords = ['demo', 'admin-pass']) {
     if (outcome === 'in') return
   }
   throw new Error(`${username} could not sign in with ${passwords.join(' or ')}`)
+}
+
+/** An API call from inside the page, with the tab's session: `{status, body}`. */
+export async function apiCall(method, path, body) {
+  return page.evaluate(
+    async ({ method, path, body }) => {
+      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
+      const headers = { Accept: 'application/json' }
+      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
+      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
+      if (body !== undefined) headers['Content-Type'] = 'application/json'
+      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+      const text = await response.text()
+      return { status: response.status, body: text ? JSON.parse(text) : null }
+    },
+    { method, path, body },
+  )
+}
+
+/**
+ * Drags `source` onto `target` with the mouse, in small moves: SortableJS (in its pointer
+ * mode) starts a drag only after the pointer has moved, and picks the place from where the
+ * pointer passes. `where` is the point of the target to end on, as a fraction of its height
+ * (above its middle: before it; near its bottom: after it).
+ */
+export async function dragByMouse(source, target, where = 0.5) {
+  // The mouse reaches only what is on the screen.
+  await target.scrollIntoViewIfNeeded()
+  await source.scrollIntoViewIfNeeded()
+  const from = await source.boundingBox()
+  const to = await target.boundingBox()
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
+  await page.mouse.down()
+  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 4, { steps: 2 })
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where, { steps: 20 })
+  await page.waitForTimeout(150)
+  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
+  await page.mouse.up()
 }

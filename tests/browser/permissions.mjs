@@ -14,7 +14,7 @@
 // changes and publishes the CRM's account form). Optional: TESSERA_SCREENSHOTS=<dir> saves a
 // screenshot after every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per
 // step and finally `browser: N passed, M failed`; exits non-zero on any failure.
-import { BASE, answerTo, check, eventually, finish, page, step, signIn } from './harness.mjs'
+import { BASE, answerTo, apiCall, check, eventually, finish, page, signIn, step } from './harness.mjs'
 
 const APP = 'crm'
 const FORM = 'account'
@@ -22,23 +22,6 @@ const FIELD = 'phone'
 const ROLE = 'sales_rep'
 const REP = 'rep1'
 const PERMISSIONS = `${BASE}/#/-/builder/${APP}/permissions`
-
-/** An API call from inside the page, with the tab's session: `{status, body}`. */
-async function apiCall(method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
-      const headers = { Accept: 'application/json' }
-      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
-      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
-      if (body !== undefined) headers['Content-Type'] = 'application/json'
-      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-      const text = await response.text()
-      return { status: response.status, body: text ? JSON.parse(text) : null }
-    },
-    { method, path, body },
-  )
-}
 
 /**
  * The account records rep1 is served, asked from outside the browser so the admin's session in

@@ -15,48 +15,11 @@
 // TESSERA_SCREENSHOTS=<dir> saves a screenshot after every step; CHROMIUM=<path> overrides
 // /usr/bin/chromium. Prints one line per step and finally `browser: N passed, M failed`; exits
 // non-zero on any failure.
-import { BASE, answerTo, check, eventually, finish, page, signIn, step } from './harness.mjs'
+import { BASE, answerTo, apiCall, check, dragByMouse, eventually, finish, page, signIn, step } from './harness.mjs'
 
 const APP = 'crm'
 const REPORT = 'amount_by_stage_month'
 const DASHBOARD = 'pipeline_months'
-
-/** An API call from inside the page, with the tab's session: `{status, body}`. */
-async function apiCall(method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
-      const headers = { Accept: 'application/json' }
-      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
-      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
-      if (body !== undefined) headers['Content-Type'] = 'application/json'
-      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-      const text = await response.text()
-      return { status: response.status, body: text ? JSON.parse(text) : null }
-    },
-    { method, path, body },
-  )
-}
-
-/**
- * Drags `source` onto `target` with the mouse, in small moves: SortableJS (in its pointer
- * mode) starts a drag only after the pointer has moved, and picks the place from where the
- * pointer passes. `where` is the point of the target to end on, as a fraction of its height
- * (near the bottom of a list: after its items).
- */
-async function dragByMouse(source, target, where = 0.9) {
-  await target.scrollIntoViewIfNeeded()
-  await source.scrollIntoViewIfNeeded()
-  const from = await source.boundingBox()
-  const to = await target.boundingBox()
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
-  await page.mouse.down()
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 4, { steps: 2 })
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where, { steps: 20 })
-  await page.waitForTimeout(150)
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
-  await page.mouse.up()
-}
 
 /** Picks option `option` of the Element Plus select `select` (both locators). */
 async function choose(select, option) {
@@ -64,7 +27,6 @@ async function choose(select, option) {
   await option.waitFor()
   await option.click()
 }
-
 
 /** Waits until the report builder has asked the server for the report as it now is. */
 async function settledResult() {
@@ -90,11 +52,11 @@ await step('the builder page lists the CRM\'s reports and dashboards; "New repor
 await step('admin drags amount into measures, close date and stage into dimensions: the server\'s result follows', async () => {
   await choose(page.locator('[data-report-source]'), page.locator('[data-report-source-option="opportunity"]'))
   await page.locator('[data-report-field="close_date"]').waitFor()
-  await dragByMouse(page.locator('[data-report-field="amount"]'), page.locator('[data-report-measures]'))
+  await dragByMouse(page.locator('[data-report-field="amount"]'), page.locator('[data-report-measures]'), 0.9)
   await page.locator('[data-report-measure="amount"]').waitFor()
-  await dragByMouse(page.locator('[data-report-field="close_date"]'), page.locator('[data-report-dimensions]'))
+  await dragByMouse(page.locator('[data-report-field="close_date"]'), page.locator('[data-report-dimensions]'), 0.9)
   await page.locator('[data-report-dimension="close_date"]').waitFor()
-  await dragByMouse(page.locator('[data-report-field="stage"]'), page.locator('[data-report-dimensions]'))
+  await dragByMouse(page.locator('[data-report-field="stage"]'), page.locator('[data-report-dimensions]'), 0.9)
   await page.locator('[data-report-dimension="stage"]').waitFor()
   const order = await page.locator('[data-report-dimensions] [data-report-dimension]').evaluateAll((els) => els.map((e) => e.dataset.reportDimension))
   check(JSON.stringify(order) === '["close_date","stage"]', `dimensions in the order ${order.join(', ')}`)
@@ -121,7 +83,7 @@ await step('a measure the server refuses shows its problem at the measure; remov
 })
 
 await step('close date dragged into filters offers relative periods: "this year" keeps only this year\'s months', async () => {
-  await dragByMouse(page.locator('[data-report-field="close_date"]'), page.locator('[data-report-filters]'))
+  await dragByMouse(page.locator('[data-report-field="close_date"]'), page.locator('[data-report-filters]'), 0.9)
   await page.locator('[data-report-filter="close_date"]').waitFor()
   await choose(page.locator('[data-report-filter-value="close_date"]'), page.locator('.el-select-dropdown:visible [data-report-period-option="this_year"]'))
   await settledResult()

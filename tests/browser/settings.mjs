@@ -10,50 +10,13 @@
 // changes and publishes the CRM's app.json). Optional: TESSERA_SCREENSHOTS=<dir> saves a
 // screenshot after every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per
 // step and finally `browser: N passed, M failed`; exits non-zero on any failure.
-import { BASE, answerTo, check, eventually, finish, page, step, signIn } from './harness.mjs'
+import { BASE, answerTo, apiCall, check, dragByMouse, eventually, finish, page, signIn, step } from './harness.mjs'
 
 const APP = 'crm'
-
-/** An API call from inside the page, with the tab's session: `{status, body}`. */
-async function apiCall(method, path, body) {
-  return page.evaluate(
-    async ({ method, path, body }) => {
-      const stored = JSON.parse(sessionStorage.getItem('tessera.session') ?? '{}')
-      const headers = { Accept: 'application/json' }
-      if (stored.token) headers.Authorization = `Bearer ${stored.token}`
-      else if (stored.csrf_token) headers['X-CSRF-Token'] = stored.csrf_token
-      if (body !== undefined) headers['Content-Type'] = 'application/json'
-      const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
-      const text = await response.text()
-      return { status: response.status, body: text ? JSON.parse(text) : null }
-    },
-    { method, path, body },
-  )
-}
 
 /** The form ids of menu group `index` on the settings page, in the order shown. */
 const groupForms = (index) =>
   page.locator(`[data-nav-group="${index}"] [data-nav-group-form]`).evaluateAll((rows) => rows.map((r) => r.dataset.navGroupForm))
-
-/**
- * Drags `source` onto `target` with the mouse, in small moves: SortableJS starts a drag only
- * after the pointer has moved, and picks the place from where the pointer passes. `where` is
- * the point of the target to end on, as a fraction of its height (above its middle: before it).
- */
-async function dragByMouse(source, target, where = 0.25) {
-  // The mouse reaches only what is on the screen.
-  await target.scrollIntoViewIfNeeded()
-  await source.scrollIntoViewIfNeeded()
-  const from = await source.boundingBox()
-  const to = await target.boundingBox()
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
-  await page.mouse.down()
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 4, { steps: 2 })
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where, { steps: 20 })
-  await page.waitForTimeout(150)
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
-  await page.mouse.up()
-}
 
 const SETTINGS = `${BASE}/#/-/builder/${APP}/settings`
 const stamp = Date.now().toString(36)

@@ -12,7 +12,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BASE, SHOTS, TIMEOUT, answerTo, check, context, eventually, finish, page, step } from './harness.mjs'
+import { BASE, SHOTS, TIMEOUT, answerTo, check, context, dragByMouse, eventually, finish, page, step } from './harness.mjs'
 
 const APP = 'crm'
 
@@ -844,26 +844,6 @@ await step('a save over a conflicting change is refused (409) and the designer o
   const problems = await saveDesign()
   check(problems.length === 0, `the draft has problems: ${JSON.stringify(problems)}`)
 })
-
-/**
- * Drags `source` onto `target` with the mouse, in small moves: SortableJS (in its pointer-based
- * fallback, which the layout canvas uses) starts a drag only after the pointer has moved, and
- * picks the place from where the pointer passes. `where`: the point of the target to end on, as
- * a fraction of its height (above its middle: before it).
- */
-async function dragByMouse(source, target, where = 0.5) {
-  await target.scrollIntoViewIfNeeded()
-  await source.scrollIntoViewIfNeeded()
-  const from = await source.boundingBox()
-  const to = await target.boundingBox()
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2)
-  await page.mouse.down()
-  await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 + 4, { steps: 2 })
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where, { steps: 20 })
-  await page.waitForTimeout(150)
-  await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
-  await page.mouse.up()
-}
 
 const sectionFields = (i) =>
   page.locator(`[data-layout-section="${i}"] [data-section-fields] [data-layout-field]`).evaluateAll((els) => els.map((e) => e.dataset.layoutField))
