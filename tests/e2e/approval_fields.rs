@@ -1,5 +1,5 @@
-//! Fields an approval step lets its approvers edit: while the step waits for them they may
-//! change what the state locks; the submitter and the next step's approvers may not.
+//! What an approval step sets beside its approvers: fields they may edit while it waits for
+//! them (the submitter and the next step's approvers may not), and who is told how it ended.
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
@@ -16,7 +16,7 @@ fn app_with_editable_step(dir: &std::path::Path) {
         "states": [
             {"id": "open", "label": "Open", "initial": true},
             {"id": "review", "label": "Review", "lock": {"fields": ["subject"]}, "approval": {"steps": [
-                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"]},
+                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "cc": ["submitter", "u3"]},
                 {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}]}
             ], "approved": "done"}},
             {"id": "done", "label": "Done", "terminal": true}
@@ -72,6 +72,14 @@ async fn the_approvers_a_step_waits_for_edit_the_fields_it_lets_them_and_nobody_
         let approve = TestRequest::post().uri(&format!("/api/tasks/{}/approve", task.as_str().unwrap())).set_json(json!({}));
         let (status, body) = call(&app, approve, Some(u2)).await;
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        // The step copies (抄送) the submitter and u3: each is told it was approved, once.
+        for who in [u1, u3] {
+            let (_, told) = call(&app, TestRequest::get().uri("/api/notifications"), Some(who)).await;
+            let about: Vec<&serde_json::Value> =
+                told["items"].as_array().unwrap().iter().filter(|n| n["message"]["record"] == id.as_str()).collect();
+            assert_eq!(about.len(), 1, "{url}: {told}");
+            assert_eq!((&about[0]["message"]["step"], &about[0]["message"]["outcome"]), (&json!("check"), &json!("approved")), "{url}");
+        }
         let (_, now) = call(&app, TestRequest::get().uri(&at), Some(u2)).await;
         for who in [u2, u3] {
             let (status, refused) = call(&app, patch("Buy a bus", version(&now)), Some(who)).await;

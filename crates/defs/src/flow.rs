@@ -259,6 +259,11 @@ pub struct ApprovalStep {
     /// state locks them (a finance approver correcting the payment terms); nobody else may.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub editable: Vec<String>,
+    /// Who is told how the step ended, approved or sent back (抄送): recipients as a notify
+    /// effect names them (`owner`, `submitter`, `manager`, `role:<id>`, `field:<user field>`
+    /// or a username).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cc: Vec<String>,
 }
 
 /// One approver seat.

@@ -164,7 +164,7 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
             "states": [{"id": "open", "label": "Open", "initial": true},
                        {"id": "review", "label": "Review", "approval": {"approved": "done", "steps": [
                            {"id": "chief", "label": "Chief", "approvers": [{"role": "chief"}, {"field": "reviewer"}], "mode": "any",
-                            "editable": ["subjet"]}]}},
+                            "editable": ["subjet"], "cc": ["role:board"]}]}},
                        {"id": "done", "label": "Done", "terminal": true}],
             "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review",
                              "guard": {"if": "record.subjet != ()", "message": "A subject first"}}]}"#,
@@ -178,6 +178,7 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
         "flows/request.json: /states/1/approval/steps/0/approvers/1/field: the form has no field `reviewer`",
         "flows/request.json: /transitions/0/guard/if: 1:8: the form has no field `subjet`",
         "flows/request.json: /states/1/approval/steps/0/editable/0: the form has no field `subjet`",
+        "flows/request.json: /states/1/approval/steps/0/cc/0: no role `board` in app.json",
     ] {
         assert!(out.contains(expected), "{expected}\n{out}");
     }

@@ -216,6 +216,18 @@ impl Engine {
         }
         let mut created = Value::Object(Map::new());
         let mut messages = Vec::new();
+        // The people a step copies (抄送) hear how it ended, once the decision ended it.
+        if let (Some(_), Ok((_, was))) = (step.decided, workflow.current_step(&instance)) {
+            let same_step =
+                step.instance.entry == instance.entry && workflow.current_step(&step.instance).is_ok_and(|(_, now)| now.id == was.id);
+            if !same_step {
+                let (outcome, word) = if command == Command::Approve { ("approved", "已通过") } else { ("rejected", "已退回") };
+                let text = format!("{}：{word}", was.label.text("zh-CN"));
+                for user in recipients(&was.cc, &env, &instance) {
+                    messages.push(("notify", user, json!({"text": text, "form": form, "record": id, "step": was.id, "outcome": outcome})));
+                }
+            }
+        }
         for effect in &step.effects {
             match effect {
                 Effect::Set(values) => {

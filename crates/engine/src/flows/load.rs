@@ -39,6 +39,18 @@ pub(crate) fn compile_flows(
         }
         for (s, state) in flow.states.iter().enumerate() {
             for (k, step) in state.approval.iter().flat_map(|a| a.steps.iter().enumerate()) {
+                for (c, to) in step.cc.iter().enumerate() {
+                    let problem = match (to.strip_prefix("role:"), to.strip_prefix("field:")) {
+                        (Some(role), _) if !defs.app.roles.iter().any(|r| r.id == role) => Some(format!("no role `{role}` in app.json")),
+                        (_, Some(field)) if form.is_some_and(|f| f.field(field).is_none_or(|f| f.kind != defs::FieldKind::USER)) => {
+                            Some(format!("the form has no user field `{field}`"))
+                        }
+                        _ => None,
+                    };
+                    if let Some(message) = problem {
+                        at(format!("/states/{s}/approval/steps/{k}/cc/{c}"), message);
+                    }
+                }
                 for (e, field) in step.editable.iter().enumerate() {
                     if form.is_some_and(|f| f.field(field).is_none()) {
                         at(format!("/states/{s}/approval/steps/{k}/editable/{e}"), format!("the form has no field `{field}`"));
