@@ -129,6 +129,15 @@ impl Actor {
         })
     }
 
+    /// Anyone holding `role` in `app` and nothing else: whom a builder's "view as" a role shows.
+    pub(crate) fn holding(app: &str, role: &str) -> Actor {
+        Actor {
+            display_name: format!("{role} of {app}"),
+            grants: BTreeMap::from([(app.to_owned(), vec![role.to_owned()])]),
+            ..Actor::of(store::User { kind: PERSON.into(), active: true, ..store::User::default() })
+        }
+    }
+
     pub(crate) fn of(u: store::User) -> Actor {
         Actor {
             username: u.username,

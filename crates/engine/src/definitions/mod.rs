@@ -400,12 +400,8 @@ impl Engine {
         let (app, form) = (app.as_str(), form.as_str());
         self.command(actor, Subject { action: "preview_draft", app, form, id: "" }, async {
             self.require_builder(actor, app)?;
-            let files = draft_files(self.store.db(), app).await?;
-            let limits = self.rule_limits.clone();
-            let compiled = tokio::task::spawn_blocking(move || LoadedApp::from_files(&files, Path::new(""), Vec::new(), &limits))
-                .await
-                .map_err(|e| EngineError::Internal(format!("compiling the draft stopped: {e}")))??;
-            Box::pin(self.preview_with(actor, &Arc::new(compiled), form, data)).await
+            let compiled = self.compiled_draft(app).await?;
+            Box::pin(self.preview_with(actor, &compiled, form, data)).await
         })
         .await
     }
@@ -445,38 +441,26 @@ impl Engine {
         let app = app.as_str();
         self.command(actor, Subject { action: "view_as", app, form: "", id: "" }, async {
             self.require_builder(actor, app)?;
-            let loaded = if draft {
-                let files = draft_files(self.store.db(), app).await?;
-                let limits = self.rule_limits.clone();
-                let compiled = tokio::task::spawn_blocking(move || LoadedApp::from_files(&files, Path::new(""), Vec::new(), &limits))
-                    .await
-                    .map_err(|e| EngineError::Internal(format!("compiling the draft stopped: {e}")))??;
-                Arc::new(compiled)
-            } else {
-                self.app(app)?
-            };
+            let loaded = if draft { self.compiled_draft(app).await? } else { self.app(app)? };
             let viewer = match who {
                 ViewAs::User(username) => self.actor_named(username).await?,
-                ViewAs::Role(role) => {
-                    if !loaded.defs.app.roles.iter().any(|r| &r.id == role) {
-                        return Err(EngineError::NotFound(format!("role `{role}` of app `{app}`")));
-                    }
-                    Actor {
-                        username: String::new(),
-                        display_name: format!("{role} of {app}"),
-                        roles: Vec::new(),
-                        grants: BTreeMap::from([(app.to_owned(), vec![role.clone()])]),
-                        department: None,
-                        kind: "person".into(),
-                        language: None,
-                        must_change_password: false,
-                        apps: None,
-                    }
-                }
+                ViewAs::Role(role) if loaded.defs.app.roles.iter().any(|r| &r.id == role) => Actor::holding(app, role),
+                ViewAs::Role(role) => return Err(EngineError::NotFound(format!("role `{role}` of app `{app}`"))),
             };
             Ok(crate::catalog::view_for(&loaded, &viewer))
         })
         .await
+    }
+
+    /// The app its draft would make, compiled on a blocking thread (milliseconds of CPU), so
+    /// requests on this worker go on meanwhile; a draft with problems answers them.
+    async fn compiled_draft(&self, app: &str) -> Result<Arc<LoadedApp>, EngineError> {
+        let files = draft_files(self.store.db(), app).await?;
+        let limits = self.rule_limits.clone();
+        let compiled = tokio::task::spawn_blocking(move || LoadedApp::from_files(&files, Path::new(""), Vec::new(), &limits))
+            .await
+            .map_err(|e| EngineError::Internal(format!("compiling the draft stopped: {e}")))??;
+        Ok(Arc::new(compiled))
     }
 
     /// The published releases of `app`, newest first.
