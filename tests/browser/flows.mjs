@@ -3,11 +3,14 @@
 // draws draft → approval → approved, with a submit transition and an approval on `approval`
 // (the requester's manager, then finance countersigning when `record.amount > 10000`) during
 // which `note` is read-only (but editable by the finance step, set in the field × step matrix),
-// with a reminder timer; sees the server's check mark states and a broken condition, fixes them;
-// runs the app's tests from the designer, publishes on the builder page; then rep1 submits a
+// with a reminder timer, the finance step copying (抄送) the submitter; sees the server's check mark
+// states and a broken condition, fixes them; runs the app's tests from the designer, publishes on
+// the builder page; then rep1 submits a
 // purchase, cannot change its note while it is approved, and manager1 and finance1 approve it
-// from My tasks (finance1 correcting the note first); a change to the flow published with the
-// purchase in flight says so.
+// from My tasks (finance1 correcting the note first), and rep1 is told the finance step approved it;
+// a change to the flow published with the purchase in flight says so. Then a state on_hold holding a
+// purchase is replaced by paused: the publish lists on_hold as staying until it is mapped to paused
+// (the draft flow's `upgrade`), and the held purchase continues in paused.
 //
 //   npm ci --prefix tests/browser          # once: installs playwright-core
 //   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/flows.mjs
@@ -249,6 +252,9 @@ await step('approval becomes an approval: the manager, then finance countersigni
   await choose(second.locator('[data-flow-approver="0"] [data-flow-approver-kind]'), '[data-flow-approver-kind-option="role"]')
   await choose(second.locator('[data-flow-approver="0"] [data-flow-approver-role]'), '[data-flow-role-option="finance"]')
   await choose(second.locator('[data-flow-step-mode]'), '[data-flow-mode-option="all"]')
+  // The finance step copies (抄送) the submitter: told how it ended.
+  await choose(second.locator('[data-flow-step-cc]'), '[data-flow-cc-option="submitter"]')
+  await closeSelect()
   await second.locator('[data-flow-step-when] .cm-content').fill('record.amount > 10000')
   await choose(page.locator('[data-flow-prop-lock]'), '[data-flow-lock-option="note"]')
   await closeSelect()
@@ -272,6 +278,8 @@ await step('saved, the draft has no problems left, and holds the approval as dra
   const finance = approval.steps[1]
   check(finance.id === 'finance' && finance.mode === 'all' && finance.when === 'record.amount > 10000' && finance.approvers[0].role === 'finance',
     `the finance step is ${JSON.stringify(finance)}`)
+  check(JSON.stringify(finance.cc) === '["submitter"]', `the finance step copies ${JSON.stringify(finance.cc)}`)
+  check(!('cc' in approval.steps[0]), `the manager step is ${JSON.stringify(approval.steps[0])}`)
   check(JSON.stringify(flow.states[1].lock) === '{"fields":["note"]}', `the lock is ${JSON.stringify(flow.states[1].lock)}`)
   check(flow.states[2].terminal === true, 'approved is not terminal')
   check(!JSON.stringify(flow).includes('position'), 'node positions were saved into the flow')
@@ -462,6 +470,15 @@ await step('finance1 countersigns it from My tasks; it is approved', async () =>
   check(flow?.state === 'approved', `after finance the purchase is in ${flow?.state}`)
 })
 
+await step('rep1, copied on the finance step, is told it approved the purchase', async () => {
+  await signIn('rep1', ['demo'])
+  await eventually(async () => {
+    const { status, body } = await apiCall('GET', '/api/notifications')
+    check(status === 200, `GET /api/notifications answered ${status}`)
+    return body.items.some((n) => n.message?.record === purchaseId && n.message?.step === 'finance' && n.message?.outcome === 'approved')
+  }, 'rep1 has no notification of the finance step')
+})
+
 await step('admin changes the flow and publishes: the builder tells the purchase in flight, without holding the publish', async () => {
   await signIn('admin')
   await page.goto(`${BASE}/#/-/builder/${APP}/flows/${FORM}`)
@@ -479,6 +496,109 @@ await step('admin changes the flow and publishes: the builder tells the purchase
   await line.waitFor()
   const text = await line.innerText()
   check(/\b1\b/.test(text) && text.includes('approved: 1'), `the line says "${text}"`)
+})
+
+await step('admin adds the state on_hold, reached from draft by hold, and publishes', async () => {
+  await page.goto(`${BASE}/#/-/builder/${APP}/flows/${FORM}`)
+  await node('approval').waitFor()
+  await page.click('[data-flow-add-state]')
+  await node('state_4').waitFor()
+  await nameState('state_4', 'on_hold', '暂缓', 'On hold')
+  await page.click('[data-flow-prop-terminal]')
+  await page.click('[data-flow-layout]')
+  await settled()
+  await connect('draft', 'on_hold')
+  await page.locator('[data-flow-outline] [data-flow-transition="action_2"]').waitFor()
+  await page.locator('input[data-flow-prop-action]').fill('hold')
+  await page.locator('input[data-flow-prop-zh]').fill('暂缓')
+  await page.locator('input[data-flow-prop-en]').fill('Hold')
+  await choose(page.locator('[data-flow-prop-who-roles]'), '[data-flow-who-role-option="requester"]')
+  await closeSelect()
+  await page.locator('[data-flow-outline] [data-flow-transition="hold"]').waitFor()
+  await settled()
+  // The new state becomes an option of status in the form's draft.
+  await page.click('[data-flow-settings]')
+  await page.locator('[data-flow-missing-options]').waitFor()
+  await answerTo('PUT', `/definitions/form/${FORM}`, () => page.click('[data-flow-sync-options]'))
+  await page.locator('[data-flow-missing-options]').waitFor({ state: 'detached' })
+  await eventually(async () => (await page.locator('[data-flow-node-problem]').count()) === 0,
+    async () => `still marked: ${await page.locator('[data-flow-problems]').innerText().catch(() => '')}`)
+  await page.click('[data-flow-to-builder]')
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}$`))
+  await page.locator('input[data-builder-publish-message]').fill(`On hold ${stamp}`)
+  const response = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-builder-publish-submit]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+})
+
+let heldId = ''
+await step('rep1 puts a new purchase on hold', async () => {
+  await signIn('rep1', ['demo'])
+  const created = await apiCall('POST', `/api/apps/${APP}/forms/${FORM}/records`, { data: { title: `Chairs ${stamp}`, amount: 500 } })
+  check(created.status === 201, `POST answered ${created.status}: ${JSON.stringify(created.body)}`)
+  heldId = created.body.id
+  const held = await apiCall('POST', `/api/apps/${APP}/forms/${FORM}/records/${heldId}/actions/hold`, {})
+  check(held.status === 200 && held.body.flow?.state === 'on_hold', `hold answered ${held.status}: ${JSON.stringify(held.body)}`)
+})
+
+await step('admin replaces on_hold by a new state paused in the designer', async () => {
+  await signIn('admin')
+  await page.goto(`${BASE}/#/-/builder/${APP}/flows/${FORM}`)
+  await node('on_hold').waitFor()
+  await page.click('[data-flow-add-state]')
+  await node('state_5').waitFor()
+  await nameState('state_5', 'paused', '已暂停', 'Paused')
+  await page.click('[data-flow-prop-terminal]')
+  await page.click('[data-flow-layout]')
+  await settled()
+  await connect('draft', 'paused')
+  await page.locator('[data-flow-outline] [data-flow-transition="action_3"]').waitFor()
+  await page.locator('input[data-flow-prop-action]').fill('pause')
+  await page.locator('[data-flow-outline] [data-flow-transition="pause"]').waitFor()
+  await settled()
+  // Synced while on_hold is a state still: status keeps its option, and the held purchase stays valid.
+  await page.click('[data-flow-settings]')
+  await page.locator('[data-flow-missing-options]').waitFor()
+  await answerTo('PUT', `/definitions/form/${FORM}`, () => page.click('[data-flow-sync-options]'))
+  await page.locator('[data-flow-missing-options]').waitFor({ state: 'detached' })
+  await node('on_hold').click()
+  await page.keyboard.press('Delete')
+  await node('on_hold').waitFor({ state: 'detached' })
+  await settled()
+  await eventually(async () => (await page.locator('[data-flow-node-problem]').count()) === 0,
+    async () => `still marked: ${await page.locator('[data-flow-problems]').innerText().catch(() => '')}`)
+  const flow = await draftFlow()
+  check(flow.states.map((s) => s.id).join() === 'draft,approval,approved,paused', `the states saved are ${flow.states.map((s) => s.id)}`)
+})
+
+await step('the publish lists on_hold as staying; mapped to paused, the impact is measured again and publishes', async () => {
+  await page.click('[data-flow-to-builder]')
+  await page.waitForURL(new RegExp(`#/-/builder/${APP}$`))
+  await page.locator('input[data-builder-publish-message]').fill(`On hold becomes paused ${stamp}`)
+  await answerTo('POST', `/api/apps/${APP}/impact`, () => page.click('[data-builder-publish-submit]'))
+  const flowLine = page.locator(`[data-impact] [data-impact-flow="${FORM}"]`)
+  const row = flowLine.locator('[data-impact-staying-state="on_hold"]')
+  await row.waitFor()
+  check((await row.getAttribute('data-impact-staying')) === 'true', 'on_hold is not shown staying')
+  check((await flowLine.locator('[data-impact-flow-staying]').innerText()).includes('on_hold'), 'the line does not name on_hold')
+  check((await row.locator('[data-impact-map-state]').innerText()).trim().length > 0, 'no default choice is shown')
+  const [saved, measured] = await Promise.all([
+    page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes(`/definitions/flow/${FORM}`)),
+    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes(`/api/apps/${APP}/impact`)),
+    choose(row.locator('[data-impact-map-state]'), '[data-impact-map-option="paused"]'),
+  ])
+  check(saved.status() === 200, `PUT flow answered ${saved.status()}: ${await saved.text()}`)
+  check(saved.request().headers()['if-match'], 'the upgrade was saved without If-Match')
+  const answer = await measured.json()
+  const flowImpact = answer.flows.find((f) => f.form === FORM)
+  check(flowImpact && !flowImpact.staying.includes('on_hold'), `the impact measured again says ${JSON.stringify(answer.flows)}`)
+  await eventually(async () => (await row.getAttribute('data-impact-staying')) === 'false', 'on_hold is still shown staying')
+  check((await flowLine.locator('[data-impact-flow-staying]').count()) === 0, 'the line still names staying states')
+  check(JSON.stringify((await draftFlow()).upgrade) === '{"states":{"on_hold":"paused"}}', 'the draft flow has no upgrade of on_hold')
+  const response = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-impact-publish]'))
+  check(response.status() === 201, `publish answered ${response.status()}: ${await response.text()}`)
+  await page.locator('[data-builder-published]').waitFor()
+  const view = await apiCall('GET', `/api/apps/${APP}/forms/${FORM}/records/${heldId}/actions`)
+  check(view.status === 200 && view.body.state === 'paused', `the held purchase is now ${JSON.stringify(view.body).slice(0, 300)}`)
 })
 
 await finish()

@@ -1,6 +1,7 @@
 // Browser test of the report builder, the dashboard builder and drill-down: an admin builds a
 // report on the CRM's opportunities (the sum of amount by stage and month of close date, as a
-// stacked bar) by dragging fields, sees the server's result and a problem shown where it is,
+// stacked bar) by dragging fields, sees the server's result and a problem shown where it is, a
+// conditional count (won only), a calculated share and a weighted sum (amount × probability) live,
 // saves it into the draft, adds it to a new dashboard, and publishes on the builder page (a
 // report-only change has no impact on records), the dashboard seen by sales managers only.
 // Then manager1 (a sales manager) opens the dashboard and clicks a
@@ -80,6 +81,89 @@ await step('a measure the server refuses shows its problem at the measure; remov
   await page.click('[data-report-measure-remove="name"]')
   await settledResult()
   check((await page.locator('[data-report-problem]').count()) === 0, 'a problem stays after the measure is gone')
+})
+
+/** Waits for the live query's answer to a definition whose measures satisfy `wanted`. */
+function queryAnswer(wanted) {
+  return page.waitForResponse((r) => {
+    if (r.request().method() !== 'POST' || !r.url().includes(`/api/apps/${APP}/query`)) return false
+    const sent = r.request().postDataJSON()
+    return wanted(sent.measures ?? [])
+  })
+}
+
+await step('a count of won opportunities only (a measure\'s own filter) equals the record count on won rows and is empty on the others; a calculated share follows', async () => {
+  for (const id of ['count', 'count_2']) {
+    await page.locator('[data-report-field-add="#count"]').click()
+    await page.locator('.el-dropdown-menu:visible [data-report-add="measure"]').click()
+    await page.locator(`[data-report-measure="${id}"]`).waitFor()
+    await page.waitForTimeout(300) // the menu fades out
+  }
+  await page.click('[data-report-measure-more="count_2"]')
+  const details = page.locator('[data-report-measure-details="count_2"]')
+  await details.waitFor()
+  await choose(details.locator('[data-report-measure-filter-add="count_2"]'), page.locator('.el-select-dropdown:visible [data-report-measure-filter-field="stage"]'))
+  const condition = details.locator('[data-report-measure-filter="stage"]')
+  await condition.waitFor()
+  const won = (measures) => JSON.stringify(measures.find((m) => m.id === 'count_2')?.filter) === '{"stage":{"in":["won"]}}'
+  const [answer] = await Promise.all([
+    queryAnswer(won),
+    choose(condition.locator('[data-report-measure-filter-value="stage"]'), page.locator('.el-select-dropdown:visible [data-report-measure-value-option="won"]')),
+  ])
+  await page.keyboard.press('Escape')
+  check(answer.ok(), `the query answered ${answer.status()}: ${await answer.text()}`)
+  const result = await answer.json()
+  const sent = answer.request().postDataJSON().measures.find((m) => m.id === 'count_2')
+  check(sent.agg === 'count' && !sent.field, `the conditional measure sent is ${JSON.stringify(sent)}`)
+  const empty = (v) => v == null || v === 0
+  const wrong = result.rows.filter((r) => (r.stage === 'won' ? r.count_2 !== r.count : !empty(r.count_2)))
+  check(result.rows.some((r) => r.stage === 'won' && r.count > 0), 'no row of won opportunities')
+  check(wrong.length === 0, `rows where the conditional count is off: ${JSON.stringify(wrong.slice(0, 3))}`)
+  await settledResult()
+  const shown = await page.locator('[data-report-table] [data-col="count_2"]').allInnerTexts()
+  const expected = result.rows.map((r) => (r.count_2 == null ? '' : String(r.count_2)))
+  check(shown.map((x) => x.trim()).join() === expected.join(), `the table's column shows ${shown.slice(0, 5)}, the answer ${expected.slice(0, 5)}`)
+
+  // A calculated measure: the share of won among all, from the two counts.
+  await page.click('[data-report-add-calc]')
+  const calc = page.locator('[data-report-measure-details="calc"] input[data-report-measure-calc="calc"]')
+  await calc.waitFor()
+  const [calculated] = await Promise.all([
+    queryAnswer((measures) => measures.find((m) => m.id === 'calc')?.calc === 'count_2 / count'),
+    calc.fill('count_2 / count'),
+  ])
+  check(calculated.ok(), `the query answered ${calculated.status()}: ${await calculated.text()}`)
+  const calcSent = calculated.request().postDataJSON().measures.find((m) => m.id === 'calc')
+  check(!('agg' in calcSent) && !('field' in calcSent), `the calculated measure sent is ${JSON.stringify(calcSent)}`)
+  const shares = (await calculated.json()).rows
+  const off = shares.filter((r) => r.count > 0 && Math.abs(Number(r.calc ?? 0) - Number(r.count_2 ?? 0) / r.count) > 1e-9)
+  check(off.length === 0, `rows where the share is off: ${JSON.stringify(off.slice(0, 3))}`)
+  for (const id of ['calc', 'count_2', 'count']) await page.click(`[data-report-measure-remove="${id}"]`)
+  await settledResult()
+  check((await page.locator('[data-report-problem]').count()) === 0, 'a problem stays after the measures are gone')
+})
+
+await step('amount weighted by probability (times) sums amount × probability; taken back, the plain sum returns', async () => {
+  const plain = (await page.locator('[data-report-table] [data-col="amount"]').allInnerTexts()).join()
+  await page.click('[data-report-measure-more="amount"]')
+  const details = page.locator('[data-report-measure-details="amount"]')
+  await details.waitFor()
+  const [weighted] = await Promise.all([
+    queryAnswer((measures) => measures.find((m) => m.id === 'amount')?.times === 'probability'),
+    choose(details.locator('[data-report-measure-times="amount"]'), page.locator('.el-select-dropdown:visible [data-report-measure-times-option="probability"]')),
+  ])
+  check(weighted.ok(), `the query answered ${weighted.status()}: ${await weighted.text()}`)
+  const sent = weighted.request().postDataJSON().measures.find((m) => m.id === 'amount')
+  check(sent.agg === 'sum' && sent.field === 'amount', `the weighted measure sent is ${JSON.stringify(sent)}`)
+  await settledResult()
+  const shown = (await page.locator('[data-report-table] [data-col="amount"]').allInnerTexts()).join()
+  check(shown !== plain, 'the weighted sums are the plain sums')
+  await details.locator('[data-report-measure-times="amount"]').hover()
+  await details.locator('[data-report-measure-times="amount"] .el-select__clear').click()
+  await settledResult()
+  await eventually(async () => (await page.locator('[data-report-table] [data-col="amount"]').allInnerTexts()).join() === plain, 'the plain sums do not return')
+  await page.click('[data-report-measure-more="amount"]')
+  await details.waitFor({ state: 'detached' })
 })
 
 await step('close date dragged into filters offers relative periods: "this year" keeps only this year\'s months', async () => {
