@@ -736,3 +736,60 @@ async fn an_app_is_viewed_as_a_role_or_a_user_would_see_it_published_or_drafted(
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: a rep may not look through a manager's eyes");
     }
 }
+
+/// A state taken out of a flow, its records mapped to another (`upgrade.states`) and its option
+/// taken out of the state field: the publish moves those records' state field too, rather than
+/// finding them invalid for holding a state that is gone.
+#[actix_web::test]
+async fn records_of_a_state_taken_out_and_mapped_publish_in_the_state_they_are_mapped_to() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine).await;
+        let a = Some(admin.as_str());
+        let leads = "/api/apps/crm/forms/lead/records?limit=500";
+        let contacted = |list: &Value| -> Vec<String> {
+            (list["items"].as_array().unwrap().iter())
+                .filter(|l| l["data"]["status"] == "contacted")
+                .map(|l| l["id"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let (_, before) = call(&app, TestRequest::get().uri(leads), a).await;
+        let moved = contacted(&before);
+        assert!(!moved.is_empty(), "{url}: the demo has contacted leads");
+
+        let (flow_at, form_at) = ("/api/apps/crm/definitions/flow/lead", "/api/apps/crm/definitions/form/lead");
+        let (_, flow) = call(&app, TestRequest::get().uri(flow_at), a).await;
+        let without = edited(&flow["definition"], |f| {
+            f["states"].as_array_mut().unwrap().retain(|s| s["id"] != "contacted");
+            f["transitions"].as_array_mut().unwrap().retain(|t| t["action"] != "contact");
+            for t in f["transitions"].as_array_mut().unwrap() {
+                t["from"].as_array_mut().unwrap().retain(|s| s != "contacted");
+            }
+            f["upgrade"] = json!({"states": {"contacted": "new"}});
+        });
+        let (status, saved) = call(&app, put(flow_at, flow["version"].as_i64(), json!({"definition": without})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        let (_, form) = call(&app, TestRequest::get().uri(form_at), a).await;
+        let narrowed = edited(&form["definition"], |f| {
+            let status = fields(f).iter_mut().find(|x| x["id"] == "status").unwrap();
+            status["options"].as_array_mut().unwrap().retain(|o| o["value"] != "contacted");
+        });
+        let (status, saved) = call(&app, put(form_at, form["version"].as_i64(), json!({"definition": narrowed})), a).await;
+        assert_eq!((status, saved["problems"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{url}: {saved}");
+
+        let (_, impact) = call(&app, TestRequest::post().uri("/api/apps/crm/impact").set_json(json!({})), a).await;
+        let lead = impact["forms"].as_array().unwrap().iter().find(|f| f["form"] == "lead").unwrap();
+        let in_contacted = impact["flows"][0]["states"]["contacted"].as_u64();
+        assert_eq!((lead["invalid"].as_u64(), lead["changed"].as_u64()), (Some(0), in_contacted), "{url}: {impact}");
+        let (status, release) =
+            call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({"message": "no contacted"})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+        for id in &moved {
+            let (_, lead) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/forms/lead/records/{id}")), a).await;
+            assert_eq!((&lead["data"]["status"], &lead["state"]), (&json!("new"), &json!("new")), "{url}: {lead}");
+            let (_, flow) = call(&app, TestRequest::get().uri(&format!("/api/apps/crm/forms/lead/records/{id}/actions")), a).await;
+            assert_eq!(flow["state"], "new", "{url}: {flow}");
+        }
+    }
+}

@@ -195,12 +195,43 @@ fn changed_flows<'a>(old: &'a LoadedApp, new: &LoadedApp) -> Vec<&'a str> {
     old.flows.keys().filter(|form| new.forms.contains_key(*form) && text(old, form) != text(new, form)).map(String::as_str).collect()
 }
 
-/// `data` as the release would keep it: the migrations applied, and the defaults of the fields
-/// `new` adds (a field that was there keeps whatever it held).
-fn migrated(data: &Map<String, Value>, old: &FormRuntime, new: &FormRuntime, migrations: &[&Migration]) -> Map<String, Value> {
+/// Where the release's flow of a form moves records of states it no longer has
+/// (`upgrade.states`), and the field that names a record's state.
+struct StateMoves<'a> {
+    field: Option<&'a str>,
+    to: Option<&'a indexmap::IndexMap<String, String>>,
+}
+
+impl<'a> StateMoves<'a> {
+    fn of(app: &'a LoadedApp, form: &str) -> StateMoves<'a> {
+        let def = app.flows.get(form).map(|f| f.workflow.def());
+        StateMoves { field: def.and_then(|d| d.field.as_deref()), to: def.and_then(|d| d.upgrade.as_ref()).map(|u| &u.states) }
+    }
+
+    /// The state `state` moves to, when the release moves it.
+    fn moved(&self, state: &str) -> Option<&'a String> {
+        self.to.and_then(|to| to.get(state))
+    }
+}
+
+/// `data` as the release would keep it: the migrations applied, a state the flow moves renamed
+/// in the state field, and the defaults of the fields `new` adds (a field that was there keeps
+/// whatever it held).
+fn migrated(
+    data: &Map<String, Value>,
+    old: &FormRuntime,
+    new: &FormRuntime,
+    migrations: &[&Migration],
+    moves: &StateMoves,
+) -> Map<String, Value> {
     let mut data = data.clone();
     for migration in migrations {
         migration.apply(&mut data, new);
+    }
+    if let Some(field) = moves.field
+        && let Some(to) = data.get(field).and_then(Value::as_str).and_then(|state| moves.moved(state))
+    {
+        data.insert(field.to_owned(), Value::String(to.clone()));
     }
     let mut with_defaults = data.clone();
     new.compiled.apply_defaults(&mut with_defaults);
@@ -221,6 +252,7 @@ impl Engine {
         for form in changed_forms(old, new, migrations) {
             let (old_rt, new_rt) = (old.form(form)?, new.form(form)?);
             let own: Vec<&Migration> = migrations.iter().filter(|m| m.form() == form).collect();
+            let moves = StateMoves::of(new, form);
             let mut groups: BTreeMap<(String, String), ProblemGroup> = BTreeMap::new();
             let (mut records, mut changed, mut invalid) = (0, 0, 0);
             let mut after = None;
@@ -228,7 +260,7 @@ impl Engine {
                 let page = live_page(self.store.db(), old_rt, after.take()).await?;
                 for record in &page {
                     records += 1;
-                    let data = migrated(&record.data, old_rt, new_rt, &own);
+                    let data = migrated(&record.data, old_rt, new_rt, &own, &moves);
                     changed += u64::from(data != record.data);
                     let errors = new_rt.compiled.validate(&Value::Object(data));
                     invalid += u64::from(!errors.is_empty());
@@ -292,14 +324,17 @@ impl Engine {
         for form in changed_forms(old, cmd.app, migrations) {
             let (old_rt, new_rt) = (old.form(form)?, cmd.app.form(form)?);
             let own: Vec<&Migration> = migrations.iter().filter(|m| m.form() == form).collect();
+            let moves = StateMoves::of(cmd.app, form);
             let mut after = None;
             loop {
                 let page = live_page(cmd.tx, new_rt, after.take()).await?;
                 for record in &page {
-                    let data = migrated(&record.data, old_rt, new_rt, &own);
+                    let data = migrated(&record.data, old_rt, new_rt, &own, &moves);
                     if data != record.data {
                         let before = Envelope::new(form, record.clone());
-                        let next = Record { data, ..crate::records::next_version(record.clone(), cmd.actor) };
+                        // The record's state moves with its field; its flow follows when next read.
+                        let state = record.state.as_deref().map(|s| moves.moved(s).map_or(s, String::as_str).to_owned());
+                        let next = Record { data, state, ..crate::records::next_version(record.clone(), cmd.actor) };
                         self.write_version(cmd, new_rt, &before, next, record.version, "migrate").await?;
                         written += 1;
                     }
