@@ -19,22 +19,11 @@
 // creates the app `purchases`). Optional: TESSERA_SCREENSHOTS=<dir> saves a screenshot after
 // every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure.
-import { BASE, answerTo, apiCall, check, eventually, finish, page, signIn, step } from './harness.mjs'
+import { BASE, answerTo, apiCall, check, choose, eventually, finish, page, signIn, step } from './harness.mjs'
 
 const APP = 'purchases'
 const FORM = 'purchase'
 const stamp = Date.now().toString(36)
-
-/** Clicks the visible option `option` of the select `select` opens (typing `search` first). */
-async function choose(select, option, search) {
-  // A list still fading out after the previous choice holds options of the same names.
-  await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
-  await select.click()
-  if (search) await page.keyboard.type(search)
-  const item = page.locator(`${option}:visible`).first()
-  await item.waitFor()
-  await item.click()
-}
 
 /** Closes an open select list (a multiple select stays open after a choice). */
 async function closeSelect() {

@@ -181,3 +181,18 @@ export async function dragByMouse(source, target, where = 0.5) {
   await page.mouse.move(to.x + to.width / 2, to.y + to.height * where + 1, { steps: 2 })
   await page.mouse.up()
 }
+
+/**
+ * Clicks the visible option matching the selector `option` of the Element Plus select (a
+ * locator) `select` opens, typing `search` into it first (a filterable select: the option is
+ * then among the first).
+ */
+export async function choose(select, option, search) {
+  // A list still fading out after the previous choice holds options of the same names.
+  await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
+  await select.click()
+  if (search) await page.keyboard.type(search)
+  const item = page.locator(`${option}:visible`).first()
+  await item.waitFor()
+  await item.click()
+}

@@ -12,7 +12,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BASE, SHOTS, TIMEOUT, answerTo, check, context, dragByMouse, eventually, finish, page, step } from './harness.mjs'
+import { BASE, SHOTS, TIMEOUT, answerTo, check, choose, context, dragByMouse, eventually, finish, page, step } from './harness.mjs'
 
 const APP = 'crm'
 
@@ -428,20 +428,6 @@ const dept = `smoke_${stamp}`
 const newUser = `smoke${stamp}`
 const firstPassword = `Initial-${stamp}-Pw42`
 const ownPassword = `Chosen-${stamp}-Pw77`
-
-/**
- * Clicks the visible option `option` (a CSS selector) of the select `select` opens, after
- * typing `search` into it (a filterable select: the option is then among the first).
- */
-async function choose(select, option, search) {
-  // A list still fading out after the previous choice holds options of the same names.
-  await eventually(async () => (await page.locator('.el-select-dropdown:visible').count()) === 0, 'a select list stays open')
-  await select.click()
-  if (search) await page.keyboard.type(search)
-  const item = page.locator(`${option}:visible`).first()
-  await item.waitFor()
-  await item.click()
-}
 
 async function signInWith(username, password) {
   await page.click('[data-user-menu]')
