@@ -181,6 +181,7 @@ fn read_bundle(path: &Path) -> Result<AppFiles, String> {
 
 fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut Vec<Diagnostic>) -> FieldExpressions {
     let mut out = FieldExpressions::default();
+    let ids: Vec<&str> = fields.iter().map(|f| f.id.as_str()).collect();
     for (i, field) in fields.iter().enumerate() {
         let slots = [
             ("default_expr", &field.default_expr, &mut out.defaults),
@@ -190,7 +191,6 @@ fn compile_expressions(rules: &Rules, fields: &[Field], file: &Path, diags: &mut
         ];
         for (name, source, list) in slots {
             let Some(source) = source else { continue };
-            let ids: Vec<&str> = fields.iter().map(|f| f.id.as_str()).collect();
             match checked_expression(rules, source, &ids) {
                 Ok(e) => list.push((field.id.clone(), e)),
                 Err(problems) => diags.extend(

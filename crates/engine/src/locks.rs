@@ -22,18 +22,21 @@ pub(crate) enum Verdict {
 /// Judges the change of `old` into `data` by `actor` against the lock of the record's state: a
 /// 422 at every locked field changed.
 pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, data: &Map<String, Value>) -> Result<Verdict, EngineError> {
-    let Some(state) = app.flows.get(form).zip(old.state.as_deref()).and_then(|(f, s)| f.workflow.def().state(s)) else {
+    let Some((flow, state)) = app.flows.get(form).zip(old.state.as_deref()).and_then(|(f, s)| Some((f, f.workflow.def().state(s)?))) else {
         return Ok(Verdict::Free);
     };
     let mut changed: Vec<&String> = data.keys().filter(|f| old.data.get(*f) != data.get(*f)).collect();
     changed.extend(old.data.keys().filter(|f| !data.contains_key(*f)));
     let roles = actor.roles_in(app.id());
-    // The approvers an approval step waits for may change the fields it lets them edit.
-    let instance = crate::flows::instance_of(app, form, old)?;
-    let editable = app.flows.get(form).map_or(&[][..], |f| f.workflow.editable_by(&instance, &actor.username));
-    let locked =
-        (changed.iter()).filter(|f| !editable.contains(f)).filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &roles)));
-    let errors: Vec<FieldError> = locked
+    let mut locked: Vec<&&String> = changed.iter().filter(|f| state.lock.as_ref().is_some_and(|lock| lock.holds(f, &roles))).collect();
+    // The approvers an approval step waits for may change the fields it lets them edit (the
+    // record's progress is read only when a locked field changed).
+    if !locked.is_empty() {
+        let instance = crate::flows::instance_of(app, form, old)?;
+        let editable = flow.workflow.editable_by(&instance, &actor.username);
+        locked.retain(|f| !editable.contains(f));
+    }
+    let errors: Vec<FieldError> = (locked.into_iter())
         .map(|f| {
             FieldError::coded(format!("/{f}"), FieldCode::Locked, format!("is locked while the record is in `{}`", state.id))
                 .with("state", state.id.as_str())
