@@ -38,7 +38,7 @@ async fn the_registry_is_served_to_every_signed_in_user() {
     assert_eq!((pie["renderer"].as_str(), pie["label"]["zh-CN"].as_str()), (Some("echarts"), Some("饼图")));
     assert_eq!((&pie["measures"], pie["series"].as_bool()), (&json!({"min": 1, "max": 1}), Some(false)));
     assert_eq!((kinds[1]["renderer"].as_str(), &kinds[1]["dimensions"]), (Some("figure"), &json!({"min": 0, "max": 0})));
-    assert_eq!(kinds[7]["places"], true);
+    assert_eq!((kinds[7]["places"].as_bool(), kinds[7]["renderer"].as_str()), (Some(true), Some("echarts")));
 }
 
 #[actix_web::test]
@@ -119,4 +119,60 @@ fn a_dashboard_tile_whose_chart_cannot_draw_its_report_fails_the_check() {
         problems,
         [format!("dashboards/sales.json: /tiles/{tile}/chart: report `sales_funnel`: a kpi takes 0 dimension(s); this report has 1")]
     );
+}
+
+/// A region field's parts (`province.province`) are report dimensions and filters: the CRM's
+/// map of accounts by province counts the demo accounts per province, and a province's cell
+/// drills to exactly its accounts. A part a region does not have is refused at its pointer.
+#[actix_web::test]
+async fn a_map_groups_accounts_by_their_regions_province_and_drills_to_them() {
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine).await;
+        let a = Some(token.as_str());
+        let (status, result) = call(&app, TestRequest::get().uri("/api/apps/crm/reports/accounts_by_province"), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {result}");
+        let count =
+            |province: &str| result["rows"].as_array().unwrap().iter().find(|r| r["province"] == province).map(|r| r["accounts"].clone());
+        let (status, accounts) = call(&app, TestRequest::get().uri("/api/apps/crm/forms/account/records?limit=200"), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {accounts}");
+        let in_guangdong: Vec<&str> = accounts["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["data"]["province"]["province"] == "广东省")
+            .map(|r| r["id"].as_str().unwrap())
+            .collect();
+        assert!(!in_guangdong.is_empty(), "{url}: the demo has accounts in 广东省");
+        assert_eq!(count("广东省"), Some(json!(in_guangdong.len())), "{url}: {result}");
+
+        let drill = json!({"cell": {"province": "广东省"}});
+        let uri = "/api/apps/crm/reports/accounts_by_province/drill";
+        let (status, page) = call(&app, TestRequest::post().uri(uri).set_json(drill), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {page}");
+        let mut drilled: Vec<&str> = page["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let mut expected = in_guangdong.clone();
+        (drilled.sort(), expected.sort());
+        assert_eq!(drilled, expected, "{url}");
+
+        let filtered = json!({
+            "source": "account",
+            "filter": {"province.province": {"eq": "广东省"}},
+            "measures": [{"id": "n", "agg": "count"}],
+        });
+        let (status, answer) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(filtered), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {answer}");
+        assert_eq!(answer["rows"][0]["n"], json!(in_guangdong.len()), "{url}: {answer}");
+
+        let unknown = json!({
+            "source": "account",
+            "dimensions": [{"id": "p", "field": "province.county"}],
+            "measures": [{"id": "n", "agg": "count"}],
+        });
+        let (status, err) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(unknown), a).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {err}");
+        assert_eq!(err["details"][0]["path"], "/dimensions/0/field", "{url}: {err}");
+        assert_eq!(err["details"][0]["message"], "`province` of account has no part `county` (its parts: province, city)", "{url}: {err}");
+    }
 }

@@ -33,6 +33,8 @@ where
 /// A record's value at `path` (system column, field, or dot path through links).
 fn get(r: &Value, path: &str, linked: &BTreeMap<String, Value>) -> Value {
     match path.split_once('.') {
+        // A part of an object field (a region's `province`).
+        Some((field, part)) if r["data"][field].is_object() => r["data"][field][part].clone(),
         Some((link, rest)) => r["data"][link].as_str().and_then(|id| linked.get(id)).map(|t| get(t, rest, linked)).unwrap_or(Value::Null),
         None if r.get(path).is_some() && path != "data" => r[path].clone(),
         None => r["data"].get(path).cloned().unwrap_or(Value::Null),

@@ -51,8 +51,9 @@ pub struct Report {
     pub chart: Option<Chart>,
 }
 
-/// A group-by column: a field (or a dot path through link fields, `account.industry`, or a
-/// system column such as `owner` or `state`), optionally bucketed by date.
+/// A group-by column: a field (or a dot path through link fields, `account.industry`, a part
+/// of a region field, `province.province`, or a system column such as `owner` or `state`),
+/// optionally bucketed by date.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Dimension {
@@ -156,7 +157,7 @@ pub enum ChartKind {
     Funnel,
     Pivot,
     /// A map of China by province: the category dimension (`x`, else the first) is a text
-    /// field naming provinces.
+    /// field naming provinces, or a region field's `province`.
     Map,
 }
 

@@ -115,8 +115,8 @@ pub const fn chart_kind(kind: ChartKind) -> ChartKindEntry {
         Pivot => {
             ChartKindEntry { dimensions: Span::at_least(2), series: true, ..drawing(Pivot, "Pivot table", "透视表", Renderer::Table) }
         }
-        // Provinces coloured by one measure; drawn as a table until the UI has a map.
-        Map => ChartKindEntry { measures: Span::exactly(1), places: true, ..drawing(Map, "Map", "地图", Renderer::Table) },
+        // Provinces coloured by one measure: the UI draws a tile map of China's provinces.
+        Map => ChartKindEntry { measures: Span::exactly(1), places: true, ..drawing(Map, "Map", "地图", Renderer::Echarts) },
     }
 }
 
@@ -163,7 +163,7 @@ fn category_names_places(report: &Report, chart: &Chart, ctx: &Context<'_>) -> b
     };
     let Some(dimension) = category.filter(|d| d.bucket.is_none()) else { return false };
     fields::resolve(ctx, &report.source, &dimension.field, "", &mut Vec::new())
-        .is_ok_and(|r| matches!(r.column, Target::Field { .. }) && r.kind == ValueKind::Text && !r.is_date)
+        .is_ok_and(|r| matches!(r.column, Target::Field { .. } | Target::Part { .. }) && r.kind == ValueKind::Text && !r.is_date)
 }
 
 #[cfg(test)]

@@ -100,6 +100,11 @@ pub(crate) enum Target {
         name: String,
         typed: bool,
     },
+    /// A named part of an object field (a region's `province`), always read from `data`.
+    Part {
+        field: String,
+        part: &'static str,
+    },
 }
 
 const SYSTEM: &[(&str, ValueKind, bool)] = &[
@@ -145,6 +150,18 @@ pub fn field_sql(dialect: Dialect, qualifier: Option<&str>, name: &str, kind: Va
     }
 }
 
+/// SQL text reading the text part `part` of object field `field` from `data`.
+fn part_sql(dialect: Dialect, qualifier: Option<&str>, field: &str, part: &str) -> String {
+    // As in `field_sql`: names from definitions, stripped to snake_case as a second defence.
+    let clean = |name: &str| name.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect::<String>();
+    let (field, part) = (clean(field), clean(part));
+    let data = qualifier.map_or_else(|| "data".to_owned(), |q| format!("{q}.data"));
+    match dialect {
+        Dialect::Sqlite => format!("json_extract({data}, '$.{field}.{part}')"),
+        Dialect::Postgres => format!("({data}->'{field}'->>'{part}')"),
+    }
+}
+
 pub(crate) fn value_kind(column: Column) -> Option<ValueKind> {
     match column {
         Column::Text => Some(ValueKind::Text),
@@ -164,6 +181,21 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         let (form, _) = ctx.catalog.form(&form_id).ok_or_else(|| Problem::new(pointer, format!("no form `{form_id}`")))?;
+        if let Some(field) = form.field(part).filter(|f| f.kind != FieldKind::LINK)
+            && let Some(next) = parts.next()
+        {
+            let known = forms::field_type(&field.kind).parts();
+            let named = known.iter().find(|p| **p == next).filter(|_| parts.peek().is_none()).ok_or_else(|| {
+                let message = match known {
+                    [] => format!("`{part}` is not a link field of {form_id}"),
+                    _ => format!("`{part}` of {form_id} has no part `{next}` (its parts: {})", known.join(", ")),
+                };
+                Problem::new(pointer, message)
+            })?;
+            reads.push(FieldRef { form: form_id.clone(), field: part.to_owned() });
+            let column = Target::Part { field: part.to_owned(), part: named };
+            return Ok(Resolved { links, link_tables, links_typed, column, kind: ValueKind::Text, is_date: false, decimal_scale: None });
+        }
         if parts.peek().is_some() {
             let field = form
                 .field(part)
@@ -202,6 +234,7 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
 pub(crate) fn column_sql(dialect: Dialect, qualifier: Option<&str>, column: &Target, kind: ValueKind) -> String {
     match column {
         Target::Field { name, typed } => field_sql(dialect, qualifier, name, kind, *typed),
+        Target::Part { field, part } => part_sql(dialect, qualifier, field, part),
         Target::System(name) => match qualifier {
             Some(q) => format!("{q}.{name}"),
             None => (*name).to_owned(),

@@ -3,6 +3,7 @@
 //! relative dates, compiled to a sea-query condition with every value bound.
 
 use chrono::{Datelike, Duration, NaiveDate};
+use defs::FieldKind;
 use sea_query::{Cond, Condition, Expr, ExprTrait, Func, LikeExpr, Query};
 use serde_json::{Map, Value};
 
@@ -93,8 +94,9 @@ pub(crate) fn filter_cond(
     Ok(all)
 }
 
-/// The condition on one (possibly dotted) name. A dot path becomes `link IN (SELECT id FROM
-/// target WHERE …)`, as in the list API, so both answer the same question the same way.
+/// The condition on one (possibly dotted) name. A dot path through a link becomes `link IN
+/// (SELECT id FROM target WHERE …)`, as in the list API, so both answer the same question the
+/// same way; any other dot path names a part of a field (a region's `province`).
 fn condition(
     ctx: &Context<'_>,
     form: &str,
@@ -104,7 +106,8 @@ fn condition(
     pointer: &str,
     reads: &mut Vec<FieldRef>,
 ) -> Result<Condition, Problem> {
-    if let Some((link, rest)) = name.split_once('.') {
+    let through_link = |link: &str| ctx.catalog.form(form).and_then(|(f, _)| f.field(link)).is_some_and(|f| f.kind == FieldKind::LINK);
+    if let Some((link, rest)) = name.split_once('.').filter(|(link, _)| through_link(link)) {
         let resolved = resolve(ctx, form, &format!("{link}.id"), pointer, reads)?;
         let (target, table) = resolved.link_tables[0].clone();
         let inner = condition(ctx, &target, None, rest, cond, pointer, reads)?;

@@ -99,6 +99,11 @@ pub trait FieldType: Sync {
     fn groupable(&self) -> bool {
         self.column() != Column::Opaque
     }
+    /// The named text parts of an object value that reports may group by and filter on
+    /// (`<field>.<part>`), as a region's `province`.
+    fn parts(&self) -> &'static [&'static str] {
+        &[]
+    }
     /// Whether the value is a date or instant: date buckets and relative dates apply.
     fn date_like(&self) -> bool {
         false

@@ -95,6 +95,8 @@ pub struct PaletteEntry {
     pub date_like: bool,
     /// Whether reports may sum and average it.
     pub summable: bool,
+    /// The text parts of an object value reports may group by (`<field>.<part>`).
+    pub parts: &'static [&'static str],
     /// JSON Schema of the properties a designer may set on this type beyond those of every
     /// field, each as the form definition's schema has it.
     pub properties: Value,
@@ -146,6 +148,7 @@ fn entry(t: &dyn FieldType, field_properties: &Value) -> PaletteEntry {
         groupable: t.groupable(),
         date_like: t.date_like(),
         summable: t.summable(),
+        parts: t.parts(),
         properties: json!({"type": "object", "properties": properties}),
     }
 }

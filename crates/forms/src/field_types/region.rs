@@ -21,6 +21,9 @@ impl FieldType for Region {
     fn column(&self) -> Column {
         Column::Opaque
     }
+    fn parts(&self) -> &'static [&'static str] {
+        &["province", "city"]
+    }
     fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
         parse_json(text)
     }
