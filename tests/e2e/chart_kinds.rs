@@ -153,7 +153,8 @@ async fn a_map_groups_accounts_by_their_regions_province_and_drills_to_them() {
         assert_eq!(status, StatusCode::OK, "{url}: {page}");
         let mut drilled: Vec<&str> = page["items"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
         let mut expected = in_guangdong.clone();
-        (drilled.sort(), expected.sort());
+        drilled.sort();
+        expected.sort();
         assert_eq!(drilled, expected, "{url}");
 
         let filtered = json!({
