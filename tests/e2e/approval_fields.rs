@@ -1,5 +1,6 @@
 //! What an approval step sets beside its approvers: fields they may edit while it waits for
-//! them (the submitter and the next step's approvers may not), and who is told how it ended.
+//! them (the submitter and the next step's approvers may not), fields it hides from them, and
+//! who is told how it ended.
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
@@ -7,7 +8,8 @@ use e2e::{call, databases, start};
 use engine::Engine;
 use serde_json::json;
 
-/// The lab app with a review that locks the subject, which u2 may correct while checking.
+/// The lab app with a review that locks the subject, which u2 may correct while checking and
+/// u3 does not see while signing.
 fn app_with_editable_step(dir: &std::path::Path) {
     let flow = json!({
         "$schema": "../../../schemas/flow.schema.json",
@@ -17,7 +19,7 @@ fn app_with_editable_step(dir: &std::path::Path) {
             {"id": "open", "label": "Open", "initial": true},
             {"id": "review", "label": "Review", "lock": {"fields": ["subject"]}, "approval": {"steps": [
                 {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "cc": ["submitter", "u3"]},
-                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}]}
+                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}], "hidden": ["subject"]}
             ], "approved": "done"}},
             {"id": "done", "label": "Done", "terminal": true}
         ],
@@ -89,4 +91,107 @@ async fn the_approvers_a_step_waits_for_edit_the_fields_it_lets_them_and_nobody_
         engine.close().await.unwrap();
     }
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// While the signing step waits on u3, the subject it hides is left out of everything u3
+/// reads — the record, lists, its history, a preview, an export, the flow's view says so —
+/// while the owner still sees it; once u3 has signed, their role shows it again.
+#[actix_web::test]
+async fn a_field_a_step_hides_is_left_out_of_whatever_its_approver_reads_while_it_waits_on_them() {
+    let dir = std::env::temp_dir().join(format!("tessera-step-hidden-{}", uuid::Uuid::now_v7().simple()));
+    for url in databases().await {
+        let app_dir = dir.join(uuid::Uuid::now_v7().simple().to_string());
+        app_with_editable_step(&app_dir);
+        let engine = Engine::open_with(&url, &[app_dir], &e2e::settings()).await.expect("opens");
+        engine.seed("lab", "users").await.unwrap();
+        let mut tokens = Vec::new();
+        for user in ["u1", "u2", "u3"] {
+            tokens.push(engine.login(user, "pw").await.unwrap().token);
+        }
+        let [u1, u2, u3] = [&tokens[0], &tokens[1], &tokens[2]];
+        let app = start(engine.clone()).await;
+        let create = TestRequest::post().uri("/api/apps/lab/forms/task/records").set_json(json!({"data": {"subject": "Buy a van"}}));
+        let (_, record) = call(&app, create, Some(u1)).await;
+        let id = record["id"].as_str().unwrap().to_owned();
+        let at = format!("/api/apps/lab/forms/task/records/{id}");
+        call(&app, TestRequest::post().uri(&format!("{at}/actions/submit")), Some(u1)).await;
+        let decide = |who: &'static str| {
+            let app = &app;
+            let (token, id) = (if who == "u2" { u2 } else { u3 }, id.clone());
+            async move {
+                let (_, tasks) = call(app, TestRequest::get().uri("/api/tasks"), Some(token)).await;
+                let task = tasks["items"].as_array().unwrap().iter().find(|t| t["record_id"] == id.as_str()).unwrap()["id"].clone();
+                let approve = TestRequest::post().uri(&format!("/api/tasks/{}/approve", task.as_str().unwrap())).set_json(json!({}));
+                let (status, body) = call(app, approve, Some(token)).await;
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        };
+        // Checking: u3 is not yet asked, and reads the subject as any agent does.
+        let (_, seen) = call(&app, TestRequest::get().uri(&at), Some(u3)).await;
+        assert_eq!(seen["data"]["subject"], "Buy a van", "{url}: {seen}");
+        decide("u2").await;
+
+        // Signing: every read of u3's leaves the subject out; the owner's do not.
+        let (status, seen) = call(&app, TestRequest::get().uri(&at), Some(u3)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {seen}");
+        assert!(seen["data"].get("subject").is_none(), "{url}: {seen}");
+        let (_, list) = call(&app, TestRequest::get().uri("/api/apps/lab/forms/task/records"), Some(u3)).await;
+        let row = list["items"].as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap();
+        assert!(row["data"].get("subject").is_none(), "{url}: {row}");
+        let (_, history) = call(&app, TestRequest::get().uri(&format!("{at}/history")), Some(u3)).await;
+        let versions = history.as_array().unwrap_or_else(|| history["items"].as_array().unwrap());
+        assert!(versions.len() > 1 && versions.iter().all(|v| v["record"]["data"].get("subject").is_none()), "{url}: {history}");
+        let preview = TestRequest::post().uri("/api/apps/lab/forms/task/preview").set_json(json!({"data": {}, "id": id}));
+        let (status, previewed) = call(&app, preview, Some(u3)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {previewed}");
+        assert!(previewed["data"].get("subject").is_none(), "{url}: {previewed}");
+        let export = TestRequest::get().uri("/api/apps/lab/forms/task/export?format=csv");
+        let (status, csv) = call(&app, export, Some(u3)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {csv}");
+        assert!(csv.as_str().is_some_and(|csv| !csv.contains("Buy a van")), "{url}: {csv}");
+        let (_, flow) = call(&app, TestRequest::get().uri(&format!("{at}/actions")), Some(u3)).await;
+        assert_eq!(flow["hidden"], json!(["subject"]), "{url}: {flow}");
+        let (_, owners) = call(&app, TestRequest::get().uri(&at), Some(u1)).await;
+        assert_eq!(owners["data"]["subject"], "Buy a van", "{url}: {owners}");
+        let (_, owners_flow) = call(&app, TestRequest::get().uri(&format!("{at}/actions")), Some(u1)).await;
+        assert_eq!(owners_flow["hidden"], json!([]), "{url}: {owners_flow}");
+
+        // Signed: the step no longer waits on u3, whose role reads the subject.
+        decide("u3").await;
+        let (_, seen) = call(&app, TestRequest::get().uri(&at), Some(u3)).await;
+        assert_eq!(seen["data"]["subject"], "Buy a van", "{url}: {seen}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// A step may not hide a field the form lacks, nor one it lets its approvers edit.
+#[test]
+fn a_step_hiding_an_unknown_or_editable_field_fails_the_check() {
+    let dir = std::env::temp_dir().join(format!("tessera-step-hidden-check-{}", uuid::Uuid::now_v7().simple()));
+    let flow = json!({
+        "$schema": "../../../schemas/flow.schema.json",
+        "label": "Task review",
+        "form": "task",
+        "states": [
+            {"id": "open", "label": "Open", "initial": true},
+            {"id": "review", "label": "Review", "approval": {"steps": [
+                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "hidden": ["subject", "budget"]}
+            ], "approved": "done"}},
+            {"id": "done", "label": "Done", "terminal": true}
+        ],
+        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
+    });
+    e2e::lab_with_task_flow(&dir, &flow);
+    let problems: Vec<String> =
+        engine::LoadedApp::check(&dir).iter().map(|d| d.to_string().replace(&format!("{}/", dir.display()), "")).collect();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        problems,
+        [
+            "flows/task.json: /states/1/approval/steps/0/hidden/0: `subject` is editable in this step: an approver cannot change what they do not see",
+            "flows/task.json: /states/1/approval/steps/0/hidden/1: the form has no field `budget`",
+        ]
+    );
 }

@@ -259,6 +259,11 @@ pub struct ApprovalStep {
     /// state locks them (a finance approver correcting the payment terms); nobody else may.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub editable: Vec<String>,
+    /// Fields the approvers this step waits for do not see while it waits on them (the cost
+    /// price a sales manager approving a discount need not know): left out of the record
+    /// wherever they read it. What they see otherwise is their roles' permissions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
     /// Who is told how the step ended, approved or sent back (抄送): recipients as a notify
     /// effect names them (`owner`, `submitter`, `manager`, `role:<id>`, `field:<user field>`
     /// or a username).

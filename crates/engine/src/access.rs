@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
 
 use crate::apps::{FormRuntime, LoadedApp};
-use crate::{Actor, Engine, EngineError};
+use crate::{Actor, Engine, EngineError, Envelope};
 
 /// The role that may do everything everywhere.
 pub(crate) const ADMIN: &str = "admin";
@@ -84,6 +84,20 @@ impl Access {
         if !self.hidden.is_empty() {
             data.retain(|k, _| !self.hidden.contains(k));
         }
+    }
+
+    /// `envelope` as `actor` may see it: without the fields their grants hide, nor those the
+    /// approval step its record waits at hides from them.
+    pub(crate) fn redact_record(&self, app: &LoadedApp, actor: &Actor, envelope: &mut Envelope) {
+        self.redact_stored(app, actor, &envelope.form, envelope.flow.as_ref(), &mut envelope.data);
+    }
+
+    /// The `data` of a record of `form` whose flow instance is `flow`, as `actor` may see it
+    /// (see [`Access::redact_record`]).
+    pub(crate) fn redact_stored(&self, app: &LoadedApp, actor: &Actor, form: &str, flow: Option<&Value>, data: &mut Map<String, Value>) {
+        self.redact(data);
+        let hidden = crate::flows::hidden_at_step(app, form, &actor.username, flow);
+        data.retain(|k, _| !hidden.contains(k));
     }
 }
 

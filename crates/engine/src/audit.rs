@@ -268,6 +268,7 @@ mod tests {
             updated_at: at,
             deleted_at: None,
             data,
+            flow: None,
         }
     }
 

@@ -19,6 +19,10 @@ pub struct Envelope {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
     pub data: Map<String, Value>,
+    /// The record's flow instance, kept to judge what its approval step hides from a reader
+    /// ([`crate::flows::hide_at_step`]); never sent.
+    #[serde(skip)]
+    pub(crate) flow: Option<Value>,
 }
 
 impl Envelope {
@@ -35,6 +39,7 @@ impl Envelope {
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
             data: r.data,
+            flow: r.flow,
         }
     }
 }

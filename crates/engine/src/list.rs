@@ -115,7 +115,7 @@ impl Engine {
         let items = items
             .into_iter()
             .map(|mut e| {
-                access.redact(&mut e.data);
+                access.redact_record(loaded, actor, &mut e);
                 if let Some(keep) = &fields {
                     e.data.retain(|k, _| keep.iter().any(|f| f == k));
                 }

@@ -196,7 +196,7 @@ impl Engine {
             .into_iter()
             .map(|r| {
                 let mut e = Envelope::new(&report.source, r);
-                access.redact(&mut e.data);
+                access.redact_record(loaded, actor, &mut e);
                 e
             })
             .collect();

@@ -397,6 +397,8 @@ mod answers {
         log: Vec<LogEntry>,
         /// Fields the state locks.
         locked: Vec<String>,
+        /// Fields the approval step under way hides from the caller, one of its approvers.
+        hidden: Vec<String>,
         /// Fields whose change sends the record back to approval.
         reapprove: Vec<String>,
     }

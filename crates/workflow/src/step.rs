@@ -287,14 +287,27 @@ impl Workflow {
         }
     }
 
-    /// The approval step the record waits on.
     /// The locked fields `username` may still change in `current`: those the approval step under
     /// way lets its approvers edit, when it waits for them; none otherwise.
     pub fn editable_by<'w>(&'w self, current: &Instance, username: &str) -> &'w [String] {
-        match self.current_step(current) {
-            Ok((_, step)) if self.waiting(current).iter().any(|seat| seat.users.iter().any(|u| u == username)) => &step.editable,
-            _ => &[],
-        }
+        self.step_waiting_on(current, username).map_or(&[], |step| &step.editable)
+    }
+
+    /// The fields the step `current` waits at hides from `username`, one of the approvers it
+    /// waits for; none for anyone else.
+    pub fn hidden_from<'w>(&'w self, current: &Instance, username: &str) -> &'w [String] {
+        self.step_waiting_on(current, username).map_or(&[], |step| &step.hidden)
+    }
+
+    /// Whether some approval step of the flow hides fields from its approvers.
+    pub fn hides_fields(&self) -> bool {
+        self.def.states.iter().filter_map(|s| s.approval.as_ref()).any(|a| a.steps.iter().any(|step| !step.hidden.is_empty()))
+    }
+
+    /// The step `current` waits at, when it waits on `username`.
+    fn step_waiting_on(&self, current: &Instance, username: &str) -> Option<&ApprovalStep> {
+        let (_, step) = self.current_step(current).ok()?;
+        self.waiting(current).iter().any(|seat| seat.users.iter().any(|u| u == username)).then_some(step)
     }
 
     pub fn current_step(&self, current: &Instance) -> Result<(&Approval, &ApprovalStep), StepError> {

@@ -294,7 +294,7 @@ impl Engine {
         }
         let env = FlowEnv { record: &envelope.data, owner: &envelope.owner, ..env };
         let flow = view(&workflow, &step.instance, envelope.version, (!system).then_some((&person, &env as &dyn Env)))?;
-        access.redact(&mut envelope.data);
+        access.redact_record(loaded, actor, &mut envelope);
         Ok(ActResult { record: envelope, flow })
     }
 

@@ -56,6 +56,14 @@ pub(crate) fn compile_flows(
                         at(format!("/states/{s}/approval/steps/{k}/editable/{e}"), format!("the form has no field `{field}`"));
                     }
                 }
+                for (h, field) in step.hidden.iter().enumerate() {
+                    let pointer = format!("/states/{s}/approval/steps/{k}/hidden/{h}");
+                    if form.is_some_and(|f| f.field(field).is_none()) {
+                        at(pointer, format!("the form has no field `{field}`"));
+                    } else if step.editable.contains(field) {
+                        at(pointer, format!("`{field}` is editable in this step: an approver cannot change what they do not see"));
+                    }
+                }
                 for (a, approver) in step.approvers.iter().enumerate() {
                     let pointer = format!("/states/{s}/approval/steps/{k}/approvers/{a}");
                     match approver {

@@ -16,7 +16,7 @@ mod timers;
 use std::sync::Arc;
 
 use defs::{Flow, Label};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use store::{Conn, Record};
 use workflow::{Available, Env, Instance, LogEntry, Person, Workflow};
@@ -44,6 +44,9 @@ pub struct FlowView {
     pub log: Vec<LogEntry>,
     /// Fields the caller may not change in this state (`*`: every field).
     pub locked: Vec<String>,
+    /// Fields the approval step under way hides from the caller, one of its approvers (left
+    /// out of the record they read).
+    pub hidden: Vec<String>,
     /// Fields whose change sends the record back for approval (`*`: any field).
     pub reapprove: Vec<String>,
 }
@@ -186,6 +189,17 @@ pub(crate) fn instance_of(app: &LoadedApp, form: &str, record: &Record) -> Resul
     })
 }
 
+/// The fields the approval step a record of `form` waits at (its flow instance, `flow`) hides
+/// from `username`, one of the approvers it waits for ([`Workflow::hidden_from`]). Judged by the
+/// form's current flow, as its locks are; a form whose flow hides nothing costs a lookup.
+pub(crate) fn hidden_at_step<'a>(app: &'a LoadedApp, form: &str, username: &str, flow: Option<&Value>) -> &'a [String] {
+    let Some(runtime) = app.flows.get(form).filter(|f| f.workflow.hides_fields()) else { return &[] };
+    match flow.and_then(|f| Instance::deserialize(f).ok()) {
+        Some(instance) => runtime.workflow.hidden_from(&instance, username),
+        None => &[],
+    }
+}
+
 pub(super) fn view(
     workflow: &Workflow,
     instance: &Instance,
@@ -207,6 +221,7 @@ pub(super) fn view(
     };
     let roles = viewer.map_or(&[][..], |(person, _)| person.roles);
     let editable = viewer.map_or(&[][..], |(person, _)| workflow.editable_by(instance, person.username));
+    let hidden = viewer.map_or(&[][..], |(person, _)| workflow.hidden_from(instance, person.username));
     let lock = state.and_then(|s| s.lock.as_ref());
     let locked =
         lock.map(|l| l.fields.iter().filter(|f| l.holds(f, roles) && !editable.contains(f)).cloned().collect()).unwrap_or_default();
@@ -220,6 +235,7 @@ pub(super) fn view(
         approval,
         log: instance.log.clone(),
         locked,
+        hidden: hidden.to_vec(),
         reapprove: state.and_then(|s| s.reapprove.as_ref()).map(|r| r.fields.clone()).unwrap_or_default(),
     })
 }

@@ -253,7 +253,7 @@ impl Engine {
                 if !access.allows(Action::Read) || !self.in_scope(cmd, rt, &access, Action::Read, &record).await.map_err(text)? {
                     return Ok(Value::Null);
                 }
-                Ok(script_view(record, Some(&access)))
+                Ok(script_view(record, Some((&access, loaded, actor, &form))))
             }
             HostRequest::Find { form, filter, limit, read_as } => {
                 let rt = loaded.form(&form).map_err(text)?;
@@ -273,7 +273,8 @@ impl Engine {
                 };
                 let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit, deleted: Deleted::Exclude };
                 let rows = store::list(tx, &rt.table, &query).await.map_err(|e| e.to_string())?;
-                Ok(Value::Array(rows.into_iter().map(|r| script_view(r, access.as_ref())).collect()))
+                let reader = access.as_ref().map(|a| (a, &**loaded, actor, form.as_str()));
+                Ok(Value::Array(rows.into_iter().map(|r| script_view(r, reader)).collect()))
             }
             HostRequest::RoundRobin { pool, members } => {
                 let turn = store::next_counter(tx, &format!("round_robin:{}:{pool}", loaded.id())).await.map_err(|e| e.to_string())?;
@@ -297,11 +298,14 @@ fn object_with_id(mut data: Map<String, Value>, id: &str) -> Map<String, Value> 
     data
 }
 
-/// A stored record as scripts read it: its data (what `access` shows, when read as the user) plus
+/// Who reads as the user: their access, the app, the user and the form read.
+type Reader<'a> = (&'a Access, &'a LoadedApp, &'a Actor, &'a str);
+
+/// A stored record as scripts read it: its data (what the reader sees, when read as the user) plus
 /// `id`, `owner` and timestamps.
-fn script_view(mut r: store::Record, access: Option<&Access>) -> Value {
-    if let Some(access) = access {
-        access.redact(&mut r.data);
+fn script_view(mut r: store::Record, reader: Option<Reader<'_>>) -> Value {
+    if let Some((access, app, actor, form)) = reader {
+        access.redact_stored(app, actor, form, r.flow.as_ref(), &mut r.data);
     }
     let mut data = object_with_id(r.data, &r.id);
     data.insert("owner".into(), json!(r.owner));

@@ -53,7 +53,7 @@ impl Engine {
             let (turn, tx) = self.store.begin().await?;
             let mut envelope = self.create_drafted(drafting.within(&tx), rt, draft).await?;
             turn.commit(tx).await?;
-            access.redact(&mut envelope.data);
+            access.redact_record(loaded, actor, &mut envelope);
             Ok(envelope)
         };
         self.command(actor, Subject { action: "create", app, form, id: "" }, work).await

@@ -59,7 +59,7 @@ impl Engine {
                 return Err(EngineError::OutOfScope(format!("{form} record {id}")));
             }
             let mut envelope = Envelope::new(form, record);
-            access.redact(&mut envelope.data);
+            access.redact_record(loaded, actor, &mut envelope);
             Ok(envelope)
         };
         self.command(actor, Subject { action: "read", app, form, id }, work).await
@@ -145,7 +145,7 @@ impl Engine {
             }
             let mut envelope = self.update_in(cmd, rt, id, Some(expected_version), patch, UPDATE).await?;
             turn.commit(tx).await?;
-            access.redact(&mut envelope.data);
+            access.redact_record(loaded, actor, &mut envelope);
             Ok(envelope)
         };
         self.command(actor, Subject { action: "update", app, form, id }, work).await
@@ -327,7 +327,7 @@ impl Engine {
         let mut envelope = self.write_version(cmd, rt, &before, record, expected_version, op).await?;
         self.refresh_rollups(cmd, rt, &[&envelope.data]).await?;
         turn.commit(tx).await?;
-        access.redact(&mut envelope.data);
+        access.redact_record(loaded, actor, &mut envelope);
         Ok(envelope)
     }
 
@@ -361,6 +361,8 @@ impl Engine {
             // filled in the transaction that wrote the live row), and versions written since
             // are left for the next read.
             let entries = store::history(db, id).await?;
+            // While the record waits at an approval step, its earlier versions hide what it does.
+            let hidden = crate::flows::hidden_at_step(loaded, form, &actor.username, live.flow.as_ref());
             entries
                 .into_iter()
                 .filter(|e| e.version <= live.version)
@@ -368,6 +370,7 @@ impl Engine {
                     let mut record = version_record(&e, &live)?;
                     if let Some(Value::Object(data)) = record.get_mut("data") {
                         access.redact(data);
+                        data.retain(|k, _| !hidden.contains(k));
                     }
                     Ok(HistoryItem { version: e.version, op: e.op, changed_by: e.changed_by, changed_at: e.changed_at, record })
                 })

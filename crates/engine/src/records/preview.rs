@@ -72,12 +72,15 @@ impl Engine {
                     let mut data = stored.data.clone();
                     data.extend(changes.clone());
                     data.retain(|_, v| !v.is_null());
-                    (access, data, Some(stored.data))
+                    (access, data, Some(stored))
                 }
             };
             access.check_writable(&changes)?;
+            let flow = old.as_ref().and_then(|o: &store::Record| o.flow.clone());
+            let old = old.map(|o| o.data);
             let mut preview = self.run_preview(cmd, rt, SaveContext { id: record.to_owned(), data, old, at: time::rules_time() }).await?;
-            access.redact(&mut preview.data);
+            // What the approval step the record waits at hides from the user stays hidden.
+            access.redact_stored(loaded, actor, form, flow.as_ref(), &mut preview.data);
             Ok(preview)
         };
         self.command(actor, Subject { action: "preview", app, form, id: record }, work).await
