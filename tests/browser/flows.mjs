@@ -2,7 +2,8 @@
 // builds a small app `purchases` with a form `purchase`, opens its flow from the builder and
 // draws draft → approval → approved, with a submit transition and an approval on `approval`
 // (the requester's manager, then finance countersigning when `record.amount > 10000`) during
-// which `note` is read-only (but editable by the finance step, set in the field × step matrix),
+// which `note` is read-only (but editable by the finance step and hidden from the manager's, set
+// in the field × step matrix),
 // with a reminder timer, the finance step copying (抄送) the submitter; sees the server's check mark
 // states and a broken condition, fixes them; runs the app's tests from the designer, publishes on
 // the builder page; then rep1 submits a
@@ -283,7 +284,7 @@ await step('undo takes back the lock and redo brings it back', async () => {
   await settled()
 })
 
-await step('the matrix makes note editable by the finance step; a reminder after 1 day is added to approval', async () => {
+await step('the matrix makes note editable by the finance step and hidden from the manager; a reminder after 1 day is added to approval', async () => {
   await page.click('[data-flow-outline] [data-flow-state="approval"]')
   const matrix = page.locator('[data-flow-matrix]')
   await matrix.waitFor()
@@ -293,6 +294,11 @@ await step('the matrix makes note editable by the finance step; a reminder after
   await cell('note', 'finance').click()
   await eventually(async () => (await cell('note', 'finance').getAttribute('data-flow-matrix-value')) === 'editable', 'note did not become editable by finance')
   check((await cell('note', 'manager').getAttribute('data-flow-matrix-value')) === 'locked', 'note became editable by the manager too')
+  // Two clicks on to "hidden": the manager does not see the note while the purchase waits on them.
+  await cell('note', 'manager').click()
+  await eventually(async () => (await cell('note', 'manager').getAttribute('data-flow-matrix-value')) === 'editable', 'note did not become editable by the manager')
+  await cell('note', 'manager').click()
+  await eventually(async () => (await cell('note', 'manager').getAttribute('data-flow-matrix-value')) === 'hidden', 'note did not become hidden from the manager')
   await page.click('[data-flow-timer-add]')
   const timer = page.locator('[data-flow-timers] [data-flow-timer="0"]')
   await timer.waitFor()
@@ -304,7 +310,7 @@ await step('the matrix makes note editable by the finance step; a reminder after
   const approvalState = flow.states.find((s) => s.id === 'approval')
   const steps = approvalState.approval.steps
   check(JSON.stringify(steps.find((s) => s.id === 'finance').editable) === '["note"]', `the finance step is ${JSON.stringify(steps[1])}`)
-  check(!('editable' in steps[0]), `the manager step is ${JSON.stringify(steps[0])}`)
+  check(!('editable' in steps[0]) && JSON.stringify(steps[0].hidden) === '["note"]', `the manager step is ${JSON.stringify(steps[0])}`)
   check(JSON.stringify(approvalState.lock) === '{"fields":["note"]}', `the lock is ${JSON.stringify(approvalState.lock)}`)
   const timers = approvalState.timers ?? []
   check(timers.length === 1 && timers[0].id === 'nudge' && timers[0].after === '1d' && timers[0].do?.remind?.text?.en === 'Please decide',
@@ -441,8 +447,13 @@ async function approveFromTasks() {
   return (await response.json()).flow
 }
 
-await step('manager1 approves it from My tasks; it waits for finance', async () => {
+await step('manager1 does not see the note the manager step hides, approves from My tasks; it waits for finance', async () => {
   await signIn('manager1', ['demo'])
+  await page.goto(`${BASE}/#/${APP}/${FORM}/${purchaseId}`)
+  await page.locator('[data-field="title"]').waitFor()
+  await eventually(async () => (await page.locator('[data-field="note"]').count()) === 0, 'the record page shows manager1 the note')
+  const { body: seen } = await apiCall('GET', `/api/apps/${APP}/forms/${FORM}/records/${purchaseId}`)
+  check(seen.data && !('note' in seen.data), `the API gives manager1 the note: ${JSON.stringify(seen.data)}`)
   const flow = await approveFromTasks()
   check(flow?.state === 'approval', `after the manager the purchase is in ${flow?.state}`)
 })

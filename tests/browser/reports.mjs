@@ -6,7 +6,9 @@
 // report-only change has no impact on records), the dashboard seen by sales managers only.
 // Then manager1 (a sales manager) opens the dashboard and clicks a
 // bar: the dialog lists exactly the records behind it — as many as the drill endpoint answers,
-// each of that stage and month, their amounts adding up to the bar's value.
+// each of that stage and month, their amounts adding up to the bar's value. Last, the admin
+// counts accounts by their region's province on a map (a tile map of provinces), publishes it on
+// a dashboard of its own, and a click on 广东 lists exactly the accounts in 广东省.
 //
 //   npm ci --prefix tests/browser          # once: installs playwright-core
 //   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/reports.mjs
@@ -21,6 +23,8 @@ import { BASE, answerTo, apiCall, check, dragByMouse, eventually, finish, page, 
 const APP = 'crm'
 const REPORT = 'amount_by_stage_month'
 const DASHBOARD = 'pipeline_months'
+const MAP_REPORT = 'accounts_on_map'
+const MAP_DASHBOARD = 'accounts_map'
 
 /** Picks option `option` of the Element Plus select `select` (both locators). */
 async function choose(select, option) {
@@ -372,6 +376,101 @@ await step('on the sales dashboard, filtered to rep1, a cross-table cell drills 
   await eventually(async () => (await dialog.locator('[data-drill-count]').count()) > 0, 'no count shown')
   const shown = Number(await dialog.locator('[data-drill-count]').getAttribute('data-drill-count'))
   check(shown === expected && expected > 0, `the dialog lists ${shown} records, the cell says ${expected}`)
+  await dialog.locator('[data-drill-close]').click()
+})
+
+/** The map's series as drawn in `chart` (a `[data-tile-chart]`): each province's name, value and drill-down. */
+function mapTiles(chart) {
+  return chart.evaluate((el) => {
+    const series = el.__chart?.getOption().series ?? []
+    return series[0]?.type === 'custom' ? series[0].data.map((d) => ({ name: d.name, value: d.value, drill: d.drill ?? null })) : null
+  })
+}
+
+await step('admin builds a report counting accounts by their region\'s province and draws it as a map of provinces', async () => {
+  await signIn('admin')
+  await page.goto(`${BASE}/#/-/builder/${APP}`)
+  await page.click('[data-builder-new-report]')
+  await page.locator('.reports-card__prompt input').fill(MAP_REPORT)
+  await page.click('.reports-card__prompt .el-button--primary')
+  await page.locator(`[data-report-builder][data-report-id="${MAP_REPORT}"]`).waitFor()
+  await choose(page.locator('[data-report-source]'), page.locator('[data-report-source-option="account"]'))
+  // A region field is offered by its parts: the province and the city.
+  const part = page.locator('[data-report-field="province.province"]')
+  await part.waitFor()
+  check((await part.innerText()).includes('省份/城市 › 省份'), `the palette names the part "${await part.innerText()}"`)
+  await page.locator('[data-report-field="province.city"]').waitFor()
+  await dragByMouse(part, page.locator('[data-report-dimensions]'), 0.9)
+  await page.locator('[data-report-dimension="province_province"]').waitFor()
+  await dragByMouse(page.locator('[data-report-field="#count"]'), page.locator('[data-report-measures]'), 0.9)
+  await page.locator('[data-report-measure="count"]').waitFor()
+  await page.click('[data-report-kind="map"]')
+  await settledResult()
+  const chart = page.locator('[data-report-preview] [data-tile-chart]')
+  await chart.locator('canvas').waitFor()
+  const provinces = await page.locator('[data-report-table] [data-col="province_province"]').allInnerTexts()
+  check(provinces.length > 1 && provinces.includes('广东省'), `the result's provinces are ${provinces.join(', ')}`)
+  // Every province of the result has its tile coloured; the other tiles are there, grey.
+  await eventually(async () => (await mapTiles(chart))?.length === 34, 'the preview draws no tile map of 34 provinces')
+  const tiles = await mapTiles(chart)
+  const valued = tiles.filter((tile) => tile.value != null)
+  check(valued.length === new Set(provinces).size, `${valued.length} tiles have a value; the result has ${new Set(provinces).size} provinces`)
+  const guangdong = tiles.find((tile) => tile.name === '广东')
+  check(guangdong?.value > 0 && guangdong.drill?.cell?.province_province === '广东省', `the 广东 tile is ${JSON.stringify(guangdong)}`)
+})
+
+await step('admin saves the map, puts it on a new dashboard and publishes', async () => {
+  await page.locator('input[data-report-label-zh]').fill('客户地图')
+  await page.locator('input[data-report-label-en]').fill('Accounts on a map')
+  const saved = await answerTo('PUT', `/definitions/report/${MAP_REPORT}`, () => page.click('[data-report-save]'))
+  check(saved.ok(), `save answered ${saved.status()}: ${await saved.text()}`)
+  const own = ((await saved.json()).problems ?? []).filter((p) => p.file === `reports/${MAP_REPORT}.json`)
+  check(own.length === 0, `the report has problems: ${JSON.stringify(own)}`)
+  const stored = (await apiCall('GET', `/api/apps/${APP}/definitions/report/${MAP_REPORT}`)).body?.definition ?? {}
+  check(stored.chart?.kind === 'map' && stored.dimensions?.[0]?.field === 'province.province', `the report saved is ${JSON.stringify(stored)}`)
+  await page.click('[data-report-add-to-dashboard]')
+  const dialog = page.locator('[data-report-dashboard-dialog]')
+  await dialog.locator('[data-report-dashboard-choice]').waitFor()
+  await choose(dialog.locator('[data-report-dashboard-choice]'), page.locator('.el-select-dropdown:visible [data-report-dashboard-option="+"]'))
+  await dialog.locator('input[data-report-dashboard-id]').fill(MAP_DASHBOARD)
+  await dialog.locator('input[data-report-dashboard-zh]').fill('客户分布')
+  await dialog.locator('input[data-report-dashboard-en]').fill('Where our accounts are')
+  const response = await answerTo('PUT', `/definitions/dashboard/${MAP_DASHBOARD}`, () => dialog.locator('[data-report-dashboard-submit]').click())
+  check(response.ok(), `saving the dashboard answered ${response.status()}: ${await response.text()}`)
+  await page.locator(`[data-dash-tile="${MAP_REPORT}"] [data-tile-chart] canvas`).waitFor()
+  await page.click('[data-dash-back]')
+  await page.locator('input[data-builder-publish-message]').fill('Accounts on a map')
+  const published = await answerTo('POST', `/api/apps/${APP}/publish`, () => page.click('[data-builder-publish-submit]'))
+  check(published.status() === 201, `publish answered ${published.status()}: ${await published.text()}`)
+  await page.locator('[data-builder-published]').waitFor()
+})
+
+await step('on the dashboard, a click on the 广东 tile lists exactly the accounts in 广东省', async () => {
+  await answerTo('GET', `/dashboards/${MAP_DASHBOARD}`, () => page.goto(`${BASE}/#/${APP}/dashboards/${MAP_DASHBOARD}`))
+  const chart = page.locator(`[data-tile="${MAP_REPORT}"] [data-tile-chart]`)
+  await chart.locator('canvas').waitFor()
+  await chart.scrollIntoViewIfNeeded()
+  await eventually(async () => (await mapTiles(chart))?.length === 34, 'the dashboard draws no tile map')
+  await page.waitForTimeout(800) // the tiles fade in
+  // Where the 广东 tile is drawn: the middle of its square.
+  const tile = await chart.evaluate((el) => {
+    const instance = el.__chart
+    const index = instance.getOption().series[0].data.findIndex((d) => d.name === '广东')
+    const rect = instance.getModel().getSeriesByIndex(0).getData().getItemGraphicEl(index).getBoundingRect()
+    return { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 }
+  })
+  const box = await chart.boundingBox()
+  const response = await answerTo('POST', `/reports/${MAP_REPORT}/drill`, () => page.mouse.click(box.x + tile.x, box.y + tile.y))
+  check(response.ok(), `the drill-down answered ${response.status()}`)
+  const sent = response.request().postDataJSON()
+  check(JSON.stringify(sent.cell) === '{"province_province":"广东省"}', `asked for ${JSON.stringify(sent.cell)}`)
+  const dialog = page.locator('[data-drill]')
+  await dialog.locator('[data-drill-count]').waitFor()
+  const shown = (await dialog.locator('[data-drill-record]').evaluateAll((links) => links.map((a) => a.dataset.drillRecord))).sort()
+  const accounts = await apiCall('GET', `/api/apps/${APP}/forms/account/records?limit=200`)
+  check(accounts.status === 200 && !accounts.body.next_cursor, `listing accounts answered ${accounts.status}`)
+  const expected = accounts.body.items.filter((r) => r.data.province?.province === '广东省').map((r) => r.id).sort()
+  check(expected.length > 0 && JSON.stringify(shown) === JSON.stringify(expected), `the dialog lists ${shown.join(', ')}; the accounts in 广东省 are ${expected.join(', ')}`)
   await dialog.locator('[data-drill-close]').click()
 })
 

@@ -8,8 +8,7 @@ use e2e::{call, databases, start};
 use engine::Engine;
 use serde_json::json;
 
-/// The lab app with a review that locks the subject, which u2 may correct while checking and
-/// u3 does not see while signing.
+/// The lab app with a review that locks the subject, which u2 may correct while checking.
 fn app_with_editable_step(dir: &std::path::Path) {
     let flow = json!({
         "$schema": "../../../schemas/flow.schema.json",
@@ -19,7 +18,7 @@ fn app_with_editable_step(dir: &std::path::Path) {
             {"id": "open", "label": "Open", "initial": true},
             {"id": "review", "label": "Review", "lock": {"fields": ["subject"]}, "approval": {"steps": [
                 {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "cc": ["submitter", "u3"]},
-                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}], "hidden": ["subject"]}
+                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}]}
             ], "approved": "done"}},
             {"id": "done", "label": "Done", "terminal": true}
         ],
@@ -93,15 +92,35 @@ async fn the_approvers_a_step_waits_for_edit_the_fields_it_lets_them_and_nobody_
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The lab app with a review whose signing step hides the subject (which no state locks).
+fn app_with_hiding_step(dir: &std::path::Path) {
+    let flow = json!({
+        "$schema": "../../../schemas/flow.schema.json",
+        "label": "Task review",
+        "form": "task",
+        "states": [
+            {"id": "open", "label": "Open", "initial": true},
+            {"id": "review", "label": "Review", "approval": {"steps": [
+                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}]},
+                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}], "hidden": ["subject"]}
+            ], "approved": "done"}},
+            {"id": "done", "label": "Done", "terminal": true}
+        ],
+        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
+    });
+    e2e::lab_with_task_flow(dir, &flow);
+}
+
 /// While the signing step waits on u3, the subject it hides is left out of everything u3
 /// reads — the record, lists, its history, a preview, an export, the flow's view says so —
-/// while the owner still sees it; once u3 has signed, their role shows it again.
+/// and u3 may not change it, while the owner still sees and changes it; once u3 has signed,
+/// their role shows it again.
 #[actix_web::test]
 async fn a_field_a_step_hides_is_left_out_of_whatever_its_approver_reads_while_it_waits_on_them() {
     let dir = std::env::temp_dir().join(format!("tessera-step-hidden-{}", uuid::Uuid::now_v7().simple()));
     for url in databases().await {
         let app_dir = dir.join(uuid::Uuid::now_v7().simple().to_string());
-        app_with_editable_step(&app_dir);
+        app_with_hiding_step(&app_dir);
         let engine = Engine::open_with(&url, &[app_dir], &e2e::settings()).await.expect("opens");
         engine.seed("lab", "users").await.unwrap();
         let mut tokens = Vec::new();
@@ -155,11 +174,22 @@ async fn a_field_a_step_hides_is_left_out_of_whatever_its_approver_reads_while_i
         assert_eq!(owners["data"]["subject"], "Buy a van", "{url}: {owners}");
         let (_, owners_flow) = call(&app, TestRequest::get().uri(&format!("{at}/actions")), Some(u1)).await;
         assert_eq!(owners_flow["hidden"], json!([]), "{url}: {owners_flow}");
+        let patch = |subject: &str, version: &serde_json::Value| {
+            TestRequest::patch()
+                .uri(&at)
+                .insert_header(("If-Match", format!("\"{version}\"")))
+                .set_json(json!({"data": {"subject": subject}}))
+        };
+        let (status, refused) = call(&app, patch("Buy a bus", &owners["version"]), Some(u3)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {refused}");
+        assert_eq!(refused["details"][0]["message"], "is hidden from you at this approval step", "{url}: {refused}");
+        let (status, changed) = call(&app, patch("Buy a red van", &owners["version"]), Some(u1)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {changed}");
 
         // Signed: the step no longer waits on u3, whose role reads the subject.
         decide("u3").await;
         let (_, seen) = call(&app, TestRequest::get().uri(&at), Some(u3)).await;
-        assert_eq!(seen["data"]["subject"], "Buy a van", "{url}: {seen}");
+        assert_eq!(seen["data"]["subject"], "Buy a red van", "{url}: {seen}");
         drop(app);
         engine.close().await.unwrap();
     }
@@ -194,4 +224,75 @@ fn a_step_hiding_an_unknown_or_editable_field_fails_the_check() {
             "flows/task.json: /states/1/approval/steps/0/hidden/1: the form has no field `budget`",
         ]
     );
+}
+
+/// An approver the form grants nothing still opens what they are asked to decide: while a
+/// decision of theirs is pending, the app view lists the form (outside the navigation) and
+/// the record reads; once they have decided, neither.
+#[actix_web::test]
+async fn an_approver_without_grants_sees_the_form_of_their_pending_decision_and_no_more() {
+    let dir = std::env::temp_dir().join(format!("tessera-outside-approver-{}", uuid::Uuid::now_v7().simple()));
+    let flow = json!({
+        "$schema": "../../../schemas/flow.schema.json",
+        "label": "Task review",
+        "form": "task",
+        "states": [
+            {"id": "open", "label": "Open", "initial": true},
+            {"id": "review", "label": "Review", "approval": {"steps": [
+                {"id": "check", "label": "Check", "approvers": [{"user": "auditor"}]}
+            ], "approved": "done"}},
+            {"id": "done", "label": "Done", "terminal": true}
+        ],
+        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
+    });
+    for url in databases().await {
+        let app_dir = dir.join(uuid::Uuid::now_v7().simple().to_string());
+        e2e::lab_with_task_flow(&app_dir, &flow);
+        // The auditor holds no role of the app.
+        let seed = app_dir.join("seed/users.json");
+        let mut users: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&seed).unwrap()).unwrap();
+        users["users"].as_array_mut().unwrap().push(json!({"username": "auditor", "display_name": "Auditor", "roles": []}));
+        std::fs::write(&seed, users.to_string()).unwrap();
+        let app_json = app_dir.join("app.json");
+        let mut definition: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&app_json).unwrap()).unwrap();
+        definition["navigation"] = json!([{"label": "Work", "forms": ["task", "deal"]}]);
+        std::fs::write(&app_json, definition.to_string()).unwrap();
+        let engine = Engine::open_with(&url, &[app_dir], &e2e::settings()).await.expect("opens");
+        engine.seed("lab", "users").await.unwrap();
+        let u1 = engine.login("u1", "pw").await.unwrap().token;
+        let auditor = engine.login("auditor", "pw").await.unwrap().token;
+        let app = start(engine.clone()).await;
+        let listed = |view: &serde_json::Value| {
+            let groups = view["app"]["navigation"].as_array().into_iter().flatten();
+            let navigated = groups.into_iter().any(|g| g["forms"].as_array().is_some_and(|f| f.contains(&json!("task"))));
+            (view["forms"].get("task").is_some(), navigated)
+        };
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/lab"), Some(&auditor)).await;
+        assert_eq!(listed(&view), (false, false), "{url}: {view}");
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/lab"), Some(&u1)).await;
+        assert_eq!(listed(&view), (true, true), "{url}: {view}");
+
+        let create = TestRequest::post().uri("/api/apps/lab/forms/task/records").set_json(json!({"data": {"subject": "Buy a van"}}));
+        let (_, record) = call(&app, create, Some(&u1)).await;
+        let at = format!("/api/apps/lab/forms/task/records/{}", record["id"].as_str().unwrap());
+        call(&app, TestRequest::post().uri(&format!("{at}/actions/submit")), Some(&u1)).await;
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/lab"), Some(&auditor)).await;
+        assert_eq!(listed(&view), (true, false), "{url}: {view}");
+        assert_eq!(view["forms"]["task"]["access"]["actions"], json!([]), "{url}: {view}");
+        let (status, seen) = call(&app, TestRequest::get().uri(&at), Some(&auditor)).await;
+        assert_eq!((status, &seen["data"]["subject"]), (StatusCode::OK, &json!("Buy a van")), "{url}: {seen}");
+
+        let (_, tasks) = call(&app, TestRequest::get().uri("/api/tasks"), Some(&auditor)).await;
+        let task = tasks["items"][0]["id"].as_str().unwrap().to_owned();
+        let (status, body) =
+            call(&app, TestRequest::post().uri(&format!("/api/tasks/{task}/approve")).set_json(json!({})), Some(&auditor)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        let (_, view) = call(&app, TestRequest::get().uri("/api/apps/lab"), Some(&auditor)).await;
+        assert_eq!(listed(&view), (false, false), "{url}: {view}");
+        let (status, _) = call(&app, TestRequest::get().uri(&at), Some(&auditor)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}");
+        drop(app);
+        engine.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
 }

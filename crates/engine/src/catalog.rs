@@ -32,8 +32,13 @@ impl Engine {
     }
 
     /// The app as the actor may see it (navigation, the forms they may read, their rights).
-    pub fn app_view(&self, actor: &Actor, app: &AppId) -> Result<Value, EngineError> {
-        Ok(view_for(self.app(app.as_str())?.as_ref(), actor))
+    pub async fn app_view(&self, actor: &Actor, app: &AppId) -> Result<Value, EngineError> {
+        let loaded = self.app(app.as_str())?;
+        let awaiting = match actor.may_use(app.as_str()) {
+            true => self.store.read(|db| async move { store::forms_awaiting(&db, app.as_str(), &actor.username).await }).await?,
+            false => Vec::new(),
+        };
+        Ok(view_for(loaded.as_ref(), actor, &awaiting))
     }
 
     /// The JSON Schema a form's data satisfies, without the fields hidden from the actor; 403
@@ -59,13 +64,18 @@ impl Engine {
 }
 
 /// The app as `actor` may see it: forms they may read, without fields hidden from them,
-/// with what they may do on each; navigation limited to those forms.
-pub(crate) fn view_for(app: &LoadedApp, actor: &Actor) -> Value {
+/// with what they may do on each; navigation limited to those forms. The forms of `awaiting`
+/// (a decision of theirs is pending on one of its records) are listed too, outside the
+/// navigation: an approver opens the record they are asked to decide, whatever their grants.
+pub(crate) fn view_for(app: &LoadedApp, actor: &Actor, awaiting: &[String]) -> Value {
     use defs::Action;
     let mut forms = Map::new();
+    let mut readable = Vec::new();
     for (id, rt) in &app.forms {
         let access = Access::of(actor, rt);
-        if !access.allows(Action::Read) {
+        if access.allows(Action::Read) {
+            readable.push(id.clone());
+        } else if !awaiting.contains(id) {
             continue;
         }
         let mut def = rt.compiled.def.clone();
@@ -99,7 +109,7 @@ pub(crate) fn view_for(app: &LoadedApp, actor: &Actor) -> Value {
     }
     let mut definition = app.defs.app.clone();
     for group in &mut definition.navigation {
-        group.forms.retain(|f| forms.contains_key(f));
+        group.forms.retain(|f| readable.contains(f));
     }
     definition.navigation.retain(|g| !g.forms.is_empty());
     // Dashboards shown to the viewer's roles; tiles over forms they cannot read say so.

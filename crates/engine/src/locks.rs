@@ -20,7 +20,7 @@ pub(crate) enum Verdict {
 }
 
 /// Judges the change of `old` into `data` by `actor` against the lock of the record's state: a
-/// 422 at every locked field changed.
+/// 422 at every locked field changed, and at every field its approval step hides from them.
 pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, data: &Map<String, Value>) -> Result<Verdict, EngineError> {
     let Some((flow, state)) = app.flows.get(form).zip(old.state.as_deref()).and_then(|(f, s)| Some((f, f.workflow.def().state(s)?))) else {
         return Ok(Verdict::Free);
@@ -36,11 +36,20 @@ pub(crate) fn judge(app: &LoadedApp, form: &str, actor: &Actor, old: &Record, da
         let editable = flow.workflow.editable_by(&instance, &actor.username);
         locked.retain(|f| !editable.contains(f));
     }
+    // Nor may they change what the step hides from them: they cannot see what they would change.
+    let hidden = crate::flows::hidden_at_step(app, form, &actor.username, old.flow.as_ref());
+    let unseen: Vec<FieldError> = (changed.iter().filter(|f| hidden.contains(f) && !locked.contains(f)))
+        .map(|f| {
+            FieldError::coded(format!("/{f}"), FieldCode::Locked, "is hidden from you at this approval step")
+                .with("state", state.id.as_str())
+        })
+        .collect();
     let errors: Vec<FieldError> = (locked.into_iter())
         .map(|f| {
             FieldError::coded(format!("/{f}"), FieldCode::Locked, format!("is locked while the record is in `{}`", state.id))
                 .with("state", state.id.as_str())
         })
+        .chain(unseen)
         .collect();
     if !errors.is_empty() {
         return Err(EngineError::Invalid(errors));

@@ -47,7 +47,8 @@ pub use records::{FormTable, Record, count, exists, find_duplicate, get, get_man
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
 pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
 pub use tasks::{
-    Task, finish_task, flow_version, get_task, insert_flow_version, insert_task, latest_flow_version, pending_tasks_of, tasks_of,
+    Task, finish_task, flow_version, forms_awaiting, get_task, insert_flow_version, insert_task, latest_flow_version, pending_tasks_of,
+    tasks_of,
 };
 pub use users::{
     ApiToken, Department, Session, User, create_session, delete_department, delete_session, delete_sessions_of, departments, get_user,

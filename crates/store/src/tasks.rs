@@ -116,6 +116,19 @@ pub async fn tasks_of(db: &impl ConnectionTrait, assignee: &str, status: &str, l
     db.query_all_raw(limited(db, &q, limit)).await?.iter().map(decode).collect()
 }
 
+/// The forms of `app` on whose records `assignee` has a decision pending.
+pub async fn forms_awaiting(db: &impl ConnectionTrait, app: &str, assignee: &str) -> Result<Vec<String>, StoreError> {
+    let q = Query::select()
+        .distinct()
+        .column(tasks::FORM)
+        .from(tasks::TABLE)
+        .and_where(Expr::col(tasks::APP).eq(app))
+        .and_where(Expr::col(tasks::ASSIGNEE).eq(assignee))
+        .and_where(Expr::col(tasks::STATUS).eq("pending"))
+        .to_owned();
+    db.query_all(&q).await?.iter().map(|row| Ok(row.try_get("", tasks::FORM)?)).collect()
+}
+
 /// The newest stored version of a flow definition: `(version, canonical JSON)`.
 pub async fn latest_flow_version(db: &impl ConnectionTrait, app: &str, flow: &str) -> Result<Option<(i64, String)>, StoreError> {
     let q = Query::select()

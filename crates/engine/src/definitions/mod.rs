@@ -447,7 +447,8 @@ impl Engine {
                 ViewAs::Role(role) if loaded.defs.app.roles.iter().any(|r| &r.id == role) => Actor::holding(app, role),
                 ViewAs::Role(role) => return Err(EngineError::NotFound(format!("role `{role}` of app `{app}`"))),
             };
-            Ok(crate::catalog::view_for(&loaded, &viewer))
+            // What their grants open: the forms of decisions pending on them are not a grant.
+            Ok(crate::catalog::view_for(&loaded, &viewer, &[]))
         })
         .await
     }

@@ -21,7 +21,7 @@ pub(crate) async fn list_apps(_caller: Caller, state: web::Data<AppState>) -> Ht
     (status = 404, description = "No such app", body = crate::wire::ErrorBody)))]
 #[get("/api/apps/{app}")]
 pub(crate) async fn get_app(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(state.engine.app_view(&caller.0, &path)?))
+    Ok(HttpResponse::Ok().json(state.engine.app_view(&caller.0, &path).await?))
 }
 
 /// The JSON Schema that records of a form must satisfy, without the fields hidden from the caller.

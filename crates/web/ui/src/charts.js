@@ -1,18 +1,23 @@
 // Report results as charts: how each kind is drawn (the server's chart kind registry), which
 // columns a chart draws (the report's `chart` spec, or the first dimension and every measure)
 // and the ECharts options drawing them, each point carrying the cell it stands for (a click
-// drills down to its records). Only the chart types and components used here are
-// registered with ECharts, so the bundle holds no others.
+// drills down to its records); a map is a tile map of China's provinces (provinces.js). Only
+// the chart types and components used here are registered with ECharts, so the bundle holds
+// no others.
 import { shallowRef } from 'vue'
 import { init, use } from 'echarts/core'
-import { BarChart, FunnelChart, LineChart, PieChart } from 'echarts/charts'
-import { GridComponent, LegendComponent, TooltipComponent } from 'echarts/components'
+import { BarChart, CustomChart, FunnelChart, LineChart, PieChart } from 'echarts/charts'
+import { GraphicComponent, GridComponent, LegendComponent, TooltipComponent, VisualMapContinuousComponent } from 'echarts/components'
 import { CanvasRenderer } from 'echarts/renderers'
 import { api } from './api'
 import { label, t } from './i18n'
 import { formatCompact, formatNumber } from './format'
+import { GRID, PROVINCES, provinceOf } from './provinces'
 
-use([BarChart, LineChart, PieChart, FunnelChart, GridComponent, LegendComponent, TooltipComponent, CanvasRenderer])
+use([
+  BarChart, LineChart, PieChart, FunnelChart, CustomChart,
+  GridComponent, LegendComponent, TooltipComponent, VisualMapContinuousComponent, GraphicComponent, CanvasRenderer,
+])
 
 export { init }
 
@@ -87,12 +92,15 @@ function sumBy(rows, keyOf, measure) {
   return sums
 }
 
-/** Category name → the value the server sent for it (what a drill-down's `cell` names). */
-function rawValues(rows, column) {
+/**
+ * Category (`keyOf(value)`, by default its name) → the first value the server sent for it
+ * (what a drill-down's `cell` names).
+ */
+function rawValues(rows, column, keyOf = (value) => dimensionText(value, column)) {
   const raw = new Map()
   for (const row of rows) {
-    const name = dimensionText(row[column.id], column)
-    if (!raw.has(name)) raw.set(name, row[column.id] ?? null)
+    const key = keyOf(row[column.id])
+    if (!raw.has(key)) raw.set(key, row[column.id] ?? null)
   }
   return raw
 }
@@ -102,6 +110,7 @@ export function chartOption(kind, result) {
   const { x, ys, series } = axes(result)
   const rows = result?.rows ?? []
   if (!x || !ys.length) return null
+  if (kind === 'map') return tileMapOption(x, ys[0], rows)
   const tooltip = { valueFormatter: (v) => measureText(v), confine: true }
 
   if (kind === 'pie' || kind === 'funnel') {
@@ -162,5 +171,104 @@ export function chartOption(kind, result) {
     xAxis: { type: 'category', data: categories, axisLabel: { hideOverlap: true } },
     yAxis: { type: 'value', axisLabel: { formatter: (v) => formatCompact(v) } },
     series: seriesList.map((s) => (kind === 'line' ? { ...s, connectNulls: true } : s)),
+  }
+}
+
+// ---- the tile map (kind `map`) --------------------------------------------------------------
+
+// The colour scale, light to dark: Element Plus's primary blue and its tints and shade.
+const MAP_COLORS = ['#d9ecff', '#a0cfff', '#409eff', '#337ecc']
+// A province with no value: Element Plus's fill grey, its name in the placeholder grey.
+const NO_VALUE = { fill: '#f0f2f5', text: '#a8abb2' }
+// Pixels kept free left and right of the map (the colour scale stands at the left; a narrow
+// chart keeps an eighth of its width), and under it for the line naming the values that are
+// no province.
+const MAP_SIDE = 64
+const MAP_FOOT = 22
+// How many of those values the line names before an ellipsis.
+const ELSEWHERE_SHOWN = 5
+
+/** The side of a tile and the top left corner of the grid, centred in the space it has. */
+function tileLayout(width, height, foot) {
+  const side = Math.min(MAP_SIDE, width / 8)
+  const size = Math.max(0, Math.min((width - 2 * side) / GRID.cols, (height - foot) / GRID.rows))
+  return { size, left: (width - size * GRID.cols) / 2, top: (height - foot - size * GRID.rows) / 2 }
+}
+
+/** One province's tile: a square in its place, its value's colour (grey without one), its name. */
+function tileOf(province, hasValue, api, foot) {
+  const { size, left, top } = tileLayout(api.getWidth(), api.getHeight(), foot)
+  const gap = Math.max(1, size * 0.06)
+  return {
+    type: 'rect',
+    shape: { x: left + province.col * size + gap / 2, y: top + province.row * size + gap / 2, width: size - gap, height: size - gap, r: 3 },
+    style: { fill: hasValue ? api.visual('color') : NO_VALUE.fill },
+    emphasis: { style: { shadowBlur: 6, shadowColor: 'rgba(0, 0, 0, 0.25)' } },
+    // Inside the tile the name takes a colour that reads on the tile's own. English names do
+    // not fit a tile: the province's code stands in, and the tooltip names it.
+    textContent: {
+      style: {
+        text: label({ 'zh-CN': province.zh, en: province.code }),
+        fontSize: Math.min(14, Math.max(9, Math.round(size * 0.28))),
+        ...(hasValue ? {} : { fill: NO_VALUE.text }),
+      },
+    },
+    textConfig: { position: 'inside' },
+  }
+}
+
+/** The line naming the values that are no province and their measures (`海外 3`), or null. */
+function elsewhereText(sums) {
+  const named = [...sums].filter(([place]) => typeof place === 'string').map(([place, value]) => [place, measureText(value)].filter(Boolean).join(' '))
+  if (!named.length) return null
+  const shown = named.length > ELSEWHERE_SHOWN ? [...named.slice(0, ELSEWHERE_SHOWN), '…'] : named
+  return t('dashboard.elsewhere', { list: shown.join(' · ') })
+}
+
+/**
+ * The option drawing `measure` of `rows` per province of dimension `x` on the tile grid of
+ * provinces.js. Rows naming one province (`广东`, `广东省`) add up, and its tile drills down with
+ * the first of their values; values naming no province are listed under the map.
+ */
+function tileMapOption(x, measure, rows) {
+  const placeOf = (value) => provinceOf(value) ?? dimensionText(value, x)
+  const sums = sumBy(rows, (row) => placeOf(row[x.id]), measure)
+  const raw = rawValues(rows, x, placeOf)
+  const data = PROVINCES.map((p) => ({
+    name: label({ 'zh-CN': p.zh, en: p.en }),
+    value: sums.get(p) ?? null,
+    ...(raw.has(p) ? { drill: { cell: { [x.id]: raw.get(p) }, measure: measure.id } } : {}),
+  }))
+  const elsewhere = elsewhereText(sums)
+  const foot = elsewhere ? MAP_FOOT : 0
+  const values = data.map((d) => d.value).filter((v) => v != null)
+  const min = Math.min(0, ...values)
+  // The scale needs a span, also when every value is 0 or there is none.
+  const max = Math.max(min + 1, ...values)
+  return {
+    tooltip: { trigger: 'item', valueFormatter: (v) => measureText(v), confine: true },
+    visualMap: {
+      type: 'continuous',
+      seriesIndex: 0,
+      min,
+      max,
+      left: 0,
+      bottom: foot,
+      itemWidth: 10,
+      itemHeight: 72,
+      text: [measureText(max), measureText(min)],
+      textStyle: { color: '#909399', fontSize: 11 },
+      inRange: { color: MAP_COLORS },
+    },
+    series: [
+      {
+        type: 'custom',
+        name: columnLabel(measure),
+        coordinateSystem: 'none',
+        data,
+        renderItem: (params, api) => tileOf(PROVINCES[params.dataIndex], data[params.dataIndex].value != null, api, foot),
+      },
+    ],
+    graphic: elsewhere ? [{ type: 'text', left: 'center', bottom: 2, style: { text: elsewhere, fill: '#909399', fontSize: 12 } }] : [],
   }
 }

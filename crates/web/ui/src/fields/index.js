@@ -14,6 +14,8 @@
 //   wide       true when the widget needs the page's full width
 //   locatesErrors  true when the widget shows errors inside its value where they belong
 //   listable   false to keep the type out of default list columns
+//   parts      `[{id, label}]`: the text parts of an object value reports may name as
+//              `<field>.<part>` (a region's province), as the server's `parts`
 import text from './text'
 import number from './number'
 import boolean from './boolean'

@@ -34,10 +34,17 @@ function kindOf(field) {
   return 'other'
 }
 
+/** The label of `inner` (a part, or a field through a link) of `outer` in both languages. */
+function pathLabel(outer, outerId, inner, innerId) {
+  const named = (l, id, lang) => l?.[lang] ?? label(l, id)
+  return Object.fromEntries(['en', 'zh-CN'].map((lang) => [lang, `${named(outer, outerId, lang)} › ${named(inner, innerId, lang)}`]))
+}
+
 /**
  * The fields a report over `form` can name, as palette entries `{path, label, kind, options?,
- * via?}`: the form's own fields (child tables and attachments left out), its system columns,
- * and for each link field the linked form's fields as `link.field` paths.
+ * via?}`: the form's own fields (child tables and attachments left out) and the text parts of
+ * their values as `field.part` paths (a region's province and city), its system columns, and
+ * for each link field the linked form's fields as `link.field` paths.
  */
 export function paletteOf(app, form) {
   const def = app?.forms?.[form]
@@ -45,6 +52,9 @@ export function paletteOf(app, form) {
   const own = []
   const through = []
   for (const field of def.fields ?? []) {
+    for (const part of fieldType(field.type).parts ?? []) {
+      own.push({ path: `${field.id}.${part.id}`, label: pathLabel(field.label, field.id, part.label, part.id), kind: 'text' })
+    }
     const kind = kindOf(field)
     if (kind === 'other' && field.type !== 'link') continue
     own.push({ path: field.id, label: field.label ?? field.id, kind: field.type === 'link' ? 'text' : kind, options: field.options })
@@ -54,7 +64,7 @@ export function paletteOf(app, form) {
         if (targetKind === 'other' || target.type === 'link') continue
         through.push({
           path: `${field.id}.${target.id}`,
-          label: { en: `${label(field.label, field.id)} › ${target.label?.en ?? label(target.label, target.id)}`, 'zh-CN': `${field.label?.['zh-CN'] ?? label(field.label, field.id)} › ${target.label?.['zh-CN'] ?? label(target.label, target.id)}` },
+          label: pathLabel(field.label, field.id, target.label, target.id),
           kind: targetKind,
           options: target.options,
           via: field.id,
