@@ -31,6 +31,7 @@ mod records;
 mod reports;
 mod rollups;
 mod rules;
+mod scenario_paths;
 mod schedules;
 mod security_access;
 mod security_bounds;

@@ -74,7 +74,7 @@ pub use organisation::{
 };
 pub use records::Preview;
 pub use rules::{FUNCTIONS as RULE_FUNCTIONS, Function as RuleFunction, Limits as RuleLimits, RuleError};
-pub use scenarios::{ScenarioOutcome, run_scenarios};
+pub use scenarios::{FlowPath, Move, ScenarioOutcome, run_scenarios};
 pub use seed::SeedReport;
 pub use store::Backend;
 

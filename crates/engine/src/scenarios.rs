@@ -22,6 +22,29 @@ pub struct ScenarioOutcome {
     pub name: String,
     /// Why it failed: the step (counted from 1) and what did not hold; `None` when it passed.
     pub failure: Option<String>,
+    /// The way through its flow each record the scenario named took, up to where it ended
+    /// (or failed): what a flow designer highlights.
+    pub paths: Vec<FlowPath>,
+}
+
+/// The moves one record made through its form's flow, in order.
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowPath {
+    /// The name the scenario saved it under.
+    pub record: String,
+    pub form: String,
+    pub moves: Vec<Move>,
+}
+
+/// One entry of a record's flow log: an action from one state to another, or a decision
+/// within an approval (`from` = `to`, with its `step`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Move {
+    pub action: String,
+    pub from: String,
+    pub to: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 /// Runs every scenario test among `files`, each on a database of its own.
@@ -29,11 +52,14 @@ pub async fn run_scenarios(files: &AppFiles, settings: &Settings) -> Vec<Scenari
     let mut outcomes = Vec::new();
     for id in files.ids(FileKind::Test) {
         let text = files.get(FileKind::Test, &id).unwrap_or_default();
-        let (name, failure) = match defs::parse_scenario(text) {
-            Ok(scenario) => (scenario.name.clone(), run_scenario(files, &scenario, settings).await.err()),
-            Err(problems) => (id.clone(), Some(format!("not a scenario: {problems:?}"))),
+        let (name, failure, paths) = match defs::parse_scenario(text) {
+            Ok(scenario) => {
+                let (result, paths) = run_scenario(files, &scenario, settings).await;
+                (scenario.name.clone(), result.err(), paths)
+            }
+            Err(problems) => (id.clone(), Some(format!("not a scenario: {problems:?}")), Vec::new()),
         };
-        outcomes.push(ScenarioOutcome { id, name, failure });
+        outcomes.push(ScenarioOutcome { id, name, failure, paths });
     }
     outcomes
 }
@@ -41,31 +67,53 @@ pub async fn run_scenarios(files: &AppFiles, settings: &Settings) -> Vec<Scenari
 /// A record a step saved under a name: its form and id.
 type Saved = BTreeMap<String, (String, String)>;
 
-async fn run_scenario(files: &AppFiles, scenario: &Scenario, settings: &Settings) -> Result<(), String> {
-    let engine = Engine::open_with("sqlite::memory:", &[], settings).await.map_err(|e| format!("cannot open a database: {e}"))?;
+/// Runs `scenario`, answering how it went and the paths its records took.
+async fn run_scenario(files: &AppFiles, scenario: &Scenario, settings: &Settings) -> (Result<(), String>, Vec<FlowPath>) {
+    let engine = match Engine::open_with("sqlite::memory:", &[], settings).await {
+        Ok(engine) => engine,
+        Err(e) => return (Err(format!("cannot open a database: {e}")), Vec::new()),
+    };
+    let mut saved = Saved::new();
+    let result = take_steps(&engine, files, scenario, &mut saved).await;
+    let paths = paths_of(&engine, &saved).await;
+    engine.close().await.ok();
+    (result, paths)
+}
+
+async fn take_steps(engine: &Engine, files: &AppFiles, scenario: &Scenario, saved: &mut Saved) -> Result<(), String> {
     engine.install_files(files.clone(), Vec::new(), Path::new(""), "test", "scenario").await.map_err(|e| format!("{e}"))?;
     let app_id = engine.apps().first().map(|a| a.id().to_owned()).ok_or("no app")?;
     match &scenario.users {
         Some(seed) => engine.seed_users(&app_id, seed).await.map(drop).map_err(|e| format!("users of seed `{seed}`: {e}"))?,
         None => engine.ensure_admin(Some(&crate::auth::random_token(16))).await.map(drop).map_err(|e| e.to_string())?,
     }
-    let mut run = Run { engine: &engine, app: app_id, saved: Saved::new(), clock: Utc::now() };
-    let mut result = Ok(());
+    let mut run = Run { engine, app: app_id, saved, clock: Utc::now() };
     for (i, step) in scenario.steps.iter().enumerate() {
-        if let Err(failure) = run.step(step).await {
-            result = Err(format!("step {}: {failure}", i + 1));
-            break;
-        }
+        run.step(step).await.map_err(|failure| format!("step {}: {failure}", i + 1))?;
     }
-    engine.close().await.ok();
-    result
+    Ok(())
+}
+
+/// The flow log of each saved record that has a flow, read as stored (the scenario's user
+/// may no longer see it).
+async fn paths_of(engine: &Engine, saved: &Saved) -> Vec<FlowPath> {
+    let Some(app) = engine.apps().first().cloned() else { return Vec::new() };
+    let mut paths = Vec::new();
+    for (name, (form, id)) in saved {
+        let Ok(rt) = app.form(form) else { continue };
+        let Ok(Some(record)) = store::get(engine.store.db(), &rt.table, id).await else { continue };
+        let Some(instance) = record.flow.and_then(|f| serde_json::from_value::<workflow::Instance>(f).ok()) else { continue };
+        let moves = (instance.log.into_iter()).map(|e| Move { action: e.action, from: e.from, to: e.to, step: e.step }).collect();
+        paths.push(FlowPath { record: name.clone(), form: form.clone(), moves });
+    }
+    paths
 }
 
 /// A scenario on its way.
 struct Run<'a> {
     engine: &'a Engine,
     app: String,
-    saved: Saved,
+    saved: &'a mut Saved,
     clock: DateTime<Utc>,
 }
 

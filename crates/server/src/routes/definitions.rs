@@ -251,7 +251,7 @@ pub(crate) async fn install_bundle(
 /// Runs the app's scenario tests (`tests/*.json`) against its draft, each in a throwaway
 /// database: what the designers call before a publish.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
-    (status = 200, description = "`{passed, failed, items: [{id, name, failure}]}`"),
+    (status = 200, description = "`{passed, failed, items: [{id, name, failure, paths: [{record, form, moves: [{action, from, to, step?}]}]}]}`: each test's records' way through their flows"),
     (status = 403, description = "Not an admin", body = ErrorBody)))]
 #[post("/api/apps/{app}/test")]
 pub(crate) async fn test_draft(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
