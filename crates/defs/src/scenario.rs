@@ -121,7 +121,11 @@ pub struct OutboxCount {
     /// `notify` for a rule's or a flow's notification.
     pub kind: String,
     pub to: String,
+    #[serde(default)]
     pub at_least: usize,
+    /// At most this many: `0` says nothing was sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_most: Option<usize>,
 }
 
 /// The scenario in `text`, or the problems with it as `(pointer, message)`.

@@ -213,6 +213,9 @@ impl Run<'_> {
             if sent.len() < outbox.at_least {
                 return Err(format!("{} got {} `{}` message(s), fewer than {}", outbox.to, sent.len(), outbox.kind, outbox.at_least));
             }
+            if let Some(most) = outbox.at_most.filter(|most| sent.len() > *most) {
+                return Err(format!("{} got {} `{}` message(s), more than {most}", outbox.to, sent.len(), outbox.kind));
+            }
         }
         Ok(())
     }
