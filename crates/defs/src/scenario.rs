@@ -103,9 +103,22 @@ pub struct Expect {
     /// How many pending approval tasks a user has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tasks: Option<TaskCount>,
-    /// How many messages of a kind went to a user (at least).
+    /// How many messages of a kind went to a user (at least, at most).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxCount>,
+    /// How many records of a form match a filter (read as the admin).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records: Option<RecordCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordCount {
+    pub form: String,
+    /// A list filter (`{"opportunity": "$deal"}`); `$name` stands for a saved record's id.
+    #[serde(default)]
+    pub filter: Map<String, Value>,
+    pub count: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -12,7 +12,7 @@ use defs::{AppFiles, Expect, FileKind, Scenario, Step};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::{ActRequest, Actor, AppId, Engine, EngineError, FormId, RecordId, Settings};
+use crate::{ActRequest, Actor, AppId, Engine, EngineError, FormId, ListParams, RecordId, Settings};
 
 /// How one scenario went.
 #[derive(Debug, Clone, Serialize)]
@@ -206,6 +206,16 @@ impl Run<'_> {
             let pending = self.engine.tasks(&user, Some("pending")).await.map_err(|e| e.to_string())?;
             if pending.len() != tasks.count {
                 return Err(format!("{} has {} pending task(s), not {}", tasks.user, pending.len(), tasks.count));
+            }
+        }
+        if let Some(records) = &expect.records {
+            let filter = self.resolved(Value::Object(records.filter.clone()));
+            let params = ListParams { filter: Some(filter.to_string()), count: Some(true), limit: Some(1), ..ListParams::default() };
+            let (app, form) = (app_id(&self.app).map_err(|e| e.to_string())?, form_id(&records.form).map_err(|e| e.to_string())?);
+            let page = self.engine.list(&admin, &app, &form, &params).await.map_err(|e| format!("{} records: {e}", records.form))?;
+            let found = page.total.map_or(0, |t| t.records);
+            if found != records.count {
+                return Err(format!("{} {} record(s) match {filter}, not {}", found, records.form, records.count));
             }
         }
         if let Some(outbox) = &expect.outbox {
