@@ -1,6 +1,7 @@
 // Browser test of the flow and approval designer (`#/-/builder/{app}/flows/{form}`): an admin
-// builds a small app `purchases` with a form `purchase`, opens its flow from the builder and
-// draws draft → approval → approved, with a submit transition and an approval on `approval`
+// opens the CRM's quote flow, runs its tests and has the path one took highlighted; then builds
+// a small app `purchases` with a form `purchase`, opens its flow from the builder and draws
+// draft → approval → approved, with a submit transition and an approval on `approval`
 // (the requester's manager, then finance countersigning when `record.amount > 10000`) during
 // which `note` is read-only (but editable by the finance step and hidden from the manager's, set
 // in the field × step matrix),
@@ -44,6 +45,11 @@ async function designField(type, id, zh, en) {
 }
 
 const node = (id) => page.locator(`[data-flow-canvas] [data-flow-node="${id}"]`)
+
+/** The states on the canvas marked `data-flow-path="<value>"` (visited or not by the path shown). */
+async function pathStates(value) {
+  return page.locator(`[data-flow-canvas] [data-flow-path="${value}"]`).evaluateAll((els) => els.map((e) => e.dataset.flowNode).join())
+}
 
 /** The flow as the server holds it in the draft. */
 async function draftFlow() {
@@ -125,6 +131,32 @@ await step('the CRM’s scenario tests run from the designer, each shown passed'
   check(answer.items.length > 5 && answer.failed === 0, `the tests answered ${JSON.stringify(answer).slice(0, 400)}`)
   await page.locator('[data-flow-tests] [data-flow-tests-summary]').waitFor()
   check((await page.locator('[data-flow-tests] [data-flow-test-passed="true"]').count()) === answer.items.length, 'not every test is shown passed')
+})
+
+await step('showing the path of the test quote_approval highlights the states and moves its quote took', async () => {
+  await page.click('[data-flow-tests] [data-flow-test-path="quote_approval"]')
+  await page.locator('[data-flow-test="quote_approval"][data-flow-test-shown="true"]').waitFor()
+  await page.locator('[data-flow-canvas] [data-flow-path-shown]').waitFor()
+  check((await pathStates('true')) === 'draft,in_review,approved,sent,accepted', `the path's states are ${await pathStates('true')}`)
+  check((await pathStates('false')) === 'rejected,expired', `the states off the path are ${await pathStates('false')}`)
+  // Submit, send and accept, and both outcomes of the approval (rejected by the director first).
+  const taken = await page.locator('[data-flow-canvas] .vue-flow__edge.flow-edge--path').evaluateAll((els) => els.map((e) => e.textContent))
+  for (const action of ['submit', 'send', 'accept']) check(taken.some((text) => text.includes(`(${action})`)), `the move ${action} is not on the path: ${taken}`)
+  for (const outcome of ['approved', 'rejected']) {
+    check((await page.locator(`[data-flow-canvas] .flow-edge--${outcome}.flow-edge--path`).count()) === 1, `the approval's outcome ${outcome} is not on the path`)
+  }
+  const dimmed = await page.locator('[data-flow-canvas] .vue-flow__edge.flow-edge--dimmed').evaluateAll((els) => els.map((e) => e.textContent))
+  check(taken.length === 5 && dimmed.length === 3 && dimmed.every((text) => /\((revise|decline|expire)\)/.test(text)), `off the path: ${dimmed}`)
+  // The order, loop included, in words.
+  const moves = await page.locator('[data-flow-test-moves="quote"]').innerText()
+  check(moves.includes('submit → approve (manager) → reject (director) → rejected → submit'), `the quote's moves read ${moves}`)
+})
+
+await step('closing the path on the canvas clears the highlight', async () => {
+  await page.click('[data-flow-canvas] [data-flow-path-shown] .el-tag__close')
+  await eventually(async () => (await page.locator('[data-flow-canvas] [data-flow-path]').count()) === 0, 'the states stay marked')
+  check((await page.locator('[data-flow-canvas] .flow-edge--path, [data-flow-canvas] .flow-edge--dimmed').count()) === 0, 'the edges stay marked')
+  check((await page.locator('[data-flow-test-shown]').count()) === 0, 'the test stays marked')
 })
 
 await step('admin makes the app purchases with the roles requester and finance', async () => {
