@@ -7,7 +7,7 @@
 // Then manager1 (a sales manager) opens the dashboard and clicks a
 // bar: the dialog lists exactly the records behind it — as many as the drill endpoint answers,
 // each of that stage and month, their amounts adding up to the bar's value. Last, the admin
-// counts accounts by their region's province on a map (a tile map of provinces), publishes it on
+// counts accounts by their region's province on a map (the provinces' outlines), publishes it on
 // a dashboard of its own, and a click on 广东 lists exactly the accounts in 广东省.
 //
 //   npm ci --prefix tests/browser          # once: installs playwright-core
@@ -379,11 +379,14 @@ await step('on the sales dashboard, filtered to rep1, a cross-table cell drills 
   await dialog.locator('[data-drill-close]').click()
 })
 
-/** The map's series as drawn in `chart` (a `[data-tile-chart]`): each province's name, value and drill-down. */
-function mapTiles(chart) {
+/**
+ * The map's regions as drawn in `chart` (a `[data-tile-chart]`): each one's name, value and
+ * drill-down, or null before the map series is drawn.
+ */
+function mapRegions(chart) {
   return chart.evaluate((el) => {
     const series = el.__chart?.getOption().series ?? []
-    return series[0]?.type === 'custom' ? series[0].data.map((d) => ({ name: d.name, value: d.value, drill: d.drill ?? null })) : null
+    return series[0]?.type === 'map' ? series[0].data.map((d) => ({ name: d.name, value: d.value ?? null, drill: d.drill ?? null })) : null
   })
 }
 
@@ -410,13 +413,13 @@ await step('admin builds a report counting accounts by their region\'s province 
   await chart.locator('canvas').waitFor()
   const provinces = await page.locator('[data-report-table] [data-col="province_province"]').allInnerTexts()
   check(provinces.length > 1 && provinces.includes('广东省'), `the result's provinces are ${provinces.join(', ')}`)
-  // Every province of the result has its tile coloured; the other tiles are there, grey.
-  await eventually(async () => (await mapTiles(chart))?.length === 34, 'the preview draws no tile map of 34 provinces')
-  const tiles = await mapTiles(chart)
-  const valued = tiles.filter((tile) => tile.value != null)
-  check(valued.length === new Set(provinces).size, `${valued.length} tiles have a value; the result has ${new Set(provinces).size} provinces`)
-  const guangdong = tiles.find((tile) => tile.name === '广东')
-  check(guangdong?.value > 0 && guangdong.drill?.cell?.province_province === '广东省', `the 广东 tile is ${JSON.stringify(guangdong)}`)
+  // Every province of the result has a value (its colour); the others are drawn without one.
+  await eventually(async () => (await mapRegions(chart)) != null, 'the preview draws no map of provinces')
+  const regions = await mapRegions(chart)
+  const valued = regions.filter((region) => region.value != null)
+  check(valued.length === new Set(provinces).size, `${valued.length} provinces have a value; the result has ${new Set(provinces).size} provinces`)
+  const guangdong = regions.find((region) => region.name === '广东')
+  check(guangdong?.value > 0 && guangdong.drill?.cell?.province_province === '广东省', `广东 is ${JSON.stringify(guangdong)}`)
 })
 
 await step('admin saves the map, puts it on a new dashboard and publishes', async () => {
@@ -445,22 +448,21 @@ await step('admin saves the map, puts it on a new dashboard and publishes', asyn
   await page.locator('[data-builder-published]').waitFor()
 })
 
-await step('on the dashboard, a click on the 广东 tile lists exactly the accounts in 广东省', async () => {
+await step('on the dashboard, a click on 广东 lists exactly the accounts in 广东省', async () => {
   await answerTo('GET', `/dashboards/${MAP_DASHBOARD}`, () => page.goto(`${BASE}/#/${APP}/dashboards/${MAP_DASHBOARD}`))
   const chart = page.locator(`[data-tile="${MAP_REPORT}"] [data-tile-chart]`)
   await chart.locator('canvas').waitFor()
   await chart.scrollIntoViewIfNeeded()
-  await eventually(async () => (await mapTiles(chart))?.length === 34, 'the dashboard draws no tile map')
-  await page.waitForTimeout(800) // the tiles fade in
-  // Where the 广东 tile is drawn: the middle of its square.
-  const tile = await chart.evaluate((el) => {
+  await eventually(async () => (await mapRegions(chart)) != null, 'the dashboard draws no map of provinces')
+  await page.waitForTimeout(800) // the map fades in
+  // Where 广东 is drawn: the centre ECharts gives its region (inside its mainland), in pixels.
+  const [x, y] = await chart.evaluate((el) => {
     const instance = el.__chart
-    const index = instance.getOption().series[0].data.findIndex((d) => d.name === '广东')
-    const rect = instance.getModel().getSeriesByIndex(0).getData().getItemGraphicEl(index).getBoundingRect()
-    return { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 }
+    const center = instance.getModel().getSeriesByIndex(0).coordinateSystem.getRegion('广东').getCenter()
+    return instance.convertToPixel({ seriesIndex: 0 }, center)
   })
   const box = await chart.boundingBox()
-  const response = await answerTo('POST', `/reports/${MAP_REPORT}/drill`, () => page.mouse.click(box.x + tile.x, box.y + tile.y))
+  const response = await answerTo('POST', `/reports/${MAP_REPORT}/drill`, () => page.mouse.click(box.x + x, box.y + y))
   check(response.ok(), `the drill-down answered ${response.status()}`)
   const sent = response.request().postDataJSON()
   check(JSON.stringify(sent.cell) === '{"province_province":"广东省"}', `asked for ${JSON.stringify(sent.cell)}`)

@@ -115,7 +115,7 @@ pub const fn chart_kind(kind: ChartKind) -> ChartKindEntry {
         Pivot => {
             ChartKindEntry { dimensions: Span::at_least(2), series: true, ..drawing(Pivot, "Pivot table", "透视表", Renderer::Table) }
         }
-        // Provinces coloured by one measure: the UI draws a tile map of China's provinces.
+        // Provinces coloured by one measure, on China's province outlines.
         Map => ChartKindEntry { measures: Span::exactly(1), places: true, ..drawing(Map, "Map", "地图", Renderer::Echarts) },
     }
 }

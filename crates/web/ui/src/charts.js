@@ -1,21 +1,21 @@
 // Report results as charts: how each kind is drawn (the server's chart kind registry), which
 // columns a chart draws (the report's `chart` spec, or the first dimension and every measure)
 // and the ECharts options drawing them, each point carrying the cell it stands for (a click
-// drills down to its records); a map is a tile map of China's provinces (provinces.js). Only
-// the chart types and components used here are registered with ECharts, so the bundle holds
-// no others.
+// drills down to its records); a map colours China's provinces (provinces.js) on their
+// outlines, loaded on first use. Only the chart types and components used here are registered
+// with ECharts, so the bundle holds no others.
 import { shallowRef } from 'vue'
-import { init, use } from 'echarts/core'
-import { BarChart, CustomChart, FunnelChart, LineChart, PieChart } from 'echarts/charts'
+import { init, registerMap, use } from 'echarts/core'
+import { BarChart, FunnelChart, LineChart, MapChart, PieChart } from 'echarts/charts'
 import { GraphicComponent, GridComponent, LegendComponent, TooltipComponent, VisualMapContinuousComponent } from 'echarts/components'
 import { CanvasRenderer } from 'echarts/renderers'
 import { api } from './api'
 import { label, t } from './i18n'
 import { formatCompact, formatNumber } from './format'
-import { GRID, PROVINCES, provinceOf } from './provinces'
+import { PROVINCES, provinceOf } from './provinces'
 
 use([
-  BarChart, LineChart, PieChart, FunnelChart, CustomChart,
+  BarChart, LineChart, PieChart, FunnelChart, MapChart,
   GridComponent, LegendComponent, TooltipComponent, VisualMapContinuousComponent, GraphicComponent, CanvasRenderer,
 ])
 
@@ -110,7 +110,7 @@ export function chartOption(kind, result) {
   const { x, ys, series } = axes(result)
   const rows = result?.rows ?? []
   if (!x || !ys.length) return null
-  if (kind === 'map') return tileMapOption(x, ys[0], rows)
+  if (kind === 'map') return provinceMapOption(x, ys[0], rows)
   const tooltip = { valueFormatter: (v) => measureText(v), confine: true }
 
   if (kind === 'pie' || kind === 'funnel') {
@@ -174,48 +174,47 @@ export function chartOption(kind, result) {
   }
 }
 
-// ---- the tile map (kind `map`) --------------------------------------------------------------
+// ---- the map of provinces (kind `map`) ------------------------------------------------------
 
+// The name the provinces' outlines are registered under with ECharts.
+const MAP_NAME = 'china'
 // The colour scale, light to dark: Element Plus's primary blue and its tints and shade.
 const MAP_COLORS = ['#d9ecff', '#a0cfff', '#409eff', '#337ecc']
-// A province with no value: Element Plus's fill grey, its name in the placeholder grey.
-const NO_VALUE = { fill: '#f0f2f5', text: '#a8abb2' }
-// Pixels kept free left and right of the map (the colour scale stands at the left; a narrow
-// chart keeps an eighth of its width), and under it for the line naming the values that are
-// no province.
-const MAP_SIDE = 64
+// A province with no value: Element Plus's fill grey.
+const NO_VALUE = '#f0f2f5'
+// Pixels kept under the map for the line naming the values that are no province.
 const MAP_FOOT = 22
 // How many of those values the line names before an ellipsis.
 const ELSEWHERE_SHOWN = 5
+// The outlines' inset of the South China Sea islands, drawn as on every map of China. It is no
+// province: it has no value, and the mouse passes over it (no tooltip, no highlight).
+const SOUTH_CHINA_SEA = { name: '南海诸岛', silent: true, itemStyle: { borderColor: '#c0c4cc' } }
 
-/** The side of a tile and the top left corner of the grid, centred in the space it has. */
-function tileLayout(width, height, foot) {
-  const side = Math.min(MAP_SIDE, width / 8)
-  const size = Math.max(0, Math.min((width - 2 * side) / GRID.cols, (height - foot) / GRID.rows))
-  return { size, left: (width - size * GRID.cols) / 2, top: (height - foot - size * GRID.rows) / 2 }
+// Whether the outlines are registered. chartOption reads it, so a reactive effect drawing a
+// map (ReportTile's watcher) draws it again once they are.
+const outlinesRegistered = shallowRef(false)
+let loadingOutlines = null
+
+/**
+ * Whether the provinces' outlines (the `china-geojson` package's 34 provinces and 南海诸岛) are
+ * registered with ECharts; the first call loads them. They are a chunk of their own, some
+ * 340 KB, fetched when a map is first drawn; a failed load is tried again on the next call.
+ */
+function outlinesReady() {
+  loadingOutlines ??= import('china-geojson/src/geojson/china.json')
+    .then(({ default: geojson }) => {
+      registerMap(MAP_NAME, geojson)
+      outlinesRegistered.value = true
+    })
+    .catch((error) => {
+      loadingOutlines = null
+      throw error
+    })
+  return outlinesRegistered.value
 }
 
-/** One province's tile: a square in its place, its value's colour (grey without one), its name. */
-function tileOf(province, hasValue, api, foot) {
-  const { size, left, top } = tileLayout(api.getWidth(), api.getHeight(), foot)
-  const gap = Math.max(1, size * 0.06)
-  return {
-    type: 'rect',
-    shape: { x: left + province.col * size + gap / 2, y: top + province.row * size + gap / 2, width: size - gap, height: size - gap, r: 3 },
-    style: { fill: hasValue ? api.visual('color') : NO_VALUE.fill },
-    emphasis: { style: { shadowBlur: 6, shadowColor: 'rgba(0, 0, 0, 0.25)' } },
-    // Inside the tile the name takes a colour that reads on the tile's own. English names do
-    // not fit a tile: the province's code stands in, and the tooltip names it.
-    textContent: {
-      style: {
-        text: label({ 'zh-CN': province.zh, en: province.code }),
-        fontSize: Math.min(14, Math.max(9, Math.round(size * 0.28))),
-        ...(hasValue ? {} : { fill: NO_VALUE.text }),
-      },
-    },
-    textConfig: { position: 'inside' },
-  }
-}
+/** A province's name in the current locale: its short Chinese name, or its English one. */
+const provinceName = (province) => label({ 'zh-CN': province.zh, en: province.en })
 
 /** The line naming the values that are no province and their measures (`海外 3`), or null. */
 function elsewhereText(sums) {
@@ -226,16 +225,18 @@ function elsewhereText(sums) {
 }
 
 /**
- * The option drawing `measure` of `rows` per province of dimension `x` on the tile grid of
- * provinces.js. Rows naming one province (`广东`, `广东省`) add up, and its tile drills down with
- * the first of their values; values naming no province are listed under the map.
+ * The option drawing `measure` of `rows` per province of dimension `x` on the provinces'
+ * outlines, or null until those are loaded. Rows naming one province (`广东`, `广东省`) add up,
+ * and the province drills down with the first of their values; values naming no province are
+ * listed under the map.
  */
-function tileMapOption(x, measure, rows) {
+function provinceMapOption(x, measure, rows) {
+  if (!outlinesReady()) return null
   const placeOf = (value) => provinceOf(value) ?? dimensionText(value, x)
   const sums = sumBy(rows, (row) => placeOf(row[x.id]), measure)
   const raw = rawValues(rows, x, placeOf)
   const data = PROVINCES.map((p) => ({
-    name: label({ 'zh-CN': p.zh, en: p.en }),
+    name: provinceName(p),
     value: sums.get(p) ?? null,
     ...(raw.has(p) ? { drill: { cell: { [x.id]: raw.get(p) }, measure: measure.id } } : {}),
   }))
@@ -246,7 +247,8 @@ function tileMapOption(x, measure, rows) {
   // The scale needs a span, also when every value is 0 or there is none.
   const max = Math.max(min + 1, ...values)
   return {
-    tooltip: { trigger: 'item', valueFormatter: (v) => measureText(v), confine: true },
+    // A province without a value has NaN in the series: its tooltip names it, with no value.
+    tooltip: { trigger: 'item', valueFormatter: (v) => measureText(Number.isNaN(v) ? null : v), confine: true },
     visualMap: {
       type: 'continuous',
       seriesIndex: 0,
@@ -262,11 +264,28 @@ function tileMapOption(x, measure, rows) {
     },
     series: [
       {
-        type: 'custom',
+        type: 'map',
+        map: MAP_NAME,
         name: columnLabel(measure),
-        coordinateSystem: 'none',
-        data,
-        renderItem: (params, api) => tileOf(PROVINCES[params.dataIndex], data[params.dataIndex].value != null, api, foot),
+        // The outlines name the provinces in Chinese; the data names them in the locale.
+        nameMap: Object.fromEntries(PROVINCES.map((p) => [p.zh, provinceName(p)])),
+        data: [...data, SOUTH_CHINA_SEA],
+        // The whole chart but the foot; the map keeps its shape inside, centred.
+        left: 0,
+        right: 0,
+        top: 4,
+        bottom: foot + 4,
+        preserveAspect: 'contain',
+        // A click drills down; a selected province would stay highlighted.
+        selectedMode: false,
+        itemStyle: { areaColor: NO_VALUE, borderColor: '#ffffff', borderWidth: 0.8 },
+        // Most provinces are too small at a tile's size for their names: a name shows on
+        // hover, the province keeping its colour and taking a dark outline.
+        label: { show: false },
+        emphasis: {
+          itemStyle: { areaColor: null, borderColor: '#303133', borderWidth: 1 },
+          label: { show: true, color: '#303133', fontSize: 12, textBorderColor: '#ffffff', textBorderWidth: 2 },
+        },
       },
     ],
     graphic: elsewhere ? [{ type: 'text', left: 'center', bottom: 2, style: { text: elsewhere, fill: '#909399', fontSize: 12 } }] : [],
