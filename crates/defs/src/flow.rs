@@ -203,6 +203,11 @@ pub struct CreateEffect {
     #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     pub data: IndexMap<String, Value>,
+    /// When a record of the form already holds one of its duplicate keys (`dedupe`) with these
+    /// values and the user may read it, that record stands in for the new one (a lead
+    /// converted into the account that exists); otherwise the move is refused as a duplicate.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub reuse: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

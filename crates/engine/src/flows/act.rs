@@ -247,9 +247,13 @@ impl Engine {
                         }
                     }
                     let target = cmd.form(&create.form)?;
-                    let new = Box::pin(self.create_in(cmd.first_effect(), target, Value::Object(data), Some(&record.owner))).await?;
+                    let reused = if create.reuse { self.readable_duplicate(cmd, target, &data).await? } else { None };
+                    let id = match reused {
+                        Some(id) => id,
+                        None => Box::pin(self.create_in(cmd.first_effect(), target, Value::Object(data), Some(&record.owner))).await?.id,
+                    };
                     if let (Some(name), Value::Object(map)) = (&create.name, &mut created) {
-                        map.insert(name.clone(), Value::String(new.id));
+                        map.insert(name.clone(), Value::String(id));
                     }
                 }
                 Effect::Notify(notify) => {

@@ -59,6 +59,34 @@ impl Engine {
         old: Option<&Record>,
         data: &Map<String, Value>,
     ) -> Result<(), EngineError> {
+        match self.duplicate_of(tx, rt, old, data).await? {
+            Some((existing, fields)) => Err(EngineError::Duplicate { existing: Some(existing), fields }),
+            None => Ok(()),
+        }
+    }
+
+    /// The live record sharing a dedupe key with `data` that the actor may read: what a `create`
+    /// effect with `reuse` takes instead of making a new one.
+    pub(crate) async fn readable_duplicate(
+        &self,
+        cmd: Cmd<'_, impl Conn>,
+        rt: &FormRuntime,
+        data: &Map<String, Value>,
+    ) -> Result<Option<String>, EngineError> {
+        let Some((existing, _)) = self.duplicate_of(cmd.tx, rt, None, data).await? else { return Ok(None) };
+        Ok(self.may_read(cmd, rt, &existing).await?.then_some(existing))
+    }
+
+    /// The live record (other than `old`) sharing all values of one of the form's dedupe keys
+    /// with `data`, and that key; the key stays locked until the transaction ends, so nobody
+    /// makes such a record meanwhile.
+    pub(crate) async fn duplicate_of(
+        &self,
+        tx: &impl Conn,
+        rt: &FormRuntime,
+        old: Option<&Record>,
+        data: &Map<String, Value>,
+    ) -> Result<Option<(String, Vec<String>)>, EngineError> {
         for key in &rt.compiled.def.dedupe {
             let mut values = Vec::new();
             for name in key {
@@ -85,9 +113,9 @@ impl Engine {
             store::lock_key(tx, &lock).await?;
             let exclude = old.map(|o| o.id.as_str());
             if let Some(existing) = store::find_duplicate(tx, &rt.table, &values, exclude).await? {
-                return Err(EngineError::Duplicate { existing: Some(existing), fields: key.clone() });
+                return Ok(Some((existing, key.clone())));
             }
         }
-        Ok(())
+        Ok(None)
     }
 }
