@@ -108,6 +108,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/reports/{report}", "get"),
             ("/api/apps/{app}/reports/{report}/drill", "post"),
             ("/api/notifications", "get"),
+            ("/api/notifications/read", "post"),
             ("/api/apps/{app}/forms/{form}/export", "get"),
             ("/api/apps/{app}/forms/{form}/import", "post"),
             ("/api/imports/{id}", "get"),

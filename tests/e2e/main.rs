@@ -22,6 +22,7 @@ mod lists;
 mod live_apps;
 mod migrations;
 mod money;
+mod notifications;
 mod observability;
 mod openapi;
 mod organisation;

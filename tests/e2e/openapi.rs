@@ -210,6 +210,8 @@ async fn live_answers_match_the_document() {
             ("get", "/api/apps/crm/dashboards/sales".into(), None, t),
             ("get", "/api/tasks".into(), None, t),
             ("get", "/api/notifications".into(), None, t),
+            ("get", "/api/notifications?limit=0".into(), None, t),
+            ("post", "/api/notifications/read".into(), Some(json!({"ids": []})), t),
             ("get", "/api/users".into(), None, t),
             ("get", "/api/field-types".into(), None, t),
             ("get", "/api/chart-kinds".into(), None, t),

@@ -106,6 +106,13 @@ pub struct Engine {
     advisor: Arc<advisor::Advisor>,
 }
 
+/// How many unread notifications are counted before the count says "more".
+pub const UNREAD_COUNTED: u64 = 99;
+/// How many notifications one request lists.
+pub const MAX_NOTIFICATIONS_LISTED: u64 = 100;
+/// How many notifications one request may mark read by id.
+pub const MAX_MARKED: usize = 500;
+
 impl Engine {
     /// Connects to `database_url`, loads every app folder in `app_dirs` and creates their
     /// tables. An app with any definition problem is refused with all of them listed.
@@ -174,14 +181,35 @@ impl Engine {
         Ok(store::pending_jobs(self.store.db(), app).await?)
     }
 
-    /// The newest notifications (`notify` effects of rules) addressed to the actor.
-    pub async fn notifications(&self, actor: &Actor, limit: u64) -> Result<Vec<serde_json::Value>, EngineError> {
-        let messages = store::outbox_for(self.store.db(), "notify", &actor.username, limit).await?;
-        Ok(messages
-            .into_iter()
-            .filter(|m| actor.may_use(&m.app))
-            .map(|m| serde_json::json!({"id": m.id, "app": m.app, "created_at": m.created_at, "message": m.payload}))
-            .collect())
+    /// The newest `limit` (at most [`MAX_NOTIFICATIONS_LISTED`], the default) notifications
+    /// (`notify` effects of rules and flows) addressed to the actor, only the unread ones with
+    /// `unread_only`, and how many are unread — counted up to [`UNREAD_COUNTED`] (`capped` past
+    /// it: a bell shows "99+").
+    pub async fn notifications(&self, actor: &Actor, limit: Option<u64>, unread_only: bool) -> Result<serde_json::Value, EngineError> {
+        let limit = limit.unwrap_or(MAX_NOTIFICATIONS_LISTED);
+        if !(1..=MAX_NOTIFICATIONS_LISTED).contains(&limit) {
+            return Err(EngineError::malformed_at("/limit", format!("limit must be between 1 and {MAX_NOTIFICATIONS_LISTED}")));
+        }
+        let db = self.store.db();
+        let usable = |items: Vec<store::InboxItem>| items.into_iter().filter(|i| actor.may_use(&i.message.app)).collect::<Vec<_>>();
+        let items = usable(store::inbox(db, &actor.username, unread_only, limit).await?);
+        let unread = usable(store::inbox(db, &actor.username, true, UNREAD_COUNTED + 1).await?).len() as u64;
+        let items: Vec<_> = (items.into_iter())
+            .map(|i| {
+                let m = i.message;
+                serde_json::json!({"id": m.id, "app": m.app, "created_at": m.created_at, "read_at": i.read_at, "message": m.payload})
+            })
+            .collect();
+        Ok(serde_json::json!({"items": items, "unread": unread.min(UNREAD_COUNTED), "capped": unread > UNREAD_COUNTED}))
+    }
+
+    /// Marks the actor's notifications `ids` read (every unread one without ids); answers how
+    /// many it marked.
+    pub async fn mark_notifications_read(&self, actor: &Actor, ids: Option<&[String]>) -> Result<u64, EngineError> {
+        if ids.is_some_and(|ids| ids.len() > MAX_MARKED) {
+            return Err(EngineError::malformed_at("/ids", format!("at most {MAX_MARKED} ids at once")));
+        }
+        Ok(store::mark_read(self.store.db(), &actor.username, ids, &time::now()).await?)
     }
 
     /// Checks the database answers.

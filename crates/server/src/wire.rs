@@ -340,15 +340,28 @@ mod answers {
 
     #[derive(ToSchema)]
     pub(crate) struct Notification {
-        id: i64,
+        id: String,
         app: String,
         created_at: String,
+        /// When the caller marked it read; none while unread.
+        read_at: Option<String>,
+        /// What was sent: `text`, and the `form` and `record` it is about when it is about one.
         message: Value,
+    }
+
+    /// How many notifications a request marked read.
+    #[derive(ToSchema)]
+    pub(crate) struct Marked {
+        marked: u64,
     }
 
     #[derive(ToSchema)]
     pub(crate) struct Notifications {
         items: Vec<Notification>,
+        /// How many are unread, up to 99.
+        unread: u64,
+        /// Whether more than 99 are unread.
+        capped: bool,
     }
 
     /// An action the caller may take now.

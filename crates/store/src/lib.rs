@@ -41,7 +41,7 @@ pub use error::StoreError;
 pub use history::{HistoryEntry, LIVE_SNAPSHOT, fill_snapshot, history, insert_history, insert_history_rows};
 pub use jobs::{Job, JobQueueDepth, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, pending_jobs};
 pub use meta::{delete_meta, get_meta, meta_with_prefix, set_meta};
-pub use outbox::{OutboxMessage, insert_outbox, outbox_for, undelivered_by_kind};
+pub use outbox::{InboxItem, NOTIFY, OutboxMessage, inbox, insert_outbox, mark_read, outbox_for, undelivered_by_kind};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
 pub use records::{FormTable, Record, count, exists, find_duplicate, get, get_many, insert, list, lock_key, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};

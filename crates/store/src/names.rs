@@ -114,6 +114,7 @@ table!(
         PAYLOAD = "payload",
         CREATED_AT = "created_at",
         DELIVERED_AT = "delivered_at",
+        READ_AT = "read_at",
     }
 );
 

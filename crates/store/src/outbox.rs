@@ -21,6 +21,9 @@ pub struct OutboxMessage {
     pub delivered_at: Option<String>,
 }
 
+/// The kind of a message for a person's inbox.
+pub const NOTIFY: &str = "notify";
+
 const COLUMNS: [&str; 7] =
     [outbox::ID, outbox::APP, outbox::KIND, outbox::RECIPIENT, outbox::PAYLOAD, outbox::CREATED_AT, outbox::DELIVERED_AT];
 
@@ -52,22 +55,65 @@ pub async fn outbox_for(db: &impl ConnectionTrait, kind: &str, recipient: &str, 
         .order_by(outbox::CREATED_AT, Order::Desc)
         .order_by(outbox::ID, Order::Desc)
         .to_owned();
+    db.query_all_raw(limited(db, &q, limit)).await?.iter().map(decode).collect()
+}
+
+fn decode(row: &sea_orm::QueryResult) -> Result<OutboxMessage, StoreError> {
+    let payload: String = row.try_get("", outbox::PAYLOAD)?;
+    Ok(OutboxMessage {
+        id: row.try_get("", outbox::ID)?,
+        app: row.try_get("", outbox::APP)?,
+        kind: row.try_get("", outbox::KIND)?,
+        recipient: row.try_get("", outbox::RECIPIENT)?,
+        payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt(outbox::TABLE, e))?,
+        created_at: row.try_get("", outbox::CREATED_AT)?,
+        delivered_at: row.try_get("", outbox::DELIVERED_AT)?,
+    })
+}
+
+/// A notification in a person's inbox, and when they read it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxItem {
+    pub message: OutboxMessage,
+    pub read_at: Option<String>,
+}
+
+/// The newest `limit` notifications (`notify` messages) for `recipient`, only the unread ones
+/// when `unread_only`.
+pub async fn inbox(db: &impl ConnectionTrait, recipient: &str, unread_only: bool, limit: u64) -> Result<Vec<InboxItem>, StoreError> {
+    let mut q = Query::select()
+        .columns(COLUMNS)
+        .column(outbox::READ_AT)
+        .from(outbox::TABLE)
+        .and_where(Expr::col(outbox::KIND).eq(NOTIFY))
+        .and_where(Expr::col(outbox::RECIPIENT).eq(recipient))
+        .order_by(outbox::CREATED_AT, Order::Desc)
+        .order_by(outbox::ID, Order::Desc)
+        .to_owned();
+    if unread_only {
+        q.and_where(Expr::col(outbox::READ_AT).is_null());
+    }
     db.query_all_raw(limited(db, &q, limit))
         .await?
         .iter()
-        .map(|row| {
-            let payload: String = row.try_get("", outbox::PAYLOAD)?;
-            Ok(OutboxMessage {
-                id: row.try_get("", outbox::ID)?,
-                app: row.try_get("", outbox::APP)?,
-                kind: row.try_get("", outbox::KIND)?,
-                recipient: row.try_get("", outbox::RECIPIENT)?,
-                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt(outbox::TABLE, e))?,
-                created_at: row.try_get("", outbox::CREATED_AT)?,
-                delivered_at: row.try_get("", outbox::DELIVERED_AT)?,
-            })
-        })
+        .map(|row| Ok(InboxItem { message: decode(row)?, read_at: row.try_get("", outbox::READ_AT)? }))
         .collect()
+}
+
+/// Marks `recipient`'s unread notifications read at `at`: those of `ids`, or every one.
+/// Answers how many it marked; ids of other people's messages mark nothing.
+pub async fn mark_read(db: &impl ConnectionTrait, recipient: &str, ids: Option<&[String]>, at: &str) -> Result<u64, StoreError> {
+    let mut q = Query::update()
+        .table(outbox::TABLE)
+        .value(outbox::READ_AT, at)
+        .and_where(Expr::col(outbox::KIND).eq(NOTIFY))
+        .and_where(Expr::col(outbox::RECIPIENT).eq(recipient))
+        .and_where(Expr::col(outbox::READ_AT).is_null())
+        .to_owned();
+    if let Some(ids) = ids {
+        q.and_where(Expr::col(outbox::ID).is_in(ids.iter().cloned()));
+    }
+    Ok(db.execute(&q).await?.rows_affected())
 }
 
 /// How many messages of each kind are not delivered yet.

@@ -119,7 +119,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(flows::act)
         .service(flows::tasks)
         .service(flows::decide)
-        .service(notifications::notifications);
+        .service(notifications::notifications)
+        .service(notifications::mark_read);
 }
 
 /// This document: every route of the API.

@@ -29,6 +29,8 @@ mod flows;
 mod index_advice;
 #[path = "0003_jobs.rs"]
 mod jobs;
+#[path = "0009_notifications_read.rs"]
+mod notifications_read;
 #[path = "0008_organisation.rs"]
 mod organisation;
 #[path = "0002_outbox.rs"]
@@ -41,7 +43,7 @@ struct Migration {
 }
 
 /// Every migration, in the order they are applied; versions count up from 1.
-const MIGRATIONS: [Migration; 8] = [
+const MIGRATIONS: [Migration; 9] = [
     Migration { version: 1, steps: base::steps },
     Migration { version: 2, steps: outbox::steps },
     Migration { version: 3, steps: jobs::steps },
@@ -50,6 +52,7 @@ const MIGRATIONS: [Migration; 8] = [
     Migration { version: 6, steps: index_advice::steps },
     Migration { version: 7, steps: definitions::steps },
     Migration { version: 8, steps: organisation::steps },
+    Migration { version: 9, steps: notifications_read::steps },
 ];
 
 /// One change of a migration.
