@@ -128,6 +128,9 @@ impl Expression {
     }
 }
 
+/// The variables an expression may read.
+const EXPRESSION_VARIABLES: [&str; 4] = ["record", "old", "user", "created"];
+
 impl Rules {
     pub fn new(limits: Limits) -> Rules {
         let engine = sandbox::engine(&limits);
@@ -172,9 +175,14 @@ impl Rules {
         self.scripts.get(id).is_some_and(|ast| calls::calls_any(ast, &CLOCK_FUNCTIONS))
     }
 
-    /// Compiles a one-line expression over `record`, `old` and `user`.
+    /// Compiles a one-line expression over `record`, `old` and `user` (and `created`, the
+    /// records a flow's move made before).
     pub fn expression(&self, source: &str) -> Result<Expression, CompileError> {
-        let ast = self.engine.compile_expression(source).map_err(|e| parse_error(&e))?;
+        let mut names = Scope::new();
+        for name in EXPRESSION_VARIABLES {
+            names.push_constant(name, Dynamic::UNIT);
+        }
+        let ast = self.engine.compile_expression_with_scope(&names, source).map_err(|e| parse_error(&e))?;
         self.sandbox_functions.check_calls(&ast)?;
         Ok(Expression { source: source.to_owned(), ast: Arc::new(ast) })
     }

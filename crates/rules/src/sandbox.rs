@@ -41,6 +41,10 @@ pub(crate) fn engine(limits: &Limits) -> rhai::Engine {
     let mut engine = rhai::Engine::new_raw();
     engine.register_global_module(StandardPackage::new().as_shared_module());
     engine.disable_symbol("eval");
+    // A name that is no variable is a compile error, not a failure on the day the line runs:
+    // a misspelt field holder, or a script constant read inside a function (rhai functions see
+    // only their parameters), reaches `tessera check`.
+    engine.set_strict_variables(true);
     engine.set_max_operations(limits.max_operations);
     engine.set_max_call_levels(limits.max_call_levels);
     engine.set_max_expr_depths(limits.max_expr_depth, limits.max_expr_depth);

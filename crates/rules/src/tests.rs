@@ -276,3 +276,16 @@ fn an_expression_names_the_fields_it_reads_where_it_reads_them() {
     assert_eq!((read[1].1, read[1].2), (1, 21), "line and column of `price`");
     assert!(r.expression("user.name == \"a\"").unwrap().fields_read().is_empty(), "the user is not the record");
 }
+
+#[test]
+fn a_name_that_is_no_variable_is_a_compile_error() {
+    let rules = Rules::new(Limits::default());
+    // Rhai functions see only their parameters: a script constant read inside one would fail
+    // on the day the line runs.
+    let err = rules.check_script("const READY = 80;\nfn ready(record, old, user) {\n  record.score >= READY\n}").unwrap_err();
+    assert_eq!((err.line, err.message.contains("READY")), (3, true), "{err:?}");
+    let err = rules.expression("recod.amount > 100").unwrap_err();
+    assert!(err.message.contains("recod"), "{err:?}");
+    rules.expression("record.amount > 100 && old != () && user.username != \"\"").unwrap();
+    rules.check_script("fn ready(record, old, user) { let limit = 80; record.score >= limit }").unwrap();
+}
