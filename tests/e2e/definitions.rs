@@ -123,6 +123,7 @@ fn unknown_properties_layout_index_and_dedupe_fields_are_caught() {
         form["indexes"] = serde_json::json!([["nmae"]]);
         form["dedupe"] = serde_json::json!([["name", "phnoe"]]);
         form["layout"][0]["fields"][0] = "nope".into();
+        form["list_columns"] = serde_json::json!(["name", "tierr"]);
     });
     assert_eq!(
         problems,
@@ -130,6 +131,7 @@ fn unknown_properties_layout_index_and_dedupe_fields_are_caught() {
             "forms/account.json: /dedupe/0/1: no field `phnoe`",
             "forms/account.json: /indexes/0/0: no field `nmae`",
             "forms/account.json: /layout/0/fields/0: no field `nope`",
+            "forms/account.json: /list_columns/1: no field `tierr`",
         ]
     );
 }

@@ -177,6 +177,9 @@ fn check_form(defs: &AppDefs, form: &Form, file: &PathBuf, at: &mut impl FnMut(&
             at(file, format!("/layout/{s}/tab"), format!("no tab `{tab}` in `tabs`"));
         }
     }
+    for (i, name) in form.list_columns.iter().enumerate().filter(|(_, name)| !known(name)) {
+        at(file, format!("/list_columns/{i}"), format!("no field `{name}`"));
+    }
     let mut placed = HashSet::new();
     for (s, section) in form.layout.iter().enumerate() {
         for (i, name) in section.fields.iter().enumerate() {

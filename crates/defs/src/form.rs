@@ -29,6 +29,10 @@ pub struct Form {
     /// Tabs of the record page, in order; each shows the sections that name it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tabs: Vec<Tab>,
+    /// The columns a list of the form shows until a user picks their own, in order; without
+    /// them, the title field, the required fields and the first section's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub list_columns: Vec<String>,
     /// Database indexes, each a list of field ids (leading field first).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub indexes: Vec<Vec<String>>,

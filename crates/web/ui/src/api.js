@@ -215,6 +215,14 @@ export const api = {
   tasks: (status = 'pending') => request('GET', '/api/tasks', { query: { status } }),
   /** Decides a task: `approve`, `reject`, `transfer` or `add_approver`; answers `{record, flow}`. */
   decide: (id, decision, body = {}) => request('POST', `/api/tasks/${enc(id)}/${enc(decision)}`, { body }),
+  /**
+   * The caller's newest `limit` notifications (1–100), `{items: [{id, app, created_at, read_at,
+   * message: {text, form?, record?, …}}], unread, capped}`: `unread` counts up to 99, `capped`
+   * says there are more.
+   */
+  notifications: ({ limit, unread } = {}) => request('GET', '/api/notifications', { query: { limit, unread } }),
+  /** Marks the caller's notifications `ids` read, every unread one without `ids`; answers `{marked}`. */
+  markNotificationsRead: (ids) => request('POST', '/api/notifications/read', { body: ids ? { ids } : {} }),
 
   /**
    * Starts an import of `file` (a File/Blob, CSV or xlsx) into the form; answers

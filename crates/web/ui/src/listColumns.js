@@ -1,7 +1,7 @@
 // Which fields a list shows: the user's own choice for this form (kept in localStorage), else
-// a default — the title field, then the required fields (what the form's author says a record
-// cannot do without), then the first layout section's fields (what the author put first), then
-// the rest in order, keeping only short scalar fields.
+// the form's `list_columns`, else a default — the title field, then the required fields (what
+// the form's author says a record cannot do without), then the first layout section's fields
+// (what the author put first), then the rest in order, keeping only short scalar fields.
 import { isListable } from './fields'
 
 export const DEFAULT_COLUMNS = 6
@@ -9,6 +9,9 @@ export const DEFAULT_COLUMNS = 6
 export function defaultColumns(formDef) {
   const fields = (formDef.fields ?? []).filter(isListable)
   const byId = new Map(fields.map((f) => [f.id, f]))
+  // Those the form names, hidden ones left out (the app view has no hidden fields).
+  const named = (formDef.list_columns ?? []).map((id) => (formDef.fields ?? []).find((f) => f.id === id)).filter(Boolean)
+  if (named.length) return named
   const ordered = [
     byId.get(formDef.title_field),
     ...fields.filter((f) => f.required),
