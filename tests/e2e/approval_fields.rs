@@ -8,22 +8,27 @@ use e2e::{call, databases, start};
 use engine::Engine;
 use serde_json::json;
 
-/// The lab app with a review that locks the subject, which u2 may correct while checking.
-fn app_with_editable_step(dir: &std::path::Path) {
-    let flow = json!({
+/// The lab's task flow: open, then a review whose approval takes `steps` (the review state also
+/// given `review`'s members), then done.
+fn review_flow(steps: serde_json::Value, review: serde_json::Value) -> serde_json::Value {
+    let mut state = json!({"id": "review", "label": "Review", "approval": {"steps": steps, "approved": "done"}});
+    state.as_object_mut().unwrap().extend(review.as_object().cloned().unwrap_or_default());
+    json!({
         "$schema": "../../../schemas/flow.schema.json",
         "label": "Task review",
         "form": "task",
-        "states": [
-            {"id": "open", "label": "Open", "initial": true},
-            {"id": "review", "label": "Review", "lock": {"fields": ["subject"]}, "approval": {"steps": [
-                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "cc": ["submitter", "u3"]},
-                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}]}
-            ], "approved": "done"}},
-            {"id": "done", "label": "Done", "terminal": true}
-        ],
+        "states": [{"id": "open", "label": "Open", "initial": true}, state, {"id": "done", "label": "Done", "terminal": true}],
         "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
-    });
+    })
+}
+
+/// The lab app with a review that locks the subject, which u2 may correct while checking.
+fn app_with_editable_step(dir: &std::path::Path) {
+    let steps = json!([
+        {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "cc": ["submitter", "u3"]},
+        {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}]}
+    ]);
+    let flow = review_flow(steps, json!({"lock": {"fields": ["subject"]}}));
     e2e::lab_with_task_flow(dir, &flow);
 }
 
@@ -94,20 +99,11 @@ async fn the_approvers_a_step_waits_for_edit_the_fields_it_lets_them_and_nobody_
 
 /// The lab app with a review whose signing step hides the subject (which no state locks).
 fn app_with_hiding_step(dir: &std::path::Path) {
-    let flow = json!({
-        "$schema": "../../../schemas/flow.schema.json",
-        "label": "Task review",
-        "form": "task",
-        "states": [
-            {"id": "open", "label": "Open", "initial": true},
-            {"id": "review", "label": "Review", "approval": {"steps": [
-                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}]},
-                {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}], "hidden": ["subject"]}
-            ], "approved": "done"}},
-            {"id": "done", "label": "Done", "terminal": true}
-        ],
-        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
-    });
+    let steps = json!([
+        {"id": "check", "label": "Check", "approvers": [{"user": "u2"}]},
+        {"id": "sign", "label": "Sign", "approvers": [{"user": "u3"}], "hidden": ["subject"]}
+    ]);
+    let flow = review_flow(steps, json!({}));
     e2e::lab_with_task_flow(dir, &flow);
 }
 
@@ -200,19 +196,10 @@ async fn a_field_a_step_hides_is_left_out_of_whatever_its_approver_reads_while_i
 #[test]
 fn a_step_hiding_an_unknown_or_editable_field_fails_the_check() {
     let dir = std::env::temp_dir().join(format!("tessera-step-hidden-check-{}", uuid::Uuid::now_v7().simple()));
-    let flow = json!({
-        "$schema": "../../../schemas/flow.schema.json",
-        "label": "Task review",
-        "form": "task",
-        "states": [
-            {"id": "open", "label": "Open", "initial": true},
-            {"id": "review", "label": "Review", "approval": {"steps": [
-                {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "hidden": ["subject", "budget"]}
-            ], "approved": "done"}},
-            {"id": "done", "label": "Done", "terminal": true}
-        ],
-        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
-    });
+    let steps = json!([
+        {"id": "check", "label": "Check", "approvers": [{"user": "u2"}], "editable": ["subject"], "hidden": ["subject", "budget"]}
+    ]);
+    let flow = review_flow(steps, json!({}));
     e2e::lab_with_task_flow(&dir, &flow);
     let problems: Vec<String> =
         engine::LoadedApp::check(&dir).iter().map(|d| d.to_string().replace(&format!("{}/", dir.display()), "")).collect();
@@ -232,19 +219,7 @@ fn a_step_hiding_an_unknown_or_editable_field_fails_the_check() {
 #[actix_web::test]
 async fn an_approver_without_grants_sees_the_form_of_their_pending_decision_and_no_more() {
     let dir = std::env::temp_dir().join(format!("tessera-outside-approver-{}", uuid::Uuid::now_v7().simple()));
-    let flow = json!({
-        "$schema": "../../../schemas/flow.schema.json",
-        "label": "Task review",
-        "form": "task",
-        "states": [
-            {"id": "open", "label": "Open", "initial": true},
-            {"id": "review", "label": "Review", "approval": {"steps": [
-                {"id": "check", "label": "Check", "approvers": [{"user": "auditor"}]}
-            ], "approved": "done"}},
-            {"id": "done", "label": "Done", "terminal": true}
-        ],
-        "transitions": [{"action": "submit", "label": "Submit", "from": ["open"], "to": "review"}]
-    });
+    let flow = review_flow(json!([{"id": "check", "label": "Check", "approvers": [{"user": "auditor"}]}]), json!({}));
     for url in databases().await {
         let app_dir = dir.join(uuid::Uuid::now_v7().simple().to_string());
         e2e::lab_with_task_flow(&app_dir, &flow);
