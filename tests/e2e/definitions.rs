@@ -290,3 +290,19 @@ fn locks_reapproval_and_upgrades_name_fields_states_and_steps_of_the_flow() {
         ]
     );
 }
+
+#[test]
+fn a_scope_through_a_link_names_a_link_field_and_follows_one_link_at_most() {
+    let problems = check_broken("forms/payment.json", |form| form["permissions"][1]["scope"] = serde_json::json!({"via": "amount"}));
+    assert_eq!(problems, ["forms/payment.json: /permissions/1/scope/via: no link field `amount`"]);
+    // The payments' reps see them through their contracts; contracts seen through their
+    // accounts would make a chain.
+    let problems = check_broken("forms/contract.json", |form| form["permissions"][0]["scope"] = serde_json::json!({"via": "account"}));
+    assert_eq!(
+        problems,
+        [
+            "forms/payment.json: /permissions/1/scope/via: form `contract` grants by a link too: a scope follows one link at most",
+            "forms/payment.json: /permissions/2/scope/via: form `contract` grants by a link too: a scope follows one link at most",
+        ]
+    );
+}

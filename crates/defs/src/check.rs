@@ -3,7 +3,9 @@
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-use crate::{AppDefs, DefKind, Diagnostic, FORMAT_VERSION, Field, FieldKind, Form, Generator, HookKind, is_identifier, unknown_user};
+use crate::{
+    AppDefs, DefKind, Diagnostic, FORMAT_VERSION, Field, FieldKind, Form, Generator, HookKind, Scope, is_identifier, unknown_user,
+};
 
 /// The types a score hook may write its number into.
 const SCORE_KINDS: &[FieldKind] = &[FieldKind::NUMBER, FieldKind::INTEGER, FieldKind::DECIMAL];
@@ -79,6 +81,18 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
             for (r, role) in grant.roles.iter().enumerate() {
                 if !roles.contains(role.as_str()) {
                     at(&file, format!("/permissions/{g}/roles/{r}"), format!("no role `{role}` in app.json"));
+                }
+            }
+            if let Scope::Via(link) = &grant.scope {
+                let pointer = format!("/permissions/{g}/scope/via");
+                match form.field(link).filter(|f| f.kind == FieldKind::LINK).and_then(|f| f.form.as_deref()) {
+                    None => at(&file, pointer, format!("no link field `{link}`")),
+                    Some(target)
+                        if defs.forms.get(target).is_some_and(|t| t.permissions.iter().any(|g| matches!(g.scope, Scope::Via(_)))) =>
+                    {
+                        at(&file, pointer, format!("form `{target}` grants by a link too: a scope follows one link at most"))
+                    }
+                    Some(_) => {}
                 }
             }
             for (list, what) in [(&grant.hidden, "hidden"), (&grant.read_only, "read_only")] {

@@ -91,6 +91,10 @@ pub enum Scope {
     All,
     /// Records matching a filter in the list API's language.
     Filter(Value),
+    /// Records whose link field `via` names a record the user may read (a rep sees the payments
+    /// of the contracts they see). The linked form's scopes decide; they may not be `via`
+    /// themselves.
+    Via(String),
 }
 
 impl Form {

@@ -106,7 +106,7 @@ pub struct Expect {
     /// How many messages of a kind went to a user (at least, at most).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbox: Option<OutboxCount>,
-    /// How many records of a form match a filter (read as the admin).
+    /// How many records of a form match a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<RecordCount>,
 }
@@ -119,6 +119,9 @@ pub struct RecordCount {
     #[serde(default)]
     pub filter: Map<String, Value>,
     pub count: u64,
+    /// Who counts: only the records this user may read (the admin by default).
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

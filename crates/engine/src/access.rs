@@ -146,9 +146,30 @@ impl Engine {
                 Scope::Department => owner(self.colleagues(db, actor, false).await?),
                 Scope::DepartmentTree => owner(self.colleagues(db, actor, true).await?),
                 Scope::Filter(filter) => crate::filter::parse_filter(app, rt, filter, "/permissions")?,
+                Scope::Via(link) => Box::pin(self.through_link(db, actor, app, rt, link)).await?,
             });
         }
         Ok(Some(Filter::Any(any)))
+    }
+
+    /// The records whose link field `link` names a record of the linked form the actor may read
+    /// (`tessera check` keeps the linked form's own scopes from following a link again).
+    async fn through_link(
+        &self,
+        db: &impl Conn,
+        actor: &Actor,
+        app: &LoadedApp,
+        rt: &FormRuntime,
+        link: &str,
+    ) -> Result<Filter, EngineError> {
+        let target = rt.compiled.def.field(link).and_then(|f| f.form.as_deref()).unwrap_or_default();
+        let target_rt = app.form(target)?;
+        let access = Access::of(actor, target_rt);
+        if !access.allows(Action::Read) {
+            return Ok(Filter::Any(Vec::new())); // nothing: the user reads none of them
+        }
+        let filter = self.scope(db, actor, app, target_rt, &access, Action::Read).await?.unwrap_or(Filter::All(Vec::new()));
+        Ok(Filter::Link { field: link.to_owned(), table: target_rt.table.clone(), filter: Box::new(filter) })
     }
 
     /// Users in the actor's department (and, with `below`, its sub-departments), the actor included.

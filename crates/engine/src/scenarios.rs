@@ -212,7 +212,11 @@ impl Run<'_> {
             let filter = self.resolved(Value::Object(records.filter.clone()));
             let params = ListParams { filter: Some(filter.to_string()), count: Some(true), limit: Some(1), ..ListParams::default() };
             let (app, form) = (app_id(&self.app).map_err(|e| e.to_string())?, form_id(&records.form).map_err(|e| e.to_string())?);
-            let page = self.engine.list(&admin, &app, &form, &params).await.map_err(|e| format!("{} records: {e}", records.form))?;
+            let reader = match &records.user {
+                Some(user) => self.actor(user).await?,
+                None => admin.clone(),
+            };
+            let page = self.engine.list(&reader, &app, &form, &params).await.map_err(|e| format!("{} records: {e}", records.form))?;
             let found = page.total.map_or(0, |t| t.records);
             if found != records.count {
                 return Err(format!("{} {} record(s) match {filter}, not {}", found, records.form, records.count));
