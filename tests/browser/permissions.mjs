@@ -227,4 +227,17 @@ await step("a scope by filter is written as `{filter}`, and the draft's problems
   await page.locator('[data-perm-problem="lead"]').waitFor()
 })
 
+await step('a scope through a link: the reps see payments through their contracts, shown as such; chosen for quotes, written as `{via}`', async () => {
+  await page.goto(PERMISSIONS)
+  const payments = page.locator(`[data-perm-form="payment"] [data-perm-scope="sales_rep"]`)
+  await payments.waitFor()
+  await eventually(async () => /合同|Contract/.test(await payments.innerText()), async () => `the reps' payment scope reads ${await payments.innerText()}`)
+  await page.locator(`[data-perm-form="quote"] [data-perm-scope="sales_rep"]`).click()
+  await page.locator('.el-select-dropdown:visible [data-perm-scope-option="via:opportunity"]').click()
+  const response = await answerTo('PUT', `/api/apps/${APP}/definitions/form/quote`, () => page.click('[data-perm-save]'))
+  check(response.status() === 200, `the save answered ${response.status()}`)
+  const reps = JSON.parse(response.request().postData()).definition.permissions.find((g) => g.roles.includes('sales_rep'))
+  check(JSON.stringify(reps.scope) === '{"via":"opportunity"}', `the reps' quote scope was sent as ${JSON.stringify(reps.scope)}`)
+})
+
 await finish()

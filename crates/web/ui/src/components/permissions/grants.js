@@ -23,9 +23,24 @@ export function actionsOf(def, role) {
   return ACTIONS.filter((a) => granted.has(a))
 }
 
-/** `own`, `department`, `department_tree`, `all` or `filter` (a scope `{filter}`). */
+/**
+ * `own`, `department`, `department_tree`, `all`, `filter` (a scope `{filter}`) or `via:<link>`
+ * (a scope `{via}`: the records whose link names one the user may read).
+ */
 export function scopeKind(scope) {
-  return typeof scope === 'string' ? scope : scope && typeof scope === 'object' ? 'filter' : 'all'
+  if (typeof scope === 'string') return scope
+  if (scope?.via) return `via:${scope.via}`
+  return scope && typeof scope === 'object' ? 'filter' : 'all'
+}
+
+/** The scope a kind of `scopeKind` stands for (a filter's is edited apart). */
+export function scopeFor(kind) {
+  return kind.startsWith('via:') ? { via: kind.slice('via:'.length) } : kind
+}
+
+/** The link fields a scope may go through: `[{id, label, form}]` of the form's links. */
+export function viaLinks(def) {
+  return (def?.fields ?? []).filter((f) => f.type === 'link' && f.form)
 }
 
 /** Actions in the schema's order; one this page does not know (a newer server's) kept at the end. */
