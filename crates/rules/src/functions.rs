@@ -124,6 +124,15 @@ fn date(text: &str) -> Fallible<NaiveDate> {
     NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| format!("`{text}` is not a date (YYYY-MM-DD)").into())
 }
 
+/// An RFC 3339 instant, or a date (`YYYY-MM-DD`) as its midnight UTC.
+fn instant(text: &str) -> Fallible<chrono::DateTime<chrono::Utc>> {
+    if let Ok(at) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(at.with_timezone(&chrono::Utc));
+    }
+    let day = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| format!("`{text}` is not an instant (RFC 3339) or a date"))?;
+    Ok(day.and_time(chrono::NaiveTime::MIN).and_utc())
+}
+
 /// The numbers under `field` of each row of `rows` (missing or non-numeric values skipped).
 fn column(rows: &Array, field: &str) -> Vec<f64> {
     rows.iter()
@@ -195,6 +204,13 @@ pub const FUNCTIONS: &[Function] = &[
         returns: "date",
         group: "dates",
         doc: "The date `days` after `date` (before it when negative).",
+    },
+    Function {
+        name: "add_hours",
+        call: "add_hours(instant, hours)",
+        returns: "text",
+        group: "dates",
+        doc: "The instant `hours` after `instant` (RFC 3339, as `now()` writes it; a date counts from its midnight UTC), RFC 3339 in UTC: `add_hours(now(), 4)` is a deadline four hours on.",
     },
     Function {
         name: "days_between",
@@ -331,6 +347,9 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_fn("today", || clock().date_naive().format("%Y-%m-%d").to_string());
     engine.register_fn("add_days", |d: &str, n: i64| -> Fallible<String> {
         Ok((date(d)? + chrono::Duration::days(n)).format("%Y-%m-%d").to_string())
+    });
+    engine.register_fn("add_hours", |t: &str, n: i64| -> Fallible<String> {
+        Ok((instant(t)? + chrono::Duration::hours(n)).to_rfc3339_opts(SecondsFormat::Secs, true))
     });
     engine.register_fn("days_between", |a: &str, b: &str| -> Fallible<i64> { Ok((date(b)? - date(a)?).num_days()) });
     engine.register_fn("year", |d: &str| -> Fallible<i64> { Ok(i64::from(date(d)?.year())) });

@@ -289,3 +289,12 @@ fn a_name_that_is_no_variable_is_a_compile_error() {
     rules.expression("record.amount > 100 && old != () && user.username != \"\"").unwrap();
     rules.check_script("fn ready(record, old, user) { let limit = 80; record.score >= limit }").unwrap();
 }
+
+#[test]
+fn add_hours_moves_an_instant_or_a_dates_midnight_on() {
+    let rules = Rules::new(Limits::default());
+    let value = |source: &str| rules.eval(&rules.expression(source).unwrap(), &input(json!({})), host()).unwrap();
+    assert_eq!(value(r#"add_hours("2026-12-05T22:30:00Z", 4)"#), "2026-12-06T02:30:00Z");
+    assert_eq!(value(r#"add_hours("2026-12-05T10:00:00+08:00", -1)"#), "2026-12-05T01:00:00Z");
+    assert_eq!(value(r#"add_hours("2026-12-05", 24)"#), "2026-12-06T00:00:00Z");
+}
