@@ -166,7 +166,7 @@ fn expected(
                         vals.dedup();
                         json!(vals.len())
                     }
-                    "sum" if nums.is_empty() => Value::Null,
+                    // A sum of nothing is 0 (an average of nothing has none).
                     "sum" => json!(nums.iter().sum::<f64>()),
                     "avg" if nums.is_empty() => Value::Null,
                     "avg" => json!(nums.iter().sum::<f64>() / nums.len() as f64),
@@ -533,5 +533,29 @@ async fn a_dashboard_for_some_roles_does_not_exist_for_the_others() {
             .set_json(json!({"definition": unknown}));
         let (_, saved) = call(&app, save, a).await;
         assert_eq!(saved["problems"][0]["pointer"], "/roles/0", "{url}: {saved}");
+    }
+}
+
+/// A sum over no records is 0, not unknown: what a campaign that won nothing has won, so its
+/// return on cost is −100 %. An average over none stays unknown.
+#[actix_web::test]
+async fn a_sum_of_nothing_is_zero_and_its_return_on_cost_minus_one() {
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine).await;
+        let body = json!({
+            "source": "opportunity",
+            "measures": [
+                {"id": "won", "agg": "sum", "field": "amount", "filter": {"amount": {"gt": 1e13}}},
+                {"id": "mean", "agg": "avg", "field": "amount", "filter": {"amount": {"gt": 1e13}}},
+                {"id": "cost", "agg": "count"},
+                {"id": "roi", "calc": "(won - cost) / cost"},
+            ],
+        });
+        let (status, answer) = call(&app, TestRequest::post().uri("/api/apps/crm/query").set_json(body), Some(&token)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {answer}");
+        let row = &answer["rows"][0];
+        assert_eq!((row["won"].as_f64(), &row["mean"], row["roi"].as_f64()), (Some(0.0), &Value::Null, Some(-1.0)), "{url}: {answer}");
     }
 }

@@ -110,7 +110,9 @@ pub struct Measure {
 pub enum Aggregate {
     Count,
     CountDistinct,
+    /// The total; 0 over no records.
     Sum,
+    /// The mean; none over no records (as `min` and `max`).
     Avg,
     Min,
     Max,

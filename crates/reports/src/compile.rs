@@ -408,6 +408,9 @@ impl Plan {
                     None if agg == Aggregate::Sum => real(Func::sum(when(value)).into()),
                     None => real(Func::avg(when(value)).into()),
                 };
+                // A sum of nothing is 0 (SQL says NULL): a campaign that won nothing has won 0,
+                // and its return on cost is −100 %, not unknown. An average of nothing has none.
+                let expr = if agg == Aggregate::Sum { Func::coalesce([expr, Expr::val(0.0)]).into() } else { expr };
                 (expr, false, None)
             }
             Aggregate::Min | Aggregate::Max => {
