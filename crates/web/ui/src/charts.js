@@ -126,7 +126,8 @@ export function chartOption(kind, result) {
       series: [
         kind === 'pie'
           ? { type: 'pie', name: columnLabel(ys[0]), data, radius: ['35%', '65%'], label: { formatter: '{b}' } }
-          : { type: 'funnel', name: columnLabel(ys[0]), data, top: 8, bottom: 8, left: '10%', width: '80%', label: { position: 'inside' } },
+          : // In the report's order (a select's stages in their order), not re-sorted by size.
+            { type: 'funnel', sort: 'none', name: columnLabel(ys[0]), data, top: 8, bottom: 8, left: '10%', width: '80%', label: { position: 'inside' } },
       ],
     }
   }
