@@ -243,11 +243,12 @@ fn the_crm_scenarios_pass_and_one_fails_when_a_rule_is_taken_out() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(" passed, 0 failed"), "{out}");
 
-    // The lead scoring rule taken out (its hook kept, scoring nothing): a scenario notices.
+    // The lead scoring rule taken out (its hooks kept, scoring nothing): a scenario notices.
     let copy = std::env::temp_dir().join(format!("tessera-scenarios-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copy);
     defs::AppFiles::read(&repo().join("apps/crm")).0.write(&copy).unwrap();
-    std::fs::write(copy.join("rules/lead_score.rhai"), "fn score(record, old, user) { 0 }\n").unwrap();
+    std::fs::write(copy.join("rules/lead_score.rhai"), "fn score(record, old, user) { 0 }\nfn sales_ready(record, old, user) {}\n")
+        .unwrap();
     let (code, out) = tessera(&["test", copy.to_str().unwrap()]);
     std::fs::remove_dir_all(&copy).ok();
     assert_eq!(code, 1, "{out}");
