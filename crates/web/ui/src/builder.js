@@ -5,7 +5,7 @@
 // preview); nothing here evaluates an expression.
 import { api } from './api'
 import { reactive } from 'vue'
-import { label } from './i18n'
+import { label, t } from './i18n'
 
 // The server's palette (`GET /api/field-types`): each type's name in both languages and its
 // group come from the field type registry, read once; until it is read a type shows its id.
@@ -49,6 +49,13 @@ export function typeLabel(type) {
 }
 
 export const SNAKE = /^[a-z][a-z0-9_]*$/
+
+/** Why `id` cannot name one of `items` by their `key` (not snake case, or taken), or ''. */
+export function idProblem(id, items, key = 'id') {
+  if (!SNAKE.test(id ?? '')) return t('designer.idSnake')
+  if (items.filter((x) => x[key] === id).length > 1) return t('designer.idTaken')
+  return ''
+}
 
 /**
  * Adds `form` to the app's navigation in its draft when no group lists it yet (the first group,
