@@ -306,3 +306,40 @@ fn a_scope_through_a_link_names_a_link_field_and_follows_one_link_at_most() {
         ]
     );
 }
+
+#[test]
+fn related_lists_pools_and_web_forms_are_checked_against_the_forms_they_name() {
+    let problems = check_broken("forms/account.json", |form| {
+        form["related"] = serde_json::json!([
+            {"form": "contact", "link": "account"},
+            {"form": "contact", "link": "name"},
+            {"form": "campaign_member", "link": "contact.account"},
+            {"form": "campaign_member", "link": "campaign"},
+            {"form": "nothing", "link": "account"}
+        ]);
+    });
+    assert_eq!(
+        problems,
+        [
+            "forms/account.json: /related/1/link: `name` is not a link (or a path of links) of form `contact` to this form",
+            "forms/account.json: /related/3/link: `campaign` is not a link (or a path of links) of form `campaign_member` to this form",
+            "forms/account.json: /related/4/form: no form `nothing`",
+        ]
+    );
+    let problems = check_broken("forms/lead.json", |form| {
+        form.as_object_mut().unwrap().remove("pool");
+        form["web_form"]["fields"] = serde_json::json!(["name", "campaign", "nope", "name"]);
+        form["web_form"]["set"] = serde_json::json!({"source": "web", "name": "x"});
+    });
+    assert_eq!(
+        problems,
+        [
+            "forms/lead.json: /permissions/1/scope: the form has no `pool`",
+            "forms/lead.json: /permissions/3/scope: the form has no `pool`",
+            "forms/lead.json: /web_form/fields/1: a visitor cannot fill a `link` field",
+            "forms/lead.json: /web_form/fields/2: no field `nope`",
+            "forms/lead.json: /web_form/fields/3: `name` is listed twice",
+            "forms/lead.json: /web_form/set/name: `name` is filled by the visitor too",
+        ]
+    );
+}

@@ -27,6 +27,7 @@ mod observability;
 mod openapi;
 mod organisation;
 mod permissions;
+mod pool_and_web_forms;
 mod print;
 mod records;
 mod reports;

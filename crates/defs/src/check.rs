@@ -76,12 +76,17 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         let file = defs.dir.join("forms").join(format!("{id}.json"));
         schema_reference(&form.schema, DefKind::Form, &file, &mut at);
         check_form(defs, form, &file, &mut at);
+        check_related(defs, id, form, &file, &mut at);
+        check_web_form(form, &file, &mut at);
         crate::rollup::check_rollups(defs, id, form, &file, &mut at);
         for (g, grant) in form.permissions.iter().enumerate() {
             for (r, role) in grant.roles.iter().enumerate() {
                 if !roles.contains(role.as_str()) {
                     at(&file, format!("/permissions/{g}/roles/{r}"), format!("no role `{role}` in app.json"));
                 }
+            }
+            if grant.scope == Scope::Pool && form.pool.is_none() {
+                at(&file, format!("/permissions/{g}/scope"), "the form has no `pool`".into());
             }
             if let Scope::Via(link) = &grant.scope {
                 let pointer = format!("/permissions/{g}/scope/via");
@@ -146,6 +151,80 @@ impl AppDefs {
     /// every installation has. A name outside them fails only when a record reaches it.
     pub(crate) fn usernames(&self) -> HashSet<&str> {
         self.seeds.values().flat_map(|seed| &seed.users).map(|u| u.username.as_str()).chain(["admin"]).collect()
+    }
+}
+
+/// Each related list names a form whose `link` (a field, or a dot path through links) ends at
+/// this form.
+fn check_related(defs: &AppDefs, id: &str, form: &Form, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
+    for (r, related) in form.related.iter().enumerate() {
+        let Some(mut other) = defs.forms.get(&related.form) else {
+            at(file, format!("/related/{r}/form"), format!("no form `{}`", related.form));
+            continue;
+        };
+        let mut reaches = None;
+        for name in related.link.split('.') {
+            let Some(target) = other.field(name).filter(|f| f.kind == FieldKind::LINK).and_then(|f| f.form.as_deref()) else {
+                reaches = None;
+                break;
+            };
+            reaches = Some(target);
+            other = match defs.forms.get(target) {
+                Some(next) => next,
+                None => break,
+            };
+        }
+        if reaches != Some(id) {
+            let message = format!("`{}` is not a link (or a path of links) of form `{}` to this form", related.link, related.form);
+            at(file, format!("/related/{r}/link"), message);
+        }
+    }
+}
+
+/// The kinds a visitor can fill on a public form: no links, users, tables or files, which would
+/// ask them about records and people they cannot see.
+const WEB_FORM_KINDS: &[FieldKind] = &[
+    FieldKind::TEXT,
+    FieldKind::TEXTAREA,
+    FieldKind::NUMBER,
+    FieldKind::INTEGER,
+    FieldKind::DECIMAL,
+    FieldKind::CURRENCY,
+    FieldKind::BOOLEAN,
+    FieldKind::DATE,
+    FieldKind::SELECT,
+    FieldKind::MULTISELECT,
+    FieldKind::EMAIL,
+    FieldKind::PHONE,
+    FieldKind::URL,
+    FieldKind::REGION,
+];
+
+fn check_web_form(form: &Form, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
+    let Some(web) = &form.web_form else { return };
+    let mut seen = HashSet::new();
+    for (i, name) in web.fields.iter().enumerate() {
+        let pointer = format!("/web_form/fields/{i}");
+        match form.field(name) {
+            None => at(file, pointer, format!("no field `{name}`")),
+            Some(f) if !WEB_FORM_KINDS.contains(&f.kind) => at(file, pointer, format!("a visitor cannot fill a `{}` field", f.kind)),
+            Some(_) if !seen.insert(name.as_str()) => at(file, pointer, format!("`{name}` is listed twice")),
+            Some(_) => {}
+        }
+    }
+    for (i, name) in web.hidden.iter().enumerate() {
+        if form.field(name).is_none() {
+            at(file, format!("/web_form/hidden/{i}"), format!("no field `{name}`"));
+        } else if !seen.insert(name.as_str()) {
+            at(file, format!("/web_form/hidden/{i}"), format!("`{name}` is listed twice"));
+        }
+    }
+    for name in web.set.keys() {
+        if form.field(name).is_none() {
+            at(file, format!("/web_form/set/{name}"), format!("no field `{name}`"));
+        } else if seen.contains(name.as_str()) {
+            at(file, format!("/web_form/set/{name}"), format!("`{name}` is filled by the visitor too"));
+        }
     }
 }
 

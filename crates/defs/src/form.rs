@@ -47,6 +47,62 @@ pub struct Form {
     /// nothing; a user's rights are the union of the grants of all their roles.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub permissions: Vec<Grant>,
+    /// Lists of other forms' records that point here, shown on the record page with their
+    /// counts and a "new" button (an account's contacts, deals and tickets: its 360° page).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Related>,
+    /// A pool of records nobody owns, which users claim and return (a public lead pool). Grant
+    /// the pool with the scope `pool`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pool: Option<Pool>,
+    /// A public form anyone may submit without signing in, which creates a record of this form
+    /// (a contact-us form that makes leads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub web_form: Option<WebForm>,
+}
+
+/// Records of another form that point at this one through `link`: a link field of that form,
+/// or a dot path through its links that ends at this form (`contact.account`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Related {
+    pub form: String,
+    pub link: String,
+    /// The list's heading; the form's label without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+}
+
+/// How a form's pool works. A record is in the pool while nobody owns it: created so by a web
+/// form or a rule, or returned to it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pool {
+    /// The most open records of the form (not in a terminal state of its flow) a user may hold
+    /// and still claim another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 100000))]
+    pub limit: Option<u32>,
+}
+
+/// A public form: which fields a visitor fills, and what every submission sets besides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebForm {
+    /// The page's heading; the form's label without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Label>,
+    /// The fields a visitor fills, in order (text, number, date, select, boolean and the like).
+    pub fields: Vec<String>,
+    /// Fields the embedding page may fill through the address (`?campaign=…`), never shown.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<String>,
+    /// Values every submission sets (`{"source": "website"}`).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub set: serde_json::Map<String, Value>,
+    /// What the visitor reads once it is sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thanks: Option<Label>,
 }
 
 /// Rights of some roles on a form: actions, on which records, and which fields they may not see
@@ -76,6 +132,8 @@ pub enum Action {
     Export,
     Print,
     Import,
+    /// Give records in scope to another owner.
+    Assign,
 }
 
 /// Which records a grant covers, by their owner or by a filter.
@@ -95,6 +153,8 @@ pub enum Scope {
     /// of the contracts they see). The linked form's scopes decide; they may not be `via`
     /// themselves.
     Via(String),
+    /// Records in the form's pool, which nobody owns (the form needs a `pool`).
+    Pool,
 }
 
 impl Form {

@@ -49,6 +49,15 @@ pub struct Step {
     /// Hands the user's pending task of this record to `to`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transfer: Option<String>,
+    /// Takes the record saved under this name from its form's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<String>,
+    /// Puts the record saved under this name back into its form's pool.
+    #[serde(rename = "return", default, skip_serializing_if = "Option::is_none")]
+    pub return_to_pool: Option<String>,
+    /// Gives the record saved under this name to the user `to`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assign: Option<String>,
     /// Moves the clock on (`30m`, `2h`, `3d`) and runs every job due by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance: Option<String>,
@@ -80,6 +89,9 @@ impl Step {
             ("approve", self.approve.is_some()),
             ("reject", self.reject.is_some()),
             ("transfer", self.transfer.is_some()),
+            ("claim", self.claim.is_some()),
+            ("return", self.return_to_pool.is_some()),
+            ("assign", self.assign.is_some()),
             ("advance", self.advance.is_some()),
             ("expect", self.expect.is_some()),
         ];
@@ -97,6 +109,9 @@ pub struct Expect {
     /// Its flow state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// Its owner: a username, or `""` for a record in its form's pool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// Values its data must hold (others may be there too); `null` for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Map<String, Value>>,

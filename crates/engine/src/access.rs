@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use store::{CmpOp, Conn, Filter, Scalar, SystemColumn, Target};
 
 use crate::apps::{FormRuntime, LoadedApp};
+use crate::records::POOL_OWNER;
 use crate::{Actor, Engine, EngineError, Envelope};
 
 /// The role that may do everything everywhere.
@@ -110,6 +111,7 @@ pub(crate) fn action_name(action: Action) -> &'static str {
         Action::Export => "export",
         Action::Print => "print",
         Action::Import => "import",
+        Action::Assign => "assign",
     }
 }
 
@@ -147,6 +149,7 @@ impl Engine {
                 Scope::DepartmentTree => owner(self.colleagues(db, actor, true).await?),
                 Scope::Filter(filter) => crate::filter::parse_filter(app, rt, filter, "/permissions")?,
                 Scope::Via(link) => Box::pin(self.through_link(db, actor, app, rt, link)).await?,
+                Scope::Pool => Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(POOL_OWNER.to_owned())),
             });
         }
         Ok(Some(Filter::Any(any)))

@@ -87,9 +87,11 @@ pub(crate) fn view_for(app: &LoadedApp, actor: &Actor, awaiting: &[String]) -> V
         def.dedupe.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
         def.indexes.retain(|key| key.iter().all(|f| !access.hidden.contains(f)));
         def.permissions.clear();
+        // A related list of a form the user may not read would only answer 403.
+        def.related.retain(|r| app.forms.get(&r.form).is_some_and(|other| Access::of(actor, other).allows(Action::Read)));
         let read_only: Vec<&String> = access.locked.iter().filter(|f| !access.hidden.contains(*f)).collect();
         let actions: Vec<&str> =
-            [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import]
+            [Action::Create, Action::Read, Action::Update, Action::Delete, Action::Export, Action::Print, Action::Import, Action::Assign]
                 .into_iter()
                 .filter(|a| access.allows(*a))
                 .map(action_name)
@@ -102,7 +104,7 @@ pub(crate) fn view_for(app: &LoadedApp, actor: &Actor, awaiting: &[String]) -> V
         // The form's flow, so clients lock its state field and name states and actions.
         if let Some(flow) = app.flows.get(id).map(|f| f.workflow.def()) {
             let states: Vec<_> = flow.states.iter().map(|s| json!({"id": s.id, "label": s.label, "terminal": s.terminal})).collect();
-            let actions: Vec<_> = flow.transitions.iter().map(|t| json!({"action": t.action, "label": t.label})).collect();
+            let actions: Vec<_> = flow.transitions.iter().map(|t| json!({"action": t.action, "label": t.label, "from": t.from, "to": t.to, "require": t.require})).collect();
             value["flow"] = json!({"field": flow.field, "states": states, "actions": actions});
         }
         forms.insert(id.clone(), value);

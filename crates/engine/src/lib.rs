@@ -39,6 +39,7 @@ mod rollups;
 mod scenarios;
 mod seed;
 mod time;
+mod web_forms;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

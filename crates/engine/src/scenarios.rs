@@ -165,6 +165,18 @@ impl Run<'_> {
             engine.act(actor, &app, &form_id(&form)?, &record_id(&id)?, action, request).await?;
             return Ok(None);
         }
+        let owner_change = [&step.claim, &step.return_to_pool, &step.assign];
+        if let Some(name) = owner_change.into_iter().flatten().next() {
+            let (form, id) = self.record(name)?;
+            let (form, id) = (form_id(&form)?, record_id(&id)?);
+            let version = engine.get(actor, &app, &form, &id).await?.version;
+            match (&step.claim, &step.return_to_pool) {
+                (Some(_), _) => engine.claim(actor, &app, &form, &id, version).await?,
+                (_, Some(_)) => engine.return_to_pool(actor, &app, &form, &id, version).await?,
+                _ => engine.assign(actor, &app, &form, &id, version, step.to.as_deref().unwrap_or_default()).await?,
+            };
+            return Ok(None);
+        }
         let (decision, name) = match (&step.approve, &step.reject, &step.transfer) {
             (Some(name), _, _) => ("approve", name),
             (_, Some(name), _) => ("reject", name),
@@ -193,6 +205,9 @@ impl Run<'_> {
                 && record.state.as_deref() != Some(state)
             {
                 return Err(format!("{name} is in state {:?}, not `{state}`", record.state));
+            }
+            if let Some(owner) = expect.owner.as_ref().filter(|o| **o != record.owner) {
+                return Err(format!("{name} is owned by `{}`, not `{owner}`", record.owner));
             }
             for (field, wanted) in expect.fields.iter().flatten() {
                 let found = record.data.get(field).unwrap_or(&Value::Null);

@@ -21,8 +21,8 @@ use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
 
 pub use error::ApiError;
-pub use ratelimit::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, MAX_TRACKED_KEYS};
-pub use routes::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES};
+pub use ratelimit::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, MAX_SUBMISSIONS_PER_ADDRESS, MAX_TRACKED_KEYS};
+pub use routes::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES, WEB_FORM_BODY_BYTES};
 pub use tabular::{MAX_SHEET_CELLS, MAX_SHEET_COLUMNS, MAX_SHEET_ROWS, MAX_UNZIPPED_BYTES};
 
 /// Largest JSON body of a record write, and of any other route without a limit of its own
@@ -34,6 +34,7 @@ pub const MAX_BODY_BYTES: usize = 1 << 20;
 pub struct AppState {
     pub engine: Engine,
     login_limiter: std::sync::Arc<ratelimit::LoginLimiter>,
+    submission_limiter: std::sync::Arc<ratelimit::SubmissionLimiter>,
     metrics: std::sync::Arc<metrics::Metrics>,
 }
 
@@ -41,7 +42,7 @@ impl AppState {
     /// The state of a server whose metrics only admins read.
     pub fn new(engine: Engine) -> AppState {
         let metrics = std::sync::Arc::new(metrics::Metrics::new(engine.write_waits(), None));
-        AppState { engine, login_limiter: Default::default(), metrics }
+        AppState { engine, login_limiter: Default::default(), submission_limiter: Default::default(), metrics }
     }
 
     /// The state of a server whose metrics a scraper also reads, sending `token` as its bearer

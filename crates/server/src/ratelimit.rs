@@ -1,8 +1,8 @@
-//! Login rate limiting: a few failures per username at an address, a few more per address
+//! Rate limiting. Logins: a few failures per username at an address, a few more per address
 //! whatever the usernames (one password sprayed over many), then a pause until the window that
-//! the first failure opened closes. Kept in memory per server process, in a bounded map: it slows
-//! password guessing; it is not an account lockout (no limit per username alone, which would let
-//! anyone lock anyone out).
+//! the first failure opened closes. Public web forms: a few submissions per address. Kept in
+//! memory per server process, in bounded maps: it slows password guessing and form spam; it is
+//! not an account lockout (no limit per username alone, which would let anyone lock anyone out).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -14,6 +14,9 @@ pub const MAX_FAILURES_PER_USER: u32 = 5;
 /// Failures from one address, whatever the usernames, within [`WINDOW`] before it waits: a
 /// few people mistyping behind one office address stay under it; spraying does not.
 pub const MAX_FAILURES_PER_ADDRESS: u32 = 20;
+/// Public web-form submissions from one address within [`WINDOW`] before it waits: a visitor
+/// who sends a form again now and then stays under it; a script does not.
+pub const MAX_SUBMISSIONS_PER_ADDRESS: u32 = 10;
 /// How long failures are remembered, from the first of a window.
 const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Keys remembered at most. A key holds a username of at most `engine::MAX_USERNAME_CHARS`
@@ -26,6 +29,8 @@ pub const MAX_TRACKED_KEYS: usize = 50_000;
 enum Key {
     UserAt(String, IpAddr),
     Address(IpAddr),
+    /// A web-form submission from this address.
+    Submitter(IpAddr),
 }
 
 impl Key {
@@ -33,6 +38,7 @@ impl Key {
         match self {
             Key::UserAt(..) => MAX_FAILURES_PER_USER,
             Key::Address(_) => MAX_FAILURES_PER_ADDRESS,
+            Key::Submitter(_) => MAX_SUBMISSIONS_PER_ADDRESS,
         }
     }
 }
@@ -100,13 +106,35 @@ impl LoginLimiter {
     }
 }
 
+/// Web-form submissions counted per address, each counted as it is let through.
+#[derive(Default)]
+pub(crate) struct SubmissionLimiter {
+    windows: Mutex<HashMap<Key, Window>>,
+}
+
+impl SubmissionLimiter {
+    /// Lets a submission from `address` through now, counting it; or refuses with the seconds
+    /// to wait.
+    pub(crate) fn admit(&self, address: IpAddr) -> Result<(), u64> {
+        let mut windows = self.windows.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let key = Key::Submitter(network(address));
+        if let Some(retry_after_secs) = retry_after(&windows, &key, now) {
+            return Err(retry_after_secs);
+        }
+        count_failure(&mut windows, key, now);
+        Ok(())
+    }
+}
+
 /// Seconds until `key` may try again, when its open window holds all the failures it is allowed.
 fn retry_after(windows: &HashMap<Key, Window>, key: &Key, now: Instant) -> Option<u64> {
     let window = windows.get(key).filter(|w| w.is_open(now) && w.failures >= key.allowed())?;
     Some((WINDOW - now.duration_since(window.opened)).as_secs().max(1))
 }
 
-/// Counts a failure of `key`, in its open window or a new one; returns the key and its window.
+/// Counts a failure (or a submission) of `key`, in its open window or a new one; returns the
+/// key and its window.
 fn count_failure(windows: &mut HashMap<Key, Window>, key: Key, now: Instant) -> (Key, Instant) {
     if !windows.contains_key(&key) && windows.len() >= MAX_TRACKED_KEYS {
         make_room(windows, now);
@@ -130,13 +158,17 @@ fn take_back(windows: &mut HashMap<Key, Window>, (key, opened): (Key, Instant)) 
     }
 }
 
-/// An IPv6 address counts by its /64 network: one host is given that many addresses.
 fn keys(username: &str, address: IpAddr) -> [Key; 2] {
-    let address = match address.to_canonical() {
+    let address = network(address);
+    [Key::UserAt(username.to_owned(), address), Key::Address(address)]
+}
+
+/// An IPv6 address counts by its /64 network: one host is given that many addresses.
+fn network(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
         IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & !u128::from(u64::MAX))),
         v4 => v4,
-    };
-    [Key::UserAt(username.to_owned(), address), Key::Address(address)]
+    }
 }
 
 /// Forgets closed windows, and when none is closed, the oldest one.
@@ -188,6 +220,18 @@ mod tests {
         assert!(limiter.admit("admin", address).is_err());
         let address_failures = limiter.lock()[&Key::Address(address)].failures;
         assert_eq!(address_failures, 2 * MAX_FAILURES_PER_USER - 1, "the address keeps its failures, not the success");
+    }
+
+    #[test]
+    fn web_form_submissions_wait_past_the_limit_per_address_only() {
+        let limiter = SubmissionLimiter::default();
+        let address: IpAddr = ADDRESS.parse().unwrap();
+        for _ in 0..MAX_SUBMISSIONS_PER_ADDRESS {
+            limiter.admit(address).expect("under the limit");
+        }
+        let wait = limiter.admit(address).expect_err("past the limit");
+        assert!(wait > 0 && wait <= WINDOW.as_secs());
+        assert!(limiter.admit("192.0.2.2".parse().unwrap()).is_ok(), "another address is not held up");
     }
 
     #[test]

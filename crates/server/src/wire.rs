@@ -355,6 +355,27 @@ mod answers {
         marked: u64,
     }
 
+    /// A public web form as its page shows it.
+    #[derive(ToSchema)]
+    pub(crate) struct WebForm {
+        /// `{id, name}` of the app.
+        app: Value,
+        /// A label: a string or `{"en": …, "zh-CN": …}`.
+        title: Value,
+        /// The fields a visitor fills, as the form defines them.
+        fields: Vec<Value>,
+        /// Fields an embedding page may fill from its address.
+        hidden: Vec<String>,
+        /// What the visitor reads once it is sent (a label, or null).
+        thanks: Value,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct WebFormReceipt {
+        /// What the visitor reads once it is sent (a label, or null).
+        thanks: Value,
+    }
+
     #[derive(ToSchema)]
     pub(crate) struct Notifications {
         items: Vec<Notification>,

@@ -161,6 +161,8 @@ pub(super) fn recipients(to: &[String], env: &FlowEnv, instance: &Instance) -> V
     let mut out: Vec<String> = Vec::new();
     for entry in to {
         let found = match entry.as_str() {
+            // A record in its form's pool has nobody to tell.
+            "owner" if env.owner == crate::records::POOL_OWNER => Vec::new(),
             "owner" => vec![env.owner.to_owned()],
             "submitter" => instance.submitter.iter().cloned().collect(),
             "manager" => env.managers(env.owner, 1),

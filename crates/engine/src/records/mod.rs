@@ -6,8 +6,10 @@
 
 mod checks;
 mod create;
+mod ownership;
 mod preview;
 
+pub(crate) use ownership::POOL_OWNER;
 pub use preview::Preview;
 
 pub(crate) use create::Draft;
@@ -246,6 +248,8 @@ impl Engine {
         }
         for effect in effects {
             match effect {
+                // A record in its form's pool has nobody to tell.
+                Effect::Notify { user, .. } if user == POOL_OWNER => {}
                 Effect::Notify { user, text } => {
                     let message = store::OutboxMessage {
                         id: Uuid::now_v7().to_string(),

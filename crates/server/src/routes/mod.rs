@@ -17,6 +17,9 @@ mod print;
 mod records;
 mod reports;
 pub(crate) mod ui;
+mod web_forms;
+
+pub use web_forms::WEB_FORM_BODY_BYTES;
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, web};
 use engine::Code;
@@ -106,6 +109,9 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(records::patch_record)
         .service(records::delete_record)
         .service(records::restore_record)
+        .service(records::claim_record)
+        .service(records::return_record)
+        .service(records::assign_record)
         .service(records::record_history)
         .service(export::export)
         .service(import::import)
@@ -120,7 +126,9 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(flows::tasks)
         .service(flows::decide)
         .service(notifications::notifications)
-        .service(notifications::mark_read);
+        .service(notifications::mark_read)
+        .service(web_forms::web_form)
+        .service(web_forms::submit_web_form);
 }
 
 /// This document: every route of the API.

@@ -1,4 +1,5 @@
-//! The records API: list, create, get, patch, delete, restore, history.
+//! The records API: list, create, get, patch, delete, restore, history, and who owns a record
+//! (claim from the pool, return to it, assign).
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use engine::{AppId, FormId, ListParams, RecordId};
@@ -183,6 +184,71 @@ pub(crate) async fn restore_record(
 ) -> Result<HttpResponse, ApiError> {
     let (app, form, id) = path.into_inner();
     let record = state.engine.restore(&caller.0, &app, &form, &id, if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+/// Takes a record from its form's pool: the caller becomes its owner. Needs `If-Match`.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"),
+    ("If-Match" = i64, Header, description = "The version being claimed")), responses(
+    (status = 200, description = "The claimed record", body = crate::wire::Envelope),
+    (status = 403, description = "The caller may not update the form's records", body = ErrorBody),
+    (status = 409, description = "Stale version, not in the pool, or the caller holds the pool's limit", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/records/{id}/claim")]
+pub(crate) async fn claim_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let record = state.engine.claim(&caller.0, &app, &form, &id, if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+/// Puts a record back into its form's pool. Needs `If-Match`.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"),
+    ("If-Match" = i64, Header, description = "The version being returned")), responses(
+    (status = 200, description = "The returned record", body = crate::wire::Envelope),
+    (status = 403, description = "The caller may not update this record", body = ErrorBody),
+    (status = 409, description = "Stale version, already in the pool, or the form has no pool", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/records/{id}/return")]
+pub(crate) async fn return_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let record = state.engine.return_to_pool(&caller.0, &app, &form, &id, if_match(&req)?).await?;
+    Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct AssignBody {
+    /// The active user who will own the record.
+    owner: String,
+}
+
+/// Gives a record to another user; the caller needs `assign` on it. Needs `If-Match`.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"),
+    ("If-Match" = i64, Header, description = "The version being assigned")), request_body = AssignBody, responses(
+    (status = 200, description = "The assigned record", body = crate::wire::Envelope),
+    (status = 403, description = "The caller may not assign this record", body = ErrorBody),
+    (status = 404, description = "No such record, or no such active user", body = ErrorBody),
+    (status = 409, description = "Stale version", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/records/{id}/assign")]
+pub(crate) async fn assign_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let version = if_match(&req)?;
+    let body: AssignBody = super::json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    let record = state.engine.assign(&caller.0, &app, &form, &id, version, &body.owner).await?;
     Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
 }
 
