@@ -107,6 +107,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/forms/{form}/records/{id}/claim", "post"),
             ("/api/apps/{app}/forms/{form}/records/{id}/return", "post"),
             ("/api/apps/{app}/forms/{form}/records/{id}/assign", "post"),
+            ("/api/apps/{app}/forms/{form}/records/{id}/merge", "post"),
             ("/api/public/apps/{app}/forms/{form}", "get"),
             ("/api/public/apps/{app}/forms/{form}", "post"),
             ("/api/apps/{app}/query", "post"),

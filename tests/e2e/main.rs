@@ -20,6 +20,7 @@ mod integrity;
 mod list_total;
 mod lists;
 mod live_apps;
+mod merge;
 mod migrations;
 mod money;
 mod notifications;

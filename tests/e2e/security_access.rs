@@ -368,6 +368,8 @@ async fn every_route_keeps_a_record_outside_the_scope_out_of_reach() {
                 let req = match method.as_str() {
                     "get" | "delete" => req,
                     _ if path.contains("/actions/") || path.starts_with("/api/tasks/") => req.set_json(json!({"comment": "walked"})),
+                    _ if path.ends_with("/assign") => req.set_json(json!({"owner": "rep2"})),
+                    _ if path.ends_with("/merge") => req.set_json(json!({"from": quote})),
                     _ => req.set_json(json!({"data": {"notes": "walked"}})),
                 };
                 let (status, body) = call(&app, req, Some(&rep2)).await;

@@ -88,6 +88,11 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
             if grant.scope == Scope::Pool && form.pool.is_none() {
                 at(&file, format!("/permissions/{g}/scope"), "the form has no `pool`".into());
             }
+            if let Scope::UserField(name) = &grant.scope
+                && form.field(name).is_none_or(|f| f.kind != FieldKind::USER)
+            {
+                at(&file, format!("/permissions/{g}/scope/user_field"), format!("no user field `{name}`"));
+            }
             if let Scope::Via(link) = &grant.scope {
                 let pointer = format!("/permissions/{g}/scope/via");
                 match form.field(link).filter(|f| f.kind == FieldKind::LINK).and_then(|f| f.form.as_deref()) {
@@ -159,7 +164,10 @@ impl AppDefs {
 fn check_related(defs: &AppDefs, id: &str, form: &Form, file: &PathBuf, at: &mut impl FnMut(&PathBuf, String, String)) {
     for (r, related) in form.related.iter().enumerate() {
         let Some(mut other) = defs.forms.get(&related.form) else {
-            at(file, format!("/related/{r}/form"), format!("no form `{}`", related.form));
+            // A form that exists but did not load has its own problem already.
+            if !defs.form_exists(&related.form) {
+                at(file, format!("/related/{r}/form"), format!("no form `{}`", related.form));
+            }
             continue;
         };
         let mut reaches = None;
@@ -173,6 +181,10 @@ fn check_related(defs: &AppDefs, id: &str, form: &Form, file: &PathBuf, at: &mut
                 Some(next) => next,
                 None => break,
             };
+        }
+        // A link to a form that is missing or did not load has its own problem already.
+        if reaches.is_some_and(|target| target != id && !defs.forms.contains_key(target)) {
+            continue;
         }
         if reaches != Some(id) {
             let message = format!("`{}` is not a link (or a path of links) of form `{}` to this form", related.link, related.form);

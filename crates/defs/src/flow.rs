@@ -242,7 +242,7 @@ pub struct Approval {
     /// Whether the submitter may approve their own request.
     #[serde(default, skip_serializing_if = "is_false")]
     pub allow_self_approval: bool,
-    /// What happens when no approver of a step can be found.
+    /// What happens to a seat for which no approver can be found.
     #[serde(default)]
     pub fallback: Fallback,
 }
@@ -314,14 +314,14 @@ pub enum Mode {
     MOfN(u32),
 }
 
-/// What a step with no approver does.
+/// What a seat with no approver left does (a role without members, the submitter's own seat).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Fallback {
     /// The app's admins decide.
     #[default]
     Admin,
-    /// The step passes on its own.
+    /// The seat is dropped; a step left with none passes on its own.
     AutoPass,
 }
 

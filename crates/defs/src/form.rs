@@ -155,6 +155,8 @@ pub enum Scope {
     Via(String),
     /// Records in the form's pool, which nobody owns (the form needs a `pool`).
     Pool,
+    /// Records whose user field `user_field` names the user (a work order's technician).
+    UserField(String),
 }
 
 impl Form {

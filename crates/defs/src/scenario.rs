@@ -58,6 +58,9 @@ pub struct Step {
     /// Gives the record saved under this name to the user `to`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub assign: Option<String>,
+    /// Merges the record saved under this name into the one `to` names (`$keep`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merge: Option<String>,
     /// Moves the clock on (`30m`, `2h`, `3d`) and runs every job due by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance: Option<String>,
@@ -92,6 +95,7 @@ impl Step {
             ("claim", self.claim.is_some()),
             ("return", self.return_to_pool.is_some()),
             ("assign", self.assign.is_some()),
+            ("merge", self.merge.is_some()),
             ("advance", self.advance.is_some()),
             ("expect", self.expect.is_some()),
         ];

@@ -149,6 +149,11 @@ impl Engine {
                 Scope::DepartmentTree => owner(self.colleagues(db, actor, true).await?),
                 Scope::Filter(filter) => crate::filter::parse_filter(app, rt, filter, "/permissions")?,
                 Scope::Via(link) => Box::pin(self.through_link(db, actor, app, rt, link)).await?,
+                Scope::UserField(field) => Filter::Cmp(
+                    Target::Field { name: field.clone(), kind: store::ColumnKind::Text },
+                    CmpOp::Eq,
+                    Scalar::Text(actor.username.clone()),
+                ),
                 Scope::Pool => Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(POOL_OWNER.to_owned())),
             });
         }

@@ -104,7 +104,11 @@ pub(crate) fn view_for(app: &LoadedApp, actor: &Actor, awaiting: &[String]) -> V
         // The form's flow, so clients lock its state field and name states and actions.
         if let Some(flow) = app.flows.get(id).map(|f| f.workflow.def()) {
             let states: Vec<_> = flow.states.iter().map(|s| json!({"id": s.id, "label": s.label, "terminal": s.terminal})).collect();
-            let actions: Vec<_> = flow.transitions.iter().map(|t| json!({"action": t.action, "label": t.label, "from": t.from, "to": t.to, "require": t.require})).collect();
+            let actions: Vec<_> = flow
+                .transitions
+                .iter()
+                .map(|t| json!({"action": t.action, "label": t.label, "from": t.from, "to": t.to, "require": t.require}))
+                .collect();
             value["flow"] = json!({"field": flow.field, "states": states, "actions": actions});
         }
         forms.insert(id.clone(), value);

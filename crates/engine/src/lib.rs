@@ -73,7 +73,7 @@ pub use organisation::{
     CreatedUser, DepartmentChange, DepartmentView, FormWork, GeneratedPassword, HandoverRequest, IssuedToken, MAX_NAME_CHARS,
     MAX_USER_IMPORT_ROWS, NewDepartment, NewToken, NewUser, ProfileChange, TokenView, UserChange, UserView, UsersImport, Work,
 };
-pub use records::Preview;
+pub use records::{MAX_MERGE_RELINKS, MergeMove, MergePlan, Preview};
 pub use rules::{FUNCTIONS as RULE_FUNCTIONS, Function as RuleFunction, Limits as RuleLimits, RuleError};
 pub use scenarios::{FlowPath, Move, ScenarioOutcome, run_scenarios};
 pub use seed::SeedReport;

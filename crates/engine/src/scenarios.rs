@@ -165,6 +165,12 @@ impl Run<'_> {
             engine.act(actor, &app, &form_id(&form)?, &record_id(&id)?, action, request).await?;
             return Ok(None);
         }
+        if let Some(name) = &step.merge {
+            let (form, merged) = self.record(name)?;
+            let (_, keep) = self.record(step.to.as_deref().unwrap_or_default())?;
+            engine.merge(actor, &app, &form_id(&form)?, &record_id(&keep)?, &record_id(&merged)?, false).await?;
+            return Ok(None);
+        }
         let owner_change = [&step.claim, &step.return_to_pool, &step.assign];
         if let Some(name) = owner_change.into_iter().flatten().next() {
             let (form, id) = self.record(name)?;

@@ -371,6 +371,19 @@ mod answers {
     }
 
     #[derive(ToSchema)]
+    pub(crate) struct MergePlan {
+        moves: Vec<MergeMove>,
+    }
+
+    /// How many records of `form` link to the duplicate through `field`.
+    #[derive(ToSchema)]
+    pub(crate) struct MergeMove {
+        form: String,
+        field: String,
+        records: u64,
+    }
+
+    #[derive(ToSchema)]
     pub(crate) struct WebFormReceipt {
         /// What the visitor reads once it is sent (a label, or null).
         thanks: Value,

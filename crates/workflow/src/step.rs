@@ -444,7 +444,7 @@ fn position(approval: &Approval, step: &str) -> Option<usize> {
 }
 
 /// The seats of a step: one per approver entry (a manager chain gives one per level), without
-/// the submitter unless self-approval is allowed, and with the fallback when none is left.
+/// the submitter unless self-approval is allowed, and with the fallback in each seat left empty.
 fn resolve(step: &ApprovalStep, approval: &Approval, submitter: Option<&str>, env: &dyn Env) -> Result<Vec<Seat>, StepError> {
     let mut groups: Vec<Vec<String>> = Vec::new();
     for approver in &step.approvers {
@@ -469,15 +469,19 @@ fn resolve(step: &ApprovalStep, approval: &Approval, submitter: Option<&str>, en
         }
     };
     groups.iter_mut().for_each(not_self);
-    let mut seen = HashSet::new();
-    groups.retain(|g| !g.is_empty() && seen.insert(g.clone()));
-    if groups.is_empty() && approval.fallback == Fallback::Admin {
+    // A seat left with nobody (a role without members, the submitter's own seat) goes to the
+    // admins rather than vanish: a countersign must not pass without one of its signatures.
+    if approval.fallback == Fallback::Admin && (groups.is_empty() || groups.iter().any(Vec::is_empty)) {
         let mut admins = env.role_members("admin");
         not_self(&mut admins);
-        if !admins.is_empty() {
+        groups.retain(|g| !g.is_empty() || !admins.is_empty());
+        groups.iter_mut().filter(|g| g.is_empty()).for_each(|g| g.clone_from(&admins));
+        if groups.is_empty() && !admins.is_empty() {
             groups.push(admins);
         }
     }
+    let mut seen = HashSet::new();
+    groups.retain(|g| !g.is_empty() && seen.insert(g.clone()));
     Ok(groups.into_iter().zip(1..).map(|(users, id)| Seat { id, users, decision: None }).collect())
 }
 

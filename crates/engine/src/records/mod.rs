@@ -6,9 +6,11 @@
 
 mod checks;
 mod create;
+mod merge;
 mod ownership;
 mod preview;
 
+pub use merge::{MAX_MERGE_RELINKS, MergeMove, MergePlan};
 pub(crate) use ownership::POOL_OWNER;
 pub use preview::Preview;
 

@@ -112,6 +112,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(records::claim_record)
         .service(records::return_record)
         .service(records::assign_record)
+        .service(records::merge_record)
         .service(records::record_history)
         .service(export::export)
         .service(import::import)

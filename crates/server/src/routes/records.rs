@@ -1,5 +1,5 @@
 //! The records API: list, create, get, patch, delete, restore, history, and who owns a record
-//! (claim from the pool, return to it, assign).
+//! (claim from the pool, return to it, assign), and merging duplicates.
 
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use engine::{AppId, FormId, ListParams, RecordId};
@@ -250,6 +250,40 @@ pub(crate) async fn assign_record(
     let body: AssignBody = super::json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
     let record = state.engine.assign(&caller.0, &app, &form, &id, version, &body.owner).await?;
     Ok(HttpResponse::Ok().insert_header(etag(record.version)).json(record))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct MergeBody {
+    /// The duplicate merged away: its links move to the record of the path, then it is deleted.
+    #[schema(value_type = String)]
+    from: RecordId,
+    /// `true` answers the plan and changes nothing.
+    #[serde(default)]
+    preview: bool,
+}
+
+/// Merges a duplicate into this record: every record linking to the duplicate links here
+/// instead, and the duplicate is deleted; needs `update` here and `delete` on the duplicate.
+#[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ("id" = String, Path, format = "uuid", description = "The record kept")),
+    request_body = MergeBody, responses(
+    (status = 200, description = "`{moves: [{form, field, records}]}`: what moved (or would)", body = crate::wire::MergePlan),
+    (status = 403, description = "The caller may not update this record or delete the duplicate", body = ErrorBody),
+    (status = 404, description = "No such record", body = ErrorBody),
+    (status = 409, description = "A relinked record would duplicate another", body = ErrorBody),
+    (status = 413, description = "More than `MAX_MERGE_RELINKS` records would move", body = ErrorBody)))]
+#[post("/api/apps/{app}/forms/{form}/records/{id}/merge")]
+pub(crate) async fn merge_record(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: RecordPath,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let (app, form, id) = path.into_inner();
+    let body: MergeBody = super::json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    let plan = state.engine.merge(&caller.0, &app, &form, &id, &body.from, body.preview).await?;
+    Ok(HttpResponse::Ok().json(plan))
 }
 
 /// Every version of a record, oldest first.

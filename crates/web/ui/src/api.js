@@ -42,13 +42,16 @@ export function onPasswordChangeRequired(handler) {
 // no cookie session when a new tab asks for one.
 const SIGN_IN_PATHS = new Set(['/api/auth/login', '/api/auth/session'])
 
-async function request(method, path, { query, body, version, raw, contentType } = {}) {
+/** `anonymous`: a public route (a web form) — no session sent, and a 401 ends none. */
+async function request(method, path, { query, body, version, raw, contentType, anonymous } = {}) {
   const url = new URL(path, window.location.origin)
   for (const [k, v] of Object.entries(query ?? {})) {
     if (v !== undefined && v !== null && v !== '') url.searchParams.set(k, v)
   }
   const headers = { Accept: 'application/json' }
-  if (session.token) headers.Authorization = `Bearer ${session.token}`
+  if (anonymous) {
+    // nothing of the session goes to a public route
+  } else if (session.token) headers.Authorization = `Bearer ${session.token}`
   // Cookie mode: the browser sends the cookie by itself, so a write must prove it comes from
   // this page by echoing the session's CSRF token, which another site cannot read.
   else if (session.csrf && method !== 'GET') headers['X-CSRF-Token'] = session.csrf
@@ -59,7 +62,7 @@ async function request(method, path, { query, body, version, raw, contentType } 
   let response
   try {
     const payload = raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body)
-    response = await fetch(url, { method, headers, body: payload })
+    response = await fetch(url, { method, headers, body: payload, credentials: anonymous ? 'omit' : 'same-origin' })
   } catch (e) {
     throw Object.assign(new ApiError(0, { error: 'network', message: e.message }), { network: true })
   }
@@ -70,7 +73,7 @@ async function request(method, path, { query, body, version, raw, contentType } 
   } catch {
     json = { error: 'http_' + response.status, message: text.slice(0, 200) }
   }
-  if (response.status === 401 && !SIGN_IN_PATHS.has(path)) {
+  if (response.status === 401 && !anonymous && !SIGN_IN_PATHS.has(path)) {
     signOut()
     unauthorized()
   }
@@ -193,6 +196,12 @@ export const api = {
   update: (app, form, id, version, data) => request('PATCH', recordPath(app, form, id), { body: { data }, version }),
   remove: (app, form, id, version) => request('DELETE', recordPath(app, form, id), { version }),
   restore: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/restore`, { version }),
+  /** Takes a record of its form's pool → the new envelope; 409 when gone or at the pool's limit. */
+  claim: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/claim`, { version }),
+  /** Puts a record back into its form's pool → the new envelope. */
+  returnToPool: (app, form, id, version) => request('POST', `${recordPath(app, form, id)}/return`, { version }),
+  /** Gives a record to `owner`, an active user (needs `assign`) → the new envelope. */
+  assign: (app, form, id, version, owner) => request('POST', `${recordPath(app, form, id)}/assign`, { version, body: { owner } }),
   history: (app, form, id) => request('GET', `${recordPath(app, form, id)}/history`),
   /**
    * Runs a save's rules without saving: `data` is what a create would send, or with `id` what
@@ -220,6 +229,11 @@ export const api = {
    * message: {text, form?, record?, …}}], unread, capped}`: `unread` counts up to 99, `capped`
    * says there are more.
    */
+  /** A public web form as a visitor sees it: `{app: {id, name}, title, fields, hidden, thanks}`. */
+  webForm: (app, form) => request('GET', `/api/public/apps/${enc(app)}/forms/${enc(form)}`, { anonymous: true }),
+  /** Sends a web form without a session: `{thanks}`; 422 with field details, 429 with `retryAfterSecs`. */
+  submitWebForm: (app, form, data, trap = '') =>
+    request('POST', `/api/public/apps/${enc(app)}/forms/${enc(form)}`, { anonymous: true, body: { data, trap } }),
   notifications: ({ limit, unread } = {}) => request('GET', '/api/notifications', { query: { limit, unread } }),
   /** Marks the caller's notifications `ids` read, every unread one without `ids`; answers `{marked}`. */
   markNotificationsRead: (ids) => request('POST', '/api/notifications/read', { body: ids ? { ids } : {} }),

@@ -14,6 +14,8 @@ export const router = createRouter({
   history: createWebHashHistory(),
   routes: [
     { path: '/login', name: 'login', component: LoginView, meta: { public: true } },
+    // A form's public web form: no sign-in and no shell, for visitors (loaded when opened).
+    { path: '/-/web/:app/:form', name: 'web-form', component: () => import('./views/WebFormView.vue'), meta: { public: true } },
     {
       path: '/',
       component: ShellView,

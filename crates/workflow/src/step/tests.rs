@@ -305,3 +305,19 @@ fn progress_stored_as_a_step_position_is_read_as_that_step_of_its_version() {
     let instance = Instance { state: "approving".into(), approval: Some(progress), ..Instance::default() };
     assert_eq!(wf.current_step(&instance).expect("a step").1.id, "director");
 }
+
+#[test]
+fn a_countersign_seat_left_without_anyone_goes_to_the_fallback_instead_of_vanishing() {
+    // Before: the submitter's own seat (a finance clerk who changed an approved contract, say)
+    // was dropped when they were taken out of it, and the countersign passed without it.
+    let all = json!({"steps": [{"id": "s", "label": "S", "approvers": [{"role": "legal"}, {"user": "rep"}], "mode": "all"}], "approved": "approved"});
+    let e = env(0.0);
+    let countersign = flow(all.clone());
+    let seats: Vec<Vec<String>> = countersign.waiting(&submitted(&countersign, &e)).into_iter().map(|s| s.users.clone()).collect();
+    assert_eq!(seats, [vec!["lawyer".to_owned()], vec!["root".to_owned()]], "the admin takes the emptied seat");
+    let mut auto = all;
+    auto["fallback"] = json!("auto_pass");
+    let passing = flow(auto);
+    let seats: Vec<Vec<String>> = passing.waiting(&submitted(&passing, &e)).into_iter().map(|s| s.users.clone()).collect();
+    assert_eq!(seats, [vec!["lawyer".to_owned()]], "with auto_pass the emptied seat passes on its own");
+}

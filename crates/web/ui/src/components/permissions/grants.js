@@ -4,8 +4,10 @@
 // grant into a grant of its own (a copy, so it keeps what it had) and leaves the other roles'
 // grant as it was; grants not edited are never rewritten.
 
-export const ACTIONS = ['create', 'read', 'update', 'delete', 'export', 'print', 'import']
+export const ACTIONS = ['create', 'read', 'update', 'delete', 'export', 'print', 'import', 'assign']
 export const SCOPES = ['own', 'department', 'department_tree', 'all', 'filter']
+/** Scopes only some forms offer: `pool` a form with a pool. */
+export const poolScope = (def) => (def?.pool ? ['pool'] : [])
 /** A field's rule for one role: shown and editable, shown only, or absent from every output. */
 export const FIELD_STATES = ['normal', 'read_only', 'hidden']
 
@@ -24,18 +26,27 @@ export function actionsOf(def, role) {
 }
 
 /**
- * `own`, `department`, `department_tree`, `all`, `filter` (a scope `{filter}`) or `via:<link>`
- * (a scope `{via}`: the records whose link names one the user may read).
+ * `own`, `department`, `department_tree`, `all`, `pool`, `filter` (a scope `{filter}`),
+ * `via:<link>` (a scope `{via}`: the records whose link names one the user may read) or
+ * `user:<field>` (a scope `{user_field}`: the records whose user field names the user).
  */
 export function scopeKind(scope) {
   if (typeof scope === 'string') return scope
   if (scope?.via) return `via:${scope.via}`
+  if (scope?.user_field) return `user:${scope.user_field}`
   return scope && typeof scope === 'object' ? 'filter' : 'all'
 }
 
 /** The scope a kind of `scopeKind` stands for (a filter's is edited apart). */
 export function scopeFor(kind) {
-  return kind.startsWith('via:') ? { via: kind.slice('via:'.length) } : kind
+  if (kind.startsWith('via:')) return { via: kind.slice('via:'.length) }
+  if (kind.startsWith('user:')) return { user_field: kind.slice('user:'.length) }
+  return kind
+}
+
+/** The user fields a scope may name: `[{id, label}]`. */
+export function userFields(def) {
+  return (def?.fields ?? []).filter((f) => f.type === 'user')
 }
 
 /** The link fields a scope may go through: `[{id, label, form}]` of the form's links. */
