@@ -343,3 +343,19 @@ fn related_lists_pools_and_web_forms_are_checked_against_the_forms_they_name() {
         ]
     );
 }
+
+#[test]
+fn a_connectors_fixture_answers_each_key_once() {
+    let problems = check_broken("app.json", |app| {
+        let fixture = &mut app["connectors"]["business_registry"]["provider"]["fixture"];
+        fixture[1]["credit_code"] = fixture[0]["credit_code"].clone();
+        fixture[2].as_object_mut().unwrap().remove("credit_code");
+    });
+    assert_eq!(
+        problems,
+        [
+            "app.json: /connectors/business_registry/provider/fixture/1/credit_code: `91310115MA1H7XKQ2N` answers twice",
+            "app.json: /connectors/business_registry/provider/fixture/2/credit_code: each record holds its key `credit_code` as text",
+        ]
+    );
+}

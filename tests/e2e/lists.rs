@@ -237,3 +237,34 @@ async fn ties_follow_the_last_keys_direction_and_page_through_once() {
         }
     }
 }
+
+#[actix_web::test]
+async fn a_list_field_is_filtered_by_a_value_it_holds() {
+    for url in databases().await {
+        let (engine, token) = crm(&url).await;
+        let app = start(engine).await;
+        let t = Some(token.as_str());
+        for (name, tags) in [("Tagged A", json!(["vip", "key account"])), ("Tagged B", json!(["vip"])), ("Tagged C", json!(["partner"]))] {
+            let create =
+                TestRequest::post().uri("/api/apps/crm/forms/account/records").set_json(json!({"data": {"name": name, "tags": tags}}));
+            assert_eq!(call(&app, create, t).await.0, StatusCode::CREATED, "{url}");
+        }
+        let listed = |filter: Value| {
+            let app = &app;
+            let uri = list_uri("account", &[("filter", &filter.to_string()), ("sort", "name")]);
+            async move { call(app, TestRequest::get().uri(&uri), t).await }
+        };
+        let (status, page) = listed(json!({"tags": {"has": "vip"}})).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {page}");
+        assert_eq!(names(&page), ["Tagged A", "Tagged B"], "{url}");
+        let (_, page) = listed(json!({"tags": {"has": "key account"}})).await;
+        assert_eq!(names(&page), ["Tagged A"], "{url}: a tag with a space");
+        let (_, page) = listed(json!({"tags": {"has": "vi"}})).await;
+        assert_eq!(names(&page), Vec::<String>::new(), "{url}: whole values only");
+        // Only lists take `has`, and only one value.
+        let (status, body) = listed(json!({"name": {"has": "Tagged A"}})).await;
+        assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("malformed")), "{url}: {body}");
+        let (status, _) = listed(json!({"tags": {"has": ["vip"]}})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}");
+    }
+}

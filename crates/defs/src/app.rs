@@ -57,6 +57,34 @@ pub struct App {
     /// Roles whose holders may change this app's definitions and publish them, besides admins.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub builders: Vec<String>,
+    /// Outside services rules ask with `connector(id, key)`, by id (a business registry asked
+    /// for a company by its credit code).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub connectors: std::collections::BTreeMap<String, Connector>,
+}
+
+/// The most records a connector's fixture may hold.
+pub const MAX_FIXTURE_RECORDS: usize = 10_000;
+
+/// An outside service that answers one record for a key, and where its answers come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Connector {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<Label>,
+    /// The member of each answer that the key is matched against (`credit_code`).
+    pub key: String,
+    /// Who answers.
+    pub provider: Provider,
+}
+
+/// Who answers a connector's questions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Provider {
+    /// The records kept here: for demos, tests and sites without a network. Each is an object
+    /// holding the connector's `key`.
+    Fixture(Vec<serde_json::Map<String, serde_json::Value>>),
 }
 
 /// The icons an app may show beside its name: names of the UI's icon set (Element Plus).

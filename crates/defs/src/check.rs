@@ -66,6 +66,26 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
         }
     }
 
+    for (id, connector) in &defs.app.connectors {
+        let crate::Provider::Fixture(records) = &connector.provider;
+        if !is_identifier(id) {
+            at(&app_file, format!("/connectors/{id}"), "a connector id is snake_case".into());
+        }
+        if records.len() > crate::MAX_FIXTURE_RECORDS {
+            let message = format!("a fixture holds at most {} records", crate::MAX_FIXTURE_RECORDS);
+            at(&app_file, format!("/connectors/{id}/provider/fixture"), message);
+        }
+        let mut keys = HashSet::new();
+        for (r, record) in records.iter().enumerate() {
+            let pointer = format!("/connectors/{id}/provider/fixture/{r}/{}", connector.key);
+            match record.get(&connector.key).and_then(|k| k.as_str()) {
+                None => at(&app_file, pointer, format!("each record holds its key `{}` as text", connector.key)),
+                Some(key) if !keys.insert(key) => at(&app_file, pointer, format!("`{key}` answers twice")),
+                Some(_) => {}
+            }
+        }
+    }
+
     for (b, role) in defs.app.builders.iter().enumerate() {
         if !roles.contains(role.as_str()) {
             at(&app_file, format!("/builders/{b}"), format!("no role `{role}` in app.json"));

@@ -21,7 +21,9 @@ mod scenario;
 mod schema;
 mod seed;
 
-pub use app::{App, AppIcon, Company, Department, IndexSettings, Language, NavGroup, Role, Schedule};
+pub use app::{
+    App, AppIcon, Company, Connector, Department, IndexSettings, Language, MAX_FIXTURE_RECORDS, NavGroup, Provider, Role, Schedule,
+};
 pub use bundle::{Bundle, BundleError, MAX_BUNDLE_FILES, MAX_BUNDLE_UNZIPPED_BYTES, Manifest};
 pub use canonical::to_canonical_json;
 pub use dashboard::{Dashboard, DashboardFilter, FilterInput, Tile};

@@ -103,6 +103,17 @@ pub struct Measure {
     /// zero gives no value.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub calc: Option<String>,
+    /// How the figure reads; a plain number without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<MeasureFormat>,
+}
+
+/// How a measure's figure reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MeasureFormat {
+    /// A ratio shown as a percentage: 0.25 reads 25%.
+    Percent,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -169,7 +169,8 @@ impl<'a> FilterParser<'a> {
             let at = format!("{path}/{op}");
             self.spend(1, arg.as_array().map_or(1, Vec::len), &at)?;
             let scalar = |v: &Value| -> Result<Scalar, EngineError> {
-                let kind = kind.ok_or_else(|| EngineError::malformed_at(&at, format!("`{name}` holds a list; only is_null applies")))?;
+                let kind =
+                    kind.ok_or_else(|| EngineError::malformed_at(&at, format!("`{name}` holds a list; only has and is_null apply")))?;
                 scalar_of(v, kind).ok_or_else(|| EngineError::malformed_at(&at, format!("expected {} for `{name}`", describe(kind))))
             };
             let list = |v: &Value| -> Result<Vec<Scalar>, EngineError> {
@@ -188,6 +189,16 @@ impl<'a> FilterParser<'a> {
                 "gte" => cmp(CmpOp::Gte)?,
                 "lt" => cmp(CmpOp::Lt)?,
                 "lte" => cmp(CmpOp::Lte)?,
+                "has" => match (kind, arg, &target) {
+                    (None, Value::String(value), Target::Field { name, .. }) => Filter::Has { field: name.clone(), value: value.clone() },
+                    (None, _, _) => return Err(EngineError::malformed_at(&at, "`has` takes one value of the list")),
+                    _ => {
+                        return Err(EngineError::malformed_at(
+                            &at,
+                            format!("`has` applies to list fields (tags, multi-select), not `{name}`"),
+                        ));
+                    }
+                },
                 "contains" | "starts_with" if kind != Some(ColumnKind::Text) => {
                     return Err(EngineError::malformed_at(&at, format!("`{op}` applies to text fields only")));
                 }
@@ -206,7 +217,9 @@ impl<'a> FilterParser<'a> {
                 _ => {
                     return Err(EngineError::malformed_at(
                         &at,
-                        format!("unknown operator `{op}` (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null)"),
+                        format!(
+                            "unknown operator `{op}` (eq, ne, gt, gte, lt, lte, in, nin, contains, starts_with, between, is_null, has)"
+                        ),
                     ));
                 }
             });

@@ -285,6 +285,9 @@ impl Engine {
                 let role = if c.role == Role::Dimension { "dimension" } else { "measure" };
                 let label = labels.get(&c.id).map_or_else(|| json!(c.id), |l| json!(l));
                 let mut column = json!({"id": c.id, "role": role, "label": label});
+                if let Some(format) = report.measures.iter().find(|m| m.id == c.id).and_then(|m| m.format) {
+                    column["format"] = json!(format);
+                }
                 let dimension = report.dimensions.iter().find(|d| d.id == c.id && d.bucket.is_none());
                 if let Some(options) = dimension.and_then(|d| select_options(loaded, &report.source, &d.field)) {
                     column["values"] = Value::Object(options.iter().map(|o| (o.value.clone(), json!(o.label))).collect());

@@ -193,6 +193,7 @@ fn aggregate_report(rollup: &Rollup, ids: &[String]) -> Report {
             times: None,
             filter: Map::new(),
             calc: None,
+            format: None,
         }],
         having: Map::new(),
         sort: Vec::new(),

@@ -284,11 +284,26 @@ impl CompiledForm {
         }
     }
 
-    /// Rounds every decimal and currency value (child rows too) to its field's scale, and turns
-    /// decimal text (`"0.10"`) into numbers; see [`crate::decimal`]. Runs on every save before
-    /// validation, which refuses what is no decimal or beyond the exact bound.
-    pub fn normalise_decimals(&self, data: &mut Map<String, Value>) {
+    /// Puts values in the form they are stored in. Runs on every save before validation.
+    /// - Every decimal and currency value (child rows too) is rounded to its field's scale, and
+    ///   decimal text (`"0.10"`) becomes a number; see [`crate::decimal`]. Validation refuses
+    ///   what is no decimal or beyond the exact bound.
+    /// - Text takes its type's canonical form ([`crate::FieldType::canonical`]: a phone number's digits,
+    ///   an e-mail in lower case).
+    /// - The text of a duplicate key is trimmed, its runs of spaces made one, and full-width
+    ///   letters, digits, signs and spaces made half-width, so `ＡＢＣ　公司 ` and `ABC 公司` are one
+    ///   key.
+    pub fn normalise(&self, data: &mut Map<String, Value>) {
         crate::decimal::normalise(&self.def.fields, data);
+        for field in &self.def.fields {
+            let Some(Value::String(text)) = data.get_mut(&field.id) else { continue };
+            if let Some(canonical) = crate::field_types::field_type(&field.kind).canonical(text) {
+                *text = canonical;
+            }
+            if self.def.dedupe.iter().any(|key| key.contains(&field.id)) {
+                *text = key_text(text);
+            }
+        }
     }
 
     /// Every error of `data` against the form, each with its pointer. Empty means valid.
@@ -368,9 +383,56 @@ fn collect_links(fields: &[Field], data: &Map<String, Value>, base: &str, out: &
     }
 }
 
+/// The text of a duplicate key as stored: trimmed, runs of whitespace one space, full-width
+/// ASCII (U+FF01–U+FF5E) and the ideographic space half-width.
+fn key_text(text: &str) -> String {
+    let folded: String = text
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            c => c,
+        })
+        .collect();
+    folded.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn phones_emails_and_duplicate_keys_are_stored_in_one_form() {
+        let form: defs::Form = serde_json::from_value(serde_json::json!({
+            "label": "Account",
+            "fields": [
+                {"id": "name", "type": "text", "label": "Name"},
+                {"id": "note", "type": "text", "label": "Note"},
+                {"id": "phone", "type": "phone", "label": "Phone"},
+                {"id": "email", "type": "email", "label": "Email"}
+            ],
+            "dedupe": [["name"], ["phone"]]
+        }))
+        .unwrap();
+        let compiled = CompiledForm::compile("account", &form).unwrap();
+        let mut data = serde_json::json!({
+            "name": "  ＡＢＣ　Trading   有限公司（深圳） ",
+            "note": "  ＡＢＣ  ",
+            "phone": "+86 139-1234 (5678)",
+            "email": " Li.Wei@Example.COM "
+        })
+        .as_object()
+        .cloned()
+        .unwrap();
+        compiled.normalise(&mut data);
+        assert_eq!(data["name"], "ABC Trading 有限公司(深圳)", "a key's text: trimmed, one space, half-width");
+        assert_eq!(data["note"], "  ＡＢＣ  ", "text outside any key is kept as typed");
+        assert_eq!(data["phone"], "+8613912345678");
+        assert_eq!(data["email"], "li.wei@example.com");
+        let mut odd = serde_json::json!({"phone": "call me"}).as_object().cloned().unwrap();
+        compiled.normalise(&mut odd);
+        assert_eq!(odd["phone"], "call me", "left for validation to refuse");
+    }
 
     #[test]
     fn a_problem_quotes_a_huge_value_only_in_part() {

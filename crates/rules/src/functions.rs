@@ -319,6 +319,13 @@ pub const FUNCTIONS: &[Function] = &[
         group: "records",
         doc: "The next of `members` for the named `pool`, in turn across every save and server: for `assign` rules.",
     },
+    Function {
+        name: "connector",
+        call: "connector(id, key)",
+        returns: "map or ()",
+        group: "records",
+        doc: "What the app's connector `id` (`connectors` in `app.json`: a business registry, say) answers for `key`, as a map; `()` when it knows nothing of it.",
+    },
 ];
 
 /// The reference of the platform functions, as `docs/rule-functions.md` holds it.
@@ -396,6 +403,9 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
                 .map(|rows| rows.iter().map(dynamic).collect())
         });
     }
+    engine.register_fn("connector", |id: &str, key: &str| -> Fallible<Dynamic> {
+        host_call(|host, _| host.connector(id, key)).map(|found| found.as_ref().map(dynamic).unwrap_or(Dynamic::UNIT))
+    });
     engine.register_fn("round_robin", |pool: &str, members: Array| -> Fallible<String> {
         let members: Vec<String> = members.into_iter().filter_map(|m| m.into_string().ok()).collect();
         if members.is_empty() {

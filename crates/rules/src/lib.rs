@@ -40,6 +40,10 @@ pub trait Host: Send + Sync {
     fn find(&self, form: &str, filter: Value, limit: u64, read_as: ReadAs) -> Result<Vec<Value>, String>;
     /// The next member of `members` for the rotation `pool`, fair across calls and restarts.
     fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String>;
+    /// The answer of the app's connector `id` for `key`, if it has one.
+    fn connector(&self, id: &str, _key: &str) -> Result<Option<Value>, String> {
+        Err(format!("connector `{id}` is not available here"))
+    }
 }
 
 /// What a script sees besides its own code.

@@ -2,7 +2,7 @@
 //! expressions for each backend. Field values are read from the JSON `data` column with the
 //! same expression text that the indexes are built on, so the planner can use them.
 
-use sea_orm::sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SelectStatement, SimpleExpr};
+use sea_orm::sea_query::{Alias, BinOper, Cond, Condition, Expr, ExprTrait, Func, LikeExpr, SelectStatement, SimpleExpr};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::connect::Backend;
@@ -88,6 +88,11 @@ pub enum Filter {
     },
     Between(Target, Scalar, Scalar),
     IsNull(Target, bool),
+    /// The list field `field` (tags, a multi-select) holds `value`.
+    Has {
+        field: String,
+        value: String,
+    },
     /// The link field `field` names a live record of `table` that matches `filter`.
     Link {
         field: String,
@@ -226,6 +231,23 @@ pub(crate) fn filter_cond(backend: Backend, table: &FormTable, filter: &Filter) 
         Filter::IsNull(target, is_null) => {
             let e = target_expr(backend, table, target);
             Cond::all().add(if *is_null { e.is_null() } else { e.is_not_null() })
+        }
+        Filter::Has { field, value } => {
+            // Lists are kept in `data` only; field ids are snake_case (stripped again here).
+            let name: String = field.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let value = Expr::val(value.clone());
+            Cond::all().add(match backend {
+                Backend::Sqlite => {
+                    let items = Func::cust("json_each").arg(Expr::col("data")).arg(format!("$.{name}"));
+                    let mut one = sea_orm::sea_query::Query::select();
+                    one.expr(Expr::val(1)).from_function(items, "item").and_where(Expr::cust("\"item\".\"value\"").eq(value));
+                    Expr::exists(one)
+                }
+                // A JSON array contains a JSON string: the value as `jsonb`.
+                Backend::Postgres => {
+                    Expr::cust(format!("(data->'{name}')")).binary(BinOper::Custom("@>"), Func::cust("to_jsonb").arg(value.cast_as("text")))
+                }
+            })
         }
         Filter::Link { field, table: target, filter } => {
             let mut sub = sea_orm::sea_query::Query::select();

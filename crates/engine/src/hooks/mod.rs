@@ -280,6 +280,12 @@ impl Engine {
                 let turn = store::next_counter(tx, &format!("round_robin:{}:{pool}", loaded.id())).await.map_err(|e| e.to_string())?;
                 Ok(json!(members[((turn - 1) as usize) % members.len()]))
             }
+            HostRequest::Connector { id, key } => {
+                let connector = loaded.defs.app.connectors.get(&id).ok_or_else(|| format!("no connector `{id}` in app.json"))?;
+                let defs::Provider::Fixture(records) = &connector.provider;
+                let found = records.iter().find(|r| r.get(&connector.key).and_then(Value::as_str) == Some(key.as_str()));
+                Ok(found.map_or(Value::Null, |r| Value::Object(r.clone())))
+            }
         }
     }
 }
@@ -346,7 +352,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
     let run = |kind: HookKind| hooks.iter().filter(move |h| h.on == kind);
     // Rules compute with the figures as stored (decimal text from a client read as numbers);
     // what they compute is rounded again before validation.
-    rt.compiled.normalise_decimals(&mut input.record);
+    rt.compiled.normalise(&mut input.record);
 
     if creating {
         for (field, e) in &exprs.defaults {
@@ -397,7 +403,7 @@ fn prepare(app: &LoadedApp, form: &str, mut input: Input, host: Arc<dyn Host>) -
         }
     }
     input.record.remove("id");
-    rt.compiled.normalise_decimals(&mut input.record);
+    rt.compiled.normalise(&mut input.record);
     errors.extend(rt.compiled.validate(&Value::Object(input.record.clone())));
     if errors.is_empty() {
         // Validation rules may assume a well-typed record.

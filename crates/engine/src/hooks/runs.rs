@@ -115,6 +115,7 @@ pub(super) enum HostRequest {
     Lookup { form: String, id: String, read_as: ReadAs },
     Find { form: String, filter: Value, limit: u64, read_as: ReadAs },
     RoundRobin { pool: String, members: Vec<String> },
+    Connector { id: String, key: String },
 }
 
 pub(super) type Reply = sync_channel::Sender<Result<Value, String>>;
@@ -145,6 +146,10 @@ impl<A: Ask + Send + Sync> Host for Asking<A> {
     fn round_robin(&self, pool: &str, members: &[String]) -> Result<String, String> {
         let chosen = self.0.ask(HostRequest::RoundRobin { pool: pool.to_owned(), members: members.to_vec() })?;
         Ok(chosen.as_str().unwrap_or_default().to_owned())
+    }
+    fn connector(&self, id: &str, key: &str) -> Result<Option<Value>, String> {
+        let found = self.0.ask(HostRequest::Connector { id: id.to_owned(), key: key.to_owned() })?;
+        Ok((!found.is_null()).then_some(found))
     }
 }
 

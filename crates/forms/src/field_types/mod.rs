@@ -65,6 +65,8 @@ const DATE_OPERATORS: &[&str] = &[
 ];
 /// Lists and objects are only tested for presence.
 const OPAQUE_OPERATORS: &[&str] = &["is_null"];
+/// A list of values (tags, a multi-select): whether it holds one.
+pub(crate) const LIST_OPERATORS: &[&str] = &["is_null", "has"];
 
 /// One kind of field, with every facet the platform reads from it.
 pub trait FieldType: Sync {
@@ -103,6 +105,12 @@ pub trait FieldType: Sync {
     /// (`<field>.<part>`), as a region's `province`.
     fn parts(&self) -> &'static [&'static str] {
         &[]
+    }
+    /// The stored form of a text value, when the type has one (a phone number's digits, an
+    /// e-mail address in lower case): what is saved, so a duplicate key compares like with like.
+    /// `None` keeps the value as typed (and validation judges it).
+    fn canonical(&self, _text: &str) -> Option<String> {
+        None
     }
     /// Whether the value is a date or instant: date buckets and relative dates apply.
     fn date_like(&self) -> bool {

@@ -60,6 +60,9 @@ impl FieldType for Multiselect {
     fn column(&self) -> Column {
         Column::Opaque
     }
+    fn operators(&self) -> &'static [&'static str] {
+        super::LIST_OPERATORS
+    }
     fn parse_text(&self, field: &Field, text: &str) -> Result<Value, String> {
         Ok(json!(list(text).map(|t| choice(field, t)).collect::<Result<Vec<_>, _>>()?))
     }
@@ -85,6 +88,9 @@ impl FieldType for Tags {
     }
     fn column(&self) -> Column {
         Column::Opaque
+    }
+    fn operators(&self) -> &'static [&'static str] {
+        super::LIST_OPERATORS
     }
     fn parse_text(&self, _field: &Field, text: &str) -> Result<Value, String> {
         Ok(json!(list(text).collect::<Vec<_>>()))

@@ -54,6 +54,10 @@ impl FieldType for Email {
     fn schema(&self, field: &Field) -> Value {
         json!({"type": "string", "format": "email", "maxLength": field.max_length.unwrap_or(254)})
     }
+    /// Trimmed and in lower case: mail systems treat addresses alike whatever their case.
+    fn canonical(&self, text: &str) -> Option<String> {
+        Some(text.trim().to_lowercase())
+    }
     fn widget(&self) -> Option<&'static str> {
         Some("EmailWidget")
     }
@@ -72,6 +76,16 @@ impl FieldType for Phone {
     }
     fn schema(&self, _field: &Field) -> Value {
         json!({"type": "string", "pattern": "^\\+?[0-9][0-9 ()\\-]{2,31}$"})
+    }
+    /// Its digits, after a leading `+` if any: `139 1234-5678` and `13912345678` are one number.
+    /// Anything but digits, spaces, dashes, dots and brackets is left for validation to refuse.
+    fn canonical(&self, text: &str) -> Option<String> {
+        let text = text.trim();
+        if !text.chars().all(|c| c.is_ascii_digit() || " ()-.+".contains(c)) || text.rfind('+').is_some_and(|i| i > 0) {
+            return None;
+        }
+        let digits: String = text.chars().filter(char::is_ascii_digit).collect();
+        Some(if text.starts_with('+') { format!("+{digits}") } else { digits })
     }
     fn widget(&self) -> Option<&'static str> {
         Some("PhoneWidget")

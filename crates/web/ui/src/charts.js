@@ -49,7 +49,9 @@ export function kindOf(tile) {
 export const columnLabel = (column) => label(column?.label, column?.id ?? '')
 
 /** A measure as shown in tooltips, tables and KPIs. */
-export const measureText = (value) => formatNumber(value, { maxFraction: 2 })
+/** A measure's figure as it reads: a `percent` measure's ratio (0.25) as 25%. */
+export const measureText = (value, column) =>
+  column?.format === 'percent' && typeof value === 'number' ? `${formatNumber(value * 100, { maxFraction: 1 })}%` : formatNumber(value, { maxFraction: 2 })
 
 /**
  * A dimension value as a category name: the option's label when the column is a select field
@@ -111,7 +113,9 @@ export function chartOption(kind, result) {
   const rows = result?.rows ?? []
   if (!x || !ys.length) return null
   if (kind === 'map') return provinceMapOption(x, ys[0], rows)
-  const tooltip = { valueFormatter: (v) => measureText(v), confine: true }
+  const tooltip = { valueFormatter: (v) => measureText(v, ys[0]), confine: true }
+  // Each series reads its own measure's way (a rate as a percentage).
+  const reads = (measure) => ({ tooltip: { valueFormatter: (v) => measureText(v, measure) } })
 
   if (kind === 'pie' || kind === 'funnel') {
     const raw = rawValues(rows, x)
@@ -148,6 +152,7 @@ export function chartOption(kind, result) {
           name: ys.length > 1 ? `${name} · ${columnLabel(measure)}` : name,
           // Bars split into series stack: the parts of one category add up to its whole.
           ...(kind === 'bar' ? { stack: measure.id } : {}),
+          ...reads(measure),
           data: categories.map((c) =>
             point(sums.get(`${c}\u0000${name}`) ?? null, { [x.id]: rawCategories.get(c), [series.id]: rawNames.get(name) }, measure),
           ),
@@ -160,6 +165,7 @@ export function chartOption(kind, result) {
       seriesList.push({
         type: kind,
         name: columnLabel(measure),
+        ...reads(measure),
         data: categories.map((c) => point(sums.get(c) ?? null, { [x.id]: rawCategories.get(c) }, measure)),
       })
     }
@@ -170,7 +176,8 @@ export function chartOption(kind, result) {
     legend: legend ? { type: 'scroll', top: 0 } : undefined,
     grid: { left: 8, right: 16, top: legend ? 36 : 12, bottom: 8 },
     xAxis: { type: 'category', data: categories, axisLabel: { hideOverlap: true } },
-    yAxis: { type: 'value', axisLabel: { formatter: (v) => formatCompact(v) } },
+    // An axis of rates only reads in percent.
+    yAxis: { type: 'value', axisLabel: { formatter: (v) => (ys.every((m) => m.format === 'percent') ? measureText(v, ys[0]) : formatCompact(v)) } },
     series: seriesList.map((s) => (kind === 'line' ? { ...s, connectNulls: true } : s)),
   }
 }

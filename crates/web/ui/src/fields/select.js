@@ -109,7 +109,8 @@ export default {
     widget: choice('MultiselectWidget', true),
     display: ChoiceDisplay,
     column: 'opaque',
+    operators: ['has', 'is_null'],
     format: (v, field) => (Array.isArray(v) ? joinList(v.map((x) => optionLabel(field, x))) : ''),
   },
-  tags: { widget: TagsWidget, column: 'opaque', format: (v) => (Array.isArray(v) ? joinList(v) : '') },
+  tags: { widget: TagsWidget, column: 'opaque', operators: ['has', 'is_null'], format: (v) => (Array.isArray(v) ? joinList(v) : '') },
 }
