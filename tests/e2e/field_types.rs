@@ -56,7 +56,7 @@ async fn admins_read_every_field_type_with_its_facets_and_properties() {
         let date = of("date");
         assert_eq!((date["date_like"].as_bool(), date["groupable"].as_bool()), (Some(true), Some(true)));
         assert!(date["operators"].as_array().unwrap().contains(&json!("last_n_days")));
-        assert_eq!((&of("tags")["operators"], &of("tags")["groupable"]), (&json!(["is_null"]), &json!(false)));
+        assert_eq!((&of("tags")["operators"], &of("tags")["groupable"]), (&json!(["is_null", "has"]), &json!(false)));
 
         // The properties' schemas refer to the definitions sent beside them, and nothing else.
         let mut found = Vec::new();

@@ -466,7 +466,7 @@ async fn a_dashboard_runs_its_tiles_with_its_filters_as_the_viewer_may_see_them(
         let (status, board) = call(&app, TestRequest::get().uri(&uri(r#"{"owner": ["rep1"]}"#)), t).await;
         assert_eq!(status, StatusCode::OK, "{url}: {board}");
         let tiles = board["tiles"].as_array().unwrap();
-        assert_eq!(tiles.len(), 5, "{url}");
+        assert_eq!(tiles.len(), 6, "{url}");
         // Each tile equals its report run alone with the same condition.
         for tile in tiles {
             let report = tile["report"].as_str().unwrap();

@@ -114,6 +114,8 @@ pub(crate) fn view_for(app: &LoadedApp, actor: &Actor, awaiting: &[String]) -> V
         forms.insert(id.clone(), value);
     }
     let mut definition = app.defs.app.clone();
+    // What connectors answer is for rules, read with the app's authority, not for every reader.
+    definition.connectors.clear();
     for group in &mut definition.navigation {
         group.forms.retain(|f| readable.contains(f));
     }

@@ -109,7 +109,7 @@ impl Engine {
                     }
                 }
             }
-            report.records.insert(part.form.clone(), created);
+            *report.records.entry(part.form.clone()).or_default() += created;
         }
         store::set_meta(&tx, &marker, &crate::time::now()).await?;
         turn.commit(tx).await?;
