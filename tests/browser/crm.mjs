@@ -3,7 +3,7 @@
 // rep1 finds the lead in the pool, claims it, follows the lead flow (contact → qualify →
 // convert: the account of that name is reused, not made again), drags the new deal across the
 // opportunity board to won, finds it and the new contact in the account's related lists, and
-// sees the deal reminders on the notification bell. Then a sales manager assigns a pool lead to
+// sees the stalled-deal reminder of the nightly run on the notification bell. Then a sales manager assigns a pool lead to
 // rep2 from its record page, and a web form with a wrong e-mail address is refused at the field.
 // Each outcome is checked through the API too.
 //
@@ -17,7 +17,7 @@
 // CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure.
 import { join } from 'node:path'
-import { BASE, SHOTS, apiCall, check, dragByMouse, eventually, finish, page, signIn, step } from './harness.mjs'
+import { BASE, SHOTS, apiCall, check, dragByMouse, eventually, finish, page, signIn, signOut, step } from './harness.mjs'
 
 const APP = 'crm'
 const stamp = Date.now().toString(36)
@@ -44,16 +44,6 @@ async function list(form, filter, limit = 100) {
   return body
 }
 
-/** Signs whoever is in out, leaving the browser a visitor's. */
-async function signOut() {
-  await page.goto(`${BASE}/`)
-  await page.locator('[data-login-submit], [data-nav]').first().waitFor()
-  if (await page.locator('[data-nav]').count()) {
-    await page.click('[data-user-menu]')
-    await page.locator('[data-logout]').click()
-    await page.locator('[data-login-submit]').waitFor()
-  }
-}
 
 /** Types into the input of field `id` on a record page or the web form. */
 async function fillField(id, value) {
@@ -297,10 +287,15 @@ await step("a related list's New starts a record linked to the account", async (
   await eventually(async () => (await page.locator('[data-field="account"]').textContent()).includes(account.data.name), 'the account is not filled in')
 })
 
-await step("rep1's notification bell shows the deal reminders", async () => {
+await step("the nightly stalled-deal run reminds rep1, whose bell shows it", async () => {
+  // An admin runs the nightly schedule now (the demo's deals are up to three weeks old).
+  await signIn('admin')
+  const ran = await apiCall('POST', `/api/apps/${APP}/schedules/stalled_deals/run`)
+  check(ran.status === 200 && ran.body.ran === 'stalled_deals', `the schedule answered ${ran.status}`)
+  await signIn('rep1')
   const inbox = (await apiCall('GET', '/api/notifications?limit=20')).body
-  const reminder = inbox.items.find((n) => n.message.form === 'opportunity' && n.message.timer === 'past_close_date')
-  check(reminder, 'rep1 has no deal reminder')
+  const reminder = inbox.items.find((n) => n.message.text.includes('14 天无进展'))
+  check(reminder, 'rep1 has no stalled-deal reminder')
   await page.goto(`${BASE}/#/${APP}`)
   await page.locator('[data-bell]').waitFor()
   await page.click('[data-bell]')

@@ -119,11 +119,8 @@ export async function answerTo(method, part, action) {
   return response
 }
 
-/**
- * Signs `username` in on the login page — signing whoever is in out first — trying each of
- * `passwords` (`--demo` gives the demo password; a server set up otherwise, `admin-pass`).
- */
-export async function signIn(username, passwords = ['demo', 'admin-pass']) {
+/** Signs whoever is in out, leaving the browser on the login page as a visitor. */
+export async function signOut() {
   await page.goto(`${BASE}/`)
   await page.locator('[data-login-submit], [data-nav]').first().waitFor()
   if (await page.locator('[data-nav]').count()) {
@@ -131,6 +128,14 @@ export async function signIn(username, passwords = ['demo', 'admin-pass']) {
     await page.locator('[data-logout]').click()
     await page.locator('[data-login-submit]').waitFor()
   }
+}
+
+/**
+ * Signs `username` in on the login page — signing whoever is in out first — trying each of
+ * `passwords` (`--demo` gives the demo password; a server set up otherwise, `admin-pass`).
+ */
+export async function signIn(username, passwords = ['demo', 'admin-pass']) {
+  await signOut()
   for (const password of passwords) {
     await page.fill('input[name="username"]', username)
     await page.fill('input[name="password"]', password)

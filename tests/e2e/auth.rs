@@ -93,6 +93,7 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps", "get"),
             ("/api/apps/{app}", "get"),
             ("/api/apps/{app}/forms/{form}/schema", "get"),
+            ("/api/apps/{app}/schedules/{schedule}/run", "post"),
             ("/api/field-types", "get"),
             ("/api/chart-kinds", "get"),
             ("/api/rule-functions", "get"),

@@ -48,3 +48,31 @@ async fn every_schedule_of_the_crm_succeeds_for_a_month_over_the_demo_data() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[actix_web::test]
+async fn a_builder_runs_a_schedule_now_over_demo_data_that_has_a_past() {
+    for url in e2e::databases().await {
+        let (engine, admin) = e2e::crm(&url).await;
+        engine.seed("crm", "demo").await.expect("demo");
+        let rep = engine.login("rep1", "demo").await.unwrap().token;
+        let app = e2e::start(engine).await;
+        // The demo's deals are up to three weeks old (`age_days`), so some are stalled.
+        let uri = format!("/api/apps/crm/forms/opportunity/records?count=true&filter={}", e2e::url_encode(r#"{"created_at": {"lt": "2026-12-01"}}"#));
+        let cutoff = (chrono::Utc::now() - chrono::Duration::days(14)).format("%Y-%m-%d").to_string();
+        let uri = uri.replace("2026-12-01", &cutoff);
+        let (_, old) = e2e::call(&app, actix_web::test::TestRequest::get().uri(&uri), Some(&admin)).await;
+        assert!(old["total"]["records"].as_u64().unwrap() > 0, "{url}: {old}");
+
+        let run = |token: &str, schedule: &str| {
+            let (app, token, uri) = (&app, token.to_owned(), format!("/api/apps/crm/schedules/{schedule}/run"));
+            async move { e2e::call(app, actix_web::test::TestRequest::post().uri(&uri), Some(&token)).await }
+        };
+        assert_eq!(run(&rep, "stalled_deals").await.0, actix_web::http::StatusCode::FORBIDDEN, "{url}");
+        assert_eq!(run(&admin, "nightly_nothing").await.0, actix_web::http::StatusCode::NOT_FOUND, "{url}");
+        let (status, ran) = run(&admin, "stalled_deals").await;
+        assert_eq!((status, ran["ran"].as_str()), (actix_web::http::StatusCode::OK, Some("stalled_deals")), "{url}: {ran}");
+        let (_, inbox) = e2e::call(&app, actix_web::test::TestRequest::get().uri("/api/notifications"), Some(&rep)).await;
+        let stalled = inbox["items"].as_array().unwrap().iter().filter(|n| n["message"]["text"].as_str().unwrap_or("").contains("14 天无进展")).count();
+        assert!(stalled > 0, "{url}: rep1 was not reminded of a stalled deal: {inbox}");
+    }
+}

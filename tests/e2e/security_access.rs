@@ -414,6 +414,7 @@ fn fill(path: &str, quote: &str, task: &str, import: &str) -> String {
             "username" => "rep1",
             "department" => "sales",
             "token" => "no-such-token",
+            "schedule" => "stalled_deals",
             other => panic!("the walk has no value for the parameter `{other}` of {path}: add one"),
         };
         out.push_str(value);

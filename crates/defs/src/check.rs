@@ -164,6 +164,11 @@ pub(crate) fn cross_references(defs: &AppDefs) -> Vec<Diagnostic> {
                 }
             }
             check_generators(defs, seed, &form.fields, &part.fields, &format!("/forms/{s}/fields"), &file, &mut at);
+            if let Some([least, most]) = part.age_days
+                && (least > most || most > 36_500)
+            {
+                at(&file, format!("/forms/{s}/age_days"), "from the fewest days to the most, at most 36,500 (a hundred years)".into());
+            }
         }
     }
     out.extend(crate::report::cross_references(defs));

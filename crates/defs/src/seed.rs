@@ -46,6 +46,10 @@ pub struct SeedForm {
     pub owners: Vec<String>,
     /// Generators by field id, evaluated in order (a template may use earlier fields).
     pub fields: IndexMap<String, Generator>,
+    /// How many days old each record is, at random in this range: its creation, last change
+    /// and history are set back, so demo data has a past (a deal untouched for weeks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub age_days: Option<[u32; 2]>,
 }
 
 /// How one field's value is made.

@@ -12,8 +12,9 @@ use croner::Cron;
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::audit::Subject;
 use crate::command::Cmd;
-use crate::{Actor, Engine, EngineError, LoadedApp, dated, time};
+use crate::{Actor, AppId, Engine, EngineError, LoadedApp, dated, time};
 
 /// A claimed job whose server died is taken over after this long.
 const LEASE: chrono::Duration = chrono::Duration::minutes(10);
@@ -165,6 +166,20 @@ impl Engine {
         // down does not replay every missed run.
         let next = next_time(&schedule.cron, due.max(now)).ok();
         (self.run_schedule(&job.app, &schedule.rule).await, next)
+    }
+
+    /// Runs schedule `id` of `app` now, as its job would run it: for admins and the app's
+    /// builders trying a nightly rule. Its next run stays when it was.
+    pub async fn run_schedule_now(&self, actor: &Actor, app: &AppId, id: &str) -> Result<(), EngineError> {
+        let app = app.as_str();
+        let work = async {
+            self.require_builder(actor, app)?;
+            let loaded = self.app(app)?;
+            let schedule =
+                loaded.defs.app.schedules.iter().find(|s| s.id == id).ok_or_else(|| EngineError::NotFound(format!("schedule {id}")))?;
+            self.run_schedule(app, &schedule.rule).await
+        };
+        self.command(actor, Subject { action: "run_schedule", app, form: "", id }, work).await
     }
 
     async fn run_schedule(&self, app: &str, rule: &str) -> Result<(), EngineError> {

@@ -93,6 +93,11 @@ impl Engine {
                     };
                     match outcome {
                         Ok(envelope) => {
+                            if let (Some([least, most]), Ok(rt)) = (part.age_days, cmd.form(&part.form)) {
+                                let seconds = rng.i64(i64::from(least) * 86_400..=i64::from(most.max(least)) * 86_400);
+                                let at = crate::time::format(chrono::Utc::now() - chrono::Duration::seconds(seconds));
+                                store::backdate(&tx, &rt.table, &envelope.id, &at).await?;
+                            }
                             ids.entry(part.form.clone()).or_default().push(envelope.id);
                             created += 1;
                             break;

@@ -371,6 +371,12 @@ mod answers {
     }
 
     #[derive(ToSchema)]
+    pub(crate) struct ScheduleRun {
+        /// The schedule that ran.
+        ran: String,
+    }
+
+    #[derive(ToSchema)]
     pub(crate) struct MergePlan {
         moves: Vec<MergeMove>,
     }

@@ -106,3 +106,22 @@ pub async fn history(db: &impl ConnectionTrait, record_id: &str) -> Result<Vec<H
         })
         .collect()
 }
+
+/// Sets record `id` of `table` back to `at`: its creation, its last change and every version of
+/// its history. For seeds that make demo data with a past; nothing else rewrites time.
+pub async fn backdate(db: &impl ConnectionTrait, table: &crate::FormTable, id: &str, at: &str) -> Result<(), StoreError> {
+    let row = Query::update()
+        .table(sea_orm::sea_query::Alias::new(table.name.as_str()))
+        .value(sea_orm::sea_query::Alias::new("created_at"), at)
+        .value(sea_orm::sea_query::Alias::new("updated_at"), at)
+        .and_where(Expr::col("id").eq(id))
+        .to_owned();
+    db.execute(&row).await?;
+    let versions = Query::update()
+        .table(record_history::TABLE)
+        .value(record_history::CHANGED_AT, at)
+        .and_where(Expr::col(record_history::RECORD_ID).eq(id))
+        .to_owned();
+    db.execute(&versions).await?;
+    Ok(())
+}

@@ -38,7 +38,7 @@ pub use definitions::{
     latest_release, release, release_heads, releases, save_definition, set_draft,
 };
 pub use error::StoreError;
-pub use history::{HistoryEntry, LIVE_SNAPSHOT, fill_snapshot, history, insert_history, insert_history_rows};
+pub use history::{HistoryEntry, LIVE_SNAPSHOT, backdate, fill_snapshot, history, insert_history, insert_history_rows};
 pub use jobs::{Job, JobQueueDepth, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, pending_jobs};
 pub use meta::{delete_meta, get_meta, meta_with_prefix, set_meta};
 pub use outbox::{InboxItem, NOTIFY, OutboxMessage, inbox, insert_outbox, mark_read, outbox_for, undelivered_by_kind};

@@ -783,7 +783,7 @@ pub(crate) struct Publish<'a> {
 impl Engine {
     /// An app's definitions are read and changed by admins, and by the holders of the roles
     /// its `app.json` names `builders`.
-    fn require_builder(&self, actor: &Actor, app: &str) -> Result<(), EngineError> {
+    pub(crate) fn require_builder(&self, actor: &Actor, app: &str) -> Result<(), EngineError> {
         let builder = |loaded: std::sync::Arc<LoadedApp>| actor.roles_in(loaded.id()).iter().any(|r| loaded.defs.app.builders.contains(r));
         if actor.is_admin() || self.app(app).is_ok_and(builder) {
             Ok(())

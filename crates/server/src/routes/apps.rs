@@ -1,6 +1,7 @@
-//! What apps are loaded, their navigation and forms, and each form's record schema.
+//! What apps are loaded, their navigation and forms, and each form's record schema; running a
+//! schedule now.
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 
 use engine::{AppId, FormId};
 
@@ -37,4 +38,22 @@ pub(crate) async fn form_schema(
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
     Ok(HttpResponse::Ok().json(state.engine.form_schema(&caller.0, &app, &form).await?))
+}
+
+/// Runs one of the app's `schedules` now, as its job would (its next run stays when it was):
+/// for admins and the app's builders trying a nightly rule.
+#[utoipa::path(tag = "apps", params(("app" = String, Path), ("schedule" = String, Path)), responses(
+    (status = 200, description = "`{ran}`: the schedule ran", body = crate::wire::ScheduleRun),
+    (status = 403, description = "Neither an admin nor a builder of the app", body = crate::wire::ErrorBody),
+    (status = 404, description = "No such schedule", body = crate::wire::ErrorBody),
+    (status = 422, description = "Its rule failed; nothing it did was kept", body = crate::wire::ErrorBody)))]
+#[post("/api/apps/{app}/schedules/{schedule}/run")]
+pub(crate) async fn run_schedule(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, schedule) = path.into_inner();
+    state.engine.run_schedule_now(&caller.0, &app, &schedule).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ran": schedule })))
 }

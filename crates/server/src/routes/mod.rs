@@ -77,6 +77,7 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(apps::list_apps)
         .service(apps::get_app)
         .service(apps::form_schema)
+        .service(apps::run_schedule)
         .service(advice::index_advice)
         .service(advice::apply_index)
         .service(advice::drop_index)
