@@ -57,7 +57,10 @@ async fn a_builder_runs_a_schedule_now_over_demo_data_that_has_a_past() {
         let rep = engine.login("rep1", "demo").await.unwrap().token;
         let app = e2e::start(engine).await;
         // The demo's deals are up to three weeks old (`age_days`), so some are stalled.
-        let uri = format!("/api/apps/crm/forms/opportunity/records?count=true&filter={}", e2e::url_encode(r#"{"created_at": {"lt": "2026-12-01"}}"#));
+        let uri = format!(
+            "/api/apps/crm/forms/opportunity/records?count=true&filter={}",
+            e2e::url_encode(r#"{"created_at": {"lt": "2026-12-01"}}"#)
+        );
         let cutoff = (chrono::Utc::now() - chrono::Duration::days(14)).format("%Y-%m-%d").to_string();
         let uri = uri.replace("2026-12-01", &cutoff);
         let (_, old) = e2e::call(&app, actix_web::test::TestRequest::get().uri(&uri), Some(&admin)).await;
@@ -72,7 +75,12 @@ async fn a_builder_runs_a_schedule_now_over_demo_data_that_has_a_past() {
         let (status, ran) = run(&admin, "stalled_deals").await;
         assert_eq!((status, ran["ran"].as_str()), (actix_web::http::StatusCode::OK, Some("stalled_deals")), "{url}: {ran}");
         let (_, inbox) = e2e::call(&app, actix_web::test::TestRequest::get().uri("/api/notifications"), Some(&rep)).await;
-        let stalled = inbox["items"].as_array().unwrap().iter().filter(|n| n["message"]["text"].as_str().unwrap_or("").contains("14 天无进展")).count();
+        let stalled = inbox["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|n| n["message"]["text"].as_str().unwrap_or("").contains("14 天无进展"))
+            .count();
         assert!(stalled > 0, "{url}: rep1 was not reminded of a stalled deal: {inbox}");
     }
 }

@@ -285,6 +285,13 @@ pub const FUNCTIONS: &[Function] = &[
         doc: "Changes the fields `data` names on record `id` of `form`, in the save's transaction, with the app's authority.",
     },
     Function {
+        name: "webhook",
+        call: "webhook(url, event, data)",
+        returns: "nothing",
+        group: "problems and effects",
+        doc: "Queues `{event, app, data}` for an outside system at the http(s) `url`, in the outbox, written in the save's transaction and delivered after it (a mail service sending a campaign's e-mail).",
+    },
+    Function {
         name: "lookup",
         call: "lookup(form, id)",
         returns: "record or ()",
@@ -384,6 +391,13 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
     engine.register_fn("create", |form: &str, data: RhaiMap| -> Fallible<()> {
         let data = json(&Dynamic::from_map(data));
         with_current(|cur| cur.state.effects.push(Effect::Create { form: form.to_owned(), data }))
+    });
+    engine.register_fn("webhook", |url: &str, event: &str, data: RhaiMap| -> Fallible<()> {
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(format!("webhook: `{url}` is no http(s) address").into());
+        }
+        let data = json(&Dynamic::from_map(data));
+        with_current(|cur| cur.state.effects.push(Effect::Webhook { url: url.to_owned(), event: event.to_owned(), data }))
     });
     engine.register_fn("update", |form: &str, id: &str, data: RhaiMap| -> Fallible<()> {
         let data = json(&Dynamic::from_map(data));

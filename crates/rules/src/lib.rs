@@ -62,9 +62,25 @@ pub struct Input {
 /// A change a script asks for, applied by the engine in the same transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
-    Notify { user: String, text: String },
-    Create { form: String, data: Value },
-    Update { form: String, id: String, data: Value },
+    Notify {
+        user: String,
+        text: String,
+    },
+    Create {
+        form: String,
+        data: Value,
+    },
+    Update {
+        form: String,
+        id: String,
+        data: Value,
+    },
+    /// A message for an outside system, delivered to `url` from the outbox after the commit.
+    Webhook {
+        url: String,
+        event: String,
+        data: Value,
+    },
 }
 
 /// What a hook produced.

@@ -264,6 +264,18 @@ impl Engine {
                     };
                     store::insert_outbox(cmd.tx, &message).await?;
                 }
+                Effect::Webhook { url, event, data } => {
+                    let message = store::OutboxMessage {
+                        id: Uuid::now_v7().to_string(),
+                        app: cmd.app.id().to_owned(),
+                        kind: "webhook".into(),
+                        recipient: url,
+                        payload: json!({"event": event, "app": cmd.app.id(), "data": data}),
+                        created_at: time::now(),
+                        delivered_at: None,
+                    };
+                    store::insert_outbox(cmd.tx, &message).await?;
+                }
                 Effect::Create { form: target, data } => {
                     Box::pin(self.create_in(cmd.deeper(), cmd.form(&target)?, data, None)).await?;
                 }
