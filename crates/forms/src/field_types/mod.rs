@@ -368,7 +368,7 @@ mod tests {
         assert!(of(FieldKind::DATE).date_like() && of(FieldKind::DATETIME).date_like() && !of(FieldKind::TEXT).date_like());
         assert!(of(FieldKind::DATE).operators().contains(&"last_n_days") && !of(FieldKind::TEXT).operators().contains(&"period"));
         assert!(of(FieldKind::TEXT).operators().contains(&"contains") && !of(FieldKind::NUMBER).operators().contains(&"contains"));
-        assert_eq!(of(FieldKind::MULTISELECT).operators(), &["is_null"]);
+        assert_eq!(of(FieldKind::MULTISELECT).operators(), &["is_null", "has"]);
         assert!(
             of(FieldKind::SELECT).holds_options() && of(FieldKind::MULTISELECT).holds_options() && !of(FieldKind::TAGS).holds_options()
         );
