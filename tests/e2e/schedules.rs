@@ -75,12 +75,14 @@ async fn a_builder_runs_a_schedule_now_over_demo_data_that_has_a_past() {
         let (status, ran) = run(&admin, "stalled_deals").await;
         assert_eq!((status, ran["ran"].as_str()), (actix_web::http::StatusCode::OK, Some("stalled_deals")), "{url}: {ran}");
         let (_, inbox) = e2e::call(&app, actix_web::test::TestRequest::get().uri("/api/notifications"), Some(&rep)).await;
-        let stalled = inbox["items"]
+        let stalled: Vec<&serde_json::Value> = inbox["items"]
             .as_array()
             .unwrap()
             .iter()
             .filter(|n| n["message"]["text"].as_str().unwrap_or("").contains("14 天无进展"))
-            .count();
-        assert!(stalled > 0, "{url}: rep1 was not reminded of a stalled deal: {inbox}");
+            .collect();
+        assert!(!stalled.is_empty(), "{url}: rep1 was not reminded of a stalled deal: {inbox}");
+        // Each reminder opens its deal (`notify_about`).
+        assert!(stalled.iter().all(|n| n["message"]["form"] == "opportunity" && n["message"]["record"].is_string()), "{url}: {stalled:?}");
     }
 }

@@ -58,7 +58,7 @@ impl Engine {
                     let existing = store::get(&tx, &rt.table, &id).await?;
                     if let Some(owner) = existing.map(|r| r.owner).filter(|o| o != POOL_OWNER) {
                         let text = format!("A web form submission matches this {form} record: {}", Value::Object(sent));
-                        self.apply_effects(cmd, form, &id, vec![Effect::Notify { user: owner, text }]).await?;
+                        self.apply_effects(cmd, form, &id, vec![Effect::Notify { user: owner, text, about: None }]).await?;
                     }
                 }
                 Err(other) => return Err(other),

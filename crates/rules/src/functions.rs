@@ -271,6 +271,13 @@ pub const FUNCTIONS: &[Function] = &[
         doc: "Sends `text` to a user's notifications, written in the save's transaction.",
     },
     Function {
+        name: "notify_about",
+        call: "notify_about(username, text, form, id)",
+        returns: "nothing",
+        group: "problems and effects",
+        doc: "As `notify`, about record `id` of `form`, which the notification opens (a schedule's reminder about a deal).",
+    },
+    Function {
         name: "create",
         call: "create(form, data)",
         returns: "nothing",
@@ -386,7 +393,11 @@ pub(crate) fn register(engine: &mut rhai::Engine) {
         with_current(|cur| cur.state.errors.push((path, message.to_owned())))
     });
     engine.register_fn("notify", |user: &str, text: &str| -> Fallible<()> {
-        with_current(|cur| cur.state.effects.push(Effect::Notify { user: user.to_owned(), text: text.to_owned() }))
+        with_current(|cur| cur.state.effects.push(Effect::Notify { user: user.to_owned(), text: text.to_owned(), about: None }))
+    });
+    engine.register_fn("notify_about", |user: &str, text: &str, form: &str, id: &str| -> Fallible<()> {
+        let about = Some((form.to_owned(), id.to_owned()));
+        with_current(|cur| cur.state.effects.push(Effect::Notify { user: user.to_owned(), text: text.to_owned(), about }))
     });
     engine.register_fn("create", |form: &str, data: RhaiMap| -> Fallible<()> {
         let data = json(&Dynamic::from_map(data));

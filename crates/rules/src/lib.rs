@@ -62,9 +62,11 @@ pub struct Input {
 /// A change a script asks for, applied by the engine in the same transaction.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// A notification; `about` names the record it is about (form, id), when not the one saved.
     Notify {
         user: String,
         text: String,
+        about: Option<(String, String)>,
     },
     Create {
         form: String,

@@ -121,7 +121,7 @@ fn scripts_read_records_and_report_errors_and_effects() {
         .call("test", "run", &input(json!({"name": "Big", "amount": 500, "account": "a1", "items": [{"qty": 2}, {"qty": 3.5}]})), host())
         .unwrap();
     assert_eq!(out.errors, [("/amount".to_owned(), "too much for rep1".to_owned())]);
-    assert_eq!(out.effects[0], Effect::Notify { user: "manager1".into(), text: "new deal Big".into() });
+    assert_eq!(out.effects[0], Effect::Notify { user: "manager1".into(), text: "new deal Big".into(), about: None });
     assert_eq!(out.effects[1], Effect::Create { form: "activity".into(), data: json!({"subject": "call Big"}) });
     assert_eq!(out.value, json!({"tier": "A", "found": 3, "total": 5.5, "next": "a"}));
 }

@@ -252,13 +252,17 @@ impl Engine {
             match effect {
                 // A record in its form's pool has nobody to tell.
                 Effect::Notify { user, .. } if user == POOL_OWNER => {}
-                Effect::Notify { user, text } => {
+                Effect::Notify { user, text, about } => {
+                    let about = about.or_else(|| (!id.is_empty()).then(|| (form.to_owned(), id.to_owned())));
                     let message = store::OutboxMessage {
                         id: Uuid::now_v7().to_string(),
                         app: cmd.app.id().to_owned(),
                         kind: "notify".into(),
                         recipient: user,
-                        payload: if id.is_empty() { json!({"text": text}) } else { json!({"text": text, "form": form, "record": id}) },
+                        payload: match about {
+                            Some((form, record)) => json!({"text": text, "form": form, "record": record}),
+                            None => json!({"text": text}),
+                        },
                         created_at: time::now(),
                         delivered_at: None,
                     };
