@@ -224,3 +224,17 @@ impl Engine {
         Ok(self.store.close().await?)
     }
 }
+
+/// A message for the outbox of `app`, made now: a person's notification (`notify`) or a call
+/// for an outside system (`webhook`), written by the caller in its transaction.
+pub(crate) fn outbox_message(app: &str, kind: &str, recipient: String, payload: serde_json::Value) -> store::OutboxMessage {
+    store::OutboxMessage {
+        id: uuid::Uuid::now_v7().to_string(),
+        app: app.to_owned(),
+        kind: kind.to_owned(),
+        recipient,
+        payload,
+        created_at: time::now(),
+        delivered_at: None,
+    }
+}

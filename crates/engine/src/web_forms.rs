@@ -31,16 +31,27 @@ impl Engine {
 
     /// Creates a record of `form` from a visitor's `fields`, with the web form's `set` values,
     /// into the form's pool when it has one (otherwise its assign hooks choose, as for any new
-    /// record). A submission that duplicates a live record creates nothing: the visitor is
-    /// told nothing more than on success (whether an address is known is nobody's business),
-    /// and that record's owner is notified with what was sent.
-    pub async fn submit_web_form(&self, app: &AppId, form: &FormId, fields: Map<String, Value>) -> Result<(), EngineError> {
+    /// record); answers the web form's thanks. A submission that duplicates a live record
+    /// creates nothing: the visitor is told nothing more than on success (whether an address is
+    /// known is nobody's business), and that record's owner is notified with what was sent. One
+    /// that filled the page's `honeypot` (a bot) is thanked alike and kept nowhere.
+    pub async fn submit_web_form(
+        &self,
+        app: &AppId,
+        form: &FormId,
+        fields: Map<String, Value>,
+        honeypot: bool,
+    ) -> Result<Option<defs::Label>, EngineError> {
         let (app, form) = (app.as_str(), form.as_str());
         let actor = Actor::system();
         let work = async {
             let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;
             let web = rt.compiled.def.web_form.as_ref().ok_or_else(|| no_web_form(form))?;
+            if honeypot {
+                tracing::info!(%app, %form, "web form submission with its honeypot filled: dropped");
+                return Ok(web.thanks.clone());
+            }
             if let Some(key) = fields.keys().find(|k| !web.fields.contains(k) && !web.hidden.contains(k)) {
                 return Err(EngineError::malformed_at(format!("/{key}"), format!("this web form has no field `{key}`")));
             }
@@ -64,7 +75,7 @@ impl Engine {
                 Err(other) => return Err(other),
             }
             turn.commit(tx).await?;
-            Ok(())
+            Ok(web.thanks.clone())
         };
         self.command(&actor, Subject { action: "web_form", app, form, id: "" }, work).await
     }

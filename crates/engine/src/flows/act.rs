@@ -4,7 +4,6 @@ use defs::{Action, Effect};
 use forms::{FieldCode, FieldError};
 use serde_json::{Map, Value, json};
 use store::{Conn, Record};
-use uuid::Uuid;
 use workflow::{Command, Env, Instance, Person};
 
 use crate::access::Access;
@@ -280,16 +279,7 @@ impl Engine {
         let change = Change { id, expected_version: Some(record.version), patch: Value::Object(patch), op: &op, moved };
         let mut envelope = self.write_change(cmd.first_effect(), rt, change).await?;
         for (kind, recipient, payload) in messages {
-            let message = store::OutboxMessage {
-                id: Uuid::now_v7().to_string(),
-                app: loaded.id().to_owned(),
-                kind: kind.into(),
-                recipient,
-                payload,
-                created_at: time::now(),
-                delivered_at: None,
-            };
-            store::insert_outbox(tx, &message).await?;
+            store::insert_outbox(tx, &crate::outbox_message(loaded.id(), kind, recipient, payload)).await?;
         }
         let decided = step.decided.map(|seat| (seat, actor.username.as_str(), command == Command::Approve));
         self.sync_tasks(cmd, rt, &workflow, &envelope, &step.instance, decided).await?;

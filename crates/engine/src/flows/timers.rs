@@ -90,14 +90,9 @@ impl Engine {
         }
         let notify = |to: Vec<String>, text: &Label| {
             to.into_iter()
-                .map(|user| store::OutboxMessage {
-                    id: Uuid::now_v7().to_string(),
-                    app: job.app.clone(),
-                    kind: "notify".into(),
-                    recipient: user,
-                    payload: json!({"text": text.text("zh-CN"), "form": form, "record": id, "timer": timer_id}),
-                    created_at: time::now(),
-                    delivered_at: None,
+                .map(|user| {
+                    let payload = json!({"text": text.text("zh-CN"), "form": form, "record": id, "timer": timer_id});
+                    crate::outbox_message(&job.app, "notify", user, payload)
                 })
                 .collect::<Vec<_>>()
         };

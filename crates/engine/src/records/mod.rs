@@ -22,7 +22,6 @@ use forms::{FieldCode, FieldError};
 use rules::Effect;
 use serde_json::{Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Record, Scalar, SystemColumn, Target};
-use uuid::Uuid;
 
 use crate::access::Access;
 use crate::apps::FormRuntime;
@@ -254,31 +253,15 @@ impl Engine {
                 Effect::Notify { user, .. } if user == POOL_OWNER => {}
                 Effect::Notify { user, text, about } => {
                     let about = about.or_else(|| (!id.is_empty()).then(|| (form.to_owned(), id.to_owned())));
-                    let message = store::OutboxMessage {
-                        id: Uuid::now_v7().to_string(),
-                        app: cmd.app.id().to_owned(),
-                        kind: "notify".into(),
-                        recipient: user,
-                        payload: match about {
-                            Some((form, record)) => json!({"text": text, "form": form, "record": record}),
-                            None => json!({"text": text}),
-                        },
-                        created_at: time::now(),
-                        delivered_at: None,
+                    let payload = match about {
+                        Some((form, record)) => json!({"text": text, "form": form, "record": record}),
+                        None => json!({"text": text}),
                     };
-                    store::insert_outbox(cmd.tx, &message).await?;
+                    store::insert_outbox(cmd.tx, &crate::outbox_message(cmd.app.id(), "notify", user, payload)).await?;
                 }
                 Effect::Webhook { url, event, data } => {
-                    let message = store::OutboxMessage {
-                        id: Uuid::now_v7().to_string(),
-                        app: cmd.app.id().to_owned(),
-                        kind: "webhook".into(),
-                        recipient: url,
-                        payload: json!({"event": event, "app": cmd.app.id(), "data": data}),
-                        created_at: time::now(),
-                        delivered_at: None,
-                    };
-                    store::insert_outbox(cmd.tx, &message).await?;
+                    let payload = json!({"event": event, "app": cmd.app.id(), "data": data});
+                    store::insert_outbox(cmd.tx, &crate::outbox_message(cmd.app.id(), "webhook", url, payload)).await?;
                 }
                 Effect::Create { form: target, data } => {
                     Box::pin(self.create_in(cmd.deeper(), cmd.form(&target)?, data, None)).await?;

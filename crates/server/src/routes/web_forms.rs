@@ -57,11 +57,6 @@ pub(crate) async fn submit_web_form(
     let address = req.peer_addr().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
     state.submission_limiter.admit(address).map_err(|retry_after_secs| EngineError::RateLimited { retry_after_secs })?;
     let body: Submission = json_body(&req, payload, WEB_FORM_BODY_BYTES).await?;
-    let thanks = state.engine.web_form(&app, &form)?["thanks"].take();
-    if body.trap.is_empty() {
-        state.engine.submit_web_form(&app, &form, body.data).await?;
-    } else {
-        tracing::info!(%app, %form, "web form submission with its honeypot filled: dropped");
-    }
+    let thanks = state.engine.submit_web_form(&app, &form, body.data, !body.trap.is_empty()).await?;
     Ok(HttpResponse::Created().json(json!({ "thanks": thanks })))
 }
