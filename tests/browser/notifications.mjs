@@ -29,8 +29,12 @@ const badgeText = ({ unread, capped }) => (capped ? '99+' : unread ? String(unre
 
 /** The badge's text while it is shown, else null. */
 async function shownCount() {
-  const count = page.locator('[data-bell-count]')
-  return (await count.isVisible()) ? (await count.textContent()).trim() : null
+  // One read of the page: between a visibility check and a text read the badge may go, and the
+  // read would then wait for it.
+  return page.locator('[data-bell-count]').evaluateAll((badges) => {
+    const shown = badges.find((b) => b.getClientRects().length > 0 && getComputedStyle(b).visibility !== 'hidden')
+    return shown ? shown.textContent.trim() : null
+  })
 }
 
 async function expectBadge(expected) {
