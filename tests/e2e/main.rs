@@ -34,6 +34,7 @@ mod records;
 mod reports;
 mod rollups;
 mod rules;
+mod saved_filters;
 mod scenario_paths;
 mod schedules;
 mod security_access;

@@ -347,11 +347,12 @@ fn check_fields(defs: &AppDefs, fields: &[Field], base: &str, file: &PathBuf, at
         if !seen.insert(field.id.as_str()) {
             at(file, format!("{p}/id"), format!("field `{}` is declared twice", field.id));
         }
-        if field.kind == FieldKind::LINK {
+        if field.kind == FieldKind::LINK || field.kind == FieldKind::FILTER {
+            let kind = &field.kind;
             match &field.form {
-                None => at(file, format!("{p}/form"), "a link field names its target `form`".into()),
+                None => at(file, format!("{p}/form"), format!("a {kind} field names its target `form`")),
                 Some(target) if !defs.form_exists(target) => {
-                    at(file, format!("{p}/form"), format!("link target form `{target}` does not exist"))
+                    at(file, format!("{p}/form"), format!("{kind} target form `{target}` does not exist"))
                 }
                 Some(_) => {}
             }

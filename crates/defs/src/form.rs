@@ -268,6 +268,7 @@ impl FieldKind {
     pub const REGION: FieldKind = FieldKind::named("region");
     pub const TAGS: FieldKind = FieldKind::named("tags");
     pub const ROLLUP: FieldKind = FieldKind::named("rollup");
+    pub const FILTER: FieldKind = FieldKind::named("filter");
 
     /// The types every Tessera has, as the form schema offers them to editors.
     pub const BUILT_IN: &[FieldKind] = &[
@@ -294,6 +295,7 @@ impl FieldKind {
         FieldKind::REGION,
         FieldKind::TAGS,
         FieldKind::ROLLUP,
+        FieldKind::FILTER,
     ];
 
     /// The kind named `name` (snake_case, as definitions write it).

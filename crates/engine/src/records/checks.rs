@@ -1,5 +1,6 @@
 //! What a write must not break beyond its own form's schema: links to records that exist (and
-//! that the writer may read), users that exist, and the form's dedupe keys.
+//! that the writer may read), users that exist, saved filters their target form understands,
+//! and the form's dedupe keys.
 
 use defs::FieldKind;
 use forms::{FieldCode, FieldError};
@@ -8,14 +9,15 @@ use store::{Conn, Record};
 
 use crate::apps::{FormRuntime, column_kind};
 use crate::command::Cmd;
-use crate::filter::scalar_of;
+use crate::filter::{parse_filter, scalar_of};
 use crate::{Engine, EngineError};
 
 impl Engine {
     /// Links must name live records of their target form — records the person may read, when a
-    /// person writes (trusted writers — rules and flows — link with the app's authority) — and
-    /// user fields existing users. A record the person may not read is answered as a missing
-    /// one. On update only changed values are checked: a link that was valid when written stays.
+    /// person writes (trusted writers — rules and flows — link with the app's authority) —, user
+    /// fields existing users, and saved filters conditions their target form's list takes. A
+    /// record the person may not read is answered as a missing one. On update only changed
+    /// values are checked: a link that was valid when written stays.
     pub(super) async fn check_references(
         &self,
         cmd: Cmd<'_, impl Conn>,
@@ -46,6 +48,16 @@ impl Engine {
             if !unchanged && !store::user_exists(tx, username).await? {
                 let error = FieldError::coded(format!("/{}", field.id), FieldCode::UserNotFound, format!("no user `{username}`"));
                 errors.push(error.with("username", username.as_str()));
+            }
+        }
+        for field in rt.compiled.def.fields.iter().filter(|f| f.kind == FieldKind::FILTER) {
+            let Some(value) = data.get(&field.id) else { continue };
+            let unchanged = old.and_then(|o| o.get(&field.id)) == Some(value);
+            let (false, Some(target)) = (unchanged, field.form.as_deref()) else { continue };
+            match parse_filter(cmd.app, cmd.form(target)?, value, &format!("/{}", field.id)) {
+                Ok(_) => {}
+                Err(EngineError::Malformed { details, .. }) => errors.extend(details),
+                Err(other) => return Err(other),
             }
         }
         if errors.is_empty() { Ok(()) } else { Err(EngineError::Invalid(errors)) }

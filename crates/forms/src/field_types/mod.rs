@@ -15,6 +15,7 @@ mod auto_number;
 mod boolean;
 mod check;
 mod date;
+mod filter;
 mod link;
 mod number;
 mod palette;
@@ -169,6 +170,7 @@ static BUILT_IN: &[&dyn FieldType] = &[
     &select::Multiselect,
     &select::Tags,
     &link::Link,
+    &filter::Filter,
     &table::Table,
     &attachment::Attachment,
     &auto_number::AutoNumber,
