@@ -143,10 +143,13 @@ async fn contracts_track_paid_receivable_and_overdue_amounts() {
         assert_eq!(figures(&contract), (json!(0), json!(100000), json!(30000)), "{url}");
 
         let id = contract["id"].as_str().unwrap();
-        let (status, payment) = call(&app, post("payment", json!({"contract": id, "amount": 20000, "paid_on": "2026-01-15"})), t).await;
+        let payment = json!({"contract": id, "instalment": 1, "amount": 20000, "paid_on": "2026-01-15"});
+        let (status, payment) = call(&app, post("payment", payment), t).await;
         assert_eq!(status, StatusCode::CREATED, "{url}: {payment}");
         let (_, contract) = call(&app, get("contract", id), t).await;
         assert_eq!(figures(&contract), (json!(20000), json!(80000), json!(10000)), "{url}");
         assert_eq!(contract["version"], 2, "{url}: the payment re-saved its contract");
+        let owed: Vec<&Value> = contract["data"]["payment_plan"].as_array().unwrap().iter().map(|row| &row["outstanding"]).collect();
+        assert_eq!(owed, [&json!(10000), &json!(70000)], "{url}: each instalment's own figure");
     }
 }

@@ -30,6 +30,7 @@ mod organisation;
 mod permissions;
 mod pool_and_web_forms;
 mod print;
+mod receivables;
 mod records;
 mod reports;
 mod rollups;

@@ -22,6 +22,13 @@ pub struct Report {
     /// The form whose records are counted.
     #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
     pub source: String,
+    /// Count the rows of this child table of `source` instead of its records: a payment plan's
+    /// instalments, a quote's lines. A row's fields are named through the table
+    /// (`payment_plan.due_date`); every other name reads the row's record as usual
+    /// (`status`, `account.name`), and a drill-down lists the records holding the rows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z][a-z0-9_]*$"))]
+    pub rows: Option<String>,
     /// Which records count: the list API's filter language (`{"stage": {"in": [...]}, "or": [...]}`,
     /// dot paths through links) plus relative dates (`{"close_date": {"period": "this_quarter"}}`,
     /// `{"last_n_days": 30}`, `{"next_n_days": 7}`, `{"older_than_days": 30}`, `{"before_now": true}`).

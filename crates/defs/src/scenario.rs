@@ -116,7 +116,8 @@ pub struct Expect {
     /// Its owner: a username, or `""` for a record in its form's pool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
-    /// Values its data must hold (others may be there too); `null` for none.
+    /// Values its data must hold (others may be there too); `null` for none. Numbers compare by
+    /// value; an object (a child row) holds the members named, a list as many items as given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Map<String, Value>>,
     /// How many pending approval tasks a user has.

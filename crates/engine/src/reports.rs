@@ -349,14 +349,8 @@ impl Engine {
             Backend::Postgres => Dialect::Postgres,
         };
         let now = chrono::Utc::now();
-        let mut ctx = Context {
-            dialect,
-            catalog: &catalog,
-            today: now.date_naive(),
-            now: crate::time::format(now),
-            as_of: as_of.map(|at| ::reports::AsOf { app: loaded.id().to_owned(), at }),
-            scopes: BTreeMap::new(),
-        };
+        let mut ctx = Context::new(dialect, &catalog, now.date_naive(), crate::time::format(now));
+        ctx.as_of = as_of.map(|at| ::reports::AsOf { app: loaded.id().to_owned(), at });
         // A first compilation finds the forms and fields read; the second adds row scopes.
         let (_, reads) = build(&ctx).map_err(invalid)?;
         let mut forms: Vec<&str> = reads.iter().map(|r| r.form.as_str()).chain([report.source.as_str()]).collect();
@@ -477,14 +471,7 @@ pub(crate) fn check_saved_reports(app: &LoadedApp) -> Result<(), EngineError> {
     let catalog = AppCatalog(app);
     let mut diags = Vec::new();
     for dialect in [Dialect::Sqlite, Dialect::Postgres] {
-        let ctx = Context {
-            dialect,
-            catalog: &catalog,
-            today: chrono::Utc::now().date_naive(),
-            now: String::new(),
-            as_of: None,
-            scopes: BTreeMap::new(),
-        };
+        let ctx = Context::new(dialect, &catalog, chrono::Utc::now().date_naive(), String::new());
         for (id, report) in &app.defs.reports {
             if let Err(problems) = ::reports::compile(report, &ctx) {
                 let file = app.defs.dir.join("reports").join(format!("{id}.json"));

@@ -183,6 +183,7 @@ fn aggregate_report(rollup: &Rollup, ids: &[String]) -> Report {
         label: None,
         description: None,
         source: rollup.form.clone(),
+        rows: None,
         filter,
         dimensions: vec![Dimension { id: "parent".into(), field: rollup.link.clone(), bucket: None, label: None }],
         measures: vec![Measure {
@@ -255,7 +256,7 @@ fn dialect(backend: Backend) -> Dialect {
 
 /// A compilation context with the app's authority (no row scopes), with relative dates as of `now`.
 fn context<'a>(dialect: Dialect, catalog: &'a dyn Catalog, now: DateTime<Utc>) -> Context<'a> {
-    Context { dialect, catalog, today: now.date_naive(), now: time::format(now), as_of: None, scopes: BTreeMap::new() }
+    Context::new(dialect, catalog, now.date_naive(), time::format(now))
 }
 
 fn out_kinds(columns: &[OutColumn]) -> Vec<OutKind> {

@@ -280,10 +280,16 @@ impl Run<'_> {
 }
 
 /// Numbers equal whatever their type (`100` and `100.0`); anything else as JSON.
+/// Whether `found` is what a scenario `wanted`: numbers by value, objects in the members it
+/// names (a child row's computed fields, leaving out the rest), lists item by item.
 fn same(found: &Value, wanted: &Value) -> bool {
-    match (found.as_f64(), wanted.as_f64()) {
-        (Some(a), Some(b)) => a == b,
-        _ => found == wanted,
+    match (found, wanted) {
+        (Value::Array(found), Value::Array(wanted)) => found.len() == wanted.len() && found.iter().zip(wanted).all(|(f, w)| same(f, w)),
+        (Value::Object(found), Value::Object(wanted)) => wanted.iter().all(|(k, w)| same(found.get(k).unwrap_or(&Value::Null), w)),
+        _ => match (found.as_f64(), wanted.as_f64()) {
+            (Some(a), Some(b)) => a == b,
+            _ => found == wanted,
+        },
     }
 }
 

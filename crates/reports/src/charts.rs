@@ -129,6 +129,7 @@ pub fn chart_kinds() -> Vec<ChartKindEntry> {
 /// (the caller relocates them for a dashboard tile's kind). Names in `chart` that are not the
 /// report's are the layout check's to report, not these.
 pub fn chart_problems(report: &Report, kind: ChartKind, ctx: &Context<'_>) -> Vec<Problem> {
+    let ctx = &ctx.for_report(report);
     let entry = chart_kind(kind);
     let name = entry.label.en.to_lowercase();
     let chart = report.chart.clone().unwrap_or(Chart { kind, x: None, y: Vec::new(), series: None });

@@ -5,10 +5,13 @@
 use std::collections::BTreeMap;
 
 use defs::{Aggregate, DateBucket, Report};
-use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, JoinType, Order, Query, SelectStatement};
+use sea_query::{Alias, Cond, Condition, Expr, ExprTrait, Func, IntoIden, JoinType, Order, Query, SelectStatement, TableRef};
 use serde_json::{Map, Value};
 
-use crate::fields::{Context, Dialect, FieldRef, Resolved, Target, ValueKind, column_sql, field_sql, from_source, resolve, source_select};
+use crate::fields::{
+    Context, Dialect, FieldRef, ROW_ALIAS, Resolved, Target, ValueKind, column_sql, field_sql, from_source, resolve, rows_sql,
+    source_select,
+};
 use crate::filter::{check_filter_size, filter_cond};
 use crate::{MAX_PIVOT_CELLS, MAX_ROWS, Problem};
 
@@ -97,6 +100,7 @@ fn exact_sum(values: &[f64]) -> f64 {
 
 /// Compiles `report` for `ctx`; every problem is returned with its JSON pointer.
 pub fn compile(report: &Report, ctx: &Context<'_>) -> Result<Compiled, Vec<Problem>> {
+    let ctx = &ctx.for_report(report);
     let plan = Plan::new(report, ctx)?;
     let limit = Ord::min(report.limit.unwrap_or(MAX_ROWS), MAX_ROWS);
     let all: Vec<usize> = (0..plan.dims.len()).collect();
@@ -138,9 +142,14 @@ pub fn drill(
     after: Option<&str>,
     limit: u64,
 ) -> Result<(SelectStatement, Vec<FieldRef>), Vec<Problem>> {
+    let ctx = &ctx.for_report(report);
     let plan = Plan::new(report, ctx)?;
     let mut q = plan.base(ctx);
     q.expr_as(Expr::cust("t.id"), "id");
+    if report.rows.is_some() {
+        // A record holding several rows of the cell is one record behind it.
+        q.distinct();
+    }
     for (id, value) in cell {
         let at = format!("/cell/{id}");
         let dim = plan
@@ -219,9 +228,14 @@ impl Plan {
         check_filter_size(&report.filter, "/filter").map_err(|p| vec![p])?;
         let mut problems = Vec::new();
         let mut reads = Vec::new();
-        let Some((_, table)) = ctx.catalog.form(&report.source) else {
+        let Some((source, table)) = ctx.catalog.form(&report.source) else {
             return Err(vec![Problem::new("/source", format!("no form `{}`", report.source))]);
         };
+        if let Some(rows) = &report.rows
+            && !source.field(rows).is_some_and(|f| f.kind == defs::FieldKind::TABLE)
+        {
+            return Err(vec![Problem::new("/rows", format!("`{rows}` is not a child table of {}", report.source))]);
+        }
         let mut plan = Plan {
             source_table: table.to_owned(),
             source: report.source.clone(),
@@ -490,10 +504,18 @@ impl Plan {
         }
     }
 
-    /// `FROM <source> AS t` with the joins, the deleted filter and the report's filter.
+    /// `FROM <source> AS t` (with each of its rows as `r`, when the report counts rows) with the
+    /// joins, the deleted filter and the report's filter.
     fn base(&self, ctx: &Context<'_>) -> SelectStatement {
         let mut q = Query::select();
         from_source(ctx, &mut q, &self.source, &self.source_table, "t");
+        if let Some((_, table)) = &ctx.rows {
+            let (function, args) = rows_sql(ctx.dialect, table);
+            q.cross_join(TableRef::FunctionCall(Func::cust(Alias::new(function)).arg(Expr::cust(args)), Alias::new(ROW_ALIAS).into_iden()));
+            if ctx.dialect == Dialect::Sqlite {
+                q.and_where(Expr::cust(format!("{ROW_ALIAS}.type = 'object'")));
+            }
+        }
         for j in &self.joins {
             let mut on = Expr::cust(j.on.split('|').next().unwrap_or_default().replace("{j}", &j.alias));
             if let Some(scope) = ctx.scopes.get(&j.form) {

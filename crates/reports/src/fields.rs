@@ -31,6 +31,7 @@ pub struct AsOf {
 }
 
 /// Everything a compilation depends on besides the report.
+#[derive(Clone)]
 pub struct Context<'a> {
     pub dialect: Dialect,
     pub catalog: &'a dyn Catalog,
@@ -42,9 +43,22 @@ pub struct Context<'a> {
     /// Per form, the ids of the rows the user may read (`SELECT id FROM …`); forms not listed
     /// are unrestricted.
     pub scopes: std::collections::BTreeMap<String, SelectStatement>,
+    /// The source form and child table whose rows the report counts (its `rows`), set by the
+    /// compiler.
+    pub(crate) rows: Option<(String, String)>,
 }
 
-impl Context<'_> {
+impl<'a> Context<'a> {
+    /// A context for the live records, every row readable, dates relative to `today` and `now`.
+    pub fn new(dialect: Dialect, catalog: &'a dyn Catalog, today: NaiveDate, now: String) -> Self {
+        Context { dialect, catalog, today, now, as_of: None, scopes: Default::default(), rows: None }
+    }
+
+    /// This context for `report`: counting the rows of its child table, when it names one.
+    pub(crate) fn for_report(&self, report: &defs::Report) -> Context<'a> {
+        Context { rows: report.rows.clone().map(|table| (report.source.clone(), table)), ..self.clone() }
+    }
+
     /// Whether field `field` of `form` is read from its typed column: the live table keeps one
     /// for every field holding one comparable value (the engine's `load`), and rows rebuilt
     /// from history (`as_of`) present the same columns ([`source_select`]).
@@ -105,7 +119,14 @@ pub(crate) enum Target {
         field: String,
         part: &'static str,
     },
+    /// A field of the child-table row a report counts ([`ROW_ALIAS`]).
+    Row {
+        name: String,
+    },
 }
+
+/// The alias of the child-table row a report with `rows` counts, beside its record's `t`.
+pub(crate) const ROW_ALIAS: &str = "r";
 
 const SYSTEM: &[(&str, ValueKind, bool)] = &[
     ("id", ValueKind::Text, false),
@@ -142,11 +163,31 @@ pub fn field_sql(dialect: Dialect, qualifier: Option<&str>, name: &str, kind: Va
         Some(q) => format!("{q}.data"),
         None => "data".to_owned(),
     };
+    member_sql(dialect, &data, &name, kind)
+}
+
+/// SQL text reading member `name` (snake_case) of the JSON object `object`.
+fn member_sql(dialect: Dialect, object: &str, name: &str, kind: ValueKind) -> String {
     match (dialect, kind) {
-        (Dialect::Sqlite, _) => format!("json_extract({data}, '$.{name}')"),
-        (Dialect::Postgres, ValueKind::Text) => format!("({data}->>'{name}')"),
-        (Dialect::Postgres, ValueKind::Number) => format!("(({data}->>'{name}')::float8)"),
-        (Dialect::Postgres, ValueKind::Bool) => format!("(({data}->>'{name}')::boolean)"),
+        (Dialect::Sqlite, _) => format!("json_extract({object}, '$.{name}')"),
+        (Dialect::Postgres, ValueKind::Text) => format!("({object}->>'{name}')"),
+        (Dialect::Postgres, ValueKind::Number) => format!("(({object}->>'{name}')::float8)"),
+        (Dialect::Postgres, ValueKind::Bool) => format!("(({object}->>'{name}')::boolean)"),
+    }
+}
+
+/// The rows of child table `table` of the record `t` as a table reference aliased
+/// [`ROW_ALIAS`], whose `value` is one row's object; nothing when the record has no rows.
+pub(crate) fn rows_sql(dialect: Dialect, table: &str) -> (String, String) {
+    let table: String = table.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+    match dialect {
+        // SQLite's json_each of a value that is not an array yields that value as one row: the
+        // caller keeps only objects.
+        Dialect::Sqlite => ("json_each".to_owned(), format!("t.data, '$.{table}'")),
+        // PostgreSQL refuses to take the elements of anything but an array.
+        Dialect::Postgres => {
+            ("jsonb_array_elements".to_owned(), format!("CASE WHEN jsonb_typeof(t.data->'{table}') = 'array' THEN t.data->'{table}' END"))
+        }
     }
 }
 
@@ -181,6 +222,9 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
     let mut parts = path.split('.').peekable();
     while let Some(part) = parts.next() {
         let (form, _) = ctx.catalog.form(&form_id).ok_or_else(|| Problem::new(pointer, format!("no form `{form_id}`")))?;
+        if let Some(table) = form.field(part).filter(|f| f.kind == FieldKind::TABLE && links.is_empty()) {
+            return resolve_row(ctx, &form_id, table, parts.next(), parts.next().is_none(), pointer, reads);
+        }
         if let Some(field) = form.field(part).filter(|f| f.kind != FieldKind::LINK)
             && let Some(next) = parts.next()
         {
@@ -230,11 +274,49 @@ pub(crate) fn resolve(ctx: &Context<'_>, source: &str, path: &str, pointer: &str
     Err(Problem::new(pointer, "empty field name"))
 }
 
+/// Resolves `<table>.<field>`, a field of the child-table rows the report counts.
+fn resolve_row(
+    ctx: &Context<'_>,
+    form_id: &str,
+    table: &defs::Field,
+    name: Option<&str>,
+    last: bool,
+    pointer: &str,
+    reads: &mut Vec<FieldRef>,
+) -> Result<Resolved, Problem> {
+    let table_id = &table.id;
+    if ctx.rows.as_ref().is_none_or(|(source, rows)| source != form_id || rows != table_id) {
+        let message = format!(
+            "`{table_id}` of {form_id} is a child table: a report reads its rows' fields when it counts them, with `rows: \"{table_id}\"`"
+        );
+        return Err(Problem::new(pointer, message));
+    }
+    let field = name
+        .filter(|_| last)
+        .and_then(|name| table.fields.iter().find(|f| f.id == name))
+        .ok_or_else(|| Problem::new(pointer, format!("name a field of the rows of `{table_id}`: `{table_id}.<field>`")))?;
+    let field_type = forms::field_type(&field.kind);
+    let kind = value_kind(field_type.column()).filter(|_| field_type.groupable()).ok_or_else(|| {
+        Problem::new(pointer, format!("`{table_id}.{}` holds a list or object and cannot be grouped or compared", field.id))
+    })?;
+    reads.push(FieldRef { form: form_id.to_owned(), field: table_id.clone() });
+    Ok(Resolved {
+        links: Vec::new(),
+        link_tables: Vec::new(),
+        links_typed: Vec::new(),
+        column: Target::Row { name: field.id.clone() },
+        kind,
+        is_date: field_type.date_like(),
+        decimal_scale: forms::decimal::decimal_scale(field).map(|(scale, _)| scale),
+    })
+}
+
 /// SQL text reading the resolved column on table alias `qualifier` (or the innermost table).
 pub(crate) fn column_sql(dialect: Dialect, qualifier: Option<&str>, column: &Target, kind: ValueKind) -> String {
     match column {
         Target::Field { name, typed } => field_sql(dialect, qualifier, name, kind, *typed),
         Target::Part { field, part } => part_sql(dialect, qualifier, field, part),
+        Target::Row { name } => member_sql(dialect, &format!("{ROW_ALIAS}.value"), name, kind),
         Target::System(name) => match qualifier {
             Some(q) => format!("{q}.{name}"),
             None => (*name).to_owned(),
