@@ -21,6 +21,11 @@ pub struct Scenario {
     /// The seed whose users (and only they) exist; without one, only `admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<String>,
+    /// When the scenario starts (RFC 3339, `2026-03-01T09:00:00Z`); the moment it runs by
+    /// default. Its steps, jobs and report expectations read this clock, so "31–60 days overdue"
+    /// holds on any day the test runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clock: Option<String>,
     pub steps: Vec<Step>,
 }
 
@@ -129,6 +134,28 @@ pub struct Expect {
     /// How many records of a form match a filter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<RecordCount>,
+    /// Rows a saved report shows, at the scenario's time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportRows>,
+}
+
+/// Rows of a saved report as a user sees them, each an object of dimension and measure values
+/// by column id (only those named are compared; numbers by value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReportRows {
+    /// The saved report's id.
+    pub id: String,
+    /// Who runs it (the admin by default): their scope decides what it counts.
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// Rows it must show: the one with the dimension values given must have the measures given.
+    /// `$name` stands for a saved record's id.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rows: Vec<Map<String, Value>>,
+    /// Rows it must not show: none may have all the values given.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub absent: Vec<Map<String, Value>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

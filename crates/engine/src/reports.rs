@@ -348,7 +348,8 @@ impl Engine {
             Backend::Sqlite => Dialect::Sqlite,
             Backend::Postgres => Dialect::Postgres,
         };
-        let now = chrono::Utc::now();
+        // A job's or a scenario's time, when one runs: "overdue" is as of its clock.
+        let now = crate::time::current();
         let mut ctx = Context::new(dialect, &catalog, now.date_naive(), crate::time::format(now));
         ctx.as_of = as_of.map(|at| ::reports::AsOf { app: loaded.id().to_owned(), at });
         // A first compilation finds the forms and fields read; the second adds row scopes.

@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use defs::{AppFiles, Expect, FileKind, Scenario, Step};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::{ActRequest, Actor, AppId, Engine, EngineError, FormId, ListParams, RecordId, Settings};
 
@@ -87,7 +87,11 @@ async fn take_steps(engine: &Engine, files: &AppFiles, scenario: &Scenario, save
         Some(seed) => engine.seed_users(&app_id, seed).await.map(drop).map_err(|e| format!("users of seed `{seed}`: {e}"))?,
         None => engine.ensure_admin(Some(&crate::auth::random_token(16))).await.map(drop).map_err(|e| e.to_string())?,
     }
-    let mut run = Run { engine, app: app_id, saved, clock: Utc::now() };
+    let clock = match &scenario.clock {
+        Some(at) => DateTime::parse_from_rfc3339(at).map_err(|e| format!("clock `{at}` is no RFC 3339 time: {e}"))?.to_utc(),
+        None => Utc::now(),
+    };
+    let mut run = Run { engine, app: app_id, saved, clock };
     for (i, step) in scenario.steps.iter().enumerate() {
         run.step(step).await.map_err(|failure| format!("step {}: {failure}", i + 1))?;
     }
@@ -243,6 +247,10 @@ impl Run<'_> {
                 return Err(format!("{} {} record(s) match {filter}, not {}", found, records.form, records.count));
             }
         }
+        if let Some(report) = &expect.report {
+            // At the scenario's time, so relative dates (overdue, this month) follow its clock.
+            crate::time::as_at(self.clock, self.expect_report(report)).await?;
+        }
         if let Some(outbox) = &expect.outbox {
             let sent = store::outbox_for(self.engine.store.db(), &outbox.kind, &outbox.to, 1_000).await.map_err(|e| e.to_string())?;
             if sent.len() < outbox.at_least {
@@ -250,6 +258,36 @@ impl Run<'_> {
             }
             if let Some(most) = outbox.at_most.filter(|most| sent.len() > *most) {
                 return Err(format!("{} got {} `{}` message(s), more than {most}", outbox.to, sent.len(), outbox.kind));
+            }
+        }
+        Ok(())
+    }
+
+    /// The saved report's rows as its reader sees them hold every row `report.rows` names (found
+    /// by the values it gives its dimensions) and none that `report.absent` describes.
+    async fn expect_report(&self, report: &defs::ReportRows) -> Result<(), String> {
+        let reader = self.actor(report.user.as_deref().unwrap_or("admin")).await?;
+        let app = app_id(&self.app).map_err(|e| e.to_string())?;
+        let result = self.engine.report(&reader, &app, &report.id, &Default::default()).await.map_err(|e| format!("report {}: {e}", report.id))?;
+        let dimensions: Vec<&str> = result.columns.iter().filter(|c| c["role"] == "dimension").filter_map(|c| c["id"].as_str()).collect();
+        let holds = |row: &Map<String, Value>, wanted: &Map<String, Value>, only: &[&str]| {
+            wanted.iter().filter(|(k, _)| only.is_empty() || only.contains(&k.as_str())).all(|(k, w)| same(row.get(k).unwrap_or(&Value::Null), w))
+        };
+        for wanted in &report.rows {
+            let wanted = match self.resolved(Value::Object(wanted.clone())) {
+                Value::Object(map) => map,
+                _ => unreachable!("an object resolves to an object"),
+            };
+            let Some(row) = result.rows.iter().find(|row| holds(row, &wanted, &dimensions)) else {
+                return Err(format!("report {} has no row {}", report.id, Value::Object(wanted)));
+            };
+            if !holds(row, &wanted, &[]) {
+                return Err(format!("report {} has {}, not {}", report.id, Value::Object(row.clone()), Value::Object(wanted)));
+            }
+        }
+        for unwanted in &report.absent {
+            if let Some(row) = result.rows.iter().find(|row| holds(row, unwanted, &[])) {
+                return Err(format!("report {} has the row {}", report.id, Value::Object(row.clone())));
             }
         }
         Ok(())
@@ -279,7 +317,6 @@ impl Run<'_> {
     }
 }
 
-/// Numbers equal whatever their type (`100` and `100.0`); anything else as JSON.
 /// Whether `found` is what a scenario `wanted`: numbers by value, objects in the members it
 /// names (a child row's computed fields, leaving out the rest), lists item by item.
 fn same(found: &Value, wanted: &Value) -> bool {
