@@ -5,7 +5,8 @@
 // opportunity board to won, finds it and the new contact in the account's related lists, and
 // sees the stalled-deal reminder of the nightly run on the notification bell. Then a sales manager assigns a pool lead to
 // rep2 from its record page, and a web form with a wrong e-mail address is refused at the field.
-// Each outcome is checked through the API too.
+// Marketing saves a filter of the contact list as a segment, which a rep then applies to the
+// contacts they may see. Each outcome is checked through the API too.
 //
 //   npm ci --prefix tests/browser          # once: installs playwright-core
 //   TESSERA_URL=http://127.0.0.1:8080 node tests/browser/crm.mjs
@@ -17,7 +18,7 @@
 // CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure.
 import { join } from 'node:path'
-import { BASE, SHOTS, apiCall, check, dragByMouse, eventually, finish, page, signIn, signOut, step } from './harness.mjs'
+import { BASE, SHOTS, apiCall, check, choose, dragByMouse, eventually, finish, page, signIn, signOut, step } from './harness.mjs'
 
 const APP = 'crm'
 const stamp = Date.now().toString(36)
@@ -334,6 +335,84 @@ await step('manager1 assigns a pool lead to rep2 from its record page', async ()
   await eventually(async () => (await page.locator('[data-record-owner]').textContent()).includes('rep2'), 'the page does not show rep2 as the owner')
   check((await get('lead', poolLead.id)).owner === 'rep2', 'the lead is not rep2s')
   await shot('16-lead-assigned')
+})
+
+// --- saved filters: the decision makers among the contacts, kept as a segment ---
+const DECISION_MAKERS = { is_decision_maker: { eq: true } }
+const SEGMENT = `关键决策人 ${stamp}`
+let segment = null
+
+/** The number of records the list says match (its footer's last number). */
+async function listedTotal() {
+  const text = await page.locator('[data-count]').textContent()
+  return Number(/([\d,]+)\D*$/.exec(text)?.[1].replace(/,/g, '') ?? NaN)
+}
+
+/** The list shows what the API lists for `filter` as the user signed in: as many, and only those. */
+async function listShows(filter) {
+  const expected = await list('contact', filter, 500)
+  check(expected.items.length > 0, `no contact matches ${JSON.stringify(filter)}`)
+  await eventually(
+    async () => (await listedTotal()) === expected.total.records,
+    async () => `the list counts ${await listedTotal()} contacts, the API ${expected.total.records}`,
+  )
+  const names = new Set(expected.items.map((c) => c.data.name))
+  const shown = await page.locator('[data-list] tbody [data-col="name"]').allTextContents()
+  check(shown.length > 0 && shown.every((n) => names.has(n.trim())), `the list shows contacts the filter does not match: ${shown.filter((n) => !names.has(n.trim())).join(', ')}`)
+}
+
+await step('marketing1 filters the contacts to decision makers and saves that as a segment', async () => {
+  await signIn('marketing1')
+  await page.goto(`${BASE}/#/${APP}/contact`)
+  await page.locator('[data-list]').waitFor()
+  check((await page.locator('[data-save-segment]').count()) === 0, 'Save as segment is offered without conditions')
+  await page.click('[data-filter-toggle]')
+  const row = page.locator('[data-filter-row]').first()
+  await choose(row.locator('[data-filter-field]'), '[data-filter-field-option="is_decision_maker"]', '关键决策人')
+  await row.locator('[data-filter-value] .el-switch').click()
+  await page.click('[data-filter-apply]')
+  await eventually(() => decodeURIComponent(page.url()).includes('"is_decision_maker"'), 'the URL does not keep the condition')
+  await listShows(DECISION_MAKERS)
+  await page.click('[data-save-segment]')
+  const prompt = page.locator('.saved-filter-prompt:visible')
+  await prompt.locator('input').fill(SEGMENT)
+  await prompt.locator('.el-button--primary').click()
+  await eventually(() => page.url().includes('saved=segment%2F') || page.url().includes('saved=segment/'), () => `the list does not apply the new segment: ${page.url()}`)
+  const saved = await list('segment', { name: SEGMENT })
+  check(saved.items.length === 1, `${saved.items.length} segments are named ${SEGMENT}`)
+  segment = saved.items[0]
+  check(JSON.stringify(segment.data.criteria) === JSON.stringify(DECISION_MAKERS), `the segment's criteria are ${JSON.stringify(segment.data.criteria)}`)
+  check(page.url().includes(segment.id), 'the list applies another segment')
+  check((await page.locator('[data-saved-filter-chip]').textContent()).includes(SEGMENT), 'the list does not name the segment applied')
+  // The segment stands for the conditions now: they are not applied twice.
+  check(!decodeURIComponent(page.url()).includes('where='), 'the conditions stay beside the segment')
+  await listShows(DECISION_MAKERS)
+  await shot('17-segment-saved')
+})
+
+await step('rep1 applies the saved segment to the contacts they may see, and opens it from its record', async () => {
+  await signIn('rep1')
+  await page.goto(`${BASE}/#/${APP}/contact`)
+  await page.locator('[data-list]').waitFor()
+  check((await page.locator('[data-save-segment]').count()) === 0, 'a rep is offered to save segments')
+  await choose(page.locator('[data-saved-filter]'), `[data-saved-filter-option="segment/${segment.id}"]`, SEGMENT)
+  await eventually(() => page.url().includes(segment.id), () => `choosing the segment opened ${page.url()}`)
+  await page.locator('[data-saved-filter-chip]').waitFor()
+  // As rep1's own list with the same filter: only their decision makers.
+  await listShows(DECISION_MAKERS)
+  await shot('18-segment-applied')
+  // A reload keeps the segment applied.
+  await page.reload()
+  await page.locator('[data-saved-filter-chip]').waitFor()
+  await listShows(DECISION_MAKERS)
+  // The segment's record says its conditions and opens the list with them applied.
+  await page.goto(`${BASE}/#/${APP}/segment/${segment.id}`)
+  const criteria = page.locator('[data-field="criteria"]')
+  await eventually(async () => (await criteria.textContent()).includes('关键决策人 等于 是'), async () => `the criteria read ${await criteria.textContent()}`)
+  await page.click('[data-saved-filter-open]')
+  await eventually(() => page.url().includes(`/contact?`) && page.url().includes(segment.id), () => `Open list opened ${page.url()}`)
+  await page.locator('[data-saved-filter-chip]').waitFor()
+  await listShows(DECISION_MAKERS)
 })
 
 await finish()

@@ -83,6 +83,11 @@ pub struct Pool {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1, max = 100000))]
     pub limit: Option<u32>,
+    /// An open record nobody has changed for this many days goes back to the pool by itself
+    /// (checked nightly), and its owner is told: leads a rep sits on return to the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 3650))]
+    pub return_after_days: Option<u32>,
 }
 
 /// A public form: which fields a visitor fills, and what every submission sets besides.

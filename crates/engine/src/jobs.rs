@@ -25,13 +25,13 @@ pub(crate) fn parse_cron(expr: &str) -> Result<Cron, String> {
     Cron::from_str(expr).map_err(|e| format!("not a cron expression: {e}"))
 }
 
-/// The job computing `app`'s dated figures ([`crate::dated`]) at the next midnight after `now`.
-fn dated_figures_job(app: &LoadedApp, now: DateTime<Utc>) -> store::Job {
+/// `app`'s job of `kind` at the next midnight after `now` (one per app and kind).
+fn nightly_job(kind: JobKind, app: &LoadedApp, now: DateTime<Utc>) -> store::Job {
     store::Job {
         id: Uuid::now_v7().to_string(),
-        key: format!("{}:{}", JobKind::DatedFigures.name(), app.id()),
+        key: format!("{}:{}", kind.name(), app.id()),
         app: app.id().to_owned(),
-        kind: JobKind::DatedFigures.name().into(),
+        kind: kind.name().into(),
         due_at: time::format(time::next_midnight(now)),
         payload: json!({}),
         attempts: 0,
@@ -54,16 +54,19 @@ pub(crate) enum JobKind {
     FlowTimer,
     /// An app's daily computation of the figures that depend on the date ([`crate::dated`]).
     DatedFigures,
+    /// An app's daily return of the records its pools' owners left untouched too long.
+    PoolReturn,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 3] = [JobKind::Schedule, JobKind::FlowTimer, JobKind::DatedFigures];
+    const ALL: [JobKind; 4] = [JobKind::Schedule, JobKind::FlowTimer, JobKind::DatedFigures, JobKind::PoolReturn];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
             JobKind::Schedule => "schedule",
             JobKind::FlowTimer => "flow_timer",
             JobKind::DatedFigures => "dated_figures",
+            JobKind::PoolReturn => "pool_return",
         }
     }
 
@@ -91,7 +94,10 @@ impl Engine {
                 store::add_job(&tx, &job).await?;
             }
             if dated::has_dated_figures(&app) {
-                store::add_job(&tx, &dated_figures_job(&app, now)).await?;
+                store::add_job(&tx, &nightly_job(JobKind::DatedFigures, &app, now)).await?;
+            }
+            if app.forms.values().any(|rt| rt.compiled.def.pool.as_ref().is_some_and(|p| p.return_after_days.is_some())) {
+                store::add_job(&tx, &nightly_job(JobKind::PoolReturn, &app, now)).await?;
             }
         }
         Ok(turn.commit(tx).await?)
@@ -147,6 +153,7 @@ impl Engine {
             },
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
             Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(time::next_midnight(now))),
+            Some(JobKind::PoolReturn) => (self.return_untouched(&job.app, now).await, Some(time::next_midnight(now))),
             None => (Err(EngineError::Internal(format!("job `{}` is of no kind this server knows: `{}`", job.key, job.kind))), None),
         }
     }

@@ -268,10 +268,14 @@ impl Run<'_> {
     async fn expect_report(&self, report: &defs::ReportRows) -> Result<(), String> {
         let reader = self.actor(report.user.as_deref().unwrap_or("admin")).await?;
         let app = app_id(&self.app).map_err(|e| e.to_string())?;
-        let result = self.engine.report(&reader, &app, &report.id, &Default::default()).await.map_err(|e| format!("report {}: {e}", report.id))?;
+        let result =
+            self.engine.report(&reader, &app, &report.id, &Default::default()).await.map_err(|e| format!("report {}: {e}", report.id))?;
         let dimensions: Vec<&str> = result.columns.iter().filter(|c| c["role"] == "dimension").filter_map(|c| c["id"].as_str()).collect();
         let holds = |row: &Map<String, Value>, wanted: &Map<String, Value>, only: &[&str]| {
-            wanted.iter().filter(|(k, _)| only.is_empty() || only.contains(&k.as_str())).all(|(k, w)| same(row.get(k).unwrap_or(&Value::Null), w))
+            wanted
+                .iter()
+                .filter(|(k, _)| only.is_empty() || only.contains(&k.as_str()))
+                .all(|(k, w)| same(row.get(k).unwrap_or(&Value::Null), w))
         };
         for wanted in &report.rows {
             let wanted = match self.resolved(Value::Object(wanted.clone())) {

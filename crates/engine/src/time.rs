@@ -17,6 +17,13 @@ pub(crate) fn now() -> String {
     format(Utc::now())
 }
 
+/// What a record's change is stamped with (its `created_at`, `updated_at`, `deleted_at` and
+/// history time): the time of the work running ([`current`]), so a scenario's records are as
+/// old as its clock says and a pool's "untouched for 30 days" counts on that clock too.
+pub(crate) fn stamp() -> String {
+    format(current())
+}
+
 /// The first midnight (UTC) after `now`.
 pub(crate) fn next_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
     (now.date_naive() + chrono::Days::new(1)).and_time(chrono::NaiveTime::MIN).and_utc()

@@ -143,7 +143,7 @@ impl Engine {
             let number = next_number(tx, cmd.app.id(), form, field, pattern).await?;
             data.insert(field.to_owned(), Value::String(number));
         }
-        let now = time::now();
+        let now = time::stamp();
         let flow = instance.as_ref().map(serde_json::to_value).transpose().map_err(|e| EngineError::Internal(e.to_string()))?;
         let record = Record {
             id,

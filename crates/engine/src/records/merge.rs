@@ -102,7 +102,7 @@ impl Engine {
                 self.refresh_rollups(cmd, other_rt, &[&record.data, &after.data]).await?;
             }
             let before = crate::Envelope::new(form, gone.clone());
-            let deleted = Record { deleted_at: Some(time::now()), ..next_version(gone.clone(), actor) };
+            let deleted = Record { deleted_at: Some(time::stamp()), ..next_version(gone.clone(), actor) };
             self.write_version(cmd, rt, &before, deleted, gone.version, "merge").await?;
             self.refresh_rollups(cmd, rt, &[&gone.data, &kept.data]).await?;
             turn.commit(tx).await?;

@@ -327,7 +327,7 @@ impl Engine {
             self.check_duplicates(&tx, rt, Some(&old), &old.data).await?;
         }
         let before = Envelope::new(form, old.clone());
-        let (deleted_at, op) = if delete { (Some(time::now()), "delete") } else { (None, "restore") };
+        let (deleted_at, op) = if delete { (Some(time::stamp()), "delete") } else { (None, "restore") };
         let record = Record { deleted_at, ..next_version(old, actor) };
         let mut envelope = self.write_version(cmd, rt, &before, record, expected_version, op).await?;
         self.refresh_rollups(cmd, rt, &[&envelope.data]).await?;
@@ -519,7 +519,7 @@ pub(crate) struct Moved {
 }
 
 pub(crate) fn next_version(old: Record, actor: &Actor) -> Record {
-    Record { version: old.version + 1, updated_by: actor.username.clone(), updated_at: time::now(), ..old }
+    Record { version: old.version + 1, updated_by: actor.username.clone(), updated_at: time::stamp(), ..old }
 }
 
 /// Fills an auto-number pattern: date parts from today, the `#` run from a counter keyed by

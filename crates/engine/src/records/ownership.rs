@@ -1,15 +1,20 @@
 //! Who owns a record: a user claims one from its form's pool, returns it there, or someone
-//! with the `assign` right gives it to another user. Each is a new version of the record
-//! (`op` `claim`, `return`, `assign`) with its history and audit row; its data does not change.
+//! with the `assign` right gives it to another user; an open record nobody changed for the
+//! pool's `return_after_days` goes back by itself. Each is a new version of the record (`op`
+//! `claim`, `return`, `assign`) with its history and audit row; its data does not change.
 
+use chrono::{DateTime, Utc};
 use defs::Action;
+use serde_json::{Value, json};
 use store::{CmpOp, Conn, Deleted, Filter, ListQuery, Record, Scalar, SystemColumn, Target};
 
 use super::{at_version, next_version};
 use crate::access::Access;
-use crate::apps::FormRuntime;
+use crate::apps::{FormRuntime, LoadedApp};
 use crate::audit::Subject;
 use crate::command::Cmd;
+use crate::pages::Pages;
+use crate::time;
 use crate::{Actor, AppId, Engine, EngineError, Envelope, FormId, RecordId};
 
 /// The owner of a record in its form's pool: nobody (no username is empty).
@@ -24,13 +29,15 @@ enum Change<'a> {
     Return,
     /// The record goes to this user.
     Assign(&'a str),
+    /// The record goes back to the pool by itself, untouched since this time; its owner is told.
+    Expire { untouched_since: &'a str },
 }
 
 impl Change<'_> {
     fn op(self) -> &'static str {
         match self {
             Change::Claim => "claim",
-            Change::Return => "return",
+            Change::Return | Change::Expire { .. } => "return",
             Change::Assign(_) => "assign",
         }
     }
@@ -47,7 +54,7 @@ impl Engine {
         id: &RecordId,
         expected_version: i64,
     ) -> Result<Envelope, EngineError> {
-        self.change_owner(actor, app, form, id, expected_version, Change::Claim).await
+        self.change_owner(actor, app, form, id, Some(expected_version), Change::Claim).await
     }
 
     /// Puts record `id` back into its form's pool, for anyone who may update it.
@@ -59,7 +66,7 @@ impl Engine {
         id: &RecordId,
         expected_version: i64,
     ) -> Result<Envelope, EngineError> {
-        self.change_owner(actor, app, form, id, expected_version, Change::Return).await
+        self.change_owner(actor, app, form, id, Some(expected_version), Change::Return).await
     }
 
     /// Gives record `id` to the active user `owner`; the actor needs the `assign` right on it.
@@ -72,7 +79,7 @@ impl Engine {
         expected_version: i64,
         owner: &str,
     ) -> Result<Envelope, EngineError> {
-        self.change_owner(actor, app, form, id, expected_version, Change::Assign(owner)).await
+        self.change_owner(actor, app, form, id, Some(expected_version), Change::Assign(owner)).await
     }
 
     async fn change_owner(
@@ -81,7 +88,7 @@ impl Engine {
         app: &AppId,
         form: &FormId,
         id: &RecordId,
-        expected_version: i64,
+        expected_version: Option<i64>,
         change: Change<'_>,
     ) -> Result<Envelope, EngineError> {
         let (app, form, id) = (app.as_str(), form.as_str(), id.as_str());
@@ -92,7 +99,8 @@ impl Engine {
             let cmd = Cmd::new(&tx, actor, loaded);
             let stored = store::get(&tx, &rt.table, id).await?.ok_or_else(|| EngineError::record_not_found(form, id))?;
             let access = self.may_change_owner(cmd, rt, &stored, change).await?;
-            let old = at_version(stored, form, Some(expected_version), false)?;
+            let old = at_version(stored, form, expected_version, false)?;
+            let version = old.version;
             let owner = match change {
                 Change::Claim => {
                     if old.owner != POOL_OWNER {
@@ -101,10 +109,20 @@ impl Engine {
                     self.within_pool_limit(cmd, rt).await?;
                     actor.username.clone()
                 }
-                Change::Return if old.owner == POOL_OWNER => {
+                Change::Return | Change::Expire { .. } if old.owner == POOL_OWNER => {
                     return Err(EngineError::Conflict(format!("this {form} record is in the pool already")));
                 }
                 Change::Return => POOL_OWNER.to_owned(),
+                Change::Expire { untouched_since } => {
+                    if old.updated_at.as_str() >= untouched_since {
+                        return Err(EngineError::Conflict(format!("this {form} record changed meanwhile")));
+                    }
+                    let title = rt.compiled.def.title_field.as_deref().and_then(|f| old.data.get(f)).and_then(Value::as_str);
+                    let text = format!("{} went back to the pool: nobody changed it for too long", title.unwrap_or(form));
+                    let payload = json!({"text": text, "form": form, "record": id});
+                    store::insert_outbox(&tx, &crate::outbox_message(app, "notify", old.owner.clone(), payload)).await?;
+                    POOL_OWNER.to_owned()
+                }
                 Change::Assign(owner) => {
                     if !store::get_user(&tx, owner).await?.is_some_and(|u| u.active) {
                         return Err(EngineError::NotFound(format!("active user {owner}")));
@@ -114,7 +132,7 @@ impl Engine {
             };
             let before = Envelope::new(form, old.clone());
             let record = Record { owner, ..next_version(old, actor) };
-            let mut envelope = self.write_version(cmd, rt, &before, record, expected_version, change.op()).await?;
+            let mut envelope = self.write_version(cmd, rt, &before, record, version, change.op()).await?;
             turn.commit(tx).await?;
             access.redact_record(loaded, actor, &mut envelope);
             Ok(envelope)
@@ -142,7 +160,7 @@ impl Engine {
                 access.require(Action::Update, form)?;
                 Ok(access)
             }
-            Change::Return => {
+            Change::Return | Change::Expire { .. } => {
                 let access = self.authorize(cmd, rt, record, Action::Update).await?;
                 pooled()?;
                 Ok(access)
@@ -151,18 +169,39 @@ impl Engine {
         }
     }
 
-    /// Refuses a claim by an actor who holds the pool's limit of open records of the form:
-    /// those not in a terminal state of its flow.
-    async fn within_pool_limit(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime) -> Result<(), EngineError> {
-        let Some(limit) = rt.compiled.def.pool.as_ref().and_then(|p| p.limit) else { return Ok(()) };
-        let mut held = vec![Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(cmd.actor.username.clone()))];
-        if let Some(flow) = cmd.app.flows.get(rt.id()) {
-            let terminal: Vec<Scalar> =
-                flow.workflow.def().states.iter().filter(|s| s.terminal).map(|s| Scalar::Text(s.id.clone())).collect();
-            if !terminal.is_empty() {
-                held.push(Filter::In { target: Target::System(SystemColumn::State), values: terminal, negate: true });
+    /// Returns to their pools the open records of `app` nobody changed for the pool's
+    /// `return_after_days` before `now`, each in its own transaction. Run nightly.
+    pub(crate) async fn return_untouched(&self, app: &str, now: DateTime<Utc>) -> Result<(), EngineError> {
+        let loaded = &self.app(app)?;
+        let system = Actor::system();
+        for rt in loaded.forms.values() {
+            let Some(days) = rt.compiled.def.pool.as_ref().and_then(|p| p.return_after_days) else { continue };
+            let since = time::format(now - chrono::Duration::days(days.into()));
+            let mut untouched = open_records(loaded, rt);
+            untouched.push(Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Ne, Scalar::Text(POOL_OWNER.into())));
+            untouched.push(Filter::Cmp(Target::System(SystemColumn::UpdatedAt), CmpOp::Lt, Scalar::Text(since.clone())));
+            let mut pages = Pages::matching(&rt.table, Filter::All(untouched));
+            while !pages.done() {
+                for id in pages.next(self.store.db()).await? {
+                    let ids = (AppId::parse(app), FormId::parse(rt.id()), RecordId::parse(&id));
+                    let (Ok(app), Ok(form), Ok(id)) = ids else { continue };
+                    let change = Change::Expire { untouched_since: &since };
+                    match self.change_owner(&system, &app, &form, &id, None, change).await {
+                        // Changed, claimed or returned since the page was read: not untouched.
+                        Ok(_) | Err(EngineError::Conflict(_) | EngineError::StaleVersion { .. }) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
             }
         }
+        Ok(())
+    }
+
+    /// Refuses a claim by an actor who holds the pool's limit of open records of the form.
+    async fn within_pool_limit(&self, cmd: Cmd<'_, impl Conn>, rt: &FormRuntime) -> Result<(), EngineError> {
+        let Some(limit) = rt.compiled.def.pool.as_ref().and_then(|p| p.limit) else { return Ok(()) };
+        let mut held = open_records(cmd.app, rt);
+        held.push(Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Eq, Scalar::Text(cmd.actor.username.clone())));
         let query = ListQuery { filter: Some(Filter::All(held)), sort: Vec::new(), after: None, limit: 1, deleted: Deleted::Exclude };
         let count = store::count(cmd.tx, &rt.table, &query, u64::from(limit)).await?;
         if count >= u64::from(limit) {
@@ -171,4 +210,14 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// The conditions of a form's open records: those not in a terminal state of its flow.
+fn open_records(app: &LoadedApp, rt: &FormRuntime) -> Vec<Filter> {
+    let Some(flow) = app.flows.get(rt.id()) else { return Vec::new() };
+    let terminal: Vec<Scalar> = flow.workflow.def().states.iter().filter(|s| s.terminal).map(|s| Scalar::Text(s.id.clone())).collect();
+    if terminal.is_empty() {
+        return Vec::new();
+    }
+    vec![Filter::In { target: Target::System(SystemColumn::State), values: terminal, negate: true }]
 }

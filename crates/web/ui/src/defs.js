@@ -1,9 +1,12 @@
 // App definitions as the server sends them (`GET /api/apps/{app}`): loaded once per app and
 // session, and the few questions every view asks of them.
+import { shallowReactive } from 'vue'
 import { label } from './i18n'
 import { api } from './api'
 
 const loaded = new Map()
+// The definitions already here, for what must answer at once (a value formatted as text).
+const ready = shallowReactive(new Map())
 let apps = null
 
 /** The apps this user may open, `[{id, name, version}]`; asked once per session. */
@@ -21,13 +24,25 @@ export function loadApps() {
 /** `{app, forms}` of an app; one request per app however many views ask at once. */
 export function loadApp(appId) {
   if (!loaded.has(appId)) {
-    const promise = api.app(appId).then(applyAccess, (e) => {
-      loaded.delete(appId) // a failed load may succeed later (network, expired session)
-      throw e
-    })
+    const promise = api.app(appId).then(
+      (def) => {
+        ready.set(appId, applyAccess(def))
+        return def
+      },
+      (e) => {
+        loaded.delete(appId) // a failed load may succeed later (network, expired session)
+        throw e
+      },
+    )
     loaded.set(appId, promise)
   }
   return loaded.get(appId)
+}
+
+/** The app's definition if `loadApp` has it already, else null (and it is asked for). */
+export function loadedApp(appId) {
+  if (appId && !ready.has(appId)) loadApp(appId).catch(() => {})
+  return ready.get(appId) ?? null
 }
 
 /**
@@ -55,6 +70,7 @@ export function can(formDef, action) {
 /** Forgets every definition (on sign-out: another user may see other apps). */
 export function forgetApps() {
   loaded.clear()
+  ready.clear()
   apps = null
 }
 

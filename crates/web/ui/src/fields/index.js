@@ -27,8 +27,9 @@ import attachment from './attachment'
 import autoNumber from './auto_number'
 import region from './region'
 import rollup from './rollup'
+import filter from './filter'
 
-export const FIELD_TYPES = { ...text, ...number, ...boolean, ...date, ...select, ...link, ...table, ...attachment, ...autoNumber, ...region, ...rollup }
+export const FIELD_TYPES = { ...text, ...number, ...boolean, ...date, ...select, ...link, ...table, ...attachment, ...autoNumber, ...region, ...rollup, ...filter }
 
 // A type this UI does not know yet (a newer server) is shown, never edited.
 const UNKNOWN = { widget: null, readonly: true, column: 'opaque', format: (v) => JSON.stringify(v) }
