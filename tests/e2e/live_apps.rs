@@ -226,20 +226,21 @@ async fn a_publish_on_one_server_is_served_by_another_and_survives_a_restart_fro
             .save_definition(&actor, &crm_app, defs::FileKind::Form, "account", Some(view.version), &json!({"definition": form}))
             .await
             .unwrap();
-        first.publish(&actor, &crm_app, "VAT", &[]).await.unwrap();
-
-        // The other server polls every second, as `tessera serve` does; give it a few.
+        // The other server runs, polling every second as `tessera serve` does.
         let follower = second.spawn_release_follower(std::time::Duration::from_secs(1));
+        first.publish(&actor, &crm_app, "VAT", &[]).await.unwrap();
         let published = std::time::Instant::now();
-        let schema = loop {
+        let (schema, seen_after) = loop {
             let schema = second.form_schema(&actor, &crm_app, &e2e::form_id("account")).await.unwrap().to_string();
             if schema.contains("vat_no") || published.elapsed() > std::time::Duration::from_secs(10) {
-                break schema;
+                break (schema, published.elapsed());
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         };
         follower.abort();
         assert!(schema.contains("vat_no"), "{url}: the other server serves the published form");
+        // The bound: a poll a second, then the release loaded and swapped in.
+        assert!(seen_after <= std::time::Duration::from_secs(2), "{url}: the other server served it after {seen_after:?}");
 
         // A server started again with the unchanged folder keeps the published release.
         let third = Engine::open_with(&url, &[repo().join("apps/crm")], &settings()).await.unwrap();

@@ -118,6 +118,16 @@ async fn a_new_rep_is_granted_moved_handed_over_and_deactivated() {
         let (_, flow) =
             call(&app, TestRequest::get().uri(&format!("/api/apps/crm/forms/quote/records/{second_quote}/actions")), admin).await;
         assert_eq!(flow["approval"]["waiting"], json!(["manager1"]), "{url}: {flow}");
+        // The task moved by the flow's own transfer, in the record's flow log, and the summary
+        // of the hand-over is in the audit log.
+        let transfer =
+            flow["log"].as_array().and_then(|log| log.iter().rev().find(|e| e["action"] == "transfer")).cloned().unwrap_or_default();
+        assert_eq!(transfer["by"], json!("boss_b"), "{url}: {flow}");
+        assert!(transfer["comment"].as_str().is_some_and(|c| c.contains("manager1")), "{url}: {flow}");
+        let (_, audit) = call(&app, TestRequest::get().uri("/api/audit?form=user&record=boss_b&limit=5"), admin).await;
+        let summary = audit["items"].as_array().unwrap().iter().find(|r| r["action"] == "user.handover").cloned().unwrap_or_default();
+        let after = &summary["after"];
+        assert_eq!((after["to"].as_str(), after["moved"]["tasks"].as_u64()), (Some("manager1"), Some(1)), "{url}: {audit}");
 
         // The rep leaves: preview, then everything to rep1; their token fails at once.
         let (_, preview) = call(&app, TestRequest::get().uri("/api/users/newrep/handover"), admin).await;
@@ -239,6 +249,10 @@ async fn tokens_expire_carry_their_service_accounts_role_and_can_be_limited_to_a
             post("/api/tokens", json!({"name": "x", "username": "rep2"})),
             TestRequest::get().uri("/api/audit"),
             TestRequest::get().uri("/api/audit/verify"),
+            TestRequest::post()
+                .uri("/api/users/import?dry_run=true")
+                .insert_header(("content-type", "text/csv"))
+                .set_payload("username\nx2\n"),
         ];
         for (i, req) in admin_routes.into_iter().enumerate() {
             let (status, body) = call(&app, req, Some(&rep1)).await;
@@ -289,6 +303,8 @@ async fn users_are_imported_from_a_spreadsheet_with_a_dry_run_and_row_errors() {
             (Some(true), &json!({"crm": ["sales_rep"]}))
         );
 
+        // Not even a user who must change their password first; a rep is refused as one of the
+        // admin routes (`tokens_expire_…`).
         let (status, body) = call(&app, upload(false).uri("/api/users/import"), Some(login["token"].as_str().unwrap())).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{url}: {body}");
     }

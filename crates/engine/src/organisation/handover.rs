@@ -10,7 +10,7 @@ use store::{CmpOp, Deleted, Filter, ListQuery, Scalar, SystemColumn, Target};
 
 use super::{audit_entry, require_admin};
 use crate::command::Cmd;
-use crate::{ActRequest, Actor, AppId, Engine, EngineError, FormId, RecordId};
+use crate::{ActRequest, Actor, Engine, EngineError};
 
 /// What a user owns or has to do.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -117,9 +117,9 @@ impl Engine {
     }
 
     /// Gives `from`'s records of the chosen forms to `request.to` — each a new version with
-    /// history and audit, all in one transaction — then their open tasks, each by the flow's
-    /// own `transfer` (so the record's flow log shows it), and records the whole in the audit
-    /// log. Answers what moved.
+    /// history and audit — and their open tasks, each by the flow's own `transfer` (so the
+    /// record's flow log shows it), and records the whole in the audit log, all in one
+    /// transaction. Answers what moved.
     pub async fn hand_over(&self, actor: &Actor, from: &str, request: HandoverRequest) -> Result<Work, EngineError> {
         require_admin(actor, "hand over users' work")?;
         let to = request.to.as_str();
@@ -143,7 +143,9 @@ impl Engine {
         }
         let planned = self.open_work(from, request.forms.as_deref()).await?;
         let mut moved = Work { timers: planned.timers, ..Work::default() };
+        let giver = self.actor_named(from).await?;
 
+        // One transaction: the records, the tasks and the summary land together or not at all.
         let (turn, tx) = self.store.begin().await?;
         for part in &planned.forms {
             let loaded = self.app(&part.app)?;
@@ -164,26 +166,21 @@ impl Engine {
             }
             moved.forms.push(FormWork { records, ..part.clone() });
         }
-        turn.commit(tx).await?;
-
         if request.tasks {
-            let giver = self.actor_named(from).await?;
             let comment = format!("handed over to {to} by {}", actor.username);
-            for task in store::tasks_of(self.store.db(), from, "pending", EVERY).await? {
+            for task in store::tasks_of(&tx, from, "pending", EVERY).await? {
+                let loaded = self.app(&task.app)?;
+                let rt = loaded.form(&task.form)?;
                 let act = ActRequest { comment: Some(comment.clone()), to: Some(to.to_owned()), expected_version: None };
-                let ids = (AppId::parse(&task.app), FormId::parse(&task.form), RecordId::parse(&task.record_id));
-                let (Ok(app), Ok(form), Ok(id)) = ids else {
-                    return Err(EngineError::Internal(format!("task {} names no valid record", task.id)));
-                };
-                match Box::pin(self.act(&giver, &app, &form, &id, "transfer", act)).await {
+                // As the giver, by the flow's own `transfer`, so the record's flow log shows it.
+                match Box::pin(self.act_in(Cmd::new(&tx, &giver, &loaded), rt, &task.record_id, "transfer", act)).await {
                     Ok(_) => moved.tasks += 1,
-                    // Decided meanwhile, or no longer theirs to pass on: nothing to move.
+                    // No longer theirs to pass on (the step was decided): nothing to move.
                     Err(EngineError::Conflict(_) | EngineError::Forbidden(_)) => {}
                     Err(e) => return Err(e),
                 }
             }
         }
-        let (turn, tx) = self.store.begin().await?;
         let summary = json!({"to": to, "moved": moved});
         store::append_audit(&tx, &audit_entry(actor, "user.handover", "user", from, summary)).await?;
         turn.commit(tx).await?;
