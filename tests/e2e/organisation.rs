@@ -358,3 +358,37 @@ async fn a_token_limited_to_one_app_reaches_nothing_in_another_and_mints_no_toke
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{url}: a reactivated user's old token works");
     }
 }
+
+#[actix_web::test]
+async fn an_admin_reset_forces_a_new_password_that_is_not_a_common_one_and_a_reactivated_user_signs_in() {
+    for url in databases().await {
+        let (engine, admin_token) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine).await;
+        let admin = Some(admin_token.as_str());
+        let login = |password: String| {
+            let app = &app;
+            async move { call(app, post("/api/auth/login", json!({"username": "rep2", "password": password})), None).await }
+        };
+        let (status, reset) = call(&app, post("/api/users/rep2/password", json!({})), admin).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {reset}");
+        let given = reset["password"].as_str().expect("a generated password").to_owned();
+        assert_eq!(login("demo".into()).await.0, StatusCode::UNAUTHORIZED, "{url}: the old password still works");
+        let (status, session) = login(given.clone()).await;
+        assert_eq!((status, session["user"]["must_change_password"].as_bool()), (StatusCode::OK, Some(true)), "{url}: {session}");
+        let rep2 = Some(session["token"].as_str().unwrap());
+        let (_, body) = call(&app, post("/api/auth/password", json!({"current": given, "new": "password123"})), rep2).await;
+        assert_eq!(body["details"][0]["code"], json!("common_password"), "{url}: {body}");
+        let (status, body) = call(&app, post("/api/auth/password", json!({"current": given, "new": "Copper-Lantern-27"})), rep2).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{url}: {body}");
+
+        // Deactivated, they cannot sign in; reactivated, they can, with the password they chose.
+        let (status, body) = call(&app, post("/api/users/rep2/deactivate", json!({"successor": "rep1"})), admin).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+        assert_eq!(login("Copper-Lantern-27".into()).await.0, StatusCode::UNAUTHORIZED, "{url}");
+        let (status, body) = call(&app, post("/api/users/rep2/activate", json!({})), admin).await;
+        assert_eq!((status, body["active"].as_bool()), (StatusCode::OK, Some(true)), "{url}: {body}");
+        let (status, session) = login("Copper-Lantern-27".into()).await;
+        assert_eq!((status, session["user"]["must_change_password"].as_bool()), (StatusCode::OK, Some(false)), "{url}: {session}");
+    }
+}
