@@ -63,6 +63,7 @@ async fn an_admin_edits_publishes_and_rolls_back_a_form_and_a_rep_cannot_touch_d
             TestRequest::get().uri("/api/apps/crm/definitions"),
             TestRequest::get().uri(ACCOUNT),
             put(ACCOUNT, Some(1), json!({"definition": {}})),
+            TestRequest::delete().uri(ACCOUNT).insert_header(("If-Match", "1")),
             TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})),
         ] {
             let (status, body) = call(&app, req, Some(&rep)).await;
@@ -165,17 +166,22 @@ async fn an_admin_edits_publishes_and_rolls_back_a_form_and_a_rep_cannot_touch_d
 async fn two_admins_editing_one_form_are_merged_unless_they_change_the_same_part() {
     for url in databases().await {
         let (engine, admin) = crm(&url).await;
+        // A second admin, as people are made.
+        let actor = engine.authenticate(&admin, engine::Csrf::NotNeeded).await.unwrap();
+        let other = json!({"username": "admin2", "display_name": "Admin Two", "password": "Slate-Orchard-44", "roles": ["admin"]});
+        engine.create_user(&actor, serde_json::from_value(other).unwrap(), false).await.unwrap();
+        let admin2 = engine.login("admin2", "Slate-Orchard-44").await.unwrap().token;
         let app = start(engine.clone()).await;
         let a = Some(admin.as_str());
         let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
         let form = view["definition"].clone();
 
-        // Both from version 1: one edits `name`, the other `phone`.
+        // Both from version 1: one admin edits `name`, the other `phone`.
         let first = edited(&form, |f| field(f, "name")["max_length"] = json!(120));
         let second = edited(&form, |f| field(f, "phone")["label"]["en"] = json!("Switchboard"));
         let (status, one) = call(&app, put(ACCOUNT, Some(1), json!({"definition": first})), a).await;
         assert_eq!((status, &one["merged"]), (StatusCode::OK, &json!(false)), "{url}: {one}");
-        let (status, two) = call(&app, put(ACCOUNT, Some(1), json!({"definition": second})), a).await;
+        let (status, two) = call(&app, put(ACCOUNT, Some(1), json!({"definition": second})), Some(&admin2)).await;
         assert_eq!((status, &two["merged"]), (StatusCode::OK, &json!(true)), "{url}: {two}");
         let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
         let mut merged = view["definition"].clone();
@@ -194,7 +200,7 @@ async fn two_admins_editing_one_form_are_merged_unless_they_change_the_same_part
         let (status, stale) = call(
             &app,
             put(ACCOUNT, Some(version), json!({"definition": edited(&merged, |f| field(f, "name")["max_length"] = json!(80))})),
-            a,
+            Some(&admin2),
         )
         .await;
         assert_eq!((status, stale["error"].as_str()), (StatusCode::CONFLICT, Some("stale_version")), "{url}: {stale}");
@@ -208,6 +214,14 @@ async fn two_admins_editing_one_form_are_merged_unless_they_change_the_same_part
         assert_eq!(status, StatusCode::CONFLICT, "{url}");
         let (status, view) = call(&app, TestRequest::get().uri(rule), a).await;
         assert_eq!((status, &view["source"]), (StatusCode::OK, &json!(source)), "{url}: {view}");
+        // Taking a file out of the draft names its version too.
+        let delete = |version: i64| TestRequest::delete().uri(rule).insert_header(("If-Match", version.to_string()));
+        let (status, _) = call(&app, delete(0), a).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{url}: a stale delete");
+        let (status, gone) = call(&app, delete(1), Some(&admin2)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {gone}");
+        let (status, _) = call(&app, TestRequest::get().uri(rule), a).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{url}: the deleted file is gone from the draft");
         drop(app);
         engine.close().await.unwrap();
     }

@@ -197,6 +197,10 @@ async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_data
     let (code, out) = tessera(&["app", "export", "crm", "--db", &first, "--out", folder.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(defs::AppFiles::read(&folder).0, defs::AppFiles::read(&repo().join("apps/crm")).0, "the export equals apps/crm");
+    // And it is what `tessera fmt` writes: formatting it changes nothing.
+    let (code, out) = tessera(&["fmt", folder.to_str().unwrap()]);
+    assert_eq!((code, out.contains("formatted")), (0, false), "{out}");
+    assert_eq!(defs::AppFiles::read(&folder).0, defs::AppFiles::read(&repo().join("apps/crm")).0, "fmt changed the export");
 
     // As a bundle into an empty database: installed, and the same files come out of it.
     let bundle = dir.join("crm-1.0.0.tpl");
