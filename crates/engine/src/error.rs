@@ -32,6 +32,9 @@ pub enum EngineError {
     /// A user still owns records or has open tasks: deactivating them needs a successor.
     #[error("the user still owns records or has open tasks; name a successor to hand them over to")]
     OpenWork(crate::organisation::Work),
+    /// A claim from a form's pool by someone holding its `limit` of open records already.
+    #[error("you hold {held} open {form} records, the most the pool allows: return one first")]
+    PoolLimit { form: String, held: u64, limit: Limit },
     /// Too many attempts (e.g. failed logins); try again later.
     #[error("too many attempts; try again in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
@@ -105,6 +108,7 @@ pub enum Code {
     Conflict,
     Duplicate,
     OpenWork,
+    PoolLimit,
     ValidationFailed,
     RuleLimitExceeded,
     RuleFailed,
@@ -117,7 +121,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, for tables and tests that must cover them all.
-    pub const ALL: [Code; 23] = [
+    pub const ALL: [Code; 24] = [
         Code::Malformed,
         Code::TooLarge,
         Code::PayloadTooLarge,
@@ -134,6 +138,7 @@ impl Code {
         Code::Conflict,
         Code::Duplicate,
         Code::OpenWork,
+        Code::PoolLimit,
         Code::ValidationFailed,
         Code::RuleLimitExceeded,
         Code::RuleFailed,
@@ -163,6 +168,7 @@ impl Code {
             Code::Conflict => ("conflict", Kind::Conflict),
             Code::Duplicate => ("duplicate", Kind::Conflict),
             Code::OpenWork => ("open_work", Kind::Conflict),
+            Code::PoolLimit => ("pool_limit", Kind::Conflict),
             Code::ValidationFailed => ("validation_failed", InvalidRequest),
             Code::RuleLimitExceeded => ("rule_limit_exceeded", InvalidRequest),
             Code::RuleFailed => ("rule_failed", InvalidRequest),
@@ -201,6 +207,7 @@ impl EngineError {
             EngineError::Csrf => Code::CsrfFailed,
             EngineError::PasswordChangeRequired => Code::PasswordChangeRequired,
             EngineError::OpenWork(_) => Code::OpenWork,
+            EngineError::PoolLimit { .. } => Code::PoolLimit,
             EngineError::RateLimited { .. } => Code::RateLimited,
             EngineError::NotFound(_) | EngineError::OutOfScope(_) => Code::NotFound,
             EngineError::StaleVersion { .. } => Code::StaleVersion,

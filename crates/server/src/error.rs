@@ -42,7 +42,7 @@ pub(crate) fn status_of(code: Code) -> StatusCode {
         Code::Forbidden | Code::CsrfFailed | Code::PasswordChangeRequired => StatusCode::FORBIDDEN,
         Code::RateLimited => StatusCode::TOO_MANY_REQUESTS,
         Code::NotFound => StatusCode::NOT_FOUND,
-        Code::StaleVersion | Code::Conflict | Code::Duplicate | Code::OpenWork => StatusCode::CONFLICT,
+        Code::StaleVersion | Code::Conflict | Code::Duplicate | Code::OpenWork | Code::PoolLimit => StatusCode::CONFLICT,
         Code::ValidationFailed | Code::RuleLimitExceeded | Code::RuleFailed | Code::InvalidDefinitions => StatusCode::UNPROCESSABLE_ENTITY,
         Code::PdfUnavailable => StatusCode::NOT_IMPLEMENTED,
         Code::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,7 +103,7 @@ fn facts_of(e: &EngineError) -> Facts {
     match e {
         EngineError::StaleVersion { current } => Facts { current_version: Some(*current), ..Facts::default() },
         EngineError::Duplicate { existing, .. } => Facts { existing: existing.clone(), ..Facts::default() },
-        EngineError::TooLarge { limit, .. } => {
+        EngineError::TooLarge { limit, .. } | EngineError::PoolLimit { limit, .. } => {
             Facts { limit: Some(LimitHit { name: limit.name.into(), value: Some(limit.value), rule: None }), ..Facts::default() }
         }
         EngineError::Rule(engine::RuleError::LimitExceeded { rule, limit }) => {

@@ -205,8 +205,8 @@ impl Engine {
         let query = ListQuery { filter: Some(Filter::All(held)), sort: Vec::new(), after: None, limit: 1, deleted: Deleted::Exclude };
         let count = store::count(cmd.tx, &rt.table, &query, u64::from(limit)).await?;
         if count >= u64::from(limit) {
-            let form = rt.id();
-            return Err(EngineError::Conflict(format!("you hold {count} open {form} records, the most the pool allows: return one first")));
+            let limit = crate::error::Limit { name: "pool.limit", value: limit.into() };
+            return Err(EngineError::PoolLimit { form: rt.id().to_owned(), held: count, limit });
         }
         Ok(())
     }
