@@ -2,8 +2,9 @@
 // board — one column per state of the CRM's opportunity flow, in the flow's order — and drags
 // cards with the mouse: one stage on (the flow's action is taken), onto a stage no action of
 // theirs leads to from where the card is (refused, the card goes back, the record unchanged),
-// onto a stage whose action a guard refuses (the amount a proposal needs is missing: the error
-// is shown, the record unchanged), and onto 赢单/Won (the `win` action). Each outcome is checked
+// onto a stage whose action needs a field the deal leaves empty (the board asks the amount a
+// proposal needs: cancelled, the record is unchanged; filled in, it is saved and the deal
+// moves), and onto 赢单/Won (the `win` action). Each outcome is checked
 // through the API with rep1's own session. Then a card's menu (the keyboard's way to move one),
 // the board at phone width, and a select field's board (no flow: the drop saves the field).
 //
@@ -71,7 +72,6 @@ async function confirmIfAsked(action) {
 const labelsOf = (item) => (typeof item?.label === 'string' ? [item.label] : Object.values(item?.label ?? {}))
 
 let flow = null // the form's flow as the app view gives it
-let fields = [] // the form's fields as the app view gives them
 let account = ''
 const deals = {}
 
@@ -80,7 +80,6 @@ await step('rep1 switches the opportunity list to the board: one column per flow
   const app = await apiCall('GET', `/api/apps/${APP}`)
   check(app.status === 200, `GET the app answered ${app.status}`)
   flow = app.body.forms[FORM].flow
-  fields = app.body.forms[FORM].fields
   check(flow?.states?.length > 2, 'the opportunity form has no flow in the app view')
   const acc = await apiCall('POST', `/api/apps/${APP}/forms/account/records`, { data: { name: `Board account ${stamp}` } })
   check(acc.status === 201, `creating the account answered ${acc.status}: ${JSON.stringify(acc.body)}`)
@@ -144,18 +143,35 @@ await step('a drop onto a stage no action leads to is refused, the card goes bac
   await page.locator('.board-message--refused .el-message__closeBtn').click()
 })
 
-await step("a drop the flow's guard refuses (no amount for a proposal) shows the error and leaves the deal", async () => {
+await step('a drop onto a stage whose action needs an empty field asks for it: cancelled, nothing changes; filled in, the deal moves', async () => {
   const before = await record(deals.guard.id)
+  const dialog = page.locator('[data-required-dialog]:visible')
+  const amount = dialog.locator('[data-required-field="amount"]')
+  // The proposal needs an amount, which this deal lacks: the board asks it before the action.
   await dragByMouse(card(deals.guard.id), column('proposal').locator('[data-board-list]'))
   await confirmIfAsked('propose')
-  await page.locator('.board-message--error').waitFor()
-  const text = await page.locator('.board-message--error').textContent()
-  const amount = labelsOf(fields.find((f) => f.id === 'amount'))
-  check(amount.some((l) => text.includes(l)), `the error does not name the amount: ${text}`)
+  await dialog.waitFor()
+  check((await dialog.locator('[data-required-field]').count()) === 1 && (await amount.count()) === 1, 'the dialog does not ask just the amount')
+  check(await dialog.locator('[data-required-confirm]').isDisabled(), 'the dialog may be confirmed with the amount empty')
+  await dialog.locator('[data-required-cancel]').click()
+  await dialog.waitFor({ state: 'hidden' })
   await expectCardIn(deals.guard.id, 'initial_contact')
   const after = await record(deals.guard.id)
-  check(after.data.stage === 'initial_contact' && after.version === before.version, `the deal changed: ${after.data.stage} v${after.version}`)
-  await page.locator('.board-message--error .el-message__closeBtn').click()
+  check(after.data.stage === 'initial_contact' && after.version === before.version, `cancelling changed the deal: ${after.data.stage} v${after.version}`)
+
+  await dragByMouse(card(deals.guard.id), column('proposal').locator('[data-board-list]'))
+  await confirmIfAsked('propose')
+  await dialog.waitFor()
+  await amount.locator('input').fill('88000')
+  await amount.locator('input').press('Tab') // the number input takes its value on change
+  await eventually(async () => !(await dialog.locator('[data-required-confirm]').isDisabled()), 'the dialog cannot be confirmed with the amount filled in')
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, 'board-required-amount.png') })
+  await dialog.locator('[data-required-confirm]').click()
+  await dialog.waitFor({ state: 'hidden' })
+  await eventually(async () => (await record(deals.guard.id)).data.stage === 'proposal', 'the deal is not in proposal after the amount was given')
+  const moved = await record(deals.guard.id)
+  check(moved.data.amount === 88000, `the deal's amount is ${moved.data.amount}, not 88000`)
+  await expectCardIn(deals.guard.id, 'proposal')
 })
 
 await step('dragging a deal in proposal onto the won column wins it', async () => {

@@ -277,11 +277,11 @@ impl Run<'_> {
                 .filter(|(k, _)| only.is_empty() || only.contains(&k.as_str()))
                 .all(|(k, w)| same(row.get(k).unwrap_or(&Value::Null), w))
         };
-        for wanted in &report.rows {
-            let wanted = match self.resolved(Value::Object(wanted.clone())) {
-                Value::Object(map) => map,
-                _ => unreachable!("an object resolves to an object"),
-            };
+        let resolved = |row: &Map<String, Value>| match self.resolved(Value::Object(row.clone())) {
+            Value::Object(map) => map,
+            _ => row.clone(),
+        };
+        for wanted in report.rows.iter().map(resolved) {
             let Some(row) = result.rows.iter().find(|row| holds(row, &wanted, &dimensions)) else {
                 return Err(format!("report {} has no row {}", report.id, Value::Object(wanted)));
             };
@@ -289,8 +289,8 @@ impl Run<'_> {
                 return Err(format!("report {} has {}, not {}", report.id, Value::Object(row.clone()), Value::Object(wanted)));
             }
         }
-        for unwanted in &report.absent {
-            if let Some(row) = result.rows.iter().find(|row| holds(row, unwanted, &[])) {
+        for unwanted in report.absent.iter().map(resolved) {
+            if let Some(row) = result.rows.iter().find(|row| holds(row, &unwanted, &[])) {
                 return Err(format!("report {} has the row {}", report.id, Value::Object(row.clone())));
             }
         }
