@@ -21,7 +21,7 @@
 // creates the app `purchases`). Optional: TESSERA_SCREENSHOTS=<dir> saves a screenshot after
 // every step; CHROMIUM=<path> overrides /usr/bin/chromium. Prints one line per step and finally
 // `browser: N passed, M failed`; exits non-zero on any failure.
-import { BASE, answerTo, apiCall, check, choose, eventually, finish, page, signIn, step } from './harness.mjs'
+import { BASE, answerTo, apiCall, check, choose, eventually, finish, measuredImpact, page, signIn, step } from './harness.mjs'
 
 const APP = 'purchases'
 const FORM = 'purchase'
@@ -606,7 +606,7 @@ await step('the publish lists on_hold as staying; mapped to paused, the impact i
   await page.click('[data-flow-to-builder]')
   await page.waitForURL(new RegExp(`#/-/builder/${APP}$`))
   await page.locator('input[data-builder-publish-message]').fill(`On hold becomes paused ${stamp}`)
-  await answerTo('POST', `/api/apps/${APP}/impact`, () => page.click('[data-builder-publish-submit]'))
+  await measuredImpact(APP, () => page.click('[data-builder-publish-submit]'))
   const flowLine = page.locator(`[data-impact] [data-impact-flow="${FORM}"]`)
   const row = flowLine.locator('[data-impact-staying-state="on_hold"]')
   await row.waitFor()
@@ -615,12 +615,11 @@ await step('the publish lists on_hold as staying; mapped to paused, the impact i
   check((await row.locator('[data-impact-map-state]').innerText()).trim().length > 0, 'no default choice is shown')
   const [saved, measured] = await Promise.all([
     page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().includes(`/definitions/flow/${FORM}`)),
-    page.waitForResponse((r) => r.request().method() === 'POST' && r.url().includes(`/api/apps/${APP}/impact`)),
-    choose(row.locator('[data-impact-map-state]'), '[data-impact-map-option="paused"]'),
+    measuredImpact(APP, () => choose(row.locator('[data-impact-map-state]'), '[data-impact-map-option="paused"]')),
   ])
   check(saved.status() === 200, `PUT flow answered ${saved.status()}: ${await saved.text()}`)
   check(saved.request().headers()['if-match'], 'the upgrade was saved without If-Match')
-  const answer = await measured.json()
+  const answer = measured.impact
   const flowImpact = answer.flows.find((f) => f.form === FORM)
   check(flowImpact && !flowImpact.staying.includes('on_hold'), `the impact measured again says ${JSON.stringify(answer.flows)}`)
   await eventually(async () => (await row.getAttribute('data-impact-staying')) === 'false', 'on_hold is still shown staying')

@@ -119,6 +119,19 @@ export async function answerTo(method, part, action) {
   return response
 }
 
+/**
+ * The impact a publish panel measures after `action`: the run it starts on the server
+ * (`POST …/impact/runs`), polled until done. Answers the start's request and the impact.
+ */
+export async function measuredImpact(app, action) {
+  const done = page.waitForResponse(
+    async (r) => r.request().method() === 'GET' && r.url().includes(`/api/apps/${app}/impact/runs/`) && (await r.json().catch(() => null))?.state === 'done',
+  )
+  const started = await answerTo('POST', `/api/apps/${app}/impact/runs`, action)
+  check(started.status() === 202, `the impact run answered ${started.status()}: ${await started.text()}`)
+  return { request: started.request(), impact: (await (await done).json()).impact }
+}
+
 /** Signs whoever is in out, leaving the browser on the login page as a visitor. */
 export async function signOut() {
   await page.goto(`${BASE}/`)

@@ -12,7 +12,7 @@
 import { readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BASE, SHOTS, TIMEOUT, answerTo, check, choose, context, dragByMouse, eventually, finish, page, step } from './harness.mjs'
+import { BASE, SHOTS, TIMEOUT, answerTo, check, choose, context, dragByMouse, eventually, finish, measuredImpact, page, step } from './harness.mjs'
 
 const APP = 'crm'
 
@@ -1018,6 +1018,7 @@ await step('the exported app passes tessera check', async () => {
 
 let accountSample
 
+
 await step('a required vat_no on account: publish shows how many accounts would not validate; with a default it publishes', async () => {
   const counted = await apiGet(`/api/apps/${APP}/forms/account/records?limit=1&count=true`)
   const total = counted.json?.total
@@ -1039,9 +1040,8 @@ await step('a required vat_no on account: publish shows how many accounts would 
   const onRequest = (r) => r.method() === 'POST' && r.url().includes(`/api/apps/${APP}/publish`) && publishes.push(r.url())
   page.on('request', onRequest)
   try {
-    const measured = await answerTo('POST', `/api/apps/${APP}/impact`, () => page.click('[data-builder-publish-submit]'))
-    check(measured.status() === 200, `impact answered ${measured.status()}: ${await measured.text()}`)
-    const account = (await measured.json()).forms.find((f) => f.form === 'account')
+    const measured = await measuredImpact(APP, () => page.click('[data-builder-publish-submit]'))
+    const account = measured.impact.forms.find((f) => f.form === 'account')
     check(account?.invalid === accounts && account.records === accounts, `the impact on account is ${JSON.stringify(account)}, not ${accounts} of ${accounts}`)
     const shown = page.locator('[data-impact] [data-impact-form="account"]')
     await shown.waitFor()
@@ -1053,10 +1053,10 @@ await step('a required vat_no on account: publish shows how many accounts would 
     check(await page.locator('[data-impact-publish]').isDisabled(), 'Publish is enabled while accounts would not validate')
     check(publishes.length === 0, `the draft was published before the impact was dealt with: ${publishes.join(', ')}`)
     if (SHOTS) await page.screenshot({ path: join(SHOTS, 'publish-impact.png'), fullPage: true })
-    const again = await answerTo('POST', `/api/apps/${APP}/impact`, () => shown.locator('input[data-impact-default="vat_no"]').fill('unknown'))
-    const sent = again.request().postDataJSON().migrations
+    const again = await measuredImpact(APP, () => shown.locator('input[data-impact-default="vat_no"]').fill('unknown'))
+    const sent = again.request.postDataJSON().migrations
     check(JSON.stringify(sent) === JSON.stringify([{ op: 'default', form: 'account', field: 'vat_no', value: 'unknown' }]), `the impact was measured with ${JSON.stringify(sent)}`)
-    check((await again.json()).forms.every((f) => f.invalid === 0), `records would still not validate: ${JSON.stringify(await again.json())}`)
+    check(again.impact.forms.every((f) => f.invalid === 0), `records would still not validate: ${JSON.stringify(again.impact)}`)
   } finally {
     page.off('request', onRequest)
   }

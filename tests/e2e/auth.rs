@@ -133,6 +133,8 @@ async fn health_and_an_openapi_document_naming_every_route() {
             ("/api/apps/{app}/definitions/{kind}/{id}", "put"),
             ("/api/apps/{app}/definitions/{kind}/{id}", "delete"),
             ("/api/apps/{app}/impact", "post"),
+            ("/api/apps/{app}/impact/runs", "post"),
+            ("/api/apps/{app}/impact/runs/{run}", "get"),
             ("/api/apps/{app}/publish", "post"),
             ("/api/apps/{app}/releases", "get"),
             ("/api/apps/{app}/releases/{release}/rollback", "post"),

@@ -415,6 +415,7 @@ fn fill(path: &str, quote: &str, task: &str, import: &str) -> String {
             "department" => "sales",
             "token" => "no-such-token",
             "schedule" => "stalled_deals",
+            "run" => "no-such-run",
             other => panic!("the walk has no value for the parameter `{other}` of {path}: add one"),
         };
         out.push_str(value);

@@ -56,10 +56,13 @@ pub(crate) enum JobKind {
     DatedFigures,
     /// An app's daily return of the records its pools' owners left untouched too long.
     PoolReturn,
+    /// Measuring what publishing an app's draft would do, for a caller who polls it
+    /// ([`Engine::start_impact`]); once.
+    Impact,
 }
 
 impl JobKind {
-    const ALL: [JobKind; 4] = [JobKind::Schedule, JobKind::FlowTimer, JobKind::DatedFigures, JobKind::PoolReturn];
+    const ALL: [JobKind; 5] = [JobKind::Schedule, JobKind::FlowTimer, JobKind::DatedFigures, JobKind::PoolReturn, JobKind::Impact];
 
     pub(crate) fn name(self) -> &'static str {
         match self {
@@ -67,6 +70,7 @@ impl JobKind {
             JobKind::FlowTimer => "flow_timer",
             JobKind::DatedFigures => "dated_figures",
             JobKind::PoolReturn => "pool_return",
+            JobKind::Impact => "impact",
         }
     }
 
@@ -154,6 +158,7 @@ impl Engine {
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
             Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(time::next_midnight(now))),
             Some(JobKind::PoolReturn) => (self.return_untouched(&job.app, now).await, Some(time::next_midnight(now))),
+            Some(JobKind::Impact) => (self.run_impact_job(job).await, None),
             None => (Err(EngineError::Internal(format!("job `{}` is of no kind this server knows: `{}`", job.key, job.kind))), None),
         }
     }

@@ -81,21 +81,21 @@ pub async fn claim_due_jobs(
         .and_where(Expr::col(jobs::ID).in_subquery(due))
         .returning(Query::returning().columns(COLUMNS))
         .to_owned();
-    let rows = db.query_all(&q).await?;
-    rows.iter()
-        .map(|row| {
-            let payload: String = row.try_get("", jobs::PAYLOAD)?;
-            Ok(Job {
-                id: row.try_get("", jobs::ID)?,
-                key: row.try_get("", jobs::KEY)?,
-                app: row.try_get("", jobs::APP)?,
-                kind: row.try_get("", jobs::KIND)?,
-                due_at: row.try_get("", jobs::DUE_AT)?,
-                payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt(jobs::TABLE, e))?,
-                attempts: row.try_get("", jobs::ATTEMPTS)?,
-            })
-        })
-        .collect()
+    db.query_all(&q).await?.iter().map(job_of).collect()
+}
+
+/// The job a row of [`COLUMNS`] holds.
+fn job_of(row: &sea_orm::QueryResult) -> Result<Job, StoreError> {
+    let payload: String = row.try_get("", jobs::PAYLOAD)?;
+    Ok(Job {
+        id: row.try_get("", jobs::ID)?,
+        key: row.try_get("", jobs::KEY)?,
+        app: row.try_get("", jobs::APP)?,
+        kind: row.try_get("", jobs::KIND)?,
+        due_at: row.try_get("", jobs::DUE_AT)?,
+        payload: serde_json::from_str(&payload).map_err(|e| StoreError::corrupt(jobs::TABLE, e))?,
+        attempts: row.try_get("", jobs::ATTEMPTS)?,
+    })
 }
 
 /// Ends a claimed job: due again at `next` (recurring) or done, with the error of this run.
@@ -117,6 +117,32 @@ pub async fn finish_job(db: &impl ConnectionTrait, id: &str, next: Option<&str>,
         ])
         .and_where(Expr::col(jobs::ID).eq(id))
         .to_owned();
+    db.execute(&q).await?;
+    Ok(())
+}
+
+/// A job as it stands: `pending`, `running` or `done`, and the error of its last run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobStatus {
+    pub job: Job,
+    pub state: String,
+    pub last_error: Option<String>,
+}
+
+/// Job `id` as it stands, if there is one.
+pub async fn job_status(db: &impl ConnectionTrait, id: &str) -> Result<Option<JobStatus>, StoreError> {
+    let q = Query::select()
+        .columns(COLUMNS.into_iter().chain([jobs::STATE, jobs::LAST_ERROR]))
+        .from(jobs::TABLE)
+        .and_where(Expr::col(jobs::ID).eq(id))
+        .to_owned();
+    let Some(row) = db.query_one(&q).await? else { return Ok(None) };
+    Ok(Some(JobStatus { job: job_of(&row)?, state: row.try_get("", jobs::STATE)?, last_error: row.try_get("", jobs::LAST_ERROR)? }))
+}
+
+/// Replaces job `id`'s payload: what a long job says of its progress and, at the end, its result.
+pub async fn set_job_payload(db: &impl ConnectionTrait, id: &str, payload: &Value) -> Result<(), StoreError> {
+    let q = Query::update().table(jobs::TABLE).value(jobs::PAYLOAD, payload.to_string()).and_where(Expr::col(jobs::ID).eq(id)).to_owned();
     db.execute(&q).await?;
     Ok(())
 }

@@ -39,7 +39,10 @@ pub use definitions::{
 };
 pub use error::StoreError;
 pub use history::{HistoryEntry, LIVE_SNAPSHOT, backdate, fill_snapshot, history, insert_history, insert_history_rows};
-pub use jobs::{Job, JobQueueDepth, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, pending_jobs};
+pub use jobs::{
+    Job, JobQueueDepth, JobStatus, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, job_status, pending_jobs,
+    set_job_payload,
+};
 pub use meta::{delete_meta, get_meta, meta_with_prefix, set_meta};
 pub use outbox::{InboxItem, NOTIFY, OutboxMessage, inbox, insert_outbox, mark_read, outbox_for, undelivered_by_kind};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};

@@ -246,8 +246,20 @@ fn migrated(
 impl Engine {
     /// The records of each form `new` changes from `old`, run through its new validator after
     /// `migrations`. Reads through `old`'s tables, as stored.
-    pub(crate) async fn measure_impact(&self, old: &LoadedApp, new: &LoadedApp, migrations: &[Migration]) -> Result<Impact, EngineError> {
+    /// With `job`, its payload says how far the measure is after every page (`checked` of
+    /// `total` records), for a caller polling a big table's measure.
+    pub(crate) async fn measure_impact(
+        &self,
+        old: &LoadedApp,
+        new: &LoadedApp,
+        migrations: &[Migration],
+        job: Option<&store::Job>,
+    ) -> Result<Impact, EngineError> {
         check_migrations(new, migrations)?;
+        let mut progress = match job {
+            Some(job) => Some(Progress::of(self, job, old, changed_forms(old, new, migrations)).await?),
+            None => None,
+        };
         let mut impact = Impact::default();
         for form in changed_forms(old, new, migrations) {
             let (old_rt, new_rt) = (old.form(form)?, new.form(form)?);
@@ -279,6 +291,9 @@ impl Engine {
                             group.samples.push(record.id.clone());
                         }
                     }
+                }
+                if let Some(progress) = &mut progress {
+                    progress.advance(self, page.len() as u64).await?;
                 }
                 after = next_page(&page);
                 if after.is_none() {
@@ -346,6 +361,38 @@ impl Engine {
             }
         }
         Ok(written)
+    }
+}
+
+/// How far a measure running as a job is, written to the job's payload beside what it was
+/// asked (`by`, `migrations`) as each page is read.
+struct Progress {
+    job: store::Job,
+    checked: u64,
+    total: u64,
+}
+
+impl Progress {
+    /// The progress of a measure of `forms`, whose live records are counted first.
+    async fn of(engine: &Engine, job: &store::Job, old: &LoadedApp, forms: Vec<&str>) -> Result<Progress, EngineError> {
+        let mut total = 0;
+        for form in forms {
+            total += store::count(engine.store.db(), &old.form(form)?.table, &ListQuery::default(), i64::MAX as u64).await?;
+        }
+        let mut progress = Progress { job: job.clone(), checked: 0, total };
+        progress.advance(engine, 0).await?;
+        Ok(progress)
+    }
+
+    async fn advance(&mut self, engine: &Engine, records: u64) -> Result<(), EngineError> {
+        self.checked += records;
+        let mut payload = self.job.payload.clone();
+        payload["checked"] = self.checked.into();
+        payload["total"] = self.total.into();
+        // In turn with the other writers, as every write.
+        let (turn, tx) = engine.store.begin().await?;
+        store::set_job_payload(&tx, &self.job.id, &payload).await?;
+        Ok(turn.commit(tx).await?)
     }
 }
 

@@ -289,9 +289,76 @@ impl Engine {
             self.require_builder(actor, app)?;
             let files = draft_files(self.store.db(), app).await?;
             let new = self.check_files(&files, Path::new(""))?;
-            self.measure_impact(self.app(app)?.as_ref(), &new, migrations).await
+            self.measure_impact(self.app(app)?.as_ref(), &new, migrations, None).await
         })
         .await
+    }
+
+    /// Starts measuring what publishing `app`'s draft with `migrations` would do, as a job any
+    /// server's worker may run (this one runs it at once), for tables too big to read within a
+    /// request; answers the run's id for [`Engine::impact_run`]. The draft is checked now, so
+    /// its problems answer at once.
+    pub async fn start_impact(&self, actor: &Actor, app: &AppId, migrations: Vec<Migration>) -> Result<String, EngineError> {
+        let app = app.as_str();
+        self.command(actor, Subject { action: "impact", app, form: "", id: "" }, async {
+            self.require_builder(actor, app)?;
+            self.check_files(&draft_files(self.store.db(), app).await?, Path::new(""))?;
+            let id = uuid::Uuid::now_v7().to_string();
+            let job = store::Job {
+                id: id.clone(),
+                key: format!("{}:{id}", crate::jobs::JobKind::Impact.name()),
+                app: app.to_owned(),
+                kind: crate::jobs::JobKind::Impact.name().into(),
+                due_at: time::now(),
+                payload: json!({"by": actor.username, "migrations": migrations}),
+                attempts: 0,
+            };
+            let (turn, tx) = self.store.begin().await?;
+            store::add_job(&tx, &job).await?;
+            turn.commit(tx).await?;
+            let engine = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.run_due_jobs(chrono::Utc::now()).await {
+                    tracing::warn!(error = %e, "running an impact measure at once failed; the worker will");
+                }
+            });
+            Ok(id)
+        })
+        .await
+    }
+
+    /// How impact run `run` of `app` stands: `{state: queued | running | done | failed,
+    /// checked, total, impact, error}` (`impact` once done, `error` once failed).
+    pub async fn impact_run(&self, actor: &Actor, app: &AppId, run: &str) -> Result<Value, EngineError> {
+        let app = app.as_str();
+        self.require_builder(actor, app)?;
+        let kind = crate::jobs::JobKind::Impact.name();
+        let found = store::job_status(self.store.db(), run).await?.filter(|s| s.job.app == app && s.job.kind == kind);
+        let status = found.ok_or_else(|| EngineError::NotFound(format!("impact run {run}")))?;
+        let state = match (status.state.as_str(), &status.last_error) {
+            ("pending", _) => "queued",
+            ("running", _) => "running",
+            (_, Some(_)) => "failed",
+            _ => "done",
+        };
+        let payload = &status.job.payload;
+        Ok(
+            json!({"state": state, "checked": payload["checked"], "total": payload["total"], "impact": payload["impact"], "error": status.last_error}),
+        )
+    }
+
+    /// Runs impact job `job`: the draft as it is now, measured with the job's migrations; the
+    /// result goes into its payload.
+    pub(crate) async fn run_impact_job(&self, job: &store::Job) -> Result<(), EngineError> {
+        let migrations: Vec<Migration> = serde_json::from_value(job.payload["migrations"].clone())
+            .map_err(|e| EngineError::Internal(format!("impact job {} has no migrations it can read: {e}", job.id)))?;
+        let new = self.check_files(&draft_files(self.store.db(), &job.app).await?, Path::new(""))?;
+        let impact = self.measure_impact(self.app(&job.app)?.as_ref(), &new, &migrations, Some(job)).await?;
+        let mut payload = store::job_status(self.store.db(), &job.id).await?.map_or_else(|| job.payload.clone(), |s| s.job.payload);
+        payload["impact"] = serde_json::to_value(&impact).map_err(|e| EngineError::Internal(e.to_string()))?;
+        let (turn, tx) = self.store.begin().await?;
+        store::set_job_payload(&tx, &job.id, &payload).await?;
+        Ok(turn.commit(tx).await?)
     }
 
     /// Checks `app`'s draft and makes it the live release, or refuses with every problem: its
@@ -563,7 +630,7 @@ impl Engine {
         }
         let old = self.app(app).ok();
         if let Some(old) = &old {
-            let problems = self.measure_impact(old, &checked, publish.migrations).await?.problems();
+            let problems = self.measure_impact(old, &checked, publish.migrations, None).await?.problems();
             if !problems.is_empty() {
                 return Err(EngineError::Definitions(problems));
             }

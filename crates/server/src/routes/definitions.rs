@@ -159,6 +159,41 @@ pub(crate) async fn impact(
     Ok(HttpResponse::Ok().json(state.engine.impact(&caller.0, &path.into_inner(), &body.migrations).await?))
 }
 
+/// Starts measuring the impact as a job, for tables too big to read within a request: answers
+/// 202 with the run to poll (`GET …/impact/runs/{run}`). The draft is checked at once.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ImpactBody, responses(
+    (status = 202, description = "`{run}`: the id of the measure"),
+    (status = 403, description = "Not an admin or builder", body = ErrorBody),
+    (status = 422, description = "The draft has problems", body = ErrorBody)))]
+#[post("/api/apps/{app}/impact/runs")]
+pub(crate) async fn start_impact(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<AppId>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let body: ImpactBody = json_body(&req, payload, super::COMMAND_BODY_BYTES).await?;
+    let run = state.engine.start_impact(&caller.0, &path.into_inner(), body.migrations).await?;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "run": run })))
+}
+
+/// How a measure started with `POST …/impact/runs` stands: `{state: queued | running | done |
+/// failed, checked, total, impact, error}`, `impact` as `POST …/impact` answers it.
+#[utoipa::path(tag = "definitions", params(("app" = String, Path), ("run" = String, Path)), responses(
+    (status = 200, description = "`{state, checked, total, impact, error}`"),
+    (status = 403, description = "Not an admin or builder", body = ErrorBody),
+    (status = 404, description = "No such run of this app", body = ErrorBody)))]
+#[get("/api/apps/{app}/impact/runs/{run}")]
+pub(crate) async fn impact_run(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(AppId, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (app, run) = path.into_inner();
+    Ok(HttpResponse::Ok().json(state.engine.impact_run(&caller.0, &app, &run).await?))
+}
+
 /// Checks the whole draft as `tessera check` does and makes it the live app in one step, or
 /// refuses with every problem (422, each with its file and JSON pointer) — the records that
 /// would no longer validate too, unless `migrations` bring them in line; the migrations write

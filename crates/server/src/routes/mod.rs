@@ -86,6 +86,8 @@ pub(crate) fn configure(cfg: &mut ServiceConfig) {
         .service(definitions::put_definition)
         .service(definitions::delete_definition)
         .service(definitions::impact)
+        .service(definitions::start_impact)
+        .service(definitions::impact_run)
         .service(definitions::publish)
         .service(definitions::releases)
         .service(definitions::rollback)

@@ -284,7 +284,7 @@ export const api = {
    * `{forms: [{form, records, changed, invalid, problems: [{pointer, field?, code?, message,
    * records, samples, fixes?}]}], flows: [{form, states, staying}]}`; 422 with the draft's problems.
    */
-  impact: (app, migrations = []) => request('POST', `/api/apps/${enc(app)}/impact`, { body: { migrations } }),
+  impact: (app, migrations = [], onProgress = () => {}) => measureImpact(app, migrations, onProgress),
   /** Builders: the published releases, newest first, `{items: [{release, source, author, published_at, message, files}]}`. */
   releases: (app) => request('GET', `/api/apps/${enc(app)}/releases`),
   /** Builders: what changed from release `from` to `to`, `{items: [{path, change, lists?, parts?}]}`. */
@@ -355,4 +355,20 @@ export const links = {
     }),
   print: (app, template, id, { locale, format } = {}) =>
     urlWith(`/api/apps/${enc(app)}/print/${enc(template)}/${enc(id)}`, { locale, format }),
+}
+
+/**
+ * Measures an impact as the server's job (`POST …/impact/runs`), polled until it is done, so a
+ * table of millions never holds one request: `onProgress(checked, total)` as records are read.
+ * Answers the impact; throws as a request does (422 with the draft's problems at the start).
+ */
+async function measureImpact(app, migrations, onProgress) {
+  const { run } = await request('POST', `/api/apps/${enc(app)}/impact/runs`, { body: { migrations } })
+  for (;;) {
+    const state = await request('GET', `/api/apps/${enc(app)}/impact/runs/${enc(run)}`)
+    if (state.total != null) onProgress(state.checked ?? 0, state.total)
+    if (state.state === 'done') return state.impact
+    if (state.state === 'failed') throw new ApiError(500, { error: 'internal', message: state.error ?? '' })
+    await new Promise((resolve) => setTimeout(resolve, 300))
+  }
 }
