@@ -115,6 +115,10 @@ pub struct Expect {
     /// The record saved under this name, read as the admin.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub record: Option<String>,
+    /// Who reads `record` instead of the admin: the fields hidden from them read as `null`, and
+    /// a record outside their scope fails the expectation.
+    #[serde(rename = "as", default, skip_serializing_if = "Option::is_none")]
+    pub reader: Option<String>,
     /// Its flow state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,

@@ -210,7 +210,12 @@ impl Run<'_> {
             let (form, id) = self.record(name).map_err(|e| e.to_string())?;
             let ids = (app_id(&self.app), form_id(&form), record_id(&id));
             let (Ok(app), Ok(form), Ok(id)) = ids else { return Err(format!("{name} is no record")) };
-            let record = self.engine.get(&admin, &app, &form, &id).await.map_err(|e| format!("{name}: {e}"))?;
+            let reader = match &expect.reader {
+                Some(user) => self.actor(user).await?,
+                None => admin.clone(),
+            };
+            let record =
+                self.engine.get(&reader, &app, &form, &id).await.map_err(|e| format!("{name} read as {}: {e}", reader.username))?;
             if let Some(state) = &expect.state
                 && record.state.as_deref() != Some(state)
             {
