@@ -38,7 +38,9 @@ pub use label::Label;
 pub use load::{AppDefs, DefKind, canonicalize, load_app, load_files, parse_definition};
 pub use report::{Aggregate, Chart, ChartKind, DateBucket, Dimension, Measure, Pivot, Report};
 pub use rollup::{Rollup, RollupOp};
-pub use scenario::{Expect, MAX_ADVANCE_SECONDS, MAX_SCENARIO_STEPS, OutboxCount, ReportRows, Scenario, Step, TaskCount, parse_scenario};
+pub use scenario::{
+    Expect, FindRecord, MAX_ADVANCE_SECONDS, MAX_SCENARIO_STEPS, OutboxCount, ReportRows, Scenario, Step, TaskCount, parse_scenario,
+};
 pub use schema::{SCHEMA_FILES, schema_json};
 pub use seed::{Generator, Seed, SeedForm, SeedUser};
 

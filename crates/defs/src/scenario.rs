@@ -66,6 +66,10 @@ pub struct Step {
     /// Merges the record saved under this name into the one `to` names (`$keep`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merge: Option<String>,
+    /// Names (`save_as`) the one record of a form matching a filter, as the user in `as` (the
+    /// admin by default) may see it: a record a rule or a flow created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub find: Option<FindRecord>,
     /// Moves the clock on (`30m`, `2h`, `3d`) and runs every job due by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub advance: Option<String>,
@@ -101,6 +105,7 @@ impl Step {
             ("return", self.return_to_pool.is_some()),
             ("assign", self.assign.is_some()),
             ("merge", self.merge.is_some()),
+            ("find", self.find.is_some()),
             ("advance", self.advance.is_some()),
             ("expect", self.expect.is_some()),
         ];
@@ -162,6 +167,15 @@ pub struct ReportRows {
     pub absent: Vec<Map<String, Value>>,
 }
 
+/// The record a `find` step names: exactly one of `form` must match `filter`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FindRecord {
+    pub form: String,
+    /// A list filter; `$name` stands for a saved record's id.
+    pub filter: Map<String, Value>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RecordCount {
@@ -205,11 +219,15 @@ pub fn parse_scenario(text: &str) -> Result<Scenario, Vec<(String, String)>> {
     for (i, step) in scenario.steps.iter().enumerate() {
         let actions = step.actions();
         if actions.len() != 1 {
-            let message =
-                format!("a step takes exactly one of create, update, act, approve, reject, transfer, advance, expect (here: {actions:?})");
+            let message = format!(
+                "a step takes exactly one of create, update, act, approve, reject, transfer, claim, return, assign, merge, find, advance, expect (here: {actions:?})"
+            );
             problems.push((format!("/steps/{i}"), message));
         }
-        let acts = !matches!(actions.as_slice(), ["advance"] | ["expect"]);
+        let acts = !matches!(actions.as_slice(), ["advance"] | ["expect"] | ["find"]);
+        if step.find.is_some() && step.save_as.is_none() {
+            problems.push((format!("/steps/{i}/save_as"), "`find` names the record it finds in `save_as`".to_owned()));
+        }
         if acts && step.user.is_none() {
             problems.push((format!("/steps/{i}/as"), "a step that acts names its user in `as`".to_owned()));
         }
@@ -243,5 +261,9 @@ mod tests {
         assert!(problems(r#"[{"advance": "400d"}]"#)[0].1.contains("more than a year"));
         let many = format!("[{}]", vec![r#"{"advance": "1s"}"#; MAX_SCENARIO_STEPS + 1].join(","));
         assert_eq!(problems(&many)[0].0, "/steps");
+        // A find names what it finds; it needs no user.
+        let find = r#"{"find": {"form": "contract", "filter": {"opportunity": "$deal"}}"#;
+        assert_eq!(problems(&format!("[{find}}}]"))[0].0, "/steps/0/save_as");
+        assert!(problems(&format!(r#"[{find}, "save_as": "contract"}}]"#)).is_empty());
     }
 }

@@ -133,6 +133,11 @@ impl Run<'_> {
             return self.expect(expect).await;
         }
         let actor = self.actor(step.user.as_deref().unwrap_or("admin")).await?;
+        if let (Some(find), Some(name)) = (&step.find, &step.save_as) {
+            let found = self.find(find, &actor).await?;
+            self.saved.insert(name.clone(), found);
+            return Ok(());
+        }
         // The step runs at the scenario's time: its rules read it, and timers count from it.
         let outcome = crate::time::as_at(self.clock, self.act(step, &actor)).await;
         match (outcome, &step.error) {
@@ -266,6 +271,20 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// The one record of `find.form` matching its filter that `reader` may see, as `(form, id)`.
+    async fn find(&self, find: &defs::FindRecord, reader: &Actor) -> Result<(String, String), String> {
+        let filter = self.resolved(Value::Object(find.filter.clone()));
+        let params = ListParams { filter: Some(filter.to_string()), limit: Some(2), ..ListParams::default() };
+        let (app, form) = (app_id(&self.app).map_err(|e| e.to_string())?, form_id(&find.form).map_err(|e| e.to_string())?);
+        let page = self.engine.list(reader, &app, &form, &params).await.map_err(|e| format!("{} records: {e}", find.form))?;
+        let who = &reader.username;
+        match page.items.as_slice() {
+            [one] => Ok((find.form.clone(), one.id.clone())),
+            [] => Err(format!("no {} record matches {filter} for {who}", find.form)),
+            _ => Err(format!("more than one {} record matches {filter} for {who}", find.form)),
+        }
     }
 
     /// The saved report's rows as its reader sees them hold every row `report.rows` names (found
