@@ -256,12 +256,13 @@ impl Engine {
         job: Option<&store::Job>,
     ) -> Result<Impact, EngineError> {
         check_migrations(new, migrations)?;
+        let forms = changed_forms(old, new, migrations);
         let mut progress = match job {
-            Some(job) => Some(Progress::of(self, job, old, changed_forms(old, new, migrations)).await?),
+            Some(job) => Some(Progress::of(self, job, old, &forms).await?),
             None => None,
         };
         let mut impact = Impact::default();
-        for form in changed_forms(old, new, migrations) {
+        for form in forms {
             let (old_rt, new_rt) = (old.form(form)?, new.form(form)?);
             let own: Vec<&Migration> = migrations.iter().filter(|m| m.form() == form).collect();
             let moves = StateMoves::of(new, form);
@@ -374,9 +375,9 @@ struct Progress {
 
 impl Progress {
     /// The progress of a measure of `forms`, whose live records are counted first.
-    async fn of(engine: &Engine, job: &store::Job, old: &LoadedApp, forms: Vec<&str>) -> Result<Progress, EngineError> {
+    async fn of(engine: &Engine, job: &store::Job, old: &LoadedApp, forms: &[&str]) -> Result<Progress, EngineError> {
         let mut total = 0;
-        for form in forms {
+        for &form in forms {
             total += store::count(engine.store.db(), &old.form(form)?.table, &ListQuery::default(), i64::MAX as u64).await?;
         }
         let mut progress = Progress { job: job.clone(), checked: 0, total };

@@ -180,13 +180,13 @@ impl Engine {
             let mut untouched = open_records(loaded, rt);
             untouched.push(Filter::Cmp(Target::System(SystemColumn::Owner), CmpOp::Ne, Scalar::Text(POOL_OWNER.into())));
             untouched.push(Filter::Cmp(Target::System(SystemColumn::UpdatedAt), CmpOp::Lt, Scalar::Text(since.clone())));
+            let (Ok(app_id), Ok(form_id)) = (AppId::parse(app), FormId::parse(rt.id())) else { continue };
             let mut pages = Pages::matching(&rt.table, Filter::All(untouched));
             while !pages.done() {
                 for id in pages.next(self.store.db()).await? {
-                    let ids = (AppId::parse(app), FormId::parse(rt.id()), RecordId::parse(&id));
-                    let (Ok(app), Ok(form), Ok(id)) = ids else { continue };
+                    let Ok(id) = RecordId::parse(&id) else { continue };
                     let change = Change::Expire { untouched_since: &since };
-                    match self.change_owner(&system, &app, &form, &id, None, change).await {
+                    match self.change_owner(&system, &app_id, &form_id, &id, None, change).await {
                         // Changed, claimed or returned since the page was read: not untouched.
                         Ok(_) | Err(EngineError::Conflict(_) | EngineError::StaleVersion { .. }) => {}
                         Err(e) => return Err(e),
