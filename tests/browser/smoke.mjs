@@ -1072,6 +1072,12 @@ await step('a required vat_no on account: publish shows how many accounts would 
   await field.waitFor()
   const value = async () => ((await field.locator('input').count()) ? field.locator('input').inputValue() : field.innerText())
   await eventually(async () => (await value()).includes('unknown'), async () => `the account's vat_no shows "${await value()}"`)
+  // Its history tells the migration, and that the form version it was checked against changed.
+  await page.click('#tab-history')
+  const newest = page.locator('[data-history-item]').first()
+  await newest.locator('[data-form-version]').waitFor()
+  const told = await newest.innerText()
+  check(/Migrated|迁移/.test(told), `the account's newest version says "${told}"`)
 })
 
 await step('the release history shows the new release and its diff names vat_no', async () => {

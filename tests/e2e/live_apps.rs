@@ -322,11 +322,14 @@ async fn a_required_field_publishes_with_a_default_migration_and_a_renamed_field
         let rep = engine.login("rep1", "demo").await.unwrap().token;
         let app = start(engine.clone()).await;
         let a = Some(admin.as_str());
-        let stored = accounts(&app, &admin).await.len();
-        assert!(stored >= 20, "{url}: the demo has accounts");
+        let stored = accounts(&app, &admin).await;
+        assert!(stored.len() >= 20, "{url}: the demo has accounts");
+        // Each record is stamped with the version of its form's definition it was validated against.
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        assert!(stored.iter().all(|acc| acc["form_version"] == view["version"]), "{url}: {view} {:?}", stored[0]);
+        let stored = stored.len();
 
         // A required field: every stored account would lack it.
-        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
         let form = edited(&view["definition"], |f| {
             fields(f).push(json!({"id": "vat_no", "type": "text", "required": true, "label": {"en": "VAT number"}}))
         });
@@ -389,14 +392,19 @@ async fn a_required_field_publishes_with_a_default_migration_and_a_renamed_field
         assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
         let all = accounts(&app, &admin).await;
         assert!(all.iter().all(|acc| acc["data"]["vat_no"] == "unknown"), "{url}: every account has the value");
+        let migrated_to = &saved["version"];
+        assert!(migrated_to.as_i64() > view["version"].as_i64(), "{url}: {saved}");
+        assert!(all.iter().all(|acc| &acc["form_version"] == migrated_to), "{url}: migrated to {migrated_to}: {:?}", all[0]);
         let some = all[0]["id"].as_str().unwrap();
         let (_, history) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{some}/history")), a).await;
-        assert_eq!(history["items"].as_array().unwrap().last().unwrap()["op"], "migrate", "{url}: {history}");
+        let versions = history["items"].as_array().unwrap();
+        assert_eq!(versions.last().unwrap()["op"], "migrate", "{url}: {history}");
+        assert_eq!(versions[versions.len() - 2]["record"]["form_version"], view["version"], "{url}: {history}");
         let (status, body) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep Co"}})), Some(&rep)).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: a rep's create needs the field now: {body}");
         let (status, body) =
             call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": "Rep Co", "vat_no": "CN1"}})), Some(&rep)).await;
-        assert_eq!(status, StatusCode::CREATED, "{url}: {body}");
+        assert_eq!((status, &body["form_version"]), (StatusCode::CREATED, migrated_to), "{url}: {body}");
 
         // A flow changed: the impact counts the records in flight by state.
         let flow_at = "/api/apps/crm/definitions/flow/opportunity";

@@ -190,6 +190,7 @@ async fn a_table_of_the_release_before_is_rebuilt_keeping_every_value() {
         let (status, body) = call(&app, TestRequest::get().uri(&format!("{PRODUCTS}/{id}")), Some(&token)).await;
         assert_eq!(status, StatusCode::OK, "{url}: {body}");
         assert_eq!(body["data"], data, "{url}: the record reads back as it was written");
+        assert!(body.get("form_version").is_none(), "{url}: written before records were stamped: {body}");
         drop(app);
         engine.close().await.unwrap();
         db.close().await.ok();

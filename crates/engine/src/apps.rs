@@ -42,6 +42,9 @@ pub(crate) struct FormRuntime {
     pub(crate) compiled: CompiledForm,
     pub(crate) table: FormTable,
     pub(crate) expressions: FieldExpressions,
+    /// The version of the form's definition file in the app's release, stamped on each record
+    /// its validator passes (`None` for an app loaded from a folder only).
+    pub(crate) version: Option<i64>,
 }
 
 /// The compiled expressions of a form's fields, in field order.
@@ -110,6 +113,16 @@ impl LoadedApp {
     /// The flow field of `form`, which only the flow changes.
     pub(crate) fn flow_field(&self, form: &str) -> Option<&str> {
         self.flows.get(form).and_then(|f| f.workflow.def().field.as_deref())
+    }
+
+    /// Makes this app release `release`, made of `files` (each file's path and version): each
+    /// form takes the version of its definition file.
+    pub(crate) fn into_release(mut self, release: i64, files: &BTreeMap<String, i64>) -> LoadedApp {
+        self.release = release;
+        for (id, form) in &mut self.forms {
+            form.version = files.get(&defs::FileKind::Form.path(id)).copied();
+        }
+        self
     }
 }
 

@@ -267,6 +267,7 @@ mod tests {
             updated_by: format!("u{version}"),
             updated_at: at,
             deleted_at: None,
+            form_version: Some(1),
             data,
             flow: None,
         }

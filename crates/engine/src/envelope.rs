@@ -18,6 +18,10 @@ pub struct Envelope {
     pub updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
+    /// The version of the form's definition the data was last validated against; absent for
+    /// a record written before records were stamped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub form_version: Option<i64>,
     pub data: Map<String, Value>,
     /// The record's flow instance, kept to judge what its approval step hides from a reader
     /// ([`crate::flows::hide_at_step`]); never sent.
@@ -38,6 +42,7 @@ impl Envelope {
             updated_by: r.updated_by,
             updated_at: r.updated_at,
             deleted_at: r.deleted_at,
+            form_version: r.form_version,
             data: r.data,
             flow: r.flow,
         }

@@ -70,7 +70,7 @@ impl LoadedApp {
                         // sorts and reports on any field read it without parsing the document.
                         let typed = compiled.def.fields.iter().filter_map(|f| Some((f.id.as_str(), column_kind(compiled.column(&f.id)?)?)));
                         let table = table.with_typed(typed);
-                        forms.insert(id.clone(), FormRuntime { app: defs.app.id.clone(), compiled, table, expressions });
+                        forms.insert(id.clone(), FormRuntime { app: defs.app.id.clone(), compiled, table, expressions, version: None });
                     }
                     Err(errors) => diags.extend(errors.into_iter().map(|e| Diagnostic::new(&file, e.path, e.message))),
                 }

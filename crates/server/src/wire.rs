@@ -171,6 +171,10 @@ mod answers {
         updated_at: String,
         /// Set on deleted records.
         deleted_at: Option<String>,
+        /// The version of the form's definition (`GET …/definitions/form/{form}` versions) the
+        /// data was last validated against: set by each create, update and migration. Absent
+        /// on a record written before records were stamped.
+        form_version: Option<i64>,
         /// Field values by field id; the form's schema (`GET …/forms/{form}/schema`) says which.
         data: BTreeMap<String, Value>,
     }

@@ -68,10 +68,13 @@ pub struct Record {
     pub deleted_at: Option<String>,
     /// Where the record stands in its form's flow (state, approval, log), kept by the engine.
     pub flow: Option<Value>,
+    /// The version of the form's definition the data was last validated against (`None` for a
+    /// record written before records were stamped, or by an app loaded from a folder only).
+    pub form_version: Option<i64>,
 }
 
-const COLUMNS: [&str; 10] =
-    ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at", "flow"];
+const COLUMNS: [&str; 11] =
+    ["id", "version", "owner", "state", "created_by", "created_at", "updated_by", "updated_at", "deleted_at", "flow", "form_version"];
 
 fn flow_text(flow: &Option<Value>) -> Option<String> {
     flow.as_ref().map(Value::to_string)
@@ -151,6 +154,7 @@ fn decode(table: &FormTable, row: &QueryResult) -> Result<Record, StoreError> {
             Some(text) => Some(serde_json::from_str(&text).map_err(|e| StoreError::corrupt(&table.name, e))?),
             None => None,
         },
+        form_version: row.try_get("", "form_version")?,
     })
 }
 
@@ -171,6 +175,7 @@ pub async fn insert(db: &impl ConnectionTrait, table: &FormTable, r: &Record) ->
                 Expr::val(r.updated_at.clone()),
                 Expr::val(r.deleted_at.clone()),
                 Expr::val(flow_text(&r.flow)),
+                Expr::val(r.form_version),
             ]
             .into_iter()
             .chain(typed.into_iter().map(|(_, value)| value))
@@ -209,6 +214,7 @@ pub async fn update(db: &impl ConnectionTrait, table: &FormTable, r: &Record, ex
         ("updated_at", Expr::val(r.updated_at.clone())),
         ("deleted_at", Expr::val(r.deleted_at.clone())),
         ("flow", Expr::val(flow_text(&r.flow))),
+        ("form_version", Expr::val(r.form_version)),
     ]
     .map(|(column, value)| (Alias::new(column), value));
     let q = Query::update()
@@ -356,7 +362,7 @@ mod tests {
         db.execute_unprepared(&format!(
             "CREATE TABLE \"{name}\" (id varchar PRIMARY KEY, version bigint NOT NULL, owner varchar NOT NULL, state varchar, \
              f_size double precision, data jsonb NOT NULL, created_by varchar NOT NULL, created_at varchar NOT NULL, \
-             updated_by varchar NOT NULL, updated_at varchar NOT NULL, deleted_at varchar, flow text)"
+             updated_by varchar NOT NULL, updated_at varchar NOT NULL, deleted_at varchar, flow text, form_version bigint)"
         ))
         .await
         .unwrap();
@@ -372,6 +378,7 @@ mod tests {
             updated_at: "2026-01-01T00:00:00Z".into(),
             deleted_at: None,
             flow: None,
+            form_version: None,
         };
         let as_number = FormTable::new_named(&name).with_typed([("size", ColumnKind::Number)]);
         insert(&db, &as_number, &record(1, json!(12))).await.unwrap();

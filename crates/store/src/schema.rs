@@ -90,6 +90,10 @@ async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<Stri
     if !table_exists(db, name).await? {
         db.execute_unprepared(&create_table_sql(backend, name, table.typed())).await?;
     } else {
+        // A table of a release before records were stamped: first, so a rebuild reads it.
+        if !columns_of(db, name).await?.iter().any(|c| c == "form_version") {
+            db.execute_unprepared(&format!("ALTER TABLE \"{name}\" ADD COLUMN {FORM_VERSION_COLUMN}")).await?;
+        }
         reshape(db, backend, table).await?;
     }
     // Index DDL carries no values; names are derived from the expressions, so a changed index
@@ -114,6 +118,9 @@ async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<Stri
     turn.commit(tx).await
 }
 
+/// The system column a record's form version is kept in ([`crate::Record::form_version`]).
+const FORM_VERSION_COLUMN: &str = "\"form_version\" bigint NULL";
+
 /// `CREATE TABLE` of a record table named `name`: system columns, the typed columns (before
 /// `data`, so a scan reads them without stepping over the document), the document, and the
 /// flow.
@@ -132,7 +139,7 @@ fn create_table_sql(backend: Backend, name: &str, typed: &[(String, ColumnKind)]
     for column in ["created_by", "created_at", "updated_by", "updated_at"] {
         columns.push(format!("\"{column}\" varchar NOT NULL"));
     }
-    columns.extend(["\"deleted_at\" varchar NULL".to_owned(), "\"flow\" text NULL".to_owned()]);
+    columns.extend(["\"deleted_at\" varchar NULL", "\"flow\" text NULL", FORM_VERSION_COLUMN].map(str::to_owned));
     format!("CREATE TABLE IF NOT EXISTS \"{name}\" ({})", columns.join(", "))
 }
 

@@ -350,7 +350,8 @@ impl Engine {
                         let before = Envelope::new(form, record.clone());
                         // The record's state moves with its field; its flow follows when next read.
                         let state = record.state.as_deref().map(|s| moves.moved(s).map_or(s, String::as_str).to_owned());
-                        let next = Record { data, state, ..crate::records::next_version(record.clone(), cmd.actor) };
+                        let next =
+                            Record { data, state, form_version: new_rt.version, ..crate::records::next_version(record.clone(), cmd.actor) };
                         self.write_version(cmd, new_rt, &before, next, record.version, "migrate").await?;
                         written += 1;
                     }

@@ -157,7 +157,7 @@ impl Engine {
         let checked = if merged == files { incoming_app } else { self.check_files(&merged, Path::new(""))? };
         let release = match &live {
             Some(live) if merged == published => {
-                self.load_release(checked, live.release).await?;
+                self.load_release(checked.into_release(live.release, &live.files)).await?;
                 live.release
             }
             _ => {

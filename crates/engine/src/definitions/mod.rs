@@ -555,7 +555,7 @@ impl Engine {
             if loaded.is_none_or(|release| release < head) {
                 let release = live_release(self.store.db(), &app).await?;
                 let files = AppFiles(store::definition_texts(self.store.db(), &app, &release.files).await?);
-                self.load_release(self.check_files(&files, Path::new(""))?, release.release).await?;
+                self.load_release(self.check_files(&files, Path::new(""))?.into_release(release.release, &release.files)).await?;
                 tracing::info!(app, release = release.release, "loaded the app's newest release");
             }
         }
@@ -653,7 +653,7 @@ impl Engine {
             store::clear_drafts(&tx, app).await?;
         }
         store::append_audit(&tx, &publish_audit(actor, &release)).await?;
-        let checked = Arc::new(checked);
+        let checked = Arc::new(checked.into_release(number, &release.files));
         let migrated = match &old {
             Some(old) => self.migrate_records(Cmd::new(&tx, actor, &checked), old, publish.migrations).await?,
             None => 0,
@@ -662,14 +662,13 @@ impl Engine {
         // The transaction held the only other reference.
         let checked = Arc::try_unwrap(checked).map_err(|_| EngineError::Internal("a published app is still borrowed".into()))?;
         tracing::info!(app, release = number, migrated, "published");
-        self.load_release(checked, number).await?;
+        self.load_release(checked).await?;
         Ok(ReleaseView::from(release))
     }
 
-    /// Makes `app`, checked, the loaded release `release` of its app: flows registered,
-    /// schedules and advised indexes in place, the app swapped in.
-    async fn load_release(&self, mut app: LoadedApp, release: i64) -> Result<(), EngineError> {
-        app.release = release;
+    /// Makes `app`, checked and made a release ([`LoadedApp::into_release`]), the loaded app:
+    /// flows registered, schedules and advised indexes in place, the app swapped in.
+    async fn load_release(&self, mut app: LoadedApp) -> Result<(), EngineError> {
         app.ensure_tables(&self.store).await?;
         let (turn, tx) = self.store.begin_serialised().await?;
         app.register_flows(&tx).await?;

@@ -157,6 +157,7 @@ impl Engine {
             updated_by: actor.username.clone(),
             updated_at: now,
             deleted_at: None,
+            form_version: rt.version,
         };
         store::insert(tx, &rt.table, &record).await?;
         let envelope = Envelope::new(form, record);

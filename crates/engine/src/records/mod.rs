@@ -215,7 +215,7 @@ impl Engine {
         self.check_duplicates(tx, rt, Some(&old), &data).await?;
         let before = Envelope::new(form, old.clone());
         let old_data = old.data.clone();
-        let mut record = Record { data, ..next_version(old, actor) };
+        let mut record = Record { data, form_version: rt.version, ..next_version(old, actor) };
         if let Some(moved) = moved {
             (record.state, record.flow) = (Some(moved.state), Some(moved.flow));
         }
