@@ -184,6 +184,19 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
     }
 }
 
+/// A new, empty PostgreSQL database on the server `TESSERA_TEST_PG` names, if it names one.
+/// Named as the e2e suite names its own (`t_<uuid v7>`), so its sweep drops it later.
+async fn empty_postgres() -> Option<String> {
+    use sea_orm::ConnectionTrait;
+    let base = std::env::var("TESSERA_TEST_PG").ok()?;
+    let base = base.trim_end_matches('/');
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let admin = sea_orm::Database::connect(format!("{base}/postgres")).await.expect("PostgreSQL reachable at TESSERA_TEST_PG");
+    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
+    admin.close().await.ok();
+    Some(format!("{base}/{name}"))
+}
+
 #[actix_web::test]
 async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_database() {
     let dir = std::env::temp_dir().join(format!("tessera-bundle-{}", std::process::id()));
@@ -202,17 +215,25 @@ async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_data
     assert_eq!((code, out.contains("formatted")), (0, false), "{out}");
     assert_eq!(defs::AppFiles::read(&folder).0, defs::AppFiles::read(&repo().join("apps/crm")).0, "fmt changed the export");
 
-    // As a bundle into an empty database: installed, and the same files come out of it.
+    // As a bundle into an empty database, SQLite's and PostgreSQL's: installed, and the same
+    // files come out of it.
     let bundle = dir.join("crm-1.0.0.tpl");
     let (code, out) = tessera(&["app", "export", "crm", "--db", &first, "--out", bundle.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
-    let (code, out) = tessera(&["app", "import", bundle.to_str().unwrap(), "--db", &format!("{second}?mode=rwc")]);
-    assert_eq!(code, 0, "{out}");
-    assert!(out.contains("installed crm: release 1"), "{out}");
+    let mut empty = vec![(format!("{second}?mode=rwc"), second.clone())];
+    empty.extend(empty_postgres().await.map(|url| (url.clone(), url)));
+    for (create, open) in empty {
+        let (code, out) = tessera(&["app", "import", bundle.to_str().unwrap(), "--db", &create]);
+        assert_eq!(code, 0, "{open}: {out}");
+        assert!(out.contains("installed crm: release 1"), "{open}: {out}");
+        let again = dir.join("again");
+        let _ = std::fs::remove_dir_all(&again);
+        let (code, out) = tessera(&["app", "export", "crm", "--db", &open, "--out", again.to_str().unwrap()]);
+        assert_eq!(code, 0, "{open}: {out}");
+        assert_eq!(defs::AppFiles::read(&again).0, defs::AppFiles::read(&folder).0, "{open}");
+    }
+    // Each database gave the same files back, so one check and one run of the tests say it for both.
     let again = dir.join("again");
-    let (code, out) = tessera(&["app", "export", "crm", "--db", &second, "--out", again.to_str().unwrap()]);
-    assert_eq!(code, 0, "{out}");
-    assert_eq!(defs::AppFiles::read(&again).0, defs::AppFiles::read(&folder).0);
     let (code, out) = tessera(&["check", again.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     let (code, out) = tessera(&["test", again.to_str().unwrap()]);
