@@ -842,3 +842,127 @@ async fn records_of_a_state_taken_out_and_mapped_publish_in_the_state_they_are_m
         }
     }
 }
+
+/// Adds `n` copies of account `template` straight into its table, each with a new id and no
+/// head count: a table big enough that rebuilding it takes a while.
+async fn bulk_accounts(db: &sea_orm::DatabaseConnection, template: &str, n: u32) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let (columns, id) = match backend {
+        sea_orm::DatabaseBackend::Postgres => (
+            "SELECT column_name::text AS name FROM information_schema.columns WHERE table_name = 'r_crm__account' AND table_schema = current_schema()",
+            "'00000000-0000-7000-8000-' || right('000000000000' || g.n, 12)",
+        ),
+        _ => ("SELECT name FROM pragma_table_info('r_crm__account')", "'00000000-0000-7000-8000-' || substr('000000000000' || g.n, -12)"),
+    };
+    let columns: Vec<String> = db
+        .query_all_raw(Statement::from_string(backend, columns))
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").unwrap())
+        .collect();
+    let values: Vec<String> = columns
+        .iter()
+        .map(|c| match c.as_str() {
+            "id" => id.to_owned(),
+            "f_employees" => "NULL".to_owned(),
+            other => format!("a.\"{other}\""),
+        })
+        .collect();
+    let quoted: Vec<String> = columns.iter().map(|c| format!("\"{c}\"")).collect();
+    let sql = format!(
+        "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {n}) \
+         INSERT INTO r_crm__account ({}) SELECT {} FROM g, r_crm__account a WHERE a.id = '{template}'",
+        quoted.join(", "),
+        values.join(", ")
+    );
+    db.execute_unprepared(&sql).await.unwrap();
+}
+
+/// A publish that gives a field's column another type rebuilds the form's table. On PostgreSQL
+/// it copies the records while the app is written and then copies again what was written
+/// meanwhile: every write acknowledged while the publish ran is there after it, at the version
+/// it was acknowledged at.
+#[actix_web::test]
+async fn a_table_rebuilt_by_a_publish_keeps_every_write_made_while_it_was_copied() {
+    let dir = std::env::temp_dir().join(format!("tessera-rebuild-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
+    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    for url in urls {
+        let (engine, admin) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let template = accounts(&app, &admin).await[0]["id"].as_str().unwrap().to_owned();
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        bulk_accounts(&db, &template, 20_000).await;
+
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let as_text = edited(&view["definition"], |f| {
+            *field(f, "employees") = json!({"id": "employees", "type": "text", "label": {"en": "Employees"}})
+        });
+        call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": as_text})), a).await;
+        let convert = json!({"message": "head count as text", "migrations": [{"op": "convert", "form": "account", "field": "employees"}]});
+
+        // Writers create and then change accounts until the publish has answered.
+        let published = std::sync::atomic::AtomicBool::new(false);
+        let writer = |n: usize| {
+            let (app, admin, published) = (&app, &admin, &published);
+            async move {
+                let mut acknowledged = Vec::new();
+                for i in 0.. {
+                    if published.load(std::sync::atomic::Ordering::SeqCst) {
+                        break;
+                    }
+                    let name = format!("Writer {n} account {i}");
+                    let (status, made) =
+                        call(app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": name}})), Some(admin)).await;
+                    assert_eq!(status, StatusCode::CREATED, "{made}");
+                    let id = made["id"].as_str().unwrap().to_owned();
+                    let renamed = format!("{name}, renamed");
+                    let patch = TestRequest::patch()
+                        .uri(&format!("{ACCOUNTS}/{id}"))
+                        .insert_header(("If-Match", "1"))
+                        .set_json(json!({"data": {"name": renamed}}));
+                    let (status, changed) = call(app, patch, Some(admin)).await;
+                    assert_eq!(status, StatusCode::OK, "{changed}");
+                    acknowledged.push((id, changed["version"].as_i64().unwrap(), renamed));
+                }
+                acknowledged
+            }
+        };
+        let publish = async {
+            let answer = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(convert), a).await;
+            published.store(true, std::sync::atomic::Ordering::SeqCst);
+            answer
+        };
+        let ((status, release), first, second) = futures::join!(publish, writer(1), writer(2));
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+        let written: Vec<_> = first.into_iter().chain(second).collect();
+        assert!(!written.is_empty(), "{url}: the writers wrote while the publish ran");
+        for (id, version, name) in &written {
+            let (status, account) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{id}")), a).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {id} was acknowledged and is gone");
+            assert_eq!((account["version"].as_i64(), &account["data"]["name"]), (Some(*version), &json!(name)), "{url}: {account}");
+        }
+        let counted = format!("{ACCOUNTS}?limit=1&count=true&filter={}", e2e::url_encode(r#"{"name": {"contains": "Writer"}}"#));
+        let (_, page) = call(&app, TestRequest::get().uri(&counted), a).await;
+        assert_eq!(page["total"]["records"].as_u64(), Some(written.len() as u64), "{url}: each write once: {page}");
+        // The copies made before are all there, read in the new layout.
+        let (_, original) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/{template}")), a).await;
+        let (_, copy) = call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}/00000000-0000-7000-8000-000000000777")), a).await;
+        assert_eq!((&copy["data"]["name"], copy["data"].get("employees")), (&original["data"]["name"], None), "{url}: {copy}");
+        let same_name = json!({"name": original["data"]["name"]}).to_string();
+        let (_, page) =
+            call(&app, TestRequest::get().uri(&format!("{ACCOUNTS}?limit=1&count=true&filter={}", e2e::url_encode(&same_name))), a).await;
+        assert_eq!(page["total"]["records"].as_u64(), Some(10_000), "{url}: counting stops at 10,000: {page}");
+        assert!(engine.verify_audit().await.unwrap().is_ok(), "{url}");
+        eprintln!("{url}: {} writes acknowledged while the publish rebuilt the table", written.len());
+        drop(app);
+        engine.close().await.unwrap();
+        db.close().await.ok();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -66,48 +66,19 @@ fn index_columns(backend: Backend, table: &FormTable, fields: &[(String, ColumnK
 }
 
 /// Creates the index `name` over `fields` of `table` unless a valid one exists: on PostgreSQL
-/// concurrently, writes going on (a build that fails, or died with its process, leaves an
-/// invalid index: found here, it is dropped and built again), on SQLite in a write transaction
-/// of its own.
+/// concurrently, writes going on ([`crate::schema::create_index_concurrently`]), on SQLite in a
+/// write transaction of its own.
 pub async fn ensure_advised_index(store: &Store, table: &FormTable, name: &str, fields: &[(String, ColumnKind)]) -> Result<(), StoreError> {
     let backend = store.backend();
-    let columns = index_columns(backend, table, fields);
-    let table = &table.name;
+    let on = format!("\"{name}\" ON \"{}\" ({}) WHERE deleted_at IS NULL", table.name, index_columns(backend, table, fields));
     match backend {
-        Backend::Postgres => {
-            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS \"{name}\"");
-            if postgres_index_valid(store, name).await? == Some(false) {
-                store.db().execute_unprepared(&drop).await?;
-            }
-            let sql = format!("CREATE INDEX CONCURRENTLY IF NOT EXISTS \"{name}\" ON \"{table}\" ({columns}) WHERE deleted_at IS NULL");
-            if let Err(e) = store.db().execute_unprepared(&sql).await {
-                // Another server building the same index at once owns the name: leave its build.
-                if postgres_index_valid(store, name).await? == Some(false) {
-                    store.db().execute_unprepared(&drop).await.ok();
-                }
-                return Err(e.into());
-            }
-            Ok(())
-        }
+        Backend::Postgres => crate::schema::create_index_concurrently(store, name, &on).await,
         Backend::Sqlite => {
-            let sql = format!("CREATE INDEX IF NOT EXISTS \"{name}\" ON \"{table}\" ({columns}) WHERE deleted_at IS NULL");
             let (turn, tx) = store.begin().await?;
-            tx.execute_unprepared(&sql).await?;
+            tx.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {on}")).await?;
             turn.commit(tx).await
         }
     }
-}
-
-/// Whether PostgreSQL's index `name` is valid (usable by queries); `None` when there is none.
-async fn postgres_index_valid(store: &Store, name: &str) -> Result<Option<bool>, StoreError> {
-    let q = sea_orm::Statement::from_sql_and_values(
-        sea_orm::DatabaseBackend::Postgres,
-        "SELECT (CASE WHEN i.indisvalid THEN 1 ELSE 0 END)::int8 AS valid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
-         WHERE c.relname = $1 AND c.relnamespace = current_schema()::regnamespace",
-        [name.into()],
-    );
-    let row = store.db().query_one_raw(q).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "valid")).transpose()?.map(|v| v == 1))
 }
 
 /// Creates `index` over `fields` of `table` and records it, with `audit`'s row, once it exists.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, NullOrdering, Order, Query, SelectStatement, SimpleExpr};
-use sea_orm::{ConnectionTrait, QueryResult};
+use sea_orm::{ConnectionTrait, QueryResult, Statement};
 use serde_json::{Map, Value};
 
 use crate::connect::{Backend, backend_of};
@@ -229,26 +229,67 @@ pub async fn update(db: &impl ConnectionTrait, table: &FormTable, r: &Record, ex
 /// Copies every record of `from` into `to`, each read in `from`'s layout and written in
 /// `to`'s; returns how many. Pages through `from` by id, so memory stays bounded.
 pub(crate) async fn copy_all(db: &impl ConnectionTrait, from: &FormTable, to: &FormTable) -> Result<u64, StoreError> {
-    const PAGE: u64 = 1000;
-    let mut after: Option<String> = None;
-    let mut copied = 0;
+    let (mut copied, mut after) = (0, None);
     loop {
-        let mut q = select(backend_of(db), from);
-        if let Some(id) = &after {
-            q.and_where(Expr::col("id").gt(id.clone()));
-        }
-        q.order_by("id", Order::Asc);
-        let rows = db.query_all_raw(limited(db, &q, PAGE)).await?;
-        for row in &rows {
-            let record = decode(from, row)?;
-            insert(db, to, &record).await?;
-            after = Some(record.id);
-            copied += 1;
-        }
-        if (rows.len() as u64) < PAGE {
-            return Ok(copied);
+        let page = copy_page(db, from, to, after.take()).await?;
+        copied += page.copied;
+        match page.last {
+            Some(last) => after = Some(last),
+            None => return Ok(copied),
         }
     }
+}
+
+/// How many records a page of a copy holds.
+const COPY_PAGE: u64 = 1000;
+
+/// What [`copy_page`] did: how many records it copied, and the last one's id when more may follow.
+pub(crate) struct CopiedPage {
+    pub copied: u64,
+    pub last: Option<String>,
+}
+
+/// Copies the page of `from`'s records after id `after` into `to`, each read in `from`'s layout
+/// and written in `to`'s.
+pub(crate) async fn copy_page(
+    db: &impl ConnectionTrait,
+    from: &FormTable,
+    to: &FormTable,
+    after: Option<String>,
+) -> Result<CopiedPage, StoreError> {
+    let mut q = select(backend_of(db), from);
+    if let Some(id) = after {
+        q.and_where(Expr::col("id").gt(id));
+    }
+    q.order_by("id", Order::Asc);
+    let rows = db.query_all_raw(limited(db, &q, COPY_PAGE)).await?;
+    let mut last = None;
+    for row in &rows {
+        let record = decode(from, row)?;
+        insert(db, to, &record).await?;
+        last = Some(record.id);
+    }
+    let copied = rows.len() as u64;
+    Ok(CopiedPage { copied, last: last.filter(|_| copied == COPY_PAGE) })
+}
+
+/// Copies again into `to` each record of `from` that `to` lacks or holds at another version
+/// (written since it was copied); returns how many.
+pub(crate) async fn copy_changed(db: &impl ConnectionTrait, from: &FormTable, to: &FormTable) -> Result<u64, StoreError> {
+    let (old, new) = (&from.name, &to.name);
+    let changed = Statement::from_string(
+        db.get_database_backend(),
+        format!("SELECT o.id FROM \"{old}\" o LEFT JOIN \"{new}\" n ON n.id = o.id WHERE n.id IS NULL OR n.version <> o.version"),
+    );
+    let ids: Vec<String> = db.query_all_raw(changed).await?.iter().map(|row| row.try_get("", "id")).collect::<Result<_, _>>()?;
+    for chunk in ids.chunks(COPY_PAGE as usize) {
+        let stale = Query::delete().from_table(Alias::new(new.as_str())).and_where(Expr::col("id").is_in(chunk.iter().cloned())).to_owned();
+        db.execute(&stale).await?;
+        for record in get_many(db, from, chunk).await? {
+            insert(db, to, &record).await?;
+        }
+    }
+    Ok(ids.len() as u64)
 }
 
 /// One page of records.
