@@ -966,3 +966,60 @@ async fn a_table_rebuilt_by_a_publish_keeps_every_write_made_while_it_was_copied
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The definitions of the indexes made for a form's definition (`ix_…`) on the account table.
+async fn account_indexes(db: &sea_orm::DatabaseConnection) -> Vec<String> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        sea_orm::DatabaseBackend::Postgres => {
+            "SELECT indexdef AS def FROM pg_indexes WHERE tablename = 'r_crm__account' AND indexname LIKE 'ix\\_%' ORDER BY 1"
+        }
+        _ => {
+            "SELECT sql AS def FROM sqlite_master WHERE type = 'index' AND tbl_name = 'r_crm__account' AND name LIKE 'ix\\_%' ESCAPE '\\' ORDER BY 1"
+        }
+    };
+    db.query_all_raw(Statement::from_string(backend, sql)).await.unwrap().iter().map(|r| r.try_get("", "def").unwrap()).collect()
+}
+
+/// The indexes a form declares follow its published definition: one added is built, one taken
+/// out is dropped, and the others stay as they were.
+#[actix_web::test]
+async fn a_published_form_s_indexes_follow_its_definition() {
+    let dir = std::env::temp_dir().join(format!("tessera-ix-follow-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
+    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    for url in urls {
+        let (engine, admin) = crm(&url).await;
+        let app = start(engine.clone()).await;
+        let a = Some(admin.as_str());
+        let db = sea_orm::Database::connect(&url).await.unwrap();
+        let before = account_indexes(&db).await;
+        let on = |field: &str| format!("f_{field}");
+        assert!(before.iter().any(|d| d.contains(&on("region"))), "{url}: {before:#?}");
+        assert!(!before.iter().any(|d| d.contains(&on("website"))), "{url}: {before:#?}");
+
+        let (_, view) = call(&app, TestRequest::get().uri(ACCOUNT), a).await;
+        let reindexed = edited(&view["definition"], |f| {
+            let indexes = f["indexes"].as_array_mut().unwrap();
+            indexes.retain(|ix| ix != &json!(["region"]));
+            indexes.push(json!(["website"]));
+        });
+        let (status, saved) = call(&app, put(ACCOUNT, view["version"].as_i64(), json!({"definition": reindexed})), a).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {saved}");
+        let (status, release) = call(&app, TestRequest::post().uri("/api/apps/crm/publish").set_json(json!({})), a).await;
+        assert_eq!(status, StatusCode::CREATED, "{url}: {release}");
+
+        let after = account_indexes(&db).await;
+        assert!(!after.iter().any(|d| d.contains(&on("region"))), "{url}: the index taken out is dropped: {after:#?}");
+        assert!(after.iter().any(|d| d.contains(&on("website"))), "{url}: the index added is built: {after:#?}");
+        let kept: Vec<&String> = before.iter().filter(|d| !d.contains(&on("region"))).collect();
+        assert!(kept.iter().all(|d| after.contains(d)), "{url}: the others stay: {before:#?} {after:#?}");
+        assert_eq!(after.len(), before.len(), "{url}");
+        drop(app);
+        engine.close().await.unwrap();
+        db.close().await.ok();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

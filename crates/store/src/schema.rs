@@ -105,13 +105,16 @@ async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<Stri
         for (_, on) in &index_sql {
             tx.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {on}")).await?;
         }
+        for stale in stale_indexes(&tx, backend, &table.name, &index_sql).await? {
+            tx.execute_unprepared(&format!("DROP INDEX IF EXISTS \"{stale}\"")).await?;
+        }
         return turn.commit(tx).await;
     }
     // `tx` holds the lock and touches nothing else: a lock of its on the table would hold the
     // steps below up (and they it).
     let done = reshape_online(store, table).await;
     let done = match done {
-        Ok(()) => ensure_indexes_online(store, &index_sql).await,
+        Ok(()) => ensure_indexes_online(store, &table.name, &index_sql).await,
         failed => failed,
     };
     turn.commit(tx).await?;
@@ -121,8 +124,8 @@ async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<Stri
 /// Each index a form table has: its name, and what follows `CREATE INDEX` after `IF NOT EXISTS`.
 ///
 /// Index DDL carries no values; names are derived from the expressions, so a changed index gets
-/// a new name and the old one stays until an operator drops it (a rebuild of the table drops
-/// every index, those made by hand too; the advisor makes its own again). Field indexes are
+/// a new name and the old one is dropped (a rebuild of the table drops every index, those made
+/// by hand too; the advisor makes its own again). Field indexes are
 /// partial on live records: every list and report filters `deleted_at IS NULL`, and without the
 /// column in the index SQLite would visit each row just to read it. What every list may sort or
 /// filter by without asking — owner, state, last change — is indexed for every form.
@@ -147,11 +150,38 @@ fn index_statements(backend: Backend, name: &str, indexes: &[Vec<String>]) -> Ve
 
 /// Builds on PostgreSQL each of `indexes` ([`index_statements`]) that has no valid index yet,
 /// `CONCURRENTLY`: writes go on while it is built.
-async fn ensure_indexes_online(store: &Store, indexes: &[(String, String)]) -> Result<(), StoreError> {
+async fn ensure_indexes_online(store: &Store, table: &str, indexes: &[(String, String)]) -> Result<(), StoreError> {
     for (name, on) in indexes {
         create_index_concurrently(store, name, on).await?;
     }
+    for stale in stale_indexes(store.db(), Backend::Postgres, table, indexes).await? {
+        store.db().execute_unprepared(&format!("DROP INDEX CONCURRENTLY IF EXISTS \"{stale}\"")).await?;
+    }
     Ok(())
+}
+
+/// The indexes of `table` made for a form's definition (`ix_…`: not the advisor's, not one an
+/// operator made) that `indexes` no longer has: the definition dropped or changed them.
+async fn stale_indexes(
+    db: &impl ConnectionTrait,
+    backend: Backend,
+    table: &str,
+    indexes: &[(String, String)],
+) -> Result<Vec<String>, StoreError> {
+    let q = match backend {
+        Backend::Sqlite => Statement::from_sql_and_values(
+            DatabaseBackend::Sqlite,
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND name LIKE 'ix\\_%' ESCAPE '\\'",
+            [table.into()],
+        ),
+        Backend::Postgres => Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT indexname::text AS name FROM pg_indexes WHERE tablename = $1 AND schemaname = current_schema() AND indexname LIKE 'ix\\_%'",
+            [table.into()],
+        ),
+    };
+    let present: Vec<String> = db.query_all_raw(q).await?.iter().map(|row| row.try_get("", "name")).collect::<Result<_, _>>()?;
+    Ok(present.into_iter().filter(|name| !indexes.iter().any(|(wanted, _)| wanted == name)).collect())
 }
 
 /// Creates PostgreSQL's index `name` (`on`: what follows the name in `CREATE INDEX`) unless a
