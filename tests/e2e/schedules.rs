@@ -86,3 +86,76 @@ async fn a_builder_runs_a_schedule_now_over_demo_data_that_has_a_past() {
         assert!(stalled.iter().all(|n| n["message"]["form"] == "opportunity" && n["message"]["record"].is_string()), "{url}: {stalled:?}");
     }
 }
+
+/// Counts what `sql` counts (a column `n`).
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get::<i64>("", "n").unwrap()
+}
+
+/// A job's effects and the mark that it ran commit together (issue 24, item 5). The database
+/// refuses to mark the nightly stalled-deals job done — as a process dying between its effects
+/// and its mark would leave it — and then the reminders it wrote must not stay, or the job's
+/// next run would send them again. Once the job can be marked, it runs and sends each once.
+#[actix_web::test]
+async fn a_job_s_effects_stay_only_with_the_mark_that_it_ran() {
+    let dir = std::env::temp_dir().join(format!("tessera-once-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut urls = vec![format!("sqlite://{}/s.db?mode=rwc", dir.display())];
+    urls.extend(e2e::databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    const REMINDERS: &str = "SELECT COUNT(*) AS n FROM outbox WHERE CAST(payload AS TEXT) LIKE '%No progress on%'";
+    for url in urls {
+        let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
+        engine.seed("crm", "demo").await.unwrap();
+        let start = Utc::now();
+        engine.ensure_schedules(start).await.unwrap();
+        let db = Database::connect(&url).await.unwrap();
+        let (refuse, allow) = match db.get_database_backend() {
+            sea_orm::DatabaseBackend::Postgres => (
+                vec![
+                    "CREATE FUNCTION refuse_mark() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'the job cannot be marked'; END $$",
+                    "CREATE TRIGGER refuse_mark BEFORE UPDATE ON jobs FOR EACH ROW \
+                 WHEN (NEW.key = 'schedule:crm:stalled_deals' AND OLD.state = 'running' AND NEW.state <> 'running' AND NEW.last_error IS NULL) \
+                 EXECUTE FUNCTION refuse_mark()",
+                ],
+                "DROP TRIGGER refuse_mark ON jobs",
+            ),
+            _ => (
+                vec![
+                    "CREATE TRIGGER refuse_mark BEFORE UPDATE ON jobs \
+                 WHEN NEW.key = 'schedule:crm:stalled_deals' AND OLD.state = 'running' AND NEW.state <> 'running' AND NEW.last_error IS NULL \
+                 BEGIN SELECT RAISE(ABORT, 'the job cannot be marked'); END",
+                ],
+                "DROP TRIGGER refuse_mark",
+            ),
+        };
+        for sql in refuse {
+            db.execute_unprepared(sql).await.unwrap();
+        }
+
+        // A month on, the job runs and sends its reminders, and cannot be marked.
+        let _ = engine.run_due_jobs(start + Duration::days(30)).await;
+        assert_eq!(count(&db, REMINDERS).await, 0, "{url}: the reminders of a run that was not marked stayed");
+        let refused =
+            count(&db, "SELECT COUNT(*) AS n FROM jobs WHERE key = 'schedule:crm:stalled_deals' AND last_error LIKE '%cannot be marked%'")
+                .await;
+        assert_eq!(refused, 1, "{url}: the failed run is told on the job");
+
+        // The database takes the mark again: the next night's run sends each reminder once.
+        db.execute_unprepared(allow).await.unwrap();
+        engine.run_due_jobs(start + Duration::days(31)).await.unwrap();
+        let sent = count(&db, REMINDERS).await;
+        assert!(sent > 0, "{url}: the stalled-deal reminders were sent");
+        let distinct = count(
+            &db,
+            "SELECT COUNT(*) AS n FROM (SELECT DISTINCT recipient, CAST(payload AS TEXT) AS p FROM outbox WHERE CAST(payload AS TEXT) LIKE '%No progress on%') d",
+        )
+        .await;
+        assert_eq!(sent, distinct, "{url}: a reminder was sent twice");
+        engine.run_due_jobs(start + Duration::days(31) + Duration::minutes(20)).await.unwrap();
+        assert_eq!(count(&db, REMINDERS).await, sent, "{url}: a run past its lease sent them again");
+        db.close().await.ok();
+        engine.close().await.unwrap();
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

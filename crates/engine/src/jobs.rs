@@ -120,14 +120,20 @@ impl Engine {
                 return Ok(ran);
             }
             for job in jobs {
-                let outcome = time::as_at(now, self.run_job(&job, now)).await;
-                if let Err(e) = &outcome.0 {
-                    tracing::warn!(job = %job.key, error = %e, "job failed");
+                let ran_job = time::as_at(now, self.run_job(&job, now)).await;
+                let error = match ran_job.result {
+                    Ok(()) if ran_job.marked => None,
+                    Ok(()) => Some(None),
+                    Err(e) => {
+                        tracing::warn!(job = %job.key, error = %e, "job failed");
+                        Some(Some(e.to_string()))
+                    }
+                };
+                if let Some(error) = error {
+                    let (turn, tx) = self.store.begin().await?;
+                    store::finish_job(&tx, &job.id, ran_job.next.map(time::format).as_deref(), error.as_deref()).await?;
+                    turn.commit(tx).await?;
                 }
-                let error = outcome.0.err().map(|e| e.to_string());
-                let (turn, tx) = self.store.begin().await?;
-                store::finish_job(&tx, &job.id, outcome.1.map(time::format).as_deref(), error.as_deref()).await?;
-                turn.commit(tx).await?;
                 ran += 1;
             }
         }
@@ -147,37 +153,44 @@ impl Engine {
         })
     }
 
-    /// Runs one job; returns its result and when it is due again (None: done).
-    async fn run_job(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
-        match JobKind::named(&job.kind) {
-            Some(JobKind::Schedule) => self.run_scheduled(job, now).await,
-            Some(JobKind::FlowTimer) => match self.run_flow_timer(job, now).await {
-                Ok(again) => (Ok(()), again),
-                Err(e) => (Err(e), None),
-            },
+    /// Runs one job.
+    async fn run_job(&self, job: &store::Job, now: DateTime<Utc>) -> RanJob {
+        let (result, next) = match JobKind::named(&job.kind) {
+            Some(JobKind::Schedule) => return self.run_scheduled(job, now).await,
+            Some(JobKind::FlowTimer) => {
+                return match self.run_flow_timer(job, now).await {
+                    Ok((next, marked)) => RanJob { result: Ok(()), next, marked },
+                    Err(e) => RanJob { result: Err(e), next: None, marked: false },
+                };
+            }
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
+            // Each record's change is its own transaction, and a run again changes only what is
+            // still to change, so marking the job apart repeats no effect.
             Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(time::next_midnight(now))),
             Some(JobKind::PoolReturn) => (self.return_untouched(&job.app, now).await, Some(time::next_midnight(now))),
             Some(JobKind::Impact) => (self.run_impact_job(job).await, None),
             None => (Err(EngineError::Internal(format!("job `{}` is of no kind this server knows: `{}`", job.key, job.kind))), None),
-        }
+        };
+        RanJob { result, next, marked: false }
     }
 
     /// A scheduled rule's job; due again at the schedule's next time.
-    async fn run_scheduled(&self, job: &store::Job, now: DateTime<Utc>) -> (Result<(), EngineError>, Option<DateTime<Utc>>) {
+    async fn run_scheduled(&self, job: &store::Job, now: DateTime<Utc>) -> RanJob {
+        let failed = |e| RanJob { result: Err(e), next: None, marked: false };
         let app = match self.app(&job.app) {
             Ok(app) => app,
-            Err(e) => return (Err(e), None),
+            Err(e) => return failed(e),
         };
         let id = job.payload["schedule"].as_str().unwrap_or_default();
         let Some(schedule) = app.defs.app.schedules.iter().find(|s| s.id == id).cloned() else {
-            return (Err(EngineError::NotFound(format!("schedule `{id}` (removed from app.json)"))), None);
+            return failed(EngineError::NotFound(format!("schedule `{id}` (removed from app.json)")));
         };
         let due: DateTime<Utc> = job.due_at.parse().unwrap_or(now);
         // The next run counts from the later of the due time and now, so a server that was
         // down does not replay every missed run.
         let next = next_time(&schedule.cron, due.max(now)).ok();
-        (self.run_schedule(&job.app, &schedule.rule).await, next)
+        let result = self.run_schedule(&job.app, &schedule.rule, Some((job, next))).await;
+        RanJob { marked: result.is_ok(), result, next }
     }
 
     /// Runs schedule `id` of `app` now, as its job would run it: for admins and the app's
@@ -189,12 +202,14 @@ impl Engine {
             let loaded = self.app(app)?;
             let schedule =
                 loaded.defs.app.schedules.iter().find(|s| s.id == id).ok_or_else(|| EngineError::NotFound(format!("schedule {id}")))?;
-            self.run_schedule(app, &schedule.rule).await
+            self.run_schedule(app, &schedule.rule, None).await
         };
         self.command(actor, Subject { action: "run_schedule", app, form: "", id }, work).await
     }
 
-    async fn run_schedule(&self, app: &str, rule: &str) -> Result<(), EngineError> {
+    /// Runs rule `rule` of `app` as the platform, in one transaction; `job`, when the run is
+    /// a job's, is marked done (or due again at its next time) in that same transaction.
+    async fn run_schedule(&self, app: &str, rule: &str, job: Option<(&store::Job, Option<DateTime<Utc>>)>) -> Result<(), EngineError> {
         let loaded = &self.app(app)?;
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let (script, function) = (script.to_owned(), function.to_owned());
@@ -206,7 +221,20 @@ impl Engine {
         let job_app = loaded.clone();
         let outcome = self.with_host(cmd, move |host| job_app.rules.call(&script, &function, &input, host)).await??;
         self.apply_effects(cmd, "", "", outcome.effects).await?;
+        if let Some((job, next)) = job {
+            store::finish_job(&tx, &job.id, next.map(time::format).as_deref(), None).await?;
+        }
         turn.commit(tx).await?;
         Ok(())
     }
+}
+
+/// What running a job came to.
+struct RanJob {
+    result: Result<(), EngineError>,
+    /// When it is due again (`None`: done).
+    next: Option<DateTime<Utc>>,
+    /// Whether the job was marked done (or due again) in the transaction of its effects, so
+    /// that a process dying between the two cannot have them applied and the job run again.
+    marked: bool,
 }

@@ -56,8 +56,9 @@ impl Engine {
     }
 
     /// Runs a flow timer job: void when the record left the state it was started in. Returns
-    /// when it is due again (timers with `every`).
-    pub(crate) async fn run_flow_timer(&self, job: &store::Job, now: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, EngineError> {
+    /// when it is due again (timers with `every`), and whether the job was marked so with its
+    /// effects, in their transaction.
+    pub(crate) async fn run_flow_timer(&self, job: &store::Job, now: DateTime<Utc>) -> Result<(Option<DateTime<Utc>>, bool), EngineError> {
         let loaded = &self.app(&job.app)?;
         let (form, id, timer_id) = (
             job.payload["form"].as_str().unwrap_or_default(),
@@ -68,14 +69,14 @@ impl Engine {
         let rt = loaded.form(form)?;
         let (turn, tx) = self.store.begin().await?;
         store::lock_key(&tx, &format!("flow:{id}")).await?;
-        let Some(record) = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()) else { return Ok(None) };
+        let Some(record) = store::get(&tx, &rt.table, id).await?.filter(|r| r.deleted_at.is_none()) else { return Ok((None, false)) };
         let mut instance = instance_of(loaded, form, &record)?;
         if u64::from(instance.entry) != entry {
-            return Ok(None);
+            return Ok((None, false));
         }
         let workflow = self.workflow_for(&tx, loaded, form, &mut instance).await?;
         let Some(timer) = workflow.def().state(&instance.state).and_then(|s| s.timers.iter().find(|t| t.id == timer_id)) else {
-            return Ok(None);
+            return Ok((None, false));
         };
         let again = timer.every.as_deref().and_then(defs::parse_duration).map(|s| now + chrono::Duration::seconds(s));
         let system = Actor::system();
@@ -86,7 +87,7 @@ impl Engine {
         if let Some(condition) = &timer.condition
             && !truthy(&env.eval(condition, &[])?)
         {
-            return Ok(again);
+            return Ok((again, false));
         }
         let notify = |to: Vec<String>, text: &Label| {
             to.into_iter()
@@ -121,8 +122,10 @@ impl Engine {
                 }
             }
         }
+        // Marked with its effects: a process dying between the two would repeat them.
+        store::finish_job(&tx, &job.id, again.map(crate::time::format).as_deref(), None).await?;
         turn.commit(tx).await?;
-        Ok(again)
+        Ok((again, true))
     }
 }
 
