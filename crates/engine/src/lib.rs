@@ -151,6 +151,23 @@ impl Engine {
         Ok(Engine::over(store::Store::connect_existing(database_url).await?, &Settings::default()))
     }
 
+    /// Writes a consistent copy of the database to `out`, a new file, while it is in use
+    /// (SQLite; PostgreSQL is backed up with its own tools).
+    pub async fn backup_to(&self, out: &std::path::Path) -> Result<(), EngineError> {
+        Ok(self.store.backup_to(out).await?)
+    }
+
+    /// Puts the backup `backup` in place as the new database at `database_url` — checked
+    /// before, never over an existing database — and walks the restored audit chain: its rows,
+    /// or the first that does not hold.
+    pub async fn restore_backup(backup: &std::path::Path, database_url: &str) -> Result<Result<u64, String>, EngineError> {
+        store::restore(backup, database_url).await?;
+        let restored = Engine::open_existing(database_url).await?;
+        let verdict = restored.verify_audit().await;
+        restored.close().await?;
+        verdict
+    }
+
     pub fn backend(&self) -> Backend {
         self.store.backend()
     }

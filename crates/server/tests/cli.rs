@@ -1,16 +1,8 @@
 //! The `tessera` command line as a user runs it: exit codes and messages.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn tessera(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).current_dir(repo()).output().expect("tessera runs");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
+use common::{empty_postgres, repo, tessera};
 
 #[test]
 fn check_passes_on_the_crm_and_fails_with_file_and_pointer_on_a_broken_copy() {
@@ -184,19 +176,6 @@ fn check_names_an_unreachable_state_and_a_dead_end_of_a_flow() {
     }
 }
 
-/// A new, empty PostgreSQL database on the server `TESSERA_TEST_PG` names, if it names one.
-/// Named as the e2e suite names its own (`t_<uuid v7>`), so its sweep drops it later.
-async fn empty_postgres() -> Option<String> {
-    use sea_orm::ConnectionTrait;
-    let base = std::env::var("TESSERA_TEST_PG").ok()?;
-    let base = base.trim_end_matches('/');
-    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-    let admin = sea_orm::Database::connect(format!("{base}/postgres")).await.expect("PostgreSQL reachable at TESSERA_TEST_PG");
-    admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.expect("create a test database");
-    admin.close().await.ok();
-    Some(format!("{base}/{name}"))
-}
-
 #[actix_web::test]
 async fn an_app_exports_byte_for_byte_and_its_bundle_installs_into_an_empty_database() {
     let dir = std::env::temp_dir().join(format!("tessera-bundle-{}", std::process::id()));
@@ -282,7 +261,7 @@ fn the_crm_scenarios_pass_and_one_fails_when_a_rule_is_taken_out() {
 
 /// `tessera` with stdout, where the operator commands print what a script captures.
 fn tessera_out(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).current_dir(repo()).output().expect("tessera runs");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tessera")).args(args).current_dir(repo()).output().expect("tessera runs");
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
     (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
 }
@@ -364,4 +343,77 @@ fn check_names_a_section_on_an_unknown_tab_and_a_tab_without_sections() {
     assert_eq!(lines.len(), 2, "{out}");
     assert!(lines[0].ends_with("/layout/1/tab: no tab `notes` in `tabs`"), "{out}");
     assert!(lines[1].ends_with("/tabs/1: no section is on tab `more`"), "{out}");
+}
+
+/// How many live accounts the database at `url` holds, read as it is.
+async fn live_accounts(url: &str) -> i64 {
+    use sea_orm::ConnectionTrait;
+    let db = sea_orm::Database::connect(url).await.unwrap();
+    let q = sea_orm::Statement::from_string(db.get_database_backend(), "SELECT COUNT(*) AS n FROM r_crm__account WHERE deleted_at IS NULL");
+    let n = db.query_one_raw(q).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap();
+    db.close().await.ok();
+    n
+}
+
+/// `tessera backup` copies a live SQLite database while it is written; `tessera restore` makes
+/// the copy a new database, checked: its audit chain holds and its app is the one installed.
+#[actix_web::test]
+async fn a_backup_taken_while_the_crm_is_written_restores_into_a_new_database() {
+    let dir = std::env::temp_dir().join(format!("tessera-backup-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let live = format!("sqlite://{}/live.db", dir.display());
+    let engine = engine::Engine::open(&format!("{live}?mode=rwc"), &[repo().join("apps/crm")]).await.unwrap();
+    engine.ensure_admin(Some("admin-pass")).await.unwrap();
+    engine.seed("crm", "demo").await.unwrap();
+    let admin = engine.authenticate(&engine.login("admin", "admin-pass").await.unwrap().token, engine::Csrf::NotNeeded).await.unwrap();
+    let (app, form) = (engine::AppId::parse("crm").unwrap(), engine::FormId::parse("account").unwrap());
+    let before = live_accounts(&live).await;
+
+    // Accounts are created while the backup is taken.
+    let backup = dir.join("crm.backup");
+    let taking = {
+        let (live, backup) = (live.clone(), backup.clone());
+        tokio::task::spawn_blocking(move || tessera(&["backup", "--db", &live, "--out", backup.to_str().unwrap()]))
+    };
+    let mut written = 0;
+    while !taking.is_finished() {
+        let data = serde_json::json!({"name": format!("Written during the backup {written}")});
+        engine.create(&admin, &app, &form, data).await.unwrap();
+        written += 1;
+    }
+    let (code, out) = taking.await.unwrap();
+    assert_eq!(code, 0, "{out}");
+    engine.close().await.unwrap();
+    let (code, out) = tessera(&["backup", "--db", &live, "--out", backup.to_str().unwrap()]);
+    assert_eq!(code, 1, "a backup is never written over a file: {out}");
+
+    let restored = format!("sqlite://{}/restored.db", dir.display());
+    let (code, out) = tessera(&["restore", backup.to_str().unwrap(), "--db", &restored]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("audit chain of") && out.contains("holds"), "{out}");
+    let (code, out) = tessera(&["restore", backup.to_str().unwrap(), "--db", &restored]);
+    assert_eq!((code, out.contains("exists already")), (1, true), "a restore never overwrites a database: {out}");
+    let (code, out) = tessera(&["audit", "verify", "--db", &restored]);
+    assert_eq!(code, 0, "{out}");
+    // Everything committed before the backup began is in it; what came after is not half there.
+    let copied = live_accounts(&restored).await;
+    assert!(copied >= before && copied <= before + written, "{before} before, {written} written meanwhile, {copied} restored");
+    // The app restored is the app installed, so its scenario tests are the CRM's own.
+    let folder = dir.join("restored-crm");
+    let (code, out) = tessera(&["app", "export", "crm", "--db", &restored, "--out", folder.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(defs::AppFiles::read(&folder).0, defs::AppFiles::read(&repo().join("apps/crm")).0);
+
+    // A damaged backup is refused before anything is restored.
+    let mut bytes = std::fs::read(&backup).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle..middle + 4096].fill(0x5a);
+    let damaged = dir.join("damaged.backup");
+    std::fs::write(&damaged, bytes).unwrap();
+    let elsewhere = dir.join("elsewhere.db");
+    let (code, out) = tessera(&["restore", damaged.to_str().unwrap(), "--db", &format!("sqlite://{}", elsewhere.display())]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("damaged.backup is damaged"), "{out}");
+    assert!(!elsewhere.exists(), "nothing is restored from a damaged backup: {out}");
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -31,6 +31,18 @@ pub enum StoreError {
     /// A database URL asks for what the store does not know.
     #[error("database URL: {0}")]
     Url(String),
+    /// What was asked is done another way on this database.
+    #[error("{0}")]
+    Unsupported(String),
+    /// A file or database that would be overwritten.
+    #[error("{0} exists already: nothing is overwritten")]
+    Exists(String),
+    /// A database file SQLite's integrity check finds fault with.
+    #[error("{file} is damaged: {problems}")]
+    Damaged { file: String, problems: String },
+    /// A file could not be read or written.
+    #[error("{0}")]
+    Io(String),
 }
 
 impl StoreError {

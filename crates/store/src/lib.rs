@@ -7,6 +7,7 @@
 
 mod advice;
 mod audit;
+mod backup;
 mod connect;
 mod counters;
 mod definitions;
@@ -31,6 +32,7 @@ mod wal_sync;
 
 pub use advice::{AdvisedIndex, advised_index_name, advised_indexes, create_advised_index, drop_advised_index, ensure_advised_index};
 pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};
+pub use backup::restore;
 pub use connect::{Backend, Store, WriteTurn};
 pub use counters::next_counter;
 pub use definitions::{
