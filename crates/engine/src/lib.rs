@@ -19,6 +19,8 @@ mod error;
 mod export;
 mod filter;
 mod flows;
+#[cfg(test)]
+mod fuzz;
 mod gather;
 mod hooks;
 mod ids;

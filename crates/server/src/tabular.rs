@@ -98,6 +98,15 @@ fn read_csv(bytes: &[u8]) -> Result<Table, Refusal> {
 /// The header is its first row with a value; the table starts at its first column with one.
 fn read_xlsx(bytes: &[u8]) -> Result<Table, Refusal> {
     check_unzipped_size(bytes, MAX_UNZIPPED_BYTES)?;
+    // calamine indexes by what the file says without checking it (a cell naming a shared
+    // string past the last one panics, found by the fuzz targets below): a panic there is a
+    // workbook it cannot read, not a fault of the server's.
+    std::panic::catch_unwind(|| read_workbook(bytes))
+        .unwrap_or_else(|_| Err(Refusal::Malformed(format!("the workbook's contents contradict each other; {SEND_INSTEAD}"))))
+}
+
+/// The first sheet of the workbook `bytes`, within the bounds.
+fn read_workbook(bytes: &[u8]) -> Result<Table, Refusal> {
     let mut book = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
     let first = book.sheet_names().into_iter().next().ok_or_else(|| Refusal::Malformed("the workbook has no sheet".into()))?;
     let mut cells = book.worksheet_cells_reader(&first).map_err(|e| Refusal::Malformed(format!("cannot read the first sheet: {e}")))?;
@@ -252,5 +261,103 @@ mod tests {
         let mut liar = zip_of_spaces(100_000);
         declare(&mut liar, 10);
         assert!(matches!(check_unzipped_size(&liar, 1_000), Err(Refusal::TooLarge(_))), "declaring 10 bytes lets no more through");
+    }
+}
+
+/// Fuzz targets (issue 24): the import parser fed random and mutated files must answer a table
+/// or a refusal, never panic. `PROPTEST_CASES` runs them longer.
+#[cfg(test)]
+mod fuzz {
+    use std::io::{Read, Write};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn cases(default: u32) -> u32 {
+        std::env::var("PROPTEST_CASES").ok().and_then(|n| n.parse().ok()).unwrap_or(default)
+    }
+
+    /// A small valid workbook: a header row and a few rows of text, numbers and dates.
+    fn workbook() -> Vec<u8> {
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let sheet = book.add_worksheet();
+        for (col, header) in ["name", "amount", "closes_on"].iter().enumerate() {
+            sheet.write_string(0, col as u16, *header).unwrap();
+        }
+        for row in 1..5u32 {
+            sheet.write_string(row, 0, format!("Account {row}")).unwrap();
+            sheet.write_number(row, 1, f64::from(row) * 1.5).unwrap();
+            sheet.write_string(row, 2, "2026-12-05").unwrap();
+        }
+        book.save_to_buffer().unwrap()
+    }
+
+    /// `zip` with `snippet` put into its entry `pick` chooses, at `at`, zipped again.
+    fn with_snippet(zip: &[u8], pick: usize, at: usize, snippet: &str) -> Vec<u8> {
+        let mut archive = zip::ZipArchive::new(Cursor::new(zip)).unwrap();
+        let pick = pick % archive.len();
+        let mut out = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        for i in 0..archive.len() {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut text = Vec::new();
+            entry.read_to_end(&mut text).unwrap();
+            if i == pick {
+                let at = at % (text.len() + 1);
+                text.splice(at..at, snippet.bytes());
+            }
+            out.start_file(entry.name().to_owned(), zip::write::SimpleFileOptions::default()).unwrap();
+            out.write_all(&text).unwrap();
+        }
+        out.finish().unwrap().into_inner()
+    }
+
+    /// The first input the fuzz targets found: a cell of the sheet names a shared string past the
+    /// last one (calamine panicked, so the import answered nothing).
+    #[test]
+    fn a_workbook_whose_cells_name_missing_shared_strings_is_refused() {
+        let broken = with_snippet(&workbook(), 14176299410738606117, 14462939051176477181, "<a>");
+        assert!(matches!(read("xlsx", &broken), Err(Refusal::Malformed(_))));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases(256)))]
+
+        #[test]
+        fn any_bytes_are_a_table_or_a_refusal(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
+            let _ = read("csv", &bytes);
+            let _ = read("xlsx", &bytes);
+        }
+
+        #[test]
+        fn any_csv_of_quotes_separators_and_lines_is_read(text in "[a-z0-9,;\"'=+\r\n\t \u{FEFF}中]{0,400}") {
+            let _ = read("csv", text.as_bytes());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(cases(64)))]
+
+        /// A workbook with some of its bytes changed: mostly a broken zip.
+        #[test]
+        fn a_workbook_with_bytes_changed_is_read_or_refused(changes in prop::collection::vec((any::<usize>(), any::<u8>()), 1..8)) {
+            let mut bytes = workbook();
+            let len = bytes.len();
+            for (at, byte) in changes {
+                bytes[at % len] = byte;
+            }
+            let _ = read("xlsx", &bytes);
+        }
+
+        /// A workbook whose XML (sheet, shared strings, styles, workbook) has text put in: a
+        /// zip that opens, and a document the reader must make sense of or refuse.
+        #[test]
+        fn a_workbook_with_its_xml_changed_is_read_or_refused(
+            entry in any::<usize>(),
+            at in any::<usize>(),
+            snippet in prop_oneof!["<[a-z:]{1,6}( [a-z]{1,3}=\"[A-Z0-9]{0,4}\")?/?>", "</?[a-z]{1,4}>", "[0-9A-Z\"<>&;]{0,10}"],
+        ) {
+            let _ = read("xlsx", &with_snippet(&workbook(), entry, at, &snippet));
+        }
     }
 }
