@@ -64,24 +64,25 @@ impl Engine {
         Ok((rows, page.next_cursor))
     }
 
-    /// The whole export as one XLSX workbook.
+    /// The whole export as one XLSX workbook, written a page at a time: memory holds a page of
+    /// rows and the workbook's file, whatever the number of rows.
     pub async fn export_xlsx(&self, actor: &Actor, export: &Export) -> Result<Vec<u8>, EngineError> {
-        let mut rows = Vec::new();
-        let mut cursor = None;
+        let mut sheet = reports::XlsxSheet::new(export.form.as_str(), &export.headers).map_err(EngineError::Internal)?;
+        let (mut written, mut cursor) = (0, None);
         loop {
             let (page, next) = self.export_page(actor, export, cursor).await?;
-            rows.extend(page);
-            if rows.len() > XLSX_MAX_ROWS {
+            written += page.len();
+            if written > XLSX_MAX_ROWS {
                 return Err(EngineError::malformed("more rows than a spreadsheet holds; narrow the filter or export CSV"));
             }
+            sheet.write_rows(&page).map_err(EngineError::Internal)?;
             match next {
                 Some(next) => cursor = Some(next),
                 None => break,
             }
         }
-        let (form, headers) = (export.form.to_string(), export.headers.clone());
-        // Building the workbook is CPU work proportional to the rows: off the request threads.
-        on_blocking_pool(move || reports::to_xlsx(&form, &headers, &rows).map_err(EngineError::Internal)).await
+        // Zipping the workbook is CPU work proportional to the rows: off the request threads.
+        on_blocking_pool(move || sheet.finish().map_err(EngineError::Internal)).await
     }
 }
 

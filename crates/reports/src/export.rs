@@ -55,30 +55,61 @@ pub fn csv_lines(headers: Option<&[String]>, rows: &[Vec<Value>]) -> Vec<u8> {
 /// The rows as an XLSX workbook with one sheet; numbers and booleans stay typed, text longer
 /// than a cell holds is cut with a marker.
 pub fn to_xlsx(sheet_name: &str, headers: &[String], rows: &[Vec<Value>]) -> Result<Vec<u8>, String> {
-    let mut book = Workbook::new();
-    let sheet = book.add_worksheet();
-    // Sheet names are at most 31 characters and some characters are not allowed.
-    let name: String = sheet_name.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect();
-    if !name.is_empty() {
-        sheet.set_name(&name).map_err(|e| e.to_string())?;
-    }
-    for (c, h) in headers.iter().enumerate() {
-        sheet.write_string(0, c as u16, fit_xlsx_cell(h.clone())).map_err(|e| e.to_string())?;
-    }
-    for (r, row) in rows.iter().enumerate() {
-        let r = r as u32 + 1;
-        for (c, v) in row.iter().enumerate() {
-            let c = c as u16;
-            let written = match v {
-                Value::Null => continue,
-                Value::Number(n) => sheet.write_number(r, c, n.as_f64().unwrap_or_default()).map(|_| ()),
-                Value::Bool(b) => sheet.write_boolean(r, c, *b).map(|_| ()),
-                other => sheet.write_string(r, c, fit_xlsx_cell(cell_text(other))).map(|_| ()),
-            };
-            written.map_err(|e| e.to_string())?;
+    let mut sheet = XlsxSheet::new(sheet_name, headers)?;
+    sheet.write_rows(rows)?;
+    sheet.finish()
+}
+
+/// An XLSX workbook of one sheet, written a page of rows at a time. The sheet's rows go to a
+/// temporary file as they come (rust_xlsxwriter's constant-memory mode), so an export holds a
+/// page of rows in memory, not all of them; the file is zipped at the end.
+pub struct XlsxSheet {
+    book: Workbook,
+    /// Rows written, the header's included.
+    rows: u32,
+}
+
+impl XlsxSheet {
+    /// A sheet named after `sheet_name` (less the characters a sheet name may not have), its
+    /// first row `headers`.
+    pub fn new(sheet_name: &str, headers: &[String]) -> Result<XlsxSheet, String> {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet_with_constant_memory();
+        // Sheet names are at most 31 characters and some characters are not allowed.
+        let name: String = sheet_name.chars().filter(|c| !"[]:*?/\\".contains(*c)).take(31).collect();
+        if !name.is_empty() {
+            sheet.set_name(&name).map_err(|e| e.to_string())?;
         }
+        for (c, h) in headers.iter().enumerate() {
+            sheet.write_string(0, c as u16, fit_xlsx_cell(h.clone())).map_err(|e| e.to_string())?;
+        }
+        Ok(XlsxSheet { book, rows: 1 })
     }
-    book.save_to_buffer().map_err(|e| e.to_string())
+
+    /// Writes `rows` below those written before.
+    pub fn write_rows(&mut self, rows: &[Vec<Value>]) -> Result<(), String> {
+        let sheet = self.book.worksheet_from_index(0).map_err(|e| e.to_string())?;
+        for row in rows {
+            let r = self.rows;
+            for (c, v) in row.iter().enumerate() {
+                let c = c as u16;
+                let written = match v {
+                    Value::Null => continue,
+                    Value::Number(n) => sheet.write_number(r, c, n.as_f64().unwrap_or_default()).map(|_| ()),
+                    Value::Bool(b) => sheet.write_boolean(r, c, *b).map(|_| ()),
+                    other => sheet.write_string(r, c, fit_xlsx_cell(cell_text(other))).map(|_| ()),
+                };
+                written.map_err(|e| e.to_string())?;
+            }
+            self.rows += 1;
+        }
+        Ok(())
+    }
+
+    /// The workbook's bytes.
+    pub fn finish(mut self) -> Result<Vec<u8>, String> {
+        self.book.save_to_buffer().map_err(|e| e.to_string())
+    }
 }
 
 /// One value as spreadsheet text: lists of text joined with `; ` (tags, multi-selects), other

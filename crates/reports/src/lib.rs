@@ -13,7 +13,7 @@ mod pivot;
 
 pub use charts::{ChartKindEntry, KindLabel, Renderer, Span, chart_kind, chart_kinds, chart_problems};
 pub use compile::{Compiled, MAX_DIMENSIONS, MAX_MEASURES, OutColumn, Role, TotalKind, compile, drill, grand_totals_from_rows};
-pub use export::{csv_lines, to_csv, to_xlsx};
+pub use export::{XlsxSheet, csv_lines, to_csv, to_xlsx};
 pub use fields::{AsOf, Catalog, Context, Dialect, FieldRef, ValueKind, field_sql};
 pub use filter::{MAX_FILTER_CONDITIONS, MAX_FILTER_VALUES};
 pub use pivot::{MAX_PIVOT_CELLS, Totals, pivot};
