@@ -194,6 +194,34 @@ async fn flow_actions_decisions_and_logins_refuse_bodies_past_their_route_kind_l
     }
 }
 
+/// A comment stays in the record's flow log for good: one past 2,000 characters is refused at
+/// `/comment` and the record does not move; one of 2,000 is kept.
+#[actix_web::test]
+async fn a_comment_past_its_bound_is_refused_and_the_record_stays() {
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed("crm", "demo").await.unwrap();
+        let app = start(engine).await;
+        let deals = format!("/api/apps/crm/forms/opportunity/records?filter={}", e2e::url_encode(r#"{"stage": "initial_contact"}"#));
+        let (_, page) = call(&app, TestRequest::get().uri(&deals), Some(&admin)).await;
+        let deal = &page["items"][0];
+        let at = format!("/api/apps/crm/forms/opportunity/records/{}", deal["id"].as_str().unwrap());
+        let analyse =
+            |chars: usize| TestRequest::post().uri(&format!("{at}/actions/analyse")).set_json(json!({"comment": "评".repeat(chars)}));
+        let (status, body) = call(&app, analyse(2_001), Some(&admin)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{url}: {body}");
+        assert_eq!(
+            (&body["details"][0]["path"], &body["details"][0]["params"]["limit"]),
+            (&json!("/comment"), &json!(2000)),
+            "{url}: {body}"
+        );
+        let (_, unchanged) = call(&app, TestRequest::get().uri(&at), Some(&admin)).await;
+        assert_eq!(unchanged["version"], deal["version"], "{url}: {unchanged}");
+        let (status, body) = call(&app, analyse(2_000), Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {body}");
+    }
+}
+
 fn login_from(address: &str, username: &str, password: &str) -> TestRequest {
     TestRequest::post()
         .uri("/api/auth/login")

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use store::{Conn, Record};
 use workflow::{Command, Env, Instance, Person};
 
+use super::MAX_COMMENT_CHARS;
 use crate::access::Access;
 use crate::apps::FormRuntime;
 use crate::audit::Subject;
@@ -133,6 +134,13 @@ impl Engine {
         request: ActRequest,
     ) -> Result<ActResult, EngineError> {
         let ActOn { app, form, id, task } = on;
+        if let Some(comment) = &request.comment
+            && comment.chars().count() > MAX_COMMENT_CHARS
+        {
+            let message = format!("a comment is at most {MAX_COMMENT_CHARS} characters");
+            let error = FieldError::coded("/comment", FieldCode::MaxLength, message).with("limit", MAX_COMMENT_CHARS);
+            return Err(EngineError::Invalid(vec![error]));
+        }
         let work = async {
             let loaded = &self.app(app)?;
             let rt = loaded.form(form)?;

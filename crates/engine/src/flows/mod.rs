@@ -62,6 +62,10 @@ pub struct ApprovalView {
     pub waiting: Vec<String>,
 }
 
+/// The most characters a comment on a decision or move may have: each is kept in the record's
+/// flow log for good, so a record's size grows by at most this an action.
+pub(crate) const MAX_COMMENT_CHARS: usize = 2_000;
+
 /// What comes with an action besides its name.
 #[derive(Debug, Clone, Default)]
 pub struct ActRequest {
