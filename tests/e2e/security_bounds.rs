@@ -265,6 +265,37 @@ async fn spraying_one_password_over_many_usernames_is_limited_per_address() {
     }
 }
 
+/// Behind a load balancer every connection comes from it. Told to trust it, the server limits
+/// the clients it names in `X-Forwarded-For`, each on its own; a header from anyone else is
+/// ignored, so a sprayer cannot name a new address for each guess.
+#[actix_web::test]
+async fn behind_a_trusted_proxy_each_client_is_limited_on_its_own() {
+    let url = "sqlite::memory:";
+    let (engine, _) = crm(url).await;
+    let proxies = server::TrustedProxies::parse(&["10.0.0.0/8".to_owned()]).unwrap();
+    let app = actix_web::test::init_service(server::create_app(server::AppState::new(engine).behind(proxies))).await;
+    let via = |peer: &str, client: &str, user: &str, password: &str| {
+        login_from(peer, user, password).insert_header(("X-Forwarded-For", client.to_owned()))
+    };
+    let balancer = "10.0.0.2:50000";
+    for i in 0..server::MAX_FAILURES_PER_ADDRESS {
+        let (status, body) = call(&app, via(balancer, "203.0.113.7", &format!("user{i}"), "Winter2024!"), None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "attempt {i}: {body}");
+    }
+    let (status, body) = call(&app, via(balancer, "203.0.113.7", "admin", "admin-pass"), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "the sprayer waits: {body}");
+    let (status, body) = call(&app, via(balancer, "198.51.100.20", "admin", "admin-pass"), None).await;
+    assert_eq!(status, StatusCode::OK, "another client behind the same balancer signs in: {body}");
+
+    // Not through the balancer: the header names nobody, and the peer is limited.
+    let sprayer = "192.0.2.66:40000";
+    for i in 0..server::MAX_FAILURES_PER_ADDRESS {
+        call(&app, via(sprayer, &format!("198.51.100.{i}"), &format!("other{i}"), "Winter2024!"), None).await;
+    }
+    let (status, body) = call(&app, via(sprayer, "198.51.100.200", "admin", "admin-pass"), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "a header of its own frees nobody: {body}");
+}
+
 #[actix_web::test]
 async fn logins_sent_at_once_are_limited_as_if_sent_one_by_one() {
     // Before: a login was checked against the limit before its password was hashed and counted

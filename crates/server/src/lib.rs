@@ -5,6 +5,7 @@
 //! Knows nothing of engine internals: every route is one engine command.
 
 mod auth;
+mod client;
 mod error;
 mod metrics;
 mod ratelimit;
@@ -20,6 +21,7 @@ use engine::Engine;
 use utoipa::OpenApi as _;
 use utoipa_actix_web::AppExt;
 
+pub use client::TrustedProxies;
 pub use error::ApiError;
 pub use ratelimit::{MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, MAX_SUBMISSIONS_PER_ADDRESS, MAX_TRACKED_KEYS};
 pub use routes::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES, WEB_FORM_BODY_BYTES};
@@ -36,13 +38,19 @@ pub struct AppState {
     login_limiter: std::sync::Arc<ratelimit::LoginLimiter>,
     submission_limiter: std::sync::Arc<ratelimit::SubmissionLimiter>,
     metrics: std::sync::Arc<metrics::Metrics>,
+    proxies: TrustedProxies,
 }
 
 impl AppState {
     /// The state of a server whose metrics only admins read.
     pub fn new(engine: Engine) -> AppState {
         let metrics = std::sync::Arc::new(metrics::Metrics::new(engine.write_waits(), None));
-        AppState { engine, login_limiter: Default::default(), submission_limiter: Default::default(), metrics }
+        AppState { engine, login_limiter: Default::default(), submission_limiter: Default::default(), metrics, proxies: Default::default() }
+    }
+
+    /// This state, believing the client address that `proxies` put in `X-Forwarded-For`.
+    pub fn behind(self, proxies: TrustedProxies) -> AppState {
+        AppState { proxies, ..self }
     }
 
     /// The state of a server whose metrics a scraper also reads, sending `token` as its bearer

@@ -51,6 +51,11 @@ enum Command {
         /// Bearer token with which a scraper reads `/api/metrics` (admins always may).
         #[arg(long, env = "TESSERA_METRICS_TOKEN", hide_env_values = true)]
         metrics_token: Option<String>,
+        /// A load balancer or reverse proxy (address or network, e.g. `10.0.0.0/8`) whose
+        /// `X-Forwarded-For` names the client, for the per-address login and web-form limits.
+        /// Repeat it, or separate them with commas in the variable.
+        #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
+        trusted_proxies: Vec<String>,
     },
     /// Check app folders or bundles (.zip): every file against its schema, then every cross-reference.
     /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
@@ -230,10 +235,13 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::Create { user, name, expires_in_days, apps, db } } => {
             create_token(&db, user, name, expires_in_days, apps)
         }
-        Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token } => {
+        Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token, trusted_proxies } => {
             let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
             let settings = Settings { rule_limits, ..Settings::default() };
-            serve(&db, &addr, &apps, demo, &settings, metrics_token.as_deref())
+            match server::TrustedProxies::parse(&trusted_proxies) {
+                Ok(proxies) => serve(&db, &addr, &apps, demo, &settings, metrics_token.as_deref(), proxies),
+                Err(e) => Err(anyhow::anyhow!("--trusted-proxy: {e}")),
+            }
         }
     };
     match result {
@@ -495,7 +503,15 @@ fn app_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 #[actix_web::main]
-async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Settings, metrics_token: Option<&str>) -> anyhow::Result<()> {
+async fn serve(
+    db: &str,
+    addr: &str,
+    apps: &Path,
+    demo: bool,
+    settings: &Settings,
+    metrics_token: Option<&str>,
+    proxies: server::TrustedProxies,
+) -> anyhow::Result<()> {
     let engine = match Engine::open_with(db, &app_dirs(apps)?, settings).await {
         Err(engine::EngineError::Definitions(diags)) => {
             for d in &diags {
@@ -525,7 +541,8 @@ async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Setting
     let state = match metrics_token {
         Some(token) => AppState::with_metrics_token(engine, token),
         None => AppState::new(engine),
-    };
+    }
+    .behind(proxies);
     tracing::info!(%addr, "serving; open http://{addr}/");
     HttpServer::new(move || create_app(state.clone())).bind(addr).with_context(|| format!("cannot listen on {addr}"))?.run().await?;
     Ok(())

@@ -1,6 +1,6 @@
 //! Login, logout and the current user.
 
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
@@ -28,8 +28,7 @@ pub(crate) struct LoginBody {
 #[post("/api/auth/login")]
 pub(crate) async fn login(state: web::Data<AppState>, req: HttpRequest, payload: web::Payload) -> Result<HttpResponse, ApiError> {
     let body: LoginBody = json_body(&req, payload, AUTH_BODY_BYTES).await?;
-    // Without a peer (a test request) every login counts as one address.
-    let address = req.peer_addr().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
+    let address = state.proxies.client(&req);
     // Refused (422) before the limiter: no guess to count, and a username past the bound is never
     // kept by the limiter, whose map is sized by it.
     engine::check_login_lengths(&body.username, &body.password)?;

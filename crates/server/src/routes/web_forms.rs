@@ -1,7 +1,5 @@
 //! Public web forms: no login, a bounded body, a few submissions per address, and a honeypot.
 
-use std::net::{IpAddr, Ipv6Addr};
-
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use engine::{AppId, EngineError, FormId};
 use serde::Deserialize;
@@ -53,8 +51,7 @@ pub(crate) async fn submit_web_form(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let (app, form) = path.into_inner();
-    // Without a peer (a test request) every submission counts as one address.
-    let address = req.peer_addr().map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), |a| a.ip());
+    let address = state.proxies.client(&req);
     state.submission_limiter.admit(address).map_err(|retry_after_secs| EngineError::RateLimited { retry_after_secs })?;
     let body: Submission = json_body(&req, payload, WEB_FORM_BODY_BYTES).await?;
     let thanks = state.engine.submit_web_form(&app, &form, body.data, !body.trap.is_empty()).await?;
