@@ -39,6 +39,15 @@ pub async fn databases() -> Vec<String> {
     urls
 }
 
+/// An SQLite file in `dir` and, when [`databases`] gives one, a new PostgreSQL database: for
+/// tests that reach the database from another connection too (an in-memory SQLite is one
+/// connection's only).
+pub async fn file_databases(dir: &std::path::Path) -> Vec<String> {
+    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
+    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    urls
+}
+
 /// The lab app (`tests/fixtures/lab`) in `dir`, with `flow` as the flow of its `task` form;
 /// called again on the same `dir`, it writes the app's next version.
 pub fn lab_with_task_flow(dir: &std::path::Path, flow: &Value) {

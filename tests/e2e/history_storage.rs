@@ -22,9 +22,7 @@ const LEADS: &str = "/api/apps/crm/forms/lead/records";
 async fn file_databases(name: &str) -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("tessera-{name}-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
-    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
-    urls
+    e2e::file_databases(&dir).await
 }
 
 /// (version, snapshot) of each history row of record `id`, oldest first, as stored.

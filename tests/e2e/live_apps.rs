@@ -888,8 +888,7 @@ async fn bulk_accounts(db: &sea_orm::DatabaseConnection, template: &str, n: u32)
 async fn a_table_rebuilt_by_a_publish_keeps_every_write_made_while_it_was_copied() {
     let dir = std::env::temp_dir().join(format!("tessera-rebuild-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
-    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let urls = e2e::file_databases(&dir).await;
     for url in urls {
         let (engine, admin) = crm(&url).await;
         engine.seed("crm", "demo").await.unwrap();
@@ -988,8 +987,7 @@ async fn account_indexes(db: &sea_orm::DatabaseConnection) -> Vec<String> {
 async fn a_published_form_s_indexes_follow_its_definition() {
     let dir = std::env::temp_dir().join(format!("tessera-ix-follow-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
-    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let urls = e2e::file_databases(&dir).await;
     for url in urls {
         let (engine, admin) = crm(&url).await;
         let app = start(engine.clone()).await;

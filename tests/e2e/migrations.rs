@@ -29,9 +29,7 @@ const LATER_TABLES: [&str; 9] =
 async fn shared_databases() -> Vec<String> {
     let dir = std::env::temp_dir().join(format!("tessera-migrations-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
-    urls.extend(e2e::databases().await.into_iter().filter(|url| url.starts_with("postgres")));
-    urls
+    e2e::file_databases(&dir).await
 }
 
 async fn tables(db: &DatabaseConnection) -> Vec<String> {

@@ -10,8 +10,7 @@ use sea_orm::{ConnectionTrait, Database, Statement};
 async fn every_schedule_of_the_crm_succeeds_for_a_month_over_the_demo_data() {
     let dir = std::env::temp_dir().join(format!("tessera-sched-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/s.db?mode=rwc", dir.display())];
-    urls.extend(e2e::databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let urls = e2e::file_databases(&dir).await;
     for url in urls {
         let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();
         engine.seed("crm", "demo").await.unwrap();
@@ -101,8 +100,7 @@ async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
 async fn a_job_s_effects_stay_only_with_the_mark_that_it_ran() {
     let dir = std::env::temp_dir().join(format!("tessera-once-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/s.db?mode=rwc", dir.display())];
-    urls.extend(e2e::databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let urls = e2e::file_databases(&dir).await;
     const REMINDERS: &str = "SELECT COUNT(*) AS n FROM outbox WHERE CAST(payload AS TEXT) LIKE '%No progress on%'";
     for url in urls {
         let engine = Engine::open_with(&url, &[repo().join("apps/crm")], &e2e::settings()).await.unwrap();

@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use e2e::{call, copy_dir, databases, repo, start};
+use e2e::{call, copy_dir, repo, start};
 use engine::Engine;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
 use serde_json::{Value, json};
@@ -64,8 +64,7 @@ fn count(body: &Value) -> usize {
 async fn every_scalar_field_lives_in_a_typed_column_that_follows_its_definition() {
     let dir = std::env::temp_dir().join(format!("tessera-typed-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
-    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let urls = e2e::file_databases(&dir).await;
     for url in urls {
         let app_dir = dir.join(format!("crm-{}", uuid::Uuid::now_v7().simple()));
         copy_dir(&repo().join("apps/crm"), &app_dir);
@@ -171,8 +170,7 @@ async fn create_older_product_table(db: &DatabaseConnection, id: &str, data: &Va
 async fn a_table_of_the_release_before_is_rebuilt_keeping_every_value() {
     let dir = std::env::temp_dir().join(format!("tessera-typed-old-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
-    let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
-    urls.extend(databases().await.into_iter().filter(|u| u.starts_with("postgres")));
+    let urls = e2e::file_databases(&dir).await;
     let id = uuid::Uuid::now_v7().to_string();
     let data = json!({"code": "OLD1", "name": "Legacy", "tax_rate": 13, "unit_price": 12.5, "active": true, "weight": 3.0, "tags": ["x"]});
     for url in urls {
