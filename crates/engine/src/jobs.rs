@@ -121,15 +121,11 @@ impl Engine {
             }
             for job in jobs {
                 let ran_job = time::as_at(now, self.run_job(&job, now)).await;
-                let error = match ran_job.result {
-                    Ok(()) if ran_job.marked => None,
-                    Ok(()) => Some(None),
-                    Err(e) => {
-                        tracing::warn!(job = %job.key, error = %e, "job failed");
-                        Some(Some(e.to_string()))
-                    }
-                };
-                if let Some(error) = error {
+                if let Err(e) = &ran_job.result {
+                    tracing::warn!(job = %job.key, error = %e, "job failed");
+                }
+                if !ran_job.marked {
+                    let error = ran_job.result.err().map(|e| e.to_string());
                     let (turn, tx) = self.store.begin().await?;
                     store::finish_job(&tx, &job.id, ran_job.next.map(time::format).as_deref(), error.as_deref()).await?;
                     turn.commit(tx).await?;
@@ -236,5 +232,6 @@ struct RanJob {
     next: Option<DateTime<Utc>>,
     /// Whether the job was marked done (or due again) in the transaction of its effects, so
     /// that a process dying between the two cannot have them applied and the job run again.
+    /// Only a run that succeeded is.
     marked: bool,
 }

@@ -91,8 +91,9 @@ async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<Stri
     let backend = store.backend();
     let index_sql = index_statements(backend, &table.name, indexes);
     let (turn, tx) = begin_schema_change(store).await?;
-    if backend == Backend::Sqlite || !table_exists(&tx, &table.name).await? {
-        if table_exists(&tx, &table.name).await? {
+    let exists = table_exists(&tx, &table.name).await?;
+    if !exists || backend == Backend::Sqlite {
+        if exists {
             stamp_column(&tx, &table.name).await?;
             match plan(&tx, backend, table).await? {
                 Reshape::Keep => {}
@@ -112,8 +113,7 @@ async fn ensure_form_table(store: &Store, table: &FormTable, indexes: &[Vec<Stri
     }
     // `tx` holds the lock and touches nothing else: a lock of its on the table would hold the
     // steps below up (and they it).
-    let done = reshape_online(store, table).await;
-    let done = match done {
+    let done = match reshape_online(store, table).await {
         Ok(()) => ensure_indexes_online(store, &table.name, &index_sql).await,
         failed => failed,
     };
