@@ -149,12 +149,13 @@ impl Engine {
         })
     }
 
-    /// Runs one job.
+    /// Runs one job. Each kind's work is boxed: those futures are large, and a scenario run
+    /// from the designer runs its jobs on a request worker's stack.
     async fn run_job(&self, job: &store::Job, now: DateTime<Utc>) -> RanJob {
         let (result, next) = match JobKind::named(&job.kind) {
-            Some(JobKind::Schedule) => return self.run_scheduled(job, now).await,
+            Some(JobKind::Schedule) => return Box::pin(self.run_scheduled(job, now)).await,
             Some(JobKind::FlowTimer) => {
-                return match self.run_flow_timer(job, now).await {
+                return match Box::pin(self.run_flow_timer(job, now)).await {
                     Ok((next, marked)) => RanJob { result: Ok(()), next, marked },
                     Err(e) => RanJob { result: Err(e), next: None, marked: false },
                 };
@@ -162,9 +163,9 @@ impl Engine {
             // Daily, at midnight: a server that was down catches up once, not once a missed day.
             // Each record's change is its own transaction, and a run again changes only what is
             // still to change, so marking the job apart repeats no effect.
-            Some(JobKind::DatedFigures) => (self.run_dated_job(&job.app, now).await, Some(time::next_midnight(now))),
-            Some(JobKind::PoolReturn) => (self.return_untouched(&job.app, now).await, Some(time::next_midnight(now))),
-            Some(JobKind::Impact) => (self.run_impact_job(job).await, None),
+            Some(JobKind::DatedFigures) => (Box::pin(self.run_dated_job(&job.app, now)).await, Some(time::next_midnight(now))),
+            Some(JobKind::PoolReturn) => (Box::pin(self.return_untouched(&job.app, now)).await, Some(time::next_midnight(now))),
+            Some(JobKind::Impact) => (Box::pin(self.run_impact_job(job)).await, None),
             None => (Err(EngineError::Internal(format!("job `{}` is of no kind this server knows: `{}`", job.key, job.kind))), None),
         };
         RanJob { result, next, marked: false }
