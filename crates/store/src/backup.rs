@@ -52,9 +52,12 @@ pub async fn restore(backup: &Path, url: &str) -> Result<(), StoreError> {
     }
     let checking = format!("{target}.restoring");
     std::fs::copy(backup, &checking).map_err(|e| StoreError::Io(format!("copying {} to {checking}: {e}", backup.display())))?;
+    // A file SQLite cannot even open or read is as damaged as one its check finds fault with;
+    // one of another build's schema is not damaged, and says so.
     let checked = check_restored(&checking).await.map_err(|e| match e {
+        e @ (StoreError::Outdated { .. } | StoreError::Newer { .. }) => e,
         StoreError::Damaged { problems, .. } => StoreError::Damaged { file: backup.display().to_string(), problems },
-        other => other,
+        other => StoreError::Damaged { file: backup.display().to_string(), problems: other.to_string() },
     });
     if checked.is_err() {
         for leftover in ["", "-wal", "-shm"] {
