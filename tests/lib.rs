@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+pub mod receiver;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::StatusCode;

@@ -45,4 +45,5 @@ mod security_reports;
 mod security_rules;
 mod typed_ids;
 mod typed_storage;
+mod webhooks;
 mod workflow;

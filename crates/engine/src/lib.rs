@@ -14,6 +14,7 @@ mod catalog;
 mod command;
 mod dated;
 mod definitions;
+mod delivery;
 mod envelope;
 mod error;
 mod export;
@@ -59,6 +60,7 @@ pub use definitions::{
     DefinitionEntry, DefinitionIndex, DefinitionView, ExpressionProblem, FileChange, FlowInFlight, FormImpact, Impact, Installed,
     ItemChanges, Migration, Problem, ProblemGroup, ReleaseView, Saved, ViewAs,
 };
+pub use delivery::{MAX_DELIVERY_ATTEMPTS, WebhookClient};
 pub use envelope::{Envelope, HistoryItem, Page, Total};
 pub use error::{Code, EngineError, Kind, Limit};
 pub use export::{Export, csv_chunk};

@@ -21,6 +21,8 @@ const JOB_INTERVAL: Duration = Duration::from_secs(5);
 /// How often a server looks for a release another server published: a publish is served by
 /// every server within about this long.
 const RELEASE_POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a server looks for webhook messages to deliver.
+const DELIVERY_INTERVAL: Duration = Duration::from_secs(1);
 
 #[derive(Parser)]
 #[command(name = "tessera", version, about = "Tessera: a no-code application platform")]
@@ -56,6 +58,10 @@ enum Command {
         /// Repeat it, or separate them with commas in the variable.
         #[arg(long = "trusted-proxy", env = "TESSERA_TRUSTED_PROXIES", value_delimiter = ',')]
         trusted_proxies: Vec<String>,
+        /// Let webhooks reach loopback, private and link-local addresses. Off, a webhook URL
+        /// (which a rule may compute from a record) reaches only the public internet.
+        #[arg(long, env = "TESSERA_WEBHOOKS_TO_PRIVATE_NETWORKS")]
+        webhooks_to_private_networks: bool,
     },
     /// Check app folders or bundles (.zip): every file against its schema, then every cross-reference.
     /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
@@ -235,11 +241,14 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::Create { user, name, expires_in_days, apps, db } } => {
             create_token(&db, user, name, expires_in_days, apps)
         }
-        Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token, trusted_proxies } => {
+        Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token, trusted_proxies, webhooks_to_private_networks } => {
             let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
             let settings = Settings { rule_limits, ..Settings::default() };
             match server::TrustedProxies::parse(&trusted_proxies) {
-                Ok(proxies) => serve(&db, &addr, &apps, demo, &settings, metrics_token.as_deref(), proxies),
+                Ok(proxies) => {
+                    let outside = Outside { metrics_token, proxies, webhooks_to_private_networks };
+                    serve(&db, &addr, &apps, demo, &settings, outside)
+                }
                 Err(e) => Err(anyhow::anyhow!("--trusted-proxy: {e}")),
             }
         }
@@ -502,16 +511,16 @@ fn app_dirs(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
     Ok(dirs)
 }
 
-#[actix_web::main]
-async fn serve(
-    db: &str,
-    addr: &str,
-    apps: &Path,
-    demo: bool,
-    settings: &Settings,
-    metrics_token: Option<&str>,
+/// How a served instance meets the world around it: who scrapes its metrics, which proxies
+/// name its clients, and where its webhooks may go.
+struct Outside {
+    metrics_token: Option<String>,
     proxies: server::TrustedProxies,
-) -> anyhow::Result<()> {
+    webhooks_to_private_networks: bool,
+}
+
+#[actix_web::main]
+async fn serve(db: &str, addr: &str, apps: &Path, demo: bool, settings: &Settings, outside: Outside) -> anyhow::Result<()> {
     let engine = match Engine::open_with(db, &app_dirs(apps)?, settings).await {
         Err(engine::EngineError::Definitions(diags)) => {
             for d in &diags {
@@ -538,11 +547,12 @@ async fn serve(
     }
     engine.spawn_worker(JOB_INTERVAL);
     engine.spawn_release_follower(RELEASE_POLL_INTERVAL);
-    let state = match metrics_token {
-        Some(token) => AppState::with_metrics_token(engine, token),
+    engine.spawn_deliverer(engine::WebhookClient::new(outside.webhooks_to_private_networks)?, DELIVERY_INTERVAL);
+    let state = match outside.metrics_token {
+        Some(token) => AppState::with_metrics_token(engine, &token),
         None => AppState::new(engine),
     }
-    .behind(proxies);
+    .behind(outside.proxies);
     tracing::info!(%addr, "serving; open http://{addr}/");
     HttpServer::new(move || create_app(state.clone())).bind(addr).with_context(|| format!("cannot listen on {addr}"))?.run().await?;
     Ok(())

@@ -46,7 +46,10 @@ pub use jobs::{
     set_job_payload,
 };
 pub use meta::{delete_meta, get_meta, meta_with_prefix, set_meta};
-pub use outbox::{InboxItem, NOTIFY, OutboxMessage, inbox, insert_outbox, mark_read, outbox_for, undelivered_by_kind};
+pub use outbox::{
+    Delivery, InboxItem, NOTIFY, OutboxMessage, WEBHOOK, claim_deliveries, inbox, insert_outbox, mark_delivered, mark_failed, mark_read,
+    outbox_for, undelivered_by_kind,
+};
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
 pub use records::{FormTable, Record, count, exists, find_duplicate, get, get_many, insert, list, lock_key, update};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};

@@ -115,6 +115,11 @@ table!(
         CREATED_AT = "created_at",
         DELIVERED_AT = "delivered_at",
         READ_AT = "read_at",
+        ATTEMPTS = "attempts",
+        DUE_AT = "due_at",
+        CLAIMED_UNTIL = "claimed_until",
+        LAST_ERROR = "last_error",
+        GIVEN_UP_AT = "given_up_at",
     }
 );
 

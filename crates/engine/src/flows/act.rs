@@ -271,7 +271,7 @@ impl Engine {
                 }
                 Effect::Webhook(hook) => {
                     messages.push((
-                        "webhook",
+                        store::WEBHOOK,
                         hook.url.clone(),
                         json!({"event": hook.event, "app": loaded.id(), "form": form, "record": id}),
                     ));

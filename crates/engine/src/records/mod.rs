@@ -261,7 +261,7 @@ impl Engine {
                 }
                 Effect::Webhook { url, event, data } => {
                     let payload = json!({"event": event, "app": cmd.app.id(), "data": data});
-                    store::insert_outbox(cmd.tx, &crate::outbox_message(cmd.app.id(), "webhook", url, payload)).await?;
+                    store::insert_outbox(cmd.tx, &crate::outbox_message(cmd.app.id(), store::WEBHOOK, url, payload)).await?;
                 }
                 Effect::Create { form: target, data } => {
                     Box::pin(self.create_in(cmd.deeper(), cmd.form(&target)?, data, None)).await?;

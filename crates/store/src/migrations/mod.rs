@@ -35,6 +35,8 @@ mod notifications_read;
 mod organisation;
 #[path = "0002_outbox.rs"]
 mod outbox;
+#[path = "0010_outbox_delivery.rs"]
+mod outbox_delivery;
 
 /// One numbered migration: its version is recorded once its steps ran.
 struct Migration {
@@ -43,7 +45,7 @@ struct Migration {
 }
 
 /// Every migration, in the order they are applied; versions count up from 1.
-const MIGRATIONS: [Migration; 9] = [
+const MIGRATIONS: [Migration; 10] = [
     Migration { version: 1, steps: base::steps },
     Migration { version: 2, steps: outbox::steps },
     Migration { version: 3, steps: jobs::steps },
@@ -53,6 +55,7 @@ const MIGRATIONS: [Migration; 9] = [
     Migration { version: 7, steps: definitions::steps },
     Migration { version: 8, steps: organisation::steps },
     Migration { version: 9, steps: notifications_read::steps },
+    Migration { version: 10, steps: outbox_delivery::steps },
 ];
 
 /// One change of a migration.
