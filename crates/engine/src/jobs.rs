@@ -16,8 +16,11 @@ use crate::audit::Subject;
 use crate::command::Cmd;
 use crate::{Actor, AppId, Engine, EngineError, LoadedApp, dated, time};
 
-/// A claimed job whose server died is taken over after this long.
-const LEASE: chrono::Duration = chrono::Duration::minutes(10);
+/// A claimed job whose server died is taken over after this long. A server renews its claims
+/// every [`RENEW_CLAIMS`] while it runs them, so a long job keeps its claim and a dead server's
+/// timers fire elsewhere within a minute.
+const LEASE: chrono::Duration = chrono::Duration::minutes(1);
+const RENEW_CLAIMS: Duration = Duration::from_secs(15);
 /// Jobs claimed per round.
 const BATCH: u64 = 20;
 
@@ -88,7 +91,7 @@ impl Engine {
             for schedule in &app.defs.app.schedules {
                 let job = store::Job {
                     id: Uuid::now_v7().to_string(),
-                    key: format!("schedule:{}:{}", app.id(), schedule.id),
+                    key: schedule_key(app.id(), &schedule.id),
                     app: app.id().to_owned(),
                     kind: JobKind::Schedule.name().into(),
                     due_at: time::format(next_time(&schedule.cron, now)?),
@@ -111,6 +114,7 @@ impl Engine {
     /// servers at once: each job is claimed by one.
     pub async fn run_due_jobs(&self, now: DateTime<Utc>) -> Result<usize, EngineError> {
         let mut ran = 0;
+        let _renewing = self.renew_claims_while_running(now);
         loop {
             let (turn, tx) = self.store.begin().await?;
             let stale = time::format(now - LEASE);
@@ -133,6 +137,27 @@ impl Engine {
                 ran += 1;
             }
         }
+    }
+
+    /// Renews this server's claims on the jobs it runs every [`RENEW_CLAIMS`], until the
+    /// returned guard is dropped. A claim's time moves on from `now` by the time that passed.
+    fn renew_claims_while_running(&self, now: DateTime<Utc>) -> RenewingClaims {
+        let engine = self.clone();
+        let started = std::time::Instant::now();
+        RenewingClaims(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RENEW_CLAIMS).await;
+                let at = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
+                let renewed = async {
+                    let (turn, tx) = engine.store.begin().await?;
+                    store::renew_job_claims(&tx, &engine.worker_id, &time::format(at)).await?;
+                    Ok::<_, EngineError>(turn.commit(tx).await?)
+                };
+                if let Err(e) = renewed.await {
+                    tracing::warn!(error = %e, "could not renew the claims on running jobs");
+                }
+            }
+        }))
     }
 
     /// Runs jobs every `every` until the process ends.
@@ -186,7 +211,7 @@ impl Engine {
         // The next run counts from the later of the due time and now, so a server that was
         // down does not replay every missed run.
         let next = next_time(&schedule.cron, due.max(now)).ok();
-        let result = self.run_schedule(&job.app, &schedule.rule, Some((job, next))).await;
+        let result = self.run_schedule(&job.app, &schedule, Some((job, next))).await;
         RanJob { marked: result.is_ok(), result, next }
     }
 
@@ -199,21 +224,30 @@ impl Engine {
             let loaded = self.app(app)?;
             let schedule =
                 loaded.defs.app.schedules.iter().find(|s| s.id == id).ok_or_else(|| EngineError::NotFound(format!("schedule {id}")))?;
-            self.run_schedule(app, &schedule.rule, None).await
+            self.run_schedule(app, schedule, None).await
         };
         self.command(actor, Subject { action: "run_schedule", app, form: "", id }, work).await
     }
 
-    /// Runs rule `rule` of `app` as the platform, in one transaction; `job`, when the run is
-    /// a job's, is marked done (or due again at its next time) in that same transaction.
-    async fn run_schedule(&self, app: &str, rule: &str, job: Option<(&store::Job, Option<DateTime<Utc>>)>) -> Result<(), EngineError> {
+    /// Runs `schedule`'s rule of `app` as the platform, in one transaction; `job`, when the
+    /// run is a job's, is marked done (or due again at its next time) in that same
+    /// transaction. Runs of one schedule take turns: two at once would both find the same
+    /// work undone and do it twice.
+    async fn run_schedule(
+        &self,
+        app: &str,
+        schedule: &defs::Schedule,
+        job: Option<(&store::Job, Option<DateTime<Utc>>)>,
+    ) -> Result<(), EngineError> {
         let loaded = &self.app(app)?;
+        let rule = schedule.rule.as_str();
         let (script, function) = rule.split_once('.').unwrap_or((rule, ""));
         let (script, function) = (script.to_owned(), function.to_owned());
         let actor = Actor::system();
         let user = actor.in_app(app);
         let input = rules::Input { record: Default::default(), old: None, user, at: time::rules_time() };
         let (turn, tx) = self.store.begin().await?;
+        store::lock_job(&tx, &schedule_key(app, &schedule.id)).await?;
         let cmd = Cmd::new(&tx, &actor, loaded);
         let job_app = loaded.clone();
         let outcome = self.with_host(cmd, move |host| job_app.rules.call(&script, &function, &input, host)).await??;
@@ -223,6 +257,20 @@ impl Engine {
         }
         turn.commit(tx).await?;
         Ok(())
+    }
+}
+
+/// The key of the job of schedule `id` of `app`.
+fn schedule_key(app: &str, id: &str) -> String {
+    format!("schedule:{app}:{id}")
+}
+
+/// Renews claims until dropped.
+struct RenewingClaims(tokio::task::JoinHandle<()>);
+
+impl Drop for RenewingClaims {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

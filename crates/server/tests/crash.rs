@@ -7,8 +7,14 @@
 //! It runs on SQLite and, when `TESSERA_TEST_PG` names a server, on PostgreSQL. `.ci/run` runs
 //! a few rounds (`TESSERA_CRASH_ROUNDS`, default 4); the long run is the same test with more
 //! (`docs/reliability.md`).
+//!
+//! The second test is a cluster: two, then four servers on one PostgreSQL, one of them killed
+//! at a time, under a load that also has effects (webhooks sent by a schedule, reminders fired
+//! by flow timers): each effect happens once, and each webhook reaches a real receiver.
 
 mod common;
+#[path = "../../../tests/receiver.rs"]
+mod receiver;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -66,7 +72,7 @@ impl Server {
     fn start(db: &str, addr: SocketAddr, log: &Path) -> Server {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
         let child = Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--demo", "--db", db, "--addr", &addr.to_string(), "--apps"])
+            .args(["serve", "--demo", "--webhooks-to-private-networks", "--db", db, "--addr", &addr.to_string(), "--apps"])
             .arg(repo().join("apps"))
             .stdout(Stdio::null())
             .stderr(log)
@@ -240,4 +246,229 @@ async fn integrity_check(db: &str) -> Vec<String> {
     let rows = conn.query_all_raw(q).await.unwrap();
     conn.close().await.ok();
     rows.iter().map(|row| row.try_get_by_index::<String>(0).unwrap()).collect()
+}
+
+/// What the effect writers were told: the leads (each enrolled in the test's journey, so owed
+/// one webhook) and the activities (due today, so owed one reminder) that were acknowledged.
+#[derive(Default)]
+struct Effects {
+    leads: Vec<String>,
+    activities: Vec<String>,
+}
+
+/// Creates leads from `campaign` and activities due today until `stop` or the server dies.
+fn write_effects_until(addr: SocketAddr, token: &str, writer: &str, campaign: &str, stop: &AtomicBool, told: &Mutex<Effects>) {
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    for i in 0.. {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let lead = json!({"data": {"name": format!("{writer} lead {i}"), "company": "Cluster Co", "campaign": campaign}});
+        match http(addr, "POST", "/api/apps/crm/forms/lead/records", Some(token), &[], Some(&lead)) {
+            Ok((201, made)) => told.lock().unwrap().leads.push(made["id"].as_str().unwrap().to_owned()),
+            Ok((status, body)) => panic!("a lead answered {status}: {body}"),
+            Err(_) => return,
+        }
+        let activity = json!({"data": {"subject": format!("{writer} activity {i}"), "type": "call", "due_date": today}});
+        match http(addr, "POST", "/api/apps/crm/forms/activity/records", Some(token), &[], Some(&activity)) {
+            Ok((201, made)) => told.lock().unwrap().activities.push(made["id"].as_str().unwrap().to_owned()),
+            Ok((status, body)) => panic!("an activity answered {status}: {body}"),
+            Err(_) => return,
+        }
+    }
+}
+
+/// Runs the journeys schedule now, on one server after another, until `stop`; a server that
+/// is down is passed over.
+fn run_journeys_until(addrs: &[SocketAddr], token: &str, stop: &AtomicBool) {
+    for turn in 0.. {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let _ = http(addrs[turn % addrs.len()], "POST", "/api/apps/crm/schedules/journeys/run", Some(token), &[], None);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_cluster_on_postgresql_loses_nothing_and_has_each_effect_once_when_its_servers_are_killed() {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if std::env::var("TESSERA_TEST_PG").is_err() {
+        assert!(std::env::var("CI").is_err(), "CI runs the cluster on PostgreSQL: set TESSERA_TEST_PG");
+        return;
+    }
+    let rounds: u32 = std::env::var("TESSERA_CRASH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(4);
+    let dir = std::env::temp_dir().join(format!("tessera-cluster-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for servers in [2, 4] {
+        let db = runtime.block_on(empty_postgres()).unwrap();
+        let figures = cluster_rounds(&runtime, &db, servers, rounds, &dir.join(format!("cluster-{servers}.log")));
+        let (code, out) = tessera(&["audit", "verify", "--db", &db]);
+        assert_eq!(code, 0, "{servers} servers: {out}");
+        eprintln!("{servers} servers: {figures}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// `servers` servers of the CRM on `db`, each round one of them killed under load and started
+/// again; then every acknowledged write and every effect is checked. Returns the figures.
+fn cluster_rounds(runtime: &tokio::runtime::Runtime, db: &str, servers: usize, rounds: u32, log: &Path) -> String {
+    let receiver = receiver::Receiver::start();
+    let addrs: Vec<SocketAddr> = (0..servers).map(|_| TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()).collect();
+    // One at a time: the first seeds the demo, the others find it seeded.
+    let mut running: Vec<Option<Server>> = addrs.iter().map(|addr| Some(Server::start(db, *addr, log))).collect();
+    let token = login(addrs[0]);
+    let create = |form: &str, data: Value| {
+        let (status, made) =
+            http(addrs[0], "POST", &format!("/api/apps/crm/forms/{form}/records"), Some(&token), &[], Some(&json!({"data": data})))
+                .unwrap();
+        assert_eq!(status, 201, "{made}");
+        made["id"].as_str().unwrap().to_owned()
+    };
+    let campaign = create("campaign", json!({"name": "Cluster Expo", "type": "trade_show", "status": "in_progress"}));
+    let steps = json!([{"day": 0, "channel": "email", "message": "Thank you for visiting", "score": 5}]);
+    create("journey", json!({"name": "Cluster follow-up", "campaign": campaign, "webhook": receiver.url("/journey"), "steps": steps}));
+
+    let (mut all, mut effects, mut writes, mut busy) = (Told::default(), Effects::default(), 0, Duration::ZERO);
+    let mut seed = 0x2545_f491_4f6c_dd1d ^ servers as u64;
+    for round in 0..rounds {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (told, effects_told) = (Arc::new(Mutex::new(Told::default())), Arc::new(Mutex::new(Effects::default())));
+        let mut load = Vec::new();
+        for (s, &addr) in addrs.iter().enumerate() {
+            let token = login(addr);
+            let (t, stop_, told) = (token.clone(), stop.clone(), told.clone());
+            load.push(std::thread::spawn(move || write_until(addr, &t, &format!("c{servers} r{round} s{s}"), &stop_, &told)));
+            let (t, stop_, told, campaign) = (token, stop.clone(), effects_told.clone(), campaign.clone());
+            load.push(std::thread::spawn(move || {
+                write_effects_until(addr, &t, &format!("c{servers} r{round} s{s}"), &campaign, &stop_, &told)
+            }));
+        }
+        let (scheduler_addrs, scheduler_token, scheduler_stop) = (addrs.clone(), token.clone(), stop.clone());
+        load.push(std::thread::spawn(move || run_journeys_until(&scheduler_addrs, &scheduler_token, &scheduler_stop)));
+        let started = Instant::now();
+        std::thread::sleep(Duration::from_millis(500 + next(&mut seed) % 1500));
+        let victim = usize::try_from(next(&mut seed) % servers as u64).unwrap();
+        running[victim].take().unwrap().kill();
+        // The others go on a little without it.
+        std::thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::SeqCst);
+        busy += started.elapsed();
+        for thread in load {
+            thread.join().unwrap();
+        }
+        running[victim] = Some(Server::start(db, addrs[victim], log));
+        let told = Arc::try_unwrap(told).ok().unwrap().into_inner().unwrap();
+        let effects_told = Arc::try_unwrap(effects_told).ok().unwrap().into_inner().unwrap();
+        check(addrs[(victim + 1) % servers], &told, &format!("{servers} servers, round {round}"));
+        writes += told.acknowledged.values().map(|(version, _)| *version as usize).sum::<usize>()
+            + effects_told.leads.len()
+            + effects_told.activities.len();
+        all.acknowledged.extend(told.acknowledged);
+        all.unanswered.extend(told.unanswered);
+        effects.leads.extend(effects_told.leads);
+        effects.activities.extend(effects_told.activities);
+    }
+    check(addrs[0], &all, &format!("{servers} servers, after every round"));
+    // The last enrolments are sent, and every timer and webhook is given time to be taken over
+    // from a killed server (a job's claim lasts a minute, a delivery's too).
+    let (status, ran) = http(addrs[0], "POST", "/api/apps/crm/schedules/journeys/run", Some(&token), &[], None).unwrap();
+    assert_eq!(status, 200, "{ran}");
+    let outcome = runtime.block_on(effects_settle(db, &campaign, &effects, &receiver));
+    for server in running.into_iter().flatten() {
+        server.kill();
+    }
+    let duplicates = outcome.unwrap_or_else(|problem| panic!("{servers} servers: {problem}"));
+    format!(
+        "{rounds} kills, {} acknowledged records, {} leads each sent once, {} timers each fired once, {writes} acknowledged writes in {:.1} s of load ({:.0}/s), {duplicates} webhook deliveries repeated after a kill",
+        all.acknowledged.len(),
+        effects.leads.len(),
+        effects.activities.len(),
+        busy.as_secs_f64(),
+        writes as f64 / busy.as_secs_f64(),
+    )
+}
+
+/// Waits (up to three minutes) until every lead of `campaign` has its one journey message
+/// delivered and every activity its one reminder, then checks both: `Err` names what is
+/// missing or doubled. Answers how many deliveries the receiver got twice (a server killed
+/// between the receiver's answer and its note of it sends again, with the same key).
+async fn effects_settle(db: &str, campaign: &str, told: &Effects, receiver: &receiver::Receiver) -> Result<usize, String> {
+    use sea_orm::ConnectionTrait;
+    let conn = sea_orm::Database::connect(db).await.unwrap();
+    let rows = |sql: String| {
+        let conn = &conn;
+        async move {
+            let q = sea_orm::Statement::from_string(conn.get_database_backend(), sql);
+            conn.query_all_raw(q).await.unwrap()
+        }
+    };
+    let started = Instant::now();
+    let problem = loop {
+        let problem = async {
+            let leads: Vec<String> = rows(format!("SELECT id FROM r_crm__lead WHERE f_campaign = '{campaign}' AND deleted_at IS NULL"))
+                .await
+                .iter()
+                .map(|r| r.try_get("", "id").unwrap())
+                .collect();
+            let messages = rows("SELECT id, payload, delivered_at FROM outbox WHERE kind = 'webhook'".into()).await;
+            let mut sent: BTreeMap<String, Vec<(String, bool)>> = BTreeMap::new();
+            for row in &messages {
+                let payload: Value = serde_json::from_str(&row.try_get::<String>("", "payload").unwrap()).unwrap();
+                let delivered = row.try_get::<Option<String>>("", "delivered_at").unwrap().is_some();
+                let lead = payload["data"]["lead"].as_str().unwrap_or_default().to_owned();
+                sent.entry(lead).or_default().push((row.try_get("", "id").unwrap(), delivered));
+            }
+            if let Some(lead) = told.leads.iter().find(|lead| !leads.contains(lead)) {
+                return Err(format!("acknowledged lead {lead} is gone"));
+            }
+            for lead in &leads {
+                match sent.get(lead).map(Vec::as_slice) {
+                    Some([(_, true)]) => {}
+                    Some([(_, false)]) | None => return Err(format!("lead {lead}'s journey message is not delivered yet")),
+                    Some(more) => return Err(format!("lead {lead} was sent {} journey messages", more.len())),
+                }
+            }
+            let got: Vec<String> = receiver.received().into_iter().filter_map(|r| r.key).collect();
+            if let Some((id, _)) = sent.values().flatten().find(|(id, _)| !got.contains(id)) {
+                return Err(format!("message {id} is marked delivered but never arrived"));
+            }
+            // The CRM notifies about an activity only when its due-date timer fires.
+            let reminders = rows(r#"SELECT payload FROM outbox WHERE kind = 'notify' AND payload LIKE '%"form":"activity"%'"#.into()).await;
+            let mut fired: BTreeMap<String, usize> = BTreeMap::new();
+            for row in &reminders {
+                let payload: Value = serde_json::from_str(&row.try_get::<String>("", "payload").unwrap()).unwrap();
+                *fired.entry(payload["record"].as_str().unwrap_or_default().to_owned()).or_default() += 1;
+            }
+            let activities: Vec<String> = rows("SELECT id FROM r_crm__activity WHERE f_subject LIKE 'c% activity %'".into())
+                .await
+                .iter()
+                .map(|r| r.try_get("", "id").unwrap())
+                .collect();
+            if let Some(activity) = told.activities.iter().find(|a| !activities.contains(a)) {
+                return Err(format!("acknowledged activity {activity} is gone"));
+            }
+            for activity in &activities {
+                match fired.get(activity) {
+                    Some(1) => {}
+                    None => return Err(format!("activity {activity}'s timer has not fired yet")),
+                    Some(n) => return Err(format!("activity {activity}'s timer fired {n} times")),
+                }
+            }
+            Ok(got.len() - sent.values().flatten().count())
+        }
+        .await;
+        match problem {
+            Ok(duplicates) => {
+                conn.close().await.ok();
+                return Ok(duplicates);
+            }
+            Err(problem) if problem.contains("yet") && started.elapsed() < Duration::from_secs(180) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            Err(problem) => break problem,
+        }
+    };
+    conn.close().await.ok();
+    Err(problem)
 }

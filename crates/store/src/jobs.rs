@@ -84,6 +84,29 @@ pub async fn claim_due_jobs(
     db.query_all(&q).await?.iter().map(job_of).collect()
 }
 
+/// Holds the job of key `key` until the transaction ends, so that whatever else runs it (a
+/// builder's "run now", another server) waits its turn. SQLite's one writer does that anyway.
+pub async fn lock_job(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreError> {
+    if backend_of(db) == Backend::Postgres {
+        let q =
+            Query::select().column(jobs::ID).from(jobs::TABLE).and_where(Expr::col(jobs::KEY).eq(key)).lock(LockType::Update).to_owned();
+        db.query_all(&q).await?;
+    }
+    Ok(())
+}
+
+/// Renews the claims of `worker` on the jobs it is running to `at`, so no other server takes
+/// them over while it is alive.
+pub async fn renew_job_claims(db: &impl ConnectionTrait, worker: &str, at: &str) -> Result<u64, StoreError> {
+    let q = Query::update()
+        .table(jobs::TABLE)
+        .value(jobs::CLAIMED_AT, at)
+        .and_where(Expr::col(jobs::STATE).eq("running"))
+        .and_where(Expr::col(jobs::CLAIMED_BY).eq(worker))
+        .to_owned();
+    Ok(db.execute(&q).await?.rows_affected())
+}
+
 /// The job a row of [`COLUMNS`] holds.
 fn job_of(row: &sea_orm::QueryResult) -> Result<Job, StoreError> {
     let payload: String = row.try_get("", jobs::PAYLOAD)?;

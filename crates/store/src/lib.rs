@@ -42,8 +42,8 @@ pub use definitions::{
 pub use error::StoreError;
 pub use history::{HistoryEntry, LIVE_SNAPSHOT, backdate, fill_snapshot, history, insert_history, insert_history_rows};
 pub use jobs::{
-    Job, JobQueueDepth, JobStatus, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, job_status, pending_jobs,
-    set_job_payload,
+    Job, JobQueueDepth, JobStatus, add_job, add_jobs, claim_due_jobs, finish_job, job_queue_depth, job_status, lock_job, pending_jobs,
+    renew_job_claims, set_job_payload,
 };
 pub use meta::{delete_meta, get_meta, meta_with_prefix, set_meta};
 pub use outbox::{
