@@ -13,6 +13,8 @@
 //! by flow timers): each effect happens once, and each webhook reaches a real receiver.
 
 mod common;
+// The end-to-end suites' receiver; the cluster reads only the keys it got.
+#[allow(dead_code)]
 #[path = "../../../tests/receiver.rs"]
 mod receiver;
 
