@@ -14,7 +14,7 @@
 
 mod common;
 // The end-to-end suites' receiver; the cluster reads only the keys it got.
-#[allow(dead_code)]
+#[allow(dead_code, unreachable_pub)]
 #[path = "../../../tests/receiver.rs"]
 mod receiver;
 
