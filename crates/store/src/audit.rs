@@ -1,18 +1,24 @@
 //! The audit log: every write and every refused attempt, hash-chained. Each row's hash covers
-//! its content and the previous row's hash, so editing or deleting a row breaks the chain at
-//! that row. Rows are appended under a lock, so the chain has one order even with several
-//! servers on one PostgreSQL.
+//! its content and the previous row's hash in its chain, so editing or deleting a row breaks the
+//! chain at that row. A chain is appended to under its lock, so it has one order even with
+//! several servers on one PostgreSQL, where the log is [`POSTGRES_CHAINS`] chains; each row
+//! also hashes in another chain's head (its anchor), so a chain whose last rows were deleted is
+//! found by the rows of the others that named them.
 //!
 //! The previous hash is the previous row's `hash`: the `prev_hash` column, which rows of
 //! earlier releases filled with a copy of it (64 bytes a row), is left empty. Verification
 //! never needed the copy: a row whose hash holds was hashed over the right previous hash.
 
-use sea_orm::ConnectionTrait;
-use sea_orm::sea_query::{Expr, ExprTrait, Order, Query};
+use std::collections::HashMap;
+
+use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use sha2::{Digest, Sha256};
 
+use crate::connect::{Backend, backend_of};
 use crate::names::audit_log;
 use crate::query::limited;
+use crate::records::try_lock_key;
 use crate::{StoreError, lock_key};
 
 /// One audit row as written.
@@ -75,24 +81,30 @@ pub async fn append_audit(db: &impl ConnectionTrait, entry: &AuditEntry) -> Resu
     append_audit_rows(db, std::slice::from_ref(entry)).await
 }
 
-/// Appends `entries`, in order, to the chain inside the caller's transaction: the head is read
-/// once and the rows are inserted with one statement.
+/// Chains of the log on PostgreSQL. A writer appends to whichever chain is free, so up to this
+/// many transactions append at once and their commits share WAL flushes; with one chain every
+/// writer of every server waited for the one before it to commit (`docs/benchmarks.md`). SQLite,
+/// which has one writer, keeps one chain.
+pub const POSTGRES_CHAINS: i64 = 8;
+
+/// Appends `entries`, in order, to a chain of the log inside the caller's transaction. The
+/// chain is held until the transaction ends; its head is read once and the rows are inserted
+/// with one statement.
 pub async fn append_audit_rows(db: &impl ConnectionTrait, entries: &[AuditEntry]) -> Result<(), StoreError> {
     if entries.is_empty() {
         return Ok(());
     }
-    lock_key(db, "audit-chain").await?;
-    let last =
-        Query::select().columns([audit_log::SEQ, audit_log::HASH]).from(audit_log::TABLE).order_by(audit_log::SEQ, Order::Desc).to_owned();
-    let (mut seq, mut prev_hash) = match db.query_one_raw(limited(db, &last, 1)).await? {
-        Some(row) => (row.try_get::<i64>("", audit_log::SEQ)?, row.try_get::<String>("", audit_log::HASH)?),
-        None => (0, String::new()),
-    };
+    let postgres = backend_of(db) == Backend::Postgres;
+    let chain = if postgres { take_chain(db).await? } else { 0 };
+    let (mut prev_seq, mut prev_hash) = head(db, Some(chain)).await?.unwrap_or_default();
+    // The head of the next chain, hashed into these rows: should its tail be deleted, these
+    // rows no longer verify.
+    let anchor = if postgres { head(db, Some((chain + 1) % POSTGRES_CHAINS)).await? } else { None };
+    let seqs = next_seqs(db, entries.len()).await?;
     let mut q = Query::insert();
-    q.into_table(audit_log::TABLE).columns(COLUMNS);
-    for e in entries {
-        seq += 1;
-        let hash = audit_hash(seq, e, &prev_hash);
+    q.into_table(audit_log::TABLE).columns(COLUMNS.into_iter().chain([audit_log::CHAIN, audit_log::PREV_SEQ, audit_log::ANCHOR_SEQ]));
+    for (e, seq) in entries.iter().zip(seqs) {
+        let hash = audit_hash(seq, e, &link(&prev_hash, prev_seq, anchor.as_ref()));
         q.values_panic([
             Expr::val(seq),
             Expr::val(e.at.clone()),
@@ -106,11 +118,68 @@ pub async fn append_audit_rows(db: &impl ConnectionTrait, entries: &[AuditEntry]
             Expr::val(e.after.clone()),
             Expr::val(""),
             Expr::val(hash.clone()),
+            Expr::val(chain),
+            Expr::val(prev_seq),
+            Expr::val(anchor.as_ref().map(|(seq, _)| *seq)),
         ]);
-        prev_hash = hash;
+        (prev_seq, prev_hash) = (seq, hash);
     }
     db.execute(&q).await?;
     Ok(())
+}
+
+/// What a row's hash chains in besides its content: the previous row of its chain (number and
+/// hash) and the anchor it holds. Rows of earlier releases chained in the previous hash alone.
+fn link(prev_hash: &str, prev_seq: i64, anchor: Option<&(i64, String)>) -> String {
+    let (anchor_seq, anchor_hash) = anchor.map(|(seq, hash)| (seq.to_string(), hash.as_str())).unwrap_or_default();
+    [prev_hash, &prev_seq.to_string(), &anchor_seq, anchor_hash].join("\u{1f}")
+}
+
+/// Takes a chain for this transaction: the first free one from a random start, or, when all
+/// are taken, waits for that one.
+async fn take_chain(db: &impl ConnectionTrait) -> Result<i64, StoreError> {
+    let start = fastrand::i64(0..POSTGRES_CHAINS);
+    for chain in (0..POSTGRES_CHAINS).map(|i| (start + i) % POSTGRES_CHAINS) {
+        if try_lock_key(db, &chain_key(chain)).await? {
+            return Ok(chain);
+        }
+    }
+    lock_key(db, &chain_key(start)).await?;
+    Ok(start)
+}
+
+fn chain_key(chain: i64) -> String {
+    format!("audit-chain:{chain}")
+}
+
+/// The last row of `chain` (of the whole log without one): its number and hash.
+async fn head(db: &impl ConnectionTrait, chain: Option<i64>) -> Result<Option<(i64, String)>, StoreError> {
+    let mut last =
+        Query::select().columns([audit_log::SEQ, audit_log::HASH]).from(audit_log::TABLE).order_by(audit_log::SEQ, Order::Desc).to_owned();
+    if let Some(chain) = chain {
+        last.and_where(Expr::col(audit_log::CHAIN).eq(chain));
+    }
+    match db.query_one_raw(limited(db, &last, 1)).await? {
+        Some(row) => Ok(Some((row.try_get("", audit_log::SEQ)?, row.try_get("", audit_log::HASH)?))),
+        None => Ok(None),
+    }
+}
+
+/// Numbers for `count` new rows: from PostgreSQL's sequence, which chains draw from at once;
+/// on SQLite, whose one writer holds the log, the next after the last row.
+async fn next_seqs(db: &impl ConnectionTrait, count: usize) -> Result<Vec<i64>, StoreError> {
+    if backend_of(db) == Backend::Postgres {
+        let q = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT nextval('audit_seq') AS seq FROM generate_series(1, $1)",
+            [i64::try_from(count).unwrap_or(i64::MAX).into()],
+        );
+        let mut seqs = db.query_all_raw(q).await?.iter().map(|row| row.try_get("", "seq")).collect::<Result<Vec<i64>, _>>()?;
+        seqs.sort_unstable();
+        return Ok(seqs);
+    }
+    let last = head(db, None).await?.map_or(0, |(seq, _)| seq);
+    Ok((1..).take(count).map(|n| last + n).collect())
 }
 
 /// Filters for reading the log.
@@ -133,6 +202,11 @@ pub struct AuditQuery {
 }
 
 pub async fn audit_rows(db: &impl ConnectionTrait, q: &AuditQuery) -> Result<Vec<AuditRow>, StoreError> {
+    db.query_all_raw(limited(db, &select(q), q.limit)).await?.iter().map(row_of).collect()
+}
+
+/// The statement selecting what `q` asks for (without its limit).
+fn select(q: &AuditQuery) -> SelectStatement {
     let mut s = Query::select();
     s.columns(COLUMNS.into_iter().filter(|c| *c != audit_log::PREV_HASH)).from(audit_log::TABLE);
     for (column, value) in [
@@ -159,52 +233,113 @@ pub async fn audit_rows(db: &impl ConnectionTrait, q: &AuditQuery) -> Result<Vec
         s.and_where(Expr::col(audit_log::AT).lt(to.clone()));
     }
     s.order_by(audit_log::SEQ, if q.ascending { Order::Asc } else { Order::Desc });
+    s
+}
+
+fn row_of(row: &sea_orm::QueryResult) -> Result<AuditRow, StoreError> {
+    Ok(AuditRow {
+        seq: row.try_get("", audit_log::SEQ)?,
+        entry: AuditEntry {
+            at: row.try_get("", audit_log::AT)?,
+            actor: row.try_get("", audit_log::ACTOR)?,
+            action: row.try_get("", audit_log::ACTION)?,
+            app: row.try_get("", audit_log::APP)?,
+            form: row.try_get("", audit_log::FORM)?,
+            record_id: row.try_get("", audit_log::RECORD_ID)?,
+            outcome: row.try_get("", audit_log::OUTCOME)?,
+            before: row.try_get("", audit_log::BEFORE)?,
+            after: row.try_get("", audit_log::AFTER)?,
+        },
+        hash: row.try_get("", audit_log::HASH)?,
+    })
+}
+
+/// Walks every chain of the log. Returns the number of rows, or the first row that does not
+/// hold: edited, missing from its chain, or a chain's head that a row of another chain holds
+/// as its anchor and that is gone.
+pub async fn verify_audit(db: &impl ConnectionTrait) -> Result<Result<u64, String>, StoreError> {
+    // Each chain's last row walked: its number and hash.
+    let mut heads: HashMap<i64, (i64, String)> = HashMap::new();
+    let (mut after, mut checked) = (0, 0);
+    loop {
+        let page = AuditQuery { after_seq: Some(after), limit: 1000, ascending: true, ..Default::default() };
+        let rows = chained_rows(db, &page).await?;
+        if rows.is_empty() {
+            return Ok(Ok(checked));
+        }
+        let anchors = hashes_of(db, rows.iter().filter_map(|(_, links)| links.anchor_seq).collect()).await?;
+        for (row, links) in rows {
+            let (last_seq, last_hash) = heads.get(&links.chain).cloned().unwrap_or_default();
+            let linked = match links.prev_seq {
+                // A row of an earlier release follows the row numbered one less.
+                None if row.seq != last_seq + 1 => {
+                    return Ok(Err(format!("audit row {} is missing (the next row is {})", last_seq + 1, row.seq)));
+                }
+                None => last_hash,
+                Some(prev) if prev > last_seq => {
+                    return Ok(Err(format!("audit row {prev} is missing (row {} follows it in chain {})", row.seq, links.chain)));
+                }
+                Some(prev) if prev < last_seq => {
+                    return Ok(Err(format!("audit row {}: chain {} has row {last_seq} between it and row {prev}", row.seq, links.chain)));
+                }
+                Some(prev) => {
+                    let anchor = match links.anchor_seq {
+                        Some(seq) => match anchors.get(&seq) {
+                            Some(hash) => Some((seq, hash.clone())),
+                            None => {
+                                return Ok(Err(format!("audit row {seq} is missing (row {} holds it as another chain's head)", row.seq)));
+                            }
+                        },
+                        None => None,
+                    };
+                    link(&last_hash, prev, anchor.as_ref())
+                }
+            };
+            if audit_hash(row.seq, &row.entry, &linked) != row.hash {
+                return Ok(Err(format!("audit row {}: its content does not match its hash (edited, or the row before it was)", row.seq)));
+            }
+            after = row.seq;
+            heads.insert(links.chain, (row.seq, row.hash));
+            checked += 1;
+        }
+    }
+}
+
+/// Where a row sits in the chains.
+struct Links {
+    chain: i64,
+    prev_seq: Option<i64>,
+    anchor_seq: Option<i64>,
+}
+
+/// The rows `q` selects, each with its links.
+async fn chained_rows(db: &impl ConnectionTrait, q: &AuditQuery) -> Result<Vec<(AuditRow, Links)>, StoreError> {
+    let s = select(q).columns([audit_log::CHAIN, audit_log::PREV_SEQ, audit_log::ANCHOR_SEQ]).to_owned();
     db.query_all_raw(limited(db, &s, q.limit))
         .await?
         .iter()
         .map(|row| {
-            Ok(AuditRow {
-                seq: row.try_get("", audit_log::SEQ)?,
-                entry: AuditEntry {
-                    at: row.try_get("", audit_log::AT)?,
-                    actor: row.try_get("", audit_log::ACTOR)?,
-                    action: row.try_get("", audit_log::ACTION)?,
-                    app: row.try_get("", audit_log::APP)?,
-                    form: row.try_get("", audit_log::FORM)?,
-                    record_id: row.try_get("", audit_log::RECORD_ID)?,
-                    outcome: row.try_get("", audit_log::OUTCOME)?,
-                    before: row.try_get("", audit_log::BEFORE)?,
-                    after: row.try_get("", audit_log::AFTER)?,
-                },
-                hash: row.try_get("", audit_log::HASH)?,
-            })
+            let links = Links {
+                chain: row.try_get("", audit_log::CHAIN)?,
+                prev_seq: row.try_get("", audit_log::PREV_SEQ)?,
+                anchor_seq: row.try_get("", audit_log::ANCHOR_SEQ)?,
+            };
+            Ok((row_of(row)?, links))
         })
         .collect()
 }
 
-/// Walks the whole chain. Returns the number of rows, or the first row that does not hold.
-pub async fn verify_audit(db: &impl ConnectionTrait) -> Result<Result<u64, String>, StoreError> {
-    let mut expected_seq = 1;
-    let mut prev_hash = String::new();
-    let mut checked = 0;
-    loop {
-        let page = AuditQuery { after_seq: Some(expected_seq - 1), limit: 1000, ascending: true, ..Default::default() };
-        let rows = audit_rows(db, &page).await?;
-        if rows.is_empty() {
-            return Ok(Ok(checked));
-        }
-        for row in rows {
-            if row.seq != expected_seq {
-                return Ok(Err(format!("audit row {expected_seq} is missing (the next row is {})", row.seq)));
-            }
-            if audit_hash(row.seq, &row.entry, &prev_hash) != row.hash {
-                return Ok(Err(format!("audit row {}: its content does not match its hash (edited, or the row before it was)", row.seq)));
-            }
-            prev_hash = row.hash;
-            expected_seq += 1;
-            checked += 1;
-        }
+/// The hashes of the rows numbered `seqs` that are there.
+async fn hashes_of(db: &impl ConnectionTrait, seqs: Vec<i64>) -> Result<HashMap<i64, String>, StoreError> {
+    if seqs.is_empty() {
+        return Ok(HashMap::new());
     }
+    let q = Query::select()
+        .columns([audit_log::SEQ, audit_log::HASH])
+        .from(audit_log::TABLE)
+        .and_where(Expr::col(audit_log::SEQ).is_in(seqs))
+        .to_owned();
+    db.query_all(&q).await?.iter().map(|row| Ok((row.try_get("", audit_log::SEQ)?, row.try_get("", audit_log::HASH)?))).collect()
 }
 
 #[cfg(test)]
@@ -229,5 +364,156 @@ mod tests {
             ["prev", "7", &e.at, &e.actor, &e.action, &e.app, &e.form, &e.record_id, &e.outcome, &e.before, &e.after].join("\u{1f}");
         let expected: String = Sha256::digest(joined.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(audit_hash(7, &e, "prev"), expected);
+    }
+
+    /// A new, migrated PostgreSQL database, when `TESSERA_TEST_PG` names a server.
+    async fn postgres() -> Option<crate::Store> {
+        Some(crate::Store::connect(&postgres_url().await?).await.unwrap())
+    }
+
+    /// A new, empty PostgreSQL database's URL, when `TESSERA_TEST_PG` names a server.
+    async fn postgres_url() -> Option<String> {
+        let Ok(base) = std::env::var("TESSERA_TEST_PG") else {
+            eprintln!("note: TESSERA_TEST_PG is not set; skipping PostgreSQL for this test");
+            return None;
+        };
+        let base = base.trim_end_matches('/');
+        let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+        let admin = sea_orm::Database::connect(format!("{base}/postgres")).await.unwrap();
+        admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await.unwrap();
+        admin.close().await.ok();
+        Some(format!("{base}/{name}"))
+    }
+
+    fn entry(n: usize) -> AuditEntry {
+        AuditEntry {
+            at: format!("2026-12-06T00:00:{:02}Z", n % 60),
+            actor: format!("u{n}"),
+            action: "create".into(),
+            outcome: "ok".into(),
+            ..Default::default()
+        }
+    }
+
+    /// With one chain, a writer waited for every other writer's commit (item 7 of issue 24):
+    /// a second transaction could not append while the first was open.
+    #[tokio::test]
+    async fn writers_on_postgresql_append_at_once_and_every_chain_verifies() {
+        let Some(store) = postgres().await else { return };
+        let (turn, first) = store.begin().await.unwrap();
+        append_audit(&first, &entry(0)).await.unwrap();
+        let (other_turn, second) = store.begin().await.unwrap();
+        let appended = tokio::time::timeout(std::time::Duration::from_secs(5), append_audit(&second, &entry(1))).await;
+        assert!(matches!(appended, Ok(Ok(()))), "a second writer waited for the first: {appended:?}");
+        other_turn.commit(second).await.unwrap();
+        turn.commit(first).await.unwrap();
+
+        let writers: Vec<_> = (0..16)
+            .map(|w| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    for n in 0..20 {
+                        let (turn, tx) = store.begin().await.unwrap();
+                        append_audit_rows(&tx, &[entry(w * 100 + n), entry(w * 100 + n + 50)]).await.unwrap();
+                        turn.commit(tx).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        assert_eq!(verify_audit(store.db()).await.unwrap(), Ok(2 + 16 * 20 * 2));
+        let q = sea_orm::sea_query::Query::select()
+            .expr_as(Expr::col(audit_log::CHAIN).count_distinct(), "chains")
+            .from(audit_log::TABLE)
+            .to_owned();
+        let chains: i64 = store.db().query_one(&q).await.unwrap().unwrap().try_get("", "chains").unwrap();
+        assert!(chains > 1, "every writer used one chain");
+    }
+
+    /// The last rows of a chain, deleted, leave no break in that chain; the anchor a row of
+    /// another chain holds finds them, as an edit anywhere is found.
+    #[tokio::test]
+    async fn the_deleted_tail_of_a_chain_is_found_by_an_anchor_and_an_edit_by_its_hash() {
+        let Some(store) = postgres().await else { return };
+        for n in 0..60 {
+            let (turn, tx) = store.begin().await.unwrap();
+            append_audit(&tx, &entry(n)).await.unwrap();
+            turn.commit(tx).await.unwrap();
+        }
+        assert_eq!(verify_audit(store.db()).await.unwrap(), Ok(60));
+        let db = store.db();
+        let one = |sql: String| async move {
+            let row = db.query_one_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap().unwrap();
+            (row.try_get::<i64>("", "a").unwrap(), row.try_get::<i64>("", "b").unwrap())
+        };
+        db.execute_unprepared("UPDATE audit_log SET actor = 'mallory' WHERE seq = (SELECT MAX(seq) FROM audit_log) - 5").await.unwrap();
+        let edited = verify_audit(db).await.unwrap().unwrap_err();
+        assert!(edited.contains("does not match its hash"), "{edited}");
+        db.execute_unprepared("UPDATE audit_log SET actor = 'u0' WHERE actor = 'mallory'").await.unwrap();
+        // The oldest anchor held, and its chain from that row on.
+        let (anchor, chain) =
+            one("SELECT a.seq AS a, a.chain AS b FROM audit_log a JOIN audit_log r ON r.anchor_seq = a.seq ORDER BY a.seq LIMIT 1".into())
+                .await;
+        db.execute_unprepared(&format!("DELETE FROM audit_log WHERE chain = {chain} AND seq >= {anchor}")).await.unwrap();
+        let deleted = verify_audit(db).await.unwrap().unwrap_err();
+        assert!(deleted.starts_with(&format!("audit row {anchor} is missing")), "{deleted}");
+    }
+
+    /// A log written by a release before the chains (one chain, each row following the row
+    /// numbered one less) verifies after the upgrade with the rows the chains add after it.
+    #[tokio::test]
+    async fn rows_of_the_single_chain_release_verify_with_the_chained_rows_after_them() {
+        let dir = std::env::temp_dir().join(format!("tessera-audit-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut urls = vec![format!("sqlite://{}/t.db?mode=rwc", dir.display())];
+        urls.extend(postgres_url().await);
+        for url in urls {
+            let store = crate::Store::connect(&url).await.unwrap();
+            // Back to the release before: its rows, and no record of migration 11.
+            let mut prev_hash = String::new();
+            for seq in 1..=5 {
+                let e = entry(usize::try_from(seq).unwrap());
+                let hash = audit_hash(seq, &e, &prev_hash);
+                let q = Query::insert()
+                    .into_table(audit_log::TABLE)
+                    .columns(COLUMNS)
+                    .values_panic([
+                        seq.into(),
+                        e.at.into(),
+                        e.actor.into(),
+                        e.action.into(),
+                        e.app.into(),
+                        e.form.into(),
+                        e.record_id.into(),
+                        e.outcome.into(),
+                        e.before.into(),
+                        e.after.into(),
+                        "".into(),
+                        hash.clone().into(),
+                    ])
+                    .to_owned();
+                store.db().execute(&q).await.unwrap();
+                prev_hash = hash;
+            }
+            store.db().execute_unprepared("DELETE FROM schema_migrations WHERE version = 11").await.unwrap();
+            if store.backend() == Backend::Postgres {
+                store.db().execute_unprepared("DROP SEQUENCE audit_seq").await.unwrap();
+            }
+            store.close().await.unwrap();
+
+            let store = crate::Store::connect(&url).await.unwrap();
+            for n in 0..20 {
+                let (turn, tx) = store.begin().await.unwrap();
+                append_audit(&tx, &entry(n)).await.unwrap();
+                turn.commit(tx).await.unwrap();
+            }
+            assert_eq!(verify_audit(store.db()).await.unwrap(), Ok(25), "{url}");
+            store.db().execute_unprepared("DELETE FROM audit_log WHERE seq = 3").await.unwrap();
+            assert_eq!(verify_audit(store.db()).await.unwrap(), Err("audit row 3 is missing (the next row is 4)".into()), "{url}");
+            store.close().await.unwrap();
+        }
+        std::fs::remove_dir_all(&dir).ok();
     }
 }

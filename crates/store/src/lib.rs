@@ -31,7 +31,7 @@ mod users;
 mod wal_sync;
 
 pub use advice::{AdvisedIndex, advised_index_name, advised_indexes, create_advised_index, drop_advised_index, ensure_advised_index};
-pub use audit::{AuditEntry, AuditQuery, AuditRow, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};
+pub use audit::{AuditEntry, AuditQuery, AuditRow, POSTGRES_CHAINS, append_audit, append_audit_rows, audit_hash, audit_rows, verify_audit};
 pub use backup::restore;
 pub use connect::{Backend, Store, WriteTurn};
 pub use counters::next_counter;

@@ -155,6 +155,9 @@ table!(
         AFTER = "after",
         PREV_HASH = "prev_hash",
         HASH = "hash",
+        CHAIN = "chain",
+        PREV_SEQ = "prev_seq",
+        ANCHOR_SEQ = "anchor_seq",
     }
 );
 

@@ -371,11 +371,26 @@ pub async fn find_duplicate(
 /// write lock.
 pub async fn lock_key(db: &impl ConnectionTrait, key: &str) -> Result<(), StoreError> {
     if backend_of(db) == Backend::Postgres {
-        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
-        let q = Query::select().expr(Func::cust("pg_advisory_xact_lock").arg(hash as i64)).to_owned();
+        let q = Query::select().expr(Func::cust("pg_advisory_xact_lock").arg(advisory_key(key))).to_owned();
         db.query_one(&q).await?;
     }
     Ok(())
+}
+
+/// Takes the lock of `key` until the transaction ends if nobody holds it, and answers whether
+/// it did (PostgreSQL; on SQLite, always: its write lock is already held).
+pub(crate) async fn try_lock_key(db: &impl ConnectionTrait, key: &str) -> Result<bool, StoreError> {
+    if backend_of(db) != Backend::Postgres {
+        return Ok(true);
+    }
+    let q = Query::select().expr_as(Func::cust("pg_try_advisory_xact_lock").arg(advisory_key(key)), "taken").to_owned();
+    let row = db.query_one(&q).await?.ok_or_else(|| StoreError::corrupt("pg_try_advisory_xact_lock", "no row"))?;
+    Ok(row.try_get("", "taken")?)
+}
+
+/// The advisory lock number of `key`: its FNV-1a hash.
+fn advisory_key(key: &str) -> i64 {
+    key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)) as i64
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ use crate::{Store, StoreError};
 
 #[path = "0004_audit.rs"]
 mod audit;
+#[path = "0011_audit_chains.rs"]
+mod audit_chains;
 #[path = "0001_base.rs"]
 mod base;
 #[path = "0007_definitions.rs"]
@@ -45,7 +47,7 @@ struct Migration {
 }
 
 /// Every migration, in the order they are applied; versions count up from 1.
-const MIGRATIONS: [Migration; 10] = [
+const MIGRATIONS: [Migration; 11] = [
     Migration { version: 1, steps: base::steps },
     Migration { version: 2, steps: outbox::steps },
     Migration { version: 3, steps: jobs::steps },
@@ -56,6 +58,7 @@ const MIGRATIONS: [Migration; 10] = [
     Migration { version: 8, steps: organisation::steps },
     Migration { version: 9, steps: notifications_read::steps },
     Migration { version: 10, steps: outbox_delivery::steps },
+    Migration { version: 11, steps: audit_chains::steps },
 ];
 
 /// One change of a migration.
@@ -67,6 +70,8 @@ pub(crate) enum Step {
         table: &'static str,
         column: ColumnDef,
     },
+    /// A statement only PostgreSQL runs (sequences, which SQLite has not).
+    Postgres(&'static str),
 }
 
 impl From<TableCreateStatement> for Step {
@@ -176,6 +181,11 @@ async fn apply(tx: &DatabaseTransaction, steps: Vec<Step>) -> Result<(), StoreEr
             Step::AddColumnIfMissing { table, mut column } => {
                 if !crate::schema::columns_of(tx, table).await?.contains(&column.get_column_name()) {
                     tx.execute(&Table::alter().table(table).add_column(&mut column).to_owned()).await?;
+                }
+            }
+            Step::Postgres(sql) => {
+                if crate::connect::backend_of(tx) == crate::Backend::Postgres {
+                    tx.execute_unprepared(sql).await?;
                 }
             }
         }
