@@ -1,6 +1,7 @@
 //! The end-to-end suite: the HTTP API in process, on SQLite and (when configured) PostgreSQL,
 //! with the CRM app as users get it.
 
+mod api_fuzz;
 mod approval_fields;
 mod approval_race;
 mod auth;

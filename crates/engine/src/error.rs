@@ -62,7 +62,7 @@ pub enum EngineError {
     #[error("the app definitions have {} problem(s)", .0.len())]
     Definitions(Vec<Diagnostic>),
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -192,6 +192,16 @@ impl Code {
 impl std::fmt::Display for Code {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        // PostgreSQL cannot hold NUL in text; SQLite can. Either way it came from the input.
+        if e.is_refused_text() {
+            return EngineError::Malformed { message: "text may not contain the character U+0000 (NUL)".into(), details: Vec::new() };
+        }
+        EngineError::Store(e)
     }
 }
 

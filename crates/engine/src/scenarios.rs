@@ -64,6 +64,32 @@ pub async fn run_scenarios(files: &AppFiles, settings: &Settings) -> Vec<Scenari
     outcomes
 }
 
+/// The stack of the thread [`run_scenarios_apart`] runs them on: an engine's futures nest deep,
+/// deeper in a debug build, and only the pages used are ever touched.
+const SCENARIO_STACK_BYTES: usize = 64 << 20;
+
+/// [`run_scenarios`] on a thread of their own, with a stack made for them: run from a request
+/// (the designer's "run tests"), they do not depend on what is left of its worker's stack.
+pub(crate) async fn run_scenarios_apart(files: AppFiles, settings: Settings) -> Result<Vec<ScenarioOutcome>, EngineError> {
+    let (answer, outcomes) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("scenarios".into())
+        .stack_size(SCENARIO_STACK_BYTES)
+        .spawn(move || {
+            let ran = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map(|runtime| runtime.block_on(run_scenarios(&files, &settings)));
+            let _ = answer.send(ran);
+        })
+        .map_err(|e| EngineError::Internal(format!("cannot start the scenarios' thread: {e}")))?;
+    match outcomes.await {
+        Ok(Ok(outcomes)) => Ok(outcomes),
+        Ok(Err(e)) => Err(EngineError::Internal(format!("cannot start the scenarios' runtime: {e}"))),
+        Err(_) => Err(EngineError::Internal("the scenarios' thread ended without an answer".into())),
+    }
+}
+
 /// A record a step saved under a name: its form and id.
 type Saved = BTreeMap<String, (String, String)>;
 

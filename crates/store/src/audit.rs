@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Order, Query, SelectStatement};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{AccessMode, ConnectionTrait, DatabaseConnection, DbBackend, IsolationLevel, Statement, TransactionTrait};
 use sha2::{Digest, Sha256};
 
 use crate::connect::{Backend, backend_of};
@@ -94,13 +94,16 @@ pub async fn append_audit_rows(db: &impl ConnectionTrait, entries: &[AuditEntry]
     if entries.is_empty() {
         return Ok(());
     }
-    let postgres = backend_of(db) == Backend::Postgres;
-    let chain = if postgres { take_chain(db).await? } else { 0 };
-    let (mut prev_seq, mut prev_hash) = head(db, Some(chain)).await?.unwrap_or_default();
-    // The head of the next chain, hashed into these rows: should its tail be deleted, these
-    // rows no longer verify.
-    let anchor = if postgres { head(db, Some((chain + 1) % POSTGRES_CHAINS)).await? } else { None };
-    let seqs = next_seqs(db, entries.len()).await?;
+    let place = match backend_of(db) {
+        Backend::Postgres => place_on_postgres(db, entries.len()).await?,
+        Backend::Sqlite => {
+            let head = head(db).await?;
+            let last = head.as_ref().map_or(0, |(seq, _)| *seq);
+            Place { chain: 0, head, anchor: None, seqs: (1..).take(entries.len()).map(|n| last + n).collect() }
+        }
+    };
+    let Place { chain, head, anchor, seqs } = place;
+    let (mut prev_seq, mut prev_hash) = head.unwrap_or_default();
     let mut q = Query::insert();
     q.into_table(audit_log::TABLE).columns(COLUMNS.into_iter().chain([audit_log::CHAIN, audit_log::PREV_SEQ, audit_log::ANCHOR_SEQ]));
     for (e, seq) in entries.iter().zip(seqs) {
@@ -152,34 +155,48 @@ fn chain_key(chain: i64) -> String {
     format!("audit-chain:{chain}")
 }
 
-/// The last row of `chain` (of the whole log without one): its number and hash.
-async fn head(db: &impl ConnectionTrait, chain: Option<i64>) -> Result<Option<(i64, String)>, StoreError> {
-    let mut last =
+/// Where new rows go: their chain, its last row (number and hash), the anchor they hash in,
+/// and their numbers.
+struct Place {
+    chain: i64,
+    head: Option<(i64, String)>,
+    anchor: Option<(i64, String)>,
+    seqs: Vec<i64>,
+}
+
+/// The last row of the log (SQLite's one chain): its number and hash.
+async fn head(db: &impl ConnectionTrait) -> Result<Option<(i64, String)>, StoreError> {
+    let last =
         Query::select().columns([audit_log::SEQ, audit_log::HASH]).from(audit_log::TABLE).order_by(audit_log::SEQ, Order::Desc).to_owned();
-    if let Some(chain) = chain {
-        last.and_where(Expr::col(audit_log::CHAIN).eq(chain));
-    }
     match db.query_one_raw(limited(db, &last, 1)).await? {
         Some(row) => Ok(Some((row.try_get("", audit_log::SEQ)?, row.try_get("", audit_log::HASH)?))),
         None => Ok(None),
     }
 }
 
-/// Numbers for `count` new rows: from PostgreSQL's sequence, which chains draw from at once;
-/// on SQLite, whose one writer holds the log, the next after the last row.
-async fn next_seqs(db: &impl ConnectionTrait, count: usize) -> Result<Vec<i64>, StoreError> {
-    if backend_of(db) == Backend::Postgres {
-        let q = Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT nextval('audit_seq') AS seq FROM generate_series(1, $1)",
-            [i64::try_from(count).unwrap_or(i64::MAX).into()],
-        );
-        let mut seqs = db.query_all_raw(q).await?.iter().map(|row| row.try_get("", "seq")).collect::<Result<Vec<i64>, _>>()?;
-        seqs.sort_unstable();
-        return Ok(seqs);
+/// Takes a chain for `count` new rows on PostgreSQL; then, in one statement, reads its head
+/// and the next chain's (the anchor: should that chain's tail be deleted, these rows no longer
+/// verify) and draws their numbers from the sequence, which chains draw from at once.
+async fn place_on_postgres(db: &impl ConnectionTrait, count: usize) -> Result<Place, StoreError> {
+    let chain = take_chain(db).await?;
+    let q = Statement::from_sql_and_values(
+        DbBackend::Postgres,
+        "(SELECT 0 AS part, seq, hash FROM audit_log WHERE chain = $1 ORDER BY seq DESC LIMIT 1) \
+         UNION ALL (SELECT 1, seq, hash FROM audit_log WHERE chain = $2 ORDER BY seq DESC LIMIT 1) \
+         UNION ALL SELECT 2, nextval('audit_seq'), '' FROM generate_series(1, $3)",
+        [chain.into(), ((chain + 1) % POSTGRES_CHAINS).into(), i64::try_from(count).unwrap_or(i64::MAX).into()],
+    );
+    let mut place = Place { chain, head: None, anchor: None, seqs: Vec::with_capacity(count) };
+    for row in db.query_all_raw(q).await? {
+        let (seq, hash): (i64, String) = (row.try_get("", "seq")?, row.try_get("", "hash")?);
+        match row.try_get::<i32>("", "part")? {
+            0 => place.head = Some((seq, hash)),
+            1 => place.anchor = Some((seq, hash)),
+            _ => place.seqs.push(seq),
+        }
     }
-    let last = head(db, None).await?.map_or(0, |(seq, _)| seq);
-    Ok((1..).take(count).map(|n| last + n).collect())
+    place.seqs.sort_unstable();
+    Ok(place)
 }
 
 /// Filters for reading the log.
@@ -257,7 +274,22 @@ fn row_of(row: &sea_orm::QueryResult) -> Result<AuditRow, StoreError> {
 /// Walks every chain of the log. Returns the number of rows, or the first row that does not
 /// hold: edited, missing from its chain, or a chain's head that a row of another chain holds
 /// as its anchor and that is gone.
-pub async fn verify_audit(db: &impl ConnectionTrait) -> Result<Result<u64, String>, StoreError> {
+///
+/// It reads one snapshot of the log: walked while servers write, a chain's row committed after
+/// a later-numbered row of another chain would otherwise look missing.
+pub async fn verify_audit(db: &DatabaseConnection) -> Result<Result<u64, String>, StoreError> {
+    let (isolation, access) = match backend_of(db) {
+        Backend::Postgres => (Some(IsolationLevel::RepeatableRead), Some(AccessMode::ReadOnly)),
+        // A read transaction on SQLite reads one snapshot from its first read.
+        Backend::Sqlite => (None, None),
+    };
+    let snapshot = db.begin_with_config(isolation, access).await?;
+    let verdict = walk_chains(&snapshot).await;
+    snapshot.rollback().await?;
+    verdict
+}
+
+async fn walk_chains(db: &impl ConnectionTrait) -> Result<Result<u64, String>, StoreError> {
     // Each chain's last row walked: its number and hash.
     let mut heads: HashMap<i64, (i64, String)> = HashMap::new();
     let (mut after, mut checked) = (0, 0);
@@ -420,9 +452,17 @@ mod tests {
                 })
             })
             .collect();
+        // Walked while they write, the log holds at every moment.
+        let mut walks = 0;
+        while writers.iter().any(|w| !w.is_finished()) {
+            let verdict = verify_audit(store.db()).await.unwrap();
+            assert!(verdict.is_ok(), "walked while written: {verdict:?}");
+            walks += 1;
+        }
         for writer in writers {
             writer.await.unwrap();
         }
+        assert!(walks > 0);
         assert_eq!(verify_audit(store.db()).await.unwrap(), Ok(2 + 16 * 20 * 2));
         let q = sea_orm::sea_query::Query::select()
             .expr_as(Expr::col(audit_log::CHAIN).count_distinct(), "chains")

@@ -2,6 +2,9 @@
 
 use sea_orm::{DbErr, RuntimeErr, SqlxError};
 
+/// PostgreSQL's SQLSTATEs for text it cannot hold: a NUL byte in text (`22021`,
+/// `character_not_in_repertoire`) and `\u0000` in JSON (`22P05`, `untranslatable_character`).
+const REFUSED_TEXT: [&str; 2] = ["22021", "22P05"];
 /// PostgreSQL's SQLSTATE for a statement it cancelled.
 const QUERY_CANCELED: &str = "57014";
 /// SQLSTATE classes of a database that cannot serve: connection exceptions (`08…`) and an
@@ -51,6 +54,12 @@ impl StoreError {
     /// the same whatever language the server writes its messages in (`lc_messages`).
     pub fn is_query_cancelled(&self) -> bool {
         self.sqlstate().as_deref() == Some(QUERY_CANCELED)
+    }
+
+    /// Whether PostgreSQL refused a text value for a character it cannot store (NUL): a fault
+    /// of the input, not of the server.
+    pub fn is_refused_text(&self) -> bool {
+        self.sqlstate().is_some_and(|code| REFUSED_TEXT.contains(&code.as_str()))
     }
 
     /// Whether the database could not be reached or is not serving (down, restarting, every

@@ -447,8 +447,7 @@ impl Engine {
             self.require_builder(actor, app)?;
             let files = draft_files(self.store.db(), app).await?;
             let settings = crate::Settings { rule_limits: self.rule_limits.clone(), ..Default::default() };
-            // Boxed: a whole engine's futures would not fit on a request's stack.
-            Ok(Box::pin(crate::run_scenarios(&files, &settings)).await)
+            crate::scenarios::run_scenarios_apart(files, settings).await
         })
         .await
     }
