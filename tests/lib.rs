@@ -167,6 +167,20 @@ pub async fn lab(url: &str, settings: &engine::Settings) -> (Engine, String, Str
     (engine, u1, u2)
 }
 
+/// An OpenAPI `path` with each `{parameter}` replaced by `value(parameter)`, as it stands.
+pub fn fill_path(path: &str, mut value: impl FnMut(&str) -> String) -> String {
+    let mut out = String::new();
+    let mut rest = path;
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}').expect("a closed parameter") + open;
+        out.push_str(&rest[..open]);
+        out.push_str(&value(&rest[open + 1..close]));
+        rest = &rest[close + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// `text` percent-encoded for a query string (RFC 3986's unreserved characters kept).
 pub fn url_encode(text: &str) -> String {
     text.bytes()

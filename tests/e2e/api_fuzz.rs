@@ -118,14 +118,10 @@ fn query(rng: &mut fastrand::Rng, ids: &[String]) -> String {
     if pairs.is_empty() { String::new() } else { format!("?{}", pairs.join("&")) }
 }
 
-/// `path` with each parameter a value the CRM has (`known`), or, now and then, anything.
+/// `path` with each parameter a value the CRM has, or, now and then, anything.
 fn fill(rng: &mut fastrand::Rng, path: &str, ids: &[String]) -> String {
-    let mut out = String::new();
-    let mut rest = path;
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..].find('}').expect("a closed parameter") + open;
-        out.push_str(&rest[..open]);
-        let known = match &rest[open + 1..close] {
+    e2e::fill_path(path, |parameter| {
+        let known = match parameter {
             "app" => "crm".to_owned(),
             "form" => ["account", "quote", "lead", "opportunity"][rng.usize(..4)].to_owned(),
             "id" => ids[rng.usize(..ids.len())].clone(),
@@ -142,11 +138,8 @@ fn fill(rng: &mut fastrand::Rng, path: &str, ids: &[String]) -> String {
             _ => text(rng, ids).chars().take(200).collect(),
         };
         let value = if rng.u8(..6) == 0 { text(rng, ids).chars().take(200).collect() } else { known };
-        out.push_str(&e2e::url_encode(&value));
-        rest = &rest[close + 1..];
-    }
-    out.push_str(rest);
-    out
+        e2e::url_encode(&value)
+    })
 }
 
 #[actix_web::test]

@@ -393,12 +393,8 @@ async fn every_route_keeps_a_record_outside_the_scope_out_of_reach() {
 /// `path` with its parameters filled for the walk: the CRM's quote form, the out-of-scope quote,
 /// task and import, and a name for every other parameter a route may take.
 fn fill(path: &str, quote: &str, task: &str, import: &str) -> String {
-    let mut out = String::new();
-    let mut rest = path;
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..].find('}').expect("a closed parameter") + open;
-        out.push_str(&rest[..open]);
-        let value = match &rest[open + 1..close] {
+    e2e::fill_path(path, |parameter| {
+        match parameter {
             "app" => "crm",
             "form" => "quote",
             "id" if path.starts_with("/api/tasks/") => task,
@@ -417,10 +413,7 @@ fn fill(path: &str, quote: &str, task: &str, import: &str) -> String {
             "schedule" => "stalled_deals",
             "run" => "no-such-run",
             other => panic!("the walk has no value for the parameter `{other}` of {path}: add one"),
-        };
-        out.push_str(value);
-        rest = &rest[close + 1..];
-    }
-    out.push_str(rest);
-    out
+        }
+        .to_owned()
+    })
 }
