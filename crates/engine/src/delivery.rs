@@ -169,8 +169,11 @@ impl Engine {
     /// Delivers every webhook message due at `now` with `client` and returns how many attempts
     /// it made. Safe to run on several servers at once: each message is claimed by one.
     pub async fn deliver_webhooks(&self, client: &WebhookClient, now: DateTime<Utc>) -> Result<usize, EngineError> {
-        let mut attempts = 0;
+        let (mut attempts, started) = (0, std::time::Instant::now());
         loop {
+            // The clock moves on from `now` while rounds post: a claim must not be made already
+            // run out, or another server would take the message while this one posts it.
+            let now = now + chrono::Duration::from_std(started.elapsed()).unwrap_or_default();
             let (turn, tx) = self.store.begin().await?;
             let claimed = store::claim_deliveries(&tx, &time::format(now), &time::format(now + CLAIM), BATCH).await?;
             turn.commit(tx).await?;
