@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+pub mod contract;
 pub mod receiver;
 
 use actix_web::body::MessageBody;
@@ -142,19 +143,36 @@ where
     S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
     B: MessageBody,
 {
+    let (status, _, body) = call_typed(app, req, token).await;
+    (status, body)
+}
+
+/// [`call`], with the answer's media type (its `Content-Type` without parameters; empty when
+/// it has none).
+pub async fn call_typed<S, B>(app: &S, req: TestRequest, token: Option<&str>) -> (StatusCode, String, Value)
+where
+    S: Service<actix_http::Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
     let req = match token {
         Some(t) => req.insert_header(("Authorization", format!("Bearer {t}"))),
         None => req,
     };
     let resp = test::call_service(app, req.to_request()).await;
     let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.split(';').next().unwrap_or_default().trim().to_owned())
+        .unwrap_or_default();
     let bytes = test::read_body(resp).await;
     let body = if bytes.is_empty() {
         Value::Null
     } else {
         serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()))
     };
-    (status, body)
+    (status, content_type, body)
 }
 
 /// An engine with the rules lab (`tests/fixtures/lab`) loaded and its users seeded, and

@@ -159,10 +159,10 @@ async fn every_field_problem_carries_a_code_and_its_params() {
 #[actix_web::test]
 async fn an_import_rows_problems_carry_codes() {
     let (engine, _) = crm(&databases().await.remove(0)).await;
-    let table = Table {
-        headers: vec!["name".into(), "is_decision_maker".into(), "account".into()],
-        rows: vec![vec!["李四".into(), "maybe".into(), "没有这家公司".into()]],
-    };
+    let table = Table::new(
+        vec!["name".into(), "is_decision_maker".into(), "account".into()],
+        vec![vec!["李四".into(), "maybe".into(), "没有这家公司".into()]],
+    );
     let options = ImportOptions { dry_run: true, ..Default::default() };
     let report = engine.import(&Actor::system(), &e2e::app_id("crm"), &e2e::form_id("contact"), table, &options).await.unwrap();
     let errors = serde_json::to_value(&report.errors).unwrap();

@@ -22,7 +22,7 @@ async fn a_list_counts_its_matches_up_to_a_cap_and_only_what_the_caller_sees() {
         let rows = (0..10_001)
             .map(|i| vec![format!("P{i:05}"), format!("Product {i}"), if i % 2 == 0 { "set" } else { "piece" }.to_owned()])
             .collect();
-        let table = Table { headers: vec!["code".into(), "name".into(), "unit".into()], rows };
+        let table = Table::new(vec!["code".into(), "name".into(), "unit".into()], rows);
         let admin_actor = engine.login("admin", "admin-pass").await.unwrap().user;
         let report = engine.import(&admin_actor, &app_id("crm"), &form_id("product"), table, &ImportOptions::default()).await.unwrap();
         assert_eq!(report.created, 10_001, "{url}: {:?}", report.errors.first());

@@ -3,7 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::test::TestRequest;
-use e2e::{call, crm, databases, start};
+use e2e::contract::{disagreement, request};
+use e2e::{call, call_typed, crm, databases, start};
 use serde_json::{Map, Value, json};
 
 const ACCOUNTS: &str = "/api/apps/crm/forms/account/records";
@@ -90,6 +91,18 @@ async fn the_api_document_has_no_untyped_body() {
     assert_eq!(status, StatusCode::OK);
     let untyped = untyped_bodies(&doc);
     assert!(untyped.is_empty(), "bodies without a schema:\n{}", untyped.join("\n"));
+    // A success with a body must say what the body is (204 has none).
+    let mut bodiless = Vec::new();
+    for (path, operations) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                if status.starts_with('2') && status != "204" && response.get("content").is_none() {
+                    bodiless.push(format!("{method} {path} {status}"));
+                }
+            }
+        }
+    }
+    assert!(bodiless.is_empty(), "successes whose body the document does not describe:\n{}", bodiless.join("\n"));
     let error = &doc["components"]["schemas"]["ErrorBody"]["properties"];
     for fact in ["error", "kind", "details", "current_version", "existing", "limit", "retry_after_secs"] {
         assert!(error.get(fact).is_some(), "the error body documents no `{fact}`");
@@ -133,43 +146,6 @@ async fn errors_carry_their_facts_and_field_codes() {
         assert_eq!((status, &body["error"]), (StatusCode::PAYLOAD_TOO_LARGE, &json!("payload_too_large")), "{url}");
         assert_eq!(body["limit"], json!({"name": "body_bytes", "value": server::MAX_BODY_BYTES}), "{url}");
     }
-}
-
-/// The document's operation for `method` and a concrete `path`: the template whose literal
-/// segments all match, the most literal one first (`/records/{id}` loses to a literal segment).
-fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> Option<(&'a str, &'a Value)> {
-    let segments: Vec<&str> = path.split('?').next().unwrap_or_default().split('/').collect();
-    let mut best: Option<(usize, &'a str, &'a Value)> = None;
-    for (template, operations) in doc["paths"].as_object()? {
-        let parts: Vec<&str> = template.split('/').collect();
-        let fits = parts.len() == segments.len() && parts.iter().zip(&segments).all(|(p, s)| p.starts_with('{') || p == s);
-        let literal = parts.iter().filter(|p| !p.starts_with('{')).count();
-        if let (true, Some(op)) = (fits, operations.get(method))
-            && best.is_none_or(|(l, _, _)| literal > l)
-        {
-            best = Some((literal, template, op));
-        }
-    }
-    best.map(|(_, template, op)| (template, op))
-}
-
-/// How a live answer disagrees with the document: an undocumented status, or a body its
-/// schema refuses (`None` when it agrees). Error answers must be the documented error body.
-fn disagreement(doc: &Value, method: &str, path: &str, status: StatusCode, body: &Value) -> Option<String> {
-    let Some((template, op)) = operation(doc, method, path) else {
-        return Some(format!("{method} {path}: no such operation in the document"));
-    };
-    let at = format!("{} {template} → {}", method.to_uppercase(), status.as_u16());
-    let Some(response) = op["responses"].get(status.as_str()) else {
-        return Some(format!("{at}: status not documented"));
-    };
-    let Some(schema) = response.pointer("/content/application~1json/schema") else {
-        return (!body.is_null()).then(|| format!("{at}: a body where the document has none"));
-    };
-    let root = json!({"allOf": [schema], "components": doc["components"]});
-    let validator = jsonschema::draft202012::new(&root).unwrap_or_else(|e| panic!("{at}: the schema does not compile: {e}"));
-    let errors: Vec<String> = validator.iter_errors(body).take(5).map(|e| format!("{} at {}", e, e.instance_path())).collect();
-    (!errors.is_empty()).then(|| format!("{at}: {}\n  body: {:.600}", errors.join("; "), body.to_string()))
 }
 
 /// The document is a contract clients are generated from: every answer a session of common
@@ -222,34 +198,30 @@ async fn live_answers_match_the_document() {
             ("get", format!("/api/apps/crm/print/quote/{account}"), None, t),
         ];
         // The check itself can fail: a body of the wrong shape is caught.
-        let wrong = disagreement(&doc, "get", "/api/apps", StatusCode::OK, &json!({"items": 5}));
+        let wrong = disagreement(&doc, "get", "/api/apps", StatusCode::OK, "application/json", &json!({"items": 5}));
         assert!(wrong.is_some_and(|w| w.contains("items")), "{url}: a wrong body passed");
         let mut problems = Vec::new();
         for (method, path, body, token) in requests {
-            let req = match method {
-                "post" => TestRequest::post(),
-                _ => TestRequest::get(),
-            }
-            .uri(&path);
+            let req = request(method).uri(&path);
             let req = match body {
                 Some(body) => req.set_json(body),
                 None => req,
             };
-            let (status, answer) = call(&app, req, token).await;
-            problems.extend(disagreement(&doc, method, &path, status, &answer));
+            let (status, content_type, answer) = call_typed(&app, req, token).await;
+            problems.extend(disagreement(&doc, method, &path, status, &content_type, &answer));
         }
         let stale = TestRequest::patch().uri(&record).insert_header(("If-Match", "99"));
-        let (status, answer) = call(&app, stale.set_json(json!({"data": {"name": "Stale"}})), t).await;
-        problems.extend(disagreement(&doc, "patch", &record, status, &answer));
+        let (status, content_type, answer) = call_typed(&app, stale.set_json(json!({"data": {"name": "Stale"}})), t).await;
+        problems.extend(disagreement(&doc, "patch", &record, status, &content_type, &answer));
         let update = TestRequest::patch().uri(&record).insert_header(("If-Match", "1"));
-        let (status, answer) = call(&app, update.set_json(json!({"data": {"name": "Contract Ltd 2"}})), t).await;
-        problems.extend(disagreement(&doc, "patch", &record, status, &answer));
+        let (status, content_type, answer) = call_typed(&app, update.set_json(json!({"data": {"name": "Contract Ltd 2"}})), t).await;
+        problems.extend(disagreement(&doc, "patch", &record, status, &content_type, &answer));
         for (method, req) in [("delete", TestRequest::delete()), ("post", TestRequest::post())] {
             let path = if method == "post" { format!("{record}/restore") } else { record.clone() };
             let version = if method == "post" { "3" } else { "2" };
-            let (status, answer) = call(&app, req.uri(&path).insert_header(("If-Match", version)), t).await;
+            let (status, content_type, answer) = call_typed(&app, req.uri(&path).insert_header(("If-Match", version)), t).await;
             assert!(status.is_success(), "{url}: {method} {path}: {status} {answer}");
-            problems.extend(disagreement(&doc, method, &path, status, &answer));
+            problems.extend(disagreement(&doc, method, &path, status, &content_type, &answer));
         }
         assert!(problems.is_empty(), "{url}: answers the document does not describe:\n{}", problems.join("\n"));
     }

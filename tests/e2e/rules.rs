@@ -240,7 +240,7 @@ async fn an_imported_row_whose_effect_fails_leaves_no_trace() {
                 _ => vec![format!("deal {i}"), String::new()],
             })
             .collect();
-        let table = engine::Table { headers: vec!["name".into(), "mode".into()], rows };
+        let table = engine::Table::new(vec!["name".into(), "mode".into()], rows);
         let report =
             engine.import(&u1, &e2e::app_id("lab"), &e2e::form_id("deal"), table, &engine::ImportOptions::default()).await.unwrap();
         let failed: Vec<usize> = report.errors.iter().map(|e| e.row).collect();

@@ -142,10 +142,17 @@ async fn tables_past_the_row_column_and_cell_bounds_get_413_naming_the_bound() {
     let map = "&map=%7B%22name%22%3A%22no_such_field%22%7D";
     let too_many_rows = format!("name\n{}", "x\n".repeat(server::MAX_SHEET_ROWS + 1));
     let too_wide = format!("name{}\nx\n", ",c".repeat(server::MAX_SHEET_COLUMNS));
-    let columns = server::MAX_SHEET_COLUMNS / 2;
-    let rows = server::MAX_SHEET_CELLS / columns + 1;
-    let too_many_cells = format!("name\n{}", format!("{}\n", ",".repeat(columns - 1)).repeat(rows));
     let wide_sheet = workbook(&[(0, 0, "name"), (1, server::MAX_SHEET_COLUMNS as u16, "x")]);
+    // A sheet's cells are held while it is imported: rows reaching its last column count as
+    // that many cells.
+    let last_column = server::MAX_SHEET_COLUMNS as u16 - 1;
+    let full_rows = server::MAX_SHEET_CELLS / server::MAX_SHEET_COLUMNS + 1;
+    let mut cells = vec![(0, 0, "name")];
+    cells.extend((1..=full_rows as u32).map(|row| (row, last_column, "x")));
+    let too_many_cells = workbook(&cells);
+    // A CSV's rows are read as the import goes, not held: as many cells are read.
+    let columns = server::MAX_SHEET_COLUMNS / 2;
+    let as_many_cells_csv = format!("name\n{}", format!("{}\n", ",".repeat(columns - 1)).repeat(full_rows * 2));
     for url in databases().await {
         let (engine, admin) = crm(&url).await;
         let app = start(engine).await;
@@ -158,13 +165,40 @@ async fn tables_past_the_row_column_and_cell_bounds_get_413_naming_the_bound() {
         for (what, req, bound) in [
             ("rows", csv(&too_many_rows), server::MAX_SHEET_ROWS),
             ("columns", csv(&too_wide), server::MAX_SHEET_COLUMNS),
-            ("cells", csv(&too_many_cells), server::MAX_SHEET_CELLS),
             ("sheet columns", import("xlsx", XLSX, wide_sheet.clone()), server::MAX_SHEET_COLUMNS),
+            ("sheet cells", import("xlsx", XLSX, too_many_cells.clone()), server::MAX_SHEET_CELLS),
         ] {
             let (status, body) = call(&app, req, Some(&admin)).await;
             assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{url} {what}: {body}");
             assert!(message(&body).contains(&bound.to_string()), "{url} {what}: the bound is named: {body}");
         }
+        let (status, body) = call(&app, csv(&as_many_cells_csv), Some(&admin)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{url}: the CSV is read, and its map refused: {body}");
+        assert!(message(&body).contains("no_such_field"), "{url}: {body}");
+    }
+}
+
+#[actix_web::test]
+async fn an_import_report_lists_its_first_errors_and_counts_the_rest() {
+    // Before: every row error was kept in the report, which a file of bad rows made as large as
+    // itself (and a background import's report stays an hour).
+    let bad = engine::MAX_REPORTED_ERRORS + 150;
+    let rows: String = (0..bad).map(|i| format!("客户{i},broken{i}-at-example\n")).collect();
+    let file = format!("\u{FEFF}name,email\n客户,good@example.com\n{rows}");
+    for url in databases().await {
+        let (engine, admin) = crm(&url).await;
+        engine.seed_users("crm", "demo").await.unwrap(); // the leads' owners
+        let app = start(engine).await;
+        let (status, report) = call(&app, import("csv", "text/csv", file.clone()), Some(&admin)).await;
+        assert_eq!(status, StatusCode::OK, "{url}: {report}");
+        let counts = (report["total"].as_u64(), report["created"].as_u64(), report["skipped"].as_u64());
+        assert_eq!(counts, (Some(bad as u64 + 1), Some(1), Some(0)), "{url}: {}", report["errors"][0]);
+        assert_eq!(report["failed"], bad, "{url}: every bad row is counted");
+        let errors = report["errors"].as_array().unwrap();
+        assert_eq!(errors.len(), engine::MAX_REPORTED_ERRORS, "{url}: the first are listed");
+        assert_eq!((errors[0]["row"].as_u64(), errors[0]["column"].as_str()), (Some(3), Some("email")), "{url}");
+        assert_eq!(errors.last().unwrap()["row"], engine::MAX_REPORTED_ERRORS + 2, "{url}");
+        assert_eq!(report["errors_omitted"], 150, "{url}: the rest are counted");
     }
 }
 

@@ -22,8 +22,18 @@ async fn file_and_databases(name: &str) -> (Vec<String>, PathBuf) {
 
 /// `n` good leads, numbered from `from`, named by field id.
 fn leads(from: usize, n: usize) -> Table {
-    let rows = (from..from + n).map(|i| vec![format!("客户{i}"), format!("lead{i}@example.com"), format!("139{i:08}")]).collect();
-    Table { headers: vec!["name".into(), "email".into(), "phone".into()], rows }
+    lead_table(lead_rows(from, n))
+}
+
+/// The cells of `n` good leads, numbered from `from`.
+fn lead_rows(from: usize, n: usize) -> Vec<Vec<String>> {
+    (from..from + n).map(|i| vec![format!("客户{i}"), format!("lead{i}@example.com"), format!("139{i:08}")]).collect()
+}
+
+const LEAD_HEADERS: [&str; 3] = ["name", "email", "phone"];
+
+fn lead_table(rows: Vec<Vec<String>>) -> Table {
+    Table::new(LEAD_HEADERS.map(str::to_owned).to_vec(), rows)
 }
 
 /// The status of import `id` once it is no longer running, polled a bounded number of times.
@@ -125,12 +135,15 @@ async fn a_dry_run_checked_a_chunk_at_a_time_reports_what_the_import_then_does()
         engine.seed_users("crm", "demo").await.unwrap();
         let marketing = engine.login("marketing1", "demo").await.unwrap().user;
         // 150 rows (three chunks); rows 100 and 140 repeat rows 3 and 5 of the file.
-        let mut table = leads(0, 150);
-        table.rows[100] = table.rows[3].clone();
-        table.rows[140][1] = table.rows[5][1].clone();
+        let mut rows = lead_rows(0, 150);
+        rows[100] = rows[3].clone();
+        rows[140][1] = rows[5][1].clone();
         for on_duplicate in [OnDuplicate::Skip, OnDuplicate::Error] {
             let options = |dry_run| ImportOptions { dry_run, on_duplicate, ..Default::default() };
-            let dry = engine.import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), table.clone(), &options(true)).await.unwrap();
+            let dry = engine
+                .import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), lead_table(rows.clone()), &options(true))
+                .await
+                .unwrap();
             assert_eq!((dry.created, dry.skipped + dry.failed), (148, 2), "{url}: {on_duplicate:?}: {dry:?}");
             if on_duplicate == OnDuplicate::Error {
                 let rows: Vec<usize> = dry.errors.iter().map(|e| e.row).collect();
@@ -138,7 +151,10 @@ async fn a_dry_run_checked_a_chunk_at_a_time_reports_what_the_import_then_does()
                 assert!(dry.errors.iter().all(|e| e.column.as_deref() == Some("email")), "{url}: {dry:?}");
             }
         }
-        let done = engine.import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), table, &ImportOptions::default()).await.unwrap();
+        let done = engine
+            .import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), lead_table(rows), &ImportOptions::default())
+            .await
+            .unwrap();
         assert_eq!((done.created, done.skipped), (148, 2), "{url}: the dry run foretold it: {done:?}");
         engine.close().await.unwrap();
     }
@@ -157,12 +173,14 @@ async fn an_all_or_nothing_import_is_bounded_and_other_writers_queue_behind_it()
         let app = start(engine.clone()).await;
         let whole = ImportOptions { all_or_nothing: true, ..Default::default() };
 
-        let too_many = leads(0, engine::ALL_OR_NOTHING_MAX_ROWS + 1);
+        let too_many = lead_rows(0, engine::ALL_OR_NOTHING_MAX_ROWS + 1);
         // Refused before a row is read, in the background and over HTTP.
-        let refused =
-            engine.start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), too_many.clone(), whole.clone()).unwrap_err();
+        let refused = engine
+            .start_import(&marketing, &e2e::app_id("crm"), &e2e::form_id("lead"), lead_table(too_many.clone()), whole.clone())
+            .unwrap_err();
         assert!(matches!(refused, engine::EngineError::TooLarge { .. }), "{url}: {refused:?}");
-        let upload: String = std::iter::once(&too_many.headers).chain(&too_many.rows).map(|row| row.join(",") + "\n").collect();
+        let upload: String =
+            std::iter::once(LEAD_HEADERS.join(",") + "\n").chain(too_many.iter().map(|row| row.join(",") + "\n")).collect();
         let request = TestRequest::post()
             .uri("/api/apps/crm/forms/lead/import?wait=true&mode=all_or_nothing")
             .insert_header(("Content-Type", "text/csv"))

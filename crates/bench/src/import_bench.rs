@@ -79,10 +79,16 @@ pub(crate) fn csv_text(rows: usize) -> (String, usize) {
 }
 
 pub(crate) fn parse(text: &str) -> Table {
+    let (headers, rows) = parse_rows(text);
+    Table::new(headers, rows)
+}
+
+/// The CSV's header and rows.
+fn parse_rows(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let headers = reader.headers().expect("headers").iter().map(str::to_owned).collect();
     let rows = reader.records().map(|r| r.expect("row").iter().map(str::to_owned).collect()).collect();
-    Table { headers, rows }
+    (headers, rows)
 }
 
 /// Parses the same CSV and bulk-inserts each row as a JSON object into a plain table.
@@ -90,15 +96,15 @@ async fn raw_insert(url: &str, text: &str) -> f64 {
     let db = Database::connect(url).await.expect("connection");
     db.execute_unprepared("CREATE TABLE raw_leads (id INTEGER PRIMARY KEY, data TEXT NOT NULL)").await.expect("table");
     let started = Instant::now();
-    let table = parse(text);
+    let (headers, rows) = parse_rows(text);
     db.execute_unprepared("BEGIN").await.expect("begin");
-    for chunk in table.rows.chunks(500) {
+    for chunk in rows.chunks(500) {
         let placeholders = vec!["(?)"; chunk.len()].join(", ");
         let values: Vec<sea_orm::Value> = chunk
             .iter()
             .map(|cells| {
                 let object: serde_json::Map<String, serde_json::Value> =
-                    table.headers.iter().cloned().zip(cells.iter().map(|c| json!(c))).collect();
+                    headers.iter().cloned().zip(cells.iter().map(|c| json!(c))).collect();
                 sea_orm::Value::from(serde_json::Value::Object(object).to_string())
             })
             .collect();

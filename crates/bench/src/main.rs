@@ -11,6 +11,7 @@ mod rules_bench;
 mod scale_bench;
 mod server_bench;
 mod size_bench;
+mod upload_bench;
 
 use std::time::{Duration, Instant};
 
@@ -34,6 +35,7 @@ fn main() {
         "flows" => flows_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(3_000)),
         "reports" => reports_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
         "scale" => scale_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(1_000_000)),
+        "upload" => upload_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(100)),
         "size" => size_bench::run(std::env::args().nth(2).and_then(|n| n.parse().ok()).unwrap_or(200_000)),
         "all" => {
             rules_bench::run();
@@ -44,7 +46,7 @@ fn main() {
         }
         other => {
             eprintln!(
-                "unknown benchmark `{other}`; one of: rules, server [opportunities [workload, e.g. W1]], reports [rows], import [rows], flows [records], size [records], scale [rows], all"
+                "unknown benchmark `{other}`; one of: rules, server [opportunities [workload, e.g. W1]], reports [rows], import [rows], flows [records], size [records], scale [rows], upload [megabytes], all"
             );
             std::process::exit(2);
         }

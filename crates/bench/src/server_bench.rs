@@ -89,7 +89,7 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
     let mut running: Vec<std::process::Child> = ports.iter().map(|port| spawn_on(*port)).collect();
     ports.iter().for_each(|port| wait_for_health(*port));
     std::thread::sleep(Duration::from_secs(1));
-    let idle_rss = rss_mb(running[0].id());
+    let idle_rss = status_mb(running[0].id(), "VmRSS:");
 
     let bases: Vec<String> = ports.iter().map(|port| format!("http://127.0.0.1:{port}")).collect();
     let ids_lua = ids.iter().take(5000).map(|id| format!("\"{id}\"")).collect::<Vec<_>>().join(",");
@@ -142,7 +142,7 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
         baseline.get_or_insert(median.rate);
         println!("  {name:<66} {:>10.0} {:>9.2} {:>9.2}{ratio}", median.rate, median.p50, median.p99);
     }
-    let loaded_rss = rss_mb(running[0].id());
+    let loaded_rss = status_mb(running[0].id(), "VmRSS:");
     for server in &mut running {
         server.kill().ok();
         server.wait().ok();
@@ -152,19 +152,19 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// Resident set size of process `pid` in MB, from /proc.
-fn rss_mb(pid: u32) -> f64 {
+/// A memory figure of process `pid` in MB (`VmRSS:`, `VmHWM:` …), from `/proc/{pid}/status`.
+pub(crate) fn status_mb(pid: u32, key: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb: f64 = status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(key))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(f64::NAN);
     kb / 1024.0
 }
 
 /// Polls `GET /api/health` until it answers 200.
-fn wait_for_health(port: u16) {
+pub(crate) fn wait_for_health(port: u16) {
     use std::io::Read;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -264,6 +264,6 @@ fn parse_duration_ms(v: &str) -> f64 {
     }
 }
 
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }

@@ -64,11 +64,46 @@ const CHUNKS_AHEAD: usize = 4;
 /// 19.9–20.7k rows/s at 20,000 leads).
 const DRAFT_WAIT_HOLDING_TURN: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// A table as read from a file: header row and data rows, all text.
-#[derive(Debug, Clone, Default)]
+/// Row errors an import report lists; the rest are counted in `failed` and `errors_omitted`.
+/// A report is held in memory (and kept for an hour when the import ran in the background), so
+/// a file of bad rows must not make it as large as itself.
+pub const MAX_REPORTED_ERRORS: usize = 1_000;
+
+/// A table as read from a file: its header row, and its data rows as text, counted beforehand
+/// and read as the import goes. A file's rows need not be held in memory: the import takes
+/// them a chunk at a time.
 pub struct Table {
     pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
+    total: usize,
+    rows: Box<dyn Iterator<Item = std::io::Result<Vec<String>>> + Send>,
+}
+
+impl Table {
+    /// A table of rows held in memory.
+    pub fn new(headers: Vec<String>, rows: Vec<Vec<String>>) -> Table {
+        Table::streamed(headers, rows.len(), rows.into_iter().map(Ok))
+    }
+
+    /// A table of `total` rows, read from `rows` as the import goes. Reading a row can fail
+    /// only as reading a file fails (the rows were checked when they were counted): that stops
+    /// the import.
+    pub fn streamed(
+        headers: Vec<String>,
+        total: usize,
+        rows: impl Iterator<Item = std::io::Result<Vec<String>>> + Send + 'static,
+    ) -> Table {
+        Table { headers, total, rows: Box::new(rows) }
+    }
+
+    /// How many data rows the table has.
+    pub fn total(&self) -> usize {
+        self.total
+    }
+
+    /// The data rows, in order.
+    pub fn into_rows(self) -> impl Iterator<Item = std::io::Result<Vec<String>>> {
+        self.rows
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
@@ -120,7 +155,10 @@ pub struct ImportReport {
     pub committed: bool,
     /// How each header was matched (`null`: ignored).
     pub columns: Vec<(String, Option<String>)>,
+    /// The first [`MAX_REPORTED_ERRORS`] row errors.
     pub errors: Vec<RowError>,
+    /// Row errors past those listed.
+    pub errors_omitted: usize,
 }
 
 impl Engine {
@@ -151,12 +189,12 @@ impl Engine {
         let rt = loaded.form(form)?;
         check_size(&table, options)?;
         let report = ImportReport {
-            total: table.rows.len(),
+            total: table.total,
             dry_run: options.dry_run,
             columns: table.headers.iter().cloned().zip(columns.iter().map(|c| c.as_ref().map(|f| f.id.clone()))).collect(),
             ..Default::default()
         };
-        progress.total.store(table.rows.len() as u64, Ordering::Relaxed);
+        progress.total.store(table.total as u64, Ordering::Relaxed);
         let headers = table.headers.clone();
         // A row's values are kept beside its draft only to update a duplicate with them.
         let updating = options.on_duplicate == OnDuplicate::Update;
@@ -208,7 +246,8 @@ impl Engine {
                 uncommitted = 0;
             }
         }
-        drafter.await.map_err(|e| EngineError::Internal(format!("drafting the import's rows failed: {e}")))?;
+        // A file that could not be read on stops the import (what is open is rolled back).
+        drafter.await.map_err(|e| EngineError::Internal(format!("drafting the import's rows failed: {e}")))??;
         let ImportState { mut report, .. } = state;
         let rejected = options.all_or_nothing && report.failed > 0;
         report.committed = !options.dry_run && !rejected;
@@ -255,14 +294,17 @@ impl Engine {
         columns: &[Option<Field>],
         table: Table,
         keep_values: bool,
-    ) -> (mpsc::Receiver<Vec<Row>>, tokio::task::JoinHandle<()>) {
+    ) -> (mpsc::Receiver<Vec<Row>>, tokio::task::JoinHandle<Result<(), EngineError>>) {
         let (sender, drafts) = mpsc::channel(CHUNKS_AHEAD);
         let (engine, actor, app, form, columns) = (self.clone(), actor.clone(), app.clone(), rt.id().to_owned(), columns.to_vec());
         let drafter = tokio::task::spawn_blocking(move || {
-            let mut rows = table.rows.into_iter().peekable();
-            while rows.peek().is_some() {
-                let chunk = rows.by_ref().take(CHUNK).map(|cells| {
-                    let ahead = match convert_cells(&columns, &table.headers, &cells) {
+            let headers = table.headers.clone();
+            let mut rows = table.into_rows();
+            loop {
+                let mut chunk = Vec::with_capacity(CHUNK);
+                for cells in rows.by_ref().take(CHUNK) {
+                    let cells = cells.map_err(|e| EngineError::Internal(format!("reading the file's rows: {e}")))?;
+                    let ahead = match convert_cells(&columns, &headers, &cells) {
                         Converted { pending_links: true, .. } => Ahead::Convert,
                         Converted { errors, .. } if !errors.is_empty() => Ahead::Failed(EngineError::Invalid(errors)),
                         Converted { data, .. } => {
@@ -271,10 +313,10 @@ impl Engine {
                             Ahead::Drafted(kept, app.form(&form).and_then(|rt| engine.draft(drafting, rt, Value::Object(data), None)))
                         }
                     };
-                    Row { cells, ahead }
-                });
-                if sender.blocking_send(chunk.collect()).is_err() {
-                    return; // the import stopped
+                    chunk.push(Row { cells, ahead });
+                }
+                if chunk.is_empty() || sender.blocking_send(chunk).is_err() {
+                    return Ok(()); // the end of the file, or the import stopped
                 }
             }
         });
@@ -482,11 +524,11 @@ impl Memory {
 
 /// Refuses, before any row is read, an all-or-nothing import above [`ALL_OR_NOTHING_MAX_ROWS`].
 fn check_size(table: &Table, options: &ImportOptions) -> Result<(), EngineError> {
-    if options.all_or_nothing && !options.dry_run && table.rows.len() > ALL_OR_NOTHING_MAX_ROWS {
+    if options.all_or_nothing && !options.dry_run && table.total > ALL_OR_NOTHING_MAX_ROWS {
         let message = format!(
             "an all-or-nothing import holds every other write until it ends, so it takes at most {ALL_OR_NOTHING_MAX_ROWS} rows; \
              this file has {}: import it row by row, or in parts",
-            table.rows.len()
+            table.total
         );
         return Err(EngineError::TooLarge {
             message,
@@ -509,6 +551,7 @@ struct Counts {
     skipped: usize,
     failed: usize,
     errors: usize,
+    errors_omitted: usize,
 }
 
 impl ImportReport {
@@ -520,7 +563,7 @@ impl ImportReport {
             Ok(Written::Skipped) => self.skipped += 1,
             Err(e) => {
                 self.failed += 1;
-                self.errors.extend(row_errors(row, &e, ctx.columns, ctx.headers));
+                self.list_errors(row_errors(row, &e, ctx.columns, ctx.headers));
                 if fatal(&e) {
                     return Err(e);
                 }
@@ -529,13 +572,26 @@ impl ImportReport {
         Ok(())
     }
 
+    /// Lists row errors up to [`MAX_REPORTED_ERRORS`], and counts the others.
+    pub(crate) fn list_errors(&mut self, errors: impl IntoIterator<Item = RowError>) {
+        for error in errors {
+            if self.errors.len() < MAX_REPORTED_ERRORS {
+                self.errors.push(error);
+            } else {
+                self.errors_omitted += 1;
+            }
+        }
+    }
+
     fn counts(&self) -> Counts {
-        Counts { created: self.created, updated: self.updated, skipped: self.skipped, failed: self.failed, errors: self.errors.len() }
+        let (created, updated, skipped, failed) = (self.created, self.updated, self.skipped, self.failed);
+        Counts { created, updated, skipped, failed, errors: self.errors.len(), errors_omitted: self.errors_omitted }
     }
 
     fn reset(&mut self, counts: Counts) {
         (self.created, self.updated, self.skipped, self.failed) = (counts.created, counts.updated, counts.skipped, counts.failed);
         self.errors.truncate(counts.errors);
+        self.errors_omitted = counts.errors_omitted;
     }
 }
 

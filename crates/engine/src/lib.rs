@@ -68,7 +68,7 @@ pub use flows::{ActRequest, ActResult, ApprovalView, FlowView, TaskView};
 pub use forms::{FieldCode, FieldError};
 pub use ids::{AppId, FormId, IdError, RecordId};
 pub use import::{
-    ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, OnDuplicate,
+    ALL_OR_NOTHING_MAX_ROWS, IMPORT_REPORT_RETENTION, IMPORT_REPORTS_KEPT, ImportOptions, ImportReport, MAX_REPORTED_ERRORS, OnDuplicate,
     RUNNING_IMPORTS_PER_USER, RowError, Table,
 };
 pub use list::ListParams;

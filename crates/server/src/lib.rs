@@ -81,6 +81,7 @@ pub fn create_app(
         .configure(routes::configure)
         .split_for_parts();
     api.paths.paths.retain(|path, _| path.starts_with("/api/"));
+    routes::document_common_answers(&mut api);
     app.app_data(web::Data::new(routes::OpenApiDoc(api)))
         .service(routes::ui::index)
         .service(routes::ui::asset)

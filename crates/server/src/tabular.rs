@@ -1,28 +1,38 @@
 //! Reading uploaded tables within bounds: CSV (UTF-8, with or without a byte-order mark) and the
 //! first sheet of an XLSX workbook, into rows of text for the engine's import.
 //!
+//! An upload is first written to a temporary file ([`spool`]), not held in memory. A CSV is
+//! read through twice: once to check and count it, holding one row at a time, and again as the
+//! import takes its rows. Memory so does not follow the file's size.
+//!
 //! An XLSX is read cell by cell, keeping only the cells it has: a dense range would be as large
 //! as the span of the sheet's cells (two cells, A1 and XFD1048576, are 17 billion). Its zip is
-//! checked for its decompressed size first. XLS and ODS are refused: calamine reads those only
-//! whole, as a dense range.
+//! checked for its decompressed size first. Its cells are held, within [`MAX_SHEET_CELLS`]: a
+//! zip cannot be read twice in step with an import as cheaply as text. XLS and ODS are refused:
+//! calamine reads those only whole, as a dense range.
 
 use std::collections::BTreeMap;
-use std::io::{self, Cursor, Read};
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom, Write};
 
+use actix_web::HttpRequest;
+use actix_web::web::{self, Payload};
 use calamine::{DataRef, DataType, Reader, Xlsx};
-use engine::Table;
+use engine::{EngineError, Table};
+use futures_util::StreamExt;
 
 use crate::ApiError;
 
 /// Data rows of an uploaded table (the header not counted): twice the 100,000 rows the import
-/// is benchmarked with; a bigger file is better split than held in memory whole.
+/// is benchmarked with. A CSV's rows are not held, but a larger file is better split: its
+/// import takes minutes on PostgreSQL, and one wrong column would fail every row of it.
 pub const MAX_SHEET_ROWS: usize = 200_000;
 /// Columns of an uploaded table: far more than any form has fields, while a cell at Excel's
 /// last column (16,384) cannot make every row that wide.
 pub const MAX_SHEET_COLUMNS: usize = 1_000;
-/// Cells of an uploaded table, counting the empty ones up to each row's last: 200,000 rows of
-/// 10 columns. Each cell costs at least a string's 24 bytes, so the table stays under about
-/// 50 MB plus its text.
+/// Cells of an XLSX sheet, counting the empty ones up to each row's last: 200,000 rows of 10
+/// columns. A sheet's cells are held while it is imported; each costs at least a string's 24
+/// bytes, so a sheet stays under about 50 MB plus its text.
 pub const MAX_SHEET_CELLS: usize = 2_000_000;
 /// Decompressed bytes of an XLSX's parts together: an XLSX is a zip of XML, and its shared
 /// strings are held in memory whole. 128 MiB is twice what the largest accepted sheet
@@ -53,11 +63,61 @@ impl From<Refusal> for ApiError {
     }
 }
 
-/// Reads `bytes` as `format` (`csv`, `xlsx`; `xls` and `ods` are refused).
-pub(crate) fn read(format: &str, bytes: &[u8]) -> Result<Table, Refusal> {
+/// Writes the request body to a temporary file (deleted once closed), within `limit` bytes,
+/// and reads it as `format`.
+pub(crate) async fn read_upload(req: &HttpRequest, payload: Payload, limit: usize, format: String) -> Result<Table, ApiError> {
+    let file = spool(req, payload, limit).await?;
+    Ok(web::block(move || read(&format, file)).await.map_err(stopped)??)
+}
+
+/// Bytes of an upload gathered before they are written to its file: a write a chunk of the
+/// network's would be a thread hand-off every few kilobytes.
+const SPOOL_WRITE_BYTES: usize = 1 << 20;
+
+/// The request body in a temporary file, at its start.
+async fn spool(req: &HttpRequest, mut payload: Payload, limit: usize) -> Result<File, ApiError> {
+    crate::routes::refuse_declared_length(req, limit)?;
+    let mut file = web::block(tempfile::tempfile).await.map_err(stopped)?.map_err(unwritable)?;
+    let (mut buffer, mut size) = (Vec::with_capacity(SPOOL_WRITE_BYTES), 0);
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}")))?;
+        size += chunk.len();
+        if size > limit {
+            return Err(ApiError::body_too_large(limit));
+        }
+        buffer.extend_from_slice(&chunk);
+        if buffer.len() >= SPOOL_WRITE_BYTES {
+            (file, buffer) = append(file, buffer).await?;
+        }
+    }
+    let (mut file, _) = append(file, buffer).await?;
+    file.seek(SeekFrom::Start(0)).map_err(unwritable)?;
+    Ok(file)
+}
+
+/// Appends `buffer` to `file` off the request's thread; gives both back, the buffer emptied.
+async fn append(mut file: File, mut buffer: Vec<u8>) -> Result<(File, Vec<u8>), ApiError> {
+    let appended = web::block(move || {
+        let written = file.write_all(&buffer);
+        buffer.clear();
+        written.map(|()| (file, buffer))
+    });
+    appended.await.map_err(stopped)?.map_err(unwritable)
+}
+
+fn unwritable(e: io::Error) -> ApiError {
+    EngineError::Internal(format!("cannot keep the upload in a temporary file: {e}")).into()
+}
+
+fn stopped(e: actix_web::error::BlockingError) -> ApiError {
+    EngineError::Internal(format!("keeping the upload stopped: {e}")).into()
+}
+
+/// Reads `source` as `format` (`csv`, `xlsx`; `xls` and `ods` are refused).
+pub(crate) fn read<R: Read + Seek + Send + 'static>(format: &str, source: R) -> Result<Table, Refusal> {
     match format {
-        "csv" => read_csv(bytes),
-        "xlsx" => read_xlsx(bytes),
+        "csv" => read_csv(source),
+        "xlsx" => read_xlsx(BufReader::new(source)),
         "xls" | "ods" => Err(Refusal::Unsupported),
         other => Err(Refusal::Malformed(format!("unknown format `{other}` (csv or xlsx)"))),
     }
@@ -74,40 +134,63 @@ fn undefuse(cell: &str) -> &str {
     cell.strip_prefix('\'').filter(|rest| rest.starts_with(FORMULA_TRIGGERS)).unwrap_or(cell)
 }
 
-/// The first row is the header.
-fn read_csv(bytes: &[u8]) -> Result<Table, Refusal> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
+/// The first row is the header. The file is checked and its rows counted first; the table
+/// then reads them again as they are taken.
+fn read_csv<R: Read + Seek + Send + 'static>(mut source: R) -> Result<Table, Refusal> {
+    let unreadable = |e: io::Error| Refusal::Malformed(format!("cannot read the file: {e}"));
+    let start = after_byte_order_mark(&mut source).map_err(unreadable)?;
+    let mut reader = csv_reader(source);
     let headers: Vec<String> =
         reader.headers().map_err(|e| Refusal::Malformed(format!("CSV header: {e}")))?.iter().map(|h| undefuse(h).to_owned()).collect();
     check_width(headers.len())?;
-    let mut cells = headers.len();
-    let mut rows = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record = record.map_err(|e| Refusal::Malformed(format!("CSV row {}: {e}", i + 2)))?;
+    let (mut record, mut rows) = (csv::StringRecord::new(), 0);
+    while reader.read_record(&mut record).map_err(|e| Refusal::Malformed(format!("CSV row {}: {e}", rows + 2)))? {
         check_width(record.len())?;
-        cells += record.len();
-        check_cells(cells)?;
-        check_rows(rows.len() + 1)?;
-        rows.push(record.iter().map(|cell| undefuse(cell).to_owned()).collect());
+        rows += 1;
+        check_rows(rows)?;
     }
-    Ok(Table { headers, rows })
+    let mut source = reader.into_inner();
+    source.seek(SeekFrom::Start(start)).map_err(unreadable)?;
+    let mut reader = csv_reader(source);
+    reader.headers().map_err(|e| unreadable(e.into()))?;
+    let cells = reader.into_records().map(|record| Ok(record?.iter().map(|cell| undefuse(cell).to_owned()).collect()));
+    Ok(Table::streamed(headers, rows, cells))
+}
+
+fn csv_reader<R: Read>(source: R) -> csv::Reader<R> {
+    csv::ReaderBuilder::new().flexible(true).from_reader(source)
+}
+
+/// Moves past a UTF-8 byte-order mark at the start of `source`, if there is one; returns where
+/// the text starts.
+fn after_byte_order_mark(source: &mut (impl Read + Seek)) -> io::Result<u64> {
+    let mut first = [0; 3];
+    let mut filled = 0;
+    while filled < first.len() {
+        match source.read(&mut first[filled..])? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    let start = if first[..filled] == *b"\xEF\xBB\xBF" { 3 } else { 0 };
+    source.seek(SeekFrom::Start(start))
 }
 
 /// The first sheet; dates become `YYYY-MM-DD` (or ISO date-times), whole numbers lose `.0`.
 /// The header is its first row with a value; the table starts at its first column with one.
-fn read_xlsx(bytes: &[u8]) -> Result<Table, Refusal> {
-    check_unzipped_size(bytes, MAX_UNZIPPED_BYTES)?;
+fn read_xlsx<R: Read + Seek>(mut source: R) -> Result<Table, Refusal> {
+    check_unzipped_size(&mut source, MAX_UNZIPPED_BYTES)?;
+    source.seek(SeekFrom::Start(0)).map_err(not_xlsx)?;
     // calamine indexes by what the file says without checking it (a cell naming a shared
     // string past the last one panics, found by the fuzz targets below): a panic there is a
-    // workbook it cannot read, not a fault of the server's.
-    std::panic::catch_unwind(|| read_workbook(bytes))
+    // workbook it cannot read, not a fault of the server's. The reader is dropped with it.
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| read_workbook(source)))
         .unwrap_or_else(|_| Err(Refusal::Malformed(format!("the workbook's contents contradict each other; {SEND_INSTEAD}"))))
 }
 
 /// The first sheet of the workbook `bytes`, within the bounds.
-fn read_workbook(bytes: &[u8]) -> Result<Table, Refusal> {
-    let mut book = Xlsx::new(Cursor::new(bytes)).map_err(not_xlsx)?;
+fn read_workbook<R: Read + Seek>(source: R) -> Result<Table, Refusal> {
+    let mut book = Xlsx::new(source).map_err(not_xlsx)?;
     let first = book.sheet_names().into_iter().next().ok_or_else(|| Refusal::Malformed("the workbook has no sheet".into()))?;
     let mut cells = book.worksheet_cells_reader(&first).map_err(|e| Refusal::Malformed(format!("cannot read the first sheet: {e}")))?;
     let mut sheet = SparseSheet::default();
@@ -128,8 +211,8 @@ fn not_xlsx(e: impl std::fmt::Display) -> Refusal {
 /// Refuses a zip whose entries decompress to more than `limit` bytes together. The sizes an
 /// entry declares are checked first, then what it really gives (a zip can lie), through a
 /// reader that stops one byte past what is left.
-fn check_unzipped_size(bytes: &[u8], limit: u64) -> Result<(), Refusal> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(not_xlsx)?;
+fn check_unzipped_size(source: impl Read + Seek, limit: u64) -> Result<(), Refusal> {
+    let mut archive = zip::ZipArchive::new(source).map_err(not_xlsx)?;
     let too_large = || Refusal::TooLarge(format!("the workbook unzips to more than {limit} bytes, the most an import reads"));
     let mut left = limit;
     for i in 0..archive.len() {
@@ -175,7 +258,7 @@ impl SparseSheet {
         let skipped = self.first_column.unwrap_or(0);
         let mut rows = self.rows.into_values().map(|mut cells| cells.split_off(skipped.min(cells.len())));
         let headers = rows.next().ok_or_else(|| Refusal::Malformed("the first sheet is empty".into()))?;
-        Ok(Table { headers, rows: rows.collect() })
+        Ok(Table::new(headers, rows.collect()))
     }
 }
 
@@ -224,9 +307,28 @@ fn text(data: &DataRef<'_>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
+    use std::io::{Cursor, Write};
 
     use super::*;
+
+    /// Reads `bytes` as `format` and takes every row, as an import does: a file checked and
+    /// counted is read again to its end without a fault.
+    pub(super) fn read_all(format: &str, bytes: &[u8]) -> Result<(Vec<String>, Vec<Vec<String>>), Refusal> {
+        let table = read(format, Cursor::new(bytes.to_vec()))?;
+        let (headers, total) = (table.headers.clone(), table.total());
+        let rows: Vec<Vec<String>> = table.into_rows().map(|row| row.expect("a counted row reads again")).collect();
+        assert_eq!(rows.len(), total, "the rows counted are the rows read");
+        Ok((headers, rows))
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped_and_a_cell_may_span_lines() {
+        let (headers, rows) = read_all("csv", "\u{FEFF}name,note\n客户,\"two\nlines\"\nb,\n".as_bytes()).unwrap();
+        assert_eq!(headers, ["name", "note"]);
+        assert_eq!(rows, [vec!["客户".to_owned(), "two\nlines".to_owned()], vec!["b".to_owned(), String::new()]]);
+        assert!(matches!(read_all("csv", b"name\n\xFF\n"), Err(Refusal::Malformed(m)) if m.contains("row 2")));
+        assert_eq!(read_all("csv", b"").unwrap(), (Vec::<String>::new(), Vec::<Vec<String>>::new()));
+    }
 
     /// A zip of one deflated entry of `size` spaces.
     fn zip_of_spaces(size: usize) -> Vec<u8> {
@@ -248,19 +350,22 @@ mod tests {
     #[test]
     fn the_quote_mark_our_export_puts_before_a_formula_is_taken_off_and_no_other() {
         let csv = "\"'=name\",plain\n\"'=1+1\",\"'+86 138\"\n\"'-x\",\"'@a\"\n\"'\t=1\",\"'\r=1\"\n'quoted,''=1\n";
-        let table = read_csv(csv.as_bytes()).unwrap();
-        assert_eq!(table.headers, ["=name", "plain"]);
+        let (headers, rows) = read_all("csv", csv.as_bytes()).unwrap();
+        assert_eq!(headers, ["=name", "plain"]);
         let expected = [["=1+1", "+86 138"], ["-x", "@a"], ["\t=1", "\r=1"], ["'quoted", "''=1"]];
-        assert_eq!(table.rows, expected.map(|row| row.map(str::to_owned).to_vec()));
+        assert_eq!(rows, expected.map(|row| row.map(str::to_owned).to_vec()));
     }
 
     #[test]
     fn a_zip_past_its_unzipped_bound_is_refused_whatever_its_entries_declare() {
-        assert!(check_unzipped_size(&zip_of_spaces(1_000), 1_000).is_ok());
-        assert!(matches!(check_unzipped_size(&zip_of_spaces(1_001), 1_000), Err(Refusal::TooLarge(_))));
+        assert!(check_unzipped_size(Cursor::new(zip_of_spaces(1_000)), 1_000).is_ok());
+        assert!(matches!(check_unzipped_size(Cursor::new(zip_of_spaces(1_001)), 1_000), Err(Refusal::TooLarge(_))));
         let mut liar = zip_of_spaces(100_000);
         declare(&mut liar, 10);
-        assert!(matches!(check_unzipped_size(&liar, 1_000), Err(Refusal::TooLarge(_))), "declaring 10 bytes lets no more through");
+        assert!(
+            matches!(check_unzipped_size(Cursor::new(liar), 1_000), Err(Refusal::TooLarge(_))),
+            "declaring 10 bytes lets no more through"
+        );
     }
 }
 
@@ -268,10 +373,11 @@ mod tests {
 /// or a refusal, never panic. `PROPTEST_CASES` runs them longer.
 #[cfg(test)]
 mod fuzz {
-    use std::io::{Read, Write};
+    use std::io::{Cursor, Read, Write};
 
     use proptest::prelude::*;
 
+    use super::tests::read_all;
     use super::*;
 
     fn cases(default: u32) -> u32 {
@@ -317,7 +423,7 @@ mod fuzz {
     #[test]
     fn a_workbook_whose_cells_name_missing_shared_strings_is_refused() {
         let broken = with_snippet(&workbook(), 14176299410738606117, 14462939051176477181, "<a>");
-        assert!(matches!(read("xlsx", &broken), Err(Refusal::Malformed(_))));
+        assert!(matches!(read_all("xlsx", &broken), Err(Refusal::Malformed(_))));
     }
 
     proptest! {
@@ -325,13 +431,13 @@ mod fuzz {
 
         #[test]
         fn any_bytes_are_a_table_or_a_refusal(bytes in prop::collection::vec(any::<u8>(), 0..2048)) {
-            let _ = read("csv", &bytes);
-            let _ = read("xlsx", &bytes);
+            let _ = read_all("csv", &bytes);
+            let _ = read_all("xlsx", &bytes);
         }
 
         #[test]
         fn any_csv_of_quotes_separators_and_lines_is_read(text in "[a-z0-9,;\"'=+\r\n\t \u{FEFF}中]{0,400}") {
-            let _ = read("csv", text.as_bytes());
+            let _ = read_all("csv", text.as_bytes());
         }
     }
 
@@ -346,7 +452,7 @@ mod fuzz {
             for (at, byte) in changes {
                 bytes[at % len] = byte;
             }
-            let _ = read("xlsx", &bytes);
+            let _ = read_all("xlsx", &bytes);
         }
 
         /// A workbook whose XML (sheet, shared strings, styles, workbook) has text put in: a
@@ -357,7 +463,7 @@ mod fuzz {
             at in any::<usize>(),
             snippet in prop_oneof!["<[a-z:]{1,6}( [a-z]{1,3}=\"[A-Z0-9]{0,4}\")?/?>", "</?[a-z]{1,4}>", "[0-9A-Z\"<>&;]{0,10}"],
         ) {
-            let _ = read("xlsx", &with_snippet(&workbook(), entry, at, &snippet));
+            let _ = read_all("xlsx", &with_snippet(&workbook(), entry, at, &snippet));
         }
     }
 }

@@ -516,7 +516,10 @@ mod answers {
         committed: bool,
         /// Each `[header, field]` pair: the field a column was read into (null: ignored).
         columns: Vec<Vec<Option<String>>>,
+        /// The first `MAX_REPORTED_ERRORS` (1,000) row errors.
         errors: Vec<RowError>,
+        /// Row errors past those listed (their rows are counted in `failed`).
+        errors_omitted: u64,
     }
 
     /// An import started in the background.

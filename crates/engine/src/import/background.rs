@@ -17,8 +17,8 @@ pub const IMPORT_REPORT_RETENTION: Duration = Duration::from_secs(60 * 60);
 /// Finished background import reports kept per user (the newest): a report holds every row
 /// error, and one user's imports must not evict another's reports.
 pub const IMPORT_REPORTS_KEPT: usize = 20;
-/// Background imports one user may have running at a time: each holds its whole table in memory
-/// (up to the upload bounds) and a drafting thread, and they queue for the one write turn anyway.
+/// Background imports one user may have running at a time: each holds its uploaded file (on
+/// disk) and a drafting thread, and they queue for the one write turn anyway.
 pub const RUNNING_IMPORTS_PER_USER: usize = 2;
 
 /// How far an import has come, readable while it runs.
@@ -103,11 +103,8 @@ impl Engine {
         check_size(&table, &options)?;
         let id = Uuid::now_v7().to_string();
         // The total is known before the first row is read, so a progress bar can show it at once.
-        let progress = Arc::new(ImportProgress {
-            owner: actor.username.clone(),
-            total: AtomicU64::new(table.rows.len() as u64),
-            ..Default::default()
-        });
+        let progress =
+            Arc::new(ImportProgress { owner: actor.username.clone(), total: AtomicU64::new(table.total() as u64), ..Default::default() });
         self.imports.add(id.clone(), progress.clone())?;
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {

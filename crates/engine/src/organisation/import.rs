@@ -60,24 +60,26 @@ impl Engine {
     /// created (unless `dry_run`), each forced to choose their password at first login.
     pub async fn import_users(&self, actor: &Actor, table: Table, dry_run: bool) -> Result<UsersImport, EngineError> {
         require_admin(actor, "import users")?;
-        if table.rows.len() > MAX_USER_IMPORT_ROWS {
+        if table.total() > MAX_USER_IMPORT_ROWS {
             return Err(EngineError::TooLarge {
                 message: format!("at most {MAX_USER_IMPORT_ROWS} users an import; split the file"),
                 limit: crate::error::Limit { name: "MAX_USER_IMPORT_ROWS", value: MAX_USER_IMPORT_ROWS as u64 },
             });
         }
-        let index: BTreeMap<&str, usize> = table.headers.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
+        let headers = table.headers.clone();
+        let index: BTreeMap<&str, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim(), i)).collect();
         let unknown: Vec<&str> = index.keys().copied().filter(|h| !COLUMNS.contains(h)).collect();
         if !unknown.is_empty() || !index.contains_key("username") {
             let message = format!("columns must be among {} with `username`; unknown: {}", COLUMNS.join(", "), unknown.join(", "));
             return Err(EngineError::malformed(message));
         }
-        let columns = table.headers.iter().map(|h| (h.clone(), COLUMNS.contains(&h.trim()).then(|| h.trim().to_owned()))).collect();
-        let mut report = ImportReport { total: table.rows.len(), dry_run, columns, ..ImportReport::default() };
+        let columns = headers.iter().map(|h| (h.clone(), COLUMNS.contains(&h.trim()).then(|| h.trim().to_owned()))).collect();
+        let mut report = ImportReport { total: table.total(), dry_run, columns, ..ImportReport::default() };
         let mut ready: Vec<(usize, PreparedUser)> = Vec::new();
         let mut seen = BTreeSet::new();
-        for (i, row) in table.rows.into_iter().enumerate() {
+        for (i, row) in table.into_rows().enumerate() {
             let number = i + 2; // the header is row 1
+            let row = row.map_err(|e| EngineError::Internal(format!("reading the file's rows: {e}")))?;
             let cell = |name: &str| index.get(name).and_then(|&c| row.get(c)).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
             let prepared = grants_of(&cell("grants").unwrap_or_default()).and_then(|grants| {
                 let username = cell("username").unwrap_or_default();

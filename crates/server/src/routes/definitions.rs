@@ -26,7 +26,7 @@ fn kind_of(kind: &str) -> Result<defs::FileKind, ApiError> {
 
 /// The app's files, with what its draft changes.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
-    (status = 200, description = "`{app, release, items: [{kind, id, path, version, published, draft, deleted}]}`"),
+    (status = 200, description = "The files of the live release and of the draft", body = answers::DefinitionIndex),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such app", body = ErrorBody)))]
 #[get("/api/apps/{app}/definitions")]
@@ -36,7 +36,7 @@ pub(crate) async fn index(caller: Caller, state: web::Data<AppState>, path: web:
 
 /// One file as the draft has it; its `ETag` is the version a save names in `If-Match`.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("kind" = String, Path), ("id" = String, Path)), responses(
-    (status = 200, description = "`{kind, id, version, draft, definition | source}`"),
+    (status = 200, description = "The file: a JSON definition as `definition`, a script or template as `source`", body = answers::DefinitionView),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such app, kind or file", body = ErrorBody)))]
 #[get("/api/apps/{app}/definitions/{kind}/{id}")]
@@ -52,7 +52,7 @@ pub(crate) async fn get_definition(
 
 /// One file as an earlier release had it (`{kind, id, version, draft: false, definition | source}`).
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("release" = i64, Path), ("kind" = String, Path), ("id" = String, Path)), responses(
-    (status = 200, description = "`{kind, id, version, draft, definition | source}`"),
+    (status = 200, description = "The file: a JSON definition as `definition`, a script or template as `source`", body = answers::DefinitionView),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such app, release, kind or file in that release", body = ErrorBody)))]
 #[get("/api/apps/{app}/releases/{release}/definitions/{kind}/{id}")]
@@ -80,7 +80,7 @@ pub(crate) struct DefinitionBody {
 /// are answered, each with its file and JSON pointer.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("kind" = String, Path), ("id" = String, Path),
     ("If-Match" = Option<i64>, Header, description = "The version edited")), request_body = DefinitionBody, responses(
-    (status = 200, description = "`{version, merged, problems: [{file, pointer, message}]}`"),
+    (status = 200, description = "The draft's new version and every problem of the draft", body = answers::Saved),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 409, description = "Stale: both edits changed the same part", body = ErrorBody),
     (status = 413, description = "Body past `DEFINITION_BODY_BYTES`", body = ErrorBody)))]
@@ -103,7 +103,7 @@ pub(crate) async fn put_definition(
 /// Removes a file in the draft (`If-Match`: the version removed).
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("kind" = String, Path), ("id" = String, Path),
     ("If-Match" = i64, Header, description = "The version removed")), responses(
-    (status = 200, description = "`{version, merged, problems}`"),
+    (status = 200, description = "The draft's new version and every problem of the draft", body = answers::Saved),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 409, description = "Stale", body = ErrorBody)))]
 #[delete("/api/apps/{app}/definitions/{kind}/{id}")]
@@ -144,7 +144,7 @@ pub(crate) struct ImpactBody {
 /// it changes, how many records would no longer validate, grouped by pointer and problem, with
 /// sample ids.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ImpactBody, responses(
-    (status = 200, description = "`{forms: [{form, records, changed, invalid, problems: [{pointer, message, records, samples}]}]}`"),
+    (status = 200, description = "What the draft would do to the live records", body = answers::Impact),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 422, description = "The draft has problems, or a migration names what the draft lacks", body = ErrorBody)))]
 #[post("/api/apps/{app}/impact")]
@@ -162,7 +162,7 @@ pub(crate) async fn impact(
 /// Starts measuring the impact as a job, for tables too big to read within a request: answers
 /// 202 with the run to poll (`GET …/impact/runs/{run}`). The draft is checked at once.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ImpactBody, responses(
-    (status = 202, description = "`{run}`: the id of the measure"),
+    (status = 202, description = "The id of the measure, to poll", body = answers::ImpactStarted),
     (status = 403, description = "Not an admin or builder", body = ErrorBody),
     (status = 422, description = "The draft has problems", body = ErrorBody)))]
 #[post("/api/apps/{app}/impact/runs")]
@@ -181,7 +181,7 @@ pub(crate) async fn start_impact(
 /// How a measure started with `POST …/impact/runs` stands: `{state: queued | running | done |
 /// failed, checked, total, impact, error}`, `impact` as `POST …/impact` answers it.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("run" = String, Path)), responses(
-    (status = 200, description = "`{state, checked, total, impact, error}`"),
+    (status = 200, description = "How the measure stands: `impact` once done, `error` once failed", body = answers::ImpactRun),
     (status = 403, description = "Not an admin or builder", body = ErrorBody),
     (status = 404, description = "No such run of this app", body = ErrorBody)))]
 #[get("/api/apps/{app}/impact/runs/{run}")]
@@ -199,7 +199,7 @@ pub(crate) async fn impact_run(
 /// would no longer validate too, unless `migrations` bring them in line; the migrations write
 /// each record they change as a new version (`migrate`) in the same transaction.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = PublishBody, responses(
-    (status = 201, description = "`{release, source, author, published_at, message, files}`"),
+    (status = 201, description = "The new release", body = answers::Release),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 422, description = "The draft has problems", body = ErrorBody)))]
 #[post("/api/apps/{app}/publish")]
@@ -216,7 +216,7 @@ pub(crate) async fn publish(
 
 /// The app's published releases, newest first.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
-    (status = 200, description = "`{items: [{release, source, author, published_at, message, files}]}`"),
+    (status = 200, description = "The releases, newest first", body = answers::Releases),
     (status = 403, description = "Not an admin", body = ErrorBody)))]
 #[get("/api/apps/{app}/releases")]
 pub(crate) async fn releases(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
@@ -226,7 +226,7 @@ pub(crate) async fn releases(caller: Caller, state: web::Data<AppState>, path: w
 
 /// Publishes an earlier release again, checked like any publish; the draft is left alone.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("release" = i64, Path)), request_body = PublishBody, responses(
-    (status = 201, description = "The new release"),
+    (status = 201, description = "The new release", body = answers::Release),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such release", body = ErrorBody),
     (status = 422, description = "That release no longer checks", body = ErrorBody)))]
@@ -250,7 +250,7 @@ pub(crate) const BUNDLE_BODY_BYTES: usize = 16 << 20;
 /// The app's live release as a bundle (`crm-1.3.0.tpl`): a zip of its canonical files with a
 /// manifest (id, version, definition format, checksums).
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
-    (status = 200, description = "The bundle (application/zip)"),
+    (status = 200, description = "The bundle", content_type = "application/zip", body = Vec<u8>),
     (status = 403, description = "Not an admin", body = ErrorBody)))]
 #[get("/api/apps/{app}/bundle")]
 pub(crate) async fn export_bundle(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
@@ -266,7 +266,7 @@ pub(crate) async fn export_bundle(caller: Caller, state: web::Data<AppState>, pa
 /// since its last install into the live release (an admin's changes are kept), checked and
 /// impact-analysed as a publish.
 #[utoipa::path(tag = "definitions", request_body(content = Vec<u8>, content_type = "application/zip"), responses(
-    (status = 201, description = "`{app, release, conflicts}`: `conflicts` names the files where an admin's change to the same part was kept over the bundle's"),
+    (status = 201, description = "The app's new live release; `conflicts` names the files where an admin's change to the same part was kept over the bundle's", body = answers::Installed),
     (status = 400, description = "Not a bundle, or a file does not match its checksum", body = ErrorBody),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 413, description = "Past `BUNDLE_BODY_BYTES`, or unzips past `MAX_BUNDLE_UNZIPPED_BYTES`", body = ErrorBody),
@@ -286,7 +286,7 @@ pub(crate) async fn install_bundle(
 /// Runs the app's scenario tests (`tests/*.json`) against its draft, each in a throwaway
 /// database: what the designers call before a publish.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), responses(
-    (status = 200, description = "`{passed, failed, items: [{id, name, failure, paths: [{record, form, moves: [{action, from, to, step?}]}]}]}`: each test's records' way through their flows"),
+    (status = 200, description = "Each test's outcome, and its records' way through their flows", body = answers::TestRun),
     (status = 403, description = "Not an admin", body = ErrorBody)))]
 #[post("/api/apps/{app}/test")]
 pub(crate) async fn test_draft(caller: Caller, state: web::Data<AppState>, path: web::Path<AppId>) -> Result<HttpResponse, ApiError> {
@@ -298,7 +298,7 @@ pub(crate) async fn test_draft(caller: Caller, state: web::Data<AppState>, path:
 /// What changed from one release to another, file by file: fields, states, transitions and the
 /// other listed items added, removed and changed, and the other parts of each definition.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path), ("from" = i64, Path), ("to" = i64, Path)), responses(
-    (status = 200, description = "`{items: [{path, change, lists: {fields: {added, removed, changed}}, parts}]}`"),
+    (status = 200, description = "The files that differ, and what changed in each", body = answers::ReleaseDiff),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 404, description = "No such release", body = ErrorBody)))]
 #[get("/api/apps/{app}/releases/{from}/diff/{to}")]
@@ -338,7 +338,7 @@ pub(crate) enum LabelText {
 
 /// Creates an empty app — nothing but its `app.json` — as release 1, for the builder to fill.
 #[utoipa::path(tag = "definitions", request_body = NewApp, responses(
-    (status = 201, description = "`{app, release}`"),
+    (status = 201, description = "The app and its first release", body = answers::AppRelease),
     (status = 400, description = "Not a snake_case id, or no name", body = ErrorBody),
     (status = 403, description = "Not an admin", body = ErrorBody),
     (status = 409, description = "The app exists", body = ErrorBody)))]
@@ -441,7 +441,7 @@ pub(crate) enum SourceKind {
 /// for an editor to mark as the builder types; or of a rules script (`kind: script`). It is
 /// compiled, never run.
 #[utoipa::path(tag = "definitions", params(("app" = String, Path)), request_body = ExpressionCheckBody, responses(
-    (status = 200, description = "`{problems: [{line, column, message}]}`, empty when it compiles"),
+    (status = 200, description = "Where the expression goes wrong: no problems when it compiles", body = answers::ExpressionCheck),
     (status = 403, description = "Not a builder of the app", body = ErrorBody),
     (status = 404, description = "No such app", body = ErrorBody)))]
 #[post("/api/apps/{app}/expressions/check")]
@@ -491,4 +491,229 @@ pub(crate) async fn view_as(
         _ => return Err(ApiError::new(Code::Malformed, "name either `user` or `role`")),
     };
     Ok(HttpResponse::Ok().json(state.engine.view_as(&caller.0, &path.into_inner(), &who, query.draft).await?))
+}
+
+/// Answers described for the document only: the engine serialises its own types.
+#[allow(dead_code)]
+mod answers {
+    use utoipa::ToSchema;
+
+    /// An app's files and the state of its draft.
+    #[derive(ToSchema)]
+    pub(crate) struct DefinitionIndex {
+        app: String,
+        /// The live release.
+        release: i64,
+        items: Vec<DefinitionEntry>,
+    }
+
+    /// One file of an app.
+    #[derive(ToSchema)]
+    pub(crate) struct DefinitionEntry {
+        /// `app`, `form`, `flow`, `rule`, `report`, `dashboard`, `template`, `seed` or `test`.
+        kind: String,
+        id: String,
+        path: String,
+        /// The version an edit names in `If-Match`: the draft's when there is one.
+        version: i64,
+        /// The version the live release holds (null: added by the draft).
+        published: Option<i64>,
+        /// Changed by the draft.
+        draft: bool,
+        /// Removed by the draft.
+        deleted: bool,
+    }
+
+    /// A measure of a draft's impact, started.
+    #[derive(ToSchema)]
+    pub(crate) struct ImpactStarted {
+        /// Poll `/api/apps/{app}/impact/runs/{run}`.
+        run: String,
+    }
+
+    /// One file's text at the version an edit would name.
+    #[derive(ToSchema)]
+    pub(crate) struct DefinitionView {
+        kind: String,
+        id: String,
+        version: i64,
+        draft: bool,
+        /// A JSON definition; absent for scripts and templates.
+        definition: Option<serde_json::Map<String, serde_json::Value>>,
+        /// A script's or template's text; absent for JSON definitions.
+        source: Option<String>,
+    }
+
+    /// What a save answers.
+    #[derive(ToSchema)]
+    pub(crate) struct Saved {
+        version: i64,
+        /// Merged with an edit saved since the version the request named.
+        merged: bool,
+        problems: Vec<DraftProblem>,
+    }
+
+    /// A problem of a draft: the file, the JSON pointer (or `line:col` in a script) and what.
+    #[derive(ToSchema)]
+    pub(crate) struct DraftProblem {
+        file: String,
+        pointer: String,
+        message: String,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct ExpressionCheck {
+        problems: Vec<ExpressionProblem>,
+    }
+
+    /// Line and column 1-based; 0 when unknown.
+    #[derive(ToSchema)]
+    pub(crate) struct ExpressionProblem {
+        line: u64,
+        column: u64,
+        message: String,
+    }
+
+    /// What a draft would do: each form's records against its new definition, and the records in
+    /// flight on the flows it changes.
+    #[derive(ToSchema)]
+    pub(crate) struct Impact {
+        forms: Vec<FormImpact>,
+        flows: Vec<FlowInFlight>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct FormImpact {
+        form: String,
+        records: u64,
+        /// Records the migrations and new fields' defaults change.
+        changed: u64,
+        /// Records that would not validate.
+        invalid: u64,
+        problems: Vec<ProblemGroup>,
+    }
+
+    /// Records failing the same way.
+    #[derive(ToSchema)]
+    pub(crate) struct ProblemGroup {
+        pointer: String,
+        field: String,
+        /// A field problem's code (`required`, `type`, `unknown_field` …).
+        code: String,
+        message: String,
+        records: u64,
+        samples: Vec<String>,
+        /// The migrations that fix such records: `default`, `convert`, `rename`, `drop`.
+        fixes: Vec<String>,
+    }
+
+    /// The live records of a form whose flow the draft changes, by state.
+    #[derive(ToSchema)]
+    pub(crate) struct FlowInFlight {
+        form: String,
+        states: std::collections::BTreeMap<String, u64>,
+        /// States the new version neither has nor maps: their records finish on the old one.
+        staying: Vec<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct ImpactRun {
+        /// `queued`, `running`, `done` or `failed`.
+        state: String,
+        #[schema(required)]
+        checked: Option<u64>,
+        #[schema(required)]
+        total: Option<u64>,
+        #[schema(required)]
+        impact: Option<Impact>,
+        #[schema(required)]
+        error: Option<String>,
+    }
+
+    /// A published release.
+    #[derive(ToSchema)]
+    pub(crate) struct Release {
+        release: i64,
+        /// `publish`, `rollback`, `install` …
+        source: String,
+        author: String,
+        published_at: String,
+        message: String,
+        /// How many files it holds.
+        files: u64,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Releases {
+        items: Vec<Release>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct AppRelease {
+        app: String,
+        release: i64,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Installed {
+        app: String,
+        release: i64,
+        conflicts: Vec<String>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct ReleaseDiff {
+        items: Vec<FileChange>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct FileChange {
+        path: String,
+        /// `added`, `removed` or `changed`.
+        change: String,
+        /// For a changed JSON definition, each list of items that changed (`fields`, `states` …).
+        lists: Option<std::collections::BTreeMap<String, ItemChanges>>,
+        /// The other top-level parts that changed (`label`, `layout`, `chart` …).
+        parts: Option<Vec<String>>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct ItemChanges {
+        added: Vec<String>,
+        removed: Vec<String>,
+        changed: std::collections::BTreeMap<String, Vec<String>>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct TestRun {
+        passed: u64,
+        failed: u64,
+        items: Vec<ScenarioOutcome>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct ScenarioOutcome {
+        id: String,
+        name: String,
+        /// Why it failed (null when it passed).
+        #[schema(required)]
+        failure: Option<String>,
+        paths: Vec<FlowPath>,
+    }
+
+    /// The moves one record made through its form's flow.
+    #[derive(ToSchema)]
+    pub(crate) struct FlowPath {
+        record: String,
+        form: String,
+        moves: Vec<Move>,
+    }
+
+    #[derive(ToSchema)]
+    pub(crate) struct Move {
+        action: String,
+        from: String,
+        to: String,
+        step: Option<String>,
+    }
 }

@@ -26,7 +26,8 @@ pub(crate) struct ExportQuery {
 
 /// Exports the records the caller may read (filters applied), with the fields they may see.
 #[utoipa::path(tag = "records", params(("app" = String, Path), ("form" = String, Path), ExportQuery), responses(
-    (status = 200, description = "text/csv (UTF-8 with BOM) or an XLSX workbook"),
+    (status = 200, description = "CSV (UTF-8 with BOM) or an XLSX workbook, as `format` asks", content(
+        (Vec<u8> = "text/csv"), (Vec<u8> = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"))),
     (status = 403, description = "No export right", body = ErrorBody)))]
 #[get("/api/apps/{app}/forms/{form}/export")]
 pub(crate) async fn export(

@@ -2,13 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use actix_web::web::{self, Data, Path, Payload, Query};
+use actix_web::web::{Data, Path, Payload, Query};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, get, post};
-use engine::{AppId, EngineError, FormId, ImportOptions, OnDuplicate};
+use engine::{AppId, FormId, ImportOptions, OnDuplicate};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{IMPORT_BODY_BYTES, read_body};
+use super::IMPORT_BODY_BYTES;
 use crate::auth::Caller;
 use crate::wire::ErrorBody;
 use crate::{ApiError, AppState, tabular};
@@ -57,10 +57,7 @@ pub(crate) async fn import(
     let options = options(&q)?;
     state.engine.check_import_right(&caller.0, &app, &form, options.on_duplicate).await?;
     let format = q.format.clone().unwrap_or_else(|| format_of(&req));
-    let body = read_body(&req, payload, IMPORT_BODY_BYTES).await?;
-    let table = web::block(move || tabular::read(&format, &body))
-        .await
-        .map_err(|e| ApiError::from(EngineError::Internal(format!("reading the upload stopped: {e}"))))??;
+    let table = tabular::read_upload(&req, payload, IMPORT_BODY_BYTES, format).await?;
     if q.wait.unwrap_or(false) {
         let report = state.engine.import(&caller.0, &app, &form, table, &options).await?;
         return Ok(HttpResponse::Ok().json(report));

@@ -37,11 +37,53 @@ use crate::ApiError;
 pub const AUTH_BODY_BYTES: usize = 16 << 10;
 /// Flow actions and task decisions: a comment and a username. 64 KiB is a long letter.
 pub const COMMAND_BODY_BYTES: usize = 64 << 10;
-/// Imported files (CSV or XLSX), read only after the import right is checked.
-pub const IMPORT_BODY_BYTES: usize = 64 << 20;
+/// Imported files (CSV or XLSX), read only after the import right is checked. An upload is
+/// kept in a temporary file, not in memory, while it is imported (`tabular`).
+pub const IMPORT_BODY_BYTES: usize = 128 << 20;
 
 /// The OpenAPI document, built from the registered routes when the app is created.
 pub(crate) struct OpenApiDoc(pub(crate) utoipa::openapi::OpenApi);
+
+/// Routes anyone may call, without a session or token: they never answer 401.
+const PUBLIC_ROUTES: [&str; 5] = ["/api/health", "/api/ready", "/api/openapi.json", "/api/auth/login", "/api/public/"];
+
+/// Adds to every operation of `api` the answers the server's common machinery gives on any
+/// route of its kind, where the route does not describe them itself: a request it cannot read
+/// (400), no session (401, but on public routes), a named thing that is not there or not
+/// visible (404, routes with path values), a body too large (413) or not JSON (415, routes
+/// with a JSON body), a version required (428, routes that require `If-Match`), and the
+/// database out of reach (503). Each is the error body.
+pub(crate) fn document_common_answers(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::{Content, Ref, Required, ResponseBuilder};
+    for (path, item) in &mut api.paths.paths {
+        let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let parameters = operation.parameters.as_deref().unwrap_or_default();
+            let takes = |place: ParameterIn| parameters.iter().any(|p| p.parameter_in == place);
+            let requires_version = parameters
+                .iter()
+                .any(|p| p.parameter_in == ParameterIn::Header && p.name == "If-Match" && matches!(p.required, Required::True));
+            let body = operation.request_body.as_ref().map(|b| b.content.contains_key("application/json"));
+            let answers = [
+                ("400", true, "A path value, query string, header or body the route cannot read"),
+                ("401", !PUBLIC_ROUTES.iter().any(|public| path.starts_with(public)), "No session or token, or one that ended"),
+                ("404", takes(ParameterIn::Path), "Nothing of that name, or nothing the caller may see"),
+                ("413", body.is_some(), "The body is past the route's bound"),
+                ("415", body == Some(true), "The body is not sent as JSON"),
+                ("428", requires_version, "No `If-Match`: send the version the change is based on"),
+                ("503", path != "/api/openapi.json", "The database cannot be reached: try again after `Retry-After`"),
+            ];
+            for (status, applies, description) in answers {
+                if applies && !operation.responses.responses.contains_key(status) {
+                    let error = Content::new(Some(Ref::from_schema_name("ErrorBody")));
+                    let answer = ResponseBuilder::new().description(description).content("application/json", error).build();
+                    operation.responses.responses.insert(status.to_owned(), answer.into());
+                }
+            }
+        }
+    }
+}
 
 pub(crate) fn configure(cfg: &mut ServiceConfig) {
     cfg.service(health::health)
@@ -155,15 +197,20 @@ pub(crate) fn if_match(req: &HttpRequest) -> Result<i64, ApiError> {
 /// The request body, refused with 413 past `limit` bytes — before reading it when its declared
 /// length is already past.
 pub(crate) async fn read_body(req: &HttpRequest, payload: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
-    let too_large = || ApiError::body_too_large(limit);
-    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-    if declared.is_some_and(|length| length > limit) {
-        return Err(too_large());
-    }
+    refuse_declared_length(req, limit)?;
     match payload.to_bytes_limited(limit).await {
         Ok(body) => body.map_err(|e| ApiError::bad_request(format!("cannot read the request body: {e}"))),
-        Err(_) => Err(too_large()),
+        Err(_) => Err(ApiError::body_too_large(limit)),
     }
+}
+
+/// Refuses at once a body whose declared length is past `limit`, before any of it is read.
+pub(crate) fn refuse_declared_length(req: &HttpRequest, limit: usize) -> Result<(), ApiError> {
+    let declared = req.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(ApiError::body_too_large(limit));
+    }
+    Ok(())
 }
 
 /// A JSON body read within `limit`. It must be sent as JSON (415 otherwise): a form on another

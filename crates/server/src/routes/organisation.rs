@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use engine::{DepartmentChange, HandoverRequest, NewDepartment, NewToken, NewUser, ProfileChange, UserChange};
 use serde::Deserialize;
 
-use super::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES, json_body, optional_json_body, read_body};
+use super::{AUTH_BODY_BYTES, COMMAND_BODY_BYTES, IMPORT_BODY_BYTES, json_body, optional_json_body};
 use crate::auth::Caller;
 use crate::wire::ErrorBody;
 use crate::{ApiError, AppState, tabular};
@@ -77,10 +77,7 @@ pub(crate) async fn import_users(
     }
     let q = query.into_inner();
     let format = q.format.unwrap_or_else(|| super::import::format_of(&req));
-    let body = read_body(&req, payload, IMPORT_BODY_BYTES).await?;
-    let table = web::block(move || tabular::read(&format, &body))
-        .await
-        .map_err(|e| ApiError::from(engine::EngineError::Internal(format!("reading the upload stopped: {e}"))))??;
+    let table = tabular::read_upload(&req, payload, IMPORT_BODY_BYTES, format).await?;
     Ok(HttpResponse::Ok().json(Box::pin(state.engine.import_users(&caller.0, table, q.dry_run.unwrap_or(false))).await?))
 }
 
@@ -376,7 +373,24 @@ mod answers {
     /// Admins get [`UserView`]s; anyone else `{username, display_name, department}` of active people.
     #[derive(ToSchema)]
     pub(crate) struct Users {
-        items: Vec<UserView>,
+        items: Vec<UserEntry>,
+    }
+
+    /// A user in the list: an admin sees all of [`UserView`], anyone else the directory's
+    /// three fields.
+    #[derive(ToSchema)]
+    pub(crate) struct UserEntry {
+        username: String,
+        display_name: String,
+        #[schema(required)]
+        department: Option<String>,
+        kind: Option<String>,
+        language: Option<String>,
+        roles: Option<Vec<String>>,
+        grants: Option<BTreeMap<String, Vec<String>>>,
+        must_change_password: Option<bool>,
+        active: Option<bool>,
+        created_at: Option<String>,
     }
 
     #[derive(ToSchema)]

@@ -30,7 +30,7 @@ pub(crate) struct PrintQuery {
 
 /// The record printed with the template: HTML with A4 print CSS, or PDF.
 #[utoipa::path(tag = "print", params(("app" = String, Path), ("template" = String, Path), ("id" = String, Path, format = "uuid", description = "A record id: a UUID"), PrintQuery), responses(
-    (status = 200, description = "text/html, or application/pdf"),
+    (status = 200, description = "The document as HTML, or as a PDF", content((String = "text/html"), (Vec<u8> = "application/pdf"))),
     (status = 403, description = "No print right", body = ErrorBody),
     (status = 404, description = "No such template or record (or not yours to see)", body = ErrorBody),
     (status = 501, description = "PDF asked for but Chromium is not installed", body = ErrorBody)))]
