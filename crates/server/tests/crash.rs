@@ -1,14 +1,17 @@
 //! The server killed with SIGKILL at random moments while clients create and change records
-//! (issue 24): after each restart every acknowledged write is there exactly once, at the
-//! version it was acknowledged at, with a history version for each of its versions; a write
-//! that was not acknowledged is there whole or not at all; and once the load is over SQLite's
-//! integrity check and the audit chain hold.
+//! and import files (issue 24): after each restart every acknowledged write is there exactly
+//! once, at the version it was acknowledged at, with a history version for each of its
+//! versions; a write that was not acknowledged is there whole or not at all (an import: all its
+//! rows or none); and once the load is over SQLite's integrity check and the audit chain hold.
 //!
 //! It runs on SQLite and, when `TESSERA_TEST_PG` names a server, on PostgreSQL. `.ci/run` runs
 //! a few rounds (`TESSERA_CRASH_ROUNDS`, default 4); the long run is the same test with more
 //! (`docs/reliability.md`).
 //!
-//! The second test is a cluster: two, then four servers on one PostgreSQL, one of them killed
+//! Another kills PostgreSQL itself, a cluster of the test's own with the durable defaults,
+//! under the same load, while one server stays up and must find its database again.
+//!
+//! The last is a cluster: two, then four servers on one PostgreSQL, one of them killed
 //! at a time, under a load that also has effects (webhooks sent by a schedule, reminders fired
 //! by flow timers): each effect happens once, and each webhook reaches a real receiver.
 
@@ -21,7 +24,7 @@ mod receiver;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -42,11 +45,24 @@ fn http(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> std::io::Result<(u16, Value)> {
+    let body = body.map(Value::to_string).unwrap_or_default();
+    exchange(addr, method, path, token, headers, "application/json", &body)
+}
+
+/// [`http`] with a body of any type.
+fn exchange(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    headers: &[(&str, &str)],
+    content_type: &str,
+    body: &str,
+) -> std::io::Result<(u16, Value)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let body = body.map(Value::to_string).unwrap_or_default();
     let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n",
         body.len()
     );
     if let Some(token) = token {
@@ -56,7 +72,7 @@ fn http(
         request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
-    request.push_str(&body);
+    request.push_str(body);
     stream.write_all(request.as_bytes())?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
@@ -130,11 +146,12 @@ fn write_until(addr: SocketAddr, token: &str, writer: &str, stop: &AtomicBool, t
         let name = format!("{writer} account {i}");
         let id = match http(addr, "POST", ACCOUNTS, Some(token), &[], Some(&json!({"data": {"name": name}}))) {
             Ok((201, made)) => made["id"].as_str().unwrap().to_owned(),
-            Ok((status, body)) => panic!("a create answered {status}: {body}"),
-            Err(_) => {
+            // The server died, or its database did (503): the write may have been made.
+            Err(_) | Ok((503, _)) => {
                 told.lock().unwrap().unanswered.push(name);
                 return;
             }
+            Ok((status, body)) => panic!("a create answered {status}: {body}"),
         };
         told.lock().unwrap().acknowledged.insert(id.clone(), (1, name.clone()));
         let renamed = format!("{name} renamed");
@@ -143,11 +160,11 @@ fn write_until(addr: SocketAddr, token: &str, writer: &str, stop: &AtomicBool, t
             Ok((200, changed)) => {
                 told.lock().unwrap().acknowledged.insert(id, (changed["version"].as_i64().unwrap(), renamed));
             }
-            Ok((status, body)) => panic!("a rename answered {status}: {body}"),
-            Err(_) => {
+            Err(_) | Ok((503, _)) => {
                 told.lock().unwrap().unanswered.push(renamed);
                 return;
             }
+            Ok((status, body)) => panic!("a rename answered {status}: {body}"),
         }
     }
 }
@@ -170,13 +187,15 @@ fn every_acknowledged_write_survives_kill_9_exactly_once() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let postgres = runtime.block_on(empty_postgres());
     for db in std::iter::once(sqlite.clone()).chain(postgres) {
-        let told = kill_rounds(&db, rounds, &dir.join("server.log"));
+        let (told, imports) = kill_rounds(&db, rounds, &dir.join("server.log"));
         let (code, out) = tessera(&["audit", "verify", "--db", &db]);
         assert_eq!(code, 0, "{db}: {out}");
         eprintln!(
-            "{db}: {rounds} kills, {} acknowledged records checked, {} writes cut by a kill",
+            "{db}: {rounds} kills, {} acknowledged records and {} acknowledged imports checked, {} writes and {} imports cut by a kill",
             told.acknowledged.len(),
-            told.unanswered.len()
+            imports.acknowledged.len(),
+            told.unanswered.len(),
+            imports.unanswered.len()
         );
     }
     assert_eq!(runtime.block_on(integrity_check(&sqlite)), ["ok"], "SQLite's integrity check");
@@ -186,35 +205,43 @@ fn every_acknowledged_write_survives_kill_9_exactly_once() {
 /// Runs `rounds` rounds of load on a server of `db`, each ended by a kill; what a round wrote
 /// is checked after the restart, and everything again after the last. Returns what the
 /// clients were told.
-fn kill_rounds(db: &str, rounds: u32, log: &Path) -> Told {
+fn kill_rounds(db: &str, rounds: u32, log: &Path) -> (Told, Imports) {
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let mut all = Told::default();
+    let (mut all, mut all_imports) = (Told::default(), Imports::default());
     let mut seed = 0x9e37_79b9_7f4a_7c15;
     let mut server = Server::start(db, addr, log);
     for round in 0..rounds {
         let token = login(addr);
         let (stop, told) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Told::default())));
-        let writers: Vec<_> = (0..4)
+        let imports = Arc::new(Mutex::new(Imports::default()));
+        let mut clients: Vec<_> = (0..4)
             .map(|w| {
                 let (token, stop, told) = (token.clone(), stop.clone(), told.clone());
                 std::thread::spawn(move || write_until(addr, &token, &format!("round {round} writer {w}"), &stop, &told))
             })
             .collect();
+        let (importer_stop, importing) = (stop.clone(), imports.clone());
+        clients.push(std::thread::spawn(move || import_until(addr, &token, &format!("round {round}"), &importer_stop, &importing)));
         std::thread::sleep(Duration::from_millis(300 + next(&mut seed) % 1200));
         server.kill();
         stop.store(true, Ordering::SeqCst);
-        for writer in writers {
-            writer.join().unwrap();
+        for client in clients {
+            client.join().unwrap();
         }
         server = Server::start(db, addr, log);
         let told = Arc::try_unwrap(told).ok().unwrap().into_inner().unwrap();
+        let imports = Arc::try_unwrap(imports).ok().unwrap().into_inner().unwrap();
         check(addr, &told, &format!("round {round}"));
+        check_imports(addr, &imports, &format!("round {round}"));
         all.acknowledged.extend(told.acknowledged);
         all.unanswered.extend(told.unanswered);
+        all_imports.acknowledged.extend(imports.acknowledged);
+        all_imports.unanswered.extend(imports.unanswered);
     }
     check(addr, &all, "after every round");
+    check_imports(addr, &all_imports, "after every round");
     server.kill();
-    all
+    (all, all_imports)
 }
 
 /// Every acknowledged record is there once, at its version, with a history version for each
@@ -489,4 +516,228 @@ async fn effects_settle(db: &str, campaign: &str, told: &Effects, receiver: &rec
     };
     conn.close().await.ok();
     Err(problem)
+}
+
+/// A PostgreSQL cluster of the test's own, with the durable defaults (`fsync` and
+/// `synchronous_commit` on): a commit it acknowledged survives a `kill -9` of all its
+/// processes. (The suites' shared server runs without them, for speed.) Made with the binaries
+/// in `TESSERA_TEST_PG_BIN` (`.ci/run` sets it), else the newest `/usr/lib/postgresql/*/bin`;
+/// run as the `postgres` user when the test runs as root, as `initdb` requires.
+struct OwnPostgres {
+    bin: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    as_postgres: bool,
+}
+
+impl OwnPostgres {
+    /// A new cluster, started; `None` when no PostgreSQL binaries are found.
+    fn create() -> Option<OwnPostgres> {
+        let bin = std::env::var_os("TESSERA_TEST_PG_BIN").map(PathBuf::from).or_else(|| {
+            let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").ok()?.flatten().map(|e| e.path().join("bin")).collect();
+            found.sort_by_key(|p| p.parent().and_then(|v| v.file_name()?.to_str()?.parse::<u32>().ok()));
+            found.pop()
+        })?;
+        if !bin.join("pg_ctl").is_file() {
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!("tessera-own-pg-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let uid = Command::new("id").arg("-u").output().unwrap();
+        let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
+        if as_postgres {
+            assert!(Command::new("chown").arg("postgres:postgres").arg(&dir).status().unwrap().success());
+        }
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let pg = OwnPostgres { bin, dir, port, as_postgres };
+        let data = pg.dir.join("data");
+        let made = pg.command("initdb").arg("-D").arg(&data).args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"]).output();
+        assert!(made.as_ref().is_ok_and(|o| o.status.success()), "initdb: {made:?}");
+        pg.start();
+        Some(pg)
+    }
+
+    fn command(&self, program: &str) -> Command {
+        let program = self.bin.join(program);
+        if self.as_postgres {
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--"]).arg(program);
+            command
+        } else {
+            Command::new(program)
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Starts the cluster (after a crash: recovers it from its log) and waits until it serves.
+    fn start(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
+        let started = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(self.dir.join("data"))
+            .arg("-l")
+            .arg(self.dir.join("log"))
+            .args(["-w", "-t", "120", "-o", &options, "start"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(started.success(), "PostgreSQL did not start: {}", std::fs::read_to_string(self.dir.join("log")).unwrap_or_default());
+    }
+
+    /// SIGKILLs the postmaster and every backend at once, as a crash would stop them, and waits
+    /// until they are gone.
+    fn crash(&self) {
+        let pid_file = std::fs::read_to_string(self.dir.join("data/postmaster.pid")).unwrap();
+        let postmaster: u32 = pid_file.lines().next().unwrap().trim().parse().unwrap();
+        let mut pids = vec![postmaster];
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // `pid (comm) state ppid …`: the name may hold spaces, so read after its `)`.
+            let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok());
+            if parent == Some(postmaster) {
+                pids.push(pid);
+            }
+        }
+        let killed = Command::new("kill").arg("-9").args(pids.iter().map(u32::to_string)).status().unwrap();
+        assert!(killed.success(), "kill -9 {pids:?}");
+        let started = Instant::now();
+        while pids.iter().any(|pid| Path::new(&format!("/proc/{pid}/stat")).exists()) {
+            assert!(started.elapsed() < Duration::from_secs(30), "PostgreSQL's processes outlived SIGKILL");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for OwnPostgres {
+    fn drop(&mut self) {
+        let _ = self.command("pg_ctl").arg("-D").arg(self.dir.join("data")).args(["-m", "immediate", "stop"]).output();
+        std::fs::remove_dir_all(&self.dir).ok();
+    }
+}
+
+/// What an importer was told: the names of the leads of each import acknowledged, and of each
+/// import sent without an answer (all or nothing: all of them there once, or none).
+#[derive(Default)]
+struct Imports {
+    acknowledged: Vec<Vec<String>>,
+    unanswered: Vec<Vec<String>>,
+}
+
+/// Leads an import has: its file is one all-or-nothing transaction.
+const IMPORT_ROWS: usize = 10;
+
+/// Imports files of [`IMPORT_ROWS`] leads, all or nothing, until `stop` or the first answer
+/// that is not a report.
+fn import_until(addr: SocketAddr, token: &str, importer: &str, stop: &AtomicBool, told: &Mutex<Imports>) {
+    let path = "/api/apps/crm/forms/lead/import?wait=true&mode=all_or_nothing";
+    for i in 0.. {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let names: Vec<String> = (0..IMPORT_ROWS).map(|row| format!("{importer} file {i} lead {row}")).collect();
+        let rows = names.iter().map(|name| format!("{name},Import Co\n"));
+        let file: String = std::iter::once("name,company\n".to_owned()).chain(rows).collect();
+        match exchange(addr, "POST", path, Some(token), &[], "text/csv", &file) {
+            Ok((200, report)) => {
+                assert_eq!(report["created"], IMPORT_ROWS, "{report}");
+                told.lock().unwrap().acknowledged.push(names);
+            }
+            Err(_) | Ok((503, _)) => {
+                told.lock().unwrap().unanswered.push(names);
+                return;
+            }
+            Ok((status, body)) => panic!("an import answered {status}: {body}"),
+        }
+    }
+}
+
+/// Each acknowledged import's leads are there once; each unanswered one's all once, or none.
+fn check_imports(addr: SocketAddr, told: &Imports, round: &str) {
+    let token = login(addr);
+    let count = |names: &[String]| -> Vec<usize> {
+        let filter = json!({"name": {"in": names}}).to_string();
+        let path = format!("/api/apps/crm/forms/lead/records?limit=50&filter={}", url_encode(&filter));
+        let (status, page) = http(addr, "GET", &path, Some(&token), &[], None).unwrap();
+        assert_eq!(status, 200, "{page}");
+        let found: Vec<&str> = page["items"].as_array().unwrap().iter().map(|r| r["data"]["name"].as_str().unwrap()).collect();
+        names.iter().map(|n| found.iter().filter(|f| **f == n).count()).collect()
+    };
+    for names in &told.acknowledged {
+        assert_eq!(count(names), vec![1; names.len()], "{round}: an acknowledged import of {:?}", names[0]);
+    }
+    for names in &told.unanswered {
+        let counts = count(names);
+        assert!(counts == vec![0; names.len()] || counts == vec![1; names.len()], "{round}: a cut import half there: {counts:?}");
+    }
+}
+
+/// Waits until the server answers `/api/ready` again (its database back).
+fn ready(addr: SocketAddr) {
+    let started = Instant::now();
+    while !matches!(http(addr, "GET", "/api/ready", None, &[], None), Ok((200, _))) {
+        assert!(started.elapsed() < Duration::from_secs(60), "the server did not find its database again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn every_acknowledged_write_and_import_survives_kill_9_of_postgresql() {
+    let Some(pg) = OwnPostgres::create() else {
+        assert!(std::env::var("CI").is_err(), "CI kills a PostgreSQL of the test's own: set TESSERA_TEST_PG_BIN");
+        eprintln!("note: no PostgreSQL binaries found; skipping the kill of PostgreSQL");
+        return;
+    };
+    let rounds: u32 = std::env::var("TESSERA_CRASH_ROUNDS").ok().and_then(|n| n.parse().ok()).unwrap_or(4);
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    // One server throughout: it must find its database again by itself after each crash.
+    let server = Server::start(&pg.url(), addr, &pg.dir.join("server.log"));
+    let (mut all, mut all_imports) = (Told::default(), Imports::default());
+    let mut seed = 0x2545_f491_4f6c_dd1d;
+    for round in 0..rounds {
+        let token = login(addr);
+        let stop = Arc::new(AtomicBool::new(false));
+        let (told, imports) = (Arc::new(Mutex::new(Told::default())), Arc::new(Mutex::new(Imports::default())));
+        let mut clients: Vec<_> = (0..3)
+            .map(|w| {
+                let (token, stop, told) = (token.clone(), stop.clone(), told.clone());
+                std::thread::spawn(move || write_until(addr, &token, &format!("round {round} writer {w}"), &stop, &told))
+            })
+            .collect();
+        let (importer_stop, importing) = (stop.clone(), imports.clone());
+        clients.push(std::thread::spawn(move || import_until(addr, &token, &format!("round {round}"), &importer_stop, &importing)));
+        std::thread::sleep(Duration::from_millis(500 + next(&mut seed) % 1500));
+        pg.crash();
+        // Each client stops at its first answer without the database.
+        for client in clients {
+            client.join().unwrap();
+        }
+        pg.start();
+        ready(addr);
+        let told = Arc::try_unwrap(told).ok().unwrap().into_inner().unwrap();
+        let imports = Arc::try_unwrap(imports).ok().unwrap().into_inner().unwrap();
+        check(addr, &told, &format!("round {round}"));
+        check_imports(addr, &imports, &format!("round {round}"));
+        all.acknowledged.extend(told.acknowledged);
+        all.unanswered.extend(told.unanswered);
+        all_imports.acknowledged.extend(imports.acknowledged);
+        all_imports.unanswered.extend(imports.unanswered);
+    }
+    check(addr, &all, "after every round");
+    check_imports(addr, &all_imports, "after every round");
+    server.kill();
+    let (code, out) = tessera(&["audit", "verify", "--db", &pg.url()]);
+    assert_eq!(code, 0, "{out}");
+    eprintln!(
+        "PostgreSQL killed {rounds} times: {} acknowledged records and {} acknowledged imports checked; {} writes and {} imports cut",
+        all.acknowledged.len(),
+        all_imports.acknowledged.len(),
+        all.unanswered.len(),
+        all_imports.unanswered.len()
+    );
 }

@@ -26,9 +26,9 @@ pub enum StoreError {
         "the database's schema is at version {found} and this build's at {wanted}: start `tessera serve` on it once to bring it up to date"
     )]
     Outdated { found: i64, wanted: i64 },
-    /// A newer build migrated the database: this one would write it the old way.
+    /// A newer build contracted the database's schema: this one would write it the old way.
     #[error(
-        "the database's schema is at version {found}, newer than this build's {known}: run the newer build (and stop every server of an older one)"
+        "the database's schema is at version {found}, changed by a newer build in a way this build ({known}) cannot serve: run the newer build"
     )]
     Newer { found: i64, known: i64 },
     /// A database URL asks for what the store does not know.

@@ -235,8 +235,9 @@ table!(
 );
 
 table!(
-    /// The migrations applied.
-    schema_migrations { VERSION = "version" }
+    /// The migrations applied, and (from migration 12 on) the oldest schema version a server
+    /// may know and serve the database after each.
+    schema_migrations { VERSION = "version", SERVES_FROM = "serves_from" }
 );
 
 /// Every system table with its columns, for the test that holds them to the migrated schema.

@@ -10,8 +10,17 @@
 //! Servers starting together on one database migrate one at a time: every migration holds the
 //! schema lock ([`crate::schema::begin_schema_change`]) and reads the applied version under it.
 //! A database already at [`latest`] is only read: no lock, no DDL.
+//!
+//! Rolling upgrades expand, then contract. A migration is an *expansion* when servers of the
+//! build before it run correctly on what it made (a new table, a column with a default or
+//! null); any other is a *contraction*. From migration 12 on each records `serves_from`, the
+//! oldest schema version a server may know and still serve the database: an expansion keeps the
+//! one before it, a contraction sets its own. So a newer server can join a cluster of older
+//! ones: it expands the schema, and the older ones, restarted, still serve it; a release that
+//! contracts is rolled out once every server runs the one before it (an older server then
+//! refuses the database with a clear error, rather than write it the old way).
 
-use sea_orm::sea_query::{ColumnDef, Expr, Func, IndexCreateStatement, Query, Table, TableCreateStatement};
+use sea_orm::sea_query::{ColumnDef, Expr, ExprTrait, Func, IndexCreateStatement, Query, Table, TableCreateStatement};
 use sea_orm::{ConnectionTrait, DatabaseTransaction};
 
 use crate::names::schema_migrations;
@@ -39,27 +48,52 @@ mod organisation;
 mod outbox;
 #[path = "0010_outbox_delivery.rs"]
 mod outbox_delivery;
+#[path = "0012_serves_from.rs"]
+mod serves_from;
 
 /// One numbered migration: its version is recorded once its steps ran.
 struct Migration {
     version: i64,
     steps: fn() -> Vec<Step>,
+    /// Servers of the build before it run correctly on what it made (see the module's note).
+    expands: bool,
 }
 
-/// Every migration, in the order they are applied; versions count up from 1.
-const MIGRATIONS: [Migration; 11] = [
-    Migration { version: 1, steps: base::steps },
-    Migration { version: 2, steps: outbox::steps },
-    Migration { version: 3, steps: jobs::steps },
-    Migration { version: 4, steps: audit::steps },
-    Migration { version: 5, steps: flows::steps },
-    Migration { version: 6, steps: index_advice::steps },
-    Migration { version: 7, steps: definitions::steps },
-    Migration { version: 8, steps: organisation::steps },
-    Migration { version: 9, steps: notifications_read::steps },
-    Migration { version: 10, steps: outbox_delivery::steps },
-    Migration { version: 11, steps: audit_chains::steps },
+impl Migration {
+    const fn contracts(version: i64, steps: fn() -> Vec<Step>) -> Migration {
+        Migration { version, steps, expands: false }
+    }
+
+    const fn expands(version: i64, steps: fn() -> Vec<Step>) -> Migration {
+        Migration { version, steps, expands: true }
+    }
+}
+
+/// Every migration, in the order they are applied; versions count up from 1. Those before 12
+/// are counted as contractions: no server before them knew of `serves_from`.
+const MIGRATIONS: [Migration; 12] = [
+    Migration::contracts(1, base::steps),
+    Migration::contracts(2, outbox::steps),
+    Migration::contracts(3, jobs::steps),
+    Migration::contracts(4, audit::steps),
+    Migration::contracts(5, flows::steps),
+    Migration::contracts(6, index_advice::steps),
+    Migration::contracts(7, definitions::steps),
+    Migration::contracts(8, organisation::steps),
+    Migration::contracts(9, notifications_read::steps),
+    Migration::contracts(10, outbox_delivery::steps),
+    Migration::contracts(11, audit_chains::steps),
+    Migration::expands(SERVES_FROM_RECORDED, serves_from::steps),
 ];
+
+/// The migration that made `schema_migrations.serves_from`: it and every later one record it.
+const SERVES_FROM_RECORDED: i64 = 12;
+
+/// The oldest schema version a server may know and serve a database at `version`: the version
+/// of the last contraction up to it.
+fn serves_from(version: i64) -> i64 {
+    MIGRATIONS.iter().filter(|m| m.version <= version && !m.expands).map(|m| m.version).max().unwrap_or(0)
+}
 
 /// One change of a migration.
 pub(crate) enum Step {
@@ -111,9 +145,14 @@ impl Store {
         }
         let store = Store::open(url).await?;
         let found = applied_version(store.db()).await?;
-        if found != latest() {
+        let refused = match found.cmp(&latest()) {
+            std::cmp::Ordering::Less => Some(StoreError::Outdated { found, wanted: latest() }),
+            std::cmp::Ordering::Equal => None,
+            std::cmp::Ordering::Greater => servable_newer(store.db(), found).await.err(),
+        };
+        if let Some(refused) = refused {
             store.close().await.ok();
-            return Err(StoreError::Outdated { found, wanted: latest() });
+            return Err(refused);
         }
         Ok(store)
     }
@@ -125,7 +164,7 @@ impl Store {
 pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
     let found = applied_version(store.db()).await?;
     if found > latest() {
-        return Err(StoreError::Newer { found, known: latest() });
+        return servable_newer(store.db(), found).await;
     }
     if found == latest() {
         return Ok(());
@@ -136,17 +175,43 @@ pub(crate) async fn migrate(store: &Store) -> Result<(), StoreError> {
         // Read under the lock: another server may have applied it while this one waited.
         if applied_version(&tx).await? < migration.version {
             apply(&tx, (migration.steps)()).await?;
-            let record = Query::insert()
-                .into_table(schema_migrations::TABLE)
-                .columns([schema_migrations::VERSION])
-                .values_panic([Expr::val(migration.version)])
-                .to_owned();
+            let mut record = Query::insert().into_table(schema_migrations::TABLE).to_owned();
+            if migration.version < SERVES_FROM_RECORDED {
+                record.columns([schema_migrations::VERSION]).values_panic([Expr::val(migration.version)]);
+            } else {
+                let serves = serves_from(migration.version);
+                record
+                    .columns([schema_migrations::VERSION, schema_migrations::SERVES_FROM])
+                    .values_panic([Expr::val(migration.version), Expr::val(serves)]);
+            }
             tx.execute(&record).await?;
             tracing::info!(version = migration.version, "applied migration");
         }
         turn.commit(tx).await?;
     }
     Ok(())
+}
+
+/// Whether this build may serve a database a newer one migrated to `found`: only when every
+/// migration past this build's expanded the schema (the last one's `serves_from` is at most
+/// this build's version). It is then served as it is, migrating nothing.
+async fn servable_newer(db: &impl ConnectionTrait, found: i64) -> Result<(), StoreError> {
+    let q = Query::select()
+        .expr_as(Func::cast_as(Expr::col(schema_migrations::SERVES_FROM), "BIGINT"), "serves_from")
+        .from(schema_migrations::TABLE)
+        .and_where(Expr::col(schema_migrations::VERSION).eq(found))
+        .to_owned();
+    let serves: Option<i64> = match db.query_one(&q).await? {
+        Some(row) => row.try_get("", "serves_from")?,
+        None => None,
+    };
+    match serves {
+        Some(serves) if serves <= latest() => {
+            tracing::warn!(found, known = latest(), serves_from = serves, "a newer build expanded the database; serving it as it is");
+            Ok(())
+        }
+        _ => Err(StoreError::Newer { found, known: latest() }),
+    }
 }
 
 fn version_table() -> TableCreateStatement {
@@ -223,6 +288,47 @@ mod tests {
         store.close().await.unwrap();
         let refused = Store::connect(&url).await;
         assert!(matches!(refused, Err(crate::StoreError::Newer { found, .. }) if found == next), "{refused:?}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[tokio::test]
+    async fn a_database_a_newer_build_expanded_is_served_and_one_it_contracted_is_refused() {
+        use sea_orm::ConnectionTrait;
+        let dir = std::env::temp_dir().join(format!("tessera-expanded-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let url = format!("sqlite://{}/t.db", dir.display());
+        let store = Store::connect(&url).await.unwrap();
+        let latest = super::latest();
+        let recorded =
+            |version: i64, serves: i64| format!("INSERT INTO schema_migrations (version, serves_from) VALUES ({version}, {serves})");
+        // This build's own expansion keeps the servers of the build before it.
+        let row = store.db().query_one_raw(sea_orm::Statement::from_string(
+            store.db().get_database_backend(),
+            format!("SELECT serves_from FROM schema_migrations WHERE version = {}", super::SERVES_FROM_RECORDED),
+        ));
+        let serves: i64 = row.await.unwrap().unwrap().try_get_by_index(0).unwrap();
+        assert_eq!(serves, super::SERVES_FROM_RECORDED - 1);
+
+        // A newer build expands the schema: this one serves it as it is, and reads it.
+        let (turn, tx) = store.begin().await.unwrap();
+        tx.execute_unprepared(&recorded(latest + 1, latest)).await.unwrap();
+        tx.execute_unprepared("CREATE TABLE from_a_newer_build (id INTEGER PRIMARY KEY)").await.unwrap();
+        turn.commit(tx).await.unwrap();
+        store.close().await.unwrap();
+        let served = Store::connect(&url).await.unwrap();
+        assert_eq!(super::applied_version(served.db()).await.unwrap(), latest + 1, "nothing migrated back");
+        served.close().await.unwrap();
+        Store::connect_existing(&url).await.unwrap().close().await.unwrap();
+
+        // Then it contracts the schema: this one refuses it, also for reading.
+        let store = Store::connect(&url).await.unwrap();
+        let (turn, tx) = store.begin().await.unwrap();
+        tx.execute_unprepared(&recorded(latest + 2, latest + 2)).await.unwrap();
+        turn.commit(tx).await.unwrap();
+        store.close().await.unwrap();
+        for refused in [Store::connect(&url).await.err(), Store::connect_existing(&url).await.err()] {
+            assert!(matches!(refused, Some(crate::StoreError::Newer { found, .. }) if found == latest + 2), "{refused:?}");
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 
