@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 pub mod contract;
+pub mod own_postgres;
 pub mod receiver;
 
 use actix_web::body::MessageBody;

@@ -33,6 +33,7 @@ mod pool_and_web_forms;
 mod print;
 mod receivables;
 mod records;
+mod replica;
 mod reports;
 mod rollups;
 mod rules;

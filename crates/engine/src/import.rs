@@ -171,7 +171,9 @@ impl Engine {
         table: Table,
         options: &ImportOptions,
     ) -> Result<ImportReport, EngineError> {
-        gather::scope(self.import_rows(actor, app.as_str(), form.as_str(), table, options, &ImportProgress::default())).await
+        let progress = ImportProgress::default();
+        let rows = gather::scope(self.import_rows(actor, app.as_str(), form.as_str(), table, options, &progress));
+        self.noting_writes(actor, rows).await
     }
 
     /// Imports the rows; call it inside [`gather::scope`], which gathers their side rows.

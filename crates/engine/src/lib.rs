@@ -37,6 +37,7 @@ mod palette;
 mod people;
 mod print;
 mod records;
+mod replica;
 mod reports;
 mod rollups;
 mod scenarios;
@@ -90,6 +91,9 @@ pub struct Settings {
     pub rule_limits: RuleLimits,
     /// When the index advisor counts a list or report as slow.
     pub index_advisor: AdvisorSettings,
+    /// A PostgreSQL read replica of the database, for lists, exports and reports (see
+    /// `replica.rs`).
+    pub read_replica: Option<String>,
 }
 
 /// The running platform: a store and the apps loaded into it.
@@ -109,6 +113,8 @@ pub struct Engine {
     sessions: auth::SessionCache,
     /// Slow lists and reports by shape, for the index advisor.
     advisor: Arc<advisor::Advisor>,
+    /// Where lists, exports and reports may read, besides the primary.
+    replica: Option<Arc<replica::Replica>>,
 }
 
 /// How many unread notifications are counted before the count says "more".
@@ -127,7 +133,10 @@ impl Engine {
 
     /// [`Engine::open`] with explicit settings.
     pub async fn open_with(database_url: &str, app_dirs: &[PathBuf], settings: &Settings) -> Result<Engine, EngineError> {
-        let engine = Engine::over(store::Store::connect(database_url).await?, settings);
+        let mut engine = Engine::over(store::Store::connect(database_url).await?, settings);
+        if let Some(url) = &settings.read_replica {
+            engine.replica = Some(Arc::new(replica::Replica::connect(url).await?));
+        }
         for dir in app_dirs {
             engine.install_folder(dir).await?;
         }
@@ -145,6 +154,7 @@ impl Engine {
             imports: Default::default(),
             sessions: Default::default(),
             advisor: Arc::new(advisor::Advisor::new(&settings.index_advisor)),
+            replica: None,
         }
     }
 

@@ -97,13 +97,14 @@ impl Engine {
         let query = &ListQuery { filter, sort: sort.clone(), after, limit: limit + 1, deleted };
         let total = match params.count {
             Some(true) => {
-                let counted = self.store.read(|db| async move { store::count(&db, &rt.table, query, MAX_COUNT + 1).await }).await?;
+                let counted =
+                    self.read_replicated(actor, |db| async move { store::count(&db, &rt.table, query, MAX_COUNT + 1).await }).await?;
                 Some(Total { records: counted.min(MAX_COUNT), capped: counted > MAX_COUNT })
             }
             _ => None,
         };
         let started = Instant::now();
-        let mut records = self.store.read(|db| async move { store::list(&db, &rt.table, query).await }).await?;
+        let mut records = self.read_replicated(actor, |db| async move { store::list(&db, &rt.table, query).await }).await?;
         self.observe_query(loaded, started.elapsed(), || Shape::of_list(rt, asked.as_ref(), &sort));
         let more = records.len() as u64 > limit;
         records.truncate(limit as usize);

@@ -176,7 +176,8 @@ impl Engine {
                 ::reports::drill(&report, ctx, &params.cell, params.measure.as_deref(), params.cursor.as_deref(), limit)
             })
             .await?;
-        let mut ids = store::report_ids(self.store.db(), &ctx_parts).await?;
+        let ctx_parts = &ctx_parts;
+        let mut ids = self.read_replicated(actor, |db| async move { store::report_ids(&db, ctx_parts).await }).await?;
         let more = ids.len() as u64 > limit;
         ids.truncate(limit as usize);
         let next_cursor = if more { ids.last().cloned() } else { None };
@@ -191,7 +192,8 @@ impl Engine {
             limit: limit + 1,
             deleted: Deleted::Exclude,
         };
-        let records = store::list(self.store.db(), &rt.table, &query).await?;
+        let (table, query) = (&rt.table, &query);
+        let records = self.read_replicated(actor, |db| async move { store::list(&db, table, query).await }).await?;
         let items: Vec<Envelope> = records
             .into_iter()
             .map(|r| {
@@ -273,7 +275,7 @@ impl Engine {
             .await?;
         let Compiled { statement, columns, limit, totals, .. } = compiled;
         let started = std::time::Instant::now();
-        let read = self.read_report(&report, &statement, &columns, limit, &totals, params.explain).await?;
+        let read = self.read_report(actor, &report, &statement, &columns, limit, &totals, params.explain).await?;
         // A report as of a past time reads the history, which no index of the live table serves.
         if params.as_of.is_none() && !params.explain {
             self.observe_query(loaded, started.elapsed(), || crate::advisor::Shape::of_report(loaded.forms.get(&report.source)?, &report));
@@ -302,9 +304,12 @@ impl Engine {
 
     /// Runs the compiled statements: the rows (cut at `limit`) and each totals statement's
     /// rows, with the SQL when `explain`. On PostgreSQL every statement runs in one read-only
-    /// transaction that cancels any statement past [`REPORT_STATEMENT_TIMEOUT`].
+    /// transaction that cancels any statement past [`REPORT_STATEMENT_TIMEOUT`], on the read
+    /// replica when `actor`'s reads may go there (see `replica.rs`).
+    #[allow(clippy::too_many_arguments)]
     async fn read_report(
         &self,
+        actor: &Actor,
         report: &Report,
         statement: &::reports::SelectStatement,
         columns: &[OutColumn],
@@ -316,17 +321,15 @@ impl Engine {
         match self.backend() {
             Backend::Sqlite => read.run(self.store.db()).await,
             Backend::Postgres => {
-                let tx = self.store.db().begin().await.map_err(StoreError::from)?;
-                let timeout = format!("SET LOCAL statement_timeout = {}", REPORT_STATEMENT_TIMEOUT.as_millis());
-                tx.execute_unprepared(&timeout).await.map_err(StoreError::from)?;
-                let result = read.run(&tx).await;
-                // Nothing was written: ending the transaction either way is the same.
-                tx.rollback().await.map_err(StoreError::from)?;
-                result.map_err(|e| match e {
-                    // The code is also an administrator's cancel (pg_cancel_backend), rare enough to answer alike.
-                    EngineError::Store(e) if e.is_query_cancelled() => statement_timed_out(),
-                    other => other,
-                })
+                if let Some(replica) = self.replica_for(actor).await {
+                    match read.run_on_postgres(&replica).await {
+                        Err(EngineError::Store(e)) if e.is_unavailable() => {
+                            tracing::warn!(error = %e, "the read replica cannot be reached; reading the primary");
+                        }
+                        done => return done,
+                    }
+                }
+                read.run_on_postgres(self.store.db()).await
             }
         }
     }
@@ -401,6 +404,22 @@ struct ReportRead {
 }
 
 impl ReportStatements<'_> {
+    /// [`ReportStatements::run`] in a transaction of `db` that cancels any statement past
+    /// [`REPORT_STATEMENT_TIMEOUT`].
+    async fn run_on_postgres(&self, db: &store::DatabaseConnection) -> Result<ReportRead, EngineError> {
+        let tx = db.begin().await.map_err(StoreError::from)?;
+        let timeout = format!("SET LOCAL statement_timeout = {}", REPORT_STATEMENT_TIMEOUT.as_millis());
+        tx.execute_unprepared(&timeout).await.map_err(StoreError::from)?;
+        let result = self.run(&tx).await;
+        // Nothing was written: ending the transaction either way is the same.
+        tx.rollback().await.map_err(StoreError::from)?;
+        result.map_err(|e| match e {
+            // The code is also an administrator's cancel (pg_cancel_backend), rare enough to answer alike.
+            EngineError::Store(e) if e.is_query_cancelled() => statement_timed_out(),
+            other => other,
+        })
+    }
+
     async fn run(&self, db: &impl store::Conn) -> Result<ReportRead, EngineError> {
         let mut rows = store::report_rows(db, self.statement, &out_kinds(self.columns)).await?;
         let truncated = rows.len() > self.limit as usize;

@@ -62,6 +62,10 @@ enum Command {
         /// (which a rule may compute from a record) reaches only the public internet.
         #[arg(long, env = "TESSERA_WEBHOOKS_TO_PRIVATE_NETWORKS")]
         webhooks_to_private_networks: bool,
+        /// A PostgreSQL read replica of `--db` (`postgres://…`), for lists, searches, exports and
+        /// reports; a user who just wrote reads the primary until the replica has the write.
+        #[arg(long, env = "TESSERA_READ_REPLICA", hide_env_values = true)]
+        read_replica: Option<String>,
     },
     /// Check app folders or bundles (.zip): every file against its schema, then every cross-reference.
     /// Prints `file: /json/pointer: message` per problem; exits 1 if there is any.
@@ -241,9 +245,19 @@ fn main() -> ExitCode {
         Command::Token { command: TokenCommand::Create { user, name, expires_in_days, apps, db } } => {
             create_token(&db, user, name, expires_in_days, apps)
         }
-        Command::Serve { db, addr, apps, demo, rule_timeout_ms, metrics_token, trusted_proxies, webhooks_to_private_networks } => {
+        Command::Serve {
+            db,
+            addr,
+            apps,
+            demo,
+            rule_timeout_ms,
+            metrics_token,
+            trusted_proxies,
+            webhooks_to_private_networks,
+            read_replica,
+        } => {
             let rule_limits = RuleLimits { deadline: Duration::from_millis(rule_timeout_ms), ..RuleLimits::default() };
-            let settings = Settings { rule_limits, ..Settings::default() };
+            let settings = Settings { rule_limits, read_replica, ..Settings::default() };
             match server::TrustedProxies::parse(&trusted_proxies) {
                 Ok(proxies) => {
                     let outside = Outside { metrics_token, proxies, webhooks_to_private_networks };

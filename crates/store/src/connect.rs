@@ -19,7 +19,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a request waits for a database connection. While the database is down every wait
 /// runs out: the request is answered 503 in this time rather than held (sqlx's default is 30 s),
 /// and once the database is back the pool connects again by itself.
-const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections an SQLite file's reads on the calling thread take in turn: a read holds one
 /// for at most its budget, and a server's threads read at once about as many as it has cores.
 const READERS: usize = 4;
@@ -99,6 +99,7 @@ impl WriteTurn {
     /// the next writer's turn begins while this one waits for that sync (`wal_sync.rs`).
     pub async fn commit(self, tx: DatabaseTransaction) -> Result<(), StoreError> {
         tx.commit().await?;
+        crate::replica::committed();
         let Some(writer) = &self.writer else { return Ok(()) };
         let durable = writer.committed()?;
         drop(self);

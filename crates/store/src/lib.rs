@@ -21,6 +21,7 @@ mod names;
 mod outbox;
 mod query;
 mod records;
+mod replica;
 mod report_query;
 mod schema;
 mod sqlite_reader;
@@ -52,8 +53,9 @@ pub use outbox::{
 };
 pub use query::{CmpOp, Cursor, Deleted, Filter, ListQuery, Scalar, SortKey, SystemColumn, Target};
 pub use records::{FormTable, Record, count, exists, find_duplicate, get, get_many, insert, list, lock_key, update};
+pub use replica::{connect_replica, noting_commits, wal_replayed, wal_written};
 pub use report_query::{OutKind, indexed_field_sql, report_ids, report_rows, report_sql, scope_select};
-pub use sea_orm::{ConnectionTrait as Conn, DatabaseTransaction as Tx, TransactionTrait};
+pub use sea_orm::{ConnectionTrait as Conn, DatabaseConnection, DatabaseTransaction as Tx, TransactionTrait};
 pub use tasks::{
     Task, finish_task, flow_version, forms_awaiting, get_task, insert_flow_version, insert_task, latest_flow_version, pending_tasks_of,
     tasks_of,

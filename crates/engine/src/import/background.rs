@@ -108,8 +108,8 @@ impl Engine {
         self.imports.add(id.clone(), progress.clone())?;
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {
-            let report =
-                gather::scope(engine.import_rows(&actor, &app, &form, table, &options, &progress)).await.map_err(|e| e.to_string());
+            let rows = gather::scope(engine.import_rows(&actor, &app, &form, table, &options, &progress));
+            let report = engine.noting_writes(&actor, rows).await.map_err(|e| e.to_string());
             *progress.finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(Finished { at: Instant::now(), report });
         });
         Ok(id)
