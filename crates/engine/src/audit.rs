@@ -88,7 +88,7 @@ impl Engine {
         let result = async {
             // A token limited to other apps: refused before anything is read.
             let reached = if actor.may_use(subject.app) {
-                self.noting_writes(actor, work).await
+                self.noting_writes(actor, Box::pin(work)).await
             } else {
                 Err(EngineError::Forbidden(format!("this token is limited to other apps than `{}`", subject.app)))
             };

@@ -173,7 +173,7 @@ impl Engine {
     ) -> Result<ImportReport, EngineError> {
         let progress = ImportProgress::default();
         let rows = gather::scope(self.import_rows(actor, app.as_str(), form.as_str(), table, options, &progress));
-        self.noting_writes(actor, rows).await
+        self.noting_writes(actor, Box::pin(rows)).await
     }
 
     /// Imports the rows; call it inside [`gather::scope`], which gathers their side rows.

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
 
 use store::{DatabaseConnection, StoreError};
@@ -31,12 +32,13 @@ impl Replica {
 
 impl Engine {
     /// Runs `work`, a command of `actor`; when it committed a write and reads may go to a
-    /// replica, notes how far the primary had written, for [`Engine::read_replicated`].
-    pub(crate) async fn noting_writes<T>(
-        &self,
-        actor: &Actor,
-        work: impl Future<Output = Result<T, EngineError>>,
-    ) -> Result<T, EngineError> {
+    /// replica, notes how far the primary had written, for [`Engine::read_replicated`]. The work
+    /// comes boxed: a command's future is deep, and a debug build's stack holds it inline once
+    /// more for every layer that takes it by value.
+    pub(crate) async fn noting_writes<T, F>(&self, actor: &Actor, work: Pin<Box<F>>) -> Result<T, EngineError>
+    where
+        F: Future<Output = Result<T, EngineError>>,
+    {
         let Some(replica) = &self.replica else { return work.await };
         let (out, wrote) = store::noting_commits(work).await;
         if wrote {

@@ -192,16 +192,10 @@ fn every_acknowledged_write_survives_kill_9_exactly_once() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let postgres = runtime.block_on(empty_postgres());
     for db in std::iter::once(sqlite.clone()).chain(postgres) {
-        let (told, imports) = kill_rounds(&db, rounds, &dir.join("server.log"));
+        let load = kill_rounds(&db, rounds, &dir.join("server.log"));
         let (code, out) = tessera(&["audit", "verify", "--db", &db]);
         assert_eq!(code, 0, "{db}: {out}");
-        eprintln!(
-            "{db}: {rounds} kills, {} acknowledged records and {} acknowledged imports checked, {} writes and {} imports cut by a kill",
-            told.acknowledged.len(),
-            imports.acknowledged.len(),
-            told.unanswered.len(),
-            imports.unanswered.len()
-        );
+        eprintln!("{db}: {rounds} kills; {}", load.figures());
     }
     assert_eq!(runtime.block_on(integrity_check(&sqlite)), ["ok"], "SQLite's integrity check");
     std::fs::remove_dir_all(&dir).ok();
@@ -210,23 +204,20 @@ fn every_acknowledged_write_survives_kill_9_exactly_once() {
 /// Runs `rounds` rounds of load on a server of `db`, each ended by a kill; what a round wrote
 /// is checked after the restart, and everything again after the last. Returns what the
 /// clients were told.
-fn kill_rounds(db: &str, rounds: u32, log: &Path) -> (Told, Imports) {
+fn kill_rounds(db: &str, rounds: u32, log: &Path) -> Load {
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let (mut all, mut all_imports) = (Told::default(), Imports::default());
+    let mut all = Load::default();
     let mut seed = 0x9e37_79b9_7f4a_7c15;
     let mut server = Server::start(db, addr, log);
     for round in 0..rounds {
         let token = login(addr);
         let (stop, told) = (Arc::new(AtomicBool::new(false)), Arc::new(Mutex::new(Told::default())));
-        let imports = Arc::new(Mutex::new(Imports::default()));
-        let mut clients: Vec<_> = (0..4)
-            .map(|w| {
-                let (token, stop, told) = (token.clone(), stop.clone(), told.clone());
-                std::thread::spawn(move || write_until(addr, &token, &format!("round {round} writer {w}"), &stop, &told))
-            })
-            .collect();
-        let (importer_stop, importing) = (stop.clone(), imports.clone());
-        clients.push(std::thread::spawn(move || import_until(addr, &token, &format!("round {round}"), &importer_stop, &importing)));
+        let (imports, acts) = (Arc::new(Mutex::new(Imports::default())), Arc::new(Mutex::new(Acts::default())));
+        let mut clients = others(addr, &token, round, &stop, &imports, &acts);
+        clients.extend((0..4).map(|w| {
+            let (token, stop, told) = (token.clone(), stop.clone(), told.clone());
+            std::thread::spawn(move || write_until(addr, &token, &format!("round {round} writer {w}"), &stop, &told))
+        }));
         std::thread::sleep(Duration::from_millis(300 + next(&mut seed) % 1200));
         server.kill();
         stop.store(true, Ordering::SeqCst);
@@ -234,19 +225,71 @@ fn kill_rounds(db: &str, rounds: u32, log: &Path) -> (Told, Imports) {
             client.join().unwrap();
         }
         server = Server::start(db, addr, log);
-        let told = Arc::try_unwrap(told).ok().unwrap().into_inner().unwrap();
-        let imports = Arc::try_unwrap(imports).ok().unwrap().into_inner().unwrap();
-        check(addr, &told, &format!("round {round}"));
-        check_imports(addr, &imports, &format!("round {round}"));
-        all.acknowledged.extend(told.acknowledged);
-        all.unanswered.extend(told.unanswered);
-        all_imports.acknowledged.extend(imports.acknowledged);
-        all_imports.unanswered.extend(imports.unanswered);
+        all.take(told, imports, acts, addr, &format!("round {round}"));
     }
-    check(addr, &all, "after every round");
-    check_imports(addr, &all_imports, "after every round");
+    all.check(addr, "after every round");
     server.kill();
-    (all, all_imports)
+    all
+}
+
+/// What every client of a crash test was told, over its rounds.
+#[derive(Default)]
+struct Load {
+    writes: Told,
+    imports: Imports,
+    acts: Acts,
+}
+
+impl Load {
+    /// Checks a round's, then keeps them with the others.
+    fn take(&mut self, writes: Arc<Mutex<Told>>, imports: Arc<Mutex<Imports>>, acts: Arc<Mutex<Acts>>, addr: SocketAddr, round: &str) {
+        let writes = Arc::try_unwrap(writes).ok().unwrap().into_inner().unwrap();
+        let imports = Arc::try_unwrap(imports).ok().unwrap().into_inner().unwrap();
+        let acts = Arc::try_unwrap(acts).ok().unwrap().into_inner().unwrap();
+        let this = Load { writes, imports, acts };
+        this.check(addr, round);
+        self.writes.acknowledged.extend(this.writes.acknowledged);
+        self.writes.unanswered.extend(this.writes.unanswered);
+        self.imports.acknowledged.extend(this.imports.acknowledged);
+        self.imports.unanswered.extend(this.imports.unanswered);
+        self.acts.acknowledged.extend(this.acts.acknowledged);
+        self.acts.unanswered.extend(this.acts.unanswered);
+    }
+
+    fn check(&self, addr: SocketAddr, round: &str) {
+        check(addr, &self.writes, round);
+        check_imports(addr, &self.imports, round);
+        check_acts(addr, &self.acts, round);
+    }
+
+    /// What a test prints of it.
+    fn figures(&self) -> String {
+        format!(
+            "{} acknowledged records, {} imports and {} flow actions checked; {} writes, {} imports and {} flow actions cut",
+            self.writes.acknowledged.len(),
+            self.imports.acknowledged.len(),
+            self.acts.acknowledged.values().filter(|(_, state)| state == "contacted").count(),
+            self.writes.unanswered.len(),
+            self.imports.unanswered.len(),
+            self.acts.unanswered.len()
+        )
+    }
+}
+
+/// The clients beside the account writers: an importer and a flow actor.
+fn others(
+    addr: SocketAddr,
+    token: &str,
+    round: u32,
+    stop: &Arc<AtomicBool>,
+    imports: &Arc<Mutex<Imports>>,
+    acts: &Arc<Mutex<Acts>>,
+) -> Vec<std::thread::JoinHandle<()>> {
+    let (importer_token, importer_stop, importing) = (token.to_owned(), stop.clone(), imports.clone());
+    let importer = std::thread::spawn(move || import_until(addr, &importer_token, &format!("round {round}"), &importer_stop, &importing));
+    let (actor_token, actor_stop, acting) = (token.to_owned(), stop.clone(), acts.clone());
+    let actor = std::thread::spawn(move || act_until(addr, &actor_token, &format!("round {round}"), &actor_stop, &acting));
+    vec![importer, actor]
 }
 
 /// Every acknowledged record is there once, at its version, with a history version for each
@@ -266,6 +309,7 @@ fn check(addr: SocketAddr, told: &Told, round: &str) {
         let (_, history) = http(addr, "GET", &format!("{ACCOUNTS}/{id}/history"), Some(&token), &[], None).unwrap();
         let versions: Vec<i64> = history["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
         assert_eq!(versions, (1..=found).collect::<Vec<_>>(), "{round}: history of {id}");
+        assert_eq!(audited(addr, &token, id), found as usize, "{round}: an audit row a version of {id}");
     }
     for name in told.unanswered.iter().chain(told.acknowledged.values().map(|(_, n)| n)) {
         let filter = json!({"name": name}).to_string();
@@ -273,6 +317,69 @@ fn check(addr: SocketAddr, told: &Told, round: &str) {
         let (status, page) = http(addr, "GET", &path, Some(&token), &[], None).unwrap();
         assert_eq!(status, 200, "{page}");
         assert!(page["items"].as_array().unwrap().len() <= 1, "{round}: {name:?} is there more than once: {page}");
+    }
+}
+
+/// How many writes of record `id` the audit log holds (its rows with the outcome `ok`).
+fn audited(addr: SocketAddr, token: &str, id: &str) -> usize {
+    let (status, page) = http(addr, "GET", &format!("/api/audit?record={id}&outcome=ok&limit=100"), Some(token), &[], None).unwrap();
+    assert_eq!(status, 200, "{page}");
+    page["items"].as_array().unwrap().len()
+}
+
+/// What a flow actor was told: each lead's acknowledged version and state, and the leads whose
+/// `contact` action had no answer (it may have been taken, whole, or not at all).
+#[derive(Default)]
+struct Acts {
+    acknowledged: BTreeMap<String, (i64, String)>,
+    unanswered: Vec<String>,
+}
+
+const LEADS: &str = "/api/apps/crm/forms/lead/records";
+
+/// Creates leads and takes each one's flow action `contact` (new → contacted) until `stop` or
+/// the first answer without a server or a database.
+fn act_until(addr: SocketAddr, token: &str, actor: &str, stop: &AtomicBool, told: &Mutex<Acts>) {
+    for i in 0.. {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let lead = json!({"data": {"name": format!("{actor} lead {i}"), "company": "Flow Co"}});
+        let id = match http(addr, "POST", LEADS, Some(token), &[], Some(&lead)) {
+            Ok((201, made)) => made["id"].as_str().unwrap().to_owned(),
+            Err(_) | Ok((503, _)) => return,
+            Ok((status, body)) => panic!("a lead answered {status}: {body}"),
+        };
+        told.lock().unwrap().acknowledged.insert(id.clone(), (1, "new".into()));
+        match http(addr, "POST", &format!("{LEADS}/{id}/actions/contact"), Some(token), &[("If-Match", "1")], Some(&json!({}))) {
+            Ok((200, moved)) => {
+                let version = moved["record"]["version"].as_i64().unwrap();
+                told.lock().unwrap().acknowledged.insert(id, (version, "contacted".into()));
+            }
+            Err(_) | Ok((503, _)) => {
+                told.lock().unwrap().unanswered.push(id);
+                return;
+            }
+            Ok((status, body)) => panic!("a flow action answered {status}: {body}"),
+        }
+    }
+}
+
+/// Each acknowledged lead is in its acknowledged state at its version, with a history version
+/// and an audit row for each; a cut action is there whole (the next state and version) or not.
+fn check_acts(addr: SocketAddr, told: &Acts, round: &str) {
+    let token = login(addr);
+    for (id, (version, state)) in &told.acknowledged {
+        let (status, record) = http(addr, "GET", &format!("{LEADS}/{id}"), Some(&token), &[], None).unwrap();
+        assert_eq!(status, 200, "{round}: acknowledged lead {id} is gone");
+        let found = record["version"].as_i64().unwrap();
+        let whole = (found == *version && record["state"] == json!(state))
+            || (found > *version && record["state"] == json!("contacted") && told.unanswered.contains(id));
+        assert!(whole, "{round}: {id} acknowledged at version {version} in {state}, found {record}");
+        let (_, history) = http(addr, "GET", &format!("{LEADS}/{id}/history"), Some(&token), &[], None).unwrap();
+        let versions: Vec<i64> = history["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+        assert_eq!(versions, (1..=found).collect::<Vec<_>>(), "{round}: history of {id}");
+        assert!(audited(addr, &token, id) >= 1, "{round}: lead {id} has no audit row");
     }
 }
 
@@ -599,20 +706,18 @@ fn every_acknowledged_write_and_import_survives_kill_9_of_postgresql() {
     let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     // One server throughout: it must find its database again by itself after each crash.
     let server = Server::start(&pg.url(), addr, &pg.dir.join("server.log"));
-    let (mut all, mut all_imports) = (Told::default(), Imports::default());
+    let mut all = Load::default();
     let mut seed = 0x2545_f491_4f6c_dd1d;
     for round in 0..rounds {
         let token = login(addr);
         let stop = Arc::new(AtomicBool::new(false));
-        let (told, imports) = (Arc::new(Mutex::new(Told::default())), Arc::new(Mutex::new(Imports::default())));
-        let mut clients: Vec<_> = (0..3)
-            .map(|w| {
-                let (token, stop, told) = (token.clone(), stop.clone(), told.clone());
-                std::thread::spawn(move || write_until(addr, &token, &format!("round {round} writer {w}"), &stop, &told))
-            })
-            .collect();
-        let (importer_stop, importing) = (stop.clone(), imports.clone());
-        clients.push(std::thread::spawn(move || import_until(addr, &token, &format!("round {round}"), &importer_stop, &importing)));
+        let told = Arc::new(Mutex::new(Told::default()));
+        let (imports, acts) = (Arc::new(Mutex::new(Imports::default())), Arc::new(Mutex::new(Acts::default())));
+        let mut clients = others(addr, &token, round, &stop, &imports, &acts);
+        clients.extend((0..3).map(|w| {
+            let (token, stop, told) = (token.clone(), stop.clone(), told.clone());
+            std::thread::spawn(move || write_until(addr, &token, &format!("round {round} writer {w}"), &stop, &told))
+        }));
         std::thread::sleep(Duration::from_millis(500 + next(&mut seed) % 1500));
         pg.crash();
         // Each client stops at its first answer without the database.
@@ -621,25 +726,11 @@ fn every_acknowledged_write_and_import_survives_kill_9_of_postgresql() {
         }
         pg.start();
         ready(addr);
-        let told = Arc::try_unwrap(told).ok().unwrap().into_inner().unwrap();
-        let imports = Arc::try_unwrap(imports).ok().unwrap().into_inner().unwrap();
-        check(addr, &told, &format!("round {round}"));
-        check_imports(addr, &imports, &format!("round {round}"));
-        all.acknowledged.extend(told.acknowledged);
-        all.unanswered.extend(told.unanswered);
-        all_imports.acknowledged.extend(imports.acknowledged);
-        all_imports.unanswered.extend(imports.unanswered);
+        all.take(told, imports, acts, addr, &format!("round {round}"));
     }
-    check(addr, &all, "after every round");
-    check_imports(addr, &all_imports, "after every round");
+    all.check(addr, "after every round");
     server.kill();
     let (code, out) = tessera(&["audit", "verify", "--db", &pg.url()]);
     assert_eq!(code, 0, "{out}");
-    eprintln!(
-        "PostgreSQL killed {rounds} times: {} acknowledged records and {} acknowledged imports checked; {} writes and {} imports cut",
-        all.acknowledged.len(),
-        all_imports.acknowledged.len(),
-        all.unanswered.len(),
-        all_imports.unanswered.len()
-    );
+    eprintln!("PostgreSQL killed {rounds} times; {}", all.figures());
 }

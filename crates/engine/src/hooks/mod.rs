@@ -208,7 +208,7 @@ impl Engine {
             match unanswered {
                 None => return Ok(out),
                 Some((place, request)) if place == answered && answered < MAX_REPLAYED_READS => {
-                    let answer = self.serve(cmd, request.clone()).await;
+                    let answer = self.serve(cmd, request.clone()).await?;
                     replay.state().answers.push((request, answer));
                 }
                 Some(_) => break,
@@ -227,7 +227,9 @@ impl Engine {
         loop {
             tokio::select! {
                 Some((request, reply)) = requests.recv() => {
-                    let answer = self.serve(cmd, request).await;
+                    // A database that failed stops the job here; the script, left without its
+                    // answer, ends on its own thread.
+                    let answer = self.serve(cmd, request).await?;
                     let _ = reply.send(answer);
                 }
                 done = &mut job => return done.map_err(|e| EngineError::Internal(format!("rule job failed: {e}"))),
@@ -237,27 +239,36 @@ impl Engine {
 
     /// Answers a script's read: with the app's authority (every live record and field), or, for
     /// `lookup_as_user` and `find_as_user`, as the user it runs for — only records they may read,
-    /// without the fields hidden from them.
-    async fn serve(&self, cmd: Cmd<'_, impl Conn>, request: HostRequest) -> Result<Value, String> {
+    /// without the fields hidden from them. A read the script got wrong is answered with its
+    /// problem, for the script; one the database failed stops the command with the database's
+    /// error (503 while it is out of reach), not as the rule's fault.
+    async fn serve(&self, cmd: Cmd<'_, impl Conn>, request: HostRequest) -> Result<Result<Value, String>, EngineError> {
+        match self.answer(cmd, request).await {
+            Err(e @ (EngineError::Store(_) | EngineError::Internal(_))) => Err(e),
+            answer => Ok(answer.map_err(|e| e.to_string())),
+        }
+    }
+
+    async fn answer(&self, cmd: Cmd<'_, impl Conn>, request: HostRequest) -> Result<Value, EngineError> {
         let (tx, actor, loaded) = (cmd.tx, cmd.actor, cmd.app);
-        let text = |e: EngineError| e.to_string();
         match request {
             HostRequest::Lookup { form, id, read_as } => {
-                let rt = loaded.form(&form).map_err(text)?;
-                let found = store::get(tx, &rt.table, &id).await.map_err(|e| e.to_string())?.filter(|r| r.deleted_at.is_none());
+                let rt = loaded.form(&form)?;
+                let found = store::get(tx, &rt.table, &id).await?.filter(|r| r.deleted_at.is_none());
                 let Some(record) = found else { return Ok(Value::Null) };
                 if read_as == ReadAs::App {
                     return Ok(script_view(record, None));
                 }
                 let access = Access::of(actor, rt);
-                if !access.allows(Action::Read) || !self.in_scope(cmd, rt, &access, Action::Read, &record).await.map_err(text)? {
+                if !access.allows(Action::Read) || !self.in_scope(cmd, rt, &access, Action::Read, &record).await? {
                     return Ok(Value::Null);
                 }
                 Ok(script_view(record, Some((&access, loaded, actor, &form))))
             }
             HostRequest::Find { form, filter, limit, read_as } => {
-                let rt = loaded.form(&form).map_err(text)?;
-                let filter = crate::filter::parse_filter(loaded, rt, &filter, "/filter").map_err(|e| format!("find({form}): {e}"))?;
+                let rt = loaded.form(&form)?;
+                let filter = crate::filter::parse_filter(loaded, rt, &filter, "/filter")
+                    .map_err(|e| EngineError::malformed(format!("find({form}): {e}")))?;
                 let (filter, access) = match read_as {
                     ReadAs::App => (filter, None),
                     ReadAs::User => {
@@ -265,23 +276,28 @@ impl Engine {
                         if !access.allows(Action::Read) {
                             return Ok(Value::Array(Vec::new())); // nothing the user may read
                         }
-                        match self.scope(tx, actor, loaded, rt, &access, Action::Read).await.map_err(text)? {
+                        match self.scope(tx, actor, loaded, rt, &access, Action::Read).await? {
                             Some(scope) => (Filter::All(vec![filter, scope]), Some(access)),
                             None => (filter, Some(access)),
                         }
                     }
                 };
                 let query = ListQuery { filter: Some(filter), sort: Vec::new(), after: None, limit, deleted: Deleted::Exclude };
-                let rows = store::list(tx, &rt.table, &query).await.map_err(|e| e.to_string())?;
+                let rows = store::list(tx, &rt.table, &query).await?;
                 let reader = access.as_ref().map(|a| (a, &**loaded, actor, form.as_str()));
                 Ok(Value::Array(rows.into_iter().map(|r| script_view(r, reader)).collect()))
             }
             HostRequest::RoundRobin { pool, members } => {
-                let turn = store::next_counter(tx, &format!("round_robin:{}:{pool}", loaded.id())).await.map_err(|e| e.to_string())?;
+                let turn = store::next_counter(tx, &format!("round_robin:{}:{pool}", loaded.id())).await?;
                 Ok(json!(members[((turn - 1) as usize) % members.len()]))
             }
             HostRequest::Connector { id, key } => {
-                let connector = loaded.defs.app.connectors.get(&id).ok_or_else(|| format!("no connector `{id}` in app.json"))?;
+                let connector = loaded
+                    .defs
+                    .app
+                    .connectors
+                    .get(&id)
+                    .ok_or_else(|| EngineError::malformed(format!("no connector `{id}` in app.json")))?;
                 let defs::Provider::Fixture(records) = &connector.provider;
                 let found = records.iter().find(|r| r.get(&connector.key).and_then(Value::as_str) == Some(key.as_str()));
                 Ok(found.map_or(Value::Null, |r| Value::Object(r.clone())))

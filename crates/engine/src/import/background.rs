@@ -109,7 +109,7 @@ impl Engine {
         let (engine, actor, app, form) = (self.clone(), actor.clone(), app.to_owned(), form.to_owned());
         tokio::spawn(async move {
             let rows = gather::scope(engine.import_rows(&actor, &app, &form, table, &options, &progress));
-            let report = engine.noting_writes(&actor, rows).await.map_err(|e| e.to_string());
+            let report = engine.noting_writes(&actor, Box::pin(rows)).await.map_err(|e| e.to_string());
             *progress.finished.lock().unwrap_or_else(|e| e.into_inner()) = Some(Finished { at: Instant::now(), report });
         });
         Ok(id)

@@ -587,7 +587,7 @@ const MESSAGES = {
     'import.failedRows': '失败',
     'import.ignored': '未导入的列：',
     'import.errors': '错误行',
-    'import.errorsOmitted': '另有 {n} 个错误未列出:请按上面的错误修正文件后再导入',
+    'import.errorsOmitted': '另有 {n} 个错误未列出：请按上面的错误修正文件后再导入',
     'import.row': '行',
     'import.column': '列',
     'import.message': '错误',
