@@ -62,23 +62,21 @@ async fn reads_go_to_the_replica_and_whoever_wrote_reads_their_own_writes() {
     let app = start(engine).await;
     let (to_primary, to_replica) = (Database::connect(primary.url()).await.unwrap(), Database::connect(replica.url()).await.unwrap());
     let create = |name: &str| TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": name}}));
-    let report = |token: &str| {
-        let token = token.to_owned();
-        let app = &app;
+    let get = |uri: &'static str, token: &str| {
+        let (token, app) = (token.to_owned(), &app);
         async move {
-            let (status, body) = call(app, TestRequest::get().uri("/api/apps/crm/reports/accounts_by_province"), Some(&token)).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            body["rows"].clone()
+            let (status, body) = call(app, TestRequest::get().uri(uri), Some(&token)).await;
+            assert_eq!(status, StatusCode::OK, "{uri}: {body}");
+            body
         }
     };
+    let report = |token: &str| {
+        let answer = get("/api/apps/crm/reports/accounts_by_province", token);
+        async move { answer.await["rows"].clone() }
+    };
     let export = |token: &str| {
-        let token = token.to_owned();
-        let app = &app;
-        async move {
-            let (status, body) = call(app, TestRequest::get().uri("/api/apps/crm/forms/account/export?format=csv"), Some(&token)).await;
-            assert_eq!(status, StatusCode::OK, "{body}");
-            body.as_str().unwrap_or_default().to_owned()
-        }
+        let answer = get("/api/apps/crm/forms/account/export?format=csv", token);
+        async move { answer.await.as_str().unwrap_or_default().to_owned() }
     };
 
     let (status, body) = call(&app, create("Replica Co 1"), Some(&rep1)).await;

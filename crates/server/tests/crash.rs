@@ -128,6 +128,14 @@ impl Server {
     }
 }
 
+/// A test that fails leaves no server behind.
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn login(addr: SocketAddr) -> String {
     let (status, body) = http(addr, "POST", "/api/auth/login", None, &[], Some(&json!({"username": "admin", "password": "demo"}))).unwrap();
     assert_eq!(status, 200, "{body}");
@@ -306,9 +314,7 @@ fn check(addr: SocketAddr, told: &Told, round: &str) {
         let whole = (found == *version && record["data"]["name"] == json!(name))
             || (found == version + 1 && record["data"]["name"] == json!(renamed) && told.unanswered.contains(&renamed));
         assert!(whole, "{round}: {id} acknowledged at version {version} as {name:?}, found {record}");
-        let (_, history) = http(addr, "GET", &format!("{ACCOUNTS}/{id}/history"), Some(&token), &[], None).unwrap();
-        let versions: Vec<i64> = history["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
-        assert_eq!(versions, (1..=found).collect::<Vec<_>>(), "{round}: history of {id}");
+        assert_eq!(history(addr, &token, &format!("{ACCOUNTS}/{id}")), (1..=found).collect::<Vec<_>>(), "{round}: history of {id}");
         assert_eq!(audited(addr, &token, id), found as usize, "{round}: an audit row a version of {id}");
     }
     for name in told.unanswered.iter().chain(told.acknowledged.values().map(|(_, n)| n)) {
@@ -318,6 +324,13 @@ fn check(addr: SocketAddr, told: &Told, round: &str) {
         assert_eq!(status, 200, "{page}");
         assert!(page["items"].as_array().unwrap().len() <= 1, "{round}: {name:?} is there more than once: {page}");
     }
+}
+
+/// The versions the history of the record at `path` holds, oldest first.
+fn history(addr: SocketAddr, token: &str, path: &str) -> Vec<i64> {
+    let (status, history) = http(addr, "GET", &format!("{path}/history"), Some(token), &[], None).unwrap();
+    assert_eq!(status, 200, "{history}");
+    history["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect()
 }
 
 /// How many writes of record `id` the audit log holds (its rows with the outcome `ok`).
@@ -376,9 +389,7 @@ fn check_acts(addr: SocketAddr, told: &Acts, round: &str) {
         let whole = (found == *version && record["state"] == json!(state))
             || (found > *version && record["state"] == json!("contacted") && told.unanswered.contains(id));
         assert!(whole, "{round}: {id} acknowledged at version {version} in {state}, found {record}");
-        let (_, history) = http(addr, "GET", &format!("{LEADS}/{id}/history"), Some(&token), &[], None).unwrap();
-        let versions: Vec<i64> = history["items"].as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
-        assert_eq!(versions, (1..=found).collect::<Vec<_>>(), "{round}: history of {id}");
+        assert_eq!(history(addr, &token, &format!("{LEADS}/{id}")), (1..=found).collect::<Vec<_>>(), "{round}: history of {id}");
         assert!(audited(addr, &token, id) >= 1, "{round}: lead {id} has no audit row");
     }
 }
