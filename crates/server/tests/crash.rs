@@ -128,6 +128,15 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Asks the server to stop (SIGTERM, as systemd does) and waits until it has.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let sent = Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status().unwrap();
+        assert!(sent.success(), "kill -TERM");
+        self.0.wait().unwrap()
+    }
+}
+
 /// A test that fails leaves no server behind.
 impl Drop for Server {
     fn drop(&mut self) {
@@ -744,4 +753,31 @@ fn every_acknowledged_write_and_import_survives_kill_9_of_postgresql() {
     let (code, out) = tessera(&["audit", "verify", "--db", &pg.url()]);
     assert_eq!(code, 0, "{out}");
     eprintln!("PostgreSQL killed {rounds} times; {}", all.figures());
+}
+
+#[test]
+fn sigterm_answers_the_requests_in_flight_before_the_server_exits() {
+    let dir = std::env::temp_dir().join(format!("tessera-sigterm-{}", uuid::Uuid::now_v7().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = format!("sqlite://{}/sigterm.db", dir.display());
+    let addr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let server = Server::start(&db, addr, &dir.join("server.log"));
+    let token = login(addr);
+    // An import long enough to be under way when the signal comes.
+    let rows: String = (0..4_000).map(|i| format!("sigterm lead {i},Stop Co\n")).collect();
+    let file = format!("name,company\n{rows}");
+    let importing = std::thread::spawn(move || {
+        let answer = exchange(addr, "POST", "/api/apps/crm/forms/lead/import?wait=true", Some(&token), &[], "text/csv", &file);
+        (answer, Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let signalled = Instant::now();
+    let exited = server.terminate();
+    let (answer, answered) = importing.join().unwrap();
+    let (status, report) = answer.expect("the import is answered, not cut");
+    assert_eq!((status, report["created"].as_u64()), (200, Some(4_000)), "{report}");
+    assert!(answered > signalled, "the import was still running when the signal came");
+    assert!(exited.success(), "the server exits cleanly: {exited}");
+    assert!(TcpStream::connect(addr).is_err(), "nothing listens any more");
+    std::fs::remove_dir_all(&dir).ok();
 }
