@@ -82,7 +82,10 @@ impl OwnPostgres {
 
     /// Starts the cluster (after a crash: recovers it from its log) and waits until it serves.
     pub fn start(&self) {
-        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.dir.display());
+        // `TESSERA_OWN_PG_OPTIONS` adds server options, e.g. `-c synchronous_commit=off` to see
+        // the crash test find the commits such a server loses.
+        let extra = std::env::var("TESSERA_OWN_PG_OPTIONS").unwrap_or_default();
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1 {extra}", self.port, self.dir.display());
         let started = self
             .command("pg_ctl")
             .arg("-D")
