@@ -176,6 +176,11 @@ where
     (status, content_type, body)
 }
 
+/// The token of the demo user `username` (password `demo`, seeded by `seed_users`).
+pub async fn demo_token(engine: &Engine, username: &str) -> String {
+    engine.login(username, "demo").await.expect("a demo user logs in").token
+}
+
 /// An engine with the rules lab (`tests/fixtures/lab`) loaded and its users seeded, and
 /// tokens of `u1` and `u2`.
 pub async fn lab(url: &str, settings: &engine::Settings) -> (Engine, String, String) {

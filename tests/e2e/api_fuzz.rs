@@ -149,11 +149,8 @@ async fn every_route_as_every_role_answers_random_input_without_a_5xx_or_a_leak(
     for url in databases().await {
         let (engine, admin) = crm(&url).await;
         engine.seed_users("crm", "demo").await.unwrap();
-        let token = |user: &'static str| {
-            let engine = engine.clone();
-            async move { engine.login(user, "demo").await.unwrap().token }
-        };
-        let (rep1, rep2, manager) = (token("rep1").await, token("rep2").await, token("manager1").await);
+        let (rep1, rep2, manager) =
+            (e2e::demo_token(&engine, "rep1").await, e2e::demo_token(&engine, "rep2").await, e2e::demo_token(&engine, "manager1").await);
         let app = start(engine).await;
         let mut ids = Vec::new();
         for (form, data) in [

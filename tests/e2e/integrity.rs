@@ -199,11 +199,12 @@ async fn an_approved_contracts_amount_needs_a_new_approval_and_legal_approved_is
     for url in databases().await {
         let (engine, _) = crm(&url).await;
         engine.seed_users("crm", "demo").await.unwrap();
-        let token = |name: &'static str| {
-            let engine = engine.clone();
-            async move { engine.login(name, "demo").await.unwrap().token }
-        };
-        let (rep, manager, legal, finance) = (token("rep1").await, token("manager1").await, token("legal1").await, token("finance1").await);
+        let (rep, manager, legal, finance) = (
+            e2e::demo_token(&engine, "rep1").await,
+            e2e::demo_token(&engine, "manager1").await,
+            e2e::demo_token(&engine, "legal1").await,
+            e2e::demo_token(&engine, "finance1").await,
+        );
         let app = start(engine.clone()).await;
         let (_, account) = call(&app, post("account", json!({"name": "西部能源"})), Some(&rep)).await;
         let (_, contract) =

@@ -38,11 +38,7 @@ async fn a_list_counts_its_matches_up_to_a_cap_and_only_what_the_caller_sees() {
         assert!(page.get("total").is_none(), "{url}: not counted unless asked");
 
         // A rep's count is of the accounts the rep may see, not of the table.
-        let token = |user: &'static str| {
-            let engine = engine.clone();
-            async move { engine.login(user, "demo").await.unwrap().token }
-        };
-        let (rep1, rep2) = (token("rep1").await, token("rep2").await);
+        let (rep1, rep2) = (e2e::demo_token(&engine, "rep1").await, e2e::demo_token(&engine, "rep2").await);
         for (token, name) in [(&rep1, "One Ltd"), (&rep1, "Two Ltd"), (&rep2, "Three Ltd")] {
             let (status, body) = call(&app, TestRequest::post().uri(ACCOUNTS).set_json(json!({"data": {"name": name}})), Some(token)).await;
             assert_eq!(status, StatusCode::CREATED, "{url}: {body}");

@@ -22,12 +22,13 @@ async fn reps_see_only_their_own_accounts_and_never_hidden_fields() {
     for url in databases().await {
         let (engine, admin) = crm(&url).await;
         engine.seed_users("crm", "demo").await.unwrap();
-        let token = |user: &'static str| {
-            let engine = engine.clone();
-            async move { engine.login(user, "demo").await.unwrap().token }
-        };
-        let (rep1, rep2, manager, finance, agent) =
-            (token("rep1").await, token("rep2").await, token("manager1").await, token("finance1").await, token("agent1").await);
+        let (rep1, rep2, manager, finance, agent) = (
+            e2e::demo_token(&engine, "rep1").await,
+            e2e::demo_token(&engine, "rep2").await,
+            e2e::demo_token(&engine, "manager1").await,
+            e2e::demo_token(&engine, "finance1").await,
+            e2e::demo_token(&engine, "agent1").await,
+        );
         let app = start(engine.clone()).await;
 
         let (status, a1) =

@@ -55,25 +55,12 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
     };
 
     let (token, ids) = runtime.block_on(prepare(&url, &apps, opportunities));
-    let binary = std::env::current_exe().expect("own path").with_file_name("tessera");
-    if !binary.is_file() {
-        eprintln!("server benchmark runs the real server: build it first with `cargo build --release`");
-        std::process::exit(2);
-    }
+    let binary = tessera_binary();
     let apps_root = apps.parent().expect("apps folder").to_path_buf();
     let servers: usize = std::env::var("TESSERA_BENCH_SERVERS").ok().and_then(|n| n.parse().ok()).unwrap_or(1).max(1);
     let ports: Vec<u16> = (0..servers).map(|_| free_port()).collect();
     let port = ports[0];
-    let spawn_on = |port: u16| {
-        Command::new(&binary)
-            .args(["serve", "--db", &url, "--addr", &format!("127.0.0.1:{port}"), "--apps"])
-            .arg(&apps_root)
-            .env("RUST_LOG", "warn")
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("tessera serve starts")
-    };
+    let spawn_on = |port: u16| serve(&binary, &url, port, &apps_root);
     let spawn = || spawn_on(port);
     // Cold start: process start to the first 200 (the server listens once the apps are loaded).
     let mut starts = Vec::new();
@@ -150,6 +137,29 @@ pub(crate) fn run(opportunities: usize, only: Option<&str>) {
     println!("  cold start to the first 200 with the CRM loaded: median {:.0} ms (runs: {starts:.0?})", starts[RUNS / 2]);
     println!("  resident memory: idle {idle_rss:.1} MB, after the workloads {loaded_rss:.1} MB");
     std::fs::remove_dir_all(&dir).ok();
+}
+
+/// The release `tessera` beside this benchmark; the benchmarks that run the real server exit
+/// saying how to build it when it is not there.
+pub(crate) fn tessera_binary() -> PathBuf {
+    let binary = std::env::current_exe().expect("own path").with_file_name("tessera");
+    if !binary.is_file() {
+        eprintln!("this benchmark runs the real server: build it first with `cargo build --release`");
+        std::process::exit(2);
+    }
+    binary
+}
+
+/// `binary serve` of the apps under `apps_root` on `url`, listening on `port`, quiet.
+pub(crate) fn serve(binary: &Path, url: &str, port: u16, apps_root: &Path) -> std::process::Child {
+    Command::new(binary)
+        .args(["serve", "--db", url, "--addr", &format!("127.0.0.1:{port}"), "--apps"])
+        .arg(apps_root)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("tessera serve starts")
 }
 
 /// A memory figure of process `pid` in MB (`VmRSS:`, `VmHWM:` …), from `/proc/{pid}/status`.

@@ -6,22 +6,17 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use engine::Engine;
 
-use crate::server_bench::{free_port, status_mb, wait_for_health};
+use crate::server_bench::{free_port, serve, status_mb, tessera_binary, wait_for_health};
 
 /// A note of this many characters (CJK and ASCII) makes each row about half a kilobyte.
 const NOTE: usize = 250;
 
 pub(crate) fn run(megabytes: usize) {
-    let binary = std::env::current_exe().expect("own path").with_file_name("tessera");
-    if !binary.is_file() {
-        eprintln!("the upload benchmark runs the real server: build it first with `cargo build --release`");
-        std::process::exit(2);
-    }
+    let binary = tessera_binary();
     let dir = std::env::temp_dir().join(format!("tessera-upload-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}/upload.db", dir.display());
@@ -38,14 +33,7 @@ pub(crate) fn run(megabytes: usize) {
     let bytes = std::fs::metadata(&file).expect("the file").len();
 
     let port = free_port();
-    let mut server = Command::new(&binary)
-        .args(["serve", "--db", &url, "--addr", &format!("127.0.0.1:{port}"), "--apps"])
-        .arg(apps.parent().expect("apps folder"))
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tessera serve starts");
+    let mut server = serve(&binary, &url, port, apps.parent().expect("apps folder"));
     wait_for_health(port);
     let idle = status_mb(server.id(), "VmRSS:");
     let started = Instant::now();
